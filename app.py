@@ -1,0 +1,9 @@
+"""CNN Lab: page config and st.navigation over the pages; nothing else."""
+
+import streamlit as st
+
+from components.catalog import ALL_PAGES, HOME
+
+st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
+pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is HOME) for p in ALL_PAGES]
+st.navigation(pages).run()

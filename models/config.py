@@ -1,0 +1,110 @@
+"""CNN variant configs and their tensor shapes, computed without TensorFlow."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+INPUT_SHAPE: tuple[int, int, int] = (28, 28, 1)
+NUM_CLASSES = 10
+
+
+class ConfigError(ValueError):
+    """A config that cannot be built; the message names the layer and the reason."""
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """A Conv -> Pool stack followed by Dense layers; the defaults are the course CNN."""
+
+    conv_blocks: int = 2
+    filters: int = 64
+    kernel_size: int = 3
+    padding: Literal["valid", "same"] = "valid"
+    pooling: Literal["max", "avg", "none"] = "max"
+    pool_size: int = 2
+    dense_units: int = 128
+    dropout: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> CNNConfig:
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+
+
+COURSE_CNN = CNNConfig()
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One layer of a planned model and the shape of the tensor it outputs (batch dim omitted)."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+
+
+def validate(config: CNNConfig) -> None:
+    """Raise ConfigError for values no layer accepts."""
+    checks = [
+        (0 <= config.conv_blocks <= 6, f"conv_blocks must be 0-6, got {config.conv_blocks}"),
+        (config.filters >= 1, f"filters must be at least 1, got {config.filters}"),
+        (config.kernel_size >= 1, f"kernel_size must be at least 1, got {config.kernel_size}"),
+        (config.padding in ("valid", "same"), f"padding must be 'valid' or 'same', got {config.padding!r}"),
+        (config.pooling in ("max", "avg", "none"), f"pooling must be 'max', 'avg' or 'none', got {config.pooling!r}"),
+        (config.pool_size >= 1, f"pool_size must be at least 1, got {config.pool_size}"),
+        (config.dense_units >= 0, f"dense_units must be 0 or more, got {config.dense_units}"),
+        (0.0 <= config.dropout < 1.0, f"dropout must be in [0, 1), got {config.dropout}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def plan(config: CNNConfig = COURSE_CNN) -> list[Stage]:
+    """Every layer's output shape, as Keras will build it; ConfigError if a layer collapses."""
+    validate(config)
+    height, width, channels = INPUT_SHAPE
+    stages = [Stage("input", "Input", INPUT_SHAPE)]
+    k = config.kernel_size
+    for block in range(1, config.conv_blocks + 1):
+        name = f"conv{block}"
+        if config.padding == "valid":
+            if k > height:
+                raise ConfigError(
+                    f"{name}: a {k}x{k} kernel does not fit in the {height}x{width} input "
+                    f"({height} - {k} + 1 = {height - k + 1} pixels)"
+                )
+            height, width = height - k + 1, width - k + 1
+        channels = config.filters
+        stages.append(Stage(name, "Conv2D", (height, width, channels)))
+        if config.pooling != "none":
+            name = f"pool{block}"
+            p = config.pool_size
+            if p > height:
+                raise ConfigError(
+                    f"{name}: a {p}x{p} pool does not fit in the {height}x{width} input "
+                    f"(floor(({height} - {p}) / {p}) + 1 = 0)"
+                )
+            height, width = (height - p) // p + 1, (width - p) // p + 1
+            kind = "MaxPooling2D" if config.pooling == "max" else "AveragePooling2D"
+            stages.append(Stage(name, kind, (height, width, channels)))
+    stages.append(Stage("flatten", "Flatten", (height * width * channels,)))
+    if config.dense_units:
+        stages.append(Stage("dense", "Dense", (config.dense_units,)))
+        if config.dropout:
+            stages.append(Stage("dropout", "Dropout", (config.dense_units,)))
+    stages.append(Stage("output", "Dense", (NUM_CLASSES,)))
+    return stages
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """(26, 26, 64) -> '26x26x64'."""
+    return "x".join(str(d) for d in shape)
+
+
+def total_values(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)

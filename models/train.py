@@ -1,0 +1,252 @@
+"""Training core shared by the CLI and the Training page, and `python -m models.train`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from models.data import load_fashion_mnist, scale_images
+
+import keras  # noqa: E402  (after numpy so the TF log level set by the caller applies)
+import tensorflow as tf  # noqa: E402
+
+BatchHook = Callable[[int, int, dict[str, float]], None]  # (epoch, batch, logs)
+EpochHook = Callable[[int, dict[str, float]], None]  # (epoch, logs)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: the course recipe is adam, learning rate 0.001, batch 32."""
+
+    epochs: int = 5
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    stop_at_accuracy: float | None = None
+    monitor: str = "accuracy"
+    seed: int = 0
+
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+
+
+def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """Compile for 10-class classification with integer labels."""
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {config.optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
+    model.compile(
+        optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int, shuffle: bool, seed: int = 0) -> tf.data.Dataset:
+    """uint8 images stay uint8 in one tensor; batches are gathered by shuffled index and scaled to float32."""
+    x = tf.constant(images)
+    y = tf.constant(labels.astype(np.int32))
+    indices = tf.data.Dataset.range(len(images))
+    if shuffle:
+        indices = indices.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+
+    def gather(idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        batch = tf.cast(tf.gather(x, idx), tf.float32) / 255.0
+        return batch[..., tf.newaxis], tf.gather(y, idx)
+
+    return indices.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Reports every batch and epoch, honours a stop flag, and stops at a target accuracy."""
+
+    def __init__(
+        self,
+        *,
+        on_batch: BatchHook | None = None,
+        on_epoch: EpochHook | None = None,
+        stop_event: threading.Event | None = None,
+        stop_at_accuracy: float | None = None,
+        monitor: str = "accuracy",
+    ) -> None:
+        super().__init__()
+        self.on_batch, self.on_epoch = on_batch, on_epoch
+        self.stop_event = stop_event
+        self.stop_at_accuracy, self.monitor = stop_at_accuracy, monitor
+        self.epoch = 0
+        self.stop_reason: str | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.on_batch is not None:
+            self.on_batch(self.epoch, batch, {k: float(v) for k, v in (logs or {}).items()})
+        if self.stop_event is not None and self.stop_event.is_set():
+            self.stop_reason = "stopped by request"
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if self.on_epoch is not None:
+            self.on_epoch(epoch, logs)
+        reached = logs.get(self.monitor)
+        if self.stop_at_accuracy is not None and reached is not None and reached >= self.stop_at_accuracy:
+            self.stop_reason = f"{self.monitor} {reached:.4f} reached {self.stop_at_accuracy:.4f}"
+            self.model.stop_training = True
+
+
+@dataclass
+class TrainResult:
+    history: dict[str, list[float]]
+    epochs_run: int
+    seconds: float
+    stop_reason: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def train(
+    model: keras.Model,
+    train_data: tuple[np.ndarray, np.ndarray],
+    config: TrainConfig,
+    *,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    on_batch: BatchHook | None = None,
+    on_epoch: EpochHook | None = None,
+    stop_event: threading.Event | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> TrainResult:
+    """Compile and fit `model` on uint8 images; the hooks run in the training thread."""
+    keras.utils.set_random_seed(config.seed)
+    compile_model(model, config)
+    progress = ProgressCallback(
+        on_batch=on_batch, on_epoch=on_epoch, stop_event=stop_event,
+        stop_at_accuracy=config.stop_at_accuracy, monitor=config.monitor,
+    )
+    dataset = make_dataset(*train_data, batch_size=config.batch_size, shuffle=True, seed=config.seed)
+    validation = None
+    if validation_data is not None:
+        validation = make_dataset(*validation_data, batch_size=256, shuffle=False)
+    start = time.perf_counter()
+    history = model.fit(
+        dataset, epochs=config.epochs, validation_data=validation,
+        callbacks=[progress, *(callbacks or [])], shuffle=False, verbose=0,
+    )
+    seconds = time.perf_counter() - start
+    logs = {k: [float(v) for v in values] for k, values in history.history.items()}
+    return TrainResult(logs, len(logs.get("loss", [])), seconds, progress.stop_reason)
+
+
+def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Test loss and accuracy on uint8 images."""
+    loss, accuracy = model.evaluate(make_dataset(images, labels, batch_size=256, shuffle=False), verbose=0)
+    return {"loss": float(loss), "accuracy": float(accuracy)}
+
+
+class FilterSnapshots(keras.callbacks.Callback):
+    """Keeps the first conv layer's kernel at initialisation and after every epoch."""
+
+    def __init__(self, layer_name: str = "conv1") -> None:
+        super().__init__()
+        self.layer_name = layer_name
+        self.kernels: list[np.ndarray] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.kernels = [self.kernel()]
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.kernels.append(self.kernel())
+
+    def kernel(self) -> np.ndarray:
+        return np.array(self.model.get_layer(self.layer_name).kernel.numpy())
+
+
+class TerminalProgress:
+    """A one-line progress bar for the CLI."""
+
+    def __init__(self, epochs: int, steps: int, batch_size: int, stream=sys.stderr) -> None:
+        self.epochs, self.steps, self.batch_size, self.stream = epochs, steps, batch_size, stream
+        self.epoch_start = time.perf_counter()
+
+    def batch(self, epoch: int, batch: int, logs: dict[str, float]) -> None:
+        done = batch + 1
+        if batch == 0:
+            self.epoch_start = time.perf_counter()
+        if done % 25 and done != self.steps:
+            return
+        elapsed = time.perf_counter() - self.epoch_start
+        rate = done * self.batch_size / max(elapsed, 1e-9)
+        eta = (self.steps - done) * self.batch_size / max(rate, 1e-9)
+        bar = "#" * (30 * done // self.steps)
+        self.stream.write(
+            f"\repoch {epoch + 1}/{self.epochs} [{bar:<30}] {done}/{self.steps} "
+            f"loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
+            f"{rate:,.0f} img/s ETA {eta:4.0f}s "
+        )
+        self.stream.flush()
+
+    def epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        extra = f" val_acc {logs['val_accuracy']:.4f}" if "val_accuracy" in logs else ""
+        self.stream.write(f"\n  epoch {epoch + 1} done in {time.perf_counter() - self.epoch_start:.1f}s{extra}\n")
+
+
+def library_versions() -> dict[str, str]:
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m models.train", description="Train the course CNN on Fashion-MNIST.")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-size", type=int, default=60_000, help="use the first N training images")
+    parser.add_argument("--stop-at-accuracy", type=float, default=None, help="stop when training accuracy reaches this")
+    parser.add_argument("--output", type=Path, default=Path("models/fashion_cnn.keras"))
+    args = parser.parse_args(argv)
+
+    from models.zoo import course_cnn
+
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    x_train, y_train = x_train[: args.train_size], y_train[: args.train_size]
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                         stop_at_accuracy=args.stop_at_accuracy, seed=args.seed)
+    keras.utils.set_random_seed(args.seed)
+    model = course_cnn()
+    steps = -(-len(x_train) // args.batch_size)
+    bar = TerminalProgress(args.epochs, steps, args.batch_size)
+    snapshots = FilterSnapshots()
+    result = train(model, (x_train, y_train), config, on_batch=bar.batch, on_epoch=bar.epoch, callbacks=[snapshots])
+    test = evaluate(model, x_test, y_test)
+    print(f"test accuracy {test['accuracy']:.4f}, loss {test['loss']:.4f}, {result.seconds:.0f}s training")
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    model.save(args.output)
+    np.savez_compressed(args.output.with_suffix(".filters.npz"), conv1_kernels=np.stack(snapshots.kernels))
+    card = {
+        "model": "course_cnn", "parameters": model.count_params(),
+        "test_accuracy": round(test["accuracy"], 4), "test_loss": round(test["loss"], 4),
+        "epochs": result.epochs_run, "training_seconds": round(result.seconds, 1),
+        "train_config": asdict(config), "train_images": len(x_train),
+        "history": {k: [round(v, 4) for v in vals] for k, vals in result.history.items()},
+        "command": "python -m models.train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "versions": library_versions(), "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    args.output.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    print(f"saved {args.output}, {args.output.with_suffix('.json')}, {args.output.with_suffix('.filters.npz')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

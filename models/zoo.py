@@ -1,0 +1,75 @@
+"""The course models as short lists of Keras layers, and loading a saved model safely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from models.config import COURSE_CNN, INPUT_SHAPE, NUM_CLASSES, CNNConfig, plan
+
+SHIPPED_MODEL = Path(__file__).with_name("fashion_cnn.keras")
+REBUILD_COMMAND = "python -m models.train --epochs 10 --output models/fashion_cnn.keras"
+
+
+class ModelFileError(RuntimeError):
+    """A model file is missing or cannot be loaded; the message says how to rebuild it."""
+
+
+def course_cnn() -> keras.Model:
+    """The course's Fashion-MNIST CNN: 243,786 parameters."""
+    return build_cnn(COURSE_CNN)
+
+
+def course_dnn() -> keras.Model:
+    """The dense baseline of the week before: Flatten -> Dense 128 -> Dense 10."""
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            layers.Flatten(name="flatten"),
+            layers.Dense(128, activation="relu", name="dense"),
+            layers.Dense(NUM_CLASSES, activation="softmax", name="output"),
+        ],
+        name="course_dnn",
+    )
+
+
+def build_cnn(config: CNNConfig) -> keras.Model:
+    """A CNN variant; raises models.config.ConfigError (naming the layer) if its shapes collapse."""
+    stages = plan(config)
+    model_layers: list[layers.Layer] = [keras.Input(INPUT_SHAPE)]
+    for stage in stages[1:]:
+        if stage.kind == "Conv2D":
+            model_layers.append(
+                layers.Conv2D(config.filters, config.kernel_size, padding=config.padding,
+                              activation="relu", name=stage.name)
+            )
+        elif stage.kind == "MaxPooling2D":
+            model_layers.append(layers.MaxPooling2D(config.pool_size, name=stage.name))
+        elif stage.kind == "AveragePooling2D":
+            model_layers.append(layers.AveragePooling2D(config.pool_size, name=stage.name))
+        elif stage.kind == "Flatten":
+            model_layers.append(layers.Flatten(name=stage.name))
+        elif stage.name == "dense":
+            model_layers.append(layers.Dense(config.dense_units, activation="relu", name=stage.name))
+        elif stage.kind == "Dropout":
+            model_layers.append(layers.Dropout(config.dropout, name=stage.name))
+        elif stage.name == "output":
+            model_layers.append(layers.Dense(NUM_CLASSES, activation="softmax", name=stage.name))
+    name = "course_cnn" if config == COURSE_CNN else "cnn_variant"
+    return keras.Sequential(model_layers, name=name)
+
+
+def load_model_file(path: Path | str = SHIPPED_MODEL) -> keras.Model:
+    """Load a .keras file with safe_mode=True; ModelFileError with the rebuild command on failure."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"Model file {path} is missing. Rebuild it with: {REBUILD_COMMAND}")
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for corrupt archives
+        raise ModelFileError(
+            f"Model file {path} could not be loaded ({type(exc).__name__}: {exc}). "
+            f"Rebuild it with: {REBUILD_COMMAND}"
+        ) from exc

@@ -1,0 +1,35 @@
+"""Home: what the lab teaches and the course model's journey."""
+
+import streamlit as st
+
+from components.catalog import LESSONS
+from components.charts import FlowStep, shape_flow_figure
+from models.config import COURSE_CNN, plan
+
+OPERATIONS = {"Conv2D": "conv 3x3<br>+ ReLU", "MaxPooling2D": "max pool<br>2x2", "Flatten": "flatten",
+              "Dense": "dense<br>+ ReLU"}
+
+st.title("CNN Lab")
+st.markdown(
+    "**How a convolutional neural network sees a picture.** The course network classifies 28x28 "
+    "Fashion-MNIST clothing images into 10 classes. Small 3x3 filters slide over the image and light "
+    "up where they find a pattern; pooling keeps the strongest responses and quarters the map; dense "
+    "layers turn the features into a class. The filters are **not chosen by hand**: they start random "
+    "and are learned from the data."
+)
+
+stages = plan(COURSE_CNN)
+steps = [FlowStep(stage.shape, "softmax" if stage.name == "output" else OPERATIONS.get(stage.kind, ""))
+         for stage in stages]
+st.subheader("The course CNN, one image at a time")
+st.plotly_chart(shape_flow_figure(steps), width="stretch", config={"displayModeBar": False})
+st.caption(
+    "Drawn to one scale: a square's side is the feature map's height in pixels (stacked to show it has "
+    "many channels); a bar's height is the square root of its number of values. "
+    "28x28x1 -> 26x26x64 -> 13x13x64 -> 11x11x64 -> 5x5x64 -> 1600 -> 128 -> 10."
+)
+
+if LESSONS:
+    st.subheader("Lessons")
+    for lesson in LESSONS:
+        st.page_link(lesson.path, label=f"**{lesson.title}**: {lesson.blurb}", icon=lesson.icon)

@@ -1,0 +1,105 @@
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+
+from models import data
+from models.data import CLASS_NAMES, DataError, examples_per_class, load_fashion_mnist, read_idx, scale_images
+
+
+def test_real_files_have_expected_sizes_and_balanced_classes(fashion):
+    (x_train, y_train), (x_test, y_test) = fashion
+    assert x_train.shape == (60_000, 28, 28) and x_train.dtype == np.uint8
+    assert x_test.shape == (10_000, 28, 28) and y_test.shape == (10_000,)
+    assert np.bincount(y_train).tolist() == [6000] * 10
+    assert np.bincount(y_test).tolist() == [1000] * 10
+    assert not x_train.flags.writeable  # safe to share between sessions
+
+
+def test_first_training_item_is_an_ankle_boot(fashion):
+    (x_train, y_train), _ = fashion
+    assert CLASS_NAMES[y_train[0]] == "Ankle boot"
+    assert 0 < x_train[0].mean() < 255
+
+
+def test_examples_per_class_returns_items_of_that_class(fashion):
+    (x_train, y_train), _ = fashion
+    examples = examples_per_class(x_train, y_train, per_class=3)
+    assert list(examples) == list(CLASS_NAMES)
+    for label, name in enumerate(CLASS_NAMES):
+        assert examples[name].shape == (3, 28, 28)
+        first = np.flatnonzero(y_train == label)[0]
+        assert np.array_equal(examples[name][0], x_train[first])
+
+
+def test_scale_images_gives_model_input(fashion):
+    (x_train, _), _ = fashion
+    scaled = scale_images(x_train[:5])
+    assert scaled.shape == (5, 28, 28, 1) and scaled.dtype == np.float32
+    assert scaled.max() <= 1.0 and np.isclose(scaled[0, 10, 10, 0], x_train[0, 10, 10] / 255)
+
+
+@pytest.fixture
+def copy_dir(tmp_path, monkeypatch):
+    """A writable copy of the real files, selected through FASHION_MNIST_DIR."""
+    source = data.find_data_dir()
+    for name in data.FILES.values():
+        shutil.copy(source / name, tmp_path / name)
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_env_var_folder_is_searched_first(copy_dir):
+    assert data.candidate_dirs()[0] == copy_dir
+    assert data.find_data_dir() == copy_dir
+    (_, y_train), _ = load_fashion_mnist()
+    assert len(y_train) == 60_000
+
+
+def test_truncated_file_names_path_and_fix(copy_dir):
+    path = copy_dir / data.FILES["x_test"]
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(DataError) as err:
+        load_fashion_mnist()
+    assert str(path) in str(err.value) and "dataset-fashion-mnist" in str(err.value)
+
+
+def test_short_payload_is_reported(copy_dir):
+    path = copy_dir / data.FILES["y_test"]
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[:-10]))
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        load_fashion_mnist()
+
+
+def test_wrong_magic_number_is_reported(copy_dir):
+    path = copy_dir / data.FILES["y_train"]
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[3] = 0x99
+    path.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(DataError, match="magic number"):
+        read_idx(path, expected_shape=(60_000,))
+
+
+def test_labels_file_in_place_of_images_is_refused(copy_dir):
+    shutil.copy(copy_dir / data.FILES["y_test"], copy_dir / data.FILES["x_test"])
+    with pytest.raises(DataError, match="shape"):
+        load_fashion_mnist()
+
+
+def test_missing_everywhere_names_searched_folders_and_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    def offline_download():
+        raise OSError("network unreachable")
+
+    import keras.datasets.fashion_mnist as keras_fashion
+
+    monkeypatch.setattr(keras_fashion, "load_data", offline_download)
+    with pytest.raises(DataError) as err:
+        load_fashion_mnist()
+    message = str(err.value)
+    assert "nowhere" in message and "FASHION_MNIST_DIR" in message and "network unreachable" in message
