@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 FONT = dict(family="DejaVu Sans, Arial, sans-serif", size=15)
 SPATIAL_COLOUR = "#4C78A8"
 VECTOR_COLOUR = "#F58518"
+GAP = 100.0
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,11 @@ def shape_label(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def shape_flow_figure(steps: list[FlowStep], *, pixel: float = 4.0, height: int = 330) -> go.Figure:
+def shape_flow_figure(steps: list[FlowStep], *, pixel: float = 5.0, height: int = 420) -> go.Figure:
     """Tensors left to right at one scale: squares have a side of H pixels (stacked to hint at channels);
     vectors are bars whose height is sqrt(values), so equal areas mean equal numbers of values."""
     fig = go.Figure()
-    x, gap = 0.0, 70.0
+    x = 0.0
     tallest = 0.0
     for index, step in enumerate(steps):
         if len(step.shape) == 3:
@@ -53,23 +54,23 @@ def shape_flow_figure(steps: list[FlowStep], *, pixel: float = 4.0, height: int 
         fig.add_annotation(x=centre, y=-40, text=f"{math.prod(step.shape):,} values", showarrow=False,
                            yanchor="top", font=dict(FONT, size=12, color="#555"))
         if index + 1 < len(steps):
-            start, end = x + width + 6, x + width + gap - 6
+            start, end = x + width + 6, x + width + GAP - 6
             fig.add_annotation(x=end, y=top / 2 if len(step.shape) == 3 else 20, ax=start,
                                ay=top / 2 if len(step.shape) == 3 else 20,
                                xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2,
                                arrowwidth=2, arrowcolor="#333", text="")
-        x += width + gap
+        x += width + GAP
     for index in range(1, len(steps)):
-        fig.add_annotation(**_operation_anchor(steps, index, pixel, gap), text=steps[index].operation,
+        fig.add_annotation(**_operation_anchor(steps, index, pixel), text=steps[index].operation,
                            showarrow=False, font=dict(FONT, size=12), yanchor="bottom")
-    fig.update_xaxes(visible=False, range=[-20, x - gap + 30], fixedrange=True)
+    fig.update_xaxes(visible=False, range=[-20, x - GAP + 30], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-75, tallest + 60], scaleanchor="x", scaleratio=1, fixedrange=True)
     fig.update_layout(height=height, margin=dict(l=5, r=5, t=10, b=5), plot_bgcolor="white",
                       paper_bgcolor="white", showlegend=False)
     return fig
 
 
-def _operation_anchor(steps: list[FlowStep], index: int, pixel: float, gap: float) -> dict:
+def _operation_anchor(steps: list[FlowStep], index: int, pixel: float) -> dict:
     """Where to print the operation that turns steps[index - 1] into steps[index]: above the arrow."""
     x = 0.0
     top = 0.0
@@ -79,5 +80,5 @@ def _operation_anchor(steps: list[FlowStep], index: int, pixel: float, gap: floa
             top = step.shape[0] * pixel / 2
         else:
             width, top = 14.0, 20.0
-        x += width + gap
-    return dict(x=x - gap / 2, y=top + 6, textangle=-90 if len(steps) > 6 else 0)
+        x += width + GAP
+    return dict(x=x - GAP / 2, y=top + 6)

@@ -174,8 +174,9 @@ class FilterSnapshots(keras.callbacks.Callback):
 class TerminalProgress:
     """A one-line progress bar for the CLI."""
 
-    def __init__(self, epochs: int, steps: int, batch_size: int, stream=sys.stderr) -> None:
-        self.epochs, self.steps, self.batch_size, self.stream = epochs, steps, batch_size, stream
+    def __init__(self, epochs: int, steps: int, batch_size: int, stream=None) -> None:
+        self.epochs, self.steps, self.batch_size = epochs, steps, batch_size
+        self.stream = stream or sys.stderr
         self.epoch_start = time.perf_counter()
 
     def batch(self, epoch: int, batch: int, logs: dict[str, float]) -> None:

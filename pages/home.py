@@ -4,13 +4,14 @@ import streamlit as st
 
 from components.catalog import LESSONS
 from components.charts import FlowStep, shape_flow_figure
+from components.widgets import start_page
 from models.config import COURSE_CNN, plan
 
 OPERATIONS = {"Conv2D": "conv 3x3<br>+ ReLU", "MaxPooling2D": "max pool<br>2x2", "Flatten": "flatten",
               "Dense": "dense<br>+ ReLU"}
 
-st.title("CNN Lab")
-st.markdown(
+start_page(
+    "CNN Lab",
     "**How a convolutional neural network sees a picture.** The course network classifies 28x28 "
     "Fashion-MNIST clothing images into 10 classes. Small 3x3 filters slide over the image and light "
     "up where they find a pattern; pooling keeps the strongest responses and quarters the map; dense "

@@ -17,3 +17,34 @@ from models.data import load_fashion_mnist  # noqa: E402
 def fashion():
     """((x_train, y_train), (x_test, y_test)) from the real IDX files."""
     return load_fashion_mnist()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """Base URL of the app served by `streamlit run` for browser tests."""
+    from tests.browser import SCREENSHOTS, require_browser, served_app
+
+    require_browser()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with served_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    yield context.new_page()
+    context.close()

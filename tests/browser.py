@@ -1,0 +1,110 @@
+"""A served copy of the app and a headless Debian Chromium, for tests of what people see."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def require_browser() -> None:
+    """Skip without Chromium locally; in CI a missing browser is a failure."""
+    if shutil.which(CHROMIUM) is None or shutil.which("node") is None and not _playwright_available():
+        message = f"{CHROMIUM} (Debian package chromium) is not installed"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    if not _playwright_available():
+        message = "Playwright for Python is not installed (requirements-dev.txt)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _playwright_available() -> bool:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def served_app(timeout: float = 90.0) -> Iterator[str]:
+    """Run `streamlit run app.py` on a free localhost port until the context ends; yields the base URL."""
+    port = free_port()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    log = open(ROOT / "screenshots" / "server.log", "w") if SCREENSHOTS.exists() else subprocess.DEVNULL
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not become healthy on {base}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_until_idle(page, timeout_ms: int = 60_000) -> None:
+    """Wait as Streamlit's own browser tests do (connected, script idle, no skeleton), and for Plotly to draw."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]',
+        timeout=timeout_ms,
+    )
+    page.wait_for_function(
+        """() => document.querySelectorAll('[data-testid="stSkeleton"]').length === 0
+              && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                     .every(chart => chart.querySelector('.main-svg'))""",
+        timeout=timeout_ms,
+    )
+
+
+def screenshot(page, name: str) -> Path:
+    """Grow the viewport to the whole page (Streamlit scrolls inside stMain), then capture it."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    height = page.evaluate(
+        "() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
+    width = page.viewport_size["width"]
+    page.set_viewport_size({"width": width, "height": min(max(height + 40, 600), 8000)})
+    wait_until_idle(page)
+    page.screenshot(path=str(path))
+    return path
