@@ -1,0 +1,463 @@
+"""Convolution kernels, the convolution Keras `Conv2D` computes, and its shape arithmetic.
+
+Deep-learning "convolution" is cross-correlation: the kernel is slid over the image
+without flipping it, so a kernel whose top row is negative and bottom row positive
+responds where brightness increases from top to bottom (a horizontal edge).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage
+
+Padding = Literal["valid", "same"]
+MAX_KERNEL_SIZE = 7
+
+
+class KernelError(ValueError):
+    """Typed kernel text that cannot be used; the message names the problem and where."""
+
+
+@dataclass(frozen=True, eq=False)
+class Kernel:
+    """A named kernel with a one-line plain-language explanation; weights are read-only."""
+
+    name: str
+    weights: np.ndarray
+    explanation: str
+
+    def __post_init__(self) -> None:
+        weights = np.array(self.weights, dtype=np.float32)
+        size = weights.shape[0] if weights.ndim == 2 else 0
+        if weights.shape != (size, size) or size % 2 == 0:
+            raise ValueError(f"Kernel {self.name!r} must be odd and square, got shape {weights.shape}.")
+        weights.setflags(write=False)
+        object.__setattr__(self, "weights", weights)
+
+
+def _kernel(name: str, rows: list[list[float]], explanation: str, scale: float = 1.0) -> Kernel:
+    return Kernel(name, np.array(rows, dtype=np.float64) * scale, explanation)
+
+
+_BINOMIAL_5 = np.array([1.0, 4.0, 6.0, 4.0, 1.0])
+
+KERNELS: dict[str, Kernel] = {
+    kernel.name: kernel
+    for kernel in [
+        _kernel("Identity", [[0, 0, 0], [0, 1, 0], [0, 0, 0]], "Identity: copies each pixel unchanged"),
+        _kernel(
+            "Box blur 3x3",
+            [[1, 1, 1], [1, 1, 1], [1, 1, 1]],
+            "Box blur: each pixel becomes the plain average of its 3x3 neighbourhood",
+            1 / 9,
+        ),
+        _kernel(
+            "Gaussian blur 3x3",
+            [[1, 2, 1], [2, 4, 2], [1, 2, 1]],
+            "Gaussian blur: a weighted average that favours the centre, for a soft blur",
+            1 / 16,
+        ),
+        _kernel(
+            "Gaussian blur 5x5",
+            np.outer(_BINOMIAL_5, _BINOMIAL_5).tolist(),
+            "Gaussian blur 5x5: a wider, stronger soft blur",
+            1 / 256,
+        ),
+        _kernel(
+            "Sharpen",
+            [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
+            "Sharpen: boosts each pixel against its neighbours so details stand out",
+        ),
+        _kernel(
+            "Outline (Laplacian 8-neighbour)",
+            [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]],
+            "Outline: zero on flat areas, strong wherever a pixel differs from all 8 neighbours",
+        ),
+        _kernel(
+            "Emboss",
+            [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]],
+            "Emboss: lights edges from the top-left so the image looks raised",
+        ),
+        _kernel(
+            "Sobel: horizontal edges",
+            [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+            "Horizontal edges: responds where brightness changes from top to bottom",
+        ),
+        _kernel(
+            "Sobel: vertical edges",
+            [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
+            "Vertical edges: responds where brightness changes from left to right",
+        ),
+        _kernel(
+            "Prewitt: horizontal edges",
+            [[-1, -1, -1], [0, 0, 0], [1, 1, 1]],
+            "Horizontal edges (Prewitt): like Sobel but weights the three columns equally",
+        ),
+        _kernel(
+            "Prewitt: vertical edges",
+            [[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]],
+            "Vertical edges (Prewitt): like Sobel but weights the three rows equally",
+        ),
+        _kernel(
+            "Course: Laplacian",
+            [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+            "Course Laplacian: compares each pixel with its 4 direct neighbours; highlights outlines",
+        ),
+        _kernel(
+            "Course: horizontal lines",
+            [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+            "Course horizontal lines: the Sobel horizontal-edge kernel (top-to-bottom changes)",
+        ),
+        _kernel(
+            "Course: vertical lines",
+            [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
+            "Course vertical lines: the Sobel vertical-edge kernel (left-to-right changes)",
+        ),
+    ]
+}
+
+
+# ---------------------------------------------------------------- kernel text
+
+
+def parse_kernel(text: str) -> np.ndarray:
+    """Parse typed kernel weights into a float32 odd square array (1x1 up to 7x7).
+
+    Rows are separated by newlines or ``;`` and values by commas and/or spaces.
+    Values may be integers, decimals, fractions such as ``1/9`` and negative
+    numbers. A Python/NumPy style nested list ``[[0, 1, 0], [1, -4, 1], ...]`` is
+    accepted too.
+    """
+    cleaned = text.replace("\u2212", "-").strip()  # accept the typographic minus sign
+    if "[" in cleaned or "]" in cleaned:
+        cleaned = re.sub(r"\]\s*,?", ";", cleaned).replace("[", "")
+    rows = [row.strip() for row in re.split(r"[;\n]", cleaned)]
+    rows = [row for row in rows if row]
+    if not rows:
+        raise KernelError("The kernel is empty: type rows of numbers, e.g. '0 1 0; 1 -4 1; 0 1 0'.")
+
+    values = [
+        [_parse_value(token, row_number, column) for column, token in enumerate(_tokens(row), 1)]
+        for row_number, row in enumerate(rows, 1)
+    ]
+    width = len(values[0])
+    for row_number, row_values in enumerate(values[1:], 2):
+        if len(row_values) != width:
+            raise KernelError(
+                f"Row {row_number} has {len(row_values)} numbers but row 1 has {width}: "
+                "every row needs the same number of values."
+            )
+    height = len(values)
+    if height != width:
+        raise KernelError(
+            f"The kernel is {height}x{width} (rows x columns): it must be square, e.g. 3x3."
+        )
+    if height % 2 == 0:
+        raise KernelError(
+            f"The kernel is {height}x{width}: use an odd size (1, 3, 5 or 7) so it has a centre pixel."
+        )
+    if height > MAX_KERNEL_SIZE:
+        raise KernelError(
+            f"The kernel is {height}x{width}: the largest allowed is {MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}."
+        )
+    return np.array(values, dtype=np.float32)
+
+
+def _tokens(row: str) -> list[str]:
+    return [token for token in re.split(r"[,\s]+", row) if token]
+
+
+def _parse_value(token: str, row: int, column: int) -> float:
+    where = f"Row {row}, column {column}"
+    numerator, slash, denominator = token.partition("/")
+    try:
+        value = float(numerator) / float(denominator) if slash else float(token)
+    except ValueError:
+        raise KernelError(
+            f"{where}: {token!r} is not a number (use e.g. 2, -0.5 or 1/9)."
+        ) from None
+    except ZeroDivisionError:
+        raise KernelError(f"{where}: {token!r} divides by zero.") from None
+    if not math.isfinite(value):
+        raise KernelError(f"{where}: {token!r} is not a finite number.")
+    return value
+
+
+def kernel_to_text(kernel: np.ndarray) -> str:
+    """Write a kernel as text that `parse_kernel` reads back; simple fractions stay fractions."""
+    weights = np.asarray(kernel, dtype=np.float64)
+    if weights.ndim != 2:
+        raise ValueError(f"A kernel must be 2-D, got shape {weights.shape}.")
+    return "\n".join(", ".join(_format_value(value) for value in row) for row in weights)
+
+
+def _format_value(value: float) -> str:
+    """Integers and 1-2 decimal numbers as decimals, other simple fractions as "a/b"."""
+    tolerance = 1e-7 * max(1.0, abs(value))
+    for digits in (0, 1, 2):
+        rounded = round(value, digits)
+        if abs(rounded - value) <= tolerance:
+            return f"{rounded + 0.0:.{digits}f}"
+    fraction = Fraction(value).limit_denominator(1000)
+    if abs(float(fraction) - value) <= tolerance:
+        return str(fraction)
+    return f"{value:.6g}"
+
+
+def normalise_kernel(kernel: np.ndarray) -> np.ndarray:
+    """Divide a kernel by its sum, so a blur keeps the image's overall brightness.
+
+    Kernels that sum to (nearly) zero, such as edge detectors, are returned
+    unchanged: their output is a difference, not an average, and dividing by ~0
+    would explode it. Always returns a new float32 array.
+    """
+    weights = np.array(kernel, dtype=np.float64)
+    total = weights.sum()
+    if abs(total) <= 1e-6 * max(np.abs(weights).sum(), 1e-12):
+        return weights.astype(np.float32)
+    return (weights / total).astype(np.float32)
+
+
+# ---------------------------------------------------------------- shapes
+
+
+def _axis_plan(size: int, kernel: int, stride: int, padding: str, axis: str) -> tuple[int, int, int]:
+    """Keras/TensorFlow rule for one axis: (output size, zeros before, zeros after)."""
+    if padding == "valid":
+        if kernel > size:
+            raise ValueError(
+                f"The {kernel}-pixel kernel {axis} is larger than the {size}-pixel image {axis}: "
+                "with 'valid' padding it does not fit. Use a smaller kernel or 'same' padding."
+            )
+        return (size - kernel) // stride + 1, 0, 0
+    if padding == "same":
+        out = -(-size // stride)
+        total = max((out - 1) * stride + kernel - size, 0)
+        return out, total // 2, total - total // 2
+    raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
+
+
+def _pair(stride: int | tuple[int, int]) -> tuple[int, int]:
+    pair = (stride, stride) if isinstance(stride, (int, np.integer)) else stride
+    if not (
+        isinstance(pair, (tuple, list))
+        and len(pair) == 2
+        and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in pair)
+    ):
+        raise ValueError(f"stride must be a whole number or a pair of whole numbers, got {stride!r}.")
+    if min(pair) < 1:
+        raise ValueError(f"stride must be at least 1, got {stride!r}.")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_dimensions(height: int, width: int, kernel: int) -> None:
+    if min(height, width) < 1:
+        raise ValueError(f"The image must have at least 1x1 pixels, got {height}x{width}.")
+    if kernel < 1:
+        raise ValueError(f"The kernel size must be at least 1, got {kernel}.")
+
+
+def output_shape(
+    h: int, w: int, k: int, stride: int | tuple[int, int] = 1, padding: Padding = "valid"
+) -> tuple[int, int]:
+    """Output (height, width) of a k x k convolution, by Keras's rules."""
+    _check_dimensions(h, w, k)
+    stride_h, stride_w = _pair(stride)
+    return (
+        _axis_plan(h, k, stride_h, padding, "height")[0],
+        _axis_plan(w, k, stride_w, padding, "width")[0],
+    )
+
+
+def shape_formula(
+    h: int, w: int, k: int, stride: int | tuple[int, int] = 1, padding: Padding = "valid"
+) -> str:
+    """The output-size arithmetic written out with these numbers.
+
+    E.g. ``valid: (28 - 3) / 1 + 1 = 26 for height and width -> output 26 x 26`` or
+    ``same: ceil(28 / 2) = 14 (padding 0 top/left, 1 bottom/right) ...``.
+    """
+    _check_dimensions(h, w, k)
+    stride_h, stride_w = _pair(stride)
+    out_h, out_w = output_shape(h, w, k, (stride_h, stride_w), padding)
+    if (h, stride_h) == (w, stride_w):
+        axes = f"{_axis_formula(h, k, stride_h, padding, 'top/left', 'bottom/right')} for height and width"
+    else:
+        height = _axis_formula(h, k, stride_h, padding, "top", "bottom")
+        width = _axis_formula(w, k, stride_w, padding, "left", "right")
+        axes = f"height {height}; width {width}"
+    return f"{padding}: {axes} \u2192 output {out_h} x {out_w}"
+
+
+def _axis_formula(size: int, kernel: int, stride: int, padding: str, before: str, after: str) -> str:
+    out, pad_before, pad_after = _axis_plan(size, kernel, stride, padding, "")
+    if padding == "same":
+        return f"ceil({size} / {stride}) = {out} (padding {pad_before} {before}, {pad_after} {after})"
+    if stride == 1:
+        return f"({size} - {kernel}) / 1 + 1 = {out}"
+    return f"floor(({size} - {kernel}) / {stride}) + 1 = {out}"
+
+
+# ---------------------------------------------------------------- convolution
+
+
+def convolve2d(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: Padding = "valid",
+) -> np.ndarray:
+    """The cross-correlation Keras `Conv2D` computes (no kernel flip, zero padding), as float32.
+
+    `image` is (H, W) or (H, W, C); the 2-D kernel is applied to each channel
+    separately and the channels are kept (like a depthwise convolution).
+    """
+    pixels = _as_image(image)
+    weights = _as_kernel(kernel)
+    stride_h, stride_w = _pair(stride)
+    (k_h, k_w), (height, width) = weights.shape, pixels.shape[:2]
+    out_h, top, _ = _axis_plan(height, k_h, stride_h, padding, "height")
+    out_w, left, _ = _axis_plan(width, k_w, stride_w, padding, "width")
+    # With origin = zeros-before - k // 2, scipy's full-resolution map F satisfies
+    # F[i, j] = sum(weights * padded window starting at input (i - top, j - left)),
+    # so Keras's output is F sampled every `stride` pixels from (0, 0).
+    origin = [top - k_h // 2, left - k_w // 2]
+    if pixels.ndim == 3:
+        weights = weights[:, :, None]
+        origin.append(0)
+    full = ndimage.correlate(pixels, weights, mode="constant", cval=0.0, origin=origin)
+    sampled = full[: (out_h - 1) * stride_h + 1 : stride_h, : (out_w - 1) * stride_w + 1 : stride_w]
+    return np.ascontiguousarray(sampled)
+
+
+def _as_image(image: np.ndarray) -> np.ndarray:
+    pixels = np.asarray(image, dtype=np.float32)
+    if pixels.ndim not in (2, 3):
+        raise ValueError(f"The image must be 2-D (H, W) or 3-D (H, W, C), got shape {pixels.shape}.")
+    if min(pixels.shape) < 1:
+        raise ValueError(f"The image is empty (shape {pixels.shape}).")
+    if not np.all(np.isfinite(pixels)):
+        raise ValueError("The image contains NaN or infinite values.")
+    return pixels
+
+
+def _as_kernel(kernel: np.ndarray) -> np.ndarray:
+    weights = np.asarray(kernel, dtype=np.float32)
+    if weights.ndim != 2 or min(weights.shape) < 1:
+        raise ValueError(f"The kernel must be a non-empty 2-D array, got shape {weights.shape}.")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("The kernel contains NaN or infinite values.")
+    return weights
+
+
+@dataclass(frozen=True, eq=False)
+class PixelStep:
+    """One output pixel of `convolve2d`, worked out step by step.
+
+    `patch` is the input window (zeros where it hangs over the padding; `inside`
+    is False there), `products` is patch * kernel, and `total` their sum, which is
+    the output value. (`top`, `left`) is the window's top-left input position;
+    negative values mean it starts in the padding.
+    """
+
+    patch: np.ndarray
+    inside: np.ndarray
+    kernel: np.ndarray
+    products: np.ndarray
+    total: float
+    top: int
+    left: int
+
+
+def explain_pixel(
+    image2d: np.ndarray,
+    kernel: np.ndarray,
+    row: int,
+    col: int,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: Padding = "valid",
+) -> PixelStep:
+    """Show how output pixel (`row`, `col`) of `convolve2d` with the same arguments is computed."""
+    pixels = _as_image(image2d)
+    if pixels.ndim != 2:
+        raise ValueError(
+            f"explain_pixel takes one channel (H, W); got shape {pixels.shape}. Pass image[..., c]."
+        )
+    weights = _as_kernel(kernel)
+    stride_h, stride_w = _pair(stride)
+    (k_h, k_w), (height, width) = weights.shape, pixels.shape
+    out_h, pad_top, _ = _axis_plan(height, k_h, stride_h, padding, "height")
+    out_w, pad_left, _ = _axis_plan(width, k_w, stride_w, padding, "width")
+    if not (0 <= row < out_h and 0 <= col < out_w):
+        raise ValueError(f"Pixel ({row}, {col}) is outside the {out_h} x {out_w} output.")
+    top, left = row * stride_h - pad_top, col * stride_w - pad_left
+    rows = np.arange(top, top + k_h)[:, None]
+    cols = np.arange(left, left + k_w)[None, :]
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    patch = np.where(inside, pixels[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)], 0.0)
+    products = patch.astype(np.float64) * weights
+    return PixelStep(
+        patch=patch.astype(np.float32),
+        inside=inside,
+        kernel=weights,
+        products=products,
+        total=float(products.sum()),
+        top=int(top),
+        left=int(left),
+    )
+
+
+# ---------------------------------------------------------------- similarity
+
+
+def _similarity_candidates() -> dict[str, np.ndarray]:
+    """Unit-length, mean-removed patterns of the distinct 3x3 library kernels.
+
+    Left out: the box blur (flat, so no pattern once its mean is removed), the
+    identity (its mean-removed pattern is exactly the outline kernel's) and the
+    course copies of the Sobel kernels (the Sobel names are reported instead).
+    """
+    candidates: dict[str, np.ndarray] = {}
+    for name, kernel in KERNELS.items():
+        if kernel.weights.shape != (3, 3) or name in {"Identity", "Box blur 3x3"}:
+            continue
+        pattern = kernel.weights.astype(np.float64).ravel()
+        pattern -= pattern.mean()
+        pattern /= np.linalg.norm(pattern)
+        if not any(np.allclose(pattern, seen) for seen in candidates.values()):
+            candidates[name] = pattern
+    return candidates
+
+
+_SIMILARITY_CANDIDATES = _similarity_candidates()
+
+
+def most_similar_kernel(weights3x3: np.ndarray) -> tuple[str, float]:
+    """Name the library 3x3 kernel whose pattern best matches these weights, with a signed score.
+
+    Both are compared after removing their mean (so brightness offsets and scale
+    do not matter) by cosine similarity; the kernel with the largest absolute
+    similarity wins. The score is signed: near +1 means the same pattern, near -1
+    the inverted pattern (e.g. -0.97 for "Sobel: vertical edges" means it responds
+    to brightness falling, not rising, from left to right).
+    """
+    weights = np.asarray(weights3x3, dtype=np.float64)
+    if weights.shape != (3, 3):
+        raise ValueError(f"Expected 3x3 weights, got shape {weights.shape}.")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("The weights contain NaN or infinite values.")
+    pattern = weights.ravel() - weights.mean()
+    norm = np.linalg.norm(pattern)
+    if norm <= 1e-12 * max(1.0, float(np.abs(weights).max())):
+        raise ValueError("All nine weights are equal: the kernel has no pattern to compare.")
+    scores = {name: float(pattern @ candidate) / norm for name, candidate in _SIMILARITY_CANDIDATES.items()}
+    best = max(scores, key=lambda name: abs(scores[name]))
+    return best, float(np.clip(scores[best], -1.0, 1.0))

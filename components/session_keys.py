@@ -1,0 +1,4 @@
+"""Session-state keys shared between pages, defined once."""
+
+IMAGE_SOURCE = "image_source"  # the chosen input image, shared by the Filters and Pooling pages
+ARCHITECTURE_CONFIG = "architecture_config"  # CNNConfig dict built on the Architecture page
