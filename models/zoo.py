@@ -7,14 +7,8 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from models.card import REBUILD_COMMAND, SHIPPED_MODEL, ModelFileError
 from models.config import COURSE_CNN, INPUT_SHAPE, NUM_CLASSES, CNNConfig, plan
-
-SHIPPED_MODEL = Path(__file__).with_name("fashion_cnn.keras")
-REBUILD_COMMAND = "python -m models.train --epochs 10 --output models/fashion_cnn.keras"
-
-
-class ModelFileError(RuntimeError):
-    """A model file is missing or cannot be loaded; the message says how to rebuild it."""
 
 
 def course_cnn() -> keras.Model:

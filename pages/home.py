@@ -5,6 +5,7 @@ import streamlit as st
 from components.catalog import LESSONS
 from components.charts import FlowStep, shape_flow_figure
 from components.widgets import start_page
+from models.card import ModelFileError, read_model_card
 from models.config import COURSE_CNN, plan
 
 OPERATIONS = {"Conv2D": "conv 3x3<br>+ ReLU", "MaxPooling2D": "max pool<br>2x2", "Flatten": "flatten",
@@ -34,3 +35,16 @@ if LESSONS:
     st.subheader("Lessons")
     for lesson in LESSONS:
         st.page_link(lesson.path, label=f"**{lesson.title}**: {lesson.blurb}", icon=lesson.icon)
+
+st.subheader("The trained model in this lab")
+try:
+    card = st.cache_data(read_model_card)()
+except ModelFileError as error:
+    st.error(str(error))
+else:
+    left, middle, right = st.columns(3)
+    left.metric("Test accuracy (10,000 images)", f"{card['test_accuracy']:.2%}")
+    middle.metric("Parameters", f"{card['parameters']:,}")
+    right.metric("Training", f"{card['epochs']} epochs, {card['training_seconds'] / 60:.0f} min")
+    st.caption(f"Trained on {card['train_images']:,} images with `{card['command']}` "
+               f"(TensorFlow {card['versions']['tensorflow']}, 2 CPU cores).")

@@ -98,3 +98,27 @@ def test_unsafe_lambda_model_is_refused(tmp_path):
     keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(path)
     with pytest.raises(ModelFileError, match="could not be loaded"):
         load_model_file(path)
+
+
+def test_model_card_and_snapshots_read_without_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from models.card import read_model_card, read_filter_snapshots; "
+            "card = read_model_card(); k = read_filter_snapshots(); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
+            "print(card['test_accuracy'], k.shape)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=SHIPPED_MODEL.parents[1]).stdout
+    assert out.startswith("0.9")
+
+
+def test_corrupt_model_card_and_snapshots_give_rebuild_command(tmp_path):
+    from models.card import read_filter_snapshots, read_model_card
+
+    (tmp_path / "card.json").write_text("{not json")
+    (tmp_path / "f.npz").write_bytes(b"garbage")
+    with pytest.raises(ModelFileError, match="python -m models.train"):
+        read_model_card(tmp_path / "card.json")
+    with pytest.raises(ModelFileError, match="python -m models.train"):
+        read_filter_snapshots(tmp_path / "f.npz")

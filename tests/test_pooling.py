@@ -1,0 +1,513 @@
+"""components.pooling against TensorFlow / Keras on real Fashion-MNIST images and feature maps."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import ndimage
+
+from components.pooling import (
+    CompressionStats,
+    PoolError,
+    compression,
+    output_shape,
+    pool2d,
+    pool_repeatedly,
+    pool_with_argmax,
+    shape_formula,
+    shift_sensitivity,
+)
+
+T10K_IMAGES = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+
+SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float32)
+KERNELS = (
+    SOBEL_X,
+    SOBEL_X.T,
+    -SOBEL_X,
+    np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=np.float32),  # Laplacian (blob detector)
+    np.array([[2, 1, 0], [1, 0, -1], [0, -1, -2]], dtype=np.float32),  # diagonal edge
+    np.full((3, 3), 1 / 9, dtype=np.float32),  # box blur
+)
+
+SIZES = (1, 2, 3, 4)
+STRIDES = (1, 2, 3, None)
+PADDINGS = ("valid", "same")
+MODES = ("max", "avg", "min")
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    """All 10,000 Fashion-MNIST test images as float32 in [0, 1], read straight from the IDX file."""
+    with gzip.open(T10K_IMAGES) as f:
+        raw = f.read()
+    magic, count, rows, cols = (int.from_bytes(raw[i : i + 4], "big") for i in range(0, 16, 4))
+    assert (magic, count, rows, cols) == (2051, 10000, 28, 28)
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(count, rows, cols).astype(np.float32) / 255
+
+
+def relu_feature_map(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    return np.maximum(ndimage.correlate(image, kernel, mode="constant"), 0).astype(np.float32)
+
+
+def feature_stack(images: np.ndarray, channels: int) -> np.ndarray:
+    """(28, 28, channels) real ReLU maps: channel i = image i // 6 correlated with kernel i % 6."""
+    maps = [
+        relu_feature_map(images[c // len(KERNELS)], KERNELS[c % len(KERNELS)]) for c in range(channels)
+    ]
+    return np.stack(maps, axis=-1)
+
+
+@pytest.fixture(scope="module")
+def real_inputs(images: np.ndarray) -> list[np.ndarray]:
+    """Real 2-D images and H x W x C feature maps in the sizes a CNN produces (crops of real maps)."""
+    stack64 = feature_stack(images, 64)
+    return [
+        images[0],  # 28x28 ankle boot
+        images[1][:27, 1:],  # 27x27
+        feature_stack(images[2:], 3)[1:27, 2:28],  # 26x26x3
+        stack64[8:21, 8:21, :8],  # 13x13x8
+        stack64[9:20, 9:20],  # 11x11x64, as after the course model's second conv block
+        images[3][10:17, 5:18],  # 7x13 (non-square)
+        stack64[12:19, 12:19, 10:12],  # 7x7x2
+        images[4][12:17, 12:17],  # 5x5
+        ndimage.correlate(images[5], KERNELS[3])[5:18, 5:18],  # 13x13 signed pre-activation map
+        stack64[13:16, 13:16, 20:24],  # 3x3x4
+    ]
+
+
+def tf_pool(x: np.ndarray, size, stride, mode: str, padding: str) -> np.ndarray:
+    """The reference on a batch of one: tf.nn.pool, or for strides larger than the window (which
+    tf.nn.pool refuses) tf.nn.max_pool2d / avg_pool2d, the ops Keras calls. Min = -maxpool(-x)."""
+    if mode == "min":
+        return -tf_pool(-x, size, stride, "max", padding)
+    window = (size, size) if isinstance(size, int) else size
+    strides = window if stride is None else ((stride, stride) if isinstance(stride, int) else stride)
+    batch = x[np.newaxis] if x.ndim == 3 else x[np.newaxis, ..., np.newaxis]
+    if strides[0] <= window[0] and strides[1] <= window[1]:
+        out = tf.nn.pool(batch, window, mode.upper(), strides=strides, padding=padding.upper())
+    else:
+        op = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
+        out = op(batch, window, strides, padding.upper())
+    out = out.numpy()
+    return out[0] if x.ndim == 3 else out[0, ..., 0]
+
+
+def fits(x: np.ndarray, size, padding: str) -> bool:
+    """Whether TF accepts the window (TF crashes on a 'valid' window larger than the input)."""
+    kh, kw = (size, size) if isinstance(size, int) else size
+    return padding == "same" or (kh <= x.shape[0] and kw <= x.shape[1])
+
+
+def assert_same_numbers(ours: np.ndarray, reference: np.ndarray, mode: str) -> None:
+    assert ours.shape == reference.shape
+    assert ours.dtype == reference.dtype
+    if mode == "avg":  # sums may be accumulated in a different order
+        np.testing.assert_allclose(ours, reference, rtol=2e-6, atol=1e-7)
+    else:  # max / min pick an input value: bit-identical
+        np.testing.assert_array_equal(ours, reference)
+
+
+# --- pool2d against TensorFlow / Keras -------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("stride", STRIDES)
+@pytest.mark.parametrize("size", SIZES)
+def test_pool2d_matches_tf_nn_pool(real_inputs, size, stride, padding, mode):
+    compared = 0
+    for x in real_inputs:
+        if not fits(x, size, padding):
+            continue
+        ours = pool2d(x, size=size, stride=stride, mode=mode, padding=padding)
+        assert_same_numbers(ours, tf_pool(x, size, stride, mode, padding), mode)
+        assert ours.shape[:2] == output_shape(*x.shape[:2], size, stride, padding)
+        compared += 1
+    assert compared >= len(real_inputs) - 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize(("size", "stride"), [((2, 3), (1, 2)), ((3, 2), None), ((1, 4), (2, 1))])
+def test_pool2d_matches_tf_for_rectangular_windows(real_inputs, size, stride, padding, mode):
+    for x in real_inputs:
+        if fits(x, size, padding):
+            ours = pool2d(x, size=size, stride=stride, mode=mode, padding=padding)
+            assert_same_numbers(ours, tf_pool(x, size, stride, mode, padding), mode)
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize(("size", "stride"), [(2, None), (3, None), (2, 1), (3, 2)])
+def test_pool2d_matches_keras_layers(real_inputs, size, stride, padding):
+    for x in real_inputs:
+        if not fits(x, size, padding):
+            continue
+        batch = x[np.newaxis] if x.ndim == 3 else x[np.newaxis, ..., np.newaxis]
+        for mode, layer in (("max", keras.layers.MaxPooling2D), ("avg", keras.layers.AveragePooling2D)):
+            expected = np.asarray(layer(pool_size=size, strides=stride, padding=padding)(batch))
+            expected = expected[0] if x.ndim == 3 else expected[0, ..., 0]
+            ours = pool2d(x, size=size, stride=stride, mode=mode, padding=padding)
+            assert_same_numbers(ours, expected, mode)
+
+
+def test_course_feature_map_11x11x64_pools_to_5x5x64(real_inputs):
+    x = real_inputs[4]
+    assert x.shape == (11, 11, 64)
+    expected = np.asarray(keras.layers.MaxPooling2D(2)(x[np.newaxis]))[0]
+    ours = pool2d(x)
+    assert ours.shape == (5, 5, 64)
+    np.testing.assert_array_equal(ours, expected)
+
+
+def test_same_padding_never_lets_padded_cells_win_or_count(images):
+    # An all-negative real map: a padded 0 would win a max; a padded 0 counted would shrink averages.
+    x = -images[0][:5, :5] - 0.5
+    np.testing.assert_array_equal(pool2d(x, size=2, padding="same"), tf_pool(x, 2, None, "max", "same"))
+    assert pool2d(x, size=2, padding="same").max() < 0
+    corner = pool2d(x, size=2, padding="same", mode="avg")[-1, -1]
+    assert corner == pytest.approx(x[-1, -1])  # the bottom-right window holds one real pixel
+    np.testing.assert_allclose(
+        pool2d(x, size=2, padding="same", mode="avg"), tf_pool(x, 2, None, "avg", "same"), rtol=2e-6
+    )
+
+
+def test_window_larger_than_image_with_same_padding_matches_tf(images):
+    x = images[7][12:16, 12:16]  # 4x4, window 5x5
+    for mode in MODES:
+        ours = pool2d(x, size=5, stride=1, padding="same", mode=mode)
+        assert_same_numbers(ours, tf_pool(x, 5, 1, mode, "same"), mode)
+
+
+def test_dtypes_float64_kept_and_uint8_promoted(images):
+    x64 = images[5].astype(np.float64)
+    ours = pool2d(x64, size=3, stride=2, mode="avg", padding="same")
+    assert ours.dtype == np.float64
+    np.testing.assert_allclose(ours, tf_pool(x64, 3, 2, "avg", "same"), rtol=1e-12)
+    as_bytes = np.round(images[5] * 255).astype(np.uint8)
+    pooled = pool2d(as_bytes, size=2)
+    assert pooled.dtype == np.float32
+    np.testing.assert_array_equal(pooled, tf_pool(as_bytes.astype(np.float32), 2, None, "max", "valid"))
+
+
+def test_output_shape_agrees_with_pool2d_for_many_shapes():
+    rng = np.random.default_rng(0)  # random *shapes* only; the values are never looked at
+    for _ in range(300):
+        h, w = (int(v) for v in rng.integers(1, 40, size=2))
+        size = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+        stride = None if rng.random() < 0.3 else (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+        padding = str(rng.choice(PADDINGS))
+        if padding == "valid" and (size[0] > h or size[1] > w):
+            with pytest.raises(PoolError):
+                output_shape(h, w, size, stride, padding)
+            continue
+        shape = output_shape(h, w, size, stride, padding)
+        zeros = np.zeros((h, w, 2), np.float32)
+        assert pool2d(zeros, size=size, stride=stride, padding=padding).shape == (*shape, 2)
+
+
+# --- winner positions ----------------------------------------------------------------------
+
+
+def window_winner_counts(x: np.ndarray, size: int, stride: int, padding: str) -> np.ndarray:
+    """How many pixels of each window equal its maximum (1 = no tie), computed independently."""
+    out_h, out_w = output_shape(*x.shape, size, stride, padding)
+    total_h = max((out_h - 1) * stride + size - x.shape[0], 0)
+    total_w = max((out_w - 1) * stride + size - x.shape[1], 0)
+    padded = np.pad(
+        x, ((total_h // 2, total_h - total_h // 2), (total_w // 2, total_w - total_w // 2)),
+        constant_values=-np.inf,
+    )
+    windows = sliding_window_view(padded, (size, size))[::stride, ::stride][:out_h, :out_w]
+    return (windows == windows.max(axis=(-2, -1), keepdims=True)).sum(axis=(-2, -1))
+
+
+def tf_argmax_coords(x: np.ndarray, size: int, stride: int, padding: str) -> tuple[np.ndarray, ...]:
+    values, flat = tf.nn.max_pool_with_argmax(
+        x[np.newaxis, ..., np.newaxis], size, stride, padding.upper(), include_batch_in_index=False
+    )
+    rows, cols = np.divmod(flat.numpy()[0, ..., 0], x.shape[1])  # flat = row * W + col for one channel
+    return values.numpy()[0, ..., 0], np.stack([rows, cols], axis=-1)
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize(("size", "stride"), [(2, 2), (3, 2), (3, 3), (2, 1), (4, 3)])
+def test_argmax_matches_tf_where_the_window_has_one_maximum(images, size, stride, padding):
+    compared = 0
+    for image in images[:20]:
+        fmap = relu_feature_map(image, KERNELS[3])
+        values, coords = pool_with_argmax(fmap, size=size, stride=stride, padding=padding)
+        tf_values, tf_coords = tf_argmax_coords(fmap, size, stride, padding)
+        np.testing.assert_array_equal(values, tf_values)
+        unique = window_winner_counts(fmap, size, stride, padding) == 1
+        np.testing.assert_array_equal(coords[unique], tf_coords[unique])
+        compared += int(unique.sum())
+    assert compared > 200
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize(("size", "stride"), [(2, 2), (3, 2), (2, 1)])
+def test_argmax_ties_go_to_first_in_row_major_order_like_tf_cpu(images, size, stride, padding):
+    # Raw images have many ties (flat 0 background, saturated 1.0 patches).
+    image = images[0]
+    assert (window_winner_counts(image, size, stride, padding) > 1).sum() > 20
+    _, coords = pool_with_argmax(image, size=size, stride=stride, padding=padding)
+    np.testing.assert_array_equal(coords, tf_argmax_coords(image, size, stride, padding)[1])
+
+
+def test_argmax_tie_breaking_small_cases():
+    _, coords = pool_with_argmax(np.array([[0.0, 5.0], [5.0, 0.0]]), size=2)
+    assert coords[0, 0].tolist() == [0, 1]
+    _, coords = pool_with_argmax(np.ones((2, 2)), size=2)
+    assert coords[0, 0].tolist() == [0, 0]
+    values, coords = pool_with_argmax(np.array([[3.0, 1.0], [1.0, 3.0]]), size=2, mode="min")
+    assert values[0, 0] == 1.0 and coords[0, 0].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("mode", ("max", "min"))
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("stride", STRIDES)
+@pytest.mark.parametrize("size", SIZES)
+def test_argmax_points_at_a_pixel_holding_the_pooled_value(images, size, stride, padding, mode):
+    real_stride = size if stride is None else stride
+    for image in (images[10], relu_feature_map(images[11], KERNELS[0])[2:25, 3:28]):
+        values, coords = pool_with_argmax(image, size=size, stride=stride, padding=padding, mode=mode)
+        pooled = pool2d(image, size=size, stride=stride, mode=mode, padding=padding)
+        np.testing.assert_array_equal(values, pooled)
+        assert coords.shape == (*values.shape, 2)
+        rows, cols = coords[..., 0], coords[..., 1]
+        np.testing.assert_array_equal(image[rows, cols], values)
+        # the winner lies inside its own window and inside the image (never in the padding)
+        out_h, out_w = values.shape
+        same = padding == "same"
+        pad_top = max((out_h - 1) * real_stride + size - image.shape[0], 0) // 2 if same else 0
+        pad_left = max((out_w - 1) * real_stride + size - image.shape[1], 0) // 2 if same else 0
+        starts_r = np.arange(out_h)[:, None] * real_stride - pad_top
+        starts_c = np.arange(out_w)[None, :] * real_stride - pad_left
+        assert ((rows >= starts_r) & (rows < starts_r + size)).all()
+        assert ((cols >= starts_c) & (cols < starts_c + size)).all()
+        assert rows.min() >= 0 and cols.min() >= 0
+        assert rows.max() < image.shape[0] and cols.max() < image.shape[1]
+
+
+def test_argmax_rejects_average_and_3d():
+    with pytest.raises(PoolError, match="Mode must be 'max' or 'min'"):
+        pool_with_argmax(np.ones((4, 4)), size=2, mode="avg")
+    with pytest.raises(PoolError, match=r"Expected an \(H, W\) array"):
+        pool_with_argmax(np.ones((4, 4, 3)), size=2)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+NOT_WHOLE = "Pool size must be a whole number or a pair of whole numbers"
+
+
+@pytest.mark.parametrize(
+    ("x", "kwargs", "message"),
+    [
+        (
+            np.ones((4, 4)),
+            {"size": 5},
+            "Pool size 5x5 is larger than the 4x4 input: with 'valid' padding there is no full window",
+        ),
+        (
+            np.ones((4, 6)),
+            {"size": (2, 7)},
+            "Pool size 2x7 is larger than the 4x6 input: with 'valid' padding there is no full window",
+        ),
+        (np.ones((4, 4)), {"stride": 0}, "Stride must be at least 1 (got 0)"),
+        (np.ones((4, 4)), {"stride": (1, -2)}, "Stride must be at least 1 (got -2)"),
+        (np.ones((4, 4)), {"size": 0}, "Pool size must be at least 1 (got 0)"),
+        (np.ones((4, 4)), {"size": 2.5}, f"{NOT_WHOLE} (got 2.5)"),
+        (np.ones((4, 4)), {"size": (1, 2, 3)}, f"{NOT_WHOLE} (got (1, 2, 3))"),
+        (np.ones((0, 4)), {}, "The input is empty (shape (0, 4))"),
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), {}, "The input contains NaN or infinite values"),
+        (np.array([[1.0, np.inf], [0.0, 1.0]]), {}, "The input contains NaN or infinite values"),
+        (np.ones(4), {}, "Expected an (H, W) or (H, W, C) array (got shape (4,))"),
+        (np.ones((1, 4, 4, 1)), {}, "Expected an (H, W) or (H, W, C) array (got shape (1, 4, 4, 1))"),
+        (np.array([["a", "b"], ["c", "d"]]), {}, "Expected a numeric image (got dtype <U1)"),
+        (np.ones((4, 4)), {"mode": "median"}, "Mode must be 'max', 'avg' or 'min' (got 'median')"),
+        (np.ones((4, 4)), {"padding": "full"}, "Padding must be 'valid' or 'same' (got 'full')"),
+    ],
+)
+def test_pool2d_errors_have_clear_messages(x, kwargs, message):
+    with pytest.raises(PoolError) as caught:
+        pool2d(x, **kwargs)
+    assert str(caught.value) == message
+    assert isinstance(caught.value, ValueError)
+
+
+def test_output_shape_errors():
+    with pytest.raises(PoolError, match="Pool size 5x5 is larger than the 4x4 input"):
+        output_shape(4, 4, 5)
+    with pytest.raises(PoolError, match=r"Stride must be at least 1 \(got 0\)"):
+        output_shape(28, 28, 2, 0)
+    with pytest.raises(PoolError, match=r"The input height must be a whole number >= 1 \(got 0\)"):
+        output_shape(0, 28)
+    assert output_shape(4, 4, 5, 1, "same") == (4, 4)
+
+
+# --- shape arithmetic --------------------------------------------------------------------------
+
+
+def test_shape_formula_examples():
+    assert shape_formula(11, 2, 2, "valid") == "floor((11 - 2) / 2) + 1 = 5"
+    assert shape_formula(11, 2) == "floor((11 - 2) / 2) + 1 = 5"
+    assert shape_formula(11, 2, 2, "same") == "ceil(11 / 2) = 6"
+    assert shape_formula(28, 3, 1, "valid") == "floor((28 - 3) / 1) + 1 = 26"
+    with pytest.raises(PoolError, match="Pool size 5 is larger than the input length 4"):
+        shape_formula(4, 5)
+
+
+FORMULA = r"(floor\(\(\d+ - \d+\) / \d+\) \+ 1|ceil\(\d+ / \d+\)) = \d+"
+
+
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_shape_formula_arithmetic_and_result_equal_the_real_output(padding):
+    for h in (3, 5, 7, 11, 13, 26, 27, 28):
+        for size in SIZES:
+            for stride in STRIDES:
+                if padding == "valid" and size > h:
+                    continue
+                formula = shape_formula(h, size, stride, padding)
+                expression, result = formula.rsplit(" = ", 1)
+                assert eval(expression, {"floor": math.floor, "ceil": math.ceil}) == int(result)
+                column_stride = None if stride is None else (stride, 1)
+                pooled = pool2d(np.zeros((h, 3)), size=(size, 1), stride=column_stride, padding=padding)
+                assert pooled.shape[0] == int(result)
+                assert re.fullmatch(FORMULA, formula)
+
+
+def test_compression_stats():
+    assert compression((28, 28), (14, 14)) == CompressionStats(784, 196, 4.0, 0.25)
+    stats = compression((11, 11, 64), (5, 5, 64))
+    assert (stats.input_pixels, stats.output_pixels) == (121, 25)
+    assert stats.ratio == pytest.approx(4.84) and stats.fraction_kept == pytest.approx(25 / 121)
+    with pytest.raises(PoolError, match="non-empty"):
+        compression((28,), (14, 14))
+    with pytest.raises(PoolError, match="non-empty"):
+        compression((28, 28), (0, 14))
+
+
+# --- repeated pooling --------------------------------------------------------------------------
+
+
+def test_pool_repeatedly_shrinks_a_real_image_until_it_cannot(images):
+    steps = pool_repeatedly(images[0], 4)
+    assert [s.shape for s in steps] == [(14, 14), (7, 7), (3, 3), (1, 1)]
+    previous = images[0]
+    for step in steps:
+        np.testing.assert_array_equal(step, tf_pool(previous, 2, None, "max", "valid"))
+        previous = step
+    assert pool_repeatedly(images[0], 0) == []
+    with pytest.raises(PoolError) as caught:
+        pool_repeatedly(images[0], 5)
+    assert str(caught.value) == (
+        "Step 5 cannot pool: the 1x1 map left by step 4 is smaller than the 2x2 pool window "
+        "('valid' padding)"
+    )
+    with pytest.raises(PoolError, match="Step 1 cannot pool: the 28x28 input"):
+        pool_repeatedly(images[0], 1, size=29)
+    with pytest.raises(PoolError, match="whole number >= 0"):
+        pool_repeatedly(images[0], -1)
+
+
+def test_pool_repeatedly_with_same_padding_and_channels(real_inputs):
+    steps = pool_repeatedly(real_inputs[4], 5, size=2, mode="avg", padding="same")
+    assert [s.shape for s in steps] == [(6, 6, 64), (3, 3, 64), (2, 2, 64), (1, 1, 64), (1, 1, 64)]
+    np.testing.assert_allclose(steps[1], tf_pool(steps[0], 2, None, "avg", "same"), rtol=2e-6)
+
+
+# --- shift sensitivity -------------------------------------------------------------------------
+
+
+def zero_filled_shift(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Reference shift via scipy (order-0 shift with constant 0 fill)."""
+    return ndimage.shift(x, (dy, dx), order=0, mode="constant", cval=0.0)
+
+
+def test_shift_sensitivity_numbers_match_an_independent_computation(images):
+    fmap = relu_feature_map(images[0], SOBEL_X)
+    stats = shift_sensitivity(fmap, (1, -2), size=2, mode="max")
+    shifted = zero_filled_shift(fmap, 1, -2)
+    pooled = tf_pool(fmap, 2, None, "max", "valid")
+    pooled_shifted = tf_pool(shifted, 2, None, "max", "valid")
+    scale = fmap.max() - fmap.min()
+    assert stats.shift == (1, -2)
+    assert stats.scale == pytest.approx(scale)
+    assert stats.unpooled_change == pytest.approx(np.abs(shifted - fmap).mean() / scale, rel=1e-6)
+    assert stats.pooled_change == pytest.approx(np.abs(pooled_shifted - pooled).mean() / scale, rel=1e-6)
+    tolerance = 1e-6 * scale  # float noise such as 1e-8 left by the convolution is not a change
+    assert stats.unpooled_unchanged == pytest.approx(np.mean(np.abs(shifted - fmap) <= tolerance))
+    assert stats.pooled_unchanged == pytest.approx(np.mean(np.abs(pooled_shifted - pooled) <= tolerance))
+    assert stats.unpooled_unchanged > np.mean(shifted == fmap)  # the tolerance matters on this map
+    assert stats.unpooled_relative_change == pytest.approx(
+        np.abs(shifted - fmap).sum() / (fmap.sum() + shifted.sum()), rel=1e-6
+    )
+    assert stats.pooled_relative_change == pytest.approx(
+        np.abs(pooled_shifted - pooled).sum() / (pooled.sum() + pooled_shifted.sum()), rel=1e-6
+    )
+
+
+def test_shift_uses_zero_fill_not_wrap_around():
+    edge = np.zeros((4, 4))
+    edge[:, 3] = 1.0  # a bright right column: np.roll would carry it over to the left side
+    stats = shift_sensitivity(edge, (0, 1), size=2)
+    assert stats.unpooled_change == pytest.approx(4 / 16)  # the column left the view; nothing came in
+    assert stats.pooled_unchanged == pytest.approx(0.5)  # only the right pooled column changed
+
+
+def test_no_shift_changes_nothing(images):
+    stats = shift_sensitivity(relu_feature_map(images[3], SOBEL_X), (0, 0))
+    assert (stats.unpooled_change, stats.pooled_change) == (0.0, 0.0)
+    assert (stats.unpooled_unchanged, stats.pooled_unchanged) == (1.0, 1.0)
+    assert (stats.unpooled_relative_change, stats.pooled_relative_change) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("mode", ("max", "avg"))
+@pytest.mark.parametrize("shift", [(0, 1), (1, 0), (1, 1), (0, -1)])
+def test_pooling_reduces_relative_change_for_one_pixel_shifts_of_real_edge_maps(images, shift, mode):
+    """For every one of 100 real edge maps, pooling shrinks the share of activation a shift moves."""
+    for image in images[:100]:
+        stats = shift_sensitivity(relu_feature_map(image, SOBEL_X), shift, size=2, mode=mode)
+        assert stats.pooled_relative_change < stats.unpooled_relative_change
+
+
+@pytest.mark.parametrize("shift", [(0, 1), (1, 0)])
+def test_average_pooling_reduces_range_normalised_change_on_real_edge_maps(images, shift):
+    for image in images[:100]:
+        stats = shift_sensitivity(relu_feature_map(image, SOBEL_X), shift, size=2, mode="avg")
+        assert stats.pooled_change < stats.unpooled_change
+
+
+def test_range_normalised_change_does_not_show_max_pooling_tolerance(images):
+    """Measured fact, kept so nobody presents `pooled_change` as proof of max-pool invariance.
+
+    Dividing by the value range favours the unpooled map: its many unchanged background pixels
+    dilute the mean, while max pooling keeps mostly (large) edge values. For 1-pixel shifts of
+    Sobel-x ReLU maps, max pooling's range-normalised change is *higher* for most images.
+    """
+    maps = [relu_feature_map(image, SOBEL_X) for image in images[:100]]
+    stats = [shift_sensitivity(fmap, (1, 0), size=2) for fmap in maps]
+    assert np.mean([s.pooled_change > s.unpooled_change for s in stats]) > 0.5
+
+
+def test_shift_sensitivity_errors(images):
+    fmap = relu_feature_map(images[0], SOBEL_X)
+    with pytest.raises(PoolError, match=r"A shift of \(28, 0\) moves the whole 28x28 map out of view"):
+        shift_sensitivity(fmap, (28, 0))
+    with pytest.raises(PoolError, match="Shift must be a pair of whole numbers"):
+        shift_sensitivity(fmap, (0.5, 0))
+    with pytest.raises(PoolError, match=r"Expected an \(H, W\) array"):
+        shift_sensitivity(np.stack([fmap, fmap], axis=-1), (1, 0))
+    with pytest.raises(PoolError, match="Stride must be at least 1"):
+        shift_sensitivity(fmap, (1, 0), stride=0)
