@@ -4,8 +4,8 @@ import streamlit as st
 
 from components.catalog import LESSONS
 from components.charts import FlowStep, shape_flow_figure
-from components.widgets import start_page
-from models.card import ModelFileError, read_model_card
+from components.widgets import model_card, start_page
+from models.card import ModelFileError
 from models.config import COURSE_CNN, plan
 
 OPERATIONS = {"Conv2D": "conv 3x3<br>+ ReLU", "MaxPooling2D": "max pool<br>2x2", "Flatten": "flatten",
@@ -38,7 +38,7 @@ if LESSONS:
 
 st.subheader("The trained model in this lab")
 try:
-    card = st.cache_data(read_model_card)()
+    card = model_card()
 except ModelFileError as error:
     st.error(str(error))
 else:
