@@ -2,3 +2,5 @@
 
 IMAGE_SOURCE = "image_source"  # the chosen input image, shared by the Filters and Pooling pages
 ARCHITECTURE_CONFIG = "architecture_config"  # CNNConfig dict built on the Architecture page
+# list of finished training runs (models.jobs.TrainingRun: .name, .config, .model, .history, .test_accuracy)
+TRAINING_RUNS = "training_runs"
