@@ -16,6 +16,17 @@ class PageSpec:
 
 HOME = PageSpec("pages/home.py", "Home", ":material/home:", "home", "What the lab teaches.")
 
-LESSONS: list[PageSpec] = []
+LESSONS: list[PageSpec] = [
+    PageSpec("pages/filters.py", "Filters", ":material/filter:", "filters",
+             "Slide a small kernel over any image and watch it pick out edges; meet the filters the network learned."),
+    PageSpec("pages/pooling.py", "Pooling", ":material/grid_view:", "pooling",
+             "How pooling shrinks a feature map, what it keeps, and why small shifts matter less."),
+    PageSpec("pages/architecture.py", "Architecture", ":material/account_tree:", "architecture",
+             "Shapes, parameters and compute of every layer; build your own CNN."),
+    PageSpec("pages/training.py", "Training", ":material/model_training:", "training",
+             "Train the course CNN or a variant and watch it learn: live curves, runs compared, filters forming."),
+    PageSpec("pages/inspect.py", "Inspect", ":material/visibility:", "inspect",
+             "Look inside the trained network: feature maps, learned filters, its mistakes and why it predicts."),
+]
 
 ALL_PAGES: list[PageSpec] = [HOME, *LESSONS]

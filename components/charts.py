@@ -25,9 +25,11 @@ def shape_label(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def shape_flow_figure(steps: list[FlowStep], *, pixel: float = 5.0, height: int = 420) -> go.Figure:
+def shape_flow_figure(steps: list[FlowStep], *, pixel: float = 5.0, height: int = 420,
+                      small_font_size: int = 12) -> go.Figure:
     """Tensors left to right at one scale: squares have a side of H pixels (stacked to hint at channels);
-    vectors are bars whose height is sqrt(values), so equal areas mean equal numbers of values."""
+    vectors are bars whose height is sqrt(values), so equal areas mean equal numbers of values.
+    small_font_size is for the operations and the value counts."""
     fig = go.Figure()
     x = 0.0
     tallest = 0.0
@@ -52,7 +54,7 @@ def shape_flow_figure(steps: list[FlowStep], *, pixel: float = 5.0, height: int 
         fig.add_annotation(x=centre, y=-12, text=f"<b>{shape_label(step.shape)}</b>", showarrow=False,
                            yanchor="top", font=FONT)
         fig.add_annotation(x=centre, y=-40, text=f"{math.prod(step.shape):,} values", showarrow=False,
-                           yanchor="top", font=dict(FONT, size=12, color="#555"))
+                           yanchor="top", font=dict(FONT, size=small_font_size, color="#555"))
         if index + 1 < len(steps):
             start, end = x + width + 6, x + width + GAP - 6
             fig.add_annotation(x=end, y=top / 2 if len(step.shape) == 3 else 20, ax=start,
@@ -62,7 +64,7 @@ def shape_flow_figure(steps: list[FlowStep], *, pixel: float = 5.0, height: int 
         x += width + GAP
     for index in range(1, len(steps)):
         fig.add_annotation(**_operation_anchor(steps, index, pixel), text=steps[index].operation,
-                           showarrow=False, font=dict(FONT, size=12), yanchor="bottom")
+                           showarrow=False, font=dict(FONT, size=small_font_size), yanchor="bottom")
     fig.update_xaxes(visible=False, range=[-20, x - GAP + 30], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-75, tallest + 60], scaleanchor="x", scaleratio=1, fixedrange=True)
     fig.update_layout(height=height, margin=dict(l=5, r=5, t=10, b=5), plot_bgcolor="white",

@@ -4,3 +4,5 @@ IMAGE_SOURCE = "image_source"  # the chosen input image, shared by the Filters a
 ARCHITECTURE_CONFIG = "architecture_config"  # CNNConfig dict built on the Architecture page
 # list of finished training runs (models.jobs.TrainingRun: .name, .config, .model, .history, .test_accuracy)
 TRAINING_RUNS = "training_runs"
+FILTERS_QUIZ_ROUND = "filters_quiz_round"  # int: which 'Guess first' question the Filters page shows
+FILTERS_QUIZ_ANSWERED = "filters_quiz_answered"  # (question signature, chosen option) once checked

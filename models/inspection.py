@@ -1,0 +1,471 @@
+"""Looking inside a trained classifier: activations, test-set evaluation, gradients and 2-D projections.
+
+Conventions: confusion matrices have true classes as rows and predicted classes as columns;
+"class score" means the output layer's value before softmax (the logit), as in the saliency
+(Simonyan et al. 2014) and Grad-CAM (Selvaraju et al. 2017) papers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from components.filters import most_similar_kernel
+from models.data import scale_images
+
+import keras  # noqa: E402  (after numpy, as in models.train)
+import tensorflow as tf  # noqa: E402
+
+SPATIAL_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
+COURSE_TRIO = (0, 23, 28)  # the course notebook's FIRST_IMAGE, SECOND_IMAGE, THIRD_IMAGE: three ankle boots
+MATCH_THRESHOLD = 0.5  # |cosine| below this: a kernel is listed as having no close library match
+NO_MATCH = "No close match"
+
+
+class InspectionError(ValueError):
+    """A request the model or data cannot answer; the message says why."""
+
+
+# ---------------------------------------------------------------- inputs and layers
+
+
+def model_input(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) or one (28, 28) image -> float32 (N, 28, 28, 1) in [0, 1]."""
+    pixels = np.asarray(images)
+    if pixels.ndim == 2:
+        pixels = pixels[np.newaxis]
+    if pixels.ndim != 3 or pixels.shape[1:] != (28, 28) or pixels.dtype != np.uint8:
+        raise InspectionError(f"Expected uint8 Fashion-MNIST images (N, 28, 28), got {pixels.dtype} {pixels.shape}.")
+    return scale_images(pixels)
+
+
+def spatial_layers(model: keras.Model) -> list[str]:
+    """Names of the convolution and pooling layers, in order: the layers that output feature maps."""
+    return [layer.name for layer in model.layers if type(layer).__name__ in SPATIAL_KINDS]
+
+
+def last_conv_layer(model: keras.Model) -> str:
+    """The last Conv2D layer (conv2 in the course CNN): the usual Grad-CAM layer."""
+    names = [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    if not names:
+        raise InspectionError(f"Model {model.name!r} has no convolution layer, so there is no Grad-CAM map.")
+    return names[-1]
+
+
+def embedding_layer(model: keras.Model) -> str:
+    """The last layer before the output that is not Dropout (the 128-unit dense layer in the course CNN)."""
+    candidates = [layer.name for layer in model.layers[:-1] if type(layer).__name__ != "Dropout"]
+    if not candidates:
+        raise InspectionError(f"Model {model.name!r} has no hidden layer to project.")
+    return candidates[-1]
+
+
+def _outputs_model(model: keras.Model, layer_names: Sequence[str]) -> keras.Model:
+    try:
+        outputs = [model.get_layer(name).output for name in layer_names]
+    except ValueError as error:
+        raise InspectionError(str(error)) from None
+    return keras.Model(model.inputs[0], outputs)
+
+
+def layer_activations(model: keras.Model, images: np.ndarray,
+                      layer_names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Each layer's output for uint8 images (N, 28, 28): {name: (N, *shape)} float32; all layers by default."""
+    names = list(layer_names) if layer_names is not None else [layer.name for layer in model.layers]
+    outputs = _outputs_model(model, names)(model_input(images), training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return {name: np.asarray(output) for name, output in zip(names, outputs)}
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True, eq=False)
+class ClassMetrics:
+    """Per-class precision, recall, F1 and support (number of true images), each of shape (classes,)."""
+
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    support: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """One prediction pass over a labelled image set; arrays are read-only."""
+
+    labels: np.ndarray  # (N,) true classes
+    probabilities: np.ndarray  # (N, classes) softmax outputs
+    embedding: np.ndarray  # (N, units) output of `embedding_layer`
+    embedding_layer: str
+    seconds: float  # wall time of the prediction pass
+    predictions: np.ndarray  # (N,) argmax of probabilities
+    confidences: np.ndarray  # (N,) probability of the predicted class
+    confusion: np.ndarray  # (classes, classes): rows true, columns predicted
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.trace(self.confusion) / self.confusion.sum())
+
+    @property
+    def mistakes(self) -> int:
+        return int(self.confusion.sum() - np.trace(self.confusion))
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int = 10) -> np.ndarray:
+    """Counts of (true, predicted) pairs: rows are true classes, columns predicted classes."""
+    labels, predictions = np.asarray(labels, dtype=np.int64), np.asarray(predictions, dtype=np.int64)
+    if labels.shape != predictions.shape or labels.ndim != 1:
+        raise InspectionError(f"labels {labels.shape} and predictions {predictions.shape} must be equal 1-D arrays.")
+    if labels.size and (min(labels.min(), predictions.min()) < 0 or max(labels.max(), predictions.max()) >= classes):
+        raise InspectionError(f"Classes must be 0-{classes - 1}.")
+    return np.bincount(labels * classes + predictions, minlength=classes * classes).reshape(classes, classes)
+
+
+def class_metrics(confusion: np.ndarray) -> ClassMetrics:
+    """Precision = correct / predicted as the class, recall = correct / truly the class, F1 their harmonic mean.
+
+    A ratio with a zero denominator is reported as 0 (as scikit-learn does by default).
+    """
+    counts = np.asarray(confusion, dtype=np.float64)
+    correct = np.diag(counts)
+    predicted, support = counts.sum(axis=0), counts.sum(axis=1)
+    precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
+    recall = np.divide(correct, support, out=np.zeros_like(correct), where=support > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(correct), where=total > 0)
+    return ClassMetrics(precision, recall, f1, support.astype(np.int64))
+
+
+def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, *, batch_size: int = 256) -> Evaluation:
+    """Class probabilities and hidden-layer embedding of every image in one predict pass."""
+    labels = np.asarray(labels)
+    if len(labels) != len(images):
+        raise InspectionError(f"{len(images)} images but {len(labels)} labels.")
+    layer = embedding_layer(model)
+    both = keras.Model(model.inputs[0], [model.get_layer(layer).output, model.outputs[0]])
+    start = time.perf_counter()
+    embedding, probabilities = both.predict(model_input(images), batch_size=batch_size, verbose=0)
+    seconds = time.perf_counter() - start
+    predictions = probabilities.argmax(axis=1)
+    arrays = {
+        "labels": labels.astype(np.int64),
+        "probabilities": probabilities,
+        "embedding": embedding.reshape(len(images), -1),
+        "predictions": predictions,
+        "confidences": probabilities[np.arange(len(labels)), predictions],
+        "confusion": confusion_matrix(labels, predictions, probabilities.shape[1]),
+    }
+    for array in arrays.values():
+        array.setflags(write=False)
+    return Evaluation(embedding_layer=layer, seconds=seconds, **arrays)
+
+
+def most_confident_mistakes(evaluation: Evaluation, count: int = 12) -> np.ndarray:
+    """Indices of wrongly classified images, the most confident (highest predicted probability) first."""
+    wrong = np.flatnonzero(evaluation.predictions != evaluation.labels)
+    order = np.argsort(-evaluation.confidences[wrong], kind="stable")
+    return wrong[order][:count]
+
+
+def cell_images(evaluation: Evaluation, true_class: int, predicted_class: int) -> np.ndarray:
+    """Indices of images of `true_class` predicted as `predicted_class`, the most confident first."""
+    found = np.flatnonzero((evaluation.labels == true_class) & (evaluation.predictions == predicted_class))
+    return found[np.argsort(-evaluation.confidences[found], kind="stable")]
+
+
+def first_of_class(labels: np.ndarray, class_index: int, count: int = 3) -> np.ndarray:
+    """The first `count` indices of images whose label is `class_index`."""
+    found = np.flatnonzero(np.asarray(labels) == class_index)[:count]
+    if found.size == 0:
+        raise InspectionError(f"No image has class {class_index}.")
+    return found
+
+
+def parse_indices(text: str, count: int, most: int = 6) -> list[int]:
+    """Image indices typed as "0, 23, 28" (commas or spaces); each 0 <= i < count, at most `most` of them."""
+    tokens = text.replace(",", " ").split()
+    if not tokens:
+        raise InspectionError("Type at least one image index, e.g. 0, 23, 28.")
+    if len(tokens) > most:
+        raise InspectionError(f"Type at most {most} indices; got {len(tokens)}.")
+    indices = []
+    for token in tokens:
+        if not token.isdigit() or int(token) >= count:
+            raise InspectionError(f"{token!r} is not an image index: use whole numbers from 0 to {count - 1}.")
+        indices.append(int(token))
+    return indices
+
+
+# ---------------------------------------------------------------- gradients
+
+
+def _score_gradients(model: keras.Model, images: np.ndarray, class_index: int | Sequence[int] | None,
+                     layer: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Gradient of each image's class score w.r.t. the input (layer None) or `layer`'s output.
+
+    Runs the layers one by one (the lab's models are Sequential) so the tape can watch any of them.
+    The class score is the logit: when the output layer is a softmax Dense, its pre-softmax value.
+    Returns (gradients, watched tensor, explained classes, probabilities).
+    """
+    if not isinstance(model, keras.Sequential):
+        raise InspectionError(f"Model {model.name!r} is not a Sequential model; gradients need one.")
+    if layer is not None and layer not in [item.name for item in model.layers]:
+        raise InspectionError(f"Model {model.name!r} has no layer {layer!r}.")
+    *hidden, output_layer = model.layers
+    softmax_dense = (isinstance(output_layer, keras.layers.Dense)
+                     and getattr(output_layer.activation, "__name__", "") == "softmax")
+    tensor = tf.constant(model_input(images))
+    with tf.GradientTape() as tape:
+        tape.watch(tensor)
+        watched = tensor
+        for item in hidden:
+            tensor = item(tensor, training=False)
+            if item.name == layer:
+                tape.watch(tensor)
+                watched = tensor
+        if softmax_dense:
+            scores = tf.matmul(tensor, output_layer.kernel) + output_layer.bias
+            probabilities = tf.nn.softmax(scores)
+        else:
+            scores = probabilities = output_layer(tensor, training=False)
+        if class_index is None:
+            classes = tf.argmax(probabilities, axis=1, output_type=tf.int32)
+        else:
+            classes = tf.broadcast_to(tf.constant(class_index, dtype=tf.int32), [tensor.shape[0]])
+        total = tf.reduce_sum(tf.gather(scores, classes, axis=1, batch_dims=1))  # images are independent
+    gradients = tape.gradient(total, watched)
+    return np.asarray(gradients), np.asarray(watched), np.asarray(classes), np.asarray(probabilities)
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """Heat maps for N images: `maps` (N, 28, 28) on the input grid, for the class `classes[i]`."""
+
+    maps: np.ndarray
+    classes: np.ndarray
+    probabilities: np.ndarray  # (N, classes)
+    layer_maps: np.ndarray | None = None  # Grad-CAM only: (N, h, w) at the conv layer's resolution
+    layer: str | None = None
+
+
+def saliency(model: keras.Model, images: np.ndarray, class_index: int | Sequence[int] | None = None) -> Explanation:
+    """|d class score / d pixel| (max over channels): how much each pixel would change the score.
+
+    `class_index` None explains each image's predicted class.
+    """
+    gradients, _, classes, probabilities = _score_gradients(model, images, class_index, None)
+    return Explanation(np.abs(gradients).max(axis=-1), classes, probabilities)
+
+
+def grad_cam(model: keras.Model, images: np.ndarray, class_index: int | Sequence[int] | None = None,
+             layer: str | None = None) -> Explanation:
+    """Grad-CAM: ReLU(sum_k alpha_k A_k) with alpha_k the mean gradient of the class score over map A_k.
+
+    `layer` defaults to the last conv layer; its map is resampled to 28x28 by
+    `to_input_grid`, so each feature-map pixel lands on the centre of the pixels it sees.
+    """
+    layer = layer or last_conv_layer(model)
+    gradients, activations, classes, probabilities = _score_gradients(model, images, class_index, layer)
+    if activations.ndim != 4:
+        raise InspectionError(f"Layer {layer!r} does not output feature maps (shape {activations.shape[1:]}).")
+    weights = gradients.mean(axis=(1, 2), keepdims=True)
+    layer_maps = np.maximum((weights * activations).sum(axis=-1), 0.0)
+    scale, offset = input_grid(model, layer)
+    maps = np.stack([to_input_grid(cam, scale, offset) for cam in layer_maps])
+    return Explanation(maps, classes, probabilities, layer_maps, layer)
+
+
+def input_grid(model: keras.Model, layer: str) -> tuple[float, float]:
+    """(scale, offset): pixel i of `layer`'s feature map is centred on input pixel scale * i + offset.
+
+    Walks the conv and pooling layers up to `layer`; e.g. conv2 of the course CNN gives (2, 3.5).
+    """
+    scale, offset = 1.0, 0.0
+    for item in model.layers:
+        kind = type(item).__name__
+        if kind in SPATIAL_KINDS:
+            config = item.get_config()
+            size = config.get("kernel_size") or config["pool_size"]
+            stride = config.get("strides") or size
+            if config.get("dilation_rate", (1, 1)) != (1, 1) or size[0] != size[1] or stride[0] != stride[1]:
+                raise InspectionError(f"Layer {item.name!r}: only square, undilated windows are supported.")
+            before = 0
+            if config["padding"] == "same":
+                height = item.input.shape[1]
+                out = math.ceil(height / stride[0])
+                before = max((out - 1) * stride[0] + size[0] - height, 0) // 2
+            offset += scale * ((size[0] - 1) / 2 - before)
+            scale *= stride[0]
+        elif kind not in ("Dropout", "Activation", "BatchNormalization"):
+            raise InspectionError(f"Layer {layer!r} is not a feature-map layer before {item.name!r}.")
+        if item.name == layer:
+            return scale, offset
+    raise InspectionError(f"Model {model.name!r} has no layer {layer!r}.")
+
+
+def to_input_grid(feature_map: np.ndarray, scale: float, offset: float, size: int = 28) -> np.ndarray:
+    """Bilinear resampling of an (h, w) map onto the size x size input (edges held constant)."""
+    coordinates = (np.arange(size) - offset) / scale
+    rows, cols = np.meshgrid(coordinates, coordinates, indexing="ij")
+    return ndimage.map_coordinates(np.asarray(feature_map, dtype=np.float64), [rows, cols], order=1, mode="nearest")
+
+
+# ---------------------------------------------------------------- learned kernels
+
+
+def first_layer_kernels(model: keras.Model) -> np.ndarray:
+    """The first conv layer's single-channel kernels as (filters, k, k)."""
+    conv = next((layer for layer in model.layers if type(layer).__name__ == "Conv2D"), None)
+    if conv is None:
+        raise InspectionError(f"Model {model.name!r} has no convolution layer.")
+    return snapshot_kernels(np.asarray(conv.kernel))
+
+
+def snapshot_kernels(kernel: np.ndarray) -> np.ndarray:
+    """A Keras conv kernel (k, k, 1, filters) -> (filters, k, k)."""
+    if kernel.ndim != 4 or kernel.shape[2] != 1:
+        raise InspectionError(f"Expected a one-channel kernel (k, k, 1, filters), got shape {kernel.shape}.")
+    return np.ascontiguousarray(kernel[:, :, 0, :].transpose(2, 0, 1))
+
+
+@dataclass(frozen=True)
+class KernelGroup:
+    """Kernels most similar to one library kernel; `scores` are the signed cosine similarities."""
+
+    name: str
+    indices: tuple[int, ...]
+    scores: tuple[float, ...]
+
+
+def group_kernels(kernels: np.ndarray, threshold: float = MATCH_THRESHOLD) -> list[KernelGroup]:
+    """Group (n, 3, 3) kernels by their most similar library kernel (components.filters.most_similar_kernel).
+
+    Groups are ordered largest first, kernels by |cosine| within a group. Kernels whose best
+    |cosine| is below `threshold`, or whose weights are all equal, form the last group, NO_MATCH.
+    """
+    if kernels.ndim != 3 or kernels.shape[1:] != (3, 3):
+        raise InspectionError(f"Grouping needs 3x3 kernels, got shape {kernels.shape[1:]}.")
+    members: dict[str, list[tuple[int, float]]] = {}
+    unmatched: list[tuple[int, float]] = []
+    for index, weights in enumerate(kernels):
+        try:
+            name, score = most_similar_kernel(weights)
+        except ValueError:
+            name, score = NO_MATCH, 0.0
+        (unmatched if abs(score) < threshold else members.setdefault(name, [])).append((index, score))
+    ordered = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
+    if unmatched:
+        ordered.append((NO_MATCH, unmatched))
+    groups = []
+    for name, items in ordered:
+        items = sorted(items, key=lambda item: -abs(item[1]))
+        groups.append(KernelGroup(name, tuple(i for i, _ in items), tuple(s for _, s in items)))
+    return groups
+
+
+# ---------------------------------------------------------------- 2-D projections
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """2-D coordinates of N points; `explained` is PCA's explained-variance ratio of every component."""
+
+    coordinates: np.ndarray
+    explained: np.ndarray | None = None
+    kl_divergence: float | None = None
+
+
+def pca(points: np.ndarray, components: int = 2) -> Projection:
+    """Principal components: NumPy SVD of the centred data's scatter matrix (D x D, fast for N >> D).
+
+    Each axis's sign makes its largest loading positive, so results are reproducible.
+    """
+    data = np.asarray(points, dtype=np.float64)
+    if data.ndim != 2 or len(data) < 2:
+        raise InspectionError(f"PCA needs a 2-D array of at least 2 points, got shape {data.shape}.")
+    centred = data - data.mean(axis=0)
+    _, variance, axes = np.linalg.svd(centred.T @ centred)  # symmetric: singular values = eigenvalues
+    signs = np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])
+    axes = axes * signs[:, None]
+    explained = variance / variance.sum() if variance.sum() > 0 else np.zeros_like(variance)
+    return Projection((centred @ axes[:components].T).astype(np.float32), explained)
+
+
+def perplexity_affinities(points: np.ndarray, perplexity: float = 30.0, *, tolerance: float = 1e-5,
+                          steps: int = 200) -> np.ndarray:
+    """t-SNE's conditional probabilities p(j|i): Gaussian in distance, each row's width found by bisection
+    so that its entropy equals log(perplexity) (natural log); rows sum to 1, the diagonal is 0."""
+    data = np.asarray(points, dtype=np.float64)
+    count = len(data)
+    if not 1 <= perplexity < count - 1:
+        raise InspectionError(
+            f"Perplexity must be at least 1 and below {count - 1} for {count} points, got {perplexity}.")
+    squares = (data * data).sum(axis=1)
+    distances = np.maximum(squares[:, None] + squares[None, :] - 2.0 * data @ data.T, 0.0)
+    off_diagonal = ~np.eye(count, dtype=bool)
+    nearest = np.where(off_diagonal, distances, np.inf).min(axis=1, keepdims=True)
+    distances = np.where(off_diagonal, distances - nearest, 0.0)  # shifting a row leaves its p(j|i) unchanged
+    target = math.log(perplexity)
+    beta, low, high = np.ones(count), np.zeros(count), np.full(count, np.inf)
+    for _ in range(steps):
+        weights = np.exp(-distances * beta[:, None]) * off_diagonal
+        total = weights.sum(axis=1)
+        entropy = np.log(total) + beta * (distances * weights).sum(axis=1) / total
+        excess = entropy - target
+        if np.abs(excess).max() < tolerance:
+            break
+        too_wide = excess > 0  # entropy too high: narrow the Gaussian (raise beta)
+        low, high = np.where(too_wide, beta, low), np.where(too_wide, high, beta)
+        beta = np.where(np.isinf(high), beta * 2.0, (low + high) / 2.0)
+    return weights / total[:, None]
+
+
+def tsne(points: np.ndarray, *, perplexity: float = 30.0, iterations: int = 750,
+         exaggeration_steps: int = 250) -> Projection:
+    """Exact t-SNE (van der Maaten & Hinton 2008) in NumPy, O(N^2) memory: use it on about 1,000 points.
+
+    The optimiser follows scikit-learn's defaults: PCA initialisation (std 1e-4), early
+    exaggeration 12 with momentum 0.5, then momentum 0.8, learning rate max(N / 48, 50),
+    and per-coordinate adaptive gains. Deterministic for given inputs.
+    """
+    data = np.asarray(points, dtype=np.float64)
+    count = len(data)
+    joint = perplexity_affinities(data, perplexity)
+    joint = np.maximum((joint + joint.T) / (2.0 * count), 1e-12).astype(np.float32)
+    start = pca(data).coordinates.astype(np.float64)
+    layout = (start / start[:, 0].std() * 1e-4).astype(np.float32)
+    learning_rate = max(count / 48.0, 50.0)
+    update, gains = np.zeros_like(layout), np.ones_like(layout)
+    for step in range(iterations):
+        early = step < exaggeration_steps
+        kernel, similarity = _student_similarities(layout)
+        forces = ((12.0 if early else 1.0) * joint - similarity) * kernel
+        gradient = 4.0 * (forces.sum(axis=1)[:, None] * layout - forces @ layout)
+        gains = np.where(update * gradient < 0.0, gains + 0.2, gains * 0.8)
+        np.maximum(gains, 0.01, out=gains)
+        update = (0.5 if early else 0.8) * update - learning_rate * gains * gradient
+        layout = layout + update
+    _, similarity = _student_similarities(layout)
+    kl = float((joint * np.log(joint / np.maximum(similarity, 1e-12))).sum())
+    return Projection(layout, kl_divergence=kl)
+
+
+def _student_similarities(layout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """t-SNE's Student-t kernel 1 / (1 + |y_i - y_j|^2) (zero diagonal) and its normalised form q_ij."""
+    squares = (layout * layout).sum(axis=1)
+    kernel = 1.0 / (1.0 + np.maximum(squares[:, None] + squares[None, :] - 2.0 * layout @ layout.T, 0.0))
+    np.fill_diagonal(kernel, 0.0)
+    return kernel, kernel / kernel.sum()
+
+
+def subset(count: int, size: int, seed: int = 0) -> np.ndarray:
+    """`size` sorted indices of `count` items, drawn without replacement (all of them if `size` >= `count`)."""
+    if size >= count:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, size, replace=False))

@@ -1,0 +1,401 @@
+"""Inspect: feature maps, learned filters, test-set evaluation, explanations and embeddings of a trained CNN."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from components import session_keys
+from components.inspect_charts import (
+    GridColumn, all_maps_figure, clicked_cell, confusion_figure, embedding_figure, gallery_figure, image_grid_figure,
+    kernel_gallery_figure, probability_figure,
+)
+from components.widgets import fashion_mnist, filter_snapshots, model_card, shipped_model, start_page
+from models import inspection as ins
+from models.card import SHIPPED_MODEL, ModelFileError
+from models.data import CLASS_NAMES
+
+if TYPE_CHECKING:
+    import keras
+
+CHART_CONFIG = {"displayModeBar": False}
+TABS = ["Feature maps", "Learned filters", "Evaluation", "Why this prediction", "Embedding"]
+SOURCES = ["Course trio", "First images of a class", "By index"]
+WEIGHTS = ["After training", "At initialisation (random)"]
+PROJECTIONS = ["PCA: all 10,000 test images", "t-SNE: 1,000 test images"]
+TSNE_SIZE = 1_000
+PREDICTED = -1  # "explain the predicted class" in the class choice
+# Widget values kept while their tab is closed (Streamlit forgets the state of widgets not drawn in a run).
+DEFAULTS = {
+    "inspect_source": SOURCES[0], "inspect_class": 9, "inspect_count": 3, "inspect_indices": "0, 23, 28",
+    "inspect_filter": 1, "inspect_map_image": 0, "inspect_map_layer": "conv1", "inspect_map_scale": False,
+    "inspect_weights": WEIGHTS[0], "inspect_true": 0, "inspect_pred": 6, "inspect_cell_count": 4,
+    "inspect_cell_filter": 1, "inspect_index": 23, "inspect_class_to_explain": PREDICTED,
+    "inspect_projection": PROJECTIONS[0],
+}
+
+start_page(
+    "Inspect",
+    "What happens inside the trained network: the feature maps its filters produce, the filters themselves, "
+    "where it goes wrong on the 10,000 test images, which pixels drive a prediction, and how its last hidden "
+    "layer arranges the classes.",
+)
+for key, value in DEFAULTS.items():
+    st.session_state[key] = st.session_state.get(key, value)
+
+
+def class_name(index: int) -> str:
+    return CLASS_NAMES[index]
+
+
+# ---------------------------------------------------------------- model choice and cached results
+
+
+def choose_model() -> tuple[str, keras.Model]:
+    """The shipped model or a Training-page run: (cache key, Keras model)."""
+    runs = list(st.session_state.get(session_keys.TRAINING_RUNS) or [])
+    try:
+        shipped_label = f"Shipped course CNN ({model_card()['test_accuracy']:.2%} test accuracy)"
+    except ModelFileError:
+        shipped_label = "Shipped course CNN"
+    labels = [shipped_label]
+    for run in runs:
+        accuracy = f", {run.test_accuracy:.2%} test accuracy" if run.test_accuracy is not None else ""
+        labels.append(f"Training run: {run.name}{accuracy}")
+    if st.session_state.get("inspect_model", 0) >= len(labels):
+        st.session_state["inspect_model"] = 0
+    if len(labels) == 1:
+        st.caption(f"Model: {shipped_label}. Runs you train on the Training page appear here too.")
+        choice = 0
+    else:
+        choice = st.selectbox("Model", range(len(labels)), format_func=labels.__getitem__, key="inspect_model")
+    if choice == 0:
+        return f"shipped:{SHIPPED_MODEL}:{SHIPPED_MODEL.stat().st_mtime_ns}", shipped_model()
+    run = runs[choice - 1]
+    return f"run:{run.name}:{id(run.model)}", run.model
+
+
+@st.cache_resource(show_spinner="Evaluating the model on the 10,000 test images...", max_entries=4)
+def evaluation_for(model_key: str, _model, _images: np.ndarray, _labels: np.ndarray):
+    """One predict pass per model. The entry keeps the model alive, so id(model) in the key stays unique."""
+    return _model, ins.evaluate(_model, _images, _labels)
+
+
+@st.cache_data(show_spinner="Projecting the embedding...", max_entries=8)
+def pca_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
+    return ins.pca(_embedding)
+
+
+@st.cache_data(show_spinner="Running t-SNE on 1,000 test images (a few seconds, once per model)...", max_entries=4)
+def tsne_for(model_key: str, size: int, _embedding: np.ndarray) -> tuple[np.ndarray, ins.Projection]:
+    chosen = ins.subset(len(_embedding), size)
+    return chosen, ins.tsne(_embedding[chosen])
+
+
+def evaluation() -> ins.Evaluation:
+    return evaluation_for(model_key, model, x_test, y_test)[1]
+
+
+def filter_count(layers: list[str]) -> int:
+    """Filters every conv and pooling layer has (the smallest channel count)."""
+    return min(model.get_layer(name).output.shape[-1] for name in layers)
+
+
+def item_label(index: int, evaluation_result: ins.Evaluation | None = None) -> str:
+    label = f"#{index} {class_name(int(y_test[index]))}"
+    if evaluation_result is None:
+        return label
+    predicted = int(evaluation_result.predictions[index])
+    return f"{label}<br>→ {class_name(predicted)} {evaluation_result.confidences[index]:.0%}"
+
+
+# ---------------------------------------------------------------- tabs
+
+
+def feature_maps_tab() -> None:
+    layers = ins.spatial_layers(model)
+    if not layers:
+        st.info("This model has no convolution or pooling layers, so it makes no feature maps.")
+        return
+    st.markdown(
+        "A conv layer has many filters; each makes one **feature map**. Pick some test images and one filter: "
+        "each row is an image, each column a layer (bright = strong response). Items of one class light up "
+        "the same places."
+    )
+    channels = filter_count(layers)
+    st.session_state["inspect_filter"] = min(st.session_state["inspect_filter"], channels - 1)
+    left, middle, right = st.columns([2, 3, 1.2])
+    source = left.radio("Images", SOURCES, key="inspect_source")
+    try:
+        if source == "Course trio":
+            indices = list(ins.COURSE_TRIO)
+            middle.markdown(f"As in the course notebook: test images {', '.join(map(str, indices))}, "
+                            "three ankle boots.")
+        elif source == "First images of a class":
+            chosen = middle.selectbox("Class", range(len(CLASS_NAMES)), format_func=class_name, key="inspect_class")
+            count = middle.slider("How many", 2, 6, key="inspect_count")
+            indices = list(ins.first_of_class(y_test, chosen, count))
+        else:
+            text = middle.text_input("Test image indices (0-9999, up to 6)", key="inspect_indices")
+            indices = ins.parse_indices(text, len(y_test))
+    except ins.InspectionError as error:
+        st.error(str(error))
+        return
+    number = right.number_input("Filter number", 0, channels - 1, step=1, key="inspect_filter",
+                                help="CONVOLUTION_NUMBER in the course notebook")
+    activations = ins.layer_activations(model, x_test[indices], [*layers, model.layers[-1].name])
+    probabilities = activations[model.layers[-1].name]
+    labels = [f"#{i} {class_name(int(y_test[i]))}<br>→ {class_name(int(p.argmax()))} {p.max():.0%}"
+              for i, p in zip(indices, probabilities)]
+    columns = [GridColumn("input 28x28", x_test[indices] / 255.0, "image")]
+    columns += [GridColumn(f"{name} {activations[name].shape[1]}x{activations[name].shape[2]}",
+                           activations[name][..., number]) for name in layers]
+    st.plotly_chart(image_grid_figure(x_test[indices] / 255.0, columns, labels), config=CHART_CONFIG)
+    wrong = [f"#{i} ({class_name(int(p.argmax()))})" for i, p in zip(indices, probabilities) if p.argmax() != y_test[i]]
+    st.caption(f"Filter {number} after each layer. One colour range per column; hover for values. "
+               "Row labels: test index, true class → predicted class and its probability."
+               + (f" Misclassified: {', '.join(wrong)}; compare {'its' if len(wrong) == 1 else 'their'} maps with "
+                  "the others." if wrong else ""))
+
+    st.subheader(f"All {channels} feature maps of one layer")
+    left, right = st.columns([1, 3])
+    if st.session_state["inspect_map_image"] >= len(indices):
+        st.session_state["inspect_map_image"] = 0
+    if st.session_state["inspect_map_layer"] not in layers:
+        st.session_state["inspect_map_layer"] = layers[0]
+    position = left.radio("Image", range(len(indices)), key="inspect_map_image",
+                          format_func=lambda k: item_label(indices[k]))
+    layer = left.radio("Layer", layers, key="inspect_map_layer")
+    per_map = left.toggle("Own colour range per map", key="inspect_map_scale")
+    maps = activations[layer][position]
+    left.caption(f"{layer}: {maps.shape[0]}x{maps.shape[1]} pixels x {maps.shape[2]} filters. "
+                 f"{int((maps.max(axis=(0, 1)) == 0).sum())} filters stay 0 (ReLU) on this image.")
+    right.plotly_chart(all_maps_figure(maps, layer, per_map=per_map), config=CHART_CONFIG)
+
+
+def learned_filters_tab() -> None:
+    try:
+        trained = ins.first_layer_kernels(model)
+    except ins.InspectionError as error:
+        st.info(str(error))
+        return
+    initial = None
+    if model_key.startswith("shipped:"):
+        try:
+            snapshots = filter_snapshots()
+        except ModelFileError as error:
+            st.warning(str(error))
+        else:
+            if np.array_equal(ins.snapshot_kernels(snapshots[-1]), trained):
+                initial = ins.snapshot_kernels(snapshots[0])
+            else:
+                st.warning("The saved filter snapshots do not match the model file, so the initial weights are hidden.")
+    count, size = trained.shape[0], trained.shape[1]
+    if size == 3:
+        groups = ins.group_kernels(trained)
+        rows = [(group.name, group.indices) for group in groups]
+        notes = [""] * count
+        for group in groups:
+            for index, score in zip(group.indices, group.scores):
+                notes[index] = f"≈ {group.name} (cosine {score:+.2f})"
+        st.markdown(
+            f"The first layer's {count} {size}x{size} kernels, grouped by the library kernel of the Filters page "
+            f"each resembles most (cosine similarity of the weights after removing their mean; a negative "
+            f"cosine means the inverted pattern; below {ins.MATCH_THRESHOLD} counts as no close match). "
+            "Hover a kernel for its weights. Blue is negative, red positive."
+        )
+    else:
+        rows, notes = [("All filters", tuple(range(count)))], [""] * count
+        st.markdown(f"The first layer's {count} {size}x{size} kernels, by filter number. Hover for the weights.")
+    options = WEIGHTS if initial is not None else WEIGHTS[:1]
+    if st.session_state["inspect_weights"] not in options:
+        st.session_state["inspect_weights"] = WEIGHTS[0]
+    shown = st.segmented_control("Weights", options, key="inspect_weights", required=True)
+    kernels = initial if shown == WEIGHTS[1] else trained
+    st.plotly_chart(kernel_gallery_figure(kernels, rows, notes), config=CHART_CONFIG)
+    if initial is None:
+        st.caption("Initial weights are saved only for the shipped model (models/fashion_cnn.filters.npz).")
+        return
+    typical = [float(np.median([abs(s) for group in ins.group_kernels(k) for s in group.scores]))
+               for k in (initial, trained)]
+    st.caption(
+        f"Same layout in both views (grouped by the trained kernels); each kernel is coloured relative to its "
+        f"own largest weight. Weights at initialisation: "
+        f"{initial.min():+.2f} to {initial.max():+.2f} (Glorot uniform); after {len(snapshots) - 1} epochs: "
+        f"{trained.min():+.2f} to {trained.max():+.2f}. Random 3x3 weights resemble some library kernel too: "
+        f"median best |cosine| {typical[0]:.2f} at initialisation, {typical[1]:.2f} after training."
+    )
+
+
+def select_confusion_cell() -> None:
+    """Chart click -> the (true, predicted) select boxes."""
+    points = st.session_state["inspect_confusion"]["selection"]["points"]
+    if points:
+        st.session_state["inspect_true"], st.session_state["inspect_pred"] = clicked_cell(points[0], len(CLASS_NAMES))
+
+
+def open_in_why(index: int) -> None:
+    st.session_state["inspect_index"] = index
+    st.session_state["inspect_tab"] = "Why this prediction"
+
+
+def evaluation_tab() -> None:
+    result = evaluation()
+    metrics = ins.class_metrics(result.confusion)
+    left, middle, right = st.columns(3)
+    left.metric("Test accuracy", f"{result.accuracy:.2%}")
+    middle.metric("Mistakes", f"{result.mistakes:,} of {len(result.labels):,}")
+    right.metric("Prediction pass", f"{result.seconds:.1f} s", help="One predict pass over the 10,000 test "
+                 "images that also returns the hidden-layer outputs; cached until the model changes.")
+    chart, table = st.columns([3, 2])
+    with chart:
+        st.markdown("**Confusion matrix**: rows are the true class, columns the prediction. "
+                    "Click a cell (or choose below) to see those images.")
+        selected = (st.session_state["inspect_true"], st.session_state["inspect_pred"])
+        st.plotly_chart(confusion_figure(result.confusion, CLASS_NAMES, selected), key="inspect_confusion",
+                        on_select=select_confusion_cell, selection_mode="points", config=CHART_CONFIG)
+    with table:
+        st.markdown("**Per class**: precision = right among those predicted as the class; recall = found among "
+                    "those truly of the class; F1 = their harmonic mean.")
+        frame = pd.DataFrame({"class": CLASS_NAMES, "precision": metrics.precision, "recall": metrics.recall,
+                              "F1": metrics.f1, "test images": metrics.support})
+        number = st.column_config.NumberColumn(format="%.3f")
+        st.dataframe(frame, hide_index=True, height="content",
+                     column_config={"precision": number, "recall": number, "F1": number})
+        worst = int(metrics.f1.argmin())
+        st.markdown(f"Hardest class: **{CLASS_NAMES[worst]}** (F1 {metrics.f1[worst]:.3f}).")
+
+    st.subheader("Images of one cell")
+    left, middle, right, last = st.columns(4)
+    true_class = left.selectbox("True class", range(len(CLASS_NAMES)), format_func=class_name, key="inspect_true")
+    predicted = middle.selectbox("Predicted as", range(len(CLASS_NAMES)), format_func=class_name,
+                                 key="inspect_pred")
+    found = ins.cell_images(result, true_class, predicted)
+    if found.size == 0:
+        st.info(f"No {CLASS_NAMES[true_class]} test image is predicted as {CLASS_NAMES[predicted]}.")
+    else:
+        show = right.slider("Images shown", 1, min(8, found.size), key="inspect_cell_count") if found.size > 1 else 1
+        show = min(show, found.size)
+        layers = ins.spatial_layers(model)
+        channels = filter_count(layers) if layers else 1
+        st.session_state["inspect_cell_filter"] = min(st.session_state["inspect_cell_filter"], channels - 1)
+        number = last.number_input("Filter for the feature maps", 0, channels - 1, step=1, key="inspect_cell_filter",
+                                   disabled=not layers)
+        verdict = "correctly classified" if true_class == predicted else f"predicted as {CLASS_NAMES[predicted]}"
+        shown = "it is" if found.size == 1 else f"the {show} most confident are"
+        st.markdown(f"**{found.size:,}** {CLASS_NAMES[true_class]} test image{'s' * (found.size > 1)} "
+                    f"{'are' if found.size > 1 else 'is'} {verdict}; {shown} shown with saliency and Grad-CAM "
+                    f"for the predicted class, and the feature maps of filter {number}.")
+        drill_down(found[:show], layers, number, result)
+        pick = st.selectbox("Look at one closely", found[:show], format_func=lambda i: f"test image #{i}")
+        st.button("Open it in Why this prediction", on_click=open_in_why, args=(int(pick),))
+
+    st.subheader("Most confident mistakes")
+    worst = ins.most_confident_mistakes(result, 12)
+    titles = [f"#{i} {CLASS_NAMES[result.labels[i]]}<br>→ {CLASS_NAMES[result.predictions[i]]} "
+              f"{result.confidences[i]:.1%}" for i in worst]
+    st.plotly_chart(gallery_figure(x_test[worst] / 255.0, titles), config=CHART_CONFIG)
+    st.caption("True class, then → the prediction and its probability. Would you have labelled them the same way?")
+
+
+def drill_down(indices: np.ndarray, layers: list[str], number: int, result: ins.Evaluation) -> None:
+    images = x_test[indices]
+    columns = [GridColumn("input", images / 255.0, "image"),
+               GridColumn("saliency", ins.saliency(model, images).maps, "heat")]
+    if layers:
+        columns.append(GridColumn("Grad-CAM", ins.grad_cam(model, images).maps, "heat"))
+        activations = ins.layer_activations(model, images, layers)
+        columns += [GridColumn(name, activations[name][..., number]) for name in layers]
+    labels = [item_label(int(i), result) for i in indices]
+    st.plotly_chart(image_grid_figure(images / 255.0, columns, labels, cell=140), config=CHART_CONFIG)
+
+
+def why_tab() -> None:
+    try:
+        layer = ins.last_conv_layer(model)
+    except ins.InspectionError:
+        layer, cam_text = None, ""
+    else:
+        height, width = model.get_layer(layer).output.shape[1:3]
+        cam_text = (f" **Grad-CAM**: {layer}'s {height}x{width} feature maps, each weighted by how much it raises "
+                    "the class score (its mean gradient), summed, negatives dropped, and placed on the pixels each "
+                    "position sees.")
+    st.markdown(
+        "For one test image: the probability of each class, and heat maps of where the evidence is. "
+        "**Saliency**: how much a small change of each pixel would change the class score "
+        f"(absolute gradient; red = most).{cam_text} The class score is the value before softmax; the "
+        "gradients come from TensorFlow."
+    )
+    left, right = st.columns([1, 2])
+    index = left.number_input("Test image index (0-9999)", 0, len(y_test) - 1, step=1, key="inspect_index")
+    options = [PREDICTED, *range(len(CLASS_NAMES))]
+    explain = left.selectbox("Explain the score of", options, key="inspect_class_to_explain",
+                             format_func=lambda c: "its predicted class" if c == PREDICTED else CLASS_NAMES[c])
+    image = x_test[index:index + 1]
+    class_index = None if explain == PREDICTED else explain
+    heat = ins.saliency(model, image, class_index)
+    probabilities = heat.probabilities[0]
+    predicted = int(probabilities.argmax())
+    verdict = "right" if predicted == y_test[index] else "wrong"
+    left.markdown(f"True class **{CLASS_NAMES[y_test[index]]}**; predicted **{CLASS_NAMES[predicted]}** "
+                  f"({probabilities[predicted]:.1%}): {verdict}.")
+    left.plotly_chart(probability_figure(probabilities, CLASS_NAMES, int(y_test[index])), config=CHART_CONFIG)
+    columns = [GridColumn("input", image / 255.0, "image"), GridColumn("saliency", heat.maps, "heat")]
+    if layer:
+        cam = ins.grad_cam(model, image, class_index, layer)
+        columns.append(GridColumn(f"Grad-CAM ({cam.layer})", cam.maps, "heat"))
+    right.markdown(f"Heat maps for the score of **{CLASS_NAMES[int(heat.classes[0])]}**")
+    right.plotly_chart(image_grid_figure(image / 255.0, columns, cell=250), config=CHART_CONFIG)
+
+
+def embedding_tab() -> None:
+    result = evaluation()
+    st.markdown(
+        f"Every test image becomes {result.embedding.shape[1]} numbers in the `{result.embedding_layer}` layer, "
+        "the last before the output. A 2-D projection shows which classes the network keeps apart and "
+        "which it mixes. Hover for the item; click a point to see it."
+    )
+    method = st.radio("Projection", PROJECTIONS, key="inspect_projection", horizontal=True)
+    if method == PROJECTIONS[0]:
+        projection = pca_for(model_key, result.embedding)
+        chosen = np.arange(len(result.labels))
+        share = projection.explained
+        axes = (f"PC 1 ({share[0]:.0%} of variance)", f"PC 2 ({share[1]:.0%} of variance)")
+        note = (f"PCA (NumPy SVD): the two directions of largest variance keep {share[:2].sum():.0%} of it. "
+                "Axes are linear mixes of the dense units.")
+    else:
+        chosen, projection = tsne_for(model_key, TSNE_SIZE, result.embedding)
+        axes = ("t-SNE 1", "t-SNE 2")
+        note = (f"t-SNE (exact, NumPy; perplexity 30, 750 steps) of {len(chosen):,} randomly chosen test images; "
+                f"KL divergence {projection.kl_divergence:.2f}. It keeps neighbours together; distances between "
+                "clusters and the axes mean nothing.")
+    hover = [f"#{i} {CLASS_NAMES[result.labels[i]]}<br>predicted {CLASS_NAMES[result.predictions[i]]} "
+             f"{result.confidences[i]:.0%}" for i in chosen]
+    plot, item = st.columns([4, 1])
+    with plot:
+        figure = embedding_figure(projection.coordinates, result.labels[chosen], hover, chosen, CLASS_NAMES,
+                                  axis_titles=axes)
+        event = st.plotly_chart(figure, key=f"inspect_embedding_{method[:3]}", on_select="rerun",
+                                selection_mode="points", config=CHART_CONFIG)
+        st.caption(note)
+    points = event.selection.points if event else []
+    with item:
+        if not points:
+            st.markdown("Click a point to see the item here.")
+            return
+        index = int(points[0]["customdata"])
+        st.plotly_chart(gallery_figure(x_test[index:index + 1] / 255.0, [item_label(index, result)], per_row=1,
+                                       cell=230), config=CHART_CONFIG)
+        st.button("Why this prediction?", on_click=open_in_why, args=(index,), key="inspect_embedding_why")
+
+
+(_, _), (x_test, y_test) = fashion_mnist()
+model_key, model = choose_model()
+tabs = st.tabs(TABS, key="inspect_tab", on_change="rerun")
+for tab, draw in zip(tabs, (feature_maps_tab, learned_filters_tab, evaluation_tab, why_tab, embedding_tab)):
+    if tab.open:
+        with tab:
+            draw()

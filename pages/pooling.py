@@ -1,0 +1,265 @@
+"""Pooling: how max / average / min pooling shrinks a feature map, and what it keeps."""
+
+import numpy as np
+import streamlit as st
+
+from components import pooling_charts as charts
+from components.filters import KERNELS, convolve2d, most_similar_kernel
+from components.pooling import (
+    PoolError,
+    compression,
+    output_shape,
+    pool2d,
+    pool_repeatedly,
+    shape_formula,
+    shift_sensitivity,
+)
+from components.samples import FASHION_PREFIX, fashion_item
+from components.widgets import fashion_mnist, filter_snapshots, image_picker, start_page
+from models.card import ModelFileError
+from models.config import COURSE_CNN, plan, shape_text
+from models.data import CLASS_NAMES
+
+PLOT_CONFIG = {"displayModeBar": False}
+NO_FILTER = "None (pool the picture itself)"
+DEFAULT_FILTER = "Sobel: vertical edges"  # a 3x3 conv + ReLU turns a 28x28 item into 26x26, as in the model
+MODE_LABELS = {"max": "Max", "avg": "Average", "min": "Min (contrast)"}
+KERNELS_3X3 = [name for name, kernel in KERNELS.items() if kernel.weights.shape == (3, 3)]
+
+start_page(
+    "Pooling",
+    "Pooling shrinks a feature map by summarising each small window with one number. "
+    "**2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels.** "
+    "Odd sizes round down: 11x11 -> 5x5 (the last row and column are dropped).",
+)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def feature_map(image: np.ndarray, filter_name: str, relu: bool) -> np.ndarray:
+    """The map that gets pooled: the picture, or the picture through a filter (and ReLU)."""
+    if filter_name == NO_FILTER:
+        return image
+    response = convolve2d(image, KERNELS[filter_name].weights)
+    return np.maximum(response, 0.0) if relu else response
+
+
+# ---------------------------------------------------------------- input and settings
+
+st.header("1. The map to pool")
+picker, processing = st.columns([3, 2])
+with picker:
+    picked = image_picker("pooling", default_sample=FASHION_PREFIX + "Ankle boot")
+    image = None if picked is None else picked.pixels
+with processing:
+    filter_names = [NO_FILTER, *KERNELS]
+    filter_name = st.selectbox("Filter before pooling", filter_names, index=filter_names.index(DEFAULT_FILTER),
+                               key="pool_filter")
+    relu = st.checkbox("ReLU after the filter (negative values become 0)", value=True, key="pool_relu",
+                       disabled=filter_name == NO_FILTER)
+    st.caption("Filter, then ReLU, then pooling: the order the course model uses.")
+
+st.header("2. Pooling settings")
+mode_col, size_col, stride_col, padding_col = st.columns(4)
+mode = mode_col.radio("Kind", list(MODE_LABELS), format_func=MODE_LABELS.get, key="pool_mode")
+size = size_col.number_input("Pool size (window side)", min_value=0, max_value=64, value=2, key="pool_size")
+stride = stride_col.number_input("Stride (step between windows)", min_value=0, max_value=64, value=2,
+                                 key="pool_stride", help="Keras's default stride is the pool size.")
+padding = padding_col.radio("Padding", ["valid", "same"], key="pool_padding",
+                            help="valid: only whole windows (sizes round down). same: windows may hang over "
+                                 "the edge (sizes round up); missing cells are ignored.")
+settings = dict(size=int(size), stride=int(stride), mode=mode, padding=padding)  # keyword arguments of pool2d
+
+
+# ---------------------------------------------------------------- sections that need a valid map and settings
+
+
+def show_shapes(x: np.ndarray, pooled: np.ndarray, pool: dict) -> None:
+    (h, w), (out_h, out_w) = x.shape[:2], pooled.shape[:2]
+    stats = compression((h, w), (out_h, out_w))
+    sentence = charts.pooling_sentence((h, w), (out_h, out_w), size=pool["size"], stride=pool["stride"],
+                                       mode=pool["mode"])
+    st.markdown(f"**{sentence}.**")
+    left, middle, right = st.columns(3)
+    left.metric("Input", f"{h}x{w}", f"{stats.input_pixels:,} pixels", delta_color="off", delta_arrow="off")
+    middle.metric("Output", f"{out_h}x{out_w}", f"{stats.output_pixels:,} pixels", delta_color="off",
+                  delta_arrow="off")
+    right.metric("Compression", f"{stats.ratio:.2f} : 1", f"keeps {stats.fraction_kept:.1%}", delta_color="off",
+                 delta_arrow="off")
+    rows = shape_formula(h, pool["size"], pool["stride"], pool["padding"])
+    cols = shape_formula(w, pool["size"], pool["stride"], pool["padding"])
+    st.code(f"height and width: {rows}" if rows == cols else f"height: {rows}\nwidth:  {cols}", language=None)
+    if x.ndim == 3:
+        st.caption(f"Each of the {x.shape[2]} colour channels is pooled on its own; channels are never mixed.")
+
+
+def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict) -> None:
+    label = f"{MODE_LABELS[pool['mode']].split()[0]} pooled"
+    panels = [charts.Panel(f"Input {shape_text(x.shape[:2])}", x),
+              charts.Panel(f"{label} {shape_text(pooled.shape[:2])}", pooled)]
+    st.header("3. Before and after")
+    true_size, scaled = st.columns(2)
+    true_size.plotly_chart(charts.maps_figure(panels, same_pixel_size=True, height=300), config=PLOT_CONFIG,
+                           key="pool_true_size")
+    true_size.caption("True relative size: every pixel drawn the same size.")
+    scaled.plotly_chart(charts.maps_figure(panels, same_pixel_size=False, height=300), config=PLOT_CONFIG,
+                        key="pool_scaled")
+    scaled.caption("Scaled up to the same size: each output pixel stands for one window.")
+
+
+@st.fragment
+def show_windows(x2d: np.ndarray, pool: dict) -> None:
+    st.header("4. Inside the windows")
+    geometry = {key: pool[key] for key in ("size", "stride", "padding")}
+    spread = pool2d(x2d, mode="max", **geometry) - pool2d(x2d, mode="min", **geometry)
+    out_shape = spread.shape
+    busiest = np.unravel_index(int(np.argmax(spread)), out_shape)
+    shape_key = f"{out_shape[0]}x{out_shape[1]}"
+    row_col, col_col = st.columns(2)
+    row, col = (
+        column.slider(f"Window {axis} (output {axis})", 0, count - 1, int(start), key=f"pool_window_{axis}_{shape_key}")
+        if count > 1 else 0
+        for column, axis, count, start in ((row_col, "row", out_shape[0], busiest[0]),
+                                           (col_col, "column", out_shape[1], busiest[1])))
+    view = charts.window_view(out_shape, (row, col), pool["size"], pool["stride"])
+    st.plotly_chart(charts.window_grid_figure(x2d, view, **pool), config=PLOT_CONFIG, key="pool_windows")
+    kept = charts.MODE_WORDS[pool["mode"]]
+    winner_note = "" if pool["mode"] == "avg" else (
+        f" Orange: the pixel each window keeps (the {kept}; on a tie the first, as in TensorFlow).")
+    overlap = " Windows overlap because the stride is smaller than the pool size." if (
+        pool["stride"] < pool["size"]) else ""
+    st.caption(f"Blue squares: pooling windows. Red: the window written out below.{winner_note}{overlap} "
+               "The sliders start at the window whose values differ most.")
+    equation = charts.window_equation(x2d, (row, col), **pool)
+    st.markdown(f"**Window at output row {row}, column {col}:**")
+    st.code(equation, language=None)
+
+
+@st.fragment
+def show_shift_test(x2d: np.ndarray, pool: dict) -> None:
+    st.header("5. Shift test: does a small move change the result?")
+    dy_col, dx_col = st.columns(2)
+    dy = dy_col.slider("Move down (pixels)", -2, 2, 0, key="pool_shift_dy")
+    dx = dx_col.slider("Move right (pixels)", -2, 2, 1, key="pool_shift_dx")
+    if (dy, dx) == (0, 0):
+        st.info("Move the map by 1 or 2 pixels to compare.")
+        return
+    try:
+        stats = shift_sensitivity(x2d, (dy, dx), **pool)
+    except PoolError as error:  # a shift as large as a tiny map
+        st.warning(str(error))
+        return
+    before, after = charts.shift_figures(x2d, (dy, dx), **pool)
+    unpooled_col, pooled_col = st.columns(2)
+    unpooled_col.metric("Feature map changed", f"{stats.unpooled_relative_change:.0%}",
+                        f"{stats.unpooled_unchanged:.0%} of pixels identical", delta_color="off", delta_arrow="off")
+    pooled_col.metric("Pooled map changed", f"{stats.pooled_relative_change:.0%}",
+                      f"{stats.pooled_unchanged:.0%} of cells identical", delta_color="off", delta_arrow="off")
+    st.plotly_chart(before, config=PLOT_CONFIG, key="pool_shift_before")
+    st.plotly_chart(after, config=PLOT_CONFIG, key="pool_shift_after")
+    st.caption(
+        "Changed = sum of |shifted - original| / (sum of |original| + sum of |shifted|): 0% identical, "
+        "100% no overlap. Within a window, the largest value can move and still be kept: shifts smaller than "
+        "the window are absorbed best, while a shift by a whole stride just moves the pooled map one cell."
+    )
+
+
+def poolable_times(shape: tuple[int, int], pool: dict, limit: int = 5) -> int:
+    """How many times in a row (at most `limit`) these settings can pool a map of this shape."""
+    times = 0
+    while times < limit:
+        try:
+            shape = output_shape(*shape, pool["size"], pool["stride"], pool["padding"])
+        except PoolError:
+            break
+        times += 1
+    return times
+
+
+@st.fragment
+def show_repeated(x: np.ndarray, pool: dict) -> None:
+    st.header("6. Pool the picture again and again")
+    most = poolable_times(x.shape[:2], pool)
+    times = st.slider("Times to pool", 1, most, min(3, most), key=f"pool_times_{most}") if most > 1 else 1
+    maps = [x, *pool_repeatedly(x, times, **pool)]
+    panels = [charts.Panel(f"{i}x: {shape_text(m.shape[:2])}" if i else f"Input {shape_text(m.shape[:2])}", m)
+              for i, m in enumerate(maps)]
+    st.plotly_chart(charts.maps_figure(panels, same_pixel_size=False, height=300), config=PLOT_CONFIG,
+                    key="pool_repeated")
+    limit = "" if most == 5 else f" These settings can pool this picture at most {most} time{'s' * (most > 1)}."
+    st.caption("The picture itself (no filter), all scaled to the same size. Each pooling throws away detail; "
+               "by 3x3 pixels most items "
+               f"are no longer recognisable. That is why the model pools only twice (28 -> 13 -> 5).{limit}")
+
+
+def channel_of(x: np.ndarray) -> np.ndarray:
+    """The 2-D map the window and shift views use: the map itself, or one colour channel."""
+    if x.ndim == 2:
+        return x
+    names = ["Red", "Green", "Blue"]
+    channel = st.radio("Colour channel for the window and shift views", names, horizontal=True,
+                       key="pool_channel")
+    return x[..., names.index(channel)]
+
+
+if image is not None:
+    try:
+        fmap = feature_map(image, filter_name, relu)
+        pooled = pool2d(fmap, **settings)
+    except ValueError as error:  # PoolError, or a filter larger than a tiny picture
+        st.error(str(error))
+    else:
+        show_shapes(fmap, pooled, settings)
+        show_before_after(fmap, pooled, settings)
+        map2d = channel_of(fmap)
+        show_windows(map2d, settings)
+        show_shift_test(map2d, settings)
+        show_repeated(image, settings)
+
+
+# ---------------------------------------------------------------- the course model's shapes
+
+
+@st.fragment
+def show_course_walk() -> None:
+    st.header("7. One item through the course model")
+    stages = plan(COURSE_CNN)
+    spatial = [stage.shape for stage in stages if len(stage.shape) == 3]
+    channels = spatial[1][2]
+    st.markdown("The course CNN: " + " -> ".join(shape_text(s) for s in spatial) +
+                ". Here one item follows one channel through conv -> ReLU -> 2x2 max pool, twice.")
+    try:
+        learned = filter_snapshots()[-1, :, :, 0, :]  # last snapshot = after training
+    except ModelFileError as error:
+        st.error(str(error))
+        return
+    labels = {i: most_similar_kernel(learned[:, :, i]) for i in range(learned.shape[-1])}
+    best = max(labels, key=lambda i: abs(labels[i][1]))
+    item_col, first_col, second_col = st.columns([2, 3, 2])
+    (_, _), (images, labels_data) = fashion_mnist()
+    name = item_col.selectbox("Item", CLASS_NAMES, index=CLASS_NAMES.index("Sneaker"), key="walk_item")
+    index = first_col.selectbox(
+        "First conv: learned filter of the shipped model", list(labels), index=best, key="walk_filter",
+        format_func=lambda i: f"#{i} \u2248 {labels[i][0]} ({labels[i][1]:+.2f})")
+    second = second_col.selectbox("Second conv: hand-made 3x3 kernel", KERNELS_3X3,
+                                  index=KERNELS_3X3.index("Sobel: horizontal edges"), key="walk_kernel")
+    item = fashion_item(images, labels_data, name)
+    conv1 = np.maximum(convolve2d(item, learned[:, :, index]), 0.0)
+    pool1 = pool2d(conv1)
+    conv2 = np.maximum(convolve2d(pool1, KERNELS[second].weights), 0.0)
+    pool2 = pool2d(conv2)
+    maps = [("input", item), ("conv + ReLU", conv1), ("max pool", pool1), ("conv + ReLU", conv2),
+            ("max pool", pool2)]
+    panels = [charts.Panel(f"{shape_text(m.shape)}<br>{what}", m, value_range=charts.value_range(m))
+              for what, m in maps]
+    st.plotly_chart(charts.maps_figure(panels, same_pixel_size=True, height=300), config=PLOT_CONFIG,
+                    key="walk_maps")
+    st.caption(
+        f"True relative size. First conv: the trained 3x3 weights of filter #{index} of {len(labels)} from the shipped "
+        "model (its bias is left out; \u2248 names the most similar hand-made kernel and the cosine similarity of "
+        f"their weights). Second conv: the real model mixes all {channels} maps with learned 3x3x{channels} "
+        f"kernels; here the hand-made '{second}' kernel on this one map shows the same shape change. "
+        "Each map has its own grey scale (white = its largest value)."
+    )
+
+
+show_course_walk()

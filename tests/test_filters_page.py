@@ -1,0 +1,399 @@
+"""The Filters page: its pure helpers (quiz, learned filters, figures) and the page under AppTest."""
+
+import io
+import json
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+import numpy as np
+import plotly.io as pio
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from components.filter_charts import (
+    DISPLAY_MAX_SIDE,
+    RGB_DISPLAY_MAX_SIDE,
+    block_mean,
+    display_factor,
+    gallery_figure,
+    pixel_step_figure,
+    response_figure,
+    scaled_per_tile,
+    thumbnail,
+    tile,
+    window_figure,
+)
+from components.filters import KERNELS, convolve2d, explain_pixel, shape_formula
+from components.learned_filters import FilterLabel, LearnedFilters, filter_responses, label_filters
+from components.quiz import make_question, similarity
+from components.samples import FASHION_PREFIX, draw_town, load_sample
+from models.card import SHIPPED_MODEL, read_filter_snapshots
+from tests.browser import ROOT
+
+APP = str(ROOT / "app.py")
+PAGE = "pages/filters.py"
+DEFAULT_SAMPLE = "Street scene"
+
+
+def filters_page(**query: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params.update(query)
+    app.switch_page(PAGE).run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def subheaders(app: AppTest) -> list[str]:
+    return [s.value for s in app.subheader]
+
+
+def raw_range_caption(app: AppTest) -> str:
+    return next(c.value for c in app.caption if c.value.startswith("Raw output from"))
+
+
+def png_bytes(pixels: np.ndarray, mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels (a decompression bomb's header)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def street_gray():
+    return load_sample(DEFAULT_SAMPLE, grayscale=True)
+
+
+@pytest.fixture(scope="module")
+def learned():
+    return LearnedFilters.from_snapshots(read_filter_snapshots())
+
+
+# ---------------------------------------------------------------- quiz
+
+
+def test_quiz_offers_the_answer_once_among_clearly_different_outputs(street_gray):
+    outputs = {name: convolve2d(street_gray, k.weights, padding="same") for name, k in KERNELS.items()}
+    answer = "Sobel: horizontal edges"
+    positions = set()
+    for seed in range(20):
+        question = make_question(answer, outputs[answer], outputs, seed=seed)
+        assert len(question.options) == 3 and len(set(question.options)) == 3
+        assert question.options[question.answer] == answer
+        assert "Course: horizontal lines" not in question.options  # the same kernel under another name
+        for i, first in enumerate(question.options):
+            for second in question.options[i + 1:]:
+                assert similarity(outputs[first], outputs[second]) <= 0.9
+        assert question == make_question(answer, outputs[answer], outputs, seed=seed)
+        positions.add(question.answer)
+    assert positions == {0, 1, 2}
+    assert question.letters == ("A", "B", "C")
+
+
+def test_quiz_similarity_and_limits():
+    ramp = np.arange(12.0).reshape(3, 4)
+    assert similarity(ramp, 2 * ramp + 1) == pytest.approx(1.0)
+    assert similarity(ramp, -ramp) == pytest.approx(-1.0)
+    assert similarity(np.ones((3, 4)), np.zeros((3, 4))) == 1.0
+    assert similarity(np.ones((3, 4)), ramp) == 0.0
+    with pytest.raises(ValueError, match="differ in size"):
+        similarity(ramp, ramp.T)
+    with pytest.raises(ValueError, match="at least 2 options"):
+        make_question("x", ramp, {}, seed=0, options=1)
+    lonely = make_question("x", ramp, {"same": ramp * 3}, seed=0)
+    assert lonely.options == ("x",) and lonely.answer == 0
+
+
+# ---------------------------------------------------------------- learned filters
+
+
+def test_learned_filters_reorder_the_keras_snapshots(learned):
+    snapshots = read_filter_snapshots()
+    assert learned.history.shape == (snapshots.shape[0], 64, 3, 3)
+    assert learned.epochs == snapshots.shape[0] - 1 and learned.count == 64
+    np.testing.assert_array_equal(learned.history[4, 17], snapshots[4, :, :, 0, 17])
+    np.testing.assert_array_equal(learned.initial, learned.history[0])
+    np.testing.assert_array_equal(learned.trained, learned.history[-1])
+    assert not learned.history.flags.writeable
+    assert np.abs(learned.initial).max() < np.abs(learned.trained).max()
+    with pytest.raises(ValueError, match="expected|Expected"):
+        LearnedFilters.from_snapshots(snapshots[:, :, :, :, :].repeat(2, axis=3))
+
+
+def test_labels_name_the_closest_library_kernel_with_a_signed_cosine():
+    sobel_h, sobel_v = KERNELS["Sobel: horizontal edges"].weights, KERNELS["Sobel: vertical edges"].weights
+    labels = label_filters(np.stack([3 * sobel_h + 1, -sobel_v]))
+    assert [(label.index, label.kernel_name) for label in labels] == [
+        (0, "Sobel: horizontal edges"), (1, "Sobel: vertical edges")]
+    assert labels[0].cosine == pytest.approx(1.0) and labels[1].cosine == pytest.approx(-1.0)
+    assert labels[0].text == "Filter 0 \u2248 Sobel: horizontal edges (cosine 1.00)"
+    assert labels[1].text == "Filter 1 \u2248 Sobel: vertical edges (cosine -1.00, inverted)"
+    assert FilterLabel(17, "Sobel: horizontal edges", 0.914).text.endswith("(cosine 0.91)")
+
+
+def test_learned_filters_and_their_responses_match_the_shipped_keras_model(learned, fashion):
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.load_model(SHIPPED_MODEL, safe_mode=True)
+    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    kernel = np.asarray(conv.kernel)  # (3, 3, 1, 64)
+    np.testing.assert_array_equal(learned.trained, kernel[:, :, 0, :].transpose(2, 0, 1))
+    image = fashion[1][0][0].astype(np.float32) / 255
+    for stride, padding in [(1, "valid"), (2, "same")]:
+        ours = filter_responses(image, learned.trained, stride=stride, padding=padding)
+        theirs = tf.nn.conv2d(image[None, :, :, None], kernel, strides=stride, padding=padding.upper())
+        np.testing.assert_allclose(ours, np.asarray(theirs)[0].transpose(2, 0, 1), atol=1e-5)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def test_block_mean_averages_whole_and_partial_blocks():
+    x = np.arange(35, dtype=np.float32).reshape(5, 7)
+    means = block_mean(x, 2)
+    assert means.shape == (3, 4)
+    assert means[0, 0] == x[:2, :2].mean() and means[2, 3] == x[4, 6] and means[1, 3] == x[2:4, 6].mean()
+    rgb = np.stack([x, 2 * x, -x], axis=2)
+    np.testing.assert_allclose(block_mean(rgb, 3)[:, :, 1], 2 * block_mean(x, 3))
+    assert block_mean(x, 1) is not None and np.array_equal(block_mean(x, 1), x)
+    assert display_factor((1024, 1024)) == 2 and display_factor((28, 28)) == 1 and display_factor((513, 10)) == 2
+
+
+def test_response_figure_downsamples_for_display_on_an_honest_shared_scale():
+    image = np.random.default_rng(0).random((1024, 1000), dtype=np.float32)
+    raw = convolve2d(image, KERNELS["Outline (Laplacian 8-neighbour)"].weights)
+    figure = response_figure(image, raw)
+    kinds = [trace.type for trace in figure.data]
+    assert kinds == ["image", "heatmap", "heatmap", "image"]
+    raw_map, relu_map = figure.data[1], figure.data[2]
+    assert max(np.shape(raw_map.z)) <= DISPLAY_MAX_SIDE
+    np.testing.assert_allclose(raw_map.z, block_mean(raw, 2), rtol=1e-6)
+    np.testing.assert_allclose(relu_map.z, block_mean(np.maximum(raw, 0), 2), rtol=1e-6)
+    assert raw_map.coloraxis == relu_map.coloraxis == "coloraxis"
+    limit = float(np.abs(raw).max())
+    assert figure.layout.coloraxis.cmin == pytest.approx(-limit) and figure.layout.coloraxis.cmax == pytest.approx(limit)
+    assert raw_map.dx == 2 and raw_map.x0 == 0.5
+
+
+def test_response_figure_for_rgb_shows_composites_and_each_channel():
+    image = load_sample("Shapes", grayscale=False)
+    raw = convolve2d(image, KERNELS["Sobel: vertical edges"].weights, padding="same")
+    figure = response_figure(image, raw)
+    assert [trace.type for trace in figure.data] == ["image"] * 3 + ["heatmap"] * 3
+    for channel, trace in enumerate(figure.data[3:]):
+        np.testing.assert_array_equal(trace.z, raw[:, :, channel])
+        assert max(np.shape(trace.z)) <= RGB_DISPLAY_MAX_SIDE
+    assert all(source.startswith("data:image/png;base64,") for source in [t.source for t in figure.data[:3]])
+
+
+def test_tiles_and_gallery(learned):
+    tiled = tile(np.arange(2 * 2 * 3, dtype=np.float32).reshape(3, 2, 2), columns=2)
+    assert tiled.shape == (5, 5)
+    assert tiled[0, 0] == 0 and tiled[0, 3] == 4 and tiled[3, 0] == 8 and np.isnan(tiled[2, 0]) and np.isnan(tiled[3, 3])
+    scaled = scaled_per_tile(np.array([[[2.0, -4.0]], [[0.0, 0.0]]]))
+    np.testing.assert_array_equal(scaled, [[[0.5, -1.0]], [[0.0, 0.0]]])
+    labels = [label.text for label in label_filters(learned.trained)]
+    figure = gallery_figure(learned.initial, learned.trained, labels, epochs=learned.epochs)
+    assert [np.shape(trace.z) for trace in figure.data] == [(31, 31), (31, 31)]
+    assert figure.data[1].text[0][4].startswith(labels[1])
+    assert "After 10 epochs" in figure.layout.annotations[1].text
+
+
+def test_step_figures_and_thumbnail():
+    image = np.arange(25, dtype=np.float32).reshape(5, 5) / 25
+    step = explain_pixel(image, KERNELS["Sobel: vertical edges"].weights, 0, 0, padding="same")
+    figure = pixel_step_figure(step)
+    assert f"sum {step.total:.4g}" in figure.layout.annotations[2].text
+    assert list(figure.data[0].text[0]) == ["pad 0"] * 3
+    window = window_figure(image, step)
+    assert (window.layout.shapes[0].x0, window.layout.shapes[0].y0) == (-1.5, -1.5)
+    picture = thumbnail(image, size=20)
+    assert picture.shape == (20, 20) and picture.dtype == np.uint8 and picture.min() == 0 and picture.max() == 255
+
+
+def test_filtering_and_drawing_a_1024_rgb_photo_takes_under_a_third_of_a_second():
+    image = np.ascontiguousarray(draw_town(1536, 1024)[:, 256:1280])  # a 1024 x 1024 RGB picture
+    kernel = KERNELS["Sobel: vertical edges"].weights
+    timings = []
+    for _ in range(5):  # the best of 5: the machine may be busy with other work
+        start = time.perf_counter()
+        figure = response_figure(image, convolve2d(image, kernel))
+        pio.to_json(figure.to_dict(), validate=False)  # what st.plotly_chart sends
+        timings.append(time.perf_counter() - start)
+    assert min(timings) < 1 / 3, timings
+
+
+# ---------------------------------------------------------------- the page
+
+
+def test_default_page_filters_the_street_scene_with_vertical_edges(street_gray):
+    app = filters_page()
+    assert app.title[0].value == "Filters"
+    assert subheaders(app)[:5] == ["1. Image", "2. Filter", "3. Stride and padding", "4. Original and filtered",
+                                   "5. One output pixel, step by step"]
+    assert app.selectbox(key="filters_library").value == "Sobel: vertical edges"
+    assert app.code[0].value == shape_formula(*street_gray.shape, 3, 1, "valid")
+    raw = convolve2d(street_gray, KERNELS["Sobel: vertical edges"].weights)
+    assert raw_range_caption(app).startswith(f"Raw output from {raw.min():.3f} to {raw.max():.3f}.")
+    assert len(app.get("plotly_chart")) >= 4
+    assert app.query_params["kernel"] == "Sobel: vertical edges"
+
+
+def test_choosing_a_kernel_stride_and_padding_updates_numbers_and_link(street_gray):
+    app = filters_page()
+    app.selectbox(key="filters_library").set_value("Sobel: horizontal edges").run()
+    app.select_slider(key="filters_stride").set_value(2).run()
+    app.radio(key="filters_padding").set_value("same").run()
+    assert not app.exception
+    assert KERNELS["Sobel: horizontal edges"].explanation in [c.value for c in app.caption]
+    assert app.code[0].value == shape_formula(*street_gray.shape, 3, 2, "same")
+    raw = convolve2d(street_gray, KERNELS["Sobel: horizontal edges"].weights, stride=2, padding="same")
+    assert raw_range_caption(app).startswith(f"Raw output from {raw.min():.3f} to {raw.max():.3f}.")
+    assert app.query_params["kernel"] == "Sobel: horizontal edges"
+
+
+def test_a_shared_link_opens_with_its_kernel():
+    app = filters_page(kernel="Course: Laplacian")
+    assert app.selectbox(key="filters_library").value == "Course: Laplacian"
+
+
+def test_normalising_says_what_it_did(street_gray):
+    app = filters_page(kernel="Course: Laplacian")
+    app.checkbox(key="filters_normalise").check().run()
+    assert any("sum to 0" in c.value and "unchanged" in c.value for c in app.caption)
+    app.radio(key="filters_kernel_source").set_value("Edit your own").run()
+    app.text_area[0].set_value("1 1 1; 1 2 1; 1 1 1").run()
+    assert any(c.value == "Every weight divided by their sum, 10." for c in app.caption)
+    raw = convolve2d(street_gray, np.array([[1, 1, 1], [1, 2, 1], [1, 1, 1]]) / 10)
+    assert raw_range_caption(app).startswith(f"Raw output from {raw.min():.3f} to {raw.max():.3f}.")
+    app.selectbox(key="filters_start_3").set_value("Box blur 3x3").run()
+    assert any(c.value == "The weights already sum to 1: normalising changes nothing." for c in app.caption)
+
+
+def test_editing_a_kernel_uses_the_typed_weights(street_gray):
+    app = filters_page()
+    app.radio(key="filters_kernel_source").set_value("Edit your own").run()
+    assert app.text_area[0].value == "0, 0, 0\n0, 1, 0\n0, 0, 0"
+    app.text_area[0].set_value("0 1 0\n1 -4 1\n0 1 0").run()
+    assert not app.exception and not app.error
+    raw = convolve2d(street_gray, KERNELS["Course: Laplacian"].weights)
+    assert raw_range_caption(app).startswith(f"Raw output from {raw.min():.3f} to {raw.max():.3f}.")
+    assert "kernel" not in app.query_params
+    app.radio(key="filters_grid_size").set_value(5).run()
+    assert app.code[0].value == shape_formula(*street_gray.shape, 5, 1, "valid")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1 2 3\n4 x 6\n7 8 9", "Row 2, column 2: 'x' is not a number"),
+    ("1 2\n3 4", "use an odd size"),
+    ("1 2 3\n4 5\n6 7 8", "Row 2 has 2 numbers but row 1 has 3"),
+    ("", "The kernel is empty"),
+], ids=["not-a-number", "even-size", "ragged", "empty"])
+def test_bad_kernel_text_shows_a_clear_error_and_no_result(text, message):
+    app = filters_page()
+    app.radio(key="filters_kernel_source").set_value("Edit your own").run()
+    app.text_area[0].set_value(text).run()
+    assert not app.exception
+    assert len(app.error) == 1 and message in app.error[0].value
+    assert "4. Original and filtered" not in subheaders(app)
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("notes.png", b"just some text, not a picture", "not an image format we can read"),
+    ("empty.png", b"", "The file is empty"),
+    ("cut.png", png_bytes(np.full((64, 64, 3), 200, np.uint8))[:-40], "truncated or corrupt"),
+    ("bomb.png", png_claiming_size(60_000, 60_000), "far too large"),
+], ids=["not-an-image", "empty", "truncated", "decompression-bomb"])
+def test_bad_uploads_show_a_clear_error_not_a_traceback(name, data, message):
+    app = filters_page()
+    app.radio(key="filters_source").set_value("Upload").run()
+    app.file_uploader(key="filters_upload").set_value((name, data, "image/png")).run()
+    assert not app.exception
+    assert len(app.error) == 1 and message in app.error[0].value
+    assert "4. Original and filtered" not in subheaders(app)
+
+
+def test_a_large_transparent_upload_is_flattened_and_downscaled_with_a_notice():
+    rgba = np.zeros((1536, 2048, 4), np.uint8)
+    rgba[:, :1024] = (20, 40, 200, 255)  # opaque blue left half, transparent right half
+    app = filters_page()
+    app.radio(key="filters_source").set_value("Upload").run()
+    app.radio(key="filters_mode").set_value("RGB (each channel filtered separately)").run()
+    app.file_uploader(key="filters_upload").set_value(("big.png", png_bytes(rgba, "RGBA"), "image/png")).run()
+    assert not app.exception and not app.error
+    notice = app.info[0].value
+    assert "Downscaled from 2048x1536 to 1024x768 working size" in notice and "Alpha channel flattened" in notice
+    assert app.code[0].value == shape_formula(768, 1024, 3, 1, "valid")
+    assert app.radio(key="filters_step_channel").value == "red"
+    assert any("each of the 3 colour channels" in m.value for m in app.markdown)
+
+
+def test_learned_filter_link_labels_the_filter_and_shows_all_responses(learned):
+    app = filters_page(filter="17")
+    assert app.radio(key="filters_kernel_source").value == "Learned by the network"
+    label = label_filters(learned.trained)[17].text
+    assert app.selectbox(key="filters_learned_index").value == 17
+    assert any(label in c.value for c in app.caption)
+    assert "6. The network learns its filters" in subheaders(app)
+    app.select_slider(key="filters_learned_epoch").set_value(0).run()
+    assert any(c.value.startswith("At initialisation it most resembles") for c in app.caption)
+    app.toggle(key="filters_all_responses").set_value(True).run()
+    assert not app.exception
+    assert any("one filter's raw response (weights after epoch 0" in c.value for c in app.caption)
+    assert app.query_params["filter"] == "17"
+
+
+def test_fashion_item_step_through_matches_the_output(fashion):
+    app = filters_page()
+    app.selectbox(key="filters_sample").set_value(FASHION_PREFIX + "Ankle boot").run()
+    boot = load_sample(FASHION_PREFIX + "Ankle boot", grayscale=True, fashion=fashion[1])
+    app.slider(key="filters_step_row_26").set_value(13).run()
+    app.slider(key="filters_step_col_26").set_value(9).run()
+    step = explain_pixel(boot, KERNELS["Sobel: vertical edges"].weights, 13, 9)
+    assert any(f"The sum of the 9 products is **{step.total:.4f}**" in m.value for m in app.markdown)
+
+
+def test_quiz_hides_the_result_until_the_guess_is_checked():
+    app = filters_page(kernel="Sobel: horizontal edges")
+    app.toggle(key="filters_quiz").set_value(True).run()
+    assert "Guess first" in subheaders(app) and "4. Original and filtered" not in subheaders(app)
+    assert [image.captions for image in app.get("image")][1:] == [["A"], ["B"], ["C"]]
+    guess = next(radio for radio in app.radio if radio.key.startswith("filters_quiz_guess_"))
+    guess.set_value("B").run()
+    app.button(key="filters_quiz_check").click().run()
+    assert not app.exception
+    captions = [image.captions[0] for image in app.get("image")][1:]
+    answer = next(c[0] for c in captions if c.endswith("Sobel: horizontal edges"))
+    feedback = (app.success or app.error)[0].value
+    assert (answer == "B") == bool(app.success)
+    assert f"this kernel made {answer}" in feedback or feedback == f"Right: B is the output of Sobel: horizontal edges."
+    assert "4. Original and filtered" in subheaders(app)
+    app.button(key="filters_quiz_new").click().run()
+    assert "4. Original and filtered" not in subheaders(app)
+
+
+def test_the_page_does_not_import_tensorflow():
+    script = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"app = AppTest.from_file({APP!r}, default_timeout=60)\n"
+        f"app.switch_page({PAGE!r}).run()\n"
+        "app.radio(key='filters_kernel_source').set_value('Learned by the network').run()\n"
+        "assert not app.exception, [e.message for e in app.exception]\n"
+        "assert '6. The network learns its filters' in [s.value for s in app.subheader]\n"
+        "print(json.dumps(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)))\n"
+    ).replace("import sys\n", "import json, sys\n", 1)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -1,0 +1,137 @@
+"""The Inspect page under streamlit.testing: every tab runs, and the confusion-cell fallback shows images."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components.session_keys import TRAINING_RUNS
+from models import inspection as ins
+from models.zoo import load_model_file
+from tests.browser import ROOT
+
+PAGE = "pages/inspect.py"
+
+
+def open_tab(tab: str | None = None, runs=None) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    if tab:
+        app.session_state["inspect_tab"] = tab
+    if runs is not None:
+        app.session_state[TRAINING_RUNS] = runs
+    app.run()
+    app.switch_page(PAGE).run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def figures(app: AppTest) -> list[dict]:
+    """The Plotly figures on the page (AppTest does not model st.plotly_chart: read their protos)."""
+    return [json.loads(element.proto.spec) for element in app.get("plotly_chart")]
+
+
+@pytest.fixture(scope="module")
+def evaluation(fashion):
+    return ins.evaluate(load_model_file(), *fashion[1])
+
+
+def test_feature_maps_tab_shows_the_course_trio_and_rejects_bad_indices():
+    app = open_tab()
+    assert app.title[0].value == "Inspect"
+    assert [tab.label for tab in app.tabs] == ["Feature maps", "Learned filters", "Evaluation",
+                                                "Why this prediction", "Embedding"]
+    grid = figures(app)[0]
+    assert [a["text"] for a in grid["layout"]["annotations"]][:5] == [
+        "input 28x28", "conv1 26x26", "pool1 13x13", "conv2 11x11", "pool2 5x5"]
+    assert len(grid["data"]) == 3 * 5  # three ankle boots x (input + four layers)
+    app.radio(key="inspect_source").set_value("By index").run()
+    app.text_input(key="inspect_indices").set_value("5, 99999").run()
+    assert not app.exception
+    assert "0 to 9999" in app.error[0].value
+
+
+def test_confusion_cell_chosen_with_the_fallback_shows_its_images(evaluation):
+    app = open_tab("Evaluation")
+    accuracy = next(m for m in app.metric if m.label == "Test accuracy")
+    assert accuracy.value == f"{evaluation.accuracy:.2%}"
+    app.selectbox(key="inspect_true").set_value(6).run()  # Shirt
+    app.selectbox(key="inspect_pred").set_value(0).run()  # predicted as T-shirt/top
+    assert not app.exception
+    count = int(evaluation.confusion[6, 0])
+    assert any(f"**{count}** Shirt test images are predicted as T-shirt/top" in m.value for m in app.markdown)
+    shown = app.slider(key="inspect_cell_count").value
+    drill_down = next(f for f in figures(app)
+                      if any(a.get("text") == "Grad-CAM" for a in f["layout"].get("annotations", [])))
+    labels = [a["text"] for a in drill_down["layout"]["annotations"] if a["text"].startswith("#")]
+    expected = ins.cell_images(evaluation, 6, 0)[:shown]
+    assert [int(label[1:].split()[0]) for label in labels] == expected.tolist()
+
+
+def test_open_in_why_this_prediction_explains_that_image(evaluation):
+    app = open_tab("Evaluation")
+    app.button[0].click().run()
+    assert app.session_state["inspect_tab"] == "Why this prediction"
+    index = app.session_state["inspect_index"]
+    assert index == ins.cell_images(evaluation, 0, 6)[0]  # the default cell: T-shirt/top predicted as Shirt
+    assert not app.exception
+    assert any("True class **T-shirt/top**; predicted **Shirt**" in m.value for m in app.markdown)
+
+
+def test_why_tab_explains_the_misclassified_boot_of_the_trio():
+    app = open_tab("Why this prediction")
+    assert app.number_input(key="inspect_index").value == 23
+    assert any("True class **Ankle boot**; predicted **Sandal**" in m.value for m in app.markdown)
+    app.selectbox(key="inspect_class_to_explain").set_value(9).run()
+    assert any("score of **Ankle boot**" in m.value for m in app.markdown)
+
+
+@pytest.mark.parametrize("tab", ["Learned filters", "Embedding"])
+def test_other_tabs_run(tab):
+    app = open_tab(tab)
+    assert figures(app), f"{tab} draws no chart"
+
+
+def test_a_training_run_can_be_inspected():
+    run = SimpleNamespace(name="my run", model=load_model_file(), test_accuracy=0.9111)
+    app = open_tab("Evaluation", runs=[run])
+    model_box = app.selectbox(key="inspect_model")
+    assert model_box.options[1] == "Training run: my run, 91.11% test accuracy"
+    model_box.set_value(1).run()
+    assert not app.exception
+    assert next(m for m in app.metric if m.label == "Test accuracy").value == "91.11%"
+
+
+def test_confusion_markers_map_back_to_their_cells(evaluation):
+    from components.inspect_charts import clicked_cell, confusion_figure
+    from models.data import CLASS_NAMES
+
+    figure = confusion_figure(evaluation.confusion, CLASS_NAMES)
+    markers = figure.data[-1]
+    for point in (0, 9, 60, 99):
+        true_class, predicted = clicked_cell({"point_index": point}, 10)
+        assert (markers.y[point], markers.x[point]) == (CLASS_NAMES[true_class], CLASS_NAMES[predicted])
+        assert f"{evaluation.confusion[true_class, predicted]:,} images" in markers.hovertext[point]
+
+
+def test_galleries_colour_relative_values_but_hover_the_real_ones():
+    import numpy as np
+
+    from components.inspect_charts import all_maps_figure, kernel_gallery_figure
+
+    kernels = np.array([[[0.0, 0.5, -2.0]] * 3, [[0.1, 0.0, 0.0]] * 3])
+    gallery = kernel_gallery_figure(kernels, [("A", (1, 0))], ["note 0", "note 1"]).data[0]
+    assert np.nanmax(np.abs(gallery.z)) == 1.0
+    assert gallery.customdata[0][0][1] == 0.1 and gallery.customdata[0][4 + 2][1] == -2.0  # filter 1 drawn first
+    maps = np.zeros((4, 4, 2))
+    maps[..., 0], maps[1, 2, 1] = 3.0, 0.5
+    per_map = all_maps_figure(maps, "conv1", per_map=True).data[0]
+    assert per_map.z[1][5 + 2] == 1.0 and per_map.customdata[1][5 + 2] == 0.5
+
+
+def test_charts_module_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, components.inspect_charts; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

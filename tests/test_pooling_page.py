@@ -1,0 +1,399 @@
+"""The Pooling page and its chart builders, checked against Keras / TensorFlow on real Fashion-MNIST items."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from components import pooling_charts as charts
+from components.filters import KERNELS
+from components.pooling import PoolError, pool2d, shift_sensitivity
+from models.card import read_filter_snapshots
+from models.config import COURSE_CNN, plan
+from models.data import CLASS_NAMES
+from tests.browser import ROOT
+
+PAGE = str(ROOT / "pages" / "pooling.py")
+SOBEL_VERTICAL = KERNELS["Sobel: vertical edges"].weights
+SOBEL_HORIZONTAL = KERNELS["Sobel: horizontal edges"].weights
+
+
+# ---------------------------------------------------------------- references
+
+
+def first_item(fashion, class_name: str) -> np.ndarray:
+    """The first test image of a class as float32 in [0, 1] (what the page's samples use)."""
+    (_, _), (images, labels) = fashion
+    return images[np.flatnonzero(labels == CLASS_NAMES.index(class_name))[0]].astype(np.float32) / 255.0
+
+
+def keras_pool(x2d: np.ndarray, size: int, stride: int, padding: str, mode: str) -> np.ndarray:
+    """Keras's pooling layers on one map; min pooling is max pooling of the negated map."""
+    layer = (keras.layers.AveragePooling2D if mode == "avg" else keras.layers.MaxPooling2D)(size, stride, padding)
+    sign = -1.0 if mode == "min" else 1.0
+    return sign * np.asarray(layer(sign * x2d[None, :, :, None]))[0, :, :, 0]
+
+
+def keras_conv_relu(x2d: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """A bias-free Keras Conv2D with ReLU and one filter, 'valid' padding."""
+    layer = keras.layers.Conv2D(1, kernel.shape, use_bias=False, activation="relu")
+    layer.build((None, *x2d.shape, 1))
+    layer.set_weights([np.asarray(kernel, np.float32)[:, :, None, None]])
+    return np.asarray(layer(x2d[None, :, :, None]))[0, :, :, 0]
+
+
+def zero_shift(x2d: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    h, w = x2d.shape
+    out = np.zeros_like(x2d)
+    out[max(dy, 0): h + min(dy, 0), max(dx, 0): w + min(dx, 0)] = x2d[max(-dy, 0): h - max(dy, 0),
+                                                                      max(-dx, 0): w - max(dx, 0)]
+    return out
+
+
+def relative_change(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(b - a).sum() / (np.abs(a).sum() + np.abs(b).sum()))
+
+
+def array(value) -> np.ndarray:
+    """A Plotly array from a figure's JSON (typed-array dicts or plain lists)."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = tuple(int(n) for n in value["shape"].split(",")) if "shape" in value else flat.shape
+        return flat.reshape(shape)
+    return np.asarray(value)
+
+
+def fig_json(fig) -> dict:
+    return json.loads(fig.to_json())
+
+
+@pytest.fixture(scope="module")
+def edge_map(fashion) -> np.ndarray:
+    """A real ReLU'd vertical-edge map of an ankle boot (26x26), computed by Keras."""
+    return keras_conv_relu(first_item(fashion, "Ankle boot"), SOBEL_VERTICAL)
+
+
+# ---------------------------------------------------------------- chart builders
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("size,stride", [(1, 1), (2, 2), (2, 1), (3, 2), (3, 3), (4, 3), (2, 3)])
+def test_window_starts_reproduce_tensorflow_windows(edge_map, size, stride, padding):
+    """Reducing the cells each drawn window covers gives exactly TensorFlow's max and average pooling."""
+    for length in (26, 25, 11):
+        x = edge_map[:length, :length]
+        starts = charts.window_starts(length, size, stride, padding)
+        windows = [[x[max(r, 0): r + size, max(c, 0): c + size] for c in starts] for r in starts]
+        for mode, reduce in (("max", np.max), ("avg", np.mean)):
+            expected = keras_pool(x, size, stride, padding, mode)
+            drawn = np.array([[reduce(w) for w in row] for row in windows])
+            np.testing.assert_allclose(drawn, expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("size,stride,padding", [(2, 2, "valid"), (3, 2, "same"), (2, 1, "valid")])
+def test_window_grid_figure_shows_values_windows_and_tensorflow_winners(edge_map, size, stride, padding):
+    x = edge_map[:25, :25]  # odd size: 'same' windows hang over the bottom/right edge
+    out_shape = keras_pool(x, size, stride, padding, "max").shape
+    view = charts.window_view(out_shape, (out_shape[0] - 1, out_shape[1] // 2), size, stride)
+    spec = fig_json(charts.window_grid_figure(x, view, size=size, stride=stride, padding=padding, mode="max"))
+    left, right = spec["data"]
+    rows, cols = array(left["y"]), array(left["x"])
+    np.testing.assert_array_equal(array(left["z"]), x[np.ix_(rows, cols)])
+    pooled = keras_pool(x, size, stride, padding, "max")
+    out_rows, out_cols = array(right["y"]), array(right["x"])
+    np.testing.assert_array_equal(array(right["z"]), pooled[np.ix_(out_rows, out_cols)])
+    assert len(out_rows) == view.count[0] and len(out_cols) == view.count[1]
+
+    shapes = spec["layout"]["shapes"]
+    windows = [s for s in shapes if s["line"]["color"] == charts.WINDOW_COLOUR]
+    winners = [s for s in shapes if s["line"]["color"] == charts.WINNER_COLOUR]
+    assert len(windows) == len(winners) == view.count[0] * view.count[1]
+    red_window, red_cell = [s for s in shapes if s["line"]["color"] == charts.SELECTED_COLOUR]
+    starts = charts.window_starts(25, size, stride, padding)
+    top, left = starts[view.selected[0]] - 0.5, starts[view.selected[1]] - 0.5
+    assert (red_window["xref"], red_window["y0"], red_window["x0"], red_window["y1"]) == ("x", top, left, top + size)
+    assert (red_cell["xref"], red_cell["y0"], red_cell["x0"]) == ("x2", view.selected[0] - 0.5, view.selected[1] - 0.5)
+
+    _, argmax = tf.nn.max_pool_with_argmax(x[None, :, :, None], size, stride, padding.upper())
+    flat = np.asarray(argmax)[0, :, :, 0]
+    for window, winner in zip(windows, winners):
+        centre_r, centre_c = round((winner["y0"] + winner["y1"]) / 2), round((winner["x0"] + winner["x1"]) / 2)
+        r = int(np.searchsorted(starts, round(window["y0"] + 0.5)))
+        c = int(np.searchsorted(starts, round(window["x0"] + 0.5)))
+        assert divmod(int(flat[r, c]), 25) == (centre_r, centre_c)
+        assert window["x0"] < winner["x0"] < winner["x1"] < window["x1"]
+        assert x[centre_r, centre_c] == pooled[r, c]
+
+
+def test_window_grid_figure_for_average_pooling_has_no_winners(edge_map):
+    view = charts.window_view((13, 13), (6, 6), 2, 2)
+    spec = fig_json(charts.window_grid_figure(edge_map, view, size=2, stride=2, padding="valid", mode="avg"))
+    assert not [s for s in spec["layout"]["shapes"] if s["line"]["color"] == charts.WINNER_COLOUR]
+    np.testing.assert_allclose(array(spec["data"][1]["z"]),
+                               keras_pool(edge_map, 2, 2, "valid", "avg")[4:8, 4:8], rtol=1e-6)
+
+
+def test_window_view_stays_inside_the_output():
+    assert charts.window_view((13, 13), (12, 0), 2, 2) == charts.WindowView((9, 0), (4, 4), (12, 0))
+    assert charts.window_view((13, 13), (6, 6), 3, 1).count == (4, 4)
+    assert charts.window_view((1, 1), (0, 0), 28, 28) == charts.WindowView((0, 0), (1, 1), (0, 0))
+    assert charts.window_view((2, 7), (1, 6), 2, 2).first == (0, 3)
+
+
+def test_window_equation_writes_out_keras_numbers(edge_map):
+    pooled = keras_pool(edge_map, 2, 2, "valid", "max")
+    r, c = np.unravel_index(np.argmax(pooled), pooled.shape)
+    text = charts.window_equation(edge_map, (r, c), size=2, stride=2, padding="valid", mode="max")
+    listed = edge_map[2 * r: 2 * r + 2, 2 * c: 2 * c + 2].ravel()
+    assert text == f"max({', '.join(f'{v:.2f}' for v in listed)}) = {pooled[r, c]:.2f}"
+
+    x = edge_map[:25, :25]
+    average = keras_pool(x, 3, 2, "same", "avg")
+    text = charts.window_equation(x, (12, 12), size=3, stride=2, padding="same", mode="avg")
+    assert re.fullmatch(r"\((\d\.\d\d \+ ){3}\d\.\d\d\) / 4 = " + f"{average[12, 12]:.2f}", text)
+
+    assert charts.window_equation(edge_map, (0, 0), size=5, stride=5, padding="valid", mode="min") == (
+        f"min of 25 values = {keras_pool(edge_map, 5, 5, 'valid', 'min')[0, 0]:.2f}")
+
+
+def test_pooling_sentence_uses_the_course_numbers():
+    assert charts.pooling_sentence((26, 26), (13, 13), size=2, stride=2, mode="max") == (
+        "2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels")
+    assert charts.pooling_sentence((11, 11), (5, 5), size=2, stride=2, mode="avg").endswith(
+        "11x11 -> 5x5, 20.7% of the pixels")
+    assert "(windows move 1 pixel at a time)" in charts.pooling_sentence((28, 28), (27, 27), size=2, stride=1,
+                                                                        mode="min")
+
+
+def test_maps_figure_draws_every_map_at_true_or_scaled_size(fashion):
+    item = first_item(fashion, "Sneaker")
+    pooled = keras_pool(item, 2, 2, "valid", "max")
+    panels = [charts.Panel("Input 28x28", item), charts.Panel("Max pooled 14x14", pooled)]
+    true_size = fig_json(charts.maps_figure(panels, same_pixel_size=True))
+    scaled = fig_json(charts.maps_figure(panels, same_pixel_size=False))
+    for spec in (true_size, scaled):
+        np.testing.assert_array_equal(array(spec["data"][0]["z"]), item)
+        np.testing.assert_array_equal(array(spec["data"][1]["z"]), pooled)
+        assert [a["text"] for a in spec["layout"]["annotations"]] == ["Input 28x28", "Max pooled 14x14"]
+        assert spec["data"][1]["zmin"] == 0.0 and spec["data"][1]["zmax"] == item.max()  # one shared grey scale
+    assert [t["dx"] for t in true_size["data"]] == [1.0, 1.0]
+    assert [t["dx"] for t in scaled["data"]] == [1.0, 2.0]
+    first_right = true_size["data"][0]["x0"] + 27.5
+    assert true_size["data"][1]["x0"] - 0.5 > first_right  # side by side, not overlapping
+
+    big = np.linspace(-1.0, 3.0, 300 * 300, dtype=np.float32).reshape(300, 300)
+    image = fig_json(charts.maps_figure([charts.Panel("Upload", big)]))["data"][0]
+    assert image["type"] == "image" and image["zsmooth"] is False
+    png = Image.open(io.BytesIO(base64.b64decode(image["source"].split(",", 1)[1])))
+    np.testing.assert_array_equal(np.asarray(png), np.rint((big + 1.0) / 4.0 * 255).astype(np.uint8))
+
+    with pytest.raises(ValueError, match="at least one panel"):
+        charts.maps_figure([])
+
+
+@pytest.mark.parametrize("shift", [(0, 1), (1, 1), (-2, 0), (2, -2)])
+def test_shift_figures_show_what_shift_sensitivity_measures(edge_map, shift):
+    before, after = (fig_json(f) for f in charts.shift_figures(edge_map, shift, size=2, stride=2, mode="max",
+                                                                padding="valid"))
+    original, shifted, difference = (array(t["z"]) for t in before["data"])
+    pooled, pooled_shifted, pooled_difference = (array(t["z"]) for t in after["data"])
+    np.testing.assert_array_equal(shifted, zero_shift(edge_map, *shift))
+    np.testing.assert_array_equal(pooled_shifted, keras_pool(shifted, 2, 2, "valid", "max"))
+    np.testing.assert_array_equal(difference, np.abs(shifted - original))
+    np.testing.assert_array_equal(pooled_difference, np.abs(pooled_shifted - pooled))
+    stats = shift_sensitivity(edge_map, shift)
+    assert relative_change(original, shifted) == pytest.approx(stats.unpooled_relative_change, rel=1e-6)
+    assert relative_change(pooled, pooled_shifted) == pytest.approx(stats.pooled_relative_change, rel=1e-6)
+    assert before["data"][2]["zmax"] == after["data"][2]["zmax"] == pytest.approx(float(edge_map.max()))
+
+
+# ---------------------------------------------------------------- the page (AppTest)
+
+
+def chart(app: AppTest, key: str) -> dict:
+    matches = [c for c in app.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
+    assert len(matches) == 1, f"no single chart with key {key!r}"
+    return json.loads(matches[0].proto.spec)
+
+
+def metrics(app: AppTest) -> dict[str, tuple[str, str]]:
+    return {m.label: (m.value, m.proto.delta) for m in app.metric}
+
+
+@pytest.fixture
+def page() -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def test_page_starts_with_the_course_models_first_pooling(page, edge_map):
+    """Default: ankle boot -> 3x3 edge filter + ReLU (26x26) -> 2x2 max pool (13x13), as Keras computes it."""
+    assert not page.error
+    assert metrics(page)["Input"] == ("26x26", "676 pixels")
+    assert metrics(page)["Output"] == ("13x13", "169 pixels")
+    assert metrics(page)["Compression"] == ("4.00 : 1", "keeps 25.0%")
+    assert page.code[0].value == "height and width: floor((26 - 2) / 2) + 1 = 13"
+    assert "2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels" in [
+        m.value.strip("*.") for m in page.markdown]
+    traces = chart(page, "pool_true_size")["data"]
+    np.testing.assert_allclose(array(traces[0]["z"]), edge_map, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(array(traces[1]["z"]), keras_pool(edge_map, 2, 2, "valid", "max"), rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg", "min"])
+def test_page_filter_relu_pool_matches_keras(page, fashion, mode):
+    page.selectbox(key="pool_filter").select("Sobel: vertical edges")
+    page.radio(key="pool_mode").set_value(mode)
+    page.number_input(key="pool_size").set_value(3)
+    page.radio(key="pool_padding").set_value("same")
+    page.run()
+    assert not page.exception and not page.error
+    expected = keras_pool(keras_conv_relu(first_item(fashion, "Ankle boot"), SOBEL_VERTICAL), 3, 2, "same", mode)
+    np.testing.assert_allclose(array(chart(page, "pool_scaled")["data"][1]["z"]), expected, rtol=1e-5, atol=1e-5)
+    assert metrics(page)["Input"][0] == "26x26" and metrics(page)["Output"][0] == "13x13"
+    assert page.code[0].value == "height and width: ceil(26 / 2) = 13"
+
+    row, col = page.slider(key="pool_window_row_13x13").value, page.slider(key="pool_window_column_13x13").value
+    assert f"**Window at output row {row}, column {col}:**" in [m.value for m in page.markdown]
+    equation = page.code[1].value
+    assert equation == charts.window_equation(keras_conv_relu(first_item(fashion, "Ankle boot"), SOBEL_VERTICAL),
+                                              (row, col), size=3, stride=2, padding="same", mode=mode)
+    assert equation.endswith(f"= {expected[row, col]:.2f}")
+
+
+@pytest.mark.parametrize("setting,value,message", [
+    ("pool_size", 30, "Pool size 30x30 is larger than the 26x26 input: with 'valid' padding there is no full window"),
+    ("pool_stride", 0, "Stride must be at least 1 (got 0)"),
+    ("pool_size", 0, "Pool size must be at least 1 (got 0)"),
+])
+def test_bad_parameters_show_the_pool_error(page, setting, value, message):
+    page.number_input(key=setting).set_value(value)
+    page.run()
+    assert not page.exception
+    assert [e.value for e in page.error] == [message]
+    with pytest.raises(PoolError, match=re.escape(message)):
+        pool2d(np.zeros((26, 26)), size=value if setting == "pool_size" else 2,
+               stride=value if setting == "pool_stride" else 2)
+    assert chart(page, "walk_maps")  # the course walk does not depend on these settings
+
+
+def test_shift_test_numbers_match_an_independent_computation(page, edge_map):
+    for dy, dx in [(0, 1), (2, -1)]:
+        page.slider(key="pool_shift_dy").set_value(dy)
+        page.slider(key="pool_shift_dx").set_value(dx)
+        page.run()
+        shifted = zero_shift(edge_map, dy, dx)
+        unpooled = relative_change(edge_map, shifted)
+        pooled = relative_change(keras_pool(edge_map, 2, 2, "valid", "max"),
+                                 keras_pool(shifted, 2, 2, "valid", "max"))
+        assert metrics(page)["Feature map changed"][0] == f"{unpooled:.0%}"
+        assert metrics(page)["Pooled map changed"][0] == f"{pooled:.0%}"
+        assert pooled < unpooled
+    page.slider(key="pool_shift_dy").set_value(0)
+    page.slider(key="pool_shift_dx").set_value(0)
+    page.run()
+    assert "Move the map by 1 or 2 pixels to compare." in [i.value for i in page.info]
+
+
+def test_repeated_pooling_shrinks_28_to_3_and_stops_at_1x1(page, fashion):
+    boot = first_item(fashion, "Ankle boot")
+    traces = chart(page, "pool_repeated")["data"]
+    assert [array(t["z"]).shape for t in traces] == [(28, 28), (14, 14), (7, 7), (3, 3)]
+    expected = boot
+    for trace in traces[1:]:
+        expected = keras_pool(expected, 2, 2, "valid", "max")
+        np.testing.assert_array_equal(array(trace["z"]), expected)
+    assert page.slider(key="pool_times_4").max == 4  # 28 -> 14 -> 7 -> 3 -> 1, then no 2x2 window fits
+
+
+def test_course_walk_follows_plan_with_the_learned_filter(page, fashion):
+    traces = chart(page, "walk_maps")["data"]
+    maps = [array(t["z"]) for t in traces]
+    spatial = [stage.shape[:2] for stage in plan(COURSE_CNN) if len(stage.shape) == 3]
+    assert [m.shape for m in maps] == spatial == [(28, 28), (26, 26), (13, 13), (11, 11), (5, 5)]
+
+    index = page.selectbox(key="walk_filter").value
+    kernel = read_filter_snapshots()[-1, :, :, 0, index]  # trained weights, bias left out
+    sneaker = first_item(fashion, "Sneaker")
+    conv1 = keras_conv_relu(sneaker, kernel)
+    pool1 = keras_pool(conv1, 2, 2, "valid", "max")
+    conv2 = keras_conv_relu(pool1, SOBEL_HORIZONTAL)
+    for got, want in zip(maps, [sneaker, conv1, pool1, conv2, keras_pool(conv2, 2, 2, "valid", "max")]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert f"filter #{index} of 64" in page.caption[-1].value
+
+
+def test_rgb_sample_pools_each_channel(page):
+    page.radio(key="pooling_mode").set_value(page.radio(key="pooling_mode").options[1])
+    page.selectbox(key="pooling_sample").select("Shapes")
+    page.run()
+    assert not page.exception and not page.error
+    assert metrics(page)["Input"][0] == "254x254" and metrics(page)["Output"][0] == "127x127"
+    assert page.radio(key="pool_channel").value == "Red"
+    assert chart(page, "pool_true_size")["data"][1]["type"] == "image"  # large colour maps go as one PNG
+
+
+def test_page_does_not_import_tensorflow():
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from streamlit.testing.v1 import AppTest
+        app = AppTest.from_file({PAGE!r}, default_timeout=60).run()
+        assert not app.exception, [e.message for e in app.exception]
+        print(sorted(name for name in ("tensorflow", "keras") if name in sys.modules))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_uploads_are_pooled_and_bad_files_explained(page, fashion):
+    page.radio(key="pooling_source").set_value("Upload")
+    page.run()
+    page.file_uploader(key="pooling_upload").set_value(("notes.png", b"not an image", "image/png"))
+    page.run()
+    assert not page.exception
+    assert len(page.error) == 1 and "not an image format we can read" in page.error[0].value
+
+    buffer = io.BytesIO()
+    Image.fromarray((first_item(fashion, "Bag") * 255).round().astype(np.uint8)).resize((57, 57)).save(buffer, "PNG")
+    page.file_uploader(key="pooling_upload").set_value(("bag.png", buffer.getvalue(), "image/png"))
+    page.run()
+    assert not page.exception and not page.error
+    assert metrics(page)["Output"][0] == "27x27"
+    assert page.code[0].value == "height and width: floor((55 - 2) / 2) + 1 = 27"
+
+
+def test_a_picture_smaller_than_the_filter_gets_a_message(page):
+    buffer = io.BytesIO()
+    Image.fromarray(np.array([[0, 255], [255, 0]], dtype=np.uint8)).save(buffer, "PNG")
+    page.radio(key="pooling_source").set_value("Upload")
+    page.run()
+    page.file_uploader(key="pooling_upload").set_value(("tiny.png", buffer.getvalue(), "image/png"))
+    page.run()
+    assert not page.exception
+    assert [e.value for e in page.error] == [
+        "The 3-pixel kernel height is larger than the 2-pixel image height: with 'valid' padding it does not fit. "
+        "Use a smaller kernel or 'same' padding."]
+
+    page.selectbox(key="pool_filter").select(page.selectbox(key="pool_filter").options[0])  # no filter
+    page.run()
+    page.slider(key="pool_shift_dx").set_value(2)
+    page.run()
+    assert not page.exception and not page.error
+    assert metrics(page)["Output"][0] == "1x1"
+    assert [w.value for w in page.warning] == ["A shift of (0, 2) moves the whole 2x2 map out of view"]

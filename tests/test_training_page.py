@@ -1,0 +1,209 @@
+"""The Training page under AppTest (real training on small real subsets) and its Plotly builders."""
+
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components.session_keys import ARCHITECTURE_CONFIG, TRAINING_RUNS
+from components.training_charts import (MAX_DRAWN_POINTS, curves_figure, feature_maps_figure, filters_figure,
+                                        mosaic, overlay_figure, square_columns, thin)
+from models.config import COURSE_CNN
+from models.jobs import TrainingRun
+from tests.browser import ROOT
+
+APP = str(ROOT / "app.py")
+PAGE = "pages/training.py"
+JOBS = "training_page_jobs"
+
+
+def open_page(**settings) -> AppTest:
+    """The page with the smallest, quickest settings (5,000 images, 1 epoch, batch 128) plus `settings`."""
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.switch_page(PAGE).run()
+    values = {"training_images": 5_000, "training_epochs": 1, "training_batch": 128, **settings}
+    for key, value in values.items():
+        widget = next(w for w in [*app.selectbox, *app.select_slider, *app.slider] if w.key == key)
+        widget.set_value(value)
+    app.run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def click(app: AppTest, label: str) -> AppTest:
+    next(button for button in app.button if button.label == label).click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def finish_jobs(app: AppTest) -> list[TrainingRun]:
+    for job in app.session_state[JOBS]:
+        assert job.wait(90), f"{job.name} did not end"
+    app.run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app.session_state[TRAINING_RUNS]
+
+
+def table(app: AppTest):
+    return app.dataframe[0].value
+
+
+def test_train_runs_in_the_background_and_the_run_is_listed():
+    app = click(open_page(training_model="Dense baseline (no conv layers)"), "Train")
+    (job,) = app.session_state[JOBS]
+    assert job.name == "Run 1: dense baseline, 1 epoch"
+    assert app.get("progress") or any("Queued" in i.value for i in app.info)
+    (run,) = finish_jobs(app)
+    assert isinstance(run, TrainingRun) and run.name == job.name and app.session_state[JOBS] == []
+    assert run.config["train_images"] == 4_500 and run.config["validation_images"] == 500
+    assert 0.5 < run.test_accuracy <= 1.0 and len(run.history["val_accuracy"]) == 1
+    rows = table(app)
+    assert rows["run"].tolist() == [run.name] and rows["test acc"].tolist() == [run.test_accuracy]
+    assert [s.value for s in app.subheader][-2:] == ["3. Compare runs", "4. Look inside one run"]
+    assert any("no filters to watch" in i.value for i in app.info)  # the dense net has no conv layer
+
+    app.switch_page("pages/inspect.py").run()  # the Inspect page offers the trained run
+    assert not app.exception and any(run.name in option for box in app.selectbox for option in box.options)
+    app.switch_page(PAGE).run()
+    assert table(app)["run"].tolist() == [run.name]  # leaving and returning keeps the runs
+
+
+def test_stop_button_ends_the_run_and_keeps_it():
+    app = click(open_page(training_model="Dense baseline (no conv layers)", training_epochs=30), "Train")
+    (job,) = app.session_state[JOBS]
+    stop = next(b for b in app.button if b.key == f"stop-{job.id}")
+    stop.click().run()
+    assert job.stop_event.is_set()
+    (run,) = finish_jobs(app)
+    assert run.stop_reason == "stopped by request" and len(run.history.get("loss", [])) < 30
+    assert table(app)["ended"].tolist() == ["stopped by request"]
+
+
+def test_preset_queues_its_runs_and_overlays_them():
+    app = click(open_page(), "No conv layers")
+    first, second = app.session_state[JOBS]
+    assert (first.spec.architecture, second.spec.architecture) == (None, COURSE_CNN)
+    assert second.progress().status == "queued"
+    assert any("Queued: number 1 in line" in i.value for i in app.info)
+    runs = finish_jobs(app)
+    assert [r.name for r in runs] == ["Run 1: dense baseline, 1 epoch", "Run 2: course CNN, 1 epoch"]
+    chosen = app.multiselect[0]
+    assert chosen.value == [r.name for r in runs]  # the preset's runs are overlaid by default
+    overlay = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert {trace["name"] for trace in overlay["data"]} == set(chosen.value)
+    timeline = next(s for s in app.slider if s.label == "After epoch")
+    assert (timeline.min, timeline.max, timeline.value) == (0, 1, 1)
+    assert len(app.get("download_button")) == 2
+
+
+def test_a_design_that_cannot_be_built_shows_a_clear_error():
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state[ARCHITECTURE_CONFIG] = {**COURSE_CNN.to_dict(), "conv_blocks": 4}
+    app.switch_page(PAGE).run()
+    next(w for w in app.selectbox if w.key == "training_model").set_value("My design from the Architecture page")
+    app.run()
+    assert any("4 conv layers" in c.value for c in app.caption)
+    click(app, "Train")
+    assert app.session_state[JOBS] == []
+    assert "conv4" in app.error[0].value and "does not fit" in app.error[0].value
+
+
+# ---------------------------------------------------------------- chart builders
+
+
+def test_curves_figure_puts_batches_and_epochs_on_one_epoch_axis():
+    curve = [(i / 4, 2.0 - i / 10, i / 10) for i in range(1, 9)]
+    history = {"loss": [1.8, 1.4], "accuracy": [0.2, 0.6], "val_loss": [1.7, 1.5], "val_accuracy": [0.3, 0.5]}
+    fig = curves_figure(curve, history, epochs=3)
+    names = [(t.name, t.xaxis) for t in fig.data]
+    assert names == [("training, per batch (smoothed)", "x"), ("training, per epoch", "x"),
+                     ("validation, per epoch", "x"), ("training, per batch (smoothed)", "x2"),
+                     ("training, per epoch", "x2"), ("validation, per epoch", "x2")]
+    assert list(fig.data[0].x) == [p[0] for p in curve] and list(fig.data[3].y) == [p[2] for p in curve]
+    assert list(fig.data[2].x) == [1, 2] and list(fig.data[5].y) == [0.3, 0.5]
+    assert fig.layout.xaxis.range == (0, 3 * 1.02)
+
+
+def test_thin_keeps_at_most_the_limit_and_the_last_point():
+    points = [(float(i), 0.0, 0.0) for i in range(2_501)]
+    kept = thin(points)
+    assert len(kept) <= MAX_DRAWN_POINTS + 1 and kept[0] == points[0] and kept[-1] == points[-1]
+    assert thin(points[:10]) == points[:10]
+
+
+def test_overlay_draws_validation_solid_and_training_dashed_per_run():
+    runs = [("a", {"loss": [1.0, 0.5], "accuracy": [0.5, 0.7], "val_loss": [1.1, 0.6], "val_accuracy": [0.4, 0.6]}),
+            ("b", {"loss": [0.9], "accuracy": [0.6]})]
+    fig = overlay_figure(runs)
+    assert [(t.name, t.line.dash) for t in fig.data] == [("a", "solid"), ("a", "dash"), ("a", "solid"),
+                                                         ("a", "dash"), ("b", "dash"), ("b", "dash")]
+    assert [t.showlegend for t in fig.data] == [True, False, False, False, True, False]
+    assert fig.data[0].line.color == fig.data[1].line.color != fig.data[4].line.color
+
+
+def test_mosaic_lays_tiles_out_with_nan_gaps():
+    tiles = np.arange(5 * 2 * 3, dtype=np.float32).reshape(5, 2, 3)
+    out = mosaic(tiles, columns=2)
+    assert out.shape == (3 * 3 - 1, 2 * 4 - 1)
+    np.testing.assert_array_equal(out[0:2, 4:7], tiles[1])
+    np.testing.assert_array_equal(out[6:8, 0:3], tiles[4])
+    assert np.isnan(out[2]).all() and np.isnan(out[:, 3]).all() and np.isnan(out[6:, 4:]).all()
+    assert [square_columns(n) for n in (1, 16, 32, 64)] == [1, 4, 6, 8]
+
+
+def test_filter_and_feature_map_figures_show_the_true_values_on_hover():
+    rng = np.random.default_rng(0)
+    kernels = rng.normal(size=(3, 3, 4)).astype(np.float32)
+    fig = filters_figure(kernels, columns=2)
+    heatmap = fig.data[0]
+    z, custom = np.array(heatmap.z, dtype=float), np.array(heatmap.customdata, dtype=float)
+    np.testing.assert_allclose(custom[0:3, 4:7, 1], kernels[:, :, 1], rtol=1e-6)
+    assert np.all(custom[0:3, 4:7, 0] == 2)
+    np.testing.assert_allclose(z[0:3, 0:3], kernels[:, :, 0] / np.abs(kernels[:, :, 0]).max(), rtol=1e-6)
+    maps = np.abs(rng.normal(size=(5, 5, 3))).astype(np.float32)
+    fig = feature_maps_figure(maps)
+    custom = np.array(fig.data[0].customdata, dtype=float)
+    np.testing.assert_allclose(custom[6:11, 0:5, 1], maps[:, :, 2], rtol=1e-6)  # 3 maps: a 2 x 2 grid
+    assert np.nanmax(np.array(fig.data[0].z, dtype=float)) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- in a real browser
+
+
+def test_browser_shows_live_charts_then_compares_two_runs(app_url, page):
+    from tests.browser import screenshot, wait_until_idle
+
+    page.goto(f"{app_url}/training")
+    wait_until_idle(page)
+    set_slider(page, "Training images", "Home")  # 5,000 images
+    set_slider(page, "Epochs", *["ArrowLeft"] * 3)  # 2 epochs
+    page.get_by_role("button", name="Train", exact=True).click()
+    live = '.st-key-live-training [data-testid="stPlotlyChart"]'
+    page.wait_for_selector(f"{live} .scatterlayer .trace", timeout=180_000)  # the curves are being drawn
+    assert page.locator('[data-testid="stProgress"]').count() == 1
+    screenshot(page, "training-live")
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=180_000)
+    page.wait_for_selector(live, state="detached")  # the run has moved from "Training now" to the runs
+
+    set_slider(page, "Epochs", "ArrowLeft")  # 1 epoch
+    page.get_by_role("button", name="No conv layers").click()
+    tags = '[data-testid="stMultiSelectTagsContainer"] [data-tag]'
+    page.wait_for_selector(f'{tags}[aria-label^="Run 3: course CNN"]', timeout=300_000)
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator(tags).all_inner_texts() == ["Run 2: dense baseline, 1 epoch", "Run 3: course CNN, 1 epoch"]
+    screenshot(page, "training-compare")
+
+
+def set_slider(page, label: str, *keys: str) -> None:
+    """Move a Streamlit slider with the keyboard, then wait for the rerun it triggers."""
+    from tests.browser import wait_until_idle
+
+    slider = page.get_by_role("slider", name=label)
+    slider.focus()
+    for key in keys:
+        page.keyboard.press(key)
+    slider.blur()
+    wait_until_idle(page)
