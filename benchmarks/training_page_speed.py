@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import keras  # noqa: E402
 
+from benchmarks.train_speed import EpochTimer  # noqa: E402
 from components.training_charts import curves_figure  # noqa: E402
 from models.config import COURSE_CNN  # noqa: E402
 from models.data import load_fashion_mnist, scale_images  # noqa: E402
@@ -39,18 +40,6 @@ from models.zoo import course_cnn  # noqa: E402
 
 IMAGES, EPOCHS, ROUNDS, BATCH = 12_000, 3, 3, 32
 TARGET = 0.90
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def __init__(self) -> None:
-        super().__init__()
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 class TimeToAccuracy(keras.callbacks.Callback):

@@ -6,3 +6,4 @@ ARCHITECTURE_CONFIG = "architecture_config"  # CNNConfig dict built on the Archi
 TRAINING_RUNS = "training_runs"
 FILTERS_QUIZ_ROUND = "filters_quiz_round"  # int: which 'Guess first' question the Filters page shows
 FILTERS_QUIZ_ANSWERED = "filters_quiz_answered"  # (question signature, chosen option) once checked
+TRAIN_DESIGN_REQUEST = "train_design_request"  # set by "Train this network": Training preselects the design

@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components.architecture_charts import comparison_figure, flow_figure, layer_share_figure
-from components.session_keys import ARCHITECTURE_CONFIG
+from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.widgets import model_card, start_page
 from models.analysis import (
     BUILDER_CHOICES, DENSE_BASELINE, LayerRow, config_from_query, config_to_query, fitting_stages, format_bytes,
@@ -156,6 +156,10 @@ except ConfigError as error:
 else:
     st.session_state[ARCHITECTURE_CONFIG] = config.to_dict()
     show_totals(config, rows)
+    if st.button("Train this network", icon=":material/model_training:",
+                 help="Open the Training page with this design selected as the model."):
+        st.session_state[TRAIN_DESIGN_REQUEST] = True
+        st.switch_page("pages/training.py")
     show_shapes(rows)
     show_table(rows)
     show_shares(rows)

@@ -5,7 +5,7 @@ import re
 import streamlit as st
 
 from components.catalog import ALL_PAGES
-from components.session_keys import ARCHITECTURE_CONFIG, TRAINING_RUNS
+from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST, TRAINING_RUNS
 from components.training_charts import curves_figure, feature_maps_figure, filters_figure, overlay_figure
 from components.widgets import fashion_mnist, job_registry, session_keepalive, start_page
 from models.config import COURSE_CNN, CNNConfig
@@ -93,6 +93,8 @@ def base_spec() -> RunSpec:
 
 st.subheader("1. Choose a model and a recipe")
 design = architecture_design()
+if st.session_state.pop(TRAIN_DESIGN_REQUEST, False) and design is not None:
+    st.session_state["training_model"] = ARCHITECTURE_DESIGN
 row = st.columns(4)
 model_name = row[0].selectbox("Model", [*MODELS, *([ARCHITECTURE_DESIGN] if design is not None else [])],
                               key="training_model", help="Design your own variant on the Architecture page.")

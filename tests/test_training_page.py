@@ -109,6 +109,17 @@ def test_a_design_that_cannot_be_built_shows_a_clear_error():
     assert "conv4" in app.error[0].value and "does not fit" in app.error[0].value
 
 
+def test_train_this_network_preselects_the_architecture_design():
+    from components.session_keys import TRAIN_DESIGN_REQUEST
+
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state[ARCHITECTURE_CONFIG] = {**COURSE_CNN.to_dict(), "filters": 16}
+    app.session_state[TRAIN_DESIGN_REQUEST] = True
+    app.switch_page(PAGE).run()
+    assert not app.exception
+    assert next(w for w in app.selectbox if w.key == "training_model").value == "My design from the Architecture page"
+
+
 # ---------------------------------------------------------------- chart builders
 
 
