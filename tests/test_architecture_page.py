@@ -162,3 +162,15 @@ def test_the_flow_diagram_keeps_its_labels_apart_and_grows_with_its_tallest_tens
     assert "conv 5x5" in deep_texts and "max 2x2" in deep_texts and not any("<br>" in t for t in deep_texts)
     tall, _ = diagram(CNNConfig(conv_blocks=6, padding="same", pooling="none"))  # a bar of 50,176 values
     assert 220 <= deep.layout.height <= course.layout.height < tall.layout.height <= 640
+
+
+def test_train_this_network_opens_training_with_the_design(app_url, page):
+    from tests.browser import wait_until_idle
+
+    page.goto(f"{app_url}/architecture?filters=32")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train this network").click()
+    page.wait_for_url("**/training")
+    wait_until_idle(page)
+    assert page.get_by_text("Your design: 32 filters.").count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
