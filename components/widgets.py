@@ -10,13 +10,18 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from components.imaging import ImageError, load_image_with_notes
+from components.learned_filters import FilterLabel, LearnedFilters, label_filters
 from components.samples import is_fashion_sample, load_sample, sample_description, sample_names
 from components.session_keys import IMAGE_SOURCE
 from models.card import ModelFileError, read_filter_snapshots, read_model_card
 from models.data import Arrays, DataError, load_fashion_mnist
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import keras
+
+    from models.jobs import JobRegistry
 
 
 def start_page(title: str, intro: str = "") -> None:
@@ -73,6 +78,14 @@ def model_card() -> dict:
 def filter_snapshots():
     """The shipped model's first-layer kernels at initialisation and after each epoch (raises ModelFileError)."""
     return read_filter_snapshots()
+
+
+@st.cache_data(show_spinner=False)
+def learned_filters() -> tuple[LearnedFilters, list[FilterLabel]]:
+    """The shipped model's first-layer filters over training, labelled by their trained pattern (raises
+    ModelFileError)."""
+    filters = LearnedFilters.from_snapshots(filter_snapshots())
+    return filters, label_filters(filters.trained)
 
 
 # ---------------------------------------------------------------- image picker
@@ -192,8 +205,3 @@ def session_keepalive() -> "Callable[[], bool] | None":
     server, session_id = runtime.get_instance(), context.session_id
     return lambda: server.is_active_session(session_id)
 
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from models.jobs import JobRegistry

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.data import load_fashion_mnist, scale_images
+from models.data import load_fashion_mnist
 
 import keras  # noqa: E402  (after numpy so the TF log level set by the caller applies)
 import tensorflow as tf  # noqa: E402

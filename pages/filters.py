@@ -36,10 +36,10 @@ from components.filters import (
     shape_formula,
 )
 from components.imaging import LUMA_WEIGHTS, to_png_bytes
-from components.learned_filters import FilterLabel, LearnedFilters, filter_responses, label_filters
+from components.learned_filters import filter_responses
 from components.quiz import make_question
 from components.session_keys import FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND
-from components.widgets import PickedImage, filter_snapshots, image_picker, start_page
+from components.widgets import PickedImage, image_picker, learned_filters, start_page
 from models.card import ModelFileError
 
 KERNEL_SOURCES = ("Library", "Edit your own", "Learned by the network")
@@ -53,13 +53,6 @@ PLOTLY_CONFIG = {"displaylogo": False}
 class ChosenKernel:
     weights: np.ndarray
     title: str
-
-
-@st.cache_data(show_spinner=False)
-def learned_filters() -> tuple[LearnedFilters, list[FilterLabel]]:
-    """The shipped model's first-layer filters over training, labelled by their trained pattern."""
-    filters = LearnedFilters.from_snapshots(filter_snapshots())
-    return filters, label_filters(filters.trained)
 
 
 def starting_kernels(size: int) -> dict[str, np.ndarray]:

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from components import pooling_charts as charts
-from components.filters import KERNELS, convolve2d, most_similar_kernel
+from components.filters import KERNELS, convolve2d
 from components.pooling import (
     PoolError,
     compression,
@@ -15,7 +15,7 @@ from components.pooling import (
     shift_sensitivity,
 )
 from components.samples import FASHION_PREFIX, fashion_item
-from components.widgets import fashion_mnist, filter_snapshots, image_picker, start_page
+from components.widgets import fashion_mnist, image_picker, learned_filters, start_page
 from models.card import ModelFileError
 from models.config import COURSE_CNN, plan, shape_text
 from models.data import CLASS_NAMES
@@ -228,22 +228,21 @@ def show_course_walk() -> None:
     st.markdown("The course CNN: " + " -> ".join(shape_text(s) for s in spatial) +
                 ". Here one item follows one channel through conv -> ReLU -> 2x2 max pool, twice.")
     try:
-        learned = filter_snapshots()[-1, :, :, 0, :]  # last snapshot = after training
+        filters, labels = learned_filters()
     except ModelFileError as error:
         st.error(str(error))
         return
-    labels = {i: most_similar_kernel(learned[:, :, i]) for i in range(learned.shape[-1])}
-    best = max(labels, key=lambda i: abs(labels[i][1]))
+    best = max(range(filters.count), key=lambda i: abs(labels[i].cosine))
     item_col, first_col, second_col = st.columns([2, 3, 2])
     (_, _), (images, labels_data) = fashion_mnist()
     name = item_col.selectbox("Item", CLASS_NAMES, index=CLASS_NAMES.index("Sneaker"), key="walk_item")
     index = first_col.selectbox(
-        "First conv: learned filter of the shipped model", list(labels), index=best, key="walk_filter",
-        format_func=lambda i: f"#{i} \u2248 {labels[i][0]} ({labels[i][1]:+.2f})")
+        "First conv: learned filter of the shipped model", range(filters.count), index=best, key="walk_filter",
+        format_func=lambda i: f"#{i} \u2248 {labels[i].kernel_name} ({labels[i].cosine:+.2f})")
     second = second_col.selectbox("Second conv: hand-made 3x3 kernel", KERNELS_3X3,
                                   index=KERNELS_3X3.index("Sobel: horizontal edges"), key="walk_kernel")
     item = fashion_item(images, labels_data, name)
-    conv1 = np.maximum(convolve2d(item, learned[:, :, index]), 0.0)
+    conv1 = np.maximum(convolve2d(item, filters.trained[index]), 0.0)
     pool1 = pool2d(conv1)
     conv2 = np.maximum(convolve2d(pool1, KERNELS[second].weights), 0.0)
     pool2 = pool2d(conv2)
