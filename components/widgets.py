@@ -173,7 +173,7 @@ def _choose(key: str, source: str, grayscale: bool, stored: ImageChoice | None, 
     if source == "Upload":
         file = st.file_uploader("Image file (PNG, JPEG, WebP, BMP, GIF, TIFF)", type=UPLOAD_TYPES,
                                 key=f"{key}_upload")
-        prompt = "Choose an image file to filter."
+        prompt = "Choose an image file."
     else:
         file = st.camera_input("Take a snapshot", key=f"{key}_camera")
         prompt = "Take a snapshot with your camera."

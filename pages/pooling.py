@@ -229,7 +229,7 @@ def show_course_walk() -> None:
                 ". Here one item follows one channel through conv -> ReLU -> 2x2 max pool, twice.")
     try:
         filters, labels = learned_filters()
-    except ModelFileError as error:
+    except (ModelFileError, ValueError) as error:
         st.error(str(error))
         return
     best = max(range(filters.count), key=lambda i: abs(labels[i].cosine))
