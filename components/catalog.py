@@ -27,6 +27,8 @@ LESSONS: list[PageSpec] = [
              "Train the course CNN or a variant and watch it learn: live curves, runs compared, filters forming."),
     PageSpec("pages/inspect.py", "Inspect", ":material/visibility:", "inspect",
              "Look inside the trained network: feature maps, learned filters, its mistakes and why it predicts."),
+    PageSpec("pages/predict.py", "Predict", ":material/draw:", "predict",
+             "Classify your own drawing or photo, with every preprocessing step shown."),
 ]
 
 ALL_PAGES: list[PageSpec] = [HOME, *LESSONS]
