@@ -84,7 +84,12 @@ def served_app(timeout: float = 90.0) -> Iterator[str]:
 
 
 def wait_until_idle(page, timeout_ms: int = 60_000) -> None:
-    """Wait as Streamlit's own browser tests do (connected, script idle, no skeleton), and for Plotly to draw."""
+    """Wait as Streamlit's own browser tests do (connected, script idle, no skeleton), and for Plotly to draw.
+
+    Every lab page starts with a title, so an h1 in the main area shows the first script run has started
+    (right after `goto` the app can look idle before its first run).
+    """
+    page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout_ms)
     page.wait_for_selector(
         '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]',
         timeout=timeout_ms,
