@@ -23,6 +23,7 @@ EXPECTED_SHAPES = {
     "x_train": (60_000, 28, 28), "y_train": (60_000,), "x_test": (10_000, 28, 28), "y_test": (10_000,),
 }
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"  # what keras.datasets downloads
 FIX_HINT = (
     "Install the Debian package `dataset-fashion-mnist` (apt-get install dataset-fashion-mnist), "
     "or set FASHION_MNIST_DIR to a folder holding the four Fashion-MNIST .gz files."
@@ -95,14 +96,13 @@ def load_fashion_mnist() -> Arrays:
         return load_from_dir(folder)
     searched = ", ".join(str(d) for d in candidate_dirs())
     try:
-        from keras.datasets import fashion_mnist
+        from keras.utils import get_file
 
-        fashion_mnist.load_data()
+        paths = [Path(get_file(name, origin=KERAS_ORIGIN + name, cache_subdir="datasets/fashion-mnist"))
+                 for name in FILES.values()]
     except Exception as exc:  # network errors differ by platform
         raise DataError(f"Fashion-MNIST not found in {searched} and the download failed ({exc}). {FIX_HINT}") from exc
-    folder = find_data_dir()
-    if folder is None:
-        raise DataError(f"Fashion-MNIST not found in {searched} after downloading. {FIX_HINT}")
+    folder = paths[0].parent  # Keras's cache: ~/.keras, $KERAS_HOME or /tmp/.keras when home is read-only
     return load_from_dir(folder)
 
 

@@ -93,13 +93,25 @@ def test_missing_everywhere_names_searched_folders_and_fix(tmp_path, monkeypatch
     monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
     monkeypatch.setenv("HOME", str(tmp_path))
 
-    def offline_download():
-        raise OSError("network unreachable")
-
-    import keras.datasets.fashion_mnist as keras_fashion
-
-    monkeypatch.setattr(keras_fashion, "load_data", offline_download)
+    monkeypatch.setattr(data, "KERAS_ORIGIN", "http://127.0.0.1:9/")  # nothing listens on the discard port
     with pytest.raises(DataError) as err:
         load_fashion_mnist()
     message = str(err.value)
-    assert "nowhere" in message and "FASHION_MNIST_DIR" in message and "network unreachable" in message
+    assert "nowhere" in message and "FASHION_MNIST_DIR" in message and "download failed" in message
+
+
+def test_download_fallback_reads_where_keras_saved_the_files(tmp_path, monkeypatch):
+    """Without a local copy the loader uses Keras's downloader and reads its cache, wherever KERAS_HOME puts it."""
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(data, "KERAS_ORIGIN", data.DEBIAN_DIR.as_uri() + "/")
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian")
+    import keras.utils
+
+    real_get_file = keras.utils.get_file
+    cache = tmp_path / "keras-home"  # e.g. $KERAS_HOME (Keras uses /tmp/.keras when the home folder is read-only)
+    cache.mkdir()
+    monkeypatch.setattr(keras.utils, "get_file", lambda *args, **kw: real_get_file(*args, cache_dir=str(cache), **kw))
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    assert x_train.shape == (60_000, 28, 28) and y_test.shape == (10_000,)
+    assert (cache / "datasets" / "fashion-mnist" / data.FILES["x_test"]).is_file()
