@@ -1,9 +1,11 @@
-"""CNN Lab: page config and st.navigation over the pages; nothing else."""
+"""CNN Lab: page config, the presentation-mode toggle and st.navigation over the pages; nothing else."""
 
 import streamlit as st
 
 from components.catalog import ALL_PAGES, HOME
+from components.widgets import presentation_mode
 
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
+presentation_mode()
 pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is HOME) for p in ALL_PAGES]
 st.navigation(pages).run()

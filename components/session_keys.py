@@ -7,3 +7,6 @@ TRAINING_RUNS = "training_runs"
 FILTERS_QUIZ_ROUND = "filters_quiz_round"  # int: which 'Guess first' question the Filters page shows
 FILTERS_QUIZ_ANSWERED = "filters_quiz_answered"  # (question signature, chosen option) once checked
 TRAIN_DESIGN_REQUEST = "train_design_request"  # set by "Train this network": Training preselects the design
+PRESENTATION = "presentation_mode"  # bool: presentation mode on (components.presentation, ?present=1)
+PRESENTATION_TOGGLE = "presentation_toggle"  # the sidebar toggle widget; copied from PRESENTATION each run
+TOUR_STEP = "tour_step"  # int: the Week 3 tour's current step, 0-based (also ?step=, 1-based)

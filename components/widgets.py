@@ -11,13 +11,14 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from components.imaging import ImageError, load_image_with_notes
 from components.learned_filters import FilterLabel, LearnedFilters, label_filters
+from components.presentation import PRESENT_PARAM, parse_flag, presentation_css
 from components.samples import is_fashion_sample, load_sample, sample_description, sample_names
-from components.session_keys import IMAGE_SOURCE
+from components.session_keys import IMAGE_SOURCE, PRESENTATION, PRESENTATION_TOGGLE
 from models.card import ModelFileError, read_filter_snapshots, read_model_card
 from models.data import Arrays, DataError, load_fashion_mnist
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import keras
 
@@ -36,6 +37,41 @@ def start_page(title: str, intro: str = "") -> None:
     st.title(title)
     if intro:
         st.markdown(intro)
+
+
+def presentation_mode() -> bool:
+    """The sidebar "Presentation mode" toggle (on every page), kept in session state and in the URL.
+
+    `?present=1` / `?present=0` in the URL sets it. The mode lives under PRESENTATION, not in the
+    toggle's own state, which Streamlit resets when the page changes. Streamlit also drops query
+    parameters then, so the flag is written back on every page and a copied link keeps the mode; no
+    other URL key is touched. When on, the projector stylesheet of components.presentation is added.
+    """
+    requested = parse_flag(st.query_params.get(PRESENT_PARAM))
+    if requested is not None:
+        st.session_state[PRESENTATION] = requested
+    on = st.session_state.setdefault(PRESENTATION, False)
+    st.session_state[PRESENTATION_TOGGLE] = on
+    st.sidebar.toggle("Presentation mode", key=PRESENTATION_TOGGLE, on_change=_toggle_presentation,
+                      help="For a projector: larger text, black on white, no download buttons or developer "
+                           "menus. A link with ?present=1 opens in this mode.")
+    _write_present_param(on)
+    if on:
+        st.html(f"<style>{presentation_css()}</style>")
+    return on
+
+
+def _toggle_presentation() -> None:
+    st.session_state[PRESENTATION] = st.session_state[PRESENTATION_TOGGLE]
+    _write_present_param(st.session_state[PRESENTATION])
+
+
+def _write_present_param(on: bool) -> None:
+    if on:
+        if st.query_params.get(PRESENT_PARAM) != "1":
+            st.query_params[PRESENT_PARAM] = "1"
+    elif PRESENT_PARAM in st.query_params:
+        del st.query_params[PRESENT_PARAM]
 
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST...")
@@ -205,3 +241,12 @@ def session_keepalive() -> "Callable[[], bool] | None":
     server, session_id = runtime.get_instance(), context.session_id
     return lambda: server.is_active_session(session_id)
 
+
+def update_query_params(values: "Mapping[str, str | None]") -> None:
+    """Set these query parameters, deleting those given None; every other parameter (e.g. ?present) stays."""
+    for key, value in values.items():
+        if value is None:
+            if key in st.query_params:
+                del st.query_params[key]
+        elif st.query_params.get(key) != value:
+            st.query_params[key] = value

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from components.catalog import HOME, PageSpec
+
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -81,6 +83,11 @@ def served_app(timeout: float = 90.0) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def page_url(base: str, spec: PageSpec) -> str:
+    """Home is the default page, served at the root; the others at their url_path."""
+    return f"{base}/" if spec is HOME else f"{base}/{spec.url_path}"
 
 
 def wait_until_idle(page, timeout_ms: int = 60_000) -> None:

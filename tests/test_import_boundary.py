@@ -1,0 +1,58 @@
+"""TensorFlow loads only when a page needs a model: a fresh interpreter checks the import boundary."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.browser import ROOT
+
+TF_FREE_MODULES = sorted(f"components.{path.stem}" for path in (ROOT / "components").glob("*.py")
+                         if path.stem != "__init__") + ["models.analysis", "models.card", "models.config",
+                                                        "models.data"]
+TF_FREE_PAGES = ["pages/home.py", "pages/tour.py", "pages/filters.py", "pages/pooling.py", "pages/architecture.py"]
+
+IMPORT_PROBE = """
+import importlib, json, sys
+loaded = {}
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+    loaded[name] = sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
+print(json.dumps(loaded))
+"""
+
+PAGES_PROBE = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file("app.py", default_timeout=120).run()
+loaded = {}
+for page in sys.argv[1:]:
+    app.switch_page(page).run()
+    assert not app.exception and app.title, [e.message for e in app.exception]
+    loaded[page] = sorted(m for m in ("tensorflow", "keras") if m in sys.modules)
+print(json.dumps(loaded))
+"""
+
+
+def run_probe(code: str, *args: str) -> dict[str, list[str]]:
+    """Run `code` in a fresh interpreter at the repository root; it prints {name: modules loaded so far}."""
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
+                                              "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_components_and_light_models_modules_do_not_import_tensorflow():
+    loaded = run_probe(IMPORT_PROBE, *TF_FREE_MODULES)
+    assert {name: mods for name, mods in loaded.items() if mods} == {}
+
+
+def test_the_probe_sees_tensorflow_when_a_module_imports_it():
+    loaded = run_probe(IMPORT_PROBE, "models.data", "models.zoo")
+    assert loaded == {"models.data": [], "models.zoo": ["keras", "tensorflow"]}
+
+
+def test_pages_without_a_model_run_without_tensorflow():
+    loaded = run_probe(PAGES_PROBE, *TF_FREE_PAGES)
+    assert {page: mods for page, mods in loaded.items() if mods} == {}
