@@ -15,6 +15,9 @@ class PageSpec:
 
 
 HOME = PageSpec("pages/home.py", "Home", ":material/home:", "home", "What the lab teaches.")
+TOUR = PageSpec("pages/tour.py", "Week 3 tour", ":material/tour:", "tour",
+                "Step through the week's story with the live widgets: filters, pooling, the model, training, "
+                "feature maps.")
 
 LESSONS: list[PageSpec] = [
     PageSpec("pages/filters.py", "Filters", ":material/filter:", "filters",
@@ -31,4 +34,4 @@ LESSONS: list[PageSpec] = [
              "Classify your own drawing or photo, with every preprocessing step shown."),
 ]
 
-ALL_PAGES: list[PageSpec] = [HOME, *LESSONS]
+ALL_PAGES: list[PageSpec] = [HOME, TOUR, *LESSONS]

@@ -5,10 +5,11 @@ import streamlit as st
 
 from components.architecture_charts import comparison_figure, flow_figure, layer_share_figure
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
-from components.widgets import model_card, start_page
+from components.query_state import config_from_link, config_link
+from components.widgets import model_card, start_page, update_query_params
 from models.analysis import (
-    BUILDER_CHOICES, DENSE_BASELINE, LayerRow, config_from_query, config_to_query, fitting_stages, format_bytes,
-    format_count, largest_share, layer_table_for_config, table_records, totals,
+    BUILDER_CHOICES, DENSE_BASELINE, LayerRow, fitting_stages, format_bytes, format_count, largest_share,
+    layer_table_for_config, table_records, totals,
 )
 from models.card import ModelFileError
 from models.config import COURSE_CNN, CNNConfig, ConfigError, shape_text
@@ -30,11 +31,10 @@ def builder() -> CNNConfig:
     """Sidebar widgets, first filled from the link, else from this session's last build, else the course CNN."""
     if any(key not in st.session_state for key in WIDGET_KEYS.values()):
         base = CNNConfig.from_dict(st.session_state.get(ARCHITECTURE_CONFIG, COURSE_CNN.to_dict()))
-        try:
-            set_builder(config_from_query(st.query_params.to_dict(), base))
-        except ConfigError as error:
-            st.error(f"{error}. The builder starts from the course CNN instead.")
-            set_builder(COURSE_CNN)
+        linked, notices = config_from_link(st.query_params.to_dict(), base)
+        for notice in notices:
+            st.warning(notice, icon=":material/link_off:")
+        set_builder(linked)
     with st.sidebar:
         st.header("Build a CNN")
         st.select_slider("Conv blocks (conv, then pool)", BUILDER_CHOICES["conv_blocks"],
@@ -50,7 +50,7 @@ def builder() -> CNNConfig:
         st.button("Reset to the course CNN", on_click=set_builder, args=(COURSE_CNN,), width="stretch")
         st.caption("The address bar keeps these choices: copy it to share this network.")
     config = CNNConfig(**{field: st.session_state[key] for field, key in WIDGET_KEYS.items()})
-    st.query_params.from_dict(config_to_query(config))
+    update_query_params(config_link(config))
     return config
 
 
@@ -143,24 +143,25 @@ def show_comparison() -> None:
     )
 
 
-start_page(
-    "Architecture",
-    "How many numbers does each layer learn, and how much arithmetic does it do for one image? "
-    "Change the network in the sidebar: the shapes, the table and the charts follow at once.",
-)
-config = builder()
-try:
-    rows = layer_table_for_config(config)
-except ConfigError as error:
-    show_collapse(config, error)
-else:
-    st.session_state[ARCHITECTURE_CONFIG] = config.to_dict()
-    show_totals(config, rows)
-    if st.button("Train this network", icon=":material/model_training:",
-                 help="Open the Training page with this design selected as the model."):
-        st.session_state[TRAIN_DESIGN_REQUEST] = True
-        st.switch_page("pages/training.py")
-    show_shapes(rows)
-    show_table(rows)
-    show_shares(rows)
-show_comparison()
+if __name__ == "__main__":
+    start_page(
+        "Architecture",
+        "How many numbers does each layer learn, and how much arithmetic does it do for one image? "
+        "Change the network in the sidebar: the shapes, the table and the charts follow at once.",
+    )
+    config = builder()
+    try:
+        rows = layer_table_for_config(config)
+    except ConfigError as error:
+        show_collapse(config, error)
+    else:
+        st.session_state[ARCHITECTURE_CONFIG] = config.to_dict()
+        show_totals(config, rows)
+        if st.button("Train this network", icon=":material/model_training:",
+                     help="Open the Training page with this design selected as the model."):
+            st.session_state[TRAIN_DESIGN_REQUEST] = True
+            st.switch_page("pages/training.py")
+        show_shapes(rows)
+        show_table(rows)
+        show_shares(rows)
+    show_comparison()

@@ -38,21 +38,34 @@ from components.filters import (
 from components.imaging import LUMA_WEIGHTS, to_png_bytes
 from components.learned_filters import filter_responses
 from components.quiz import make_question
-from components.session_keys import FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND
-from components.widgets import PickedImage, image_picker, learned_filters, start_page
+from components.query_state import Choice, Integer, Link, read_link
+from components.samples import sample_names
+from components.session_keys import FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND, IMAGE_SOURCE
+from components.widgets import (
+    ImageChoice,
+    PickedImage,
+    image_picker,
+    learned_filters,
+    start_page,
+    update_query_params,
+)
 from models.card import ModelFileError
+from models.config import COURSE_CNN
 
 KERNEL_SOURCES = ("Library", "Edit your own", "Learned by the network")
 GRID_SIZES = (3, 5, 7)
 QUIZ_SIDE = 128
 RESPONSES_SIDE = 64
 PLOTLY_CONFIG = {"displaylogo": False}
+LINK = {"sample": Choice(tuple(sample_names())), "kernel": Choice(tuple(KERNELS), "Sobel: vertical edges"),
+        "filter": Integer(0, COURSE_CNN.filters - 1)}
 
 
 @dataclass(frozen=True, eq=False)
 class ChosenKernel:
     weights: np.ndarray
     title: str
+    query: dict[str, str | None]  # ?kernel= / ?filter= for a link to this choice
 
 
 def starting_kernels(size: int) -> dict[str, np.ndarray]:
@@ -63,47 +76,45 @@ def starting_kernels(size: int) -> dict[str, np.ndarray]:
     return {"Identity": identity, f"Box blur {size}x{size}": np.full((size, size), 1 / size**2), **library}
 
 
-def linked_choice() -> tuple[int, str, int]:
-    """(kernel source, library kernel, learned filter) from a shared link's ?kernel= or ?filter=."""
-    learned_index = st.query_params.get("filter", "")
-    if learned_index.isdigit():
-        return 2, next(iter(KERNELS)), int(learned_index)
-    name = st.query_params.get("kernel", "")
-    return (0, name, 0) if name in KERNELS else (0, "Sobel: vertical edges", 0)
+def linked_image(key: str, link: Link, **picker_options) -> PickedImage | None:
+    """`image_picker`, opened on the link's ?sample= when the page has just been opened."""
+    if "sample" in link.linked and f"{key}_source" not in st.session_state:
+        stored = st.session_state.get(IMAGE_SOURCE)
+        st.session_state[IMAGE_SOURCE] = ImageChoice("Sample", link["sample"], stored is None or stored.grayscale)
+    return image_picker(key, **picker_options)
 
 
-def update_link(**params: str | None) -> None:
-    """Keep ?kernel= / ?filter= in the address bar in step with the choice, so a lecturer can share it."""
-    for key, value in params.items():
-        if value is None:
-            if key in st.query_params:
-                del st.query_params[key]
-        elif st.query_params.get(key) != value:
-            st.query_params[key] = value
+def sample_link(shown: bool) -> dict[str, str | None]:
+    """?sample= for the image shown when it is a bundled sample; removed for an upload, a camera shot or none."""
+    stored = st.session_state.get(IMAGE_SOURCE)
+    return {"sample": stored.name if shown and stored is not None and stored.source == "Sample" else None}
 
 
-def choose_kernel() -> ChosenKernel | None:
-    """Kernel source, the kernel itself and optional normalisation; None after showing an error."""
-    source_index, linked_name, linked_filter = linked_choice()
-    source = st.radio("Kernel", KERNEL_SOURCES, index=source_index, horizontal=True, key="filters_kernel_source")
+def choose_kernel(link: Link) -> ChosenKernel | None:
+    """Kernel source, the kernel itself and optional normalisation; None after showing an error.
+
+    The widgets open on the link's ?kernel= (a library kernel) or ?filter= (a learned filter).
+    """
+    learned = "filter" in link.linked
+    source = st.radio("Kernel", KERNEL_SOURCES, index=2 if learned else 0, horizontal=True,
+                      key="filters_kernel_source")
     if source == KERNEL_SOURCES[0]:
         names = list(KERNELS)
-        name = st.selectbox("Named kernel", names, index=names.index(linked_name), key="filters_library")
+        name = st.selectbox("Named kernel", names, index=names.index(link["kernel"]), key="filters_library")
         st.caption(KERNELS[name].explanation)
-        weights, title = KERNELS[name].weights, name
-        update_link(kernel=name, filter=None)
+        weights, title, query = KERNELS[name].weights, name, {"kernel": name, "filter": None}
     elif source == KERNEL_SOURCES[1]:
-        update_link(kernel=None, filter=None)
         chosen = edited_kernel()
         if chosen is None:
             return None
         weights, title = chosen
+        query = {"kernel": None, "filter": None}
     else:
-        update_link(kernel=None)
-        chosen = learned_kernel(linked_filter)
+        chosen = learned_kernel(link["filter"] or 0)
         if chosen is None:
             return None
-        weights, title = chosen
+        weights, title, index = chosen
+        query = {"kernel": None, "filter": str(index)}
     weights = np.asarray(weights, dtype=np.float32)
     if st.checkbox("Normalise: divide the weights by their sum", key="filters_normalise"):
         total = float(weights.sum())
@@ -120,7 +131,7 @@ def choose_kernel() -> ChosenKernel | None:
     st.caption(f"Weights sum to {float(weights.sum()):.4g}: "
                "1 keeps the brightness, 0 leaves 0 on flat areas.")
     st.plotly_chart(kernel_figure(weights), width="content", config={"displayModeBar": False})
-    return ChosenKernel(weights, title)
+    return ChosenKernel(weights, title, query)
 
 
 def edited_kernel() -> tuple[np.ndarray, str] | None:
@@ -140,7 +151,7 @@ def edited_kernel() -> tuple[np.ndarray, str] | None:
     return weights, f"Your {weights.shape[0]}x{weights.shape[0]} kernel"
 
 
-def learned_kernel(linked_filter: int) -> tuple[np.ndarray, str] | None:
+def learned_kernel(linked_filter: int) -> tuple[np.ndarray, str, int] | None:
     try:
         filters, labels = learned_filters()
     except (ModelFileError, ValueError) as error:
@@ -152,7 +163,6 @@ def learned_kernel(linked_filter: int) -> tuple[np.ndarray, str] | None:
     epoch = st.select_slider("Weights after epoch", range(filters.epochs + 1), value=filters.epochs,
                              format_func=lambda e: "0 (random start)" if e == 0 else str(e),
                              key="filters_learned_epoch")
-    update_link(filter=str(index))
     weights = filters.history[epoch, index]
     when = "at initialisation" if epoch == 0 else f"after epoch {epoch}"
     try:
@@ -161,7 +171,7 @@ def learned_kernel(linked_filter: int) -> tuple[np.ndarray, str] | None:
                    f"after training: {labels[index].text}. Weights only, without the layer's bias.")
     except ValueError as error:
         st.caption(str(error))
-    return weights, f"Filter {index} {when}"
+    return weights, f"Filter {index} {when}", index
 
 
 def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
@@ -204,8 +214,9 @@ def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
     return True
 
 
-def show_results(picked: PickedImage, chosen: ChosenKernel, raw: np.ndarray) -> None:
-    st.subheader("4. Original and filtered")
+def show_results(picked: PickedImage, chosen: ChosenKernel, raw: np.ndarray,
+                 heading: str = "4. Original and filtered") -> None:
+    st.subheader(heading)
     st.plotly_chart(response_figure(picked.pixels, raw), width="stretch", config=PLOTLY_CONFIG)
     shared = ("Raw and ReLU panels share one colour scale" if picked.grayscale else
               "The three raw channel panels share one colour scale")
@@ -305,48 +316,53 @@ def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
                    "gallery.")
 
 
-start_page(
-    "Filters",
-    "A **convolution** slides a small grid of weights, the *kernel* or *filter*, over the image. At each "
-    "position it multiplies the pixels under it by the weights and adds the products up: that sum is one "
-    "output pixel. The weights decide what lights up: vertical lines, horizontal lines, outlines, or a blur. "
-    "A CNN's first layer does exactly this with 64 filters that it **learns** from the data.",
-)
+if __name__ == "__main__":
+    start_page(
+        "Filters",
+        "A **convolution** slides a small grid of weights, the *kernel* or *filter*, over the image. At each "
+        "position it multiplies the pixels under it by the weights and adds the products up: that sum is one "
+        "output pixel. The weights decide what lights up: vertical lines, horizontal lines, outlines, or a blur. "
+        "A CNN's first layer does exactly this with 64 filters that it **learns** from the data.",
+    )
 
-image_column, kernel_column = st.columns(2, gap="large")
-with image_column:
-    st.subheader("1. Image")
-    picked = image_picker("filters")
-with kernel_column:
-    st.subheader("2. Filter")
-    chosen = choose_kernel()
-if picked is None or chosen is None:
-    st.stop()
+    link = read_link(st.query_params.to_dict(), LINK)
+    for notice in link.notices:
+        st.warning(notice, icon=":material/link_off:")
+    image_column, kernel_column = st.columns(2, gap="large")
+    with image_column:
+        st.subheader("1. Image")
+        picked = linked_image("filters", link)
+    with kernel_column:
+        st.subheader("2. Filter")
+        chosen = choose_kernel(link)
+    update_query_params({**sample_link(picked is not None), **({} if chosen is None else chosen.query)})
+    if picked is None or chosen is None:
+        st.stop()
 
-st.subheader("3. Stride and padding")
-stride_column, padding_column, quiz_column = st.columns(3)
-stride = stride_column.select_slider("Stride", (1, 2, 3), value=1, key="filters_stride")
-padding = padding_column.radio("Padding", ("valid", "same"), horizontal=True, key="filters_padding",
-                               help="valid: only positions where the kernel fits; same: zeros around the border "
-                                    "so the output keeps the input size (with stride 1)")
-quiz_mode = quiz_column.toggle("Guess first (quiz)", key="filters_quiz",
-                               help="See the image and kernel, pick the output, then see the result")
-height, width = picked.pixels.shape[:2]
-size = chosen.weights.shape[0]
-try:
-    raw = convolve2d(picked.pixels, chosen.weights, stride=stride, padding=padding)
-    formula = shape_formula(height, width, size, stride, padding)
-except ValueError as error:
-    st.error(str(error))
-    st.stop()
-channels = "" if picked.grayscale else (" The kernel runs over each of the 3 colour channels separately, "
-                                        "so the output keeps 3 channels.")
-st.markdown(f"**Shape arithmetic** for this {height} x {width} (height x width) image, a {size}x{size} kernel "
-            f"and stride {stride} (valid: floor((H - k) / stride) + 1; same: ceil(H / stride)):{channels}")
-st.code(formula, language=None)
+    st.subheader("3. Stride and padding")
+    stride_column, padding_column, quiz_column = st.columns(3)
+    stride = stride_column.select_slider("Stride", (1, 2, 3), value=1, key="filters_stride")
+    padding = padding_column.radio("Padding", ("valid", "same"), horizontal=True, key="filters_padding",
+                                   help="valid: only positions where the kernel fits; same: zeros around the border "
+                                        "so the output keeps the input size (with stride 1)")
+    quiz_mode = quiz_column.toggle("Guess first (quiz)", key="filters_quiz",
+                                   help="See the image and kernel, pick the output, then see the result")
+    height, width = picked.pixels.shape[:2]
+    size = chosen.weights.shape[0]
+    try:
+        raw = convolve2d(picked.pixels, chosen.weights, stride=stride, padding=padding)
+        formula = shape_formula(height, width, size, stride, padding)
+    except ValueError as error:
+        st.error(str(error))
+        st.stop()
+    channels = "" if picked.grayscale else (" The kernel runs over each of the 3 colour channels separately, "
+                                            "so the output keeps 3 channels.")
+    st.markdown(f"**Shape arithmetic** for this {height} x {width} (height x width) image, a {size}x{size} kernel "
+                f"and stride {stride} (valid: floor((H - k) / stride) + 1; same: ceil(H / stride)):{channels}")
+    st.code(formula, language=None)
 
-if not quiz_mode or quiz(picked, chosen):
-    show_results(picked, chosen, raw)
-    step_through(picked.pixels, chosen.weights, raw, stride, padding)
-    if st.session_state.get("filters_kernel_source") == KERNEL_SOURCES[2]:
-        learned_section(picked, stride, padding)
+    if not quiz_mode or quiz(picked, chosen):
+        show_results(picked, chosen, raw)
+        step_through(picked.pixels, chosen.weights, raw, stride, padding)
+        if st.session_state.get("filters_kernel_source") == KERNEL_SOURCES[2]:
+            learned_section(picked, stride, padding)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,7 +14,10 @@ from components.inspect_charts import (
     GridColumn, all_maps_figure, clicked_cell, confusion_figure, embedding_figure, gallery_figure, image_grid_figure,
     kernel_gallery_figure, probability_figure,
 )
-from components.widgets import fashion_mnist, filter_snapshots, model_card, shipped_model, start_page
+from components.query_state import Choice, Indices, Link, link_update, read_link
+from components.widgets import (
+    fashion_mnist, filter_snapshots, model_card, shipped_model, start_page, update_query_params,
+)
 from models import inspection as ins
 from models.card import SHIPPED_MODEL, ModelFileError
 from models.data import CLASS_NAMES
@@ -22,7 +26,9 @@ if TYPE_CHECKING:
     import keras
 
 CHART_CONFIG = {"displayModeBar": False}
-TABS = ["Feature maps", "Learned filters", "Evaluation", "Why this prediction", "Embedding"]
+TAB_SLUGS = {"maps": "Feature maps", "filters": "Learned filters", "evaluation": "Evaluation",
+             "why": "Why this prediction", "embedding": "Embedding"}  # ?tab= -> tab label
+TABS = list(TAB_SLUGS.values())
 SOURCES = ["Course trio", "First images of a class", "By index"]
 WEIGHTS = ["After training", "At initialisation (random)"]
 PROJECTIONS = ["PCA: all 10,000 test images", "t-SNE: 1,000 test images"]
@@ -37,14 +43,21 @@ DEFAULTS = {
     "inspect_projection": PROJECTIONS[0],
 }
 
-start_page(
-    "Inspect",
-    "What happens inside the trained network: the feature maps its filters produce, the filters themselves, "
-    "where it goes wrong on the 10,000 test images, which pixels drive a prediction, and how its last hidden "
-    "layer arranges the classes.",
-)
-for key, value in DEFAULTS.items():
-    st.session_state[key] = st.session_state.get(key, value)
+LINK = {"tab": Choice(tuple(TAB_SLUGS), "maps"), "images": Indices(10_000, 6, ins.COURSE_TRIO)}
+
+
+def keep_settings() -> None:
+    """Give every setting its default once, and keep the values while their tab is closed."""
+    for key, value in DEFAULTS.items():
+        st.session_state[key] = st.session_state.get(key, value)
+
+
+def open_link(link: Link) -> None:
+    """Open the tab and the test images a link names."""
+    st.session_state["inspect_tab"] = TAB_SLUGS[link["tab"]]
+    if "images" in link.linked:
+        st.session_state["inspect_source"] = SOURCES[2]
+        st.session_state["inspect_indices"] = ", ".join(str(i) for i in link["images"])
 
 
 def class_name(index: int) -> str:
@@ -95,17 +108,26 @@ def tsne_for(model_key: str, size: int, _embedding: np.ndarray) -> tuple[np.ndar
     return chosen, ins.tsne(_embedding[chosen])
 
 
-def evaluation() -> ins.Evaluation:
-    return evaluation_for(model_key, model, x_test, y_test)[1]
+@dataclass(frozen=True, eq=False)
+class Subject:
+    """The model being inspected and the key its cached results are stored under."""
+
+    key: str
+    model: keras.Model
 
 
-def filter_count(layers: list[str]) -> int:
+def evaluation(subject: Subject) -> ins.Evaluation:
+    (_, _), (x_test, y_test) = fashion_mnist()
+    return evaluation_for(subject.key, subject.model, x_test, y_test)[1]
+
+
+def filter_count(model: keras.Model, layers: list[str]) -> int:
     """Filters every conv and pooling layer has (the smallest channel count)."""
     return min(model.get_layer(name).output.shape[-1] for name in layers)
 
 
-def item_label(index: int, evaluation_result: ins.Evaluation | None = None) -> str:
-    label = f"#{index} {class_name(int(y_test[index]))}"
+def item_label(index: int, labels: np.ndarray, evaluation_result: ins.Evaluation | None = None) -> str:
+    label = f"#{index} {class_name(int(labels[index]))}"
     if evaluation_result is None:
         return label
     predicted = int(evaluation_result.predictions[index])
@@ -115,17 +137,21 @@ def item_label(index: int, evaluation_result: ins.Evaluation | None = None) -> s
 # ---------------------------------------------------------------- tabs
 
 
-def feature_maps_tab() -> None:
+def feature_maps_tab(model: keras.Model) -> list[int] | None:
+    """Feature maps of chosen test images, one filter through every layer, then all maps of one layer.
+
+    Returns the test images shown (None after an error)."""
+    (_, _), (x_test, y_test) = fashion_mnist()
     layers = ins.spatial_layers(model)
     if not layers:
         st.info("This model has no convolution or pooling layers, so it makes no feature maps.")
-        return
+        return None
     st.markdown(
         "A conv layer has many filters; each makes one **feature map**. Pick some test images and one filter: "
         "each row is an image, each column a layer (bright = strong response). Items of one class light up "
         "the same places."
     )
-    channels = filter_count(layers)
+    channels = filter_count(model, layers)
     st.session_state["inspect_filter"] = min(st.session_state["inspect_filter"], channels - 1)
     left, middle, right = st.columns([2, 3, 1.2])
     source = left.radio("Images", SOURCES, key="inspect_source")
@@ -143,7 +169,7 @@ def feature_maps_tab() -> None:
             indices = ins.parse_indices(text, len(y_test))
     except ins.InspectionError as error:
         st.error(str(error))
-        return
+        return None
     number = right.number_input("Filter number", 0, channels - 1, step=1, key="inspect_filter",
                                 help="CONVOLUTION_NUMBER in the course notebook")
     activations = ins.layer_activations(model, x_test[indices], [*layers, model.layers[-1].name])
@@ -167,23 +193,24 @@ def feature_maps_tab() -> None:
     if st.session_state["inspect_map_layer"] not in layers:
         st.session_state["inspect_map_layer"] = layers[0]
     position = left.radio("Image", range(len(indices)), key="inspect_map_image",
-                          format_func=lambda k: item_label(indices[k]))
+                          format_func=lambda k: item_label(indices[k], y_test))
     layer = left.radio("Layer", layers, key="inspect_map_layer")
     per_map = left.toggle("Own colour range per map", key="inspect_map_scale")
     maps = activations[layer][position]
     left.caption(f"{layer}: {maps.shape[0]}x{maps.shape[1]} pixels x {maps.shape[2]} filters. "
                  f"{int((maps.max(axis=(0, 1)) == 0).sum())} filters stay 0 (ReLU) on this image.")
     right.plotly_chart(all_maps_figure(maps, layer, per_map=per_map), config=CHART_CONFIG)
+    return indices
 
 
-def learned_filters_tab() -> None:
+def learned_filters_tab(subject: Subject) -> None:
     try:
-        trained = ins.first_layer_kernels(model)
+        trained = ins.first_layer_kernels(subject.model)
     except ins.InspectionError as error:
         st.info(str(error))
         return
     initial = None
-    if model_key.startswith("shipped:"):
+    if subject.key.startswith("shipped:"):
         try:
             snapshots = filter_snapshots()
         except ModelFileError as error:
@@ -242,8 +269,9 @@ def open_in_why(index: int) -> None:
     st.session_state["inspect_tab"] = "Why this prediction"
 
 
-def evaluation_tab() -> None:
-    result = evaluation()
+def evaluation_tab(subject: Subject) -> None:
+    (_, _), (x_test, _) = fashion_mnist()
+    model, result = subject.model, evaluation(subject)
     metrics = ins.class_metrics(result.confusion)
     left, middle, right = st.columns(3)
     left.metric("Test accuracy", f"{result.accuracy:.2%}")
@@ -280,7 +308,7 @@ def evaluation_tab() -> None:
         show = right.slider("Images shown", 1, min(8, found.size), key="inspect_cell_count") if found.size > 1 else 1
         show = min(show, found.size)
         layers = ins.spatial_layers(model)
-        channels = filter_count(layers) if layers else 1
+        channels = filter_count(model, layers) if layers else 1
         st.session_state["inspect_cell_filter"] = min(st.session_state["inspect_cell_filter"], channels - 1)
         number = last.number_input("Filter for the feature maps", 0, channels - 1, step=1, key="inspect_cell_filter",
                                    disabled=not layers)
@@ -289,7 +317,7 @@ def evaluation_tab() -> None:
         st.markdown(f"**{found.size:,}** {CLASS_NAMES[true_class]} test image{'s' * (found.size > 1)} "
                     f"{'are' if found.size > 1 else 'is'} {verdict}; {shown} shown with saliency and Grad-CAM "
                     f"for the predicted class, and the feature maps of filter {number}.")
-        drill_down(found[:show], layers, number, result)
+        drill_down(model, found[:show], layers, number, result)
         pick = st.selectbox("Look at one closely", found[:show], format_func=lambda i: f"test image #{i}")
         st.button("Open it in Why this prediction", on_click=open_in_why, args=(int(pick),))
 
@@ -301,7 +329,9 @@ def evaluation_tab() -> None:
     st.caption("True class, then → the prediction and its probability. Would you have labelled them the same way?")
 
 
-def drill_down(indices: np.ndarray, layers: list[str], number: int, result: ins.Evaluation) -> None:
+def drill_down(model: keras.Model, indices: np.ndarray, layers: list[str], number: int,
+               result: ins.Evaluation) -> None:
+    (_, _), (x_test, y_test) = fashion_mnist()
     images = x_test[indices]
     columns = [GridColumn("input", images / 255.0, "image"),
                GridColumn("saliency", ins.saliency(model, images).maps, "heat")]
@@ -309,11 +339,13 @@ def drill_down(indices: np.ndarray, layers: list[str], number: int, result: ins.
         columns.append(GridColumn("Grad-CAM", ins.grad_cam(model, images).maps, "heat"))
         activations = ins.layer_activations(model, images, layers)
         columns += [GridColumn(name, activations[name][..., number]) for name in layers]
-    labels = [item_label(int(i), result) for i in indices]
+    labels = [item_label(int(i), y_test, result) for i in indices]
     st.plotly_chart(image_grid_figure(images / 255.0, columns, labels, cell=140), config=CHART_CONFIG)
 
 
-def why_tab() -> None:
+def why_tab(subject: Subject) -> None:
+    (_, _), (x_test, y_test) = fashion_mnist()
+    model = subject.model
     try:
         layer = ins.last_conv_layer(model)
     except ins.InspectionError:
@@ -351,8 +383,9 @@ def why_tab() -> None:
     right.plotly_chart(image_grid_figure(image / 255.0, columns, cell=250), config=CHART_CONFIG)
 
 
-def embedding_tab() -> None:
-    result = evaluation()
+def embedding_tab(subject: Subject) -> None:
+    (_, _), (x_test, y_test) = fashion_mnist()
+    result = evaluation(subject)
     st.markdown(
         f"Every test image becomes {result.embedding.shape[1]} numbers in the `{result.embedding_layer}` layer, "
         "the last before the output. A 2-D projection shows which classes the network keeps apart and "
@@ -360,14 +393,14 @@ def embedding_tab() -> None:
     )
     method = st.radio("Projection", PROJECTIONS, key="inspect_projection", horizontal=True)
     if method == PROJECTIONS[0]:
-        projection = pca_for(model_key, result.embedding)
+        projection = pca_for(subject.key, result.embedding)
         chosen = np.arange(len(result.labels))
         share = projection.explained
         axes = (f"PC 1 ({share[0]:.0%} of variance)", f"PC 2 ({share[1]:.0%} of variance)")
         note = (f"PCA (NumPy SVD): the two directions of largest variance keep {share[:2].sum():.0%} of it. "
                 "Axes are linear mixes of the dense units.")
     else:
-        chosen, projection = tsne_for(model_key, TSNE_SIZE, result.embedding)
+        chosen, projection = tsne_for(subject.key, TSNE_SIZE, result.embedding)
         axes = ("t-SNE 1", "t-SNE 2")
         note = (f"t-SNE (exact, NumPy; perplexity 30, 750 steps) of {len(chosen):,} randomly chosen test images; "
                 f"KL divergence {projection.kl_divergence:.2f}. It keeps neighbours together; distances between "
@@ -387,15 +420,34 @@ def embedding_tab() -> None:
             st.markdown("Click a point to see the item here.")
             return
         index = int(points[0]["customdata"])
-        st.plotly_chart(gallery_figure(x_test[index:index + 1] / 255.0, [item_label(index, result)], per_row=1,
+        st.plotly_chart(gallery_figure(x_test[index:index + 1] / 255.0, [item_label(index, y_test, result)], per_row=1,
                                        cell=230), config=CHART_CONFIG)
         st.button("Why this prediction?", on_click=open_in_why, args=(index,), key="inspect_embedding_why")
 
 
-(_, _), (x_test, y_test) = fashion_mnist()
-model_key, model = choose_model()
-tabs = st.tabs(TABS, key="inspect_tab", on_change="rerun")
-for tab, draw in zip(tabs, (feature_maps_tab, learned_filters_tab, evaluation_tab, why_tab, embedding_tab)):
-    if tab.open:
-        with tab:
-            draw()
+if __name__ == "__main__":
+    start_page(
+        "Inspect",
+        "What happens inside the trained network: the feature maps its filters produce, the filters themselves, "
+        "where it goes wrong on the 10,000 test images, which pixels drive a prediction, and how its last hidden "
+        "layer arranges the classes.",
+    )
+    link = read_link(st.query_params.to_dict(), LINK)
+    for notice in link.notices:
+        st.warning(notice, icon=":material/link_off:")
+    keep_settings()
+    if "inspect_tab" not in st.session_state:  # the page has just been opened: the link sets the view
+        open_link(link)
+    subject = Subject(*choose_model())
+    tabs = st.tabs(TABS, key="inspect_tab", on_change="rerun")
+    slugs = {label: slug for slug, label in TAB_SLUGS.items()}
+    query = {"tab": slugs.get(st.session_state.get("inspect_tab"))}
+    if tabs[0].open:
+        with tabs[0]:
+            shown = feature_maps_tab(subject.model)
+            query["images"] = None if shown is None else tuple(shown)
+    for tab, draw in zip(tabs[1:], (learned_filters_tab, evaluation_tab, why_tab, embedding_tab)):
+        if tab.open:
+            with tab:
+                draw(subject)
+    update_query_params(link_update(query, LINK))

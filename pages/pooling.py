@@ -14,25 +14,22 @@ from components.pooling import (
     shape_formula,
     shift_sensitivity,
 )
-from components.samples import FASHION_PREFIX, fashion_item
-from components.widgets import fashion_mnist, image_picker, learned_filters, start_page
+from components.query_state import Choice, Integer, Link, link_update, read_link
+from components.samples import FASHION_PREFIX, fashion_item, sample_names
+from components.widgets import fashion_mnist, learned_filters, start_page, update_query_params
 from models.card import ModelFileError
 from models.config import COURSE_CNN, plan, shape_text
 from models.data import CLASS_NAMES
+from pages.filters import linked_image, sample_link
 
 PLOT_CONFIG = {"displayModeBar": False}
 NO_FILTER = "None (pool the picture itself)"
 DEFAULT_FILTER = "Sobel: vertical edges"  # a 3x3 conv + ReLU turns a 28x28 item into 26x26, as in the model
 MODE_LABELS = {"max": "Max", "avg": "Average", "min": "Min (contrast)"}
 KERNELS_3X3 = [name for name, kernel in KERNELS.items() if kernel.weights.shape == (3, 3)]
-
-start_page(
-    "Pooling",
-    "Pooling shrinks a feature map by summarising each small window with one number. "
-    "**2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels.** "
-    "Odd sizes round down: 11x11 -> 5x5 (the last row and column are dropped).",
-)
-
+SETTINGS = ("size", "stride", "mode")  # the pooling settings a link keeps
+LINK = {"sample": Choice(tuple(sample_names())), "size": Integer(1, 64, 2), "stride": Integer(1, 64, 2),
+        "mode": Choice(tuple(MODE_LABELS), "max")}
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def feature_map(image: np.ndarray, filter_name: str, relu: bool) -> np.ndarray:
@@ -45,29 +42,51 @@ def feature_map(image: np.ndarray, filter_name: str, relu: bool) -> np.ndarray:
 
 # ---------------------------------------------------------------- input and settings
 
-st.header("1. The map to pool")
-picker, processing = st.columns([3, 2])
-with picker:
-    picked = image_picker("pooling", default_sample=FASHION_PREFIX + "Ankle boot")
-    image = None if picked is None else picked.pixels
-with processing:
-    filter_names = [NO_FILTER, *KERNELS]
-    filter_name = st.selectbox("Filter before pooling", filter_names, index=filter_names.index(DEFAULT_FILTER),
-                               key="pool_filter")
-    relu = st.checkbox("ReLU after the filter (negative values become 0)", value=True, key="pool_relu",
-                       disabled=filter_name == NO_FILTER)
-    st.caption("Filter, then ReLU, then pooling: the order the course model uses.")
 
-st.header("2. Pooling settings")
-mode_col, size_col, stride_col, padding_col = st.columns(4)
-mode = mode_col.radio("Kind", list(MODE_LABELS), format_func=MODE_LABELS.get, key="pool_mode")
-size = size_col.number_input("Pool size (window side)", min_value=0, max_value=64, value=2, key="pool_size")
-stride = stride_col.number_input("Stride (step between windows)", min_value=0, max_value=64, value=2,
-                                 key="pool_stride", help="Keras's default stride is the pool size.")
-padding = padding_col.radio("Padding", ["valid", "same"], key="pool_padding",
-                            help="valid: only whole windows (sizes round down). same: windows may hang over "
-                                 "the edge (sizes round up); missing cells are ignored.")
-settings = dict(size=int(size), stride=int(stride), mode=mode, padding=padding)  # keyword arguments of pool2d
+def choose_map(key: str, link: Link) -> tuple[np.ndarray | None, str, bool]:
+    """The picture (None after an error), the filter applied before pooling and whether ReLU follows it."""
+    picker, processing = st.columns([3, 2])
+    with picker:
+        picked = linked_image(key, link, default_sample=FASHION_PREFIX + "Ankle boot")
+    with processing:
+        filter_names = [NO_FILTER, *KERNELS]
+        filter_name = st.selectbox("Filter before pooling", filter_names, index=filter_names.index(DEFAULT_FILTER),
+                                   key="pool_filter")
+        relu = st.checkbox("ReLU after the filter (negative values become 0)", value=True, key="pool_relu",
+                           disabled=filter_name == NO_FILTER)
+        st.caption("Filter, then ReLU, then pooling: the order the course model uses.")
+    return None if picked is None else picked.pixels, filter_name, relu
+
+
+def choose_settings(link: Link) -> dict:
+    """Kind, size, stride and padding: the keyword arguments of pool2d; the widgets open on the link's values."""
+    mode_col, size_col, stride_col, padding_col = st.columns(4)
+    modes = list(MODE_LABELS)
+    mode = mode_col.radio("Kind", modes, index=modes.index(link["mode"]), format_func=MODE_LABELS.get,
+                          key="pool_mode")
+    size = size_col.number_input("Pool size (window side)", min_value=0, max_value=64, value=link["size"],
+                                 key="pool_size")
+    stride = stride_col.number_input("Stride (step between windows)", min_value=0, max_value=64,
+                                     value=link["stride"], key="pool_stride",
+                                     help="Keras's default stride is the pool size.")
+    padding = padding_col.radio("Padding", ["valid", "same"], key="pool_padding",
+                                help="valid: only whole windows (sizes round down). same: windows may hang over "
+                                     "the edge (sizes round up); missing cells are ignored.")
+    return dict(size=int(size), stride=int(stride), mode=mode, padding=padding)
+
+
+def pooled_view(image: np.ndarray, filter_name: str, relu: bool, settings: dict,
+                heading: str = "3. Before and after") -> np.ndarray | None:
+    """Shapes and before/after of one pooling; returns the pooled feature map (None after showing an error)."""
+    try:
+        fmap = feature_map(image, filter_name, relu)
+        pooled = pool2d(fmap, **settings)
+    except ValueError as error:  # PoolError, or a filter larger than a tiny picture
+        st.error(str(error))
+        return None
+    show_shapes(fmap, pooled, settings)
+    show_before_after(fmap, pooled, settings, heading)
+    return fmap
 
 
 # ---------------------------------------------------------------- sections that need a valid map and settings
@@ -92,11 +111,11 @@ def show_shapes(x: np.ndarray, pooled: np.ndarray, pool: dict) -> None:
         st.caption(f"Each of the {x.shape[2]} colour channels is pooled on its own; channels are never mixed.")
 
 
-def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict) -> None:
+def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict, heading: str) -> None:
     label = f"{MODE_LABELS[pool['mode']].split()[0]} pooled"
     panels = [charts.Panel(f"Input {shape_text(x.shape[:2])}", x),
               charts.Panel(f"{label} {shape_text(pooled.shape[:2])}", pooled)]
-    st.header("3. Before and after")
+    st.header(heading)
     true_size, scaled = st.columns(2)
     true_size.plotly_chart(charts.maps_figure(panels, same_pixel_size=True, height=300), config=PLOT_CONFIG,
                            key="pool_true_size")
@@ -201,21 +220,6 @@ def channel_of(x: np.ndarray) -> np.ndarray:
     return x[..., names.index(channel)]
 
 
-if image is not None:
-    try:
-        fmap = feature_map(image, filter_name, relu)
-        pooled = pool2d(fmap, **settings)
-    except ValueError as error:  # PoolError, or a filter larger than a tiny picture
-        st.error(str(error))
-    else:
-        show_shapes(fmap, pooled, settings)
-        show_before_after(fmap, pooled, settings)
-        map2d = channel_of(fmap)
-        show_windows(map2d, settings)
-        show_shift_test(map2d, settings)
-        show_repeated(image, settings)
-
-
 # ---------------------------------------------------------------- the course model's shapes
 
 
@@ -261,4 +265,27 @@ def show_course_walk() -> None:
     )
 
 
-show_course_walk()
+if __name__ == "__main__":
+    start_page(
+        "Pooling",
+        "Pooling shrinks a feature map by summarising each small window with one number. "
+        "**2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels.** "
+        "Odd sizes round down: 11x11 -> 5x5 (the last row and column are dropped).",
+    )
+    link = read_link(st.query_params.to_dict(), LINK)
+    for notice in link.notices:
+        st.warning(notice, icon=":material/link_off:")
+    st.header("1. The map to pool")
+    image, filter_name, relu = choose_map("pooling", link)
+    st.header("2. Pooling settings")
+    settings = choose_settings(link)
+    pooling_link = link_update({name: settings[name] for name in SETTINGS}, LINK)
+    update_query_params({**sample_link(image is not None), **pooling_link})
+    if image is not None:
+        fmap = pooled_view(image, filter_name, relu, settings)
+        if fmap is not None:
+            map2d = channel_of(fmap)
+            show_windows(map2d, settings)
+            show_shift_test(map2d, settings)
+            show_repeated(image, settings)
+    show_course_walk()

@@ -5,9 +5,10 @@ import re
 import streamlit as st
 
 from components.catalog import ALL_PAGES
+from components.query_state import Choice, Integer, Link, link_update, read_link
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST, TRAINING_RUNS
 from components.training_charts import curves_figure, feature_maps_figure, filters_figure, overlay_figure
-from components.widgets import fashion_mnist, job_registry, session_keepalive, start_page
+from components.widgets import fashion_mnist, job_registry, session_keepalive, start_page, update_query_params
 from models.config import COURSE_CNN, CNNConfig
 from models.data import CLASS_NAMES
 from models.jobs import PRESETS, RunSpec, TrainingJob, TrainingRun, architecture_changes, comparison_rows
@@ -20,26 +21,28 @@ COUNTERS = "training_page_counters"  # [runs started, click groups]
 MAX_RUNS = 10
 CHART_CONFIG = {"displayModeBar": False}
 MODELS = {"Course CNN": COURSE_CNN, "Dense baseline (no conv layers)": None}
+MODEL_SLUGS = {"course": "Course CNN", "dense": "Dense baseline (no conv layers)"}  # ?model= -> MODELS key
+TRAINING_IMAGES = (5_000, 20_000, 60_000)
 ARCHITECTURE_DESIGN = "My design from the Architecture page"
 CURVES_CAPTION = ("The thin line is each batch's value, smoothed; a dot is a whole epoch. The training dot averages "
                   "the epoch, so it lags behind the line; the validation dot is measured on held-out images at the "
                   "epoch's end.")
 
-start_page(
-    "Training",
-    "Train the course CNN, a variant, or the dense baseline on real Fashion-MNIST and watch it learn. "
-    "Training runs in the background on this server, so the page stays responsive: you can leave it and "
-    "come back. Finished runs stay below for comparison, and for the Inspect page.",
-)
-data = fashion_mnist()
-registry = job_registry()
-jobs: list[TrainingJob] = st.session_state.setdefault(JOBS, [])
-runs: list[TrainingRun] = st.session_state.setdefault(TRAINING_RUNS, [])
-st.session_state.setdefault(COUNTERS, [0, 0])
+LINK = {"model": Choice(tuple(MODEL_SLUGS), "course"), "images": Choice(TRAINING_IMAGES, 20_000),
+        "epochs": Integer(1, 30, 5)}
+
+
+def session_jobs() -> list[TrainingJob]:
+    return st.session_state.setdefault(JOBS, [])
+
+
+def session_runs() -> list[TrainingRun]:
+    return st.session_state.setdefault(TRAINING_RUNS, [])
 
 
 def harvest() -> None:
     """Move this session's ended jobs into the runs list (keeping the last MAX_RUNS)."""
+    jobs, runs = session_jobs(), session_runs()
     ended = [job for job in jobs if job.done]
     jobs[:] = [job for job in jobs if not job.done]
     for job in ended:
@@ -52,10 +55,10 @@ def harvest() -> None:
 
 def start(specs: list[RunSpec]) -> None:
     """Button callback: queue one job per spec, all or none (a setting that cannot train is kept as an error)."""
-    counters = st.session_state[COUNTERS]
+    counters = st.session_state.setdefault(COUNTERS, [0, 0])
     keepalive = session_keepalive()
     try:
-        new = [TrainingJob(spec, f"Run {counters[0] + i}: {spec.title()}", data, group=counters[1] + 1,
+        new = [TrainingJob(spec, f"Run {counters[0] + i}: {spec.title()}", fashion_mnist(), group=counters[1] + 1,
                            keepalive=keepalive) for i, spec in enumerate(specs, 1)]
     except ValueError as error:
         st.session_state[START_ERROR] = str(error)
@@ -65,8 +68,8 @@ def start(specs: list[RunSpec]) -> None:
     st.session_state[NOTICES] = []
     st.session_state[START_ERROR] = ""
     for job in new:
-        registry.submit(job)
-        jobs.append(job)
+        job_registry().submit(job)
+        session_jobs().append(job)
 
 
 def architecture_design() -> CNNConfig | None:
@@ -89,53 +92,7 @@ def base_spec() -> RunSpec:
     )
 
 
-# ---------------------------------------------------------------- 1. settings
-
-st.subheader("1. Choose a model and a recipe")
-design = architecture_design()
-if st.session_state.pop(TRAIN_DESIGN_REQUEST, False) and design is not None:
-    st.session_state["training_model"] = ARCHITECTURE_DESIGN
-row = st.columns(4)
-model_name = row[0].selectbox("Model", [*MODELS, *([ARCHITECTURE_DESIGN] if design is not None else [])],
-                              key="training_model", help="Design your own variant on the Architecture page.")
-row[1].select_slider("Training images", [5_000, 20_000, 60_000], value=20_000, key="training_images",
-                     format_func=lambda n: f"{n:,}", help="The first N images of the training set.")
-row[2].slider("Validation split", 0.0, 0.3, 0.1, 0.05, key="training_validation",
-              help="The last part of those images is held out to validate after every epoch.")
-row[3].slider("Epochs", 1, 30, 5, key="training_epochs")
-row = st.columns(4)
-row[0].selectbox("Batch size", [16, 32, 64, 128, 256], index=1, key="training_batch")
-row[1].selectbox("Optimizer", list(OPTIMIZERS), key="training_optimizer")
-row[2].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1], value=1e-3,
-                     key="training_lr", format_func=lambda lr: f"{lr:g}")
-row[3].number_input("Seed", 0, 9999, 0, key="training_seed",
-                    help="Same seed, same settings: the same starting weights and the same batch order.")
-row = st.columns([1, 3])
-stop_early = row[0].toggle("Stop at accuracy", key="training_stop_early",
-                           help="The course's callback: stop at the end of the first epoch whose training "
-                                "accuracy reaches the threshold.")
-row[1].slider("Training accuracy threshold", 0.50, 0.99, 0.95, 0.01, key="training_threshold",
-              disabled=not stop_early)
-if model_name == ARCHITECTURE_DESIGN:
-    st.caption("Your design: " + (", ".join(architecture_changes(design)) or "the course CNN") + ".")
-st.button("Train", type="primary", icon=":material/play_arrow:", on_click=lambda: start([base_spec()]))
-st.caption(f"This server trains {registry.max_jobs} run(s) at a time for everyone using it; right now "
-           f"{registry.running()} training and {registry.waiting()} waiting.")
-
-st.subheader("2. Or run a course experiment")
-st.caption("Each uses the settings above for everything it does not name; its runs queue one after another.")
-columns = st.columns(3)
-for index, preset in enumerate(PRESETS.values()):
-    with columns[index % 3]:
-        st.button(preset.title, width="stretch",
-                  on_click=lambda make=preset.runs: start(make(base_spec())))
-        st.caption(preset.description)
-if st.session_state.get(START_ERROR):
-    st.error(st.session_state[START_ERROR])
-
 # ---------------------------------------------------------------- live progress
-
-harvest()
 
 
 def show_job(job: TrainingJob) -> None:
@@ -143,7 +100,7 @@ def show_job(job: TrainingJob) -> None:
     st.markdown(f"**{job.name}**")
     if progress.status == "queued":
         st.info(f"Queued: number {progress.queue_position} in line. {progress.jobs_running} of "
-                f"{registry.max_jobs} training slot(s) on this server are busy.", icon=":material/hourglass_top:")
+                f"{job_registry().max_jobs} training slot(s) on this server are busy.", icon=":material/hourglass_top:")
         st.button("Cancel", key=f"cancel-{job.id}", on_click=job.stop)
         return
     eta = "-" if progress.eta_seconds is None else duration(progress.eta_seconds)
@@ -170,9 +127,13 @@ def duration(seconds: float) -> str:
     return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
 
 
-@st.fragment(run_every=1.0 if jobs else None)
 def live() -> None:
-    """Redrawn every second while this session has jobs; a full rerun collects the ones that ended."""
+    """This session's jobs, redrawn every second while there are any; a full rerun collects the ones that ended."""
+    st.fragment(live_jobs, run_every=1.0 if session_jobs() else None)()
+
+
+def live_jobs() -> None:
+    jobs = session_jobs()
     if any(job.done for job in jobs):
         st.rerun()
     for job in jobs:
@@ -191,75 +152,145 @@ def live() -> None:
             show_job(job)
 
 
-live()
 
-# ---------------------------------------------------------------- runs
+def run_headline(run: TrainingRun) -> None:
+    ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
+    test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
+    epochs_run = len(run.history.get("loss", []))
+    st.markdown(f"Test accuracy **{test}** after {epochs_run} epoch{'s' * (epochs_run != 1)} in "
+                f"{duration(run.seconds)}.{ended}")
 
-if not runs:
-    st.info("No finished runs yet: press **Train** or a course experiment.", icon=":material/info:")
-    st.stop()
 
-st.subheader("3. Compare runs")
-st.dataframe(
-    comparison_rows(runs), hide_index=True, width="stretch",
-    column_config={"train acc": st.column_config.NumberColumn(format="%.4f"),
-                   "val acc": st.column_config.NumberColumn(format="%.4f"),
-                   "test acc": st.column_config.NumberColumn(format="%.4f"),
-                   "parameters": st.column_config.NumberColumn(format="localized")},
-)
-st.caption(f"Your last {MAX_RUNS} runs are kept while this browser tab stays open.")
-names = [run.name for run in runs]
-latest = [run.name for run in runs if run.group == runs[-1].group]
-chosen = st.multiselect("Runs on one chart", names, default=latest if len(latest) > 1 else names[-3:])
-if chosen:
-    st.plotly_chart(overlay_figure([(run.name, run.history) for run in runs if run.name in chosen]),
-                    width="stretch", config=CHART_CONFIG)
-    st.caption("Per epoch: solid line and dots = validation, dashed line and open dots = training. A growing gap "
-               "between them is overfitting. "
-               "Test accuracy (10,000 unseen images) is in the table.")
+def settings_section(link: Link) -> None:
+    """1. and 2.: the model and recipe widgets (opened on the link's values), Train and the course experiments."""
+    st.subheader("1. Choose a model and a recipe")
+    design = architecture_design()
+    if st.session_state.pop(TRAIN_DESIGN_REQUEST, False) and design is not None:
+        st.session_state["training_model"] = ARCHITECTURE_DESIGN
+    row = st.columns(4)
+    model_name = row[0].selectbox("Model", [*MODELS, *([ARCHITECTURE_DESIGN] if design is not None else [])],
+                                  index=list(MODEL_SLUGS).index(link["model"]), key="training_model",
+                                  help="Design your own variant on the Architecture page.")
+    row[1].select_slider("Training images", TRAINING_IMAGES, value=link["images"], key="training_images",
+                         format_func=lambda n: f"{n:,}", help="The first N images of the training set.")
+    row[2].slider("Validation split", 0.0, 0.3, 0.1, 0.05, key="training_validation",
+                  help="The last part of those images is held out to validate after every epoch.")
+    row[3].slider("Epochs", 1, 30, link["epochs"], key="training_epochs")
+    row = st.columns(4)
+    row[0].selectbox("Batch size", [16, 32, 64, 128, 256], index=1, key="training_batch")
+    row[1].selectbox("Optimizer", list(OPTIMIZERS), key="training_optimizer")
+    row[2].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1], value=1e-3,
+                         key="training_lr", format_func=lambda lr: f"{lr:g}")
+    row[3].number_input("Seed", 0, 9999, 0, key="training_seed",
+                        help="Same seed, same settings: the same starting weights and the same batch order.")
+    row = st.columns([1, 3])
+    stop_early = row[0].toggle("Stop at accuracy", key="training_stop_early",
+                               help="The course's callback: stop at the end of the first epoch whose training "
+                                    "accuracy reaches the threshold.")
+    row[1].slider("Training accuracy threshold", 0.50, 0.99, 0.95, 0.01, key="training_threshold",
+                  disabled=not stop_early)
+    if model_name == ARCHITECTURE_DESIGN:
+        st.caption("Your design: " + (", ".join(architecture_changes(design)) or "the course CNN") + ".")
+    st.button("Train", type="primary", icon=":material/play_arrow:", on_click=lambda: start([base_spec()]))
+    registry = job_registry()
+    st.caption(f"This server trains {registry.max_jobs} run(s) at a time for everyone using it; right now "
+               f"{registry.running()} training and {registry.waiting()} waiting.")
 
-st.subheader("4. Look inside one run")
-run = st.selectbox("Run", runs, index=len(runs) - 1, format_func=lambda r: r.name)
-ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
-test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
-epochs_run = len(run.history.get("loss", []))
-st.markdown(f"Test accuracy **{test}** after {epochs_run} epoch{'s' * (epochs_run != 1)} in "
-            f"{duration(run.seconds)}.{ended}")
-curves, timeline, files = st.tabs(["Learning curves", "Filter timeline", "Download"])
-with curves:
-    st.plotly_chart(curves_figure(run.batch_curve, run.history), width="stretch", config=CHART_CONFIG)
-    st.caption(CURVES_CAPTION)
-with timeline:
-    if run.timeline is None:
-        st.info("The dense baseline has no conv layer, so it has no filters to watch.")
+    st.subheader("2. Or run a course experiment")
+    st.caption("Each uses the settings above for everything it does not name; its runs queue one after another.")
+    columns = st.columns(3)
+    for index, preset in enumerate(PRESETS.values()):
+        with columns[index % 3]:
+            st.button(preset.title, width="stretch",
+                      on_click=lambda make=preset.runs: start(make(base_spec())))
+            st.caption(preset.description)
+    if st.session_state.get(START_ERROR):
+        st.error(st.session_state[START_ERROR])
+
+
+def runs_section(runs: list[TrainingRun]) -> None:
+    """3. and 4.: finished runs compared, and one run looked at closely."""
+    st.subheader("3. Compare runs")
+    st.dataframe(
+        comparison_rows(runs), hide_index=True, width="stretch",
+        column_config={"train acc": st.column_config.NumberColumn(format="%.4f"),
+                       "val acc": st.column_config.NumberColumn(format="%.4f"),
+                       "test acc": st.column_config.NumberColumn(format="%.4f"),
+                       "parameters": st.column_config.NumberColumn(format="localized")},
+    )
+    st.caption(f"Your last {MAX_RUNS} runs are kept while this browser tab stays open.")
+    names = [run.name for run in runs]
+    latest = [run.name for run in runs if run.group == runs[-1].group]
+    chosen = st.multiselect("Runs on one chart", names, default=latest if len(latest) > 1 else names[-3:])
+    if chosen:
+        st.plotly_chart(overlay_figure([(run.name, run.history) for run in runs if run.name in chosen]),
+                        width="stretch", config=CHART_CONFIG)
+        st.caption("Per epoch: solid line and dots = validation, dashed line and open dots = training. A growing gap "
+                   "between them is overfitting. "
+                   "Test accuracy (10,000 unseen images) is in the table.")
+
+    st.subheader("4. Look inside one run")
+    run = st.selectbox("Run", runs, index=len(runs) - 1, format_func=lambda r: r.name)
+    run_headline(run)
+    curves, timeline, files = st.tabs(["Learning curves", "Filter timeline", "Download"])
+    with curves:
+        st.plotly_chart(curves_figure(run.batch_curve, run.history), width="stretch", config=CHART_CONFIG)
+        st.caption(CURVES_CAPTION)
+    with timeline:
+        if run.timeline is None:
+            st.info("The dense baseline has no conv layer, so it has no filters to watch.")
+        else:
+            frames = len(run.timeline.kernels)
+            step = frames - 1
+            if frames > 1:
+                step = st.slider("After epoch", 0, frames - 1, frames - 1,
+                                 help="0 is the random initialisation; slide to replay how the filters formed.")
+            picture, kernels, maps = st.columns([1, 3, 3], gap="medium")
+            picture.image(run.timeline.sample, width="stretch",
+                          caption=f"The sample: a test image ({CLASS_NAMES[run.timeline.sample_label]})")
+            with kernels:
+                st.markdown("**First-layer filters**")
+                st.plotly_chart(filters_figure(run.timeline.kernels[step]), width="stretch", config=CHART_CONFIG)
+            with maps:
+                st.markdown("**What they make of the sample**")
+                st.plotly_chart(feature_maps_figure(run.timeline.feature_maps[step]), width="stretch",
+                                config=CHART_CONFIG)
+            st.caption("Filters: red = positive weight, blue = negative, each on its own scale (hover for the value). "
+                       "Feature maps: the first layer's output after ReLU for the sample, white = that map's maximum. "
+                       + ("This run's first layer is hand-picked and frozen, so it does not change."
+                          if run.config["first_layer"] != "learned" else ""))
+    with files:
+        slug = re.sub(r"[^a-z0-9]+", "-", run.name.lower()).strip("-")
+        left, right = st.columns(2)
+        left.download_button("Trained model (.keras)", data=run.keras_bytes, file_name=f"{slug}.keras",
+                             mime="application/octet-stream", icon=":material/download:")
+        right.download_button("History (.csv)", data=run.history_csv(), file_name=f"{slug}.csv", mime="text/csv",
+                              icon=":material/download:")
+        inspect = next((page for page in ALL_PAGES if page.title == "Inspect"), None)
+        if inspect is not None:
+            st.page_link(inspect.path, label="Inspect this run's predictions and activations", icon=inspect.icon)
+        st.button("Remove this run", icon=":material/delete:", on_click=runs.remove, args=(run,))
+
+
+if __name__ == "__main__":
+    start_page(
+        "Training",
+        "Train the course CNN, a variant, or the dense baseline on real Fashion-MNIST and watch it learn. "
+        "Training runs in the background on this server, so the page stays responsive: you can leave it and "
+        "come back. Finished runs stay below for comparison, and for the Inspect page.",
+    )
+    fashion_mnist()
+    link = read_link(st.query_params.to_dict(), LINK)
+    for notice in link.notices:
+        st.warning(notice, icon=":material/link_off:")
+    settings_section(link)
+    slugs = {name: slug for slug, name in MODEL_SLUGS.items()}
+    update_query_params(link_update({"model": slugs.get(st.session_state["training_model"]),
+                                     "images": st.session_state["training_images"],
+                                     "epochs": st.session_state["training_epochs"]}, LINK))
+    harvest()
+    live()
+    if session_runs():
+        runs_section(session_runs())
     else:
-        frames = len(run.timeline.kernels)
-        step = frames - 1
-        if frames > 1:
-            step = st.slider("After epoch", 0, frames - 1, frames - 1,
-                             help="0 is the random initialisation; slide to replay how the filters formed.")
-        picture, kernels, maps = st.columns([1, 3, 3], gap="medium")
-        picture.image(run.timeline.sample, width="stretch",
-                      caption=f"The sample: a test image ({CLASS_NAMES[run.timeline.sample_label]})")
-        with kernels:
-            st.markdown("**First-layer filters**")
-            st.plotly_chart(filters_figure(run.timeline.kernels[step]), width="stretch", config=CHART_CONFIG)
-        with maps:
-            st.markdown("**What they make of the sample**")
-            st.plotly_chart(feature_maps_figure(run.timeline.feature_maps[step]), width="stretch",
-                            config=CHART_CONFIG)
-        st.caption("Filters: red = positive weight, blue = negative, each on its own scale (hover for the value). "
-                   "Feature maps: the first layer's output after ReLU for the sample, white = that map's maximum. "
-                   + ("This run's first layer is hand-picked and frozen, so it does not change."
-                      if run.config["first_layer"] != "learned" else ""))
-with files:
-    slug = re.sub(r"[^a-z0-9]+", "-", run.name.lower()).strip("-")
-    left, right = st.columns(2)
-    left.download_button("Trained model (.keras)", data=run.keras_bytes, file_name=f"{slug}.keras",
-                         mime="application/octet-stream", icon=":material/download:")
-    right.download_button("History (.csv)", data=run.history_csv(), file_name=f"{slug}.csv", mime="text/csv",
-                          icon=":material/download:")
-    inspect = next((page for page in ALL_PAGES if page.title == "Inspect"), None)
-    if inspect is not None:
-        st.page_link(inspect.path, label="Inspect this run's predictions and activations", icon=inspect.icon)
-    st.button("Remove this run", icon=":material/delete:", on_click=runs.remove, args=(run,))
+        st.info("No finished runs yet: press **Train** or a course experiment.", icon=":material/info:")

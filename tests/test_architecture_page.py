@@ -88,10 +88,13 @@ def test_a_link_sets_the_builder():
     assert "the average of each 2x2 window" in list(app.table[0].value["Shape rule"])[2]
 
 
-def test_a_link_with_a_value_not_offered_says_so_and_starts_from_the_course_cnn():
-    app = open_page(filters="48")
-    assert "The link sets filters=48, which the builder does not offer" in app.error[0].value
-    assert metrics(app)["Parameters"] == "243,786"
+def test_a_link_with_a_value_not_offered_says_so_and_keeps_the_valid_ones():
+    app = open_page(filters="48", blocks="3", dense="lots", present="1")
+    assert [w.value for w in app.warning] == [
+        "The link's filters='48' was ignored (not one of the choices (8, 16, 32, 64, 128)); using the default, 64.",
+        "The link's dense='lots' was ignored (not one of the choices (0, 32, 64, 128, 256)); using the default, 128."]
+    assert [widget(app, k).value for k in ("conv_blocks", "filters", "dense_units")] == [3, 64, 128]
+    assert app.query_params == {"blocks": "3", "present": "1"}  # the bad values are dropped, other keys stay
 
 
 @pytest.mark.parametrize("query, layer, fits", [

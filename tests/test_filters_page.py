@@ -397,3 +397,33 @@ def test_the_page_does_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+# ---------------------------------------------------------------- shareable links
+
+
+def test_a_link_opens_its_sample_and_kernel_and_follows_changes(fashion):
+    app = filters_page(sample=FASHION_PREFIX + "Sneaker", kernel="Course: horizontal lines", present="1")
+    assert app.selectbox(key="filters_sample").value == FASHION_PREFIX + "Sneaker"
+    assert app.selectbox(key="filters_library").value == "Course: horizontal lines"
+    sneaker = load_sample(FASHION_PREFIX + "Sneaker", grayscale=True, fashion=fashion[1])
+    raw = convolve2d(sneaker, KERNELS["Course: horizontal lines"].weights)
+    assert raw_range_caption(app).startswith(f"Raw output from {raw.min():.3f} to {raw.max():.3f}.")
+    app.selectbox(key="filters_sample").set_value("Checkerboard").run()
+    app.selectbox(key="filters_library").set_value("Emboss").run()
+    assert app.query_params == {"sample": "Checkerboard", "kernel": "Emboss", "present": "1"}
+    app.radio(key="filters_source").set_value("Upload").run()
+    assert "sample" not in app.query_params and app.query_params["present"] == "1"
+
+
+def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
+    app = filters_page(sample="Nope", kernel="Sobel", filter="64")
+    assert [w.value for w in app.warning] == [
+        "The link's sample='Nope' was ignored (not one of the choices (see the page's choices)); using the page's "
+        "default.",
+        "The link's kernel='Sobel' was ignored (not one of the choices (see the page's choices)); using the default, "
+        "Sobel: vertical edges.",
+        "The link's filter='64' was ignored (outside 0-63); using the page's default."]
+    assert app.selectbox(key="filters_sample").value == DEFAULT_SAMPLE
+    assert app.selectbox(key="filters_library").value == "Sobel: vertical edges"
+    assert app.query_params == {"sample": DEFAULT_SAMPLE, "kernel": "Sobel: vertical edges"}

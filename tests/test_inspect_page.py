@@ -135,3 +135,40 @@ def test_charts_module_does_not_import_tensorflow():
 
     code = "import sys, components.inspect_charts; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+# ---------------------------------------------------------------- shareable links
+
+
+def linked_page(**query: str) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    app.query_params.update(query)
+    app.switch_page(PAGE).run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def test_a_link_opens_its_images_and_tab_and_follows_changes():
+    app = linked_page(images="5,7", present="1")
+    assert app.radio(key="inspect_source").value == "By index"
+    assert app.text_input(key="inspect_indices").value == "5, 7"
+    assert len(figures(app)[0]["data"]) == 2 * 5  # two images x (input + four layers)
+    app.text_input(key="inspect_indices").set_value("1, 2, 3").run()
+    assert app.query_params == {"images": "1,2,3", "present": "1"}
+    app.radio(key="inspect_source").set_value("Course trio").run()
+    assert app.query_params == {"present": "1"}
+
+    app = linked_page(tab="why", images="9")
+    assert app.session_state["inspect_tab"] == "Why this prediction"
+    assert any("Test image index" in box.label for box in app.number_input)
+    assert app.query_params == {"tab": "why", "images": "9"}  # other tabs leave ?images= as linked
+
+
+def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
+    app = linked_page(tab="secret", images="1,x")
+    assert [w.value for w in app.warning] == [
+        "The link's tab='secret' was ignored (not one of the choices (maps, filters, evaluation, why, embedding)); "
+        "using the default, maps.",
+        "The link's images='1,x' was ignored (indices are whole numbers); using the default, 0,23,28."]
+    assert app.radio(key="inspect_source").value == "Course trio"
+    assert app.query_params == {}

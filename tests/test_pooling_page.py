@@ -397,3 +397,37 @@ def test_a_picture_smaller_than_the_filter_gets_a_message(page):
     assert not page.exception and not page.error
     assert metrics(page)["Output"][0] == "1x1"
     assert [w.value for w in page.warning] == ["A shift of (0, 2) moves the whole 2x2 map out of view"]
+
+
+# ---------------------------------------------------------------- shareable links
+
+
+def linked_page(**query: str) -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=60)
+    app.query_params.update(query)
+    app.run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def test_a_link_opens_its_sample_and_pooling_and_follows_changes(fashion):
+    app = linked_page(sample="Fashion-MNIST: Trouser", size="3", stride="1", mode="avg", present="1")
+    assert app.selectbox(key="pooling_sample").value == "Fashion-MNIST: Trouser"
+    assert [app.number_input(key=k).value for k in ("pool_size", "pool_stride")] == [3, 1]
+    assert app.radio(key="pool_mode").value == "avg"
+    edges = np.maximum(keras_conv_relu(first_item(fashion, "Trouser"), SOBEL_VERTICAL), 0.0)
+    pooled = keras_pool(edges, 3, 1, "valid", "avg")
+    assert metrics(app)["Output"][0] == f"{pooled.shape[0]}x{pooled.shape[1]}"
+    app.number_input(key="pool_size").set_value(2).run()
+    app.number_input(key="pool_stride").set_value(2).run()
+    app.radio(key="pool_mode").set_value("min").run()
+    assert app.query_params == {"sample": "Fashion-MNIST: Trouser", "mode": "min", "present": "1"}
+
+
+def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
+    app = linked_page(size="two", stride="0", mode="median", sample="")
+    assert [w.value.split(" was ignored")[0] for w in app.warning] == [
+        "The link's sample=''", "The link's size='two'", "The link's stride='0'", "The link's mode='median'"]
+    assert [app.number_input(key=k).value for k in ("pool_size", "pool_stride")] == [2, 2]
+    assert metrics(app)["Output"][0] == "13x13"
+    assert app.query_params == {"sample": "Fashion-MNIST: Ankle boot"}

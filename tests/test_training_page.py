@@ -218,3 +218,33 @@ def set_slider(page, label: str, *keys: str) -> None:
         page.keyboard.press(key)
     slider.blur()
     wait_until_idle(page)
+
+
+# ---------------------------------------------------------------- shareable links
+
+
+def linked_page(**query: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update(query)
+    app.switch_page(PAGE).run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def test_a_link_opens_its_model_and_recipe_and_follows_changes():
+    app = linked_page(model="dense", images="5000", epochs="3", present="1")
+    assert app.selectbox(key="training_model").value == "Dense baseline (no conv layers)"
+    assert app.select_slider(key="training_images").value == 5_000
+    assert app.slider(key="training_epochs").value == 3
+    app.selectbox(key="training_model").set_value("Course CNN").run()
+    app.slider(key="training_epochs").set_value(7).run()
+    assert app.query_params == {"images": "5000", "epochs": "7", "present": "1"}
+
+
+def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
+    app = linked_page(model="resnet", images="100", epochs="31")
+    assert [w.value.split(" was ignored")[0] for w in app.warning] == [
+        "The link's model='resnet'", "The link's images='100'", "The link's epochs='31'"]
+    assert app.selectbox(key="training_model").value == "Course CNN"
+    assert (app.select_slider(key="training_images").value, app.slider(key="training_epochs").value) == (20_000, 5)
+    assert app.query_params == {}

@@ -1,0 +1,136 @@
+"""Shareable page state: a link's query parameters (strings) read into typed settings.
+
+A page declares its parameters as a schema, e.g. {"size": Integer(1, 64, 2), "mode": Choice(("max", "avg"), "max")}.
+`read_link` returns every setting (the link's value, or the default) plus one notice per value it ignored;
+`link_update` turns settings back into query values, None meaning "remove it" (the default needs no parameter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Union
+
+from models.analysis import BUILDER_CHOICES, QUERY_NAMES
+from models.config import COURSE_CNN, CNNConfig
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of fixed options, written in the link as str(option); None as default means "no choice linked"."""
+
+    options: tuple[Any, ...]
+    default: Any = None
+
+    def parse(self, raw: str) -> Any:
+        for option in self.options:
+            if raw == str(option):
+                return option
+        shown = ", ".join(str(o) for o in self.options) if len(self.options) <= 8 else "see the page's choices"
+        raise ValueError(f"not one of the choices ({shown})")
+
+    def encode(self, value: Any) -> str:
+        return str(value)
+
+
+@dataclass(frozen=True)
+class Integer:
+    """A whole number from low to high; None as default means "no number linked"."""
+
+    low: int
+    high: int
+    default: int | None = None
+
+    def parse(self, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError("not a whole number") from None
+        if not self.low <= value <= self.high:
+            raise ValueError(f"outside {self.low}-{self.high}")
+        return value
+
+    def encode(self, value: int) -> str:
+        return str(value)
+
+
+@dataclass(frozen=True)
+class Indices:
+    """1 to `most` distinct indices below `size`, comma separated (?images=0,23,28)."""
+
+    size: int
+    most: int
+    default: tuple[int, ...] | None = None
+
+    def parse(self, raw: str) -> tuple[int, ...]:
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if not 1 <= len(parts) <= self.most:
+            raise ValueError(f"give 1 to {self.most} indices separated by commas")
+        if not all(part.isdigit() for part in parts):
+            raise ValueError("indices are whole numbers")
+        values = tuple(dict.fromkeys(int(part) for part in parts))
+        if max(values) >= self.size:
+            raise ValueError(f"indices run from 0 to {self.size - 1}")
+        return values
+
+    def encode(self, value: Sequence[int]) -> str:
+        return ",".join(str(v) for v in value)
+
+
+Param = Union[Choice, Integer, Indices]
+
+
+@dataclass(frozen=True)
+class Link:
+    """Settings read from a link: `values` has every schema key; `linked` the keys the link set validly."""
+
+    values: dict[str, Any]
+    linked: frozenset[str] = frozenset()
+    notices: tuple[str, ...] = ()
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+
+def read_link(params: Mapping[str, str], schema: Mapping[str, Param]) -> Link:
+    """Every schema setting from the link, or its default; a notice naming each parameter value ignored."""
+    values, linked, notices = {}, set(), []
+    for name, param in schema.items():
+        values[name] = param.default
+        if name not in params:
+            continue
+        raw = params[name]
+        try:
+            values[name] = param.parse(raw)
+        except ValueError as reason:
+            fallback = "the page's default" if param.default is None else f"the default, {param.encode(param.default)}"
+            notices.append(f"The link's {name}={raw!r} was ignored ({reason}); using {fallback}.")
+        else:
+            linked.add(name)
+    return Link(values, frozenset(linked), tuple(notices))
+
+
+def link_update(values: Mapping[str, Any], schema: Mapping[str, Param]) -> dict[str, str | None]:
+    """Query values for these settings; None (remove the parameter) for a default or missing value."""
+    return {name: None if values.get(name) in (None, schema[name].default) else schema[name].encode(values[name])
+            for name in values}
+
+
+# ---------------------------------------------------------------- the Architecture builder's config
+
+ARCHITECTURE: dict[str, Param] = {
+    name: Choice(BUILDER_CHOICES[field_name], getattr(COURSE_CNN, field_name))
+    for field_name, name in QUERY_NAMES.items()
+}
+
+
+def config_from_link(params: Mapping[str, str], base: CNNConfig) -> tuple[CNNConfig, tuple[str, ...]]:
+    """`base` with the builder values the link sets validly; notices for the values it ignored."""
+    link = read_link(params, ARCHITECTURE)
+    changes = {field_name: link[name] for field_name, name in QUERY_NAMES.items() if name in link.linked}
+    return replace(base, **changes), link.notices
+
+
+def config_link(config: CNNConfig) -> dict[str, str | None]:
+    """Query values for a builder config: only what differs from the course CNN."""
+    return link_update({name: getattr(config, field_name) for field_name, name in QUERY_NAMES.items()}, ARCHITECTURE)

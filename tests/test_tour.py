@@ -1,0 +1,156 @@
+"""The Week 3 tour: its answers against Keras, and the page under AppTest (Next / Back, reveal, ?step=, training)."""
+
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components.filters import KERNELS
+from components.session_keys import TOUR_STEP, TRAINING_RUNS
+from components.tour import TOUR_KERNEL, TOUR_RUN, steps
+from models.card import read_model_card
+from models.jobs import RunSpec, TrainingJob
+from models.train import TrainConfig
+from models.zoo import course_cnn, course_dnn
+from tests.browser import ROOT
+
+APP = str(ROOT / "app.py")
+PAGE = "pages/tour.py"
+STEPS = steps()
+
+
+def tour(**query: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=180)
+    app.query_params.update(query)
+    app.switch_page(PAGE).run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def press(app: AppTest, key: str) -> AppTest:
+    next(button for button in app.button if button.key == key).click().run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def step_header(app: AppTest) -> str:
+    return app.header[0].value
+
+
+# ---------------------------------------------------------------- the answers, checked against Keras
+
+
+def test_answers_match_keras():
+    answers = {step.key: step.answer for step in STEPS}
+    dense = course_dnn().get_layer(index=1)
+    assert answers["why"].startswith(f"784 x 128 + 128 = {dense.count_params():,}: ")
+    assert f"{course_dnn().count_params():,} parameters" in answers["why"]
+    conv = sum(layer.count_params() for layer in course_cnn().layers if isinstance(layer, keras.layers.Conv2D))
+    assert answers["why"].endswith(f"conv layers together have only {conv:,}.")
+    shapes = {layer.name: "x".join(map(str, layer.output.shape[1:])) for layer in course_cnn().layers}
+    assert answers["model"].startswith(f"{shapes['pool2']}: conv2 gives {shapes['conv2']}, ")
+    assert answers["model"].endswith(f"Flatten makes it {int(shapes['flatten']):,} numbers.")
+    assert answers["maps"].startswith(f"64 maps of 26x26 ({shapes['conv1']})")
+
+    item = np.random.default_rng(0).random((1, 28, 28, 1)).astype("float32")
+    layer = keras.layers.Conv2D(1, 3, padding="valid")
+    conv_out = layer(item)
+    assert answers["filter"].startswith(f"{conv_out.shape[1]}x{conv_out.shape[2]}: ")
+    pooled = keras.layers.MaxPooling2D(2)(conv_out)
+    kept = pooled.shape[1] * pooled.shape[2]
+    assert answers["pooling"].startswith(f"{pooled.shape[1]}x{pooled.shape[2]} (")
+    assert answers["pooling"].endswith(f"{kept} values, {kept / (conv_out.shape[1] * conv_out.shape[2]):.0%}.")
+    assert "-1, -2, -1 in its left column and +1, +2, +1 in its right" in STEPS[1].text
+    assert np.array_equal(KERNELS[TOUR_KERNEL].weights[:, 0], [-1, -2, -1])
+
+
+def test_training_answer_is_the_training_jobs_batch_count(fashion):
+    spec = RunSpec(recipe=TrainConfig(epochs=TOUR_RUN.epochs, batch_size=TOUR_RUN.batch_size),
+                   train_images=TOUR_RUN.train_images, validation_split=TOUR_RUN.validation_split)
+    steps_per_epoch = TrainingJob(spec, "tour", fashion).progress().steps
+    assert STEPS[4].answer.startswith(f"ceil(4,500 / 32) = {steps_per_epoch}: ")
+    assert steps_per_epoch == TOUR_RUN.batches_per_epoch == 141
+    assert STEPS[4].answer.endswith("140 full batches of 32 and a last one of 20.")
+
+
+# ---------------------------------------------------------------- the page
+
+
+def test_next_and_back_walk_every_step_and_keep_the_step_in_the_link():
+    app = tour(present="1")
+    assert app.title[0].value == "Week 3 tour"
+    for index, step in enumerate(STEPS):
+        assert step_header(app) == f"{index + 1}. {step.title}"
+        assert app.session_state[TOUR_STEP] == index
+        assert app.query_params == {"step": str(index + 1), "present": "1"}
+        assert any(m.value == f"**Predict first:** {step.question}" for m in app.markdown)
+        if index < len(STEPS) - 1:
+            press(app, "tour_next_top")
+    assert next(b for b in app.button if b.key == "tour_next_bottom").disabled
+    press(app, "tour_back_bottom")
+    assert step_header(app) == f"5. {STEPS[4].title}" and app.query_params["step"] == "5"
+
+
+@pytest.mark.parametrize("index", range(len(STEPS)))
+def test_every_step_shows_its_live_widget_and_reveals_its_answer(index):
+    app = tour(step=str(index + 1))
+    step = STEPS[index]
+    assert step_header(app) == f"{index + 1}. {step.title}"
+    assert not app.success
+    app.toggle(key=f"tour_reveal_{index}").set_value(True).run()
+    assert not app.exception
+    assert [s.value for s in app.success] == [step.answer]
+    widgets = {
+        "why": lambda: any("2.4x the dense network's parameters" in m.value for m in app.markdown),
+        "filter": lambda: app.selectbox(key="filters_library").value == TOUR_KERNEL,
+        "pooling": lambda: [m.value for m in app.metric][:2] == ["26x26", "13x13"],
+        "model": lambda: list(app.table[0].value["Output"])[4] == "5x5x64",
+        "training": lambda: any(b.key == "tour_train" for b in app.button),
+        "maps": lambda: app.radio(key="inspect_source").value == "Course trio",
+    }
+    assert widgets[step.key]()
+
+
+def test_a_garbled_step_falls_back_to_the_first_with_a_notice():
+    app = tour(step="9")
+    assert [w.value for w in app.warning] == [
+        f"The link's step='9' was ignored (outside 1-{len(STEPS)}); using the default, 1."]
+    assert step_header(app) == f"1. {STEPS[0].title}" and app.query_params == {"step": "1"}
+
+
+def test_the_training_step_trains_the_course_cnn_briefly_and_shows_the_run():
+    app = tour(step="5")
+    press(app, "tour_train")
+    (job,) = app.session_state["training_page_jobs"]
+    assert job.name == f"Run 1: course CNN, {TOUR_RUN.epochs} epochs"
+    assert job.progress().steps == TOUR_RUN.batches_per_epoch
+    assert next(b for b in app.button if b.key == "tour_train").disabled
+    assert job.wait(120), "the tour's run did not end"
+    app.run()
+    (run,) = app.session_state[TRAINING_RUNS]
+    assert run.config["train_images"] == 4_500 and len(run.history["loss"]) == TOUR_RUN.epochs
+    assert any(m.value.startswith(f"Test accuracy **{run.test_accuracy:.2%}** after 2 epochs") for m in app.markdown)
+    card = read_model_card()
+    assert any(f"{card['epochs']} epochs, reaches {card['test_accuracy']:.2%}" in c.value for c in app.caption)
+    assert not next(b for b in app.button if b.key == "tour_train").disabled
+
+
+def test_the_first_four_steps_run_without_tensorflow():
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from streamlit.testing.v1 import AppTest
+        app = AppTest.from_file({APP!r}, default_timeout=60).run()
+        app.switch_page({PAGE!r}).run()
+        for _ in range(3):
+            next(b for b in app.button if b.key == "tour_next_top").click().run()
+        assert not app.exception and app.header[0].value.startswith("4. "), app.header
+        print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
