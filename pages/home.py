@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components.catalog import LESSONS
+from components.catalog import LESSONS, TOUR
 from components.charts import FlowStep, shape_flow_figure
 from components.widgets import model_card, start_page
 from models.card import ModelFileError
@@ -31,10 +31,10 @@ st.caption(
     "28x28x1 -> 26x26x64 -> 13x13x64 -> 11x11x64 -> 5x5x64 -> 1600 -> 128 -> 10."
 )
 
-if LESSONS:
-    st.subheader("Lessons")
-    for lesson in LESSONS:
-        st.page_link(lesson.path, label=f"**{lesson.title}**: {lesson.blurb}", icon=lesson.icon)
+st.subheader("Lessons")
+st.page_link(TOUR.path, label=f"**{TOUR.title}** (start here in class): {TOUR.blurb}", icon=TOUR.icon)
+for lesson in LESSONS:
+    st.page_link(lesson.path, label=f"**{lesson.title}**: {lesson.blurb}", icon=lesson.icon)
 
 st.subheader("The trained model in this lab")
 try:

@@ -22,3 +22,9 @@ def test_home_shows_the_course_journey():
     assert not app.exception
     assert app.title[0].value == "CNN Lab"
     assert "26x26x64" in app.caption[0].value and "5x5x64 -> 1600" in app.caption[0].value
+
+
+def test_home_links_the_tour_and_every_lesson():
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    linked = [element.proto.page for element in app.get("page_link")]
+    assert linked == [spec.url_path for spec in ALL_PAGES if spec.title != "Home"]
