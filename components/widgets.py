@@ -12,6 +12,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from components.imaging import ImageError, load_image_with_notes
 from components.learned_filters import FilterLabel, LearnedFilters, label_filters
 from components.presentation import PRESENT_PARAM, parse_flag, presentation_css
+from components.query_state import Link, read_link
 from components.samples import is_fashion_sample, load_sample, sample_description, sample_names
 from components.session_keys import IMAGE_SOURCE, PRESENTATION, PRESENTATION_TOGGLE
 from models.card import ModelFileError, read_filter_snapshots, read_model_card
@@ -19,6 +20,8 @@ from models.data import Arrays, DataError, load_fashion_mnist
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    from components.query_state import Param
 
     import keras
 
@@ -240,6 +243,14 @@ def session_keepalive() -> "Callable[[], bool] | None":
         return None
     server, session_id = runtime.get_instance(), context.session_id
     return lambda: server.is_active_session(session_id)
+
+
+def read_page_link(schema: "Mapping[str, Param]") -> Link:
+    """This page's settings from the address bar; each value ignored is named in a warning."""
+    link = read_link(st.query_params.to_dict(), schema)
+    for notice in link.notices:
+        st.warning(notice, icon=":material/link_off:")
+    return link
 
 
 def update_query_params(values: "Mapping[str, str | None]") -> None:

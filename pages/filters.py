@@ -38,13 +38,14 @@ from components.filters import (
 from components.imaging import LUMA_WEIGHTS, to_png_bytes
 from components.learned_filters import filter_responses
 from components.quiz import make_question
-from components.query_state import Choice, Integer, Link, read_link
+from components.query_state import Choice, Integer, Link
 from components.samples import sample_names
 from components.session_keys import FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND, IMAGE_SOURCE
 from components.widgets import (
     ImageChoice,
     PickedImage,
     image_picker,
+    read_page_link,
     learned_filters,
     start_page,
     update_query_params,
@@ -325,9 +326,7 @@ if __name__ == "__main__":
         "A CNN's first layer does exactly this with 64 filters that it **learns** from the data.",
     )
 
-    link = read_link(st.query_params.to_dict(), LINK)
-    for notice in link.notices:
-        st.warning(notice, icon=":material/link_off:")
+    link = read_page_link(LINK)
     image_column, kernel_column = st.columns(2, gap="large")
     with image_column:
         st.subheader("1. Image")

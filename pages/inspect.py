@@ -14,9 +14,9 @@ from components.inspect_charts import (
     GridColumn, all_maps_figure, clicked_cell, confusion_figure, embedding_figure, gallery_figure, image_grid_figure,
     kernel_gallery_figure, probability_figure,
 )
-from components.query_state import Choice, Indices, Link, link_update, read_link
+from components.query_state import Choice, Indices, Link, link_update
 from components.widgets import (
-    fashion_mnist, filter_snapshots, model_card, shipped_model, start_page, update_query_params,
+    fashion_mnist, filter_snapshots, model_card, read_page_link, shipped_model, start_page, update_query_params,
 )
 from models import inspection as ins
 from models.card import SHIPPED_MODEL, ModelFileError
@@ -432,9 +432,7 @@ if __name__ == "__main__":
         "where it goes wrong on the 10,000 test images, which pixels drive a prediction, and how its last hidden "
         "layer arranges the classes.",
     )
-    link = read_link(st.query_params.to_dict(), LINK)
-    for notice in link.notices:
-        st.warning(notice, icon=":material/link_off:")
+    link = read_page_link(LINK)
     keep_settings()
     if "inspect_tab" not in st.session_state:  # the page has just been opened: the link sets the view
         open_link(link)

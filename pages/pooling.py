@@ -14,9 +14,9 @@ from components.pooling import (
     shape_formula,
     shift_sensitivity,
 )
-from components.query_state import Choice, Integer, Link, link_update, read_link
+from components.query_state import Choice, Integer, Link, link_update
 from components.samples import FASHION_PREFIX, fashion_item, sample_names
-from components.widgets import fashion_mnist, learned_filters, start_page, update_query_params
+from components.widgets import fashion_mnist, learned_filters, read_page_link, start_page, update_query_params
 from models.card import ModelFileError
 from models.config import COURSE_CNN, plan, shape_text
 from models.data import CLASS_NAMES
@@ -272,9 +272,7 @@ if __name__ == "__main__":
         "**2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels.** "
         "Odd sizes round down: 11x11 -> 5x5 (the last row and column are dropped).",
     )
-    link = read_link(st.query_params.to_dict(), LINK)
-    for notice in link.notices:
-        st.warning(notice, icon=":material/link_off:")
+    link = read_page_link(LINK)
     st.header("1. The map to pool")
     image, filter_name, relu = choose_map("pooling", link)
     st.header("2. Pooling settings")

@@ -12,7 +12,7 @@ from components.query_state import Integer, link_update, read_link
 from components.samples import FASHION_PREFIX
 from components.session_keys import TOUR_STEP
 from components.tour import TOUR_KERNEL, TOUR_RUN, Step, steps
-from components.widgets import image_picker, model_card, shipped_model, start_page, update_query_params
+from components.widgets import image_picker, model_card, read_page_link, shipped_model, start_page, update_query_params
 from models.analysis import layer_table_for_config
 from models.card import ModelFileError
 from models.config import COURSE_CNN
@@ -140,9 +140,7 @@ if __name__ == "__main__":
         "The week's story in six steps, each with the live widget of its lesson page. "
         "Read the question, predict the answer, then reveal it and check it on the widget.",
     )
-    link = read_link(st.query_params.to_dict(), LINK)
-    for notice in link.notices:
-        st.warning(notice, icon=":material/link_off:")
+    link = read_page_link(LINK)
     if TOUR_STEP not in st.session_state:  # the first visit in this session: a link may name the step
         st.session_state[TOUR_STEP] = link["step"] - 1
     index = min(max(st.session_state[TOUR_STEP], 0), len(STEPS) - 1)

@@ -5,10 +5,10 @@ import re
 import streamlit as st
 
 from components.catalog import ALL_PAGES
-from components.query_state import Choice, Integer, Link, link_update, read_link
+from components.query_state import Choice, Integer, Link, link_update
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST, TRAINING_RUNS
 from components.training_charts import curves_figure, feature_maps_figure, filters_figure, overlay_figure
-from components.widgets import fashion_mnist, job_registry, session_keepalive, start_page, update_query_params
+from components.widgets import fashion_mnist, job_registry, read_page_link, session_keepalive, start_page, update_query_params
 from models.config import COURSE_CNN, CNNConfig
 from models.data import CLASS_NAMES
 from models.jobs import PRESETS, RunSpec, TrainingJob, TrainingRun, architecture_changes, comparison_rows
@@ -280,9 +280,7 @@ if __name__ == "__main__":
         "come back. Finished runs stay below for comparison, and for the Inspect page.",
     )
     fashion_mnist()
-    link = read_link(st.query_params.to_dict(), LINK)
-    for notice in link.notices:
-        st.warning(notice, icon=":material/link_off:")
+    link = read_page_link(LINK)
     settings_section(link)
     slugs = {name: slug for slug, name in MODEL_SLUGS.items()}
     update_query_params(link_update({"model": slugs.get(st.session_state["training_model"]),
