@@ -18,6 +18,7 @@ from scipy import ndimage
 
 Padding = Literal["valid", "same"]
 MAX_KERNEL_SIZE = 7
+MAX_WEIGHT = 1e6  # larger typed weights only overflow the output; float32 itself ends near 3.4e38
 
 
 class KernelError(ValueError):
@@ -186,6 +187,9 @@ def _parse_value(token: str, row: int, column: int) -> float:
         raise KernelError(f"{where}: {token!r} divides by zero.") from None
     if not math.isfinite(value):
         raise KernelError(f"{where}: {token!r} is not a finite number.")
+    if abs(value) > MAX_WEIGHT:
+        raise KernelError(f"{where}: {token!r} is too large; weights must be between -{MAX_WEIGHT:,.0f} "
+                          f"and {MAX_WEIGHT:,.0f}.")
     return value
 
 

@@ -1,0 +1,452 @@
+"""Hostile input wherever a learner uploads, types or edits a link: a clear message, never a traceback.
+
+Seeds are real Fashion-MNIST test items encoded in every upload format; hypothesis mutates them (and
+invents bytes, kernel text, pooling settings and link parameters). Every outcome is counted; the
+counts are printed at the end of the module (`pytest -s` shows them).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zlib
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from components.catalog import ALL_PAGES
+from components.filters import MAX_KERNEL_SIZE, KernelError, parse_kernel
+from components.imaging import ImageError, load_image, load_image_with_notes
+from components.pooling import PoolError, output_shape, pool2d
+from components.widgets import decode_upload
+from models.analysis import QUERY_NAMES, config_from_query
+from models.config import ConfigError, plan
+from tests.browser import ROOT
+
+APP = str(ROOT / "app.py")
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+OUTCOMES: Counter[tuple[str, str]] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_outcomes():
+    yield
+    total = sum(OUTCOMES.values())
+    print(f"\nbad-input outcomes ({total} inputs tried):")
+    for (surface, outcome), count in sorted(OUTCOMES.items()):
+        print(f"  {surface:<34} {outcome:<44} {count:>5}")
+
+
+# ---------------------------------------------------------------- real seeds and hostile files
+
+
+def encode(image: Image.Image, image_format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def fashion_items(count: int = 3) -> list[np.ndarray]:
+    from models.data import load_fashion_mnist
+
+    return list(load_fashion_mnist()[1][0][:count])
+
+
+ITEMS = fashion_items()
+ITEM = Image.fromarray(ITEMS[0])
+SEEDS: dict[str, bytes] = {
+    "png": encode(ITEM, "PNG"),
+    "jpeg": encode(ITEM.convert("RGB"), "JPEG", quality=90),
+    "gif": encode(ITEM, "GIF"),
+    "bmp": encode(ITEM, "BMP"),
+    "webp": encode(ITEM, "WEBP"),
+    "tiff": encode(ITEM, "TIFF"),
+}
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_with_rows(width: int, height: int, bit_depth: int = 1) -> bytes:
+    """A valid grayscale PNG of zeros: a few kilobytes that decompress to width x height pixels (a bomb)."""
+    row = b"\0" * (1 + (width * bit_depth + 7) // 8)
+    compressor = zlib.compressobj(9)
+    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", body) + png_chunk(b"IEND", b"")
+
+
+def png_header_claiming(width: int, height: int) -> bytes:
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + png_chunk(b"IEND", b""))
+
+
+def exif_rotated_jpeg() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view
+    wide = Image.fromarray(np.hstack(ITEMS[:2]))
+    return encode(wide.convert("RGB"), "JPEG", exif=exif.tobytes())
+
+
+def palette_with_transparency() -> bytes:
+    image = ITEM.convert("P")
+    image.info["transparency"] = 0
+    return encode(image, "PNG", transparency=0)
+
+
+def animated_gif() -> bytes:
+    frames = [Image.fromarray(item) for item in ITEMS]
+    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
+# (upload name, bytes, what must happen): "error" = an st.error with a message, "image" = the image is used.
+HOSTILE_FILES: list[tuple[str, bytes, str]] = [
+    ("truncated.png", SEEDS["png"][: len(SEEDS["png"]) // 2], "error"),
+    ("truncated.jpg", SEEDS["jpeg"][:200], "error"),
+    ("png-named.jpg", SEEDS["png"], "image"),
+    ("empty.png", b"", "error"),
+    ("one-pixel.png", encode(Image.fromarray(np.array([[200]], dtype=np.uint8)), "PNG"), "either"),
+    ("header-20000x20000.png", png_header_claiming(20_000, 20_000), "error"),
+    ("bomb-10000x10000.png", png_with_rows(10_000, 10_000), "error"),
+    ("animated.gif", animated_gif(), "image"),
+    ("cmyk.jpg", encode(ITEM.convert("CMYK"), "JPEG"), "image"),
+    ("sixteen-bit.png", encode(Image.fromarray(ITEMS[1].astype(np.uint16) * 257), "PNG"), "image"),
+    ("palette-transparent.png", palette_with_transparency(), "image"),
+    ("exif-rotated.jpg", exif_rotated_jpeg(), "image"),
+    ("random.png", bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)), "error"),
+    ("document.gif", b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n", "error"),
+    ("bad-crc.png", SEEDS["png"][:40] + bytes([SEEDS["png"][40] ^ 0xFF]) + SEEDS["png"][41:], "error"),
+]
+
+
+def check_decoded(pixels: np.ndarray, grayscale: bool) -> None:
+    assert pixels.dtype == np.float32 and pixels.flags.c_contiguous
+    assert pixels.ndim == (2 if grayscale else 3) and (grayscale or pixels.shape[2] == 3)
+    assert min(pixels.shape[:2]) >= 1 and max(pixels.shape[:2]) <= 1024
+    assert np.all(np.isfinite(pixels)) and pixels.min() >= 0.0 and pixels.max() <= 1.0
+
+
+def try_load(surface: str, data: bytes, grayscale: bool) -> str:
+    """Decode; the only allowed failure is ImageError with a sentence for the learner."""
+    try:
+        pixels, notes = load_image_with_notes(data, grayscale=grayscale)
+    except ImageError as error:
+        message = str(error)
+        assert message.endswith(".") and len(message) > 20 and "Traceback" not in message, message
+        outcome = "rejected: " + message.split(":")[0].split(".")[0][:40]
+    else:
+        check_decoded(pixels, grayscale)
+        assert all(isinstance(note, str) and note for note in notes)
+        outcome = "decoded"
+    OUTCOMES[(surface, outcome)] += 1
+    return outcome
+
+
+@pytest.mark.parametrize("name,data,expected", HOSTILE_FILES, ids=[case[0] for case in HOSTILE_FILES])
+def test_hostile_files_are_decoded_or_rejected_clearly(name, data, expected):
+    for grayscale in (True, False):
+        outcome = try_load("load_image (hostile files)", data, grayscale)
+        assert expected == "either" or (outcome == "decoded") == (expected == "image"), (name, outcome)
+
+
+def test_named_formats_keep_their_meaning():
+    assert load_image_with_notes(animated_gif())[1] == ["Animated image: using the first frame"]
+    assert "CMYK converted to RGB" in load_image_with_notes(encode(ITEM.convert("CMYK"), "JPEG"))[1]
+    rotated, notes = load_image_with_notes(exif_rotated_jpeg(), grayscale=True)
+    assert rotated.shape == (56, 28) and "Rotated upright using the camera's EXIF orientation" in notes
+    sixteen = load_image(encode(Image.fromarray(ITEMS[1].astype(np.uint16) * 257), "PNG"), grayscale=True)
+    np.testing.assert_allclose(sixteen, ITEMS[1] / 255.0, atol=1e-6)
+    with pytest.raises(ImageError, match="more than the limit of 40,000,000"):
+        load_image(png_with_rows(10_000, 10_000))
+
+
+MUTATIONS = st.one_of(
+    st.tuples(st.just("truncate"), st.floats(0.0, 1.0)),
+    st.tuples(st.just("flip"), st.floats(0.0, 1.0), st.integers(1, 255)),
+    st.tuples(st.just("insert"), st.floats(0.0, 1.0), st.binary(min_size=1, max_size=64)),
+    st.tuples(st.just("delete"), st.floats(0.0, 1.0), st.integers(1, 64)),
+    st.tuples(st.just("header"), st.integers(0, 63), st.binary(min_size=1, max_size=8)),
+)
+
+
+def mutate(data: bytes, mutations: list[tuple]) -> bytes:
+    for mutation in mutations:
+        kind, where = mutation[0], mutation[1]
+        at = where if kind == "header" else int(where * len(data))
+        if kind == "truncate":
+            data = data[:at]
+        elif kind == "flip" and at < len(data):
+            data = data[:at] + bytes([data[at] ^ mutation[2]]) + data[at + 1:]
+        elif kind in ("insert", "header"):
+            data = data[:at] + mutation[2] + data[at + len(mutation[2]) * (kind == "header"):]
+        elif kind == "delete":
+            data = data[:at] + data[at + mutation[2]:]
+    return data
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(SEEDS)), st.lists(MUTATIONS, min_size=1, max_size=4), st.booleans())
+def test_mutated_real_images_are_decoded_or_rejected_clearly(seed, mutations, grayscale):
+    try_load(f"load_image (mutated {seed})", mutate(SEEDS[seed], mutations), grayscale)
+
+
+@SETTINGS
+@given(st.binary(max_size=2048), st.booleans())
+def test_arbitrary_bytes_are_rejected_clearly(data, grayscale):
+    try_load("load_image (arbitrary bytes)", data, grayscale)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from(HOSTILE_FILES), st.booleans())
+def test_decode_upload_raises_only_image_error(case, grayscale):
+    name, data, _expected = case
+    try:
+        pixels, notes = decode_upload(data, grayscale)
+    except ImageError as error:
+        assert str(error)
+        OUTCOMES[("widgets.decode_upload", "rejected with ImageError")] += 1
+    else:
+        check_decoded(pixels, grayscale)
+        assert isinstance(notes, tuple)
+        OUTCOMES[("widgets.decode_upload", "decoded")] += 1
+
+
+# ---------------------------------------------------------------- typed kernels and pooling settings
+
+
+KERNEL_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet="0123456789-+.,;/ \n[]eE\u2212infa", max_size=80),
+    st.lists(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                                st.integers(-10**40, 10**40).map(str)), min_size=1, max_size=9),
+             min_size=1, max_size=9).map(lambda rows: "\n".join(" ".join(row) for row in rows)),
+    st.integers(1, 9).flatmap(lambda n: st.lists(
+        st.lists(st.floats(-1e7, 1e7).map(str), min_size=n, max_size=n), min_size=n, max_size=n)).map(
+        lambda rows: ";".join(", ".join(row) for row in rows)),
+)
+
+
+@SETTINGS
+@given(KERNEL_TEXT)
+def test_typed_kernels_parse_to_usable_weights_or_a_clear_error(text):
+    try:
+        weights = parse_kernel(text)
+    except KernelError as error:
+        assert str(error) and "Traceback" not in str(error)
+        OUTCOMES[("filters.parse_kernel", "KernelError")] += 1
+        return
+    size = weights.shape[0]
+    assert weights.dtype == np.float32 and weights.shape == (size, size)
+    assert size % 2 == 1 and size <= MAX_KERNEL_SIZE
+    assert np.all(np.isfinite(weights)) and np.all(np.isfinite(weights.sum()))
+    OUTCOMES[("filters.parse_kernel", "parsed")] += 1
+
+
+def test_huge_weights_are_refused_before_they_overflow():
+    with pytest.raises(KernelError, match=r"Row 2, column 3: '1e300' is too large"):
+        parse_kernel("0 0 0; 0 0 1e300; 0 0 0")
+    np.testing.assert_array_equal(parse_kernel("0 0 0; -1000000 0 1e6; 0 0 0")[1], [-1e6, 0.0, 1e6])
+
+
+@SETTINGS
+@given(st.integers(0, 64), st.integers(0, 64), st.sampled_from(["valid", "same"]),
+       st.sampled_from(["max", "avg", "min"]), st.integers(1, 40), st.integers(1, 40))
+def test_any_pooling_setting_pools_or_gives_a_clear_error(size, stride, padding, mode, height, width):
+    x = np.asarray(Image.fromarray(ITEMS[2]).resize((width, height)), dtype=np.float32) / 255.0
+    try:
+        pooled = pool2d(x, size=size, stride=stride, mode=mode, padding=padding)
+    except PoolError as error:
+        assert str(error)
+        OUTCOMES[("pooling.pool2d", "PoolError")] += 1
+        return
+    expected = [(n - size) // stride + 1 if padding == "valid" else -(-n // stride) for n in (height, width)]
+    assert pooled.shape == output_shape(height, width, size, stride, padding) == tuple(expected)
+    assert np.all(np.isfinite(pooled))
+    OUTCOMES[("pooling.pool2d", "pooled")] += 1
+
+
+LINK_VALUE = st.one_of(st.text(max_size=30), st.integers(-10**6, 10**6).map(str), st.just("9" * 5000))
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from([*QUERY_NAMES.values(), "x", ""]), LINK_VALUE, max_size=8))
+def test_architecture_links_give_a_config_or_a_clear_error(params):
+    try:
+        config = config_from_query(params)
+    except ConfigError as error:
+        assert "which the builder does not offer" in str(error)
+        OUTCOMES[("analysis.config_from_query", "ConfigError")] += 1
+        return
+    try:
+        plan(config)
+        OUTCOMES[("analysis.config_from_query", "config that builds")] += 1
+    except ConfigError as error:  # a valid choice of values whose shapes collapse: the page explains it
+        assert str(error)
+        OUTCOMES[("analysis.config_from_query", "config that collapses (explained)")] += 1
+
+
+# ---------------------------------------------------------------- the pages, as a learner drives them
+
+
+def open_page(path: str, **query: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update(query)
+    app.switch_page(path).run()
+    return app
+
+
+def assert_clean(app: AppTest, surface: str) -> str:
+    assert not app.exception, [e.message for e in app.exception]
+    errors, warnings = [e.value for e in app.error], [w.value for w in app.warning]
+    assert all(message.strip() for message in errors + warnings)
+    outcome = "st.error shown" if errors else "link notice shown" if any("link" in w for w in warnings) else "worked"
+    OUTCOMES[(surface, outcome)] += 1
+    return outcome
+
+
+UPLOAD_PAGES = [("pages/filters.py", "filters"), ("pages/pooling.py", "pooling"), ("pages/predict.py", "predict")]
+
+
+def shows_result(app: AppTest, page: str) -> bool:
+    if page == "pages/filters.py":
+        return "4. Original and filtered" in [s.value for s in app.subheader]
+    if page == "pages/predict.py":
+        return "1. From picture to network input" in [s.value for s in app.subheader]
+    return "Output" in [m.label for m in app.metric]
+
+
+@pytest.mark.parametrize("page,key", [case for case in UPLOAD_PAGES if (ROOT / case[0]).exists()])
+def test_page_uploaders_survive_every_hostile_file_in_one_session(page, key):
+    app = open_page(page)
+    app.radio(key=f"{key}_source").set_value("Upload")
+    app.run()
+    for name, data, expected in HOSTILE_FILES:
+        mime = "image/png" if name.endswith(".png") else "image/jpeg" if name.endswith(".jpg") else "image/gif"
+        app.file_uploader(key=f"{key}_upload").set_value((name, data, mime))
+        app.run()
+        outcome = assert_clean(app, f"{page} uploader")
+        if expected == "error":
+            assert outcome == "st.error shown", name
+            assert not shows_result(app, page), name
+        elif expected == "image":
+            assert outcome == "worked" and shows_result(app, page), (name, [e.value for e in app.error])
+    good = encode(Image.fromarray(ITEMS[0]), "PNG")
+    app.file_uploader(key=f"{key}_upload").set_value(("good.png", good, "image/png"))
+    app.run()
+    assert assert_clean(app, f"{page} uploader") == "worked" and shows_result(app, page)
+
+
+def test_filters_page_kernel_editor_survives_garbage_then_works():
+    app = open_page("pages/filters.py")
+    app.radio(key="filters_kernel_source").set_value("Edit your own")
+    app.run()
+    garbage = ["", "nan", "1e999", "1/0", "0 0 0; 0 1e300 0; 0 0 0", "[[1,2],[3,4]]", "1 2 3\n4 5", "\n".join(["1 " * 9] * 9),
+               "drop table;", "\u2212\u2212\u2212", "0x10 1 2\n1 2 3\n1 2 3", "\x00\x01", "1,,,2,3\n;;\n4 5 6"]
+    for text in garbage:
+        area = next(t for t in app.text_area if t.key.startswith("filters_text_3"))
+        area.set_value(text)
+        app.run()
+        assert assert_clean(app, "pages/filters.py kernel editor") == "st.error shown", text
+    area = next(t for t in app.text_area if t.key.startswith("filters_text_3"))
+    area.set_value("0 -1 0\n-1 5 -1\n0 -1 0")
+    app.run()
+    assert assert_clean(app, "pages/filters.py kernel editor") == "worked"
+    assert "4. Original and filtered" in [s.value for s in app.subheader]
+
+
+def test_pooling_number_inputs_survive_edge_values_then_work():
+    app = open_page("pages/pooling.py")
+    for size, stride in [(0, 0), (0, 2), (64, 1), (1, 64), (27, 1), (26, 26), (13, 0), (1, 1)]:
+        app.number_input(key="pool_size").set_value(size)
+        app.number_input(key="pool_stride").set_value(stride)
+        app.run()
+        assert_clean(app, "pages/pooling.py number inputs")
+    app.number_input(key="pool_size").set_value(2)
+    app.number_input(key="pool_stride").set_value(2)
+    app.run()
+    assert assert_clean(app, "pages/pooling.py number inputs") == "worked"
+    assert {m.label: m.value for m in app.metric}["Output"] == "13x13"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "pages/pooling.py: the page writes the learner's own out-of-range stride (0) into the link, reads it back at "
+    "the start of the next run and warns 'The link's stride='0' was ignored' although the learner typed it and has "
+    "since typed 3. Fix: read the link only on the session's first run (as pages/architecture.py does: "
+    "`if any(key not in st.session_state ...)`), or only write values inside the schema's range to the link."))
+def test_pooling_settings_typed_by_the_learner_are_not_blamed_on_the_link():
+    app = open_page("pages/pooling.py")
+    app.number_input(key="pool_stride").set_value(0)
+    app.run()
+    assert [e.value for e in app.error] == ["Stride must be at least 1 (got 0)"]
+    app.number_input(key="pool_stride").set_value(3)
+    app.run()
+    assert assert_clean(app, "pages/pooling.py number inputs") == "worked", [w.value for w in app.warning]
+
+
+def link_parameters() -> list[str]:
+    """Every query parameter a page reads: the pages' link schemas, the builder's names and ?present=."""
+    from components.presentation import PRESENT_PARAM
+
+    names = {PRESENT_PARAM, *QUERY_NAMES.values()}
+    for path in (ROOT / "pages").glob("*.py"):
+        names.update(re.findall(r'"(\w+)": (?:Choice|Integer|Indices)\(', path.read_text()))
+    return sorted(names)
+
+
+LINK_NAMES = link_parameters()
+GARBAGE_VALUES = {
+    "markup": "<script>alert(1)</script>", "negative": "-1", "huge": "9" * 5000, "superscript": "\u00b2",
+    "arabic digit": "\u0661", "empty": "", "float": "2.5", "list": "0,0,0,0,0,0,0,0,9999", "null byte": "\u0000",
+}
+
+
+def test_the_link_parameters_are_known():
+    assert {"kernel", "filter", "size", "stride", "blocks", "epochs", "present"} <= set(LINK_NAMES)
+
+
+@pytest.mark.parametrize("spec", ALL_PAGES, ids=lambda spec: spec.title)
+def test_every_page_survives_hand_edited_links(spec):
+    """Every parameter any page reads set to garbage (a different kind per parameter, rotated), plus unknown ones."""
+    garbage = list(GARBAGE_VALUES.values())
+    for turn in range(2):
+        query = {name: garbage[(i + 4 * turn) % len(garbage)] for i, name in enumerate(LINK_NAMES)}
+        app = open_page(spec.path, **query, page="../../etc/passwd", **{"x" * 200: "y"})
+        assert_clean(app, "hand-edited link (every page)")
+
+
+@pytest.mark.parametrize("value", ["99999", "0000", "-3", "\u0661", " 7", "9" * 5000, "\u00b2", "1e2", "0x1"])
+def test_filters_page_survives_odd_filter_numbers_in_the_link(value):
+    app = open_page("pages/filters.py", filter=value)
+    assert_clean(app, "pages/filters.py ?filter=")
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(["tab", "images", "size", "x"]), LINK_VALUE, max_size=4))
+def test_link_schemas_give_valid_settings_or_notices(params):
+    from components.query_state import Choice, Indices, Integer, read_link
+
+    schema = {"tab": Choice(("maps", "filters"), "maps"), "images": Indices(10_000, 6, (0, 1)),
+              "size": Integer(1, 64, 2)}
+    link = read_link(params, schema)
+    assert set(link.values) == set(schema) and len(link.notices) == len(set(params) & set(schema)) - len(link.linked)
+    assert link.values["tab"] in ("maps", "filters") and 1 <= link.values["size"] <= 64
+    assert 1 <= len(link.values["images"]) <= 6 and all(0 <= i < 10_000 for i in link.values["images"])
+    OUTCOMES[("query_state.read_link", f"{len(link.notices)} notices")] += 1
+
+
+def test_architecture_page_explains_a_bad_link_then_the_builder_works():
+    app = open_page("pages/architecture.py", blocks="99", kernel="banana", filters="16")
+    assert assert_clean(app, "pages/architecture.py link") == "link notice shown"
+    assert [w.value for w in app.warning if "blocks='99'" in w.value or "kernel='banana'" in w.value]
+    assert app.session_state["architecture_filters"] == 16  # the valid part of the link is kept
+    app.sidebar.button[0].click().run()  # Reset to the course CNN
+    assert assert_clean(app, "pages/architecture.py link") == "worked"
+    assert app.session_state["architecture_filters"] == 64
