@@ -111,9 +111,23 @@ def read_link(params: Mapping[str, str], schema: Mapping[str, Param]) -> Link:
 
 
 def link_update(values: Mapping[str, Any], schema: Mapping[str, Param]) -> dict[str, str | None]:
-    """Query values for these settings; None (remove the parameter) for a default or missing value."""
-    return {name: None if values.get(name) in (None, schema[name].default) else schema[name].encode(values[name])
-            for name in values}
+    """Query values for these settings; None (remove the parameter) for a default, missing or invalid value.
+
+    A value the link could not hold (e.g. a stride of 0 the learner typed, which the page reports itself)
+    is left out, so reading the link back never blames the link for it.
+    """
+    return {name: _query_value(values.get(name), schema[name]) for name in values}
+
+
+def _query_value(value: Any, param: Param) -> str | None:
+    if value is None or value == param.default:
+        return None
+    text = param.encode(value)
+    try:
+        param.parse(text)
+    except ValueError:
+        return None
+    return text
 
 
 # ---------------------------------------------------------------- the Architecture builder's config

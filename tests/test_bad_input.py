@@ -376,11 +376,6 @@ def test_pooling_number_inputs_survive_edge_values_then_work():
     assert {m.label: m.value for m in app.metric}["Output"] == "13x13"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pages/pooling.py: the page writes the learner's own out-of-range stride (0) into the link, reads it back at "
-    "the start of the next run and warns 'The link's stride='0' was ignored' although the learner typed it and has "
-    "since typed 3. Fix: read the link only on the session's first run (as pages/architecture.py does: "
-    "`if any(key not in st.session_state ...)`), or only write values inside the schema's range to the link."))
 def test_pooling_settings_typed_by_the_learner_are_not_blamed_on_the_link():
     app = open_page("pages/pooling.py")
     app.number_input(key="pool_stride").set_value(0)

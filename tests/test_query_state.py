@@ -41,6 +41,10 @@ def test_a_bad_value_falls_back_to_the_default_with_a_notice_naming_it(params, n
     assert link.values == {name: param.default for name, param in SCHEMA.items()}
 
 
+def test_link_update_leaves_out_values_a_link_could_not_hold():
+    assert link_update({"size": 0, "mode": "max"}, SCHEMA)["size"] is None
+
+
 def test_link_update_writes_strings_and_removes_defaults_and_missing_values():
     assert link_update({"size": 3, "mode": "max", "images": (4, 7), "blocks": None}, SCHEMA) == {
         "size": "3", "mode": None, "images": "4,7", "blocks": None}
