@@ -75,8 +75,9 @@ def test_filters_upload_bad_then_good_file_and_pick_a_kernel(app_url, page, fash
     (x_test, y_test) = fashion[1]
     boot = x_test[int(np.flatnonzero(y_test == CLASS_NAMES.index("Ankle boot"))[0])]
     upload(page, "boot.png", png_of(np.kron(boot, np.ones((4, 4), dtype=np.uint8))), "image/png")
+    page.get_by_role("heading", name="4. Original and filtered").wait_for()  # the rerun with the good file ended
+    wait_until_idle(page)
     assert page.get_by_test_id("stAlertContentError").count() == 0
-    page.get_by_role("heading", name="4. Original and filtered").wait_for()
     assert "112 x 112 (height x width) image" in page.get_by_test_id("stMarkdown").filter(
         has_text="Shape arithmetic").inner_text()
 
