@@ -11,7 +11,6 @@ activations, pooling, flattening and dropout are not counted.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -279,36 +278,4 @@ def format_bytes(count: int) -> str:
         if count >= size:
             return f"{count / size:.1f} {unit}"
     return f"{count} B"
-
-
-# The builder's config in a shareable link.
-
-def config_from_query(params: Mapping[str, str], base: CNNConfig = COURSE_CNN) -> CNNConfig:
-    """`base` with the values a link sets (?blocks=3&filters=32); ConfigError naming a value not offered."""
-    values = base.to_dict()
-    for field, query_name in QUERY_NAMES.items():
-        if query_name not in params:
-            continue
-        raw, choices = params[query_name], BUILDER_CHOICES[field]
-        if _parse(raw, choices) not in choices:
-            offered = ", ".join(str(c) for c in choices)
-            raise ConfigError(f"The link sets {query_name}={raw}, which the builder does not offer; "
-                              f"choose one of {offered}")
-        values[field] = _parse(raw, choices)
-    return CNNConfig.from_dict(values)
-
-
-def _parse(raw: str, choices: tuple) -> str | int | None:
-    if isinstance(choices[0], str):
-        return raw
-    try:
-        return int(raw)
-    except ValueError:
-        return None
-
-
-def config_to_query(config: CNNConfig) -> dict[str, str]:
-    """The link parameters for the values that differ from the course CNN."""
-    return {name: str(getattr(config, field)) for field, name in QUERY_NAMES.items()
-            if getattr(config, field) != getattr(COURSE_CNN, field)}
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from keras import layers
 
 from models.analysis import (
-    BUILDER_CHOICES, DENSE_BASELINE, UnsupportedLayerError, config_from_query, config_to_query, fitting_stages,
+    DENSE_BASELINE, UnsupportedLayerError, fitting_stages,
     format_bytes, format_count, largest_share, layer_table, layer_table_for_config, sum_text, table_records, totals,
 )
 from models.config import COURSE_CNN, CNNConfig, ConfigError, plan, shape_text
@@ -188,21 +188,3 @@ def test_table_records_show_times_signs_units_and_a_total():
     assert [format_bytes(n) for n in (40, 975_144, 8_441_088, 2 * 10**9)] == ["40 B", "975.1 kB", "8.4 MB", "2.0 GB"]
     assert [format_count(n) for n in (640, 5_056_000, 999_999_999, 3_164_802_304)] == [
         "640", "5,056,000", "999,999,999", "3.16 billion"]
-
-
-@pytest.mark.parametrize("field, value", [(f, v) for f, values in BUILDER_CHOICES.items() for v in values])
-def test_every_builder_choice_round_trips_through_a_link(field, value):
-    config = CNNConfig(**{field: value})
-    assert config_from_query(config_to_query(config)) == config
-
-
-def test_links_name_only_changes_and_refuse_values_not_offered():
-    assert config_to_query(COURSE_CNN) == {}
-    assert config_to_query(CNNConfig(conv_blocks=3, filters=32)) == {"blocks": "3", "filters": "32"}
-    assert config_from_query({"blocks": "3", "padding": "same"}) == CNNConfig(conv_blocks=3, padding="same")
-    base = CNNConfig(dense_units=64)
-    assert config_from_query({"kernel": "5"}, base) == CNNConfig(kernel_size=5, dense_units=64)
-    for params, name in [({"blocks": "three"}, "blocks=three"), ({"filters": "48"}, "filters=48"),
-                         ({"padding": "full"}, "padding=full"), ({"pool": "2.0"}, "pool=2.0")]:
-        with pytest.raises(ConfigError, match=f"The link sets {re.escape(name)}, which the builder does not offer"):
-            config_from_query(params)

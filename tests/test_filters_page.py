@@ -377,7 +377,7 @@ def test_quiz_hides_the_result_until_the_guess_is_checked():
     answer = next(c[0] for c in captions if c.endswith("Sobel: horizontal edges"))
     feedback = (app.success or app.error)[0].value
     assert (answer == "B") == bool(app.success)
-    assert f"this kernel made {answer}" in feedback or feedback == f"Right: B is the output of Sobel: horizontal edges."
+    assert f"this kernel made {answer}" in feedback or feedback == "Right: B is the output of Sobel: horizontal edges."
     assert "4. Original and filtered" in subheaders(app)
     app.button(key="filters_quiz_new").click().run()
     assert "4. Original and filtered" not in subheaders(app)
