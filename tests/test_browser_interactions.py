@@ -90,6 +90,19 @@ def test_filters_upload_bad_then_good_file_and_pick_a_kernel(app_url, page, fash
     screenshot(page, "interactions-filters")
 
 
+def test_filters_keeps_the_chosen_kernel_after_a_visit_to_another_page(app_url, page):
+    open_page(page, app_url, "filters")
+    choose(page, "Named kernel", "Emboss")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Pooling").click()
+    page.get_by_role("heading", name="Pooling", exact=True).wait_for()
+    wait_until_idle(page)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Filters").click()
+    page.get_by_role("heading", name="Filters", exact=True).wait_for()
+    wait_until_idle(page)
+    assert page.get_by_test_id("stSelectbox").filter(has_text="Named kernel").locator("input").input_value() == "Emboss"
+    page.wait_for_url(re.compile("kernel=Emboss"))
+
+
 def test_pooling_size_change_updates_the_shapes(app_url, page):
     open_page(page, app_url, "pooling")
     out_h, out_w = output_shape(26, 26, 3, 2, "valid")

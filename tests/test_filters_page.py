@@ -427,3 +427,4 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
     assert app.selectbox(key="filters_sample").value == DEFAULT_SAMPLE
     assert app.selectbox(key="filters_library").value == "Sobel: vertical edges"
     assert app.query_params == {"sample": DEFAULT_SAMPLE, "kernel": "Sobel: vertical edges"}
+
