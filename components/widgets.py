@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from components.imaging import ImageError, load_image_with_notes
 from components.learned_filters import FilterLabel, LearnedFilters, label_filters
 from components.presentation import PRESENT_PARAM, parse_flag, presentation_css
 from components.query_state import Link, read_link
 from components.samples import is_fashion_sample, load_sample, sample_description, sample_names
-from components.session_keys import IMAGE_SOURCE, PRESENTATION, PRESENTATION_TOGGLE
+from components.session_keys import IMAGE_SOURCE, PAGE_LINKS, PRESENTATION, PRESENTATION_TOGGLE
 from models.card import ModelFileError, read_filter_snapshots, read_model_card
 from models.data import Arrays, DataError, load_fashion_mnist
 
@@ -236,7 +237,6 @@ def job_registry() -> "JobRegistry":
 def session_keepalive() -> "Callable[[], bool] | None":
     """A thread-safe check that this browser session is still connected; None outside a served app."""
     from streamlit import runtime
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     context = get_script_run_ctx()
     if context is None or not runtime.exists():
@@ -245,19 +245,40 @@ def session_keepalive() -> "Callable[[], bool] | None":
     return lambda: server.is_active_session(session_id)
 
 
+SAMPLE_PARAM = "sample"  # ?sample= names the image, which IMAGE_SOURCE keeps for Filters and Pooling alike
+
+
 def read_page_link(schema: "Mapping[str, Param]") -> Link:
-    """This page's settings from the address bar; each value ignored is named in a warning."""
-    link = read_link(st.query_params.to_dict(), schema)
+    """This page's settings from the address bar; each value ignored is named in a warning.
+
+    Streamlit drops the parameters when the learner changes page, so a page opened without any of its own
+    (from the sidebar, say) gets the ones it last wrote: it reopens as it was left.
+    """
+    params = st.query_params.to_dict()
+    if not schema.keys() & params.keys():
+        params |= st.session_state.get(PAGE_LINKS, {}).get(_page_id(), {})
+    link = read_link(params, schema)
     for notice in link.notices:
         st.warning(notice, icon=":material/link_off:")
     return link
 
 
 def update_query_params(values: "Mapping[str, str | None]") -> None:
-    """Set these query parameters, deleting those given None; every other parameter (e.g. ?present) stays."""
+    """Set these query parameters, deleting those given None; every other parameter (e.g. ?present) stays.
+
+    The page's values are also remembered for `read_page_link`, except the image, which IMAGE_SOURCE keeps
+    for both pages that show it.
+    """
     for key, value in values.items():
         if value is None:
             if key in st.query_params:
                 del st.query_params[key]
         elif st.query_params.get(key) != value:
             st.query_params[key] = value
+    remembered = {key: value for key, value in values.items() if value is not None and key != SAMPLE_PARAM}
+    st.session_state.setdefault(PAGE_LINKS, {})[_page_id()] = remembered
+
+
+def _page_id() -> str:
+    context = get_script_run_ctx()
+    return context.page_script_hash if context is not None else ""

@@ -38,9 +38,9 @@ from components.filters import (
 from components.imaging import LUMA_WEIGHTS, to_png_bytes
 from components.learned_filters import filter_responses
 from components.quiz import make_question
-from components.query_state import Choice, Integer, Link, read_link
+from components.query_state import Choice, Integer, Link
 from components.samples import sample_names
-from components.session_keys import FILTERS_KERNEL, FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND, IMAGE_SOURCE
+from components.session_keys import FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND, IMAGE_SOURCE
 from components.widgets import (
     ImageChoice,
     PickedImage,
@@ -96,12 +96,9 @@ def choose_kernel(link: Link) -> ChosenKernel | None:
 
     The widgets open on the link's ?kernel= (a library kernel) or ?filter= (a learned filter).
     """
-    remembered = st.session_state.get(FILTERS_KERNEL)
-    if remembered is not None and not {"kernel", "filter"} & link.linked:  # back from another page: as left
-        source_index, link = KERNEL_SOURCES.index(remembered["source"]), read_link(remembered["query"], LINK)
-    else:
-        source_index = 2 if "filter" in link.linked else 0
-    source = st.radio("Kernel", KERNEL_SOURCES, index=source_index, horizontal=True, key="filters_kernel_source")
+    learned = "filter" in link.linked
+    source = st.radio("Kernel", KERNEL_SOURCES, index=2 if learned else 0, horizontal=True,
+                      key="filters_kernel_source")
     if source == KERNEL_SOURCES[0]:
         names = list(KERNELS)
         name = st.selectbox("Named kernel", names, index=names.index(link["kernel"]), key="filters_library")
@@ -119,7 +116,6 @@ def choose_kernel(link: Link) -> ChosenKernel | None:
             return None
         weights, title, index = chosen
         query = {"kernel": None, "filter": str(index)}
-    st.session_state[FILTERS_KERNEL] = {"source": source, "query": {k: v for k, v in query.items() if v is not None}}
     weights = np.asarray(weights, dtype=np.float32)
     if st.checkbox("Normalise: divide the weights by their sum", key="filters_normalise"):
         total = float(weights.sum())
