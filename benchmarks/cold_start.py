@@ -9,53 +9,19 @@ the check can see it); the server's resident memory is printed at both points.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_idle  # noqa: E402
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  # noqa: E402
 
 REFERENCE_APP = 'import streamlit as st\n\nst.title("Hello")\nst.write("A minimal Streamlit app.")\n'
 TARGET_RATIO = 3.0  # Home may take at most 3x a one-title app to appear
-
-
-@contextmanager
-def server(script: Path, cwd: Path):
-    """`streamlit run script` on a free port; yields (process, base URL, start time) once healthy."""
-    port = free_port()
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port",
-         str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.perf_counter() - started > 120:
-                raise RuntimeError(f"{script} did not start")
-            time.sleep(0.05)
-        yield process, base, started
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def drawn(page, title: str) -> None:
@@ -87,17 +53,18 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             script = Path(folder) / "hello.py"
             script.write_text(REFERENCE_APP)
-            with server(script, Path(folder)) as (_, base, started):
-                healthy = time.perf_counter() - started
-                page.goto(base)
+            with streamlit_server(script, cwd=Path(folder), timeout=120, poll=0.05) as hello:
+                healthy = time.perf_counter() - hello.started
+                page.goto(hello.url)
                 drawn(page, "Hello")
-                reference = time.perf_counter() - started
+                reference = time.perf_counter() - hello.started
 
-        with server(ROOT / "app.py", ROOT) as (process, base, started):
-            lab_healthy = time.perf_counter() - started
-            page.goto(base)
+        with streamlit_server(timeout=120, poll=0.05) as lab:
+            process = lab.process
+            lab_healthy = time.perf_counter() - lab.started
+            page.goto(lab.url)
             drawn(page, "CNN Lab")
-            home = time.perf_counter() - started
+            home = time.perf_counter() - lab.started
             clicked = time.perf_counter()
             page.locator('[data-testid="stSidebarNavLink"]', has_text="Filters").click()
             drawn(page, "Filters")

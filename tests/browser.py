@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,20 +53,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running `streamlit run`: its process, base URL and `time.perf_counter()` at launch."""
+
+    process: subprocess.Popen
+    url: str
+    started: float
+
+
 @contextmanager
-def served_app(timeout: float = 90.0) -> Iterator[str]:
-    """Run `streamlit run app.py` on a free localhost port until the context ends; yields the base URL."""
+def streamlit_server(script: Path = ROOT / "app.py", *, cwd: Path = ROOT, timeout: float = 90.0,
+                     poll: float = 0.2) -> Iterator[Server]:
+    """Run `streamlit run script` on a free localhost port until the context ends; yields it once healthy."""
     port = free_port()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    log = open(ROOT / "screenshots" / "server.log", "w") if SCREENSHOTS.exists() else subprocess.DEVNULL
+    log = open(SCREENSHOTS / "server.log", "w") if SCREENSHOTS.exists() else subprocess.DEVNULL
+    started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
@@ -73,16 +84,23 @@ def served_app(timeout: float = 90.0) -> Iterator[str]:
                         break
             except OSError:
                 pass
-            if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is not None or time.perf_counter() - started > timeout:
                 raise RuntimeError(f"streamlit did not become healthy on {base}")
-            time.sleep(0.2)
-        yield base
+            time.sleep(poll)
+        yield Server(process, base, started)
     finally:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def served_app(timeout: float = 90.0) -> Iterator[str]:
+    """The lab served on a free localhost port until the context ends; yields the base URL."""
+    with streamlit_server(timeout=timeout) as server:
+        yield server.url
 
 
 def page_url(base: str, spec: PageSpec) -> str:
