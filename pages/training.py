@@ -28,8 +28,19 @@ CURVES_CAPTION = ("The thin line is each batch's value, smoothed; a dot is a who
                   "the epoch, so it lags behind the line; the validation dot is measured on held-out images at the "
                   "epoch's end.")
 
-LINK = {"model": Choice(tuple(MODEL_SLUGS), "course"), "images": Choice(TRAINING_IMAGES, 20_000),
-        "epochs": Integer(1, 30, 5)}
+BATCH_SIZES = (16, 32, 64, 128, 256)
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1)
+LINK = {
+    "model": Choice(tuple(MODEL_SLUGS), "course"),
+    "images": Choice(TRAINING_IMAGES, 20_000),
+    "epochs": Integer(1, 30, 5),
+    "batch": Choice(BATCH_SIZES, 32),
+    "optimizer": Choice(tuple(OPTIMIZERS), next(iter(OPTIMIZERS))),
+    "lr": Choice(LEARNING_RATES, 1e-3),
+    "seed": Integer(0, 9999, 0),
+}
+RECIPE_KEYS = {"images": "training_images", "epochs": "training_epochs", "batch": "training_batch",
+               "optimizer": "training_optimizer", "lr": "training_lr", "seed": "training_seed"}  # link -> widget
 
 
 def session_jobs() -> list[TrainingJob]:
@@ -177,11 +188,12 @@ def settings_section(link: Link) -> None:
                   help="The last part of those images is held out to validate after every epoch.")
     row[3].slider("Epochs", 1, 30, link["epochs"], key="training_epochs")
     row = st.columns(4)
-    row[0].selectbox("Batch size", [16, 32, 64, 128, 256], index=1, key="training_batch")
-    row[1].selectbox("Optimizer", list(OPTIMIZERS), key="training_optimizer")
-    row[2].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1], value=1e-3,
-                         key="training_lr", format_func=lambda lr: f"{lr:g}")
-    row[3].number_input("Seed", 0, 9999, 0, key="training_seed",
+    row[0].selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(link["batch"]), key="training_batch")
+    row[1].selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(link["optimizer"]),
+                     key="training_optimizer")
+    row[2].select_slider("Learning rate", LEARNING_RATES, value=link["lr"], key="training_lr",
+                         format_func=lambda lr: f"{lr:g}")
+    row[3].number_input("Seed", 0, 9999, link["seed"], key="training_seed",
                         help="Same seed, same settings: the same starting weights and the same batch order.")
     row = st.columns([1, 3])
     stop_early = row[0].toggle("Stop at accuracy", key="training_stop_early",
@@ -283,9 +295,8 @@ if __name__ == "__main__":
     link = read_page_link(LINK)
     settings_section(link)
     slugs = {name: slug for slug, name in MODEL_SLUGS.items()}
-    update_query_params(link_update({"model": slugs.get(st.session_state["training_model"]),
-                                     "images": st.session_state["training_images"],
-                                     "epochs": st.session_state["training_epochs"]}, LINK))
+    recipe = {name: st.session_state[key] for name, key in RECIPE_KEYS.items()}
+    update_query_params(link_update({"model": slugs.get(st.session_state["training_model"]), **recipe}, LINK))
     harvest()
     live()
     if session_runs():

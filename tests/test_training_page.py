@@ -241,6 +241,16 @@ def test_a_link_opens_its_model_and_recipe_and_follows_changes():
     assert app.query_params == {"images": "5000", "epochs": "7", "present": "1"}
 
 
+def test_a_link_opens_the_whole_recipe():
+    app = linked_page(batch="128", optimizer="sgd", lr="0.003", seed="7")
+    assert app.selectbox(key="training_batch").value == 128
+    assert app.selectbox(key="training_optimizer").value == "sgd"
+    assert app.select_slider(key="training_lr").value == 0.003
+    assert app.number_input(key="training_seed").value == 7
+    app.number_input(key="training_seed").set_value(8).run()
+    assert app.query_params == {"batch": "128", "optimizer": "sgd", "lr": "0.003", "seed": "8"}
+
+
 def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
     app = linked_page(model="resnet", images="100", epochs="31")
     assert [w.value.split(" was ignored")[0] for w in app.warning] == [
