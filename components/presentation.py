@@ -51,6 +51,7 @@ def presentation_css(zoom: float = ZOOM) -> str:
   opacity: 1 !important;
 }}
 [data-testid="stWidgetLabel"] p {{ font-weight: 600; }}
+[data-testid="stMetricLabel"] * {{ white-space: normal !important; overflow: visible !important; }}
 [data-testid="stPlotlyChart"] :is(.gtitle, .annotation-text, .xtick text, .ytick text, .g-xtitle text,
                                   .g-ytitle text, .legendtext, .cbaxis text, .cbtitle text) {{
   fill: {INK} !important;

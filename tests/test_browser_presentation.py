@@ -29,6 +29,9 @@ def test_page_in_presentation_mode(app_url, projector, spec):
     assert page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)") * ZOOM >= 50
     for hidden in ("stMainMenu", "stToolbarActions", "stDownloadButton", "stHeaderActionElements"):
         assert page.locator(f'[data-testid="{hidden}"]').filter(visible=True).count() == 0, hidden
+    cut_labels = page.get_by_test_id("stMetricLabel").get_by_test_id("stMarkdownContainer").evaluate_all(
+        "labels => labels.filter(label => label.scrollWidth > label.clientWidth).map(label => label.innerText)")
+    assert cut_labels == []  # larger text wraps instead of ending in an ellipsis
     page.screenshot(path=str(SCREENSHOTS / f"present-{spec.url_path}.png"))  # what the projector shows
 
 
