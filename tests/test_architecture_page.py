@@ -12,19 +12,14 @@ from components.session_keys import ARCHITECTURE_CONFIG
 from models.analysis import layer_table_for_config, totals
 from models.card import read_model_card
 from models.config import COURSE_CNN, CNNConfig
+from tests.apptest import APP, open_page
 from tests.browser import ROOT
 
-APP = str(ROOT / "app.py")
 PAGE = "pages/architecture.py"
 
 
-def open_page(**query: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
-    for name, value in query.items():
-        app.query_params[name] = value
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+def architecture_page(**query: str) -> AppTest:
+    return open_page(PAGE, timeout=60, **query)
 
 
 def metrics(app: AppTest) -> dict[str, str]:
@@ -42,7 +37,7 @@ def chart_texts(app: AppTest, index: int) -> list[str]:
 
 
 def test_opens_on_the_course_cnn():
-    app = open_page()
+    app = architecture_page()
     assert app.title[0].value == "Architecture"
     assert metrics(app)["Parameters"] == "243,786"
     assert metrics(app)["Multiply-accumulates per image"] == "5,056,000"
@@ -63,7 +58,7 @@ def test_opens_on_the_course_cnn():
 def test_every_change_updates_the_table_the_link_and_the_shared_config():
     from models.zoo import build_cnn  # Keras in the test process only; the page never imports it
 
-    app = open_page()
+    app = architecture_page()
     widget(app, "conv_blocks").set_value(3)
     widget(app, "filters").set_value(32)
     widget(app, "padding").set_value("same")
@@ -82,14 +77,14 @@ def test_every_change_updates_the_table_the_link_and_the_shared_config():
 
 
 def test_a_link_sets_the_builder():
-    app = open_page(blocks="3", filters="32", pooling="avg")
+    app = architecture_page(blocks="3", filters="32", pooling="avg")
     assert [widget(app, k).value for k in ("conv_blocks", "filters", "pooling")] == [3, 32, "avg"]
     assert metrics(app)["Parameters"] == "24,330"
     assert "the average of each 2x2 window" in list(app.table[0].value["Shape rule"])[2]
 
 
 def test_a_link_with_a_value_not_offered_says_so_and_keeps_the_valid_ones():
-    app = open_page(filters="48", blocks="3", dense="lots", present="1")
+    app = architecture_page(filters="48", blocks="3", dense="lots", present="1")
     assert [w.value for w in app.warning] == [
         "The link's filters='48' was ignored (not one of the choices (8, 16, 32, 64, 128)); using the default, 64.",
         "The link's dense='lots' was ignored (not one of the choices (0, 32, 64, 128, 256)); using the default, 128."]
@@ -103,7 +98,7 @@ def test_a_link_with_a_value_not_offered_says_so_and_keeps_the_valid_ones():
     ({"blocks": "3", "kernel": "7"}, "conv3: a 7x7 kernel does not fit in the 2x2 input", "22x22x64 -> 11x11x64"),
 ])
 def test_an_impossible_network_names_the_layer_that_collapses(query, layer, fits):
-    app = open_page(**query)
+    app = architecture_page(**query)
     assert len(app.error) == 1 and layer in app.error[0].value
     assert any(m.value.startswith("What still fits: 28x28x1 -> ") and fits in m.value for m in app.markdown)
     assert not app.table and not app.metric
@@ -113,7 +108,7 @@ def test_an_impossible_network_names_the_layer_that_collapses(query, layer, fits
 
 
 def test_reset_and_returning_to_the_page_keep_the_config_until_reset():
-    app = open_page(blocks="1", dense="64")
+    app = architecture_page(blocks="1", dense="64")
     app.switch_page("pages/home.py").run()
     app.switch_page(PAGE).run()
     assert [widget(app, k).value for k in ("conv_blocks", "dense_units")] == [1, 64]
@@ -122,7 +117,7 @@ def test_reset_and_returning_to_the_page_keep_the_config_until_reset():
 
 
 def test_why_cnns_compares_with_the_dense_network_and_shows_only_real_accuracy():
-    app = open_page()
+    app = architecture_page()
     comparison = chart_texts(app, 2)
     assert "101,770" in comparison and "243,786" in comparison and "5,056,000" in comparison and "101,632" in comparison
     text = " ".join(m.value for m in app.markdown)

@@ -32,19 +32,15 @@ from components.learned_filters import FilterLabel, LearnedFilters, filter_respo
 from components.quiz import make_question, similarity
 from components.samples import FASHION_PREFIX, draw_town, load_sample
 from models.card import SHIPPED_MODEL, read_filter_snapshots
+from tests.apptest import APP, open_page
 from tests.browser import ROOT
 
-APP = str(ROOT / "app.py")
 PAGE = "pages/filters.py"
 DEFAULT_SAMPLE = "Street scene"
 
 
 def filters_page(**query: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.query_params.update(query)
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+    return open_page(PAGE, timeout=60, **query)
 
 
 def subheaders(app: AppTest) -> list[str]:

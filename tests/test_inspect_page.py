@@ -1,6 +1,5 @@
 """The Inspect page under streamlit.testing: every tab runs, and the confusion-cell fallback shows images."""
 
-import json
 from types import SimpleNamespace
 
 import pytest
@@ -9,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from components.session_keys import TRAINING_RUNS
 from models import inspection as ins
 from models.zoo import load_model_file
+from tests.apptest import figures
 from tests.browser import ROOT
 
 PAGE = "pages/inspect.py"
@@ -26,9 +26,6 @@ def open_tab(tab: str | None = None, runs=None) -> AppTest:
     return app
 
 
-def figures(app: AppTest) -> list[dict]:
-    """The Plotly figures on the page (AppTest does not model st.plotly_chart: read their protos)."""
-    return [json.loads(element.proto.spec) for element in app.get("plotly_chart")]
 
 
 @pytest.fixture(scope="module")

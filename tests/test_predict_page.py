@@ -1,7 +1,6 @@
 """The Predict page under streamlit.testing: examples, uploads, camera, toggles and bad files."""
 
 import io
-import json
 
 import numpy as np
 import pytest
@@ -10,21 +9,13 @@ from streamlit.testing.v1 import AppTest
 
 from components.preprocess import photo_like, preprocess
 from models.data import CLASS_NAMES
-from tests.browser import ROOT
+from tests.apptest import figures, open_page
 
 PAGE = "pages/predict.py"
 
 
-def open_page() -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-    app.run()
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
-
-
-def figures(app: AppTest) -> list[dict]:
-    return [json.loads(element.proto.spec) for element in app.get("plotly_chart")]
+def predict_page() -> AppTest:
+    return open_page(PAGE, timeout=240)
 
 
 def verdict(app: AppTest) -> str:
@@ -50,7 +41,7 @@ def expected(model, image: np.ndarray, **options) -> tuple[str, float]:
 
 
 def test_an_example_photo_is_classified_with_every_step_shown(model, fashion):
-    app = open_page()
+    app = predict_page()
     assert app.title[0].value == "Predict"
     app.selectbox(key="predict_example").set_value(1).run()  # Trouser
     assert not app.exception
@@ -70,7 +61,7 @@ def test_an_example_photo_is_classified_with_every_step_shown(model, fashion):
 
 
 def test_toggles_show_why_inversion_and_cropping_matter():
-    app = open_page()
+    app = predict_page()
     app.button_group(key="predict_invert").set_value("Off").run()
     assert not app.exception
     steps = next(m.value for m in app.markdown if m.value.startswith("1. **original**"))
@@ -83,7 +74,7 @@ def test_toggles_show_why_inversion_and_cropping_matter():
 
 
 def test_upload_is_classified_and_bad_files_give_clear_errors(model, fashion):
-    app = open_page()
+    app = predict_page()
     app.radio(key="predict_source").set_value("Upload").run()
     assert any("Choose a photo" in i.value for i in app.info)
     x_test, _ = fashion[1]
@@ -103,7 +94,7 @@ def test_upload_is_classified_and_bad_files_give_clear_errors(model, fashion):
 
 
 def test_camera_snapshot_and_empty_canvas(fashion):
-    app = open_page()
+    app = predict_page()
     app.radio(key="predict_source").set_value("Draw").run()
     assert not app.exception
     assert any("Draw an item" in i.value for i in app.info)

@@ -16,19 +16,15 @@ from models.card import read_model_card
 from models.jobs import RunSpec, TrainingJob
 from models.train import TrainConfig
 from models.zoo import course_cnn, course_dnn
+from tests.apptest import APP, open_page
 from tests.browser import ROOT
 
-APP = str(ROOT / "app.py")
 PAGE = "pages/tour.py"
 STEPS = steps()
 
 
 def tour(**query: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=180)
-    app.query_params.update(query)
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+    return open_page(PAGE, timeout=180, **query)
 
 
 def press(app: AppTest, key: str) -> AppTest:

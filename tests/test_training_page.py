@@ -11,9 +11,9 @@ from components.training_charts import (MAX_DRAWN_POINTS, curves_figure, feature
                                         mosaic, overlay_figure, square_columns, thin)
 from models.config import COURSE_CNN
 from models.jobs import TrainingRun
-from tests.browser import ROOT
+from tests import apptest
+from tests.apptest import APP
 
-APP = str(ROOT / "app.py")
 PAGE = "pages/training.py"
 JOBS = "training_page_jobs"
 
@@ -224,11 +224,7 @@ def set_slider(page, label: str, *keys: str) -> None:
 
 
 def linked_page(**query: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update(query)
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+    return apptest.open_page(PAGE, **query)
 
 
 def test_a_link_opens_its_model_and_recipe_and_follows_changes():
