@@ -1,12 +1,15 @@
 # `make run` starts the app; `make test` runs every test (unit, AppTest, browser).
+# Both first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium): scripts/ensure_system.py.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+SETUP := $(BIN)/python scripts/ensure_system.py
 
 .PHONY: run test benchmark model clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; run: sudo apt-get install python3 python3-venv" >&2; exit 1; }
+	$(PYTHON) scripts/ensure_system.py venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
@@ -18,15 +21,19 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	touch $@
 
 run: $(VENV)/.runtime
+	$(SETUP) data
 	$(BIN)/python -m streamlit run app.py
 
 test: $(VENV)/.dev
+	$(SETUP) data browser
 	$(BIN)/python -m pytest
 
 benchmark: $(VENV)/.dev
+	$(SETUP) data browser
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 model: $(VENV)/.runtime
+	$(SETUP) data
 	$(BIN)/python -m models.train --epochs 10 --output models/fashion_cnn.keras
 
 clean:

@@ -86,6 +86,28 @@ def find_data_dir() -> Path | None:
     return None
 
 
+def keras_download_dir() -> Path:
+    """Where Keras's downloader keeps Fashion-MNIST, worked out as Keras does it but without importing Keras.
+
+    $KERAS_HOME, else ~/.keras (/tmp/.keras when the home folder is read-only), then /datasets/fashion-mnist.
+    """
+    if "KERAS_HOME" in os.environ:
+        base = Path(os.environ["KERAS_HOME"]).expanduser()
+    else:
+        base = Path.home() / ".keras" if os.access(Path.home(), os.W_OK) else Path("/tmp/.keras")
+    if base.exists() and not os.access(base, os.W_OK):  # keras.utils.get_file then writes under /tmp
+        base = Path("/tmp/.keras")
+    return base / "datasets" / "fashion-mnist"
+
+
+def find_local_copy() -> Path | None:
+    """The folder load_fashion_mnist() reads without downloading: a searched folder, else Keras's download cache."""
+    folder = find_data_dir()
+    if folder is None and all((keras_download_dir() / name).is_file() for name in FILES.values()):
+        folder = keras_download_dir()
+    return folder
+
+
 def load_fashion_mnist() -> Arrays:
     """Return ((x_train, y_train), (x_test, y_test)) as read-only uint8 arrays.
 
