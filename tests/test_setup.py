@@ -287,11 +287,13 @@ def test_too_old_python_is_refused_with_the_make_command(tools, tmp_path, capsys
 # --- the Makefile ---------------------------------------------------------------------------------------------
 
 
-def test_make_run_and_test_check_the_system_before_starting(tmp_path):
+def test_make_run_and_test_check_the_system_before_starting(monkeypatch):
     """Dry runs: the setup step comes right before streamlit and pytest."""
+    for name in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):  # under `make test` this would be a sub-make
+        monkeypatch.delenv(name, raising=False)
     for target, step, then in (("run", "data", "-m streamlit run app.py"), ("test", "data browser", "-m pytest")):
-        lines = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True,
-                               check=True).stdout.splitlines()
+        lines = subprocess.run(["make", "--no-print-directory", "-n", target], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.splitlines()
         assert lines[-2:] == [f".venv/bin/python scripts/ensure_system.py {step}", f".venv/bin/python {then}"]
 
 
