@@ -97,7 +97,7 @@ def test_data_present_is_a_quick_no_op(real_dir, tools, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"setup: Fashion-MNIST: {real_dir}\n"
     assert tools.calls() == []
-    assert elapsed < 1.0
+    assert elapsed < 2.0  # about 0.1 s on an idle machine (Python and NumPy starting); up to 1 s on a busy one
 
 
 def test_missing_everywhere_without_apt_or_internet_stops_with_the_command(tools, tmp_path):
