@@ -2,8 +2,9 @@
 
 IMAGE_SOURCE = "image_source"  # the chosen input image, shared by the Filters and Pooling pages
 ARCHITECTURE_CONFIG = "architecture_config"  # CNNConfig dict built on the Architecture page
-# list of finished training runs (models.jobs.TrainingRun: .name, .config, .model, .history, .test_accuracy)
-TRAINING_RUNS = "training_runs"
+LEARNER = "learner_token"  # str: who this browser is (components.learner); keys the saved runs and jobs
+TRAINING_NOTICES = "training_notices"  # [(run name, status, message)] for jobs that ended without a run
+TRAINING_START_ERROR = "training_start_error"  # why the last Train / preset click could not start
 FILTERS_QUIZ_ROUND = "filters_quiz_round"  # int: which 'Guess first' question the Filters page shows
 FILTERS_QUIZ_ANSWERED = "filters_quiz_answered"  # (question signature, chosen option) once checked
 TRAIN_DESIGN_REQUEST = "train_design_request"  # set by "Train this network": Training preselects the design

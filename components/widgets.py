@@ -20,13 +20,11 @@ from models.card import ModelFileError, read_filter_snapshots, read_model_card
 from models.data import Arrays, DataError, load_fashion_mnist
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
-    from components.query_state import Param
+    from collections.abc import Mapping
 
     import keras
 
-    from models.jobs import JobRegistry
+    from components.query_state import Param
 
 
 def start_page(title: str, intro: str = "") -> None:
@@ -224,25 +222,6 @@ def _choose(key: str, source: str, grayscale: bool, stored: ImageChoice | None, 
         return ImageChoice(source, stored.name, grayscale, stored.data)
     st.info(prompt, icon=":material/upload:")
     return None
-
-
-@st.cache_resource
-def job_registry() -> "JobRegistry":
-    """The process-wide training-job registry shared by all sessions (cap: $CNN_LAB_MAX_JOBS, default 1)."""
-    from models.jobs import JobRegistry  # imports TensorFlow: only the Training page calls this
-
-    return JobRegistry.from_environment()
-
-
-def session_keepalive() -> "Callable[[], bool] | None":
-    """A thread-safe check that this browser session is still connected; None outside a served app."""
-    from streamlit import runtime
-
-    context = get_script_run_ctx()
-    if context is None or not runtime.exists():
-        return None
-    server, session_id = runtime.get_instance(), context.session_id
-    return lambda: server.is_active_session(session_id)
 
 
 SAMPLE_PARAM = "sample"  # ?sample= names the image, which IMAGE_SOURCE keeps for Filters and Pooling alike

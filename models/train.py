@@ -1,4 +1,4 @@
-"""Training core shared by the CLI and the Training page, and `python -m models.train`."""
+"""Training core shared by the CLI and the training worker (`models.worker`), and `python -m models.train`."""
 
 from __future__ import annotations
 
@@ -9,33 +9,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from models.data import load_fashion_mnist
+from models.recipes import TrainConfig
 
 import keras  # noqa: E402  (after numpy so the TF log level set by the caller applies)
 import tensorflow as tf  # noqa: E402
 
 BatchHook = Callable[[int, int, dict[str, float]], None]  # (epoch, batch, logs)
 EpochHook = Callable[[int, dict[str, float]], None]  # (epoch, logs)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train: the course recipe is adam, learning rate 0.001, batch 32."""
-
-    epochs: int = 5
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    optimizer: str = "adam"
-    stop_at_accuracy: float | None = None
-    monitor: str = "accuracy"
-    seed: int = 0
-
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
 
@@ -112,7 +99,6 @@ class TrainResult:
     epochs_run: int
     seconds: float
     stop_reason: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def train(

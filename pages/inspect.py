@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from components import session_keys
 from components.inspect_charts import (
     GridColumn, all_maps_figure, clicked_cell, confusion_figure, embedding_figure, gallery_figure, image_grid_figure,
     kernel_gallery_figure, probability_figure,
 )
+from components.training_jobs import learner_runs
 from components.query_state import Choice, Indices, Link, link_update
 from components.widgets import (
     fashion_mnist, filter_snapshots, model_card, read_page_link, shipped_model, start_page, update_query_params,
@@ -69,7 +69,7 @@ def class_name(index: int) -> str:
 
 def choose_model() -> tuple[str, keras.Model]:
     """The shipped model or a Training-page run: (cache key, Keras model)."""
-    runs = list(st.session_state.get(session_keys.TRAINING_RUNS) or [])
+    runs = learner_runs()
     try:
         shipped_label = f"Shipped course CNN ({model_card()['test_accuracy']:.2%} test accuracy)"
     except ModelFileError:
@@ -88,7 +88,7 @@ def choose_model() -> tuple[str, keras.Model]:
     if choice == 0:
         return f"shipped:{SHIPPED_MODEL}:{SHIPPED_MODEL.stat().st_mtime_ns}", shipped_model()
     run = runs[choice - 1]
-    return f"run:{run.name}:{id(run.model)}", run.model
+    return f"run:{run.folder}", run.model
 
 
 @st.cache_resource(show_spinner="Evaluating the model on the 10,000 test images...", max_entries=4)

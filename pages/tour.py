@@ -86,27 +86,25 @@ def model_section() -> dict[str, str]:
 
 
 def training_section() -> dict[str, str]:
+    from components import training_jobs as jobs
     from components.training_charts import curves_figure
-    from models.jobs import RunSpec  # TensorFlow is imported from here on
-    from models.train import TrainConfig
-    from pages import training
+    from models.recipes import RunSpec, TrainConfig
 
     spec = RunSpec(COURSE_CNN, recipe=TrainConfig(epochs=TOUR_RUN.epochs, batch_size=TOUR_RUN.batch_size),
                    train_images=TOUR_RUN.train_images, validation_split=TOUR_RUN.validation_split)
-    training.harvest()
-    busy = bool(training.session_jobs())
+    jobs.collect_ended_jobs()
+    busy = bool(jobs.learner_jobs())
     st.button(f"Train the {spec.title()}", icon=":material/play_arrow:", type="primary", disabled=busy,
-              on_click=training.start, args=([spec],), key="tour_train")
-    if st.session_state.get(training.START_ERROR):
-        st.error(st.session_state[training.START_ERROR])
-    training.live()
-    runs = training.session_runs()
+              on_click=jobs.start, args=([spec],), key="tour_train")
+    jobs.start_error()
+    jobs.live()
+    runs = jobs.learner_runs()
     if runs:
         run = runs[-1]
         st.markdown(f"**{run.name}**")
-        training.run_headline(run)
+        jobs.run_headline(run)
         st.plotly_chart(curves_figure(run.batch_curve, run.history), width="stretch", config=CHART_CONFIG)
-        st.caption(training.CURVES_CAPTION)
+        st.caption(jobs.CURVES_CAPTION)
     try:
         card = model_card()
     except ModelFileError as error:

@@ -6,27 +6,21 @@ import streamlit as st
 
 from components.catalog import ALL_PAGES
 from components.query_state import Choice, Integer, Link, link_update
-from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST, TRAINING_RUNS
+from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.training_charts import curves_figure, feature_maps_figure, filters_figure, overlay_figure
-from components.widgets import fashion_mnist, job_registry, read_page_link, session_keepalive, start_page, update_query_params
+from components.training_jobs import (CHART_CONFIG, CURVES_CAPTION, collect_ended_jobs, job_registry, learner_runs,
+                                      live, run_headline, run_store, start, start_error, storage_caption)
+from components.learner import learner_token
+from components.widgets import read_page_link, start_page, update_query_params
 from models.config import COURSE_CNN, CNNConfig
 from models.data import CLASS_NAMES
-from models.jobs import PRESETS, RunSpec, TrainingJob, TrainingRun, architecture_changes, comparison_rows
-from models.train import OPTIMIZERS, TrainConfig
+from models.recipes import OPTIMIZER_NAMES, PRESETS, RunSpec, TrainConfig, architecture_changes
+from models.runs import TrainingRun, comparison_rows
 
-JOBS = "training_page_jobs"  # this session's jobs that are queued or training
-NOTICES = "training_page_notices"  # messages about jobs that ended without a run (failed, stopped in the queue)
-START_ERROR = "training_page_start_error"  # why the last Train / preset click could not start
-COUNTERS = "training_page_counters"  # [runs started, click groups]
-MAX_RUNS = 10
-CHART_CONFIG = {"displayModeBar": False}
 MODELS = {"Course CNN": COURSE_CNN, "Dense baseline (no conv layers)": None}
 MODEL_SLUGS = {"course": "Course CNN", "dense": "Dense baseline (no conv layers)"}  # ?model= -> MODELS key
 TRAINING_IMAGES = (5_000, 20_000, 60_000)
 ARCHITECTURE_DESIGN = "My design from the Architecture page"
-CURVES_CAPTION = ("The thin line is each batch's value, smoothed; a dot is a whole epoch. The training dot averages "
-                  "the epoch, so it lags behind the line; the validation dot is measured on held-out images at the "
-                  "epoch's end.")
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1)
@@ -35,52 +29,12 @@ LINK = {
     "images": Choice(TRAINING_IMAGES, 20_000),
     "epochs": Integer(1, 30, 5),
     "batch": Choice(BATCH_SIZES, 32),
-    "optimizer": Choice(tuple(OPTIMIZERS), next(iter(OPTIMIZERS))),
+    "optimizer": Choice(OPTIMIZER_NAMES, OPTIMIZER_NAMES[0]),
     "lr": Choice(LEARNING_RATES, 1e-3),
     "seed": Integer(0, 9999, 0),
 }
 RECIPE_KEYS = {"images": "training_images", "epochs": "training_epochs", "batch": "training_batch",
                "optimizer": "training_optimizer", "lr": "training_lr", "seed": "training_seed"}  # link -> widget
-
-
-def session_jobs() -> list[TrainingJob]:
-    return st.session_state.setdefault(JOBS, [])
-
-
-def session_runs() -> list[TrainingRun]:
-    return st.session_state.setdefault(TRAINING_RUNS, [])
-
-
-def harvest() -> None:
-    """Move this session's ended jobs into the runs list (keeping the last MAX_RUNS)."""
-    jobs, runs = session_jobs(), session_runs()
-    ended = [job for job in jobs if job.done]
-    jobs[:] = [job for job in jobs if not job.done]
-    for job in ended:
-        if job.run is not None:
-            runs.append(job.run)
-        else:
-            st.session_state.setdefault(NOTICES, []).append((job.name, job.progress().status, job.progress().message))
-    del runs[:-MAX_RUNS]
-
-
-def start(specs: list[RunSpec]) -> None:
-    """Button callback: queue one job per spec, all or none (a setting that cannot train is kept as an error)."""
-    counters = st.session_state.setdefault(COUNTERS, [0, 0])
-    keepalive = session_keepalive()
-    try:
-        new = [TrainingJob(spec, f"Run {counters[0] + i}: {spec.title()}", fashion_mnist(), group=counters[1] + 1,
-                           keepalive=keepalive) for i, spec in enumerate(specs, 1)]
-    except ValueError as error:
-        st.session_state[START_ERROR] = str(error)
-        return
-    counters[0] += len(new)
-    counters[1] += 1
-    st.session_state[NOTICES] = []
-    st.session_state[START_ERROR] = ""
-    for job in new:
-        job_registry().submit(job)
-        session_jobs().append(job)
 
 
 def architecture_design() -> CNNConfig | None:
@@ -103,75 +57,6 @@ def base_spec() -> RunSpec:
     )
 
 
-# ---------------------------------------------------------------- live progress
-
-
-def show_job(job: TrainingJob) -> None:
-    progress = job.progress()
-    st.markdown(f"**{job.name}**")
-    if progress.status == "queued":
-        st.info(f"Queued: number {progress.queue_position} in line. {progress.jobs_running} of "
-                f"{job_registry().max_jobs} training slot(s) on this server are busy.", icon=":material/hourglass_top:")
-        st.button("Cancel", key=f"cancel-{job.id}", on_click=job.stop)
-        return
-    eta = "-" if progress.eta_seconds is None else duration(progress.eta_seconds)
-    text = (f"Epoch {progress.epoch + 1}/{progress.epochs}, batch {progress.batch:,}/{progress.steps:,} - "
-            f"{progress.images_per_second:,.0f} images/s - ETA {eta}")
-    if progress.status == "evaluating":
-        text = "Training done; measuring test accuracy on 10,000 images..."
-    elif progress.epoch == progress.batch == 0:
-        text = "Building the model and preparing the data..."
-    st.progress(progress.fraction, text=text)
-    left, right = st.columns([1, 5])
-    stopping = job.stop_event.is_set()
-    left.button("Stopping..." if stopping else "Stop", key=f"stop-{job.id}", icon=":material/stop:",
-                disabled=stopping or progress.status != "running", on_click=job.stop)
-    right.caption(f"{duration(progress.elapsed)} so far. Stop ends training after the current batch and keeps "
-                  "the weights learned so far.")
-    st.plotly_chart(curves_figure(progress.batch_curve, progress.history, epochs=progress.epochs),
-                    width="stretch", config=CHART_CONFIG)
-    st.caption(CURVES_CAPTION)
-
-
-def duration(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
-
-
-def live() -> None:
-    """This session's jobs, redrawn every second while there are any; a full rerun collects the ones that ended."""
-    st.fragment(live_jobs, run_every=1.0 if session_jobs() else None)()
-
-
-def live_jobs() -> None:
-    jobs = session_jobs()
-    if any(job.done for job in jobs):
-        st.rerun()
-    for job in jobs:
-        job.heartbeat()
-    for notice in st.session_state.get(NOTICES, []):
-        name, status, message = notice
-        (st.error if status == "failed" else st.warning)(f"{name}: {message}")
-    if not jobs:
-        return
-    st.subheader("Training now")
-    active = next((job for job in jobs if job.progress().status != "queued"), jobs[0])
-    with st.container(key="live-training"):
-        show_job(active)
-    for job in jobs:
-        if job is not active:
-            show_job(job)
-
-
-
-def run_headline(run: TrainingRun) -> None:
-    ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
-    test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
-    epochs_run = len(run.history.get("loss", []))
-    st.markdown(f"Test accuracy **{test}** after {epochs_run} epoch{'s' * (epochs_run != 1)} in "
-                f"{duration(run.seconds)}.{ended}")
-
-
 def settings_section(link: Link) -> None:
     """1. and 2.: the model and recipe widgets (opened on the link's values), Train and the course experiments."""
     st.subheader("1. Choose a model and a recipe")
@@ -189,7 +74,7 @@ def settings_section(link: Link) -> None:
     row[3].slider("Epochs", 1, 30, link["epochs"], key="training_epochs")
     row = st.columns(4)
     row[0].selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(link["batch"]), key="training_batch")
-    row[1].selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(link["optimizer"]),
+    row[1].selectbox("Optimizer", OPTIMIZER_NAMES, index=OPTIMIZER_NAMES.index(link["optimizer"]),
                      key="training_optimizer")
     row[2].select_slider("Learning rate", LEARNING_RATES, value=link["lr"], key="training_lr",
                          format_func=lambda lr: f"{lr:g}")
@@ -205,8 +90,8 @@ def settings_section(link: Link) -> None:
         st.caption("Your design: " + (", ".join(architecture_changes(design)) or "the course CNN") + ".")
     st.button("Train", type="primary", icon=":material/play_arrow:", on_click=lambda: start([base_spec()]))
     registry = job_registry()
-    st.caption(f"This server trains {registry.max_jobs} run(s) at a time for everyone using it; right now "
-               f"{registry.running()} training and {registry.waiting()} waiting.")
+    st.caption(f"Training runs on {registry.executor.name}, {registry.max_jobs} run(s) at a time for everyone "
+               f"using it; right now {registry.running()} training and {registry.waiting()} waiting.")
 
     st.subheader("2. Or run a course experiment")
     st.caption("Each uses the settings above for everything it does not name; its runs queue one after another.")
@@ -216,8 +101,7 @@ def settings_section(link: Link) -> None:
             st.button(preset.title, width="stretch",
                       on_click=lambda make=preset.runs: start(make(base_spec())))
             st.caption(preset.description)
-    if st.session_state.get(START_ERROR):
-        st.error(st.session_state[START_ERROR])
+    start_error()
 
 
 def runs_section(runs: list[TrainingRun]) -> None:
@@ -230,7 +114,7 @@ def runs_section(runs: list[TrainingRun]) -> None:
                        "test acc": st.column_config.NumberColumn(format="%.4f"),
                        "parameters": st.column_config.NumberColumn(format="localized")},
     )
-    st.caption(f"Your last {MAX_RUNS} runs are kept while this browser tab stays open.")
+    st.caption(storage_caption())
     names = [run.name for run in runs]
     latest = [run.name for run in runs if run.group == runs[-1].group]
     chosen = st.multiselect("Runs on one chart", names, default=latest if len(latest) > 1 else names[-3:])
@@ -281,7 +165,8 @@ def runs_section(runs: list[TrainingRun]) -> None:
         inspect = next((page for page in ALL_PAGES if page.title == "Inspect"), None)
         if inspect is not None:
             st.page_link(inspect.path, label="Inspect this run's predictions and activations", icon=inspect.icon)
-        st.button("Remove this run", icon=":material/delete:", on_click=runs.remove, args=(run,))
+        st.button("Remove this run", icon=":material/delete:", on_click=run_store().remove,
+                  args=(learner_token(), run.run_id))
 
 
 if __name__ == "__main__":
@@ -291,15 +176,15 @@ if __name__ == "__main__":
         "Training runs in the background on this server, so the page stays responsive: you can leave it and "
         "come back. Finished runs stay below for comparison, and for the Inspect page.",
     )
-    fashion_mnist()
     link = read_page_link(LINK)
     settings_section(link)
     slugs = {name: slug for slug, name in MODEL_SLUGS.items()}
     recipe = {name: st.session_state[key] for name, key in RECIPE_KEYS.items()}
     update_query_params(link_update({"model": slugs.get(st.session_state["training_model"]), **recipe}, LINK))
-    harvest()
+    collect_ended_jobs()
     live()
-    if session_runs():
-        runs_section(session_runs())
+    runs = learner_runs()
+    if runs:
+        runs_section(runs)
     else:
         st.info("No finished runs yet: press **Train** or a course experiment.", icon=":material/info:")

@@ -2,9 +2,12 @@
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Saved runs of every test (AppTest and served apps alike) go to a throwaway folder, not ~/.cache/cnn-lab.
+os.environ.setdefault("CNN_LAB_DATA_DIR", tempfile.mkdtemp(prefix="cnn-lab-tests-"))
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 

@@ -1,12 +1,16 @@
 """The Inspect page under streamlit.testing: every tab runs, and the confusion-cell fallback shows images."""
 
-from types import SimpleNamespace
+import json
+import shutil
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import TRAINING_RUNS
+from components.session_keys import LEARNER
+from components.training_jobs import run_store
 from models import inspection as ins
+from models.card import SHIPPED_MODEL
 from models.zoo import load_model_file
 from tests.apptest import figures
 from tests.browser import ROOT
@@ -14,12 +18,12 @@ from tests.browser import ROOT
 PAGE = "pages/inspect.py"
 
 
-def open_tab(tab: str | None = None, runs=None) -> AppTest:
+def open_tab(tab: str | None = None, learner: str | None = None) -> AppTest:
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     if tab:
         app.session_state["inspect_tab"] = tab
-    if runs is not None:
-        app.session_state[TRAINING_RUNS] = runs
+    if learner is not None:
+        app.session_state[LEARNER] = learner
     app.run()
     app.switch_page(PAGE).run()
     assert not app.exception, [e.message for e in app.exception]
@@ -89,9 +93,20 @@ def test_other_tabs_run(tab):
     assert figures(app), f"{tab} draws no chart"
 
 
+def save_run(learner: str, name: str, model_file=SHIPPED_MODEL, test_accuracy=0.9111) -> None:
+    """A saved run for `learner`, as a worker would leave it, holding a copy of `model_file`."""
+    store = run_store()
+    staging = store.staging_folder()
+    shutil.copy(model_file, staging / "model.keras")
+    np.savez_compressed(staging / "arrays.npz", batch_curve=np.zeros((0, 3), np.float32))
+    record = {"name": name, "config": {}, "history": {"loss": [0.5]}, "seconds": 1.0, "test_accuracy": test_accuracy}
+    (staging / "run.json").write_text(json.dumps(record))
+    store.commit(learner, staging)
+
+
 def test_a_training_run_can_be_inspected():
-    run = SimpleNamespace(name="my run", model=load_model_file(), test_accuracy=0.9111)
-    app = open_tab("Evaluation", runs=[run])
+    save_run("inspect-learner", "my run")
+    app = open_tab("Evaluation", learner="inspect-learner")
     model_box = app.selectbox(key="inspect_model")
     assert model_box.options[1] == "Training run: my run, 91.11% test accuracy"
     model_box.set_value(1).run()

@@ -1,5 +1,9 @@
-"""The background training job, its registry (cap + queue), records and presets, on real Fashion-MNIST."""
+"""Training jobs in worker processes: the registry (cap + queue), progress, Stop, worker deaths, on real data."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -9,44 +13,69 @@ import numpy as np
 import pytest
 
 from components.filters import KERNELS
-from models import jobs as jobs_module
 from models.config import COURSE_CNN, ConfigError
-from models.jobs import (PRESETS, JobRegistry, RunSpec, TrainingJob, _Smoother, comparison_rows,
-                         hand_picked_kernels)
-from models.train import TrainConfig
+from models.executors import LocalProcessExecutor, executor_from_environment
+from models.jobs import JobRegistry, TrainingJob
+from models.progress import Smoother
+from models.recipes import PRESETS, RunSpec, TrainConfig, hand_picked_kernels
+from models.runs import RunStore, comparison_rows
+from tests.conftest import ROOT
 
 TINY_CNN = replace(COURSE_CNN, filters=8)
 
 
 def spec(**changes) -> RunSpec:
-    """A run that takes about a second: 1,024 real images (256 of them validate)."""
+    """A run that trains in about a second: 1,024 real images (256 of them validate)."""
     values = dict(architecture=None, recipe=TrainConfig(epochs=2, batch_size=64), train_images=1024,
                   validation_split=0.25)
     return RunSpec(**{**values, **changes})
 
 
-def run_job(fashion, registry=None, **changes) -> TrainingJob:
-    job = TrainingJob(spec(**changes), "test run", fashion)
-    (registry or JobRegistry()).submit(job)
-    assert job.wait(60), "the job did not end within 60 s"
+def make_registry(tmp_path, max_jobs=1) -> JobRegistry:
+    return JobRegistry(LocalProcessExecutor(max_jobs=max_jobs, threads=1), RunStore(tmp_path / "data"))
+
+
+def run_job(registry, name="test run", **changes) -> TrainingJob:
+    job = TrainingJob(spec(**changes), name, learner="learner-a")
+    registry.submit(job)
+    assert job.wait(90), "the job did not end within 90 s"
     return job
 
 
-def wait_for(condition, timeout=30.0):
+def wait_for(condition, timeout=60.0):
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
 
 
+def worker_pids() -> set[int]:
+    """Process ids of running `python -m models.worker` processes that belong to this test process."""
+    found = set()
+    for cmdline in os.scandir("/proc"):
+        if not cmdline.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{cmdline.name}/cmdline", "rb") as handle:
+                args = handle.read().split(b"\0")
+            with open(f"/proc/{cmdline.name}/stat") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if b"models.worker" in args and parent == os.getpid():
+            found.add(int(cmdline.name))
+    return found
+
+
 @pytest.fixture(scope="module")
-def cnn_job(fashion):
-    """One finished run of a small CNN (8 filters), shared by the tests that only read it."""
-    return run_job(fashion, architecture=TINY_CNN)
+def finished(tmp_path_factory):
+    """One finished run of a small CNN (8 filters), and its registry, shared by the tests that only read it."""
+    registry = make_registry(tmp_path_factory.mktemp("jobs"))
+    return registry, run_job(registry, architecture=TINY_CNN)
 
 
-def test_job_reports_progress_and_records_the_run(fashion, cnn_job):
-    job = cnn_job
+def test_job_trains_in_another_process_and_its_run_is_saved(fashion, finished):
+    registry, job = finished
     progress = job.progress()
     assert progress.status == "finished" and progress.fraction == 1.0 and progress.images_per_second > 0
     assert progress.steps == 12 and len(progress.batch_curve) == 24  # 768 training images / 64, two epochs
@@ -55,16 +84,22 @@ def test_job_reports_progress_and_records_the_run(fashion, cnn_job):
     assert run.name == "test run" and run.seconds > 0 and run.stop_reason is None
     assert set(run.history) == {"loss", "accuracy", "val_loss", "val_accuracy"} and len(run.history["loss"]) == 2
     assert run.history == progress.history
+    np.testing.assert_allclose(np.array(run.batch_curve), np.array(progress.batch_curve), rtol=1e-6)
     assert run.config["train_images"] == 768 and run.config["validation_images"] == 256
     assert run.config["parameters"] == run.model.count_params()
     (x_test, y_test) = fashion[1]
     loss, accuracy = run.model.evaluate(x_test[..., None] / 255.0, y_test, verbose=0)
     assert run.test_accuracy == pytest.approx(accuracy, abs=1e-6) and run.test_loss == pytest.approx(loss, rel=1e-5)
     assert run.test_accuracy > 0.3  # chance is 0.1
+    (saved,), notices = registry.store.runs("learner-a")
+    assert saved.folder == run.folder and notices == [] and registry.store.runs("learner-b") == ([], [])
+    assert "tensorflow" not in subprocess.run(  # the server side of a job never imports TensorFlow
+        [sys.executable, "-c", "import sys, models.jobs, models.runs, models.executors, components.training_jobs;"
+         "print(' '.join(sys.modules))"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
 
 
-def test_timeline_matches_the_model_at_the_end(fashion, cnn_job):
-    run = cnn_job.run
+def test_timeline_matches_the_model_at_the_end(fashion, finished):
+    run = finished[1].run
     timeline = run.timeline
     assert timeline.kernels.shape == (3, 3, 3, 8) and timeline.feature_maps.shape == (3, 26, 26, 8)
     conv1 = run.model.get_layer("conv1")
@@ -76,8 +111,8 @@ def test_timeline_matches_the_model_at_the_end(fashion, cnn_job):
     assert timeline.sample_label == fashion[1][1][0]
 
 
-def test_downloads_round_trip(fashion, cnn_job, tmp_path):
-    run = cnn_job.run
+def test_downloads_round_trip(fashion, finished, tmp_path):
+    run = finished[1].run
     path = tmp_path / "run.keras"
     path.write_bytes(run.keras_bytes())
     loaded = keras.models.load_model(path, safe_mode=True)
@@ -88,92 +123,124 @@ def test_downloads_round_trip(fashion, cnn_job, tmp_path):
     assert float(lines[2].split(",")[2]) == run.history["loss"][1]
 
 
-def test_stop_ends_training_within_a_second_and_keeps_the_weights(fashion):
-    job = TrainingJob(spec(architecture=TINY_CNN, recipe=TrainConfig(epochs=50, batch_size=32),
-                           train_images=2048), "long", fashion)
-    JobRegistry().submit(job)
+def test_the_worker_is_niced_and_thread_limited(tmp_path):
+    registry = make_registry(tmp_path)
+    job = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096), "long",
+                      learner="learner-a")
+    registry.submit(job)
+    wait_for(lambda: job.progress().status == "running" and worker_pids())
+    (pid,) = worker_pids()
+    with open(f"/proc/{pid}/stat") as handle:
+        nice = int(handle.read().rsplit(")", 1)[1].split()[16])
+    with open(f"/proc/{pid}/environ", "rb") as handle:
+        environ = dict(item.split(b"=", 1) for item in handle.read().split(b"\0") if b"=" in item)
+    assert nice == os.nice(0) + 10
+    assert environ[b"TF_NUM_INTRAOP_THREADS"] == b"1" and environ[b"TF_NUM_INTEROP_THREADS"] == b"1"
+    job.stop()
+    assert job.wait(60)
+
+
+def test_stop_ends_training_within_a_second_and_keeps_the_weights(tmp_path):
+    registry = make_registry(tmp_path)
+    job = TrainingJob(spec(architecture=TINY_CNN, recipe=TrainConfig(epochs=50, batch_size=32), train_images=2048),
+                      "long", learner="learner-a")
+    registry.submit(job)
     wait_for(lambda: job.progress().batch >= 3)
+    batches = job.progress().epoch * job.progress().steps + job.progress().batch
     started = time.monotonic()
     job.stop()
     wait_for(lambda: job.progress().status != "running", timeout=5)
     assert time.monotonic() - started < 1.0
-    assert job.wait(30) and job.progress().status == "stopped"
-    assert job.run.stop_reason == "stopped by request" and len(job.run.history.get("loss", [])) < 50
-    trained = job.run.model.get_layer("conv1").kernel.numpy()[:, :, 0, :]
-    assert not np.allclose(trained, job.run.timeline.kernels[0])  # the weights learned so far are kept
-    assert job.run.test_accuracy is not None
+    assert job.wait(60) and job.progress().status == "stopped"
+    run = job.run
+    assert run.stop_reason == "stopped by request" and run.epochs_done < 50
+    assert len(run.batch_curve) >= batches  # the curve so far is kept
+    trained = run.model.get_layer("conv1").kernel.numpy()[:, :, 0, :]
+    assert not np.allclose(trained, run.timeline.kernels[0])  # the weights learned so far are kept
+    assert run.test_accuracy is not None
 
 
-def test_stop_at_accuracy_finishes_after_the_epoch_that_reaches_it(fashion):
-    job = run_job(fashion, recipe=TrainConfig(epochs=5, batch_size=64, stop_at_accuracy=0.2))
+def test_stop_at_accuracy_finishes_after_the_epoch_that_reaches_it(tmp_path):
+    job = run_job(make_registry(tmp_path), recipe=TrainConfig(epochs=5, batch_size=64, stop_at_accuracy=0.2))
     assert job.progress().status == "finished" and len(job.run.history["loss"]) == 1
     assert "reached 0.2000" in job.run.stop_reason
 
 
-def test_registry_runs_one_job_at_a_time_in_order_and_shows_queue_positions(fashion):
-    registry = JobRegistry(max_jobs=1)
-    queued = [TrainingJob(spec(), f"job {i}", fashion) for i in range(3)]
+def test_registry_runs_one_job_at_a_time_in_order_and_shows_queue_positions(tmp_path):
+    registry = make_registry(tmp_path, max_jobs=1)
+    queued = [TrainingJob(spec(), f"job {i}", learner="learner-a") for i in range(3)]
     for job in queued:
         registry.submit(job)
-    wait_for(lambda: queued[0].progress().status == "running")
+    wait_for(lambda: queued[0].progress().status in ("starting", "running"))
     assert [job.progress().queue_position for job in queued] == [0, 1, 2]
     assert queued[1].progress().status == "queued" and queued[1].progress().jobs_running == 1
+    assert registry.jobs_for("learner-a") == queued and registry.jobs_for("learner-b") == []
     most_running = 0
     while not all(job.done for job in queued):
-        most_running = max(most_running, registry.running())
-        time.sleep(0.005)
+        most_running = max(most_running, registry.running(), len(worker_pids()))
+        time.sleep(0.01)
     assert most_running == 1 and registry.running() == registry.waiting() == 0
-    started = [job._started for job in queued]
-    assert started == sorted(started) and all(job.progress().status == "finished" for job in queued)
+    assert [job.run.name for job in queued] == ["job 0", "job 1", "job 2"]
+    assert [run.name for run in registry.store.runs("learner-a")[0]] == ["job 0", "job 1", "job 2"]
+    assert registry.collect("learner-a") == queued and registry.jobs_for("learner-a") == []
 
 
-def test_cancelling_a_queued_job_leaves_the_queue(fashion):
-    registry = JobRegistry(max_jobs=1)
-    first, second, third = (TrainingJob(spec(), name, fashion) for name in "abc")
+def test_cancelling_a_queued_job_leaves_the_queue(tmp_path):
+    registry = make_registry(tmp_path, max_jobs=1)
+    first, second, third = (TrainingJob(spec(), name, learner="learner-a") for name in "abc")
     for job in (first, second, third):
         registry.submit(job)
-    wait_for(lambda: first.progress().status == "running")
+    wait_for(lambda: first.progress().status in ("starting", "running"))
     second.stop()
     wait_for(lambda: second.done, timeout=5)
     assert second.progress().status == "stopped" and second.run is None
     assert third.progress().queue_position in (0, 1)
-    assert third.wait(60) and third.progress().status == "finished"
+    assert third.wait(90) and third.progress().status == "finished"
 
 
-def test_two_slots_train_two_jobs_at_once(fashion):
-    registry = JobRegistry(max_jobs=2)
-    pair = [TrainingJob(spec(recipe=TrainConfig(epochs=4, batch_size=64)), name, fashion) for name in "ab"]
+def test_two_slots_train_two_jobs_at_once(tmp_path):
+    registry = make_registry(tmp_path, max_jobs=2)
+    pair = [TrainingJob(spec(recipe=TrainConfig(epochs=4, batch_size=64)), name, learner="x") for name in "ab"]
     for job in pair:
         registry.submit(job)
     most_running = 0
     while not all(job.done for job in pair):
-        most_running = max(most_running, registry.running())
-        time.sleep(0.005)
-    assert most_running == 2
+        most_running = max(most_running, len(worker_pids()))
+        time.sleep(0.01)
+    assert most_running == 2 and all(job.progress().status == "finished" for job in pair)
 
 
-def test_cap_comes_from_the_environment():
-    assert JobRegistry.from_environment({}).max_jobs == 1
-    assert JobRegistry.from_environment({"CNN_LAB_MAX_JOBS": " 3 "}).max_jobs == 3
-    for bad in ("0", "two", "-1"):
-        with pytest.raises(ValueError, match="CNN_LAB_MAX_JOBS must be a whole number"):
-            JobRegistry.from_environment({"CNN_LAB_MAX_JOBS": bad})
+def test_cap_and_threads_come_from_the_environment(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    default = executor_from_environment({})
+    assert (default.max_jobs, default.threads) == (3, 1)  # cores - 1 jobs, one core left for the web server
+    three = executor_from_environment({"CNN_LAB_MAX_JOBS": " 1 "})
+    assert (three.max_jobs, three.threads) == (1, 3)
+    assert executor_from_environment({"CNN_LAB_JOB_THREADS": "2"}).threads == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert (executor_from_environment({}).max_jobs, executor_from_environment({}).threads) == (1, 1)
+    for name in ("CNN_LAB_MAX_JOBS", "CNN_LAB_JOB_THREADS"):
+        for bad in ("0", "two", "-1"):
+            with pytest.raises(ValueError, match=f"{name} must be a whole number"):
+                executor_from_environment({name: bad})
 
 
-def test_an_unwatched_job_stops_itself(fashion):
-    job = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=64)), "orphan", fashion, orphan_after=0.3)
-    JobRegistry().submit(job)
-    assert job.wait(30)
+def test_an_unwatched_job_stops_itself_and_keeps_its_run(tmp_path):
+    registry = make_registry(tmp_path)
+    job = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=64)), "orphan", learner="learner-a",
+                      orphan_after=0.3)
+    registry.submit(job)
+    assert job.wait(60)
     progress = job.progress()
     assert progress.status == "stopped" and "nobody watched this run for 0.3 s" in progress.message
-    assert len(job.run.history.get("loss", [])) < 100 and job.run.test_accuracy is None
+    assert job.run.epochs_done < 100 and "nobody watched" in job.run.stop_reason
 
 
-def test_heartbeats_and_a_live_session_keep_a_job_alive(fashion):
-    watched = TrainingJob(spec(recipe=TrainConfig(epochs=6, batch_size=64)), "watched", fashion, orphan_after=0.3)
-    connected = TrainingJob(spec(recipe=TrainConfig(epochs=6, batch_size=64)), "connected", fashion,
-                            orphan_after=0.3, keepalive=lambda: True)
-    registry = JobRegistry(max_jobs=2)
+def test_heartbeats_and_a_live_session_keep_a_job_alive(tmp_path):
+    registry = make_registry(tmp_path, max_jobs=2)
+    watched = TrainingJob(spec(recipe=TrainConfig(epochs=3, batch_size=64)), "watched", learner="x", orphan_after=0.3)
+    connected = TrainingJob(spec(recipe=TrainConfig(epochs=3, batch_size=64)), "connected", learner="x", orphan_after=0.3,
+                            keepalive=lambda: True)
     registry.submit(watched)
     registry.submit(connected)
     stop_beating = threading.Event()
@@ -185,33 +252,51 @@ def test_heartbeats_and_a_live_session_keep_a_job_alive(fashion):
 
     threading.Thread(target=beat, daemon=True).start()
     try:
-        assert watched.wait(60) and connected.wait(60)
+        assert watched.wait(90) and connected.wait(90)
     finally:
         stop_beating.set()
     assert watched.progress().status == connected.progress().status == "finished"
 
 
-def test_an_abandoned_queued_job_leaves_the_queue(fashion):
-    registry = JobRegistry(max_jobs=1)
-    busy = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=64)), "busy", fashion)
-    waiting = TrainingJob(spec(), "waiting", fashion, orphan_after=0.2)
+def test_an_abandoned_queued_job_leaves_the_queue(tmp_path):
+    registry = make_registry(tmp_path, max_jobs=1)
+    busy = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=64)), "busy", learner="x")
+    waiting = TrainingJob(spec(), "waiting", learner="x", orphan_after=0.2)
     registry.submit(busy)
     registry.submit(waiting)
     assert waiting.wait(10) and waiting.progress().status == "stopped" and registry.waiting() == 0
     busy.stop()
-    assert busy.wait(30)
+    assert busy.wait(60)
 
 
-def test_a_failing_job_reports_a_message_and_frees_its_slot(fashion, monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("out of memory")
+def test_a_failing_job_reports_a_message_and_frees_its_slot(tmp_path):
+    registry = make_registry(tmp_path)
+    job = TrainingJob(spec(), "broken", learner="x", sample_index=10**6)  # no such test image: the worker raises
+    registry.submit(job)
+    assert job.wait(60)
+    assert job.progress().status == "failed" and job.run is None
+    assert job.progress().message.startswith("Training failed: IndexError: index 1000000 is out of bounds")
+    assert registry.running() == 0 and not list((tmp_path / "data" / "staging").iterdir())
+    after = run_job(registry)  # the queue goes on
+    assert after.progress().status == "finished"
 
-    monkeypatch.setattr(jobs_module, "train", broken)
-    registry = JobRegistry()
-    failed = run_job(fashion, registry)
-    assert failed.progress().status == "failed" and failed.run is None
-    assert failed.progress().message == "Training failed: RuntimeError: out of memory"
-    assert registry.running() == 0
+
+def test_a_killed_worker_marks_its_run_failed_and_the_queue_goes_on(tmp_path):
+    registry = make_registry(tmp_path)
+    doomed = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096), "doomed",
+                         learner="x")
+    next_job = TrainingJob(spec(), "next", learner="x")
+    registry.submit(doomed)
+    registry.submit(next_job)
+    wait_for(lambda: doomed.progress().batch >= 2)
+    (pid,) = worker_pids()
+    os.kill(pid, signal.SIGKILL)
+    assert doomed.wait(30)
+    progress = doomed.progress()
+    assert progress.status == "failed" and doomed.run is None
+    assert progress.message == ("The training process was killed by SIGKILL (the machine may have run out of "
+                                "memory); this run is lost. Start it again.")
+    assert next_job.wait(90) and next_job.progress().status == "finished"
 
 
 @pytest.mark.parametrize("changes, error, message", [
@@ -222,12 +307,12 @@ def test_a_failing_job_reports_a_message_and_frees_its_slot(fashion, monkeypatch
     (dict(architecture=replace(COURSE_CNN, conv_blocks=4)), ConfigError, "conv4"),
     (dict(architecture=COURSE_CNN, hand_picked=True), ConfigError, "needs a CNN with 3x3 kernels and 16 filters"),
 ])
-def test_settings_that_cannot_train_are_refused_with_a_clear_message(fashion, changes, error, message):
+def test_settings_that_cannot_train_are_refused_with_a_clear_message(changes, error, message):
     with pytest.raises(error, match=message):
-        TrainingJob(spec(**changes), "bad", fashion)
+        TrainingJob(spec(**changes), "bad", learner="x")
 
 
-def test_hand_picked_first_layer_is_the_classic_kernels_and_stays_frozen(fashion):
+def test_hand_picked_first_layer_is_the_classic_kernels_and_stays_frozen(tmp_path):
     names, kernels = hand_picked_kernels()
     assert kernels.shape == (3, 3, 1, len(names)) and len(set(names)) == len(names) == 16
     np.testing.assert_allclose(np.linalg.norm(kernels.reshape(9, -1), axis=0), 1.0, rtol=1e-6)
@@ -238,7 +323,7 @@ def test_hand_picked_first_layer_is_the_classic_kernels_and_stays_frozen(fashion
                                -sobel / np.linalg.norm(sobel), rtol=1e-6)
     hand_picked, learned = PRESETS["Hand-picked vs learned"].runs(spec(architecture=COURSE_CNN))
     assert hand_picked.hand_picked and not learned.hand_picked and hand_picked.architecture == learned.architecture
-    run = run_job(fashion, architecture=hand_picked.architecture, hand_picked=True).run
+    run = run_job(make_registry(tmp_path), architecture=hand_picked.architecture, hand_picked=True).run
     conv1 = run.model.get_layer("conv1")
     assert not conv1.trainable
     np.testing.assert_array_equal(conv1.kernel.numpy(), kernels)
@@ -246,7 +331,7 @@ def test_hand_picked_first_layer_is_the_classic_kernels_and_stays_frozen(fashion
 
 
 def test_smoother_recovers_each_batch_from_keras_running_means():
-    smoother = _Smoother(steps=3)
+    smoother = Smoother(steps=3)
     batch_losses, sizes = [1.0, 2.0, 4.0], [10, 10, 5]
     seen, total, smoothed = 0, 0.0, []
     for batch, (loss, size) in enumerate(zip(batch_losses, sizes)):
@@ -261,12 +346,12 @@ def test_smoother_recovers_each_batch_from_keras_running_means():
     assert smoother.add(0, 10, 3.0, 0.5)[0] == pytest.approx((beta * ema + (1 - beta) * 3.0) / (beta * weight + 1 - beta))
 
 
-def test_presets_build_runs_that_can_train():
+def test_presets_build_runs_that_can_train_and_cross_processes_intact():
     base = spec(architecture=COURSE_CNN, recipe=TrainConfig(epochs=3, seed=7))
     for preset in PRESETS.values():
         for run in preset.runs(base):
             run.check(60_000)
-            assert run.recipe.seed == 7
+            assert run.recipe.seed == 7 and RunSpec.from_payload(run.to_payload()) == run
     filters = [run.architecture.filters for run in PRESETS["16 vs 32 vs 64 filters"].runs(base)]
     assert filters == [16, 32, 64]
     assert [r.architecture for r in PRESETS["No conv layers"].runs(base)] == [None, COURSE_CNN]
@@ -274,8 +359,8 @@ def test_presets_build_runs_that_can_train():
     assert overfit.recipe.epochs == 20 and overfit.validation_split > 0
 
 
-def test_comparison_rows_and_names(cnn_job):
-    run = cnn_job.run
+def test_comparison_rows_and_names(finished):
+    run = finished[1].run
     (row,) = comparison_rows([run])
     assert row["run"] == "test run" and row["epochs"] == 2 and row["test acc"] == run.test_accuracy
     assert row["val acc"] == run.history["val_accuracy"][-1] and row["ended"] == "all epochs"

@@ -10,11 +10,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.filters import KERNELS
-from components.session_keys import TOUR_STEP, TRAINING_RUNS
+from components.session_keys import LEARNER, TOUR_STEP
+from components.training_jobs import job_registry, run_store
 from components.tour import TOUR_KERNEL, TOUR_RUN, steps
 from models.card import read_model_card
-from models.jobs import RunSpec, TrainingJob
-from models.train import TrainConfig
+from models.jobs import TrainingJob
+from models.recipes import RunSpec, TrainConfig
 from models.zoo import course_cnn, course_dnn
 from tests.apptest import APP, open_page
 from tests.browser import ROOT
@@ -64,10 +65,10 @@ def test_answers_match_keras():
     assert np.array_equal(KERNELS[TOUR_KERNEL].weights[:, 0], [-1, -2, -1])
 
 
-def test_training_answer_is_the_training_jobs_batch_count(fashion):
+def test_training_answer_is_the_training_jobs_batch_count():
     spec = RunSpec(recipe=TrainConfig(epochs=TOUR_RUN.epochs, batch_size=TOUR_RUN.batch_size),
                    train_images=TOUR_RUN.train_images, validation_split=TOUR_RUN.validation_split)
-    steps_per_epoch = TrainingJob(spec, "tour", fashion).progress().steps
+    steps_per_epoch = TrainingJob(spec, "tour", learner="x").progress().steps
     assert STEPS[4].answer.startswith(f"ceil(4,500 / 32) = {steps_per_epoch}: ")
     assert steps_per_epoch == TOUR_RUN.batches_per_epoch == 141
     assert STEPS[4].answer.endswith("140 full batches of 32 and a last one of 20.")
@@ -121,13 +122,13 @@ def test_a_garbled_step_falls_back_to_the_first_with_a_notice():
 def test_the_training_step_trains_the_course_cnn_briefly_and_shows_the_run():
     app = tour(step="5")
     press(app, "tour_train")
-    (job,) = app.session_state["training_page_jobs"]
+    (job,) = job_registry().jobs_for(app.session_state[LEARNER])
     assert job.name == f"Run 1: course CNN, {TOUR_RUN.epochs} epochs"
     assert job.progress().steps == TOUR_RUN.batches_per_epoch
     assert next(b for b in app.button if b.key == "tour_train").disabled
     assert job.wait(120), "the tour's run did not end"
     app.run()
-    (run,) = app.session_state[TRAINING_RUNS]
+    (run,) = run_store().runs(app.session_state[LEARNER])[0]
     assert run.config["train_images"] == 4_500 and len(run.history["loss"]) == TOUR_RUN.epochs
     assert any(m.value.startswith(f"Test accuracy **{run.test_accuracy:.2%}** after 2 epochs") for m in app.markdown)
     card = read_model_card()

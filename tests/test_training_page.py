@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import ARCHITECTURE_CONFIG, TRAINING_RUNS
+from components.session_keys import ARCHITECTURE_CONFIG, LEARNER
+from components.training_jobs import job_registry, run_store
 from components.training_charts import (MAX_DRAWN_POINTS, curves_figure, feature_maps_figure, filters_figure,
                                         mosaic, overlay_figure, square_columns, thin)
 from models.config import COURSE_CNN
-from models.jobs import TrainingRun
+from models.runs import TrainingRun
 from tests import apptest
 from tests.apptest import APP
 
 PAGE = "pages/training.py"
-JOBS = "training_page_jobs"
 
 
 def open_page(**settings) -> AppTest:
@@ -37,12 +37,17 @@ def click(app: AppTest, label: str) -> AppTest:
     return app
 
 
+def jobs(app: AppTest):
+    """The app's learner's jobs that are queued or training."""
+    return job_registry().jobs_for(app.session_state[LEARNER])
+
+
 def finish_jobs(app: AppTest) -> list[TrainingRun]:
-    for job in app.session_state[JOBS]:
-        assert job.wait(90), f"{job.name} did not end"
+    for job in jobs(app):
+        assert job.wait(120), f"{job.name} did not end"
     app.run()
     assert not app.exception, [e.message for e in app.exception]
-    return app.session_state[TRAINING_RUNS]
+    return run_store().runs(app.session_state[LEARNER])[0]
 
 
 def table(app: AppTest):
@@ -51,11 +56,11 @@ def table(app: AppTest):
 
 def test_train_runs_in_the_background_and_the_run_is_listed():
     app = click(open_page(training_model="Dense baseline (no conv layers)"), "Train")
-    (job,) = app.session_state[JOBS]
+    (job,) = jobs(app)
     assert job.name == "Run 1: dense baseline, 1 epoch"
     assert app.get("progress") or any("Queued" in i.value for i in app.info)
     (run,) = finish_jobs(app)
-    assert isinstance(run, TrainingRun) and run.name == job.name and app.session_state[JOBS] == []
+    assert isinstance(run, TrainingRun) and run.name == job.name and jobs(app) == []
     assert run.config["train_images"] == 4_500 and run.config["validation_images"] == 500
     assert 0.5 < run.test_accuracy <= 1.0 and len(run.history["val_accuracy"]) == 1
     rows = table(app)
@@ -71,7 +76,7 @@ def test_train_runs_in_the_background_and_the_run_is_listed():
 
 def test_stop_button_ends_the_run_and_keeps_it():
     app = click(open_page(training_model="Dense baseline (no conv layers)", training_epochs=30), "Train")
-    (job,) = app.session_state[JOBS]
+    (job,) = jobs(app)
     stop = next(b for b in app.button if b.key == f"stop-{job.id}")
     stop.click().run()
     assert job.stop_event.is_set()
@@ -82,7 +87,7 @@ def test_stop_button_ends_the_run_and_keeps_it():
 
 def test_preset_queues_its_runs_and_overlays_them():
     app = click(open_page(), "No conv layers")
-    first, second = app.session_state[JOBS]
+    first, second = jobs(app)
     assert (first.spec.architecture, second.spec.architecture) == (None, COURSE_CNN)
     assert second.progress().status == "queued"
     assert any("Queued: number 1 in line" in i.value for i in app.info)
@@ -105,7 +110,7 @@ def test_a_design_that_cannot_be_built_shows_a_clear_error():
     app.run()
     assert any("4 conv layers" in c.value for c in app.caption)
     click(app, "Train")
-    assert app.session_state[JOBS] == []
+    assert jobs(app) == []
     assert "conv4" in app.error[0].value and "does not fit" in app.error[0].value
 
 
@@ -254,3 +259,39 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
     assert app.selectbox(key="training_model").value == "Course CNN"
     assert (app.select_slider(key="training_images").value, app.slider(key="training_epochs").value) == (20_000, 5)
     assert app.query_params == {}
+
+
+# ---------------------------------------------------------------- runs that outlive the browser session
+
+
+def reopened(app: AppTest) -> AppTest:
+    """A new browser session of the same learner (a refresh): only the token carries over, as the cookie does."""
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.session_state[LEARNER] = app.session_state[LEARNER]
+    again.switch_page(PAGE).run()
+    assert not again.exception, [e.message for e in again.exception]
+    return again
+
+
+def test_a_refresh_reattaches_to_the_training_job_and_then_shows_its_run():
+    app = click(open_page(training_model="Dense baseline (no conv layers)", training_epochs=3), "Train")
+    (job,) = jobs(app)
+    refreshed = reopened(app)
+    assert refreshed.subheader[1].value == "Training now" or "Training now" in [s.value for s in refreshed.subheader]
+    assert any(b.key == f"stop-{job.id}" for b in refreshed.button)  # the same job, still training
+    stranger = AppTest.from_file(APP, default_timeout=120)
+    stranger.switch_page(PAGE).run()
+    assert "Training now" not in [s.value for s in stranger.subheader] and not stranger.dataframe
+    (run,) = finish_jobs(refreshed)
+    assert run.name == job.name and table(reopened(app))["run"].tolist() == [job.name]
+    stranger.run()
+    assert not stranger.dataframe  # another learner never sees it
+
+
+def test_a_damaged_saved_run_is_skipped_with_a_notice():
+    app = click(open_page(training_model="Dense baseline (no conv layers)"), "Train")
+    (run,) = finish_jobs(app)
+    (run.folder / "arrays.npz").unlink()
+    again = reopened(app)
+    assert any(w.value.startswith(f"A saved run ({run.run_id}) could not be read and is skipped") for w in again.warning)
+    assert any("No finished runs yet" in i.value for i in again.info)

@@ -1,0 +1,83 @@
+"""Who the learner is: an unguessable token kept in a browser cookie, so their runs survive a refresh.
+
+The token is made on a learner's first visit and stored in the `cnn_lab_learner` cookie (a year, this site
+only). A later session of the same browser (refresh, reconnect, server restart) sends the cookie and gets
+the same token, hence the same saved runs and running jobs. The token never appears in a link, so sharing a
+link never shares runs. Outside a browser (AppTest) the token lives in session state only.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from collections.abc import Mapping
+
+import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from components.session_keys import LEARNER
+
+COOKIE = "cnn_lab_learner"
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,64}")
+COOKIE_SECONDS = 365 * 24 * 3600
+
+
+class LearnerSessions:
+    """Which browser sessions belong to which learner (thread-safe; one per server)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: dict[str, set[str]] = {}
+
+    def add(self, token: str, session_id: str) -> None:
+        with self._lock:
+            self._sessions.setdefault(token, set()).add(session_id)
+
+    def connected(self, token: str) -> bool:
+        """True while any of the learner's sessions is connected to this server."""
+        if not runtime.exists():
+            return False
+        server = runtime.get_instance()
+        with self._lock:
+            sessions = set(self._sessions.get(token, ()))
+        alive = {s for s in sessions if server.is_active_session(s)}
+        with self._lock:
+            self._sessions[token] = alive | (self._sessions.get(token, set()) - sessions)
+        return bool(alive)
+
+
+@st.cache_resource
+def learner_sessions() -> LearnerSessions:
+    return LearnerSessions()
+
+
+def learner_token() -> str:
+    """This learner's token: from session state, else the browser's cookie, else a new one (set as cookie)."""
+    token = st.session_state.get(LEARNER)
+    if not token:
+        cookie = (_browser_cookies() or {}).get(COOKIE, "")
+        token = cookie if TOKEN_PATTERN.fullmatch(cookie) else secrets.token_urlsafe(32)
+        st.session_state[LEARNER] = token
+    context = get_script_run_ctx()
+    if context is not None:
+        learner_sessions().add(token, context.session_id)
+    return token
+
+
+def remember_learner() -> None:
+    """Write the token into the browser's cookie (every run: a cheap, invisible element)."""
+    token = learner_token()
+    cookies = _browser_cookies()
+    if cookies is not None and cookies.get(COOKIE) != token:
+        st.html(f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={COOKIE_SECONDS}; "
+                "SameSite=Strict';</script>", unsafe_allow_javascript=True)
+
+
+def _browser_cookies() -> dict[str, str] | None:
+    """The cookies the browser sent when it connected; None outside a served app (AppTest, bare scripts)."""
+    if not runtime.exists():
+        return None
+    cookies = st.context.cookies
+    return cookies.to_dict() if isinstance(cookies, Mapping) else None

@@ -1,0 +1,158 @@
+"""A learner's training jobs and saved runs, for the Training page, the tour, Inspect and Predict.
+
+Jobs train outside the web process (models.executors); the process-wide `JobRegistry` and `RunStore`
+are shared by every session. What a learner sees is keyed by their token (components.learner), not by the
+browser session, so a refresh reattaches to a job still training and shows the same saved runs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from components.learner import learner_sessions, learner_token
+from components.session_keys import TRAINING_NOTICES, TRAINING_START_ERROR
+from components.training_charts import curves_figure
+from models.executors import executor_from_environment
+from models.jobs import JobRegistry, TrainingJob
+from models.recipes import RunSpec
+from models.runs import MAX_AGE_DAYS, MAX_RUNS, RunStore, TrainingRun
+
+CHART_CONFIG = {"displayModeBar": False}
+CURVES_CAPTION = ("The thin line is each batch's value, smoothed; a dot is a whole epoch. The training dot averages "
+                  "the epoch, so it lags behind the line; the validation dot is measured on held-out images at the "
+                  "epoch's end.")
+RUN_NUMBER = re.compile(r"^Run (\d+):")
+
+
+@st.cache_resource
+def run_store() -> RunStore:
+    """Every learner's saved runs, under $CNN_LAB_DATA_DIR (default ~/.cache/cnn-lab)."""
+    return RunStore.from_environment()
+
+
+@st.cache_resource
+def job_registry() -> JobRegistry:
+    """The one training queue of this server: $CNN_LAB_MAX_JOBS at once, on worker processes or Dask."""
+    return JobRegistry(executor_from_environment(), run_store())
+
+
+def learner_jobs() -> list[TrainingJob]:
+    """This learner's jobs that are queued or training."""
+    return job_registry().jobs_for(learner_token())
+
+
+def learner_runs() -> list[TrainingRun]:
+    """This learner's saved runs, oldest first; a saved run that cannot be read is named in a warning."""
+    runs, notices = run_store().runs(learner_token())
+    for notice in notices:
+        st.warning(notice, icon=":material/warning:")
+    return runs
+
+
+def collect_ended_jobs() -> None:
+    """Keep a notice for each of this learner's jobs that ended without a run (failed, stopped in the queue)."""
+    for job in job_registry().collect(learner_token()):
+        progress = job.progress()
+        if job.run is None:
+            st.session_state.setdefault(TRAINING_NOTICES, []).append((job.name, progress.status, progress.message))
+
+
+def start(specs: list[RunSpec]) -> None:
+    """Button callback: queue one job per spec, all or none (a setting that cannot train is kept as an error)."""
+    token = learner_token()
+    names = [job.name for job in learner_jobs()] + [run.name for run in run_store().runs(token)[0]]
+    groups = [job.group for job in learner_jobs()] + [run.group for run in run_store().runs(token)[0]]
+    first = max((int(m.group(1)) for m in map(RUN_NUMBER.match, names) if m), default=0) + 1
+    group = max(groups, default=0) + 1
+    sessions = learner_sessions()
+    try:
+        new = [TrainingJob(spec, f"Run {first + i}: {spec.title()}", learner=token, group=group,
+                           keepalive=lambda: sessions.connected(token)) for i, spec in enumerate(specs)]
+    except ValueError as error:
+        st.session_state[TRAINING_START_ERROR] = str(error)
+        return
+    st.session_state[TRAINING_NOTICES] = []
+    st.session_state[TRAINING_START_ERROR] = ""
+    for job in new:
+        job_registry().submit(job)
+
+
+def start_error() -> None:
+    if st.session_state.get(TRAINING_START_ERROR):
+        st.error(st.session_state[TRAINING_START_ERROR])
+
+
+def duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def show_job(job: TrainingJob) -> None:
+    progress = job.progress()
+    st.markdown(f"**{job.name}**")
+    registry = job_registry()
+    if progress.status == "queued":
+        st.info(f"Queued: number {progress.queue_position} in line. {progress.jobs_running} of "
+                f"{registry.max_jobs} training slot(s) on {registry.executor.name} are busy.",
+                icon=":material/hourglass_top:")
+        st.button("Cancel", key=f"cancel-{job.id}", on_click=job.stop)
+        return
+    eta = "-" if progress.eta_seconds is None else duration(progress.eta_seconds)
+    text = (f"Epoch {progress.epoch + 1}/{progress.epochs}, batch {progress.batch:,}/{progress.steps:,} - "
+            f"{progress.images_per_second:,.0f} images/s - ETA {eta}")
+    if progress.status == "evaluating":
+        text = "Training done; measuring test accuracy on 10,000 images..."
+    elif progress.status == "starting":
+        text = "Starting a training process (it loads TensorFlow and the data: a few seconds)..."
+    elif progress.epoch == progress.batch == 0:
+        text = "Building the model and preparing the data..."
+    st.progress(progress.fraction, text=text)
+    left, right = st.columns([1, 5])
+    stopping = job.stop_event.is_set()
+    left.button("Stopping..." if stopping else "Stop", key=f"stop-{job.id}", icon=":material/stop:",
+                disabled=stopping or progress.status not in ("starting", "running"), on_click=job.stop)
+    right.caption(f"{duration(progress.elapsed)} so far. Stop ends training after the current batch and keeps "
+                  "the weights learned so far.")
+    st.plotly_chart(curves_figure(progress.batch_curve, progress.history, epochs=progress.epochs),
+                    width="stretch", config=CHART_CONFIG)
+    st.caption(CURVES_CAPTION)
+
+
+def live() -> None:
+    """This learner's jobs, redrawn every second while there are any; a full rerun shows the ones that ended."""
+    jobs = learner_jobs()
+    st.fragment(_live_jobs, run_every=1.0 if jobs else None)(len(jobs))
+
+
+def _live_jobs(count: int) -> None:
+    jobs = learner_jobs()
+    if len(jobs) != count:
+        st.rerun()
+    for job in jobs:
+        job.heartbeat()
+    for name, status, message in st.session_state.get(TRAINING_NOTICES, []):
+        (st.error if status == "failed" else st.warning)(f"{name}: {message}")
+    if not jobs:
+        return
+    st.subheader("Training now")
+    active = next((job for job in jobs if job.progress().status != "queued"), jobs[0])
+    with st.container(key="live-training"):
+        show_job(active)
+    for job in jobs:
+        if job is not active:
+            show_job(job)
+
+
+def run_headline(run: TrainingRun) -> None:
+    ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
+    test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
+    epochs = run.epochs_done
+    st.markdown(f"Test accuracy **{test}** after {epochs} epoch{'s' * (epochs != 1)} in "
+                f"{duration(run.seconds)}.{ended}")
+
+
+def storage_caption() -> str:
+    return (f"Your last {MAX_RUNS} runs are kept on this server for {MAX_AGE_DAYS} days, for this browser only: "
+            "a refresh or a new visit shows them again.")

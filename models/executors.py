@@ -1,0 +1,177 @@
+"""Where training jobs run: one small interface, two implementations (no TensorFlow in this module).
+
+- `LocalProcessExecutor` (the default): each job is a `python -m models.worker` process on this machine,
+  started with a lower CPU priority (nice) and a TensorFlow thread limit, so reruns keep a core.
+- `models.dask_executor.DaskExecutor`, chosen when `$CNN_LAB_DASK_SCHEDULER` is set: jobs run on the
+  workers of a Dask `distributed` cluster.
+
+An executor's `start` returns an `Execution`: it forwards the job's progress events (models.progress) to
+`emit` from a thread of its own, and `wait()` returns True once the run's files are in the folder it was
+given, or raises `WorkerFailed` carrying a message for the learner.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from models.progress import Event
+from models.worker import NICE_ENV, RUN_FILE, THREADS_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+DASK_SCHEDULER_ENV = "CNN_LAB_DASK_SCHEDULER"
+MAX_JOBS_ENV = "CNN_LAB_MAX_JOBS"
+log = logging.getLogger(__name__)
+
+
+class WorkerFailed(RuntimeError):
+    """The job ended without a run; the message says why, in words for the learner."""
+
+
+class Execution(Protocol):
+    def stop(self, reason: str) -> None:
+        """Ask the job to stop after its current batch; it still writes the run so far."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to `timeout` s: False while the job runs; True once its run is in the folder; raise
+        WorkerFailed if it ended without one."""
+
+
+class Executor(Protocol):
+    name: str  # for the page: "this server" or "the Dask cluster at ..."
+    max_jobs: int  # how many jobs train at once
+
+    def start(self, payload: dict, emit: Callable[[Event], None], folder: Path) -> Execution:
+        """Start one job (models.worker.run_job's payload); its run goes into `folder`."""
+
+
+def machine_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def death_message(returncode: int) -> str:
+    """Why a worker process ended without its run, in words."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = " (the machine may have run out of memory)" if -returncode == signal.SIGKILL else ""
+        return f"The training process was killed by {name}{hint}; this run is lost. Start it again."
+    return f"The training process stopped unexpectedly (exit code {returncode}); this run is lost. Start it again."
+
+
+class LocalProcess:
+    """One `python -m models.worker` process: job on stdin, events from stdout, log in the folder."""
+
+    def __init__(self, payload: dict, emit: Callable[[Event], None], folder: Path, env: Mapping[str, str]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.emit = folder, emit
+        self.error: str | None = None
+        self.finished = False
+        self._lock = threading.Lock()
+        with open(folder / "worker.log", "wb") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "models.worker", str(folder)], cwd=ROOT, env=dict(env),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1,
+            )
+        self._send(payload)
+        self._reader = threading.Thread(target=self._read, name=f"worker-{self.process.pid}", daemon=True)
+        self._reader.start()
+
+    def _send(self, message: dict) -> None:
+        with self._lock:
+            try:
+                self.process.stdin.write(json.dumps(message) + "\n")
+                self.process.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):  # the process has already ended
+                pass
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("type") == "error":
+                self.error = str(event.get("message"))
+            elif event.get("type") == "done":
+                self.finished = True
+            self.emit(event)
+
+    def stop(self, reason: str) -> None:
+        self._send({"stop": reason})
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._reader.join(timeout)
+        if self._reader.is_alive():
+            return False
+        returncode = self.process.wait()
+        with self._lock:
+            if self.process.stdin and not self.process.stdin.closed:
+                self.process.stdin.close()
+        if self.finished and (self.folder / RUN_FILE).is_file():
+            return True
+        if self.error:
+            raise WorkerFailed(self.error)
+        log.warning("training worker %s ended with %s; log: %s", self.process.pid, returncode,
+                    self.folder / "worker.log")
+        raise WorkerFailed(death_message(returncode))
+
+
+class LocalProcessExecutor:
+    """Jobs as worker processes on this machine, each niced and limited to `threads` TensorFlow threads.
+
+    By default `max_jobs` = cores - 1 and each job gets (cores - 1) // max_jobs threads (at least 1 of
+    each), so one core stays free for the web server's reruns.
+    """
+
+    name = "this server"
+
+    def __init__(self, max_jobs: int | None = None, threads: int | None = None, nice: int = 10) -> None:
+        spare = max(1, machine_cores() - 1)
+        self.max_jobs = max_jobs or spare
+        self.threads = threads or max(1, spare // self.max_jobs)
+        self.nice = nice
+
+    def start(self, payload: dict, emit: Callable[[Event], None], folder: Path) -> LocalProcess:
+        threads = str(self.threads)
+        env = {**os.environ, THREADS_ENV: threads, NICE_ENV: str(self.nice), "PYTHONUNBUFFERED": "1",
+               "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads,
+               "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        return LocalProcess(payload, emit, folder, env)
+
+
+def whole_number(environ: Mapping[str, str], name: str) -> int | None:
+    """A setting of at least 1 from the environment, None when unset; ValueError naming it otherwise."""
+    text = environ.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def executor_from_environment(environ: Mapping[str, str] = os.environ) -> Executor:
+    """Dask when $CNN_LAB_DASK_SCHEDULER names a scheduler, else worker processes on this machine.
+
+    $CNN_LAB_MAX_JOBS caps the jobs training at once; $CNN_LAB_JOB_THREADS sets a local job's threads.
+    """
+    max_jobs = whole_number(environ, MAX_JOBS_ENV)
+    address = environ.get(DASK_SCHEDULER_ENV, "").strip()
+    if address:
+        from models.dask_executor import DaskExecutor
+
+        return DaskExecutor.from_environment(address, environ, max_jobs=max_jobs)
+    return LocalProcessExecutor(max_jobs=max_jobs, threads=whole_number(environ, THREADS_ENV))

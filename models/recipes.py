@@ -1,0 +1,223 @@
+"""What to train, as plain values (no TensorFlow): the recipe, one run's spec, and the course experiments.
+
+A `RunSpec` crosses process boundaries as a dict (`to_payload` / `from_payload`): the web server queues it,
+a worker process (`models.worker`) builds and trains the model it describes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from components.filters import KERNELS
+from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
+
+OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop")
+TRAIN_SET_SIZE = 60_000
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: the course recipe is adam, learning rate 0.001, batch 32."""
+
+    epochs: int = 5
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    stop_at_accuracy: float | None = None
+    monitor: str = "accuracy"
+    seed: int = 0
+
+
+@functools.cache
+def hand_picked_kernels() -> tuple[tuple[str, ...], np.ndarray]:
+    """The classic 3x3 kernels of components.filters (duplicates dropped), plus each direction-sensitive
+    one turned by 180 degrees (the same detector facing the other way); each scaled to L2 norm 1 so no
+    kernel dominates by size alone. Returns (names, kernels of shape (3, 3, 1, n)) for a Conv2D layer."""
+    names: list[str] = []
+    bank: list[np.ndarray] = []
+
+    def add(name: str, weights: np.ndarray) -> None:
+        unit = weights / np.linalg.norm(weights)
+        if not any(np.allclose(unit, known) for known in bank):
+            names.append(name)
+            bank.append(unit)
+
+    classic = [(k.name, k.weights.astype(np.float64)) for k in KERNELS.values() if k.weights.shape == (3, 3)]
+    for name, weights in classic:
+        add(name, weights)
+    for name, weights in classic:
+        turned = weights[::-1, ::-1]
+        if not np.allclose(turned, weights):
+            add(f"{name}, turned 180\u00b0", turned)
+    kernels = np.stack(bank, axis=-1)[:, :, np.newaxis, :].astype(np.float32)
+    kernels.setflags(write=False)
+    return tuple(names), kernels
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: the model (None = the dense baseline), the recipe, and the slice of the training set.
+
+    The first `train_images` training images are used; the last `validation_split` of them validate.
+    """
+
+    architecture: CNNConfig | None = COURSE_CNN
+    hand_picked: bool = False  # first conv layer = hand_picked_kernels(), frozen
+    recipe: TrainConfig = TrainConfig()
+    train_images: int = 20_000
+    validation_split: float = 0.1
+    lr_decay: float = 1.0  # learning rate multiplied by this after every epoch
+    preset: str = ""  # a named recipe, put in front of the run's title
+
+    @property
+    def validation_images(self) -> int:
+        return round(self.train_images * self.validation_split)
+
+    @property
+    def fitted_images(self) -> int:
+        return self.train_images - self.validation_images
+
+    def steps_per_epoch(self) -> int:
+        return -(-self.fitted_images // self.recipe.batch_size)
+
+    def model_label(self) -> str:
+        """'course CNN', 'dense baseline', or the differences from the course CNN."""
+        if self.architecture is None:
+            return "dense baseline"
+        changes = architecture_changes(self.architecture)
+        if self.hand_picked:
+            changes.append("hand-picked conv1")
+        return "course CNN" if not changes else "CNN with " + ", ".join(changes)
+
+    def title(self) -> str:
+        """'course CNN, 5 epochs'; 'Fast recipe: CNN with 32 filters, same padding, 4 epochs'."""
+        label = f"{self.preset}: {self.model_label()}" if self.preset else self.model_label()
+        return f"{label}, {self.recipe.epochs} epoch{'s' * (self.recipe.epochs != 1)}"
+
+    def check(self, available_images: int = TRAIN_SET_SIZE) -> None:
+        """Raise ValueError (ConfigError for the model) with a clear message for settings that cannot train."""
+        if not 100 <= self.train_images <= available_images:
+            raise ValueError(f"Training-set size must be 100-{available_images:,} images, got {self.train_images:,}.")
+        if not 0.0 <= self.validation_split <= 0.5:
+            raise ValueError(f"Validation split must be 0-0.5, got {self.validation_split}.")
+        if not 1 <= self.recipe.epochs <= 100:
+            raise ValueError(f"Epochs must be 1-100, got {self.recipe.epochs}.")
+        if not 1 <= self.recipe.batch_size <= 4096:
+            raise ValueError(f"Batch size must be 1-4096, got {self.recipe.batch_size}.")
+        if not 0.0 < self.recipe.learning_rate <= 1.0 or not 0.0 < self.lr_decay <= 1.0:
+            raise ValueError("Learning rate and its per-epoch decay must be in (0, 1].")
+        if self.recipe.optimizer not in OPTIMIZER_NAMES:
+            raise ValueError(f"Unknown optimizer {self.recipe.optimizer!r}; choose one of {sorted(OPTIMIZER_NAMES)}.")
+        if self.architecture is not None:
+            plan(self.architecture)
+        if self.hand_picked:
+            names, _ = hand_picked_kernels()
+            arch = self.architecture
+            if arch is None or arch.conv_blocks < 1 or arch.kernel_size != 3 or arch.filters != len(names):
+                raise ConfigError(f"A hand-picked first layer holds the {len(names)} classic 3x3 kernels: "
+                                  f"it needs a CNN with 3x3 kernels and {len(names)} filters.")
+
+    def to_dict(self) -> dict:
+        """The run's settings as plain values (for the runs table and the model's record)."""
+        return {
+            "model": self.model_label(),
+            "architecture": None if self.architecture is None else self.architecture.to_dict(),
+            "first_layer": "hand-picked, frozen" if self.hand_picked else "learned",
+            "train_images": self.fitted_images,
+            "validation_images": self.validation_images,
+            **asdict(self.recipe),
+            "lr_decay": self.lr_decay,
+        }
+
+    def to_payload(self) -> dict:
+        """Everything needed to rebuild this spec in another process (JSON-safe)."""
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, values: dict) -> RunSpec:
+        architecture = values.get("architecture")
+        return cls(
+            architecture=None if architecture is None else CNNConfig.from_dict(architecture),
+            hand_picked=bool(values.get("hand_picked", False)),
+            recipe=TrainConfig(**values.get("recipe", {})),
+            train_images=int(values["train_images"]),
+            validation_split=float(values["validation_split"]),
+            lr_decay=float(values.get("lr_decay", 1.0)),
+            preset=str(values.get("preset", "")),
+        )
+
+
+def architecture_changes(config: CNNConfig) -> list[str]:
+    """How a config differs from the course CNN, in words: ['32 filters', '1 conv layer']."""
+    base = COURSE_CNN
+    changes = []
+    if config.conv_blocks != base.conv_blocks:
+        blocks = config.conv_blocks
+        changes.append("no conv layers" if blocks == 0 else f"{blocks} conv layer{'s' * (blocks != 1)}")
+    if config.conv_blocks and config.filters != base.filters:
+        changes.append(f"{config.filters} filters")
+    if config.conv_blocks and config.kernel_size != base.kernel_size:
+        changes.append(f"{config.kernel_size}x{config.kernel_size} kernels")
+    if config.conv_blocks and config.padding != base.padding:
+        changes.append(f"{config.padding} padding")
+    if config.conv_blocks and config.pooling != base.pooling:
+        changes.append("no pooling" if config.pooling == "none" else f"{config.pooling} pooling")
+    if config.conv_blocks and config.pooling != "none" and config.pool_size != base.pool_size:
+        changes.append(f"{config.pool_size}x{config.pool_size} pools")
+    if config.dense_units != base.dense_units:
+        changes.append(f"dense {config.dense_units}")
+    if config.dropout != base.dropout:
+        changes.append(f"dropout {config.dropout:g}")
+    return changes
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A one-click course experiment: one or more runs built from the page's data settings."""
+
+    title: str
+    description: str
+    runs: Callable[[RunSpec], list[RunSpec]]
+
+
+def _variants(base: RunSpec, configs: list[CNNConfig | None], **changes) -> list[RunSpec]:
+    return [replace(base, architecture=config, hand_picked=False, **changes) for config in configs]
+
+
+def _hand_picked_pair(base: RunSpec) -> list[RunSpec]:
+    config = replace(COURSE_CNN, filters=len(hand_picked_kernels()[0]))
+    return [replace(base, architecture=config, hand_picked=picked) for picked in (True, False)]
+
+
+FAST_RECIPE = TrainConfig(epochs=4, batch_size=128, learning_rate=3e-3)
+FAST_ARCHITECTURE = replace(COURSE_CNN, filters=32, padding="same")
+FAST_LR_DECAY = 0.6
+
+PRESETS: dict[str, Preset] = {
+    preset.title: preset
+    for preset in [
+        Preset("16 vs 32 vs 64 filters", "The course CNN with 16, 32 and 64 filters per conv layer: three runs.",
+               lambda base: _variants(base, [replace(COURSE_CNN, filters=f) for f in (16, 32, 64)])),
+        Preset("One vs two conv layers", "The course CNN with one conv + pool block, then with two.",
+               lambda base: _variants(base, [replace(COURSE_CNN, conv_blocks=b) for b in (1, 2)])),
+        Preset("No conv layers", "The dense baseline (Flatten -> Dense 128 -> Dense 10) beside the course CNN.",
+               lambda base: _variants(base, [None, COURSE_CNN])),
+        Preset("More epochs: overfitting", "The course CNN for 20 epochs on 10,000 images (20% validate): "
+               "training accuracy keeps rising, validation stalls, and the gap is overfitting.",
+               lambda base: _variants(base, [COURSE_CNN], train_images=10_000,
+                                      validation_split=0.2, recipe=replace(base.recipe, epochs=20,
+                                                                           stop_at_accuracy=None))),
+        Preset("Hand-picked vs learned", "A 16-filter CNN whose first layer is fixed (frozen) to 16 classic kernels "
+               "(Sobel, blur, Laplacian...) beside the same CNN learning its own first layer.", _hand_picked_pair),
+        Preset("Fast", "32 filters with 'same' padding, batch 128, Adam 0.003 shrinking 40% per epoch, all 60,000 "
+               "images, 4 epochs: passes 0.90 test accuracy in well under half the course recipe's time "
+               "(benchmarks/training_page_speed.py).",
+               lambda base: [RunSpec(architecture=FAST_ARCHITECTURE, recipe=replace(FAST_RECIPE, seed=base.recipe.seed),
+                                     train_images=60_000, validation_split=0.0, lr_decay=FAST_LR_DECAY,
+                                     preset="Fast recipe")]),
+    ]
+}

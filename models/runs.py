@@ -1,0 +1,268 @@
+"""A learner's finished runs, kept on disk so a refresh, a lost connection or a server restart loses nothing.
+
+Layout under the data folder ($CNN_LAB_DATA_DIR, default ~/.cache/cnn-lab):
+
+    learners/<sha256 of the learner's token>/<run id>/run.json, model.keras, arrays.npz
+    staging/<job id>/          a job's files while it trains; moved into place in one rename when done
+
+A run folder counts only once its `run.json` is there (written last, atomically), and is moved into the
+learner's folder with one `os.rename`, so a crash mid-write leaves the previous state. Only the token's
+holder can list or open its runs: the folder name is a hash of the token, and nothing lists across learners.
+Each learner keeps their last `max_runs` runs for `max_age_days` days. No TensorFlow here until a run's
+model is opened.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import io
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.progress import CurvePoint
+from models.worker import ARRAYS_FILE, MODEL_FILE, RUN_FILE
+
+DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
+MAX_RUNS = 10
+MAX_AGE_DAYS = 7
+STAGING_MAX_AGE = 24 * 3600.0  # seconds before an abandoned staging folder is removed
+
+
+@dataclass(frozen=True)
+class FilterTimeline:
+    """First-layer kernels (T, k, k, F) and one sample's first-layer feature maps (T, H, W, F):
+    index 0 is the initialisation, index t the end of epoch t."""
+
+    kernels: np.ndarray
+    feature_maps: np.ndarray
+    sample: np.ndarray  # (28, 28) uint8
+    sample_label: int
+
+
+@dataclass(eq=False)
+class TrainingRun:
+    """A finished (or stopped) run as saved on disk; its model and arrays load when first used."""
+
+    run_id: str
+    folder: Path
+    name: str
+    config: dict
+    history: dict[str, list[float]]
+    test_accuracy: float | None
+    seconds: float
+    test_loss: float | None = None
+    stop_reason: str | None = None
+    group: int = 0  # runs started by one click share a group
+    created: str = ""
+    _arrays: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @classmethod
+    def read(cls, folder: Path) -> TrainingRun:
+        """The run saved in `folder`; ValueError/OSError if it is incomplete or damaged."""
+        record = json.loads((folder / RUN_FILE).read_text())
+        if not (folder / MODEL_FILE).is_file():
+            raise ValueError(f"{MODEL_FILE} is missing")
+        with np.load(folder / ARRAYS_FILE, allow_pickle=False) as saved:
+            if "batch_curve" not in saved.files:
+                raise ValueError(f"{ARRAYS_FILE} holds no batch curve")
+        history = {str(k): [float(x) for x in v] for k, v in dict(record["history"]).items()}
+        return cls(
+            run_id=folder.name, folder=folder, name=str(record["name"]), config=dict(record["config"]),
+            history=history, test_accuracy=_number(record.get("test_accuracy")), seconds=float(record["seconds"]),
+            test_loss=_number(record.get("test_loss")), stop_reason=record.get("stop_reason"),
+            group=int(record.get("group", 0)), created=str(record.get("created", "")),
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if self._arrays is None:
+            with np.load(self.folder / ARRAYS_FILE, allow_pickle=False) as saved:
+                self._arrays = {name: saved[name] for name in saved.files}
+        return self._arrays
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history.get("loss", []))
+
+    @property
+    def batch_curve(self) -> tuple[CurvePoint, ...]:
+        return tuple((float(x), float(loss), float(acc)) for x, loss, acc in self.arrays()["batch_curve"])
+
+    @property
+    def timeline(self) -> FilterTimeline | None:
+        arrays = self.arrays()
+        if "kernels" not in arrays:
+            return None
+        return FilterTimeline(arrays["kernels"], arrays["feature_maps"], arrays["sample"], int(arrays["sample_label"]))
+
+    @property
+    def model(self):
+        """The trained keras.Model (loaded once per server with safe_mode; imports TensorFlow)."""
+        return _load_model(str(self.folder / MODEL_FILE))
+
+    def keras_bytes(self) -> bytes:
+        """The trained model as a .keras archive (loads with keras.models.load_model(..., safe_mode=True))."""
+        return (self.folder / MODEL_FILE).read_bytes()
+
+    def history_csv(self) -> str:
+        """Per-epoch history as CSV: epoch, then every logged metric."""
+        keys = list(self.history)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["epoch", *keys])
+        for epoch in range(max((len(v) for v in self.history.values()), default=0)):
+            writer.writerow([epoch + 1, *(_cell(self.history[k], epoch) for k in keys)])
+        return out.getvalue()
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _cell(values: list[float], index: int) -> str:
+    return repr(values[index]) if index < len(values) else ""
+
+
+@functools.lru_cache(maxsize=8)
+def _load_model(path: str):
+    from models.zoo import load_model_file
+
+    return load_model_file(Path(path))
+
+
+def comparison_rows(runs: list[TrainingRun]) -> list[dict]:
+    """One row per run for the comparison table."""
+    rows = []
+    for run in runs:
+        history, config = run.history, run.config
+        rows.append({
+            "run": run.name,
+            "test acc": run.test_accuracy,
+            "val acc": _last(history.get("val_accuracy")),
+            "train acc": _last(history.get("accuracy")),
+            "epochs": run.epochs_done,
+            "seconds": round(run.seconds, 1),
+            "parameters": config.get("parameters"),
+            "batch": config["batch_size"],
+            "optimizer": f"{config['optimizer']} {config['learning_rate']:g}"
+                         + (f" x{config['lr_decay']:g}/epoch" if config["lr_decay"] != 1 else ""),
+            "train images": config["train_images"],
+            "ended": run.stop_reason or "all epochs",
+        })
+    return rows
+
+
+def _last(values: list[float] | None) -> float | None:
+    return values[-1] if values else None
+
+
+class RunStore:
+    """Every learner's saved runs under one data folder; safe to share between threads."""
+
+    def __init__(self, root: Path, *, max_runs: int = MAX_RUNS, max_age_days: float = MAX_AGE_DAYS) -> None:
+        self.root = Path(root)
+        self.max_runs, self.max_age_days = max_runs, max_age_days
+        (self.root / "learners").mkdir(parents=True, exist_ok=True)
+        (self.root / "staging").mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._listed: dict[str, tuple[int, list[TrainingRun], list[str]]] = {}
+        self._remove_old_staging()
+
+    @classmethod
+    def from_environment(cls, environ=os.environ) -> RunStore:
+        root = environ.get(DATA_DIR_ENV) or str(Path.home() / ".cache" / "cnn-lab")
+        return cls(Path(root).expanduser())
+
+    def learner_folder(self, token: str) -> Path:
+        if not token:
+            raise ValueError("a learner token is needed")
+        return self.root / "learners" / hashlib.sha256(token.encode()).hexdigest()[:32]
+
+    def staging_folder(self) -> Path:
+        """A fresh folder for a job's files while it trains."""
+        folder = self.root / "staging" / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        return folder
+
+    def commit(self, token: str, staging: Path) -> TrainingRun:
+        """Move a finished job's folder into the learner's runs (one rename), then keep only the newest runs."""
+        run = TrainingRun.read(staging)  # refuse a folder that is not a complete run
+        (staging / "worker.log").unlink(missing_ok=True)
+        learner = self.learner_folder(token)
+        learner.mkdir(parents=True, exist_ok=True)
+        now = time.time_ns()  # ids sort in commit order: date, time, nanoseconds, then a random tail
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now // 10**9))}.{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
+        with self._lock:
+            os.rename(staging, learner / run_id)
+            self._listed.pop(token, None)
+        self.prune(token)
+        return TrainingRun.read(learner / run_id)
+
+    def runs(self, token: str) -> tuple[list[TrainingRun], list[str]]:
+        """The learner's runs, oldest first, and a notice for each saved run that could not be read.
+
+        Cached until the learner's folder or one of its run folders changes, so a rerun costs a few stats.
+        """
+        folder = self.learner_folder(token)
+        try:
+            stamp = hash((folder.stat().st_mtime_ns, *(entry.stat().st_mtime_ns for entry in os.scandir(folder))))
+        except FileNotFoundError:
+            return [], []
+        with self._lock:
+            cached = self._listed.get(token)
+            if cached is not None and cached[0] == stamp:
+                return list(cached[1]), list(cached[2])
+        runs, notices = [], []
+        for path in sorted(p for p in folder.iterdir() if p.is_dir()):
+            try:
+                runs.append(TrainingRun.read(path))
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                notices.append(f"A saved run ({path.name}) could not be read and is skipped: "
+                               f"{type(error).__name__}: {error}.")
+        with self._lock:
+            self._listed[token] = (stamp, runs, notices)
+        return list(runs), list(notices)
+
+    def remove(self, token: str, run_id: str) -> None:
+        folder = self.learner_folder(token)
+        target = folder / run_id
+        if target.parent != folder or not target.is_dir():
+            return
+        trash = self.root / "staging" / f"removed-{uuid.uuid4().hex}"
+        with self._lock:
+            os.rename(target, trash)
+            self._listed.pop(token, None)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def prune(self, token: str) -> None:
+        """Keep the learner's newest `max_runs` runs, none older than `max_age_days`."""
+        folder = self.learner_folder(token)
+        if not folder.is_dir():
+            return
+        entries = sorted(p for p in folder.iterdir() if p.is_dir())
+        cutoff = time.time() - self.max_age_days * 86400
+        for path in entries[:-self.max_runs] + [p for p in entries[-self.max_runs:] if _modified(p) < cutoff]:
+            self.remove(token, path.name)
+
+    def _remove_old_staging(self) -> None:
+        cutoff = time.time() - STAGING_MAX_AGE
+        for path in (self.root / "staging").iterdir():
+            if _modified(path) < cutoff or path.name.startswith("removed-"):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _modified(path: Path) -> float:
+    """The time the folder was last changed (seconds since the epoch)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
