@@ -173,8 +173,8 @@ if __name__ == "__main__":
     start_page(
         "Training",
         "Train the course CNN, a variant, or the dense baseline on real Fashion-MNIST and watch it learn. "
-        "Training runs in the background on this server, so the page stays responsive: you can leave it and "
-        "come back. Finished runs stay below for comparison, and for the Inspect page.",
+        "Training runs in a separate process, so the page stays responsive: you can leave it, refresh it or "
+        "come back later. Finished runs are saved for this browser, for comparison and for the Inspect page.",
     )
     link = read_page_link(LINK)
     settings_section(link)

@@ -1,0 +1,58 @@
+"""Runs outlive the browser session, in a real browser: refresh mid-training and after, a server restart, and
+another learner (a fresh browser profile) seeing none of it."""
+
+from tests.browser import screenshot, streamlit_server, wait_until_idle
+from tests.test_training_page import set_slider
+
+LIVE = '.st-key-live-training [data-testid="stPlotlyChart"]'
+TABLE = '[data-testid="stDataFrame"]'
+
+
+def start_short_training(page) -> None:
+    set_slider(page, "Training images", "Home")  # 5,000 images
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_selector(f"{LIVE} .scatterlayer .trace", timeout=180_000)
+
+
+def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows_it(browser):
+    from tests.browser import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    learner = browser.new_context(viewport={"width": 1280, "height": 900})
+    stranger = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        with streamlit_server() as server:
+            page = learner.new_page()
+            page.goto(f"{server.url}/training")
+            wait_until_idle(page)
+            start_short_training(page)
+            name = page.locator(".st-key-live-training strong").first.inner_text()
+
+            page.reload()  # F5 while the job trains: the same job comes back, still training
+            wait_until_idle(page)
+            page.wait_for_selector(f"{LIVE} .scatterlayer .trace", timeout=60_000)
+            assert page.locator(".st-key-live-training strong").first.inner_text() == name
+            screenshot(page, "training-after-refresh")
+            page.get_by_role("button", name="Stop", exact=True).click()
+            page.wait_for_selector(TABLE, timeout=180_000)
+
+            page.reload()  # and after: the run is still listed
+            wait_until_idle(page)
+            page.wait_for_selector(TABLE, timeout=60_000)
+            assert page.get_by_text(name).count() >= 1
+
+            other = stranger.new_page()
+            other.goto(f"{server.url}/training")
+            wait_until_idle(other)
+            assert other.locator(TABLE).count() == 0 and other.get_by_text("No finished runs yet").count() == 1
+
+        with streamlit_server() as restarted:  # same data folder, new process: the run is still there
+            page = learner.new_page()
+            page.goto(f"{restarted.url}/training")
+            wait_until_idle(page)
+            page.wait_for_selector(TABLE, timeout=60_000)
+            assert page.get_by_text(name).count() >= 1
+            assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        learner.close()
+        stranger.close()
