@@ -52,6 +52,7 @@ class JobProgress:
     batch_curve: tuple[CurvePoint, ...]
     history: dict[str, list[float]]
     message: str = ""
+    epoch_seconds: tuple[float, ...] = ()  # wall time of each finished epoch
 
     @property
     def fraction(self) -> float:
@@ -101,6 +102,7 @@ class TrainingJob:
         self._steps = spec.steps_per_epoch()
         self._curve: deque[CurvePoint] = deque(maxlen=MAX_CURVE_POINTS)
         self._history: dict[str, list[float]] = {}
+        self._epoch_seconds: list[float] = []
         self._epoch = self._batch = 0
         self._rate = 0.0
         self._started = self._ended = 0.0
@@ -127,7 +129,7 @@ class TrainingJob:
                 images_per_second=self._rate, eta_seconds=eta,
                 elapsed=(self._ended or time.perf_counter()) - self._started if self._started else 0.0,
                 batch_curve=tuple(self._curve), history={k: list(v) for k, v in self._history.items()},
-                message=self._message,
+                message=self._message, epoch_seconds=tuple(self._epoch_seconds),
             )
 
     def heartbeat(self) -> None:
@@ -185,6 +187,7 @@ class TrainingJob:
                 self._rate = float(event.get("rate", 0.0))
                 self._curve.extend(tuple(point) for point in event.get("points", ()))
             elif kind == "epoch":
+                self._epoch_seconds.append(float(event.get("seconds", 0.0)))
                 for key, value in dict(event.get("logs", {})).items():
                     self._history.setdefault(key, []).append(float(value))
 

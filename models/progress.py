@@ -6,7 +6,7 @@ Events are JSON-safe dicts, so the same ones travel over a pipe (local worker) o
 
     {"type": "status", "status": "running" | "evaluating"}
     {"type": "progress", "epoch": e, "batch": b, "rate": images/s, "points": [[x, loss, accuracy], ...]}
-    {"type": "epoch", "epoch": e, "logs": {"loss": ..., "accuracy": ..., "val_loss": ...}}
+    {"type": "epoch", "epoch": e, "seconds": s, "logs": {"loss": ..., "accuracy": ..., "val_loss": ...}}
     {"type": "done", "stop_reason": str | None}
     {"type": "error", "message": str}
 """
@@ -62,6 +62,8 @@ class ProgressReporter:
         self.curve: list[CurvePoint] = []
         self.rate = 0.0
         self.epoch_clock = self.last_sent = 0.0
+        self.epoch_seconds: list[float] = []  # wall time of each epoch, validation included
+        self.epoch_ended = time.perf_counter()  # made just before training starts
 
     def on_batch(self, epoch: int, batch: int, logs: dict[str, float]) -> None:
         now = time.perf_counter()
@@ -84,4 +86,7 @@ class ProgressReporter:
             self.pending = []
 
     def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
-        self.emit({"type": "epoch", "epoch": epoch, "logs": dict(logs)})
+        now = time.perf_counter()
+        self.epoch_seconds.append(now - self.epoch_ended)
+        self.epoch_ended = now
+        self.emit({"type": "epoch", "epoch": epoch, "seconds": self.epoch_seconds[-1], "logs": dict(logs)})

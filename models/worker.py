@@ -139,6 +139,7 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
         "name": payload["name"], "group": int(payload.get("group", 0)),
         "config": {**spec.to_dict(), "parameters": model.count_params()},
         "history": result.history, "epochs_done": epochs_done, "seconds": result.seconds,
+        "epoch_seconds": reporter.epoch_seconds,
         "test_accuracy": test["accuracy"], "test_loss": test["loss"], "stop_reason": stop_reason,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
