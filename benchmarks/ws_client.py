@@ -72,7 +72,7 @@ XSRF_COOKIE = "_streamlit_xsrf"
 # Element types whose value the browser keeps in its widget state (value field in WidgetState).
 TRIGGERS = {"button"}  # trigger_value, only in the rerun that clicks them
 TEXT_FIELDS = {"markdown": "body", "heading": "body", "text": "body", "alert": "body", "code": "code_text",
-               "metric": "body"}
+               "metric": "body", "progress": "text"}
 
 
 class ClientError(RuntimeError):
@@ -137,6 +137,7 @@ class RunResult:
     """What one rerun cost and showed."""
 
     seconds: float = 0.0
+    started_at: float = 0.0  # time.time() when the rerun was sent (to match server-side records)
     bytes: int = 0  # websocket payload bytes received during the run
     messages: int = 0
     deltas: int = 0
@@ -430,6 +431,7 @@ class Session:
                 self.query_string = query_string
             self._run = RunResult(fragment_id=fragment_id)
             self._done = asyncio.Event()
+            self._run.started_at = time.time()
             started = time.perf_counter()
             await self.ws.send(message.SerializeToString())
             try:
