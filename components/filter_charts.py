@@ -3,7 +3,9 @@
 Big images are shown block-averaged to at most `DISPLAY_MAX_SIDE` pixels per side (the
 page says so) while every number is computed at full working size. Filter outputs use
 one diverging colour scale centred on 0 (blue negative, white zero, red positive),
-shared by every panel of a figure, so equal colours mean equal values.
+shared by every panel of a figure, so equal colours mean equal values. Outputs of more
+than `HOVER_LIMIT` values are sent as PNG pictures coloured here (hover gives the row and
+column); smaller ones stay heatmaps whose hover gives every value.
 
 Figures are built from plain dicts in one go: plotly's make_subplots/update_* calls
 validate property by property and cost hundreds of milliseconds per rerun.
@@ -11,24 +13,22 @@ validate property by property and cost hundreds of milliseconds per rerun.
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
 
 from components.charts import FONT
 from components.filters import PixelStep
-from components.imaging import to_display_uint8
+from components.imaging import colorize, picture_data_uri, to_display_uint8
 
-DISPLAY_MAX_SIDE = 512
+DISPLAY_MAX_SIDE = 384  # about the size a panel of the 2 x 2 grid is drawn at
 RGB_DISPLAY_MAX_SIDE = 384  # RGB shows six smaller panels
 FIGURE_WIDTH = 900  # about the width of the main column in the wide layout, for sizing heights
 DIVERGING = "RdBu_r"
 GRAY = [[0.0, "black"], [1.0, "white"]]
 GALLERY_COLUMNS = 8
+HOVER_LIMIT = 64 * 64  # values per panel; larger outputs are drawn as pictures
 
 
 # ---------------------------------------------------------------- arrays for display
@@ -73,12 +73,6 @@ def thumbnail(x: np.ndarray, size: int = 200) -> np.ndarray:
     repeat = max(1, size // max(pixels.shape[0], pixels.shape[1]))
     picture = to_display_uint8(pixels)
     return np.repeat(np.repeat(picture, repeat, axis=0), repeat, axis=1)
-
-
-def _png_source(picture: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _symmetric_limit(*arrays: np.ndarray) -> float:
@@ -150,26 +144,28 @@ def response_figure(original: np.ndarray, raw: np.ndarray) -> go.Figure:
     in_factor, out_factor = display_factor(original.shape, max_side), display_factor(raw.shape, max_side)
     shown_in, shown_raw = block_mean(original, in_factor), block_mean(raw, out_factor)
     shown_relu = block_mean(np.maximum(raw, 0.0), out_factor)
+    limit = _symmetric_limit(raw)
     original_trace = _image_trace(to_display_uint8(shown_in, rescale=False), in_factor)
     rescaled_trace = _image_trace(to_display_uint8(shown_raw), out_factor)
     if raw.ndim == 2:
         columns = 2
         layout = _grid(2, 2, ["Original (input 0 to 1)", "Raw output", "After ReLU: max(0, x)",
                               "Rescaled: min black, max white"])
-        data = [original_trace | _cell(1), _value_heatmap(shown_raw, out_factor, "raw") | _cell(2),
-                _value_heatmap(shown_relu, out_factor, "ReLU") | _cell(3), rescaled_trace | _cell(4)]
+        data = [original_trace | _cell(1), _value_heatmap(shown_raw, out_factor, "raw", limit) | _cell(2),
+                _value_heatmap(shown_relu, out_factor, "ReLU", limit) | _cell(3), rescaled_trace | _cell(4)]
     else:
         columns = 3
         layout = _grid(2, 3, ["Original (RGB)", "After ReLU (above 1 shown as 1)", "Rescaled: min black, max white",
                               "Raw output: red channel", "Raw output: green channel", "Raw output: blue channel"])
         relu_trace = _image_trace(to_display_uint8(shown_relu, rescale=False), out_factor)
         data = [original_trace | _cell(1), relu_trace | _cell(2), rescaled_trace | _cell(3)]
-        data += [_value_heatmap(shown_raw[:, :, c], out_factor, f"raw {name}") | _cell(4 + c)
+        data += [_value_heatmap(shown_raw[:, :, c], out_factor, f"raw {name}", limit) | _cell(4 + c)
                  for c, name in enumerate(("red", "green", "blue"))]
+    if not any(trace.get("coloraxis") for trace in data):  # every panel is a picture: keep the colour bar
+        data.append(_scale_only_trace(limit) | _cell(len(data)))
     panel_width = min(360, (FIGURE_WIDTH - 100) / columns)
     height = int(min(2 * (panel_width * raw.shape[0] / raw.shape[1] + 50) + 30, 900))
-    return _figure(data, layout, height=height,
-                   coloraxis=_diverging_axis(_symmetric_limit(raw), "output<br>value", len=0.6))
+    return _figure(data, layout, height=height, coloraxis=_diverging_axis(limit, "output<br>value", len=0.6))
 
 
 def shown_side(image: np.ndarray) -> int:
@@ -178,16 +174,22 @@ def shown_side(image: np.ndarray) -> int:
 
 
 def _image_trace(picture: np.ndarray, factor: int) -> dict:
-    if picture.ndim == 2:
-        picture = np.repeat(picture[:, :, None], 3, axis=2)
-    return dict(type="image", source=_png_source(picture), dx=factor, dy=factor, x0=(factor - 1) / 2,
+    return dict(type="image", source=picture_data_uri(picture), dx=factor, dy=factor, x0=(factor - 1) / 2,
                 y0=(factor - 1) / 2, hovertemplate="row %{y}, col %{x}<extra></extra>")
 
 
-def _value_heatmap(values: np.ndarray, factor: int, name: str) -> dict:
+def _value_heatmap(values: np.ndarray, factor: int, name: str, limit: float) -> dict:
+    """A panel on the shared diverging scale: a heatmap (hover gives each value) or, when large, a picture."""
+    if values.size > HOVER_LIMIT:
+        return _image_trace(colorize(values, DIVERGING, -limit, limit), factor)
     where = "block at row %{y}, col %{x}" if factor > 1 else "row %{y}, col %{x}"
     return dict(type="heatmap", z=values, x0=(factor - 1) / 2, dx=factor, y0=(factor - 1) / 2, dy=factor,
                 coloraxis="coloraxis", name=name, hovertemplate=f"{where}<br>{name} %{{z:.3f}}<extra></extra>")
+
+
+def _scale_only_trace(limit: float) -> dict:
+    """An invisible two-cell heatmap on the shared colour axis, so its colour bar shows beside pictures."""
+    return dict(type="heatmap", z=[[-limit, limit]], coloraxis="coloraxis", opacity=0, hoverinfo="skip")
 
 
 # ---------------------------------------------------------------- kernels
@@ -295,16 +297,24 @@ def epoch_strip_figure(history: np.ndarray, *, title: str) -> go.Figure:
 
 
 def responses_grid_figure(responses: np.ndarray, *, columns: int = GALLERY_COLUMNS) -> go.Figure:
-    """Every filter's response to one image, tiled with gaps, each relative to its own largest |value|."""
+    """Every filter's response to one image, tiled with gaps, each relative to its own largest |value|.
+
+    The tiles are one picture; an invisible heatmap with one cell per tile gives each tile's filter on hover.
+    """
     count, height, width = responses.shape
-    indices = np.broadcast_to(np.arange(count, dtype=np.int16)[:, None, None], responses.shape)
     tiled = tile(scaled_per_tile(responses), columns)
+    rows = -(-count // columns)
+    owners = np.full(rows * columns, np.nan)
+    owners[:count] = np.arange(count)
     layout = _grid(1, 1)
     _tile_ticks(layout, 1, (height, width), count, columns)
-    trace = dict(type="heatmap", z=tiled, customdata=tile(indices, columns, fill=-1), coloraxis="coloraxis",
-                 hoverongaps=False, hovertemplate="filter %{customdata}<br>%{z:.2f} of its largest |value|"
-                                                  "<extra></extra>")
-    return _figure([trace], layout, height=int(min(820, 60 + (FIGURE_WIDTH - 120) * tiled.shape[0] / tiled.shape[1])),
+    picture = dict(type="image", source=picture_data_uri(colorize(tiled, DIVERGING, -1.0, 1.0, gap=(255, 255, 255))),
+                   hoverinfo="skip")
+    tiles = dict(type="heatmap", z=owners.reshape(rows, columns), x0=(width - 1) / 2, dx=width + 1,
+                 y0=(height - 1) / 2, dy=height + 1, coloraxis="coloraxis", opacity=0, hoverongaps=False,
+                 hovertemplate="filter %{z}<extra></extra>")
+    return _figure([picture, tiles], layout,
+                   height=int(min(820, 60 + (FIGURE_WIDTH - 120) * tiled.shape[0] / tiled.shape[1])),
                    coloraxis=_diverging_axis(1.0, "value /<br>largest"))
 
 

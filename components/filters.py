@@ -214,6 +214,14 @@ def _format_value(value: float) -> str:
     return f"{value:.6g}"
 
 
+def starting_kernels(size: int) -> dict[str, np.ndarray]:
+    """Templates for the kernel editor: identity, box blur and the library kernels of this size."""
+    identity = np.zeros((size, size), dtype=np.float32)
+    identity[size // 2, size // 2] = 1.0
+    library = {name: kernel.weights for name, kernel in KERNELS.items() if kernel.weights.shape[0] == size}
+    return {"Identity": identity, f"Box blur {size}x{size}": np.full((size, size), 1 / size**2), **library}
+
+
 def normalise_kernel(kernel: np.ndarray) -> np.ndarray:
     """Divide a kernel by its sum, so a blur keeps the image's overall brightness.
 

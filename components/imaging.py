@@ -1,4 +1,4 @@
-"""Decode uploaded image files into float32 arrays in [0, 1], and encode results back.
+"""Decode uploaded image files into float32 arrays in [0, 1], and encode results back (also as chart pictures).
 
 `load_image` is the contract the pages rely on: any bad upload raises `ImageError`
 with a message meant for the learner (a page shows it with ``st.error``).
@@ -9,6 +9,8 @@ rejected because that flag keeps its default ``False``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import math
 
@@ -99,6 +101,13 @@ def to_display_uint8(x: np.ndarray, *, rescale: bool = True) -> np.ndarray:
     else:
         array = np.clip(array, 0.0, 1.0)
     return np.rint(array * 255.0).astype(np.uint8)
+
+
+def to_npy_bytes(array: np.ndarray) -> bytes:
+    """An array as the bytes of a NumPy .npy file (a raw-values download)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def to_png_bytes(x: np.ndarray) -> bytes:
@@ -266,3 +275,68 @@ def _to_float_array(image: Image.Image, grayscale: bool, notes: list[str]) -> np
     elif pixels.ndim == 2 and not grayscale:
         pixels = np.repeat(pixels[:, :, None], 3, axis=2)
     return np.ascontiguousarray(np.clip(pixels, 0.0, 1.0), dtype=np.float32)
+
+
+# ---------------------------------------------------------------- pictures for charts
+
+LOSSLESS_PIXELS = 128 * 128  # pictures up to this size are sent as PNG, larger ones as JPEG
+COLOUR_LEVELS = 1024  # colour-scale resolution of `colorize`: finer than the 8-bit colours it produces
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """A digest of the arrays' shapes, types and every value: a cache key that never mixes two inputs up."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype.str}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
+
+
+def colorize(values: np.ndarray, colorscale: str | list, low: float, high: float,
+             gap: tuple[int, int, int] | None = None) -> np.ndarray:
+    """uint8 RGB picture of a 2-D array as a Plotly heatmap with this colour scale and zmin/zmax draws it.
+
+    Values are clipped to [low, high] and mapped linearly onto the scale's stops, each colour channel
+    interpolated between stops as Plotly does. NaN cells get the colour `gap`, or without one become
+    transparent (the result is then RGBA).
+    """
+    from plotly.colors import get_colorscale, unlabel_rgb, validate_colors  # plotly only where charts need it
+
+    scale = get_colorscale(colorscale) if isinstance(colorscale, str) else colorscale
+    if isinstance(scale[0], str):  # a plain list of colours, evenly spaced
+        scale = [[i / (len(scale) - 1), colour] for i, colour in enumerate(scale)]
+    positions = np.array([float(stop) for stop, _ in scale])
+    colours = np.array([unlabel_rgb(c) for c in validate_colors([c for _, c in scale], colortype="rgb")],
+                       dtype=np.float64)
+    levels = np.linspace(0.0, 1.0, COLOUR_LEVELS)
+    table = np.rint(np.stack([np.interp(levels, positions, colours[:, c]) for c in range(3)], axis=1))
+    array = np.asarray(values, dtype=np.float32)
+    span = high - low if high > low else 1.0
+    finite = np.isfinite(array)
+    scaled = np.clip((np.where(finite, array, low) - low) / span, 0.0, 1.0)
+    picture = table.astype(np.uint8)[np.rint(scaled * (COLOUR_LEVELS - 1)).astype(np.intp)]
+    if finite.all():
+        return picture
+    if gap is not None:
+        picture[~finite] = gap
+        return picture
+    return np.concatenate([picture, np.where(finite, 255, 0).astype(np.uint8)[..., None]], axis=-1)
+
+
+def picture_data_uri(picture: np.ndarray) -> str:
+    """A uint8 (H, W), (H, W, 3) or (H, W, 4) picture as a data URI for a Plotly image's `source`.
+
+    Small pictures and those with transparency are PNG. Large ones are JPEG at quality 90 without
+    chroma subsampling, so thin red and blue lines side by side keep their colours: a photo-like
+    512 x 512 map is about a fifth of its PNG size, and charts show it at about its own size.
+    """
+    array = np.ascontiguousarray(picture)
+    buffer = io.BytesIO()
+    if array.ndim == 3 and array.shape[2] == 4 or array.shape[0] * array.shape[1] <= LOSSLESS_PIXELS:
+        Image.fromarray(array).save(buffer, format="PNG", compress_level=6)
+        kind = "png"
+    else:
+        Image.fromarray(array).save(buffer, format="JPEG", quality=90, subsampling=0)
+        kind = "jpeg"
+    return f"data:image/{kind};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 from dataclasses import dataclass
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -34,8 +34,9 @@ from components.filters import (
     normalise_kernel,
     parse_kernel,
     shape_formula,
+    starting_kernels,
 )
-from components.imaging import LUMA_WEIGHTS, to_png_bytes
+from components.imaging import LUMA_WEIGHTS, fingerprint, to_npy_bytes, to_png_bytes
 from components.learned_filters import filter_responses
 from components.quiz import make_question
 from components.query_state import Choice, Integer, Link
@@ -67,14 +68,6 @@ class ChosenKernel:
     weights: np.ndarray
     title: str
     query: dict[str, str | None]  # ?kernel= / ?filter= for a link to this choice
-
-
-def starting_kernels(size: int) -> dict[str, np.ndarray]:
-    """Templates for the kernel editor: identity, box blur and the library kernels of this size."""
-    identity = np.zeros((size, size), dtype=np.float32)
-    identity[size // 2, size // 2] = 1.0
-    library = {name: kernel.weights for name, kernel in KERNELS.items() if kernel.weights.shape[0] == size}
-    return {"Identity": identity, f"Box blur {size}x{size}": np.full((size, size), 1 / size**2), **library}
 
 
 def linked_image(key: str, link: Link, **picker_options) -> PickedImage | None:
@@ -215,10 +208,17 @@ def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
     return True
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def cached_response_figure(key: str, _original: np.ndarray, _raw: np.ndarray) -> go.Figure:
+    """`response_figure`, built once per image and output (`key` is their fingerprint); figures are only read."""
+    return response_figure(_original, _raw)
+
+
 def show_results(picked: PickedImage, chosen: ChosenKernel, raw: np.ndarray,
                  heading: str = "4. Original and filtered") -> None:
     st.subheader(heading)
-    st.plotly_chart(response_figure(picked.pixels, raw), width="stretch", config=PLOTLY_CONFIG)
+    figure = cached_response_figure(fingerprint(picked.pixels, raw), picked.pixels, raw)
+    st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG)
     shared = ("Raw and ReLU panels share one colour scale" if picked.grayscale else
               "The three raw channel panels share one colour scale")
     notes = [f"Raw output from {raw.min():.3f} to {raw.max():.3f}. {shared}: white is 0, blue negative, red "
@@ -233,15 +233,9 @@ def show_results(picked: PickedImage, chosen: ChosenKernel, raw: np.ndarray,
     left, right = st.columns(2)
     left.download_button("Download the filtered image (PNG, rescaled)", functools.partial(to_png_bytes, raw),
                          file_name=f"{stem}.png", mime="image/png", on_click="ignore", key="filters_download_png")
-    right.download_button("Download the raw values (NumPy .npy)", functools.partial(npy_bytes, raw),
+    right.download_button("Download the raw values (NumPy .npy)", functools.partial(to_npy_bytes, raw),
                           file_name=f"{stem}.npy", mime="application/octet-stream", on_click="ignore",
                           key="filters_download_npy")
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
 
 
 @st.fragment
@@ -280,7 +274,16 @@ def position_slider(container: DeltaGenerator, label: str, size: int, key: str) 
     return container.slider(label, 0, size - 1, size // 2, key=key)
 
 
+@st.cache_resource(show_spinner=False)
+def shipped_gallery_figure() -> go.Figure:
+    """The shipped model's filters at initialisation and after training (the files do not change while served)."""
+    filters, labels = learned_filters()
+    return gallery_figure(filters.initial, filters.trained, [label.text for label in labels], epochs=filters.epochs)
+
+
+@st.fragment
 def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
+    """The gallery of learned filters; showing all 64 responses reruns only this section."""
     st.subheader("6. The network learns its filters")
     filters, labels = learned_filters()
     st.markdown(
@@ -288,8 +291,7 @@ def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
         "**not chosen by anyone**: they started as small random numbers and training on Fashion-MNIST "
         f"shaped them over {filters.epochs} epochs. Several ended up close to the classic kernels above."
     )
-    st.plotly_chart(gallery_figure(filters.initial, filters.trained, [label.text for label in labels],
-                                   epochs=filters.epochs), width="stretch", config=PLOTLY_CONFIG)
+    st.plotly_chart(shipped_gallery_figure(), width="stretch", config=PLOTLY_CONFIG)
     st.caption("Filter number = row label + column label (e.g. row 16, column +1 is filter 17). Each filter is "
                "coloured relative to its own largest weight so its pattern shows; hover a tile for its label and "
                "weights.")

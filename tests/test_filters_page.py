@@ -1,5 +1,6 @@
 """The Filters page: its pure helpers (quiz, learned filters, figures) and the page under AppTest."""
 
+import base64
 import io
 import json
 import struct
@@ -22,12 +23,14 @@ from components.filter_charts import (
     gallery_figure,
     pixel_step_figure,
     response_figure,
+    responses_grid_figure,
     scaled_per_tile,
     thumbnail,
     tile,
     window_figure,
 )
 from components.filters import KERNELS, convolve2d, explain_pixel, shape_formula
+from components.imaging import LUMA_WEIGHTS, colorize, to_display_uint8
 from components.learned_filters import FilterLabel, LearnedFilters, filter_responses, label_filters
 from components.quiz import make_question, similarity
 from components.samples import FASHION_PREFIX, draw_town, load_sample
@@ -163,34 +166,70 @@ def test_block_mean_averages_whole_and_partial_blocks():
     rgb = np.stack([x, 2 * x, -x], axis=2)
     np.testing.assert_allclose(block_mean(rgb, 3)[:, :, 1], 2 * block_mean(x, 3))
     assert block_mean(x, 1) is not None and np.array_equal(block_mean(x, 1), x)
-    assert display_factor((1024, 1024)) == 2 and display_factor((28, 28)) == 1 and display_factor((513, 10)) == 2
+    assert display_factor((1024, 1024), 512) == 2 and display_factor((28, 28)) == 1 and display_factor((513, 10), 512) == 2
+    assert display_factor((1024, 1024), 384) == 3 and display_factor((384, 200), 384) == 1
+
+
+def picture(trace) -> np.ndarray:
+    """The pixels of an image trace's data URI."""
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(trace.source.split(",", 1)[1]))))
 
 
 def test_response_figure_downsamples_for_display_on_an_honest_shared_scale():
-    image = np.random.default_rng(0).random((1024, 1000), dtype=np.float32)
+    image = np.ascontiguousarray(draw_town(1536, 1024)[:, 256:1280] @ LUMA_WEIGHTS)  # 1024 x 1024
     raw = convolve2d(image, KERNELS["Outline (Laplacian 8-neighbour)"].weights)
     figure = response_figure(image, raw)
-    kinds = [trace.type for trace in figure.data]
-    assert kinds == ["image", "heatmap", "heatmap", "image"]
-    raw_map, relu_map = figure.data[1], figure.data[2]
-    assert max(np.shape(raw_map.z)) <= DISPLAY_MAX_SIDE
-    np.testing.assert_allclose(raw_map.z, block_mean(raw, 2), rtol=1e-6)
-    np.testing.assert_allclose(relu_map.z, block_mean(np.maximum(raw, 0), 2), rtol=1e-6)
-    assert raw_map.coloraxis == relu_map.coloraxis == "coloraxis"
+    factor = display_factor(raw.shape)
+    assert factor == 3 and [trace.type for trace in figure.data] == ["image"] * 4 + ["heatmap"]
     limit = float(np.abs(raw).max())
     assert figure.layout.coloraxis.cmin == pytest.approx(-limit) and figure.layout.coloraxis.cmax == pytest.approx(limit)
-    assert raw_map.dx == 2 and raw_map.x0 == 0.5
+    for trace, values in [(figure.data[1], raw), (figure.data[2], np.maximum(raw, 0))]:
+        shown = block_mean(values, factor)
+        assert max(shown.shape) <= DISPLAY_MAX_SIDE and trace.dx == factor and trace.x0 == 1.0
+        pixels = picture(trace).astype(int)  # painted on the shared diverging scale, as a heatmap would be
+        assert pixels.shape == (*shown.shape, 3)
+        assert np.abs(pixels - colorize(shown, "RdBu_r", -limit, limit)).mean() < 3
+    rescaled = picture(figure.data[3]).astype(int)
+    assert rescaled.ndim == 2 and np.abs(rescaled - to_display_uint8(block_mean(raw, factor))).mean() < 3
+    scale_only = figure.data[4]  # invisible: it only keeps the colour bar of the pictures
+    assert scale_only.coloraxis == "coloraxis" and scale_only.opacity == 0 and scale_only.hoverinfo == "skip"
+    assert len(pio.to_json(figure, validate=False)) < 300_000
+
+
+def test_small_outputs_stay_heatmaps_with_every_value_on_hover(fashion):
+    item = fashion[1][0][0].astype(np.float32) / 255
+    raw = convolve2d(item, KERNELS["Sobel: vertical edges"].weights)
+    figure = response_figure(item, raw)
+    assert [trace.type for trace in figure.data] == ["image", "heatmap", "heatmap", "image"]
+    np.testing.assert_array_equal(figure.data[1].z, raw)
+    np.testing.assert_array_equal(figure.data[2].z, np.maximum(raw, 0))
+    assert figure.data[1].coloraxis == figure.data[2].coloraxis == "coloraxis"
+    assert "raw %{z:.3f}" in figure.data[1].hovertemplate
 
 
 def test_response_figure_for_rgb_shows_composites_and_each_channel():
     image = load_sample("Shapes", grayscale=False)
     raw = convolve2d(image, KERNELS["Sobel: vertical edges"].weights, padding="same")
     figure = response_figure(image, raw)
-    assert [trace.type for trace in figure.data] == ["image"] * 3 + ["heatmap"] * 3
-    for channel, trace in enumerate(figure.data[3:]):
-        np.testing.assert_array_equal(trace.z, raw[:, :, channel])
-        assert max(np.shape(trace.z)) <= RGB_DISPLAY_MAX_SIDE
-    assert all(source.startswith("data:image/png;base64,") for source in [t.source for t in figure.data[:3]])
+    assert [trace.type for trace in figure.data] == ["image"] * 6 + ["heatmap"]
+    limit = float(np.abs(raw).max())
+    for channel, trace in enumerate(figure.data[3:6]):
+        assert max(raw.shape[:2]) <= RGB_DISPLAY_MAX_SIDE and trace.dx == 1
+        expected = colorize(raw[:, :, channel], "RdBu_r", -limit, limit)
+        assert np.abs(picture(trace).astype(int) - expected).mean() < 3
+    assert all(t.source.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for t in figure.data[:6])
+
+
+def test_responses_grid_is_one_picture_with_each_tile_named_on_hover(learned, street_gray):
+    responses = filter_responses(block_mean(street_gray, 8)[:30, 4:24], learned.trained, padding="same")
+    figure = responses_grid_figure(responses)
+    tiles, owners = figure.data
+    pixels = picture(tiles).astype(int)
+    assert responses.shape == (64, 30, 20) and pixels.shape == (8 * 31 - 1, 8 * 21 - 1, 3)
+    expected = colorize(tile(scaled_per_tile(responses), 8), "RdBu_r", -1, 1, gap=(255, 255, 255))
+    assert np.abs(pixels - expected).mean() < 6  # JPEG: off by a few levels (a wrong colour scale is off by ~50)
+    assert np.shape(owners.z) == (8, 8) and owners.z[2][5] == 21 and owners.opacity == 0
+    assert (owners.x0, owners.dx, owners.y0, owners.dy) == (9.5, 21, 14.5, 31)  # one cell over each tile
 
 
 def test_tiles_and_gallery(learned):

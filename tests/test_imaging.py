@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import struct
@@ -13,10 +14,15 @@ import pytest
 from PIL import Image, ImageFile
 
 from components.imaging import (
+    LOSSLESS_PIXELS,
     ImageError,
+    colorize,
+    fingerprint,
     load_image,
     load_image_with_notes,
+    picture_data_uri,
     to_display_uint8,
+    to_npy_bytes,
     to_png_bytes,
 )
 
@@ -245,3 +251,53 @@ def test_to_png_bytes_decodes_back_to_the_display_pixels():
     decoded_rgb = Image.open(io.BytesIO(to_png_bytes(rgb)))
     assert decoded_rgb.mode == "RGB"
     np.testing.assert_array_equal(np.asarray(decoded_rgb), to_display_uint8(rgb))
+
+
+def decode_data_uri(uri: str) -> tuple[str, np.ndarray]:
+    header, data = uri.split(",", 1)
+    return header, np.asarray(Image.open(io.BytesIO(base64.b64decode(data))))
+
+
+@pytest.mark.parametrize("scale", ["RdBu_r", "gray", "Reds", ["#000000", "#ff8800", "#ffffff"]])
+def test_colorize_paints_what_plotly_would_for_each_value(scale):
+    from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
+
+    values = np.linspace(-3.0, 5.0, 401, dtype=np.float32).reshape(1, -1)
+    stops = get_colorscale(scale) if isinstance(scale, str) else [[i / 2, c] for i, c in enumerate(scale)]
+    expected = [unlabel_rgb(c) for c in sample_colorscale(stops, np.clip((values[0] + 2) / 6, 0, 1), colortype="rgb")]
+    picture = colorize(values, scale, -2.0, 4.0)
+    assert picture.shape == (1, 401, 3) and picture.dtype == np.uint8
+    np.testing.assert_allclose(picture[0], expected, atol=1.0)  # 1024 colour levels: off by at most one
+
+
+def test_colorize_leaves_gaps_transparent_or_in_the_gap_colour():
+    values = np.array([[0.0, np.nan], [1.0, 0.5]])
+    rgba = colorize(values, "gray", 0.0, 1.0)
+    assert rgba.shape == (2, 2, 4) and rgba[0, 1, 3] == 0 and (rgba[[0, 1, 1], [0, 0, 1], 3] == 255).all()
+    filled = colorize(values, "gray", 0.0, 1.0, gap=(255, 0, 0))
+    assert filled.shape == (2, 2, 3) and tuple(filled[0, 1]) == (255, 0, 0)
+    np.testing.assert_array_equal(filled[[0, 1, 1], [0, 0, 1]], rgba[[0, 1, 1], [0, 0, 1], :3])
+
+
+def test_pictures_are_exact_png_when_small_and_close_jpeg_when_large():
+    small = fashion_mosaic()[:100, :100]
+    header, decoded = decode_data_uri(picture_data_uri(small))
+    assert header == "data:image/png;base64" and small.size <= LOSSLESS_PIXELS
+    np.testing.assert_array_equal(decoded, small)
+    large = np.repeat(np.repeat(fashion_mosaic(), 2, axis=0), 2, axis=1)
+    colour = colorize(large.astype(np.float32), "RdBu_r", 0, 255)
+    header, decoded = decode_data_uri(picture_data_uri(colour))
+    assert header == "data:image/jpeg;base64" and decoded.shape == colour.shape
+    assert np.abs(decoded.astype(int) - colour).mean() < 4.0  # sharp 28x28 items: the hardest case for JPEG
+    header, decoded = decode_data_uri(picture_data_uri(np.dstack([colour, np.full(large.shape, 255, np.uint8)])))
+    assert header == "data:image/png;base64" and decoded.shape[2] == 4  # transparency needs PNG
+
+
+def test_fingerprint_tells_every_value_shape_and_type_apart():
+    image = np.zeros((1024, 1024), np.float32)
+    changed = image.copy()
+    changed[1000, 3] = 1e-7
+    keys = {fingerprint(image), fingerprint(changed), fingerprint(image.reshape(512, 2048)),
+            fingerprint(image.astype(np.float64)), fingerprint(image, image)}
+    assert len(keys) == 5 and fingerprint(image) == fingerprint(np.zeros((1024, 1024), np.float32))
+    np.testing.assert_array_equal(np.load(io.BytesIO(to_npy_bytes(changed))), changed)
