@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from components.heap import freeze_after_imports
 from components.filter_charts import (
     block_mean,
     display_factor,
@@ -320,6 +321,7 @@ def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
 
 
 if __name__ == "__main__":
+    freeze_after_imports()
     start_page(
         "Filters",
         "A **convolution** slides a small grid of weights, the *kernel* or *filter*, over the image. At each "

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from components.heap import freeze_after_imports
 from components.catalog import LESSONS, TOUR
 from components.charts import FlowStep, shape_flow_figure
 from components.widgets import model_card, start_page
@@ -11,6 +12,7 @@ from models.config import COURSE_CNN, plan
 OPERATIONS = {"Conv2D": "conv 3x3<br>+ ReLU", "MaxPooling2D": "max pool<br>2x2", "Flatten": "flatten",
               "Dense": "dense<br>+ ReLU"}
 
+freeze_after_imports()
 start_page(
     "CNN Lab",
     "**How a convolutional neural network sees a picture.** The course network classifies 28x28 "

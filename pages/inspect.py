@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from components.heap import freeze_after_imports
 from components.inspect_charts import (
     GridColumn, all_maps_figure, clicked_cell, confusion_figure, embedding_figure, gallery_figure, image_grid_figure,
     kernel_gallery_figure, probability_figure,
@@ -426,6 +427,7 @@ def embedding_tab(subject: Subject) -> None:
 
 
 if __name__ == "__main__":
+    freeze_after_imports()
     start_page(
         "Inspect",
         "What happens inside the trained network: the feature maps its filters produce, the filters themselves, "

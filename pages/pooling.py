@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from components.heap import freeze_after_imports
 from components import pooling_charts as charts
 from components.filters import KERNELS, convolve2d
 from components.pooling import (
@@ -266,6 +267,7 @@ def show_course_walk() -> None:
 
 
 if __name__ == "__main__":
+    freeze_after_imports()
     start_page(
         "Pooling",
         "Pooling shrinks a feature map by summarising each small window with one number. "
