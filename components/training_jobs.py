@@ -32,10 +32,21 @@ def run_store() -> RunStore:
     return RunStore.from_environment()
 
 
-@st.cache_resource
-def job_registry() -> JobRegistry:
-    """The one training queue of this server: $CNN_LAB_MAX_JOBS at once, on worker processes or Dask."""
+@st.cache_resource(show_spinner="Connecting to the training workers...")
+def _job_registry() -> JobRegistry:
     return JobRegistry(executor_from_environment(), run_store())
+
+
+def job_registry() -> JobRegistry:
+    """The one training queue of this server: $CNN_LAB_MAX_JOBS at once, on worker processes or Dask.
+
+    A bad setting or an unreachable Dask scheduler stops the page with a clear message (retried next rerun).
+    """
+    try:
+        return _job_registry()
+    except (ConnectionError, OSError, ValueError) as error:
+        st.error(f"Training is not available on this server: {error}", icon=":material/error:")
+        st.stop()
 
 
 def learner_jobs() -> list[TrainingJob]:

@@ -9,8 +9,11 @@ from tests.browser import ROOT
 
 TF_FREE_MODULES = sorted(f"components.{path.stem}" for path in (ROOT / "components").glob("*.py")
                          if path.stem != "__init__") + ["models.analysis", "models.card", "models.config",
-                                                        "models.data"]
-TF_FREE_PAGES = ["pages/home.py", "pages/tour.py", "pages/filters.py", "pages/pooling.py", "pages/architecture.py"]
+                                                        "models.dask_executor", "models.data", "models.executors",
+                                                        "models.jobs", "models.progress", "models.recipes",
+                                                        "models.runs", "models.worker"]
+TF_FREE_PAGES = ["pages/home.py", "pages/tour.py", "pages/filters.py", "pages/pooling.py", "pages/architecture.py",
+                 "pages/training.py"]
 
 IMPORT_PROBE = """
 import importlib, json, sys
