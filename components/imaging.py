@@ -327,7 +327,7 @@ def colorize(values: np.ndarray, colorscale: str | list, low: float, high: float
 def picture_data_uri(picture: np.ndarray) -> str:
     """A uint8 (H, W), (H, W, 3) or (H, W, 4) picture as a data URI for a Plotly image's `source`.
 
-    Small pictures and those with transparency are PNG. Large ones are JPEG at quality 90 without
+    Small pictures and those with transparency are PNG. Large ones are JPEG at quality 85 without
     chroma subsampling, so thin red and blue lines side by side keep their colours: a photo-like
     512 x 512 map is about a fifth of its PNG size, and charts show it at about its own size.
     """
@@ -337,6 +337,6 @@ def picture_data_uri(picture: np.ndarray) -> str:
         Image.fromarray(array).save(buffer, format="PNG", compress_level=6)
         kind = "png"
     else:
-        Image.fromarray(array).save(buffer, format="JPEG", quality=90, subsampling=0)
+        Image.fromarray(array).save(buffer, format="JPEG", quality=85, subsampling=0)
         kind = "jpeg"
     return f"data:image/{kind};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

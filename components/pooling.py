@@ -270,6 +270,19 @@ def pool_with_argmax(
     return arr[rows, cols], coords
 
 
+def poolable_times(shape: tuple[int, int], size: PairLike, stride: PairLike | None, padding: Padding,
+                   limit: int = 5) -> int:
+    """How many times in a row (at most `limit`) these settings can pool a map of this shape."""
+    times = 0
+    while times < limit:
+        try:
+            shape = output_shape(*shape, size, stride, padding)
+        except PoolError:
+            break
+        times += 1
+    return times
+
+
 def pool_repeatedly(
     x2d: np.ndarray,
     times: int,

@@ -1,27 +1,28 @@
 """Plotly figures and their one-line captions for the Pooling page (no Streamlit here).
 
-Maps are drawn as heatmaps (hover shows the exact value) while they are small, and as a
-pixelated PNG above `HEATMAP_LIMIT` values so a 1024x1024 upload stays light in the browser.
-Rows run top to bottom, as in the image.
+Maps are drawn as heatmaps (hover shows the exact value) while they are small, and above
+`HEATMAP_LIMIT` values as one pixelated picture in the same colour scale, reduced (block means)
+to about the size it is drawn at, so a 1024x1024 upload stays light. Rows run top to bottom, as
+in the image. Figures are built from plain dicts in one go (plotly's add_*/update_* calls
+validate property by property).
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from PIL import Image
-from plotly.subplots import make_subplots
 from scipy import ndimage
 
 from components.charts import FONT
-from components.pooling import PoolMode, Padding, output_shape, pool2d, pool_with_argmax
+from components.filter_charts import block_mean
+from components.imaging import colorize, picture_data_uri
+from components.pooling import PoolMode, Padding, output_shape, pool2d
 
-HEATMAP_LIMIT = 40_000  # values; larger maps are sent as one PNG image
+HEATMAP_LIMIT = 64 * 64  # values; larger maps are sent as one picture
+FIGURE_WIDTH = 900  # about the width in pixels of a chart across the main column
 MAX_TEXT_CELLS = 12  # zoomed grids wider than this show values on hover only
 MAX_LISTED_VALUES = 16  # larger windows are summarised instead of written out
 WINDOW_COLOUR = "#1f77b4"
@@ -51,29 +52,47 @@ def value_range(*arrays: np.ndarray) -> tuple[float, float]:
     return (low, high) if high > low else (low, low + 1.0)
 
 
-def _png_uri(values: np.ndarray, low: float, high: float) -> str:
+def _picture(values: np.ndarray, low: float, high: float, colorscale: str) -> np.ndarray:
+    """uint8 picture of a map: a 2-D map in its colour scale as a heatmap paints it, an (H, W, 3) colour map with
+    low..high stretched to black..white per channel."""
+    if values.ndim == 2:
+        painted = colorize(values, colorscale, low, high)
+        return painted[..., 0] if colorscale == "gray" else painted  # one channel is a third of the bytes
     scaled = np.clip((np.asarray(values, dtype=np.float32) - low) / (high - low), 0.0, 1.0)
-    buffer = io.BytesIO()
-    Image.fromarray(np.rint(scaled * 255).astype(np.uint8)).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return np.rint(scaled * 255).astype(np.uint8)
 
 
-def _map_trace(panel: Panel, low: float, high: float, left: float, scale: float) -> go.BaseTraceType:
-    """The panel's map with its top-left corner at (left, 0), each pixel `scale` units wide."""
+def drawn_as_picture(*maps: np.ndarray) -> bool:
+    """Whether `maps_figure` draws any of these maps as a picture (no hover values, maybe reduced)."""
+    return any(m.ndim == 3 or m.size > HEATMAP_LIMIT for m in maps)
+
+
+def _map_trace(panel: Panel, low: float, high: float, left: float, scale: float, screen: float) -> dict:
+    """The panel's map with its top-left corner at (left, 0), each pixel `scale` units wide.
+
+    `screen` is about how many screen pixels one unit is drawn as: a picture is reduced to about one of its
+    pixels per screen pixel.
+    """
     values = panel.values
-    place = dict(x0=left + scale / 2, dx=scale, y0=scale / 2, dy=scale)
-    if values.ndim == 2 and values.size <= HEATMAP_LIMIT:
-        return go.Heatmap(z=values, zmin=low, zmax=high, colorscale=panel.colorscale, showscale=False,
-                          hovertemplate=f"{panel.label}<br>value %{{z:.3f}}<extra></extra>", **place)
-    return go.Image(source=_png_uri(values, low, high), zsmooth=False, hoverinfo="skip", **place)
+    if not drawn_as_picture(values):
+        return dict(type="heatmap", z=values, zmin=low, zmax=high, colorscale=panel.colorscale, showscale=False,
+                    hovertemplate=f"{panel.label}<br>value %{{z:.3f}}<extra></extra>", x0=left + scale / 2,
+                    dx=scale, y0=scale / 2, dy=scale)
+    factor = max(1, round(1 / (scale * screen)))
+    step = scale * factor  # each shown pixel averages a factor x factor block
+    picture = _picture(block_mean(values, factor), low, high, panel.colorscale)
+    return dict(type="image", source=picture_data_uri(picture), zsmooth=False, hoverinfo="skip", x0=left + step / 2,
+                dx=step, y0=step / 2, dy=step)
 
 
-def maps_figure(panels: Sequence[Panel], *, same_pixel_size: bool = True, height: int = 360) -> go.Figure:
+def maps_figure(panels: Sequence[Panel], *, same_pixel_size: bool = True, height: int = 360,
+                width: int = FIGURE_WIDTH) -> go.Figure:
     """Maps left to right, labelled above, with square pixels.
 
     `same_pixel_size`: every pixel is drawn the same size, so a pooled map looks as small as it
     is; otherwise each map is scaled to the tallest map's height. Panels without their own
-    `value_range` share one grey scale, so equal values look equal in every panel.
+    `value_range` share one grey scale, so equal values look equal in every panel. `width` is about
+    the chart's width on screen (pixels), for the resolution of maps drawn as pictures.
     """
     if not panels:
         raise ValueError("maps_figure needs at least one panel")
@@ -81,24 +100,27 @@ def maps_figure(panels: Sequence[Panel], *, same_pixel_size: bool = True, height
     sharing = [p.values for p in panels if p.value_range is None]
     shared = value_range(*sharing) if sharing else (0.0, 1.0)
     gap, narrowest_slot = 0.12 * tallest, 0.6 * tallest  # small maps get room for their label
-    fig = go.Figure()
-    left = 0.0
-    for panel in panels:
-        rows, cols = panel.values.shape[:2]
-        scale = 1.0 if same_pixel_size else tallest / rows
-        slot = max(cols * scale, narrowest_slot)
-        low, high = panel.value_range or shared
-        fig.add_trace(_map_trace(panel, low, high, left + (slot - cols * scale) / 2, scale))
-        fig.add_annotation(x=left + slot / 2, y=0, yshift=6, text=panel.label, showarrow=False,
-                           yanchor="bottom", font=LABEL_FONT)
-        left += slot + gap
-    fig.update_xaxes(visible=False, range=[-gap / 4, left - gap * 0.75], constrain="domain", fixedrange=True)
-    fig.update_yaxes(visible=False, range=[tallest, 0], scaleanchor="x", constrain="domain", constraintoward="top",
-                     fixedrange=True)
+    scales = [1.0 if same_pixel_size else tallest / p.values.shape[0] for p in panels]
+    slots = [max(p.values.shape[1] * scale, narrowest_slot) for p, scale in zip(panels, scales)]
     label_lines = max(p.label.count("<br>") + 1 for p in panels)
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=16 + 22 * label_lines, b=5), font=FONT,
-                      plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
-    return fig
+    top = 16 + 22 * label_lines
+    screen = min((height - top - 5) / tallest, (width - 10) / (sum(slots) + gap * (len(panels) - 1)))
+    data, annotations = [], []
+    left = 0.0
+    for panel, scale, slot in zip(panels, scales, slots):
+        cols = panel.values.shape[1]
+        low, high = panel.value_range or shared
+        data.append(_map_trace(panel, low, high, left + (slot - cols * scale) / 2, scale, screen))
+        annotations.append(dict(x=left + slot / 2, y=0, yshift=6, text=panel.label, showarrow=False,
+                                yanchor="bottom", font=LABEL_FONT))
+        left += slot + gap
+    layout = dict(
+        xaxis=dict(visible=False, range=[-gap / 4, left - gap * 0.75], constrain="domain", fixedrange=True),
+        yaxis=dict(visible=False, range=[tallest, 0], scaleanchor="x", constrain="domain", constraintoward="top",
+                   fixedrange=True),
+        annotations=annotations, height=height, margin=dict(l=5, r=5, t=top, b=5), font=FONT,
+        plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
+    return go.Figure(data=data, layout=layout)
 
 
 @dataclass(frozen=True)
@@ -153,44 +175,55 @@ def window_grid_figure(
     cols = np.arange(max(left, 0), min(right, x2d.shape[1]))
     low, high = value_range(x2d)
 
-    fig = make_subplots(rows=1, cols=2, column_widths=[right - left, nc], horizontal_spacing=0.08,
-                        subplot_titles=(f"Input, rows {rows[0]}-{rows[-1]}, columns {cols[0]}-{cols[-1]}",
-                                        f"{MODE_WORDS[mode].capitalize()} of each window"))
+    spacing = 0.08
+    first_width = (1 - spacing) * (right - left) / (right - left + nc)
     text = f"%{{z:.{decimals}f}}" if max(rows.size, cols.size) <= MAX_TEXT_CELLS else None
-    fig.add_trace(go.Heatmap(z=x2d[np.ix_(rows, cols)], x=cols, y=rows, zmin=low, zmax=high, colorscale="gray",
-                             showscale=False, texttemplate=text, textfont=CELL_FONT,
-                             hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Heatmap(z=pooled[np.ix_(out_rows, out_cols)], x=list(out_cols), y=list(out_rows), zmin=low,
-                             zmax=high, colorscale="gray", showscale=False, texttemplate=text, textfont=CELL_FONT,
-                             hovertemplate="output row %{y}, column %{x}: %{z:.4f}<extra></extra>"), row=1, col=2)
+    cells = dict(type="heatmap", zmin=low, zmax=high, colorscale="gray", showscale=False, texttemplate=text,
+                 textfont=CELL_FONT)
+    data = [cells | dict(z=x2d[np.ix_(rows, cols)], x=cols, y=rows,
+                         hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>"),
+            cells | dict(z=pooled[np.ix_(out_rows, out_cols)], x=list(out_cols), y=list(out_rows), xaxis="x2",
+                         yaxis="y2", hovertemplate="output row %{y}, column %{x}: %{z:.4f}<extra></extra>")]
 
-    winners = pool_with_argmax(x2d, size=size, stride=stride, padding=padding, mode=mode)[1] if mode != "avg" else None
     windows, marks = [], []
     for r in out_rows:
         for c in out_cols:
             y0, x0 = row_starts[r] - 0.5, col_starts[c] - 0.5
             windows.append(_rect(x0, y0, x0 + size, y0 + size, WINDOW_COLOUR, 3))
-            if winners is not None:
-                wr, wc = winners[r, c]
+            if mode != "avg":
+                wr, wc = _winner(x2d, row_starts[r], col_starts[c], size, mode)
                 marks.append(_rect(wc - 0.42, wr - 0.42, wc + 0.42, wr + 0.42, WINNER_COLOUR, 4))
     sr, sc = view.selected
     y0, x0 = row_starts[sr] - 0.5, col_starts[sc] - 0.5
     selected = [_rect(x0, y0, x0 + size, y0 + size, SELECTED_COLOUR, 5),
                 _rect(sc - 0.5, sr - 0.5, sc + 0.5, sr + 0.5, SELECTED_COLOUR, 5, "2")]
-    fig.update_layout(shapes=windows + marks + selected)  # one call: adding shapes one by one is ~5 ms each
 
-    fig.update_xaxes(range=[left - 0.5, right - 0.5], row=1, col=1)
-    fig.update_yaxes(range=[bottom - 0.5, top - 0.5], scaleanchor="x", row=1, col=1)
-    fig.update_xaxes(range=[c0 - 0.5, c0 + nc - 0.5], row=1, col=2)
-    fig.update_yaxes(range=[r0 + nr - 0.5, r0 - 0.5], scaleanchor="x2", row=1, col=2)
-    fig.update_xaxes(side="top", dtick=1, showgrid=False, zeroline=False, tickfont=TICK_FONT, fixedrange=True,
-                     constrain="domain")
-    fig.update_yaxes(dtick=1, showgrid=False, zeroline=False, tickfont=TICK_FONT, fixedrange=True, constrain="domain",
-                     constraintoward="top")
-    fig.update_annotations(font=LABEL_FONT, yshift=34)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=100, b=10), font=FONT, plot_bgcolor="white",
-                      paper_bgcolor="white", showlegend=False)
-    return fig
+    axis = dict(dtick=1, showgrid=False, zeroline=False, tickfont=TICK_FONT, fixedrange=True, constrain="domain")
+    domains = ([0.0, first_width], [first_width + spacing, 1.0])
+    titles = (f"Input, rows {rows[0]}-{rows[-1]}, columns {cols[0]}-{cols[-1]}",
+              f"{MODE_WORDS[mode].capitalize()} of each window")
+    layout = dict(
+        xaxis=axis | dict(domain=domains[0], anchor="y", side="top", range=[left - 0.5, right - 0.5]),
+        yaxis=axis | dict(domain=[0.0, 1.0], anchor="x", range=[bottom - 0.5, top - 0.5], scaleanchor="x",
+                          constraintoward="top"),
+        xaxis2=axis | dict(domain=domains[1], anchor="y2", side="top", range=[c0 - 0.5, c0 + nc - 0.5]),
+        yaxis2=axis | dict(domain=[0.0, 1.0], anchor="x2", range=[r0 + nr - 0.5, r0 - 0.5], scaleanchor="x2",
+                           constraintoward="top"),
+        annotations=[dict(text=title, x=(a + b) / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
+                          yanchor="bottom", showarrow=False, font=LABEL_FONT, yshift=34)
+                     for title, (a, b) in zip(titles, domains)],
+        shapes=windows + marks + selected, height=height, margin=dict(l=10, r=10, t=100, b=10), font=FONT,
+        plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
+    return go.Figure(data=data, layout=layout)
+
+
+def _winner(x2d: np.ndarray, top: int, left: int, size: int, mode: PoolMode) -> tuple[int, int]:
+    """(row, col) of the pixel a max or min window keeps: on a tie the first in row-major order, padding never
+    (what `pool_with_argmax` and TensorFlow pick), found in this one window rather than the whole map."""
+    first_row, first_col = max(top, 0), max(left, 0)
+    window = x2d[first_row: top + size, first_col: left + size]
+    row, col = divmod(int(window.argmax() if mode == "max" else window.argmin()), window.shape[1])
+    return first_row + row, first_col + col
 
 
 def window_equation(

@@ -3,8 +3,8 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from components.heap import freeze_after_imports
 from components.architecture_charts import comparison_figure, flow_figure, layer_share_figure
+from components.heap import freeze_after_imports
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.query_state import config_from_link, config_link
 from components.widgets import model_card, start_page, update_query_params

@@ -11,7 +11,6 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from components.heap import freeze_after_imports
 from components.filter_charts import (
     block_mean,
     display_factor,
@@ -37,6 +36,7 @@ from components.filters import (
     shape_formula,
     starting_kernels,
 )
+from components.heap import freeze_after_imports
 from components.imaging import LUMA_WEIGHTS, fingerprint, to_npy_bytes, to_png_bytes
 from components.learned_filters import filter_responses
 from components.quiz import make_question

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from components.heap import freeze_after_imports
 from components.catalog import LESSONS, TOUR
 from components.charts import FlowStep, shape_flow_figure
+from components.heap import freeze_after_imports
 from components.widgets import model_card, start_page
 from models.card import ModelFileError
 from models.config import COURSE_CNN, plan

@@ -3,15 +3,15 @@
 import numpy as np
 import streamlit as st
 
-from components.heap import freeze_after_imports
 from components import pooling_charts as charts
 from components.filters import KERNELS, convolve2d
+from components.heap import freeze_after_imports
 from components.pooling import (
     PoolError,
     compression,
-    output_shape,
     pool2d,
     pool_repeatedly,
+    poolable_times,
     shape_formula,
     shift_sensitivity,
 )
@@ -24,6 +24,9 @@ from models.data import CLASS_NAMES
 from pages.filters import linked_image, sample_link
 
 PLOT_CONFIG = {"displayModeBar": False}
+HALF_WIDTH = charts.FIGURE_WIDTH // 2  # a chart in one of two columns
+PICTURE_NOTE = (f" Maps of more than {charts.HEATMAP_LIMIT:,} values are drawn as pictures at about the size they "
+                "are shown (a pixel may average a block of the map); every number is computed at full size.")
 NO_FILTER = "None (pool the picture itself)"
 DEFAULT_FILTER = "Sobel: vertical edges"  # a 3x3 conv + ReLU turns a 28x28 item into 26x26, as in the model
 MODE_LABELS = {"max": "Max", "avg": "Average", "min": "Min (contrast)"}
@@ -118,11 +121,12 @@ def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict, heading: st
               charts.Panel(f"{label} {shape_text(pooled.shape[:2])}", pooled)]
     st.header(heading)
     true_size, scaled = st.columns(2)
-    true_size.plotly_chart(charts.maps_figure(panels, same_pixel_size=True, height=300), config=PLOT_CONFIG,
-                           key="pool_true_size")
-    true_size.caption("True relative size: every pixel drawn the same size.")
-    scaled.plotly_chart(charts.maps_figure(panels, same_pixel_size=False, height=300), config=PLOT_CONFIG,
-                        key="pool_scaled")
+    true_size.plotly_chart(charts.maps_figure(panels, same_pixel_size=True, height=300, width=HALF_WIDTH),
+                           config=PLOT_CONFIG, key="pool_true_size")
+    true_size.caption("True relative size: every pixel drawn the same size."
+                      + PICTURE_NOTE * charts.drawn_as_picture(x))
+    scaled.plotly_chart(charts.maps_figure(panels, same_pixel_size=False, height=300, width=HALF_WIDTH),
+                        config=PLOT_CONFIG, key="pool_scaled")
     scaled.caption("Scaled up to the same size: each output pixel stands for one window.")
 
 
@@ -180,25 +184,14 @@ def show_shift_test(x2d: np.ndarray, pool: dict) -> None:
         "Changed = sum of |shifted - original| / (sum of |original| + sum of |shifted|): 0% identical, "
         "100% no overlap. Within a window, the largest value can move and still be kept: shifts smaller than "
         "the window are absorbed best, while a shift by a whole stride just moves the pooled map one cell."
+        + PICTURE_NOTE * charts.drawn_as_picture(x2d)
     )
-
-
-def poolable_times(shape: tuple[int, int], pool: dict, limit: int = 5) -> int:
-    """How many times in a row (at most `limit`) these settings can pool a map of this shape."""
-    times = 0
-    while times < limit:
-        try:
-            shape = output_shape(*shape, pool["size"], pool["stride"], pool["padding"])
-        except PoolError:
-            break
-        times += 1
-    return times
 
 
 @st.fragment
 def show_repeated(x: np.ndarray, pool: dict) -> None:
     st.header("6. Pool the picture again and again")
-    most = poolable_times(x.shape[:2], pool)
+    most = poolable_times(x.shape[:2], pool["size"], pool["stride"], pool["padding"])
     times = st.slider("Times to pool", 1, most, min(3, most), key=f"pool_times_{most}") if most > 1 else 1
     maps = [x, *pool_repeatedly(x, times, **pool)]
     panels = [charts.Panel(f"{i}x: {shape_text(m.shape[:2])}" if i else f"Input {shape_text(m.shape[:2])}", m)

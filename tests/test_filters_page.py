@@ -166,7 +166,8 @@ def test_block_mean_averages_whole_and_partial_blocks():
     rgb = np.stack([x, 2 * x, -x], axis=2)
     np.testing.assert_allclose(block_mean(rgb, 3)[:, :, 1], 2 * block_mean(x, 3))
     assert block_mean(x, 1) is not None and np.array_equal(block_mean(x, 1), x)
-    assert display_factor((1024, 1024), 512) == 2 and display_factor((28, 28)) == 1 and display_factor((513, 10), 512) == 2
+    assert display_factor((1024, 1024), 512) == 2 and display_factor((513, 10), 512) == 2
+    assert display_factor((28, 28)) == 1
     assert display_factor((1024, 1024), 384) == 3 and display_factor((384, 200), 384) == 1
 
 
@@ -182,7 +183,7 @@ def test_response_figure_downsamples_for_display_on_an_honest_shared_scale():
     factor = display_factor(raw.shape)
     assert factor == 3 and [trace.type for trace in figure.data] == ["image"] * 4 + ["heatmap"]
     limit = float(np.abs(raw).max())
-    assert figure.layout.coloraxis.cmin == pytest.approx(-limit) and figure.layout.coloraxis.cmax == pytest.approx(limit)
+    assert (figure.layout.coloraxis.cmin, figure.layout.coloraxis.cmax) == (pytest.approx(-limit), pytest.approx(limit))
     for trace, values in [(figure.data[1], raw), (figure.data[2], np.maximum(raw, 0))]:
         shown = block_mean(values, factor)
         assert max(shown.shape) <= DISPLAY_MAX_SIDE and trace.dx == factor and trace.x0 == 1.0

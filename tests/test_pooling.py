@@ -22,6 +22,7 @@ from components.pooling import (
     pool2d,
     pool_repeatedly,
     pool_with_argmax,
+    poolable_times,
     shape_formula,
     shift_sensitivity,
 )
@@ -511,3 +512,17 @@ def test_shift_sensitivity_errors(images):
         shift_sensitivity(np.stack([fmap, fmap], axis=-1), (1, 0))
     with pytest.raises(PoolError, match="Stride must be at least 1"):
         shift_sensitivity(fmap, (1, 0), stride=0)
+
+
+@pytest.mark.parametrize("shape,size,stride,padding", [((28, 28), 2, 2, "valid"), ((26, 26), 3, 1, "valid"),
+                                                       ((5, 9), 2, 2, "same"), ((1, 1), 2, 2, "same"),
+                                                       ((3, 40), 4, 4, "valid")])
+def test_poolable_times_counts_the_poolings_that_still_fit(shape, size, stride, padding):
+    x, fits = np.zeros(shape, np.float32), 0
+    while fits < 5:
+        try:
+            x = pool2d(x, size=size, stride=stride, padding=padding)
+        except PoolError:
+            break
+        fits += 1
+    assert poolable_times(shape, size, stride, padding) == fits

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from components import pooling_charts as charts
 from components.filters import KERNELS
+from components.imaging import colorize
 from components.pooling import PoolError, pool2d, shift_sensitivity
 from models.card import read_filter_snapshots
 from models.config import COURSE_CNN, plan
@@ -137,6 +138,20 @@ def test_window_grid_figure_shows_values_windows_and_tensorflow_winners(edge_map
         assert x[centre_r, centre_c] == pooled[r, c]
 
 
+@pytest.mark.parametrize("size,stride,padding", [(2, 2, "valid"), (3, 2, "same")])
+def test_min_windows_box_the_pixel_tensorflow_picks_for_the_negated_map(edge_map, size, stride, padding):
+    x = edge_map[:25, :25]
+    pooled = keras_pool(x, size, stride, padding, "min")
+    view = charts.window_view(pooled.shape, (pooled.shape[0] // 2, pooled.shape[1] - 1), size, stride)
+    spec = fig_json(charts.window_grid_figure(x, view, size=size, stride=stride, padding=padding, mode="min"))
+    winners = [s for s in spec["layout"]["shapes"] if s["line"]["color"] == charts.WINNER_COLOUR]
+    _, argmax = tf.nn.max_pool_with_argmax(-x[None, :, :, None], size, stride, padding.upper())
+    flat = np.asarray(argmax)[0, :, :, 0]
+    (r0, c0), (nr, nc) = view.first, view.count
+    expected = [divmod(int(flat[r, c]), 25) for r in range(r0, r0 + nr) for c in range(c0, c0 + nc)]
+    assert [(round((w["y0"] + w["y1"]) / 2), round((w["x0"] + w["x1"]) / 2)) for w in winners] == expected
+
+
 def test_window_grid_figure_for_average_pooling_has_no_winners(edge_map):
     view = charts.window_view((13, 13), (6, 6), 2, 2)
     spec = fig_json(charts.window_grid_figure(edge_map, view, size=2, stride=2, padding="valid", mode="avg"))
@@ -195,9 +210,31 @@ def test_maps_figure_draws_every_map_at_true_or_scaled_size(fashion):
 
     big = np.linspace(-1.0, 3.0, 300 * 300, dtype=np.float32).reshape(300, 300)
     image = fig_json(charts.maps_figure([charts.Panel("Upload", big)]))["data"][0]
-    assert image["type"] == "image" and image["zsmooth"] is False
-    png = Image.open(io.BytesIO(base64.b64decode(image["source"].split(",", 1)[1])))
-    np.testing.assert_array_equal(np.asarray(png), np.rint((big + 1.0) / 4.0 * 255).astype(np.uint8))
+    assert image["type"] == "image" and image["zsmooth"] is False and image["dx"] == 1  # drawn about 1:1
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(image["source"].split(",", 1)[1])))).astype(int)
+    painted = colorize(big, "gray", -1.0, 3.0)[..., 0]  # as the heatmap of a small map would paint it
+    assert np.abs(picture - painted).max() <= 2  # JPEG of a smooth ramp: nearly exact
+
+    upload = np.ascontiguousarray(np.tile(item, (37, 37))[:1022, :1022])  # a 1022x1022 map
+    pooled = keras_pool(upload, 2, 2, "valid", "max")
+    spec = fig_json(charts.maps_figure([charts.Panel("Input", upload), charts.Panel("Pooled", pooled)], height=300))
+    assert charts.drawn_as_picture(upload, pooled) and not charts.drawn_as_picture(item, pooled[:64, :64])
+    assert len(json.dumps(spec)) < 150_000
+    drawn_rows = 300 - spec["layout"]["margin"]["t"] - spec["layout"]["margin"]["b"]  # the input fills the height
+    for trace, values in zip(spec["data"], (upload, pooled)):
+        factor = round(trace["dx"])
+        picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(trace["source"].split(",", 1)[1])))).astype(int)
+        assert picture.shape == (-(-values.shape[0] // factor),) * 2
+        drawn_here = drawn_rows * values.shape[0] / upload.shape[0]  # every pixel drawn the same size
+        assert 2 / 3 * drawn_here <= picture.shape[0] <= 2 * drawn_here  # about one picture pixel per screen pixel
+        whole = values.shape[0] // factor * factor
+        block_means = values[:whole, :whole].reshape(whole // factor, factor, -1, factor).mean(axis=(1, 3))
+        expected = colorize(block_means, "gray", float(upload.min()), float(upload.max()))[..., 0]
+        assert np.abs(picture[: expected.shape[0], : expected.shape[1]] - expected).mean() < 5  # JPEG: a few levels
+    difference = fig_json(charts.maps_figure([charts.Panel("|difference|", upload, colorscale="Reds")]))["data"][0]
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(difference["source"].split(",", 1)[1]))))
+    assert picture.ndim == 3 and (picture[..., 0] >= picture[..., 2]).mean() > 0.95  # still red, as its heatmap
+    assert spec["data"][1]["x0"] - 1.0 > spec["data"][0]["x0"] + 1020  # the pooled map still right of the input
 
     with pytest.raises(ValueError, match="at least one panel"):
         charts.maps_figure([])
