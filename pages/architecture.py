@@ -1,6 +1,5 @@
 """Architecture: every layer's shape, parameters and multiply-accumulates, for the course CNN or a variant."""
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from components.architecture_charts import comparison_figure, flow_figure, layer_share_figure
@@ -74,10 +73,10 @@ def show_totals(config: CNNConfig, rows: list[LayerRow]) -> None:
     columns[3].metric("Activations per image", format_bytes(mine.activation_bytes))
 
 
-@st.cache_data(max_entries=200, show_spinner=False)
-def cached_flow_figure(shapes: tuple[tuple[int, ...], ...], labels: tuple[str, ...]) -> go.Figure:
-    """Building the diagram takes about half a second; reloading it from the cache a tenth of that."""
-    return flow_figure(shapes, labels)
+# Figures are built once per design and shared read-only (st.plotly_chart copies what it sends).
+cached_flow_figure = st.cache_resource(max_entries=200, show_spinner=False)(flow_figure)
+cached_share_figure = st.cache_resource(max_entries=200, show_spinner=False)(layer_share_figure)
+cached_comparison_figure = st.cache_resource(max_entries=4, show_spinner=False)(comparison_figure)
 
 
 def show_shapes(rows: list[LayerRow]) -> None:
@@ -108,7 +107,8 @@ def show_shares(rows: list[LayerRow]) -> None:
     macs_top, macs_share = largest_share(rows, "macs")
     st.subheader("Where the parameters are, and where the compute is")
     weighted = [row for row in rows if row.params]
-    figure = layer_share_figure([r.name for r in weighted], [r.params for r in weighted], [r.macs for r in weighted])
+    figure = cached_share_figure(tuple(r.name for r in weighted), tuple(r.params for r in weighted),
+                                 tuple(r.macs for r in weighted))
     st.plotly_chart(figure, width="stretch", config=CHART_CONFIG)
     st.markdown(f"**{params_top}** holds {params_share:.0%} of the parameters; "
                 f"**{macs_top}** does {macs_share:.0%} of the multiply-accumulates.")
@@ -119,9 +119,8 @@ def show_comparison() -> None:
     st.markdown("The dense network: Flatten -> Dense 128 (ReLU) -> Dense 10 (softmax).")
     dense_rows, cnn_rows = layer_table_for_config(DENSE_BASELINE), layer_table_for_config(COURSE_CNN)
     dense, cnn = totals(dense_rows), totals(cnn_rows)
-    st.plotly_chart(comparison_figure(["Dense network", "Course CNN"],
-                                      [dense.params, cnn.params], [dense.macs, cnn.macs]),
-                    width="stretch", config=CHART_CONFIG)
+    st.plotly_chart(cached_comparison_figure(("Dense network", "Course CNN"), (dense.params, cnn.params),
+                                             (dense.macs, cnn.macs)), width="stretch", config=CHART_CONFIG)
     conv_params = sum(r.params for r in cnn_rows if r.kind == "Conv2D")
     conv_macs = sum(r.macs for r in cnn_rows if r.kind == "Conv2D")
     st.markdown(

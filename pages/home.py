@@ -22,11 +22,11 @@ start_page(
     "and are learned from the data."
 )
 
-stages = plan(COURSE_CNN)
-steps = [FlowStep(stage.shape, "softmax" if stage.name == "output" else OPERATIONS.get(stage.kind, ""))
-         for stage in stages]
+steps = tuple(FlowStep(stage.shape, "softmax" if stage.name == "output" else OPERATIONS.get(stage.kind, ""))
+              for stage in plan(COURSE_CNN))
 st.subheader("The course CNN, one image at a time")
-st.plotly_chart(shape_flow_figure(steps), width="stretch", config={"displayModeBar": False})
+flow_figure = st.cache_resource(show_spinner=False)(shape_flow_figure)  # the same figure on every visit
+st.plotly_chart(flow_figure(steps), width="stretch", config={"displayModeBar": False})
 st.caption(
     "Drawn to one scale: a square's side is the feature map's height in pixels (stacked to show it has "
     "many channels); a bar's height is the square root of its number of values. "
