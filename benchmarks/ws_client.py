@@ -147,6 +147,7 @@ class RunResult:
     fragment_id: str = ""
     page: str = ""  # url path of the page the run ended on
     exceptions: list[str] = field(default_factory=list)
+    traces: list[list[str]] = field(default_factory=list)  # the stack trace of each exception element
     texts: list[str] = field(default_factory=list)  # text written by this run (not what other runs left)
     bytes_by_type: Counter = field(default_factory=Counter)
     widgets: list[Widget] = field(default_factory=list)  # the page's widgets after the run
@@ -569,6 +570,7 @@ class Session:
             run.texts.append(text)
         if element_kind == "exception":
             run.exceptions.append(text)
+            run.traces.append(list(proto.exception.stack_trace))
         if element_kind == "imgs":
             run.media_urls.extend(image.url for image in proto.imgs.imgs)
 
