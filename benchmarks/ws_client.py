@@ -106,6 +106,7 @@ class Widget:
         if self.field is None or value is None:
             return None
         if self.field == "file_uploader_state_value":
+            state.file_uploader_state_value.SetInParent()  # an empty state is still sent, as the browser does
             state.file_uploader_state_value.CopyFrom(value)
         elif self.field in ("double_array_value", "string_array_value", "int_array_value"):
             getattr(state, self.field).data.extend(value)
@@ -222,8 +223,9 @@ def _new_widget(kind: str, proto: Any, fragment_id: str, children: list[Node]) -
         options = tuple(option.content for option in proto.options)
         value = list(proto.raw_values) if proto.set_value else [options[int(i)] for i in proto.default]
         return Widget(proto.id, kind, label, fragment_id, "string_array_value", options, value, disabled)
-    if kind in ("file_uploader", "camera_input"):
-        return Widget(proto.id, kind, label, fragment_id, "file_uploader_state_value", disabled=disabled)
+    if kind in ("file_uploader", "camera_input"):  # the frontend commits an empty FileUploaderState on mount
+        return Widget(proto.id, kind, label, fragment_id, "file_uploader_state_value", value=FileUploaderState(),
+                      disabled=disabled)
     if kind == "tab_container" and proto.tab_container.HasField("id"):
         # The server is authoritative: default_tab_index is the open tab; the labels are the child blocks.
         labels = tuple(child.proto.tab.label for child in children)
@@ -554,6 +556,8 @@ class Session:
     def _delta(self, msg: ForwardMsg, run: RunResult | None) -> None:
         delta = msg.delta
         kind = delta.WhichOneof("type")
+        if run is not None and kind not in ("new_element", "add_block"):
+            run.deltas += 1  # new_transient (spinners): counted, not part of the page
         if kind not in ("new_element", "add_block"):
             return
         proto = delta.new_element if kind == "new_element" else delta.add_block

@@ -1,8 +1,8 @@
 """Check benchmarks/ws_client.py against a real browser: same reruns, same widget states, same replies.
 
 Chromium (Playwright) and the websocket client do the same clicks on one served app: open Filters, pick
-another kernel, move the step-by-step slider (a widget inside an ``st.fragment``), open Pooling, type a pool
-size, open Inspect and its Evaluation tab. Every ``BackMsg`` the browser sends is captured from its websocket,
+another kernel, move the step-by-step slider (a widget inside an ``st.fragment``), upload a 1024x1024 photo,
+open Pooling, type a pool size, open Inspect and its Evaluation tab. Every ``BackMsg`` the browser sends is captured from its websocket,
 and so is every ``ForwardMsg`` it receives. For each step the script prints the browser's and the client's
 widget states (by key), fragment id and page, the deltas and bytes each received, and whether they agree.
 Exit code 1 when a rerun's widget states, fragment id or delta count differ.
@@ -29,6 +29,7 @@ from benchmarks.ws_client import Session  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  # noqa: E402
 
 KERNEL = "Sobel: horizontal edges"
+PHOTO = Path("/tmp/cnn-lab-photo-1024.jpg")
 
 
 def short_states(client_state) -> dict[str, str]:
@@ -109,6 +110,10 @@ def browser_steps(url: str) -> list[dict]:
             thumb.press("ArrowRight")
         step("Filters: move the step-by-step row (fragment)", move_slider)
 
+        step("Filters: image source Upload",
+             lambda: page.get_by_test_id("stRadio").filter(has_text="Image").get_by_text("Upload", exact=True).click())
+        step("Filters: upload a 1024x1024 photo",
+             lambda: page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(PHOTO)))
         step("open Pooling", lambda: page.get_by_test_id("stSidebarNavLink").filter(has_text="Pooling").click())
 
         def pool_size() -> None:
@@ -151,6 +156,9 @@ async def client_steps(url: str) -> list[dict]:
         await step("Filters: pick a kernel", lambda: session.set("filters_library", KERNEL))
         row = next(w for w in session.widgets.values() if (w.key or "").startswith("filters_step_row"))
         await step("Filters: move the step-by-step row (fragment)", lambda: session.set(row.key, row.value[0] + 1))
+        await step("Filters: image source Upload", lambda: session.set("filters_source", "Upload"))
+        await step("Filters: upload a 1024x1024 photo",
+                   lambda: session.upload("filters_upload", PHOTO.name, PHOTO.read_bytes(), "image/jpeg"))
         await step("open Pooling", lambda: session.visit("pooling"))
         await step("Pooling: pool size 3", lambda: session.set("pool_size", 3))
         await step("open Inspect", lambda: session.visit("inspect"))
@@ -196,6 +204,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running app (default: serve one per side)")
     args = parser.parse_args()
+    from benchmarks.rerun_cost import photo
+
+    PHOTO.write_bytes(photo())
     if args.url:
         browser = browser_steps(args.url)
         client = asyncio.run(client_steps(args.url))
