@@ -1,211 +1,276 @@
 """The Training page's costs, each measured against a reference in the same run (takes several minutes).
 
-1. Epoch time: the page's background job (progress hooks, filter timeline, and a watcher thread doing what
-   the page's fragment does every second: heartbeat, snapshot, build and serialise the live chart) divided
-   by a plain `model.fit` of the course CNN on the same 12,000 real images. Runs alternate; epochs after
-   the first (tracing) are timed; the median epoch is compared (best and mean are printed too). Target <= 1.05.
-2. Time to 0.90 test accuracy: the page's 'Fast' preset (run as the page runs it) against the plain course
-   recipe (adam 1e-3, batch 32, all 60,000 images, plain model.fit). Test accuracy on the 10,000 test images
-   is probed every quarter epoch with the clock paused. Target: Fast <= 0.60 x course.
-3. Peak resident memory of the app: `streamlit run app.py` driven by Chromium trains the course CNN on all
-   60,000 images for one epoch; VmHWM of the server process is read from /proc (Linux; needs Playwright).
+1. Epoch time of the page's job vs a plain `model.fit`, both with the SAME TensorFlow thread count: the
+   count a server gives a job ($CNN_LAB_JOB_THREADS, else cores - 1; 1 on a 2-core machine). The job runs as
+   the page runs it: `JobRegistry` + `LocalProcessExecutor` (a niced `python -m models.worker` process:
+   progress events over a pipe, the filter timeline, the run saved into a `RunStore` in a temporary
+   folder), with a watcher thread here doing what the page's fragment does every second (heartbeat,
+   progress, build and serialise the live chart); its epoch times are `job.progress().epoch_seconds`. The
+   plain fit is a child process started the same way (same nice, the same thread environment, and
+   `tf.config.threading` set to the count before the first op): `models.worker.build_model` of the same
+   spec, compiled, `model.fit` on the same 12,000 float images, timed from one epoch's end to the next
+   like the job. Course CNN, batch 32, no validation; the two alternate; epochs after the first (tracing,
+   and for the job the model build) are timed; the ratio of median epochs is the figure (best and mean
+   are printed too). Target <= 1.05.
+2. Time to 0.90 test accuracy, the 'Fast' preset's recipe (models.recipes.PRESETS) vs the course recipe
+   (course CNN, adam 1e-3, batch 32, all 60,000 images): both trained in this process by
+   `models.worker.build_model(spec)` + `models.train.train(...)`, with the Fast preset's per-epoch learning
+   rate decay as the worker applies it, and test accuracy on the 10,000 test images probed every quarter
+   epoch with the clock paused. This measures the recipes; part 1 measures the job's overhead. Same thread
+   count as part 1. Target: Fast <= 0.60 x course.
 
-Usage: python benchmarks/training_page_speed.py [epochs|fast|memory ...]   (default: all three)
+Memory is not measured here: benchmarks/memory.py prints the server's and each training worker's peak.
+
+Usage: python benchmarks/training_page_speed.py [epochs|fast ...] [--rounds N]   (default: both, 3 rounds)
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import keras  # noqa: E402
-
-from benchmarks.train_speed import EpochTimer  # noqa: E402
-from components.training_charts import curves_figure  # noqa: E402
 from models.config import COURSE_CNN  # noqa: E402
-from models.data import load_fashion_mnist, scale_images  # noqa: E402
-from models.jobs import PRESETS, JobRegistry, RunSpec, TrainingJob  # noqa: E402
-from models.train import TrainConfig, compile_model, evaluate  # noqa: E402
-from models.zoo import course_cnn  # noqa: E402
+from models.executors import LocalProcessExecutor, whole_number  # noqa: E402
+from models.recipes import PRESETS, RunSpec, TrainConfig  # noqa: E402
+from models.worker import NICE_ENV, THREADS_ENV, build_model, limit_threads  # noqa: E402
 
-IMAGES, EPOCHS, ROUNDS, BATCH = 12_000, 3, 3, 32
+IMAGES, EPOCHS, ROUNDS, BATCH = 12_000, 4, 3, 32
 TARGET = 0.90
+EPOCH_SPEC = RunSpec(architecture=COURSE_CNN, recipe=TrainConfig(epochs=EPOCHS, batch_size=BATCH),
+                     train_images=IMAGES, validation_split=0.0)
+COURSE_SPEC = RunSpec(architecture=COURSE_CNN, recipe=TrainConfig(epochs=10, batch_size=32, learning_rate=1e-3),
+                      train_images=60_000, validation_split=0.0)
 
 
-class TimeToAccuracy(keras.callbacks.Callback):
-    """Probes test accuracy every quarter epoch with the clock paused; stops at TARGET."""
-
-    def __init__(self, test: tuple, steps: int) -> None:
-        super().__init__()
-        self.test, self.steps = test, steps
-        self.marks = {round(steps * quarter / 4) for quarter in (1, 2, 3, 4)}
-        self.training_seconds, self.reached_at, self.probes = 0.0, None, []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch, self.start = epoch, time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if batch + 1 not in self.marks:
-            return
-        self.training_seconds += time.perf_counter() - self.start
-        accuracy = evaluate(self.model, *self.test)["accuracy"]
-        self.probes.append((round(self.epoch + (batch + 1) / self.steps, 2), round(self.training_seconds, 1),
-                            round(accuracy, 4)))
-        if accuracy >= TARGET:
-            self.reached_at = self.training_seconds
-            self.model.stop_training = True
-        self.start = time.perf_counter()
+def job_executor() -> LocalProcessExecutor:
+    """The executor a server builds (executor_from_environment without Dask): one job at a time."""
+    return LocalProcessExecutor(max_jobs=1, threads=whole_number(os.environ, THREADS_ENV))
 
 
-def watch(job: TrainingJob, stop: threading.Event) -> None:
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# ---------------------------------------------------------------------- 1. the page's job vs plain model.fit
+
+
+def plain_fit_child(threads: int) -> None:
+    """In a child process: limit threads as the worker does, then time a plain model.fit (prints JSON)."""
+    os.nice(int(os.environ.get(NICE_ENV, "10")))
+    limit_threads(threads)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+
+    from models.data import load_fashion_mnist, scale_images
+    from models.train import compile_model
+
+    (x_train, y_train), _ = load_fashion_mnist()
+    x, y = scale_images(x_train[:IMAGES]), y_train[:IMAGES]
+    model = compile_model(build_model(EPOCH_SPEC), EPOCH_SPEC.recipe)
+    ends: list[float] = []
+
+    class EpochEnds(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            ends.append(time.perf_counter())
+
+        def on_epoch_end(self, epoch, logs=None):
+            ends.append(time.perf_counter())
+
+    keras.utils.set_random_seed(EPOCH_SPEC.recipe.seed)
+    model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=True, verbose=0, callbacks=[EpochEnds()])
+    print(json.dumps({"epoch_seconds": [b - a for a, b in zip(ends, ends[1:])],
+                      "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                      "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}))
+
+
+def plain_fit(executor: LocalProcessExecutor) -> tuple[list[float], float, float]:
+    """(epoch seconds, child wall s, child CPU s) of one plain fit in a child process set up like a worker."""
+    threads = str(executor.threads)
+    env = {**os.environ, THREADS_ENV: threads, NICE_ENV: str(executor.nice), "TF_NUM_INTRAOP_THREADS": threads,
+           "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads}
+    cpu, started = children_cpu(), time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--plain-fit-child", threads], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False)
+    wall, cpu = time.perf_counter() - started, children_cpu() - cpu
+    if done.returncode:
+        raise RuntimeError(f"the plain fit failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["intra_op"] != executor.threads:
+        raise RuntimeError(f"the plain fit ran with {result['intra_op']} intra-op threads, not {executor.threads}")
+    return result["epoch_seconds"], wall, cpu
+
+
+def watch(job, stop: threading.Event) -> None:
     """What the page's fragment does every second while a job runs."""
+    from components.training_charts import curves_figure
+
     while not stop.wait(1.0):
         job.heartbeat()
         progress = job.progress()
         curves_figure(progress.batch_curve, progress.history, epochs=progress.epochs).to_json()
 
 
-def page_job(spec: RunSpec, data, callbacks: list) -> TrainingJob:
-    job = TrainingJob(spec, "benchmark", data, callbacks=callbacks)
+def page_job(registry, spec: RunSpec):
+    """Submit one job as the page does, watch it as the page does, return it once it has ended."""
+    from models.jobs import TrainingJob
+
+    job = TrainingJob(spec, "benchmark", learner="benchmark")
     stop = threading.Event()
     watcher = threading.Thread(target=watch, args=(job, stop), daemon=True)
-    JobRegistry().submit(job)
+    registry.submit(job)
     watcher.start()
     job.wait()
     stop.set()
+    watcher.join()
     if job.progress().status != "finished":
         raise RuntimeError(f"benchmark job ended {job.progress().status}: {job.progress().message}")
     return job
 
 
-def plain_fit(model: keras.Model, x, y, config: TrainConfig, callbacks: list) -> None:
-    keras.utils.set_random_seed(config.seed)
-    compile_model(model, config)
-    model.fit(scale_images(x), y, batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=0,
-              callbacks=callbacks)
+def epoch_ratio(rounds: int) -> None:
+    from models.jobs import JobRegistry
+    from models.runs import RunStore
 
-
-def epoch_ratio(data) -> None:
-    (x_train, y_train), _ = data
-    x, y = x_train[:IMAGES], y_train[:IMAGES]
-    spec = RunSpec(architecture=COURSE_CNN, recipe=TrainConfig(epochs=EPOCHS, batch_size=BATCH),
-                   train_images=IMAGES, validation_split=0.0)
-    plain, page = [], []
-    for _ in range(ROUNDS):
-        timer = EpochTimer()
-        keras.utils.set_random_seed(0)
-        plain_fit(course_cnn(), x, y, TrainConfig(epochs=EPOCHS, batch_size=BATCH), [timer])
-        plain += timer.seconds[1:]
-        timer = EpochTimer()
-        page_job(spec, data, [timer])
-        page += timer.seconds[1:]
-    print(f"[epochs] {IMAGES:,} images, batch {BATCH}, course CNN")
+    executor = job_executor()
+    print(f"[epochs] {IMAGES:,} images, batch {BATCH}, course CNN, {EPOCHS} epochs x {rounds} round(s) each; "
+          f"{executor.threads} TensorFlow thread(s) and nice {executor.nice} for both (the job: "
+          f"{THREADS_ENV}={executor.threads}; the plain fit: the same environment + tf.config.threading); "
+          f"load average {load_average()}", flush=True)
+    plain, page, notes = [], [], []
+    with tempfile.TemporaryDirectory(prefix="cnn-lab-bench-") as data_dir:
+        registry = JobRegistry(executor, RunStore(Path(data_dir)), max_jobs=1)
+        for number in range(rounds):
+            seconds, wall, cpu = plain_fit(executor)
+            plain += seconds[1:]
+            notes.append(f"plain fit {wall:.0f} s wall, {cpu / wall:.2f} cores")
+            cpu, started = children_cpu(), time.perf_counter()
+            job = page_job(registry, EPOCH_SPEC)
+            wall, cpu = time.perf_counter() - started, children_cpu() - cpu
+            page += list(job.progress().epoch_seconds[1:])
+            notes.append(f"job {wall:.0f} s wall, {cpu / wall:.2f} cores")
+            print(f"[epochs] round {number + 1}: plain {[round(s, 2) for s in seconds[1:]]} s, "
+                  f"job {[round(s, 2) for s in job.progress().epoch_seconds[1:]]} s; load {load_average()}",
+                  flush=True)
+    print(f"[epochs] child processes (whole process: imports, data, training, the job's test and save): "
+          f"{'; '.join(notes)}")
     print(f"[epochs] plain model.fit  epochs {[round(s, 2) for s in plain]} s")
     print(f"[epochs] page's job       epochs {[round(s, 2) for s in page]} s")
-    print(f"[epochs] ratio page / plain: median epoch {statistics.median(page) / statistics.median(plain):.3f}  "
-          f"(target <= 1.05); best epoch {min(page) / min(plain):.3f}, mean {statistics.mean(page) / statistics.mean(plain):.3f}",
-          flush=True)
+    print(f"[epochs] ratio page's job / plain fit: median epoch {statistics.median(page) / statistics.median(plain):.3f}"
+          f"  (target <= 1.05); best epoch {min(page) / min(plain):.3f}, "
+          f"mean {statistics.mean(page) / statistics.mean(plain):.3f}; load average {load_average()}", flush=True)
 
 
-def fast_vs_course(data) -> None:
+# ---------------------------------------------------------------------- 2. Fast preset vs course recipe
+
+
+def time_to_accuracy(spec: RunSpec, data) -> tuple[float | None, list, float]:
+    """Train `spec` here as the worker would; (seconds to TARGET or None, probes, final test accuracy)."""
+    import keras
+
+    from models.train import evaluate, train
+
+    class TimeToAccuracy(keras.callbacks.Callback):
+        """Probes test accuracy every quarter epoch with the clock paused; stops at TARGET."""
+
+        def __init__(self, test: tuple, steps: int) -> None:
+            super().__init__()
+            self.test, self.steps = test, steps
+            self.marks = {round(steps * quarter / 4) for quarter in (1, 2, 3, 4)}
+            self.training_seconds, self.reached_at, self.probes = 0.0, None, []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.start = epoch, time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch + 1 not in self.marks:
+                return
+            self.training_seconds += time.perf_counter() - self.start
+            accuracy = evaluate(self.model, *self.test)["accuracy"]
+            self.probes.append((round(self.epoch + (batch + 1) / self.steps, 2), round(self.training_seconds, 1),
+                                round(accuracy, 4)))
+            if accuracy >= TARGET:
+                self.reached_at = self.training_seconds
+                self.model.stop_training = True
+            self.start = time.perf_counter()
+
     (x_train, y_train), test = data
-    course = TimeToAccuracy(test, steps=-(-len(x_train) // 32))
-    keras.utils.set_random_seed(0)
-    plain_fit(course_cnn(), x_train, y_train, TrainConfig(epochs=10, batch_size=32), [course])
-    print(f"[fast] course recipe probes (epoch, training s, test acc): {course.probes}", flush=True)
+    probe = TimeToAccuracy(test, steps=spec.steps_per_epoch())
+    callbacks: list = [probe]
+    if spec.lr_decay != 1.0:  # as models.worker.run_job does
+        rate, decay = spec.recipe.learning_rate, spec.lr_decay
+        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * decay**epoch))
+    model = build_model(spec)
+    train(model, (x_train[:spec.fitted_images], y_train[:spec.fitted_images]), spec.recipe, callbacks=callbacks)
+    return probe.reached_at, probe.probes, evaluate(model, *test)["accuracy"]
 
+
+def fast_vs_course() -> None:
+    threads = job_executor().threads
+    limit_threads(threads)  # before TensorFlow's first op: its pools cannot be resized later
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from models.data import load_fashion_mnist
+
+    data = load_fashion_mnist()
+    print(f"[fast] both recipes in this process, {threads} TensorFlow thread(s); load average {load_average()}",
+          flush=True)
+    course, course_probes, _ = time_to_accuracy(COURSE_SPEC, data)
+    print(f"[fast] course recipe probes (epoch, training s, test acc): {course_probes}; load {load_average()}",
+          flush=True)
     (fast_spec,) = PRESETS["Fast"].runs(RunSpec())
-    steps = -(-fast_spec.train_images // fast_spec.recipe.batch_size)
-    fast = TimeToAccuracy(test, steps=steps)
-    job = page_job(fast_spec, data, [fast])
-    print(f"[fast] Fast preset probes (epoch, training s, test acc): {fast.probes}")
+    fast, fast_probes, final = time_to_accuracy(fast_spec, data)
+    print(f"[fast] Fast preset probes (epoch, training s, test acc): {fast_probes}")
     print(f"[fast] Fast preset: {fast_spec.title()}, batch {fast_spec.recipe.batch_size}, "
-          f"adam {fast_spec.recipe.learning_rate:g} x{fast_spec.lr_decay:g}/epoch; the run ended at test accuracy "
-          f"{job.run.test_accuracy:.4f}")
-    if course.reached_at is None or fast.reached_at is None:
-        print(f"[fast] did not reach {TARGET}: course {course.reached_at}, fast {fast.reached_at}")
+          f"adam {fast_spec.recipe.learning_rate:g} x{fast_spec.lr_decay:g}/epoch; it ended at test accuracy "
+          f"{final:.4f}")
+    if course is None or fast is None:
+        print(f"[fast] did not reach {TARGET}: course {course}, fast {fast}")
         return
-    print(f"[fast] seconds of training to reach {TARGET} test accuracy: course recipe {course.reached_at:.1f}, "
-          f"Fast preset {fast.reached_at:.1f}; ratio {fast.reached_at / course.reached_at:.2f}  (target <= 0.60)",
+    print(f"[fast] seconds of training to reach {TARGET} test accuracy: course recipe {course:.1f}, "
+          f"Fast preset {fast:.1f}; ratio {fast / course:.2f}  (target <= 0.60); load average {load_average()}",
           flush=True)
 
 
-def app_memory() -> None:
-    """Serve the app, train the course CNN on all 60,000 images for one epoch from Chromium, read VmHWM."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        print("[memory] skipped: Playwright is not installed")
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--plain-fit-child"]:
+        plain_fit_child(int(argv[1]))
         return
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_idle
-
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{url}/training")
-            wait_until_idle(page, timeout_ms=120_000)
-            before = memory(server.pid)
-            for label, key in (("Training images", "End"), ("Epochs", "Home"), ("Validation split", "Home")):
-                slider = page.get_by_role("slider", name=label)
-                slider.focus()
-                page.keyboard.press(key)
-                slider.blur()
-                wait_until_idle(page)
-            started = time.perf_counter()
-            page.get_by_role("button", name="Train", exact=True).click()
-            page.wait_for_selector('[data-testid="stDataFrame"]', timeout=600_000)
-            seconds = time.perf_counter() - started
-            after = memory(server.pid)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    print(f"[memory] app server RSS after opening the Training page: {before['VmRSS'] / 1024:.0f} MB")
-    print(f"[memory] one epoch of the course CNN on 60,000 images from the page took {seconds:.0f} s (with test)")
-    print(f"[memory] app server peak RSS (VmHWM): {after['VmHWM'] / 1024:.0f} MB; RSS after: "
-          f"{after['VmRSS'] / 1024:.0f} MB  (design limit 1 GB)")
-
-
-def memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM of a process in kB, from /proc."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0])
-    return fields
-
-
-def main(parts: list[str]) -> None:
-    parts = parts or ["epochs", "fast", "memory"]
-    data = load_fashion_mnist() if {"epochs", "fast"} & set(parts) else None
-    for part in parts:
-        {"epochs": lambda: epoch_ratio(data), "fast": lambda: fast_vs_course(data), "memory": app_memory}[part]()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("parts", nargs="*", help="epochs, fast (default: both)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="plain fit + job pairs in part 1")
+    args = parser.parse_args(argv)
+    if "memory" in args.parts:
+        parser.error("the memory part moved to benchmarks/memory.py (server and training worker separately)")
+    if set(args.parts) - {"epochs", "fast"}:
+        parser.error(f"unknown part(s) {sorted(set(args.parts) - {'epochs', 'fast'})}; choose epochs, fast")
+    for part in args.parts or ["epochs", "fast"]:
+        if part == "epochs":
+            epoch_ratio(args.rounds)
+        else:
+            fast_vs_course()
 
 
 if __name__ == "__main__":
