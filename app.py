@@ -1,5 +1,11 @@
-"""CNN Lab: page config, the presentation-mode toggle, the learner cookie and st.navigation over the pages."""
+"""CNN Lab: page config, the presentation-mode toggle, the learner cookie and st.navigation over the pages.
 
+pandas is imported here, before any page runs, because Streamlit imports it lazily on a page's first table and
+reads it from sys.modules elsewhere: when several learners' first runs did that at once, some saw a partially
+initialised module (AttributeError: 'pandas' has no attribute 'Series'). An import statement waits for the module.
+"""
+
+import pandas  # noqa: F401  (see above)
 import streamlit as st
 
 from components.catalog import ALL_PAGES, HOME
