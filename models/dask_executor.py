@@ -43,7 +43,7 @@ from distributed.security import Security
 
 from models.executors import DASK_SCHEDULER_ENV, WorkerFailed
 from models.progress import Event as ProgressEvent
-from models.worker import RUN_FILE, STOPPED_BY_REQUEST, THREADS_ENV, StopFlag, limit_threads, run_job
+from models.job_protocol import RUN_FILE, STOPPED_BY_REQUEST, THREADS_ENV, StopFlag, limit_threads
 
 TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV = "CNN_LAB_DASK_TLS_CA", "CNN_LAB_DASK_TLS_CERT", "CNN_LAB_DASK_TLS_KEY"
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler (and to get it back after a lost connection)
@@ -69,6 +69,8 @@ def train_on_worker(payload: dict, *, job: str, topic: str, stop_name: str) -> d
 
     The first message on `topic` says which worker process took the job; then come the job's progress events.
     """
+    from models.worker import run_job  # TensorFlow's side: imported on the worker only
+
     worker = get_worker()
     threads = os.environ.get(THREADS_ENV, "").strip()
     if threads.isdigit() and int(threads) > 0 and "tensorflow" not in sys.modules:

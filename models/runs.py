@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from models.progress import CurvePoint
-from models.worker import ARRAYS_FILE, MODEL_FILE, RUN_FILE
+from models.job_protocol import ARRAYS_FILE, MODEL_FILE, RUN_FILE
 
 DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 MAX_RUNS = 10

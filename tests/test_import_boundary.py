@@ -11,7 +11,7 @@ TF_FREE_MODULES = sorted(f"components.{path.stem}" for path in (ROOT / "componen
                          if path.stem != "__init__") + ["models.analysis", "models.card", "models.config",
                                                         "models.dask_executor", "models.data", "models.executors",
                                                         "models.jobs", "models.progress", "models.recipes",
-                                                        "models.runs", "models.worker"]
+                                                        "models.job_protocol", "models.runs", "models.worker"]
 TF_FREE_PAGES = ["pages/home.py", "pages/tour.py", "pages/filters.py", "pages/pooling.py", "pages/architecture.py",
                  "pages/training.py"]
 
