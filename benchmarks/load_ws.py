@@ -74,6 +74,7 @@ class Stats:
     errors: list[str] = field(default_factory=list)
     leaks: list[str] = field(default_factory=list)
     training: list[str] = field(default_factory=list)
+    by_round: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     traces: dict[str, list[str]] = field(default_factory=dict)  # first stack trace of each exception message
 
 
@@ -83,6 +84,7 @@ class Learner:
         self.random = random.Random(1000 + number)
         self.session = Session(url, timeout=args.timeout, name=f"learner{number}")
         self.choices: dict[str, object] = {}
+        self.round_number = 0
 
     # the choices of this learner in a round
     def kernel(self, r: int) -> str:
@@ -111,6 +113,7 @@ class Learner:
             return None
         self.stats.latencies[name].append(run.seconds)
         self.stats.sizes[name].append(run.bytes)
+        self.stats.by_round[self.round_number].append(run.seconds)
         if self.args.verbose:
             print(f"[load] learner {self.number} {name}: {run.seconds:.2f} s {run.bytes / 1024:.0f} KB",
                   file=sys.stderr, flush=True)
@@ -195,6 +198,7 @@ class Learner:
             return
         try:
             for r in range(self.args.rounds):
+                self.round_number = r
                 await self.round(r)
         finally:
             await self.session.close()
@@ -282,6 +286,13 @@ def report(stats: Stats, args, wall: float, cpu: float, trainer: Trainer | None)
     p50, p90, p99 = (percentile(everything, q) for q in (50, 90, 99))
     print(f"{'overall':34} {len(everything):4} {p50:6.2f} {p90:6.2f} {p99:6.2f} {max(everything, default=0):6.2f} "
           f"{statistics.median(all_sizes) / 1024 if all_sizes else 0:7.0f}")
+    later = [v for r, values in stats.by_round.items() if r > 0 for v in values]
+    if later:
+        first = stats.by_round.get(0, [])
+        print(f"{'  round 1 (cold server)':34} {len(first):4} {percentile(first, 50):6.2f} "
+              f"{percentile(first, 90):6.2f} {percentile(first, 99):6.2f} {max(first, default=0):6.2f}")
+        print(f"{'  rounds 2+ (warm caches)':34} {len(later):4} {percentile(later, 50):6.2f} "
+              f"{percentile(later, 90):6.2f} {percentile(later, 99):6.2f} {max(later):6.2f}")
     if trainer is not None:
         ticks = trainer.ticks
         print(f"training job: live progress fragment {len(ticks)} ticks, p50 {percentile(ticks, 50):.2f} s, "
@@ -350,7 +361,7 @@ def main() -> None:
         Path(args.json).write_text(json.dumps({
             "learners": args.learners, "rounds": args.rounds, "pause": args.pause, "train": args.train,
             "latencies": stats.latencies, "sizes": stats.sizes, "errors": stats.errors, "leaks": stats.leaks,
-            "traces": stats.traces,
+            "traces": stats.traces, "by_round": stats.by_round,
             "training_ticks": trainer.ticks if trainer else [], "wall": wall, "client_cpu": cpu,
             "load_start": load, "load_end": os.getloadavg()}, indent=1))
     sys.exit(0 if ok else 1)
