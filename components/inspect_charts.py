@@ -1,6 +1,8 @@
 """Plotly figures for the Inspect page: feature maps, kernels, confusion matrix, probabilities, embeddings.
 
 Pure plotting: inputs are NumPy arrays and labels (no TensorFlow). Images are (28, 28) float in [0, 1].
+Grids of small maps are built from plain dicts in one go (make_subplots and add_trace validate property by
+property: hundreds of milliseconds for a grid); a layer's 64 maps are one picture.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from typing import Literal
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from components.charts import FONT
+from components.imaging import colorize, picture_data_uri
 
 TITLE_FONT = dict(FONT, size=16)
 HOVER = dict(font=dict(FONT, size=15))
@@ -42,18 +44,107 @@ class GridColumn:
     kind: Literal["image", "activation", "heat"] = "activation"
 
 
-def _image_axes(fig: go.Figure, count: int) -> None:
-    """Square pixels, row 0 at the top, no ticks, for `count` subplots."""
-    for index in range(1, count + 1):
-        suffix = "" if index == 1 else str(index)
-        fig.layout[f"xaxis{suffix}"].update(visible=False, constrain="domain")
-        fig.layout[f"yaxis{suffix}"].update(visible=False, autorange="reversed", scaleanchor=f"x{suffix}",
+def item_label(index: int, labels: np.ndarray, class_names: Sequence[str], result=None) -> str:
+    """"#23 Ankle boot", and with an evaluation `result` (predictions, confidences) "<br>→ Sandal 62%"."""
+    label = f"#{index} {class_names[int(labels[index])]}"
+    if result is None:
+        return label
+    return f"{label}<br>→ {class_names[int(result.predictions[index])]} {result.confidences[index]:.0%}"
+
+
+def prediction_labels(indices: Sequence[int], labels: np.ndarray, probabilities: np.ndarray,
+                      class_names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Row labels "#i true<br>→ predicted p%" for these test images, and "#i (predicted)" for those it gets wrong."""
+    rows = [f"#{i} {class_names[int(labels[i])]}<br>→ {class_names[int(p.argmax())]} {p.max():.0%}"
+            for i, p in zip(indices, probabilities)]
+    wrong = [f"#{i} ({class_names[int(p.argmax())]})" for i, p in zip(indices, probabilities) if p.argmax() != labels[i]]
+    return rows, wrong
+
+
+def projection_text(projection, shown: int) -> tuple[tuple[str, str], str]:
+    """Axis titles and a caption for a PCA projection (it has `explained` variance ratios) or a t-SNE one of
+    `shown` test images."""
+    if projection.explained is not None:
+        share = projection.explained
+        return ((f"PC 1 ({share[0]:.0%} of variance)", f"PC 2 ({share[1]:.0%} of variance)"),
+                f"PCA (NumPy SVD): the two directions of largest variance keep {share[:2].sum():.0%} of it. "
+                "Axes are linear mixes of the dense units.")
+    return (("t-SNE 1", "t-SNE 2"),
+            f"t-SNE (exact, NumPy; perplexity 30, 750 steps) of {shown:,} randomly chosen test images; "
+            f"KL divergence {projection.kl_divergence:.2f}. It keeps neighbours together; distances between "
+            "clusters and the axes mean nothing.")
+
+
+def why_text(layer: str | None, shape: tuple[int, int] = (0, 0)) -> str:
+    """What the Why tab's heat maps are; `layer` is the last conv layer (None: no Grad-CAM), `shape` its maps'."""
+    cam = "" if layer is None else (
+        f" **Grad-CAM**: {layer}'s {shape[0]}x{shape[1]} feature maps, each weighted by how much it raises the class "
+        "score (its mean gradient), summed, negatives dropped, and placed on the pixels each position sees.")
+    return ("For one test image: the probability of each class, and heat maps of where the evidence is. "
+            "**Saliency**: how much a small change of each pixel would change the class score "
+            f"(absolute gradient; red = most).{cam} The class score is the value before softmax; the "
+            "gradients come from TensorFlow.")
+
+
+def kernels_caption(initial: np.ndarray, trained: np.ndarray, epochs: int, typical: Sequence[float]) -> str:
+    """The learned-filters caption: weight ranges before/after `epochs` and the median best |cosine| of each."""
+    return (f"Same layout in both views (grouped by the trained kernels); each kernel is coloured relative to its "
+            f"own largest weight. Weights at initialisation: "
+            f"{initial.min():+.2f} to {initial.max():+.2f} (Glorot uniform); after {epochs} epochs: "
+            f"{trained.min():+.2f} to {trained.max():+.2f}. Random 3x3 weights resemble some library kernel too: "
+            f"median best |cosine| {typical[0]:.2f} at initialisation, {typical[1]:.2f} after training.")
+
+
+def kernel_notes(groups, count: int) -> list[str]:
+    """Per kernel, "≈ name (cosine +0.91)" for the group (name, indices, scores) it belongs to."""
+    notes = [""] * count
+    for group in groups:
+        for index, score in zip(group.indices, group.scores):
+            notes[index] = f"≈ {group.name} (cosine {score:+.2f})"
+    return notes
+
+
+def _image_grid(rows: int, cols: int, *, h_spacing: float, v_spacing: float, width: float = 1.0) -> dict:
+    """Layout dict of a rows x cols grid of image cells as make_subplots lays it out (axes numbered row by
+    row from 1; `width` of the paper used): square pixels, row 0 at the top, no ticks."""
+    cell_w, cell_h = (width - h_spacing * (cols - 1)) / cols, (1 - v_spacing * (rows - 1)) / rows
+    layout: dict = {}
+    for r in range(rows):
+        for c in range(cols):
+            suffix = "" if r * cols + c == 0 else str(r * cols + c + 1)
+            left, top = c * (cell_w + h_spacing), 1 - r * (cell_h + v_spacing)
+            layout[f"xaxis{suffix}"] = dict(anchor=f"y{suffix}", domain=[left, left + cell_w], visible=False,
                                             constrain="domain")
+            layout[f"yaxis{suffix}"] = dict(anchor=f"x{suffix}", domain=[max(top - cell_h, 0.0), top], visible=False,
+                                            autorange="reversed", scaleanchor=f"x{suffix}", constrain="domain")
+    return layout
 
 
-def _gray(image: np.ndarray, name: str, brightness: float = 1.0) -> go.Heatmap:
-    return go.Heatmap(z=image, colorscale="Gray", zmin=0.0, zmax=1.0 / brightness, showscale=False, name=name,
-                      hovertemplate=f"{name}<br>row %{{y}}, col %{{x}}: %{{z:.2f}}<extra></extra>")
+def _suffix(row: int, col: int, cols: int) -> str:
+    """The axis-name suffix of a grid cell: "", "2", "3" ... row by row, as make_subplots numbers them."""
+    n = row * cols + col + 1
+    return "" if n == 1 else str(n)
+
+
+def _axis_id(row: int, col: int, cols: int) -> dict:
+    suffix = _suffix(row, col, cols)
+    return dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
+
+
+def _centre(layout: dict, axis: str) -> float:
+    low, high = layout[axis]["domain"]
+    return (low + high) / 2
+
+
+def _title(text: str, x: float, y: float, font: dict, **extra: object) -> dict:
+    return dict(text=text, x=x, y=y, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
+                showarrow=False, font=font) | extra
+
+
+def _gray(image: np.ndarray, name: str, brightness: float = 1.0) -> dict:
+    return dict(type="heatmap", z=np.asarray(image, dtype=np.float32), colorscale="Gray", zmin=0.0,
+                zmax=1.0 / brightness, showscale=False, name=name,
+                hovertemplate=f"{name}<br>row %{{y}}, col %{{x}}: %{{z:.2f}}<extra></extra>")
 
 
 def image_grid_figure(images: np.ndarray, columns: Sequence[GridColumn], row_labels: Sequence[str] | None = None,
@@ -62,34 +153,35 @@ def image_grid_figure(images: np.ndarray, columns: Sequence[GridColumn], row_lab
     rows = len(images)
     if any(len(column.values) != rows for column in columns) or (row_labels is not None and len(row_labels) != rows):
         raise ValueError("Every column and the row labels need one entry per image.")
-    fig = make_subplots(rows=rows, cols=len(columns), column_titles=[c.title for c in columns],
-                        row_titles=list(row_labels) if row_labels else None, horizontal_spacing=0.012,
-                        vertical_spacing=0.03)
-    for col, column in enumerate(columns, start=1):
+    cols = len(columns)
+    h_spacing, v_spacing = 0.012, 0.03
+    layout = _image_grid(rows, cols, h_spacing=h_spacing, v_spacing=v_spacing, width=0.98 if row_labels else 1.0)
+    data = []
+    for col, column in enumerate(columns):
         low, high = float(np.min(column.values)), float(np.max(column.values))
         for row in range(rows):
-            values = column.values[row]
+            values, where = np.asarray(column.values[row], dtype=np.float32), _axis_id(row, col, cols)
             if column.kind == "image":
-                fig.add_trace(_gray(values, "pixel"), row=row + 1, col=col)
+                data.append(_gray(values, "pixel") | where)
                 continue
             if column.kind == "heat":
-                fig.add_trace(_gray(images[row], "pixel", brightness=0.55), row=row + 1, col=col)
-                fig.add_trace(go.Heatmap(
-                    z=values, colorscale=HEAT_SCALE, zmin=0.0, zmax=max(float(values.max()), 1e-12),
+                data.append(_gray(images[row], "pixel", brightness=0.55) | where)
+                data.append(dict(
+                    type="heatmap", z=values, colorscale=HEAT_SCALE, zmin=0.0, zmax=max(float(values.max()), 1e-12),
                     showscale=False,
-                    hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3g}}<extra></extra>",
-                ), row=row + 1, col=col)
+                    hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3g}}<extra></extra>") | where)
                 continue
-            fig.add_trace(go.Heatmap(
-                z=values, colorscale=ACTIVATION_SCALE, zmin=low, zmax=high if high > low else low + 1e-6,
-                showscale=False, hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>",
-            ), row=row + 1, col=col)
-    _image_axes(fig, rows * len(columns))
-    fig.update_annotations(font=TITLE_FONT)
-    fig.for_each_annotation(lambda a: a.update(textangle=0, xanchor="left", x=1.005) if a.textangle == 90 else None)
-    fig.update_layout(height=rows * cell + 60, margin=dict(l=5, r=170 if row_labels else 5, t=45, b=5),
-                      hoverlabel=HOVER, plot_bgcolor="white", paper_bgcolor="white", font=FONT)
-    return fig
+            data.append(dict(
+                type="heatmap", z=values, colorscale=ACTIVATION_SCALE, zmin=low, zmax=high if high > low else low + 1e-6,
+                showscale=False,
+                hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>") | where)
+    titles = [_title(column.title, _centre(layout, f"xaxis{_suffix(0, c, cols)}"), 1.0, TITLE_FONT)
+              for c, column in enumerate(columns)]
+    titles += [_title(label, 1.005, _centre(layout, f"yaxis{_suffix(row, 0, cols)}"), TITLE_FONT, xanchor="left",
+                      yanchor="middle", textangle=0) for row, label in enumerate(row_labels or [])]
+    layout.update(annotations=titles, height=rows * cell + 60, margin=dict(l=5, r=170 if row_labels else 5, t=45, b=5),
+                  hoverlabel=HOVER, plot_bgcolor="white", paper_bgcolor="white", font=FONT)
+    return go.Figure(data=data, layout=layout)
 
 
 def _tiles(blocks: Sequence[np.ndarray], per_row: int, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -111,26 +203,36 @@ def _tiles(blocks: Sequence[np.ndarray], per_row: int, gap: int = 1) -> tuple[np
 def all_maps_figure(maps: np.ndarray, layer: str, *, per_map: bool = False, per_row: int = 8,
                     height: int = 720) -> go.Figure:
     """All channels of one image's feature map (h, w, C) as a grid: one colour range for the layer, or
-    (`per_map`) each map divided by its own maximum so weak maps show their pattern too."""
-    channels = maps.shape[-1]
+    (`per_map`) each map divided by its own maximum so weak maps show their pattern too.
+
+    The grid is one picture; an invisible heatmap with one cell per map names the filter and its largest
+    value on hover.
+    """
+    height_px, width_px, channels = maps.shape
     tiles = [maps[:, :, c] for c in range(channels)]
     canvas, owner = _tiles(tiles, per_row)
-    values, _ = _tiles(tiles, per_row)
+    peaks = maps.max(axis=(0, 1))
     if per_map:
-        peaks = maps.max(axis=(0, 1))
         canvas = canvas / np.where(owner >= 0, np.where(peaks > 0, peaks, 1.0)[owner], 1.0)
-    text = np.where(owner >= 0, np.char.add("filter ", owner.astype(str)), "")
-    fig = go.Figure(go.Heatmap(
-        z=canvas, text=text, customdata=values, colorscale=ACTIVATION_SCALE, zmin=0.0 if per_map else float(maps.min()),
-        zmax=1.0 if per_map else float(maps.max()), hoverongaps=False,
-        colorbar=dict(title=dict(text="value /<br>map max" if per_map else "value", font=FONT), tickfont=FONT,
-                      thickness=14),
-        hovertemplate=f"{layer} %{{text}}<br>value %{{customdata:.3f}}<extra></extra>",
-    ))
-    _image_axes(fig, 1)
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=10, b=5), hoverlabel=HOVER, plot_bgcolor="white",
-                      font=FONT)
-    return fig
+    low, high = (0.0, 1.0) if per_map else (float(maps.min()), float(maps.max()))
+    rows = -(-channels // per_row)
+    filters = np.full(rows * per_row, np.nan)
+    filters[:channels] = np.arange(channels)
+    largest = np.full(rows * per_row, np.nan)
+    largest[:channels] = peaks
+    picture = dict(type="image", source=picture_data_uri(colorize(canvas, ACTIVATION_SCALE, low, high,
+                                                                  gap=(255, 255, 255))), hoverinfo="skip")
+    names = dict(type="heatmap", z=filters.reshape(rows, per_row), customdata=largest.reshape(rows, per_row),
+                 x0=(width_px - 1) / 2, dx=width_px + 1, y0=(height_px - 1) / 2, dy=height_px + 1, opacity=0,
+                 hoverongaps=False, hovertemplate=f"{layer} filter %{{z}}<br>largest value %{{customdata:.3f}}"
+                                                  "<extra></extra>",
+                 # the colour bar of the picture: the invisible cells' own values (filter numbers) are not drawn
+                 colorscale=ACTIVATION_SCALE, zmin=low, zmax=high if high > low else low + 1e-6, zauto=False,
+                 colorbar=dict(title=dict(text="value /<br>map max" if per_map else "value", font=FONT),
+                               tickfont=FONT, thickness=14))
+    layout = _image_grid(1, 1, h_spacing=0.0, v_spacing=0.0)
+    layout.update(height=height, margin=dict(l=5, r=5, t=10, b=5), hoverlabel=HOVER, plot_bgcolor="white", font=FONT)
+    return go.Figure(data=[picture, names], layout=layout)
 
 
 def kernel_gallery_figure(kernels: np.ndarray, groups: Sequence[tuple[str, Sequence[int]]],
@@ -250,32 +352,44 @@ def gallery_figure(images: np.ndarray, titles: Sequence[str], *, per_row: int = 
     """Gray images with a title each (e.g. true and predicted label), `per_row` a row."""
     count = len(images)
     rows = max(1, -(-count // per_row))
-    fig = make_subplots(rows=rows, cols=per_row, subplot_titles=list(titles), horizontal_spacing=0.02,
-                        vertical_spacing=0.3 / rows)
-    for index, image in enumerate(images):
-        fig.add_trace(_gray(image, "pixel"), row=index // per_row + 1, col=index % per_row + 1)
-    _image_axes(fig, rows * per_row)
-    fig.update_annotations(font=dict(FONT, size=14))
-    fig.update_layout(height=rows * cell + 40, margin=dict(l=5, r=5, t=70, b=5), hoverlabel=HOVER,
-                      plot_bgcolor="white", font=FONT)
-    return fig
+    layout = _image_grid(rows, per_row, h_spacing=0.02, v_spacing=0.3 / rows)
+    data = [_gray(image, "pixel") | _axis_id(index // per_row, index % per_row, per_row)
+            for index, image in enumerate(images)]
+    suffixes = [_suffix(index // per_row, index % per_row, per_row) for index in range(len(titles))]
+    annotations = [_title(title, _centre(layout, f"xaxis{suffix}"), layout[f"yaxis{suffix}"]["domain"][1],
+                          dict(FONT, size=14)) for title, suffix in zip(titles, suffixes)]
+    layout.update(annotations=annotations, height=rows * cell + 40, margin=dict(l=5, r=5, t=70, b=5),
+                  hoverlabel=HOVER, plot_bgcolor="white", font=FONT)
+    return go.Figure(data=data, layout=layout)
 
 
-def embedding_figure(coordinates: np.ndarray, labels: np.ndarray, hover: Sequence[str], indices: np.ndarray,
-                     class_names: Sequence[str], *, axis_titles: tuple[str, str] = ("1", "2")) -> go.Figure:
-    """One WebGL scatter trace per class (click the legend to hide one); customdata is the test-image index."""
-    fig = go.Figure()
-    hover = np.asarray(hover, dtype=object)
+def embedding_figure(coordinates: np.ndarray, labels: np.ndarray, predictions: np.ndarray, confidences: Sequence[str],
+                     indices: np.ndarray, class_names: Sequence[str], *,
+                     axis_titles: tuple[str, str] = ("1", "2")) -> go.Figure:
+    """WebGL scatter of the points, one legend entry per true class (click it to hide the class); customdata is
+    the test-image index.
+
+    Hover: "#index true class<br>predicted class confidence". Each class is two traces, the points predicted
+    right and the others, so only a mistake sends its predicted class name with it.
+    """
+    confidences = np.asarray(confidences, dtype=object)
+    data = []
     for class_index, name in enumerate(class_names):
-        members = np.flatnonzero(labels == class_index)
-        fig.add_trace(go.Scattergl(
-            x=coordinates[members, 0], y=coordinates[members, 1], mode="markers", name=name,
-            marker=dict(size=5, color=CLASS_COLOURS[class_index % len(CLASS_COLOURS)], opacity=0.75),
-            customdata=indices[members], hovertext=hover[members], hovertemplate="%{hovertext}<extra></extra>",
-        ))
-    fig.update_xaxes(title=dict(text=axis_titles[0], font=FONT), tickfont=FONT, zeroline=False)
-    fig.update_yaxes(title=dict(text=axis_titles[1], font=FONT), tickfont=FONT, zeroline=False)
-    fig.update_layout(height=620, margin=dict(l=10, r=10, t=10, b=10), hoverlabel=HOVER, font=FONT,
-                      legend=dict(font=FONT, itemsizing="constant"), clickmode="event+select",
-                      plot_bgcolor="#fafafa")
-    return fig
+        colour = CLASS_COLOURS[class_index % len(CLASS_COLOURS)]
+        for right in (True, False):
+            members = np.flatnonzero((labels == class_index) & ((predictions == class_index) == right))
+            text = (confidences[members] if right else
+                    [f"{class_names[p]} {c}" for p, c in zip(predictions[members], confidences[members])])
+            data.append(dict(
+                type="scattergl", x=coordinates[members, 0].astype(np.float32),
+                y=coordinates[members, 1].astype(np.float32), mode="markers", name=name, legendgroup=name,
+                showlegend=right, marker=dict(size=5, color=colour, opacity=0.75),
+                customdata=indices[members].astype(np.int32), text=list(text),
+                hovertemplate=f"#%{{customdata}} {name}<br>predicted {name + ' ' if right else ''}%{{text}}"
+                              "<extra></extra>"))
+    layout = dict(
+        xaxis=dict(title=dict(text=axis_titles[0], font=FONT), tickfont=FONT, zeroline=False),
+        yaxis=dict(title=dict(text=axis_titles[1], font=FONT), tickfont=FONT, zeroline=False),
+        height=620, margin=dict(l=10, r=10, t=10, b=10), hoverlabel=HOVER, font=FONT,
+        legend=dict(font=FONT, itemsizing="constant"), clickmode="event+select", plot_bgcolor="#fafafa")
+    return go.Figure(data=data, layout=layout)

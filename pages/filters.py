@@ -7,7 +7,6 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -39,6 +38,7 @@ from components.filters import (
 from components.heap import freeze_after_imports
 from components.imaging import LUMA_WEIGHTS, fingerprint, to_npy_bytes, to_png_bytes
 from components.learned_filters import filter_responses
+from components.memo import once
 from components.quiz import make_question
 from components.query_state import Choice, Integer, Link
 from components.samples import sample_names
@@ -209,16 +209,10 @@ def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
     return True
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def cached_response_figure(key: str, _original: np.ndarray, _raw: np.ndarray) -> go.Figure:
-    """`response_figure`, built once per image and output (`key` is their fingerprint); figures are only read."""
-    return response_figure(_original, _raw)
-
-
 def show_results(picked: PickedImage, chosen: ChosenKernel, raw: np.ndarray,
                  heading: str = "4. Original and filtered") -> None:
     st.subheader(heading)
-    figure = cached_response_figure(fingerprint(picked.pixels, raw), picked.pixels, raw)
+    figure = once(fingerprint(picked.pixels, raw), ("response",), functools.partial(response_figure, picked.pixels, raw))
     st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG)
     shared = ("Raw and ReLU panels share one colour scale" if picked.grayscale else
               "The three raw channel panels share one colour scale")
@@ -275,13 +269,6 @@ def position_slider(container: DeltaGenerator, label: str, size: int, key: str) 
     return container.slider(label, 0, size - 1, size // 2, key=key)
 
 
-@st.cache_resource(show_spinner=False)
-def shipped_gallery_figure() -> go.Figure:
-    """The shipped model's filters at initialisation and after training (the files do not change while served)."""
-    filters, labels = learned_filters()
-    return gallery_figure(filters.initial, filters.trained, [label.text for label in labels], epochs=filters.epochs)
-
-
 @st.fragment
 def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
     """The gallery of learned filters; showing all 64 responses reruns only this section."""
@@ -292,7 +279,9 @@ def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
         "**not chosen by anyone**: they started as small random numbers and training on Fashion-MNIST "
         f"shaped them over {filters.epochs} epochs. Several ended up close to the classic kernels above."
     )
-    st.plotly_chart(shipped_gallery_figure(), width="stretch", config=PLOTLY_CONFIG)
+    gallery = once(fingerprint(filters.history), ("gallery",), lambda: gallery_figure(
+        filters.initial, filters.trained, [label.text for label in labels], epochs=filters.epochs))
+    st.plotly_chart(gallery, width="stretch", config=PLOTLY_CONFIG)
     st.caption("Filter number = row label + column label (e.g. row 16, column +1 is filter 17). Each filter is "
                "coloured relative to its own largest weight so its pattern shows; hover a tile for its label and "
                "weights.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,11 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from components.heap import freeze_after_imports
+from components.imaging import fingerprint
 from components.inspect_charts import (
     GridColumn, all_maps_figure, clicked_cell, confusion_figure, embedding_figure, gallery_figure, image_grid_figure,
-    kernel_gallery_figure, probability_figure,
+    item_label, kernel_gallery_figure, kernel_notes, kernels_caption, prediction_labels, probability_figure,
+    projection_text, why_text,
 )
 from components.training_jobs import learner_runs
+from components.memo import once
 from components.query_state import Choice, Indices, Link, link_update
 from components.widgets import (
     fashion_mnist, filter_snapshots, model_card, read_page_link, shipped_model, start_page, update_query_params,
@@ -92,19 +96,24 @@ def choose_model() -> tuple[str, keras.Model]:
     return f"run:{run.folder}", run.model
 
 
+# Results are kept per model key (the shipped file and its time, or a saved run's folder: never id(model), which a
+# later model can reuse) and shared read-only by every session; `once` keeps outputs, heat maps and figures.
+
+
 @st.cache_resource(show_spinner="Evaluating the model on the 10,000 test images...", max_entries=4)
-def evaluation_for(model_key: str, _model, _images: np.ndarray, _labels: np.ndarray):
-    """One predict pass per model. The entry keeps the model alive, so id(model) in the key stays unique."""
-    return _model, ins.evaluate(_model, _images, _labels)
+def evaluation_for(model_key: str, _model, _images: np.ndarray, _labels: np.ndarray) -> tuple[ins.Evaluation, str]:
+    """One predict pass per model, and the fingerprint of its embedding (the key of its projections)."""
+    result = ins.evaluate(_model, _images, _labels)
+    return result, fingerprint(result.embedding)
 
 
 @st.cache_data(show_spinner="Projecting the embedding...", max_entries=8)
-def pca_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
+def pca_for(embedding_key: str, _embedding: np.ndarray) -> ins.Projection:
     return ins.pca(_embedding)
 
 
 @st.cache_data(show_spinner="Running t-SNE on 1,000 test images (a few seconds, once per model)...", max_entries=4)
-def tsne_for(model_key: str, size: int, _embedding: np.ndarray) -> tuple[np.ndarray, ins.Projection]:
+def tsne_for(embedding_key: str, size: int, _embedding: np.ndarray) -> tuple[np.ndarray, ins.Projection]:
     chosen = ins.subset(len(_embedding), size)
     return chosen, ins.tsne(_embedding[chosen])
 
@@ -117,22 +126,23 @@ class Subject:
     model: keras.Model
 
 
-def evaluation(subject: Subject) -> ins.Evaluation:
-    (_, _), (x_test, y_test) = fashion_mnist()
-    return evaluation_for(subject.key, subject.model, x_test, y_test)[1]
+def activations(model: keras.Model, indices, layers: list[str]) -> dict:
+    """`ins.layer_activations` of these test images, once per model weights (the tour passes a bare model)."""
+    (_, _), (x_test, _) = fashion_mnist()
+    return once(fingerprint(*model.get_weights()), ("maps", tuple(map(int, indices)), *layers),
+                functools.partial(ins.layer_activations, model, x_test[indices], layers))
+
+
+def explained(subject: Subject, method: str, indices, *args) -> ins.Explanation:
+    """`ins.saliency` or `ins.grad_cam` (`method`) of these test images, once per model and arguments."""
+    (_, _), (x_test, _) = fashion_mnist()
+    compute = functools.partial(getattr(ins, method), subject.model, x_test[list(indices)], *args)
+    return once(subject.key, (method, tuple(map(int, indices)), *args), compute)
 
 
 def filter_count(model: keras.Model, layers: list[str]) -> int:
     """Filters every conv and pooling layer has (the smallest channel count)."""
     return min(model.get_layer(name).output.shape[-1] for name in layers)
-
-
-def item_label(index: int, labels: np.ndarray, evaluation_result: ins.Evaluation | None = None) -> str:
-    label = f"#{index} {class_name(int(labels[index]))}"
-    if evaluation_result is None:
-        return label
-    predicted = int(evaluation_result.predictions[index])
-    return f"{label}<br>→ {class_name(predicted)} {evaluation_result.confidences[index]:.0%}"
 
 
 # ---------------------------------------------------------------- tabs
@@ -173,15 +183,13 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
         return None
     number = right.number_input("Filter number", 0, channels - 1, step=1, key="inspect_filter",
                                 help="CONVOLUTION_NUMBER in the course notebook")
-    activations = ins.layer_activations(model, x_test[indices], [*layers, model.layers[-1].name])
-    probabilities = activations[model.layers[-1].name]
-    labels = [f"#{i} {class_name(int(y_test[i]))}<br>→ {class_name(int(p.argmax()))} {p.max():.0%}"
-              for i, p in zip(indices, probabilities)]
+    outputs = activations(model, indices, [*layers, model.layers[-1].name])
+    probabilities = outputs[model.layers[-1].name]
+    labels, wrong = prediction_labels(indices, y_test, probabilities, CLASS_NAMES)
     columns = [GridColumn("input 28x28", x_test[indices] / 255.0, "image")]
-    columns += [GridColumn(f"{name} {activations[name].shape[1]}x{activations[name].shape[2]}",
-                           activations[name][..., number]) for name in layers]
+    columns += [GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}", outputs[name][..., number])
+                for name in layers]
     st.plotly_chart(image_grid_figure(x_test[indices] / 255.0, columns, labels), config=CHART_CONFIG)
-    wrong = [f"#{i} ({class_name(int(p.argmax()))})" for i, p in zip(indices, probabilities) if p.argmax() != y_test[i]]
     st.caption(f"Filter {number} after each layer. One colour range per column; hover for values. "
                "Row labels: test index, true class → predicted class and its probability."
                + (f" Misclassified: {', '.join(wrong)}; compare {'its' if len(wrong) == 1 else 'their'} maps with "
@@ -194,10 +202,10 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
     if st.session_state["inspect_map_layer"] not in layers:
         st.session_state["inspect_map_layer"] = layers[0]
     position = left.radio("Image", range(len(indices)), key="inspect_map_image",
-                          format_func=lambda k: item_label(indices[k], y_test))
+                          format_func=lambda k: item_label(indices[k], y_test, CLASS_NAMES))
     layer = left.radio("Layer", layers, key="inspect_map_layer")
     per_map = left.toggle("Own colour range per map", key="inspect_map_scale")
-    maps = activations[layer][position]
+    maps = outputs[layer][position]
     left.caption(f"{layer}: {maps.shape[0]}x{maps.shape[1]} pixels x {maps.shape[2]} filters. "
                  f"{int((maps.max(axis=(0, 1)) == 0).sum())} filters stay 0 (ReLU) on this image.")
     right.plotly_chart(all_maps_figure(maps, layer, per_map=per_map), config=CHART_CONFIG)
@@ -223,12 +231,8 @@ def learned_filters_tab(subject: Subject) -> None:
                 st.warning("The saved filter snapshots do not match the model file, so the initial weights are hidden.")
     count, size = trained.shape[0], trained.shape[1]
     if size == 3:
-        groups = ins.group_kernels(trained)
-        rows = [(group.name, group.indices) for group in groups]
-        notes = [""] * count
-        for group in groups:
-            for index, score in zip(group.indices, group.scores):
-                notes[index] = f"≈ {group.name} (cosine {score:+.2f})"
+        groups = once(subject.key, ("groups", "trained"), functools.partial(ins.group_kernels, trained))
+        rows, notes = [(group.name, group.indices) for group in groups], kernel_notes(groups, count)
         st.markdown(
             f"The first layer's {count} {size}x{size} kernels, grouped by the library kernel of the Filters page "
             f"each resembles most (cosine similarity of the weights after removing their mean; a negative "
@@ -243,19 +247,15 @@ def learned_filters_tab(subject: Subject) -> None:
         st.session_state["inspect_weights"] = WEIGHTS[0]
     shown = st.segmented_control("Weights", options, key="inspect_weights", required=True)
     kernels = initial if shown == WEIGHTS[1] else trained
-    st.plotly_chart(kernel_gallery_figure(kernels, rows, notes), config=CHART_CONFIG)
+    gallery = once(subject.key, ("kernels", shown), functools.partial(kernel_gallery_figure, kernels, rows, notes))
+    st.plotly_chart(gallery, config=CHART_CONFIG)
     if initial is None:
         st.caption("Initial weights are saved only for the shipped model (models/fashion_cnn.filters.npz).")
         return
-    typical = [float(np.median([abs(s) for group in ins.group_kernels(k) for s in group.scores]))
-               for k in (initial, trained)]
-    st.caption(
-        f"Same layout in both views (grouped by the trained kernels); each kernel is coloured relative to its "
-        f"own largest weight. Weights at initialisation: "
-        f"{initial.min():+.2f} to {initial.max():+.2f} (Glorot uniform); after {len(snapshots) - 1} epochs: "
-        f"{trained.min():+.2f} to {trained.max():+.2f}. Random 3x3 weights resemble some library kernel too: "
-        f"median best |cosine| {typical[0]:.2f} at initialisation, {typical[1]:.2f} after training."
-    )
+    groups = {when: once(subject.key, ("groups", when), functools.partial(ins.group_kernels, kernels))
+              for when, kernels in (("initial", initial), ("trained", trained))}
+    typical = [float(np.median([abs(s) for group in groups[when] for s in group.scores])) for when in groups]
+    st.caption(kernels_caption(initial, trained, len(snapshots) - 1, typical))
 
 
 def select_confusion_cell() -> None:
@@ -271,8 +271,8 @@ def open_in_why(index: int) -> None:
 
 
 def evaluation_tab(subject: Subject) -> None:
-    (_, _), (x_test, _) = fashion_mnist()
-    model, result = subject.model, evaluation(subject)
+    (_, _), (x_test, y_test) = fashion_mnist()
+    model, result = subject.model, evaluation_for(subject.key, subject.model, x_test, y_test)[0]
     metrics = ins.class_metrics(result.confusion)
     left, middle, right = st.columns(3)
     left.metric("Test accuracy", f"{result.accuracy:.2%}")
@@ -284,7 +284,9 @@ def evaluation_tab(subject: Subject) -> None:
         st.markdown("**Confusion matrix**: rows are the true class, columns the prediction. "
                     "Click a cell (or choose below) to see those images.")
         selected = (st.session_state["inspect_true"], st.session_state["inspect_pred"])
-        st.plotly_chart(confusion_figure(result.confusion, CLASS_NAMES, selected), key="inspect_confusion",
+        confusion = once(subject.key, ("confusion", selected),
+                         functools.partial(confusion_figure, result.confusion, CLASS_NAMES, selected))
+        st.plotly_chart(confusion, key="inspect_confusion",
                         on_select=select_confusion_cell, selection_mode="points", config=CHART_CONFIG)
     with table:
         st.markdown("**Per class**: precision = right among those predicted as the class; recall = found among "
@@ -318,29 +320,31 @@ def evaluation_tab(subject: Subject) -> None:
         st.markdown(f"**{found.size:,}** {CLASS_NAMES[true_class]} test image{'s' * (found.size > 1)} "
                     f"{'are' if found.size > 1 else 'is'} {verdict}; {shown} shown with saliency and Grad-CAM "
                     f"for the predicted class, and the feature maps of filter {number}.")
-        drill_down(model, found[:show], layers, number, result)
+        drill_down(subject, found[:show], layers, number, result)
         pick = st.selectbox("Look at one closely", found[:show], format_func=lambda i: f"test image #{i}")
-        st.button("Open it in Why this prediction", on_click=open_in_why, args=(int(pick),))
+        if st.button("Open it in Why this prediction", on_click=open_in_why, args=(int(pick),)):
+            st.rerun()  # the tabs are outside this tab's fragment: the whole page opens the other tab
 
     st.subheader("Most confident mistakes")
     worst = ins.most_confident_mistakes(result, 12)
     titles = [f"#{i} {CLASS_NAMES[result.labels[i]]}<br>→ {CLASS_NAMES[result.predictions[i]]} "
               f"{result.confidences[i]:.1%}" for i in worst]
-    st.plotly_chart(gallery_figure(x_test[worst] / 255.0, titles), config=CHART_CONFIG)
+    st.plotly_chart(once(subject.key, ("mistakes",), functools.partial(gallery_figure, x_test[worst] / 255.0, titles)),
+                    config=CHART_CONFIG)
     st.caption("True class, then → the prediction and its probability. Would you have labelled them the same way?")
 
 
-def drill_down(model: keras.Model, indices: np.ndarray, layers: list[str], number: int,
+def drill_down(subject: Subject, indices: np.ndarray, layers: list[str], number: int,
                result: ins.Evaluation) -> None:
     (_, _), (x_test, y_test) = fashion_mnist()
     images = x_test[indices]
     columns = [GridColumn("input", images / 255.0, "image"),
-               GridColumn("saliency", ins.saliency(model, images).maps, "heat")]
+               GridColumn("saliency", explained(subject, "saliency", indices).maps, "heat")]
     if layers:
-        columns.append(GridColumn("Grad-CAM", ins.grad_cam(model, images).maps, "heat"))
-        activations = ins.layer_activations(model, images, layers)
-        columns += [GridColumn(name, activations[name][..., number]) for name in layers]
-    labels = [item_label(int(i), y_test, result) for i in indices]
+        columns.append(GridColumn("Grad-CAM", explained(subject, "grad_cam", indices).maps, "heat"))
+        outputs = activations(subject.model, indices, layers)
+        columns += [GridColumn(name, outputs[name][..., number]) for name in layers]
+    labels = [item_label(int(i), y_test, CLASS_NAMES, result) for i in indices]
     st.plotly_chart(image_grid_figure(images / 255.0, columns, labels, cell=140), config=CHART_CONFIG)
 
 
@@ -350,18 +354,8 @@ def why_tab(subject: Subject) -> None:
     try:
         layer = ins.last_conv_layer(model)
     except ins.InspectionError:
-        layer, cam_text = None, ""
-    else:
-        height, width = model.get_layer(layer).output.shape[1:3]
-        cam_text = (f" **Grad-CAM**: {layer}'s {height}x{width} feature maps, each weighted by how much it raises "
-                    "the class score (its mean gradient), summed, negatives dropped, and placed on the pixels each "
-                    "position sees.")
-    st.markdown(
-        "For one test image: the probability of each class, and heat maps of where the evidence is. "
-        "**Saliency**: how much a small change of each pixel would change the class score "
-        f"(absolute gradient; red = most).{cam_text} The class score is the value before softmax; the "
-        "gradients come from TensorFlow."
-    )
+        layer = None
+    st.markdown(why_text(layer, layer and tuple(model.get_layer(layer).output.shape[1:3])))
     left, right = st.columns([1, 2])
     index = left.number_input("Test image index (0-9999)", 0, len(y_test) - 1, step=1, key="inspect_index")
     options = [PREDICTED, *range(len(CLASS_NAMES))]
@@ -369,16 +363,17 @@ def why_tab(subject: Subject) -> None:
                              format_func=lambda c: "its predicted class" if c == PREDICTED else CLASS_NAMES[c])
     image = x_test[index:index + 1]
     class_index = None if explain == PREDICTED else explain
-    heat = ins.saliency(model, image, class_index)
+    heat = explained(subject, "saliency", [index], class_index)
     probabilities = heat.probabilities[0]
     predicted = int(probabilities.argmax())
     verdict = "right" if predicted == y_test[index] else "wrong"
     left.markdown(f"True class **{CLASS_NAMES[y_test[index]]}**; predicted **{CLASS_NAMES[predicted]}** "
                   f"({probabilities[predicted]:.1%}): {verdict}.")
-    left.plotly_chart(probability_figure(probabilities, CLASS_NAMES, int(y_test[index])), config=CHART_CONFIG)
+    left.plotly_chart(once(subject.key, ("probabilities", int(index), class_index), functools.partial(
+        probability_figure, probabilities, CLASS_NAMES, int(y_test[index]))), config=CHART_CONFIG)
     columns = [GridColumn("input", image / 255.0, "image"), GridColumn("saliency", heat.maps, "heat")]
     if layer:
-        cam = ins.grad_cam(model, image, class_index, layer)
+        cam = explained(subject, "grad_cam", [index], class_index, layer)
         columns.append(GridColumn(f"Grad-CAM ({cam.layer})", cam.maps, "heat"))
     right.markdown(f"Heat maps for the score of **{CLASS_NAMES[int(heat.classes[0])]}**")
     right.plotly_chart(image_grid_figure(image / 255.0, columns, cell=250), config=CHART_CONFIG)
@@ -386,7 +381,7 @@ def why_tab(subject: Subject) -> None:
 
 def embedding_tab(subject: Subject) -> None:
     (_, _), (x_test, y_test) = fashion_mnist()
-    result = evaluation(subject)
+    result, embedding_key = evaluation_for(subject.key, subject.model, x_test, y_test)
     st.markdown(
         f"Every test image becomes {result.embedding.shape[1]} numbers in the `{result.embedding_layer}` layer, "
         "the last before the output. A 2-D projection shows which classes the network keeps apart and "
@@ -394,24 +389,15 @@ def embedding_tab(subject: Subject) -> None:
     )
     method = st.radio("Projection", PROJECTIONS, key="inspect_projection", horizontal=True)
     if method == PROJECTIONS[0]:
-        projection = pca_for(subject.key, result.embedding)
-        chosen = np.arange(len(result.labels))
-        share = projection.explained
-        axes = (f"PC 1 ({share[0]:.0%} of variance)", f"PC 2 ({share[1]:.0%} of variance)")
-        note = (f"PCA (NumPy SVD): the two directions of largest variance keep {share[:2].sum():.0%} of it. "
-                "Axes are linear mixes of the dense units.")
+        chosen, projection = np.arange(len(result.labels)), pca_for(embedding_key, result.embedding)
     else:
-        chosen, projection = tsne_for(subject.key, TSNE_SIZE, result.embedding)
-        axes = ("t-SNE 1", "t-SNE 2")
-        note = (f"t-SNE (exact, NumPy; perplexity 30, 750 steps) of {len(chosen):,} randomly chosen test images; "
-                f"KL divergence {projection.kl_divergence:.2f}. It keeps neighbours together; distances between "
-                "clusters and the axes mean nothing.")
-    hover = [f"#{i} {CLASS_NAMES[result.labels[i]]}<br>predicted {CLASS_NAMES[result.predictions[i]]} "
-             f"{result.confidences[i]:.0%}" for i in chosen]
+        chosen, projection = tsne_for(embedding_key, TSNE_SIZE, result.embedding)
+    axes, note = projection_text(projection, len(chosen))
     plot, item = st.columns([4, 1])
     with plot:
-        figure = embedding_figure(projection.coordinates, result.labels[chosen], hover, chosen, CLASS_NAMES,
-                                  axis_titles=axes)
+        figure = once(embedding_key, ("projection", method), lambda: embedding_figure(
+            projection.coordinates, result.labels[chosen], result.predictions[chosen],
+            [f"{result.confidences[i]:.0%}" for i in chosen], chosen, CLASS_NAMES, axis_titles=axes))
         event = st.plotly_chart(figure, key=f"inspect_embedding_{method[:3]}", on_select="rerun",
                                 selection_mode="points", config=CHART_CONFIG)
         st.caption(note)
@@ -421,9 +407,21 @@ def embedding_tab(subject: Subject) -> None:
             st.markdown("Click a point to see the item here.")
             return
         index = int(points[0]["customdata"])
-        st.plotly_chart(gallery_figure(x_test[index:index + 1] / 255.0, [item_label(index, y_test, result)], per_row=1,
-                                       cell=230), config=CHART_CONFIG)
-        st.button("Why this prediction?", on_click=open_in_why, args=(index,), key="inspect_embedding_why")
+        st.plotly_chart(gallery_figure(x_test[index:index + 1] / 255.0, [item_label(index, y_test, CLASS_NAMES, result)],
+                                       per_row=1, cell=230), config=CHART_CONFIG)
+        if st.button("Why this prediction?", on_click=open_in_why, args=(index,), key="inspect_embedding_why"):
+            st.rerun()  # the tabs are outside this tab's fragment
+
+
+@st.fragment
+def tab_section(slug: str, subject: Subject) -> None:
+    """One tab's contents: its widgets rerun only this tab, and the address bar follows them."""
+    if slug != "maps":
+        {"filters": learned_filters_tab, "evaluation": evaluation_tab, "why": why_tab,
+         "embedding": embedding_tab}[slug](subject)
+        return
+    shown = feature_maps_tab(subject.model)
+    update_query_params(link_update({"tab": slug, "images": None if shown is None else tuple(shown)}, LINK))
 
 
 if __name__ == "__main__":
@@ -440,14 +438,9 @@ if __name__ == "__main__":
         open_link(link)
     subject = Subject(*choose_model())
     tabs = st.tabs(TABS, key="inspect_tab", on_change="rerun")
-    slugs = {label: slug for slug, label in TAB_SLUGS.items()}
-    query = {"tab": slugs.get(st.session_state.get("inspect_tab"))}
-    if tabs[0].open:
-        with tabs[0]:
-            shown = feature_maps_tab(subject.model)
-            query["images"] = None if shown is None else tuple(shown)
-    for tab, draw in zip(tabs[1:], (learned_filters_tab, evaluation_tab, why_tab, embedding_tab)):
+    for slug, tab in zip(TAB_SLUGS, tabs):
         if tab.open:
             with tab:
-                draw(subject)
-    update_query_params(link_update(query, LINK))
+                tab_section(slug, subject)
+            if slug != "maps":  # other tabs leave ?images= as it is
+                update_query_params(link_update({"tab": slug}, LINK))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -9,9 +10,12 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from components.heap import freeze_after_imports
-from components.imaging import ImageError
-from components.inspect_charts import GridColumn, all_maps_figure, gallery_figure, image_grid_figure
-from components.predict_charts import DISPLAY_SIDE, steps_figure, top_k_figure
+from components.imaging import ImageError, fingerprint
+from components.inspect_charts import gallery_figure
+from components.memo import once
+from components.predict_charts import (
+    DISPLAY_SIDE, HOVER_LIMIT, feature_map_figures, neighbours_caption, steps_figure, top_k_figure,
+)
 from components.preprocess import PreprocessError, photo_like, preprocess
 from components.widgets import UPLOAD_TYPES, decode_upload, fashion_mnist, shipped_model, start_page
 from models import inspection as ins
@@ -86,11 +90,25 @@ def picture(source: str) -> tuple[np.ndarray, str] | None:
     return pixels, caption + (" " + "; ".join(notes) + "." if notes else "")
 
 
-def show_steps(steps) -> None:
-    st.plotly_chart(steps_figure(steps), config=CHART_CONFIG)
+def show_steps(steps, figure) -> None:
+    st.plotly_chart(figure, config=CHART_CONFIG)
     st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}"
                           for number, step in enumerate(steps, start=1)))
-    st.caption(f"Steps larger than {DISPLAY_SIDE} pixels are drawn reduced; hover a gray step for its values.")
+    st.caption(f"Steps larger than {DISPLAY_SIDE} pixels are drawn reduced; hover a gray step of up to "
+               f"{HOVER_LIMIT:,} pixels (such as the 28x28 network input) for its values.")
+
+
+@st.fragment
+def feature_maps(prepared, outputs: dict, spatial: list[str]) -> None:
+    """Section 3: its filter and layer controls rerun only this section."""
+    st.subheader("3. Feature maps of this input")
+    channels = min(outputs[name].shape[-1] for name in spatial)
+    controls, maps = st.columns([1, 3])
+    number = controls.number_input("Filter number", 0, channels - 1, 1, step=1, key="predict_filter")
+    layer = controls.radio("Layer for all maps", spatial, key="predict_layer")
+    for figure in feature_map_figures(prepared.network_input, outputs, spatial, number, layer):
+        maps.plotly_chart(figure, config=CHART_CONFIG)
+    controls.caption(f"Top: filter {number} after each layer. Below: all {outputs[layer].shape[-1]} maps of {layer}.")
 
 
 # ---------------------------------------------------------------- page
@@ -124,7 +142,8 @@ except PreprocessError as error:
 prepare_ms = (time.perf_counter() - start) * 1000
 
 st.subheader("1. From picture to network input")
-show_steps(prepared.steps)
+settings = (fingerprint(image), INVERT_LABELS[invert], crop, darken)  # figures are built once per picture and input
+show_steps(prepared.steps, once("steps", settings, functools.partial(steps_figure, prepared.steps)))
 
 spatial = ins.spatial_layers(model)
 embedding_name, output_name = ins.embedding_layer(model), model.layers[-1].name
@@ -132,38 +151,25 @@ start = time.perf_counter()
 outputs = ins.layer_activations(model, prepared.pixels, [*spatial, embedding_name, output_name])
 network_ms = (time.perf_counter() - start) * 1000
 probabilities = outputs[output_name][0]
+model_key, input_key = f"{SHIPPED_MODEL}:{SHIPPED_MODEL.stat().st_mtime_ns}", fingerprint(prepared.pixels)
 predicted = int(probabilities.argmax())
 
 st.subheader("2. Prediction")
 chart, verdict = st.columns([3, 2])
-chart.plotly_chart(top_k_figure(probabilities, CLASS_NAMES, TOP_K), config=CHART_CONFIG)
+chart.plotly_chart(once(model_key, ("top", input_key), functools.partial(top_k_figure, probabilities, CLASS_NAMES,
+                                                                         TOP_K)), config=CHART_CONFIG)
 verdict.markdown(f"The network says **{CLASS_NAMES[predicted]}** with probability "
                  f"**{probabilities[predicted]:.1%}**.")
 verdict.caption(f"Top {TOP_K} of the 10 softmax outputs. Preprocessing took {prepare_ms:.0f} ms; one network "
                 f"pass for probabilities, feature maps and embedding {network_ms:.0f} ms.")
 
-st.subheader("3. Feature maps of this input")
-channels = min(outputs[name].shape[-1] for name in spatial)
-controls, maps = st.columns([1, 3])
-number = controls.number_input("Filter number", 0, channels - 1, 1, step=1, key="predict_filter")
-layer = controls.radio("Layer for all maps", spatial, key="predict_layer")
-columns = [GridColumn("input 28x28", prepared.network_input[None], "image")]
-columns += [GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}", outputs[name][..., number])
-            for name in spatial]
-maps.plotly_chart(image_grid_figure(prepared.network_input[None], columns, cell=180), config=CHART_CONFIG)
-maps.plotly_chart(all_maps_figure(outputs[layer][0], layer, height=560), config=CHART_CONFIG)
-controls.caption(f"Top: filter {number} after each layer. Below: all {outputs[layer].shape[-1]} maps of {layer}.")
+feature_maps(prepared, outputs, spatial)
 
 st.subheader("4. Looks most like these training images")
-index = neighbour_index(f"{SHIPPED_MODEL}:{SHIPPED_MODEL.stat().st_mtime_ns}")
+index = neighbour_index(model_key)
 found, similarity = nearest(index, outputs[embedding_name][0], NEIGHBOURS)
 titles = [f"{CLASS_NAMES[y_train[i]]}<br>#{i} · {s:.3f}" for i, s in zip(found, similarity)]
-st.plotly_chart(gallery_figure(x_train[found] / 255.0, titles, per_row=NEIGHBOURS, cell=170), config=CHART_CONFIG)
-agree = int(sum(y_train[i] == predicted for i in found))
-st.caption(
-    f"Class, training index · cosine similarity. The {NEIGHBOURS} training images whose "
-    f"{index.unit_vectors.shape[1]} `{index.layer}` outputs point most nearly the same way as this input's "
-    f"(cosine similarity, 1 = same direction), among {len(index.indices):,} randomly chosen training images "
-    f"(embedded in {index.seconds:.1f} s, once per server). "
-    f"{agree} of {NEIGHBOURS} are {CLASS_NAMES[predicted]}."
-)
+st.plotly_chart(once(model_key, ("neighbours", input_key), functools.partial(
+    gallery_figure, x_train[found] / 255.0, titles, per_row=NEIGHBOURS, cell=170)), config=CHART_CONFIG)
+st.caption(neighbours_caption(index, NEIGHBOURS, int(sum(y_train[i] == predicted for i in found)),
+                              CLASS_NAMES[predicted]))

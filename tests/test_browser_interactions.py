@@ -177,6 +177,28 @@ def test_inspect_confusion_cell_click_shows_those_images(app_url, page):
     screenshot(page, "interactions-inspect")
 
 
+def test_inspect_tab_controls_rerun_their_tab_and_the_link_follows(app_url, page):
+    """Each tab is an st.fragment: its widgets rerun only the tab, yet the address bar and the tabs follow."""
+    open_page(page, app_url, "inspect")
+    page.get_by_test_id("stRadio").filter(has_text="Images").get_by_text("By index").click()
+    wait_until_idle(page)
+    field = page.get_by_role("textbox", name="Test image indices (0-9999, up to 6)")
+    field.fill("5, 7")
+    field.press("Enter")
+    page.wait_for_url(re.compile(r"images=5(%2C|,)7"))
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stPlotlyChart"]').first.locator(".main-svg").count() > 0
+    page.get_by_role("tab", name="Evaluation").click()
+    page.wait_for_url(re.compile("tab=evaluation"), timeout=180_000)
+    wait_until_idle(page, timeout_ms=180_000)
+    page.get_by_role("button", name="Open it in Why this prediction").click()
+    page.wait_for_url(re.compile("tab=why"))
+    wait_until_idle(page)
+    assert page.get_by_role("tab", name="Why this prediction").get_attribute("aria-selected") == "true"
+    page.get_by_text(re.compile(r"^True class ")).first.wait_for()
+    assert_no_exception(page)
+
+
 def test_predict_explains_a_bad_upload_then_predicts_a_good_one(app_url, page, fashion):
     open_page(page, app_url, "predict")
     page.get_by_role("radiogroup", name="Picture").get_by_text("Upload", exact=True).click()

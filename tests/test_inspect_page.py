@@ -1,10 +1,13 @@
 """The Inspect page under streamlit.testing: every tab runs, and the confusion-cell fallback shows images."""
 
+import base64
+import io
 import json
 import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from components.session_keys import LEARNER
@@ -129,7 +132,9 @@ def test_confusion_markers_map_back_to_their_cells(evaluation):
 def test_galleries_colour_relative_values_but_hover_the_real_ones():
     import numpy as np
 
-    from components.inspect_charts import all_maps_figure, kernel_gallery_figure
+    from plotly.colors import unlabel_rgb, validate_colors
+
+    from components.inspect_charts import ACTIVATION_SCALE, all_maps_figure, kernel_gallery_figure
 
     kernels = np.array([[[0.0, 0.5, -2.0]] * 3, [[0.1, 0.0, 0.0]] * 3])
     gallery = kernel_gallery_figure(kernels, [("A", (1, 0))], ["note 0", "note 1"]).data[0]
@@ -137,8 +142,15 @@ def test_galleries_colour_relative_values_but_hover_the_real_ones():
     assert gallery.customdata[0][0][1] == 0.1 and gallery.customdata[0][4 + 2][1] == -2.0  # filter 1 drawn first
     maps = np.zeros((4, 4, 2))
     maps[..., 0], maps[1, 2, 1] = 3.0, 0.5
-    per_map = all_maps_figure(maps, "conv1", per_map=True).data[0]
-    assert per_map.z[1][5 + 2] == 1.0 and per_map.customdata[1][5 + 2] == 0.5
+    picture, names = all_maps_figure(maps, "conv1", per_map=True).data
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture.source.split(",", 1)[1]))))
+    top, bottom = (tuple(unlabel_rgb(c)) for c in validate_colors([ACTIVATION_SCALE[-1], ACTIVATION_SCALE[0]],
+                                                                   colortype="rgb"))
+    assert pixels.shape == (4, 8 * 5 - 1, 3) and tuple(pixels[1, 5 + 2]) == top  # 0.5, the map's own largest
+    assert tuple(pixels[0, 5]) == bottom and tuple(pixels[0, 0]) == top
+    assert tuple(pixels[0, 4]) == tuple(pixels[2, 12]) == (255, 255, 255)  # the gaps and the empty places
+    assert np.shape(names.z) == (1, 8) and list(names.customdata[0][:2]) == [3.0, 0.5]  # hover: the real values
+    assert (names.x0, names.dx, names.opacity) == (1.5, 5, 0) and "filter %{z}" in names.hovertemplate
 
 
 def test_charts_module_does_not_import_tensorflow():
@@ -184,3 +196,27 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
         "The link's images='1,x' was ignored (indices are whole numbers); using the default, 0,23,28."]
     assert app.radio(key="inspect_source").value == "Course trio"
     assert app.query_params == {}
+
+
+def test_embedding_hover_names_each_point_as_before_with_class_names_sent_once(evaluation):
+    from components.inspect_charts import embedding_figure
+    from models.data import CLASS_NAMES
+
+    chosen = np.arange(0, 10_000, 7)
+    coordinates = np.random.default_rng(0).normal(size=(len(chosen), 2))
+    confidences = [f"{evaluation.confidences[i]:.0%}" for i in chosen]
+    figure = embedding_figure(coordinates, evaluation.labels[chosen], evaluation.predictions[chosen], confidences,
+                              chosen, CLASS_NAMES)
+    hovers, places = {}, {}
+    for trace in figure.data:
+        for index, text, x, y in zip(trace.customdata, trace.text, trace.x, trace.y):
+            hovers[int(index)] = (trace.hovertemplate.replace("%{customdata}", str(index)).replace("%{text}", text)
+                                  .removesuffix("<extra></extra>"))
+            places[int(index)] = (x, y)
+    assert sorted(hovers) == chosen.tolist()
+    for position, i in enumerate(chosen):
+        assert hovers[i] == (f"#{i} {CLASS_NAMES[evaluation.labels[i]]}<br>predicted "
+                             f"{CLASS_NAMES[evaluation.predictions[i]]} {evaluation.confidences[i]:.0%}")
+        assert places[i] == pytest.approx(tuple(coordinates[position]), rel=1e-6)
+    legend = [trace.name for trace in figure.data if trace.showlegend]
+    assert legend == list(CLASS_NAMES) and {trace.legendgroup for trace in figure.data} == set(CLASS_NAMES)
