@@ -10,8 +10,10 @@ import streamlit as st
 
 from components.catalog import ALL_PAGES, HOME
 from components.learner import remember_learner
+from components.server_hooks import keep_keras_session
 from components.widgets import presentation_mode
 
+keep_keras_session()
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 presentation_mode()
 with st.sidebar:
