@@ -10,6 +10,7 @@ rejected because that flag keeps its default ``False``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import math
@@ -301,27 +302,38 @@ def colorize(values: np.ndarray, colorscale: str | list, low: float, high: float
     interpolated between stops as Plotly does. NaN cells get the colour `gap`, or without one become
     transparent (the result is then RGBA).
     """
-    from plotly.colors import get_colorscale, unlabel_rgb, validate_colors  # plotly only where charts need it
-
-    scale = get_colorscale(colorscale) if isinstance(colorscale, str) else colorscale
-    if isinstance(scale[0], str):  # a plain list of colours, evenly spaced
-        scale = [[i / (len(scale) - 1), colour] for i, colour in enumerate(scale)]
-    positions = np.array([float(stop) for stop, _ in scale])
-    colours = np.array([unlabel_rgb(c) for c in validate_colors([c for _, c in scale], colortype="rgb")],
-                       dtype=np.float64)
-    levels = np.linspace(0.0, 1.0, COLOUR_LEVELS)
-    table = np.rint(np.stack([np.interp(levels, positions, colours[:, c]) for c in range(3)], axis=1))
+    hashable = colorscale if isinstance(colorscale, str) else tuple(
+        stop if isinstance(stop, str) else tuple(stop) for stop in colorscale)
+    table = _colour_table(hashable)
     array = np.asarray(values, dtype=np.float32)
     span = high - low if high > low else 1.0
     finite = np.isfinite(array)
     scaled = np.clip((np.where(finite, array, low) - low) / span, 0.0, 1.0)
-    picture = table.astype(np.uint8)[np.rint(scaled * (COLOUR_LEVELS - 1)).astype(np.intp)]
+    picture = table[np.rint(scaled * (COLOUR_LEVELS - 1)).astype(np.intp)]
     if finite.all():
         return picture
     if gap is not None:
         picture[~finite] = gap
         return picture
     return np.concatenate([picture, np.where(finite, 255, 0).astype(np.uint8)[..., None]], axis=-1)
+
+
+@functools.lru_cache(maxsize=32)
+def _colour_table(colorscale: str | tuple) -> np.ndarray:
+    """(COLOUR_LEVELS, 3) uint8 colours evenly spread over a Plotly colour scale (a name, [position, colour]
+    pairs or evenly spaced colours); read-only, shared by every caller."""
+    from plotly.colors import get_colorscale, unlabel_rgb, validate_colors  # plotly only where charts need it
+
+    scale = get_colorscale(colorscale) if isinstance(colorscale, str) else list(colorscale)
+    if isinstance(scale[0], str):  # a plain list of colours, evenly spaced
+        scale = [[i / (len(scale) - 1), colour] for i, colour in enumerate(scale)]
+    positions = np.array([float(stop) for stop, _ in scale])
+    colours = np.array([unlabel_rgb(c) for c in validate_colors([c for _, c in scale], colortype="rgb")],
+                       dtype=np.float64)
+    levels = np.linspace(0.0, 1.0, COLOUR_LEVELS)
+    table = np.rint(np.stack([np.interp(levels, positions, colours[:, c]) for c in range(3)], axis=1)).astype(np.uint8)
+    table.setflags(write=False)
+    return table
 
 
 def picture_data_uri(picture: np.ndarray) -> str:

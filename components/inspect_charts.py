@@ -289,13 +289,13 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str],
     diagonal = np.eye(classes, dtype=bool)
     support = np.maximum(counts.sum(axis=1, keepdims=True), 1)
     names = list(class_names)
-    fig = go.Figure()
+    data = []
     for mask, scale in ((diagonal, CORRECT_SCALE), (~diagonal, ERROR_SCALE)):
         values = np.where(mask, counts, np.nan).astype(float)
-        fig.add_trace(go.Heatmap(
-            z=values, x=names, y=names, colorscale=scale, zmin=0, zmax=max(float(np.nanmax(values)), 1.0),
-            showscale=False, hoverinfo="skip", texttemplate="%{z:.0f}", textfont=dict(FONT, size=15), xgap=2, ygap=2,
-        ))
+        data.append(dict(
+            type="heatmap", z=values, x=names, y=names, colorscale=scale, zmin=0,
+            zmax=max(float(np.nanmax(values)), 1.0), showscale=False, hoverinfo="skip", texttemplate="%{z:.0f}",
+            textfont=dict(FONT, size=15), xgap=2, ygap=2))
     true_index, predicted_index = np.divmod(np.arange(classes * classes), classes)
     share = counts[true_index, predicted_index] / support[true_index, 0]
     hover = [
@@ -303,22 +303,24 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str],
         f"({s:.1%} of {names[t]})<br>click to see them"
         for t, p, s in zip(true_index, predicted_index, share)
     ]
-    fig.add_trace(go.Scatter(
-        x=[names[p] for p in predicted_index], y=[names[t] for t in true_index], mode="markers",
+    data.append(dict(
+        type="scatter", x=[names[p] for p in predicted_index], y=[names[t] for t in true_index], mode="markers",
         marker=dict(symbol="square", size=34, color="rgba(0,0,0,0)"), hovertext=hover,
         hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
-        selected=dict(marker=dict(color="rgba(0,0,0,0)")), unselected=dict(marker=dict(opacity=0)),
-    ))
+        selected=dict(marker=dict(color="rgba(0,0,0,0)")), unselected=dict(marker=dict(opacity=0))))
+    shapes = []
     if selected is not None:
         t, p = selected
-        fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line=dict(color="#111", width=4))
-    fig.update_xaxes(title=dict(text="predicted class", font=TITLE_FONT), tickfont=FONT, tickangle=-35,
-                     side="bottom", showgrid=False)
-    fig.update_yaxes(title=dict(text="true class", font=TITLE_FONT), tickfont=FONT, autorange="reversed",
-                     showgrid=False)
-    fig.update_layout(height=640, margin=dict(l=10, r=10, t=10, b=10), hoverlabel=HOVER, plot_bgcolor="white",
-                      font=FONT, clickmode="event+select", dragmode=False)
-    return fig
+        shapes.append(dict(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5,
+                           line=dict(color="#111", width=4)))
+    layout = dict(
+        xaxis=dict(title=dict(text="predicted class", font=TITLE_FONT), tickfont=FONT, tickangle=-35, side="bottom",
+                   showgrid=False),
+        yaxis=dict(title=dict(text="true class", font=TITLE_FONT), tickfont=FONT, autorange="reversed",
+                   showgrid=False),
+        shapes=shapes, height=640, margin=dict(l=10, r=10, t=10, b=10), hoverlabel=HOVER, plot_bgcolor="white",
+        font=FONT, clickmode="event+select", dragmode=False)
+    return go.Figure(data=data, layout=layout)
 
 
 def clicked_cell(point: dict, classes: int) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import streamlit as st
 T = TypeVar("T")
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+@st.cache_resource(max_entries=128, show_spinner=False)
 def once(key: str, question: tuple, _compute: Callable[[], T]) -> T:
     """`_compute()` the first time this key and question are asked, the same object afterwards.
 

@@ -270,6 +270,15 @@ def pool_with_argmax(
     return arr[rows, cols], coords
 
 
+def busiest_window(x2d: np.ndarray, size: PairLike, stride: PairLike | None, padding: Padding,
+                   ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The pooled shape and the output cell whose window's values differ most (largest max - min; first on a tie)."""
+    spread = (pool2d(x2d, size=size, stride=stride, padding=padding, mode="max")
+              - pool2d(x2d, size=size, stride=stride, padding=padding, mode="min"))
+    row, col = np.unravel_index(int(np.argmax(spread)), spread.shape)
+    return spread.shape, (int(row), int(col))
+
+
 def poolable_times(shape: tuple[int, int], size: PairLike, stride: PairLike | None, padding: Padding,
                    limit: int = 5) -> int:
     """How many times in a row (at most `limit`) these settings can pool a map of this shape."""

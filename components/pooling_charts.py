@@ -19,7 +19,8 @@ from scipy import ndimage
 from components.charts import FONT
 from components.filter_charts import block_mean
 from components.imaging import colorize, picture_data_uri
-from components.pooling import PoolMode, Padding, output_shape, pool2d
+from components.pooling import PoolMode, Padding, output_shape, pool2d, pool_repeatedly
+from models.config import shape_text
 
 HEATMAP_LIMIT = 64 * 64  # values; larger maps are sent as one picture
 FIGURE_WIDTH = 900  # about the width in pixels of a chart across the main column
@@ -121,6 +122,13 @@ def maps_figure(panels: Sequence[Panel], *, same_pixel_size: bool = True, height
         annotations=annotations, height=height, margin=dict(l=5, r=5, t=top, b=5), font=FONT,
         plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
     return go.Figure(data=data, layout=layout)
+
+
+def repeated_figure(x: np.ndarray, times: int, pool: dict) -> go.Figure:
+    """The map and `times` poolings of it in a row (pool2d's keyword arguments `pool`), all scaled to one height."""
+    maps = [x, *pool_repeatedly(x, times, **pool)]
+    return maps_figure([Panel(f"{i}x: {shape_text(m.shape[:2])}" if i else f"Input {shape_text(m.shape[:2])}", m)
+                        for i, m in enumerate(maps)], same_pixel_size=False, height=300)
 
 
 @dataclass(frozen=True)
@@ -269,17 +277,20 @@ def shift_figures(
     """Two rows of [original, shifted, |difference|]: the map itself, then the pooled maps.
 
     The shift fills with zeros, as `shift_sensitivity` does; both difference panels use the
-    original map's value range, so their reds compare directly.
+    original map's value range, so their reds compare directly. The first row does not depend on the
+    pooling: `shift_figure(x2d, shift, pool=None)` draws it alone.
     """
+    return (shift_figure(x2d, shift, height=height),
+            shift_figure(x2d, shift, dict(size=size, stride=stride, mode=mode, padding=padding), height=height))
+
+
+def shift_figure(x2d: np.ndarray, shift: tuple[int, int], pool: dict | None = None, *, height: int = 300) -> go.Figure:
+    """One row of `shift_figures`: the map (no `pool`), or the pooled maps (pool2d's keyword arguments)."""
     shifted = ndimage.shift(x2d, shift, order=0, mode="constant", cval=0.0)
-    pooled, pooled_shifted = (pool2d(m, size=size, stride=stride, mode=mode, padding=padding) for m in (x2d, shifted))
+    original, changed = (x2d, shifted) if pool is None else (pool2d(m, **pool) for m in (x2d, shifted))
     low, high = value_range(x2d)
-    difference_range = (0.0, high - low)
-    moved = f"moved ({shift[0]:+d}, {shift[1]:+d})"
-    figures = []
-    for what, original, changed in (("Feature map", x2d, shifted), ("Pooled", pooled, pooled_shifted)):
-        panels = [Panel(f"{what} {original.shape[0]}x{original.shape[1]}", original),
-                  Panel(f"{what}, {moved}", changed),
-                  Panel("|difference|", np.abs(changed - original), difference_range, "Reds")]
-        figures.append(maps_figure(panels, same_pixel_size=False, height=height))
-    return figures[0], figures[1]
+    what, moved = "Feature map" if pool is None else "Pooled", f"moved ({shift[0]:+d}, {shift[1]:+d})"
+    panels = [Panel(f"{what} {original.shape[0]}x{original.shape[1]}", original),
+              Panel(f"{what}, {moved}", changed),
+              Panel("|difference|", np.abs(changed - original), (0.0, high - low), "Reds")]
+    return maps_figure(panels, same_pixel_size=False, height=height)

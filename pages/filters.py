@@ -210,9 +210,11 @@ def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
 
 
 def show_results(picked: PickedImage, chosen: ChosenKernel, raw: np.ndarray,
-                 heading: str = "4. Original and filtered") -> None:
+                 heading: str = "4. Original and filtered", key: str | None = None) -> None:
+    """The image and its filtered output; `key` names them (default: their fingerprint) to keep the figure."""
     st.subheader(heading)
-    figure = once(fingerprint(picked.pixels, raw), ("response",), functools.partial(response_figure, picked.pixels, raw))
+    figure = once(key or fingerprint(picked.pixels, raw), ("response",),
+                  functools.partial(response_figure, picked.pixels, raw))
     st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG)
     shared = ("Raw and ReLU panels share one colour scale" if picked.grayscale else
               "The three raw channel panels share one colour scale")
@@ -342,7 +344,9 @@ if __name__ == "__main__":
     height, width = picked.pixels.shape[:2]
     size = chosen.weights.shape[0]
     try:
-        raw = convolve2d(picked.pixels, chosen.weights, stride=stride, padding=padding)
+        key = f"{fingerprint(picked.pixels)}:{fingerprint(chosen.weights)}:{stride}:{padding}"
+        raw = once(key, ("filtered",), functools.partial(convolve2d, picked.pixels, chosen.weights, stride=stride,
+                                                         padding=padding))
         formula = shape_formula(height, width, size, stride, padding)
     except ValueError as error:
         st.error(str(error))
@@ -354,7 +358,7 @@ if __name__ == "__main__":
     st.code(formula, language=None)
 
     if not quiz_mode or quiz(picked, chosen):
-        show_results(picked, chosen, raw)
+        show_results(picked, chosen, raw, key=key)
         step_through(picked.pixels, chosen.weights, raw, stride, padding)
         if st.session_state.get("filters_kernel_source") == KERNEL_SOURCES[2]:
             learned_section(picked, stride, padding)

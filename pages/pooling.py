@@ -1,16 +1,20 @@
 """Pooling: how max / average / min pooling shrinks a feature map, and what it keeps."""
 
+import functools
+
 import numpy as np
 import streamlit as st
 
 from components import pooling_charts as charts
 from components.filters import KERNELS, convolve2d
 from components.heap import freeze_after_imports
+from components.imaging import fingerprint
+from components.memo import once
 from components.pooling import (
     PoolError,
+    busiest_window,
     compression,
     pool2d,
-    pool_repeatedly,
     poolable_times,
     shape_formula,
     shift_sensitivity,
@@ -35,13 +39,17 @@ SETTINGS = ("size", "stride", "mode")  # the pooling settings a link keeps
 LINK = {"sample": Choice(tuple(sample_names())), "size": Integer(1, 64, 2), "stride": Integer(1, 64, 2),
         "mode": Choice(tuple(MODE_LABELS), "max")}
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def feature_map(image: np.ndarray, filter_name: str, relu: bool) -> np.ndarray:
-    """The map that gets pooled: the picture, or the picture through a filter (and ReLU)."""
-    if filter_name == NO_FILTER:
-        return image
-    response = convolve2d(image, KERNELS[filter_name].weights)
-    return np.maximum(response, 0.0) if relu else response
+def feature_map(image: np.ndarray, kernel: np.ndarray | None, relu: bool) -> np.ndarray:
+    """The map that gets pooled, read-only: a copy of the picture, or the picture through a kernel (then ReLU)."""
+    fmap = np.array(image, dtype=np.float32) if kernel is None else convolve2d(image, kernel)
+    fmap = np.maximum(fmap, 0.0) if relu and kernel is not None else fmap
+    fmap.setflags(write=False)
+    return fmap
+
+
+def pooling_key(pool: dict) -> tuple:
+    """The settings of pool2d as a hashable part of a question to `once`."""
+    return tuple(sorted(pool.items()))
 
 
 # ---------------------------------------------------------------- input and settings
@@ -80,16 +88,21 @@ def choose_settings(link: Link) -> dict:
 
 
 def pooled_view(image: np.ndarray, filter_name: str, relu: bool, settings: dict,
-                heading: str = "3. Before and after") -> np.ndarray | None:
-    """Shapes and before/after of one pooling; returns the pooled feature map (None after showing an error)."""
+                heading: str = "3. Before and after", image_key: str | None = None) -> np.ndarray | None:
+    """Shapes and before/after of one pooling; returns the pooled feature map (None after showing an error).
+
+    Maps and figures are kept (`once`) under the picture's fingerprint, `image_key` if the caller has it."""
+    key = image_key or fingerprint(image)
     try:
-        fmap = feature_map(image, filter_name, relu)
-        pooled = pool2d(fmap, **settings)
+        kernel = KERNELS[filter_name].weights if filter_name in KERNELS else None  # NO_FILTER: the picture itself
+        fmap = once(key, ("map", filter_name, relu), functools.partial(feature_map, image, kernel, relu))
+        pooled = once(key, ("pooled", filter_name, relu, pooling_key(settings)),
+                      functools.partial(pool2d, fmap, **settings))
     except ValueError as error:  # PoolError, or a filter larger than a tiny picture
         st.error(str(error))
         return None
     show_shapes(fmap, pooled, settings)
-    show_before_after(fmap, pooled, settings, heading)
+    show_before_after(fmap, pooled, settings, heading, f"{key}:{filter_name}:{relu}")
     return fmap
 
 
@@ -115,28 +128,28 @@ def show_shapes(x: np.ndarray, pooled: np.ndarray, pool: dict) -> None:
         st.caption(f"Each of the {x.shape[2]} colour channels is pooled on its own; channels are never mixed.")
 
 
-def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict, heading: str) -> None:
+def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict, heading: str, key: str) -> None:
     label = f"{MODE_LABELS[pool['mode']].split()[0]} pooled"
     panels = [charts.Panel(f"Input {shape_text(x.shape[:2])}", x),
               charts.Panel(f"{label} {shape_text(pooled.shape[:2])}", pooled)]
     st.header(heading)
     true_size, scaled = st.columns(2)
-    true_size.plotly_chart(charts.maps_figure(panels, same_pixel_size=True, height=300, width=HALF_WIDTH),
-                           config=PLOT_CONFIG, key="pool_true_size")
+    figures = once(key, ("before/after", pooling_key(pool)), lambda: [
+        charts.maps_figure(panels, same_pixel_size=same, height=300, width=HALF_WIDTH) for same in (True, False)])
+    true_size.plotly_chart(figures[0], config=PLOT_CONFIG, key="pool_true_size")
     true_size.caption("True relative size: every pixel drawn the same size."
                       + PICTURE_NOTE * charts.drawn_as_picture(x))
-    scaled.plotly_chart(charts.maps_figure(panels, same_pixel_size=False, height=300, width=HALF_WIDTH),
-                        config=PLOT_CONFIG, key="pool_scaled")
+    scaled.plotly_chart(figures[1], config=PLOT_CONFIG, key="pool_scaled")
     scaled.caption("Scaled up to the same size: each output pixel stands for one window.")
 
 
 @st.fragment
-def show_windows(x2d: np.ndarray, pool: dict) -> None:
+def show_windows(x2d: np.ndarray, pool: dict, key: str) -> None:
+    """`key` names the map (`once` keeps what these views compute from it)."""
     st.header("4. Inside the windows")
-    geometry = {key: pool[key] for key in ("size", "stride", "padding")}
-    spread = pool2d(x2d, mode="max", **geometry) - pool2d(x2d, mode="min", **geometry)
-    out_shape = spread.shape
-    busiest = np.unravel_index(int(np.argmax(spread)), out_shape)
+    geometry = {name: pool[name] for name in ("size", "stride", "padding")}
+    out_shape, busiest = once(key, ("busiest", pooling_key(geometry)),
+                              functools.partial(busiest_window, x2d, **geometry))
     shape_key = f"{out_shape[0]}x{out_shape[1]}"
     row_col, col_col = st.columns(2)
     row, col = (
@@ -145,7 +158,9 @@ def show_windows(x2d: np.ndarray, pool: dict) -> None:
         for column, axis, count, start in ((row_col, "row", out_shape[0], busiest[0]),
                                            (col_col, "column", out_shape[1], busiest[1])))
     view = charts.window_view(out_shape, (row, col), pool["size"], pool["stride"])
-    st.plotly_chart(charts.window_grid_figure(x2d, view, **pool), config=PLOT_CONFIG, key="pool_windows")
+    st.plotly_chart(once(key, ("windows", view, pooling_key(pool)),
+                         functools.partial(charts.window_grid_figure, x2d, view, **pool)),
+                    config=PLOT_CONFIG, key="pool_windows")
     kept = charts.MODE_WORDS[pool["mode"]]
     winner_note = "" if pool["mode"] == "avg" else (
         f" Orange: the pixel each window keeps (the {kept}; on a tie the first, as in TensorFlow).")
@@ -159,7 +174,7 @@ def show_windows(x2d: np.ndarray, pool: dict) -> None:
 
 
 @st.fragment
-def show_shift_test(x2d: np.ndarray, pool: dict) -> None:
+def show_shift_test(x2d: np.ndarray, pool: dict, key: str) -> None:
     st.header("5. Shift test: does a small move change the result?")
     dy_col, dx_col = st.columns(2)
     dy = dy_col.slider("Move down (pixels)", -2, 2, 0, key="pool_shift_dy")
@@ -168,11 +183,12 @@ def show_shift_test(x2d: np.ndarray, pool: dict) -> None:
         st.info("Move the map by 1 or 2 pixels to compare.")
         return
     try:
-        stats = shift_sensitivity(x2d, (dy, dx), **pool)
+        stats, after = once(key, ("shift", dy, dx, pooling_key(pool)), lambda: (
+            shift_sensitivity(x2d, (dy, dx), **pool), charts.shift_figure(x2d, (dy, dx), pool)))
+        before = once(key, ("shifted map", dy, dx), functools.partial(charts.shift_figure, x2d, (dy, dx)))
     except PoolError as error:  # a shift as large as a tiny map
         st.warning(str(error))
         return
-    before, after = charts.shift_figures(x2d, (dy, dx), **pool)
     unpooled_col, pooled_col = st.columns(2)
     unpooled_col.metric("Feature map changed", f"{stats.unpooled_relative_change:.0%}",
                         f"{stats.unpooled_unchanged:.0%} of pixels identical", delta_color="off", delta_arrow="off")
@@ -189,14 +205,12 @@ def show_shift_test(x2d: np.ndarray, pool: dict) -> None:
 
 
 @st.fragment
-def show_repeated(x: np.ndarray, pool: dict) -> None:
+def show_repeated(x: np.ndarray, pool: dict, key: str) -> None:
     st.header("6. Pool the picture again and again")
     most = poolable_times(x.shape[:2], pool["size"], pool["stride"], pool["padding"])
     times = st.slider("Times to pool", 1, most, min(3, most), key=f"pool_times_{most}") if most > 1 else 1
-    maps = [x, *pool_repeatedly(x, times, **pool)]
-    panels = [charts.Panel(f"{i}x: {shape_text(m.shape[:2])}" if i else f"Input {shape_text(m.shape[:2])}", m)
-              for i, m in enumerate(maps)]
-    st.plotly_chart(charts.maps_figure(panels, same_pixel_size=False, height=300), config=PLOT_CONFIG,
+    st.plotly_chart(once(key, ("repeated", times, pooling_key(pool)),
+                         functools.partial(charts.repeated_figure, x, times, pool)), config=PLOT_CONFIG,
                     key="pool_repeated")
     limit = "" if most == 5 else f" These settings can pool this picture at most {most} time{'s' * (most > 1)}."
     st.caption("The picture itself (no filter), all scaled to the same size. Each pooling throws away detail; "
@@ -204,14 +218,14 @@ def show_repeated(x: np.ndarray, pool: dict) -> None:
                f"are no longer recognisable. That is why the model pools only twice (28 -> 13 -> 5).{limit}")
 
 
-def channel_of(x: np.ndarray) -> np.ndarray:
-    """The 2-D map the window and shift views use: the map itself, or one colour channel."""
+def channel_of(x: np.ndarray) -> tuple[np.ndarray, str]:
+    """The 2-D map the window and shift views use (the map itself, or one colour channel) and the channel."""
     if x.ndim == 2:
-        return x
+        return x, ""
     names = ["Red", "Green", "Blue"]
     channel = st.radio("Colour channel for the window and shift views", names, horizontal=True,
                        key="pool_channel")
-    return x[..., names.index(channel)]
+    return x[..., names.index(channel)], channel
 
 
 # ---------------------------------------------------------------- the course model's shapes
@@ -248,8 +262,9 @@ def show_course_walk() -> None:
             ("max pool", pool2)]
     panels = [charts.Panel(f"{shape_text(m.shape)}<br>{what}", m, value_range=charts.value_range(m))
               for what, m in maps]
-    st.plotly_chart(charts.maps_figure(panels, same_pixel_size=True, height=300), config=PLOT_CONFIG,
-                    key="walk_maps")
+    st.plotly_chart(once("course walk", (name, index, second),
+                         functools.partial(charts.maps_figure, panels, same_pixel_size=True, height=300)),
+                    config=PLOT_CONFIG, key="walk_maps")
     st.caption(
         f"True relative size. First conv: the trained 3x3 weights of filter #{index} of {len(labels)} from the shipped "
         "model (its bias is left out; \u2248 names the most similar hand-made kernel and the cosine similarity of "
@@ -275,10 +290,11 @@ if __name__ == "__main__":
     pooling_link = link_update({name: settings[name] for name in SETTINGS}, LINK)
     update_query_params({**sample_link(image is not None), **pooling_link})
     if image is not None:
-        fmap = pooled_view(image, filter_name, relu, settings)
+        image_key = fingerprint(image)
+        fmap = pooled_view(image, filter_name, relu, settings, image_key=image_key)
         if fmap is not None:
-            map2d = channel_of(fmap)
-            show_windows(map2d, settings)
-            show_shift_test(map2d, settings)
-            show_repeated(image, settings)
+            map2d, channel = channel_of(fmap)
+            show_windows(map2d, settings, f"{image_key}:{filter_name}:{relu}:{channel}")
+            show_shift_test(map2d, settings, f"{image_key}:{filter_name}:{relu}:{channel}")
+            show_repeated(image, settings, image_key)
     show_course_walk()

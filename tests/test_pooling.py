@@ -17,6 +17,7 @@ from scipy import ndimage
 from components.pooling import (
     CompressionStats,
     PoolError,
+    busiest_window,
     compression,
     output_shape,
     pool2d,
@@ -526,3 +527,16 @@ def test_poolable_times_counts_the_poolings_that_still_fit(shape, size, stride, 
             break
         fits += 1
     assert poolable_times(shape, size, stride, padding) == fits
+
+
+@pytest.mark.parametrize("size,stride,padding", [(2, 2, "valid"), (3, 2, "same"), (2, 1, "valid")])
+def test_busiest_window_is_the_window_whose_values_differ_most(size, stride, padding):
+    x = np.random.default_rng(3).random((11, 13)).astype(np.float32)
+    out = output_shape(11, 13, size, stride, padding)
+    pad_h = max((out[0] - 1) * stride + size - 11, 0) // 2 if padding == "same" else 0
+    pad_w = max((out[1] - 1) * stride + size - 13, 0) // 2 if padding == "same" else 0
+    spreads = np.array([[np.ptp(x[max(r * stride - pad_h, 0): r * stride - pad_h + size,
+                                  max(c * stride - pad_w, 0): c * stride - pad_w + size])
+                         for c in range(out[1])] for r in range(out[0])])
+    shape, cell = busiest_window(x, size, stride, padding)
+    assert shape == out and cell == np.unravel_index(int(spreads.argmax()), out)
