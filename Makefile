@@ -1,4 +1,4 @@
-# `make run` starts the app; `make test` runs every test (unit, AppTest, browser).
+# `make run` starts the app; `make test` checks the import contracts and runs every test (unit, AppTest, browser).
 # Both first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium): scripts/ensure_system.py.
 PYTHON ?= python3
 VENV := .venv
@@ -26,6 +26,7 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(SETUP) data browser
+	$(BIN)/lint-imports  # the layer and TensorFlow contracts in pyproject.toml
 	$(BIN)/python -m pytest
 
 benchmark: $(VENV)/.dev

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from components.filters import Padding, convolve2d, most_similar_kernel
+from components.filters import Padding, convolve2d
+from models.kernels import most_similar_kernel
 
 
 @dataclass(frozen=True, eq=False)

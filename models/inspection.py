@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from components.filters import most_similar_kernel
+from models.kernels import most_similar_kernel
 from models.data import scale_images
 
 import keras  # noqa: E402  (after numpy, as in models.train)
@@ -347,7 +347,7 @@ class KernelGroup:
 
 
 def group_kernels(kernels: np.ndarray, threshold: float = MATCH_THRESHOLD) -> list[KernelGroup]:
-    """Group (n, 3, 3) kernels by their most similar library kernel (components.filters.most_similar_kernel).
+    """Group (n, 3, 3) kernels by their most similar library kernel (models.kernels.most_similar_kernel).
 
     Groups are ordered largest first, kernels by |cosine| within a group. Kernels whose best
     |cosine| is below `threshold`, or whose weights are all equal, form the last group, NO_MATCH.

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from components.filters import KERNELS
+from models.kernels import KERNELS
 from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
 
 OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop")
@@ -34,7 +34,7 @@ class TrainConfig:
 
 @functools.cache
 def hand_picked_kernels() -> tuple[tuple[str, ...], np.ndarray]:
-    """The classic 3x3 kernels of components.filters (duplicates dropped), plus each direction-sensitive
+    """The classic 3x3 kernels of models.kernels (duplicates dropped), plus each direction-sensitive
     one turned by 180 degrees (the same detector facing the other way); each scaled to L2 norm 1 so no
     kernel dominates by size alone. Returns (names, kernels of shape (3, 3, 1, n)) for a Conv2D layer."""
     names: list[str] = []
