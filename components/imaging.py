@@ -336,16 +336,17 @@ def _colour_table(colorscale: str | tuple) -> np.ndarray:
     return table
 
 
-def picture_data_uri(picture: np.ndarray) -> str:
+def picture_data_uri(picture: np.ndarray, *, lossless: bool = False) -> str:
     """A uint8 (H, W), (H, W, 3) or (H, W, 4) picture as a data URI for a Plotly image's `source`.
 
     Small pictures and those with transparency are PNG. Large ones are JPEG at quality 85 without
     chroma subsampling, so thin red and blue lines side by side keep their colours: a photo-like
-    512 x 512 map is about a fifth of its PNG size, and charts show it at about its own size.
+    512 x 512 map is about a fifth of its PNG size, and charts show it at about its own size. `lossless`
+    keeps PNG for a picture drawn enlarged (e.g. a grid of 26x26 maps), where JPEG would blur the edges.
     """
     array = np.ascontiguousarray(picture)
     buffer = io.BytesIO()
-    if array.ndim == 3 and array.shape[2] == 4 or array.shape[0] * array.shape[1] <= LOSSLESS_PIXELS:
+    if lossless or array.ndim == 3 and array.shape[2] == 4 or array.shape[0] * array.shape[1] <= LOSSLESS_PIXELS:
         Image.fromarray(array).save(buffer, format="PNG", compress_level=6)
         kind = "png"
     else:

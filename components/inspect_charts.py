@@ -221,7 +221,8 @@ def all_maps_figure(maps: np.ndarray, layer: str, *, per_map: bool = False, per_
     largest = np.full(rows * per_row, np.nan)
     largest[:channels] = peaks
     picture = dict(type="image", source=picture_data_uri(colorize(canvas, ACTIVATION_SCALE, low, high,
-                                                                  gap=(255, 255, 255))), hoverinfo="skip")
+                                                                  gap=(255, 255, 255)), lossless=True),
+                   hoverinfo="skip")  # PNG: the maps are drawn enlarged, JPEG would blur their edges
     names = dict(type="heatmap", z=filters.reshape(rows, per_row), customdata=largest.reshape(rows, per_row),
                  x0=(width_px - 1) / 2, dx=width_px + 1, y0=(height_px - 1) / 2, dy=height_px + 1, opacity=0,
                  hoverongaps=False, hovertemplate=f"{layer} filter %{{z}}<br>largest value %{{customdata:.3f}}"
