@@ -57,7 +57,8 @@ def prediction_labels(indices: Sequence[int], labels: np.ndarray, probabilities:
     """Row labels "#i true<br>→ predicted p%" for these test images, and "#i (predicted)" for those it gets wrong."""
     rows = [f"#{i} {class_names[int(labels[i])]}<br>→ {class_names[int(p.argmax())]} {p.max():.0%}"
             for i, p in zip(indices, probabilities)]
-    wrong = [f"#{i} ({class_names[int(p.argmax())]})" for i, p in zip(indices, probabilities) if p.argmax() != labels[i]]
+    wrong = [f"#{i} ({class_names[int(p.argmax())]})" for i, p in zip(indices, probabilities)
+             if p.argmax() != labels[i]]
     return rows, wrong
 
 
@@ -172,7 +173,8 @@ def image_grid_figure(images: np.ndarray, columns: Sequence[GridColumn], row_lab
                     hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3g}}<extra></extra>") | where)
                 continue
             data.append(dict(
-                type="heatmap", z=values, colorscale=ACTIVATION_SCALE, zmin=low, zmax=high if high > low else low + 1e-6,
+                type="heatmap", z=values, colorscale=ACTIVATION_SCALE, zmin=low,
+                zmax=high if high > low else low + 1e-6,
                 showscale=False,
                 hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>") | where)
     titles = [_title(column.title, _centre(layout, f"xaxis{_suffix(0, c, cols)}"), 1.0, TITLE_FONT)
