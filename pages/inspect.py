@@ -407,8 +407,9 @@ def embedding_tab(subject: Subject) -> None:
             st.markdown("Click a point to see the item here.")
             return
         index = int(points[0]["customdata"])
-        st.plotly_chart(gallery_figure(x_test[index:index + 1] / 255.0, [item_label(index, y_test, CLASS_NAMES, result)],
-                                       per_row=1, cell=230), config=CHART_CONFIG)
+        label = item_label(index, y_test, CLASS_NAMES, result)
+        st.plotly_chart(gallery_figure(x_test[index:index + 1] / 255.0, [label], per_row=1, cell=230),
+                        config=CHART_CONFIG)
         if st.button("Why this prediction?", on_click=open_in_why, args=(index,), key="inspect_embedding_why"):
             st.rerun()  # the tabs are outside this tab's fragment
 
