@@ -165,14 +165,15 @@ def _rect(x0: float, y0: float, x1: float, y1: float, colour: str, width: float,
 
 def window_grid_figure(
     x2d: np.ndarray, view: WindowView, *, size: int, stride: int, padding: Padding, mode: PoolMode,
-    decimals: int = 2, height: int = 640,
+    decimals: int = 2, height: int = 640, pooled: np.ndarray | None = None,
 ) -> go.Figure:
     """Zoomed input cells with their values, each window outlined (blue), each max/min window's
     winning pixel boxed (orange), and beside it the pooled cells those windows produce.
 
     The window written out below the chart (`view.selected`) is outlined in red on both sides.
     """
-    pooled = pool2d(x2d, size=size, stride=stride, mode=mode, padding=padding)
+    if pooled is None:  # `pooled`: pool2d of x2d with these settings, when the caller has it
+        pooled = pool2d(x2d, size=size, stride=stride, mode=mode, padding=padding)
     row_starts = window_starts(x2d.shape[0], size, stride, padding)
     col_starts = window_starts(x2d.shape[1], size, stride, padding)
     (r0, c0), (nr, nc) = view.first, view.count
@@ -236,7 +237,7 @@ def _winner(x2d: np.ndarray, top: int, left: int, size: int, mode: PoolMode) -> 
 
 def window_equation(
     x2d: np.ndarray, cell: tuple[int, int], *, size: int, stride: int, padding: Padding, mode: PoolMode,
-    decimals: int = 2,
+    decimals: int = 2, pooled: np.ndarray | None = None,
 ) -> str:
     """The selected window's arithmetic, e.g. "max(0.00, 0.47, 0.82, 0.31) = 0.82".
 
@@ -248,7 +249,9 @@ def window_equation(
     top = window_starts(x2d.shape[0], size, stride, padding)[r]
     left = window_starts(x2d.shape[1], size, stride, padding)[c]
     values = x2d[max(top, 0): top + size, max(left, 0): left + size].ravel()
-    result = pool2d(x2d, size=size, stride=stride, mode=mode, padding=padding)[r, c]
+    if pooled is None:  # as in window_grid_figure
+        pooled = pool2d(x2d, size=size, stride=stride, mode=mode, padding=padding)
+    result = pooled[r, c]
     if values.size > MAX_LISTED_VALUES:
         return f"{mode} of {values.size} values = {result:.{decimals}f}"
     listed = ", ".join(f"{v:.{decimals}f}" for v in values)
@@ -284,10 +287,15 @@ def shift_figures(
             shift_figure(x2d, shift, dict(size=size, stride=stride, mode=mode, padding=padding), height=height))
 
 
-def shift_figure(x2d: np.ndarray, shift: tuple[int, int], pool: dict | None = None, *, height: int = 300) -> go.Figure:
-    """One row of `shift_figures`: the map (no `pool`), or the pooled maps (pool2d's keyword arguments)."""
+def shift_figure(x2d: np.ndarray, shift: tuple[int, int], pool: dict | None = None, *, height: int = 300,
+                 pooled: np.ndarray | None = None) -> go.Figure:
+    """One row of `shift_figures`: the map (no `pool`), or the pooled maps (pool2d's keyword arguments; `pooled`
+    is pool2d of x2d when the caller has it)."""
     shifted = ndimage.shift(x2d, shift, order=0, mode="constant", cval=0.0)
-    original, changed = (x2d, shifted) if pool is None else (pool2d(m, **pool) for m in (x2d, shifted))
+    if pool is None:
+        original, changed = x2d, shifted
+    else:
+        original, changed = pool2d(x2d, **pool) if pooled is None else pooled, pool2d(shifted, **pool)
     low, high = value_range(x2d)
     what, moved = "Feature map" if pool is None else "Pooled", f"moved ({shift[0]:+d}, {shift[1]:+d})"
     panels = [Panel(f"{what} {original.shape[0]}x{original.shape[1]}", original),

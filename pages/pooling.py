@@ -158,8 +158,9 @@ def show_windows(x2d: np.ndarray, pool: dict, key: str) -> None:
         for column, axis, count, start in ((row_col, "row", out_shape[0], busiest[0]),
                                            (col_col, "column", out_shape[1], busiest[1])))
     view = charts.window_view(out_shape, (row, col), pool["size"], pool["stride"])
+    pooled = once(key, ("pooled", pooling_key(pool)), functools.partial(pool2d, x2d, **pool))
     st.plotly_chart(once(key, ("windows", view, pooling_key(pool)),
-                         functools.partial(charts.window_grid_figure, x2d, view, **pool)),
+                         functools.partial(charts.window_grid_figure, x2d, view, **pool, pooled=pooled)),
                     config=PLOT_CONFIG, key="pool_windows")
     kept = charts.MODE_WORDS[pool["mode"]]
     winner_note = "" if pool["mode"] == "avg" else (
@@ -168,7 +169,7 @@ def show_windows(x2d: np.ndarray, pool: dict, key: str) -> None:
         pool["stride"] < pool["size"]) else ""
     st.caption(f"Blue squares: pooling windows. Red: the window written out below.{winner_note}{overlap} "
                "The sliders start at the window whose values differ most.")
-    equation = charts.window_equation(x2d, (row, col), **pool)
+    equation = charts.window_equation(x2d, (row, col), **pool, pooled=pooled)
     st.markdown(f"**Window at output row {row}, column {col}:**")
     st.code(equation, language=None)
 
@@ -183,8 +184,9 @@ def show_shift_test(x2d: np.ndarray, pool: dict, key: str) -> None:
         st.info("Move the map by 1 or 2 pixels to compare.")
         return
     try:
+        pooled = once(key, ("pooled", pooling_key(pool)), functools.partial(pool2d, x2d, **pool))
         stats, after = once(key, ("shift", dy, dx, pooling_key(pool)), lambda: (
-            shift_sensitivity(x2d, (dy, dx), **pool), charts.shift_figure(x2d, (dy, dx), pool)))
+            shift_sensitivity(x2d, (dy, dx), **pool), charts.shift_figure(x2d, (dy, dx), pool, pooled=pooled)))
         before = once(key, ("shifted map", dy, dx), functools.partial(charts.shift_figure, x2d, (dy, dx)))
     except PoolError as error:  # a shift as large as a tiny map
         st.warning(str(error))
