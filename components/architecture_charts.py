@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from components.charts import FONT, SPATIAL_COLOUR, VECTOR_COLOUR, FlowStep, shape_flow_figure
 
@@ -34,31 +33,45 @@ def layer_share_figure(names: Sequence[str], params: Sequence[int], macs: Sequen
                        height: int = 320) -> go.Figure:
     """Two bar charts side by side, one bar per layer (top to bottom in network order), labelled with
     the count and its share of the total."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
-                        subplot_titles=("Parameters (weights to learn)", "Multiply-accumulates per image"))
-    for col, values, colour in ((1, params, PARAMS_COLOUR), (2, macs, MACS_COLOUR)):
+    data, axes = [], {}
+    for n, (values, colour) in enumerate(((params, PARAMS_COLOUR), (macs, MACS_COLOUR)), start=1):
         total = sum(values)
-        labels = [f"{v:,} ({_percent(v, total)})" for v in values]
-        fig.add_trace(go.Bar(x=list(values), y=list(names), orientation="h", marker_color=colour, text=labels,
-                             textposition="outside", cliponaxis=False, textfont=INK, hoverinfo="skip"),
-                      row=1, col=col)
-        fig.update_xaxes(visible=False, range=[0, max(values, default=0) * 1.7 or 1], row=1, col=col)
-        fig.update_yaxes(autorange="reversed", tickfont=INK, row=1, col=col)
-    return _finish(fig, height)
+        data.append(dict(type="bar", x=list(values), y=list(names), orientation="h", marker_color=colour,
+                         text=[f"{v:,} ({_percent(v, total)})" for v in values], textposition="outside",
+                         cliponaxis=False, textfont=INK, hoverinfo="skip") | _axes(n))
+        axes |= _pair(n, 0.14, x=dict(visible=False, range=[0, max(values, default=0) * 1.7 or 1]),
+                      y=dict(autorange="reversed", tickfont=INK))
+    return _finish(data, axes, ("Parameters (weights to learn)", "Multiply-accumulates per image"), 0.14, height)
 
 
 def comparison_figure(models: Sequence[str], params: Sequence[int], macs: Sequence[int], *,
                       height: int = 340) -> go.Figure:
     """Parameters and multiply-accumulates per image of a few models, as labelled bars side by side."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                        subplot_titles=("Parameters", "Multiply-accumulates per image"))
-    for col, values, colour in ((1, params, PARAMS_COLOUR), (2, macs, MACS_COLOUR)):
-        fig.add_trace(go.Bar(x=list(models), y=list(values), marker_color=colour, text=[f"{v:,}" for v in values],
-                             textposition="outside", cliponaxis=False, textfont=INK, hoverinfo="skip"),
-                      row=1, col=col)
-        fig.update_yaxes(visible=False, range=[0, max(values, default=0) * 1.25 or 1], row=1, col=col)
-        fig.update_xaxes(tickfont=INK, tickangle=0, row=1, col=col)
-    return _finish(fig, height)
+    data, axes = [], {}
+    for n, (values, colour) in enumerate(((params, PARAMS_COLOUR), (macs, MACS_COLOUR)), start=1):
+        data.append(dict(type="bar", x=list(models), y=list(values), marker_color=colour,
+                         text=[f"{v:,}" for v in values], textposition="outside", cliponaxis=False, textfont=INK,
+                         hoverinfo="skip") | _axes(n))
+        axes |= _pair(n, 0.12, x=dict(tickfont=INK, tickangle=0),
+                      y=dict(visible=False, range=[0, max(values, default=0) * 1.25 or 1]))
+    return _finish(data, axes, ("Parameters", "Multiply-accumulates per image"), 0.12, height)
+
+
+def _axes(n: int) -> dict:
+    suffix = "" if n == 1 else str(n)
+    return dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
+
+
+def _domain(n: int, spacing: float) -> list[float]:
+    """Column n (1 or 2) of two side by side, as make_subplots lays them out."""
+    width = (1 - spacing) / 2
+    return [0.0, width] if n == 1 else [width + spacing, 1.0]
+
+
+def _pair(n: int, spacing: float, *, x: dict, y: dict) -> dict:
+    suffix = "" if n == 1 else str(n)
+    return {f"xaxis{suffix}": dict(anchor=f"y{suffix}", domain=_domain(n, spacing)) | x,
+            f"yaxis{suffix}": dict(anchor=f"x{suffix}", domain=[0.0, 1.0]) | y}
 
 
 def _percent(value: int, total: int) -> str:
@@ -67,8 +80,11 @@ def _percent(value: int, total: int) -> str:
     return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
 
 
-def _finish(fig: go.Figure, height: int) -> go.Figure:
-    fig.update_annotations(font=dict(INK, size=17))  # subplot titles
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=50, b=10), font=FONT, showlegend=False,
-                      plot_bgcolor="white", paper_bgcolor="white", bargap=0.35)
-    return fig
+def _finish(data: list[dict], axes: dict, titles: tuple[str, str], spacing: float, height: int) -> go.Figure:
+    """Two charts side by side with their titles above (as make_subplots places them), built in one go."""
+    annotations = [dict(text=title, x=sum(_domain(n, spacing)) / 2, y=1.0, xref="paper", yref="paper",
+                        xanchor="center", yanchor="bottom", showarrow=False, font=dict(INK, size=17))
+                   for n, title in enumerate(titles, start=1)]
+    layout = axes | dict(annotations=annotations, height=height, margin=dict(l=10, r=10, t=50, b=10), font=FONT,
+                         showlegend=False, plot_bgcolor="white", paper_bgcolor="white", bargap=0.35)
+    return go.Figure(data=data, layout=layout)
