@@ -7,7 +7,7 @@ included. Almost all of those objects are modules and what they built at import 
 as the process. `gc.freeze()` moves everything alive into a permanent generation the collector skips, so the
 collection after each run only looks at what the runs themselves made.
 
-`freeze_after_imports` does that once after each batch of imports: a page calls it at the start of its run,
+`freeze_after_imports` does that once after each batch of imports: app.py calls it at the start of every run,
 just after the previous run's collection, so what it freezes is alive. Objects frozen that way are still
 freed by reference counting; only reference cycles among them would outlive their use, which is why it
 freezes only when modules were imported (a few times per server), not on every run.

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from components.architecture_charts import comparison_figure, flow_figure, layer_share_figure
-from components.heap import freeze_after_imports
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.query_state import config_from_link, config_link
 from components.widgets import model_card, start_page, update_query_params
@@ -144,7 +143,6 @@ def show_comparison() -> None:
 
 
 if __name__ == "__main__":
-    freeze_after_imports()
     start_page(
         "Architecture",
         "How many numbers does each layer learn, and how much arithmetic does it do for one image? "

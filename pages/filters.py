@@ -35,7 +35,6 @@ from components.filters import (
     shape_formula,
     starting_kernels,
 )
-from components.heap import freeze_after_imports
 from components.imaging import LUMA_WEIGHTS, fingerprint, to_npy_bytes, to_png_bytes
 from components.learned_filters import filter_responses
 from components.memo import once
@@ -312,7 +311,6 @@ def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
 
 
 if __name__ == "__main__":
-    freeze_after_imports()
     start_page(
         "Filters",
         "A **convolution** slides a small grid of weights, the *kernel* or *filter*, over the image. At each "

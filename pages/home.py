@@ -4,7 +4,6 @@ import streamlit as st
 
 from components.catalog import LESSONS, TOUR
 from components.charts import FlowStep, shape_flow_figure
-from components.heap import freeze_after_imports
 from components.widgets import model_card, start_page
 from models.card import ModelFileError
 from models.config import COURSE_CNN, plan
@@ -12,7 +11,6 @@ from models.config import COURSE_CNN, plan
 OPERATIONS = {"Conv2D": "conv 3x3<br>+ ReLU", "MaxPooling2D": "max pool<br>2x2", "Flatten": "flatten",
               "Dense": "dense<br>+ ReLU"}
 
-freeze_after_imports()
 start_page(
     "CNN Lab",
     "**How a convolutional neural network sees a picture.** The course network classifies 28x28 "

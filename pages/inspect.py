@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from components.heap import freeze_after_imports
 from components.imaging import fingerprint
 from components.inspect_charts import (
     GridColumn, all_maps_figure, clicked_cell, confusion_figure, embedding_figure, gallery_figure, image_grid_figure,
@@ -426,7 +425,6 @@ def tab_section(slug: str, subject: Subject) -> None:
 
 
 if __name__ == "__main__":
-    freeze_after_imports()
     start_page(
         "Inspect",
         "What happens inside the trained network: the feature maps its filters produce, the filters themselves, "

@@ -7,7 +7,6 @@ import streamlit as st
 
 from components import pooling_charts as charts
 from components.filters import KERNELS, convolve2d
-from components.heap import freeze_after_imports
 from components.imaging import fingerprint
 from components.memo import once
 from components.pooling import (
@@ -277,7 +276,6 @@ def show_course_walk() -> None:
 
 
 if __name__ == "__main__":
-    freeze_after_imports()
     start_page(
         "Pooling",
         "Pooling shrinks a feature map by summarising each small window with one number. "

@@ -9,7 +9,6 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from components.heap import freeze_after_imports
 from components.imaging import ImageError, fingerprint
 from components.inspect_charts import gallery_figure
 from components.memo import once
@@ -30,7 +29,6 @@ EXAMPLE_SPOTS = [(20, 30), (60, 130), (30, 110), (70, 40), (15, 140), (50, 80)] 
 NEIGHBOURS = 8
 TOP_K = 5
 
-freeze_after_imports()
 start_page(
     "Predict",
     "Give the trained network your own picture. It only knows 28x28 grayscale items, light on black, "
