@@ -73,10 +73,9 @@ def collect_ended_jobs() -> None:
 def start(specs: list[RunSpec]) -> None:
     """Button callback: queue one job per spec, all or none (a setting that cannot train is kept as an error)."""
     token = learner_token()
-    names = [job.name for job in learner_jobs()] + [run.name for run in run_store().runs(token)[0]]
-    groups = [job.group for job in learner_jobs()] + [run.group for run in run_store().runs(token)[0]]
-    first = max((int(m.group(1)) for m in map(RUN_NUMBER.match, names) if m), default=0) + 1
-    group = max(groups, default=0) + 1
+    earlier = [*learner_jobs(), *run_store().runs(token)[0]]  # numbering goes on from the learner's last run
+    first = max((int(m.group(1)) for m in (RUN_NUMBER.match(e.name) for e in earlier) if m), default=0) + 1
+    group = max((e.group for e in earlier), default=0) + 1
     sessions = learner_sessions()
     try:
         new = [TrainingJob(spec, f"Run {first + i}: {spec.title()}", learner=token, group=group,

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from models.progress import Event
 from models.job_protocol import NICE_ENV, RUN_FILE, THREADS_ENV
+from models.progress import Event
 
 ROOT = Path(__file__).resolve().parents[1]
 DASK_SCHEDULER_ENV = "CNN_LAB_DASK_SCHEDULER"

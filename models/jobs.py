@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from models.executors import Execution, Executor, WorkerFailed
+from models.job_protocol import STOPPED_BY_REQUEST
 from models.progress import MAX_CURVE_POINTS, CurvePoint, Event
 from models.recipes import RunSpec
 from models.runs import RunStore, TrainingRun
-from models.job_protocol import STOPPED_BY_REQUEST
 
 ORPHAN_SECONDS = 30.0
 POLL_SECONDS = 0.2

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from models.kernels import KERNELS
 from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
+from models.kernels import KERNELS
 
 OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop")
 TRAIN_SET_SIZE = 60_000

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.progress import CurvePoint
 from models.job_protocol import ARRAYS_FILE, MODEL_FILE, RUN_FILE
+from models.progress import CurvePoint
 
 DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 MAX_RUNS = 10
@@ -195,7 +195,7 @@ class RunStore:
 
     def commit(self, token: str, staging: Path) -> TrainingRun:
         """Move a finished job's folder into the learner's runs (one rename), then keep only the newest runs."""
-        run = TrainingRun.read(staging)  # refuse a folder that is not a complete run
+        TrainingRun.read(staging)  # refuse a folder that is not a complete run
         (staging / "worker.log").unlink(missing_ok=True)
         learner = self.learner_folder(token)
         learner.mkdir(parents=True, exist_ok=True)

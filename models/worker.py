@@ -23,10 +23,20 @@ from pathlib import Path
 
 import numpy as np
 
-from models.job_protocol import (ARRAYS_FILE, MODEL_FILE, NICE_ENV, RUN_FILE, STOPPED_BY_REQUEST, THREADS_ENV,
-                                 StopFlag, limit_threads, write_json_atomically)
+from models.job_protocol import (
+    ARRAYS_FILE,
+    MODEL_FILE,
+    NICE_ENV,
+    RUN_FILE,
+    STOPPED_BY_REQUEST,
+    THREADS_ENV,
+    StopFlag,
+    limit_threads,
+    write_json_atomically,
+)
 from models.progress import Event, ProgressReporter
 from models.recipes import RunSpec, hand_picked_kernels
+
 
 def build_model(spec: RunSpec):
     """A fresh, uncompiled model for `spec` (seeded by its recipe's seed)."""

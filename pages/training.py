@@ -5,12 +5,23 @@ import re
 import streamlit as st
 
 from components.catalog import ALL_PAGES
+from components.learner import learner_token
 from components.query_state import Choice, Integer, Link, link_update
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.training_charts import curves_figure, feature_maps_figure, filters_figure, overlay_figure
-from components.training_jobs import (CHART_CONFIG, CURVES_CAPTION, collect_ended_jobs, job_registry, learner_runs,
-                                      live, run_headline, run_store, start, start_error, storage_caption)
-from components.learner import learner_token
+from components.training_jobs import (
+    CHART_CONFIG,
+    CURVES_CAPTION,
+    collect_ended_jobs,
+    job_registry,
+    learner_runs,
+    live,
+    run_headline,
+    run_store,
+    start,
+    start_error,
+    storage_caption,
+)
 from components.widgets import read_page_link, start_page, update_query_params
 from models.config import COURSE_CNN, CNNConfig
 from models.data import CLASS_NAMES

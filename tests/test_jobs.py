@@ -238,9 +238,9 @@ def test_an_unwatched_job_stops_itself_and_keeps_its_run(tmp_path):
 
 def test_heartbeats_and_a_live_session_keep_a_job_alive(tmp_path):
     registry = make_registry(tmp_path, max_jobs=2)
-    watched = TrainingJob(spec(recipe=TrainConfig(epochs=3, batch_size=64)), "watched", learner="x", orphan_after=0.3)
-    connected = TrainingJob(spec(recipe=TrainConfig(epochs=3, batch_size=64)), "connected", learner="x", orphan_after=0.3,
-                            keepalive=lambda: True)
+    short = spec(recipe=TrainConfig(epochs=3, batch_size=64))
+    watched = TrainingJob(short, "watched", learner="x", orphan_after=0.3)
+    connected = TrainingJob(short, "connected", learner="x", orphan_after=0.3, keepalive=lambda: True)
     registry.submit(watched)
     registry.submit(connected)
     stop_beating = threading.Event()
@@ -334,7 +334,7 @@ def test_smoother_recovers_each_batch_from_keras_running_means():
     smoother = Smoother(steps=3)
     batch_losses, sizes = [1.0, 2.0, 4.0], [10, 10, 5]
     seen, total, smoothed = 0, 0.0, []
-    for batch, (loss, size) in enumerate(zip(batch_losses, sizes)):
+    for batch, (loss, size) in enumerate(zip(batch_losses, sizes, strict=True)):
         seen, total = seen + size, total + loss * size
         smoothed.append(smoother.add(batch, seen, total / seen, 0.5)[0])
     beta = 1 - 1 / 10
@@ -343,7 +343,8 @@ def test_smoother_recovers_each_batch_from_keras_running_means():
         ema, weight = beta * ema + (1 - beta) * loss, beta * weight + (1 - beta)
         expected.append(ema / weight)
     assert smoothed == pytest.approx(expected) and smoothed[0] == pytest.approx(1.0)
-    assert smoother.add(0, 10, 3.0, 0.5)[0] == pytest.approx((beta * ema + (1 - beta) * 3.0) / (beta * weight + 1 - beta))
+    restarted = (beta * ema + (1 - beta) * 3.0) / (beta * weight + 1 - beta)
+    assert smoother.add(0, 10, 3.0, 0.5)[0] == pytest.approx(restarted)
 
 
 def test_presets_build_runs_that_can_train_and_cross_processes_intact():
@@ -364,5 +365,6 @@ def test_comparison_rows_and_names(finished):
     (row,) = comparison_rows([run])
     assert row["run"] == "test run" and row["epochs"] == 2 and row["test acc"] == run.test_accuracy
     assert row["val acc"] == run.history["val_accuracy"][-1] and row["ended"] == "all epochs"
-    assert spec().title() == "dense baseline, 2 epochs" and spec(architecture=TINY_CNN).model_label() == "CNN with 8 filters"
+    assert spec().title() == "dense baseline, 2 epochs"
+    assert spec(architecture=TINY_CNN).model_label() == "CNN with 8 filters"
     assert spec(architecture=COURSE_CNN, recipe=TrainConfig(epochs=1)).title() == "course CNN, 1 epoch"
