@@ -12,11 +12,12 @@ from components.catalog import ALL_PAGES, HOME
 from components.heap import freeze_after_imports
 from components.learner import remember_learner
 from components.server_hooks import keep_keras_session
-from components.widgets import presentation_mode
+from components.widgets import mark_app_run, presentation_mode
 
 keep_keras_session()
 freeze_after_imports()  # what the server has imported stays out of Streamlit's post-run gc.collect()
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
+mark_app_run()
 presentation_mode()
 with st.sidebar:
     remember_learner()

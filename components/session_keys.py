@@ -11,4 +11,5 @@ TRAIN_DESIGN_REQUEST = "train_design_request"  # set by "Train this network": Tr
 PRESENTATION = "presentation_mode"  # bool: presentation mode on (components.presentation, ?present=1)
 PRESENTATION_TOGGLE = "presentation_toggle"  # the sidebar toggle widget; copied from PRESENTATION each run
 TOUR_STEP = "tour_step"  # int: the Week 3 tour's current step, 0-based (also ?step=, 1-based)
+APP_RAN = "app_ran"  # True once app.py has run in this session: its pages run through st.navigation
 PAGE_LINKS = "page_links"  # {page script hash: the link parameters it last wrote}: a page reopens as it was left

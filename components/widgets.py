@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +16,7 @@ from components.learned_filters import FilterLabel, LearnedFilters, label_filter
 from components.presentation import PRESENT_PARAM, parse_flag, presentation_css
 from components.query_state import Link, read_link
 from components.samples import is_fashion_sample, load_sample, sample_description, sample_names
-from components.session_keys import IMAGE_SOURCE, PAGE_LINKS, PRESENTATION, PRESENTATION_TOGGLE
+from components.session_keys import APP_RAN, IMAGE_SOURCE, PAGE_LINKS, PRESENTATION, PRESENTATION_TOGGLE
 from models.card import ModelFileError, read_filter_snapshots, read_model_card
 from models.data import Arrays, DataError, load_fashion_mnist
 
@@ -31,14 +32,27 @@ def start_page(title: str, intro: str = "") -> None:
     """Title and intro of a lab page; also makes a first visit straight to a page URL use app.py.
 
     Until app.py has called st.navigation once, Streamlit treats the pages/ folder as old-style
-    navigation and would run this file alone (no page config, file names in the sidebar).
+    navigation and runs the page's file alone (no page config, no navigation, file names in the sidebar):
+    PagesManager.uses_pages_directory is set when the server starts because pages/ exists, and only
+    st.navigation clears it. A page run that did not come through app.py (seen by its session-state
+    mark) clears the flag and reruns, so the rerun goes through app.py. The mark, not the flag, decides:
+    when several learners' first visits arrive at once, one of them clears the flag while the others'
+    runs are already under way without app.py (they then drew pages without app.py's set-up, and read a
+    pandas another thread was still importing).
     """
-    if PagesManager.uses_pages_directory:
+    context = get_script_run_ctx()
+    under_app = context is not None and Path(context.main_script_path).name == "app.py"  # not a page's own test
+    if under_app and not st.session_state.get(APP_RAN):
         PagesManager.uses_pages_directory = False
         st.rerun()
     st.title(title)
     if intro:
         st.markdown(intro)
+
+
+def mark_app_run() -> None:
+    """app.py's mark that this session's runs go through it (see start_page)."""
+    st.session_state[APP_RAN] = True
 
 
 def presentation_mode() -> bool:

@@ -40,3 +40,25 @@ def test_home_visit_and_filters_kernel_change(server_url):
     assert KERNELS[KERNEL].explanation in changed.text()
     assert session.widget("filters_library").value == KERNEL
     assert "kernel=Sobel%3A+horizontal+edges" in session.query_string
+
+
+@pytest.mark.timeout(240)
+def test_a_class_arriving_at_once_on_a_fresh_server_gets_whole_pages():
+    """Twelve first visits straight to /filters on a cold server, all at once. The first run of each may start
+    without app.py (Streamlit's old-style navigation until st.navigation has run once); every learner must still
+    get the page through app.py, and nobody an exception (such runs once read a half-imported pandas)."""
+
+    async def learner(url):
+        async with Session(url, timeout=180) as session:
+            return await session.visit("filters")
+
+    async def class_of(url, size):
+        return await asyncio.gather(*(learner(url) for _ in range(size)))
+
+    with streamlit_server() as server:
+        replies = asyncio.run(class_of(server.url, 12))
+    assert [r.exceptions for r in replies] == [[] for _ in replies]
+    assert [r.status for r in replies] == ["FINISHED_SUCCESSFULLY"] * len(replies)
+    # app.py's sidebar toggle is among each page's widgets: the page ran through app.py
+    assert all(any(w.label == "Presentation mode" for w in r.widgets) for r in replies), [
+        sorted(w.label for w in r.widgets) for r in replies]
