@@ -16,9 +16,9 @@ from components.inspect_charts import (
     item_label, kernel_gallery_figure, kernel_notes, kernels_caption, prediction_labels, probability_figure,
     projection_text, why_text,
 )
-from components.training_jobs import learner_runs
 from components.memo import once
 from components.query_state import Choice, Indices, Link, link_update
+from components.training_jobs import learner_runs
 from components.widgets import (
     fashion_mnist, filter_snapshots, model_card, read_page_link, shipped_model, start_page, update_query_params,
 )
@@ -207,7 +207,8 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
     maps = outputs[layer][position]
     left.caption(f"{layer}: {maps.shape[0]}x{maps.shape[1]} pixels x {maps.shape[2]} filters. "
                  f"{int((maps.max(axis=(0, 1)) == 0).sum())} filters stay 0 (ReLU) on this image.")
-    right.plotly_chart(all_maps_figure(maps, layer, per_map=per_map), config=CHART_CONFIG)
+    right.plotly_chart(once(fingerprint(maps), ("all maps", layer, per_map),  # not redrawn for a new filter number
+                            functools.partial(all_maps_figure, maps, layer, per_map=per_map)), config=CHART_CONFIG)
     return indices
 
 
