@@ -11,34 +11,14 @@ from dataclasses import dataclass
 from components import filters, pooling
 from models.analysis import DENSE_BASELINE, layer_table_for_config, totals
 from models.config import COURSE_CNN, INPUT_SHAPE, plan, shape_text
+from models.recipes import RunSpec, TrainConfig
 
 TOUR_KERNEL = "Course: vertical lines"
 OTHER_KERNEL = "Course: horizontal lines"
 
 
-@dataclass(frozen=True)
-class TourRun:
-    """The short live training run of the training step (the Training page's job, these settings)."""
-
-    train_images: int = 5_000
-    validation_split: float = 0.1
-    epochs: int = 2
-    batch_size: int = 32
-
-    @property
-    def validation_images(self) -> int:
-        return round(self.train_images * self.validation_split)
-
-    @property
-    def fitted_images(self) -> int:
-        return self.train_images - self.validation_images
-
-    @property
-    def batches_per_epoch(self) -> int:
-        return math.ceil(self.fitted_images / self.batch_size)
-
-
-TOUR_RUN = TourRun()
+# The short live training run of the training step (the Training page's job, with these settings).
+TOUR_RUN = RunSpec(COURSE_CNN, recipe=TrainConfig(epochs=2, batch_size=32), train_images=5_000, validation_split=0.1)
 
 
 @dataclass(frozen=True)
@@ -129,18 +109,17 @@ def course_model() -> Step:
 
 
 def training() -> Step:
-    run = TOUR_RUN
-    full, rest = divmod(run.fitted_images, run.batch_size)
-    last = f"{full} full batches of {run.batch_size} and a last one of {rest}" if rest else (
-        f"{full} full batches of {run.batch_size}")
+    run, batch = TOUR_RUN, TOUR_RUN.recipe.batch_size
+    full, rest = divmod(run.fitted_images, batch)
+    last = f"{full} full batches of {batch} and a last one of {rest}" if rest else f"{full} full batches of {batch}"
     return Step(
         "training", "training", "Training the model",
         "Training shows the network images with their labels, measures how wrong its predictions are (the loss) "
         "and nudges every weight a little to reduce it, one batch at a time. Press Train for a short real run: the "
-        f"course CNN, {run.epochs} epochs on the first {run.train_images:,} training images ({run.validation_images} "
-        f"held out for validation), batch {run.batch_size}.",
+        f"course CNN, {run.recipe.epochs} epochs on the first {run.train_images:,} training images "
+        f"({run.validation_images} held out for validation), batch {batch}.",
         f"How many batches, and so weight updates, make one epoch of these {run.fitted_images:,} images?",
-        f"ceil({run.fitted_images:,} / {run.batch_size}) = {run.batches_per_epoch}: {last}.",
+        f"ceil({run.fitted_images:,} / {batch}) = {run.steps_per_epoch()}: {last}.",
     )
 
 

@@ -88,10 +88,8 @@ def model_section() -> dict[str, str]:
 def training_section() -> dict[str, str]:
     from components import training_jobs as jobs
     from components.training_charts import curves_figure
-    from models.recipes import RunSpec, TrainConfig
 
-    spec = RunSpec(COURSE_CNN, recipe=TrainConfig(epochs=TOUR_RUN.epochs, batch_size=TOUR_RUN.batch_size),
-                   train_images=TOUR_RUN.train_images, validation_split=TOUR_RUN.validation_split)
+    spec = TOUR_RUN
     jobs.collect_ended_jobs()
     busy = bool(jobs.learner_jobs())
     st.button(f"Train the {spec.title()}", icon=":material/play_arrow:", type="primary", disabled=busy,
@@ -112,7 +110,7 @@ def training_section() -> dict[str, str]:
     else:
         st.caption(f"For comparison: the shipped model, the same recipe on {card['train_images']:,} images for "
                    f"{card['epochs']} epochs, reaches {card['test_accuracy']:.2%} on the 10,000 test images.")
-    return {"model": "course", "images": str(TOUR_RUN.train_images), "epochs": str(TOUR_RUN.epochs)}
+    return {"model": "course", "images": str(TOUR_RUN.train_images), "epochs": str(TOUR_RUN.recipe.epochs)}
 
 
 def maps_section() -> dict[str, str]:

@@ -1,8 +1,10 @@
 """The Week 3 tour: its answers against Keras, and the page under AppTest (Next / Back, reveal, ?step=, training)."""
 
+import math
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -14,6 +16,7 @@ from components.session_keys import LEARNER, TOUR_STEP
 from components.training_jobs import job_registry, run_store
 from components.tour import TOUR_KERNEL, TOUR_RUN, steps
 from models.card import read_model_card
+from models.config import COURSE_CNN
 from models.jobs import TrainingJob
 from models.recipes import RunSpec, TrainConfig
 from models.zoo import course_cnn, course_dnn
@@ -66,11 +69,10 @@ def test_answers_match_keras():
 
 
 def test_training_answer_is_the_training_jobs_batch_count():
-    spec = RunSpec(recipe=TrainConfig(epochs=TOUR_RUN.epochs, batch_size=TOUR_RUN.batch_size),
-                   train_images=TOUR_RUN.train_images, validation_split=TOUR_RUN.validation_split)
+    spec = RunSpec(recipe=TrainConfig(epochs=2, batch_size=32), train_images=5_000, validation_split=0.1)
     steps_per_epoch = TrainingJob(spec, "tour", learner="x").progress().steps
     assert STEPS[4].answer.startswith(f"ceil(4,500 / 32) = {steps_per_epoch}: ")
-    assert steps_per_epoch == TOUR_RUN.batches_per_epoch == 141
+    assert steps_per_epoch == math.ceil(4_500 / 32) == 141 and TOUR_RUN == replace(spec, architecture=COURSE_CNN)
     assert STEPS[4].answer.endswith("140 full batches of 32 and a last one of 20.")
 
 
@@ -123,13 +125,13 @@ def test_the_training_step_trains_the_course_cnn_briefly_and_shows_the_run():
     app = tour(step="5")
     press(app, "tour_train")
     (job,) = job_registry().jobs_for(app.session_state[LEARNER])
-    assert job.name == f"Run 1: course CNN, {TOUR_RUN.epochs} epochs"
-    assert job.progress().steps == TOUR_RUN.batches_per_epoch
+    assert job.name == f"Run 1: course CNN, {TOUR_RUN.recipe.epochs} epochs"
+    assert job.progress().steps == 141
     assert next(b for b in app.button if b.key == "tour_train").disabled
     assert job.wait(120), "the tour's run did not end"
     app.run()
     (run,) = run_store().runs(app.session_state[LEARNER])[0]
-    assert run.config["train_images"] == 4_500 and len(run.history["loss"]) == TOUR_RUN.epochs
+    assert run.config["train_images"] == 4_500 and len(run.history["loss"]) == TOUR_RUN.recipe.epochs
     assert any(m.value.startswith(f"Test accuracy **{run.test_accuracy:.2%}** after 2 epochs") for m in app.markdown)
     card = read_model_card()
     assert any(f"{card['epochs']} epochs, reaches {card['test_accuracy']:.2%}" in c.value for c in app.caption)
