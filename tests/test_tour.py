@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from components.filters import KERNELS
 from components.session_keys import LEARNER, TOUR_STEP
-from components.training_jobs import job_registry, run_store
 from components.tour import TOUR_KERNEL, TOUR_RUN, steps
+from components.training_jobs import job_registry, run_store
 from models.card import read_model_card
 from models.config import COURSE_CNN
 from models.jobs import TrainingJob
