@@ -34,15 +34,15 @@ def start_page(title: str, intro: str = "") -> None:
     Until app.py has called st.navigation once, Streamlit treats the pages/ folder as old-style
     navigation and runs the page's file alone (no page config, no navigation, file names in the sidebar):
     PagesManager.uses_pages_directory is set when the server starts because pages/ exists, and only
-    st.navigation clears it. A page run that did not come through app.py (seen by its session-state
-    mark) clears the flag and reruns, so the rerun goes through app.py. The mark, not the flag, decides:
-    when several learners' first visits arrive at once, one of them clears the flag while the others'
-    runs are already under way without app.py (they then drew pages without app.py's set-up, and read a
-    pandas another thread was still importing).
+    st.navigation clears it. While the flag is set, or when this session's runs have not been through
+    app.py (its session-state mark), the page clears the flag and reruns, so the rerun goes through
+    app.py. The flag alone is not enough: when several learners' first visits arrive at once, one of them
+    clears it while the others' runs are already under way without app.py (they then drew pages without
+    app.py's set-up, and read a pandas another thread was still importing).
     """
     context = get_script_run_ctx()
     under_app = context is not None and Path(context.main_script_path).name == "app.py"  # not a page's own test
-    if under_app and not st.session_state.get(APP_RAN):
+    if PagesManager.uses_pages_directory or under_app and not st.session_state.get(APP_RAN):
         PagesManager.uses_pages_directory = False
         st.rerun()
     st.title(title)

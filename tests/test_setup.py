@@ -291,10 +291,15 @@ def test_make_run_and_test_check_the_system_before_starting(monkeypatch):
     """Dry runs: the setup step comes right before streamlit and pytest."""
     for name in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):  # under `make test` this would be a sub-make
         monkeypatch.delenv(name, raising=False)
-    for target, step, then in (("run", "data", "-m streamlit run app.py"), ("test", "data browser", "-m pytest")):
+    for target, step, then in (("run", "data", ["-m streamlit run app.py"]),
+                               ("test", "data browser", ["lint-imports", "-m pytest"])):
         lines = subprocess.run(["make", "--no-print-directory", "-n", target], cwd=ROOT, capture_output=True,
                                text=True, check=True).stdout.splitlines()
-        assert lines[-2:] == [f".venv/bin/python scripts/ensure_system.py {step}", f".venv/bin/python {then}"]
+        commands = [line.split("  #")[0].strip() for line in lines[-1 - len(then):]]
+        expected = [f".venv/bin/python scripts/ensure_system.py {step}"]
+        expected += [f".venv/bin/{command}" if command == "lint-imports" else f".venv/bin/python {command}"
+                     for command in then]
+        assert commands == expected
 
 
 def test_make_without_python_says_what_to_install(tmp_path):

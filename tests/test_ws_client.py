@@ -7,6 +7,7 @@ the page title and the chosen kernel, and no exception element, so the benchmark
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -15,6 +16,12 @@ from components.filters import KERNELS
 from tests.browser import streamlit_server
 
 KERNEL = "Sobel: horizontal edges"
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright keeps an event loop in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +39,7 @@ def test_home_visit_and_filters_kernel_change(server_url):
             changed = await session.set("filters_library", KERNEL)
             return session, home, changed
 
-    session, home, changed = asyncio.run(learner())
+    session, home, changed = run_async(learner())
     assert home.status == "FINISHED_SUCCESSFULLY" and not home.exceptions, home.exceptions
     assert "CNN Lab" in home.texts and home.deltas > 0
     assert changed.status == "FINISHED_SUCCESSFULLY" and not changed.exceptions, changed.exceptions
@@ -56,7 +63,7 @@ def test_a_class_arriving_at_once_on_a_fresh_server_gets_whole_pages():
         return await asyncio.gather(*(learner(url) for _ in range(size)))
 
     with streamlit_server() as server:
-        replies = asyncio.run(class_of(server.url, 12))
+        replies = run_async(class_of(server.url, 12))
     assert [r.exceptions for r in replies] == [[] for _ in replies]
     assert [r.status for r in replies] == ["FINISHED_SUCCESSFULLY"] * len(replies)
     # app.py's sidebar toggle is among each page's widgets: the page ran through app.py
