@@ -103,7 +103,7 @@ def show_job(job: TrainingJob) -> None:
     progress = job.progress()
     st.markdown(f"**{job.name}**")
     registry = job_registry()
-    if progress.status == "queued":
+    if progress.status == "queued" and progress.queue_position:
         st.info(f"Queued: number {progress.queue_position} in line. {progress.jobs_running} of "
                 f"{registry.max_jobs} training slot(s) on {registry.executor.name} are busy.",
                 icon=":material/hourglass_top:")

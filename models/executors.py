@@ -102,13 +102,13 @@ class LocalProcess:
         for line in self.process.stdout:
             try:
                 event = json.loads(line)
-            except ValueError:
-                continue
-            if event.get("type") == "error":
-                self.error = str(event.get("message"))
-            elif event.get("type") == "done":
-                self.finished = True
-            self.emit(event)
+                if event.get("type") == "error":
+                    self.error = str(event.get("message"))
+                elif event.get("type") == "done":
+                    self.finished = True
+                self.emit(event)
+            except Exception:  # one odd line must not stop the reading (the worker would block on a full pipe)
+                log.exception("unreadable event from training worker %s: %r", self.process.pid, line[:200])
 
     def stop(self, reason: str) -> None:
         self._send({"stop": reason})
@@ -117,10 +117,15 @@ class LocalProcess:
         self._reader.join(timeout)
         if self._reader.is_alive():
             return False
-        returncode = self.process.wait()
+        try:
+            returncode = self.process.wait(timeout=30)  # its stdout is closed: the worker is ending
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            returncode = self.process.wait()
         with self._lock:
-            if self.process.stdin and not self.process.stdin.closed:
-                self.process.stdin.close()
+            for pipe in (self.process.stdin, self.process.stdout):
+                if pipe and not pipe.closed:
+                    pipe.close()
         if self.finished and (self.folder / RUN_FILE).is_file():
             return True
         if self.error:

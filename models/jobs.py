@@ -167,7 +167,12 @@ class TrainingJob:
         now = time.monotonic()
         if now - self._last_seen <= self.orphan_after:
             return False
-        if self.keepalive is not None and self.keepalive():
+        try:
+            connected = self.keepalive is not None and self.keepalive()
+        except Exception:  # a liveness check that fails counts as "still connected": never stop a job by mistake
+            log.exception("keepalive check of job %s failed", self.name)
+            connected = True
+        if connected:
             self._last_seen = now
             return False
         self._abandoned = True
@@ -222,6 +227,9 @@ class TrainingJob:
             self._set("stopped" if stopped else "finished", self.run.stop_reason or "")
         except WorkerFailed as error:
             self._set("failed", str(error))
+            if staging is not None and (staging / "worker.log").is_file():
+                tail = (staging / "worker.log").read_text(errors="replace")[-4000:]
+                log.warning("training job %s failed: %s\nworker log (end):\n%s", self.name, error, tail)
         except Exception as error:  # shown to the user as a message; the traceback goes to the server log
             log.exception("training job %s failed", self.name)
             self._set("failed", f"Training failed: {type(error).__name__}: {error}")
@@ -269,18 +277,21 @@ class JobRegistry:
 
     def acquire(self, job: TrainingJob) -> bool:
         """Wait (in the job's thread) for a slot; False if the job is stopped or abandoned while waiting."""
-        while not (job.stop_event.is_set() or job.abandoned()):
-            with self._cond:
-                if self._waiting[0] is job and len(self._running) < self.max_jobs:
-                    self._waiting.popleft()
-                    self._running.add(job)
-                    self._cond.notify_all()
-                    return True
-                self._cond.wait(timeout=POLL_SECONDS)
-        with self._cond:
-            self._waiting.remove(job)
-            self._cond.notify_all()
-        return False
+        try:
+            while not (job.stop_event.is_set() or job.abandoned()):
+                with self._cond:
+                    if self._waiting[0] is job and len(self._running) < self.max_jobs:
+                        self._waiting.popleft()
+                        self._running.add(job)
+                        self._cond.notify_all()
+                        return True
+                    self._cond.wait(timeout=POLL_SECONDS)
+            return False
+        finally:
+            with self._cond:  # a job leaving the queue for any reason never blocks the ones behind it
+                if job in self._waiting:
+                    self._waiting.remove(job)
+                self._cond.notify_all()
 
     def release(self, job: TrainingJob) -> None:
         with self._cond:

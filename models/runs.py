@@ -20,11 +20,13 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,8 @@ DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 MAX_RUNS = 10
 MAX_AGE_DAYS = 7
 STAGING_MAX_AGE = 24 * 3600.0  # seconds before an abandoned staging folder is removed
+LISTINGS_KEPT = 256  # learners whose run listing stays cached
+RUN_ID = re.compile(r"\d{8}-\d{6}\.\d{9}-[0-9a-f]{6}")  # as commit() names a run's folder
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,6 @@ class TrainingRun:
     stop_reason: str | None = None
     group: int = 0  # runs started by one click share a group
     created: str = ""
-    _arrays: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
     def read(cls, folder: Path) -> TrainingRun:
@@ -84,10 +87,8 @@ class TrainingRun:
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        if self._arrays is None:
-            with np.load(self.folder / ARRAYS_FILE, allow_pickle=False) as saved:
-                self._arrays = {name: saved[name] for name in saved.files}
-        return self._arrays
+        """Batch curve and filter timeline (a few MB): read on demand, a few runs kept in memory per server."""
+        return _load_arrays(str(self.folder / ARRAYS_FILE))
 
     @property
     def epochs_done(self) -> int:
@@ -132,6 +133,12 @@ def _cell(values: list[float], index: int) -> str:
     return repr(values[index]) if index < len(values) else ""
 
 
+@functools.lru_cache(maxsize=16)
+def _load_arrays(path: str) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
 @functools.lru_cache(maxsize=8)
 def _load_model(path: str):
     from models.zoo import load_model_file
@@ -174,7 +181,7 @@ class RunStore:
         (self.root / "learners").mkdir(parents=True, exist_ok=True)
         (self.root / "staging").mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._listed: dict[str, tuple[int, list[TrainingRun], list[str]]] = {}
+        self._listed: OrderedDict[str, tuple[int, list[TrainingRun], list[str]]] = OrderedDict()
         self._remove_old_staging()
 
     @classmethod
@@ -230,16 +237,20 @@ class RunStore:
                                f"{type(error).__name__}: {error}.")
         with self._lock:
             self._listed[token] = (stamp, runs, notices)
+            while len(self._listed) > LISTINGS_KEPT:
+                self._listed.popitem(last=False)
         return list(runs), list(notices)
 
     def remove(self, token: str, run_id: str) -> None:
-        folder = self.learner_folder(token)
-        target = folder / run_id
-        if target.parent != folder or not target.is_dir():
+        """Delete one of the learner's runs; nothing happens for an id that is not theirs or already gone."""
+        if not RUN_ID.fullmatch(run_id):
             return
         trash = self.root / "staging" / f"removed-{uuid.uuid4().hex}"
         with self._lock:
-            os.rename(target, trash)
+            try:
+                os.rename(self.learner_folder(token) / run_id, trash)
+            except FileNotFoundError:  # removed meanwhile (another tab, or two jobs pruning at once)
+                return
             self._listed.pop(token, None)
         shutil.rmtree(trash, ignore_errors=True)
 
