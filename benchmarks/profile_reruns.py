@@ -97,7 +97,7 @@ def start_server(out: Path):
         except OSError:
             if process.poll() is not None or time.perf_counter() > deadline:
                 process.kill()
-                raise RuntimeError(f"profiled server did not start; see {out / 'server.log'}")
+                raise RuntimeError(f"profiled server did not start; see {out / 'server.log'}") from None
             time.sleep(0.2)
 
 
@@ -200,6 +200,7 @@ def main() -> None:
     from pyinstrument.session import Session
 
     from benchmarks.rerun_cost import load_average, measure
+    from tests.browser import stop_process
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -212,11 +213,7 @@ def main() -> None:
         cases = asyncio.run(measure(url, args.reruns, set(args.only.split(",")), verbose=False))
         time.sleep(1.0)  # the last profile is written after script_finished is sent
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
     records = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
     lines = [f"Profiled with pyinstrument 1 ms sampling in the script thread; load average {load_before} "
              f"before, {load_average()} after. Times are per warm rerun, under the profiler.", ""]

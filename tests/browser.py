@@ -89,11 +89,16 @@ def streamlit_server(script: Path = ROOT / "app.py", *, cwd: Path = ROOT, timeou
             time.sleep(poll)
         yield Server(process, base, started)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Terminate a server started here; kill it if it has not ended after `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @contextmanager

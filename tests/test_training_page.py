@@ -7,9 +7,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.session_keys import ARCHITECTURE_CONFIG, LEARNER
+from components.training_charts import (
+    MAX_DRAWN_POINTS,
+    curves_figure,
+    feature_maps_figure,
+    filters_figure,
+    mosaic,
+    overlay_figure,
+    square_columns,
+    thin,
+)
 from components.training_jobs import job_registry, run_store
-from components.training_charts import (MAX_DRAWN_POINTS, curves_figure, feature_maps_figure, filters_figure,
-                                        mosaic, overlay_figure, square_columns, thin)
 from models.config import COURSE_CNN
 from models.runs import TrainingRun
 from tests import apptest
@@ -293,5 +301,6 @@ def test_a_damaged_saved_run_is_skipped_with_a_notice():
     (run,) = finish_jobs(app)
     (run.folder / "arrays.npz").unlink()
     again = reopened(app)
-    assert any(w.value.startswith(f"A saved run ({run.run_id}) could not be read and is skipped") for w in again.warning)
+    notice = f"A saved run ({run.run_id}) could not be read and is skipped"
+    assert any(w.value.startswith(notice) for w in again.warning)
     assert any("No finished runs yet" in i.value for i in again.info)
