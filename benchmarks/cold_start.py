@@ -79,10 +79,14 @@ def main() -> None:
     print(f"reference one-title app: healthy {healthy:.2f} s, drawn {reference:.2f} s after `streamlit run`")
     print(f"CNN Lab Home:            healthy {lab_healthy:.2f} s, drawn {home:.2f} s after `streamlit run`")
     print(f"Filters after Home:      {filters:.2f} s from the click to the page drawn")
-    print(f"ratio Home / reference:  {ratio:.2f} (target <= {TARGET_RATIO}): "
-          f"{'OK' if ratio <= TARGET_RATIO else 'TOO SLOW'}")
-    print(f"TensorFlow in the server after Home and Filters: {'LOADED' if tf_after_filters else 'not loaded'}; "
-          f"after Inspect: {'loaded' if tf_after_inspect else 'NOT LOADED (check broken)'}")
+    print(
+        f"ratio Home / reference:  {ratio:.2f} (target <= {TARGET_RATIO}): "
+        f"{'OK' if ratio <= TARGET_RATIO else 'TOO SLOW'}"
+    )
+    print(
+        f"TensorFlow in the server after Home and Filters: {'LOADED' if tf_after_filters else 'not loaded'}; "
+        f"after Inspect: {'loaded' if tf_after_inspect else 'NOT LOADED (check broken)'}"
+    )
     print(f"server memory (RSS): {memory_light:.0f} MB after Home and Filters, {memory_model:.0f} MB after Inspect")
     if tf_after_filters or not tf_after_inspect or ratio > TARGET_RATIO:
         sys.exit(1)

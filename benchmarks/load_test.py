@@ -34,7 +34,8 @@ VERBOSE = bool(os.environ.get("LOAD_TEST_VERBOSE"))
 # The conditions of tests.browser.wait_until_idle, for Playwright's async API.
 IDLE_APP = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
 IDLE_JS = """() => document.querySelectorAll('[data-testid="stSkeleton"]').length === 0
-    && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(chart => chart.querySelector('.main-svg'))"""
+    && [
+    ...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(chart => chart.querySelector('.main-svg'))"""
 DEFAULT_KERNEL = "Sobel: vertical edges"  # what the Filters page shows before a choice
 SESSION_KERNELS = [name for name in KERNELS if not name.startswith("Course") and name != DEFAULT_KERNEL]
 POOL_SIZES = (2, 3, 4, 5, 6, 7, 8, 9)
@@ -79,6 +80,7 @@ class Session:
         async def click() -> None:
             await self.page.get_by_test_id("stSidebarNavLink").filter(has_text=title).first.click()
             await self.page.wait_for_url(re.compile(f"/{url_path}"), timeout=TIMEOUT_MS)
+
         await self.timed(f"open {title}", click, self.page.locator("h1", has_text=title))
 
     async def pick_kernel(self, name: str) -> None:
@@ -88,6 +90,7 @@ class Session:
             await box.click()
             await box.fill(name)
             await self.page.get_by_role("option", name=name, exact=True).click()
+
         await self.timed("Filters: pick a kernel", choose, self.page.get_by_text(KERNELS[name].explanation))
 
     async def set_pool_size(self, size: int) -> None:
@@ -101,8 +104,10 @@ class Session:
         async def type_size() -> None:
             await field.fill(str(size))
             await field.press("Enter")
-        output = metric.filter(has_text="Output").get_by_test_id("stMetricValue").get_by_text(f"{out_h}x{out_w}",
-                                                                                                exact=True)
+
+        output = (
+            metric.filter(has_text="Output").get_by_test_id("stMetricValue").get_by_text(f"{out_h}x{out_w}", exact=True)
+        )
         await self.timed("Pooling: change the pool size", type_size, output)
 
     async def set_filter_number(self, number: int) -> None:
@@ -111,8 +116,10 @@ class Session:
         async def type_number() -> None:
             await field.fill(str(number))
             await field.press("Enter")
-        await self.timed("Inspect: change the filter number", type_number,
-                         self.page.get_by_text(f"Filter {number} after each layer"))
+
+        await self.timed(
+            "Inspect: change the filter number", type_number, self.page.get_by_text(f"Filter {number} after each layer")
+        )
 
     async def start(self, url: str) -> None:
         self.context.set_default_timeout(TIMEOUT_MS)
@@ -150,8 +157,9 @@ class Session:
         shown = await box.locator("input").input_value() or await box.locator("input").get_attribute("placeholder")
         own = self.kernel(rounds - 1)
         if shown not in (own, DEFAULT_KERNEL):
-            self.problems.append(f"session {self.number}: Filters shows {shown!r}, neither its own {own!r} nor the "
-                                 "default")
+            self.problems.append(
+                f"session {self.number}: Filters shows {shown!r}, neither its own {own!r} nor the default"
+            )
         elif shown != own:
             notes.add(f"Filters forgets the chosen kernel after a visit to other pages (shows the default {shown!r})")
 
@@ -165,8 +173,9 @@ async def start_training(session: Session) -> None:
         await page.keyboard.press(key)
         await slider.blur()
         await session.idle()
-    await session.timed("Training: start", page.get_by_role("button", name="Train", exact=True).click,
-                        page.get_by_test_id("stProgress"))
+    await session.timed(
+        "Training: start", page.get_by_role("button", name="Train", exact=True).click, page.get_by_test_id("stProgress")
+    )
     await page.get_by_text(re.compile(r"Epoch \d+/30, batch")).first.wait_for(timeout=TIMEOUT_MS)
 
 
@@ -190,8 +199,10 @@ async def run(url: str, sessions: int, rounds: int) -> tuple[dict[str, list[floa
     notes: set[str] = set()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        learners = [Session(i, await browser.new_context(viewport={"width": 1400, "height": 900}), latencies,
-                            problems) for i in range(sessions)]
+        learners = [
+            Session(i, await browser.new_context(viewport={"width": 1400, "height": 900}), latencies, problems)
+            for i in range(sessions)
+        ]
         await learners[0].start(url)
         await start_training(learners[0])
         started = time.perf_counter()
@@ -219,16 +230,22 @@ def main(argv: list[str]) -> None:
     rounds = int(argv[1]) if len(argv) > 1 else 3
     with served_app(timeout=180) as url, PeakSampler(streamlit_server_pid()) as memory:
         latencies, problems, notes, wall = asyncio.run(run(url, sessions, rounds))
-    print(f"[load] {sessions} concurrent browser sessions (one Chromium, {sessions} contexts), one app process, "
-          f"{rounds} rounds each, while one training run (course CNN, 5,000 images) ran; {wall:.0f} s wall time")
+    print(
+        f"[load] {sessions} concurrent browser sessions (one Chromium, {sessions} contexts), one app process, "
+        f"{rounds} rounds each, while one training run (course CNN, 5,000 images) ran; {wall:.0f} s wall time"
+    )
     print(f"[load] {'interaction':<36} {'n':>4} {'p50 s':>7} {'p90 s':>7} {'p99 s':>7} {'max s':>7}")
     everything = []
     for name, values in latencies.items():
         everything += values if "Training" not in name and not name.startswith("first load") else []
-        print(f"[load] {name:<36} {len(values):>4} {percentile(values, 50):7.2f} {percentile(values, 90):7.2f} "
-              f"{percentile(values, 99):7.2f} {max(values):7.2f}")
-    print(f"[load] {'all page interactions':<36} {len(everything):>4} {percentile(everything, 50):7.2f} "
-          f"{percentile(everything, 90):7.2f} {percentile(everything, 99):7.2f} {max(everything):7.2f}")
+        print(
+            f"[load] {name:<36} {len(values):>4} {percentile(values, 50):7.2f} {percentile(values, 90):7.2f} "
+            f"{percentile(values, 99):7.2f} {max(values):7.2f}"
+        )
+    print(
+        f"[load] {'all page interactions':<36} {len(everything):>4} {percentile(everything, 50):7.2f} "
+        f"{percentile(everything, 90):7.2f} {percentile(everything, 99):7.2f} {max(everything):7.2f}"
+    )
     print(f"[load] median interaction {statistics.median(everything):.2f} s; peak app RSS {memory.peak:.0f} MB")
     for note in sorted(notes):
         print(f"[load] note: {note}")

@@ -115,8 +115,11 @@ class Learner:
         self.stats.sizes[name].append(run.bytes)
         self.stats.by_round[self.round_number].append(run.seconds)
         if self.args.verbose:
-            print(f"[load] learner {self.number} {name}: {run.seconds:.2f} s {run.bytes / 1024:.0f} KB",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[load] learner {self.number} {name}: {run.seconds:.2f} s {run.bytes / 1024:.0f} KB",
+                file=sys.stderr,
+                flush=True,
+            )
         if run.exceptions:
             self.stats.errors.append(f"learner {self.number}: {name}: exception {run.exceptions[0][:200]}")
             self.stats.traces.setdefault(run.exceptions[0][:200], run.traces[0] if run.traces else [])
@@ -126,8 +129,10 @@ class Learner:
         if own and not others:
             return
         if others:
-            self.stats.leaks.append(f"learner {self.number}: {name}: the reply shows the choice of learner(s) "
-                                    f"{sorted(set(others))[:5]}" + ("" if own else " instead of its own"))
+            self.stats.leaks.append(
+                f"learner {self.number}: {name}: the reply shows the choice of learner(s) "
+                f"{sorted(set(others))[:5]}" + ("" if own else " instead of its own")
+            )
         else:
             self.stats.errors.append(f"learner {self.number}: {name}: the reply does not show its own choice")
 
@@ -140,8 +145,13 @@ class Learner:
             run = await self.act("Filters: pick a kernel", lambda: s.set("filters_library", kernel))
             if run:
                 text = run.text()
-                others = [o.number for o in self.everyone if o is not self and o.choices.get("kernel") not in
-                          (None, kernel) and KERNELS[o.choices["kernel"]].explanation in text]
+                others = [
+                    o.number
+                    for o in self.everyone
+                    if o is not self
+                    and o.choices.get("kernel") not in (None, kernel)
+                    and KERNELS[o.choices["kernel"]].explanation in text
+                ]
                 self.judge("Filters: kernel", KERNELS[kernel].explanation in text, others)
         # Pooling: size, then stride; the sentence names both, the Output metric follows Keras's rule.
         if await self.act("open Pooling", lambda: s.visit("pooling")):
@@ -150,22 +160,36 @@ class Learner:
             run = await self.act("Pooling: pool size", lambda: s.set("pool_size", size))
             run = run and await self.act("Pooling: stride", lambda: s.set("pool_stride", stride))
             if run:
-                self.judge("Pooling: size and stride", self.pool_shown(run, size, stride),
-                           [o.number for o in self.everyone if o is not self and o.choices.get("pool") not in
-                            (None, (size, stride)) and self.pool_shown(run, *o.choices["pool"])])
+                self.judge(
+                    "Pooling: size and stride",
+                    self.pool_shown(run, size, stride),
+                    [
+                        o.number
+                        for o in self.everyone
+                        if o is not self
+                        and o.choices.get("pool") not in (None, (size, stride))
+                        and self.pool_shown(run, *o.choices["pool"])
+                    ],
+                )
         # Architecture: filters per layer and dense units; the Parameters metric is that design's count.
         if await self.act("open Architecture", lambda: s.visit("architecture")):
             filters, dense = self.design(r)
             self.choices["design"] = (filters, dense)
             run = await self.act("Architecture: filters per layer", lambda: s.set("architecture_filters", str(filters)))
-            run = run and await self.act("Architecture: dense units", lambda: s.set("architecture_dense_units",
-                                                                                    str(dense)))
+            run = run and await self.act(
+                "Architecture: dense units", lambda: s.set("architecture_dense_units", str(dense))
+            )
             if run:
                 shown = re.findall(r"^Parameters: (\S+)", run.text(), re.M)
                 mine = design_params(filters, dense)
-                others = [o.number for o in self.everyone if o is not self and o.choices.get("design") not in
-                          (None, (filters, dense)) and design_params(*o.choices["design"]) in shown
-                          and design_params(*o.choices["design"]) != mine]
+                others = [
+                    o.number
+                    for o in self.everyone
+                    if o is not self
+                    and o.choices.get("design") not in (None, (filters, dense))
+                    and design_params(*o.choices["design"]) in shown
+                    and design_params(*o.choices["design"]) != mine
+                ]
                 self.judge("Architecture: design", mine in shown, others)
         # Inspect: the filter number of the feature-map grid.
         if await self.act("open Inspect", lambda: s.visit("inspect")):
@@ -174,8 +198,11 @@ class Learner:
             run = await self.act("Inspect: filter number", lambda: s.set("inspect_filter", number))
             if run:
                 shown = {int(n) for n in re.findall(r"Filter (\d+) after each layer", run.text())}
-                others = [o.number for o in self.everyone if o is not self and o.choices.get("filter") in shown
-                          and o.choices.get("filter") != number]
+                others = [
+                    o.number
+                    for o in self.everyone
+                    if o is not self and o.choices.get("filter") in shown and o.choices.get("filter") != number
+                ]
                 self.judge("Inspect: filter number", number in shown, others)
 
     @staticmethod
@@ -187,8 +214,11 @@ class Learner:
             return False
         expected = output_shape(int(found[1]), int(found[2]), size, stride, "valid")
         step = "" if stride == size else f"(windows move {stride} pixel"
-        return (f"{size}x{size} max pooling" in text and step in text
-                and (int(output[1]), int(output[2])) == tuple(expected))
+        return (
+            f"{size}x{size} max pooling" in text
+            and step in text
+            and (int(output[1]), int(output[2])) == tuple(expected)
+        )
 
     async def run(self) -> None:
         try:
@@ -263,10 +293,16 @@ class Trainer:
 
 
 def report(stats: Stats, args, wall: float, cpu: float, trainer: Trainer | None) -> bool:
-    print(f"\n{args.learners} learners x {args.rounds} rounds"
-          + (f", pausing {args.pause[0]:g}-{args.pause[1]:g} s before each click" if args.pause[1] else
-             ", clicking back to back") + (", with one training job running" if trainer else "")
-          + f": {wall:.0f} s wall, client process CPU {cpu:.0f} s")
+    print(
+        f"\n{args.learners} learners x {args.rounds} rounds"
+        + (
+            f", pausing {args.pause[0]:g}-{args.pause[1]:g} s before each click"
+            if args.pause[1]
+            else ", clicking back to back"
+        )
+        + (", with one training job running" if trainer else "")
+        + f": {wall:.0f} s wall, client process CPU {cpu:.0f} s"
+    )
     header = f"{'action':34} {'n':>4} {'p50 s':>6} {'p90 s':>6} {'p99 s':>6} {'max s':>6} {'med KB':>7}"
     print(header)
     print("-" * len(header))
@@ -276,32 +312,46 @@ def report(stats: Stats, args, wall: float, cpu: float, trainer: Trainer | None)
         page = name.split(":")[0].replace("open ", "")
         pages[page] += values
         everything += values
-        print(f"{name:34} {len(values):4} {percentile(values, 50):6.2f} {percentile(values, 90):6.2f} "
-              f"{percentile(values, 99):6.2f} {max(values):6.2f} {statistics.median(stats.sizes[name]) / 1024:7.0f}")
+        print(
+            f"{name:34} {len(values):4} {percentile(values, 50):6.2f} {percentile(values, 90):6.2f} "
+            f"{percentile(values, 99):6.2f} {max(values):6.2f} {statistics.median(stats.sizes[name]) / 1024:7.0f}"
+        )
     print("-" * len(header))
     for page, values in pages.items():
-        print(f"{'page ' + page:34} {len(values):4} {percentile(values, 50):6.2f} {percentile(values, 90):6.2f} "
-              f"{percentile(values, 99):6.2f} {max(values):6.2f}")
+        print(
+            f"{'page ' + page:34} {len(values):4} {percentile(values, 50):6.2f} {percentile(values, 90):6.2f} "
+            f"{percentile(values, 99):6.2f} {max(values):6.2f}"
+        )
     all_sizes = [b for sizes in stats.sizes.values() for b in sizes]
     p50, p90, p99 = (percentile(everything, q) for q in (50, 90, 99))
-    print(f"{'overall':34} {len(everything):4} {p50:6.2f} {p90:6.2f} {p99:6.2f} {max(everything, default=0):6.2f} "
-          f"{statistics.median(all_sizes) / 1024 if all_sizes else 0:7.0f}")
+    print(
+        f"{'overall':34} {len(everything):4} {p50:6.2f} {p90:6.2f} {p99:6.2f} {max(everything, default=0):6.2f} "
+        f"{statistics.median(all_sizes) / 1024 if all_sizes else 0:7.0f}"
+    )
     later = [v for r, values in stats.by_round.items() if r > 0 for v in values]
     if later:
         first = stats.by_round.get(0, [])
-        print(f"{'  round 1 (cold server)':34} {len(first):4} {percentile(first, 50):6.2f} "
-              f"{percentile(first, 90):6.2f} {percentile(first, 99):6.2f} {max(first, default=0):6.2f}")
-        print(f"{'  rounds 2+ (warm caches)':34} {len(later):4} {percentile(later, 50):6.2f} "
-              f"{percentile(later, 90):6.2f} {percentile(later, 99):6.2f} {max(later):6.2f}")
+        print(
+            f"{'  round 1 (cold server)':34} {len(first):4} {percentile(first, 50):6.2f} "
+            f"{percentile(first, 90):6.2f} {percentile(first, 99):6.2f} {max(first, default=0):6.2f}"
+        )
+        print(
+            f"{'  rounds 2+ (warm caches)':34} {len(later):4} {percentile(later, 50):6.2f} "
+            f"{percentile(later, 90):6.2f} {percentile(later, 99):6.2f} {max(later):6.2f}"
+        )
     if trainer is not None:
         ticks = trainer.ticks
-        print(f"training job: live progress fragment {len(ticks)} ticks, p50 {percentile(ticks, 50):.2f} s, "
-              f"p90 {percentile(ticks, 90):.2f} s; {'; '.join(stats.training) or 'not finished'}")
+        print(
+            f"training job: live progress fragment {len(ticks)} ticks, p50 {percentile(ticks, 50):.2f} s, "
+            f"p90 {percentile(ticks, 90):.2f} s; {'; '.join(stats.training) or 'not finished'}"
+        )
     if args.pause[1]:
         print(f"target (learners pausing): p90 <= 1.5 s: p90 {p90:.2f} s, ratio {p90 / 1.5:.2f}")
     else:
-        print(f"target (back to back{' + training' if trainer else ''}): p90 <= 1 s and p99 <= 2 s: "
-              f"p90 {p90:.2f} s (ratio {p90:.2f}), p99 {p99:.2f} s (ratio {p99 / 2:.2f})")
+        print(
+            f"target (back to back{' + training' if trainer else ''}): p90 <= 1 s and p99 <= 2 s: "
+            f"p90 {p90:.2f} s (ratio {p90:.2f}), p99 {p99:.2f} s (ratio {p99 / 2:.2f})"
+        )
     print(f"errors: {len(stats.errors)}; leaks: {len(stats.leaks)} (targets 0 and 0)")
     kinds = Counter(re.sub(r"^(learner \d+|trainer): ", "", line) for line in stats.errors + stats.leaks)
     for line, count in kinds.most_common(12):
@@ -358,12 +408,28 @@ def main() -> None:
             stats, trainer, wall, cpu = asyncio.run(class_session(server.url, args))
     ok = report(stats, args, wall, cpu, trainer)
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "learners": args.learners, "rounds": args.rounds, "pause": args.pause, "train": args.train,
-            "latencies": stats.latencies, "sizes": stats.sizes, "errors": stats.errors, "leaks": stats.leaks,
-            "traces": stats.traces, "by_round": stats.by_round,
-            "training_ticks": trainer.ticks if trainer else [], "wall": wall, "client_cpu": cpu,
-            "load_start": load, "load_end": os.getloadavg()}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "learners": args.learners,
+                    "rounds": args.rounds,
+                    "pause": args.pause,
+                    "train": args.train,
+                    "latencies": stats.latencies,
+                    "sizes": stats.sizes,
+                    "errors": stats.errors,
+                    "leaks": stats.leaks,
+                    "traces": stats.traces,
+                    "by_round": stats.by_round,
+                    "training_ticks": trainer.ticks if trainer else [],
+                    "wall": wall,
+                    "client_cpu": cpu,
+                    "load_start": load,
+                    "load_end": os.getloadavg(),
+                },
+                indent=1,
+            )
+        )
     sys.exit(0 if ok else 1)
 
 

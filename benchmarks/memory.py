@@ -229,21 +229,25 @@ def report(case: str, sampler: PeakSampler) -> None:
     for role in ("server", "training worker", "other"):
         for record in sampler.of(role):
             alive = record.last_seen - record.first_seen
-            print(f"[memory] ({case})   {role:<16} pid {record.pid:<7} {record.peak:6.0f} MB  {ratio(record.peak)}  "
-                  f"(sampled RSS {record.rss_peak:.0f}, VmHWM {record.hwm:.0f}; seen {alive:.0f} s)")
+            print(
+                f"[memory] ({case})   {role:<16} pid {record.pid:<7} {record.peak:6.0f} MB  {ratio(record.peak)}  "
+                f"(sampled RSS {record.rss_peak:.0f}, VmHWM {record.hwm:.0f}; seen {alive:.0f} s)"
+            )
     if not sampler.of("training worker"):
         print(f"[memory] ({case})   no training worker ran")
-    print(f"[memory] ({case}) all of the server's processes at one moment: RSS sum {sampler.peak:.0f} MB "
-          f"({ratio(sampler.peak)}; library pages counted in each process), with file-backed pages counted "
-          f"once about {sampler.unshared_peak:.0f} MB ({ratio(sampler.unshared_peak)}); "
-          f"{len(sampler.samples):,} samples")
+    print(
+        f"[memory] ({case}) all of the server's processes at one moment: RSS sum {sampler.peak:.0f} MB "
+        f"({ratio(sampler.peak)}; library pages counted in each process), with file-backed pages counted "
+        f"once about {sampler.unshared_peak:.0f} MB ({ratio(sampler.unshared_peak)}); "
+        f"{len(sampler.samples):,} samples"
+    )
 
 
 # ---------------------------------------------------------------------- (a) one learner in Chromium
 
 
 def visit_every_page_and_train(url: str, marks: list[tuple[str, float]], sampler: PeakSampler) -> float:
-    """Chromium opens each page (Inspect's evaluation tab too), then trains on 5,000 images; returns training seconds."""
+    """Chromium opens each page (Inspect's evaluation tab too), trains on 5,000 images; returns training seconds."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser import CHROMIUM, CHROMIUM_ARGS, wait_until_idle
@@ -262,8 +266,9 @@ def visit_every_page_and_train(url: str, marks: list[tuple[str, float]], sampler
                 page.get_by_role("tab", name="Evaluation").click()
                 page.get_by_text("Most confident mistakes").wait_for(timeout=300_000)
                 wait_until_idle(page, timeout_ms=180_000)
-            marks.append((spec.title + (" (+ Evaluation tab)" if spec.url_path == "inspect" else ""),
-                          sampler.server_peak))
+            marks.append(
+                (spec.title + (" (+ Evaluation tab)" if spec.url_path == "inspect" else ""), sampler.server_peak)
+            )
         page.get_by_test_id("stSidebarNavLink").filter(has_text="Training").first.click()
         page.wait_for_url("**/training*")
         wait_until_idle(page)
@@ -285,8 +290,11 @@ def visit_every_page_and_train(url: str, marks: list[tuple[str, float]], sampler
 
 
 def one_learner() -> None:
-    print(f"[memory] (a) one learner in Chromium: every page, Inspect's Evaluation tab, then one training job "
-          f"(course CNN, 5,000 images); load average {load_average()}", flush=True)
+    print(
+        f"[memory] (a) one learner in Chromium: every page, Inspect's Evaluation tab, then one training job "
+        f"(course CNN, 5,000 images); load average {load_average()}",
+        flush=True,
+    )
     marks: list[tuple[str, float]] = []
     with fresh_app() as (url, pid, idle):
         with PeakSampler(pid) as sampler:
@@ -331,14 +339,19 @@ async def a_class(url: str, learners: int) -> tuple[list[float], list[str]]:
 
 
 def many_learners(learners: int = LEARNERS) -> None:
-    print(f"[memory] (b) {learners} learners at once (ws_client sessions, no browser), each visiting every page "
-          f"and Inspect's Evaluation tab; no training; load average {load_average()}", flush=True)
+    print(
+        f"[memory] (b) {learners} learners at once (ws_client sessions, no browser), each visiting every page "
+        f"and Inspect's Evaluation tab; no training; load average {load_average()}",
+        flush=True,
+    )
     with fresh_app() as (url, pid, idle):
         with PeakSampler(pid) as sampler:
             seconds, problems = asyncio.run(a_class(url, learners))
             after = rss_mb([pid])
-    print(f"[memory] (b) server RSS when idle (no session yet): {idle:.0f} MB; after the visits (sessions "
-          f"closed): {after:.0f} MB")
+    print(
+        f"[memory] (b) server RSS when idle (no session yet): {idle:.0f} MB; after the visits (sessions "
+        f"closed): {after:.0f} MB"
+    )
     print(f"[memory] (b) every learner's visits took {min(seconds):.0f}-{max(seconds):.0f} s")
     report("b", sampler)
     if problems:

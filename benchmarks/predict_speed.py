@@ -46,8 +46,10 @@ def main() -> int:
     chosen = ins.subset(len(x_train), INDEX_SIZE)
     plain = seconds(lambda: model.predict(x_train[chosen, ..., None] / 255.0, batch_size=256, verbose=0))
     build = seconds(lambda: build_index(model, x_train, y_train))
-    print(f"Embedding index of {INDEX_SIZE:,} training images: {build:.2f} s; plain model.predict {plain:.2f} s; "
-          f"ratio {build / plain:.2f}")
+    print(
+        f"Embedding index of {INDEX_SIZE:,} training images: {build:.2f} s; plain model.predict {plain:.2f} s; "
+        f"ratio {build / plain:.2f}"
+    )
 
     photo = photo_like(x_test[0])
     layers = [*ins.spatial_layers(model), ins.embedding_layer(model), model.layers[-1].name]
@@ -60,8 +62,10 @@ def main() -> int:
     page = statistics.median(seconds(page_prediction) for _ in range(LATENCY_RUNS))
     preprocessing = statistics.median(seconds(lambda: preprocess(photo)) for _ in range(LATENCY_RUNS))
     call = statistics.median(seconds(lambda: model(prepared, training=False)) for _ in range(LATENCY_RUNS))
-    print(f"One prediction as the page makes it: {page * 1000:.0f} ms (preprocessing {preprocessing * 1000:.1f} ms); "
-          f"plain model(x) {call * 1000:.0f} ms; ratio {page / call:.1f} (medians of {LATENCY_RUNS})")
+    print(
+        f"One prediction as the page makes it: {page * 1000:.0f} ms (preprocessing {preprocessing * 1000:.1f} ms); "
+        f"plain model(x) {call * 1000:.0f} ms; ratio {page / call:.1f} (medians of {LATENCY_RUNS})"
+    )
 
     indices = np.linspace(0, len(x_test) - 1, ROUND_TRIP).astype(int)
     reference = model.predict(x_test[indices, ..., None] / 255.0, verbose=0).argmax(axis=1)
@@ -72,11 +76,13 @@ def main() -> int:
 
     items = [x_test[i] / 255.0 for i in indices]
     photos = [photo_like(x_test[i], seed=int(i)) for i in indices]
-    print(f"Round trip on {ROUND_TRIP:,} test images, predictions kept: "
-          f"cropped {agreement(items):.1%}, uncropped {agreement(items, crop=False):.1%}; "
-          f"as photos {agreement(photos):.1%}, photos without inversion {agreement(photos, invert='off'):.1%}, "
-          f"photos uncropped {agreement(photos, crop=False):.1%}, "
-          f"photos without background to black {agreement(photos, darken=False):.1%}")
+    print(
+        f"Round trip on {ROUND_TRIP:,} test images, predictions kept: "
+        f"cropped {agreement(items):.1%}, uncropped {agreement(items, crop=False):.1%}; "
+        f"as photos {agreement(photos):.1%}, photos without inversion {agreement(photos, invert='off'):.1%}, "
+        f"photos uncropped {agreement(photos, crop=False):.1%}, "
+        f"photos without background to black {agreement(photos, darken=False):.1%}"
+    )
     return 0
 
 

@@ -67,9 +67,14 @@ def serve(out: Path, streamlit_args: list[str]) -> None:
             number = next(counter)
             path = out / f"run-{number:05d}.pyisession"
             profiler.last_session.save(str(path))
-            record = {"n": number, "start": wall, "seconds": seconds, "path": str(path),
-                      "page": rerun_data.page_name or rerun_data.page_script_hash,
-                      "fragment": bool(rerun_data.fragment_id_queue)}
+            record = {
+                "n": number,
+                "start": wall,
+                "seconds": seconds,
+                "path": str(path),
+                "page": rerun_data.page_name or rerun_data.page_script_hash,
+                "fragment": bool(rerun_data.fragment_id_queue),
+            }
             with lock, open(out / "index.jsonl", "a") as index:
                 index.write(json.dumps(record) + "\n")
 
@@ -85,9 +90,28 @@ def start_server(out: Path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     log = open(out / "server.log", "w")
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(out), "--", "run", str(ROOT / "app.py"), "--server.headless",
-         "true", "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            str(out),
+            "--",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.perf_counter() + 120
     while True:
@@ -120,8 +144,11 @@ def label(frame) -> str:
 
 def is_app(frame) -> bool:
     path = frame.file_path or ""
-    return path.startswith(str(ROOT) + "/") and "benchmarks/" not in path and any(
-        d in path[len(str(ROOT)) + 1:] for d in APP_DIRS)
+    return (
+        path.startswith(str(ROOT) + "/")
+        and "benchmarks/" not in path
+        and any(d in path[len(str(ROOT)) + 1 :] for d in APP_DIRS)
+    )
 
 
 def top_costs(sessions, runs: int, limit: int = 8) -> tuple[list, list]:
@@ -143,8 +170,11 @@ def top_costs(sessions, runs: int, limit: int = 8) -> tuple[list, list]:
             inclusive[key] += frame.time
         if not is_app(frame) and frame.total_self_time > 0:
             path = frame.file_path or ""
-            package = path.split("site-packages/", 1)[1].split("/", 1)[0] if "site-packages/" in path else (
-                Path(path).name if path else "?")
+            package = (
+                path.split("site-packages/", 1)[1].split("/", 1)[0]
+                if "site-packages/" in path
+                else (Path(path).name if path else "?")
+            )
             self_time[f"{package}: {frame.function}"] += frame.total_self_time
     apps = sorted(((t / runs, k) for k, t in inclusive.items()), reverse=True)
     libs = sorted(((t / runs, k) for k, t in self_time.items()), reverse=True)
@@ -152,8 +182,10 @@ def top_costs(sessions, runs: int, limit: int = 8) -> tuple[list, list]:
     return apps[:limit], libs[:limit]
 
 
-BUCKETS = {"_on_script_finished": "post-run gc.collect (runner.postScriptGC)",
-           "_log_if_error": "keras.backend.clear_session (Streamlit's _clean_problem_modules)"}
+BUCKETS = {
+    "_on_script_finished": "post-run gc.collect (runner.postScriptGC)",
+    "_log_if_error": "keras.backend.clear_session (Streamlit's _clean_problem_modules)",
+}
 
 
 def overheads(sessions) -> dict[str, float]:
@@ -188,7 +220,7 @@ def render(sessions, path: Path) -> None:
 def main() -> None:
     if "--serve" in sys.argv:
         at = sys.argv.index("--serve")
-        serve(Path(sys.argv[at + 1]), sys.argv[sys.argv.index("--") + 1:])
+        serve(Path(sys.argv[at + 1]), sys.argv[sys.argv.index("--") + 1 :])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reruns", type=int, default=6, help="warm reruns per case (default 6)")
@@ -215,8 +247,11 @@ def main() -> None:
     finally:
         stop_process(process)
     records = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
-    lines = [f"Profiled with pyinstrument 1 ms sampling in the script thread; load average {load_before} "
-             f"before, {load_average()} after. Times are per warm rerun, under the profiler.", ""]
+    lines = [
+        f"Profiled with pyinstrument 1 ms sampling in the script thread; load average {load_before} "
+        f"before, {load_average()} after. Times are per warm rerun, under the profiler.",
+        "",
+    ]
     for case in cases:
         matched = []
         for run in case.warm:
@@ -232,13 +267,21 @@ def main() -> None:
         mean = sum(record["seconds"] for _, record in matched) / len(matched)
         worst = sorted(matched, key=lambda m: -m[1]["seconds"])[:2]
         lines.append(f"### {case.name}")
-        lines.append(f"{len(matched)} warm reruns, mean {mean * 1000:.0f} ms in the script thread (client saw "
-                     f"{sum(r.seconds for r, _ in matched) / len(matched) * 1000:.0f} ms); two most expensive: "
-                     + ", ".join(f"{rec['seconds'] * 1000:.0f} ms" for _, rec in worst) + ".")
+        lines.append(
+            f"{len(matched)} warm reruns, mean {mean * 1000:.0f} ms in the script thread (client saw "
+            f"{sum(r.seconds for r, _ in matched) / len(matched) * 1000:.0f} ms); two most expensive: "
+            + ", ".join(f"{rec['seconds'] * 1000:.0f} ms" for _, rec in worst)
+            + "."
+        )
         lines.append("")
         split = overheads(sessions)
-        lines.append("Script thread per rerun: " + "; ".join(
-            f"{name} {seconds * 1000:.0f} ms" for name, seconds in sorted(split.items(), key=lambda i: -i[1])) + ".")
+        lines.append(
+            "Script thread per rerun: "
+            + "; ".join(
+                f"{name} {seconds * 1000:.0f} ms" for name, seconds in sorted(split.items(), key=lambda i: -i[1])
+            )
+            + "."
+        )
         lines.append("")
         lines.append("| ms per rerun | app function (inclusive) |")
         lines.append("| ---: | --- |")
@@ -250,8 +293,11 @@ def main() -> None:
         lines.append("")
         worst_sessions = [Session.load(rec["path"]) for _, rec in worst]
         worst_apps, _ = top_costs(worst_sessions, len(worst_sessions), limit=3)
-        lines.append("Two most expensive warm reruns, top app costs: "
-                     + "; ".join(f"`{k.split(' (')[0]}` {t * 1000:.0f} ms" for t, k in worst_apps) + ".")
+        lines.append(
+            "Two most expensive warm reruns, top app costs: "
+            + "; ".join(f"`{k.split(' (')[0]}` {t * 1000:.0f} ms" for t, k in worst_apps)
+            + "."
+        )
         lines.append("")
     text = "\n".join(lines)
     print(text)

@@ -137,6 +137,7 @@ class Runner:
             options = options() if callable(options) else options
             value = cycle(options, current, 1)[0]
             return await s.set(key, value)
+
         return await self.case(name, cold, step, prime)
 
 
@@ -151,61 +152,108 @@ async def measure(url: str, reruns: int, only: set[str] | None, verbose: bool) -
         if wanted("Home"):
             await r.case("Home", lambda: s.visit(""), lambda n: s.rerun(s._states()))
         if wanted("Filters"):
-            await r.set_cycle("Filters: kernel", lambda: s.visit("filters"),
-                              [("filters_library", lambda: s.widget("filters_library").options)])
+            await r.set_cycle(
+                "Filters: kernel",
+                lambda: s.visit("filters"),
+                [("filters_library", lambda: s.widget("filters_library").options)],
+            )
             row = lambda: first_key(s, "filters_step_row")  # noqa: E731
-            await r.set_cycle("Filters: step row (fragment)", lambda: s.rerun(s._states()),
-                              [(row, lambda: [float(v) for v in range(100, 140, 3)])])
+            await r.set_cycle(
+                "Filters: step row (fragment)",
+                lambda: s.rerun(s._states()),
+                [(row, lambda: [float(v) for v in range(100, 140, 3)])],
+            )
         if wanted("Pooling"):
-            await r.set_cycle("Pooling: size / stride", lambda: s.visit("pooling"),
-                              [("pool_size", [2, 3, 4, 5]), ("pool_stride", [1, 2, 3])])
+            await r.set_cycle(
+                "Pooling: size / stride",
+                lambda: s.visit("pooling"),
+                [("pool_size", [2, 3, 4, 5]), ("pool_stride", [1, 2, 3])],
+            )
             window = lambda: first_key(s, "pool_window_row")  # noqa: E731
-            await r.set_cycle("Pooling: window row (fragment)", lambda: s.rerun(s._states()),
-                              [(window, lambda: [float(v) for v in range(0, 30, 2)])])
+            await r.set_cycle(
+                "Pooling: window row (fragment)",
+                lambda: s.rerun(s._states()),
+                [(window, lambda: [float(v) for v in range(0, 30, 2)])],
+            )
         if wanted("Architecture"):
-            await r.set_cycle("Architecture: builder", lambda: s.visit("architecture"),
-                              [("architecture_filters", lambda: s.widget("architecture_filters").options),
-                               ("architecture_kernel_size", lambda: s.widget("architecture_kernel_size").options),
-                               ("architecture_dense_units", lambda: s.widget("architecture_dense_units").options)])
+            await r.set_cycle(
+                "Architecture: builder",
+                lambda: s.visit("architecture"),
+                [
+                    ("architecture_filters", lambda: s.widget("architecture_filters").options),
+                    ("architecture_kernel_size", lambda: s.widget("architecture_kernel_size").options),
+                    ("architecture_dense_units", lambda: s.widget("architecture_dense_units").options),
+                ],
+            )
         if wanted("Training"):
-            await r.set_cycle("Training: epochs", lambda: s.visit("training"),
-                              [("training_epochs", [float(v) for v in range(2, 12)])])
+            await r.set_cycle(
+                "Training: epochs", lambda: s.visit("training"), [("training_epochs", [float(v) for v in range(2, 12)])]
+            )
         if wanted("Inspect"):
-            await r.set_cycle("Inspect: Feature maps (filter)", lambda: s.visit("inspect"),
-                              [("inspect_filter", list(range(0, 64, 5)))])
-            await r.set_cycle("Inspect: Learned filters (weights)", lambda: s.set("inspect_tab", "Learned filters"),
-                              [("inspect_weights", lambda: s.widget("inspect_weights").options)])
-            await r.set_cycle("Inspect: Evaluation (cell)", lambda: s.set("inspect_tab", "Evaluation"),
-                              [("inspect_pred", lambda: s.widget("inspect_pred").options)])
-            await r.set_cycle("Inspect: Why this prediction (index)",
-                              lambda: s.set("inspect_tab", "Why this prediction"),
-                              [("inspect_index", list(range(20, 60, 3)))])
+            await r.set_cycle(
+                "Inspect: Feature maps (filter)",
+                lambda: s.visit("inspect"),
+                [("inspect_filter", list(range(0, 64, 5)))],
+            )
+            await r.set_cycle(
+                "Inspect: Learned filters (weights)",
+                lambda: s.set("inspect_tab", "Learned filters"),
+                [("inspect_weights", lambda: s.widget("inspect_weights").options)],
+            )
+            await r.set_cycle(
+                "Inspect: Evaluation (cell)",
+                lambda: s.set("inspect_tab", "Evaluation"),
+                [("inspect_pred", lambda: s.widget("inspect_pred").options)],
+            )
+            await r.set_cycle(
+                "Inspect: Why this prediction (index)",
+                lambda: s.set("inspect_tab", "Why this prediction"),
+                [("inspect_index", list(range(20, 60, 3)))],
+            )
             embedding = await r.set_cycle(
-                "Inspect: Embedding (projection)", lambda: s.set("inspect_tab", "Embedding"),
-                [("inspect_projection", lambda: s.widget("inspect_projection").options)], prime=lambda: s.set(
-                    "inspect_projection", s.widget("inspect_projection").options[1]))
+                "Inspect: Embedding (projection)",
+                lambda: s.set("inspect_tab", "Embedding"),
+                [("inspect_projection", lambda: s.widget("inspect_projection").options)],
+                prime=lambda: s.set("inspect_projection", s.widget("inspect_projection").options[1]),
+            )
             embedding.note = f"first t-SNE (once per model, then cached): {embedding.extra.seconds:.1f} s"
         if wanted("Predict"):
-            await r.set_cycle("Predict: example", lambda: s.visit("predict"),
-                              [("predict_example", lambda: s.widget("predict_example").options)])
+            await r.set_cycle(
+                "Predict: example",
+                lambda: s.visit("predict"),
+                [("predict_example", lambda: s.widget("predict_example").options)],
+            )
         # The same clicks once TensorFlow is in the server process (any learner opened Inspect, Training or
         # Predict): Streamlit then runs keras.backend.clear_session() after every script run, on every page.
         if wanted("Inspect") or wanted("Training") or wanted("Predict"):
             if wanted("Filters"):
-                await r.set_cycle("Filters: kernel (TensorFlow loaded)", lambda: s.visit("filters"),
-                                  [("filters_library", lambda: s.widget("filters_library").options)])
+                await r.set_cycle(
+                    "Filters: kernel (TensorFlow loaded)",
+                    lambda: s.visit("filters"),
+                    [("filters_library", lambda: s.widget("filters_library").options)],
+                )
             if wanted("Pooling"):
-                await r.set_cycle("Pooling: size / stride (TensorFlow loaded)", lambda: s.visit("pooling"),
-                                  [("pool_size", [2, 3, 4, 5]), ("pool_stride", [1, 2, 3])])
+                await r.set_cycle(
+                    "Pooling: size / stride (TensorFlow loaded)",
+                    lambda: s.visit("pooling"),
+                    [("pool_size", [2, 3, 4, 5]), ("pool_stride", [1, 2, 3])],
+                )
             if wanted("Architecture"):
-                await r.set_cycle("Architecture: builder (TensorFlow loaded)", lambda: s.visit("architecture"),
-                                  [("architecture_filters", lambda: s.widget("architecture_filters").options),
-                                   ("architecture_dense_units", lambda: s.widget("architecture_dense_units").options)])
+                await r.set_cycle(
+                    "Architecture: builder (TensorFlow loaded)",
+                    lambda: s.visit("architecture"),
+                    [
+                        ("architecture_filters", lambda: s.widget("architecture_filters").options),
+                        ("architecture_dense_units", lambda: s.widget("architecture_dense_units").options),
+                    ],
+                )
         # After the lessons: its filter step picks a Fashion-MNIST item, which Filters and Pooling share.
         if wanted("Week 3 tour"):
+
             async def tour_step(number: int) -> RunResult:
                 forward = (number // 5) % 2 == 0  # Next x5 (steps 1 -> 6), Back x5, ...
                 return await s.click("tour_next_top" if forward else "tour_back_top")
+
             await r.case("Week 3 tour: Next / Back", lambda: s.visit("tour"), tour_step)
         if only is None or any("upload" in o.lower() for o in only):
             image = photo()
@@ -214,47 +262,71 @@ async def measure(url: str, reruns: int, only: set[str] | None, verbose: bool) -
                 await s.visit(page)
                 await s.set(f"{key}_source", "Upload")
                 return await s.upload(f"{key}_upload", "photo-1024.jpg", image, "image/jpeg")
-            await r.set_cycle("Filters + 1024x1024 upload: kernel", lambda: upload_on("filters", "filters"),
-                              [("filters_library", lambda: s.widget("filters_library").options)])
-            await r.set_cycle("Pooling + 1024x1024 upload: size / stride", lambda: upload_on("pooling", "pooling"),
-                              [("pool_size", [2, 3, 4, 5]), ("pool_stride", [1, 2, 3])])
+
+            await r.set_cycle(
+                "Filters + 1024x1024 upload: kernel",
+                lambda: upload_on("filters", "filters"),
+                [("filters_library", lambda: s.widget("filters_library").options)],
+            )
+            await r.set_cycle(
+                "Pooling + 1024x1024 upload: size / stride",
+                lambda: upload_on("pooling", "pooling"),
+                [("pool_size", [2, 3, 4, 5]), ("pool_stride", [1, 2, 3])],
+            )
         return r.cases
 
 
 def report(cases: list[Case], reruns: int) -> dict:
     rows = []
-    print(f"\nWarm reruns per case: {reruns}. Targets: p50 <= {TARGET_P50 * 1000:.0f} ms, "
-          f"p90 <= {TARGET_P90 * 1000:.0f} ms, median bytes <= {TARGET_BYTES / 1024:.0f} KB (ratio <= 1 meets it).")
-    header = (f"{'case':44} {'cold ms':>8} {'cold KB':>8} {'p50 ms':>7} {'p90 ms':>7} {'med KB':>7} "
-              f"{'p50/t':>6} {'p90/t':>6} {'KB/t':>5} {'deltas':>6}  most bytes")
+    print(
+        f"\nWarm reruns per case: {reruns}. Targets: p50 <= {TARGET_P50 * 1000:.0f} ms, "
+        f"p90 <= {TARGET_P90 * 1000:.0f} ms, median bytes <= {TARGET_BYTES / 1024:.0f} KB (ratio <= 1 meets it)."
+    )
+    header = (
+        f"{'case':44} {'cold ms':>8} {'cold KB':>8} {'p50 ms':>7} {'p90 ms':>7} {'med KB':>7} "
+        f"{'p50/t':>6} {'p90/t':>6} {'KB/t':>5} {'deltas':>6}  most bytes"
+    )
     print(header)
     print("-" * len(header))
     for case in cases:
         seconds = [run.seconds for run in case.warm]
         sizes = [run.bytes for run in case.warm]
-        types = sum((run.bytes_by_type for run in case.warm), start=type(case.warm[0].bytes_by_type)()) \
-            if case.warm else {}
+        types = (
+            sum((run.bytes_by_type for run in case.warm), start=type(case.warm[0].bytes_by_type)()) if case.warm else {}
+        )
         top = max(types, key=types.get) if types else "-"
         share = types[top] / max(sum(types.values()), 1) if types else 0
         row = {
-            "case": case.name, "cold_s": case.cold.seconds, "cold_bytes": case.cold.bytes,
-            "p50_s": percentile(seconds, 50), "p90_s": percentile(seconds, 90),
+            "case": case.name,
+            "cold_s": case.cold.seconds,
+            "cold_bytes": case.cold.bytes,
+            "p50_s": percentile(seconds, 50),
+            "p90_s": percentile(seconds, 90),
             "median_bytes": statistics.median(sizes) if sizes else float("nan"),
             "median_deltas": statistics.median([run.deltas for run in case.warm]) if case.warm else 0,
-            "top_type": top, "top_share": share, "exceptions": case.exceptions,
+            "top_type": top,
+            "top_share": share,
+            "exceptions": case.exceptions,
             "fragment": bool(case.warm and case.warm[-1].fragment_id),
-            "upload_s": case.cold.upload_seconds, "note": case.note,
+            "upload_s": case.cold.upload_seconds,
+            "note": case.note,
         }
         rows.append(row)
-        print(f"{case.name:44} {row['cold_s'] * 1000:8.0f} {row['cold_bytes'] / 1024:8.0f} "
-              f"{row['p50_s'] * 1000:7.0f} {row['p90_s'] * 1000:7.0f} {row['median_bytes'] / 1024:7.0f} "
-              f"{row['p50_s'] / TARGET_P50:6.2f} {row['p90_s'] / TARGET_P90:6.2f} "
-              f"{row['median_bytes'] / TARGET_BYTES:5.2f} {row['median_deltas']:6.0f}  {top} {share:.0%}"
-              + (f"  EXCEPTIONS: {case.exceptions[:2]}" if case.exceptions else "")
-              + (f"  ({case.note})" if case.note else ""))
-    met = [r for r in rows if r["p50_s"] <= TARGET_P50 and r["p90_s"] <= TARGET_P90 and r["median_bytes"] <= TARGET_BYTES]
-    print(f"\n{len(met)} of {len(rows)} cases meet all three targets; "
-          f"{sum(bool(r['exceptions']) for r in rows)} case(s) showed an exception element.")
+        print(
+            f"{case.name:44} {row['cold_s'] * 1000:8.0f} {row['cold_bytes'] / 1024:8.0f} "
+            f"{row['p50_s'] * 1000:7.0f} {row['p90_s'] * 1000:7.0f} {row['median_bytes'] / 1024:7.0f} "
+            f"{row['p50_s'] / TARGET_P50:6.2f} {row['p90_s'] / TARGET_P90:6.2f} "
+            f"{row['median_bytes'] / TARGET_BYTES:5.2f} {row['median_deltas']:6.0f}  {top} {share:.0%}"
+            + (f"  EXCEPTIONS: {case.exceptions[:2]}" if case.exceptions else "")
+            + (f"  ({case.note})" if case.note else "")
+        )
+    met = [
+        r for r in rows if r["p50_s"] <= TARGET_P50 and r["p90_s"] <= TARGET_P90 and r["median_bytes"] <= TARGET_BYTES
+    ]
+    print(
+        f"\n{len(met)} of {len(rows)} cases meet all three targets; "
+        f"{sum(bool(r['exceptions']) for r in rows)} case(s) showed an exception element."
+    )
     return {"rows": rows}
 
 
@@ -278,9 +350,14 @@ def main() -> None:
             cases = asyncio.run(measure(server.url, args.reruns, only, args.verbose))
     result = report(cases, args.reruns)
     after = load_average()
-    print(f"load average (1, 5, 15 min): {before} before, {after} after; {time.perf_counter() - started:.0f} s in all"
-          + ("  (above 2: the machine was busy, times are inflated)" if max(float(before.split()[0]),
-                                                                           float(after.split()[0])) > 2 else ""))
+    print(
+        f"load average (1, 5, 15 min): {before} before, {after} after; {time.perf_counter() - started:.0f} s in all"
+        + (
+            "  (above 2: the machine was busy, times are inflated)"
+            if max(float(before.split()[0]), float(after.split()[0])) > 2
+            else ""
+        )
+    )
     if args.json:
         result.update(load_before=before, load_after=after, reruns=args.reruns)
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))

@@ -46,9 +46,14 @@ def plain_fit(x, y) -> list[float]:
 
 def core_fit(x, y) -> list[float]:
     timer, seen = EpochTimer(), []
-    train(course_cnn(), (x, y), TrainConfig(epochs=EPOCHS, batch_size=BATCH),
-          on_batch=lambda epoch, batch, logs: seen.append(logs["loss"]),
-          stop_event=threading.Event(), callbacks=[timer])
+    train(
+        course_cnn(),
+        (x, y),
+        TrainConfig(epochs=EPOCHS, batch_size=BATCH),
+        on_batch=lambda epoch, batch, logs: seen.append(logs["loss"]),
+        stop_event=threading.Event(),
+        callbacks=[timer],
+    )
     return timer.seconds[1:]
 
 

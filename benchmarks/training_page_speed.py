@@ -49,10 +49,18 @@ from models.worker import NICE_ENV, THREADS_ENV, build_model, limit_threads  # n
 
 IMAGES, EPOCHS, ROUNDS, BATCH = 12_000, 4, 3, 32
 TARGET = 0.90
-EPOCH_SPEC = RunSpec(architecture=COURSE_CNN, recipe=TrainConfig(epochs=EPOCHS, batch_size=BATCH),
-                     train_images=IMAGES, validation_split=0.0)
-COURSE_SPEC = RunSpec(architecture=COURSE_CNN, recipe=TrainConfig(epochs=10, batch_size=32, learning_rate=1e-3),
-                      train_images=60_000, validation_split=0.0)
+EPOCH_SPEC = RunSpec(
+    architecture=COURSE_CNN,
+    recipe=TrainConfig(epochs=EPOCHS, batch_size=BATCH),
+    train_images=IMAGES,
+    validation_split=0.0,
+)
+COURSE_SPEC = RunSpec(
+    architecture=COURSE_CNN,
+    recipe=TrainConfig(epochs=10, batch_size=32, learning_rate=1e-3),
+    train_images=60_000,
+    validation_split=0.0,
+)
 
 
 def job_executor() -> LocalProcessExecutor:
@@ -99,19 +107,37 @@ def plain_fit_child(threads: int) -> None:
 
     keras.utils.set_random_seed(EPOCH_SPEC.recipe.seed)
     model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=True, verbose=0, callbacks=[EpochEnds()])
-    print(json.dumps({"epoch_seconds": [b - a for a, b in zip(ends, ends[1:])],
-                      "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                      "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}))
+    print(
+        json.dumps(
+            {
+                "epoch_seconds": [b - a for a, b in zip(ends, ends[1:])],
+                "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            }
+        )
+    )
 
 
 def plain_fit(executor: LocalProcessExecutor) -> tuple[list[float], float, float]:
     """(epoch seconds, child wall s, child CPU s) of one plain fit in a child process set up like a worker."""
     threads = str(executor.threads)
-    env = {**os.environ, THREADS_ENV: threads, NICE_ENV: str(executor.nice), "TF_NUM_INTRAOP_THREADS": threads,
-           "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads}
+    env = {
+        **os.environ,
+        THREADS_ENV: threads,
+        NICE_ENV: str(executor.nice),
+        "TF_NUM_INTRAOP_THREADS": threads,
+        "TF_NUM_INTEROP_THREADS": "1",
+        "OMP_NUM_THREADS": threads,
+    }
     cpu, started = children_cpu(), time.perf_counter()
-    done = subprocess.run([sys.executable, __file__, "--plain-fit-child", threads], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, "--plain-fit-child", threads],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall, cpu = time.perf_counter() - started, children_cpu() - cpu
     if done.returncode:
         raise RuntimeError(f"the plain fit failed:\n{done.stderr[-3000:]}")
@@ -153,10 +179,13 @@ def epoch_ratio(rounds: int) -> None:
     from models.runs import RunStore
 
     executor = job_executor()
-    print(f"[epochs] {IMAGES:,} images, batch {BATCH}, course CNN, {EPOCHS} epochs x {rounds} round(s) each; "
-          f"{executor.threads} TensorFlow thread(s) and nice {executor.nice} for both (the job: "
-          f"{THREADS_ENV}={executor.threads}; the plain fit: the same environment + tf.config.threading); "
-          f"load average {load_average()}", flush=True)
+    print(
+        f"[epochs] {IMAGES:,} images, batch {BATCH}, course CNN, {EPOCHS} epochs x {rounds} round(s) each; "
+        f"{executor.threads} TensorFlow thread(s) and nice {executor.nice} for both (the job: "
+        f"{THREADS_ENV}={executor.threads}; the plain fit: the same environment + tf.config.threading); "
+        f"load average {load_average()}",
+        flush=True,
+    )
     plain, page, notes = [], [], []
     with tempfile.TemporaryDirectory(prefix="cnn-lab-bench-") as data_dir:
         registry = JobRegistry(executor, RunStore(Path(data_dir)), max_jobs=1)
@@ -169,16 +198,23 @@ def epoch_ratio(rounds: int) -> None:
             wall, cpu = time.perf_counter() - started, children_cpu() - cpu
             page += list(job.progress().epoch_seconds[1:])
             notes.append(f"job {wall:.0f} s wall, {cpu / wall:.2f} cores")
-            print(f"[epochs] round {number + 1}: plain {[round(s, 2) for s in seconds[1:]]} s, "
-                  f"job {[round(s, 2) for s in job.progress().epoch_seconds[1:]]} s; load {load_average()}",
-                  flush=True)
-    print(f"[epochs] child processes (whole process: imports, data, training, the job's test and save): "
-          f"{'; '.join(notes)}")
+            print(
+                f"[epochs] round {number + 1}: plain {[round(s, 2) for s in seconds[1:]]} s, "
+                f"job {[round(s, 2) for s in job.progress().epoch_seconds[1:]]} s; load {load_average()}",
+                flush=True,
+            )
+    print(
+        f"[epochs] child processes (whole process: imports, data, training, the job's test and save): "
+        f"{'; '.join(notes)}"
+    )
     print(f"[epochs] plain model.fit  epochs {[round(s, 2) for s in plain]} s")
     print(f"[epochs] page's job       epochs {[round(s, 2) for s in page]} s")
-    print(f"[epochs] ratio page's job / plain fit: median epoch {statistics.median(page) / statistics.median(plain):.3f}"
-          f"  (target <= 1.05); best epoch {min(page) / min(plain):.3f}, "
-          f"mean {statistics.mean(page) / statistics.mean(plain):.3f}; load average {load_average()}", flush=True)
+    print(
+        f"[epochs] ratio page's job / plain fit: median epoch {statistics.median(page) / statistics.median(plain):.3f}"
+        f"  (target <= 1.05); best epoch {min(page) / min(plain):.3f}, "
+        f"mean {statistics.mean(page) / statistics.mean(plain):.3f}; load average {load_average()}",
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------------- 2. Fast preset vs course recipe
@@ -207,8 +243,9 @@ def time_to_accuracy(spec: RunSpec, data) -> tuple[float | None, list, float]:
                 return
             self.training_seconds += time.perf_counter() - self.start
             accuracy = evaluate(self.model, *self.test)["accuracy"]
-            self.probes.append((round(self.epoch + (batch + 1) / self.steps, 2), round(self.training_seconds, 1),
-                                round(accuracy, 4)))
+            self.probes.append(
+                (round(self.epoch + (batch + 1) / self.steps, 2), round(self.training_seconds, 1), round(accuracy, 4))
+            )
             if accuracy >= TARGET:
                 self.reached_at = self.training_seconds
                 self.model.stop_training = True
@@ -221,7 +258,7 @@ def time_to_accuracy(spec: RunSpec, data) -> tuple[float | None, list, float]:
         rate, decay = spec.recipe.learning_rate, spec.lr_decay
         callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * decay**epoch))
     model = build_model(spec)
-    train(model, (x_train[:spec.fitted_images], y_train[:spec.fitted_images]), spec.recipe, callbacks=callbacks)
+    train(model, (x_train[: spec.fitted_images], y_train[: spec.fitted_images]), spec.recipe, callbacks=callbacks)
     return probe.reached_at, probe.probes, evaluate(model, *test)["accuracy"]
 
 
@@ -235,23 +272,30 @@ def fast_vs_course() -> None:
     from models.data import load_fashion_mnist
 
     data = load_fashion_mnist()
-    print(f"[fast] both recipes in this process, {threads} TensorFlow thread(s); load average {load_average()}",
-          flush=True)
+    print(
+        f"[fast] both recipes in this process, {threads} TensorFlow thread(s); load average {load_average()}",
+        flush=True,
+    )
     course, course_probes, _ = time_to_accuracy(COURSE_SPEC, data)
-    print(f"[fast] course recipe probes (epoch, training s, test acc): {course_probes}; load {load_average()}",
-          flush=True)
+    print(
+        f"[fast] course recipe probes (epoch, training s, test acc): {course_probes}; load {load_average()}", flush=True
+    )
     (fast_spec,) = PRESETS["Fast"].runs(RunSpec())
     fast, fast_probes, final = time_to_accuracy(fast_spec, data)
     print(f"[fast] Fast preset probes (epoch, training s, test acc): {fast_probes}")
-    print(f"[fast] Fast preset: {fast_spec.title()}, batch {fast_spec.recipe.batch_size}, "
-          f"adam {fast_spec.recipe.learning_rate:g} x{fast_spec.lr_decay:g}/epoch; it ended at test accuracy "
-          f"{final:.4f}")
+    print(
+        f"[fast] Fast preset: {fast_spec.title()}, batch {fast_spec.recipe.batch_size}, "
+        f"adam {fast_spec.recipe.learning_rate:g} x{fast_spec.lr_decay:g}/epoch; it ended at test accuracy "
+        f"{final:.4f}"
+    )
     if course is None or fast is None:
         print(f"[fast] did not reach {TARGET}: course {course}, fast {fast}")
         return
-    print(f"[fast] seconds of training to reach {TARGET} test accuracy: course recipe {course:.1f}, "
-          f"Fast preset {fast:.1f}; ratio {fast / course:.2f}  (target <= 0.60); load average {load_average()}",
-          flush=True)
+    print(
+        f"[fast] seconds of training to reach {TARGET} test accuracy: course recipe {course:.1f}, "
+        f"Fast preset {fast:.1f}; ratio {fast / course:.2f}  (target <= 0.60); load average {load_average()}",
+        flush=True,
+    )
 
 
 def main(argv: list[str]) -> None:

@@ -66,13 +66,23 @@ from streamlit.proto.Slider_pb2 import Slider
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 EARLY = ForwardMsg.FINISHED_EARLY_FOR_RERUN
-FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
-            ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
+FINISHED = {
+    ForwardMsg.FINISHED_SUCCESSFULLY,
+    ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
+    ForwardMsg.FINISHED_WITH_COMPILE_ERROR,
+}
 XSRF_COOKIE = "_streamlit_xsrf"
 # Element types whose value the browser keeps in its widget state (value field in WidgetState).
 TRIGGERS = {"button"}  # trigger_value, only in the rerun that clicks them
-TEXT_FIELDS = {"markdown": "body", "heading": "body", "text": "body", "alert": "body", "code": "code_text",
-               "metric": "body", "progress": "text"}
+TEXT_FIELDS = {
+    "markdown": "body",
+    "heading": "body",
+    "text": "body",
+    "alert": "body",
+    "code": "code_text",
+    "metric": "body",
+    "progress": "text",
+}
 
 
 class ClientError(RuntimeError):
@@ -162,8 +172,10 @@ class RunResult:
     def summary(self) -> str:
         problems = f", EXCEPTIONS: {self.exceptions}" if self.exceptions else ""
         where = f" fragment {self.fragment_id[:8]}" if self.fragment_id else ""
-        return (f"{self.page or 'home'}{where}: {self.seconds * 1000:.0f} ms, {self.bytes / 1024:.1f} KB, "
-                f"{self.deltas} deltas ({self.cached_refs} cached), {len(self.widgets)} widgets{problems}")
+        return (
+            f"{self.page or 'home'}{where}: {self.seconds * 1000:.0f} ms, {self.bytes / 1024:.1f} KB, "
+            f"{self.deltas} deltas ({self.cached_refs} cached), {len(self.widgets)} widgets{problems}"
+        )
 
 
 def _element_text(kind: str, proto: Any) -> str | None:
@@ -197,7 +209,11 @@ def _new_widget(kind: str, proto: Any, fragment_id: str, children: list[Node]) -
     if kind == "slider":
         options = tuple(proto.options)
         if proto.type == Slider.SELECT_SLIDER:
-            value = list(proto.raw_value) if proto.set_value and proto.raw_value else [options[int(i)] for i in proto.default]
+            value = (
+                list(proto.raw_value)
+                if proto.set_value and proto.raw_value
+                else [options[int(i)] for i in proto.default]
+            )
             return Widget(proto.id, kind, label, fragment_id, "string_array_value", options, value, disabled)
         value = list(proto.value) if proto.set_value else list(proto.default)
         return Widget(proto.id, kind, label, fragment_id, "double_array_value", options, value, disabled)
@@ -208,8 +224,15 @@ def _new_widget(kind: str, proto: Any, fragment_id: str, children: list[Node]) -
         integer = proto.data_type == NumberInput.INT
         if integer and value is not None:
             value = int(value)
-        return Widget(proto.id, kind, label, fragment_id, "int_value" if integer else "double_value",
-                      value=value, disabled=disabled)
+        return Widget(
+            proto.id,
+            kind,
+            label,
+            fragment_id,
+            "int_value" if integer else "double_value",
+            value=value,
+            disabled=disabled,
+        )
     if kind in ("text_input", "text_area"):
         value = proto.default if proto.HasField("default") else None
         if proto.set_value:
@@ -224,8 +247,15 @@ def _new_widget(kind: str, proto: Any, fragment_id: str, children: list[Node]) -
         value = list(proto.raw_values) if proto.set_value else [options[int(i)] for i in proto.default]
         return Widget(proto.id, kind, label, fragment_id, "string_array_value", options, value, disabled)
     if kind in ("file_uploader", "camera_input"):  # the frontend commits an empty FileUploaderState on mount
-        return Widget(proto.id, kind, label, fragment_id, "file_uploader_state_value", value=FileUploaderState(),
-                      disabled=disabled)
+        return Widget(
+            proto.id,
+            kind,
+            label,
+            fragment_id,
+            "file_uploader_state_value",
+            value=FileUploaderState(),
+            disabled=disabled,
+        )
     if kind == "tab_container" and proto.tab_container.HasField("id"):
         # The server is authoritative: default_tab_index is the open tab; the labels are the child blocks.
         labels = tuple(child.proto.tab.label for child in children)
@@ -234,16 +264,21 @@ def _new_widget(kind: str, proto: Any, fragment_id: str, children: list[Node]) -
         return Widget(proto.tab_container.id, kind, "", fragment_id, "string_value", labels, value)
     if kind in ("expandable", "popover") and getattr(proto, kind).HasField("id"):
         block = getattr(proto, kind)
-        return Widget(block.id, kind, getattr(block, "label", ""), fragment_id, "bool_value",
-                      value=bool(getattr(block, "expanded", False)))
+        return Widget(
+            block.id,
+            kind,
+            getattr(block, "label", ""),
+            fragment_id,
+            "bool_value",
+            value=bool(getattr(block, "expanded", False)),
+        )
     return None
 
 
 class Session:
     """One browser tab's session. Use ``async with Session(url) as s: await s.visit("filters")``."""
 
-    def __init__(self, base_url: str, *, timeout: float = 300.0, fetch_media: bool = False,
-                 name: str = "") -> None:
+    def __init__(self, base_url: str, *, timeout: float = 300.0, fetch_media: bool = False, name: str = "") -> None:
         self.base = base_url.rstrip("/")
         self.timeout, self.fetch_media, self.name = timeout, fetch_media, name
         self.ws = None
@@ -287,9 +322,15 @@ class Session:
         url = f"{scheme}://{parts.netloc}{parts.path}/_stcore/stream"
         protocols = ["streamlit", self.xsrf] if self.xsrf else ["streamlit"]
         headers = {"Cookie": f"{XSRF_COOKIE}={self.xsrf}"} if self.xsrf else None
-        self.ws = await websockets.connect(url, subprotocols=protocols, additional_headers=headers,
-                                           max_size=None, compression=None, open_timeout=self.timeout,
-                                           ping_interval=None)
+        self.ws = await websockets.connect(
+            url,
+            subprotocols=protocols,
+            additional_headers=headers,
+            max_size=None,
+            compression=None,
+            open_timeout=self.timeout,
+            ping_interval=None,
+        )
         self._reader = asyncio.create_task(self._read(), name=f"ws-reader-{self.name}")
 
     def _xsrf_cookie(self) -> str:
@@ -324,20 +365,28 @@ class Session:
             page = ""
         page_hash = self.page_hashes.get(page)
         if self.session_id and page_hash is not None:
-            states = [s for w in self.widgets.values() if w.script_hash == self.main_hash and (s := w.state()) is not None]
+            states = [
+                s for w in self.widgets.values() if w.script_hash == self.main_hash and (s := w.state()) is not None
+            ]
             return await self.rerun(states, page_script_hash=page_hash, query_string=query_string)
         return await self.rerun(self._states(), page_name=page, query_string=query_string)
 
     def widget(self, name: str, kind: str | None = None) -> Widget:
         """The widget whose key, label or id is `name` (key first), optionally of one element type."""
         candidates = [w for w in self.widgets.values() if kind is None or w.kind == kind]
-        for test in (lambda w: w.key == name, lambda w: w.label == name, lambda w: w.id == name,
-                     lambda w: w.label.startswith(name)):
+        for test in (
+            lambda w: w.key == name,
+            lambda w: w.label == name,
+            lambda w: w.id == name,
+            lambda w: w.label.startswith(name),
+        ):
             found = [w for w in candidates if test(w)]
             if found:
                 return found[0]
-        raise KeyError(f"no widget {name!r} on the page; there are: "
-                       + ", ".join(f"{w.kind} {w.key or w.label!r}" for w in self.widgets.values()))
+        raise KeyError(
+            f"no widget {name!r} on the page; there are: "
+            + ", ".join(f"{w.kind} {w.key or w.label!r}" for w in self.widgets.values())
+        )
 
     async def set(self, name: str, value: Any) -> RunResult:
         """Change one widget (by key or label) and rerun with every other widget's current value.
@@ -359,8 +408,7 @@ class Session:
         states.append(WidgetState(id=widget.id, trigger_value=True))
         return await self.rerun(states, fragment_id=widget.fragment_id)
 
-    async def upload(self, name: str, filename: str, data: bytes, mime: str = "application/octet-stream"
-                     ) -> RunResult:
+    async def upload(self, name: str, filename: str, data: bytes, mime: str = "application/octet-stream") -> RunResult:
         """Upload one file to an st.file_uploader (by key or label) as the browser does, then rerun."""
         widget = self.widget(name, "file_uploader")
         started = time.perf_counter()
@@ -377,9 +425,12 @@ class Session:
             raise ClientError(f"file_urls_request refused: {response.error_msg!r}")
         urls = response.file_urls[0]
         await asyncio.to_thread(self._put, urls.upload_url, filename, data, mime)
-        info = UploadedFileInfo(name=filename, size=len(data), file_id=urls.file_id,
-                                file_urls=FileURLs(file_id=urls.file_id, upload_url=urls.upload_url,
-                                                   delete_url=urls.delete_url))
+        info = UploadedFileInfo(
+            name=filename,
+            size=len(data),
+            file_id=urls.file_id,
+            file_urls=FileURLs(file_id=urls.file_id, upload_url=urls.upload_url, delete_url=urls.delete_url),
+        )
         upload_seconds = time.perf_counter() - started
         widget.value = FileUploaderState(uploaded_file_info=[info])
         self.values[widget.id] = widget.value
@@ -389,12 +440,25 @@ class Session:
 
     def _put(self, upload_url: str, filename: str, data: bytes, mime: str) -> None:
         boundary = uuid.uuid4().hex
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-                f"Content-Type: {mime}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                f"Content-Type: {mime}\r\n\r\n"
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
         url = upload_url if upload_url.startswith("http") else f"{self.base}{upload_url}"
-        request = urllib.request.Request(url, data=body, method="PUT", headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Xsrftoken": self.xsrf,
-            "Cookie": f"{XSRF_COOKIE}={self.xsrf}"})
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="PUT",
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "X-Xsrftoken": self.xsrf,
+                "Cookie": f"{XSRF_COOKIE}={self.xsrf}",
+            },
+        )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             if response.status not in (200, 204):
                 raise ClientError(f"upload PUT {url} answered {response.status}")
@@ -409,9 +473,16 @@ class Session:
     def _states(self) -> list[WidgetState]:
         return [s for w in self.widgets.values() if (s := w.state()) is not None]
 
-    async def rerun(self, states: list[WidgetState], *, fragment_id: str = "", page_name: str | None = None,
-                    page_script_hash: str | None = None, query_string: str | None = None,
-                    is_auto_rerun: bool = False) -> RunResult:
+    async def rerun(
+        self,
+        states: list[WidgetState],
+        *,
+        fragment_id: str = "",
+        page_name: str | None = None,
+        page_script_hash: str | None = None,
+        query_string: str | None = None,
+        is_auto_rerun: bool = False,
+    ) -> RunResult:
         """Send one rerun_script and wait for the run chain to finish; the lock keeps one run at a time."""
         async with self._lock:
             if self._closed_error is not None:
@@ -458,7 +529,7 @@ class Session:
                 continue
             self.seen_media.add(url)
             full = url if url.startswith("http") else f"{self.base}{url}"
-            run.media_bytes += await asyncio.to_thread(lambda: len(urllib.request.urlopen(full).read()))
+            run.media_bytes += await asyncio.to_thread(lambda full=full: len(urllib.request.urlopen(full).read()))
 
     async def _read(self) -> None:
         try:
@@ -498,8 +569,7 @@ class Session:
             if run is not None:
                 run.cached_refs += 1
         elif msg.metadata.cacheable and msg.hash and msg.hash not in self.cache:
-            self.cache[msg.hash] = [payload, self.cache_runs,
-                                    msg.delta.fragment_id if msg.HasField("delta") else ""]
+            self.cache[msg.hash] = [payload, self.cache_runs, msg.delta.fragment_id if msg.HasField("delta") else ""]
         if kind == "new_session":
             self._new_session(msg)
         elif kind == "delta":
@@ -563,8 +633,9 @@ class Session:
         proto = delta.new_element if kind == "new_element" else delta.add_block
         element_kind = proto.WhichOneof("type") or "block"
         path = tuple(msg.metadata.delta_path)
-        self.nodes[path] = Node(element_kind, proto, kind == "add_block", self._run_id, delta.fragment_id,
-                                msg.metadata.active_script_hash)
+        self.nodes[path] = Node(
+            element_kind, proto, kind == "add_block", self._run_id, delta.fragment_id, msg.metadata.active_script_hash
+        )
         if run is None:
             return
         run.deltas += 1
@@ -596,13 +667,17 @@ class Session:
     def _clear_stale(self, fragments: list[str]) -> None:
         """clearStaleNodes: drop what this run did not write (for a fragment run, only inside its fragments)."""
         if fragments:
-            self.nodes = {p: n for p, n in self.nodes.items()
-                          if n.run_id == self._run_id or n.fragment_id not in fragments}
+            self.nodes = {
+                p: n for p, n in self.nodes.items() if n.run_id == self._run_id or n.fragment_id not in fragments
+            }
         else:
             self.nodes = {p: n for p, n in self.nodes.items() if n.run_id == self._run_id}
         # A node whose ancestor was replaced by an element (or dropped) is not on the page either.
-        self.nodes = {p: n for p, n in self.nodes.items()
-                      if all(p[:i] in self.nodes and self.nodes[p[:i]].is_block for i in range(2, len(p)))}
+        self.nodes = {
+            p: n
+            for p, n in self.nodes.items()
+            if all(p[:i] in self.nodes and self.nodes[p[:i]].is_block for i in range(2, len(p)))
+        }
 
     def _age_cache(self, fragments: list[str]) -> None:
         """ForwardMessageCache.incrementRunCount: expire entries unused for more than max age runs."""
@@ -623,8 +698,7 @@ class Session:
             source = node.proto if node.is_block else getattr(node.proto, node.kind, None)
             if source is None:
                 continue
-            widget = _new_widget(node.kind, source, node.fragment_id,
-                                 children.get(path, []) if node.is_block else [])
+            widget = _new_widget(node.kind, source, node.fragment_id, children.get(path, []) if node.is_block else [])
             if widget is None:
                 continue
             server_set = getattr(source, "set_value", False) or node.kind == "tab_container"
@@ -684,8 +758,10 @@ async def _demo(url: str, pages: list[str]) -> None:
         for page in pages:
             result = await session.visit(page)
             print(result.summary(), f"media {result.media_bytes / 1024:.0f} KB")
-            print("   widgets:", ", ".join(f"{w.kind}:{w.key or w.label!r}={w.value!r}" for w in result.widgets
-                                          if w.field)[:600])
+            print(
+                "   widgets:",
+                ", ".join(f"{w.kind}:{w.key or w.label!r}={w.value!r}" for w in result.widgets if w.field)[:600],
+            )
             print("   bytes by type:", json.dumps(dict(result.bytes_by_type.most_common(6))))
 
 

@@ -2,9 +2,10 @@
 
 Chromium (Playwright) and the websocket client do the same clicks on one served app: open Filters, pick
 another kernel, move the step-by-step slider (a widget inside an ``st.fragment``), upload a 1024x1024 photo,
-open Pooling, type a pool size, open Inspect and its Evaluation tab. Every ``BackMsg`` the browser sends is captured from its websocket,
-and so is every ``ForwardMsg`` it receives. For each step the script prints the browser's and the client's
-widget states (by key), fragment id and page, the deltas and bytes each received, and whether they agree.
+open Pooling, type a pool size, open Inspect and its Evaluation tab. Every ``BackMsg`` the browser sends is
+captured from its websocket, and so is every ``ForwardMsg`` it receives. For each step the script prints
+the browser's and the client's widget states (by key), fragment id and page, the deltas and bytes each
+received, and whether they agree.
 Exit code 1 when a rerun's widget states, fragment id or delta count differ.
 
 Usage: python benchmarks/ws_vs_browser.py [--url http://127.0.0.1:8501]     (needs /usr/bin/chromium)
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import threading
 from pathlib import Path
@@ -102,24 +102,31 @@ def browser_steps(url: str) -> list[dict]:
             box.click()
             box.fill(KERNEL)
             page.get_by_role("option", name=KERNEL, exact=True).click()
+
         step("Filters: pick a kernel", pick_kernel)
 
         def move_slider() -> None:
             thumb = page.get_by_test_id("stSlider").filter(has_text="Output row").get_by_role("slider")
             thumb.focus()
             thumb.press("ArrowRight")
+
         step("Filters: move the step-by-step row (fragment)", move_slider)
 
-        step("Filters: image source Upload",
-             lambda: page.get_by_test_id("stRadio").filter(has_text="Image").get_by_text("Upload", exact=True).click())
-        step("Filters: upload a 1024x1024 photo",
-             lambda: page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(PHOTO)))
+        step(
+            "Filters: image source Upload",
+            lambda: page.get_by_test_id("stRadio").filter(has_text="Image").get_by_text("Upload", exact=True).click(),
+        )
+        step(
+            "Filters: upload a 1024x1024 photo",
+            lambda: page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(PHOTO)),
+        )
         step("open Pooling", lambda: page.get_by_test_id("stSidebarNavLink").filter(has_text="Pooling").click())
 
         def pool_size() -> None:
             field = page.get_by_role("spinbutton", name="Pool size (window side)")
             field.fill("3")
             field.press("Enter")
+
         step("Pooling: pool size 3", pool_size)
         step("open Inspect", lambda: page.get_by_test_id("stSidebarNavLink").filter(has_text="Inspect").click())
         step("Inspect: Evaluation tab", lambda: page.get_by_role("tab", name="Evaluation").click())
@@ -146,19 +153,29 @@ async def client_steps(url: str) -> list[dict]:
                 if message.WhichOneof("type") == "rerun_script":
                     sent.append(message.rerun_script)
                 await original(data)
+
             session.ws.send = spy
             result = await action()
             session.ws.send = original
-            steps.append({"name": name, "state": sent[-1], "deltas": result.deltas, "bytes": result.bytes,
-                          "refs": result.cached_refs})
+            steps.append(
+                {
+                    "name": name,
+                    "state": sent[-1],
+                    "deltas": result.deltas,
+                    "bytes": result.bytes,
+                    "refs": result.cached_refs,
+                }
+            )
 
         await step("open Filters", lambda: session.visit("filters"))
         await step("Filters: pick a kernel", lambda: session.set("filters_library", KERNEL))
         row = next(w for w in session.widgets.values() if (w.key or "").startswith("filters_step_row"))
         await step("Filters: move the step-by-step row (fragment)", lambda: session.set(row.key, row.value[0] + 1))
         await step("Filters: image source Upload", lambda: session.set("filters_source", "Upload"))
-        await step("Filters: upload a 1024x1024 photo",
-                   lambda: session.upload("filters_upload", PHOTO.name, PHOTO.read_bytes(), "image/jpeg"))
+        await step(
+            "Filters: upload a 1024x1024 photo",
+            lambda: session.upload("filters_upload", PHOTO.name, PHOTO.read_bytes(), "image/jpeg"),
+        )
         await step("open Pooling", lambda: session.visit("pooling"))
         await step("Pooling: pool size 3", lambda: session.set("pool_size", 3))
         await step("open Inspect", lambda: session.visit("inspect"))
@@ -180,23 +197,35 @@ def compare(browser: list[dict], client: list[dict]) -> bool:
         same_states = b_state == c_state
         same_fragment = theirs["state"].fragment_id == mine["state"].fragment_id
         same_page = (theirs["state"].page_script_hash, theirs["state"].page_name) == (
-            mine["state"].page_script_hash, mine["state"].page_name)
+            mine["state"].page_script_hash,
+            mine["state"].page_name,
+        )
         same_deltas = theirs["deltas"] == mine["deltas"]
         ok &= same_states and same_fragment and same_deltas
-        print(f"   browser: {len(seen['reruns'])} rerun(s); last: {theirs['deltas']} deltas ({theirs['refs']} cached), "
-              f"{theirs['bytes'] / 1024:.1f} KB, fragment {theirs['state'].fragment_id[:8] or '-'}, "
-              f"page {theirs['state'].page_name or theirs['state'].page_script_hash[:8]!r}, "
-              f"query {theirs['state'].query_string!r}")
-        print(f"   client:  {mine['deltas']} deltas ({mine['refs']} cached), {mine['bytes'] / 1024:.1f} KB, "
-              f"fragment {mine['state'].fragment_id[:8] or '-'}, "
-              f"page {mine['state'].page_name or mine['state'].page_script_hash[:8]!r}, "
-              f"query {mine['state'].query_string!r}")
-        print(f"   widget states {'SAME' if same_states else 'DIFFER'}, fragment {'same' if same_fragment else 'DIFFERS'}, "
-              f"page {'same' if same_page else 'differs'}, deltas {'same' if same_deltas else 'DIFFER'}")
+        print(
+            f"   browser: {len(seen['reruns'])} rerun(s); last: {theirs['deltas']} deltas ({theirs['refs']} cached), "
+            f"{theirs['bytes'] / 1024:.1f} KB, fragment {theirs['state'].fragment_id[:8] or '-'}, "
+            f"page {theirs['state'].page_name or theirs['state'].page_script_hash[:8]!r}, "
+            f"query {theirs['state'].query_string!r}"
+        )
+        print(
+            f"   client:  {mine['deltas']} deltas ({mine['refs']} cached), {mine['bytes'] / 1024:.1f} KB, "
+            f"fragment {mine['state'].fragment_id[:8] or '-'}, "
+            f"page {mine['state'].page_name or mine['state'].page_script_hash[:8]!r}, "
+            f"query {mine['state'].query_string!r}"
+        )
+        print(
+            f"   widget states {'SAME' if same_states else 'DIFFER'}, "
+            f"fragment {'same' if same_fragment else 'DIFFERS'}, "
+            f"page {'same' if same_page else 'differs'}, deltas {'same' if same_deltas else 'DIFFER'}"
+        )
         if not same_states:
             for name in sorted(set(b_state) | set(c_state)):
                 if b_state.get(name, "<absent>") != c_state.get(name, "<absent>"):
-                    print(f"     {name}: browser {b_state.get(name, '<absent>')!r} client {c_state.get(name, '<absent>')!r}")
+                    print(
+                        f"     {name}: browser {b_state.get(name, '<absent>')!r} "
+                        f"client {c_state.get(name, '<absent>')!r}"
+                    )
     return ok
 
 

@@ -20,8 +20,10 @@ def flow_figure(shapes: Sequence[tuple[int, ...]], labels: Sequence[str]) -> go.
     FLOW_WIDTH_PX. labels[i] (lines split by newlines) names the step into shapes[i]; with more than
     CROWDED_STAGES stages only first lines are kept, in a smaller font, so neighbours do not overlap."""
     crowded = len(shapes) > CROWDED_STAGES
-    steps = [FlowStep(shape, (label.split("\n")[0] if crowded else label).replace("\n", "<br>"))
-             for shape, label in zip(shapes, labels)]
+    steps = [
+        FlowStep(shape, (label.split("\n")[0] if crowded else label).replace("\n", "<br>"))
+        for shape, label in zip(shapes, labels)
+    ]
     fig = shape_flow_figure(steps, pixel=3.0, small_font_size=12 if crowded else 14)
     (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
     margins = fig.layout.margin.t + fig.layout.margin.b
@@ -29,31 +31,64 @@ def flow_figure(shapes: Sequence[tuple[int, ...]], labels: Sequence[str]) -> go.
     return fig
 
 
-def layer_share_figure(names: Sequence[str], params: Sequence[int], macs: Sequence[int], *,
-                       height: int = 320) -> go.Figure:
+def layer_share_figure(
+    names: Sequence[str], params: Sequence[int], macs: Sequence[int], *, height: int = 320
+) -> go.Figure:
     """Two bar charts side by side, one bar per layer (top to bottom in network order), labelled with
     the count and its share of the total."""
     data, axes = [], {}
     for n, (values, colour) in enumerate(((params, PARAMS_COLOUR), (macs, MACS_COLOUR)), start=1):
         total = sum(values)
-        data.append(dict(type="bar", x=list(values), y=list(names), orientation="h", marker_color=colour,
-                         text=[f"{v:,} ({_percent(v, total)})" for v in values], textposition="outside",
-                         cliponaxis=False, textfont=INK, hoverinfo="skip") | _axes(n))
-        axes |= _pair(n, 0.14, x=dict(visible=False, range=[0, max(values, default=0) * 1.7 or 1]),
-                      y=dict(autorange="reversed", tickfont=INK))
+        data.append(
+            dict(
+                type="bar",
+                x=list(values),
+                y=list(names),
+                orientation="h",
+                marker_color=colour,
+                text=[f"{v:,} ({_percent(v, total)})" for v in values],
+                textposition="outside",
+                cliponaxis=False,
+                textfont=INK,
+                hoverinfo="skip",
+            )
+            | _axes(n)
+        )
+        axes |= _pair(
+            n,
+            0.14,
+            x=dict(visible=False, range=[0, max(values, default=0) * 1.7 or 1]),
+            y=dict(autorange="reversed", tickfont=INK),
+        )
     return _finish(data, axes, ("Parameters (weights to learn)", "Multiply-accumulates per image"), 0.14, height)
 
 
-def comparison_figure(models: Sequence[str], params: Sequence[int], macs: Sequence[int], *,
-                      height: int = 340) -> go.Figure:
+def comparison_figure(
+    models: Sequence[str], params: Sequence[int], macs: Sequence[int], *, height: int = 340
+) -> go.Figure:
     """Parameters and multiply-accumulates per image of a few models, as labelled bars side by side."""
     data, axes = [], {}
     for n, (values, colour) in enumerate(((params, PARAMS_COLOUR), (macs, MACS_COLOUR)), start=1):
-        data.append(dict(type="bar", x=list(models), y=list(values), marker_color=colour,
-                         text=[f"{v:,}" for v in values], textposition="outside", cliponaxis=False, textfont=INK,
-                         hoverinfo="skip") | _axes(n))
-        axes |= _pair(n, 0.12, x=dict(tickfont=INK, tickangle=0),
-                      y=dict(visible=False, range=[0, max(values, default=0) * 1.25 or 1]))
+        data.append(
+            dict(
+                type="bar",
+                x=list(models),
+                y=list(values),
+                marker_color=colour,
+                text=[f"{v:,}" for v in values],
+                textposition="outside",
+                cliponaxis=False,
+                textfont=INK,
+                hoverinfo="skip",
+            )
+            | _axes(n)
+        )
+        axes |= _pair(
+            n,
+            0.12,
+            x=dict(tickfont=INK, tickangle=0),
+            y=dict(visible=False, range=[0, max(values, default=0) * 1.25 or 1]),
+        )
     return _finish(data, axes, ("Parameters", "Multiply-accumulates per image"), 0.12, height)
 
 
@@ -70,8 +105,10 @@ def _domain(n: int, spacing: float) -> list[float]:
 
 def _pair(n: int, spacing: float, *, x: dict, y: dict) -> dict:
     suffix = "" if n == 1 else str(n)
-    return {f"xaxis{suffix}": dict(anchor=f"y{suffix}", domain=_domain(n, spacing)) | x,
-            f"yaxis{suffix}": dict(anchor=f"x{suffix}", domain=[0.0, 1.0]) | y}
+    return {
+        f"xaxis{suffix}": dict(anchor=f"y{suffix}", domain=_domain(n, spacing)) | x,
+        f"yaxis{suffix}": dict(anchor=f"x{suffix}", domain=[0.0, 1.0]) | y,
+    }
 
 
 def _percent(value: int, total: int) -> str:
@@ -82,9 +119,28 @@ def _percent(value: int, total: int) -> str:
 
 def _finish(data: list[dict], axes: dict, titles: tuple[str, str], spacing: float, height: int) -> go.Figure:
     """Two charts side by side with their titles above (as make_subplots places them), built in one go."""
-    annotations = [dict(text=title, x=sum(_domain(n, spacing)) / 2, y=1.0, xref="paper", yref="paper",
-                        xanchor="center", yanchor="bottom", showarrow=False, font=dict(INK, size=17))
-                   for n, title in enumerate(titles, start=1)]
-    layout = axes | dict(annotations=annotations, height=height, margin=dict(l=10, r=10, t=50, b=10), font=FONT,
-                         showlegend=False, plot_bgcolor="white", paper_bgcolor="white", bargap=0.35)
+    annotations = [
+        dict(
+            text=title,
+            x=sum(_domain(n, spacing)) / 2,
+            y=1.0,
+            xref="paper",
+            yref="paper",
+            xanchor="center",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(INK, size=17),
+        )
+        for n, title in enumerate(titles, start=1)
+    ]
+    layout = axes | dict(
+        annotations=annotations,
+        height=height,
+        margin=dict(l=10, r=10, t=50, b=10),
+        font=FONT,
+        showlegend=False,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        bargap=0.35,
+    )
     return go.Figure(data=data, layout=layout)

@@ -15,23 +15,57 @@ class PageSpec:
 
 
 HOME = PageSpec("pages/home.py", "Home", ":material/home:", "home", "What the lab teaches.")
-TOUR = PageSpec("pages/tour.py", "Week 3 tour", ":material/tour:", "tour",
-                "Step through the week's story with the live widgets: filters, pooling, the model, training, "
-                "feature maps.")
+TOUR = PageSpec(
+    "pages/tour.py",
+    "Week 3 tour",
+    ":material/tour:",
+    "tour",
+    "Step through the week's story with the live widgets: filters, pooling, the model, training, feature maps.",
+)
 
 LESSONS: list[PageSpec] = [
-    PageSpec("pages/filters.py", "Filters", ":material/filter:", "filters",
-             "Slide a small kernel over any image and watch it pick out edges; meet the filters the network learned."),
-    PageSpec("pages/pooling.py", "Pooling", ":material/grid_view:", "pooling",
-             "How pooling shrinks a feature map, what it keeps, and why small shifts matter less."),
-    PageSpec("pages/architecture.py", "Architecture", ":material/account_tree:", "architecture",
-             "Shapes, parameters and compute of every layer; build your own CNN."),
-    PageSpec("pages/training.py", "Training", ":material/model_training:", "training",
-             "Train the course CNN or a variant and watch it learn: live curves, runs compared, filters forming."),
-    PageSpec("pages/inspect.py", "Inspect", ":material/visibility:", "inspect",
-             "Look inside the trained network: feature maps, learned filters, its mistakes and why it predicts."),
-    PageSpec("pages/predict.py", "Predict", ":material/draw:", "predict",
-             "Classify your own drawing or photo, with every preprocessing step shown."),
+    PageSpec(
+        "pages/filters.py",
+        "Filters",
+        ":material/filter:",
+        "filters",
+        "Slide a small kernel over any image and watch it pick out edges; meet the filters the network learned.",
+    ),
+    PageSpec(
+        "pages/pooling.py",
+        "Pooling",
+        ":material/grid_view:",
+        "pooling",
+        "How pooling shrinks a feature map, what it keeps, and why small shifts matter less.",
+    ),
+    PageSpec(
+        "pages/architecture.py",
+        "Architecture",
+        ":material/account_tree:",
+        "architecture",
+        "Shapes, parameters and compute of every layer; build your own CNN.",
+    ),
+    PageSpec(
+        "pages/training.py",
+        "Training",
+        ":material/model_training:",
+        "training",
+        "Train the course CNN or a variant and watch it learn: live curves, runs compared, filters forming.",
+    ),
+    PageSpec(
+        "pages/inspect.py",
+        "Inspect",
+        ":material/visibility:",
+        "inspect",
+        "Look inside the trained network: feature maps, learned filters, its mistakes and why it predicts.",
+    ),
+    PageSpec(
+        "pages/predict.py",
+        "Predict",
+        ":material/draw:",
+        "predict",
+        "Classify your own drawing or photo, with every preprocessing step shown.",
+    ),
 ]
 
 ALL_PAGES: list[PageSpec] = [HOME, TOUR, *LESSONS]

@@ -25,8 +25,9 @@ def shape_label(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def shape_flow_figure(steps: list[FlowStep], *, pixel: float = 5.0, height: int = 420,
-                      small_font_size: int = 12) -> go.Figure:
+def shape_flow_figure(
+    steps: list[FlowStep], *, pixel: float = 5.0, height: int = 420, small_font_size: int = 12
+) -> go.Figure:
     """Tensors left to right at one scale: squares have a side of H pixels (stacked to hint at channels);
     vectors are bars whose height is sqrt(values), so equal areas mean equal numbers of values.
     small_font_size is for the operations and the value counts."""
@@ -41,33 +42,89 @@ def shape_flow_figure(steps: list[FlowStep], *, pixel: float = 5.0, height: int 
             offset = 4.0
             for layer in range(layers - 1, -1, -1):
                 x0, y0 = x + layer * offset, layer * offset
-                shapes.append(dict(type="rect", x0=x0, y0=y0, x1=x0 + side_w, y1=y0 + side_h,
-                                   line=dict(color="white", width=1), fillcolor=SPATIAL_COLOUR,
-                                   opacity=0.55 + 0.45 * (layer == 0)))
+                shapes.append(
+                    dict(
+                        type="rect",
+                        x0=x0,
+                        y0=y0,
+                        x1=x0 + side_w,
+                        y1=y0 + side_h,
+                        line=dict(color="white", width=1),
+                        fillcolor=SPATIAL_COLOUR,
+                        opacity=0.55 + 0.45 * (layer == 0),
+                    )
+                )
             width, top = side_w + (layers - 1) * offset, side_h + (layers - 1) * offset
             arrow_y = side_h / 2
         else:
             width, top = 14.0, math.sqrt(math.prod(step.shape)) * pixel
-            shapes.append(dict(type="rect", x0=x, y0=0, x1=x + width, y1=top,
-                               line=dict(color="white", width=1), fillcolor=VECTOR_COLOUR))
+            shapes.append(
+                dict(
+                    type="rect",
+                    x0=x,
+                    y0=0,
+                    x1=x + width,
+                    y1=top,
+                    line=dict(color="white", width=1),
+                    fillcolor=VECTOR_COLOUR,
+                )
+            )
             arrow_y = 20.0
         tallest = max(tallest, top)
         centre = x + width / 2
-        annotations.append(dict(x=centre, y=-12, text=f"<b>{shape_label(step.shape)}</b>", showarrow=False,
-                                yanchor="top", font=FONT))
-        annotations.append(dict(x=centre, y=-40, text=f"{math.prod(step.shape):,} values", showarrow=False,
-                                yanchor="top", font=dict(FONT, size=small_font_size, color="#555")))
+        annotations.append(
+            dict(x=centre, y=-12, text=f"<b>{shape_label(step.shape)}</b>", showarrow=False, yanchor="top", font=FONT)
+        )
+        annotations.append(
+            dict(
+                x=centre,
+                y=-40,
+                text=f"{math.prod(step.shape):,} values",
+                showarrow=False,
+                yanchor="top",
+                font=dict(FONT, size=small_font_size, color="#555"),
+            )
+        )
         if index + 1 < len(steps):
             start, end = x + width + 6, x + width + GAP - 6
-            annotations.append(dict(x=end, y=arrow_y, ax=start, ay=arrow_y, xref="x", yref="y", axref="x",
-                                    ayref="y", showarrow=True, arrowhead=2, arrowwidth=2, arrowcolor="#333",
-                                    text=""))
-            annotations.append(dict(x=x + width + GAP / 2, y=arrow_y + 6, text=steps[index + 1].operation,
-                                    showarrow=False, font=dict(FONT, size=small_font_size), yanchor="bottom"))
+            annotations.append(
+                dict(
+                    x=end,
+                    y=arrow_y,
+                    ax=start,
+                    ay=arrow_y,
+                    xref="x",
+                    yref="y",
+                    axref="x",
+                    ayref="y",
+                    showarrow=True,
+                    arrowhead=2,
+                    arrowwidth=2,
+                    arrowcolor="#333",
+                    text="",
+                )
+            )
+            annotations.append(
+                dict(
+                    x=x + width + GAP / 2,
+                    y=arrow_y + 6,
+                    text=steps[index + 1].operation,
+                    showarrow=False,
+                    font=dict(FONT, size=small_font_size),
+                    yanchor="bottom",
+                )
+            )
         x += width + GAP
     fig = go.Figure()
     fig.update_xaxes(visible=False, range=[-20, x - GAP + 30], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-75, tallest + 60], scaleanchor="x", scaleratio=1, fixedrange=True)
-    fig.update_layout(shapes=shapes, annotations=annotations, height=height, margin=dict(l=5, r=5, t=10, b=5),
-                      plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
+    fig.update_layout(
+        shapes=shapes,
+        annotations=annotations,
+        height=height,
+        margin=dict(l=5, r=5, t=10, b=5),
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        showlegend=False,
+    )
     return fig

@@ -85,8 +85,7 @@ def _symmetric_limit(*arrays: np.ndarray) -> float:
 _AXIS_STYLE = dict(showgrid=False, zeroline=False, tickfont=dict(size=10), constrain="domain")
 
 
-def _grid(rows: int, cols: int, titles: list[str] | None = None, *, h_gap: float = 0.06,
-          v_gap: float = 0.1) -> dict:
+def _grid(rows: int, cols: int, titles: list[str] | None = None, *, h_gap: float = 0.06, v_gap: float = 0.1) -> dict:
     """Layout dict with one image-style axis pair per cell, numbered row by row from 1.
 
     Square pixels (scaleanchor), row 0 at the top, and each title just above its cell.
@@ -99,12 +98,27 @@ def _grid(rows: int, cols: int, titles: list[str] | None = None, *, h_gap: float
             suffix = "" if n == 1 else str(n)
             left, top = c * (width + h_gap), 1 - r * (height + v_gap)
             layout[f"xaxis{suffix}"] = dict(_AXIS_STYLE, domain=_domain(left, left + width), anchor=f"y{suffix}")
-            layout[f"yaxis{suffix}"] = dict(_AXIS_STYLE, domain=_domain(top - height, top), anchor=f"x{suffix}",
-                                            scaleanchor=f"x{suffix}", autorange="reversed")
+            layout[f"yaxis{suffix}"] = dict(
+                _AXIS_STYLE,
+                domain=_domain(top - height, top),
+                anchor=f"x{suffix}",
+                scaleanchor=f"x{suffix}",
+                autorange="reversed",
+            )
             if titles:
-                layout["annotations"].append(dict(
-                    text=titles[n - 1], x=left + width / 2, y=top, xref="paper", yref="paper", xanchor="center",
-                    yanchor="bottom", showarrow=False, font=dict(FONT, size=13)))
+                layout["annotations"].append(
+                    dict(
+                        text=titles[n - 1],
+                        x=left + width / 2,
+                        y=top,
+                        xref="paper",
+                        yref="paper",
+                        xanchor="center",
+                        yanchor="bottom",
+                        showarrow=False,
+                        font=dict(FONT, size=13),
+                    )
+                )
     return layout
 
 
@@ -123,8 +137,12 @@ def _figure(data: list[dict], layout: dict, **extra: object) -> go.Figure:
 
 
 def _diverging_axis(limit: float, title: str, **colorbar: object) -> dict:
-    return dict(colorscale=DIVERGING, cmin=-limit, cmax=limit,
-                colorbar=dict(thickness=12, title=dict(text=title, side="top"), **colorbar))
+    return dict(
+        colorscale=DIVERGING,
+        cmin=-limit,
+        cmax=limit,
+        colorbar=dict(thickness=12, title=dict(text=title, side="top"), **colorbar),
+    )
 
 
 # ---------------------------------------------------------------- original vs filtered
@@ -149,18 +167,35 @@ def response_figure(original: np.ndarray, raw: np.ndarray) -> go.Figure:
     rescaled_trace = _image_trace(to_display_uint8(shown_raw), out_factor)
     if raw.ndim == 2:
         columns = 2
-        layout = _grid(2, 2, ["Original (input 0 to 1)", "Raw output", "After ReLU: max(0, x)",
-                              "Rescaled: min black, max white"])
-        data = [original_trace | _cell(1), _value_heatmap(shown_raw, out_factor, "raw", limit) | _cell(2),
-                _value_heatmap(shown_relu, out_factor, "ReLU", limit) | _cell(3), rescaled_trace | _cell(4)]
+        layout = _grid(
+            2, 2, ["Original (input 0 to 1)", "Raw output", "After ReLU: max(0, x)", "Rescaled: min black, max white"]
+        )
+        data = [
+            original_trace | _cell(1),
+            _value_heatmap(shown_raw, out_factor, "raw", limit) | _cell(2),
+            _value_heatmap(shown_relu, out_factor, "ReLU", limit) | _cell(3),
+            rescaled_trace | _cell(4),
+        ]
     else:
         columns = 3
-        layout = _grid(2, 3, ["Original (RGB)", "After ReLU (above 1 shown as 1)", "Rescaled: min black, max white",
-                              "Raw output: red channel", "Raw output: green channel", "Raw output: blue channel"])
+        layout = _grid(
+            2,
+            3,
+            [
+                "Original (RGB)",
+                "After ReLU (above 1 shown as 1)",
+                "Rescaled: min black, max white",
+                "Raw output: red channel",
+                "Raw output: green channel",
+                "Raw output: blue channel",
+            ],
+        )
         relu_trace = _image_trace(to_display_uint8(shown_relu, rescale=False), out_factor)
         data = [original_trace | _cell(1), relu_trace | _cell(2), rescaled_trace | _cell(3)]
-        data += [_value_heatmap(shown_raw[:, :, c], out_factor, f"raw {name}", limit) | _cell(4 + c)
-                 for c, name in enumerate(("red", "green", "blue"))]
+        data += [
+            _value_heatmap(shown_raw[:, :, c], out_factor, f"raw {name}", limit) | _cell(4 + c)
+            for c, name in enumerate(("red", "green", "blue"))
+        ]
     if not any(trace.get("coloraxis") for trace in data):  # every panel is a picture: keep the colour bar
         data.append(_scale_only_trace(limit) | _cell(len(data)))
     panel_width = min(360, (FIGURE_WIDTH - 100) / columns)
@@ -174,8 +209,15 @@ def shown_side(image: np.ndarray) -> int:
 
 
 def _image_trace(picture: np.ndarray, factor: int) -> dict:
-    return dict(type="image", source=picture_data_uri(picture), dx=factor, dy=factor, x0=(factor - 1) / 2,
-                y0=(factor - 1) / 2, hovertemplate="row %{y}, col %{x}<extra></extra>")
+    return dict(
+        type="image",
+        source=picture_data_uri(picture),
+        dx=factor,
+        dy=factor,
+        x0=(factor - 1) / 2,
+        y0=(factor - 1) / 2,
+        hovertemplate="row %{y}, col %{x}<extra></extra>",
+    )
 
 
 def _value_heatmap(values: np.ndarray, factor: int, name: str, limit: float) -> dict:
@@ -183,8 +225,17 @@ def _value_heatmap(values: np.ndarray, factor: int, name: str, limit: float) -> 
     if values.size > HOVER_LIMIT:
         return _image_trace(colorize(values, DIVERGING, -limit, limit), factor)
     where = "block at row %{y}, col %{x}" if factor > 1 else "row %{y}, col %{x}"
-    return dict(type="heatmap", z=values, x0=(factor - 1) / 2, dx=factor, y0=(factor - 1) / 2, dy=factor,
-                coloraxis="coloraxis", name=name, hovertemplate=f"{where}<br>{name} %{{z:.3f}}<extra></extra>")
+    return dict(
+        type="heatmap",
+        z=values,
+        x0=(factor - 1) / 2,
+        dx=factor,
+        y0=(factor - 1) / 2,
+        dy=factor,
+        coloraxis="coloraxis",
+        name=name,
+        hovertemplate=f"{where}<br>{name} %{{z:.3f}}<extra></extra>",
+    )
 
 
 def _scale_only_trace(limit: float) -> dict:
@@ -199,11 +250,23 @@ def _weight_text(values: np.ndarray) -> np.ndarray:
     return np.vectorize(lambda v: f"{v:.3g}" if abs(v) >= 5e-4 or v == 0 else f"{v:.1e}", otypes=[object])(values)
 
 
-def _annotated(values: np.ndarray, text: np.ndarray, colorscale: object, low: float, high: float,
-               hover: str, font_size: int) -> dict:
-    return dict(type="heatmap", z=values, text=text, texttemplate="%{text}", textfont=dict(size=font_size),
-                colorscale=colorscale, zmin=low, zmax=high, showscale=False, xgap=2, ygap=2,
-                hovertemplate=hover + "<extra></extra>")
+def _annotated(
+    values: np.ndarray, text: np.ndarray, colorscale: object, low: float, high: float, hover: str, font_size: int
+) -> dict:
+    return dict(
+        type="heatmap",
+        z=values,
+        text=text,
+        texttemplate="%{text}",
+        textfont=dict(size=font_size),
+        colorscale=colorscale,
+        zmin=low,
+        zmax=high,
+        showscale=False,
+        xgap=2,
+        ygap=2,
+        hovertemplate=hover + "<extra></extra>",
+    )
 
 
 def _cell_font(size: int) -> int:
@@ -214,8 +277,9 @@ def kernel_figure(kernel: np.ndarray) -> go.Figure:
     """The kernel's weights as coloured cells with the numbers written in them."""
     weights = np.asarray(kernel, dtype=np.float32)
     limit, size = _symmetric_limit(weights), weights.shape[0]
-    trace = _annotated(weights, _weight_text(weights), DIVERGING, -limit, limit,
-                       "row %{y}, col %{x}: %{z:.4g}", _cell_font(size) + 1)
+    trace = _annotated(
+        weights, _weight_text(weights), DIVERGING, -limit, limit, "row %{y}, col %{x}: %{z:.4g}", _cell_font(size) + 1
+    )
     layout = _grid(1, 1)
     layout["xaxis"].update(dtick=1)
     layout["yaxis"].update(dtick=1)
@@ -247,17 +311,21 @@ def _tile_ticks(layout: dict, n: int, shape: tuple[int, int], count: int, column
     height, width = shape
     rows = -(-count // columns)
     suffix = "" if n == 1 else str(n)
-    layout[f"xaxis{suffix}"].update(tickvals=[c * (width + 1) + (width - 1) / 2 for c in range(columns)],
-                                    ticktext=[f"+{c}" for c in range(columns)])
-    layout[f"yaxis{suffix}"].update(tickvals=[r * (height + 1) + (height - 1) / 2 for r in range(rows)],
-                                    ticktext=[str(r * columns) for r in range(rows)])
+    layout[f"xaxis{suffix}"].update(
+        tickvals=[c * (width + 1) + (width - 1) / 2 for c in range(columns)], ticktext=[f"+{c}" for c in range(columns)]
+    )
+    layout[f"yaxis{suffix}"].update(
+        tickvals=[r * (height + 1) + (height - 1) / 2 for r in range(rows)],
+        ticktext=[str(r * columns) for r in range(rows)],
+    )
 
 
 def _weight_hover(kernels: np.ndarray, labels: list[str]) -> np.ndarray:
     text = np.empty(kernels.shape, dtype=object)
     for index, weights in enumerate(kernels):
-        text[index] = np.vectorize(lambda w, label=labels[index]: f"{label}<br>weight {w:.3f}",
-                                   otypes=[object])(weights)
+        text[index] = np.vectorize(lambda w, label=labels[index]: f"{label}<br>weight {w:.3f}", otypes=[object])(
+            weights
+        )
     return text
 
 
@@ -268,15 +336,29 @@ def gallery_figure(initial: np.ndarray, trained: np.ndarray, labels: list[str], 
     whatever its size (the panel titles give the real ranges; hover gives each weight).
     """
     count, k = trained.shape[0], trained.shape[1]
-    layout = _grid(1, 2, [f"At initialisation (random, |w| \u2264 {np.abs(initial).max():.2f})",
-                          f"After {epochs} epochs of training (|w| \u2264 {np.abs(trained).max():.2f})"],
-                   h_gap=0.1)
+    layout = _grid(
+        1,
+        2,
+        [
+            f"At initialisation (random, |w| \u2264 {np.abs(initial).max():.2f})",
+            f"After {epochs} epochs of training (|w| \u2264 {np.abs(trained).max():.2f})",
+        ],
+        h_gap=0.1,
+    )
     init_labels = [f"Filter {i} at initialisation" for i in range(count)]
     data = []
     for n, (kernels, names) in enumerate([(initial, init_labels), (trained, labels)], start=1):
-        data.append(dict(type="heatmap", z=tile(scaled_per_tile(kernels), GALLERY_COLUMNS),
-                         text=tile(_weight_hover(kernels, names), GALLERY_COLUMNS, fill=""),
-                         coloraxis="coloraxis", hoverongaps=False, hovertemplate="%{text}<extra></extra>") | _cell(n))
+        data.append(
+            dict(
+                type="heatmap",
+                z=tile(scaled_per_tile(kernels), GALLERY_COLUMNS),
+                text=tile(_weight_hover(kernels, names), GALLERY_COLUMNS, fill=""),
+                coloraxis="coloraxis",
+                hoverongaps=False,
+                hovertemplate="%{text}<extra></extra>",
+            )
+            | _cell(n)
+        )
         _tile_ticks(layout, n, (k, k), count, GALLERY_COLUMNS)
     return _figure(data, layout, height=470, coloraxis=_diverging_axis(1.0, "weight /<br>largest", len=0.8))
 
@@ -286,14 +368,28 @@ def epoch_strip_figure(history: np.ndarray, *, title: str) -> go.Figure:
     count, k = history.shape[0], history.shape[1]
     labels = ["initialisation", *(f"after epoch {e}" for e in range(1, count))]
     layout = _grid(1, 1)
-    layout["xaxis"].update(tickvals=[e * (k + 1) + (k - 1) / 2 for e in range(count)],
-                           ticktext=["init", *(str(e) for e in range(1, count))], title=dict(text="epoch"))
+    layout["xaxis"].update(
+        tickvals=[e * (k + 1) + (k - 1) / 2 for e in range(count)],
+        ticktext=["init", *(str(e) for e in range(1, count))],
+        title=dict(text="epoch"),
+    )
     layout["yaxis"].update(showticklabels=False)
-    trace = dict(type="heatmap", z=tile(history, count), text=tile(_weight_hover(history, labels), count, fill=""),
-                 coloraxis="coloraxis", hoverongaps=False, hovertemplate="%{text}<extra></extra>")
-    return _figure([trace], layout, height=230, margin=dict(l=10, r=10, t=40, b=40),
-                   title=dict(text=title, font=dict(FONT, size=13)),
-                   coloraxis=_diverging_axis(_symmetric_limit(history), "weight"))
+    trace = dict(
+        type="heatmap",
+        z=tile(history, count),
+        text=tile(_weight_hover(history, labels), count, fill=""),
+        coloraxis="coloraxis",
+        hoverongaps=False,
+        hovertemplate="%{text}<extra></extra>",
+    )
+    return _figure(
+        [trace],
+        layout,
+        height=230,
+        margin=dict(l=10, r=10, t=40, b=40),
+        title=dict(text=title, font=dict(FONT, size=13)),
+        coloraxis=_diverging_axis(_symmetric_limit(history), "weight"),
+    )
 
 
 def responses_grid_figure(responses: np.ndarray, *, columns: int = GALLERY_COLUMNS) -> go.Figure:
@@ -308,14 +404,29 @@ def responses_grid_figure(responses: np.ndarray, *, columns: int = GALLERY_COLUM
     owners[:count] = np.arange(count)
     layout = _grid(1, 1)
     _tile_ticks(layout, 1, (height, width), count, columns)
-    picture = dict(type="image", source=picture_data_uri(colorize(tiled, DIVERGING, -1.0, 1.0, gap=(255, 255, 255))),
-                   hoverinfo="skip")
-    tiles = dict(type="heatmap", z=owners.reshape(rows, columns), x0=(width - 1) / 2, dx=width + 1,
-                 y0=(height - 1) / 2, dy=height + 1, coloraxis="coloraxis", opacity=0, hoverongaps=False,
-                 hovertemplate="filter %{z}<extra></extra>")
-    return _figure([picture, tiles], layout,
-                   height=int(min(820, 60 + (FIGURE_WIDTH - 120) * tiled.shape[0] / tiled.shape[1])),
-                   coloraxis=_diverging_axis(1.0, "value /<br>largest"))
+    picture = dict(
+        type="image",
+        source=picture_data_uri(colorize(tiled, DIVERGING, -1.0, 1.0, gap=(255, 255, 255))),
+        hoverinfo="skip",
+    )
+    tiles = dict(
+        type="heatmap",
+        z=owners.reshape(rows, columns),
+        x0=(width - 1) / 2,
+        dx=width + 1,
+        y0=(height - 1) / 2,
+        dy=height + 1,
+        coloraxis="coloraxis",
+        opacity=0,
+        hoverongaps=False,
+        hovertemplate="filter %{z}<extra></extra>",
+    )
+    return _figure(
+        [picture, tiles],
+        layout,
+        height=int(min(820, 60 + (FIGURE_WIDTH - 120) * tiled.shape[0] / tiled.shape[1])),
+        coloraxis=_diverging_axis(1.0, "value /<br>largest"),
+    )
 
 
 # ---------------------------------------------------------------- one output pixel
@@ -334,10 +445,20 @@ def pixel_step_figure(step: PixelStep) -> go.Figure:
         layout[f"yaxis{suffix}"].update(showticklabels=False)
     data = [
         _annotated(step.patch, patch_text, GRAY, 0.0, 1.0, "pixel %{z:.4g}", font) | _cell(1),
-        _annotated(step.kernel, _weight_text(step.kernel), DIVERGING, -kernel_limit, kernel_limit,
-                   "weight %{z:.4g}", font) | _cell(2),
-        _annotated(step.products, _weight_text(step.products), DIVERGING, -product_limit, product_limit,
-                   "product %{z:.4g}", font) | _cell(3),
+        _annotated(
+            step.kernel, _weight_text(step.kernel), DIVERGING, -kernel_limit, kernel_limit, "weight %{z:.4g}", font
+        )
+        | _cell(2),
+        _annotated(
+            step.products,
+            _weight_text(step.products),
+            DIVERGING,
+            -product_limit,
+            product_limit,
+            "product %{z:.4g}",
+            font,
+        )
+        | _cell(3),
     ]
     return _figure(data, layout, height=300)
 
@@ -349,12 +470,28 @@ def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int = 12) ->
     k = step.kernel.shape[0]
     top, left = max(0, step.top - context), max(0, step.left - context)
     bottom, right = min(height, step.top + k + context), min(width, step.left + k + context)
-    trace = dict(type="heatmap", z=pixels[top:bottom, left:right], x0=left, y0=top, colorscale=GRAY, zmin=0, zmax=1,
-                 showscale=False, hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>")
+    trace = dict(
+        type="heatmap",
+        z=pixels[top:bottom, left:right],
+        x0=left,
+        y0=top,
+        colorscale=GRAY,
+        zmin=0,
+        zmax=1,
+        showscale=False,
+        hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>",
+    )
     layout = _grid(1, 1)
     layout["xaxis"].update(range=[min(left, step.left) - 0.5, max(right, step.left + k) - 0.5])
     layout["yaxis"].update(range=[max(bottom, step.top + k) - 0.5, min(top, step.top) - 0.5], autorange=False)
-    window = dict(type="rect", x0=step.left - 0.5, x1=step.left + k - 0.5, y0=step.top - 0.5, y1=step.top + k - 0.5,
-                  line=dict(color="#e4572e", width=3))
-    return _figure([trace], layout, height=300, shapes=[window],
-                   title=dict(text="Where the window sits", font=dict(FONT, size=13)))
+    window = dict(
+        type="rect",
+        x0=step.left - 0.5,
+        x1=step.left + k - 0.5,
+        y0=step.top - 0.5,
+        y1=step.top + k - 0.5,
+        line=dict(color="#e4572e", width=3),
+    )
+    return _figure(
+        [trace], layout, height=300, shapes=[window], title=dict(text="Where the window sits", font=dict(FONT, size=13))
+    )

@@ -59,13 +59,9 @@ def parse_kernel(text: str) -> np.ndarray:
             )
     height = len(values)
     if height != width:
-        raise KernelError(
-            f"The kernel is {height}x{width} (rows x columns): it must be square, e.g. 3x3."
-        )
+        raise KernelError(f"The kernel is {height}x{width} (rows x columns): it must be square, e.g. 3x3.")
     if height % 2 == 0:
-        raise KernelError(
-            f"The kernel is {height}x{width}: use an odd size (1, 3, 5 or 7) so it has a centre pixel."
-        )
+        raise KernelError(f"The kernel is {height}x{width}: use an odd size (1, 3, 5 or 7) so it has a centre pixel.")
     if height > MAX_KERNEL_SIZE:
         raise KernelError(
             f"The kernel is {height}x{width}: the largest allowed is {MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE}."
@@ -83,16 +79,15 @@ def _parse_value(token: str, row: int, column: int) -> float:
     try:
         value = float(numerator) / float(denominator) if slash else float(token)
     except ValueError:
-        raise KernelError(
-            f"{where}: {token!r} is not a number (use e.g. 2, -0.5 or 1/9)."
-        ) from None
+        raise KernelError(f"{where}: {token!r} is not a number (use e.g. 2, -0.5 or 1/9).") from None
     except ZeroDivisionError:
         raise KernelError(f"{where}: {token!r} divides by zero.") from None
     if not math.isfinite(value):
         raise KernelError(f"{where}: {token!r} is not a finite number.")
     if abs(value) > MAX_WEIGHT:
-        raise KernelError(f"{where}: {token!r} is too large; weights must be between -{MAX_WEIGHT:,.0f} "
-                          f"and {MAX_WEIGHT:,.0f}.")
+        raise KernelError(
+            f"{where}: {token!r} is too large; weights must be between -{MAX_WEIGHT:,.0f} and {MAX_WEIGHT:,.0f}."
+        )
     return value
 
 
@@ -190,9 +185,7 @@ def output_shape(
     )
 
 
-def shape_formula(
-    h: int, w: int, k: int, stride: int | tuple[int, int] = 1, padding: Padding = "valid"
-) -> str:
+def shape_formula(h: int, w: int, k: int, stride: int | tuple[int, int] = 1, padding: Padding = "valid") -> str:
     """The output-size arithmetic written out with these numbers.
 
     E.g. ``valid: (28 - 3) / 1 + 1 = 26 for height and width -> output 26 x 26`` or
@@ -303,9 +296,7 @@ def explain_pixel(
     """Show how output pixel (`row`, `col`) of `convolve2d` with the same arguments is computed."""
     pixels = _as_image(image2d)
     if pixels.ndim != 2:
-        raise ValueError(
-            f"explain_pixel takes one channel (H, W); got shape {pixels.shape}. Pass image[..., c]."
-        )
+        raise ValueError(f"explain_pixel takes one channel (H, W); got shape {pixels.shape}. Pass image[..., c].")
     weights = _as_kernel(kernel)
     stride_h, stride_w = _pair(stride)
     (k_h, k_w), (height, width) = weights.shape, pixels.shape

@@ -36,9 +36,7 @@ def load_image(
     grayscale: bool = False,
 ) -> np.ndarray:
     """Decode image bytes to float32 in [0, 1]: (H, W) if `grayscale`, else (H, W, 3)."""
-    image, _notes = load_image_with_notes(
-        data, max_pixels=max_pixels, working_size=working_size, grayscale=grayscale
-    )
+    image, _notes = load_image_with_notes(data, max_pixels=max_pixels, working_size=working_size, grayscale=grayscale)
     return image
 
 
@@ -128,8 +126,7 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
         ) from error
     except UnidentifiedImageError as error:
         raise ImageError(
-            "This file is not an image format we can read. "
-            "Please upload a PNG, JPEG, WebP, BMP, GIF or TIFF file."
+            "This file is not an image format we can read. Please upload a PNG, JPEG, WebP, BMP, GIF or TIFF file."
         ) from error
     except Exception as error:  # Pillow plugins raise many types on malformed headers.
         raise ImageError(
@@ -153,8 +150,7 @@ def _select_first_frame(image: Image.Image, notes: list[str]) -> None:
         image.seek(0)
     except Exception as error:  # Counting frames walks the file: broken files fail here.
         raise ImageError(
-            "The animation could not be read: the file is truncated or corrupt. "
-            "Please upload the complete file again."
+            "The animation could not be read: the file is truncated or corrupt. Please upload the complete file again."
         ) from error
     if frames > 1:
         kind = "Animated image" if image.format in {"GIF", "PNG", "WEBP"} else "Multi-frame image"
@@ -239,9 +235,7 @@ def _apply_exif_orientation(
     return upright, stored_size[::-1] if orientation in {5, 6, 7, 8} else stored_size
 
 
-def _downscale(
-    image: Image.Image, working_size: int, notes: list[str], full_size: tuple[int, int]
-) -> Image.Image:
+def _downscale(image: Image.Image, working_size: int, notes: list[str], full_size: tuple[int, int]) -> Image.Image:
     """Lanczos-resize so the long side is at most `working_size`; note any size change.
 
     `full_size` is the upright size before JPEG draft decoding, which may already
@@ -294,16 +288,20 @@ def fingerprint(*arrays: np.ndarray) -> str:
     return digest.hexdigest()[:32]
 
 
-def colorize(values: np.ndarray, colorscale: str | list, low: float, high: float,
-             gap: tuple[int, int, int] | None = None) -> np.ndarray:
+def colorize(
+    values: np.ndarray, colorscale: str | list, low: float, high: float, gap: tuple[int, int, int] | None = None
+) -> np.ndarray:
     """uint8 RGB picture of a 2-D array as a Plotly heatmap with this colour scale and zmin/zmax draws it.
 
     Values are clipped to [low, high] and mapped linearly onto the scale's stops, each colour channel
     interpolated between stops as Plotly does. NaN cells get the colour `gap`, or without one become
     transparent (the result is then RGBA).
     """
-    hashable = colorscale if isinstance(colorscale, str) else tuple(
-        stop if isinstance(stop, str) else tuple(stop) for stop in colorscale)
+    hashable = (
+        colorscale
+        if isinstance(colorscale, str)
+        else tuple(stop if isinstance(stop, str) else tuple(stop) for stop in colorscale)
+    )
     table = _colour_table(hashable)
     array = np.asarray(values, dtype=np.float32)
     span = high - low if high > low else 1.0
@@ -328,8 +326,9 @@ def _colour_table(colorscale: str | tuple) -> np.ndarray:
     if isinstance(scale[0], str):  # a plain list of colours, evenly spaced
         scale = [[i / (len(scale) - 1), colour] for i, colour in enumerate(scale)]
     positions = np.array([float(stop) for stop, _ in scale])
-    colours = np.array([unlabel_rgb(c) for c in validate_colors([c for _, c in scale], colortype="rgb")],
-                       dtype=np.float64)
+    colours = np.array(
+        [unlabel_rgb(c) for c in validate_colors([c for _, c in scale], colortype="rgb")], dtype=np.float64
+    )
     levels = np.linspace(0.0, 1.0, COLOUR_LEVELS)
     table = np.rint(np.stack([np.interp(levels, positions, colours[:, c]) for c in range(3)], axis=1)).astype(np.uint8)
     table.setflags(write=False)

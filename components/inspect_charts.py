@@ -25,8 +25,18 @@ HOVER = dict(font=dict(FONT, size=15))
 ACTIVATION_SCALE = ["#000000", *plotly.colors.sequential.Inferno[1:]]
 WEIGHT_SCALE = "RdBu_r"  # negative blue, positive red, 0 white
 HEAT_SCALE = [[0.0, "rgba(255,230,0,0)"], [0.25, "rgba(255,200,0,0.35)"], [1.0, "rgba(230,0,0,0.9)"]]
-CLASS_COLOURS = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
-                 "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#7F7F7F")
+CLASS_COLOURS = (
+    "#4E79A7",
+    "#F28E2B",
+    "#E15759",
+    "#76B7B2",
+    "#59A14F",
+    "#EDC948",
+    "#B07AA1",
+    "#FF9DA7",
+    "#9C755F",
+    "#7F7F7F",
+)
 CORRECT_SCALE = [[0.0, "#f4faf4"], [1.0, "#2e7d32"]]
 ERROR_SCALE = [[0.0, "#fff7f3"], [1.0, "#c62828"]]
 
@@ -45,20 +55,24 @@ class GridColumn:
 
 
 def item_label(index: int, labels: np.ndarray, class_names: Sequence[str], result=None) -> str:
-    """"#23 Ankle boot", and with an evaluation `result` (predictions, confidences) "<br>→ Sandal 62%"."""
+    """ "#23 Ankle boot", and with an evaluation `result` (predictions, confidences) "<br>→ Sandal 62%"."""
     label = f"#{index} {class_names[int(labels[index])]}"
     if result is None:
         return label
     return f"{label}<br>→ {class_names[int(result.predictions[index])]} {result.confidences[index]:.0%}"
 
 
-def prediction_labels(indices: Sequence[int], labels: np.ndarray, probabilities: np.ndarray,
-                      class_names: Sequence[str]) -> tuple[list[str], list[str]]:
+def prediction_labels(
+    indices: Sequence[int], labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
+) -> tuple[list[str], list[str]]:
     """Row labels "#i true<br>→ predicted p%" for these test images, and "#i (predicted)" for those it gets wrong."""
-    rows = [f"#{i} {class_names[int(labels[i])]}<br>→ {class_names[int(p.argmax())]} {p.max():.0%}"
-            for i, p in zip(indices, probabilities)]
-    wrong = [f"#{i} ({class_names[int(p.argmax())]})" for i, p in zip(indices, probabilities)
-             if p.argmax() != labels[i]]
+    rows = [
+        f"#{i} {class_names[int(labels[i])]}<br>→ {class_names[int(p.argmax())]} {p.max():.0%}"
+        for i, p in zip(indices, probabilities)
+    ]
+    wrong = [
+        f"#{i} ({class_names[int(p.argmax())]})" for i, p in zip(indices, probabilities) if p.argmax() != labels[i]
+    ]
     return rows, wrong
 
 
@@ -67,33 +81,47 @@ def projection_text(projection, shown: int) -> tuple[tuple[str, str], str]:
     `shown` test images."""
     if projection.explained is not None:
         share = projection.explained
-        return ((f"PC 1 ({share[0]:.0%} of variance)", f"PC 2 ({share[1]:.0%} of variance)"),
-                f"PCA (NumPy SVD): the two directions of largest variance keep {share[:2].sum():.0%} of it. "
-                "Axes are linear mixes of the dense units.")
-    return (("t-SNE 1", "t-SNE 2"),
-            f"t-SNE (exact, NumPy; perplexity 30, 750 steps) of {shown:,} randomly chosen test images; "
-            f"KL divergence {projection.kl_divergence:.2f}. It keeps neighbours together; distances between "
-            "clusters and the axes mean nothing.")
+        return (
+            (f"PC 1 ({share[0]:.0%} of variance)", f"PC 2 ({share[1]:.0%} of variance)"),
+            f"PCA (NumPy SVD): the two directions of largest variance keep {share[:2].sum():.0%} of it. "
+            "Axes are linear mixes of the dense units.",
+        )
+    return (
+        ("t-SNE 1", "t-SNE 2"),
+        f"t-SNE (exact, NumPy; perplexity 30, 750 steps) of {shown:,} randomly chosen test images; "
+        f"KL divergence {projection.kl_divergence:.2f}. It keeps neighbours together; distances between "
+        "clusters and the axes mean nothing.",
+    )
 
 
 def why_text(layer: str | None, shape: tuple[int, int] = (0, 0)) -> str:
     """What the Why tab's heat maps are; `layer` is the last conv layer (None: no Grad-CAM), `shape` its maps'."""
-    cam = "" if layer is None else (
-        f" **Grad-CAM**: {layer}'s {shape[0]}x{shape[1]} feature maps, each weighted by how much it raises the class "
-        "score (its mean gradient), summed, negatives dropped, and placed on the pixels each position sees.")
-    return ("For one test image: the probability of each class, and heat maps of where the evidence is. "
-            "**Saliency**: how much a small change of each pixel would change the class score "
-            f"(absolute gradient; red = most).{cam} The class score is the value before softmax; the "
-            "gradients come from TensorFlow.")
+    cam = (
+        ""
+        if layer is None
+        else (
+            f" **Grad-CAM**: {layer}'s {shape[0]}x{shape[1]} feature maps, each weighted by how much it raises "
+            "the class score (its mean gradient), summed, negatives dropped, and placed on the pixels each "
+            "position sees."
+        )
+    )
+    return (
+        "For one test image: the probability of each class, and heat maps of where the evidence is. "
+        "**Saliency**: how much a small change of each pixel would change the class score "
+        f"(absolute gradient; red = most).{cam} The class score is the value before softmax; the "
+        "gradients come from TensorFlow."
+    )
 
 
 def kernels_caption(initial: np.ndarray, trained: np.ndarray, epochs: int, typical: Sequence[float]) -> str:
     """The learned-filters caption: weight ranges before/after `epochs` and the median best |cosine| of each."""
-    return (f"Same layout in both views (grouped by the trained kernels); each kernel is coloured relative to its "
-            f"own largest weight. Weights at initialisation: "
-            f"{initial.min():+.2f} to {initial.max():+.2f} (Glorot uniform); after {epochs} epochs: "
-            f"{trained.min():+.2f} to {trained.max():+.2f}. Random 3x3 weights resemble some library kernel too: "
-            f"median best |cosine| {typical[0]:.2f} at initialisation, {typical[1]:.2f} after training.")
+    return (
+        f"Same layout in both views (grouped by the trained kernels); each kernel is coloured relative to its "
+        f"own largest weight. Weights at initialisation: "
+        f"{initial.min():+.2f} to {initial.max():+.2f} (Glorot uniform); after {epochs} epochs: "
+        f"{trained.min():+.2f} to {trained.max():+.2f}. Random 3x3 weights resemble some library kernel too: "
+        f"median best |cosine| {typical[0]:.2f} at initialisation, {typical[1]:.2f} after training."
+    )
 
 
 def kernel_notes(groups, count: int) -> list[str]:
@@ -114,10 +142,17 @@ def _image_grid(rows: int, cols: int, *, h_spacing: float, v_spacing: float, wid
         for c in range(cols):
             suffix = "" if r * cols + c == 0 else str(r * cols + c + 1)
             left, top = c * (cell_w + h_spacing), 1 - r * (cell_h + v_spacing)
-            layout[f"xaxis{suffix}"] = dict(anchor=f"y{suffix}", domain=[left, left + cell_w], visible=False,
-                                            constrain="domain")
-            layout[f"yaxis{suffix}"] = dict(anchor=f"x{suffix}", domain=[max(top - cell_h, 0.0), top], visible=False,
-                                            autorange="reversed", scaleanchor=f"x{suffix}", constrain="domain")
+            layout[f"xaxis{suffix}"] = dict(
+                anchor=f"y{suffix}", domain=[left, left + cell_w], visible=False, constrain="domain"
+            )
+            layout[f"yaxis{suffix}"] = dict(
+                anchor=f"x{suffix}",
+                domain=[max(top - cell_h, 0.0), top],
+                visible=False,
+                autorange="reversed",
+                scaleanchor=f"x{suffix}",
+                constrain="domain",
+            )
     return layout
 
 
@@ -138,18 +173,38 @@ def _centre(layout: dict, axis: str) -> float:
 
 
 def _title(text: str, x: float, y: float, font: dict, **extra: object) -> dict:
-    return dict(text=text, x=x, y=y, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
-                showarrow=False, font=font) | extra
+    return (
+        dict(
+            text=text,
+            x=x,
+            y=y,
+            xref="paper",
+            yref="paper",
+            xanchor="center",
+            yanchor="bottom",
+            showarrow=False,
+            font=font,
+        )
+        | extra
+    )
 
 
 def _gray(image: np.ndarray, name: str, brightness: float = 1.0) -> dict:
-    return dict(type="heatmap", z=np.asarray(image, dtype=np.float32), colorscale="Gray", zmin=0.0,
-                zmax=1.0 / brightness, showscale=False, name=name,
-                hovertemplate=f"{name}<br>row %{{y}}, col %{{x}}: %{{z:.2f}}<extra></extra>")
+    return dict(
+        type="heatmap",
+        z=np.asarray(image, dtype=np.float32),
+        colorscale="Gray",
+        zmin=0.0,
+        zmax=1.0 / brightness,
+        showscale=False,
+        name=name,
+        hovertemplate=f"{name}<br>row %{{y}}, col %{{x}}: %{{z:.2f}}<extra></extra>",
+    )
 
 
-def image_grid_figure(images: np.ndarray, columns: Sequence[GridColumn], row_labels: Sequence[str] | None = None,
-                      *, cell: int = 150) -> go.Figure:
+def image_grid_figure(
+    images: np.ndarray, columns: Sequence[GridColumn], row_labels: Sequence[str] | None = None, *, cell: int = 150
+) -> go.Figure:
     """Rows are images, columns are stages (input, heat maps, layers), as in the course notebook's grid."""
     rows = len(images)
     if any(len(column.values) != rows for column in columns) or (row_labels is not None and len(row_labels) != rows):
@@ -167,22 +222,56 @@ def image_grid_figure(images: np.ndarray, columns: Sequence[GridColumn], row_lab
                 continue
             if column.kind == "heat":
                 data.append(_gray(images[row], "pixel", brightness=0.55) | where)
-                data.append(dict(
-                    type="heatmap", z=values, colorscale=HEAT_SCALE, zmin=0.0, zmax=max(float(values.max()), 1e-12),
-                    showscale=False,
-                    hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3g}}<extra></extra>") | where)
+                data.append(
+                    dict(
+                        type="heatmap",
+                        z=values,
+                        colorscale=HEAT_SCALE,
+                        zmin=0.0,
+                        zmax=max(float(values.max()), 1e-12),
+                        showscale=False,
+                        hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3g}}<extra></extra>",
+                    )
+                    | where
+                )
                 continue
-            data.append(dict(
-                type="heatmap", z=values, colorscale=ACTIVATION_SCALE, zmin=low,
-                zmax=high if high > low else low + 1e-6,
-                showscale=False,
-                hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>") | where)
-    titles = [_title(column.title, _centre(layout, f"xaxis{_suffix(0, c, cols)}"), 1.0, TITLE_FONT)
-              for c, column in enumerate(columns)]
-    titles += [_title(label, 1.005, _centre(layout, f"yaxis{_suffix(row, 0, cols)}"), TITLE_FONT, xanchor="left",
-                      yanchor="middle", textangle=0) for row, label in enumerate(row_labels or [])]
-    layout.update(annotations=titles, height=rows * cell + 60, margin=dict(l=5, r=170 if row_labels else 5, t=45, b=5),
-                  hoverlabel=HOVER, plot_bgcolor="white", paper_bgcolor="white", font=FONT)
+            data.append(
+                dict(
+                    type="heatmap",
+                    z=values,
+                    colorscale=ACTIVATION_SCALE,
+                    zmin=low,
+                    zmax=high if high > low else low + 1e-6,
+                    showscale=False,
+                    hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>",
+                )
+                | where
+            )
+    titles = [
+        _title(column.title, _centre(layout, f"xaxis{_suffix(0, c, cols)}"), 1.0, TITLE_FONT)
+        for c, column in enumerate(columns)
+    ]
+    titles += [
+        _title(
+            label,
+            1.005,
+            _centre(layout, f"yaxis{_suffix(row, 0, cols)}"),
+            TITLE_FONT,
+            xanchor="left",
+            yanchor="middle",
+            textangle=0,
+        )
+        for row, label in enumerate(row_labels or [])
+    ]
+    layout.update(
+        annotations=titles,
+        height=rows * cell + 60,
+        margin=dict(l=5, r=170 if row_labels else 5, t=45, b=5),
+        hoverlabel=HOVER,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        font=FONT,
+    )
     return go.Figure(data=data, layout=layout)
 
 
@@ -197,13 +286,14 @@ def _tiles(blocks: Sequence[np.ndarray], per_row: int, gap: int = 1) -> tuple[np
     owner = np.full(canvas.shape, -1)
     for index, block in enumerate(blocks):
         top, left = (index // per_row) * (height + gap), (index % per_row) * (width + gap)
-        canvas[top:top + height, left:left + width] = block
-        owner[top:top + height, left:left + width] = index
+        canvas[top : top + height, left : left + width] = block
+        owner[top : top + height, left : left + width] = index
     return canvas, owner
 
 
-def all_maps_figure(maps: np.ndarray, layer: str, *, per_map: bool = False, per_row: int = 8,
-                    height: int = 720) -> go.Figure:
+def all_maps_figure(
+    maps: np.ndarray, layer: str, *, per_map: bool = False, per_row: int = 8, height: int = 720
+) -> go.Figure:
     """All channels of one image's feature map (h, w, C) as a grid: one colour range for the layer, or
     (`per_map`) each map divided by its own maximum so weak maps show their pattern too.
 
@@ -222,24 +312,44 @@ def all_maps_figure(maps: np.ndarray, layer: str, *, per_map: bool = False, per_
     filters[:channels] = np.arange(channels)
     largest = np.full(rows * per_row, np.nan)
     largest[:channels] = peaks
-    picture = dict(type="image", source=picture_data_uri(colorize(canvas, ACTIVATION_SCALE, low, high,
-                                                                  gap=(255, 255, 255)), lossless=True),
-                   hoverinfo="skip")  # PNG: the maps are drawn enlarged, JPEG would blur their edges
-    names = dict(type="heatmap", z=filters.reshape(rows, per_row), customdata=largest.reshape(rows, per_row),
-                 x0=(width_px - 1) / 2, dx=width_px + 1, y0=(height_px - 1) / 2, dy=height_px + 1, opacity=0,
-                 hoverongaps=False, hovertemplate=f"{layer} filter %{{z}}<br>largest value %{{customdata:.3f}}"
-                                                  "<extra></extra>",
-                 # the colour bar of the picture: the invisible cells' own values (filter numbers) are not drawn
-                 colorscale=ACTIVATION_SCALE, zmin=low, zmax=high if high > low else low + 1e-6, zauto=False,
-                 colorbar=dict(title=dict(text="value /<br>map max" if per_map else "value", font=FONT),
-                               tickfont=FONT, thickness=14))
+    picture = dict(
+        type="image",
+        source=picture_data_uri(colorize(canvas, ACTIVATION_SCALE, low, high, gap=(255, 255, 255)), lossless=True),
+        hoverinfo="skip",
+    )  # PNG: the maps are drawn enlarged, JPEG would blur their edges
+    names = dict(
+        type="heatmap",
+        z=filters.reshape(rows, per_row),
+        customdata=largest.reshape(rows, per_row),
+        x0=(width_px - 1) / 2,
+        dx=width_px + 1,
+        y0=(height_px - 1) / 2,
+        dy=height_px + 1,
+        opacity=0,
+        hoverongaps=False,
+        hovertemplate=f"{layer} filter %{{z}}<br>largest value %{{customdata:.3f}}<extra></extra>",
+        # the colour bar of the picture: the invisible cells' own values (filter numbers) are not drawn
+        colorscale=ACTIVATION_SCALE,
+        zmin=low,
+        zmax=high if high > low else low + 1e-6,
+        zauto=False,
+        colorbar=dict(
+            title=dict(text="value /<br>map max" if per_map else "value", font=FONT), tickfont=FONT, thickness=14
+        ),
+    )
     layout = _image_grid(1, 1, h_spacing=0.0, v_spacing=0.0)
     layout.update(height=height, margin=dict(l=5, r=5, t=10, b=5), hoverlabel=HOVER, plot_bgcolor="white", font=FONT)
     return go.Figure(data=[picture, names], layout=layout)
 
 
-def kernel_gallery_figure(kernels: np.ndarray, groups: Sequence[tuple[str, Sequence[int]]],
-                          notes: Sequence[str], *, per_row: int = 10, cell: int = 16) -> go.Figure:
+def kernel_gallery_figure(
+    kernels: np.ndarray,
+    groups: Sequence[tuple[str, Sequence[int]]],
+    notes: Sequence[str],
+    *,
+    per_row: int = 10,
+    cell: int = 16,
+) -> go.Figure:
     """(n, k, k) kernels in rows per group (wrapping at `per_row`); hover shows the filter, its weights and note.
 
     Each kernel is coloured relative to its own largest |weight| (blue -1, white 0, red +1), so small
@@ -254,7 +364,7 @@ def kernel_gallery_figure(kernels: np.ndarray, groups: Sequence[tuple[str, Seque
         tick_rows.append(len(blocks) // per_row * (size + 1) + (size - 1) / 2)
         tick_text.append(f"{name} ({len(indices)})")
         for start in range(0, len(indices), per_row):
-            chunk = list(indices[start:start + per_row])
+            chunk = list(indices[start : start + per_row])
             blocks += [scaled[i] for i in chunk] + [blank] * (per_row - len(chunk))
             owners += chunk + [-1] * (per_row - len(chunk))
     canvas, position = _tiles(blocks, per_row)
@@ -266,22 +376,47 @@ def kernel_gallery_figure(kernels: np.ndarray, groups: Sequence[tuple[str, Seque
         cells = owner == index
         customdata[cells, 0] = f"<b>filter {index}</b><br>{notes[index]}<br>{weights}"
         customdata[cells, 1] = kernels[index].ravel()
-    fig = go.Figure(go.Heatmap(
-        z=canvas, customdata=customdata, colorscale=WEIGHT_SCALE, zmin=-1.0, zmax=1.0, hoverongaps=False,
-        colorbar=dict(title=dict(text="weight /<br>kernel's<br>max |weight|", font=dict(FONT, size=14)),
-                      tickfont=FONT, thickness=14),
-        hovertemplate="%{customdata[0]}<br>this weight: %{customdata[1]:+.3f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=canvas,
+            customdata=customdata,
+            colorscale=WEIGHT_SCALE,
+            zmin=-1.0,
+            zmax=1.0,
+            hoverongaps=False,
+            colorbar=dict(
+                title=dict(text="weight /<br>kernel's<br>max |weight|", font=dict(FONT, size=14)),
+                tickfont=FONT,
+                thickness=14,
+            ),
+            hovertemplate="%{customdata[0]}<br>this weight: %{customdata[1]:+.3f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", tickvals=tick_rows,
-                     ticktext=tick_text, tickfont=FONT, showgrid=False, zeroline=False, ticks="")
-    fig.update_layout(height=canvas.shape[0] * cell + 20, margin=dict(l=5, r=5, t=10, b=5), hoverlabel=HOVER,
-                      plot_bgcolor="white", font=FONT)
+    fig.update_yaxes(
+        autorange="reversed",
+        scaleanchor="x",
+        constrain="domain",
+        tickvals=tick_rows,
+        ticktext=tick_text,
+        tickfont=FONT,
+        showgrid=False,
+        zeroline=False,
+        ticks="",
+    )
+    fig.update_layout(
+        height=canvas.shape[0] * cell + 20,
+        margin=dict(l=5, r=5, t=10, b=5),
+        hoverlabel=HOVER,
+        plot_bgcolor="white",
+        font=FONT,
+    )
     return fig
 
 
-def confusion_figure(confusion: np.ndarray, class_names: Sequence[str],
-                     selected: tuple[int, int] | None = None) -> go.Figure:
+def confusion_figure(
+    confusion: np.ndarray, class_names: Sequence[str], selected: tuple[int, int] | None = None
+) -> go.Figure:
     """Rows true class, columns predicted; correct counts in green, errors in red, each with its own scale.
 
     An invisible square marker sits on every cell so a click selects it (Plotly heat maps are not selectable);
@@ -295,10 +430,23 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str],
     data = []
     for mask, scale in ((diagonal, CORRECT_SCALE), (~diagonal, ERROR_SCALE)):
         values = np.where(mask, counts, np.nan).astype(float)
-        data.append(dict(
-            type="heatmap", z=values, x=names, y=names, colorscale=scale, zmin=0,
-            zmax=max(float(np.nanmax(values)), 1.0), showscale=False, hoverinfo="skip", texttemplate="%{z:.0f}",
-            textfont=dict(FONT, size=15), xgap=2, ygap=2))
+        data.append(
+            dict(
+                type="heatmap",
+                z=values,
+                x=names,
+                y=names,
+                colorscale=scale,
+                zmin=0,
+                zmax=max(float(np.nanmax(values)), 1.0),
+                showscale=False,
+                hoverinfo="skip",
+                texttemplate="%{z:.0f}",
+                textfont=dict(FONT, size=15),
+                xgap=2,
+                ygap=2,
+            )
+        )
     true_index, predicted_index = np.divmod(np.arange(classes * classes), classes)
     share = counts[true_index, predicted_index] / support[true_index, 0]
     hover = [
@@ -306,23 +454,44 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str],
         f"({s:.1%} of {names[t]})<br>click to see them"
         for t, p, s in zip(true_index, predicted_index, share)
     ]
-    data.append(dict(
-        type="scatter", x=[names[p] for p in predicted_index], y=[names[t] for t in true_index], mode="markers",
-        marker=dict(symbol="square", size=34, color="rgba(0,0,0,0)"), hovertext=hover,
-        hovertemplate="%{hovertext}<extra></extra>", showlegend=False,
-        selected=dict(marker=dict(color="rgba(0,0,0,0)")), unselected=dict(marker=dict(opacity=0))))
+    data.append(
+        dict(
+            type="scatter",
+            x=[names[p] for p in predicted_index],
+            y=[names[t] for t in true_index],
+            mode="markers",
+            marker=dict(symbol="square", size=34, color="rgba(0,0,0,0)"),
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
+            showlegend=False,
+            selected=dict(marker=dict(color="rgba(0,0,0,0)")),
+            unselected=dict(marker=dict(opacity=0)),
+        )
+    )
     shapes = []
     if selected is not None:
         t, p = selected
-        shapes.append(dict(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5,
-                           line=dict(color="#111", width=4)))
+        shapes.append(
+            dict(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line=dict(color="#111", width=4))
+        )
     layout = dict(
-        xaxis=dict(title=dict(text="predicted class", font=TITLE_FONT), tickfont=FONT, tickangle=-35, side="bottom",
-                   showgrid=False),
-        yaxis=dict(title=dict(text="true class", font=TITLE_FONT), tickfont=FONT, autorange="reversed",
-                   showgrid=False),
-        shapes=shapes, height=640, margin=dict(l=10, r=10, t=10, b=10), hoverlabel=HOVER, plot_bgcolor="white",
-        font=FONT, clickmode="event+select", dragmode=False)
+        xaxis=dict(
+            title=dict(text="predicted class", font=TITLE_FONT),
+            tickfont=FONT,
+            tickangle=-35,
+            side="bottom",
+            showgrid=False,
+        ),
+        yaxis=dict(title=dict(text="true class", font=TITLE_FONT), tickfont=FONT, autorange="reversed", showgrid=False),
+        shapes=shapes,
+        height=640,
+        margin=dict(l=10, r=10, t=10, b=10),
+        hoverlabel=HOVER,
+        plot_bgcolor="white",
+        font=FONT,
+        clickmode="event+select",
+        dragmode=False,
+    )
     return go.Figure(data=data, layout=layout)
 
 
@@ -339,17 +508,36 @@ def probability_figure(probabilities: np.ndarray, class_names: Sequence[str], tr
     colours = ["#1f5fa8" if c == predicted else "#a9bcd6" for c in range(len(class_names))]
     outline = [3 if c == true_class else 0 for c in range(len(class_names))]
     labels = [f"{name} (true)" if c == true_class else name for c, name in enumerate(class_names)]
-    fig = go.Figure(go.Bar(
-        x=probabilities, y=labels, orientation="h", marker=dict(color=colours, line=dict(color="#111", width=outline)),
-        text=[f"{p:.1%}" for p in probabilities], textfont=FONT, cliponaxis=False,
-        textposition=["inside" if p > 0.6 else "outside" for p in probabilities], insidetextanchor="end",
-        hovertemplate="%{y}: %{x:.4f}<extra></extra>",
-    ))
-    fig.update_xaxes(range=[0, 1.35], tickvals=[0, 0.5, 1], tickformat=".0%", tickfont=FONT,
-                     title=dict(text="probability", font=FONT))
+    fig = go.Figure(
+        go.Bar(
+            x=probabilities,
+            y=labels,
+            orientation="h",
+            marker=dict(color=colours, line=dict(color="#111", width=outline)),
+            text=[f"{p:.1%}" for p in probabilities],
+            textfont=FONT,
+            cliponaxis=False,
+            textposition=["inside" if p > 0.6 else "outside" for p in probabilities],
+            insidetextanchor="end",
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(
+        range=[0, 1.35],
+        tickvals=[0, 0.5, 1],
+        tickformat=".0%",
+        tickfont=FONT,
+        title=dict(text="probability", font=FONT),
+    )
     fig.update_yaxes(autorange="reversed", tickfont=FONT)
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10), hoverlabel=HOVER, plot_bgcolor="white",
-                      font=FONT, showlegend=False)
+    fig.update_layout(
+        height=420,
+        margin=dict(l=10, r=10, t=10, b=10),
+        hoverlabel=HOVER,
+        plot_bgcolor="white",
+        font=FONT,
+        showlegend=False,
+    )
     return fig
 
 
@@ -358,19 +546,36 @@ def gallery_figure(images: np.ndarray, titles: Sequence[str], *, per_row: int = 
     count = len(images)
     rows = max(1, -(-count // per_row))
     layout = _image_grid(rows, per_row, h_spacing=0.02, v_spacing=0.3 / rows)
-    data = [_gray(image, "pixel") | _axis_id(index // per_row, index % per_row, per_row)
-            for index, image in enumerate(images)]
+    data = [
+        _gray(image, "pixel") | _axis_id(index // per_row, index % per_row, per_row)
+        for index, image in enumerate(images)
+    ]
     suffixes = [_suffix(index // per_row, index % per_row, per_row) for index in range(len(titles))]
-    annotations = [_title(title, _centre(layout, f"xaxis{suffix}"), layout[f"yaxis{suffix}"]["domain"][1],
-                          dict(FONT, size=14)) for title, suffix in zip(titles, suffixes)]
-    layout.update(annotations=annotations, height=rows * cell + 40, margin=dict(l=5, r=5, t=70, b=5),
-                  hoverlabel=HOVER, plot_bgcolor="white", font=FONT)
+    annotations = [
+        _title(title, _centre(layout, f"xaxis{suffix}"), layout[f"yaxis{suffix}"]["domain"][1], dict(FONT, size=14))
+        for title, suffix in zip(titles, suffixes)
+    ]
+    layout.update(
+        annotations=annotations,
+        height=rows * cell + 40,
+        margin=dict(l=5, r=5, t=70, b=5),
+        hoverlabel=HOVER,
+        plot_bgcolor="white",
+        font=FONT,
+    )
     return go.Figure(data=data, layout=layout)
 
 
-def embedding_figure(coordinates: np.ndarray, labels: np.ndarray, predictions: np.ndarray, confidences: Sequence[str],
-                     indices: np.ndarray, class_names: Sequence[str], *,
-                     axis_titles: tuple[str, str] = ("1", "2")) -> go.Figure:
+def embedding_figure(
+    coordinates: np.ndarray,
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    confidences: Sequence[str],
+    indices: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    axis_titles: tuple[str, str] = ("1", "2"),
+) -> go.Figure:
     """WebGL scatter of the points, one legend entry per true class (click it to hide the class); customdata is
     the test-image index.
 
@@ -383,18 +588,36 @@ def embedding_figure(coordinates: np.ndarray, labels: np.ndarray, predictions: n
         colour = CLASS_COLOURS[class_index % len(CLASS_COLOURS)]
         for right in (True, False):
             members = np.flatnonzero((labels == class_index) & ((predictions == class_index) == right))
-            text = (confidences[members] if right else
-                    [f"{class_names[p]} {c}" for p, c in zip(predictions[members], confidences[members])])
-            data.append(dict(
-                type="scattergl", x=coordinates[members, 0].astype(np.float32),
-                y=coordinates[members, 1].astype(np.float32), mode="markers", name=name, legendgroup=name,
-                showlegend=right, marker=dict(size=5, color=colour, opacity=0.75),
-                customdata=indices[members].astype(np.int32), text=list(text),
-                hovertemplate=f"#%{{customdata}} {name}<br>predicted {name + ' ' if right else ''}%{{text}}"
-                              "<extra></extra>"))
+            text = (
+                confidences[members]
+                if right
+                else [f"{class_names[p]} {c}" for p, c in zip(predictions[members], confidences[members])]
+            )
+            data.append(
+                dict(
+                    type="scattergl",
+                    x=coordinates[members, 0].astype(np.float32),
+                    y=coordinates[members, 1].astype(np.float32),
+                    mode="markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=right,
+                    marker=dict(size=5, color=colour, opacity=0.75),
+                    customdata=indices[members].astype(np.int32),
+                    text=list(text),
+                    hovertemplate=f"#%{{customdata}} {name}<br>predicted {name + ' ' if right else ''}%{{text}}"
+                    "<extra></extra>",
+                )
+            )
     layout = dict(
         xaxis=dict(title=dict(text=axis_titles[0], font=FONT), tickfont=FONT, zeroline=False),
         yaxis=dict(title=dict(text=axis_titles[1], font=FONT), tickfont=FONT, zeroline=False),
-        height=620, margin=dict(l=10, r=10, t=10, b=10), hoverlabel=HOVER, font=FONT,
-        legend=dict(font=FONT, itemsizing="constant"), clickmode="event+select", plot_bgcolor="#fafafa")
+        height=620,
+        margin=dict(l=10, r=10, t=10, b=10),
+        hoverlabel=HOVER,
+        font=FONT,
+        legend=dict(font=FONT, itemsizing="constant"),
+        clickmode="event+select",
+        plot_bgcolor="#fafafa",
+    )
     return go.Figure(data=data, layout=layout)

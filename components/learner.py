@@ -71,8 +71,11 @@ def remember_learner() -> None:
     token = learner_token()
     cookies = _browser_cookies()
     if cookies is not None and cookies.get(COOKIE) != token:
-        st.html(f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={COOKIE_SECONDS}; "
-                "SameSite=Strict';</script>", unsafe_allow_javascript=True)
+        st.html(
+            f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={COOKIE_SECONDS}; "
+            "SameSite=Strict';</script>",
+            unsafe_allow_javascript=True,
+        )
 
 
 def _browser_cookies() -> dict[str, str] | None:

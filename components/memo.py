@@ -20,4 +20,3 @@ def once(key: str, question: tuple, _compute: Callable[[], T]) -> T:
     since st.plotly_chart copies what it sends.
     """
     return _compute()
-

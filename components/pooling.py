@@ -70,9 +70,7 @@ def _pair(value: object, what: str) -> tuple[int, int]:
     return pair
 
 
-def _geometry(
-    size: PairLike, stride: PairLike | None, padding: str
-) -> tuple[tuple[int, int], tuple[int, int]]:
+def _geometry(size: PairLike, stride: PairLike | None, padding: str) -> tuple[tuple[int, int], tuple[int, int]]:
     """Validated (size, stride) pairs; stride defaults to size as in Keras."""
     if padding not in _PADDINGS:
         raise PoolError(f"Padding must be 'valid' or 'same' (got {padding!r})")
@@ -123,9 +121,7 @@ def output_shape(
     )
 
 
-def shape_formula(
-    h: int, size: int = 2, stride: int | None = None, padding: Padding = "valid"
-) -> str:
+def shape_formula(h: int, size: int = 2, stride: int | None = None, padding: Padding = "valid") -> str:
     """One axis's output length with the numbers filled in.
 
     'valid': "floor((11 - 2) / 2) + 1 = 5"; 'same': "ceil(11 / 2) = 6".
@@ -134,8 +130,7 @@ def shape_formula(
     h = _check_length(h, "length")
     if padding == "valid" and size > h:
         raise PoolError(
-            f"Pool size {size} is larger than the input length {h}: "
-            "with 'valid' padding there is no full window"
+            f"Pool size {size} is larger than the input length {h}: with 'valid' padding there is no full window"
         )
     out = _axis_output(h, size, stride, padding)[0]
     if padding == "valid":
@@ -270,17 +265,23 @@ def pool_with_argmax(
     return arr[rows, cols], coords
 
 
-def busiest_window(x2d: np.ndarray, size: PairLike, stride: PairLike | None, padding: Padding,
-                   ) -> tuple[tuple[int, int], tuple[int, int]]:
+def busiest_window(
+    x2d: np.ndarray,
+    size: PairLike,
+    stride: PairLike | None,
+    padding: Padding,
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """The pooled shape and the output cell whose window's values differ most (largest max - min; first on a tie)."""
-    spread = (pool2d(x2d, size=size, stride=stride, padding=padding, mode="max")
-              - pool2d(x2d, size=size, stride=stride, padding=padding, mode="min"))
+    spread = pool2d(x2d, size=size, stride=stride, padding=padding, mode="max") - pool2d(
+        x2d, size=size, stride=stride, padding=padding, mode="min"
+    )
     row, col = np.unravel_index(int(np.argmax(spread)), spread.shape)
     return spread.shape, (int(row), int(col))
 
 
-def poolable_times(shape: tuple[int, int], size: PairLike, stride: PairLike | None, padding: Padding,
-                   limit: int = 5) -> int:
+def poolable_times(
+    shape: tuple[int, int], size: PairLike, stride: PairLike | None, padding: Padding, limit: int = 5
+) -> int:
     """How many times in a row (at most `limit`) these settings can pool a map of this shape."""
     times = 0
     while times < limit:

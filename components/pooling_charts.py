@@ -19,7 +19,7 @@ from scipy import ndimage
 from components.charts import FONT
 from components.filter_charts import block_mean
 from components.imaging import colorize, picture_data_uri
-from components.pooling import PoolMode, Padding, output_shape, pool2d, pool_repeatedly
+from components.pooling import Padding, PoolMode, output_shape, pool2d, pool_repeatedly
 from models.config import shape_text
 
 HEATMAP_LIMIT = 64 * 64  # values; larger maps are sent as one picture
@@ -76,18 +76,37 @@ def _map_trace(panel: Panel, low: float, high: float, left: float, scale: float,
     """
     values = panel.values
     if not drawn_as_picture(values):
-        return dict(type="heatmap", z=values, zmin=low, zmax=high, colorscale=panel.colorscale, showscale=False,
-                    hovertemplate=f"{panel.label}<br>value %{{z:.3f}}<extra></extra>", x0=left + scale / 2,
-                    dx=scale, y0=scale / 2, dy=scale)
+        return dict(
+            type="heatmap",
+            z=values,
+            zmin=low,
+            zmax=high,
+            colorscale=panel.colorscale,
+            showscale=False,
+            hovertemplate=f"{panel.label}<br>value %{{z:.3f}}<extra></extra>",
+            x0=left + scale / 2,
+            dx=scale,
+            y0=scale / 2,
+            dy=scale,
+        )
     factor = max(1, round(1 / (scale * screen)))
     step = scale * factor  # each shown pixel averages a factor x factor block
     picture = _picture(block_mean(values, factor), low, high, panel.colorscale)
-    return dict(type="image", source=picture_data_uri(picture), zsmooth=False, hoverinfo="skip", x0=left + step / 2,
-                dx=step, y0=step / 2, dy=step)
+    return dict(
+        type="image",
+        source=picture_data_uri(picture),
+        zsmooth=False,
+        hoverinfo="skip",
+        x0=left + step / 2,
+        dx=step,
+        y0=step / 2,
+        dy=step,
+    )
 
 
-def maps_figure(panels: Sequence[Panel], *, same_pixel_size: bool = True, height: int = 360,
-                width: int = FIGURE_WIDTH) -> go.Figure:
+def maps_figure(
+    panels: Sequence[Panel], *, same_pixel_size: bool = True, height: int = 360, width: int = FIGURE_WIDTH
+) -> go.Figure:
     """Maps left to right, labelled above, with square pixels.
 
     `same_pixel_size`: every pixel is drawn the same size, so a pooled map looks as small as it
@@ -112,23 +131,42 @@ def maps_figure(panels: Sequence[Panel], *, same_pixel_size: bool = True, height
         cols = panel.values.shape[1]
         low, high = panel.value_range or shared
         data.append(_map_trace(panel, low, high, left + (slot - cols * scale) / 2, scale, screen))
-        annotations.append(dict(x=left + slot / 2, y=0, yshift=6, text=panel.label, showarrow=False,
-                                yanchor="bottom", font=LABEL_FONT))
+        annotations.append(
+            dict(x=left + slot / 2, y=0, yshift=6, text=panel.label, showarrow=False, yanchor="bottom", font=LABEL_FONT)
+        )
         left += slot + gap
     layout = dict(
         xaxis=dict(visible=False, range=[-gap / 4, left - gap * 0.75], constrain="domain", fixedrange=True),
-        yaxis=dict(visible=False, range=[tallest, 0], scaleanchor="x", constrain="domain", constraintoward="top",
-                   fixedrange=True),
-        annotations=annotations, height=height, margin=dict(l=5, r=5, t=top, b=5), font=FONT,
-        plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
+        yaxis=dict(
+            visible=False,
+            range=[tallest, 0],
+            scaleanchor="x",
+            constrain="domain",
+            constraintoward="top",
+            fixedrange=True,
+        ),
+        annotations=annotations,
+        height=height,
+        margin=dict(l=5, r=5, t=top, b=5),
+        font=FONT,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        showlegend=False,
+    )
     return go.Figure(data=data, layout=layout)
 
 
 def repeated_figure(x: np.ndarray, times: int, pool: dict) -> go.Figure:
     """The map and `times` poolings of it in a row (pool2d's keyword arguments `pool`), all scaled to one height."""
     maps = [x, *pool_repeatedly(x, times, **pool)]
-    return maps_figure([Panel(f"{i}x: {shape_text(m.shape[:2])}" if i else f"Input {shape_text(m.shape[:2])}", m)
-                        for i, m in enumerate(maps)], same_pixel_size=False, height=300)
+    return maps_figure(
+        [
+            Panel(f"{i}x: {shape_text(m.shape[:2])}" if i else f"Input {shape_text(m.shape[:2])}", m)
+            for i, m in enumerate(maps)
+        ],
+        same_pixel_size=False,
+        height=300,
+    )
 
 
 @dataclass(frozen=True)
@@ -159,13 +197,31 @@ def window_view(out_shape: tuple[int, int], selected: tuple[int, int], size: int
 
 
 def _rect(x0: float, y0: float, x1: float, y1: float, colour: str, width: float, axes: str = "") -> dict:
-    return dict(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, xref=f"x{axes}", yref=f"y{axes}",
-                line=dict(color=colour, width=width), fillcolor="rgba(0,0,0,0)", layer="above")
+    return dict(
+        type="rect",
+        x0=x0,
+        y0=y0,
+        x1=x1,
+        y1=y1,
+        xref=f"x{axes}",
+        yref=f"y{axes}",
+        line=dict(color=colour, width=width),
+        fillcolor="rgba(0,0,0,0)",
+        layer="above",
+    )
 
 
 def window_grid_figure(
-    x2d: np.ndarray, view: WindowView, *, size: int, stride: int, padding: Padding, mode: PoolMode,
-    decimals: int = 2, height: int = 640, pooled: np.ndarray | None = None,
+    x2d: np.ndarray,
+    view: WindowView,
+    *,
+    size: int,
+    stride: int,
+    padding: Padding,
+    mode: PoolMode,
+    decimals: int = 2,
+    height: int = 640,
+    pooled: np.ndarray | None = None,
 ) -> go.Figure:
     """Zoomed input cells with their values, each window outlined (blue), each max/min window's
     winning pixel boxed (orange), and beside it the pooled cells those windows produce.
@@ -187,12 +243,24 @@ def window_grid_figure(
     spacing = 0.08
     first_width = (1 - spacing) * (right - left) / (right - left + nc)
     text = f"%{{z:.{decimals}f}}" if max(rows.size, cols.size) <= MAX_TEXT_CELLS else None
-    cells = dict(type="heatmap", zmin=low, zmax=high, colorscale="gray", showscale=False, texttemplate=text,
-                 textfont=CELL_FONT)
-    data = [cells | dict(z=x2d[np.ix_(rows, cols)], x=cols, y=rows,
-                         hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>"),
-            cells | dict(z=pooled[np.ix_(out_rows, out_cols)], x=list(out_cols), y=list(out_rows), xaxis="x2",
-                         yaxis="y2", hovertemplate="output row %{y}, column %{x}: %{z:.4f}<extra></extra>")]
+    cells = dict(
+        type="heatmap", zmin=low, zmax=high, colorscale="gray", showscale=False, texttemplate=text, textfont=CELL_FONT
+    )
+    data = [
+        cells
+        | dict(
+            z=x2d[np.ix_(rows, cols)], x=cols, y=rows, hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>"
+        ),
+        cells
+        | dict(
+            z=pooled[np.ix_(out_rows, out_cols)],
+            x=list(out_cols),
+            y=list(out_rows),
+            xaxis="x2",
+            yaxis="y2",
+            hovertemplate="output row %{y}, column %{x}: %{z:.4f}<extra></extra>",
+        ),
+    ]
 
     windows, marks = [], []
     for r in out_rows:
@@ -204,25 +272,49 @@ def window_grid_figure(
                 marks.append(_rect(wc - 0.42, wr - 0.42, wc + 0.42, wr + 0.42, WINNER_COLOUR, 4))
     sr, sc = view.selected
     y0, x0 = row_starts[sr] - 0.5, col_starts[sc] - 0.5
-    selected = [_rect(x0, y0, x0 + size, y0 + size, SELECTED_COLOUR, 5),
-                _rect(sc - 0.5, sr - 0.5, sc + 0.5, sr + 0.5, SELECTED_COLOUR, 5, "2")]
+    selected = [
+        _rect(x0, y0, x0 + size, y0 + size, SELECTED_COLOUR, 5),
+        _rect(sc - 0.5, sr - 0.5, sc + 0.5, sr + 0.5, SELECTED_COLOUR, 5, "2"),
+    ]
 
     axis = dict(dtick=1, showgrid=False, zeroline=False, tickfont=TICK_FONT, fixedrange=True, constrain="domain")
     domains = ([0.0, first_width], [first_width + spacing, 1.0])
-    titles = (f"Input, rows {rows[0]}-{rows[-1]}, columns {cols[0]}-{cols[-1]}",
-              f"{MODE_WORDS[mode].capitalize()} of each window")
+    titles = (
+        f"Input, rows {rows[0]}-{rows[-1]}, columns {cols[0]}-{cols[-1]}",
+        f"{MODE_WORDS[mode].capitalize()} of each window",
+    )
     layout = dict(
         xaxis=axis | dict(domain=domains[0], anchor="y", side="top", range=[left - 0.5, right - 0.5]),
-        yaxis=axis | dict(domain=[0.0, 1.0], anchor="x", range=[bottom - 0.5, top - 0.5], scaleanchor="x",
-                          constraintoward="top"),
+        yaxis=axis
+        | dict(domain=[0.0, 1.0], anchor="x", range=[bottom - 0.5, top - 0.5], scaleanchor="x", constraintoward="top"),
         xaxis2=axis | dict(domain=domains[1], anchor="y2", side="top", range=[c0 - 0.5, c0 + nc - 0.5]),
-        yaxis2=axis | dict(domain=[0.0, 1.0], anchor="x2", range=[r0 + nr - 0.5, r0 - 0.5], scaleanchor="x2",
-                           constraintoward="top"),
-        annotations=[dict(text=title, x=(a + b) / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
-                          yanchor="bottom", showarrow=False, font=LABEL_FONT, yshift=34)
-                     for title, (a, b) in zip(titles, domains)],
-        shapes=windows + marks + selected, height=height, margin=dict(l=10, r=10, t=100, b=10), font=FONT,
-        plot_bgcolor="white", paper_bgcolor="white", showlegend=False)
+        yaxis2=axis
+        | dict(
+            domain=[0.0, 1.0], anchor="x2", range=[r0 + nr - 0.5, r0 - 0.5], scaleanchor="x2", constraintoward="top"
+        ),
+        annotations=[
+            dict(
+                text=title,
+                x=(a + b) / 2,
+                y=1.0,
+                xref="paper",
+                yref="paper",
+                xanchor="center",
+                yanchor="bottom",
+                showarrow=False,
+                font=LABEL_FONT,
+                yshift=34,
+            )
+            for title, (a, b) in zip(titles, domains)
+        ],
+        shapes=windows + marks + selected,
+        height=height,
+        margin=dict(l=10, r=10, t=100, b=10),
+        font=FONT,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        showlegend=False,
+    )
     return go.Figure(data=data, layout=layout)
 
 
@@ -230,14 +322,21 @@ def _winner(x2d: np.ndarray, top: int, left: int, size: int, mode: PoolMode) -> 
     """(row, col) of the pixel a max or min window keeps: on a tie the first in row-major order, padding never
     (what `pool_with_argmax` and TensorFlow pick), found in this one window rather than the whole map."""
     first_row, first_col = max(top, 0), max(left, 0)
-    window = x2d[first_row: top + size, first_col: left + size]
+    window = x2d[first_row : top + size, first_col : left + size]
     row, col = divmod(int(window.argmax() if mode == "max" else window.argmin()), window.shape[1])
     return first_row + row, first_col + col
 
 
 def window_equation(
-    x2d: np.ndarray, cell: tuple[int, int], *, size: int, stride: int, padding: Padding, mode: PoolMode,
-    decimals: int = 2, pooled: np.ndarray | None = None,
+    x2d: np.ndarray,
+    cell: tuple[int, int],
+    *,
+    size: int,
+    stride: int,
+    padding: Padding,
+    mode: PoolMode,
+    decimals: int = 2,
+    pooled: np.ndarray | None = None,
 ) -> str:
     """The selected window's arithmetic, e.g. "max(0.00, 0.47, 0.82, 0.31) = 0.82".
 
@@ -248,7 +347,7 @@ def window_equation(
     r, c = cell
     top = window_starts(x2d.shape[0], size, stride, padding)[r]
     left = window_starts(x2d.shape[1], size, stride, padding)[c]
-    values = x2d[max(top, 0): top + size, max(left, 0): left + size].ravel()
+    values = x2d[max(top, 0) : top + size, max(left, 0) : left + size].ravel()
     if pooled is None:  # as in window_grid_figure
         pooled = pool2d(x2d, size=size, stride=stride, mode=mode, padding=padding)
     result = pooled[r, c]
@@ -260,21 +359,36 @@ def window_equation(
     return f"{mode}({listed}) = {result:.{decimals}f}"
 
 
-def pooling_sentence(in_shape: tuple[int, int], out_shape: tuple[int, int], *, size: int, stride: int,
-                     mode: PoolMode) -> str:
+def pooling_sentence(
+    in_shape: tuple[int, int], out_shape: tuple[int, int], *, size: int, stride: int, mode: PoolMode
+) -> str:
     """E.g. "2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels"."""
     fraction = out_shape[0] * out_shape[1] / (in_shape[0] * in_shape[1])
-    named = {1.0: "all of the pixels", 0.5: "half of the pixels", 0.25: "a quarter of the pixels",
-             1 / 9: "a ninth of the pixels", 1 / 16: "a sixteenth of the pixels"}
-    kept = next((words for value, words in named.items() if np.isclose(fraction, value)),
-                f"{fraction:.1%} of the pixels")
+    named = {
+        1.0: "all of the pixels",
+        0.5: "half of the pixels",
+        0.25: "a quarter of the pixels",
+        1 / 9: "a ninth of the pixels",
+        1 / 16: "a sixteenth of the pixels",
+    }
+    kept = next(
+        (words for value, words in named.items() if np.isclose(fraction, value)), f"{fraction:.1%} of the pixels"
+    )
     step = "" if stride == size else f" (windows move {stride} pixel{'s' * (stride != 1)} at a time)"
-    return (f"{size}x{size} {MODE_NAMES[mode]} pooling keeps the {MODE_WORDS[mode]} of each {size * size} "
-            f"values{step}: {in_shape[0]}x{in_shape[1]} -> {out_shape[0]}x{out_shape[1]}, {kept}")
+    return (
+        f"{size}x{size} {MODE_NAMES[mode]} pooling keeps the {MODE_WORDS[mode]} of each {size * size} "
+        f"values{step}: {in_shape[0]}x{in_shape[1]} -> {out_shape[0]}x{out_shape[1]}, {kept}"
+    )
 
 
 def shift_figures(
-    x2d: np.ndarray, shift: tuple[int, int], *, size: int, stride: int, mode: PoolMode, padding: Padding,
+    x2d: np.ndarray,
+    shift: tuple[int, int],
+    *,
+    size: int,
+    stride: int,
+    mode: PoolMode,
+    padding: Padding,
     height: int = 300,
 ) -> tuple[go.Figure, go.Figure]:
     """Two rows of [original, shifted, |difference|]: the map itself, then the pooled maps.
@@ -283,12 +397,20 @@ def shift_figures(
     original map's value range, so their reds compare directly. The first row does not depend on the
     pooling: `shift_figure(x2d, shift, pool=None)` draws it alone.
     """
-    return (shift_figure(x2d, shift, height=height),
-            shift_figure(x2d, shift, dict(size=size, stride=stride, mode=mode, padding=padding), height=height))
+    return (
+        shift_figure(x2d, shift, height=height),
+        shift_figure(x2d, shift, dict(size=size, stride=stride, mode=mode, padding=padding), height=height),
+    )
 
 
-def shift_figure(x2d: np.ndarray, shift: tuple[int, int], pool: dict | None = None, *, height: int = 300,
-                 pooled: np.ndarray | None = None) -> go.Figure:
+def shift_figure(
+    x2d: np.ndarray,
+    shift: tuple[int, int],
+    pool: dict | None = None,
+    *,
+    height: int = 300,
+    pooled: np.ndarray | None = None,
+) -> go.Figure:
     """One row of `shift_figures`: the map (no `pool`), or the pooled maps (pool2d's keyword arguments; `pooled`
     is pool2d of x2d when the caller has it)."""
     shifted = ndimage.shift(x2d, shift, order=0, mode="constant", cval=0.0)
@@ -298,7 +420,9 @@ def shift_figure(x2d: np.ndarray, shift: tuple[int, int], pool: dict | None = No
         original, changed = pool2d(x2d, **pool) if pooled is None else pooled, pool2d(shifted, **pool)
     low, high = value_range(x2d)
     what, moved = "Feature map" if pool is None else "Pooled", f"moved ({shift[0]:+d}, {shift[1]:+d})"
-    panels = [Panel(f"{what} {original.shape[0]}x{original.shape[1]}", original),
-              Panel(f"{what}, {moved}", changed),
-              Panel("|difference|", np.abs(changed - original), (0.0, high - low), "Reds")]
+    panels = [
+        Panel(f"{what} {original.shape[0]}x{original.shape[1]}", original),
+        Panel(f"{what}, {moved}", changed),
+        Panel("|difference|", np.abs(changed - original), (0.0, high - low), "Reds"),
+    ]
     return maps_figure(panels, same_pixel_size=False, height=height)

@@ -15,7 +15,16 @@ from PIL import Image
 from components.charts import FONT
 from components.imaging import colorize, picture_data_uri
 from components.inspect_charts import (
-    HOVER, TITLE_FONT, GridColumn, _axis_id, _centre, _gray, _image_grid, _suffix, _title, all_maps_figure,
+    HOVER,
+    TITLE_FONT,
+    GridColumn,
+    _axis_id,
+    _centre,
+    _gray,
+    _image_grid,
+    _suffix,
+    _title,
+    all_maps_figure,
     image_grid_figure,
 )
 from components.preprocess import Step
@@ -34,8 +43,10 @@ def display_copy(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if image.ndim == 2:
         return np.asarray(Image.fromarray(image.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX))
-    channels = [Image.fromarray(image[..., c].astype(np.float32), mode="F").resize(size, Image.Resampling.BOX)
-                for c in range(image.shape[2])]
+    channels = [
+        Image.fromarray(image[..., c].astype(np.float32), mode="F").resize(size, Image.Resampling.BOX)
+        for c in range(image.shape[2])
+    ]
     return np.stack([np.asarray(channel) for channel in channels], axis=2)
 
 
@@ -43,8 +54,10 @@ def steps_figure(steps: Sequence[Step], *, per_row: int = 4, cell: int = 230) ->
     """One panel per step, `per_row` a row, titled with its number, name and size, on a light gray page so
     white pictures keep their edges; gray steps hover their values."""
     rows = -(-len(steps) // per_row)
-    titles = [f"{number}. {step.title} ({step.image.shape[1]}x{step.image.shape[0]})"
-              for number, step in enumerate(steps, start=1)]
+    titles = [
+        f"{number}. {step.title} ({step.image.shape[1]}x{step.image.shape[0]})"
+        for number, step in enumerate(steps, start=1)
+    ]
     layout = _image_grid(rows, per_row, h_spacing=0.03, v_spacing=0.12)
     data = []
     for position, step in enumerate(steps):
@@ -52,48 +65,90 @@ def steps_figure(steps: Sequence[Step], *, per_row: int = 4, cell: int = 230) ->
         if shown.ndim == 2 and shown.size <= HOVER_LIMIT:
             data.append(_gray(shown, "value") | where)
         else:
-            picture = (np.rint(np.clip(shown, 0, 1) * 255).astype(np.uint8) if shown.ndim == 3
-                       else colorize(shown, "Gray", 0.0, 1.0)[..., 0])  # as the heatmap of a small step paints it
+            picture = (
+                np.rint(np.clip(shown, 0, 1) * 255).astype(np.uint8)
+                if shown.ndim == 3
+                else colorize(shown, "Gray", 0.0, 1.0)[..., 0]
+            )  # as the heatmap of a small step paints it
             data.append(dict(type="image", source=picture_data_uri(picture), hoverinfo="skip") | where)
     suffixes = [_suffix(position // per_row, position % per_row, per_row) for position in range(len(titles))]
-    layout.update(annotations=[_title(title, _centre(layout, f"xaxis{suffix}"), layout[f"yaxis{suffix}"]["domain"][1],
-                                      dict(TITLE_FONT, size=15), yshift=8) for title, suffix in zip(titles, suffixes)],
-                  height=rows * cell + 50, margin=dict(l=5, r=5, t=50, b=5), hoverlabel=HOVER,
-                  plot_bgcolor=PAGE_GRAY, paper_bgcolor=PAGE_GRAY, font=FONT)
+    layout.update(
+        annotations=[
+            _title(
+                title,
+                _centre(layout, f"xaxis{suffix}"),
+                layout[f"yaxis{suffix}"]["domain"][1],
+                dict(TITLE_FONT, size=15),
+                yshift=8,
+            )
+            for title, suffix in zip(titles, suffixes)
+        ],
+        height=rows * cell + 50,
+        margin=dict(l=5, r=5, t=50, b=5),
+        hoverlabel=HOVER,
+        plot_bgcolor=PAGE_GRAY,
+        paper_bgcolor=PAGE_GRAY,
+        font=FONT,
+    )
     return go.Figure(data=data, layout=layout)
 
 
-def feature_map_figures(network_input: np.ndarray, outputs: dict[str, np.ndarray], layers: Sequence[str],
-                        number: int, layer: str) -> tuple[go.Figure, go.Figure]:
+def feature_map_figures(
+    network_input: np.ndarray, outputs: dict[str, np.ndarray], layers: Sequence[str], number: int, layer: str
+) -> tuple[go.Figure, go.Figure]:
     """The input and filter `number` after each of `layers`; then all maps of `layer` (outputs: (1, h, w, C))."""
     columns = [GridColumn("input 28x28", network_input[None], "image")]
-    columns += [GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}", outputs[name][..., number])
-                for name in layers]
-    return (image_grid_figure(network_input[None], columns, cell=180),
-            all_maps_figure(outputs[layer][0], layer, height=560))
+    columns += [
+        GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}", outputs[name][..., number])
+        for name in layers
+    ]
+    return (
+        image_grid_figure(network_input[None], columns, cell=180),
+        all_maps_figure(outputs[layer][0], layer, height=560),
+    )
 
 
 def neighbours_caption(index, shown: int, agree: int, predicted: str) -> str:
     """What the nearest training images are: `index` is the models.neighbours.NeighbourIndex searched."""
-    return (f"Class, training index · cosine similarity. The {shown} training images whose "
-            f"{index.unit_vectors.shape[1]} `{index.layer}` outputs point most nearly the same way as this input's "
-            f"(cosine similarity, 1 = same direction), among {len(index.indices):,} randomly chosen training images "
-            f"(embedded in {index.seconds:.1f} s, once per server). {agree} of {shown} are {predicted}.")
+    return (
+        f"Class, training index · cosine similarity. The {shown} training images whose "
+        f"{index.unit_vectors.shape[1]} `{index.layer}` outputs point most nearly the same way as this input's "
+        f"(cosine similarity, 1 = same direction), among {len(index.indices):,} randomly chosen training images "
+        f"(embedded in {index.seconds:.1f} s, once per server). {agree} of {shown} are {predicted}."
+    )
 
 
 def top_k_figure(probabilities: np.ndarray, class_names: Sequence[str], k: int = 5) -> go.Figure:
     """The `k` most probable classes as horizontal bars, the most probable on top, with their percentages."""
     probabilities = np.asarray(probabilities, dtype=float)
     order = np.argsort(-probabilities, kind="stable")[:k]
-    fig = go.Figure(go.Bar(
-        x=probabilities[order], y=[class_names[c] for c in order], orientation="h",
-        marker=dict(color=["#1f5fa8", *["#a9bcd6"] * (len(order) - 1)]),
-        text=[f"{probabilities[c]:.1%}" for c in order], textposition="outside", textfont=FONT, cliponaxis=False,
-        hovertemplate="%{y}: %{x:.4f}<extra></extra>",
-    ))
-    fig.update_xaxes(range=[0, 1.25], tickvals=[0, 0.5, 1], tickformat=".0%", tickfont=FONT,
-                     title=dict(text="probability", font=FONT))
+    fig = go.Figure(
+        go.Bar(
+            x=probabilities[order],
+            y=[class_names[c] for c in order],
+            orientation="h",
+            marker=dict(color=["#1f5fa8", *["#a9bcd6"] * (len(order) - 1)]),
+            text=[f"{probabilities[c]:.1%}" for c in order],
+            textposition="outside",
+            textfont=FONT,
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(
+        range=[0, 1.25],
+        tickvals=[0, 0.5, 1],
+        tickformat=".0%",
+        tickfont=FONT,
+        title=dict(text="probability", font=FONT),
+    )
     fig.update_yaxes(autorange="reversed", tickfont=FONT)
-    fig.update_layout(height=60 + 44 * len(order), margin=dict(l=10, r=10, t=10, b=10), hoverlabel=HOVER,
-                      plot_bgcolor="white", font=FONT, showlegend=False)
+    fig.update_layout(
+        height=60 + 44 * len(order),
+        margin=dict(l=10, r=10, t=10, b=10),
+        hoverlabel=HOVER,
+        plot_bgcolor="white",
+        font=FONT,
+        showlegend=False,
+    )
     return fig

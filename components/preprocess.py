@@ -65,8 +65,14 @@ def grayscale(image: np.ndarray) -> np.ndarray:
 def border_level(gray: np.ndarray) -> float:
     """The background's gray level: the median of a frame about 2% of the short side wide (at least 1 pixel)."""
     width = max(1, round(0.02 * min(gray.shape)))
-    frame = np.concatenate([gray[:width].ravel(), gray[-width:].ravel(),
-                            gray[width:-width, :width].ravel(), gray[width:-width, -width:].ravel()])
+    frame = np.concatenate(
+        [
+            gray[:width].ravel(),
+            gray[-width:].ravel(),
+            gray[width:-width, :width].ravel(),
+            gray[width:-width, -width:].ravel(),
+        ]
+    )
     return float(np.median(frame))
 
 
@@ -89,7 +95,8 @@ def object_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     if rows.size == 0:
         raise PreprocessError(
             f"There is nothing to classify: every pixel is within {OBJECT_THRESHOLD:.0%} of the background's "
-            "brightness. Draw or photograph an item that stands out from its background.")
+            "brightness. Draw or photograph an item that stands out from its background."
+        )
     return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
 
 
@@ -114,7 +121,7 @@ def resize_to_bytes(gray: np.ndarray, size: int = SIZE) -> np.ndarray:
 
 
 def should_invert(background: float, invert: Invert) -> bool:
-    """"auto" inverts a light background (Fashion-MNIST items are light on black); "on"/"off" force it."""
+    """ "auto" inverts a light background (Fashion-MNIST items are light on black); "on"/"off" force it."""
     if invert not in INVERT_CHOICES:
         raise ValueError(f"invert must be one of {INVERT_CHOICES}, got {invert!r}.")
     return background > LIGHT_BACKGROUND if invert == "auto" else invert == "on"
@@ -131,8 +138,7 @@ def background_to_black(pixels: np.ndarray) -> tuple[np.ndarray, int]:
     return np.rint(np.clip(stretched, 0.0, 255.0)).astype(np.uint8), level
 
 
-def preprocess(image: np.ndarray, *, invert: Invert = "auto", crop: bool = True,
-               darken: bool = True) -> Preprocessed:
+def preprocess(image: np.ndarray, *, invert: Invert = "auto", crop: bool = True, darken: bool = True) -> Preprocessed:
     """Original -> grayscale -> crop to the object -> pad to square -> resize to 28x28 (8-bit)
     -> invert if the background is light -> background to black (`darken`) -> scale to [0, 1]."""
     original = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
@@ -152,14 +158,17 @@ def preprocess(image: np.ndarray, *, invert: Invert = "auto", crop: bool = True,
     network_input = final.astype(np.float32) / np.float32(255.0)
 
     colour = "colour" if original.ndim == 3 else "gray"
-    crop_note = (f"Kept the object's box, rows {top}-{bottom - 1}, columns {left}-{right - 1}: "
-                 f"{right - left}x{bottom - top} of {width}x{height}." if crop
-                 else f"Off: the whole {width}x{height} image is kept, so the item ends up smaller.")
+    crop_note = (
+        f"Kept the object's box, rows {top}-{bottom - 1}, columns {left}-{right - 1}: "
+        f"{right - left}x{bottom - top} of {width}x{height}."
+        if crop
+        else f"Off: the whole {width}x{height} image is kept, so the item ends up smaller."
+    )
     shade = "light" if background > LIGHT_BACKGROUND else "dark"
     if invert == "auto":
-        invert_note = (f"Auto: the background is {shade} ({background:.2f}), so "
-                       + ("inverted (255 - value): now a light item on black, as in Fashion-MNIST." if inverted
-                          else "kept as it is."))
+        invert_note = f"Auto: the background is {shade} ({background:.2f}), so " + (
+            "inverted (255 - value): now a light item on black, as in Fashion-MNIST." if inverted else "kept as it is."
+        )
     else:
         invert_note = f"Forced {invert}: {'inverted (255 - value)' if inverted else 'kept as it is'}."
     if level is None:
@@ -174,20 +183,27 @@ def preprocess(image: np.ndarray, *, invert: Invert = "auto", crop: bool = True,
         Step("original", original, f"{width}x{height} {colour}."),
         Step("grayscale", gray, f"0.299 R + 0.587 G + 0.114 B; background {background:.2f} (median of the border)."),
         Step("crop to object", cropped, crop_note),
-        Step("pad to square", square, f"{square.shape[1]}x{square.shape[0]}: short side filled with the "
-                                      "background."),
-        Step("resize to 28x28", small / np.float32(255.0), "Lanczos; stored as 8-bit values 0-255 like the "
-                                                           "data set."),
+        Step("pad to square", square, f"{square.shape[1]}x{square.shape[0]}: short side filled with the background."),
+        Step("resize to 28x28", small / np.float32(255.0), "Lanczos; stored as 8-bit values 0-255 like the data set."),
         Step("invert", flipped / np.float32(255.0), invert_note),
         Step("background to black", network_input, dark_note),
-        Step("scale to [0, 1]", network_input, f"value / 255: {network_input.min():.2f} to "
-                                               f"{network_input.max():.2f}. This is what the network sees."),
+        Step(
+            "scale to [0, 1]",
+            network_input,
+            f"value / 255: {network_input.min():.2f} to {network_input.max():.2f}. This is what the network sees.",
+        ),
     )
     return Preprocessed(steps, final, network_input, background, box, inverted)
 
 
-def photo_like(item: np.ndarray, *, side: int = 112, canvas: tuple[int, int] = (200, 260),
-               position: tuple[int, int] = (30, 120), seed: int = 0) -> np.ndarray:
+def photo_like(
+    item: np.ndarray,
+    *,
+    side: int = 112,
+    canvas: tuple[int, int] = (200, 260),
+    position: tuple[int, int] = (30, 120),
+    seed: int = 0,
+) -> np.ndarray:
     """A Fashion-MNIST item (uint8 28x28, light on black) as a photo: a dark item on light paper,
     enlarged to `side` pixels, placed off-centre at `position` (top, left) on a `canvas` (height, width)
     with uneven lighting and a little sensor noise. Returns float32 (H, W, 3) in [0, 1]."""
@@ -202,9 +218,11 @@ def photo_like(item: np.ndarray, *, side: int = 112, canvas: tuple[int, int] = (
     ink = np.array([0.16, 0.15, 0.20], dtype=np.float32)
     lighting = np.linspace(1.0, 0.93, width, dtype=np.float32)[None, :, None]
     photo = np.broadcast_to(paper * lighting, (height, width, 3)).copy()
-    alpha = np.asarray(Image.fromarray(pixels).resize((side, side), Image.Resampling.BICUBIC),
-                       dtype=np.float32)[..., None] / 255.0
-    window = photo[top:top + side, left:left + side]
-    photo[top:top + side, left:left + side] = window * (1.0 - alpha) + ink * alpha
+    alpha = (
+        np.asarray(Image.fromarray(pixels).resize((side, side), Image.Resampling.BICUBIC), dtype=np.float32)[..., None]
+        / 255.0
+    )
+    window = photo[top : top + side, left : left + side]
+    photo[top : top + side, left : left + side] = window * (1.0 - alpha) + ink * alpha
     photo += np.random.default_rng(seed).normal(0.0, 0.01, photo.shape).astype(np.float32)
     return np.clip(photo, 0.0, 1.0)

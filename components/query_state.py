@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Union
+from typing import Any
 
 from models.analysis import BUILDER_CHOICES, QUERY_NAMES
 from models.config import COURSE_CNN, CNNConfig
@@ -77,7 +77,7 @@ class Indices:
         return ",".join(str(v) for v in value)
 
 
-Param = Union[Choice, Integer, Indices]
+Param = Choice | Integer | Indices
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def draw_shapes(size: int = 256) -> np.ndarray:
 
 def draw_checkerboard(size: int = 256, squares: int = 8) -> np.ndarray:
     """Black and white squares: only vertical and horizontal edges."""
-    cells = (np.arange(size) * squares // size)
+    cells = np.arange(size) * squares // size
     board = ((cells[:, None] + cells[None, :]) % 2).astype(np.float32)
     return np.repeat(board[:, :, None], 3, axis=2)
 
@@ -51,8 +51,15 @@ def draw_letters(width: int = 384, height: int = 192) -> np.ndarray:
     draw = ImageDraw.Draw(image)
     big = ImageFont.load_default(size=height * 0.55)
     small = ImageFont.load_default(size=height * 0.14)
-    draw.text((width / 2, height * 0.42), "CNN", font=big, fill=(20, 20, 30), anchor="mm",
-              stroke_width=max(1, height // 64), stroke_fill=(20, 20, 30))
+    draw.text(
+        (width / 2, height * 0.42),
+        "CNN",
+        font=big,
+        fill=(20, 20, 30),
+        anchor="mm",
+        stroke_width=max(1, height // 64),
+        stroke_fill=(20, 20, 30),
+    )
     draw.text((width / 2, height * 0.85), "filters find edges", font=small, fill=(120, 30, 30), anchor="mm")
     return _to_float(image)
 
@@ -66,8 +73,18 @@ def draw_town(width: int = 384, height: int = 256) -> np.ndarray:
     draw = ImageDraw.Draw(image)
     w, h = width / 24, height / 16
     draw.ellipse([w * 19, h * 1, w * 22, h * 1 + w * 3], fill=(255, 220, 90))
-    draw.polygon([(0, h * 10), (w * 6, h * 6), (w * 13, h * 9.5), (w * 19, h * 5.5), (width, h * 9),
-                  (width, height), (0, height)], fill=(90, 150, 80))
+    draw.polygon(
+        [
+            (0, h * 10),
+            (w * 6, h * 6),
+            (w * 13, h * 9.5),
+            (w * 19, h * 5.5),
+            (width, h * 9),
+            (width, height),
+            (0, height),
+        ],
+        fill=(90, 150, 80),
+    )
     houses = [(1, 4, (200, 90, 70)), (6.5, 5, (230, 200, 150)), (13, 4, (140, 160, 200)), (18.5, 4.5, (210, 180, 80))]
     for left, span, wall in houses:
         x0, x1, y0, y1 = w * left, w * (left + span), h * 8, h * 13
@@ -96,13 +113,14 @@ DRAWN_SAMPLES: dict[str, tuple[str, Callable[[], np.ndarray]]] = {
     "Letters": ("Straight, slanted and curved strokes", draw_letters),
 }
 
+
 def sample_names() -> list[str]:
     """Drawn pictures first, then one Fashion-MNIST test item per class."""
     return [*DRAWN_SAMPLES, *(FASHION_PREFIX + name for name in FASHION_CLASSES)]
 
 
 def is_fashion_sample(name: str) -> bool:
-    return name.startswith(FASHION_PREFIX) and name[len(FASHION_PREFIX):] in FASHION_CLASSES
+    return name.startswith(FASHION_PREFIX) and name[len(FASHION_PREFIX) :] in FASHION_CLASSES
 
 
 def sample_description(name: str) -> str:
@@ -138,12 +156,10 @@ def as_mode(image: np.ndarray, *, grayscale: bool) -> np.ndarray:
     return np.ascontiguousarray(pixels, dtype=np.float32)
 
 
-def load_sample(
-    name: str, *, grayscale: bool, fashion: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray:
+def load_sample(name: str, *, grayscale: bool, fashion: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """A bundled sample by name; Fashion-MNIST items need `fashion` = (images, labels)."""
     if is_fashion_sample(name):
         if fashion is None:
             raise ValueError("Fashion-MNIST samples need the (images, labels) arrays.")
-        return as_mode(fashion_item(*fashion, name[len(FASHION_PREFIX):]), grayscale=grayscale)
+        return as_mode(fashion_item(*fashion, name[len(FASHION_PREFIX) :]), grayscale=grayscale)
     return as_mode(_drawn(name)[1](), grayscale=grayscale)

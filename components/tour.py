@@ -42,7 +42,9 @@ def why_cnns() -> Step:
     conv = sum(row.params for row in layer_table_for_config(COURSE_CNN) if row.kind == "Conv2D")
     dense_total = totals(dense_rows).params
     return Step(
-        "why", "architecture", "Why CNNs over the dense network?",
+        "why",
+        "architecture",
+        "Why CNNs over the dense network?",
         f"Last week's dense network flattens each 28x28 image into {pixels} numbers and gives each of its "
         f"{first.output_shape[0]} units its own weight for every pixel, so a pattern learned in one place is unknown "
         "in another. A CNN slides small filters over the image instead, reusing the same few weights at every "
@@ -60,7 +62,9 @@ def a_filter() -> Step:
     size = weights.shape[0]
     out_h, out_w = filters.output_shape(height, width, size)
     return Step(
-        "filter", "filters", "A filter finds vertical and horizontal lines",
+        "filter",
+        "filters",
+        "A filter finds vertical and horizontal lines",
         f"A filter is a small grid of weights. At each position it multiplies the {size * size} pixels under it by "
         f"its weights and adds the products up: one output pixel. '{TOUR_KERNEL}' has {_column(weights, 0)} in its "
         f"left column and {_column(weights, -1)} in its right, so it responds where brightness changes from left to "
@@ -81,7 +85,9 @@ def pooling_step() -> Step:
     pooled = pooling.output_shape(height, width)
     stats = pooling.compression((height, width), pooled)
     return Step(
-        "pooling", "pooling", "Pooling quarters the map",
+        "pooling",
+        "pooling",
+        "Pooling quarters the map",
         "2x2 max pooling cuts a feature map into 2x2 windows and keeps the largest value of each. Height and width "
         "halve, so a quarter of the values remain: the strongest responses.",
         f"2x2 max pooling (stride 2) of the {height}x{width} map from the filter step: what shape comes out, and how "
@@ -96,7 +102,9 @@ def course_model() -> Step:
     conv2, pool2, flat = stages["conv2"], stages["pool2"], stages["flatten"]
     params = totals(layer_table_for_config(COURSE_CNN)).params
     return Step(
-        "model", "architecture", "The course model: shapes and parameters",
+        "model",
+        "architecture",
+        "The course model: shapes and parameters",
         f"The course CNN does both steps twice: {COURSE_CNN.filters} filters of "
         f"{COURSE_CNN.kernel_size}x{COURSE_CNN.kernel_size}, then {COURSE_CNN.pool_size}x{COURSE_CNN.pool_size} max "
         "pooling. Flatten lines the last maps up as one vector for two Dense layers that pick the class. The table "
@@ -113,7 +121,9 @@ def training() -> Step:
     full, rest = divmod(run.fitted_images, batch)
     last = f"{full} full batches of {batch} and a last one of {rest}" if rest else f"{full} full batches of {batch}"
     return Step(
-        "training", "training", "Training the model",
+        "training",
+        "training",
+        "Training the model",
         "Training shows the network images with their labels, measures how wrong its predictions are (the loss) "
         "and nudges every weight a little to reduce it, one batch at a time. Press Train for a short real run: the "
         f"course CNN, {run.recipe.epochs} epochs on the first {run.train_images:,} training images "
@@ -127,7 +137,9 @@ def feature_maps() -> Step:
     conv1 = next(stage for stage in plan(COURSE_CNN) if stage.kind == "Conv2D")
     height, width, count = conv1.shape
     return Step(
-        "maps", "inspect", "What the filters see: feature maps",
+        "maps",
+        "inspect",
+        "What the filters see: feature maps",
         f"Each of conv1's {count} filters makes its own feature map, bright where its pattern appears. Below, the "
         "shipped model's maps of three ankle boots follow one filter through every layer: items of one class light "
         "up in the same places.",

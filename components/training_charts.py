@@ -32,15 +32,22 @@ def thin(points: Sequence, limit: int = MAX_DRAWN_POINTS) -> list:
 
 def _two_panels(height: int) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=[title for _, title in METRICS], horizontal_spacing=0.08)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), font=FONT, plot_bgcolor="white",
-                      legend=dict(orientation="h", yanchor="top", y=-0.28, x=0), hovermode="x unified")
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        font=FONT,
+        plot_bgcolor="white",
+        legend=dict(orientation="h", yanchor="top", y=-0.28, x=0),
+        hovermode="x unified",
+    )
     fig.update_xaxes(title_text="epoch", gridcolor="#e5e5e5", zeroline=False)
     fig.update_yaxes(gridcolor="#e5e5e5", zeroline=False)
     return fig
 
 
-def curves_figure(batch_curve: Sequence[CurvePoint], history: dict[str, list[float]], *,
-                  epochs: int | None = None, height: int = 360) -> go.Figure:
+def curves_figure(
+    batch_curve: Sequence[CurvePoint], history: dict[str, list[float]], *, epochs: int | None = None, height: int = 360
+) -> go.Figure:
     """Loss and accuracy of one run: per batch (smoothed) and per epoch, training vs validation.
 
     x is in epochs: a batch point sits at its fraction of the epoch, an epoch's value at its end.
@@ -51,17 +58,41 @@ def curves_figure(batch_curve: Sequence[CurvePoint], history: dict[str, list[flo
     for column, (key, _) in enumerate(METRICS, 1):
         first = column == 1
         if points:
-            fig.add_trace(go.Scatter(x=x, y=[p[column] for p in points], mode="lines", name="training, per batch (smoothed)",
-                                     line=dict(color=BATCH_COLOUR, width=1.5), legendgroup="batch", showlegend=first,
-                                     hovertemplate="%{y:.4f}"), row=1, col=column)
-        for metric, label, colour in ((key, "training, per epoch", TRAIN_COLOUR),
-                                      (f"val_{key}", "validation, per epoch", VALIDATION_COLOUR)):
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=[p[column] for p in points],
+                    mode="lines",
+                    name="training, per batch (smoothed)",
+                    line=dict(color=BATCH_COLOUR, width=1.5),
+                    legendgroup="batch",
+                    showlegend=first,
+                    hovertemplate="%{y:.4f}",
+                ),
+                row=1,
+                col=column,
+            )
+        for metric, label, colour in (
+            (key, "training, per epoch", TRAIN_COLOUR),
+            (f"val_{key}", "validation, per epoch", VALIDATION_COLOUR),
+        ):
             values = history.get(metric, [])
             if values:
-                fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=label,
-                                         line=dict(color=colour, width=2.5), marker=dict(size=8),
-                                         legendgroup=metric.removesuffix(key), showlegend=first,
-                                         hovertemplate="%{y:.4f}"), row=1, col=column)
+                fig.add_trace(
+                    go.Scatter(
+                        x=list(range(1, len(values) + 1)),
+                        y=values,
+                        mode="lines+markers",
+                        name=label,
+                        line=dict(color=colour, width=2.5),
+                        marker=dict(size=8),
+                        legendgroup=metric.removesuffix(key),
+                        showlegend=first,
+                        hovertemplate="%{y:.4f}",
+                    ),
+                    row=1,
+                    col=column,
+                )
     if epochs:
         fig.update_xaxes(range=[0, epochs * 1.02])
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
@@ -77,17 +108,28 @@ def overlay_figure(runs: Sequence[tuple[str, dict[str, list[float]]]], *, height
         colour = RUN_COLOURS[index % len(RUN_COLOURS)]
         for column, (key, _) in enumerate(METRICS, 1):
             shown = False
-            for metric, dash, symbol, kind in ((f"val_{key}", "solid", "circle", "validation"),
-                                               (key, "dash", "circle-open", "training")):
+            for metric, dash, symbol, kind in (
+                (f"val_{key}", "solid", "circle", "validation"),
+                (key, "dash", "circle-open", "training"),
+            ):
                 values = history.get(metric, [])
                 if not values:
                     continue
-                fig.add_trace(go.Scatter(
-                    x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=name,
-                    line=dict(color=colour, dash=dash, width=2.5), marker=dict(size=8, symbol=symbol),
-                    legendgroup=name,
-                    showlegend=column == 1 and not shown, hovertemplate=f"{kind}: %{{y:.4f}}",
-                ), row=1, col=column)
+                fig.add_trace(
+                    go.Scatter(
+                        x=list(range(1, len(values) + 1)),
+                        y=values,
+                        mode="lines+markers",
+                        name=name,
+                        line=dict(color=colour, dash=dash, width=2.5),
+                        marker=dict(size=8, symbol=symbol),
+                        legendgroup=name,
+                        showlegend=column == 1 and not shown,
+                        hovertemplate=f"{kind}: %{{y:.4f}}",
+                    ),
+                    row=1,
+                    col=column,
+                )
                 shown = True
     fig.update_layout(hovermode="closest")
     return fig
@@ -100,22 +142,41 @@ def mosaic(tiles: np.ndarray, columns: int, gap: int = 1) -> np.ndarray:
     out = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), np.nan, dtype=np.float32)
     for index in range(count):
         top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
-        out[top:top + height, left:left + width] = tiles[index]
+        out[top : top + height, left : left + width] = tiles[index]
     return out
 
 
-def _tile_figure(tiles: np.ndarray, scaled: np.ndarray, *, columns: int, colorscale, zmin: float, zmax: float,
-                 label: str, height: int) -> go.Figure:
+def _tile_figure(
+    tiles: np.ndarray,
+    scaled: np.ndarray,
+    *,
+    columns: int,
+    colorscale,
+    zmin: float,
+    zmax: float,
+    label: str,
+    height: int,
+) -> go.Figure:
     """A mosaic heatmap coloured by `scaled` with the true values (and tile number) in the hover text."""
     count, tile_h, tile_w = tiles.shape
     values = mosaic(tiles, columns)
-    numbers = mosaic(np.repeat(np.arange(1, count + 1, dtype=np.float32), tile_h * tile_w).reshape(tiles.shape),
-                     columns)
-    fig = go.Figure(go.Heatmap(
-        z=mosaic(scaled, columns), customdata=np.stack([numbers, values], axis=-1), colorscale=colorscale,
-        zmin=zmin, zmax=zmax, showscale=False, xgap=0, ygap=0, hoverongaps=False,
-        hovertemplate=f"{label} %{{customdata[0]:.0f}}: %{{customdata[1]:.4f}}<extra></extra>",
-    ))
+    numbers = mosaic(
+        np.repeat(np.arange(1, count + 1, dtype=np.float32), tile_h * tile_w).reshape(tiles.shape), columns
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=mosaic(scaled, columns),
+            customdata=np.stack([numbers, values], axis=-1),
+            colorscale=colorscale,
+            zmin=zmin,
+            zmax=zmax,
+            showscale=False,
+            xgap=0,
+            ygap=0,
+            hoverongaps=False,
+            hovertemplate=f"{label} %{{customdata[0]:.0f}}: %{{customdata[1]:.4f}}<extra></extra>",
+        )
+    )
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=0), plot_bgcolor="white", font=FONT)
@@ -132,8 +193,16 @@ def filters_figure(kernels: np.ndarray, *, columns: int | None = None, height: i
     tiles = np.moveaxis(np.asarray(kernels, dtype=np.float32), -1, 0)
     peak = np.abs(tiles).max(axis=(1, 2), keepdims=True)
     scaled = tiles / np.where(peak > 0, peak, 1.0)
-    return _tile_figure(tiles, scaled, columns=columns or square_columns(len(tiles)), colorscale="RdBu_r",
-                        zmin=-1, zmax=1, label="filter", height=height)
+    return _tile_figure(
+        tiles,
+        scaled,
+        columns=columns or square_columns(len(tiles)),
+        colorscale="RdBu_r",
+        zmin=-1,
+        zmax=1,
+        label="filter",
+        height=height,
+    )
 
 
 def feature_maps_figure(maps: np.ndarray, *, columns: int | None = None, height: int = 380) -> go.Figure:
@@ -141,5 +210,13 @@ def feature_maps_figure(maps: np.ndarray, *, columns: int | None = None, height:
     tiles = np.moveaxis(np.asarray(maps, dtype=np.float32), -1, 0)
     peak = tiles.max(axis=(1, 2), keepdims=True)
     scaled = tiles / np.where(peak > 0, peak, 1.0)
-    return _tile_figure(tiles, scaled, columns=columns or square_columns(len(tiles)), colorscale="gray",
-                        zmin=0, zmax=1, label="map", height=height)
+    return _tile_figure(
+        tiles,
+        scaled,
+        columns=columns or square_columns(len(tiles)),
+        colorscale="gray",
+        zmin=0,
+        zmax=1,
+        label="map",
+        height=height,
+    )

@@ -20,9 +20,11 @@ from models.recipes import RunSpec
 from models.runs import MAX_AGE_DAYS, MAX_RUNS, RunStore, TrainingRun
 
 CHART_CONFIG = {"displayModeBar": False}
-CURVES_CAPTION = ("The thin line is each batch's value, smoothed; a dot is a whole epoch. The training dot averages "
-                  "the epoch, so it lags behind the line; the validation dot is measured on held-out images at the "
-                  "epoch's end.")
+CURVES_CAPTION = (
+    "The thin line is each batch's value, smoothed; a dot is a whole epoch. The training dot averages "
+    "the epoch, so it lags behind the line; the validation dot is measured on held-out images at the "
+    "epoch's end."
+)
 RUN_NUMBER = re.compile(r"^Run (\d+):")
 
 
@@ -78,8 +80,16 @@ def start(specs: list[RunSpec]) -> None:
     group = max((e.group for e in earlier), default=0) + 1
     sessions = learner_sessions()
     try:
-        new = [TrainingJob(spec, f"Run {first + i}: {spec.title()}", learner=token, group=group,
-                           keepalive=lambda: sessions.connected(token)) for i, spec in enumerate(specs)]
+        new = [
+            TrainingJob(
+                spec,
+                f"Run {first + i}: {spec.title()}",
+                learner=token,
+                group=group,
+                keepalive=lambda: sessions.connected(token),
+            )
+            for i, spec in enumerate(specs)
+        ]
     except ValueError as error:
         st.session_state[TRAINING_START_ERROR] = str(error)
         return
@@ -104,14 +114,18 @@ def show_job(job: TrainingJob) -> None:
     st.markdown(f"**{job.name}**")
     registry = job_registry()
     if progress.status == "queued" and progress.queue_position:
-        st.info(f"Queued: number {progress.queue_position} in line. {progress.jobs_running} of "
-                f"{registry.max_jobs} training slot(s) on {registry.executor.name} are busy.",
-                icon=":material/hourglass_top:")
+        st.info(
+            f"Queued: number {progress.queue_position} in line. {progress.jobs_running} of "
+            f"{registry.max_jobs} training slot(s) on {registry.executor.name} are busy.",
+            icon=":material/hourglass_top:",
+        )
         st.button("Cancel", key=f"cancel-{job.id}", on_click=job.stop)
         return
     eta = "-" if progress.eta_seconds is None else duration(progress.eta_seconds)
-    text = (f"Epoch {progress.epoch + 1}/{progress.epochs}, batch {progress.batch:,}/{progress.steps:,} - "
-            f"{progress.images_per_second:,.0f} images/s - ETA {eta}")
+    text = (
+        f"Epoch {progress.epoch + 1}/{progress.epochs}, batch {progress.batch:,}/{progress.steps:,} - "
+        f"{progress.images_per_second:,.0f} images/s - ETA {eta}"
+    )
     if progress.status == "evaluating":
         text = "Training done; measuring test accuracy on 10,000 images..."
     elif progress.status == "starting":
@@ -121,12 +135,22 @@ def show_job(job: TrainingJob) -> None:
     st.progress(progress.fraction, text=text)
     left, right = st.columns([1, 5])
     stopping = job.stop_event.is_set()
-    left.button("Stopping..." if stopping else "Stop", key=f"stop-{job.id}", icon=":material/stop:",
-                disabled=stopping or progress.status not in ("starting", "running"), on_click=job.stop)
-    right.caption(f"{duration(progress.elapsed)} so far. Stop ends training after the current batch and keeps "
-                  "the weights learned so far.")
-    st.plotly_chart(curves_figure(progress.batch_curve, progress.history, epochs=progress.epochs),
-                    width="stretch", config=CHART_CONFIG)
+    left.button(
+        "Stopping..." if stopping else "Stop",
+        key=f"stop-{job.id}",
+        icon=":material/stop:",
+        disabled=stopping or progress.status not in ("starting", "running"),
+        on_click=job.stop,
+    )
+    right.caption(
+        f"{duration(progress.elapsed)} so far. Stop ends training after the current batch and keeps "
+        "the weights learned so far."
+    )
+    st.plotly_chart(
+        curves_figure(progress.batch_curve, progress.history, epochs=progress.epochs),
+        width="stretch",
+        config=CHART_CONFIG,
+    )
     st.caption(CURVES_CAPTION)
 
 
@@ -159,10 +183,13 @@ def run_headline(run: TrainingRun) -> None:
     ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
     test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
     epochs = run.epochs_done
-    st.markdown(f"Test accuracy **{test}** after {epochs} epoch{'s' * (epochs != 1)} in "
-                f"{duration(run.seconds)}.{ended}")
+    st.markdown(
+        f"Test accuracy **{test}** after {epochs} epoch{'s' * (epochs != 1)} in {duration(run.seconds)}.{ended}"
+    )
 
 
 def storage_caption() -> str:
-    return (f"Your last {MAX_RUNS} runs are kept on this server for {MAX_AGE_DAYS} days, for this browser only: "
-            "a refresh or a new visit shows them again.")
+    return (
+        f"Your last {MAX_RUNS} runs are kept on this server for {MAX_AGE_DAYS} days, for this browser only: "
+        "a refresh or a new visit shows them again."
+    )

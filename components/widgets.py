@@ -68,9 +68,13 @@ def presentation_mode() -> bool:
         st.session_state[PRESENTATION] = requested
     on = st.session_state.setdefault(PRESENTATION, False)
     st.session_state[PRESENTATION_TOGGLE] = on
-    st.sidebar.toggle("Presentation mode", key=PRESENTATION_TOGGLE, on_change=_toggle_presentation,
-                      help="For a projector: larger text, black on white, no download buttons or developer "
-                           "menus. A link with ?present=1 opens in this mode.")
+    st.sidebar.toggle(
+        "Presentation mode",
+        key=PRESENTATION_TOGGLE,
+        on_change=_toggle_presentation,
+        help="For a projector: larger text, black on white, no download buttons or developer "
+        "menus. A link with ?present=1 opens in this mode.",
+    )
     _write_present_param(on)
     if on:
         st.html(f"<style>{presentation_css()}</style>")
@@ -105,13 +109,13 @@ def fashion_mnist() -> Arrays:
 
 
 @st.cache_resource(show_spinner="Loading the trained model...")
-def _shipped_model() -> "keras.Model":
+def _shipped_model() -> keras.Model:
     from models.zoo import load_model_file  # imports TensorFlow: only pages that need the model call this
 
     return load_model_file()
 
 
-def shipped_model() -> "keras.Model":
+def shipped_model() -> keras.Model:
     """The shipped course CNN, loaded once per server with safe_mode; stops the page with a clear error."""
     try:
         return _shipped_model()
@@ -191,12 +195,22 @@ def image_picker(key: str, *, default_sample: str = "Street scene", allow_rgb: b
     `image_picker` starts from the same image (an earlier upload included).
     """
     stored = st.session_state.get(IMAGE_SOURCE)
-    source = st.radio("Image", IMAGE_SOURCES, horizontal=True, key=f"{key}_source",
-                      index=IMAGE_SOURCES.index(stored.source) if stored else 0)
+    source = st.radio(
+        "Image",
+        IMAGE_SOURCES,
+        horizontal=True,
+        key=f"{key}_source",
+        index=IMAGE_SOURCES.index(stored.source) if stored else 0,
+    )
     grayscale = True
     if allow_rgb:
-        mode = st.radio("Colour", COLOUR_MODES, horizontal=True, key=f"{key}_mode",
-                        index=0 if stored is None or stored.grayscale else 1)
+        mode = st.radio(
+            "Colour",
+            COLOUR_MODES,
+            horizontal=True,
+            key=f"{key}_mode",
+            index=0 if stored is None or stored.grayscale else 1,
+        )
         grayscale = mode == COLOUR_MODES[0]
     choice = _choose(key, source, grayscale, stored, default_sample)
     if choice is None:
@@ -223,8 +237,7 @@ def _choose(key: str, source: str, grayscale: bool, stored: ImageChoice | None, 
         st.caption(sample_description(name))
         return ImageChoice("Sample", name, grayscale)
     if source == "Upload":
-        file = st.file_uploader("Image file (PNG, JPEG, WebP, BMP, GIF, TIFF)", type=UPLOAD_TYPES,
-                                key=f"{key}_upload")
+        file = st.file_uploader("Image file (PNG, JPEG, WebP, BMP, GIF, TIFF)", type=UPLOAD_TYPES, key=f"{key}_upload")
         prompt = "Choose an image file."
     else:
         file = st.camera_input("Take a snapshot", key=f"{key}_camera")
@@ -241,7 +254,7 @@ def _choose(key: str, source: str, grayscale: bool, stored: ImageChoice | None, 
 SAMPLE_PARAM = "sample"  # ?sample= names the image, which IMAGE_SOURCE keeps for Filters and Pooling alike
 
 
-def read_page_link(schema: "Mapping[str, Param]") -> Link:
+def read_page_link(schema: Mapping[str, Param]) -> Link:
     """This page's settings from the address bar; each value ignored is named in a warning.
 
     Streamlit drops the parameters when the learner changes page, so a page opened without any of its own
@@ -256,7 +269,7 @@ def read_page_link(schema: "Mapping[str, Param]") -> Link:
     return link
 
 
-def update_query_params(values: "Mapping[str, str | None]") -> None:
+def update_query_params(values: Mapping[str, str | None]) -> None:
     """Set these query parameters, deleting those given None; every other parameter (e.g. ?present) stays.
 
     The page's values are also remembered for `read_page_link`, except the image, which IMAGE_SOURCE keeps

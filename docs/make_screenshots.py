@@ -55,8 +55,11 @@ def capture_first_views(specs) -> dict[str, Path]:
 
 
 def main() -> int:
-    richer = {spec.url_path: SCREENSHOTS / f"{RICHER_STATE[spec.url_path]}.png"
-              for spec in ALL_PAGES if spec.url_path in RICHER_STATE}
+    richer = {
+        spec.url_path: SCREENSHOTS / f"{RICHER_STATE[spec.url_path]}.png"
+        for spec in ALL_PAGES
+        if spec.url_path in RICHER_STATE
+    }
     missing = [str(path.relative_to(ROOT)) for path in richer.values() if not path.is_file()]
     if missing:
         print(f"Missing {', '.join(missing)}: run the browser tests named in this script's docstring first.")

@@ -32,8 +32,13 @@ BUILDER_CHOICES: dict[str, tuple] = {
     "dense_units": (0, 32, 64, 128, 256),
 }
 QUERY_NAMES: dict[str, str] = {
-    "conv_blocks": "blocks", "filters": "filters", "kernel_size": "kernel", "padding": "padding",
-    "pooling": "pooling", "pool_size": "pool", "dense_units": "dense",
+    "conv_blocks": "blocks",
+    "filters": "filters",
+    "kernel_size": "kernel",
+    "padding": "padding",
+    "pooling": "pooling",
+    "pool_size": "pool",
+    "dense_units": "dense",
 }
 
 
@@ -79,12 +84,20 @@ class Totals:
 
 # Rows for each kind of layer, from plain numbers.
 
+
 def input_row(shape: tuple[int, ...]) -> LayerRow:
     return LayerRow("input", "Input", shape, 0, 0, "0", "0", f"the {shape_text(shape)} image", "")
 
 
-def conv_row(name: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: int, padding: str,
-             *, use_bias: bool = True) -> LayerRow:
+def conv_row(
+    name: str,
+    in_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    kernel: int,
+    padding: str,
+    *,
+    use_bias: bool = True,
+) -> LayerRow:
     """A stride-1 Conv2D with square kernels: one bias per filter when use_bias."""
     height, channels_in = in_shape[0], in_shape[2]
     out_height, out_width, filters = out_shape
@@ -98,8 +111,17 @@ def conv_row(name: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...], k
     else:
         rule = f"{height} - {kernel} + 1 = {out_height}: a {kernel}x{kernel} filter {_edge_text(kernel, 'trims')}"
         step = f"conv {kernel}x{kernel}\n{_edge_text(kernel, 'trims', short=True)}"
-    return LayerRow(name, "Conv2D", out_shape, params, macs, f"{per_filter} * {filters} = {params:,}",
-                    f"{out_height}*{out_width} * {kernel}*{kernel}*{channels_in} * {filters} = {macs:,}", rule, step)
+    return LayerRow(
+        name,
+        "Conv2D",
+        out_shape,
+        params,
+        macs,
+        f"{per_filter} * {filters} = {params:,}",
+        f"{out_height}*{out_width} * {kernel}*{kernel}*{channels_in} * {filters} = {macs:,}",
+        rule,
+        step,
+    )
 
 
 def pool_row(name: str, mode: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...], size: int) -> LayerRow:
@@ -108,7 +130,13 @@ def pool_row(name: str, mode: str, in_shape: tuple[int, ...], out_shape: tuple[i
     kind = "MaxPooling2D" if mode == "max" else "AveragePooling2D"
     work = "the largest" if mode == "max" else "the average"
     return LayerRow(
-        name, kind, out_shape, 0, 0, "0", "0",
+        name,
+        kind,
+        out_shape,
+        0,
+        0,
+        "0",
+        "0",
         f"floor({in_shape[0]} / {size}) = {out_shape[0]}: pooling {effect} the size and rounds down, "
         f"keeping {work} of each {size}x{size} window",
         f"{mode} {size}x{size}\n{'halves' if size == 2 else f'÷{size}'},\nrounds\ndown",
@@ -127,13 +155,31 @@ def dense_row(name: str, inputs: int, units: int, activation: str, *, use_bias: 
     formula = f"{inputs}*{units} + {units} = {params:,}" if use_bias else f"{inputs}*{units} = {params:,}"
     macs = inputs * units
     step = f"dense {units}" + ("\nsoftmax" if activation == "softmax" else "")
-    return LayerRow(name, "Dense", (units,), params, macs, formula, f"{inputs}*{units} = {macs:,}",
-                    f"{units} units ({activation}), each fed by all {inputs:,} inputs", step)
+    return LayerRow(
+        name,
+        "Dense",
+        (units,),
+        params,
+        macs,
+        formula,
+        f"{inputs}*{units} = {macs:,}",
+        f"{units} units ({activation}), each fed by all {inputs:,} inputs",
+        step,
+    )
 
 
 def dropout_row(name: str, shape: tuple[int, ...], rate: float) -> LayerRow:
-    return LayerRow(name, "Dropout", shape, 0, 0, "0", "0",
-                    f"unchanged; drops {rate:.0%} of values while training only", f"dropout\n{rate:.0%}")
+    return LayerRow(
+        name,
+        "Dropout",
+        shape,
+        0,
+        0,
+        "0",
+        "0",
+        f"unchanged; drops {rate:.0%} of values while training only",
+        f"dropout\n{rate:.0%}",
+    )
 
 
 def _edge_text(kernel: int, verb: str, *, short: bool = False) -> str:
@@ -147,6 +193,7 @@ def _edge_text(kernel: int, verb: str, *, short: bool = False) -> str:
 
 
 # Tables.
+
 
 def layer_table_for_config(config: CNNConfig = COURSE_CNN) -> list[LayerRow]:
     """The table of the model build_cnn(config) makes, without TensorFlow; ConfigError naming a collapsing layer."""
@@ -194,8 +241,9 @@ def layer_table(model: Any) -> list[LayerRow]:
             rows.append(flatten_row(layer.name, in_shape))
         elif kind == "Dense":
             _require(layer, len(in_shape) == 1, f"a {shape_text(in_shape)} input (only flat inputs)")
-            rows.append(dense_row(layer.name, in_shape[0], layer.units, layer.activation.__name__,
-                                  use_bias=layer.use_bias))
+            rows.append(
+                dense_row(layer.name, in_shape[0], layer.units, layer.activation.__name__, use_bias=layer.use_bias)
+            )
         elif kind == "Dropout":
             rows.append(dropout_row(layer.name, out_shape, layer.rate))
         else:
@@ -214,7 +262,8 @@ def _require(layer: Any, ok: bool, setting: str) -> None:
 
 def totals(rows: list[LayerRow]) -> Totals:
     return Totals(
-        params=sum(r.params for r in rows), macs=sum(r.macs for r in rows),
+        params=sum(r.params for r in rows),
+        macs=sum(r.macs for r in rows),
         weight_bytes=sum(r.weight_bytes for r in rows),
         activation_values=sum(r.activation_values for r in rows),
         activation_bytes=sum(r.activation_bytes for r in rows),
@@ -248,18 +297,28 @@ def table_records(rows: list[LayerRow]) -> list[dict[str, str]]:
     """The rows as text columns for display, with x for multiplication, and a total row."""
     records = [
         {
-            "Layer": r.name, "Output": shape_text(r.output_shape), "Shape rule": _times(r.shape_rule),
-            "Parameters": _times(r.param_formula), "MACs per image": _times(r.mac_formula),
-            "Weights": format_bytes(r.weight_bytes), "Activations": format_bytes(r.activation_bytes),
+            "Layer": r.name,
+            "Output": shape_text(r.output_shape),
+            "Shape rule": _times(r.shape_rule),
+            "Parameters": _times(r.param_formula),
+            "MACs per image": _times(r.mac_formula),
+            "Weights": format_bytes(r.weight_bytes),
+            "Activations": format_bytes(r.activation_bytes),
         }
         for r in rows
     ]
     total = totals(rows)
-    records.append({
-        "Layer": "total", "Output": "", "Shape rule": "", "Parameters": sum_text(rows, "params"),
-        "MACs per image": sum_text(rows, "macs"), "Weights": format_bytes(total.weight_bytes),
-        "Activations": format_bytes(total.activation_bytes),
-    })
+    records.append(
+        {
+            "Layer": "total",
+            "Output": "",
+            "Shape rule": "",
+            "Parameters": sum_text(rows, "params"),
+            "MACs per image": sum_text(rows, "macs"),
+            "Weights": format_bytes(total.weight_bytes),
+            "Activations": format_bytes(total.activation_bytes),
+        }
+    )
     return records
 
 
@@ -278,4 +337,3 @@ def format_bytes(count: int) -> str:
         if count >= size:
             return f"{count / size:.1f} {unit}"
     return f"{count} B"
-

@@ -43,12 +43,16 @@ def check_model_archive(path: Path) -> None:
                 raise ModelFileError(f"{refused}: it contains unsafe paths such as {unsafe[0]!r}.")
             unpacked = sum(member.file_size for member in members)
             if unpacked > MAX_ARCHIVE_BYTES:
-                raise ModelFileError(f"{refused}: it unpacks to {unpacked / 2**20:,.0f} MB, more than the "
-                                     f"{MAX_ARCHIVE_BYTES / 2**20:,.0f} MB limit.")
+                raise ModelFileError(
+                    f"{refused}: it unpacks to {unpacked / 2**20:,.0f} MB, more than the "
+                    f"{MAX_ARCHIVE_BYTES / 2**20:,.0f} MB limit."
+                )
             config_size = archive.getinfo("config.json").file_size
             if config_size > MAX_CONFIG_BYTES:
-                raise ModelFileError(f"{refused}: its config.json is {config_size:,} bytes; a model description "
-                                     f"takes a few kilobytes (limit {MAX_CONFIG_BYTES:,}).")
+                raise ModelFileError(
+                    f"{refused}: its config.json is {config_size:,} bytes; a model description "
+                    f"takes a few kilobytes (limit {MAX_CONFIG_BYTES:,})."
+                )
             damaged = archive.testzip()
             if damaged is not None:
                 raise ModelFileError(f"{refused}: {damaged} inside it is damaged (checksum mismatch).")
@@ -70,11 +74,14 @@ def _check_config_is_plain_keras(config: object, refused: str) -> None:
         elif isinstance(node, dict):
             module, class_name = node.get("module"), node.get("class_name")
             if class_name == "Lambda":
-                raise ModelFileError(f"{refused}: it contains a Lambda layer (Python code), which safe mode "
-                                     "refuses to run.")
+                raise ModelFileError(
+                    f"{refused}: it contains a Lambda layer (Python code), which safe mode refuses to run."
+                )
             if module is not None and not (isinstance(module, str) and _KERAS_MODULE.fullmatch(module)):
-                raise ModelFileError(f"{refused}: it refers to the Python module {str(module)[:80]!r}; a model "
-                                     "file may only use Keras's own layers.")
+                raise ModelFileError(
+                    f"{refused}: it refers to the Python module {str(module)[:80]!r}; a model "
+                    "file may only use Keras's own layers."
+                )
             pending.extend(node.values())
 
 
@@ -83,7 +90,9 @@ def read_model_card(path: Path = MODEL_CARD) -> dict:
     try:
         card = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise ModelFileError(f"Model card {path} is missing or unreadable ({exc}). Rebuild it with: {REBUILD_COMMAND}") from exc
+        raise ModelFileError(
+            f"Model card {path} is missing or unreadable ({exc}). Rebuild it with: {REBUILD_COMMAND}"
+        ) from exc
     if not isinstance(card, dict) or "test_accuracy" not in card:
         raise ModelFileError(f"Model card {path} has no test accuracy. Rebuild it with: {REBUILD_COMMAND}")
     return card
@@ -95,7 +104,9 @@ def read_filter_snapshots(path: Path = FILTER_SNAPSHOTS) -> np.ndarray:
         with np.load(path) as archive:
             kernels = archive["conv1_kernels"]
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelFileError(f"Filter snapshots {path} are missing or unreadable ({exc}). Rebuild with: {REBUILD_COMMAND}") from exc
+        raise ModelFileError(
+            f"Filter snapshots {path} are missing or unreadable ({exc}). Rebuild with: {REBUILD_COMMAND}"
+        ) from exc
     if kernels.ndim != 5 or kernels.shape[0] < 2:
         raise ModelFileError(f"Filter snapshots {path} have shape {kernels.shape}. Rebuild with: {REBUILD_COMMAND}")
     return kernels

@@ -42,8 +42,8 @@ from distributed.scheduler import KilledWorker
 from distributed.security import Security
 
 from models.executors import DASK_SCHEDULER_ENV, WorkerFailed
-from models.progress import Event as ProgressEvent
 from models.job_protocol import RUN_FILE, STOPPED_BY_REQUEST, THREADS_ENV, StopFlag, limit_threads
+from models.progress import Event as ProgressEvent
 
 TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV = "CNN_LAB_DASK_TLS_CA", "CNN_LAB_DASK_TLS_CERT", "CNN_LAB_DASK_TLS_KEY"
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler (and to get it back after a lost connection)
@@ -89,8 +89,12 @@ def train_on_worker(payload: dict, *, job: str, topic: str, stop_name: str) -> d
 
     publish({"started": {"address": worker.address, "pid": os.getpid(), "host": socket.gethostname()}})
     stop, finished = StopFlag(), threading.Event()
-    watcher = threading.Thread(target=watch_for_stop, args=(get_client(), worker, job, stop_name, stop, finished),
-                               name=f"stop-watcher-{job}", daemon=True)
+    watcher = threading.Thread(
+        target=watch_for_stop,
+        args=(get_client(), worker, job, stop_name, stop, finished),
+        name=f"stop-watcher-{job}",
+        daemon=True,
+    )
     watcher.start()
     try:
         with tempfile.TemporaryDirectory(prefix="cnn-lab-job-", dir=worker.local_directory) as scratch:
@@ -106,8 +110,7 @@ def train_on_worker(payload: dict, *, job: str, topic: str, stop_name: str) -> d
         return {"files": files, "events": sent}
 
 
-def watch_for_stop(client: Client, worker, job: str, stop_name: str, stop: StopFlag,
-                   finished: threading.Event) -> None:
+def watch_for_stop(client: Client, worker, job: str, stop_name: str, stop: StopFlag, finished: threading.Event) -> None:
     """Inside the task: set `stop` when the web server asks, lets go of the job, or the scheduler is gone."""
     event, reason = Event(stop_name, client=client), Variable(stop_name, client=client)
     failures = 0
@@ -157,20 +160,27 @@ def security_from_environment(address: str, environ: Mapping[str, str]) -> Secur
     if scheme == "tcp":
         given = [name for name in names if environ.get(name, "").strip()]
         if given:
-            raise ValueError(f"{', '.join(given)} set, but {DASK_SCHEDULER_ENV} is {address!r}: use a tls:// "
-                             "address to encrypt the connection, or unset them.")
+            raise ValueError(
+                f"{', '.join(given)} set, but {DASK_SCHEDULER_ENV} is {address!r}: use a tls:// "
+                "address to encrypt the connection, or unset them."
+            )
         return None
     files = {}
     for name in names:
         value = environ.get(name, "").strip()
         if not value:
-            raise ValueError(f"{name} must name a PEM file for the TLS scheduler {address} "
-                             f"(needed: {', '.join(names)}).")
+            raise ValueError(
+                f"{name} must name a PEM file for the TLS scheduler {address} (needed: {', '.join(names)})."
+            )
         if not Path(value).expanduser().is_file():
             raise ValueError(f"{name}={value!r}: no such file (needed for the TLS scheduler {address}).")
         files[name] = str(Path(value).expanduser())
-    return Security(tls_ca_file=files[TLS_CA_ENV], tls_client_cert=files[TLS_CERT_ENV],
-                    tls_client_key=files[TLS_KEY_ENV], require_encryption=True)
+    return Security(
+        tls_ca_file=files[TLS_CA_ENV],
+        tls_client_cert=files[TLS_CERT_ENV],
+        tls_client_key=files[TLS_KEY_ENV],
+        require_encryption=True,
+    )
 
 
 class DaskExecutor:
@@ -179,8 +189,14 @@ class DaskExecutor:
     `max_jobs` defaults to the cluster's worker threads when it connects (at least 1).
     """
 
-    def __init__(self, address: str, *, security: Security | None = None, max_jobs: int | None = None,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        security: Security | None = None,
+        max_jobs: int | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
         self.address, self.security, self.connect_timeout = address, security, connect_timeout
         self.name = f"the Dask cluster at {address}"
         self.topic = f"cnn-lab-progress-{uuid.uuid4().hex}"  # this server's jobs' progress, one topic for all
@@ -192,19 +208,22 @@ class DaskExecutor:
         self.max_jobs = max_jobs or max(1, sum(self.client.nthreads().values()))
 
     @classmethod
-    def from_environment(cls, address: str, environ: Mapping[str, str] = os.environ,
-                         max_jobs: int | None = None) -> DaskExecutor:
+    def from_environment(
+        cls, address: str, environ: Mapping[str, str] = os.environ, max_jobs: int | None = None
+    ) -> DaskExecutor:
         return cls(address, security=security_from_environment(address, environ), max_jobs=max_jobs)
 
     def _connect(self) -> Client:
         try:
-            client = Client(self.address, security=self.security, timeout=self.connect_timeout,
-                            set_as_default=False, name="cnn-lab")
+            client = Client(
+                self.address, security=self.security, timeout=self.connect_timeout, set_as_default=False, name="cnn-lab"
+            )
         except Exception as error:  # OSError, TimeoutError, SSL errors: all mean "not reachable as configured"
             raise ConnectionError(
                 f"Could not connect to the Dask scheduler at {self.address}: {type(error).__name__}: {error}. "
                 f"Check that `dask scheduler` runs there and this server can reach it, or unset "
-                f"{DASK_SCHEDULER_ENV} to train on this server.") from error
+                f"{DASK_SCHEDULER_ENV} to train on this server."
+            ) from error
         self._subscribe(client)
         return client
 
@@ -249,8 +268,16 @@ class DaskExecutor:
         with self._jobs_lock:
             self._executions[key] = execution  # before submitting: no event can come too early
         try:
-            future = client.submit(task_function(), payload, job=key, topic=self.topic,
-                                   stop_name=execution.stop_name, key=key, pure=False, retries=0)
+            future = client.submit(
+                task_function(),
+                payload,
+                job=key,
+                topic=self.topic,
+                stop_name=execution.stop_name,
+                key=key,
+                pure=False,
+                retries=0,
+            )
         except Exception as error:
             execution.close(f"could not submit: {error}")
             raise WorkerFailed(f"Could not send the job to {self.name}: {type(error).__name__}: {error}") from error
@@ -274,8 +301,9 @@ class DaskExecutor:
 class DaskExecution:
     """One job's task: forwards its progress to `emit` from a thread of its own, writes its run, reports failure."""
 
-    def __init__(self, executor: DaskExecutor, client: Client, key: str, emit: Callable[[ProgressEvent], None],
-                 folder: Path) -> None:
+    def __init__(
+        self, executor: DaskExecutor, client: Client, key: str, emit: Callable[[ProgressEvent], None], folder: Path
+    ) -> None:
         self.executor, self.client, self.key, self.emit, self.folder = executor, client, key, emit, folder
         self.stop_name = f"{key}-stop"
         self.future = None
@@ -337,8 +365,9 @@ class DaskExecution:
             if self._stop_sent is not None or self._outcome is not None:
                 return
             try:
-                self._stop_sent = asyncio.run_coroutine_threadsafe(self._send_stop(reason),
-                                                                   self.client.loop.asyncio_loop)
+                self._stop_sent = asyncio.run_coroutine_threadsafe(
+                    self._send_stop(reason), self.client.loop.asyncio_loop
+                )
             except Exception as error:  # the client's loop is closed: the job is lost anyway
                 log.warning("could not send Stop for %s: %s", self.key, error)
 
@@ -369,8 +398,10 @@ class DaskExecution:
         first = started[0]
         where = f"The Dask worker {first['address']} (process {first['pid']} on {first['host']})"
         if len(started) > 1:
-            return (f"{where} that was training this job stopped unexpectedly (killed, or out of memory?) and the "
-                    f"scheduler started the job again on {started[-1]['address']}; this run is lost. Start it again.")
+            return (
+                f"{where} that was training this job stopped unexpectedly (killed, or out of memory?) and the "
+                f"scheduler started the job again on {started[-1]['address']}; this run is lost. Start it again."
+            )
         now = time.monotonic()
         if now - self._checked < LIVENESS_SECONDS or self.client.status != "running":
             return None
@@ -380,8 +411,10 @@ class DaskExecution:
         except Exception:  # a lost scheduler shows as the future's cancellation
             return None
         if first["address"] not in alive:
-            return (f"{where} that was training this job left the cluster (killed, out of memory, or shut down); "
-                    "this run is lost. Start it again.")
+            return (
+                f"{where} that was training this job left the cluster (killed, out of memory, or shut down); "
+                "this run is lost. Start it again."
+            )
         return None
 
     def _finish(self) -> bool:
@@ -398,8 +431,11 @@ class DaskExecution:
                 self._changed.wait(0.05)
             self._write(result["files"])
         except Exception as error:
-            self._fail(f"Could not save the finished run from {self.executor.name}: "
-                       f"{type(error).__name__}: {error}. Start it again.", cancel=True)
+            self._fail(
+                f"Could not save the finished run from {self.executor.name}: "
+                f"{type(error).__name__}: {error}. Start it again.",
+                cancel=True,
+            )
         self._close(True)
         future.release()
         return True
@@ -413,18 +449,24 @@ class DaskExecution:
         if isinstance(error, TrainingError):
             return str(error)
         if isinstance(error, KilledWorker):
-            return (f"The Dask worker {error.last_worker.address} died while training this job (killed, or out of "
-                    f"memory?) and the scheduler gave up on it after {error.allowed_failures + 1} such death(s); "
-                    "this run is lost. Start it again.")
+            return (
+                f"The Dask worker {error.last_worker.address} died while training this job (killed, or out of "
+                f"memory?) and the scheduler gave up on it after {error.allowed_failures + 1} such death(s); "
+                "this run is lost. Start it again."
+            )
         reason = getattr(error, "reason", None)  # FutureCancelledError's reason, e.g. scheduler-connection-lost
         if isinstance(error, FutureCancelledError) and reason == "scheduler-connection-lost":
-            return (f"Lost the connection to the Dask scheduler at {self.executor.address}; this run is lost. "
-                    "Start it again once the cluster is back.")
+            return (
+                f"Lost the connection to the Dask scheduler at {self.executor.address}; this run is lost. "
+                "Start it again once the cluster is back."
+            )
         if isinstance(error, FutureCancelledError):
             return f"{self.executor.name} cancelled this job ({reason or 'no reason given'}). Start it again."
         if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] == "models":
-            return (f"The Dask workers cannot import this project ({error}): start `dask worker` from the "
-                    "repository folder, with it on PYTHONPATH (see the README).")
+            return (
+                f"The Dask workers cannot import this project ({error}): start `dask worker` from the "
+                "repository folder, with it on PYTHONPATH (see the README)."
+            )
         if error is None:
             return f"{self.executor.name} lost this job's result (status {future.status}). Start it again."
         return f"Training failed on {self.executor.name}: {type(error).__name__}: {error}"

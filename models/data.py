@@ -9,8 +9,16 @@ from pathlib import Path
 import numpy as np
 
 CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 FILES = {
@@ -20,7 +28,10 @@ FILES = {
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
 EXPECTED_SHAPES = {
-    "x_train": (60_000, 28, 28), "y_train": (60_000,), "x_test": (10_000, 28, 28), "y_test": (10_000,),
+    "x_train": (60_000, 28, 28),
+    "y_train": (60_000,),
+    "x_test": (10_000, 28, 28),
+    "y_test": (10_000,),
 }
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"  # what keras.datasets downloads
@@ -60,7 +71,7 @@ def read_idx(path: Path, *, expected_shape: tuple[int, ...]) -> np.ndarray:
         raise DataError(f"{path} has magic number {magic}, not an IDX label (2049) or image (2051) file. {FIX_HINT}")
     ndim = magic - 2048
     header = 4 + 4 * ndim
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if dims != expected_shape:
         raise DataError(f"{path} holds an array of shape {dims}, expected {expected_shape}. {FIX_HINT}")
     size = int(np.prod(dims))
@@ -120,8 +131,10 @@ def load_fashion_mnist() -> Arrays:
     try:
         from keras.utils import get_file
 
-        paths = [Path(get_file(name, origin=KERAS_ORIGIN + name, cache_subdir="datasets/fashion-mnist"))
-                 for name in FILES.values()]
+        paths = [
+            Path(get_file(name, origin=KERAS_ORIGIN + name, cache_subdir="datasets/fashion-mnist"))
+            for name in FILES.values()
+        ]
     except Exception as exc:  # network errors differ by platform
         raise DataError(f"Fashion-MNIST not found in {searched} and the download failed ({exc}). {FIX_HINT}") from exc
     folder = paths[0].parent  # Keras's cache: ~/.keras, $KERAS_HOME or /tmp/.keras when home is read-only

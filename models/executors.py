@@ -83,8 +83,14 @@ class LocalProcess:
         self._lock = threading.Lock()
         with open(folder / "worker.log", "wb") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "models.worker", str(folder)], cwd=ROOT, env=dict(env),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1,
+                [sys.executable, "-m", "models.worker", str(folder)],
+                cwd=ROOT,
+                env=dict(env),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                bufsize=1,
             )
         self._send(payload)
         self._reader = threading.Thread(target=self._read, name=f"worker-{self.process.pid}", daemon=True)
@@ -130,8 +136,9 @@ class LocalProcess:
             return True
         if self.error:
             raise WorkerFailed(self.error)
-        log.warning("training worker %s ended with %s; log: %s", self.process.pid, returncode,
-                    self.folder / "worker.log")
+        log.warning(
+            "training worker %s ended with %s; log: %s", self.process.pid, returncode, self.folder / "worker.log"
+        )
         raise WorkerFailed(death_message(returncode))
 
 
@@ -152,9 +159,16 @@ class LocalProcessExecutor:
 
     def start(self, payload: dict, emit: Callable[[Event], None], folder: Path) -> LocalProcess:
         threads = str(self.threads)
-        env = {**os.environ, THREADS_ENV: threads, NICE_ENV: str(self.nice), "PYTHONUNBUFFERED": "1",
-               "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads,
-               "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        env = {
+            **os.environ,
+            THREADS_ENV: threads,
+            NICE_ENV: str(self.nice),
+            "PYTHONUNBUFFERED": "1",
+            "TF_NUM_INTRAOP_THREADS": threads,
+            "TF_NUM_INTEROP_THREADS": "1",
+            "OMP_NUM_THREADS": threads,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        }
         return LocalProcess(payload, emit, folder, env)
 
 

@@ -12,14 +12,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import keras  # noqa: E402  (after numpy, as in models.train)
 import numpy as np
+import tensorflow as tf  # noqa: E402
 from scipy import ndimage
 
-from models.kernels import most_similar_kernel
 from models.data import scale_images
-
-import keras  # noqa: E402  (after numpy, as in models.train)
-import tensorflow as tf  # noqa: E402
+from models.kernels import most_similar_kernel
 
 SPATIAL_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
 COURSE_TRIO = (0, 23, 28)  # the course notebook's FIRST_IMAGE, SECOND_IMAGE, THIRD_IMAGE: three ankle boots
@@ -73,8 +72,9 @@ def _outputs_model(model: keras.Model, layer_names: Sequence[str]) -> keras.Mode
     return keras.Model(model.inputs[0], outputs)
 
 
-def layer_activations(model: keras.Model, images: np.ndarray,
-                      layer_names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+def layer_activations(
+    model: keras.Model, images: np.ndarray, layer_names: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
     """Each layer's output for uint8 images (N, 28, 28): {name: (N, *shape)} float32; all layers by default."""
     names = list(layer_names) if layer_names is not None else [layer.name for layer in model.layers]
     outputs = _outputs_model(model, names)(model_input(images), training=False)
@@ -208,8 +208,9 @@ def parse_indices(text: str, count: int, most: int = 6) -> list[int]:
 # ---------------------------------------------------------------- gradients
 
 
-def _score_gradients(model: keras.Model, images: np.ndarray, class_index: int | Sequence[int] | None,
-                     layer: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _score_gradients(
+    model: keras.Model, images: np.ndarray, class_index: int | Sequence[int] | None, layer: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gradient of each image's class score w.r.t. the input (layer None) or `layer`'s output.
 
     Runs the layers one by one (the lab's models are Sequential) so the tape can watch any of them.
@@ -221,8 +222,9 @@ def _score_gradients(model: keras.Model, images: np.ndarray, class_index: int | 
     if layer is not None and layer not in [item.name for item in model.layers]:
         raise InspectionError(f"Model {model.name!r} has no layer {layer!r}.")
     *hidden, output_layer = model.layers
-    softmax_dense = (isinstance(output_layer, keras.layers.Dense)
-                     and getattr(output_layer.activation, "__name__", "") == "softmax")
+    softmax_dense = (
+        isinstance(output_layer, keras.layers.Dense) and getattr(output_layer.activation, "__name__", "") == "softmax"
+    )
     tensor = tf.constant(model_input(images))
     with tf.GradientTape() as tape:
         tape.watch(tensor)
@@ -266,8 +268,9 @@ def saliency(model: keras.Model, images: np.ndarray, class_index: int | Sequence
     return Explanation(np.abs(gradients).max(axis=-1), classes, probabilities)
 
 
-def grad_cam(model: keras.Model, images: np.ndarray, class_index: int | Sequence[int] | None = None,
-             layer: str | None = None) -> Explanation:
+def grad_cam(
+    model: keras.Model, images: np.ndarray, class_index: int | Sequence[int] | None = None, layer: str | None = None
+) -> Explanation:
     """Grad-CAM: ReLU(sum_k alpha_k A_k) with alpha_k the mean gradient of the class score over map A_k.
 
     `layer` defaults to the last conv layer; its map is resampled to 28x28 by
@@ -400,15 +403,17 @@ def pca(points: np.ndarray, components: int = 2) -> Projection:
     return Projection((centred @ axes[:components].T).astype(np.float32), explained)
 
 
-def perplexity_affinities(points: np.ndarray, perplexity: float = 30.0, *, tolerance: float = 1e-5,
-                          steps: int = 200) -> np.ndarray:
+def perplexity_affinities(
+    points: np.ndarray, perplexity: float = 30.0, *, tolerance: float = 1e-5, steps: int = 200
+) -> np.ndarray:
     """t-SNE's conditional probabilities p(j|i): Gaussian in distance, each row's width found by bisection
     so that its entropy equals log(perplexity) (natural log); rows sum to 1, the diagonal is 0."""
     data = np.asarray(points, dtype=np.float64)
     count = len(data)
     if not 1 <= perplexity < count - 1:
         raise InspectionError(
-            f"Perplexity must be at least 1 and below {count - 1} for {count} points, got {perplexity}.")
+            f"Perplexity must be at least 1 and below {count - 1} for {count} points, got {perplexity}."
+        )
     squares = (data * data).sum(axis=1)
     distances = np.maximum(squares[:, None] + squares[None, :] - 2.0 * data @ data.T, 0.0)
     off_diagonal = ~np.eye(count, dtype=bool)
@@ -429,8 +434,9 @@ def perplexity_affinities(points: np.ndarray, perplexity: float = 30.0, *, toler
     return weights / total[:, None]
 
 
-def tsne(points: np.ndarray, *, perplexity: float = 30.0, iterations: int = 750,
-         exaggeration_steps: int = 250) -> Projection:
+def tsne(
+    points: np.ndarray, *, perplexity: float = 30.0, iterations: int = 750, exaggeration_steps: int = 250
+) -> Projection:
     """Exact t-SNE (van der Maaten & Hinton 2008) in NumPy, O(N^2) memory: use it on about 1,000 points.
 
     The optimiser follows scikit-learn's defaults: PCA initialisation (std 1e-4), early

@@ -109,8 +109,12 @@ class TrainingJob:
 
     def payload(self) -> dict:
         """What a worker needs to train this job (JSON-safe)."""
-        return {"spec": self.spec.to_payload(), "name": self.name, "group": self.group,
-                "sample_index": self.sample_index}
+        return {
+            "spec": self.spec.to_payload(),
+            "name": self.name,
+            "group": self.group,
+            "sample_index": self.sample_index,
+        }
 
     # -- page side
 
@@ -124,12 +128,20 @@ class TrainingJob:
             left = max(0, self.spec.recipe.epochs * self._steps * batch_size - done_images)
             eta = left / self._rate if self._rate > 0 and self._status == "running" else None
             return JobProgress(
-                status=self._status, queue_position=position, jobs_running=running,
-                epoch=self._epoch, epochs=self.spec.recipe.epochs, batch=self._batch, steps=self._steps,
-                images_per_second=self._rate, eta_seconds=eta,
+                status=self._status,
+                queue_position=position,
+                jobs_running=running,
+                epoch=self._epoch,
+                epochs=self.spec.recipe.epochs,
+                batch=self._batch,
+                steps=self._steps,
+                images_per_second=self._rate,
+                eta_seconds=eta,
                 elapsed=(self._ended or time.perf_counter()) - self._started if self._started else 0.0,
-                batch_curve=tuple(self._curve), history={k: list(v) for k, v in self._history.items()},
-                message=self._message, epoch_seconds=tuple(self._epoch_seconds),
+                batch_curve=tuple(self._curve),
+                history={k: list(v) for k, v in self._history.items()},
+                message=self._message,
+                epoch_seconds=tuple(self._epoch_seconds),
             )
 
     def heartbeat(self) -> None:

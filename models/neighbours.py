@@ -34,8 +34,9 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return np.divide(vectors, lengths, out=np.zeros_like(vectors), where=lengths > 0)
 
 
-def build_index(model: keras.Model, images: np.ndarray, labels: np.ndarray, *, size: int = INDEX_SIZE,
-                seed: int = 0) -> NeighbourIndex:
+def build_index(
+    model: keras.Model, images: np.ndarray, labels: np.ndarray, *, size: int = INDEX_SIZE, seed: int = 0
+) -> NeighbourIndex:
     """Embed `size` randomly chosen uint8 images (N, 28, 28) in the model's last hidden layer, in one predict pass."""
     from models import inspection as ins  # imports TensorFlow
 

@@ -52,8 +52,9 @@ class Smoother:
 class ProgressReporter:
     """Worker side: Keras batch/epoch hooks in, throttled progress events out through `emit`."""
 
-    def __init__(self, emit: Callable[[Event], None], *, images: int, batch_size: int,
-                 interval: float = EVENT_INTERVAL) -> None:
+    def __init__(
+        self, emit: Callable[[Event], None], *, images: int, batch_size: int, interval: float = EVENT_INTERVAL
+    ) -> None:
         self.emit, self.images, self.batch_size, self.interval = emit, images, batch_size, interval
         self.steps = -(-images // batch_size)
         self.smoother = Smoother(self.steps)
@@ -81,8 +82,9 @@ class ProgressReporter:
                 self.curve.append(point)
         if last or now - self.last_sent >= self.interval:
             self.last_sent = now
-            self.emit({"type": "progress", "epoch": epoch, "batch": batch + 1, "rate": self.rate,
-                       "points": self.pending})
+            self.emit(
+                {"type": "progress", "epoch": epoch, "batch": batch + 1, "rate": self.rate, "points": self.pending}
+            )
             self.pending = []
 
     def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:

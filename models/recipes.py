@@ -118,8 +118,10 @@ class RunSpec:
             names, _ = hand_picked_kernels()
             arch = self.architecture
             if arch is None or arch.conv_blocks < 1 or arch.kernel_size != 3 or arch.filters != len(names):
-                raise ConfigError(f"A hand-picked first layer holds the {len(names)} classic 3x3 kernels: "
-                                  f"it needs a CNN with 3x3 kernels and {len(names)} filters.")
+                raise ConfigError(
+                    f"A hand-picked first layer holds the {len(names)} classic 3x3 kernels: "
+                    f"it needs a CNN with 3x3 kernels and {len(names)} filters."
+                )
 
     def to_dict(self) -> dict:
         """The run's settings as plain values (for the runs table and the model's record)."""
@@ -200,24 +202,54 @@ FAST_LR_DECAY = 0.6
 PRESETS: dict[str, Preset] = {
     preset.title: preset
     for preset in [
-        Preset("16 vs 32 vs 64 filters", "The course CNN with 16, 32 and 64 filters per conv layer: three runs.",
-               lambda base: _variants(base, [replace(COURSE_CNN, filters=f) for f in (16, 32, 64)])),
-        Preset("One vs two conv layers", "The course CNN with one conv + pool block, then with two.",
-               lambda base: _variants(base, [replace(COURSE_CNN, conv_blocks=b) for b in (1, 2)])),
-        Preset("No conv layers", "The dense baseline (Flatten -> Dense 128 -> Dense 10) beside the course CNN.",
-               lambda base: _variants(base, [None, COURSE_CNN])),
-        Preset("More epochs: overfitting", "The course CNN for 20 epochs on 10,000 images (20% validate): "
-               "training accuracy keeps rising, validation stalls, and the gap is overfitting.",
-               lambda base: _variants(base, [COURSE_CNN], train_images=10_000,
-                                      validation_split=0.2, recipe=replace(base.recipe, epochs=20,
-                                                                           stop_at_accuracy=None))),
-        Preset("Hand-picked vs learned", "A 16-filter CNN whose first layer is fixed (frozen) to 16 classic kernels "
-               "(Sobel, blur, Laplacian...) beside the same CNN learning its own first layer.", _hand_picked_pair),
-        Preset("Fast", "32 filters with 'same' padding, batch 128, Adam 0.003 shrinking 40% per epoch, all 60,000 "
-               "images, 4 epochs: passes 0.90 test accuracy in well under half the course recipe's time "
-               "(benchmarks/training_page_speed.py).",
-               lambda base: [RunSpec(architecture=FAST_ARCHITECTURE, recipe=replace(FAST_RECIPE, seed=base.recipe.seed),
-                                     train_images=60_000, validation_split=0.0, lr_decay=FAST_LR_DECAY,
-                                     preset="Fast recipe")]),
+        Preset(
+            "16 vs 32 vs 64 filters",
+            "The course CNN with 16, 32 and 64 filters per conv layer: three runs.",
+            lambda base: _variants(base, [replace(COURSE_CNN, filters=f) for f in (16, 32, 64)]),
+        ),
+        Preset(
+            "One vs two conv layers",
+            "The course CNN with one conv + pool block, then with two.",
+            lambda base: _variants(base, [replace(COURSE_CNN, conv_blocks=b) for b in (1, 2)]),
+        ),
+        Preset(
+            "No conv layers",
+            "The dense baseline (Flatten -> Dense 128 -> Dense 10) beside the course CNN.",
+            lambda base: _variants(base, [None, COURSE_CNN]),
+        ),
+        Preset(
+            "More epochs: overfitting",
+            "The course CNN for 20 epochs on 10,000 images (20% validate): "
+            "training accuracy keeps rising, validation stalls, and the gap is overfitting.",
+            lambda base: _variants(
+                base,
+                [COURSE_CNN],
+                train_images=10_000,
+                validation_split=0.2,
+                recipe=replace(base.recipe, epochs=20, stop_at_accuracy=None),
+            ),
+        ),
+        Preset(
+            "Hand-picked vs learned",
+            "A 16-filter CNN whose first layer is fixed (frozen) to 16 classic kernels "
+            "(Sobel, blur, Laplacian...) beside the same CNN learning its own first layer.",
+            _hand_picked_pair,
+        ),
+        Preset(
+            "Fast",
+            "32 filters with 'same' padding, batch 128, Adam 0.003 shrinking 40% per epoch, all 60,000 "
+            "images, 4 epochs: passes 0.90 test accuracy in well under half the course recipe's time "
+            "(benchmarks/training_page_speed.py).",
+            lambda base: [
+                RunSpec(
+                    architecture=FAST_ARCHITECTURE,
+                    recipe=replace(FAST_RECIPE, seed=base.recipe.seed),
+                    train_images=60_000,
+                    validation_split=0.0,
+                    lr_decay=FAST_LR_DECAY,
+                    preset="Fast recipe",
+                )
+            ],
+        ),
     ]
 }

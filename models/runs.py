@@ -80,10 +80,17 @@ class TrainingRun:
                 raise ValueError(f"{ARRAYS_FILE} holds no batch curve")
         history = {str(k): [float(x) for x in v] for k, v in dict(record["history"]).items()}
         return cls(
-            run_id=folder.name, folder=folder, name=str(record["name"]), config=dict(record["config"]),
-            history=history, test_accuracy=_number(record.get("test_accuracy")), seconds=float(record["seconds"]),
-            test_loss=_number(record.get("test_loss")), stop_reason=record.get("stop_reason"),
-            group=int(record.get("group", 0)), created=str(record.get("created", "")),
+            run_id=folder.name,
+            folder=folder,
+            name=str(record["name"]),
+            config=dict(record["config"]),
+            history=history,
+            test_accuracy=_number(record.get("test_accuracy")),
+            seconds=float(record["seconds"]),
+            test_loss=_number(record.get("test_loss")),
+            stop_reason=record.get("stop_reason"),
+            group=int(record.get("group", 0)),
+            created=str(record.get("created", "")),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -151,20 +158,22 @@ def comparison_rows(runs: list[TrainingRun]) -> list[dict]:
     rows = []
     for run in runs:
         history, config = run.history, run.config
-        rows.append({
-            "run": run.name,
-            "test acc": run.test_accuracy,
-            "val acc": _last(history.get("val_accuracy")),
-            "train acc": _last(history.get("accuracy")),
-            "epochs": run.epochs_done,
-            "seconds": round(run.seconds, 1),
-            "parameters": config.get("parameters"),
-            "batch": config["batch_size"],
-            "optimizer": f"{config['optimizer']} {config['learning_rate']:g}"
-                         + (f" x{config['lr_decay']:g}/epoch" if config["lr_decay"] != 1 else ""),
-            "train images": config["train_images"],
-            "ended": run.stop_reason or "all epochs",
-        })
+        rows.append(
+            {
+                "run": run.name,
+                "test acc": run.test_accuracy,
+                "val acc": _last(history.get("val_accuracy")),
+                "train acc": _last(history.get("accuracy")),
+                "epochs": run.epochs_done,
+                "seconds": round(run.seconds, 1),
+                "parameters": config.get("parameters"),
+                "batch": config["batch_size"],
+                "optimizer": f"{config['optimizer']} {config['learning_rate']:g}"
+                + (f" x{config['lr_decay']:g}/epoch" if config["lr_decay"] != 1 else ""),
+                "train images": config["train_images"],
+                "ended": run.stop_reason or "all epochs",
+            }
+        )
     return rows
 
 
@@ -233,8 +242,9 @@ class RunStore:
             try:
                 runs.append(TrainingRun.read(path))
             except (OSError, ValueError, KeyError, TypeError) as error:
-                notices.append(f"A saved run ({path.name}) could not be read and is skipped: "
-                               f"{type(error).__name__}: {error}.")
+                notices.append(
+                    f"A saved run ({path.name}) could not be read and is skipped: {type(error).__name__}: {error}."
+                )
         with self._lock:
             self._listed[token] = (stamp, runs, notices)
             while len(self._listed) > LISTINGS_KEPT:
@@ -261,7 +271,7 @@ class RunStore:
             return
         entries = sorted(p for p in folder.iterdir() if p.is_dir())
         cutoff = time.time() - self.max_age_days * 86400
-        for path in entries[:-self.max_runs] + [p for p in entries[-self.max_runs:] if _modified(p) < cutoff]:
+        for path in entries[: -self.max_runs] + [p for p in entries[-self.max_runs :] if _modified(p) < cutoff]:
             self.remove(token, path.name)
 
     def _remove_old_staging(self) -> None:

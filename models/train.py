@@ -10,16 +10,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+import keras  # noqa: E402  (after numpy so the TF log level set by the caller applies)
 import numpy as np
+import tensorflow as tf  # noqa: E402
 
 from models.data import load_fashion_mnist
 from models.recipes import TrainConfig
-
-import keras  # noqa: E402  (after numpy so the TF log level set by the caller applies)
-import tensorflow as tf  # noqa: E402
 
 BatchHook = Callable[[int, int, dict[str, float]], None]  # (epoch, batch, logs)
 EpochHook = Callable[[int, dict[str, float]], None]  # (epoch, logs)
@@ -39,7 +38,9 @@ def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
     return model
 
 
-def make_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int, shuffle: bool, seed: int = 0) -> tf.data.Dataset:
+def make_dataset(
+    images: np.ndarray, labels: np.ndarray, *, batch_size: int, shuffle: bool, seed: int = 0
+) -> tf.data.Dataset:
     """uint8 images stay uint8 in one tensor; batches are gathered by shuffled index and scaled to float32."""
     x = tf.constant(images)
     y = tf.constant(labels.astype(np.int32))
@@ -116,8 +117,11 @@ def train(
     keras.utils.set_random_seed(config.seed)
     compile_model(model, config)
     progress = ProgressCallback(
-        on_batch=on_batch, on_epoch=on_epoch, stop_event=stop_event,
-        stop_at_accuracy=config.stop_at_accuracy, monitor=config.monitor,
+        on_batch=on_batch,
+        on_epoch=on_epoch,
+        stop_event=stop_event,
+        stop_at_accuracy=config.stop_at_accuracy,
+        monitor=config.monitor,
     )
     dataset = make_dataset(*train_data, batch_size=config.batch_size, shuffle=True, seed=config.seed)
     validation = None
@@ -125,8 +129,12 @@ def train(
         validation = make_dataset(*validation_data, batch_size=256, shuffle=False)
     start = time.perf_counter()
     history = model.fit(
-        dataset, epochs=config.epochs, validation_data=validation,
-        callbacks=[progress, *(callbacks or [])], shuffle=False, verbose=0,
+        dataset,
+        epochs=config.epochs,
+        validation_data=validation,
+        callbacks=[progress, *(callbacks or [])],
+        shuffle=False,
+        verbose=0,
     )
     seconds = time.perf_counter() - start
     logs = {k: [float(v) for v in values] for k, values in history.history.items()}
@@ -188,12 +196,18 @@ class TerminalProgress:
 
 
 def library_versions() -> dict[str, str]:
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.train", description="Train the course CNN on Fashion-MNIST.")
+    parser = argparse.ArgumentParser(
+        prog="python -m models.train", description="Train the course CNN on Fashion-MNIST."
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
@@ -207,8 +221,13 @@ def main(argv: list[str] | None = None) -> int:
 
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     x_train, y_train = x_train[: args.train_size], y_train[: args.train_size]
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                         stop_at_accuracy=args.stop_at_accuracy, seed=args.seed)
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        stop_at_accuracy=args.stop_at_accuracy,
+        seed=args.seed,
+    )
     keras.utils.set_random_seed(args.seed)
     model = course_cnn()
     steps = -(-len(x_train) // args.batch_size)
@@ -222,13 +241,18 @@ def main(argv: list[str] | None = None) -> int:
     model.save(args.output)
     np.savez_compressed(args.output.with_suffix(".filters.npz"), conv1_kernels=np.stack(snapshots.kernels))
     card = {
-        "model": "course_cnn", "parameters": model.count_params(),
-        "test_accuracy": round(test["accuracy"], 4), "test_loss": round(test["loss"], 4),
-        "epochs": result.epochs_run, "training_seconds": round(result.seconds, 1),
-        "train_config": asdict(config), "train_images": len(x_train),
+        "model": "course_cnn",
+        "parameters": model.count_params(),
+        "test_accuracy": round(test["accuracy"], 4),
+        "test_loss": round(test["loss"], 4),
+        "epochs": result.epochs_run,
+        "training_seconds": round(result.seconds, 1),
+        "train_config": asdict(config),
+        "train_images": len(x_train),
         "history": {k: [round(v, 4) for v in vals] for k, vals in result.history.items()},
         "command": "python -m models.train " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "versions": library_versions(), "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": library_versions(),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     args.output.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"saved {args.output}, {args.output.with_suffix('.json')}, {args.output.with_suffix('.filters.npz')}")

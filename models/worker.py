@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -99,9 +99,14 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
         callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * decay**epoch))
     emit({"type": "status", "status": "running"})
     result = train(
-        model, (x_train[:n_fit], y_train[:n_fit]), spec.recipe,
+        model,
+        (x_train[:n_fit], y_train[:n_fit]),
+        spec.recipe,
         validation_data=(x_train[n_fit:n_all], y_train[n_fit:n_all]) if n_all > n_fit else None,
-        on_batch=reporter.on_batch, on_epoch=reporter.on_epoch, stop_event=stop, callbacks=callbacks,
+        on_batch=reporter.on_batch,
+        on_epoch=reporter.on_epoch,
+        stop_event=stop,
+        callbacks=callbacks,
     )
     stop_reason = stop.reason if stop.is_set() else result.stop_reason
     emit({"type": "status", "status": "evaluating"})
@@ -110,17 +115,26 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     model.save(folder / MODEL_FILE)
     arrays: dict[str, np.ndarray] = {"batch_curve": np.asarray(reporter.curve, np.float32).reshape(-1, 3)}
     if timeline is not None:
-        arrays |= {"kernels": np.stack(timeline.kernels)[:, :, :, 0, :], "feature_maps": np.stack(timeline.maps),
-                   "sample": sample, "sample_label": np.asarray(sample_label)}
+        arrays |= {
+            "kernels": np.stack(timeline.kernels)[:, :, :, 0, :],
+            "feature_maps": np.stack(timeline.maps),
+            "sample": sample,
+            "sample_label": np.asarray(sample_label),
+        }
     np.savez_compressed(folder / ARRAYS_FILE, **arrays)
     epochs_done = len(result.history.get("loss", []))
     record = {
-        "name": payload["name"], "group": int(payload.get("group", 0)),
+        "name": payload["name"],
+        "group": int(payload.get("group", 0)),
         "config": {**spec.to_dict(), "parameters": model.count_params()},
-        "history": result.history, "epochs_done": epochs_done, "seconds": result.seconds,
+        "history": result.history,
+        "epochs_done": epochs_done,
+        "seconds": result.seconds,
         "epoch_seconds": reporter.epoch_seconds,
-        "test_accuracy": test["accuracy"], "test_loss": test["loss"], "stop_reason": stop_reason,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "stop_reason": stop_reason,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     write_json_atomically(folder / RUN_FILE, record)
     emit({"type": "done", "stop_reason": stop_reason})

@@ -36,8 +36,9 @@ def build_cnn(config: CNNConfig) -> keras.Model:
     for stage in stages[1:]:
         if stage.kind == "Conv2D":
             model_layers.append(
-                layers.Conv2D(config.filters, config.kernel_size, padding=config.padding,
-                              activation="relu", name=stage.name)
+                layers.Conv2D(
+                    config.filters, config.kernel_size, padding=config.padding, activation="relu", name=stage.name
+                )
             )
         elif stage.kind == "MaxPooling2D":
             model_layers.append(layers.MaxPooling2D(config.pool_size, name=stage.name))

@@ -3,12 +3,20 @@
 import streamlit as st
 
 from components.architecture_charts import comparison_figure, flow_figure, layer_share_figure
-from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.query_state import config_from_link, config_link
+from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.widgets import model_card, start_page, update_query_params
 from models.analysis import (
-    BUILDER_CHOICES, DENSE_BASELINE, LayerRow, fitting_stages, format_bytes, format_count, largest_share,
-    layer_table_for_config, table_records, totals,
+    BUILDER_CHOICES,
+    DENSE_BASELINE,
+    LayerRow,
+    fitting_stages,
+    format_bytes,
+    format_count,
+    largest_share,
+    layer_table_for_config,
+    table_records,
+    totals,
 )
 from models.card import ModelFileError
 from models.config import COURSE_CNN, CNNConfig, ConfigError, shape_text
@@ -36,15 +44,27 @@ def builder() -> CNNConfig:
         set_builder(linked)
     with st.sidebar:
         st.header("Build a CNN")
-        st.select_slider("Conv blocks (conv, then pool)", BUILDER_CHOICES["conv_blocks"],
-                         key=WIDGET_KEYS["conv_blocks"])
+        st.select_slider(
+            "Conv blocks (conv, then pool)", BUILDER_CHOICES["conv_blocks"], key=WIDGET_KEYS["conv_blocks"]
+        )
         st.select_slider("Filters per conv layer", BUILDER_CHOICES["filters"], key=WIDGET_KEYS["filters"])
-        st.radio("Kernel size", BUILDER_CHOICES["kernel_size"], format_func=square, horizontal=True,
-                 key=WIDGET_KEYS["kernel_size"])
+        st.radio(
+            "Kernel size",
+            BUILDER_CHOICES["kernel_size"],
+            format_func=square,
+            horizontal=True,
+            key=WIDGET_KEYS["kernel_size"],
+        )
         st.radio("Padding", BUILDER_CHOICES["padding"], horizontal=True, key=WIDGET_KEYS["padding"])
         st.radio("Pooling", BUILDER_CHOICES["pooling"], horizontal=True, key=WIDGET_KEYS["pooling"])
-        st.radio("Pool size", BUILDER_CHOICES["pool_size"], format_func=square, horizontal=True,
-                 key=WIDGET_KEYS["pool_size"], disabled=st.session_state[WIDGET_KEYS["pooling"]] == "none")
+        st.radio(
+            "Pool size",
+            BUILDER_CHOICES["pool_size"],
+            format_func=square,
+            horizontal=True,
+            key=WIDGET_KEYS["pool_size"],
+            disabled=st.session_state[WIDGET_KEYS["pooling"]] == "none",
+        )
         st.select_slider("Dense units (0: none)", BUILDER_CHOICES["dense_units"], key=WIDGET_KEYS["dense_units"])
         st.button("Reset to the course CNN", on_click=set_builder, args=(COURSE_CNN,), width="stretch")
         st.caption("The address bar keeps these choices: copy it to share this network.")
@@ -56,18 +76,28 @@ def builder() -> CNNConfig:
 def show_collapse(config: CNNConfig, error: ConfigError) -> None:
     st.error(f"**This network cannot be built.** {error}.")
     fits = " -> ".join(shape_text(stage.shape) for stage in fitting_stages(config))
-    st.markdown(f"What still fits: {fits}. Then the feature map is too small for the next layer. "
-                "Use fewer blocks, a smaller kernel, 'same' padding or no pooling.")
+    st.markdown(
+        f"What still fits: {fits}. Then the feature map is too small for the next layer. "
+        "Use fewer blocks, a smaller kernel, 'same' padding or no pooling."
+    )
 
 
 def show_totals(config: CNNConfig, rows: list[LayerRow]) -> None:
     mine, course = totals(rows), totals(layer_table_for_config(COURSE_CNN))
     changed = config != COURSE_CNN
     columns = st.columns(4)
-    columns[0].metric("Parameters", format_count(mine.params),
-                      f"{mine.params - course.params:+,} vs course CNN" if changed else None, delta_color="off")
-    columns[1].metric("Multiply-accumulates per image", format_count(mine.macs),
-                      f"{mine.macs - course.macs:+,} vs course CNN" if changed else None, delta_color="off")
+    columns[0].metric(
+        "Parameters",
+        format_count(mine.params),
+        f"{mine.params - course.params:+,} vs course CNN" if changed else None,
+        delta_color="off",
+    )
+    columns[1].metric(
+        "Multiply-accumulates per image",
+        format_count(mine.macs),
+        f"{mine.macs - course.macs:+,} vs course CNN" if changed else None,
+        delta_color="off",
+    )
     columns[2].metric("Weights in memory (float32)", format_bytes(mine.weight_bytes))
     columns[3].metric("Activations per image", format_bytes(mine.activation_bytes))
 
@@ -106,11 +136,14 @@ def show_shares(rows: list[LayerRow]) -> None:
     macs_top, macs_share = largest_share(rows, "macs")
     st.subheader("Where the parameters are, and where the compute is")
     weighted = [row for row in rows if row.params]
-    figure = cached_share_figure(tuple(r.name for r in weighted), tuple(r.params for r in weighted),
-                                 tuple(r.macs for r in weighted))
+    figure = cached_share_figure(
+        tuple(r.name for r in weighted), tuple(r.params for r in weighted), tuple(r.macs for r in weighted)
+    )
     st.plotly_chart(figure, width="stretch", config=CHART_CONFIG)
-    st.markdown(f"**{params_top}** holds {params_share:.0%} of the parameters; "
-                f"**{macs_top}** does {macs_share:.0%} of the multiply-accumulates.")
+    st.markdown(
+        f"**{params_top}** holds {params_share:.0%} of the parameters; "
+        f"**{macs_top}** does {macs_share:.0%} of the multiply-accumulates."
+    )
 
 
 def show_comparison() -> None:
@@ -118,8 +151,11 @@ def show_comparison() -> None:
     st.markdown("The dense network: Flatten -> Dense 128 (ReLU) -> Dense 10 (softmax).")
     dense_rows, cnn_rows = layer_table_for_config(DENSE_BASELINE), layer_table_for_config(COURSE_CNN)
     dense, cnn = totals(dense_rows), totals(cnn_rows)
-    st.plotly_chart(cached_comparison_figure(("Dense network", "Course CNN"), (dense.params, cnn.params),
-                                             (dense.macs, cnn.macs)), width="stretch", config=CHART_CONFIG)
+    st.plotly_chart(
+        cached_comparison_figure(("Dense network", "Course CNN"), (dense.params, cnn.params), (dense.macs, cnn.macs)),
+        width="stretch",
+        config=CHART_CONFIG,
+    )
     conv_params = sum(r.params for r in cnn_rows if r.kind == "Conv2D")
     conv_macs = sum(r.macs for r in cnn_rows if r.kind == "Conv2D")
     st.markdown(
@@ -156,8 +192,11 @@ if __name__ == "__main__":
     else:
         st.session_state[ARCHITECTURE_CONFIG] = config.to_dict()
         show_totals(config, rows)
-        if st.button("Train this network", icon=":material/model_training:",
-                     help="Open the Training page with this design selected as the model."):
+        if st.button(
+            "Train this network",
+            icon=":material/model_training:",
+            help="Open the Training page with this design selected as the model.",
+        ):
             st.session_state[TRAIN_DESIGN_REQUEST] = True
             st.switch_page("pages/training.py")
         show_shapes(rows)

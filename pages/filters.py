@@ -38,16 +38,16 @@ from components.filters import (
 from components.imaging import LUMA_WEIGHTS, fingerprint, to_npy_bytes, to_png_bytes
 from components.learned_filters import filter_responses
 from components.memo import once
-from components.quiz import make_question
 from components.query_state import Choice, Integer, Link
+from components.quiz import make_question
 from components.samples import sample_names
 from components.session_keys import FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND, IMAGE_SOURCE
 from components.widgets import (
     ImageChoice,
     PickedImage,
     image_picker,
-    read_page_link,
     learned_filters,
+    read_page_link,
     start_page,
     update_query_params,
 )
@@ -59,8 +59,11 @@ GRID_SIZES = (3, 5, 7)
 QUIZ_SIDE = 128
 RESPONSES_SIDE = 64
 PLOTLY_CONFIG = {"displaylogo": False}
-LINK = {"sample": Choice(tuple(sample_names())), "kernel": Choice(tuple(KERNELS), "Sobel: vertical edges"),
-        "filter": Integer(0, COURSE_CNN.filters - 1)}
+LINK = {
+    "sample": Choice(tuple(sample_names())),
+    "kernel": Choice(tuple(KERNELS), "Sobel: vertical edges"),
+    "filter": Integer(0, COURSE_CNN.filters - 1),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,8 +93,7 @@ def choose_kernel(link: Link) -> ChosenKernel | None:
     The widgets open on the link's ?kernel= (a library kernel) or ?filter= (a learned filter).
     """
     learned = "filter" in link.linked
-    source = st.radio("Kernel", KERNEL_SOURCES, index=2 if learned else 0, horizontal=True,
-                      key="filters_kernel_source")
+    source = st.radio("Kernel", KERNEL_SOURCES, index=2 if learned else 0, horizontal=True, key="filters_kernel_source")
     if source == KERNEL_SOURCES[0]:
         names = list(KERNELS)
         name = st.selectbox("Named kernel", names, index=names.index(link["kernel"]), key="filters_library")
@@ -116,26 +118,28 @@ def choose_kernel(link: Link) -> ChosenKernel | None:
         if np.isclose(total, 1.0):
             st.caption("The weights already sum to 1: normalising changes nothing.")
         elif np.array_equal(normalised, weights):
-            st.caption("The weights sum to 0 (a difference, as in edge detectors): there is nothing to divide by, "
-                       "so the kernel is unchanged.")
+            st.caption(
+                "The weights sum to 0 (a difference, as in edge detectors): there is nothing to divide by, "
+                "so the kernel is unchanged."
+            )
         else:
             st.caption(f"Every weight divided by their sum, {total:.4g}.")
             title += " (normalised)"
         weights = normalised
-    st.caption(f"Weights sum to {float(weights.sum()):.4g}: "
-               "1 keeps the brightness, 0 leaves 0 on flat areas.")
+    st.caption(f"Weights sum to {float(weights.sum()):.4g}: 1 keeps the brightness, 0 leaves 0 on flat areas.")
     st.plotly_chart(kernel_figure(weights), width="content", config={"displayModeBar": False})
     return ChosenKernel(weights, title, query)
 
 
 def edited_kernel() -> tuple[np.ndarray, str] | None:
-    size = st.radio("Grid size", GRID_SIZES, format_func=lambda s: f"{s}x{s}", horizontal=True,
-                    key="filters_grid_size")
+    size = st.radio("Grid size", GRID_SIZES, format_func=lambda s: f"{s}x{s}", horizontal=True, key="filters_grid_size")
     templates = starting_kernels(size)
     start = st.selectbox("Start from", list(templates), key=f"filters_start_{size}")
     text = st.text_area(
         "Weights: one row per line, numbers separated by spaces or commas (fractions like 1/9 work)",
-        value=kernel_to_text(templates[start]), height=68 + 26 * size, key=f"filters_text_{size}_{start}",
+        value=kernel_to_text(templates[start]),
+        height=68 + 26 * size,
+        key=f"filters_text_{size}_{start}",
     )
     try:
         weights = parse_kernel(text)
@@ -151,18 +155,28 @@ def learned_kernel(linked_filter: int) -> tuple[np.ndarray, str, int] | None:
     except (ModelFileError, ValueError) as error:
         st.error(str(error))
         return None
-    index = st.selectbox("Filter of the first Conv2D layer", range(filters.count),
-                         index=min(linked_filter, filters.count - 1), format_func=lambda i: labels[i].text,
-                         key="filters_learned_index")
-    epoch = st.select_slider("Weights after epoch", range(filters.epochs + 1), value=filters.epochs,
-                             format_func=lambda e: "0 (random start)" if e == 0 else str(e),
-                             key="filters_learned_epoch")
+    index = st.selectbox(
+        "Filter of the first Conv2D layer",
+        range(filters.count),
+        index=min(linked_filter, filters.count - 1),
+        format_func=lambda i: labels[i].text,
+        key="filters_learned_index",
+    )
+    epoch = st.select_slider(
+        "Weights after epoch",
+        range(filters.epochs + 1),
+        value=filters.epochs,
+        format_func=lambda e: "0 (random start)" if e == 0 else str(e),
+        key="filters_learned_epoch",
+    )
     weights = filters.history[epoch, index]
     when = "at initialisation" if epoch == 0 else f"after epoch {epoch}"
     try:
         name, cosine = most_similar_kernel(weights)
-        st.caption(f"{when.capitalize()} it most resembles **{name}** (cosine {cosine:.2f}); "
-                   f"after training: {labels[index].text}. Weights only, without the layer's bias.")
+        st.caption(
+            f"{when.capitalize()} it most resembles **{name}** (cosine {cosine:.2f}); "
+            f"after training: {labels[index].text}. Weights only, without the layer's bias."
+        )
     except ValueError as error:
         st.caption(str(error))
     return weights, f"Filter {index} {when}", index
@@ -176,15 +190,19 @@ def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
     candidates = {name: convolve2d(small, kernel.weights, padding="same") for name, kernel in KERNELS.items()}
     round_number = st.session_state.setdefault(FILTERS_QUIZ_ROUND, 0)
     signature = hashlib.sha1(
-        chosen.weights.tobytes() + repr(picked.pixels.shape).encode() + picked.label.encode()
+        chosen.weights.tobytes()
+        + repr(picked.pixels.shape).encode()
+        + picked.label.encode()
         + str(round_number).encode()
     ).hexdigest()
     question = make_question(chosen.title, target, candidates, seed=int(signature[:8], 16))
     outputs = {chosen.title: target, **candidates}
     answered = st.session_state.get(FILTERS_QUIZ_ANSWERED)
     checked = answered is not None and answered[0] == signature
-    st.markdown(f"This kernel slides over the image. Which of the outputs ({', '.join(question.letters)}) "
-                "does it produce? Outputs are rescaled so the smallest value is black and the largest white.")
+    st.markdown(
+        f"This kernel slides over the image. Which of the outputs ({', '.join(question.letters)}) "
+        "does it produce? Outputs are rescaled so the smallest value is black and the largest white."
+    )
     columns = st.columns(len(question.options) + 1)
     columns[0].image(thumbnail(picked.pixels), caption="The image", output_format="PNG")
     for column, letter, name in zip(columns[1:], question.letters, question.options):
@@ -193,45 +211,79 @@ def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
     guess_key = f"filters_quiz_guess_{signature[:12]}"
     guess = st.radio("Your guess", question.letters, index=None, horizontal=True, key=guess_key, disabled=checked)
     left, right = st.columns(2)
-    left.button("Check my guess", disabled=guess is None or checked, key="filters_quiz_check", type="primary",
-                on_click=lambda: st.session_state.update({FILTERS_QUIZ_ANSWERED: (signature, guess)}))
-    right.button("New question", key="filters_quiz_new",
-                 on_click=lambda: st.session_state.update({FILTERS_QUIZ_ROUND: round_number + 1}))
+    left.button(
+        "Check my guess",
+        disabled=guess is None or checked,
+        key="filters_quiz_check",
+        type="primary",
+        on_click=lambda: st.session_state.update({FILTERS_QUIZ_ANSWERED: (signature, guess)}),
+    )
+    right.button(
+        "New question",
+        key="filters_quiz_new",
+        on_click=lambda: st.session_state.update({FILTERS_QUIZ_ROUND: round_number + 1}),
+    )
     if not checked:
         return False
     correct = question.letters[question.answer]
     if answered[1] == correct:
         st.success(f"Right: {correct} is the output of {chosen.title}.")
     else:
-        st.error(f"Not quite: {answered[1]} came from {question.options[question.letters.index(answered[1])]}; "
-                 f"this kernel made {correct}.")
+        st.error(
+            f"Not quite: {answered[1]} came from {question.options[question.letters.index(answered[1])]}; "
+            f"this kernel made {correct}."
+        )
     return True
 
 
-def show_results(picked: PickedImage, chosen: ChosenKernel, raw: np.ndarray,
-                 heading: str = "4. Original and filtered", key: str | None = None) -> None:
+def show_results(
+    picked: PickedImage,
+    chosen: ChosenKernel,
+    raw: np.ndarray,
+    heading: str = "4. Original and filtered",
+    key: str | None = None,
+) -> None:
     """The image and its filtered output; `key` names them (default: their fingerprint) to keep the figure."""
     st.subheader(heading)
-    figure = once(key or fingerprint(picked.pixels, raw), ("response",),
-                  functools.partial(response_figure, picked.pixels, raw))
+    figure = once(
+        key or fingerprint(picked.pixels, raw), ("response",), functools.partial(response_figure, picked.pixels, raw)
+    )
     st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG)
-    shared = ("Raw and ReLU panels share one colour scale" if picked.grayscale else
-              "The three raw channel panels share one colour scale")
-    notes = [f"Raw output from {raw.min():.3f} to {raw.max():.3f}. {shared}: white is 0, blue negative, red "
-             "positive. ReLU keeps the positive part, as a Conv2D layer with activation='relu' does. The rescaled "
-             "panel stretches min..max to black..white, for display only."]
+    shared = (
+        "Raw and ReLU panels share one colour scale"
+        if picked.grayscale
+        else "The three raw channel panels share one colour scale"
+    )
+    notes = [
+        f"Raw output from {raw.min():.3f} to {raw.max():.3f}. {shared}: white is 0, blue negative, red "
+        "positive. ReLU keeps the positive part, as a Conv2D layer with activation='relu' does. The rescaled "
+        "panel stretches min..max to black..white, for display only."
+    ]
     factor = display_factor(raw.shape, shown_side(raw))
     if factor > 1:
-        notes.append(f"Shown at 1/{factor} size (each screen pixel averages a {factor}x{factor} block); "
-                     f"computed at the full {raw.shape[0]} x {raw.shape[1]} (height x width).")
+        notes.append(
+            f"Shown at 1/{factor} size (each screen pixel averages a {factor}x{factor} block); "
+            f"computed at the full {raw.shape[0]} x {raw.shape[1]} (height x width)."
+        )
     st.caption(" ".join(notes))
     stem = f"{picked.label.rsplit('.', 1)[0]}-{chosen.title}".replace(" ", "_").replace(":", "").replace("/", "-")
     left, right = st.columns(2)
-    left.download_button("Download the filtered image (PNG, rescaled)", functools.partial(to_png_bytes, raw),
-                         file_name=f"{stem}.png", mime="image/png", on_click="ignore", key="filters_download_png")
-    right.download_button("Download the raw values (NumPy .npy)", functools.partial(to_npy_bytes, raw),
-                          file_name=f"{stem}.npy", mime="application/octet-stream", on_click="ignore",
-                          key="filters_download_npy")
+    left.download_button(
+        "Download the filtered image (PNG, rescaled)",
+        functools.partial(to_png_bytes, raw),
+        file_name=f"{stem}.png",
+        mime="image/png",
+        on_click="ignore",
+        key="filters_download_png",
+    )
+    right.download_button(
+        "Download the raw values (NumPy .npy)",
+        functools.partial(to_npy_bytes, raw),
+        file_name=f"{stem}.npy",
+        mime="application/octet-stream",
+        on_click="ignore",
+        key="filters_download_npy",
+    )
 
 
 @st.fragment
@@ -252,15 +304,18 @@ def step_through(pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride
     left, right = st.columns([1, 2])
     left.plotly_chart(window_figure(image2d, step), width="stretch", config={"displayModeBar": False})
     right.plotly_chart(pixel_step_figure(step), width="stretch", config={"displayModeBar": False})
-    terms = " + ".join(f"{p:.3g}\u00d7{w:.3g}" if w >= 0 else f"{p:.3g}\u00d7({w:.3g})"
-                       for p, w in zip(step.patch.ravel(), kernel.ravel()))
+    terms = " + ".join(
+        f"{p:.3g}\u00d7{w:.3g}" if w >= 0 else f"{p:.3g}\u00d7({w:.3g})"
+        for p, w in zip(step.patch.ravel(), kernel.ravel())
+    )
     if kernel.size <= 9:
         st.markdown(f"`{terms}` = **{step.total:.4f}**")
-    st.markdown(f"The sum of the {kernel.size} products is **{step.total:.4f}**: exactly the filtered image's "
-                f"value at row {row}, column {col} ({output[row, col]:.4f}). After ReLU: "
-                f"{max(step.total, 0.0):.4f}. The window's top-left corner is at input row {step.top}, "
-                f"column {step.left}" + (" (negative: it starts in the zero padding)." if min(step.top, step.left) < 0
-                                         else "."))
+    st.markdown(
+        f"The sum of the {kernel.size} products is **{step.total:.4f}**: exactly the filtered image's "
+        f"value at row {row}, column {col} ({output[row, col]:.4f}). After ReLU: "
+        f"{max(step.total, 0.0):.4f}. The window's top-left corner is at input row {step.top}, "
+        f"column {step.left}" + (" (negative: it starts in the zero padding)." if min(step.top, step.left) < 0 else ".")
+    )
 
 
 def position_slider(container: DeltaGenerator, label: str, size: int, key: str) -> int:
@@ -280,24 +335,40 @@ def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
         "**not chosen by anyone**: they started as small random numbers and training on Fashion-MNIST "
         f"shaped them over {filters.epochs} epochs. Several ended up close to the classic kernels above."
     )
-    gallery = once(fingerprint(filters.history), ("gallery",), lambda: gallery_figure(
-        filters.initial, filters.trained, [label.text for label in labels], epochs=filters.epochs))
+    gallery = once(
+        fingerprint(filters.history),
+        ("gallery",),
+        lambda: gallery_figure(
+            filters.initial, filters.trained, [label.text for label in labels], epochs=filters.epochs
+        ),
+    )
     st.plotly_chart(gallery, width="stretch", config=PLOTLY_CONFIG)
-    st.caption("Filter number = row label + column label (e.g. row 16, column +1 is filter 17). Each filter is "
-               "coloured relative to its own largest weight so its pattern shows; hover a tile for its label and "
-               "weights.")
+    st.caption(
+        "Filter number = row label + column label (e.g. row 16, column +1 is filter 17). Each filter is "
+        "coloured relative to its own largest weight so its pattern shows; hover a tile for its label and "
+        "weights."
+    )
     index = st.session_state.get("filters_learned_index", 0)
-    st.plotly_chart(epoch_strip_figure(filters.history[:, index], title=f"Filter {index} epoch by epoch"),
-                    width="stretch", config={"displayModeBar": False})
+    st.plotly_chart(
+        epoch_strip_figure(filters.history[:, index], title=f"Filter {index} epoch by epoch"),
+        width="stretch",
+        config={"displayModeBar": False},
+    )
     best = sorted(labels, key=lambda label: -abs(label.cosine))
     with st.expander("Which classic kernel each learned filter resembles"):
         st.dataframe(
-            {"filter": [label.index for label in best], "resembles": [label.kernel_name for label in best],
-             "cosine": [round(label.cosine, 3) for label in best]},
-            hide_index=True, width="stretch",
+            {
+                "filter": [label.index for label in best],
+                "resembles": [label.kernel_name for label in best],
+                "cosine": [round(label.cosine, 3) for label in best],
+            },
+            hide_index=True,
+            width="stretch",
         )
-        st.caption("Cosine similarity after removing each kernel's mean: 1 is the same pattern, "
-                   "-1 the inverted pattern (e.g. dark-to-light instead of light-to-dark).")
+        st.caption(
+            "Cosine similarity after removing each kernel's mean: 1 is the same pattern, "
+            "-1 the inverted pattern (e.g. dark-to-light instead of light-to-dark)."
+        )
     if st.toggle("Show all 64 responses to this image", key="filters_all_responses"):
         epoch = st.session_state.get("filters_learned_epoch", filters.epochs)
         gray = picked.pixels if picked.grayscale else picked.pixels @ LUMA_WEIGHTS
@@ -305,9 +376,11 @@ def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
         responses = filter_responses(small, filters.history[epoch], stride=stride, padding=padding)
         st.plotly_chart(responses_grid_figure(responses), width="stretch", config=PLOTLY_CONFIG)
         reduced = "" if small.shape == gray.shape else f", on a copy reduced to {small.shape[0]} x {small.shape[1]}"
-        st.caption(f"Each tile is one filter's raw response (weights after epoch {epoch}, no bias or ReLU{reduced}), "
-                   "coloured relative to its own largest |value| so weak responses show too. Numbering as in the "
-                   "gallery.")
+        st.caption(
+            f"Each tile is one filter's raw response (weights after epoch {epoch}, no bias or ReLU{reduced}), "
+            "coloured relative to its own largest |value| so weak responses show too. Numbering as in the "
+            "gallery."
+        )
 
 
 if __name__ == "__main__":
@@ -334,25 +407,39 @@ if __name__ == "__main__":
     st.subheader("3. Stride and padding")
     stride_column, padding_column, quiz_column = st.columns(3)
     stride = stride_column.select_slider("Stride", (1, 2, 3), value=1, key="filters_stride")
-    padding = padding_column.radio("Padding", ("valid", "same"), horizontal=True, key="filters_padding",
-                                   help="valid: only positions where the kernel fits; same: zeros around the border "
-                                        "so the output keeps the input size (with stride 1)")
-    quiz_mode = quiz_column.toggle("Guess first (quiz)", key="filters_quiz",
-                                   help="See the image and kernel, pick the output, then see the result")
+    padding = padding_column.radio(
+        "Padding",
+        ("valid", "same"),
+        horizontal=True,
+        key="filters_padding",
+        help="valid: only positions where the kernel fits; same: zeros around the border "
+        "so the output keeps the input size (with stride 1)",
+    )
+    quiz_mode = quiz_column.toggle(
+        "Guess first (quiz)", key="filters_quiz", help="See the image and kernel, pick the output, then see the result"
+    )
     height, width = picked.pixels.shape[:2]
     size = chosen.weights.shape[0]
     try:
         key = f"{fingerprint(picked.pixels)}:{fingerprint(chosen.weights)}:{stride}:{padding}"
-        raw = once(key, ("filtered",), functools.partial(convolve2d, picked.pixels, chosen.weights, stride=stride,
-                                                         padding=padding))
+        raw = once(
+            key,
+            ("filtered",),
+            functools.partial(convolve2d, picked.pixels, chosen.weights, stride=stride, padding=padding),
+        )
         formula = shape_formula(height, width, size, stride, padding)
     except ValueError as error:
         st.error(str(error))
         st.stop()
-    channels = "" if picked.grayscale else (" The kernel runs over each of the 3 colour channels separately, "
-                                            "so the output keeps 3 channels.")
-    st.markdown(f"**Shape arithmetic** for this {height} x {width} (height x width) image, a {size}x{size} kernel "
-                f"and stride {stride} (valid: floor((H - k) / stride) + 1; same: ceil(H / stride)):{channels}")
+    channels = (
+        ""
+        if picked.grayscale
+        else (" The kernel runs over each of the 3 colour channels separately, so the output keeps 3 channels.")
+    )
+    st.markdown(
+        f"**Shape arithmetic** for this {height} x {width} (height x width) image, a {size}x{size} kernel "
+        f"and stride {stride} (valid: floor((H - k) / stride) + 1; same: ceil(H / stride)):{channels}"
+    )
     st.code(formula, language=None)
 
     if not quiz_mode or quiz(picked, chosen):

@@ -8,8 +8,12 @@ from components.widgets import model_card, start_page
 from models.card import ModelFileError
 from models.config import COURSE_CNN, plan
 
-OPERATIONS = {"Conv2D": "conv 3x3<br>+ ReLU", "MaxPooling2D": "max pool<br>2x2", "Flatten": "flatten",
-              "Dense": "dense<br>+ ReLU"}
+OPERATIONS = {
+    "Conv2D": "conv 3x3<br>+ ReLU",
+    "MaxPooling2D": "max pool<br>2x2",
+    "Flatten": "flatten",
+    "Dense": "dense<br>+ ReLU",
+}
 
 start_page(
     "CNN Lab",
@@ -17,11 +21,13 @@ start_page(
     "Fashion-MNIST clothing images into 10 classes. Small 3x3 filters slide over the image and light "
     "up where they find a pattern; pooling keeps the strongest responses and quarters the map; dense "
     "layers turn the features into a class. The filters are **not chosen by hand**: they start random "
-    "and are learned from the data."
+    "and are learned from the data.",
 )
 
-steps = tuple(FlowStep(stage.shape, "softmax" if stage.name == "output" else OPERATIONS.get(stage.kind, ""))
-              for stage in plan(COURSE_CNN))
+steps = tuple(
+    FlowStep(stage.shape, "softmax" if stage.name == "output" else OPERATIONS.get(stage.kind, ""))
+    for stage in plan(COURSE_CNN)
+)
 st.subheader("The course CNN, one image at a time")
 flow_figure = st.cache_resource(show_spinner=False)(shape_flow_figure)  # the same figure on every visit
 st.plotly_chart(flow_figure(steps), width="stretch", config={"displayModeBar": False})
@@ -46,5 +52,7 @@ else:
     left.metric("Test accuracy (10,000 images)", f"{card['test_accuracy']:.2%}")
     middle.metric("Parameters", f"{card['parameters']:,}")
     right.metric("Training", f"{card['epochs']} epochs, {card['training_seconds'] / 60:.0f} min")
-    st.caption(f"Trained on {card['train_images']:,} images with `{card['command']}` "
-               f"(TensorFlow {card['versions']['tensorflow']}, 2 CPU cores).")
+    st.caption(
+        f"Trained on {card['train_images']:,} images with `{card['command']}` "
+        f"(TensorFlow {card['versions']['tensorflow']}, 2 CPU cores)."
+    )

@@ -12,15 +12,33 @@ import streamlit as st
 
 from components.imaging import fingerprint
 from components.inspect_charts import (
-    GridColumn, all_maps_figure, clicked_cell, confusion_figure, embedding_figure, gallery_figure, image_grid_figure,
-    item_label, kernel_gallery_figure, kernel_notes, kernels_caption, prediction_labels, probability_figure,
-    projection_text, why_text,
+    GridColumn,
+    all_maps_figure,
+    clicked_cell,
+    confusion_figure,
+    embedding_figure,
+    gallery_figure,
+    image_grid_figure,
+    item_label,
+    kernel_gallery_figure,
+    kernel_notes,
+    kernels_caption,
+    prediction_labels,
+    probability_figure,
+    projection_text,
+    why_text,
 )
 from components.memo import once
 from components.query_state import Choice, Indices, Link, link_update
 from components.training_jobs import learner_runs
 from components.widgets import (
-    fashion_mnist, filter_snapshots, model_card, read_page_link, shipped_model, start_page, update_query_params,
+    fashion_mnist,
+    filter_snapshots,
+    model_card,
+    read_page_link,
+    shipped_model,
+    start_page,
+    update_query_params,
 )
 from models import inspection as ins
 from models.card import SHIPPED_MODEL, ModelFileError
@@ -30,8 +48,13 @@ if TYPE_CHECKING:
     import keras
 
 CHART_CONFIG = {"displayModeBar": False}
-TAB_SLUGS = {"maps": "Feature maps", "filters": "Learned filters", "evaluation": "Evaluation",
-             "why": "Why this prediction", "embedding": "Embedding"}  # ?tab= -> tab label
+TAB_SLUGS = {
+    "maps": "Feature maps",
+    "filters": "Learned filters",
+    "evaluation": "Evaluation",
+    "why": "Why this prediction",
+    "embedding": "Embedding",
+}  # ?tab= -> tab label
 TABS = list(TAB_SLUGS.values())
 SOURCES = ["Course trio", "First images of a class", "By index"]
 WEIGHTS = ["After training", "At initialisation (random)"]
@@ -40,10 +63,21 @@ TSNE_SIZE = 1_000
 PREDICTED = -1  # "explain the predicted class" in the class choice
 # Widget values kept while their tab is closed (Streamlit forgets the state of widgets not drawn in a run).
 DEFAULTS = {
-    "inspect_source": SOURCES[0], "inspect_class": 9, "inspect_count": 3, "inspect_indices": "0, 23, 28",
-    "inspect_filter": 1, "inspect_map_image": 0, "inspect_map_layer": "conv1", "inspect_map_scale": False,
-    "inspect_weights": WEIGHTS[0], "inspect_true": 0, "inspect_pred": 6, "inspect_cell_count": 4,
-    "inspect_cell_filter": 1, "inspect_index": 23, "inspect_class_to_explain": PREDICTED,
+    "inspect_source": SOURCES[0],
+    "inspect_class": 9,
+    "inspect_count": 3,
+    "inspect_indices": "0, 23, 28",
+    "inspect_filter": 1,
+    "inspect_map_image": 0,
+    "inspect_map_layer": "conv1",
+    "inspect_map_scale": False,
+    "inspect_weights": WEIGHTS[0],
+    "inspect_true": 0,
+    "inspect_pred": 6,
+    "inspect_cell_count": 4,
+    "inspect_cell_filter": 1,
+    "inspect_index": 23,
+    "inspect_class_to_explain": PREDICTED,
     "inspect_projection": PROJECTIONS[0],
 }
 
@@ -128,8 +162,11 @@ class Subject:
 def activations(model: keras.Model, indices, layers: list[str]) -> dict:
     """`ins.layer_activations` of these test images, once per model weights (the tour passes a bare model)."""
     (_, _), (x_test, _) = fashion_mnist()
-    return once(fingerprint(*model.get_weights()), ("maps", tuple(map(int, indices)), *layers),
-                functools.partial(ins.layer_activations, model, x_test[indices], layers))
+    return once(
+        fingerprint(*model.get_weights()),
+        ("maps", tuple(map(int, indices)), *layers),
+        functools.partial(ins.layer_activations, model, x_test[indices], layers),
+    )
 
 
 def explained(subject: Subject, method: str, indices, *args) -> ins.Explanation:
@@ -168,8 +205,9 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
     try:
         if source == "Course trio":
             indices = list(ins.COURSE_TRIO)
-            middle.markdown(f"As in the course notebook: test images {', '.join(map(str, indices))}, "
-                            "three ankle boots.")
+            middle.markdown(
+                f"As in the course notebook: test images {', '.join(map(str, indices))}, three ankle boots."
+            )
         elif source == "First images of a class":
             chosen = middle.selectbox("Class", range(len(CLASS_NAMES)), format_func=class_name, key="inspect_class")
             count = middle.slider("How many", 2, 6, key="inspect_count")
@@ -180,19 +218,27 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
     except ins.InspectionError as error:
         st.error(str(error))
         return None
-    number = right.number_input("Filter number", 0, channels - 1, step=1, key="inspect_filter",
-                                help="CONVOLUTION_NUMBER in the course notebook")
+    number = right.number_input(
+        "Filter number", 0, channels - 1, step=1, key="inspect_filter", help="CONVOLUTION_NUMBER in the course notebook"
+    )
     outputs = activations(model, indices, [*layers, model.layers[-1].name])
     probabilities = outputs[model.layers[-1].name]
     labels, wrong = prediction_labels(indices, y_test, probabilities, CLASS_NAMES)
     columns = [GridColumn("input 28x28", x_test[indices] / 255.0, "image")]
-    columns += [GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}", outputs[name][..., number])
-                for name in layers]
+    columns += [
+        GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}", outputs[name][..., number])
+        for name in layers
+    ]
     st.plotly_chart(image_grid_figure(x_test[indices] / 255.0, columns, labels), config=CHART_CONFIG)
-    st.caption(f"Filter {number} after each layer. One colour range per column; hover for values. "
-               "Row labels: test index, true class → predicted class and its probability."
-               + (f" Misclassified: {', '.join(wrong)}; compare {'its' if len(wrong) == 1 else 'their'} maps with "
-                  "the others." if wrong else ""))
+    st.caption(
+        f"Filter {number} after each layer. One colour range per column; hover for values. "
+        "Row labels: test index, true class → predicted class and its probability."
+        + (
+            f" Misclassified: {', '.join(wrong)}; compare {'its' if len(wrong) == 1 else 'their'} maps with the others."
+            if wrong
+            else ""
+        )
+    )
 
     st.subheader(f"All {channels} feature maps of one layer")
     left, right = st.columns([1, 3])
@@ -200,15 +246,27 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
         st.session_state["inspect_map_image"] = 0
     if st.session_state["inspect_map_layer"] not in layers:
         st.session_state["inspect_map_layer"] = layers[0]
-    position = left.radio("Image", range(len(indices)), key="inspect_map_image",
-                          format_func=lambda k: item_label(indices[k], y_test, CLASS_NAMES))
+    position = left.radio(
+        "Image",
+        range(len(indices)),
+        key="inspect_map_image",
+        format_func=lambda k: item_label(indices[k], y_test, CLASS_NAMES),
+    )
     layer = left.radio("Layer", layers, key="inspect_map_layer")
     per_map = left.toggle("Own colour range per map", key="inspect_map_scale")
     maps = outputs[layer][position]
-    left.caption(f"{layer}: {maps.shape[0]}x{maps.shape[1]} pixels x {maps.shape[2]} filters. "
-                 f"{int((maps.max(axis=(0, 1)) == 0).sum())} filters stay 0 (ReLU) on this image.")
-    right.plotly_chart(once(fingerprint(maps), ("all maps", layer, per_map),  # not redrawn for a new filter number
-                            functools.partial(all_maps_figure, maps, layer, per_map=per_map)), config=CHART_CONFIG)
+    left.caption(
+        f"{layer}: {maps.shape[0]}x{maps.shape[1]} pixels x {maps.shape[2]} filters. "
+        f"{int((maps.max(axis=(0, 1)) == 0).sum())} filters stay 0 (ReLU) on this image."
+    )
+    right.plotly_chart(
+        once(
+            fingerprint(maps),
+            ("all maps", layer, per_map),  # not redrawn for a new filter number
+            functools.partial(all_maps_figure, maps, layer, per_map=per_map),
+        ),
+        config=CHART_CONFIG,
+    )
     return indices
 
 
@@ -252,8 +310,10 @@ def learned_filters_tab(subject: Subject) -> None:
     if initial is None:
         st.caption("Initial weights are saved only for the shipped model (models/fashion_cnn.filters.npz).")
         return
-    groups = {when: once(subject.key, ("groups", when), functools.partial(ins.group_kernels, kernels))
-              for when, kernels in (("initial", initial), ("trained", trained))}
+    groups = {
+        when: once(subject.key, ("groups", when), functools.partial(ins.group_kernels, kernels))
+        for when, kernels in (("initial", initial), ("trained", trained))
+    }
     typical = [float(np.median([abs(s) for group in groups[when] for s in group.scores])) for when in groups]
     st.caption(kernels_caption(initial, trained, len(snapshots) - 1, typical))
 
@@ -277,33 +337,59 @@ def evaluation_tab(subject: Subject) -> None:
     left, middle, right = st.columns(3)
     left.metric("Test accuracy", f"{result.accuracy:.2%}")
     middle.metric("Mistakes", f"{result.mistakes:,} of {len(result.labels):,}")
-    right.metric("Prediction pass", f"{result.seconds:.1f} s", help="One predict pass over the 10,000 test "
-                 "images that also returns the hidden-layer outputs; cached until the model changes.")
+    right.metric(
+        "Prediction pass",
+        f"{result.seconds:.1f} s",
+        help="One predict pass over the 10,000 test "
+        "images that also returns the hidden-layer outputs; cached until the model changes.",
+    )
     chart, table = st.columns([3, 2])
     with chart:
-        st.markdown("**Confusion matrix**: rows are the true class, columns the prediction. "
-                    "Click a cell (or choose below) to see those images.")
+        st.markdown(
+            "**Confusion matrix**: rows are the true class, columns the prediction. "
+            "Click a cell (or choose below) to see those images."
+        )
         selected = (st.session_state["inspect_true"], st.session_state["inspect_pred"])
-        confusion = once(subject.key, ("confusion", selected),
-                         functools.partial(confusion_figure, result.confusion, CLASS_NAMES, selected))
-        st.plotly_chart(confusion, key="inspect_confusion",
-                        on_select=select_confusion_cell, selection_mode="points", config=CHART_CONFIG)
+        confusion = once(
+            subject.key,
+            ("confusion", selected),
+            functools.partial(confusion_figure, result.confusion, CLASS_NAMES, selected),
+        )
+        st.plotly_chart(
+            confusion,
+            key="inspect_confusion",
+            on_select=select_confusion_cell,
+            selection_mode="points",
+            config=CHART_CONFIG,
+        )
     with table:
-        st.markdown("**Per class**: precision = right among those predicted as the class; recall = found among "
-                    "those truly of the class; F1 = their harmonic mean.")
-        frame = pd.DataFrame({"class": CLASS_NAMES, "precision": metrics.precision, "recall": metrics.recall,
-                              "F1": metrics.f1, "test images": metrics.support})
+        st.markdown(
+            "**Per class**: precision = right among those predicted as the class; recall = found among "
+            "those truly of the class; F1 = their harmonic mean."
+        )
+        frame = pd.DataFrame(
+            {
+                "class": CLASS_NAMES,
+                "precision": metrics.precision,
+                "recall": metrics.recall,
+                "F1": metrics.f1,
+                "test images": metrics.support,
+            }
+        )
         number = st.column_config.NumberColumn(format="%.3f")
-        st.dataframe(frame, hide_index=True, height="content",
-                     column_config={"precision": number, "recall": number, "F1": number})
+        st.dataframe(
+            frame,
+            hide_index=True,
+            height="content",
+            column_config={"precision": number, "recall": number, "F1": number},
+        )
         worst = int(metrics.f1.argmin())
         st.markdown(f"Hardest class: **{CLASS_NAMES[worst]}** (F1 {metrics.f1[worst]:.3f}).")
 
     st.subheader("Images of one cell")
     left, middle, right, last = st.columns(4)
     true_class = left.selectbox("True class", range(len(CLASS_NAMES)), format_func=class_name, key="inspect_true")
-    predicted = middle.selectbox("Predicted as", range(len(CLASS_NAMES)), format_func=class_name,
-                                 key="inspect_pred")
+    predicted = middle.selectbox("Predicted as", range(len(CLASS_NAMES)), format_func=class_name, key="inspect_pred")
     found = ins.cell_images(result, true_class, predicted)
     if found.size == 0:
         st.info(f"No {CLASS_NAMES[true_class]} test image is predicted as {CLASS_NAMES[predicted]}.")
@@ -313,13 +399,16 @@ def evaluation_tab(subject: Subject) -> None:
         layers = ins.spatial_layers(model)
         channels = filter_count(model, layers) if layers else 1
         st.session_state["inspect_cell_filter"] = min(st.session_state["inspect_cell_filter"], channels - 1)
-        number = last.number_input("Filter for the feature maps", 0, channels - 1, step=1, key="inspect_cell_filter",
-                                   disabled=not layers)
+        number = last.number_input(
+            "Filter for the feature maps", 0, channels - 1, step=1, key="inspect_cell_filter", disabled=not layers
+        )
         verdict = "correctly classified" if true_class == predicted else f"predicted as {CLASS_NAMES[predicted]}"
         shown = "it is" if found.size == 1 else f"the {show} most confident are"
-        st.markdown(f"**{found.size:,}** {CLASS_NAMES[true_class]} test image{'s' * (found.size > 1)} "
-                    f"{'are' if found.size > 1 else 'is'} {verdict}; {shown} shown with saliency and Grad-CAM "
-                    f"for the predicted class, and the feature maps of filter {number}.")
+        st.markdown(
+            f"**{found.size:,}** {CLASS_NAMES[true_class]} test image{'s' * (found.size > 1)} "
+            f"{'are' if found.size > 1 else 'is'} {verdict}; {shown} shown with saliency and Grad-CAM "
+            f"for the predicted class, and the feature maps of filter {number}."
+        )
         drill_down(subject, found[:show], layers, number, result)
         pick = st.selectbox("Look at one closely", found[:show], format_func=lambda i: f"test image #{i}")
         if st.button("Open it in Why this prediction", on_click=open_in_why, args=(int(pick),)):
@@ -327,19 +416,24 @@ def evaluation_tab(subject: Subject) -> None:
 
     st.subheader("Most confident mistakes")
     worst = ins.most_confident_mistakes(result, 12)
-    titles = [f"#{i} {CLASS_NAMES[result.labels[i]]}<br>→ {CLASS_NAMES[result.predictions[i]]} "
-              f"{result.confidences[i]:.1%}" for i in worst]
-    st.plotly_chart(once(subject.key, ("mistakes",), functools.partial(gallery_figure, x_test[worst] / 255.0, titles)),
-                    config=CHART_CONFIG)
+    titles = [
+        f"#{i} {CLASS_NAMES[result.labels[i]]}<br>→ {CLASS_NAMES[result.predictions[i]]} {result.confidences[i]:.1%}"
+        for i in worst
+    ]
+    st.plotly_chart(
+        once(subject.key, ("mistakes",), functools.partial(gallery_figure, x_test[worst] / 255.0, titles)),
+        config=CHART_CONFIG,
+    )
     st.caption("True class, then → the prediction and its probability. Would you have labelled them the same way?")
 
 
-def drill_down(subject: Subject, indices: np.ndarray, layers: list[str], number: int,
-               result: ins.Evaluation) -> None:
+def drill_down(subject: Subject, indices: np.ndarray, layers: list[str], number: int, result: ins.Evaluation) -> None:
     (_, _), (x_test, y_test) = fashion_mnist()
     images = x_test[indices]
-    columns = [GridColumn("input", images / 255.0, "image"),
-               GridColumn("saliency", explained(subject, "saliency", indices).maps, "heat")]
+    columns = [
+        GridColumn("input", images / 255.0, "image"),
+        GridColumn("saliency", explained(subject, "saliency", indices).maps, "heat"),
+    ]
     if layers:
         columns.append(GridColumn("Grad-CAM", explained(subject, "grad_cam", indices).maps, "heat"))
         outputs = activations(subject.model, indices, layers)
@@ -359,18 +453,30 @@ def why_tab(subject: Subject) -> None:
     left, right = st.columns([1, 2])
     index = left.number_input("Test image index (0-9999)", 0, len(y_test) - 1, step=1, key="inspect_index")
     options = [PREDICTED, *range(len(CLASS_NAMES))]
-    explain = left.selectbox("Explain the score of", options, key="inspect_class_to_explain",
-                             format_func=lambda c: "its predicted class" if c == PREDICTED else CLASS_NAMES[c])
-    image = x_test[index:index + 1]
+    explain = left.selectbox(
+        "Explain the score of",
+        options,
+        key="inspect_class_to_explain",
+        format_func=lambda c: "its predicted class" if c == PREDICTED else CLASS_NAMES[c],
+    )
+    image = x_test[index : index + 1]
     class_index = None if explain == PREDICTED else explain
     heat = explained(subject, "saliency", [index], class_index)
     probabilities = heat.probabilities[0]
     predicted = int(probabilities.argmax())
     verdict = "right" if predicted == y_test[index] else "wrong"
-    left.markdown(f"True class **{CLASS_NAMES[y_test[index]]}**; predicted **{CLASS_NAMES[predicted]}** "
-                  f"({probabilities[predicted]:.1%}): {verdict}.")
-    left.plotly_chart(once(subject.key, ("probabilities", int(index), class_index), functools.partial(
-        probability_figure, probabilities, CLASS_NAMES, int(y_test[index]))), config=CHART_CONFIG)
+    left.markdown(
+        f"True class **{CLASS_NAMES[y_test[index]]}**; predicted **{CLASS_NAMES[predicted]}** "
+        f"({probabilities[predicted]:.1%}): {verdict}."
+    )
+    left.plotly_chart(
+        once(
+            subject.key,
+            ("probabilities", int(index), class_index),
+            functools.partial(probability_figure, probabilities, CLASS_NAMES, int(y_test[index])),
+        ),
+        config=CHART_CONFIG,
+    )
     columns = [GridColumn("input", image / 255.0, "image"), GridColumn("saliency", heat.maps, "heat")]
     if layer:
         cam = explained(subject, "grad_cam", [index], class_index, layer)
@@ -395,11 +501,26 @@ def embedding_tab(subject: Subject) -> None:
     axes, note = projection_text(projection, len(chosen))
     plot, item = st.columns([4, 1])
     with plot:
-        figure = once(embedding_key, ("projection", method), lambda: embedding_figure(
-            projection.coordinates, result.labels[chosen], result.predictions[chosen],
-            [f"{result.confidences[i]:.0%}" for i in chosen], chosen, CLASS_NAMES, axis_titles=axes))
-        event = st.plotly_chart(figure, key=f"inspect_embedding_{method[:3]}", on_select="rerun",
-                                selection_mode="points", config=CHART_CONFIG)
+        figure = once(
+            embedding_key,
+            ("projection", method),
+            lambda: embedding_figure(
+                projection.coordinates,
+                result.labels[chosen],
+                result.predictions[chosen],
+                [f"{result.confidences[i]:.0%}" for i in chosen],
+                chosen,
+                CLASS_NAMES,
+                axis_titles=axes,
+            ),
+        )
+        event = st.plotly_chart(
+            figure,
+            key=f"inspect_embedding_{method[:3]}",
+            on_select="rerun",
+            selection_mode="points",
+            config=CHART_CONFIG,
+        )
         st.caption(note)
     points = event.selection.points if event else []
     with item:
@@ -408,8 +529,9 @@ def embedding_tab(subject: Subject) -> None:
             return
         index = int(points[0]["customdata"])
         label = item_label(index, y_test, CLASS_NAMES, result)
-        st.plotly_chart(gallery_figure(x_test[index:index + 1] / 255.0, [label], per_row=1, cell=230),
-                        config=CHART_CONFIG)
+        st.plotly_chart(
+            gallery_figure(x_test[index : index + 1] / 255.0, [label], per_row=1, cell=230), config=CHART_CONFIG
+        )
         if st.button("Why this prediction?", on_click=open_in_why, args=(index,), key="inspect_embedding_why"):
             st.rerun()  # the tabs are outside this tab's fragment
 
@@ -418,8 +540,9 @@ def embedding_tab(subject: Subject) -> None:
 def tab_section(slug: str, subject: Subject) -> None:
     """One tab's contents: its widgets rerun only this tab, and the address bar follows them."""
     if slug != "maps":
-        {"filters": learned_filters_tab, "evaluation": evaluation_tab, "why": why_tab,
-         "embedding": embedding_tab}[slug](subject)
+        {"filters": learned_filters_tab, "evaluation": evaluation_tab, "why": why_tab, "embedding": embedding_tab}[
+            slug
+        ](subject)
         return
     shown = feature_maps_tab(subject.model)
     update_query_params(link_update({"tab": slug, "images": None if shown is None else tuple(shown)}, LINK))

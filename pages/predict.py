@@ -13,7 +13,12 @@ from components.imaging import ImageError, fingerprint
 from components.inspect_charts import gallery_figure
 from components.memo import once
 from components.predict_charts import (
-    DISPLAY_SIDE, HOVER_LIMIT, feature_map_figures, neighbours_caption, steps_figure, top_k_figure,
+    DISPLAY_SIDE,
+    HOVER_LIMIT,
+    feature_map_figures,
+    neighbours_caption,
+    steps_figure,
+    top_k_figure,
 )
 from components.preprocess import PreprocessError, photo_like, preprocess
 from components.widgets import UPLOAD_TYPES, decode_upload, fashion_mnist, shipped_model, start_page
@@ -54,23 +59,32 @@ def example_photo(class_index: int) -> tuple[np.ndarray, int]:
 def picture(source: str) -> tuple[np.ndarray, str] | None:
     """The chosen picture as float (H, W, 3) in [0, 1] and a caption; None (with a message) if there is none."""
     if source == "Examples":
-        class_index = st.selectbox("Example", range(len(CLASS_NAMES)), format_func=CLASS_NAMES.__getitem__,
-                                   key="predict_example")
+        class_index = st.selectbox(
+            "Example", range(len(CLASS_NAMES)), format_func=CLASS_NAMES.__getitem__, key="predict_example"
+        )
         image, index = example_photo(class_index)
-        return image, (f"Test image #{index} ({CLASS_NAMES[class_index]}) made to look like a photo: dark on light "
-                       "paper, enlarged, off-centre, unevenly lit, a little noise.")
+        return image, (
+            f"Test image #{index} ({CLASS_NAMES[class_index]}) made to look like a photo: dark on light "
+            "paper, enlarged, off-centre, unevenly lit, a little noise."
+        )
     if source == "Draw":
         brush = st.slider("Brush size", 6, 40, 22, key="predict_brush")
-        drawing = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="#ffffff", height=280,
-                            width=280, return_image_data=True, key="predict_canvas")
+        drawing = st_canvas(
+            stroke_width=brush,
+            stroke_color="#000000",
+            background_color="#ffffff",
+            height=280,
+            width=280,
+            return_image_data=True,
+            key="predict_canvas",
+        )
         data = drawing.image_bytes
         caption = "Your drawing. Fill the shape in: Fashion-MNIST items are solid silhouettes."
         if data is None:
             st.info("Draw an item with the mouse (a T-shirt, trousers, a bag ...); fill it in.", icon=":material/draw:")
             return None
     elif source == "Upload":
-        file = st.file_uploader("Image file (PNG, JPEG, WebP, BMP, GIF, TIFF)", type=UPLOAD_TYPES,
-                                key="predict_upload")
+        file = st.file_uploader("Image file (PNG, JPEG, WebP, BMP, GIF, TIFF)", type=UPLOAD_TYPES, key="predict_upload")
         if file is None:
             st.info("Choose a photo of one clothing item on a plain background.", icon=":material/upload:")
             return None
@@ -90,10 +104,11 @@ def picture(source: str) -> tuple[np.ndarray, str] | None:
 
 def show_steps(steps, figure) -> None:
     st.plotly_chart(figure, config=CHART_CONFIG)
-    st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}"
-                          for number, step in enumerate(steps, start=1)))
-    st.caption(f"Steps larger than {DISPLAY_SIDE} pixels are drawn reduced; hover a gray step of up to "
-               f"{HOVER_LIMIT:,} pixels (such as the 28x28 network input) for its values.")
+    st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}" for number, step in enumerate(steps, start=1)))
+    st.caption(
+        f"Steps larger than {DISPLAY_SIDE} pixels are drawn reduced; hover a gray step of up to "
+        f"{HOVER_LIMIT:,} pixels (such as the 28x28 network input) for its values."
+    )
 
 
 @st.fragment
@@ -119,13 +134,24 @@ with left:
     chosen = picture(source)
 with right:
     st.markdown("**Try the steps that matter**")
-    invert = st.segmented_control("Invert", list(INVERT_LABELS), default="Auto", required=True, key="predict_invert",
-                                  help="Auto inverts when the background is light.")
+    invert = st.segmented_control(
+        "Invert",
+        list(INVERT_LABELS),
+        default="Auto",
+        required=True,
+        key="predict_invert",
+        help="Auto inverts when the background is light.",
+    )
     crop = st.toggle("Crop to the object", value=True, key="predict_crop")
-    darken = st.toggle("Background to black", value=True, key="predict_darken",
-                       help="After inverting, pull a dark-gray background down to 0, as in the training images.")
-    st.caption("Switch one off and watch the prediction change: the network only ever saw light items "
-               "filling a black square.")
+    darken = st.toggle(
+        "Background to black",
+        value=True,
+        key="predict_darken",
+        help="After inverting, pull a dark-gray background down to 0, as in the training images.",
+    )
+    st.caption(
+        "Switch one off and watch the prediction change: the network only ever saw light items filling a black square."
+    )
 if chosen is None:
     st.stop()
 image, caption = chosen
@@ -154,12 +180,15 @@ predicted = int(probabilities.argmax())
 
 st.subheader("2. Prediction")
 chart, verdict = st.columns([3, 2])
-chart.plotly_chart(once(model_key, ("top", input_key), functools.partial(top_k_figure, probabilities, CLASS_NAMES,
-                                                                         TOP_K)), config=CHART_CONFIG)
-verdict.markdown(f"The network says **{CLASS_NAMES[predicted]}** with probability "
-                 f"**{probabilities[predicted]:.1%}**.")
-verdict.caption(f"Top {TOP_K} of the 10 softmax outputs. Preprocessing took {prepare_ms:.0f} ms; one network "
-                f"pass for probabilities, feature maps and embedding {network_ms:.0f} ms.")
+chart.plotly_chart(
+    once(model_key, ("top", input_key), functools.partial(top_k_figure, probabilities, CLASS_NAMES, TOP_K)),
+    config=CHART_CONFIG,
+)
+verdict.markdown(f"The network says **{CLASS_NAMES[predicted]}** with probability **{probabilities[predicted]:.1%}**.")
+verdict.caption(
+    f"Top {TOP_K} of the 10 softmax outputs. Preprocessing took {prepare_ms:.0f} ms; one network "
+    f"pass for probabilities, feature maps and embedding {network_ms:.0f} ms."
+)
 
 feature_maps(prepared, outputs, spatial)
 
@@ -167,7 +196,14 @@ st.subheader("4. Looks most like these training images")
 index = neighbour_index(model_key)
 found, similarity = nearest(index, outputs[embedding_name][0], NEIGHBOURS)
 titles = [f"{CLASS_NAMES[y_train[i]]}<br>#{i} · {s:.3f}" for i, s in zip(found, similarity)]
-st.plotly_chart(once(model_key, ("neighbours", input_key), functools.partial(
-    gallery_figure, x_train[found] / 255.0, titles, per_row=NEIGHBOURS, cell=170)), config=CHART_CONFIG)
-st.caption(neighbours_caption(index, NEIGHBOURS, int(sum(y_train[i] == predicted for i in found)),
-                              CLASS_NAMES[predicted]))
+st.plotly_chart(
+    once(
+        model_key,
+        ("neighbours", input_key),
+        functools.partial(gallery_figure, x_train[found] / 255.0, titles, per_row=NEIGHBOURS, cell=170),
+    ),
+    config=CHART_CONFIG,
+)
+st.caption(
+    neighbours_caption(index, NEIGHBOURS, int(sum(y_train[i] == predicted for i in found)), CLASS_NAMES[predicted])
+)

@@ -28,11 +28,26 @@ def go_to(index: int) -> None:
 
 def navigation(index: int, place: str) -> None:
     back, where, forward = st.columns([1, 4, 1], vertical_alignment="center")
-    back.button("Back", icon=":material/arrow_back:", disabled=index == 0, on_click=go_to, args=(index - 1,),
-                key=f"tour_back_{place}", width="stretch")
+    back.button(
+        "Back",
+        icon=":material/arrow_back:",
+        disabled=index == 0,
+        on_click=go_to,
+        args=(index - 1,),
+        key=f"tour_back_{place}",
+        width="stretch",
+    )
     where.markdown(f"Step {index + 1} of {len(STEPS)}", text_alignment="center")
-    forward.button("Next", icon=":material/arrow_forward:", disabled=index == len(STEPS) - 1, on_click=go_to,
-                   args=(index + 1,), key=f"tour_next_{place}", type="primary", width="stretch")
+    forward.button(
+        "Next",
+        icon=":material/arrow_forward:",
+        disabled=index == len(STEPS) - 1,
+        on_click=go_to,
+        args=(index + 1,),
+        key=f"tour_next_{place}",
+        type="primary",
+        width="stretch",
+    )
 
 
 def predict_then_reveal(step: Step, index: int) -> None:
@@ -92,8 +107,15 @@ def training_section() -> dict[str, str]:
     spec = TOUR_RUN
     jobs.collect_ended_jobs()
     busy = bool(jobs.learner_jobs())
-    st.button(f"Train the {spec.title()}", icon=":material/play_arrow:", type="primary", disabled=busy,
-              on_click=jobs.start, args=([spec],), key="tour_train")
+    st.button(
+        f"Train the {spec.title()}",
+        icon=":material/play_arrow:",
+        type="primary",
+        disabled=busy,
+        on_click=jobs.start,
+        args=([spec],),
+        key="tour_train",
+    )
     jobs.start_error()
     jobs.live()
     runs = jobs.learner_runs()
@@ -108,8 +130,10 @@ def training_section() -> dict[str, str]:
     except ModelFileError as error:
         st.error(str(error))
     else:
-        st.caption(f"For comparison: the shipped model, the same recipe on {card['train_images']:,} images for "
-                   f"{card['epochs']} epochs, reaches {card['test_accuracy']:.2%} on the 10,000 test images.")
+        st.caption(
+            f"For comparison: the shipped model, the same recipe on {card['train_images']:,} images for "
+            f"{card['epochs']} epochs, reaches {card['test_accuracy']:.2%} on the 10,000 test images."
+        )
     return {"model": "course", "images": str(TOUR_RUN.train_images), "epochs": str(TOUR_RUN.recipe.epochs)}
 
 
@@ -126,8 +150,14 @@ def set_values(query: dict[str, str | None]) -> dict[str, str]:
     return {name: value for name, value in query.items() if value is not None}
 
 
-SECTIONS = {"why": why_section, "filter": filter_section, "pooling": pooling_section, "model": model_section,
-            "training": training_section, "maps": maps_section}
+SECTIONS = {
+    "why": why_section,
+    "filter": filter_section,
+    "pooling": pooling_section,
+    "model": model_section,
+    "training": training_section,
+    "maps": maps_section,
+}
 
 
 if __name__ == "__main__":
@@ -148,6 +178,5 @@ if __name__ == "__main__":
     predict_then_reveal(step, index)
     view = SECTIONS[step.key]()
     lesson = next(spec for spec in LESSONS if spec.url_path == step.page)
-    st.page_link(lesson.path, label=f"This view on the full {lesson.title} page", icon=lesson.icon,
-                 query_params=view)
+    st.page_link(lesson.path, label=f"This view on the full {lesson.title} page", icon=lesson.icon, query_params=view)
     navigation(index, "bottom")

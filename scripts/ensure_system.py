@@ -31,8 +31,9 @@ def say(message: str) -> None:
     print(f"setup: {message}", flush=True)
 
 
-def tell_command(problem: str, command: str, *extra: str,
-                 advice: str = "run this once, then the same make command again:") -> None:
+def tell_command(
+    problem: str, command: str, *extra: str, advice: str = "run this once, then the same make command again:"
+) -> None:
     """The message a newcomer acts on: what is missing and the one command that fixes it."""
     lines = [f"setup: {problem}", f"setup: {advice}", "", f"    {command}", "", *extra]
     print("\n".join(lines), file=sys.stderr, flush=True)
@@ -70,9 +71,11 @@ def apt_install(packages: list[str]) -> bool:
 def ensure_venv(folder: Path, python: str = sys.executable, version: tuple[int, int] = sys.version_info[:2]) -> bool:
     """Create the virtual environment; Debian's Python needs python3.X-venv (ensurepip) for that."""
     if version < (3, 11):
-        tell_command(f"Python 3.11 or later is needed, and {python} is {version[0]}.{version[1]}.",
-                     "sudo apt-get install python3.11-venv && make run PYTHON=python3.11",
-                     advice="install a newer Python and tell make to use it (make test PYTHON=... likewise):")
+        tell_command(
+            f"Python 3.11 or later is needed, and {python} is {version[0]}.{version[1]}.",
+            "sudo apt-get install python3.11-venv && make run PYTHON=python3.11",
+            advice="install a newer Python and tell make to use it (make test PYTHON=... likewise):",
+        )
         return False
     command = [python, "-m", "venv", str(folder)]
     result = subprocess.run(command, capture_output=True, text=True)
@@ -89,8 +92,9 @@ def ensure_venv(folder: Path, python: str = sys.executable, version: tuple[int, 
     if apt_install([package]) and subprocess.run(command).returncode == 0:
         return True
     shutil.rmtree(folder, ignore_errors=True)
-    tell_command(f"{python} cannot create a virtual environment: ensurepip is missing.",
-                 f"sudo apt-get install {package}")
+    tell_command(
+        f"{python} cannot create a virtual environment: ensurepip is missing.", f"sudo apt-get install {package}"
+    )
     return False
 
 
@@ -118,10 +122,12 @@ def ensure_data() -> bool:
         data.load_fashion_mnist()  # no local copy, so this is the loader's Keras fallback (keras.utils.get_file)
     except data.DataError as exc:
         reason = exc.__cause__ or exc
-        tell_command(f"Fashion-MNIST is missing, apt-get could not install it and the download failed ({reason}).",
-                     f"sudo apt-get update && sudo apt-get install {DATA_PACKAGE}",
-                     "(or connect to the internet once, or set FASHION_MNIST_DIR to a folder holding the four "
-                     "Fashion-MNIST .gz files)")
+        tell_command(
+            f"Fashion-MNIST is missing, apt-get could not install it and the download failed ({reason}).",
+            f"sudo apt-get update && sudo apt-get install {DATA_PACKAGE}",
+            "(or connect to the internet once, or set FASHION_MNIST_DIR to a folder holding the four "
+            "Fashion-MNIST .gz files)",
+        )
         return False
     say(f"Fashion-MNIST: {data.find_local_copy() or 'downloaded into Keras cache'} (downloaded)")
     return True
@@ -141,8 +147,10 @@ def ensure_browser() -> bool:
         consequence = "draw text in other fonts"
     else:
         consequence = "fail, since CI is set" if os.environ.get("CI") else "are skipped"
-    tell_command(f"{' and '.join(missing)} not installed, so the browser tests {consequence}.",
-                 f"sudo apt-get install {' '.join(missing)}")
+    tell_command(
+        f"{' and '.join(missing)} not installed, so the browser tests {consequence}.",
+        f"sudo apt-get install {' '.join(missing)}",
+    )
     return True  # tests/browser.py decides: skip locally, fail in CI
 
 

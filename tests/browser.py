@@ -21,8 +21,16 @@ from components.catalog import HOME, PageSpec
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def require_browser() -> None:
@@ -63,17 +71,34 @@ class Server:
 
 
 @contextmanager
-def streamlit_server(script: Path = ROOT / "app.py", *, cwd: Path = ROOT, timeout: float = 90.0,
-                     poll: float = 0.2) -> Iterator[Server]:
+def streamlit_server(
+    script: Path = ROOT / "app.py", *, cwd: Path = ROOT, timeout: float = 90.0, poll: float = 0.2
+) -> Iterator[Server]:
     """Run `streamlit run script` on a free localhost port until the context ends; yields it once healthy."""
     port = free_port()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     log = open(SCREENSHOTS / "server.log", "w") if SCREENSHOTS.exists() else subprocess.DEVNULL
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(script),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -136,8 +161,7 @@ def screenshot(page, name: str) -> Path:
     """Grow the viewport to the whole page (Streamlit scrolls inside stMain), then capture it."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    height = page.evaluate(
-        "() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
+    height = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
     width = page.viewport_size["width"]
     page.set_viewport_size({"width": width, "height": min(max(height + 40, 600), 8000)})
     wait_until_idle(page)

@@ -9,8 +9,17 @@ import tensorflow as tf
 from keras import layers
 
 from models.analysis import (
-    DENSE_BASELINE, UnsupportedLayerError, fitting_stages,
-    format_bytes, format_count, largest_share, layer_table, layer_table_for_config, sum_text, table_records, totals,
+    DENSE_BASELINE,
+    UnsupportedLayerError,
+    fitting_stages,
+    format_bytes,
+    format_count,
+    largest_share,
+    layer_table,
+    layer_table_for_config,
+    sum_text,
+    table_records,
+    totals,
 )
 from models.config import COURSE_CNN, CNNConfig, ConfigError, plan, shape_text
 from models.zoo import build_cnn, course_cnn, course_dnn
@@ -22,11 +31,18 @@ def _variants() -> list[CNNConfig]:
     configs = []
     grid = itertools.product(range(5), (3, 5, 7), ("valid", "same"), ("max", "avg", "none"))
     for index, (blocks, kernel, padding, pooling) in enumerate(grid):
-        configs.append(CNNConfig(
-            conv_blocks=blocks, kernel_size=kernel, padding=padding, pooling=pooling,
-            filters=(8, 16, 32, 64)[index % 4], pool_size=(2, 2, 3)[index % 3],
-            dense_units=(0, 64, 128)[index % 3], dropout=(0.0, 0.0, 0.25, 0.5)[index % 4],
-        ))
+        configs.append(
+            CNNConfig(
+                conv_blocks=blocks,
+                kernel_size=kernel,
+                padding=padding,
+                pooling=pooling,
+                filters=(8, 16, 32, 64)[index % 4],
+                pool_size=(2, 2, 3)[index % 3],
+                dense_units=(0, 64, 128)[index % 3],
+                dropout=(0.0, 0.0, 0.25, 0.5)[index % 4],
+            )
+        )
     return configs
 
 
@@ -57,7 +73,15 @@ def test_course_cnn_rows_are_the_course_arithmetic():
     rows = layer_table_for_config(COURSE_CNN)
     assert [r.name for r in rows] == ["input", "conv1", "pool1", "conv2", "pool2", "flatten", "dense", "output"]
     assert [shape_text(r.output_shape) for r in rows] == [
-        "28x28x1", "26x26x64", "13x13x64", "11x11x64", "5x5x64", "1600", "128", "10"]
+        "28x28x1",
+        "26x26x64",
+        "13x13x64",
+        "11x11x64",
+        "5x5x64",
+        "1600",
+        "128",
+        "10",
+    ]
     by_name = {r.name: r for r in rows}
     assert by_name["conv1"].param_formula == "(3*3*1 + 1) * 64 = 640"
     assert by_name["conv2"].param_formula == "(3*3*64 + 1) * 64 = 36,928"
@@ -105,8 +129,11 @@ def _profiled_float_ops(model: keras.Model) -> dict[str, int]:
     from tensorflow.python.profiler import model_analyzer, option_builder
 
     graph = tf.function(model).get_concrete_function(tf.TensorSpec((1, 28, 28, 1), tf.float32)).graph
-    options = option_builder.ProfileOptionBuilder(
-        option_builder.ProfileOptionBuilder.float_operation()).with_empty_output().build()
+    options = (
+        option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
+        .with_empty_output()
+        .build()
+    )
     ops = {}
     for node in model_analyzer.profile(graph=graph, options=options).children:
         match = re.search(r"/([a-z]+\d*)(?:_\d+)?/(?:convolution|MatMul)$", node.name)
@@ -115,10 +142,15 @@ def _profiled_float_ops(model: keras.Model) -> dict[str, int]:
     return ops
 
 
-@pytest.mark.parametrize("config", [
-    COURSE_CNN, CNNConfig(conv_blocks=3, kernel_size=5, padding="same", filters=16),
-    CNNConfig(conv_blocks=1, kernel_size=7, pooling="avg", pool_size=3, dense_units=64), DENSE_BASELINE,
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        COURSE_CNN,
+        CNNConfig(conv_blocks=3, kernel_size=5, padding="same", filters=16),
+        CNNConfig(conv_blocks=1, kernel_size=7, pooling="avg", pool_size=3, dense_units=64),
+        DENSE_BASELINE,
+    ],
+)
 def test_macs_are_half_of_tensorflows_multiply_and_add_count(config):
     weighted = {r.name: r.macs for r in layer_table_for_config(config) if r.macs}
     assert _profiled_float_ops(build_cnn(config)) == {name: 2 * macs for name, macs in weighted.items()}
@@ -137,7 +169,14 @@ def test_what_fits_before_a_collapse():
     with pytest.raises(ConfigError, match="^conv4: a 3x3 kernel does not fit in the 1x1 input"):
         layer_table_for_config(config)
     assert [shape_text(s.shape) for s in fitting_stages(config)] == [
-        "28x28x1", "26x26x64", "13x13x64", "11x11x64", "5x5x64", "3x3x64", "1x1x64"]
+        "28x28x1",
+        "26x26x64",
+        "13x13x64",
+        "11x11x64",
+        "5x5x64",
+        "3x3x64",
+        "1x1x64",
+    ]
     assert [shape_text(s.shape) for s in fitting_stages(CNNConfig(conv_blocks=1, kernel_size=29))] == ["28x28x1"]
 
 
@@ -152,11 +191,15 @@ def test_dense_baseline_is_the_course_dnn():
 
 
 def test_layer_table_reads_layers_without_bias():
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)), layers.Conv2D(8, 5, use_bias=False, name="conv1"),
-        layers.AveragePooling2D(3, name="pool1"), layers.Flatten(name="flatten"),
-        layers.Dense(10, use_bias=False, activation="softmax", name="output"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(8, 5, use_bias=False, name="conv1"),
+            layers.AveragePooling2D(3, name="pool1"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(10, use_bias=False, activation="softmax", name="output"),
+        ]
+    )
     rows = layer_table(model)
     assert [r.params for r in rows[1:]] == [layer.count_params() for layer in model.layers]
     assert rows[1].param_formula == "5*5*1 * 8 = 200"
@@ -164,12 +207,15 @@ def test_layer_table_reads_layers_without_bias():
     assert rows[4].param_formula == "512*10 = 5,120"
 
 
-@pytest.mark.parametrize("layer, message", [
-    (layers.Conv2D(8, 3, strides=2, name="strided"), r"^strided: strides \(2, 2\)"),
-    (layers.Conv2D(8, (3, 5), name="wide"), r"^wide: a \(3, 5\) kernel"),
-    (layers.MaxPooling2D(2, strides=1, name="overlap"), r"^overlap: strides \(1, 1\)"),
-    (layers.BatchNormalization(name="norm"), r"^norm: BatchNormalization layers are not covered"),
-])
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (layers.Conv2D(8, 3, strides=2, name="strided"), r"^strided: strides \(2, 2\)"),
+        (layers.Conv2D(8, (3, 5), name="wide"), r"^wide: a \(3, 5\) kernel"),
+        (layers.MaxPooling2D(2, strides=1, name="overlap"), r"^overlap: strides \(1, 1\)"),
+        (layers.BatchNormalization(name="norm"), r"^norm: BatchNormalization layers are not covered"),
+    ],
+)
 def test_unsupported_layers_are_named(layer, message):
     model = keras.Sequential([keras.Input((28, 28, 1)), layer])
     with pytest.raises(UnsupportedLayerError, match=message):
@@ -179,12 +225,20 @@ def test_unsupported_layers_are_named(layer, message):
 def test_table_records_show_times_signs_units_and_a_total():
     records = table_records(layer_table_for_config(COURSE_CNN))
     assert records[1] == {
-        "Layer": "conv1", "Output": "26x26x64", "Shape rule": "28 - 3 + 1 = 26: a 3x3 filter trims 1 pixel each side",
-        "Parameters": "(3×3×1 + 1) × 64 = 640", "MACs per image": "26×26 × 3×3×1 × 64 = 389,376",
-        "Weights": "2.6 kB", "Activations": "173.1 kB",
+        "Layer": "conv1",
+        "Output": "26x26x64",
+        "Shape rule": "28 - 3 + 1 = 26: a 3x3 filter trims 1 pixel each side",
+        "Parameters": "(3×3×1 + 1) × 64 = 640",
+        "MACs per image": "26×26 × 3×3×1 × 64 = 389,376",
+        "Weights": "2.6 kB",
+        "Activations": "173.1 kB",
     }
     assert records[-1]["Layer"] == "total" and records[-1]["Parameters"].endswith("= 243,786")
     assert records[-1]["Weights"] == "975.1 kB" and records[-1]["Activations"] == "263.8 kB"
     assert [format_bytes(n) for n in (40, 975_144, 8_441_088, 2 * 10**9)] == ["40 B", "975.1 kB", "8.4 MB", "2.0 GB"]
     assert [format_count(n) for n in (640, 5_056_000, 999_999_999, 3_164_802_304)] == [
-        "640", "5,056,000", "999,999,999", "3.16 billion"]
+        "640",
+        "5,056,000",
+        "999,999,999",
+        "3.16 billion",
+    ]

@@ -33,7 +33,8 @@ def widget(app: AppTest, key: str):
 def chart_texts(app: AppTest, index: int) -> list[str]:
     spec = json.loads(app.get("plotly_chart")[index].proto.spec)
     return [a.get("text", "") for a in spec["layout"].get("annotations", [])] + [
-        str(t) for trace in spec["data"] for t in trace.get("text", [])]
+        str(t) for trace in spec["data"] for t in trace.get("text", [])
+    ]
 
 
 def test_opens_on_the_course_cnn():
@@ -73,7 +74,9 @@ def test_every_change_updates_the_table_the_link_and_the_shared_config():
     assert app.session_state[ARCHITECTURE_CONFIG] == config.to_dict()
     macs = totals(layer_table_for_config(config)).macs  # checked against TensorFlow in test_analysis
     assert [m.proto.delta for m in app.metric[:2]] == [
-        f"{model.count_params() - 243_786:+,} vs course CNN", f"{macs - 5_056_000:+,} vs course CNN"]
+        f"{model.count_params() - 243_786:+,} vs course CNN",
+        f"{macs - 5_056_000:+,} vs course CNN",
+    ]
 
 
 def test_a_link_sets_the_builder():
@@ -87,16 +90,20 @@ def test_a_link_with_a_value_not_offered_says_so_and_keeps_the_valid_ones():
     app = architecture_page(filters="48", blocks="3", dense="lots", present="1")
     assert [w.value for w in app.warning] == [
         "The link's filters='48' was ignored (not one of the choices (8, 16, 32, 64, 128)); using the default, 64.",
-        "The link's dense='lots' was ignored (not one of the choices (0, 32, 64, 128, 256)); using the default, 128."]
+        "The link's dense='lots' was ignored (not one of the choices (0, 32, 64, 128, 256)); using the default, 128.",
+    ]
     assert [widget(app, k).value for k in ("conv_blocks", "filters", "dense_units")] == [3, 64, 128]
     assert app.query_params == {"blocks": "3", "present": "1"}  # the bad values are dropped, other keys stay
 
 
-@pytest.mark.parametrize("query, layer, fits", [
-    ({"blocks": "4"}, "conv4: a 3x3 kernel does not fit in the 1x1 input", "5x5x64 -> 3x3x64 -> 1x1x64"),
-    ({"blocks": "5", "padding": "same"}, "pool5: a 2x2 pool does not fit in the 1x1 input", "3x3x64 -> 1x1x64"),
-    ({"blocks": "3", "kernel": "7"}, "conv3: a 7x7 kernel does not fit in the 2x2 input", "22x22x64 -> 11x11x64"),
-])
+@pytest.mark.parametrize(
+    "query, layer, fits",
+    [
+        ({"blocks": "4"}, "conv4: a 3x3 kernel does not fit in the 1x1 input", "5x5x64 -> 3x3x64 -> 1x1x64"),
+        ({"blocks": "5", "padding": "same"}, "pool5: a 2x2 pool does not fit in the 1x1 input", "3x3x64 -> 1x1x64"),
+        ({"blocks": "3", "kernel": "7"}, "conv3: a 7x7 kernel does not fit in the 2x2 input", "22x22x64 -> 11x11x64"),
+    ],
+)
 def test_an_impossible_network_names_the_layer_that_collapses(query, layer, fits):
     app = architecture_page(**query)
     assert len(app.error) == 1 and layer in app.error[0].value

@@ -86,8 +86,12 @@ def png_with_rows(width: int, height: int, bit_depth: int = 1) -> bytes:
 
 def png_header_claiming(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def exif_rotated_jpeg() -> bytes:
@@ -185,11 +189,11 @@ def mutate(data: bytes, mutations: list[tuple]) -> bytes:
         if kind == "truncate":
             data = data[:at]
         elif kind == "flip" and at < len(data):
-            data = data[:at] + bytes([data[at] ^ mutation[2]]) + data[at + 1:]
+            data = data[:at] + bytes([data[at] ^ mutation[2]]) + data[at + 1 :]
         elif kind in ("insert", "header"):
-            data = data[:at] + mutation[2] + data[at + len(mutation[2]) * (kind == "header"):]
+            data = data[:at] + mutation[2] + data[at + len(mutation[2]) * (kind == "header") :]
         elif kind == "delete":
-            data = data[:at] + data[at + mutation[2]:]
+            data = data[:at] + data[at + mutation[2] :]
     return data
 
 
@@ -226,12 +230,22 @@ def test_decode_upload_raises_only_image_error(case, grayscale):
 KERNEL_TEXT = st.one_of(
     st.text(max_size=200),
     st.text(alphabet="0123456789-+.,;/ \n[]eE\u2212infa", max_size=80),
-    st.lists(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr),
-                                st.integers(-10**40, 10**40).map(str)), min_size=1, max_size=9),
-             min_size=1, max_size=9).map(lambda rows: "\n".join(" ".join(row) for row in rows)),
-    st.integers(1, 9).flatmap(lambda n: st.lists(
-        st.lists(st.floats(-1e7, 1e7).map(str), min_size=n, max_size=n), min_size=n, max_size=n)).map(
-        lambda rows: ";".join(", ".join(row) for row in rows)),
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-(10**40), 10**40).map(str)
+            ),
+            min_size=1,
+            max_size=9,
+        ),
+        min_size=1,
+        max_size=9,
+    ).map(lambda rows: "\n".join(" ".join(row) for row in rows)),
+    st.integers(1, 9)
+    .flatmap(
+        lambda n: st.lists(st.lists(st.floats(-1e7, 1e7).map(str), min_size=n, max_size=n), min_size=n, max_size=n)
+    )
+    .map(lambda rows: ";".join(", ".join(row) for row in rows)),
 )
 
 
@@ -258,8 +272,14 @@ def test_huge_weights_are_refused_before_they_overflow():
 
 
 @SETTINGS
-@given(st.integers(0, 64), st.integers(0, 64), st.sampled_from(["valid", "same"]),
-       st.sampled_from(["max", "avg", "min"]), st.integers(1, 40), st.integers(1, 40))
+@given(
+    st.integers(0, 64),
+    st.integers(0, 64),
+    st.sampled_from(["valid", "same"]),
+    st.sampled_from(["max", "avg", "min"]),
+    st.integers(1, 40),
+    st.integers(1, 40),
+)
 def test_any_pooling_setting_pools_or_gives_a_clear_error(size, stride, padding, mode, height, width):
     x = np.asarray(Image.fromarray(ITEMS[2]).resize((width, height)), dtype=np.float32) / 255.0
     try:
@@ -274,7 +294,7 @@ def test_any_pooling_setting_pools_or_gives_a_clear_error(size, stride, padding,
     OUTCOMES[("pooling.pool2d", "pooled")] += 1
 
 
-LINK_VALUE = st.one_of(st.text(max_size=30), st.integers(-10**6, 10**6).map(str), st.just("9" * 5000))
+LINK_VALUE = st.one_of(st.text(max_size=30), st.integers(-(10**6), 10**6).map(str), st.just("9" * 5000))
 
 
 @SETTINGS
@@ -347,8 +367,21 @@ def test_filters_page_kernel_editor_survives_garbage_then_works():
     app = open_page("pages/filters.py")
     app.radio(key="filters_kernel_source").set_value("Edit your own")
     app.run()
-    garbage = ["", "nan", "1e999", "1/0", "0 0 0; 0 1e300 0; 0 0 0", "[[1,2],[3,4]]", "1 2 3\n4 5", "\n".join(["1 " * 9] * 9),
-               "drop table;", "\u2212\u2212\u2212", "0x10 1 2\n1 2 3\n1 2 3", "\x00\x01", "1,,,2,3\n;;\n4 5 6"]
+    garbage = [
+        "",
+        "nan",
+        "1e999",
+        "1/0",
+        "0 0 0; 0 1e300 0; 0 0 0",
+        "[[1,2],[3,4]]",
+        "1 2 3\n4 5",
+        "\n".join(["1 " * 9] * 9),
+        "drop table;",
+        "\u2212\u2212\u2212",
+        "0x10 1 2\n1 2 3\n1 2 3",
+        "\x00\x01",
+        "1,,,2,3\n;;\n4 5 6",
+    ]
     for text in garbage:
         area = next(t for t in app.text_area if t.key.startswith("filters_text_3"))
         area.set_value(text)
@@ -397,8 +430,15 @@ def link_parameters() -> list[str]:
 
 LINK_NAMES = link_parameters()
 GARBAGE_VALUES = {
-    "markup": "<script>alert(1)</script>", "negative": "-1", "huge": "9" * 5000, "superscript": "\u00b2",
-    "arabic digit": "\u0661", "empty": "", "float": "2.5", "list": "0,0,0,0,0,0,0,0,9999", "null byte": "\u0000",
+    "markup": "<script>alert(1)</script>",
+    "negative": "-1",
+    "huge": "9" * 5000,
+    "superscript": "\u00b2",
+    "arabic digit": "\u0661",
+    "empty": "",
+    "float": "2.5",
+    "list": "0,0,0,0,0,0,0,0,9999",
+    "null byte": "\u0000",
 }
 
 
@@ -427,8 +467,11 @@ def test_filters_page_survives_odd_filter_numbers_in_the_link(value):
 def test_link_schemas_give_valid_settings_or_notices(params):
     from components.query_state import Choice, Indices, Integer, read_link
 
-    schema = {"tab": Choice(("maps", "filters"), "maps"), "images": Indices(10_000, 6, (0, 1)),
-              "size": Integer(1, 64, 2)}
+    schema = {
+        "tab": Choice(("maps", "filters"), "maps"),
+        "images": Indices(10_000, 6, (0, 1)),
+        "size": Integer(1, 64, 2),
+    }
     link = read_link(params, schema)
     assert set(link.values) == set(schema) and len(link.notices) == len(set(params) & set(schema)) - len(link.linked)
     assert link.values["tab"] in ("maps", "filters") and 1 <= link.values["size"] <= 64

@@ -48,7 +48,8 @@ def choose(page, label: str, option: str) -> None:
 
 def upload(page, name: str, data: bytes, mime: str) -> None:
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-        files=[{"name": name, "mimeType": mime, "buffer": data}])
+        files=[{"name": name, "mimeType": mime, "buffer": data}]
+    )
     page.get_by_test_id("stFileChipName").filter(has_text=name).wait_for()
     wait_until_idle(page)
 
@@ -78,8 +79,10 @@ def test_filters_upload_bad_then_good_file_and_pick_a_kernel(app_url, page, fash
     page.get_by_role("heading", name="4. Original and filtered").wait_for()  # the rerun with the good file ended
     wait_until_idle(page)
     assert page.get_by_test_id("stAlertContentError").count() == 0
-    assert "112 x 112 (height x width) image" in page.get_by_test_id("stMarkdown").filter(
-        has_text="Shape arithmetic").inner_text()
+    assert (
+        "112 x 112 (height x width) image"
+        in page.get_by_test_id("stMarkdown").filter(has_text="Shape arithmetic").inner_text()
+    )
 
     choose(page, "Named kernel", "Sharpen")
     page.get_by_text(KERNELS["Sharpen"].explanation).wait_for()
@@ -120,7 +123,8 @@ def test_pooling_size_change_updates_the_shapes(app_url, page):
     out_h, out_w = output_shape(26, 26, 3, 2, "valid")
     set_number(page, "Pool size (window side)", 3, then_shows=f"{out_h}x{out_w}")
     assert page.get_by_test_id("stCode").first.inner_text().strip() == (
-        f"height and width: floor((26 - 3) / 2) + 1 = {out_h}")
+        f"height and width: floor((26 - 3) / 2) + 1 = {out_h}"
+    )
     set_number(page, "Stride (step between windows)", 0, then_shows="Stride must be at least 1 (got 0)")
     out_h, out_w = output_shape(26, 26, 3, 3, "valid")
     set_number(page, "Stride (step between windows)", 3, then_shows=f"{out_h}x{out_w}")
@@ -215,8 +219,17 @@ def test_predict_explains_a_bad_upload_then_predicts_a_good_one(app_url, page, f
     screenshot(page, "interactions-predict")
 
 
-@pytest.mark.parametrize("url_path", ["?present=banana", "tour?step=99", "filters?kernel=%3Cscript%3E&filter=%C2%B2x",
-                                      "architecture?blocks=99&kernel=banana", "pooling", "inspect"])
+@pytest.mark.parametrize(
+    "url_path",
+    [
+        "?present=banana",
+        "tour?step=99",
+        "filters?kernel=%3Cscript%3E&filter=%C2%B2x",
+        "architecture?blocks=99&kernel=banana",
+        "pooling",
+        "inspect",
+    ],
+)
 def test_hand_edited_links_never_show_a_traceback(app_url, page, url_path):
     open_page(page, app_url, url_path)
     assert page.locator("h1").first.inner_text().strip()

@@ -29,8 +29,10 @@ def test_an_example_and_a_drawing_on_the_canvas_are_classified(app_url, page):
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for()
     draw(page, TROUSERS, canvas.bounding_box())
-    page.wait_for_function("() => document.querySelector('[data-testid=\"stMain\"]').innerText"
-                           ".includes('The network says')", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stMain\"]').innerText.includes('The network says')",
+        timeout=60_000,
+    )
     wait_until_idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0

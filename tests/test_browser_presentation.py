@@ -29,8 +29,13 @@ def test_page_in_presentation_mode(app_url, projector, spec):
     assert page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)") * ZOOM >= 50
     for hidden in ("stMainMenu", "stToolbarActions", "stDownloadButton", "stHeaderActionElements"):
         assert page.locator(f'[data-testid="{hidden}"]').filter(visible=True).count() == 0, hidden
-    cut_labels = page.get_by_test_id("stMetricLabel").get_by_test_id("stMarkdownContainer").evaluate_all(
-        "labels => labels.filter(label => label.scrollWidth > label.clientWidth).map(label => label.innerText)")
+    cut_labels = (
+        page.get_by_test_id("stMetricLabel")
+        .get_by_test_id("stMarkdownContainer")
+        .evaluate_all(
+            "labels => labels.filter(label => label.scrollWidth > label.clientWidth).map(label => label.innerText)"
+        )
+    )
     assert cut_labels == []  # larger text wraps instead of ending in an ellipsis
     page.screenshot(path=str(SCREENSHOTS / f"present-{spec.url_path}.png"))  # what the projector shows
 
@@ -58,13 +63,17 @@ def test_charts_hover_the_point_under_the_mouse(app_url, projector):
     wait_until_idle(page)
     chart = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
     chart.scroll_into_view_if_needed()
-    page.evaluate("""gd => { window.hovered = []; gd.on('plotly_hover', e => window.hovered.push(
-                                 [e.points[0].x, e.points[0].y])); }""", chart.element_handle())
+    page.evaluate(
+        """gd => { window.hovered = []; gd.on('plotly_hover', e => window.hovered.push(
+                                 [e.points[0].x, e.points[0].y])); }""",
+        chart.element_handle(),
+    )
     cells = chart.evaluate("""gd => { const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         const box = gd.querySelector('.nsewdrag').getBoundingClientRect();
         return [[0, 0], [2, 1], [1, 2]].map(([x, y]) => [x, y,
             box.left + (xa.l2p(x) / xa._length) * box.width, box.top + (ya.l2p(y) / ya._length) * box.height]); }""")
     for x, y, px, py in cells:
         page.mouse.move(px, py)
-        page.wait_for_function(f"() => window.hovered.length && window.hovered.at(-1).join() === '{x},{y}'",
-                               timeout=5_000)
+        page.wait_for_function(
+            f"() => window.hovered.length && window.hovered.at(-1).join() === '{x},{y}'", timeout=5_000
+        )

@@ -55,8 +55,15 @@ def wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
 class LocalDaskCluster:
     """`dask scheduler` and `dask worker` as real processes on 127.0.0.1, optionally over TLS."""
 
-    def __init__(self, folder: Path, *, workers: int = 1, tls: dict[str, str] | None = None,
-                 project_on_path: bool = True, scheduler_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        workers: int = 1,
+        tls: dict[str, str] | None = None,
+        project_on_path: bool = True,
+        scheduler_env: dict[str, str] | None = None,
+    ) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.processes: list[subprocess.Popen] = []
@@ -65,22 +72,62 @@ class LocalDaskCluster:
         bare = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
         self.bare = (folder, {**bare, "PYTHONUNBUFFERED": "1"})
         scheduler = (folder, {**self.bare[1], **(scheduler_env or {})})
-        self.with_project = (ROOT, {**bare, "PYTHONPATH": str(ROOT), "CNN_LAB_JOB_THREADS": "1",
-                                    "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"})
-        tls_args = ([] if tls is None else ["--tls-ca-file", tls[TLS_CA_ENV], "--tls-cert", tls[TLS_CERT_ENV],
-                                            "--tls-key", tls[TLS_KEY_ENV]])
+        self.with_project = (
+            ROOT,
+            {
+                **bare,
+                "PYTHONPATH": str(ROOT),
+                "CNN_LAB_JOB_THREADS": "1",
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                "PYTHONUNBUFFERED": "1",
+            },
+        )
+        tls_args = (
+            []
+            if tls is None
+            else ["--tls-ca-file", tls[TLS_CA_ENV], "--tls-cert", tls[TLS_CERT_ENV], "--tls-key", tls[TLS_KEY_ENV]]
+        )
         scheduler_file = folder / "scheduler.json"
         self.client = None
         try:
-            self.scheduler = self._spawn("scheduler", scheduler, [
-                "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--dashboard-address",
-                "127.0.0.1:0", "--scheduler-file", str(scheduler_file), *(["--protocol", "tls"] if tls else []),
-                *tls_args])
+            self.scheduler = self._spawn(
+                "scheduler",
+                scheduler,
+                [
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--dashboard-address",
+                    "127.0.0.1:0",
+                    "--scheduler-file",
+                    str(scheduler_file),
+                    *(["--protocol", "tls"] if tls else []),
+                    *tls_args,
+                ],
+            )
             wait_for(lambda: scheduler_file.is_file() and scheduler_file.stat().st_size > 0, 60, "the scheduler")
             self.address = json.loads(scheduler_file.read_text())["address"]
-            self.worker = self._spawn("worker", self.with_project if project_on_path else self.bare, [
-                "worker", self.address, "--nthreads", "1", "--nworkers", str(workers), "--host", "127.0.0.1",
-                "--no-dashboard", "--local-directory", str(folder / "scratch"), *tls_args])
+            self.worker = self._spawn(
+                "worker",
+                self.with_project if project_on_path else self.bare,
+                [
+                    "worker",
+                    self.address,
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    str(workers),
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(folder / "scratch"),
+                    *tls_args,
+                ],
+            )
             security = None if tls is None else security_from_environment(self.address, tls)
             self.client = Client(self.address, security=security, timeout=30, set_as_default=False)
             self.client.wait_for_workers(workers, timeout=60)
@@ -91,8 +138,9 @@ class LocalDaskCluster:
     def _spawn(self, name: str, where: tuple[Path, dict[str, str]], args: list[str]) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "wb")
         cwd, env = where
-        process = subprocess.Popen([sys.executable, "-m", "dask", *args], cwd=cwd, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dask", *args], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         log.close()
         self.processes.append(process)
         return process
@@ -104,11 +152,14 @@ class LocalDaskCluster:
     def train_keys(self) -> list[str]:
         """The training tasks the scheduler still knows."""
         return self.client.run_on_scheduler(
-            lambda dask_scheduler: sorted(k for k in dask_scheduler.tasks if str(k).startswith("cnn-lab-train")))
+            lambda dask_scheduler: sorted(k for k in dask_scheduler.tasks if str(k).startswith("cnn-lab-train"))
+        )
 
     def logs(self) -> str:
-        return "\n".join(f"--- {path.name}\n" + path.read_text(errors="replace")[-3000:]
-                         for path in sorted(self.folder.glob("*.log")))
+        return "\n".join(
+            f"--- {path.name}\n" + path.read_text(errors="replace")[-3000:]
+            for path in sorted(self.folder.glob("*.log"))
+        )
 
     def close(self) -> None:
         """Stop the workers, then the scheduler; SIGKILL whatever of theirs is still running after 15 s."""
@@ -226,7 +277,7 @@ def test_a_worker_killed_mid_job_fails_the_run_and_frees_the_slot(cluster, regis
     wait_for(lambda: doomed.progress().batch >= 2 or doomed.done, 120, "the first job to train")
     assert doomed.progress().status == "running" and queued.progress().queue_position == 1
     key = doomed._execution.key
-    (address, pid), = cluster.worker_pids().items()
+    ((address, pid),) = cluster.worker_pids().items()
     assert doomed._execution.started_on[0]["pid"] == pid
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
@@ -246,8 +297,9 @@ def test_a_worker_killed_mid_job_fails_the_run_and_frees_the_slot(cluster, regis
 
 def test_an_error_in_training_fails_the_run_with_its_message(executor, tmp_path):
     events = []
-    execution = executor.start({"spec": {"architecture": "no such model"}, "name": "broken"}, events.append,
-                               tmp_path / "staging")
+    execution = executor.start(
+        {"spec": {"architecture": "no such model"}, "name": "broken"}, events.append, tmp_path / "staging"
+    )
     deadline = time.monotonic() + 60
     with pytest.raises(WorkerFailed, match="^Training failed: "):
         while not execution.wait(0.2):
@@ -277,8 +329,26 @@ def test_an_unreachable_scheduler_is_a_clear_error():
 def make_certificate(folder: Path) -> dict[str, str]:
     """One self-signed certificate, used as the CA and by every side (as Dask's own TLS tests do)."""
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "2", "-subj", "/CN=cnn-lab-test"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=cnn-lab-test",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return {TLS_CA_ENV: str(cert), TLS_CERT_ENV: str(cert), TLS_KEY_ENV: str(key)}
 
 
@@ -302,8 +372,9 @@ def test_tls_settings_come_from_the_environment_with_clear_errors(tmp_path):
 def test_over_tls_with_no_allowed_failures_deaths_and_a_lost_scheduler_fail_the_run(tmp_path):
     """A TLS cluster whose scheduler gives up on a task at its first worker death (allowed-failures 0)."""
     tls = make_certificate(tmp_path)
-    secured = LocalDaskCluster(tmp_path / "cluster", tls=tls,
-                               scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"})
+    secured = LocalDaskCluster(
+        tmp_path / "cluster", tls=tls, scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    )
     try:
         assert secured.address.startswith("tls://")
         executor = DaskExecutor.from_environment(secured.address, tls)
@@ -313,7 +384,7 @@ def test_over_tls_with_no_allowed_failures_deaths_and_a_lost_scheduler_fail_the_
         registry.submit(second)
         wait_for(lambda: first.progress().batch >= 2 or first.done, 120, "training over TLS")
         assert first.progress().status == "running", first.progress().message + secured.logs()
-        (address, pid), = secured.worker_pids().items()
+        ((address, pid),) = secured.worker_pids().items()
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: first.done, 15, "the killed job to end")
         print(f"\nworker death with allowed-failures 0: {first.progress().message}")
@@ -350,9 +421,17 @@ def test_a_worker_without_the_project_on_its_path_gives_a_clear_message(tmp_path
 
 
 def test_the_module_does_not_import_tensorflow():
-    probe = ("import sys, models.dask_executor\n"
-             "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    probe = (
+        "import sys, models.dask_executor\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -153,9 +153,7 @@ def test_horizontal_and_vertical_edge_kernels_respond_to_the_right_edges():
     np.testing.assert_array_equal(
         KERNELS["Course: horizontal lines"].weights, KERNELS["Sobel: horizontal edges"].weights
     )
-    np.testing.assert_array_equal(
-        KERNELS["Course: vertical lines"].weights, KERNELS["Sobel: vertical edges"].weights
-    )
+    np.testing.assert_array_equal(KERNELS["Course: vertical lines"].weights, KERNELS["Sobel: vertical edges"].weights)
 
 
 def test_course_kernels_are_the_notebook_values():

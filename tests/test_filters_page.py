@@ -62,10 +62,14 @@ def png_bytes(pixels: np.ndarray, mode: str | None = None) -> bytes:
 
 def png_claiming_size(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height pixels (a decompression bomb's header)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +95,7 @@ def test_quiz_offers_the_answer_once_among_clearly_different_outputs(street_gray
         assert question.options[question.answer] == answer
         assert "Course: horizontal lines" not in question.options  # the same kernel under another name
         for i, first in enumerate(question.options):
-            for second in question.options[i + 1:]:
+            for second in question.options[i + 1 :]:
                 assert similarity(outputs[first], outputs[second]) <= 0.9
         assert question == make_question(answer, outputs[answer], outputs, seed=seed)
         positions.add(question.answer)
@@ -133,7 +137,9 @@ def test_labels_name_the_closest_library_kernel_with_a_signed_cosine():
     sobel_h, sobel_v = KERNELS["Sobel: horizontal edges"].weights, KERNELS["Sobel: vertical edges"].weights
     labels = label_filters(np.stack([3 * sobel_h + 1, -sobel_v]))
     assert [(label.index, label.kernel_name) for label in labels] == [
-        (0, "Sobel: horizontal edges"), (1, "Sobel: vertical edges")]
+        (0, "Sobel: horizontal edges"),
+        (1, "Sobel: vertical edges"),
+    ]
     assert labels[0].cosine == pytest.approx(1.0) and labels[1].cosine == pytest.approx(-1.0)
     assert labels[0].text == "Filter 0 \u2248 Sobel: horizontal edges (cosine 1.00)"
     assert labels[1].text == "Filter 1 \u2248 Sobel: vertical edges (cosine -1.00, inverted)"
@@ -236,7 +242,9 @@ def test_responses_grid_is_one_picture_with_each_tile_named_on_hover(learned, st
 def test_tiles_and_gallery(learned):
     tiled = tile(np.arange(2 * 2 * 3, dtype=np.float32).reshape(3, 2, 2), columns=2)
     assert tiled.shape == (5, 5)
-    assert tiled[0, 0] == 0 and tiled[0, 3] == 4 and tiled[3, 0] == 8 and np.isnan(tiled[2, 0]) and np.isnan(tiled[3, 3])
+    assert (
+        tiled[0, 0] == 0 and tiled[0, 3] == 4 and tiled[3, 0] == 8 and np.isnan(tiled[2, 0]) and np.isnan(tiled[3, 3])
+    )
     scaled = scaled_per_tile(np.array([[[2.0, -4.0]], [[0.0, 0.0]]]))
     np.testing.assert_array_equal(scaled, [[[0.5, -1.0]], [[0.0, 0.0]]])
     labels = [label.text for label in label_filters(learned.trained)]
@@ -276,8 +284,13 @@ def test_filtering_and_drawing_a_1024_rgb_photo_takes_under_a_third_of_a_second(
 def test_default_page_filters_the_street_scene_with_vertical_edges(street_gray):
     app = filters_page()
     assert app.title[0].value == "Filters"
-    assert subheaders(app)[:5] == ["1. Image", "2. Filter", "3. Stride and padding", "4. Original and filtered",
-                                   "5. One output pixel, step by step"]
+    assert subheaders(app)[:5] == [
+        "1. Image",
+        "2. Filter",
+        "3. Stride and padding",
+        "4. Original and filtered",
+        "5. One output pixel, step by step",
+    ]
     assert app.selectbox(key="filters_library").value == "Sobel: vertical edges"
     assert app.code[0].value == shape_formula(*street_gray.shape, 3, 1, "valid")
     raw = convolve2d(street_gray, KERNELS["Sobel: vertical edges"].weights)
@@ -330,12 +343,16 @@ def test_editing_a_kernel_uses_the_typed_weights(street_gray):
     assert app.code[0].value == shape_formula(*street_gray.shape, 5, 1, "valid")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("1 2 3\n4 x 6\n7 8 9", "Row 2, column 2: 'x' is not a number"),
-    ("1 2\n3 4", "use an odd size"),
-    ("1 2 3\n4 5\n6 7 8", "Row 2 has 2 numbers but row 1 has 3"),
-    ("", "The kernel is empty"),
-], ids=["not-a-number", "even-size", "ragged", "empty"])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1 2 3\n4 x 6\n7 8 9", "Row 2, column 2: 'x' is not a number"),
+        ("1 2\n3 4", "use an odd size"),
+        ("1 2 3\n4 5\n6 7 8", "Row 2 has 2 numbers but row 1 has 3"),
+        ("", "The kernel is empty"),
+    ],
+    ids=["not-a-number", "even-size", "ragged", "empty"],
+)
 def test_bad_kernel_text_shows_a_clear_error_and_no_result(text, message):
     app = filters_page()
     app.radio(key="filters_kernel_source").set_value("Edit your own").run()
@@ -345,12 +362,16 @@ def test_bad_kernel_text_shows_a_clear_error_and_no_result(text, message):
     assert "4. Original and filtered" not in subheaders(app)
 
 
-@pytest.mark.parametrize("name, data, message", [
-    ("notes.png", b"just some text, not a picture", "not an image format we can read"),
-    ("empty.png", b"", "The file is empty"),
-    ("cut.png", png_bytes(np.full((64, 64, 3), 200, np.uint8))[:-40], "truncated or corrupt"),
-    ("bomb.png", png_claiming_size(60_000, 60_000), "far too large"),
-], ids=["not-an-image", "empty", "truncated", "decompression-bomb"])
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("notes.png", b"just some text, not a picture", "not an image format we can read"),
+        ("empty.png", b"", "The file is empty"),
+        ("cut.png", png_bytes(np.full((64, 64, 3), 200, np.uint8))[:-40], "truncated or corrupt"),
+        ("bomb.png", png_claiming_size(60_000, 60_000), "far too large"),
+    ],
+    ids=["not-an-image", "empty", "truncated", "decompression-bomb"],
+)
 def test_bad_uploads_show_a_clear_error_not_a_traceback(name, data, message):
     app = filters_page()
     app.radio(key="filters_source").set_value("Upload").run()
@@ -459,8 +480,8 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
         "default.",
         "The link's kernel='Sobel' was ignored (not one of the choices (see the page's choices)); using the default, "
         "Sobel: vertical edges.",
-        "The link's filter='64' was ignored (outside 0-63); using the page's default."]
+        "The link's filter='64' was ignored (outside 0-63); using the page's default.",
+    ]
     assert app.selectbox(key="filters_sample").value == DEFAULT_SAMPLE
     assert app.selectbox(key="filters_library").value == "Sobel: vertical edges"
     assert app.query_params == {"sample": DEFAULT_SAMPLE, "kernel": "Sobel: vertical edges"}
-

@@ -51,7 +51,9 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit grayscale
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def test_rgb_png_round_trips_exactly_to_float():
@@ -297,7 +299,12 @@ def test_fingerprint_tells_every_value_shape_and_type_apart():
     image = np.zeros((1024, 1024), np.float32)
     changed = image.copy()
     changed[1000, 3] = 1e-7
-    keys = {fingerprint(image), fingerprint(changed), fingerprint(image.reshape(512, 2048)),
-            fingerprint(image.astype(np.float64)), fingerprint(image, image)}
+    keys = {
+        fingerprint(image),
+        fingerprint(changed),
+        fingerprint(image.reshape(512, 2048)),
+        fingerprint(image.astype(np.float64)),
+        fingerprint(image, image),
+    }
     assert len(keys) == 5 and fingerprint(image) == fingerprint(np.zeros((1024, 1024), np.float32))
     np.testing.assert_array_equal(np.load(io.BytesIO(to_npy_bytes(changed))), changed)

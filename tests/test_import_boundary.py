@@ -7,13 +7,30 @@ from pathlib import Path
 
 from tests.browser import ROOT
 
-TF_FREE_MODULES = sorted(f"components.{path.stem}" for path in (ROOT / "components").glob("*.py")
-                         if path.stem != "__init__") + ["models.analysis", "models.card", "models.config",
-                                                        "models.dask_executor", "models.data", "models.executors",
-                                                        "models.jobs", "models.progress", "models.recipes",
-                                                        "models.job_protocol", "models.runs", "models.worker"]
-TF_FREE_PAGES = ["pages/home.py", "pages/tour.py", "pages/filters.py", "pages/pooling.py", "pages/architecture.py",
-                 "pages/training.py"]
+TF_FREE_MODULES = sorted(
+    f"components.{path.stem}" for path in (ROOT / "components").glob("*.py") if path.stem != "__init__"
+) + [
+    "models.analysis",
+    "models.card",
+    "models.config",
+    "models.dask_executor",
+    "models.data",
+    "models.executors",
+    "models.jobs",
+    "models.progress",
+    "models.recipes",
+    "models.job_protocol",
+    "models.runs",
+    "models.worker",
+]
+TF_FREE_PAGES = [
+    "pages/home.py",
+    "pages/tour.py",
+    "pages/filters.py",
+    "pages/pooling.py",
+    "pages/architecture.py",
+    "pages/training.py",
+]
 
 IMPORT_PROBE = """
 import importlib, json, sys
@@ -39,9 +56,14 @@ print(json.dumps(loaded))
 
 def run_probe(code: str, *args: str) -> dict[str, list[str]]:
     """Run `code` in a fresh interpreter at the repository root; it prints {name: modules loaded so far}."""
-    result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT),
-                                              "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

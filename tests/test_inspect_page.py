@@ -33,8 +33,6 @@ def open_tab(tab: str | None = None, learner: str | None = None) -> AppTest:
     return app
 
 
-
-
 @pytest.fixture(scope="module")
 def evaluation(fashion):
     return ins.evaluate(load_model_file(), *fashion[1])
@@ -43,11 +41,21 @@ def evaluation(fashion):
 def test_feature_maps_tab_shows_the_course_trio_and_rejects_bad_indices():
     app = open_tab()
     assert app.title[0].value == "Inspect"
-    assert [tab.label for tab in app.tabs] == ["Feature maps", "Learned filters", "Evaluation",
-                                                "Why this prediction", "Embedding"]
+    assert [tab.label for tab in app.tabs] == [
+        "Feature maps",
+        "Learned filters",
+        "Evaluation",
+        "Why this prediction",
+        "Embedding",
+    ]
     grid = figures(app)[0]
     assert [a["text"] for a in grid["layout"]["annotations"]][:5] == [
-        "input 28x28", "conv1 26x26", "pool1 13x13", "conv2 11x11", "pool2 5x5"]
+        "input 28x28",
+        "conv1 26x26",
+        "pool1 13x13",
+        "conv2 11x11",
+        "pool2 5x5",
+    ]
     assert len(grid["data"]) == 3 * 5  # three ankle boots x (input + four layers)
     app.radio(key="inspect_source").set_value("By index").run()
     app.text_input(key="inspect_indices").set_value("5, 99999").run()
@@ -65,8 +73,9 @@ def test_confusion_cell_chosen_with_the_fallback_shows_its_images(evaluation):
     count = int(evaluation.confusion[6, 0])
     assert any(f"**{count}** Shirt test images are predicted as T-shirt/top" in m.value for m in app.markdown)
     shown = app.slider(key="inspect_cell_count").value
-    drill_down = next(f for f in figures(app)
-                      if any(a.get("text") == "Grad-CAM" for a in f["layout"].get("annotations", [])))
+    drill_down = next(
+        f for f in figures(app) if any(a.get("text") == "Grad-CAM" for a in f["layout"].get("annotations", []))
+    )
     labels = [a["text"] for a in drill_down["layout"]["annotations"] if a["text"].startswith("#")]
     expected = ins.cell_images(evaluation, 6, 0)[:shown]
     assert [int(label[1:].split()[0]) for label in labels] == expected.tolist()
@@ -131,7 +140,6 @@ def test_confusion_markers_map_back_to_their_cells(evaluation):
 
 def test_galleries_colour_relative_values_but_hover_the_real_ones():
     import numpy as np
-
     from plotly.colors import unlabel_rgb, validate_colors
 
     from components.inspect_charts import ACTIVATION_SCALE, all_maps_figure, kernel_gallery_figure
@@ -144,8 +152,9 @@ def test_galleries_colour_relative_values_but_hover_the_real_ones():
     maps[..., 0], maps[1, 2, 1] = 3.0, 0.5
     picture, names = all_maps_figure(maps, "conv1", per_map=True).data
     pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(picture.source.split(",", 1)[1]))))
-    top, bottom = (tuple(unlabel_rgb(c)) for c in validate_colors([ACTIVATION_SCALE[-1], ACTIVATION_SCALE[0]],
-                                                                   colortype="rgb"))
+    top, bottom = (
+        tuple(unlabel_rgb(c)) for c in validate_colors([ACTIVATION_SCALE[-1], ACTIVATION_SCALE[0]], colortype="rgb")
+    )
     assert pixels.shape == (4, 8 * 5 - 1, 3) and tuple(pixels[1, 5 + 2]) == top  # 0.5, the map's own largest
     assert tuple(pixels[0, 5]) == bottom and tuple(pixels[0, 0]) == top
     assert tuple(pixels[0, 4]) == tuple(pixels[2, 12]) == (255, 255, 255)  # the gaps and the empty places
@@ -157,7 +166,9 @@ def test_charts_module_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = "import sys, components.inspect_charts; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    code = (
+        "import sys, components.inspect_charts; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
@@ -193,7 +204,8 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
     assert [w.value for w in app.warning] == [
         "The link's tab='secret' was ignored (not one of the choices (maps, filters, evaluation, why, embedding)); "
         "using the default, maps.",
-        "The link's images='1,x' was ignored (indices are whole numbers); using the default, 0,23,28."]
+        "The link's images='1,x' was ignored (indices are whole numbers); using the default, 0,23,28.",
+    ]
     assert app.radio(key="inspect_source").value == "Course trio"
     assert app.query_params == {}
 
@@ -205,18 +217,24 @@ def test_embedding_hover_names_each_point_as_before_with_class_names_sent_once(e
     chosen = np.arange(0, 10_000, 7)
     coordinates = np.random.default_rng(0).normal(size=(len(chosen), 2))
     confidences = [f"{evaluation.confidences[i]:.0%}" for i in chosen]
-    figure = embedding_figure(coordinates, evaluation.labels[chosen], evaluation.predictions[chosen], confidences,
-                              chosen, CLASS_NAMES)
+    figure = embedding_figure(
+        coordinates, evaluation.labels[chosen], evaluation.predictions[chosen], confidences, chosen, CLASS_NAMES
+    )
     hovers, places = {}, {}
     for trace in figure.data:
         for index, text, x, y in zip(trace.customdata, trace.text, trace.x, trace.y):
-            hovers[int(index)] = (trace.hovertemplate.replace("%{customdata}", str(index)).replace("%{text}", text)
-                                  .removesuffix("<extra></extra>"))
+            hovers[int(index)] = (
+                trace.hovertemplate.replace("%{customdata}", str(index))
+                .replace("%{text}", text)
+                .removesuffix("<extra></extra>")
+            )
             places[int(index)] = (x, y)
     assert sorted(hovers) == chosen.tolist()
     for position, i in enumerate(chosen):
-        assert hovers[i] == (f"#{i} {CLASS_NAMES[evaluation.labels[i]]}<br>predicted "
-                             f"{CLASS_NAMES[evaluation.predictions[i]]} {evaluation.confidences[i]:.0%}")
+        assert hovers[i] == (
+            f"#{i} {CLASS_NAMES[evaluation.labels[i]]}<br>predicted "
+            f"{CLASS_NAMES[evaluation.predictions[i]]} {evaluation.confidences[i]:.0%}"
+        )
         assert places[i] == pytest.approx(tuple(coordinates[position]), rel=1e-6)
     legend = [trace.name for trace in figure.data if trace.showlegend]
     assert legend == list(CLASS_NAMES) and {trace.legendgroup for trace in figure.data} == set(CLASS_NAMES)

@@ -26,8 +26,9 @@ TINY_CNN = replace(COURSE_CNN, filters=8)
 
 def spec(**changes) -> RunSpec:
     """A run that trains in about a second: 1,024 real images (256 of them validate)."""
-    values = dict(architecture=None, recipe=TrainConfig(epochs=2, batch_size=64), train_images=1024,
-                  validation_split=0.25)
+    values = dict(
+        architecture=None, recipe=TrainConfig(epochs=2, batch_size=64), train_images=1024, validation_split=0.25
+    )
     return RunSpec(**{**values, **changes})
 
 
@@ -93,9 +94,21 @@ def test_job_trains_in_another_process_and_its_run_is_saved(fashion, finished):
     assert run.test_accuracy > 0.3  # chance is 0.1
     (saved,), notices = registry.store.runs("learner-a")
     assert saved.folder == run.folder and notices == [] and registry.store.runs("learner-b") == ([], [])
-    assert "tensorflow" not in subprocess.run(  # the server side of a job never imports TensorFlow
-        [sys.executable, "-c", "import sys, models.jobs, models.runs, models.executors, components.training_jobs;"
-         "print(' '.join(sys.modules))"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert (
+        "tensorflow"
+        not in subprocess.run(  # the server side of a job never imports TensorFlow
+            [
+                sys.executable,
+                "-c",
+                "import sys, models.jobs, models.runs, models.executors, components.training_jobs;"
+                "print(' '.join(sys.modules))",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    )
 
 
 def test_timeline_matches_the_model_at_the_end(fashion, finished):
@@ -125,8 +138,9 @@ def test_downloads_round_trip(fashion, finished, tmp_path):
 
 def test_the_worker_is_niced_and_thread_limited(tmp_path):
     registry = make_registry(tmp_path)
-    job = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096), "long",
-                      learner="learner-a")
+    job = TrainingJob(
+        spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096), "long", learner="learner-a"
+    )
     registry.submit(job)
     wait_for(lambda: job.progress().status == "running" and worker_pids())
     (pid,) = worker_pids()
@@ -142,8 +156,11 @@ def test_the_worker_is_niced_and_thread_limited(tmp_path):
 
 def test_stop_ends_training_within_a_second_and_keeps_the_weights(tmp_path):
     registry = make_registry(tmp_path)
-    job = TrainingJob(spec(architecture=TINY_CNN, recipe=TrainConfig(epochs=50, batch_size=32), train_images=2048),
-                      "long", learner="learner-a")
+    job = TrainingJob(
+        spec(architecture=TINY_CNN, recipe=TrainConfig(epochs=50, batch_size=32), train_images=2048),
+        "long",
+        learner="learner-a",
+    )
     registry.submit(job)
     wait_for(lambda: job.progress().batch >= 3)
     batches = job.progress().epoch * job.progress().steps + job.progress().batch
@@ -227,8 +244,9 @@ def test_cap_and_threads_come_from_the_environment(monkeypatch):
 
 def test_an_unwatched_job_stops_itself_and_keeps_its_run(tmp_path):
     registry = make_registry(tmp_path)
-    job = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=64)), "orphan", learner="learner-a",
-                      orphan_after=0.3)
+    job = TrainingJob(
+        spec(recipe=TrainConfig(epochs=100, batch_size=64)), "orphan", learner="learner-a", orphan_after=0.3
+    )
     registry.submit(job)
     assert job.wait(60)
     progress = job.progress()
@@ -283,8 +301,7 @@ def test_a_failing_job_reports_a_message_and_frees_its_slot(tmp_path):
 
 def test_a_killed_worker_marks_its_run_failed_and_the_queue_goes_on(tmp_path):
     registry = make_registry(tmp_path)
-    doomed = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096), "doomed",
-                         learner="x")
+    doomed = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096), "doomed", learner="x")
     next_job = TrainingJob(spec(), "next", learner="x")
     registry.submit(doomed)
     registry.submit(next_job)
@@ -294,19 +311,24 @@ def test_a_killed_worker_marks_its_run_failed_and_the_queue_goes_on(tmp_path):
     assert doomed.wait(30)
     progress = doomed.progress()
     assert progress.status == "failed" and doomed.run is None
-    assert progress.message == ("The training process was killed by SIGKILL (the machine may have run out of "
-                                "memory); this run is lost. Start it again.")
+    assert progress.message == (
+        "The training process was killed by SIGKILL (the machine may have run out of "
+        "memory); this run is lost. Start it again."
+    )
     assert next_job.wait(90) and next_job.progress().status == "finished"
 
 
-@pytest.mark.parametrize("changes, error, message", [
-    (dict(train_images=60_001), ValueError, "Training-set size must be 100-60,000"),
-    (dict(validation_split=0.6), ValueError, "Validation split must be 0-0.5"),
-    (dict(recipe=TrainConfig(epochs=0)), ValueError, "Epochs must be 1-100"),
-    (dict(recipe=TrainConfig(optimizer="magic")), ValueError, "Unknown optimizer 'magic'"),
-    (dict(architecture=replace(COURSE_CNN, conv_blocks=4)), ConfigError, "conv4"),
-    (dict(architecture=COURSE_CNN, hand_picked=True), ConfigError, "needs a CNN with 3x3 kernels and 16 filters"),
-])
+@pytest.mark.parametrize(
+    "changes, error, message",
+    [
+        (dict(train_images=60_001), ValueError, "Training-set size must be 100-60,000"),
+        (dict(validation_split=0.6), ValueError, "Validation split must be 0-0.5"),
+        (dict(recipe=TrainConfig(epochs=0)), ValueError, "Epochs must be 1-100"),
+        (dict(recipe=TrainConfig(optimizer="magic")), ValueError, "Unknown optimizer 'magic'"),
+        (dict(architecture=replace(COURSE_CNN, conv_blocks=4)), ConfigError, "conv4"),
+        (dict(architecture=COURSE_CNN, hand_picked=True), ConfigError, "needs a CNN with 3x3 kernels and 16 filters"),
+    ],
+)
 def test_settings_that_cannot_train_are_refused_with_a_clear_message(changes, error, message):
     with pytest.raises(error, match=message):
         TrainingJob(spec(**changes), "bad", learner="x")
@@ -317,10 +339,14 @@ def test_hand_picked_first_layer_is_the_classic_kernels_and_stays_frozen(tmp_pat
     assert kernels.shape == (3, 3, 1, len(names)) and len(set(names)) == len(names) == 16
     np.testing.assert_allclose(np.linalg.norm(kernels.reshape(9, -1), axis=0), 1.0, rtol=1e-6)
     sobel = KERNELS["Sobel: vertical edges"].weights
-    np.testing.assert_allclose(kernels[:, :, 0, names.index("Sobel: vertical edges")], sobel / np.linalg.norm(sobel),
-                               rtol=1e-6)
-    np.testing.assert_allclose(kernels[:, :, 0, names.index("Sobel: vertical edges, turned 180\u00b0")],
-                               -sobel / np.linalg.norm(sobel), rtol=1e-6)
+    np.testing.assert_allclose(
+        kernels[:, :, 0, names.index("Sobel: vertical edges")], sobel / np.linalg.norm(sobel), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        kernels[:, :, 0, names.index("Sobel: vertical edges, turned 180\u00b0")],
+        -sobel / np.linalg.norm(sobel),
+        rtol=1e-6,
+    )
     hand_picked, learned = PRESETS["Hand-picked vs learned"].runs(spec(architecture=COURSE_CNN))
     assert hand_picked.hand_picked and not learned.hand_picked and hand_picked.architecture == learned.architecture
     run = run_job(make_registry(tmp_path), architecture=hand_picked.architecture, hand_picked=True).run

@@ -52,7 +52,7 @@ def claiming_size(path: Path, size: int) -> Path:
     entry = data.find(b"PK\x01\x02")
     while entry != -1:
         name_length = struct.unpack_from("<H", data, entry + 28)[0]
-        if data[entry + 46: entry + 46 + name_length] == b"model.weights.h5":
+        if data[entry + 46 : entry + 46 + name_length] == b"model.weights.h5":
             struct.pack_into("<I", data, entry + 24, size)
         entry = data.find(b"PK\x01\x02", entry + 4)
     path.write_bytes(bytes(data))
@@ -69,29 +69,50 @@ HOSTILE = {
     "not a zip": lambda p: written(p, b"MZ\x90\x00 this is an executable, not a model"),
     "empty file": lambda p: written(p, b""),
     "truncated zip": lambda p: written(p, SHIPPED_BYTES[: len(SHIPPED_BYTES) // 2]),
-    "damaged weights": lambda p: written(p, SHIPPED_BYTES[:5000] + bytes([SHIPPED_BYTES[5000] ^ 0xFF])
-                                         + SHIPPED_BYTES[5001:]),
+    "damaged weights": lambda p: written(
+        p, SHIPPED_BYTES[:5000] + bytes([SHIPPED_BYTES[5000] ^ 0xFF]) + SHIPPED_BYTES[5001:]
+    ),
     "no config": lambda p: archive(p, {"metadata.json": MEMBERS["metadata.json"]}),
     "path traversal": lambda p: archive(p, {**MEMBERS, "../../evil.py": "print('hi')"}),
     "zip bomb": lambda p: claiming_size(p, MAX_ARCHIVE_BYTES + 100 * 2**20),
     "huge config": lambda p: with_config(p, json.dumps(CONFIG) + " " * 2_000_000),
     "deeply nested config": lambda p: with_config(p, "[" * 200_000 + "]" * 200_000),
     "config not json": lambda p: with_config(p, "{'module': 'keras',"),
-    "os.system layer": lambda p: with_config(p, with_first_layer(
-        {"module": "os", "class_name": "system", "config": {"command": f"touch /tmp/{MARKER}"},
-         "registered_name": None})),
-    "builtins eval activation": lambda p: with_config(p, with_activation(
-        {"module": "builtins", "class_name": "function", "config": "eval", "registered_name": "function"})),
+    "os.system layer": lambda p: with_config(
+        p,
+        with_first_layer(
+            {
+                "module": "os",
+                "class_name": "system",
+                "config": {"command": f"touch /tmp/{MARKER}"},
+                "registered_name": None,
+            }
+        ),
+    ),
+    "builtins eval activation": lambda p: with_config(
+        p,
+        with_activation(
+            {"module": "builtins", "class_name": "function", "config": "eval", "registered_name": "function"}
+        ),
+    ),
     "subprocess model": lambda p: with_config(p, {**CONFIG, "module": "subprocess", "class_name": "Popen"}),
     "module not a string": lambda p: with_config(p, with_first_layer({"module": ["os"], "class_name": "x"})),
 }
 REASONS = {
-    "not a zip": "a .keras file is a zip archive", "empty file": "a .keras file is a zip archive",
-    "truncated zip": "zip archive", "damaged weights": "damaged", "no config": "no config.json",
-    "path traversal": "unsafe paths", "zip bomb": "unpacks to 612 MB, more than the 512 MB limit",
-    "huge config": "config.json is 2,00", "deeply nested config": "not valid JSON", "config not json": "not valid JSON",
-    "os.system layer": "the Python module 'os'", "builtins eval activation": "the Python module 'builtins'",
-    "subprocess model": "the Python module 'subprocess'", "module not a string": "the Python module",
+    "not a zip": "a .keras file is a zip archive",
+    "empty file": "a .keras file is a zip archive",
+    "truncated zip": "zip archive",
+    "damaged weights": "damaged",
+    "no config": "no config.json",
+    "path traversal": "unsafe paths",
+    "zip bomb": "unpacks to 612 MB, more than the 512 MB limit",
+    "huge config": "config.json is 2,00",
+    "deeply nested config": "not valid JSON",
+    "config not json": "not valid JSON",
+    "os.system layer": "the Python module 'os'",
+    "builtins eval activation": "the Python module 'builtins'",
+    "subprocess model": "the Python module 'subprocess'",
+    "module not a string": "the Python module",
 }
 
 
@@ -140,8 +161,11 @@ def test_models_saved_by_keras_pass_the_archive_check(tmp_path):
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, len(SHIPPED_BYTES) - 1), st.integers(1, 255), st.booleans())
 def test_randomly_damaged_archives_are_refused_or_load(tmp_path_factory, position, flip, truncate):
-    data = SHIPPED_BYTES[:position] if truncate else (
-        SHIPPED_BYTES[:position] + bytes([SHIPPED_BYTES[position] ^ flip]) + SHIPPED_BYTES[position + 1:])
+    data = (
+        SHIPPED_BYTES[:position]
+        if truncate
+        else (SHIPPED_BYTES[:position] + bytes([SHIPPED_BYTES[position] ^ flip]) + SHIPPED_BYTES[position + 1 :])
+    )
     path = tmp_path_factory.mktemp("damaged") / "model.keras"
     path.write_bytes(data)
     try:

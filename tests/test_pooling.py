@@ -62,9 +62,7 @@ def relu_feature_map(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 def feature_stack(images: np.ndarray, channels: int) -> np.ndarray:
     """(28, 28, channels) real ReLU maps: channel i = image i // 6 correlated with kernel i % 6."""
-    maps = [
-        relu_feature_map(images[c // len(KERNELS)], KERNELS[c % len(KERNELS)]) for c in range(channels)
-    ]
+    maps = [relu_feature_map(images[c // len(KERNELS)], KERNELS[c % len(KERNELS)]) for c in range(channels)]
     return np.stack(maps, axis=-1)
 
 
@@ -225,7 +223,8 @@ def window_winner_counts(x: np.ndarray, size: int, stride: int, padding: str) ->
     total_h = max((out_h - 1) * stride + size - x.shape[0], 0)
     total_w = max((out_w - 1) * stride + size - x.shape[1], 0)
     padded = np.pad(
-        x, ((total_h // 2, total_h - total_h // 2), (total_w // 2, total_w - total_w // 2)),
+        x,
+        ((total_h // 2, total_h - total_h // 2), (total_w // 2, total_w - total_w // 2)),
         constant_values=-np.inf,
     )
     windows = sliding_window_view(padded, (size, size))[::stride, ::stride][:out_h, :out_w]
@@ -414,8 +413,7 @@ def test_pool_repeatedly_shrinks_a_real_image_until_it_cannot(images):
     with pytest.raises(PoolError) as caught:
         pool_repeatedly(images[0], 5)
     assert str(caught.value) == (
-        "Step 5 cannot pool: the 1x1 map left by step 4 is smaller than the 2x2 pool window "
-        "('valid' padding)"
+        "Step 5 cannot pool: the 1x1 map left by step 4 is smaller than the 2x2 pool window ('valid' padding)"
     )
     with pytest.raises(PoolError, match="Step 1 cannot pool: the 28x28 input"):
         pool_repeatedly(images[0], 1, size=29)
@@ -515,9 +513,16 @@ def test_shift_sensitivity_errors(images):
         shift_sensitivity(fmap, (1, 0), stride=0)
 
 
-@pytest.mark.parametrize("shape,size,stride,padding", [((28, 28), 2, 2, "valid"), ((26, 26), 3, 1, "valid"),
-                                                       ((5, 9), 2, 2, "same"), ((1, 1), 2, 2, "same"),
-                                                       ((3, 40), 4, 4, "valid")])
+@pytest.mark.parametrize(
+    "shape,size,stride,padding",
+    [
+        ((28, 28), 2, 2, "valid"),
+        ((26, 26), 3, 1, "valid"),
+        ((5, 9), 2, 2, "same"),
+        ((1, 1), 2, 2, "same"),
+        ((3, 40), 4, 4, "valid"),
+    ],
+)
 def test_poolable_times_counts_the_poolings_that_still_fit(shape, size, stride, padding):
     x, fits = np.zeros(shape, np.float32), 0
     while fits < 5:
@@ -535,8 +540,19 @@ def test_busiest_window_is_the_window_whose_values_differ_most(size, stride, pad
     out = output_shape(11, 13, size, stride, padding)
     pad_h = max((out[0] - 1) * stride + size - 11, 0) // 2 if padding == "same" else 0
     pad_w = max((out[1] - 1) * stride + size - 13, 0) // 2 if padding == "same" else 0
-    spreads = np.array([[np.ptp(x[max(r * stride - pad_h, 0): r * stride - pad_h + size,
-                                  max(c * stride - pad_w, 0): c * stride - pad_w + size])
-                         for c in range(out[1])] for r in range(out[0])])
+    spreads = np.array(
+        [
+            [
+                np.ptp(
+                    x[
+                        max(r * stride - pad_h, 0) : r * stride - pad_h + size,
+                        max(c * stride - pad_w, 0) : c * stride - pad_w + size,
+                    ]
+                )
+                for c in range(out[1])
+            ]
+            for r in range(out[0])
+        ]
+    )
     shape, cell = busiest_window(x, size, stride, padding)
     assert shape == out and cell == np.unravel_index(int(spreads.argmax()), out)

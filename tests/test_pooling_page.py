@@ -58,8 +58,9 @@ def keras_conv_relu(x2d: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 def zero_shift(x2d: np.ndarray, dy: int, dx: int) -> np.ndarray:
     h, w = x2d.shape
     out = np.zeros_like(x2d)
-    out[max(dy, 0): h + min(dy, 0), max(dx, 0): w + min(dx, 0)] = x2d[max(-dy, 0): h - max(dy, 0),
-                                                                      max(-dx, 0): w - max(dx, 0)]
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x2d[
+        max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
+    ]
     return out
 
 
@@ -96,7 +97,7 @@ def test_window_starts_reproduce_tensorflow_windows(edge_map, size, stride, padd
     for length in (26, 25, 11):
         x = edge_map[:length, :length]
         starts = charts.window_starts(length, size, stride, padding)
-        windows = [[x[max(r, 0): r + size, max(c, 0): c + size] for c in starts] for r in starts]
+        windows = [[x[max(r, 0) : r + size, max(c, 0) : c + size] for c in starts] for r in starts]
         for mode, reduce in (("max", np.max), ("avg", np.mean)):
             expected = keras_pool(x, size, stride, padding, mode)
             drawn = np.array([[reduce(w) for w in row] for row in windows])
@@ -156,8 +157,9 @@ def test_window_grid_figure_for_average_pooling_has_no_winners(edge_map):
     view = charts.window_view((13, 13), (6, 6), 2, 2)
     spec = fig_json(charts.window_grid_figure(edge_map, view, size=2, stride=2, padding="valid", mode="avg"))
     assert not [s for s in spec["layout"]["shapes"] if s["line"]["color"] == charts.WINNER_COLOUR]
-    np.testing.assert_allclose(array(spec["data"][1]["z"]),
-                               keras_pool(edge_map, 2, 2, "valid", "avg")[4:8, 4:8], rtol=1e-6)
+    np.testing.assert_allclose(
+        array(spec["data"][1]["z"]), keras_pool(edge_map, 2, 2, "valid", "avg")[4:8, 4:8], rtol=1e-6
+    )
 
 
 def test_window_view_stays_inside_the_output():
@@ -171,7 +173,7 @@ def test_window_equation_writes_out_keras_numbers(edge_map):
     pooled = keras_pool(edge_map, 2, 2, "valid", "max")
     r, c = np.unravel_index(np.argmax(pooled), pooled.shape)
     text = charts.window_equation(edge_map, (r, c), size=2, stride=2, padding="valid", mode="max")
-    listed = edge_map[2 * r: 2 * r + 2, 2 * c: 2 * c + 2].ravel()
+    listed = edge_map[2 * r : 2 * r + 2, 2 * c : 2 * c + 2].ravel()
     assert text == f"max({', '.join(f'{v:.2f}' for v in listed)}) = {pooled[r, c]:.2f}"
 
     x = edge_map[:25, :25]
@@ -180,16 +182,20 @@ def test_window_equation_writes_out_keras_numbers(edge_map):
     assert re.fullmatch(r"\((\d\.\d\d \+ ){3}\d\.\d\d\) / 4 = " + f"{average[12, 12]:.2f}", text)
 
     assert charts.window_equation(edge_map, (0, 0), size=5, stride=5, padding="valid", mode="min") == (
-        f"min of 25 values = {keras_pool(edge_map, 5, 5, 'valid', 'min')[0, 0]:.2f}")
+        f"min of 25 values = {keras_pool(edge_map, 5, 5, 'valid', 'min')[0, 0]:.2f}"
+    )
 
 
 def test_pooling_sentence_uses_the_course_numbers():
     assert charts.pooling_sentence((26, 26), (13, 13), size=2, stride=2, mode="max") == (
-        "2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels")
+        "2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels"
+    )
     assert charts.pooling_sentence((11, 11), (5, 5), size=2, stride=2, mode="avg").endswith(
-        "11x11 -> 5x5, 20.7% of the pixels")
-    assert "(windows move 1 pixel at a time)" in charts.pooling_sentence((28, 28), (27, 27), size=2, stride=1,
-                                                                        mode="min")
+        "11x11 -> 5x5, 20.7% of the pixels"
+    )
+    assert "(windows move 1 pixel at a time)" in charts.pooling_sentence(
+        (28, 28), (27, 27), size=2, stride=1, mode="min"
+    )
 
 
 def test_maps_figure_draws_every_map_at_true_or_scaled_size(fashion):
@@ -242,8 +248,9 @@ def test_maps_figure_draws_every_map_at_true_or_scaled_size(fashion):
 
 @pytest.mark.parametrize("shift", [(0, 1), (1, 1), (-2, 0), (2, -2)])
 def test_shift_figures_show_what_shift_sensitivity_measures(edge_map, shift):
-    before, after = (fig_json(f) for f in charts.shift_figures(edge_map, shift, size=2, stride=2, mode="max",
-                                                                padding="valid"))
+    before, after = (
+        fig_json(f) for f in charts.shift_figures(edge_map, shift, size=2, stride=2, mode="max", padding="valid")
+    )
     original, shifted, difference = (array(t["z"]) for t in before["data"])
     pooled, pooled_shifted, pooled_difference = (array(t["z"]) for t in after["data"])
     np.testing.assert_array_equal(shifted, zero_shift(edge_map, *shift))
@@ -284,11 +291,11 @@ def test_page_starts_with_the_course_models_first_pooling(page, edge_map):
     assert metrics(page)["Compression"] == ("4.00 : 1", "keeps 25.0%")
     assert page.code[0].value == "height and width: floor((26 - 2) / 2) + 1 = 13"
     assert "2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels" in [
-        m.value.strip("*.") for m in page.markdown]
+        m.value.strip("*.") for m in page.markdown
+    ]
     traces = chart(page, "pool_true_size")["data"]
     np.testing.assert_allclose(array(traces[0]["z"]), edge_map, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(array(traces[1]["z"]), keras_pool(edge_map, 2, 2, "valid", "max"), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(array(traces[1]["z"]), keras_pool(edge_map, 2, 2, "valid", "max"), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["max", "avg", "min"])
@@ -307,24 +314,40 @@ def test_page_filter_relu_pool_matches_keras(page, fashion, mode):
     row, col = page.slider(key="pool_window_row_13x13").value, page.slider(key="pool_window_column_13x13").value
     assert f"**Window at output row {row}, column {col}:**" in [m.value for m in page.markdown]
     equation = page.code[1].value
-    assert equation == charts.window_equation(keras_conv_relu(first_item(fashion, "Ankle boot"), SOBEL_VERTICAL),
-                                              (row, col), size=3, stride=2, padding="same", mode=mode)
+    assert equation == charts.window_equation(
+        keras_conv_relu(first_item(fashion, "Ankle boot"), SOBEL_VERTICAL),
+        (row, col),
+        size=3,
+        stride=2,
+        padding="same",
+        mode=mode,
+    )
     assert equation.endswith(f"= {expected[row, col]:.2f}")
 
 
-@pytest.mark.parametrize("setting,value,message", [
-    ("pool_size", 30, "Pool size 30x30 is larger than the 26x26 input: with 'valid' padding there is no full window"),
-    ("pool_stride", 0, "Stride must be at least 1 (got 0)"),
-    ("pool_size", 0, "Pool size must be at least 1 (got 0)"),
-])
+@pytest.mark.parametrize(
+    "setting,value,message",
+    [
+        (
+            "pool_size",
+            30,
+            "Pool size 30x30 is larger than the 26x26 input: with 'valid' padding there is no full window",
+        ),
+        ("pool_stride", 0, "Stride must be at least 1 (got 0)"),
+        ("pool_size", 0, "Pool size must be at least 1 (got 0)"),
+    ],
+)
 def test_bad_parameters_show_the_pool_error(page, setting, value, message):
     page.number_input(key=setting).set_value(value)
     page.run()
     assert not page.exception
     assert [e.value for e in page.error] == [message]
     with pytest.raises(PoolError, match=re.escape(message)):
-        pool2d(np.zeros((26, 26)), size=value if setting == "pool_size" else 2,
-               stride=value if setting == "pool_stride" else 2)
+        pool2d(
+            np.zeros((26, 26)),
+            size=value if setting == "pool_size" else 2,
+            stride=value if setting == "pool_stride" else 2,
+        )
     assert chart(page, "walk_maps")  # the course walk does not depend on these settings
 
 
@@ -335,8 +358,7 @@ def test_shift_test_numbers_match_an_independent_computation(page, edge_map):
         page.run()
         shifted = zero_shift(edge_map, dy, dx)
         unpooled = relative_change(edge_map, shifted)
-        pooled = relative_change(keras_pool(edge_map, 2, 2, "valid", "max"),
-                                 keras_pool(shifted, 2, 2, "valid", "max"))
+        pooled = relative_change(keras_pool(edge_map, 2, 2, "valid", "max"), keras_pool(shifted, 2, 2, "valid", "max"))
         assert metrics(page)["Feature map changed"][0] == f"{unpooled:.0%}"
         assert metrics(page)["Pooled map changed"][0] == f"{pooled:.0%}"
         assert pooled < unpooled
@@ -425,7 +447,8 @@ def test_a_picture_smaller_than_the_filter_gets_a_message(page):
     assert not page.exception
     assert [e.value for e in page.error] == [
         "The 3-pixel kernel height is larger than the 2-pixel image height: with 'valid' padding it does not fit. "
-        "Use a smaller kernel or 'same' padding."]
+        "Use a smaller kernel or 'same' padding."
+    ]
 
     page.selectbox(key="pool_filter").select(page.selectbox(key="pool_filter").options[0])  # no filter
     page.run()
@@ -464,7 +487,11 @@ def test_a_link_opens_its_sample_and_pooling_and_follows_changes(fashion):
 def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
     app = linked_page(size="two", stride="0", mode="median", sample="")
     assert [w.value.split(" was ignored")[0] for w in app.warning] == [
-        "The link's sample=''", "The link's size='two'", "The link's stride='0'", "The link's mode='median'"]
+        "The link's sample=''",
+        "The link's size='two'",
+        "The link's stride='0'",
+        "The link's mode='median'",
+    ]
     assert [app.number_input(key=k).value for k in ("pool_size", "pool_stride")] == [2, 2]
     assert metrics(app)["Output"][0] == "13x13"
     assert app.query_params == {"sample": "Fashion-MNIST: Ankle boot"}

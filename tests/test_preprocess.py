@@ -7,8 +7,17 @@ from scipy.spatial.distance import cdist
 
 from components.predict_charts import DISPLAY_SIDE, display_copy, steps_figure, top_k_figure
 from components.preprocess import (
-    PreprocessError, background_to_black, border_level, grayscale, object_box, object_mask, pad_to_square,
-    photo_like, preprocess, resize_to_bytes, should_invert,
+    PreprocessError,
+    background_to_black,
+    border_level,
+    grayscale,
+    object_box,
+    object_mask,
+    pad_to_square,
+    photo_like,
+    preprocess,
+    resize_to_bytes,
+    should_invert,
 )
 from models.data import CLASS_NAMES
 from models.neighbours import NeighbourIndex, build_index, nearest, unit_rows
@@ -91,9 +100,15 @@ def test_photo_like_items_need_inversion_cropping_and_a_black_background(model, 
     images, _ = fashion[1]
     photos = [photo_like(images[i], seed=int(i)) for i in ROUND_TRIP]
     assert all(preprocess(photo).inverted for photo in photos)
-    agreement = {name: float(np.mean(predictions(model, photos, **options) == reference)) for name, options in {
-        "auto": {}, "no inversion": {"invert": "off"}, "no crop": {"crop": False}, "gray background": {"darken": False},
-    }.items()}
+    agreement = {
+        name: float(np.mean(predictions(model, photos, **options) == reference))
+        for name, options in {
+            "auto": {},
+            "no inversion": {"invert": "off"},
+            "no crop": {"crop": False},
+            "gray background": {"darken": False},
+        }.items()
+    }
     assert agreement["auto"] >= 0.88, agreement  # measured 93.5%
     assert agreement["no inversion"] <= 0.5, agreement  # measured 28.5%
     assert agreement["no crop"] <= 0.3, agreement  # measured 7%
@@ -116,8 +131,15 @@ def test_photo_like_is_a_light_picture_with_the_item_off_centre(fashion):
 def test_every_step_is_shown_in_order(fashion):
     result = preprocess(photo_like(fashion[1][0][0]))
     assert [step.title for step in result.steps] == [
-        "original", "grayscale", "crop to object", "pad to square", "resize to 28x28", "invert",
-        "background to black", "scale to [0, 1]"]
+        "original",
+        "grayscale",
+        "crop to object",
+        "pad to square",
+        "resize to 28x28",
+        "invert",
+        "background to black",
+        "scale to [0, 1]",
+    ]
     assert np.array_equal(result.steps[-1].image, result.pixels / np.float32(255.0))
     figure = steps_figure(result.steps)
     assert len(figure.data) == 8 and figure.data[0].type == "image"

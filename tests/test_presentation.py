@@ -11,9 +11,19 @@ from tests.browser import ROOT
 APP = str(ROOT / "app.py")
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("1", True), ("true", True), (" ON ", True), ("0", False), ("no", False), (None, None), ("maybe", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        (" ON ", True),
+        ("0", False),
+        ("no", False),
+        (None, None),
+        ("maybe", None),
+        ("", None),
+    ],
+)
 def test_parse_flag(value, expected):
     assert parse_flag(value) is expected
 

@@ -18,8 +18,16 @@ def staged(store: RunStore, name: str, *, accuracy: float = 0.5) -> "os.PathLike
     shutil.copy(SHIPPED_MODEL, folder / "model.keras")
     curve = np.array([[0.5, 1.2, 0.6], [1.0, 0.9, 0.7]], np.float32)
     np.savez_compressed(folder / "arrays.npz", batch_curve=curve)
-    record = {"name": name, "group": 1, "config": {"batch_size": 32}, "history": {"loss": [0.9], "accuracy": [0.7]},
-              "seconds": 2.5, "test_accuracy": accuracy, "test_loss": 0.8, "stop_reason": None}
+    record = {
+        "name": name,
+        "group": 1,
+        "config": {"batch_size": 32},
+        "history": {"loss": [0.9], "accuracy": [0.7]},
+        "seconds": 2.5,
+        "test_accuracy": accuracy,
+        "test_loss": 0.8,
+        "stop_reason": None,
+    }
     (folder / "run.json").write_text(json.dumps(record))
     return folder
 
@@ -28,8 +36,10 @@ def test_a_committed_run_reads_back_whole_and_only_for_its_learner(tmp_path):
     store = RunStore(tmp_path)
     run = store.commit("alice-token", staged(store, "Run 1: course CNN, 1 epoch", accuracy=0.75))
     assert isinstance(run, TrainingRun) and run.name == "Run 1: course CNN, 1 epoch" and run.test_accuracy == 0.75
-    assert run.batch_curve == ((0.5, pytest.approx(1.2), pytest.approx(0.6)), (1.0, pytest.approx(0.9),
-                                                                               pytest.approx(0.7)))
+    assert run.batch_curve == (
+        (0.5, pytest.approx(1.2), pytest.approx(0.6)),
+        (1.0, pytest.approx(0.9), pytest.approx(0.7)),
+    )
     assert run.keras_bytes() == SHIPPED_MODEL.read_bytes() and run.timeline is None
     assert [r.name for r in store.runs("alice-token")[0]] == [run.name]
     assert store.runs("bob-token") == ([], [])

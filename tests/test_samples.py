@@ -68,8 +68,8 @@ def test_checkerboard_is_black_and_white_squares():
 def test_sample_names_list_drawn_pictures_then_every_fashion_class():
     names = sample_names()
     assert names[: len(DRAWN_SAMPLES)] == list(DRAWN_SAMPLES)
-    assert names[len(DRAWN_SAMPLES):] == [FASHION_PREFIX + c for c in CLASS_NAMES]
-    assert all(is_fashion_sample(n) for n in names[len(DRAWN_SAMPLES):])
+    assert names[len(DRAWN_SAMPLES) :] == [FASHION_PREFIX + c for c in CLASS_NAMES]
+    assert all(is_fashion_sample(n) for n in names[len(DRAWN_SAMPLES) :])
     assert not any(is_fashion_sample(n) for n in DRAWN_SAMPLES)
     assert not is_fashion_sample(FASHION_PREFIX + "Hat")
 

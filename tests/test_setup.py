@@ -17,8 +17,14 @@ from models import data
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "ensure_system.py"
 REFUSED = "http://127.0.0.1:9/"  # nothing listens on the discard port: a download fails at once
-NO_NETWORK = {"https_proxy": REFUSED, "http_proxy": REFUSED, "HTTPS_PROXY": REFUSED, "HTTP_PROXY": REFUSED,
-              "no_proxy": "", "NO_PROXY": ""}
+NO_NETWORK = {
+    "https_proxy": REFUSED,
+    "http_proxy": REFUSED,
+    "HTTPS_PROXY": REFUSED,
+    "HTTP_PROXY": REFUSED,
+    "no_proxy": "",
+    "NO_PROXY": "",
+}
 APT_INSTALL = "apt-get install -y -qq --no-install-recommends --no-upgrade"
 
 _spec = importlib.util.spec_from_file_location("ensure_system", SCRIPT)
@@ -69,8 +75,9 @@ def no_data(tmp_path, monkeypatch):
 
     # Keras fixes its home folder when first imported in this process: send its downloads to this KERAS_HOME.
     real_get_file = keras.utils.get_file
-    monkeypatch.setattr(keras.utils, "get_file",
-                        lambda *args, **kw: real_get_file(*args, cache_dir=str(tmp_path / "keras"), **kw))
+    monkeypatch.setattr(
+        keras.utils, "get_file", lambda *args, **kw: real_get_file(*args, cache_dir=str(tmp_path / "keras"), **kw)
+    )
     assert data.find_local_copy() is None
     return tmp_path / "debian"
 
@@ -103,13 +110,26 @@ def test_data_present_is_a_quick_no_op(real_dir, tools, tmp_path):
 def test_missing_everywhere_without_apt_or_internet_stops_with_the_command(tools, tmp_path):
     """A fresh process: models.data's Debian folder empty, no apt-get or sudo on PATH, the download refused."""
     (tmp_path / "home").mkdir()
-    env = {"PATH": str(tools.bin), "HOME": str(tmp_path / "home"), "FASHION_MNIST_DIR": str(tmp_path / "empty"),
-           "KERAS_HOME": str(tmp_path / "keras"), "TF_CPP_MIN_LOG_LEVEL": "3", **NO_NETWORK}
-    run_script = ("import runpy, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
-                  "from models import data; data.DEBIAN_DIR = Path(sys.argv[2]); "
-                  "sys.argv = [sys.argv[3], 'data']; runpy.run_path(sys.argv[0], run_name='__main__')")
-    result = subprocess.run([sys.executable, "-c", run_script, str(ROOT), str(tmp_path / "debian"), str(SCRIPT)],
-                            env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": str(tools.bin),
+        "HOME": str(tmp_path / "home"),
+        "FASHION_MNIST_DIR": str(tmp_path / "empty"),
+        "KERAS_HOME": str(tmp_path / "keras"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        **NO_NETWORK,
+    }
+    run_script = (
+        "import runpy, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        "from models import data; data.DEBIAN_DIR = Path(sys.argv[2]); "
+        "sys.argv = [sys.argv[3], 'data']; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", run_script, str(ROOT), str(tmp_path / "debian"), str(SCRIPT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "apt-get is not available here" in result.stdout
     assert "downloading Fashion-MNIST" in result.stdout
@@ -121,12 +141,16 @@ def test_missing_everywhere_without_apt_or_internet_stops_with_the_command(tools
 # --- data: the decision, in this process ---------------------------------------------------------------------
 
 
-def test_as_root_apt_installs_the_package_refreshing_the_lists_of_a_fresh_machine(no_data, real_dir, tools,
-                                                                                   monkeypatch, capsys):
+def test_as_root_apt_installs_the_package_refreshing_the_lists_of_a_fresh_machine(
+    no_data, real_dir, tools, monkeypatch, capsys
+):
     as_user(monkeypatch, 0)
     updated = tools.bin / "updated"
-    tools.add("apt-get", f'case "$1" in update) : > "{updated}";; '
-                         f'install) [ -e "{updated}" ] || exit 100; {copy_files(real_dir, no_data)};; esac')
+    tools.add(
+        "apt-get",
+        f'case "$1" in update) : > "{updated}";; '
+        f'install) [ -e "{updated}" ] || exit 100; {copy_files(real_dir, no_data)};; esac',
+    )
     assert ensure_system.ensure_data()
     install = f"{APT_INSTALL} dataset-fashion-mnist"
     assert tools.calls() == [install, "apt-get update -qq", install]
@@ -146,8 +170,9 @@ def test_not_root_uses_sudo_when_it_needs_no_password(no_data, real_dir, tools, 
     assert data.find_local_copy() == no_data
 
 
-def test_sudo_asking_for_a_password_falls_back_to_the_loaders_keras_download(no_data, real_dir, tools, tmp_path,
-                                                                              monkeypatch, capsys):
+def test_sudo_asking_for_a_password_falls_back_to_the_loaders_keras_download(
+    no_data, real_dir, tools, tmp_path, monkeypatch, capsys
+):
     """The download is models.data's own fallback; where Keras saves it then counts as present."""
     as_user(monkeypatch, 1000)
     tools.add("sudo", 'echo "sudo: a password is required" >&2; exit 1')
@@ -170,9 +195,14 @@ def test_failed_apt_install_and_failed_download_exit_1_after_every_step(no_data,
     tools.add("apt-get", "exit 100")
     monkeypatch.setattr(ensure_system, "BROWSER_FILES", {"chromium": no_data / "chromium"})
     assert ensure_system.main(["data", "browser"]) == 1
-    assert tools.calls() == [f"{APT_INSTALL} dataset-fashion-mnist", "apt-get update -qq",
-                             f"{APT_INSTALL} dataset-fashion-mnist",
-                             f"{APT_INSTALL} chromium", "apt-get update -qq", f"{APT_INSTALL} chromium"]
+    assert tools.calls() == [
+        f"{APT_INSTALL} dataset-fashion-mnist",
+        "apt-get update -qq",
+        f"{APT_INSTALL} dataset-fashion-mnist",
+        f"{APT_INSTALL} chromium",
+        "apt-get update -qq",
+        f"{APT_INSTALL} chromium",
+    ]
     err = capsys.readouterr().err
     assert "sudo apt-get install dataset-fashion-mnist" in err and "sudo apt-get install chromium" in err
 
@@ -239,17 +269,22 @@ def test_without_apt_chromium_is_a_warning_naming_the_command(browser_files, too
 
 # --- the virtual environment -------------------------------------------------------------------------------------
 
-DEBIAN_VENV_ERROR = ("The virtual environment was not created successfully because ensurepip is not\n"
-                     "available.  On Debian/Ubuntu systems, you need to install the python3-venv\n"
-                     "package using the following command.\n\n    apt install python3.11-venv\n")
+DEBIAN_VENV_ERROR = (
+    "The virtual environment was not created successfully because ensurepip is not\n"
+    "available.  On Debian/Ubuntu systems, you need to install the python3-venv\n"
+    "package using the following command.\n\n    apt install python3.11-venv\n"
+)
 
 
 @pytest.fixture
 def debian_python(tools, tmp_path):
     """A `python3 -m venv DIR` stand-in that fails as Debian's does until python3.11-venv is 'installed'."""
     installed = tmp_path / "python3.11-venv-installed"
-    tools.add("python3", f'/bin/mkdir -p "$3/bin"; : > "$3/bin/python"; [ -e "{installed}" ] && exit 0\n'
-                         f"/bin/cat <<'EOF'\n{DEBIAN_VENV_ERROR}EOF\nexit 1")
+    tools.add(
+        "python3",
+        f'/bin/mkdir -p "$3/bin"; : > "$3/bin/python"; [ -e "{installed}" ] && exit 0\n'
+        f"/bin/cat <<'EOF'\n{DEBIAN_VENV_ERROR}EOF\nexit 1",
+    )
     return tools.bin / "python3", installed
 
 
@@ -258,8 +293,11 @@ def test_missing_python3_venv_is_installed_then_the_venv_made(debian_python, too
     python, installed = debian_python
     tools.add("apt-get", f': > "{installed}"')
     assert ensure_system.ensure_venv(tmp_path / "venv", python=str(python), version=(3, 11))
-    assert tools.calls() == [f"python3 -m venv {tmp_path / 'venv'}", f"{APT_INSTALL} python3.11-venv",
-                             f"python3 -m venv {tmp_path / 'venv'}"]
+    assert tools.calls() == [
+        f"python3 -m venv {tmp_path / 'venv'}",
+        f"{APT_INSTALL} python3.11-venv",
+        f"python3 -m venv {tmp_path / 'venv'}",
+    ]
 
 
 def test_without_apt_missing_python3_venv_names_the_package_and_leaves_no_half_venv(debian_python, tmp_path, capsys):
@@ -291,20 +329,28 @@ def test_make_run_and_test_check_the_system_before_starting(monkeypatch):
     """Dry runs: the setup step comes right before streamlit and pytest."""
     for name in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):  # under `make test` this would be a sub-make
         monkeypatch.delenv(name, raising=False)
-    for target, step, then in (("run", "data", ["-m streamlit run app.py"]),
-                               ("test", "data browser", ["lint-imports", "-m pytest"])):
-        lines = subprocess.run(["make", "--no-print-directory", "-n", target], cwd=ROOT, capture_output=True,
-                               text=True, check=True).stdout.splitlines()
-        commands = [line.split("  #")[0].strip() for line in lines[-1 - len(then):]]
+    for target, step, then in (
+        ("run", "data", ["-m streamlit run app.py"]),
+        ("test", "data browser", ["lint-imports", "-m pytest"]),
+    ):
+        lines = subprocess.run(
+            ["make", "--no-print-directory", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        commands = [line.split("  #")[0].strip() for line in lines[-1 - len(then) :]]
         expected = [f".venv/bin/python scripts/ensure_system.py {step}"]
-        expected += [f".venv/bin/{command}" if command == "lint-imports" else f".venv/bin/python {command}"
-                     for command in then]
+        expected += [
+            f".venv/bin/{command}" if command == "lint-imports" else f".venv/bin/python {command}" for command in then
+        ]
         assert commands == expected
 
 
 def test_make_without_python_says_what_to_install(tmp_path):
-    result = subprocess.run(["make", f"VENV={tmp_path / 'venv'}", "PYTHON=no-such-python3",
-                             f"{tmp_path / 'venv'}/bin/python"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        ["make", f"VENV={tmp_path / 'venv'}", "PYTHON=no-such-python3", f"{tmp_path / 'venv'}/bin/python"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
     assert "no-such-python3 not found; run: sudo apt-get install python3 python3-venv" in result.stderr
     assert not (tmp_path / "venv").exists()

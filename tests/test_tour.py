@@ -117,7 +117,8 @@ def test_every_step_shows_its_live_widget_and_reveals_its_answer(index):
 def test_a_garbled_step_falls_back_to_the_first_with_a_notice():
     app = tour(step="9")
     assert [w.value for w in app.warning] == [
-        f"The link's step='9' was ignored (outside 1-{len(STEPS)}); using the default, 1."]
+        f"The link's step='9' was ignored (outside 1-{len(STEPS)}); using the default, 1."
+    ]
     assert step_header(app) == f"1. {STEPS[0].title}" and app.query_params == {"step": "1"}
 
 

@@ -33,10 +33,14 @@ def test_shuffled_dataset_covers_every_image_once(small):
 
 def test_progress_hooks_see_every_batch_and_epoch(small):
     batches, epochs = [], []
-    result = train(course_dnn(), small[0], TrainConfig(epochs=2, batch_size=128),
-                   validation_data=small[1],
-                   on_batch=lambda e, b, logs: batches.append((e, b, logs["loss"])),
-                   on_epoch=lambda e, logs: epochs.append((e, logs)))
+    result = train(
+        course_dnn(),
+        small[0],
+        TrainConfig(epochs=2, batch_size=128),
+        validation_data=small[1],
+        on_batch=lambda e, b, logs: batches.append((e, b, logs["loss"])),
+        on_epoch=lambda e, logs: epochs.append((e, logs)),
+    )
     assert [(e, b) for e, b, _ in batches] == [(e, b) for e in range(2) for b in range(8)]
     assert [e for e, _ in epochs] == [0, 1] and "val_accuracy" in epochs[-1][1]
     assert result.epochs_run == 2 and result.stop_reason is None
@@ -76,8 +80,9 @@ def test_unknown_optimizer_is_refused(small):
 
 def test_cli_writes_model_card_and_filter_snapshots(tmp_path, capsys):
     output = tmp_path / "cnn.keras"
-    assert train_module.main(["--epochs", "2", "--train-size", "512", "--batch-size", "64",
-                              "--output", str(output)]) == 0
+    assert (
+        train_module.main(["--epochs", "2", "--train-size", "512", "--batch-size", "64", "--output", str(output)]) == 0
+    )
     card = json.loads(output.with_suffix(".json").read_text())
     assert card["epochs"] == 2 and card["train_images"] == 512 and card["parameters"] == 243_786
     assert 0.0 < card["test_accuracy"] <= 1.0 and set(card["versions"]) >= {"tensorflow", "keras"}

@@ -141,9 +141,14 @@ def test_curves_figure_puts_batches_and_epochs_on_one_epoch_axis():
     history = {"loss": [1.8, 1.4], "accuracy": [0.2, 0.6], "val_loss": [1.7, 1.5], "val_accuracy": [0.3, 0.5]}
     fig = curves_figure(curve, history, epochs=3)
     names = [(t.name, t.xaxis) for t in fig.data]
-    assert names == [("training, per batch (smoothed)", "x"), ("training, per epoch", "x"),
-                     ("validation, per epoch", "x"), ("training, per batch (smoothed)", "x2"),
-                     ("training, per epoch", "x2"), ("validation, per epoch", "x2")]
+    assert names == [
+        ("training, per batch (smoothed)", "x"),
+        ("training, per epoch", "x"),
+        ("validation, per epoch", "x"),
+        ("training, per batch (smoothed)", "x2"),
+        ("training, per epoch", "x2"),
+        ("validation, per epoch", "x2"),
+    ]
     assert list(fig.data[0].x) == [p[0] for p in curve] and list(fig.data[3].y) == [p[2] for p in curve]
     assert list(fig.data[2].x) == [1, 2] and list(fig.data[5].y) == [0.3, 0.5]
     assert fig.layout.xaxis.range == (0, 3 * 1.02)
@@ -157,11 +162,19 @@ def test_thin_keeps_at_most_the_limit_and_the_last_point():
 
 
 def test_overlay_draws_validation_solid_and_training_dashed_per_run():
-    runs = [("a", {"loss": [1.0, 0.5], "accuracy": [0.5, 0.7], "val_loss": [1.1, 0.6], "val_accuracy": [0.4, 0.6]}),
-            ("b", {"loss": [0.9], "accuracy": [0.6]})]
+    runs = [
+        ("a", {"loss": [1.0, 0.5], "accuracy": [0.5, 0.7], "val_loss": [1.1, 0.6], "val_accuracy": [0.4, 0.6]}),
+        ("b", {"loss": [0.9], "accuracy": [0.6]}),
+    ]
     fig = overlay_figure(runs)
-    assert [(t.name, t.line.dash) for t in fig.data] == [("a", "solid"), ("a", "dash"), ("a", "solid"),
-                                                         ("a", "dash"), ("b", "dash"), ("b", "dash")]
+    assert [(t.name, t.line.dash) for t in fig.data] == [
+        ("a", "solid"),
+        ("a", "dash"),
+        ("a", "solid"),
+        ("a", "dash"),
+        ("b", "dash"),
+        ("b", "dash"),
+    ]
     assert [t.showlegend for t in fig.data] == [True, False, False, False, True, False]
     assert fig.data[0].line.color == fig.data[1].line.color != fig.data[4].line.color
 
@@ -263,7 +276,10 @@ def test_a_link_opens_the_whole_recipe():
 def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
     app = linked_page(model="resnet", images="100", epochs="31")
     assert [w.value.split(" was ignored")[0] for w in app.warning] == [
-        "The link's model='resnet'", "The link's images='100'", "The link's epochs='31'"]
+        "The link's model='resnet'",
+        "The link's images='100'",
+        "The link's epochs='31'",
+    ]
     assert app.selectbox(key="training_model").value == "Course CNN"
     assert (app.select_slider(key="training_images").value, app.slider(key="training_epochs").value) == (20_000, 5)
     assert app.query_params == {}

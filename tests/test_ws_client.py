@@ -68,4 +68,5 @@ def test_a_class_arriving_at_once_on_a_fresh_server_gets_whole_pages():
     assert [r.status for r in replies] == ["FINISHED_SUCCESSFULLY"] * len(replies)
     # app.py's sidebar toggle is among each page's widgets: the page ran through app.py
     assert all(any(w.label == "Presentation mode" for w in r.widgets) for r in replies), [
-        sorted(w.label for w in r.widgets) for r in replies]
+        sorted(w.label for w in r.widgets) for r in replies
+    ]

@@ -25,16 +25,19 @@ def test_course_dnn_is_the_dense_baseline():
     assert model.count_params() == 784 * 128 + 128 + 128 * 10 + 10
 
 
-@pytest.mark.parametrize("config", [
-    CNNConfig(),
-    CNNConfig(conv_blocks=1, filters=16),
-    CNNConfig(conv_blocks=3, filters=32, padding="same"),
-    CNNConfig(conv_blocks=2, kernel_size=5, pooling="avg"),
-    CNNConfig(conv_blocks=2, pooling="none", dense_units=0),
-    CNNConfig(conv_blocks=0, dense_units=64, dropout=0.2),
-    CNNConfig(conv_blocks=3, kernel_size=3, pool_size=3, padding="same"),
-    CNNConfig(conv_blocks=1, kernel_size=7, pool_size=4, dense_units=32, dropout=0.5),
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        CNNConfig(),
+        CNNConfig(conv_blocks=1, filters=16),
+        CNNConfig(conv_blocks=3, filters=32, padding="same"),
+        CNNConfig(conv_blocks=2, kernel_size=5, pooling="avg"),
+        CNNConfig(conv_blocks=2, pooling="none", dense_units=0),
+        CNNConfig(conv_blocks=0, dense_units=64, dropout=0.2),
+        CNNConfig(conv_blocks=3, kernel_size=3, pool_size=3, padding="same"),
+        CNNConfig(conv_blocks=1, kernel_size=7, pool_size=4, dense_units=32, dropout=0.5),
+    ],
+)
 def test_planned_shapes_equal_keras(config):
     model = build_cnn(config)
     stages = plan(config)[1:]
@@ -42,12 +45,15 @@ def test_planned_shapes_equal_keras(config):
     assert [tuple(layer.output.shape[1:]) for layer in model.layers] == [s.shape for s in stages]
 
 
-@pytest.mark.parametrize("config, layer", [
-    (CNNConfig(conv_blocks=4), "conv4"),
-    (CNNConfig(conv_blocks=3, kernel_size=5), "conv3"),
-    (CNNConfig(conv_blocks=1, kernel_size=29), "conv1"),
-    (CNNConfig(conv_blocks=5, padding="same"), "pool5"),
-])
+@pytest.mark.parametrize(
+    "config, layer",
+    [
+        (CNNConfig(conv_blocks=4), "conv4"),
+        (CNNConfig(conv_blocks=3, kernel_size=5), "conv3"),
+        (CNNConfig(conv_blocks=1, kernel_size=29), "conv1"),
+        (CNNConfig(conv_blocks=5, padding="same"), "pool5"),
+    ],
+)
 def test_collapsing_configs_name_the_layer(config, layer):
     with pytest.raises(ConfigError, match=f"^{layer}: "):
         build_cnn(config)
@@ -104,12 +110,15 @@ def test_model_card_and_snapshots_read_without_tensorflow(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; from models.card import read_model_card, read_filter_snapshots; "
-            "card = read_model_card(); k = read_filter_snapshots(); "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
-            "print(card['test_accuracy'], k.shape)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=SHIPPED_MODEL.parents[1]).stdout
+    code = (
+        "import sys; from models.card import read_model_card, read_filter_snapshots; "
+        "card = read_model_card(); k = read_filter_snapshots(); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
+        "print(card['test_accuracy'], k.shape)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=SHIPPED_MODEL.parents[1]
+    ).stdout
     assert out.startswith("0.9")
 
 
