@@ -45,10 +45,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.ws_client import ClientError, RunResult, Session  # noqa: E402
-from components.filters import KERNELS  # noqa: E402
-from components.pooling import output_shape  # noqa: E402
 from models.analysis import format_count, layer_table_for_config, totals  # noqa: E402
 from models.config import COURSE_CNN, CNNConfig  # noqa: E402
+from models.kernels import KERNELS  # noqa: E402
+from models.pooling import output_shape  # noqa: E402
 
 KERNEL_NAMES = list(KERNELS)
 POOL_PAIRS = [(size, stride) for size in range(2, 10) for stride in range(1, size + 1)]  # 44 (size, stride)

@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from components.preprocess import photo_like, preprocess  # noqa: E402
 from models import inspection as ins  # noqa: E402
 from models.data import load_fashion_mnist  # noqa: E402
 from models.neighbours import INDEX_SIZE, build_index  # noqa: E402
+from models.preprocess import photo_like, preprocess  # noqa: E402
 from models.zoo import load_model_file  # noqa: E402
 
 ROUND_TRIP = 1_000  # test images, evenly spread

@@ -149,7 +149,7 @@ def plain_fit(executor: LocalProcessExecutor) -> tuple[list[float], float, float
 
 def watch(job, stop: threading.Event) -> None:
     """What the page's fragment does every second while a job runs."""
-    from components.training_charts import curves_figure
+    from components.charts.training import curves_figure
 
     while not stop.wait(1.0):
         job.heartbeat()

@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from components import filters, pooling
+from models import convolution, pooling
 from models.analysis import DENSE_BASELINE, layer_table_for_config, totals
 from models.config import COURSE_CNN, INPUT_SHAPE, plan, shape_text
+from models.kernels import KERNELS
 from models.recipes import RunSpec, TrainConfig
 
 TOUR_KERNEL = "Course: vertical lines"
@@ -57,10 +58,10 @@ def why_cnns() -> Step:
 
 
 def a_filter() -> Step:
-    weights = filters.KERNELS[TOUR_KERNEL].weights
+    weights = KERNELS[TOUR_KERNEL].weights
     height, width = INPUT_SHAPE[:2]
     size = weights.shape[0]
-    out_h, out_w = filters.output_shape(height, width, size)
+    out_h, out_w = convolution.output_shape(height, width, size)
     return Step(
         "filter",
         "filters",
@@ -72,7 +73,7 @@ def a_filter() -> Step:
         f"The {size}x{size} filter slides over a {height}x{width} item without padding ('valid'). "
         "What size is the output?",
         f"{out_h}x{out_w}: the filter fits in {out_w} positions across and {out_h} down "
-        f"({filters.shape_formula(height, width, size)}).",
+        f"({convolution.shape_formula(height, width, size)}).",
     )
 
 
@@ -81,7 +82,7 @@ def _column(weights, index: int) -> str:
 
 
 def pooling_step() -> Step:
-    height, width = filters.output_shape(*INPUT_SHAPE[:2], filters.KERNELS[TOUR_KERNEL].weights.shape[0])
+    height, width = convolution.output_shape(*INPUT_SHAPE[:2], KERNELS[TOUR_KERNEL].weights.shape[0])
     pooled = pooling.output_shape(height, width)
     stats = pooling.compression((height, width), pooled)
     return Step(

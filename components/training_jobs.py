@@ -11,9 +11,9 @@ import re
 
 import streamlit as st
 
+from components.charts.training import curves_figure
 from components.learner import learner_sessions, learner_token
 from components.session_keys import TRAINING_NOTICES, TRAINING_START_ERROR
-from components.training_charts import curves_figure
 from models.executors import executor_from_environment
 from models.jobs import JobRegistry, TrainingJob
 from models.recipes import RunSpec

@@ -11,14 +11,14 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from components.imaging import ImageError, load_image_with_notes
-from components.learned_filters import FilterLabel, LearnedFilters, label_filters
 from components.presentation import PRESENT_PARAM, parse_flag, presentation_css
 from components.query_state import Link, read_link
-from components.samples import is_fashion_sample, load_sample, sample_description, sample_names
 from components.session_keys import APP_RAN, IMAGE_SOURCE, PAGE_LINKS, PRESENTATION, PRESENTATION_TOGGLE
 from models.card import ModelFileError, read_filter_snapshots, read_model_card
 from models.data import Arrays, DataError, load_fashion_mnist
+from models.images import ImageError, load_image_with_notes
+from models.learned_filters import FilterLabel, LearnedFilters, label_filters
+from models.samples import is_fashion_sample, load_sample, sample_description, sample_names
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -176,7 +176,7 @@ class PickedImage:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def sample_pixels(name: str, grayscale: bool) -> np.ndarray:
-    """A bundled sample (see components.samples) in the chosen colour mode."""
+    """A bundled sample (see models.samples) in the chosen colour mode."""
     fashion = _fashion_mnist()[1] if is_fashion_sample(name) else None
     return load_sample(name, grayscale=grayscale, fashion=fashion)
 

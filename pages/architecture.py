@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components.architecture_charts import comparison_figure, flow_figure, layer_share_figure
+from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure
 from components.query_state import config_from_link, config_link
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.widgets import model_card, start_page, update_query_params

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from components.filter_charts import (
+from components.charts.filters import (
     block_mean,
     display_factor,
     epoch_strip_figure,
@@ -23,24 +23,9 @@ from components.filter_charts import (
     thumbnail,
     window_figure,
 )
-from components.filters import (
-    KERNELS,
-    KernelError,
-    convolve2d,
-    explain_pixel,
-    kernel_to_text,
-    most_similar_kernel,
-    normalise_kernel,
-    parse_kernel,
-    shape_formula,
-    starting_kernels,
-)
-from components.imaging import LUMA_WEIGHTS, fingerprint, to_npy_bytes, to_png_bytes
-from components.learned_filters import filter_responses
 from components.memo import once
 from components.query_state import Choice, Integer, Link
 from components.quiz import make_question
-from components.samples import sample_names
 from components.session_keys import FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND, IMAGE_SOURCE
 from components.widgets import (
     ImageChoice,
@@ -53,6 +38,20 @@ from components.widgets import (
 )
 from models.card import ModelFileError
 from models.config import COURSE_CNN
+from models.convolution import (
+    KernelError,
+    convolve2d,
+    explain_pixel,
+    kernel_to_text,
+    normalise_kernel,
+    parse_kernel,
+    shape_formula,
+    starting_kernels,
+)
+from models.images import LUMA_WEIGHTS, fingerprint, to_npy_bytes, to_png_bytes
+from models.kernels import KERNELS, most_similar_kernel
+from models.learned_filters import filter_responses
+from models.samples import sample_names
 
 KERNEL_SOURCES = ("Library", "Edit your own", "Learned by the network")
 GRID_SIZES = (3, 5, 7)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from components.catalog import LESSONS, TOUR
-from components.charts import FlowStep, shape_flow_figure
+from components.charts.common import FlowStep, shape_flow_figure
 from components.widgets import model_card, start_page
 from models.card import ModelFileError
 from models.config import COURSE_CNN, plan

@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from components.imaging import fingerprint
-from components.inspect_charts import (
+from components.charts.inspect import (
     GridColumn,
     all_maps_figure,
     clicked_cell,
@@ -43,6 +42,7 @@ from components.widgets import (
 from models import inspection as ins
 from models.card import SHIPPED_MODEL, ModelFileError
 from models.data import CLASS_NAMES
+from models.images import fingerprint
 
 if TYPE_CHECKING:
     import keras

@@ -5,11 +5,17 @@ import functools
 import numpy as np
 import streamlit as st
 
-from components import pooling_charts as charts
-from components.filters import KERNELS, convolve2d
-from components.imaging import fingerprint
+from components.charts import pooling as charts
 from components.memo import once
-from components.pooling import (
+from components.query_state import Choice, Integer, Link, link_update
+from components.widgets import fashion_mnist, learned_filters, read_page_link, start_page, update_query_params
+from models.card import ModelFileError
+from models.config import COURSE_CNN, plan, shape_text
+from models.convolution import convolve2d
+from models.data import CLASS_NAMES
+from models.images import fingerprint
+from models.kernels import KERNELS
+from models.pooling import (
     PoolError,
     busiest_window,
     compression,
@@ -18,12 +24,7 @@ from components.pooling import (
     shape_formula,
     shift_sensitivity,
 )
-from components.query_state import Choice, Integer, Link, link_update
-from components.samples import FASHION_PREFIX, fashion_item, sample_names
-from components.widgets import fashion_mnist, learned_filters, read_page_link, start_page, update_query_params
-from models.card import ModelFileError
-from models.config import COURSE_CNN, plan, shape_text
-from models.data import CLASS_NAMES
+from models.samples import FASHION_PREFIX, fashion_item, sample_names
 from pages.filters import linked_image, sample_link
 
 PLOT_CONFIG = {"displayModeBar": False}

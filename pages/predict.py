@@ -9,10 +9,8 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from components.imaging import ImageError, fingerprint
-from components.inspect_charts import gallery_figure
-from components.memo import once
-from components.predict_charts import (
+from components.charts.inspect import gallery_figure
+from components.charts.predict import (
     DISPLAY_SIDE,
     HOVER_LIMIT,
     feature_map_figures,
@@ -20,12 +18,14 @@ from components.predict_charts import (
     steps_figure,
     top_k_figure,
 )
-from components.preprocess import PreprocessError, photo_like, preprocess
+from components.memo import once
 from components.widgets import UPLOAD_TYPES, decode_upload, fashion_mnist, shipped_model, start_page
 from models import inspection as ins
 from models.card import SHIPPED_MODEL
 from models.data import CLASS_NAMES
+from models.images import ImageError, fingerprint
 from models.neighbours import INDEX_SIZE, NeighbourIndex, build_index, nearest
+from models.preprocess import PreprocessError, photo_like, preprocess
 
 CHART_CONFIG = {"displayModeBar": False}
 SOURCES = ["Examples", "Draw", "Upload", "Camera"]

@@ -7,15 +7,15 @@ when a step needs them: the Training and Inspect sections load TensorFlow, so on
 import streamlit as st
 
 from components.catalog import LESSONS
-from components.filters import convolve2d
 from components.query_state import Integer, link_update, read_link
-from components.samples import FASHION_PREFIX
 from components.session_keys import TOUR_STEP
 from components.tour import TOUR_KERNEL, TOUR_RUN, Step, steps
 from components.widgets import image_picker, model_card, read_page_link, shipped_model, start_page, update_query_params
 from models.analysis import layer_table_for_config
 from models.card import ModelFileError
 from models.config import COURSE_CNN
+from models.convolution import convolve2d
+from models.samples import FASHION_PREFIX
 
 STEPS = steps()
 LINK = {"step": Integer(1, len(STEPS), 1)}
@@ -102,7 +102,7 @@ def model_section() -> dict[str, str]:
 
 def training_section() -> dict[str, str]:
     from components import training_jobs as jobs
-    from components.training_charts import curves_figure
+    from components.charts.training import curves_figure
 
     spec = TOUR_RUN
     jobs.collect_ended_jobs()

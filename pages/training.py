@@ -5,10 +5,10 @@ import re
 import streamlit as st
 
 from components.catalog import ALL_PAGES
+from components.charts.training import curves_figure, feature_maps_figure, filters_figure, overlay_figure
 from components.learner import learner_token
 from components.query_state import Choice, Integer, Link, link_update
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
-from components.training_charts import curves_figure, feature_maps_figure, filters_figure, overlay_figure
 from components.training_jobs import (
     CHART_CONFIG,
     CURVES_CAPTION,

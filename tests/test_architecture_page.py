@@ -153,7 +153,7 @@ def test_the_page_runs_without_tensorflow_in_a_fresh_process():
 
 
 def test_the_flow_diagram_keeps_its_labels_apart_and_grows_with_its_tallest_tensor():
-    from components.architecture_charts import flow_figure
+    from components.charts.architecture import flow_figure
     from models.analysis import layer_table_for_config
 
     def diagram(config):

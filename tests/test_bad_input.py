@@ -21,13 +21,13 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from components.catalog import ALL_PAGES
-from components.filters import MAX_KERNEL_SIZE, KernelError, parse_kernel
-from components.imaging import ImageError, load_image, load_image_with_notes
-from components.pooling import PoolError, output_shape, pool2d
 from components.query_state import config_from_link
 from components.widgets import decode_upload
 from models.analysis import QUERY_NAMES
 from models.config import COURSE_CNN, ConfigError, plan
+from models.convolution import MAX_KERNEL_SIZE, KernelError, parse_kernel
+from models.images import ImageError, load_image, load_image_with_notes
+from models.pooling import PoolError, output_shape, pool2d
 from tests.browser import ROOT
 
 APP = str(ROOT / "app.py")

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.filters import KERNELS
-from components.pooling import output_shape
 from models.data import CLASS_NAMES
+from models.kernels import KERNELS
+from models.pooling import output_shape
 from tests.browser import screenshot, wait_until_idle
 
 EXCEPTION = '[data-testid="stException"]'

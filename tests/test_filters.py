@@ -1,4 +1,4 @@
-"""components.filters against Keras Conv2D / tf.nn.depthwise_conv2d on real Fashion-MNIST images."""
+"""models.convolution against Keras Conv2D / tf.nn.depthwise_conv2d on real Fashion-MNIST images."""
 
 from __future__ import annotations
 
@@ -10,19 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components.filters import (
-    KERNELS,
-    Kernel,
+from models.convolution import (
     KernelError,
     convolve2d,
     explain_pixel,
     kernel_to_text,
-    most_similar_kernel,
     normalise_kernel,
     output_shape,
     parse_kernel,
     shape_formula,
 )
+from models.kernels import KERNELS, Kernel, most_similar_kernel
 
 FASHION_TEST_IMAGES = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 KERNEL_SIZES = (1, 3, 5, 7)

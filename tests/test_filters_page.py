@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from components.filter_charts import (
+from components.charts.filters import (
     DISPLAY_MAX_SIDE,
     RGB_DISPLAY_MAX_SIDE,
     block_mean,
@@ -29,12 +29,14 @@ from components.filter_charts import (
     tile,
     window_figure,
 )
-from components.filters import KERNELS, convolve2d, explain_pixel, shape_formula
-from components.imaging import LUMA_WEIGHTS, colorize, to_display_uint8
-from components.learned_filters import FilterLabel, LearnedFilters, filter_responses, label_filters
+from components.charts.pictures import colorize
 from components.quiz import make_question, similarity
-from components.samples import FASHION_PREFIX, draw_town, load_sample
 from models.card import SHIPPED_MODEL, read_filter_snapshots
+from models.convolution import convolve2d, explain_pixel, shape_formula
+from models.images import LUMA_WEIGHTS, to_display_uint8
+from models.kernels import KERNELS
+from models.learned_filters import FilterLabel, LearnedFilters, filter_responses, label_filters
+from models.samples import FASHION_PREFIX, draw_town, load_sample
 from tests.apptest import APP, open_page
 from tests.browser import ROOT
 

@@ -1,4 +1,4 @@
-"""components.imaging on image files built in memory with Pillow, good and bad."""
+"""models.images on image files built in memory with Pillow, good and bad."""
 
 from __future__ import annotations
 
@@ -13,14 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from components.imaging import (
-    LOSSLESS_PIXELS,
+from components.charts.pictures import LOSSLESS_PIXELS, colorize, picture_data_uri
+from models.images import (
     ImageError,
-    colorize,
     fingerprint,
     load_image,
     load_image_with_notes,
-    picture_data_uri,
     to_display_uint8,
     to_npy_bytes,
     to_png_bytes,

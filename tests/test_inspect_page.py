@@ -127,7 +127,7 @@ def test_a_training_run_can_be_inspected():
 
 
 def test_confusion_markers_map_back_to_their_cells(evaluation):
-    from components.inspect_charts import clicked_cell, confusion_figure
+    from components.charts.inspect import clicked_cell, confusion_figure
     from models.data import CLASS_NAMES
 
     figure = confusion_figure(evaluation.confusion, CLASS_NAMES)
@@ -142,7 +142,7 @@ def test_galleries_colour_relative_values_but_hover_the_real_ones():
     import numpy as np
     from plotly.colors import unlabel_rgb, validate_colors
 
-    from components.inspect_charts import ACTIVATION_SCALE, all_maps_figure, kernel_gallery_figure
+    from components.charts.inspect import ACTIVATION_SCALE, all_maps_figure, kernel_gallery_figure
 
     kernels = np.array([[[0.0, 0.5, -2.0]] * 3, [[0.1, 0.0, 0.0]] * 3])
     gallery = kernel_gallery_figure(kernels, [("A", (1, 0))], ["note 0", "note 1"]).data[0]
@@ -167,7 +167,7 @@ def test_charts_module_does_not_import_tensorflow():
     import sys
 
     code = (
-        "import sys, components.inspect_charts; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+        "import sys, components.charts.inspect; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
@@ -211,7 +211,7 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
 
 
 def test_embedding_hover_names_each_point_as_before_with_class_names_sent_once(evaluation):
-    from components.inspect_charts import embedding_figure
+    from components.charts.inspect import embedding_figure
     from models.data import CLASS_NAMES
 
     chosen = np.arange(0, 10_000, 7)

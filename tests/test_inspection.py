@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from components.filters import KERNELS, convolve2d, most_similar_kernel
 from models import inspection as ins
 from models.card import read_filter_snapshots
 from models.config import plan
+from models.convolution import convolve2d
 from models.data import scale_images
+from models.kernels import KERNELS, most_similar_kernel
 from models.train import evaluate as keras_evaluate
 from models.zoo import load_model_file
 

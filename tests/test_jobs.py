@@ -12,10 +12,10 @@ import keras
 import numpy as np
 import pytest
 
-from components.filters import KERNELS
 from models.config import COURSE_CNN, ConfigError
 from models.executors import LocalProcessExecutor, executor_from_environment
 from models.jobs import JobRegistry, TrainingJob
+from models.kernels import KERNELS
 from models.progress import Smoother
 from models.recipes import PRESETS, RunSpec, TrainConfig, hand_picked_kernels
 from models.runs import RunStore, comparison_rows

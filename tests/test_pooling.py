@@ -1,4 +1,4 @@
-"""components.pooling against TensorFlow / Keras on real Fashion-MNIST images and feature maps."""
+"""models.pooling against TensorFlow / Keras on real Fashion-MNIST images and feature maps."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import tensorflow as tf
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
-from components.pooling import (
+from models.pooling import (
     CompressionStats,
     PoolError,
     busiest_window,

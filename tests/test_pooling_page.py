@@ -17,13 +17,13 @@ import tensorflow as tf
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from components import pooling_charts as charts
-from components.filters import KERNELS
-from components.imaging import colorize
-from components.pooling import PoolError, pool2d, shift_sensitivity
+from components.charts import pooling as charts
+from components.charts.pictures import colorize
 from models.card import read_filter_snapshots
 from models.config import COURSE_CNN, plan
 from models.data import CLASS_NAMES
+from models.kernels import KERNELS
+from models.pooling import PoolError, pool2d, shift_sensitivity
 from tests.browser import ROOT
 
 PAGE = str(ROOT / "pages" / "pooling.py")

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from components.preprocess import photo_like, preprocess
 from models.data import CLASS_NAMES
+from models.preprocess import photo_like, preprocess
 from tests.apptest import figures, open_page
 
 PAGE = "pages/predict.py"

@@ -5,8 +5,10 @@ import pytest
 from PIL import Image
 from scipy.spatial.distance import cdist
 
-from components.predict_charts import DISPLAY_SIDE, display_copy, steps_figure, top_k_figure
-from components.preprocess import (
+from components.charts.predict import DISPLAY_SIDE, display_copy, steps_figure, top_k_figure
+from models.data import CLASS_NAMES
+from models.neighbours import NeighbourIndex, build_index, nearest, unit_rows
+from models.preprocess import (
     PreprocessError,
     background_to_black,
     border_level,
@@ -19,8 +21,6 @@ from components.preprocess import (
     resize_to_bytes,
     should_invert,
 )
-from models.data import CLASS_NAMES
-from models.neighbours import NeighbourIndex, build_index, nearest, unit_rows
 
 ROUND_TRIP = np.arange(0, 10_000, 50)  # 200 test images spread over the set
 

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.filters import KERNELS, convolve2d
-from components.imaging import load_image
-from components.samples import (
+from models.convolution import convolve2d
+from models.data import CLASS_NAMES
+from models.images import load_image
+from models.kernels import KERNELS
+from models.samples import (
     DRAWN_SAMPLES,
     FASHION_PREFIX,
     as_mode,
@@ -20,7 +22,6 @@ from components.samples import (
     sample_description,
     sample_names,
 )
-from models.data import CLASS_NAMES
 
 
 @pytest.mark.parametrize("name", list(DRAWN_SAMPLES))

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.filters import KERNELS
 from components.session_keys import LEARNER, TOUR_STEP
 from components.tour import TOUR_KERNEL, TOUR_RUN, steps
 from components.training_jobs import job_registry, run_store
 from models.card import read_model_card
 from models.config import COURSE_CNN
 from models.jobs import TrainingJob
+from models.kernels import KERNELS
 from models.recipes import RunSpec, TrainConfig
 from models.zoo import course_cnn, course_dnn
 from tests.apptest import APP, open_page

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import ARCHITECTURE_CONFIG, LEARNER
-from components.training_charts import (
+from components.charts.training import (
     MAX_DRAWN_POINTS,
     curves_figure,
     feature_maps_figure,
@@ -17,6 +16,7 @@ from components.training_charts import (
     square_columns,
     thin,
 )
+from components.session_keys import ARCHITECTURE_CONFIG, LEARNER
 from components.training_jobs import job_registry, run_store
 from models.config import COURSE_CNN
 from models.runs import TrainingRun

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from benchmarks.ws_client import Session
-from components.filters import KERNELS
+from models.kernels import KERNELS
 from tests.browser import streamlit_server
 
 KERNEL = "Sobel: horizontal edges"

@@ -5,7 +5,7 @@ short side to a square with the item centred, resize the long side to 28, negate
 item is light on black, store as 8-bit. The network then sees pixel / 255. One step is added for
 photos: after inverting, a dark-gray background (a light wall or paper inverted) is pulled down to black.
 
-Images are float arrays in [0, 1], (H, W) or (H, W, 3), as `components.imaging.load_image` returns them.
+Images are float arrays in [0, 1], (H, W) or (H, W, 3), as `models.images.load_image` returns them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from components.imaging import LUMA_WEIGHTS
+from models.images import LUMA_WEIGHTS
 
 SIZE = 28  # the network's input side
 OBJECT_THRESHOLD = 0.1  # a pixel belongs to the object when it differs this much from the background

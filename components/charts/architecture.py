@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from components.charts import FONT, SPATIAL_COLOUR, VECTOR_COLOUR, FlowStep, shape_flow_figure
+from components.charts.common import FONT, SPATIAL_COLOUR, VECTOR_COLOUR, FlowStep, shape_flow_figure
 
 PARAMS_COLOUR = VECTOR_COLOUR
 MACS_COLOUR = SPATIAL_COLOUR

@@ -1,7 +1,7 @@
 """Bundled sample images: pictures drawn with Pillow/NumPy and Fashion-MNIST items (no downloads).
 
 Every sample is float32 in [0, 1]: (H, W) in grayscale mode or (H, W, 3) in RGB mode,
-the same layout `components.imaging.load_image` returns for uploads.
+the same layout `models.images.load_image` returns for uploads.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from components.imaging import LUMA_WEIGHTS
 from models.data import CLASS_NAMES as FASHION_CLASSES
+from models.images import LUMA_WEIGHTS
 
 FASHION_PREFIX = "Fashion-MNIST: "
 

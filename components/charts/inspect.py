@@ -15,8 +15,8 @@ import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 
-from components.charts import FONT
-from components.imaging import colorize, picture_data_uri
+from components.charts.common import FONT
+from components.charts.pictures import colorize, picture_data_uri
 
 TITLE_FONT = dict(FONT, size=16)
 HOVER = dict(font=dict(FONT, size=15))

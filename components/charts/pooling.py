@@ -16,11 +16,11 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy import ndimage
 
-from components.charts import FONT
-from components.filter_charts import block_mean
-from components.imaging import colorize, picture_data_uri
-from components.pooling import Padding, PoolMode, output_shape, pool2d, pool_repeatedly
+from components.charts.common import FONT
+from components.charts.filters import block_mean
+from components.charts.pictures import colorize, picture_data_uri
 from models.config import shape_text
+from models.pooling import Padding, PoolMode, output_shape, pool2d, pool_repeatedly
 
 HEATMAP_LIMIT = 64 * 64  # values; larger maps are sent as one picture
 FIGURE_WIDTH = 900  # about the width in pixels of a chart across the main column

@@ -1,4 +1,4 @@
-"""Kernel text, the convolution Keras `Conv2D` computes, and its shape arithmetic (the kernel library: models.kernels).
+"""Kernel text, the cross-correlation Keras `Conv2D` computes, and its shape arithmetic.
 
 Deep-learning "convolution" is cross-correlation: the kernel is slid over the image
 without flipping it, so a kernel whose top row is negative and bottom row positive
@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
-from models.kernels import KERNELS, Kernel, most_similar_kernel  # noqa: F401  (the kernel library lives in models)
+from models.kernels import KERNELS
 
 Padding = Literal["valid", "same"]
 MAX_KERNEL_SIZE = 7

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from components.charts import FONT
+from components.charts.common import FONT
 
 TRAIN_COLOUR = "#1f5fa8"
 BATCH_COLOUR = "#8fb3dc"

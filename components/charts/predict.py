@@ -12,9 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from components.charts import FONT
-from components.imaging import colorize, picture_data_uri
-from components.inspect_charts import (
+from components.charts.common import FONT
+from components.charts.inspect import (
     HOVER,
     TITLE_FONT,
     GridColumn,
@@ -27,7 +26,8 @@ from components.inspect_charts import (
     all_maps_figure,
     image_grid_figure,
 )
-from components.preprocess import Step
+from components.charts.pictures import colorize, picture_data_uri
+from models.preprocess import Step
 
 DISPLAY_SIDE = 160  # larger step images are shown reduced to this long side (display only)
 PAGE_GRAY = "#e8eaee"  # behind the step images, so white backgrounds show where they end

@@ -18,9 +18,10 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from components.charts import FONT
-from components.filters import PixelStep
-from components.imaging import colorize, picture_data_uri, to_display_uint8
+from components.charts.common import FONT
+from components.charts.pictures import colorize, picture_data_uri
+from models.convolution import PixelStep
+from models.images import to_display_uint8
 
 DISPLAY_MAX_SIDE = 384  # about the size a panel of the 2 x 2 grid is drawn at
 RGB_DISPLAY_MAX_SIDE = 384  # RGB shows six smaller panels

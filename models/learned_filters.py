@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from components.filters import Padding, convolve2d
+from models.convolution import Padding, convolve2d
 from models.kernels import most_similar_kernel
 
 
