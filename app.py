@@ -11,8 +11,9 @@ import streamlit as st
 from components.catalog import ALL_PAGES, HOME
 from components.heap import freeze_after_imports
 from components.learner import remember_learner
+from components.page import mark_app_run
+from components.presentation import presentation_mode
 from components.server_hooks import keep_keras_session
-from components.widgets import mark_app_run, presentation_mode
 
 keep_keras_session()
 freeze_after_imports()  # what the server has imported stays out of Streamlit's post-run gc.collect()

@@ -1,6 +1,10 @@
-"""Presentation mode for a projector: the URL flag and the stylesheet (no Streamlit here)."""
+"""Presentation mode for a projector: the sidebar toggle, the URL flag and the stylesheet."""
 
 from __future__ import annotations
+
+import streamlit as st
+
+from components.session_keys import PRESENTATION, PRESENTATION_TOGGLE
 
 PRESENT_PARAM = "present"  # ?present=1 turns the mode on, ?present=0 turns it off
 ON_VALUES = frozenset({"1", "true", "yes", "on"})
@@ -68,3 +72,42 @@ def presentation_css(zoom: float = ZOOM) -> str:
   display: none !important;
 }}
 """
+
+
+def presentation_mode() -> bool:
+    """The sidebar "Presentation mode" toggle (on every page), kept in session state and in the URL.
+
+    `?present=1` / `?present=0` in the URL sets it. The mode lives under PRESENTATION, not in the
+    toggle's own state, which Streamlit resets when the page changes. Streamlit also drops query
+    parameters then, so the flag is written back on every page and a copied link keeps the mode; no
+    other URL key is touched. When on, the projector stylesheet of components.presentation is added.
+    """
+    requested = parse_flag(st.query_params.get(PRESENT_PARAM))
+    if requested is not None:
+        st.session_state[PRESENTATION] = requested
+    on = st.session_state.setdefault(PRESENTATION, False)
+    st.session_state[PRESENTATION_TOGGLE] = on
+    st.sidebar.toggle(
+        "Presentation mode",
+        key=PRESENTATION_TOGGLE,
+        on_change=_toggle_presentation,
+        help="For a projector: larger text, black on white, no download buttons or developer "
+        "menus. A link with ?present=1 opens in this mode.",
+    )
+    _write_present_param(on)
+    if on:
+        st.html(f"<style>{presentation_css()}</style>")
+    return on
+
+
+def _toggle_presentation() -> None:
+    st.session_state[PRESENTATION] = st.session_state[PRESENTATION_TOGGLE]
+    _write_present_param(st.session_state[PRESENTATION])
+
+
+def _write_present_param(on: bool) -> None:
+    if on:
+        if st.query_params.get(PRESENT_PARAM) != "1":
+            st.query_params[PRESENT_PARAM] = "1"
+    elif PRESENT_PARAM in st.query_params:
+        del st.query_params[PRESENT_PARAM]

@@ -3,9 +3,11 @@
 import streamlit as st
 
 from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure
+from components.links import update_query_params
+from components.page import start_page
 from components.query_state import config_from_link, config_link
+from components.resources import model_card
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
-from components.widgets import model_card, start_page, update_query_params
 from models.analysis import (
     BUILDER_CHOICES,
     DENSE_BASELINE,

@@ -23,19 +23,14 @@ from components.charts.filters import (
     thumbnail,
     window_figure,
 )
+from components.image_picker import ImageChoice, PickedImage, image_picker
+from components.links import read_page_link, update_query_params
 from components.memo import once
+from components.page import start_page
 from components.query_state import Choice, Integer, Link
 from components.quiz import make_question
+from components.resources import learned_filters
 from components.session_keys import FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND, IMAGE_SOURCE
-from components.widgets import (
-    ImageChoice,
-    PickedImage,
-    image_picker,
-    learned_filters,
-    read_page_link,
-    start_page,
-    update_query_params,
-)
 from models.card import ModelFileError
 from models.config import COURSE_CNN
 from models.convolution import (

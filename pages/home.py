@@ -4,7 +4,8 @@ import streamlit as st
 
 from components.catalog import LESSONS, TOUR
 from components.charts.common import FlowStep, shape_flow_figure
-from components.widgets import model_card, start_page
+from components.page import start_page
+from components.resources import model_card
 from models.card import ModelFileError
 from models.config import COURSE_CNN, plan
 

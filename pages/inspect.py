@@ -27,18 +27,12 @@ from components.charts.inspect import (
     projection_text,
     why_text,
 )
+from components.links import read_page_link, update_query_params
 from components.memo import once
+from components.page import start_page
 from components.query_state import Choice, Indices, Link, link_update
+from components.resources import fashion_mnist, filter_snapshots, model_card, shipped_model
 from components.training_jobs import learner_runs
-from components.widgets import (
-    fashion_mnist,
-    filter_snapshots,
-    model_card,
-    read_page_link,
-    shipped_model,
-    start_page,
-    update_query_params,
-)
 from models import inspection as ins
 from models.card import SHIPPED_MODEL, ModelFileError
 from models.data import CLASS_NAMES

@@ -6,9 +6,11 @@ import numpy as np
 import streamlit as st
 
 from components.charts import pooling as charts
+from components.links import read_page_link, update_query_params
 from components.memo import once
+from components.page import start_page
 from components.query_state import Choice, Integer, Link, link_update
-from components.widgets import fashion_mnist, learned_filters, read_page_link, start_page, update_query_params
+from components.resources import fashion_mnist, learned_filters
 from models.card import ModelFileError
 from models.config import COURSE_CNN, plan, shape_text
 from models.convolution import convolve2d

@@ -18,8 +18,10 @@ from components.charts.predict import (
     steps_figure,
     top_k_figure,
 )
+from components.image_picker import UPLOAD_TYPES, decode_upload
 from components.memo import once
-from components.widgets import UPLOAD_TYPES, decode_upload, fashion_mnist, shipped_model, start_page
+from components.page import start_page
+from components.resources import fashion_mnist, shipped_model
 from models import inspection as ins
 from models.card import SHIPPED_MODEL
 from models.data import CLASS_NAMES

@@ -7,10 +7,13 @@ when a step needs them: the Training and Inspect sections load TensorFlow, so on
 import streamlit as st
 
 from components.catalog import LESSONS
+from components.image_picker import image_picker
+from components.links import read_page_link, update_query_params
+from components.page import start_page
 from components.query_state import Integer, link_update, read_link
+from components.resources import model_card, shipped_model
 from components.session_keys import TOUR_STEP
 from components.tour import TOUR_KERNEL, TOUR_RUN, Step, steps
-from components.widgets import image_picker, model_card, read_page_link, shipped_model, start_page, update_query_params
 from models.analysis import layer_table_for_config
 from models.card import ModelFileError
 from models.config import COURSE_CNN

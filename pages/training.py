@@ -7,6 +7,8 @@ import streamlit as st
 from components.catalog import ALL_PAGES
 from components.charts.training import curves_figure, feature_maps_figure, filters_figure, overlay_figure
 from components.learner import learner_token
+from components.links import read_page_link, update_query_params
+from components.page import start_page
 from components.query_state import Choice, Integer, Link, link_update
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.training_jobs import (
@@ -22,7 +24,6 @@ from components.training_jobs import (
     start_error,
     storage_caption,
 )
-from components.widgets import read_page_link, start_page, update_query_params
 from models.config import COURSE_CNN, CNNConfig
 from models.data import CLASS_NAMES
 from models.recipes import OPTIMIZER_NAMES, PRESETS, RunSpec, TrainConfig, architecture_changes

@@ -21,8 +21,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from components.catalog import ALL_PAGES
+from components.image_picker import decode_upload
 from components.query_state import config_from_link
-from components.widgets import decode_upload
 from models.analysis import QUERY_NAMES
 from models.config import COURSE_CNN, ConfigError, plan
 from models.convolution import MAX_KERNEL_SIZE, KernelError, parse_kernel
@@ -217,11 +217,11 @@ def test_decode_upload_raises_only_image_error(case, grayscale):
         pixels, notes = decode_upload(data, grayscale)
     except ImageError as error:
         assert str(error)
-        OUTCOMES[("widgets.decode_upload", "rejected with ImageError")] += 1
+        OUTCOMES[("image_picker.decode_upload", "rejected with ImageError")] += 1
     else:
         check_decoded(pixels, grayscale)
         assert isinstance(notes, tuple)
-        OUTCOMES[("widgets.decode_upload", "decoded")] += 1
+        OUTCOMES[("image_picker.decode_upload", "decoded")] += 1
 
 
 # ---------------------------------------------------------------- typed kernels and pooling settings
