@@ -13,6 +13,7 @@ from typing import Any
 
 from models.analysis import BUILDER_CHOICES, QUERY_NAMES
 from models.config import COURSE_CNN, CNNConfig
+from models.data import read_indices
 
 
 @dataclass(frozen=True)
@@ -63,15 +64,7 @@ class Indices:
     default: tuple[int, ...] | None = None
 
     def parse(self, raw: str) -> tuple[int, ...]:
-        parts = [part.strip() for part in raw.split(",") if part.strip()]
-        if not 1 <= len(parts) <= self.most:
-            raise ValueError(f"give 1 to {self.most} indices separated by commas")
-        if not all(part.isdigit() for part in parts):
-            raise ValueError("indices are whole numbers")
-        values = tuple(dict.fromkeys(int(part) for part in parts))
-        if max(values) >= self.size:
-            raise ValueError(f"indices run from 0 to {self.size - 1}")
-        return values
+        return read_indices(raw, self.size, self.most)
 
     def encode(self, value: Sequence[int]) -> str:
         return ",".join(str(v) for v in value)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Literal
+
+from models.geometry import axis_plan
 
 INPUT_SHAPE: tuple[int, int, int] = (28, 28, 1)
 NUM_CLASSES = 10
@@ -72,13 +73,12 @@ def plan(config: CNNConfig = COURSE_CNN) -> list[Stage]:
     k = config.kernel_size
     for block in range(1, config.conv_blocks + 1):
         name = f"conv{block}"
-        if config.padding == "valid":
-            if k > height:
-                raise ConfigError(
-                    f"{name}: a {k}x{k} kernel does not fit in the {height}x{width} input "
-                    f"({height} - {k} + 1 = {height - k + 1} pixels)"
-                )
-            height, width = height - k + 1, width - k + 1
+        if config.padding == "valid" and k > height:
+            raise ConfigError(
+                f"{name}: a {k}x{k} kernel does not fit in the {height}x{width} input "
+                f"({height} - {k} + 1 = {height - k + 1} pixels)"
+            )
+        height, width = axis_plan(height, k, 1, config.padding).out, axis_plan(width, k, 1, config.padding).out
         channels = config.filters
         stages.append(Stage(name, "Conv2D", (height, width, channels)))
         if config.pooling != "none":
@@ -89,7 +89,7 @@ def plan(config: CNNConfig = COURSE_CNN) -> list[Stage]:
                     f"{name}: a {p}x{p} pool does not fit in the {height}x{width} input "
                     f"(floor(({height} - {p}) / {p}) + 1 = 0)"
                 )
-            height, width = (height - p) // p + 1, (width - p) // p + 1
+            height, width = axis_plan(height, p, p).out, axis_plan(width, p, p).out
             kind = "MaxPooling2D" if config.pooling == "max" else "AveragePooling2D"
             stages.append(Stage(name, kind, (height, width, channels)))
     stages.append(Stage("flatten", "Flatten", (height * width * channels,)))
@@ -104,7 +104,3 @@ def plan(config: CNNConfig = COURSE_CNN) -> list[Stage]:
 def shape_text(shape: tuple[int, ...]) -> str:
     """(26, 26, 64) -> '26x26x64'."""
     return "x".join(str(d) for d in shape)
-
-
-def total_values(shape: tuple[int, ...]) -> int:
-    return math.prod(shape)

@@ -11,14 +11,13 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
 
 import numpy as np
 from scipy import ndimage
 
+from models.geometry import AxisPlan, Padding, axis_plan, whole_pair
 from models.kernels import KERNELS
 
-Padding = Literal["valid", "same"]
 MAX_KERNEL_SIZE = 7
 MAX_WEIGHT = 1e6  # larger typed weights only overflow the output; float32 itself ends near 3.4e38
 
@@ -137,33 +136,14 @@ def normalise_kernel(kernel: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- shapes
 
 
-def _axis_plan(size: int, kernel: int, stride: int, padding: str, axis: str) -> tuple[int, int, int]:
-    """Keras/TensorFlow rule for one axis: (output size, zeros before, zeros after)."""
-    if padding == "valid":
-        if kernel > size:
-            raise ValueError(
-                f"The {kernel}-pixel kernel {axis} is larger than the {size}-pixel image {axis}: "
-                "with 'valid' padding it does not fit. Use a smaller kernel or 'same' padding."
-            )
-        return (size - kernel) // stride + 1, 0, 0
-    if padding == "same":
-        out = -(-size // stride)
-        total = max((out - 1) * stride + kernel - size, 0)
-        return out, total // 2, total - total // 2
-    raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
-
-
-def _pair(stride: int | tuple[int, int]) -> tuple[int, int]:
-    pair = (stride, stride) if isinstance(stride, (int, np.integer)) else stride
-    if not (
-        isinstance(pair, (tuple, list))
-        and len(pair) == 2
-        and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in pair)
-    ):
-        raise ValueError(f"stride must be a whole number or a pair of whole numbers, got {stride!r}.")
-    if min(pair) < 1:
-        raise ValueError(f"stride must be at least 1, got {stride!r}.")
-    return int(pair[0]), int(pair[1])
+def _axis_plan(size: int, kernel: int, stride: int, padding: str, axis: str) -> AxisPlan:
+    """models.geometry's rule for one axis, with the learner's message when a 'valid' kernel does not fit."""
+    if padding == "valid" and kernel > size:
+        raise ValueError(
+            f"The {kernel}-pixel kernel {axis} is larger than the {size}-pixel image {axis}: "
+            "with 'valid' padding it does not fit. Use a smaller kernel or 'same' padding."
+        )
+    return axis_plan(size, kernel, stride, padding)
 
 
 def _check_dimensions(height: int, width: int, kernel: int) -> None:
@@ -178,7 +158,7 @@ def output_shape(
 ) -> tuple[int, int]:
     """Output (height, width) of a k x k convolution, by Keras's rules."""
     _check_dimensions(h, w, k)
-    stride_h, stride_w = _pair(stride)
+    stride_h, stride_w = whole_pair(stride, "stride")
     return (
         _axis_plan(h, k, stride_h, padding, "height")[0],
         _axis_plan(w, k, stride_w, padding, "width")[0],
@@ -192,7 +172,7 @@ def shape_formula(h: int, w: int, k: int, stride: int | tuple[int, int] = 1, pad
     ``same: ceil(28 / 2) = 14 (padding 0 top/left, 1 bottom/right) ...``.
     """
     _check_dimensions(h, w, k)
-    stride_h, stride_w = _pair(stride)
+    stride_h, stride_w = whole_pair(stride, "stride")
     out_h, out_w = output_shape(h, w, k, (stride_h, stride_w), padding)
     if (h, stride_h) == (w, stride_w):
         axes = f"{_axis_formula(h, k, stride_h, padding, 'top/left', 'bottom/right')} for height and width"
@@ -229,7 +209,7 @@ def convolve2d(
     """
     pixels = _as_image(image)
     weights = _as_kernel(kernel)
-    stride_h, stride_w = _pair(stride)
+    stride_h, stride_w = whole_pair(stride, "stride")
     (k_h, k_w), (height, width) = weights.shape, pixels.shape[:2]
     out_h, top, _ = _axis_plan(height, k_h, stride_h, padding, "height")
     out_w, left, _ = _axis_plan(width, k_w, stride_w, padding, "width")
@@ -298,7 +278,7 @@ def explain_pixel(
     if pixels.ndim != 2:
         raise ValueError(f"explain_pixel takes one channel (H, W); got shape {pixels.shape}. Pass image[..., c].")
     weights = _as_kernel(kernel)
-    stride_h, stride_w = _pair(stride)
+    stride_h, stride_w = whole_pair(stride, "stride")
     (k_h, k_w), (height, width) = weights.shape, pixels.shape
     out_h, pad_top, _ = _axis_plan(height, k_h, stride_h, padding, "height")
     out_w, pad_left, _ = _axis_plan(width, k_w, stride_w, padding, "width")

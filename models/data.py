@@ -149,3 +149,19 @@ def examples_per_class(images: np.ndarray, labels: np.ndarray, per_class: int = 
 def scale_images(images: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1], the model's input."""
     return (images.astype(np.float32) / 255.0)[..., np.newaxis]
+
+
+def read_indices(text: str, count: int, most: int) -> tuple[int, ...]:
+    """Image indices written as "0,23,28" (commas or spaces): 1 to `most` distinct whole numbers below `count`.
+
+    Raises ValueError with the reason, e.g. "indices are whole numbers".
+    """
+    tokens = text.replace(",", " ").split()
+    if not 1 <= len(tokens) <= most:
+        raise ValueError(f"give 1 to {most} indices separated by commas")
+    if not all(token.isdigit() for token in tokens):
+        raise ValueError("indices are whole numbers")
+    values = tuple(dict.fromkeys(int(token) for token in tokens))
+    if max(values) >= count:
+        raise ValueError(f"indices run from 0 to {count - 1}")
+    return values

@@ -22,6 +22,21 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
 
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB in [0, 1] -> (...) gray, with the ITU-R 601 weights of Pillow's "L" conversion."""
+    return np.asarray(rgb, dtype=np.float32) @ LUMA_WEIGHTS
+
+
+def in_colour_mode(pixels: np.ndarray, *, grayscale: bool) -> np.ndarray:
+    """(H, W) luma if `grayscale`, else (H, W, 3) (a gray image repeated in each channel); float32, contiguous."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim == 3 and grayscale:
+        pixels = luma(pixels)
+    elif pixels.ndim == 2 and not grayscale:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(pixels, dtype=np.float32)
+
+
 class ImageError(ValueError):
     """An uploaded file cannot be used as an image; the message says why."""
 
@@ -263,11 +278,7 @@ def _to_float_array(image: Image.Image, grayscale: bool, notes: list[str]) -> np
         pixels = colour * alpha + (np.float32(1.0) - alpha)
         if image.mode == "LA":
             pixels = pixels[..., 0]
-    if pixels.ndim == 3 and grayscale:
-        pixels = pixels @ LUMA_WEIGHTS
-    elif pixels.ndim == 2 and not grayscale:
-        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(np.clip(pixels, 0.0, 1.0), dtype=np.float32)
+    return in_colour_mode(np.clip(pixels, 0.0, 1.0), grayscale=grayscale)
 
 
 def fingerprint(*arrays: np.ndarray) -> str:

@@ -17,8 +17,9 @@ import numpy as np
 import tensorflow as tf  # noqa: E402
 from scipy import ndimage
 
-from models.data import scale_images
-from models.kernels import most_similar_kernel
+from models.data import read_indices, scale_images
+from models.geometry import axis_plan
+from models.kernels import filters_first, most_similar_kernel
 
 SPATIAL_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
 COURSE_TRIO = (0, 23, 28)  # the course notebook's FIRST_IMAGE, SECOND_IMAGE, THIRD_IMAGE: three ankle boots
@@ -191,18 +192,11 @@ def first_of_class(labels: np.ndarray, class_index: int, count: int = 3) -> np.n
 
 
 def parse_indices(text: str, count: int, most: int = 6) -> list[int]:
-    """Image indices typed as "0, 23, 28" (commas or spaces); each 0 <= i < count, at most `most` of them."""
-    tokens = text.replace(",", " ").split()
-    if not tokens:
-        raise InspectionError("Type at least one image index, e.g. 0, 23, 28.")
-    if len(tokens) > most:
-        raise InspectionError(f"Type at most {most} indices; got {len(tokens)}.")
-    indices = []
-    for token in tokens:
-        if not token.isdigit() or int(token) >= count:
-            raise InspectionError(f"{token!r} is not an image index: use whole numbers from 0 to {count - 1}.")
-        indices.append(int(token))
-    return indices
+    """Image indices typed as "0, 23, 28" (models.data.read_indices); InspectionError says what is wrong."""
+    try:
+        return list(read_indices(text, count, most))
+    except ValueError as error:
+        raise InspectionError(f"Image indices: {error}, e.g. 0, 23, 28.") from None
 
 
 # ---------------------------------------------------------------- gradients
@@ -301,11 +295,7 @@ def input_grid(model: keras.Model, layer: str) -> tuple[float, float]:
             stride = config.get("strides") or size
             if config.get("dilation_rate", (1, 1)) != (1, 1) or size[0] != size[1] or stride[0] != stride[1]:
                 raise InspectionError(f"Layer {item.name!r}: only square, undilated windows are supported.")
-            before = 0
-            if config["padding"] == "same":
-                height = item.input.shape[1]
-                out = math.ceil(height / stride[0])
-                before = max((out - 1) * stride[0] + size[0] - height, 0) // 2
+            before = axis_plan(item.input.shape[1], size[0], stride[0], config["padding"]).before
             offset += scale * ((size[0] - 1) / 2 - before)
             scale *= stride[0]
         elif kind not in ("Dropout", "Activation", "BatchNormalization"):
@@ -337,7 +327,7 @@ def snapshot_kernels(kernel: np.ndarray) -> np.ndarray:
     """A Keras conv kernel (k, k, 1, filters) -> (filters, k, k)."""
     if kernel.ndim != 4 or kernel.shape[2] != 1:
         raise InspectionError(f"Expected a one-channel kernel (k, k, 1, filters), got shape {kernel.shape}.")
-    return np.ascontiguousarray(kernel[:, :, 0, :].transpose(2, 0, 1))
+    return filters_first(kernel)
 
 
 @dataclass(frozen=True)

@@ -151,3 +151,11 @@ def most_similar_kernel(weights3x3: np.ndarray) -> tuple[str, float]:
     scores = {name: float(pattern @ candidate) / norm for name, candidate in _SIMILARITY_CANDIDATES.items()}
     best = max(scores, key=lambda name: abs(scores[name]))
     return best, float(np.clip(scores[best], -1.0, 1.0))
+
+
+def filters_first(kernel: np.ndarray) -> np.ndarray:
+    """One-channel conv kernels in Keras's layout (..., k, k, 1, filters) as (..., filters, k, k), contiguous."""
+    kernel = np.asarray(kernel)
+    if kernel.ndim < 4 or kernel.shape[-2] != 1:
+        raise ValueError(f"Expected one-channel kernels (..., k, k, 1, filters), got shape {kernel.shape}.")
+    return np.ascontiguousarray(np.moveaxis(kernel[..., 0, :], -1, -3))

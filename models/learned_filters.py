@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.convolution import Padding, convolve2d
-from models.kernels import most_similar_kernel
+from models.kernels import filters_first, most_similar_kernel
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,7 +27,7 @@ class LearnedFilters:
         kernels = np.asarray(kernels, dtype=np.float32)
         if kernels.ndim != 5 or kernels.shape[3] != 1 or kernels.shape[1] != kernels.shape[2]:
             raise ValueError(f"Expected snapshots of shape (epochs + 1, k, k, 1, filters), got {kernels.shape}.")
-        history = np.ascontiguousarray(kernels[:, :, :, 0, :].transpose(0, 3, 1, 2))
+        history = filters_first(kernels)
         history.setflags(write=False)
         return cls(history)
 

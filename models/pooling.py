@@ -7,17 +7,16 @@ tests compare every number against `tf.nn.pool` and the Keras pooling layers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral
 from typing import Literal
 
 import numpy as np
 
+from models.geometry import PADDINGS, Padding, axis_plan, is_whole, whole_pair
+
 PoolMode = Literal["max", "avg", "min"]
-Padding = Literal["valid", "same"]
 PairLike = int | tuple[int, int]
 
 _MODES = ("max", "avg", "min")
-_PADDINGS = ("valid", "same")
 
 
 class PoolError(ValueError):
@@ -55,37 +54,13 @@ class ShiftStats:
     pooled_relative_change: float  # the same ratio for the pooled maps
 
 
-def _is_whole(value: object) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _pair(value: object, what: str) -> tuple[int, int]:
-    """Normalise an int or (int, int) to a pair of positive ints, or raise PoolError."""
-    items = value if isinstance(value, (tuple, list)) else (value, value)
-    if len(items) != 2 or not all(_is_whole(v) for v in items):
-        raise PoolError(f"{what} must be a whole number or a pair of whole numbers (got {value!r})")
-    pair = (int(items[0]), int(items[1]))
-    if min(pair) < 1:
-        raise PoolError(f"{what} must be at least 1 (got {min(pair)})")
-    return pair
-
-
 def _geometry(size: PairLike, stride: PairLike | None, padding: str) -> tuple[tuple[int, int], tuple[int, int]]:
     """Validated (size, stride) pairs; stride defaults to size as in Keras."""
-    if padding not in _PADDINGS:
+    if padding not in PADDINGS:
         raise PoolError(f"Padding must be 'valid' or 'same' (got {padding!r})")
-    size_pair = _pair(size, "Pool size")
-    stride_pair = size_pair if stride is None else _pair(stride, "Stride")
+    size_pair = whole_pair(size, "Pool size", PoolError)
+    stride_pair = size_pair if stride is None else whole_pair(stride, "Stride", PoolError)
     return size_pair, stride_pair
-
-
-def _axis_output(length: int, size: int, stride: int, padding: str) -> tuple[int, int, int]:
-    """(output length, padding before, padding after) along one axis, TensorFlow's rules."""
-    if padding == "valid":
-        return (length - size) // stride + 1, 0, 0
-    out = -(-length // stride)
-    total = max((out - 1) * stride + size - length, 0)
-    return out, total // 2, total - total // 2
 
 
 def _check_mode(mode: object, allowed: tuple[str, ...] = _MODES) -> None:
@@ -103,7 +78,7 @@ def _check_fits(h: int, w: int, size: tuple[int, int], padding: str) -> None:
 
 
 def _check_length(length: object, what: str) -> int:
-    if not _is_whole(length) or length < 1:
+    if not is_whole(length) or length < 1:
         raise PoolError(f"The input {what} must be a whole number >= 1 (got {length!r})")
     return int(length)
 
@@ -116,8 +91,8 @@ def output_shape(
     h, w = _check_length(h, "height"), _check_length(w, "width")
     _check_fits(h, w, size_pair, padding)
     return (
-        _axis_output(h, size_pair[0], stride_pair[0], padding)[0],
-        _axis_output(w, size_pair[1], stride_pair[1], padding)[0],
+        axis_plan(h, size_pair[0], stride_pair[0], padding)[0],
+        axis_plan(w, size_pair[1], stride_pair[1], padding)[0],
     )
 
 
@@ -132,7 +107,7 @@ def shape_formula(h: int, size: int = 2, stride: int | None = None, padding: Pad
         raise PoolError(
             f"Pool size {size} is larger than the input length {h}: with 'valid' padding there is no full window"
         )
-    out = _axis_output(h, size, stride, padding)[0]
+    out = axis_plan(h, size, stride, padding)[0]
     if padding == "valid":
         return f"floor(({h} - {size}) / {stride}) + 1 = {out}"
     return f"ceil({h} / {stride}) = {out}"
@@ -181,8 +156,8 @@ def _offset_views(
     """
     h, w = arr.shape[:2]
     _check_fits(h, w, size, padding)
-    out_h, top, bottom = _axis_output(h, size[0], stride[0], padding)
-    out_w, left, right = _axis_output(w, size[1], stride[1], padding)
+    out_h, top, bottom = axis_plan(h, size[0], stride[0], padding)
+    out_w, left, right = axis_plan(w, size[1], stride[1], padding)
     if top or bottom or left or right:
         pad_width = [(top, bottom), (left, right)] + [(0, 0)] * (arr.ndim - 2)
         arr = np.pad(arr, pad_width, constant_values=fill)
@@ -203,7 +178,7 @@ def _accumulate(ufunc: np.ufunc, views: list[np.ndarray]) -> np.ndarray:
 
 def _real_cells(length: int, size: int, stride: int, padding: str) -> np.ndarray:
     """How many non-padded cells each window covers along one axis."""
-    out, top, _ = _axis_output(length, size, stride, padding)
+    out, top, _ = axis_plan(length, size, stride, padding)
     starts = np.arange(out) * stride - top
     return np.clip(starts + size, 0, length) - np.clip(starts, 0, length)
 
@@ -257,8 +232,8 @@ def pool_with_argmax(
     candidates = np.stack(_offset_views(signed, size_pair, stride_pair, padding, -np.inf), axis=-1)
     out_h, out_w = candidates.shape[:2]
     winner = candidates.argmax(axis=-1)  # index of the first maximum, offsets in row-major order
-    _, top, _ = _axis_output(arr.shape[0], size_pair[0], stride_pair[0], padding)
-    _, left, _ = _axis_output(arr.shape[1], size_pair[1], stride_pair[1], padding)
+    _, top, _ = axis_plan(arr.shape[0], size_pair[0], stride_pair[0], padding)
+    _, left, _ = axis_plan(arr.shape[1], size_pair[1], stride_pair[1], padding)
     rows = np.arange(out_h)[:, np.newaxis] * stride_pair[0] - top + winner // size_pair[1]
     cols = np.arange(out_w)[np.newaxis, :] * stride_pair[1] - left + winner % size_pair[1]
     coords = np.stack([rows, cols], axis=-1)
@@ -303,7 +278,7 @@ def pool_repeatedly(
     padding: Padding = "valid",
 ) -> list[np.ndarray]:
     """Apply `pool2d` `times` times in a row; returns the `times` results (not the input)."""
-    if not _is_whole(times) or times < 0:
+    if not is_whole(times) or times < 0:
         raise PoolError(f"The number of poolings must be a whole number >= 0 (got {times!r})")
     _check_mode(mode)
     size_pair, _ = _geometry(size, stride, padding)
@@ -349,7 +324,7 @@ def shift_sensitivity(
 ) -> ShiftStats:
     """Compare a map with its zero-filled shifted copy, before and after pooling (`ShiftStats`)."""
     arr = _as_map(feature_map2d, dims=(2,))
-    if not isinstance(shift, (tuple, list)) or len(shift) != 2 or not all(map(_is_whole, shift)):
+    if not isinstance(shift, (tuple, list)) or len(shift) != 2 or not all(map(is_whole, shift)):
         raise PoolError(f"Shift must be a pair of whole numbers (dy, dx) (got {shift!r})")
     dy, dx = int(shift[0]), int(shift[1])
     h, w = arr.shape
@@ -374,3 +349,9 @@ def shift_sensitivity(
         unpooled_relative_change=_relative_change(arr, shifted),
         pooled_relative_change=_relative_change(pooled, pooled_shifted),
     )
+
+
+def window_starts(length: int, size: int, stride: int, padding: Padding) -> np.ndarray:
+    """Input index where each window starts along one axis (negative: it begins in the padding)."""
+    plan = axis_plan(length, size, stride, padding)
+    return np.arange(plan.out) * stride - plan.before

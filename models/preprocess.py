@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from models.images import LUMA_WEIGHTS
+from models.images import luma
 
 SIZE = 28  # the network's input side
 OBJECT_THRESHOLD = 0.1  # a pixel belongs to the object when it differs this much from the background
@@ -56,7 +56,7 @@ def grayscale(image: np.ndarray) -> np.ndarray:
     """(H, W) luma in [0, 1] with the ITU-R 601 weights `load_image` uses; a 2-D image is returned as float32."""
     pixels = np.asarray(image, dtype=np.float32)
     if pixels.ndim == 3 and pixels.shape[2] == 3:
-        return pixels @ LUMA_WEIGHTS
+        return luma(pixels)
     if pixels.ndim == 2:
         return pixels.copy()
     raise PreprocessError(f"Expected an image of shape (H, W) or (H, W, 3), got {pixels.shape}.")

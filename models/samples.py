@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from models.data import CLASS_NAMES as FASHION_CLASSES
-from models.images import LUMA_WEIGHTS
+from models.images import in_colour_mode
 
 FASHION_PREFIX = "Fashion-MNIST: "
 
@@ -146,20 +146,10 @@ def fashion_item(images: np.ndarray, labels: np.ndarray, class_name: str) -> np.
     return np.asarray(images[matches[0]], dtype=np.float32) / np.float32(255.0)
 
 
-def as_mode(image: np.ndarray, *, grayscale: bool) -> np.ndarray:
-    """(H, W) luma (ITU-R 601, as `load_image`) if `grayscale`, else (H, W, 3); float32."""
-    pixels = np.asarray(image, dtype=np.float32)
-    if pixels.ndim == 3 and grayscale:
-        pixels = pixels @ LUMA_WEIGHTS
-    elif pixels.ndim == 2 and not grayscale:
-        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(pixels, dtype=np.float32)
-
-
 def load_sample(name: str, *, grayscale: bool, fashion: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """A bundled sample by name; Fashion-MNIST items need `fashion` = (images, labels)."""
     if is_fashion_sample(name):
         if fashion is None:
             raise ValueError("Fashion-MNIST samples need the (images, labels) arrays.")
-        return as_mode(fashion_item(*fashion, name[len(FASHION_PREFIX) :]), grayscale=grayscale)
-    return as_mode(_drawn(name)[1](), grayscale=grayscale)
+        return in_colour_mode(fashion_item(*fashion, name[len(FASHION_PREFIX) :]), grayscale=grayscale)
+    return in_colour_mode(_drawn(name)[1](), grayscale=grayscale)

@@ -260,11 +260,11 @@ def test_tsne_keeps_neighbours_of_the_same_class_together(evaluation):
 def test_parse_indices_reads_numbers_and_refuses_others():
     assert ins.parse_indices("0, 23 28", 10_000) == [0, 23, 28]
     for text, message in [
-        ("", "at least one"),
-        ("1 2 3 4 5 6 7", "at most 6"),
-        ("12x", "not an image index"),
-        ("10000", "0 to 9999"),
-        ("-1", "not an image index"),
+        ("", "give 1 to 6 indices"),
+        ("1 2 3 4 5 6 7", "give 1 to 6 indices"),
+        ("12x", "indices are whole numbers"),
+        ("10000", "indices run from 0 to 9999"),
+        ("-1", "indices are whole numbers"),
     ]:
         with pytest.raises(ins.InspectionError, match=message):
             ins.parse_indices(text, 10_000)

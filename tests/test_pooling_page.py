@@ -23,7 +23,7 @@ from models.card import read_filter_snapshots
 from models.config import COURSE_CNN, plan
 from models.data import CLASS_NAMES
 from models.kernels import KERNELS
-from models.pooling import PoolError, pool2d, shift_sensitivity
+from models.pooling import PoolError, pool2d, shift_sensitivity, window_starts
 from tests.browser import ROOT
 
 PAGE = str(ROOT / "pages" / "pooling.py")
@@ -96,7 +96,7 @@ def test_window_starts_reproduce_tensorflow_windows(edge_map, size, stride, padd
     """Reducing the cells each drawn window covers gives exactly TensorFlow's max and average pooling."""
     for length in (26, 25, 11):
         x = edge_map[:length, :length]
-        starts = charts.window_starts(length, size, stride, padding)
+        starts = window_starts(length, size, stride, padding)
         windows = [[x[max(r, 0) : r + size, max(c, 0) : c + size] for c in starts] for r in starts]
         for mode, reduce in (("max", np.max), ("avg", np.mean)):
             expected = keras_pool(x, size, stride, padding, mode)
@@ -123,7 +123,7 @@ def test_window_grid_figure_shows_values_windows_and_tensorflow_winners(edge_map
     winners = [s for s in shapes if s["line"]["color"] == charts.WINNER_COLOUR]
     assert len(windows) == len(winners) == view.count[0] * view.count[1]
     red_window, red_cell = [s for s in shapes if s["line"]["color"] == charts.SELECTED_COLOUR]
-    starts = charts.window_starts(25, size, stride, padding)
+    starts = window_starts(25, size, stride, padding)
     top, left = starts[view.selected[0]] - 0.5, starts[view.selected[1]] - 0.5
     assert (red_window["xref"], red_window["y0"], red_window["x0"], red_window["y1"]) == ("x", top, left, top + size)
     assert (red_cell["xref"], red_cell["y0"], red_cell["x0"]) == ("x2", view.selected[0] - 0.5, view.selected[1] - 0.5)

@@ -8,12 +8,11 @@ from PIL import Image
 
 from models.convolution import convolve2d
 from models.data import CLASS_NAMES
-from models.images import load_image
+from models.images import in_colour_mode, load_image
 from models.kernels import KERNELS
 from models.samples import (
     DRAWN_SAMPLES,
     FASHION_PREFIX,
-    as_mode,
     draw_checkerboard,
     draw_shapes,
     fashion_item,
@@ -51,7 +50,7 @@ def test_drawn_samples_are_deterministic():
 
 
 def test_shapes_sample_has_vertical_bars_top_left_and_horizontal_bars_top_right():
-    gray = as_mode(draw_shapes(256), grayscale=True)
+    gray = in_colour_mode(draw_shapes(256), grayscale=True)
     vertical = np.abs(convolve2d(gray, KERNELS["Sobel: vertical edges"].weights, padding="same"))
     horizontal = np.abs(convolve2d(gray, KERNELS["Sobel: horizontal edges"].weights, padding="same"))
     top_left, top_right = (slice(16, 112), slice(16, 112)), (slice(16, 112), slice(144, 240))

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.charts.pictures import tile
 from components.charts.training import (
     MAX_DRAWN_POINTS,
     curves_figure,
     feature_maps_figure,
     filters_figure,
-    mosaic,
     overlay_figure,
     square_columns,
     thin,
@@ -179,9 +179,9 @@ def test_overlay_draws_validation_solid_and_training_dashed_per_run():
     assert fig.data[0].line.color == fig.data[1].line.color != fig.data[4].line.color
 
 
-def test_mosaic_lays_tiles_out_with_nan_gaps():
+def test_tile_lays_tiles_out_with_nan_gaps():
     tiles = np.arange(5 * 2 * 3, dtype=np.float32).reshape(5, 2, 3)
-    out = mosaic(tiles, columns=2)
+    out = tile(tiles, columns=2)
     assert out.shape == (3 * 3 - 1, 2 * 4 - 1)
     np.testing.assert_array_equal(out[0:2, 4:7], tiles[1])
     np.testing.assert_array_equal(out[6:8, 0:3], tiles[4])

@@ -19,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from components.charts.common import FONT
-from components.charts.pictures import colorize, picture_data_uri
+from components.charts.pictures import colorize, picture_data_uri, tile
 from models.convolution import PixelStep
 from models.images import to_display_uint8
 
@@ -286,18 +286,6 @@ def kernel_figure(kernel: np.ndarray) -> go.Figure:
     layout["yaxis"].update(dtick=1)
     side = 60 + 46 * max(size, 4)
     return _figure([trace], layout, height=side, width=side, margin=dict(l=30, r=10, t=10, b=10))
-
-
-def tile(arrays: np.ndarray, columns: int, fill: object = np.nan) -> np.ndarray:
-    """Lay (n, h, w) arrays out in a grid `columns` wide, separated by one cell of `fill`."""
-    count, height, width = arrays.shape
-    rows = -(-count // columns)
-    dtype = object if arrays.dtype == object else np.result_type(arrays.dtype, np.asarray(fill).dtype)
-    tiled = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), fill, dtype=dtype)
-    for index, array in enumerate(arrays):
-        r, c = divmod(index, columns)
-        tiled[r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width] = array
-    return tiled
 
 
 def scaled_per_tile(arrays: np.ndarray) -> np.ndarray:

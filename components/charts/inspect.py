@@ -16,7 +16,7 @@ import plotly.colors
 import plotly.graph_objects as go
 
 from components.charts.common import FONT
-from components.charts.pictures import colorize, picture_data_uri
+from components.charts.pictures import colorize, picture_data_uri, tile
 
 TITLE_FONT = dict(FONT, size=16)
 HOVER = dict(font=dict(FONT, size=15))
@@ -275,20 +275,12 @@ def image_grid_figure(
     return go.Figure(data=data, layout=layout)
 
 
-def _tiles(blocks: Sequence[np.ndarray], per_row: int, gap: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Lay equal-size (h, w) blocks out left to right, `per_row` a row, NaN between them.
-
-    Returns the canvas and, per canvas cell, the block index (-1 in the gaps).
-    """
-    height, width = blocks[0].shape
-    rows = -(-len(blocks) // per_row)
-    canvas = np.full((rows * (height + gap) - gap, per_row * (width + gap) - gap), np.nan)
-    owner = np.full(canvas.shape, -1)
-    for index, block in enumerate(blocks):
-        top, left = (index // per_row) * (height + gap), (index % per_row) * (width + gap)
-        canvas[top : top + height, left : left + width] = block
-        owner[top : top + height, left : left + width] = index
-    return canvas, owner
+def _tiles(blocks: Sequence[np.ndarray], per_row: int) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-size (h, w) blocks tiled `per_row` a row with NaN between them, and per cell the block index (-1
+    in the gaps)."""
+    stack = np.asarray(blocks, dtype=np.float64)
+    owner = np.broadcast_to(np.arange(len(stack))[:, None, None], stack.shape)
+    return tile(stack, per_row), tile(owner, per_row, fill=-1)
 
 
 def all_maps_figure(

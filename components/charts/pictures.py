@@ -77,3 +77,16 @@ def picture_data_uri(picture: np.ndarray, *, lossless: bool = False) -> str:
         Image.fromarray(array).save(buffer, format="JPEG", quality=85, subsampling=0)
         kind = "jpeg"
     return f"data:image/{kind};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def tile(arrays: np.ndarray, columns: int, fill: object = np.nan, gap: int = 1) -> np.ndarray:
+    """Lay (n, h, w) arrays out row by row in a grid `columns` wide, `gap` cells of `fill` between them."""
+    arrays = np.asarray(arrays)
+    count, height, width = arrays.shape
+    rows = -(-count // columns)
+    dtype = object if arrays.dtype == object else np.result_type(arrays.dtype, np.asarray(fill).dtype)
+    tiled = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), fill, dtype=dtype)
+    for index, array in enumerate(arrays):
+        top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
+        tiled[top : top + height, left : left + width] = array
+    return tiled

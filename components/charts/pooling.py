@@ -20,7 +20,7 @@ from components.charts.common import FONT
 from components.charts.filters import block_mean
 from components.charts.pictures import colorize, picture_data_uri
 from models.config import shape_text
-from models.pooling import Padding, PoolMode, output_shape, pool2d, pool_repeatedly
+from models.pooling import Padding, PoolMode, pool2d, pool_repeatedly, window_starts
 
 HEATMAP_LIMIT = 64 * 64  # values; larger maps are sent as one picture
 FIGURE_WIDTH = 900  # about the width in pixels of a chart across the main column
@@ -176,16 +176,6 @@ class WindowView:
     first: tuple[int, int]
     count: tuple[int, int]
     selected: tuple[int, int]
-
-
-def window_starts(length: int, size: int, stride: int, padding: Padding) -> np.ndarray:
-    """Input index where each window starts along one axis (negative: it begins in the padding).
-
-    TensorFlow puts the smaller half of 'same' padding before the map.
-    """
-    out = output_shape(length, 1, (size, 1), (stride, 1), padding)[0]
-    before = max((out - 1) * stride + size - length, 0) // 2 if padding == "same" else 0
-    return np.arange(out) * stride - before
 
 
 def window_view(out_shape: tuple[int, int], selected: tuple[int, int], size: int, stride: int) -> WindowView:

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from components.charts.common import FONT
+from components.charts.pictures import tile
 
 TRAIN_COLOUR = "#1f5fa8"
 BATCH_COLOUR = "#8fb3dc"
@@ -135,17 +136,6 @@ def overlay_figure(runs: Sequence[tuple[str, dict[str, list[float]]]], *, height
     return fig
 
 
-def mosaic(tiles: np.ndarray, columns: int, gap: int = 1) -> np.ndarray:
-    """(n, h, w) tiles laid out row by row in `columns` columns, separated by NaN gaps."""
-    count, height, width = tiles.shape
-    rows = -(-count // columns)
-    out = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), np.nan, dtype=np.float32)
-    for index in range(count):
-        top, left = (index // columns) * (height + gap), (index % columns) * (width + gap)
-        out[top : top + height, left : left + width] = tiles[index]
-    return out
-
-
 def _tile_figure(
     tiles: np.ndarray,
     scaled: np.ndarray,
@@ -159,13 +149,11 @@ def _tile_figure(
 ) -> go.Figure:
     """A mosaic heatmap coloured by `scaled` with the true values (and tile number) in the hover text."""
     count, tile_h, tile_w = tiles.shape
-    values = mosaic(tiles, columns)
-    numbers = mosaic(
-        np.repeat(np.arange(1, count + 1, dtype=np.float32), tile_h * tile_w).reshape(tiles.shape), columns
-    )
+    values = tile(tiles, columns)
+    numbers = tile(np.repeat(np.arange(1, count + 1, dtype=np.float32), tile_h * tile_w).reshape(tiles.shape), columns)
     fig = go.Figure(
         go.Heatmap(
-            z=mosaic(scaled, columns),
+            z=tile(scaled, columns),
             customdata=np.stack([numbers, values], axis=-1),
             colorscale=colorscale,
             zmin=zmin,
