@@ -84,7 +84,7 @@ def image_picker(key: str, *, default_sample: str = "Street scene", allow_rgb: b
         return None
     try:
         if choice.data is None:
-            pixels, notes = sample_pixels(choice.name, grayscale), ()
+            pixels, notes = sample_pixels(choice.name, grayscale), tuple[str, ...]()
         else:
             pixels, notes = decode_upload(choice.data, grayscale)
     except (ImageError, DataError) as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from models.analysis import BUILDER_CHOICES, QUERY_NAMES
 from models.config import COURSE_CNN, CNNConfig
@@ -96,7 +96,8 @@ def read_link(params: Mapping[str, str], schema: Mapping[str, Param]) -> Link:
         try:
             values[name] = param.parse(raw)
         except ValueError as reason:
-            fallback = "the page's default" if param.default is None else f"the default, {param.encode(param.default)}"
+            default = param.default
+            fallback = "the page's default" if default is None else f"the default, {cast(Any, param).encode(default)}"
             notices.append(f"The link's {name}={raw!r} was ignored ({reason}); using {fallback}.")
         else:
             linked.add(name)

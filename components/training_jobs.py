@@ -75,7 +75,10 @@ def collect_ended_jobs() -> None:
 def start(specs: list[RunSpec]) -> None:
     """Button callback: queue one job per spec, all or none (a setting that cannot train is kept as an error)."""
     token = learner_token()
-    earlier = [*learner_jobs(), *run_store().runs(token)[0]]  # numbering goes on from the learner's last run
+    earlier: list[TrainingJob | TrainingRun] = [
+        *learner_jobs(),
+        *run_store().runs(token)[0],
+    ]  # numbering goes on from the learner's last run
     first = max((int(m.group(1)) for m in (RUN_NUMBER.match(e.name) for e in earlier) if m), default=0) + 1
     group = max((e.group for e in earlier), default=0) + 1
     sessions = learner_sessions()

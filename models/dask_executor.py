@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from distributed import Client, Event, Variable, get_client, get_worker
+from distributed import Future as DaskFuture
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 from distributed.security import Security
@@ -250,7 +251,7 @@ class DaskExecutor:
         """On the client's event loop: hand the message to its execution (quick, never blocks)."""
         message = event[1]
         with self._jobs_lock:
-            execution = self._executions.get(message.get("job"))
+            execution = self._executions.get(str(message.get("job")))
         if execution is not None:
             execution.deliver(message)
 
@@ -298,6 +299,11 @@ class DaskExecutor:
         return f"DaskExecutor({self.address!r}, max_jobs={self.max_jobs})"
 
 
+def _event_loop(client: Client) -> asyncio.AbstractEventLoop:
+    """The asyncio loop the client runs on (distributed types its tornado loop as optional)."""
+    return client.loop.asyncio_loop  # type: ignore[union-attr]
+
+
 class DaskExecution:
     """One job's task: forwards its progress to `emit` from a thread of its own, writes its run, reports failure."""
 
@@ -306,7 +312,7 @@ class DaskExecution:
     ) -> None:
         self.executor, self.client, self.key, self.emit, self.folder = executor, client, key, emit, folder
         self.stop_name = f"{key}-stop"
-        self.future = None
+        self.future: DaskFuture | None = None
         self.started_on: list[dict] = []  # one entry per time the task started on a worker
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -318,7 +324,7 @@ class DaskExecution:
         self._forwarder = threading.Thread(target=self._forward, name=f"dask-progress-{key[-8:]}", daemon=True)
         self._forwarder.start()
 
-    def attach(self, future) -> None:
+    def attach(self, future: DaskFuture) -> None:
         self.future = future
         future.add_done_callback(lambda _: self._changed.set())
 
@@ -342,7 +348,8 @@ class DaskExecution:
 
     async def _clear_stop(self) -> None:
         try:
-            await asyncio.wrap_future(self._stop_sent)
+            if self._stop_sent is not None:
+                await asyncio.wrap_future(self._stop_sent)
             await self.client.scheduler.event_clear(name=self.stop_name)
             Variable(self.stop_name, client=self.client).delete()
         except Exception as error:
@@ -365,9 +372,7 @@ class DaskExecution:
             if self._stop_sent is not None or self._outcome is not None:
                 return
             try:
-                self._stop_sent = asyncio.run_coroutine_threadsafe(
-                    self._send_stop(reason), self.client.loop.asyncio_loop
-                )
+                self._stop_sent = asyncio.run_coroutine_threadsafe(self._send_stop(reason), _event_loop(self.client))
             except Exception as error:  # the client's loop is closed: the job is lost anyway
                 log.warning("could not send Stop for %s: %s", self.key, error)
 
@@ -419,6 +424,7 @@ class DaskExecution:
 
     def _finish(self) -> bool:
         future = self.future
+        assert future is not None, "called once the attached future is done"
         if future.status != "finished":
             self._fail(self._failure_message(future), cancel=False)
         try:
@@ -505,6 +511,6 @@ class DaskExecution:
         self._events.put(None)
         self._forwarder.join(timeout=5)
         if stop_sent is not None and self.client.status == "running":
-            asyncio.run_coroutine_threadsafe(self._clear_stop(), self.client.loop.asyncio_loop)
+            asyncio.run_coroutine_threadsafe(self._clear_stop(), _event_loop(self.client))
 
     _close = close

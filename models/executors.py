@@ -99,12 +99,15 @@ class LocalProcess:
     def _send(self, message: dict) -> None:
         with self._lock:
             try:
-                self.process.stdin.write(json.dumps(message) + "\n")
-                self.process.stdin.flush()
+                stdin = self.process.stdin
+                assert stdin is not None, "the worker is started with stdin=PIPE"
+                stdin.write(json.dumps(message) + "\n")
+                stdin.flush()
             except (BrokenPipeError, OSError, ValueError):  # the process has already ended
                 pass
 
     def _read(self) -> None:
+        assert self.process.stdout is not None, "the worker is started with stdout=PIPE"
         for line in self.process.stdout:
             try:
                 event = json.loads(line)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from numbers import Integral
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeGuard
 
 Padding = Literal["valid", "same"]
 PADDINGS: tuple[Padding, ...] = ("valid", "same")
@@ -33,7 +33,7 @@ def axis_plan(length: int, window: int, stride: int = 1, padding: str = "valid")
     raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
 
 
-def is_whole(value: object) -> bool:
+def is_whole(value: object) -> TypeGuard[int]:
     """An int (NumPy's too), not a bool."""
     return isinstance(value, Integral) and not isinstance(value, bool)
 

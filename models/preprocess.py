@@ -224,5 +224,5 @@ def photo_like(
     )
     window = photo[top : top + side, left : left + side]
     photo[top : top + side, left : left + side] = window * (1.0 - alpha) + ink * alpha
-    photo += np.random.default_rng(seed).normal(0.0, 0.01, photo.shape).astype(np.float32)
+    photo += np.asarray(np.random.default_rng(seed).normal(0.0, 0.01, photo.shape), dtype=np.float32)
     return np.clip(photo, 0.0, 1.0)

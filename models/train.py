@@ -6,12 +6,12 @@ import argparse
 import json
 import platform
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import keras  # noqa: E402  (after numpy so the TF log level set by the caller applies)
 import numpy as np
@@ -22,6 +22,13 @@ from models.recipes import TrainConfig
 
 BatchHook = Callable[[int, int, dict[str, float]], None]  # (epoch, batch, logs)
 EpochHook = Callable[[int, dict[str, float]], None]  # (epoch, logs)
+
+
+class StopSignal(Protocol):
+    """A threading.Event or models.job_protocol.StopFlag: set when training should stop."""
+
+    def is_set(self) -> bool: ...
+
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
 
@@ -63,7 +70,7 @@ class ProgressCallback(keras.callbacks.Callback):
         *,
         on_batch: BatchHook | None = None,
         on_epoch: EpochHook | None = None,
-        stop_event: threading.Event | None = None,
+        stop_event: StopSignal | None = None,
         stop_at_accuracy: float | None = None,
         monitor: str = "accuracy",
     ) -> None:
@@ -110,7 +117,7 @@ def train(
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     on_batch: BatchHook | None = None,
     on_epoch: EpochHook | None = None,
-    stop_event: threading.Event | None = None,
+    stop_event: StopSignal | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
 ) -> TrainResult:
     """Compile and fit `model` on uint8 images; the hooks run in the training thread."""

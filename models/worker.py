@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -113,7 +114,7 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     test = evaluate(model, x_test, y_test)
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / MODEL_FILE)
-    arrays: dict[str, np.ndarray] = {"batch_curve": np.asarray(reporter.curve, np.float32).reshape(-1, 3)}
+    arrays: dict[str, Any] = {"batch_curve": np.asarray(reporter.curve, np.float32).reshape(-1, 3)}
     if timeline is not None:
         arrays |= {
             "kernels": np.stack(timeline.kernels)[:, :, :, 0, :],

@@ -36,7 +36,8 @@ def layer_share_figure(
 ) -> go.Figure:
     """Two bar charts side by side, one bar per layer (top to bottom in network order), labelled with
     the count and its share of the total."""
-    data, axes = [], {}
+    data: list[dict] = []
+    axes: dict = {}
     for n, (values, colour) in enumerate(((params, PARAMS_COLOUR), (macs, MACS_COLOUR)), start=1):
         total = sum(values)
         data.append(
@@ -67,7 +68,8 @@ def comparison_figure(
     models: Sequence[str], params: Sequence[int], macs: Sequence[int], *, height: int = 340
 ) -> go.Figure:
     """Parameters and multiply-accumulates per image of a few models, as labelled bars side by side."""
-    data, axes = [], {}
+    data: list[dict] = []
+    axes: dict = {}
     for n, (values, colour) in enumerate(((params, PARAMS_COLOUR), (macs, MACS_COLOUR)), start=1):
         data.append(
             dict(

@@ -351,7 +351,10 @@ def kernel_gallery_figure(
     peaks = np.abs(kernels).max(axis=(1, 2))
     scaled = kernels / np.where(peaks > 0, peaks, 1.0)[:, None, None]
     blank = np.full((size, size), np.nan)
-    blocks, owners, tick_rows, tick_text = [], [], [], []
+    blocks: list[np.ndarray] = []
+    owners: list[int] = []
+    tick_rows: list[float] = []
+    tick_text: list[str] = []
     for name, indices in groups:
         tick_rows.append(len(blocks) // per_row * (size + 1) + (size - 1) / 2)
         tick_text.append(f"{name} ({len(indices)})")
@@ -574,16 +577,16 @@ def embedding_figure(
     Hover: "#index true class<br>predicted class confidence". Each class is two traces, the points predicted
     right and the others, so only a mistake sends its predicted class name with it.
     """
-    confidences = np.asarray(confidences, dtype=object)
+    confidence_texts = np.asarray(confidences, dtype=object)
     data = []
     for class_index, name in enumerate(class_names):
         colour = CLASS_COLOURS[class_index % len(CLASS_COLOURS)]
         for right in (True, False):
             members = np.flatnonzero((labels == class_index) & ((predictions == class_index) == right))
             text = (
-                confidences[members]
+                confidence_texts[members]
                 if right
-                else [f"{class_names[p]} {c}" for p, c in zip(predictions[members], confidences[members])]
+                else [f"{class_names[p]} {c}" for p, c in zip(predictions[members], confidence_texts[members])]
             )
             data.append(
                 dict(

@@ -182,7 +182,10 @@ def window_view(out_shape: tuple[int, int], selected: tuple[int, int], size: int
     """Up to 4 x 4 windows around `selected`, fewer when they would cover more than ~8 input pixels."""
     per_side = max(1, min(4, (8 - size) // stride + 1))
     count = (min(per_side, out_shape[0]), min(per_side, out_shape[1]))
-    first = tuple(int(np.clip(s - c // 2, 0, n - c)) for s, c, n in zip(selected, count, out_shape))
+    first = (
+        int(np.clip(selected[0] - count[0] // 2, 0, out_shape[0] - count[0])),
+        int(np.clip(selected[1] - count[1] // 2, 0, out_shape[1] - count[1])),
+    )
     return WindowView(first=first, count=count, selected=selected)
 
 
