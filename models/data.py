@@ -141,11 +141,6 @@ def load_fashion_mnist() -> Arrays:
     return load_from_dir(folder)
 
 
-def examples_per_class(images: np.ndarray, labels: np.ndarray, per_class: int = 1) -> dict[str, np.ndarray]:
-    """The first `per_class` images of every class, keyed by class name: (per_class, 28, 28) each."""
-    return {name: images[np.flatnonzero(labels == c)[:per_class]] for c, name in enumerate(CLASS_NAMES)}
-
-
 def scale_images(images: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1], the model's input."""
     return (images.astype(np.float32) / 255.0)[..., np.newaxis]

@@ -30,7 +30,6 @@ POLL_SECONDS = 0.2
 FORGET_SECONDS = 3600.0
 
 Status = Literal["queued", "starting", "running", "evaluating", "finished", "stopped", "failed"]
-ENDED: frozenset[str] = frozenset({"finished", "stopped", "failed"})
 
 log = logging.getLogger(__name__)
 

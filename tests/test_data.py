@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from models import data
-from models.data import CLASS_NAMES, DataError, examples_per_class, load_fashion_mnist, read_idx, scale_images
+from models.data import CLASS_NAMES, DataError, load_fashion_mnist, read_idx, scale_images
 
 
 def test_real_files_have_expected_sizes_and_balanced_classes(fashion):
@@ -21,16 +21,6 @@ def test_first_training_item_is_an_ankle_boot(fashion):
     (x_train, y_train), _ = fashion
     assert CLASS_NAMES[y_train[0]] == "Ankle boot"
     assert 0 < x_train[0].mean() < 255
-
-
-def test_examples_per_class_returns_items_of_that_class(fashion):
-    (x_train, y_train), _ = fashion
-    examples = examples_per_class(x_train, y_train, per_class=3)
-    assert list(examples) == list(CLASS_NAMES)
-    for label, name in enumerate(CLASS_NAMES):
-        assert examples[name].shape == (3, 28, 28)
-        first = np.flatnonzero(y_train == label)[0]
-        assert np.array_equal(examples[name][0], x_train[first])
 
 
 def test_scale_images_gives_model_input(fashion):
