@@ -23,14 +23,14 @@ from components.charts.filters import (
     thumbnail,
     window_figure,
 )
-from components.image_picker import ImageChoice, PickedImage, image_picker
+from components.image_picker import PickedImage, linked_image, sample_link
 from components.links import read_page_link, update_query_params
 from components.memo import once
 from components.page import start_page
 from components.query_state import Choice, Integer, Link
 from components.quiz import make_question
 from components.resources import learned_filters
-from components.session_keys import FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND, IMAGE_SOURCE
+from components.session_keys import FILTERS_QUIZ_ANSWERED, FILTERS_QUIZ_ROUND
 from models.card import ModelFileError
 from models.config import COURSE_CNN
 from models.convolution import (
@@ -65,20 +65,6 @@ class ChosenKernel:
     weights: np.ndarray
     title: str
     query: dict[str, str | None]  # ?kernel= / ?filter= for a link to this choice
-
-
-def linked_image(key: str, link: Link, **picker_options) -> PickedImage | None:
-    """`image_picker`, opened on the link's ?sample= when the page has just been opened."""
-    if "sample" in link.linked and f"{key}_source" not in st.session_state:
-        stored = st.session_state.get(IMAGE_SOURCE)
-        st.session_state[IMAGE_SOURCE] = ImageChoice("Sample", link["sample"], stored is None or stored.grayscale)
-    return image_picker(key, **picker_options)
-
-
-def sample_link(shown: bool) -> dict[str, str | None]:
-    """?sample= for the image shown when it is a bundled sample; removed for an upload, a camera shot or none."""
-    stored = st.session_state.get(IMAGE_SOURCE)
-    return {"sample": stored.name if shown and stored is not None and stored.source == "Sample" else None}
 
 
 def choose_kernel(link: Link) -> ChosenKernel | None:

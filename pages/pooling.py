@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from components.charts import pooling as charts
+from components.image_picker import linked_image, sample_link
 from components.links import read_page_link, update_query_params
 from components.memo import once
 from components.page import start_page
@@ -27,7 +28,6 @@ from models.pooling import (
     shift_sensitivity,
 )
 from models.samples import FASHION_PREFIX, fashion_item, sample_names
-from pages.filters import linked_image, sample_link
 
 PLOT_CONFIG = {"displayModeBar": False}
 HALF_WIDTH = charts.FIGURE_WIDTH // 2  # a chart in one of two columns
