@@ -57,6 +57,37 @@ def filters_step_key(axis: str, size: int) -> str:
 
 
 # ---------------------------------------------------------------- Pooling page
+POOLING_IMAGE = "pooling"  # the page's image_picker prefix: pooling_source, pooling_mode, pooling_sample, ...
+POOL_FILTER = "pool_filter"  # selectbox: the filter applied before pooling
+POOL_RELU = "pool_relu"  # checkbox: ReLU after that filter
+POOL_MODE = "pool_mode"  # radio: max / avg / min
+POOL_SIZE = "pool_size"  # number_input: the window side
+POOL_STRIDE = "pool_stride"  # number_input: the step between windows
+POOL_PADDING = "pool_padding"  # radio: valid / same
+POOL_TRUE_SIZE = "pool_true_size"  # chart: before and after at true relative size
+POOL_SCALED = "pool_scaled"  # chart: before and after scaled to one size
+POOL_WINDOWS = "pool_windows"  # chart: the windows and their values
+POOL_CHANNEL = "pool_channel"  # radio: the colour channel of the window and shift views
+POOL_SHIFT_DY = "pool_shift_dy"  # slider: move the map down
+POOL_SHIFT_DX = "pool_shift_dx"  # slider: move the map right
+POOL_SHIFT_BEFORE = "pool_shift_before"  # chart: the shifted map
+POOL_SHIFT_AFTER = "pool_shift_after"  # chart: the shifted map pooled
+POOL_REPEATED = "pool_repeated"  # chart: the picture pooled again and again
+WALK_ITEM = "walk_item"  # selectbox: the Fashion-MNIST class walked through the course model
+WALK_FILTER = "walk_filter"  # selectbox: the learned filter of the first conv
+WALK_KERNEL = "walk_kernel"  # selectbox: the hand-made kernel of the second conv
+WALK_MAPS = "walk_maps"  # chart: the item's maps through the course model
+
+
+def pool_window_key(axis: str, out_shape: tuple[int, int]) -> str:
+    """slider: the window's output row / column (axis) for a pooled map of this shape."""
+    return f"pool_window_{axis}_{out_shape[0]}x{out_shape[1]}"
+
+
+def pool_times_key(most: int) -> str:
+    """slider: how many times to pool, when these settings can pool the picture at most `most` times."""
+    return f"pool_times_{most}"
+
 
 # ---------------------------------------------------------------- Training page
 

@@ -9,7 +9,7 @@ import streamlit as st
 from components.catalog import LESSONS
 from components.links import read_page_link, update_query_params
 from components.page import start_page
-from components.query_state import Integer, link_update, read_link
+from components.query_state import Integer, link_update
 from components.resources import model_card, shipped_model
 from components.session_keys import TOUR_STEP
 from components.tour import TOUR_RUN, Step, steps
@@ -70,16 +70,9 @@ def filter_section() -> dict[str, str]:
 
 
 def pooling_section() -> dict[str, str]:
-    from pages import pooling
+    from components.sections.pooling import tour_view
 
-    link = read_link({}, pooling.LINK)
-    image, filter_name, relu = pooling.choose_map("tour", link)
-    settings = pooling.choose_settings(link)
-    if image is None:
-        return {}
-    pooling.pooled_view(image, filter_name, relu, settings, heading="Before and after")
-    query = link_update({name: settings[name] for name in pooling.SETTINGS}, pooling.LINK)
-    return set_values({**pooling.sample_link(True), **query})
+    return tour_view()
 
 
 def model_section() -> dict[str, str]:
