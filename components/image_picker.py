@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from components.query_state import Link
 from components.resources import fashion_mnist_arrays
 from components.session_keys import IMAGE_SOURCE
 from models.data import DataError
@@ -94,6 +95,20 @@ def image_picker(key: str, *, default_sample: str = "Street scene", allow_rgb: b
     if notes:
         st.info("; ".join(notes) + ".", icon=":material/info:")
     return PickedImage(pixels, choice.name, notes)
+
+
+def linked_image(key: str, link: Link, **picker_options) -> PickedImage | None:
+    """`image_picker`, opened on the link's ?sample= when the page has just been opened."""
+    if "sample" in link.linked and f"{key}_source" not in st.session_state:
+        stored = st.session_state.get(IMAGE_SOURCE)
+        st.session_state[IMAGE_SOURCE] = ImageChoice("Sample", link["sample"], stored is None or stored.grayscale)
+    return image_picker(key, **picker_options)
+
+
+def sample_link(shown: bool) -> dict[str, str | None]:
+    """?sample= for the image shown when it is a bundled sample; removed for an upload, a camera shot or none."""
+    stored = st.session_state.get(IMAGE_SOURCE)
+    return {"sample": stored.name if shown and stored is not None and stored.source == "Sample" else None}
 
 
 def _choose(key: str, source: str, grayscale: bool, stored: ImageChoice | None, default: str) -> ImageChoice | None:

@@ -17,8 +17,77 @@ TRAIN_DESIGN_REQUEST = "train_design_request"  # set by "Train this network": Tr
 # ---------------------------------------------------------------- Filters page
 FILTERS_QUIZ_ROUND = "filters_quiz_round"  # int: which 'Guess first' question the Filters page shows
 FILTERS_QUIZ_ANSWERED = "filters_quiz_answered"  # (question signature, chosen option) once checked
+FILTERS_IMAGE = "filters"  # the page's image_picker prefix: filters_source, filters_mode, filters_sample, ...
+TOUR_IMAGE = "tour"  # the image_picker prefix of the Week 3 tour's Filter and Pooling steps (built from these sections)
+FILTERS_KERNEL_SOURCE = "filters_kernel_source"  # radio: Library / Edit your own / Learned by the network
+FILTERS_LIBRARY = "filters_library"  # selectbox: the named kernel
+FILTERS_NORMALISE = "filters_normalise"  # checkbox: divide the weights by their sum
+FILTERS_GRID_SIZE = "filters_grid_size"  # radio: 3x3 / 5x5 / 7x7 for an edited kernel
+FILTERS_LEARNED_INDEX = "filters_learned_index"  # selectbox: which learned filter of the first Conv2D layer
+FILTERS_LEARNED_EPOCH = "filters_learned_epoch"  # select_slider: its weights after which epoch
+FILTERS_STRIDE = "filters_stride"  # select_slider: 1, 2 or 3
+FILTERS_PADDING = "filters_padding"  # radio: valid / same
+FILTERS_QUIZ = "filters_quiz"  # toggle: 'Guess first (quiz)'
+FILTERS_QUIZ_CHECK = "filters_quiz_check"  # button: Check my guess
+FILTERS_QUIZ_NEW = "filters_quiz_new"  # button: New question
+FILTERS_DOWNLOAD_PNG = "filters_download_png"  # download button: the filtered image
+FILTERS_DOWNLOAD_NPY = "filters_download_npy"  # download button: the raw values
+FILTERS_STEP_CHANNEL = "filters_step_channel"  # radio: the colour channel of the step-by-step pixel
+FILTERS_ALL_RESPONSES = "filters_all_responses"  # toggle: all 64 learned filters' responses
+
+
+def filters_start_key(size: int) -> str:
+    """selectbox: the template an edited kernel of this size starts from."""
+    return f"filters_start_{size}"
+
+
+def filters_text_key(size: int, start: str) -> str:
+    """text_area: the weights typed over this template (a new template starts a new text)."""
+    return f"filters_text_{size}_{start}"
+
+
+def filters_quiz_guess_key(signature: str) -> str:
+    """radio: the guess for the quiz question with this signature (a new question starts unanswered)."""
+    return f"filters_quiz_guess_{signature[:12]}"
+
+
+def filters_step_key(axis: str, size: int) -> str:
+    """slider: the step-by-step pixel's output row / col (axis) on an output this many pixels long."""
+    return f"filters_step_{axis}_{size}"
+
 
 # ---------------------------------------------------------------- Pooling page
+POOLING_IMAGE = "pooling"  # the page's image_picker prefix: pooling_source, pooling_mode, pooling_sample, ...
+POOL_FILTER = "pool_filter"  # selectbox: the filter applied before pooling
+POOL_RELU = "pool_relu"  # checkbox: ReLU after that filter
+POOL_MODE = "pool_mode"  # radio: max / avg / min
+POOL_SIZE = "pool_size"  # number_input: the window side
+POOL_STRIDE = "pool_stride"  # number_input: the step between windows
+POOL_PADDING = "pool_padding"  # radio: valid / same
+POOL_TRUE_SIZE = "pool_true_size"  # chart: before and after at true relative size
+POOL_SCALED = "pool_scaled"  # chart: before and after scaled to one size
+POOL_WINDOWS = "pool_windows"  # chart: the windows and their values
+POOL_CHANNEL = "pool_channel"  # radio: the colour channel of the window and shift views
+POOL_SHIFT_DY = "pool_shift_dy"  # slider: move the map down
+POOL_SHIFT_DX = "pool_shift_dx"  # slider: move the map right
+POOL_SHIFT_BEFORE = "pool_shift_before"  # chart: the shifted map
+POOL_SHIFT_AFTER = "pool_shift_after"  # chart: the shifted map pooled
+POOL_REPEATED = "pool_repeated"  # chart: the picture pooled again and again
+WALK_ITEM = "walk_item"  # selectbox: the Fashion-MNIST class walked through the course model
+WALK_FILTER = "walk_filter"  # selectbox: the learned filter of the first conv
+WALK_KERNEL = "walk_kernel"  # selectbox: the hand-made kernel of the second conv
+WALK_MAPS = "walk_maps"  # chart: the item's maps through the course model
+
+
+def pool_window_key(axis: str, out_shape: tuple[int, int]) -> str:
+    """slider: the window's output row / column (axis) for a pooled map of this shape."""
+    return f"pool_window_{axis}_{out_shape[0]}x{out_shape[1]}"
+
+
+def pool_times_key(most: int) -> str:
+    """slider: how many times to pool, when these settings can pool the picture at most `most` times."""
+    return f"pool_times_{most}"
+
 
 # ---------------------------------------------------------------- Training page
 

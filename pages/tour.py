@@ -7,18 +7,15 @@ when a step needs them: the Training and Inspect sections load TensorFlow, so on
 import streamlit as st
 
 from components.catalog import LESSONS
-from components.image_picker import image_picker
 from components.links import read_page_link, update_query_params
 from components.page import start_page
-from components.query_state import Integer, link_update, read_link
+from components.query_state import Integer, link_update
 from components.resources import model_card, shipped_model
 from components.session_keys import TOUR_STEP
-from components.tour import TOUR_KERNEL, TOUR_RUN, Step, steps
+from components.tour import TOUR_RUN, Step, steps
 from models.analysis import layer_table_for_config
 from models.card import ModelFileError
 from models.config import COURSE_CNN
-from models.convolution import convolve2d
-from models.samples import FASHION_PREFIX
 
 STEPS = steps()
 LINK = {"step": Integer(1, len(STEPS), 1)}
@@ -67,31 +64,15 @@ def why_section() -> dict[str, str]:
 
 
 def filter_section() -> dict[str, str]:
-    from pages import filters
+    from components.sections.filters import tour_view
 
-    left, right = st.columns(2, gap="large")
-    with left:
-        picked = image_picker("tour", default_sample=FASHION_PREFIX + "Ankle boot", allow_rgb=False)
-    with right:
-        chosen = filters.choose_kernel(read_link({"kernel": TOUR_KERNEL}, filters.LINK))
-    if picked is None or chosen is None:
-        return {}
-    raw = convolve2d(picked.pixels, chosen.weights)
-    filters.show_results(picked, chosen, raw, heading="Original and filtered")
-    return set_values({**filters.sample_link(True), **chosen.query})
+    return tour_view()
 
 
 def pooling_section() -> dict[str, str]:
-    from pages import pooling
+    from components.sections.pooling import tour_view
 
-    link = read_link({}, pooling.LINK)
-    image, filter_name, relu = pooling.choose_map("tour", link)
-    settings = pooling.choose_settings(link)
-    if image is None:
-        return {}
-    pooling.pooled_view(image, filter_name, relu, settings, heading="Before and after")
-    query = link_update({name: settings[name] for name in pooling.SETTINGS}, pooling.LINK)
-    return set_values({**pooling.sample_link(True), **query})
+    return tour_view()
 
 
 def model_section() -> dict[str, str]:

@@ -19,11 +19,12 @@ from streamlit.testing.v1 import AppTest
 
 from components.charts import pooling as charts
 from components.charts.pictures import colorize
+from components.session_keys import POOL_REPEATED, POOL_SIZE, POOL_STRIDE, pool_times_key
 from models.card import read_filter_snapshots
 from models.config import COURSE_CNN, plan
 from models.data import CLASS_NAMES
 from models.kernels import KERNELS
-from models.pooling import PoolError, pool2d, shift_sensitivity, window_starts
+from models.pooling import PoolError, output_shape, pool2d, shift_sensitivity, window_starts
 from tests.browser import ROOT
 
 PAGE = str(ROOT / "pages" / "pooling.py")
@@ -377,6 +378,33 @@ def test_repeated_pooling_shrinks_28_to_3_and_stops_at_1x1(page, fashion):
         expected = keras_pool(expected, 2, 2, "valid", "max")
         np.testing.assert_array_equal(array(trace["z"]), expected)
     assert page.slider(key="pool_times_4").max == 4  # 28 -> 14 -> 7 -> 3 -> 1, then no 2x2 window fits
+
+
+def test_repeated_pooling_caption_names_the_shapes_on_screen(page):
+    """The caption's chain of shapes is the panel's (28 -> 14 -> 7 -> 3 for 2x2 pools), not the model's 13 and 5."""
+
+    def pooled_shapes(times: int, size: int, stride: int) -> list[tuple[int, int]]:
+        shapes = [(28, 28)]
+        for _ in range(times):
+            shapes.append(output_shape(*shapes[-1], size, stride, "valid"))
+        return shapes
+
+    def caption_shapes() -> list[tuple[int, ...]]:
+        caption = next(c.value for c in page.caption if c.value.startswith("The picture itself"))
+        chain = re.search(r"same size: (\d+x\d+(?: -> \d+x\d+)*)\.", caption)
+        assert chain, caption
+        return [tuple(int(n) for n in shape.split("x")) for shape in chain.group(1).split(" -> ")]
+
+    traces = chart(page, POOL_REPEATED)["data"]
+    assert caption_shapes() == pooled_shapes(3, 2, 2) == [array(t["z"]).shape for t in traces]
+    assert caption_shapes() == [(28, 28), (14, 14), (7, 7), (3, 3)]
+    assert [s.kind for s in plan(COURSE_CNN)].count("MaxPooling2D") == 2  # "the model pools only twice"
+    page.slider(key=pool_times_key(4)).set_value(4).run()
+    assert caption_shapes() == pooled_shapes(4, 2, 2)
+    page.number_input(key=POOL_SIZE).set_value(3).run()
+    page.number_input(key=POOL_STRIDE).set_value(3).run()
+    assert not page.exception and not page.error
+    assert caption_shapes() == pooled_shapes(3, 3, 3) == [(28, 28), (9, 9), (3, 3), (1, 1)]
 
 
 def test_course_walk_follows_plan_with_the_learned_filter(page, fashion):

@@ -1,0 +1,167 @@
+"""The Filters page's convolution: its link, stride and padding, the output's shape, the original and filtered image.
+
+The tour's Filter step (`tour_view`) is built from the same sections.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import streamlit as st
+
+from components.charts.filters import display_factor, response_figure, shown_side
+from components.image_picker import PickedImage, image_picker, sample_link
+from components.links import set_values
+from components.memo import once
+from components.query_state import Choice, Integer, read_link
+from components.sections.filters_kernel import ChosenKernel, choose_kernel
+from components.session_keys import (
+    FILTERS_DOWNLOAD_NPY,
+    FILTERS_DOWNLOAD_PNG,
+    FILTERS_PADDING,
+    FILTERS_QUIZ,
+    FILTERS_STRIDE,
+    TOUR_IMAGE,
+)
+from components.tour import TOUR_KERNEL
+from models.config import COURSE_CNN
+from models.convolution import convolve2d, shape_formula
+from models.images import fingerprint, to_npy_bytes, to_png_bytes
+from models.kernels import KERNELS
+from models.samples import FASHION_PREFIX, sample_names
+
+PLOTLY_CONFIG = {"displaylogo": False}
+LINK = {
+    "sample": Choice(tuple(sample_names())),
+    "kernel": Choice(tuple(KERNELS), "Sobel: vertical edges"),
+    "filter": Integer(0, COURSE_CNN.filters - 1),
+}
+
+
+# ---------------------------------------------------------------- stride, padding and the output's shape
+
+
+def convolution_settings() -> tuple[int, str, bool]:
+    """Stride, padding and whether to guess first (the quiz), side by side."""
+    stride_column, padding_column, quiz_column = st.columns(3)
+    stride = stride_column.select_slider("Stride", (1, 2, 3), value=1, key=FILTERS_STRIDE)
+    padding = padding_column.radio(
+        "Padding",
+        ("valid", "same"),
+        horizontal=True,
+        key=FILTERS_PADDING,
+        help="valid: only positions where the kernel fits; same: zeros around the border "
+        "so the output keeps the input size (with stride 1)",
+    )
+    quiz_mode = quiz_column.toggle(
+        "Guess first (quiz)", key=FILTERS_QUIZ, help="See the image and kernel, pick the output, then see the result"
+    )
+    return stride, padding, quiz_mode
+
+
+def filtered_key(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: str) -> str:
+    """What the filtered image is computed from, as a key for `once`."""
+    return f"{fingerprint(picked.pixels)}:{fingerprint(chosen.weights)}:{stride}:{padding}"
+
+
+def filtered(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: str) -> np.ndarray | None:
+    """The filtered image (kept under `filtered_key`) after its shape arithmetic; None after showing an error."""
+    height, width = picked.pixels.shape[:2]
+    size = chosen.weights.shape[0]
+    try:
+        raw = once(
+            filtered_key(picked, chosen, stride, padding),
+            ("filtered",),
+            functools.partial(convolve2d, picked.pixels, chosen.weights, stride=stride, padding=padding),
+        )
+        formula = shape_formula(height, width, size, stride, padding)
+    except ValueError as error:
+        st.error(str(error))
+        return None
+    channels = (
+        ""
+        if picked.grayscale
+        else (" The kernel runs over each of the 3 colour channels separately, so the output keeps 3 channels.")
+    )
+    st.markdown(
+        f"**Shape arithmetic** for this {height} x {width} (height x width) image, a {size}x{size} kernel "
+        f"and stride {stride} (valid: floor((H - k) / stride) + 1; same: ceil(H / stride)):{channels}"
+    )
+    st.code(formula, language=None)
+    return raw
+
+
+# ---------------------------------------------------------------- the original and filtered image
+
+
+def download_stem(label: str, title: str) -> str:
+    """The download files' name without extension: the image's name and the kernel's, safe for a file name."""
+    return f"{label.rsplit('.', 1)[0]}-{title}".replace(" ", "_").replace(":", "").replace("/", "-")
+
+
+def show_results(
+    picked: PickedImage,
+    chosen: ChosenKernel,
+    raw: np.ndarray,
+    heading: str = "4. Original and filtered",
+    key: str | None = None,
+) -> None:
+    """The image and its filtered output; `key` names them (default: their fingerprint) to keep the figure."""
+    st.subheader(heading)
+    figure = once(
+        key or fingerprint(picked.pixels, raw), ("response",), functools.partial(response_figure, picked.pixels, raw)
+    )
+    st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG)
+    shared = (
+        "Raw and ReLU panels share one colour scale"
+        if picked.grayscale
+        else "The three raw channel panels share one colour scale"
+    )
+    notes = [
+        f"Raw output from {raw.min():.3f} to {raw.max():.3f}. {shared}: white is 0, blue negative, red "
+        "positive. ReLU keeps the positive part, as a Conv2D layer with activation='relu' does. The rescaled "
+        "panel stretches min..max to black..white, for display only."
+    ]
+    factor = display_factor(raw.shape, shown_side(raw))
+    if factor > 1:
+        notes.append(
+            f"Shown at 1/{factor} size (each screen pixel averages a {factor}x{factor} block); "
+            f"computed at the full {raw.shape[0]} x {raw.shape[1]} (height x width)."
+        )
+    st.caption(" ".join(notes))
+    stem = download_stem(picked.label, chosen.title)
+    left, right = st.columns(2)
+    left.download_button(
+        "Download the filtered image (PNG, rescaled)",
+        functools.partial(to_png_bytes, raw),
+        file_name=f"{stem}.png",
+        mime="image/png",
+        on_click="ignore",
+        key=FILTERS_DOWNLOAD_PNG,
+    )
+    right.download_button(
+        "Download the raw values (NumPy .npy)",
+        functools.partial(to_npy_bytes, raw),
+        file_name=f"{stem}.npy",
+        mime="application/octet-stream",
+        on_click="ignore",
+        key=FILTERS_DOWNLOAD_NPY,
+    )
+
+
+# ---------------------------------------------------------------- the Week 3 tour's Filter step
+
+
+def tour_view() -> dict[str, str]:
+    """A Fashion-MNIST item through the tour's kernel; returns the link parameters of this view on the page."""
+    left, right = st.columns(2, gap="large")
+    with left:
+        picked = image_picker(TOUR_IMAGE, default_sample=FASHION_PREFIX + "Ankle boot", allow_rgb=False)
+    with right:
+        chosen = choose_kernel(read_link({"kernel": TOUR_KERNEL}, LINK))
+    if picked is None or chosen is None:
+        return {}
+    raw = convolve2d(picked.pixels, chosen.weights)
+    show_results(picked, chosen, raw, heading="Original and filtered")
+    return set_values({**sample_link(True), **chosen.query})

@@ -1,0 +1,80 @@
+"""The Filters page's learned filters: the course network's 64 first-layer filters, how training shaped them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.charts.filters import (
+    block_mean,
+    display_factor,
+    epoch_strip_figure,
+    gallery_figure,
+    responses_grid_figure,
+)
+from components.image_picker import PickedImage
+from components.memo import once
+from components.resources import learned_filters
+from components.session_keys import FILTERS_ALL_RESPONSES, FILTERS_LEARNED_EPOCH, FILTERS_LEARNED_INDEX
+from models.images import fingerprint, luma
+from models.learned_filters import filter_responses
+
+RESPONSES_SIDE = 64
+PLOTLY_CONFIG = {"displaylogo": False}
+
+
+@st.fragment
+def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
+    """The gallery of learned filters; showing all 64 responses reruns only this section."""
+    st.subheader("6. The network learns its filters")
+    filters, labels = learned_filters()
+    st.markdown(
+        f"These are the {filters.count} 3x3 filters of the course network's first Conv2D layer. They were "
+        "**not chosen by anyone**: they started as small random numbers and training on Fashion-MNIST "
+        f"shaped them over {filters.epochs} epochs. Several ended up close to the classic kernels above."
+    )
+    gallery = once(
+        fingerprint(filters.history),
+        ("gallery",),
+        lambda: gallery_figure(
+            filters.initial, filters.trained, [label.text for label in labels], epochs=filters.epochs
+        ),
+    )
+    st.plotly_chart(gallery, width="stretch", config=PLOTLY_CONFIG)
+    st.caption(
+        "Filter number = row label + column label (e.g. row 16, column +1 is filter 17). Each filter is "
+        "coloured relative to its own largest weight so its pattern shows; hover a tile for its label and "
+        "weights."
+    )
+    index = st.session_state.get(FILTERS_LEARNED_INDEX, 0)
+    st.plotly_chart(
+        epoch_strip_figure(filters.history[:, index], title=f"Filter {index} epoch by epoch"),
+        width="stretch",
+        config={"displayModeBar": False},
+    )
+    best = sorted(labels, key=lambda label: -abs(label.cosine))
+    with st.expander("Which classic kernel each learned filter resembles"):
+        st.dataframe(
+            {
+                "filter": [label.index for label in best],
+                "resembles": [label.kernel_name for label in best],
+                "cosine": [round(label.cosine, 3) for label in best],
+            },
+            hide_index=True,
+            width="stretch",
+        )
+        st.caption(
+            "Cosine similarity after removing each kernel's mean: 1 is the same pattern, "
+            "-1 the inverted pattern (e.g. dark-to-light instead of light-to-dark)."
+        )
+    if st.toggle("Show all 64 responses to this image", key=FILTERS_ALL_RESPONSES):
+        epoch = st.session_state.get(FILTERS_LEARNED_EPOCH, filters.epochs)
+        gray = picked.pixels if picked.grayscale else luma(picked.pixels)
+        small = block_mean(gray, display_factor(gray.shape, RESPONSES_SIDE))
+        responses = filter_responses(small, filters.history[epoch], stride=stride, padding=padding)
+        st.plotly_chart(responses_grid_figure(responses), width="stretch", config=PLOTLY_CONFIG)
+        reduced = "" if small.shape == gray.shape else f", on a copy reduced to {small.shape[0]} x {small.shape[1]}"
+        st.caption(
+            f"Each tile is one filter's raw response (weights after epoch {epoch}, no bias or ReLU{reduced}), "
+            "coloured relative to its own largest |value| so weak responses show too. Numbering as in the "
+            "gallery."
+        )

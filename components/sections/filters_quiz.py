@@ -1,0 +1,86 @@
+"""The Filters page's 'Guess first' quiz: which of three outputs does this kernel make?"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from components.charts.filters import block_mean, display_factor, thumbnail
+from components.image_picker import PickedImage
+from components.quiz import make_question
+from components.sections.filters_kernel import ChosenKernel
+from components.session_keys import (
+    FILTERS_QUIZ_ANSWERED,
+    FILTERS_QUIZ_CHECK,
+    FILTERS_QUIZ_NEW,
+    FILTERS_QUIZ_ROUND,
+    filters_quiz_guess_key,
+)
+from models.convolution import convolve2d
+from models.kernels import KERNELS
+
+QUIZ_SIDE = 128
+
+
+def question_signature(weights: np.ndarray, pixels: np.ndarray, label: str, round_number: int) -> str:
+    """Names one question: the kernel, the image and the round; its first hex digits seed the options' order."""
+    return hashlib.sha1(
+        weights.tobytes() + repr(pixels.shape).encode() + label.encode() + str(round_number).encode()
+    ).hexdigest()
+
+
+def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
+    """'Guess first': pick which of three outputs the kernel makes; True once the guess is checked."""
+    st.subheader("Guess first")
+    small = block_mean(picked.pixels, display_factor(picked.pixels.shape, QUIZ_SIDE))
+    target = convolve2d(small, chosen.weights, padding="same")
+    candidates = {name: convolve2d(small, kernel.weights, padding="same") for name, kernel in KERNELS.items()}
+    round_number = st.session_state.setdefault(FILTERS_QUIZ_ROUND, 0)
+    signature = question_signature(chosen.weights, picked.pixels, picked.label, round_number)
+    question = make_question(chosen.title, target, candidates, seed=int(signature[:8], 16))
+    outputs = {chosen.title: target, **candidates}
+    answered = st.session_state.get(FILTERS_QUIZ_ANSWERED)
+    checked = answered is not None and answered[0] == signature
+    st.markdown(
+        f"This kernel slides over the image. Which of the outputs ({', '.join(question.letters)}) "
+        "does it produce? Outputs are rescaled so the smallest value is black and the largest white."
+    )
+    columns = st.columns(len(question.options) + 1)
+    columns[0].image(thumbnail(picked.pixels), caption="The image", output_format="PNG")
+    for column, letter, name in zip(columns[1:], question.letters, question.options):
+        caption = f"{letter}: {name}" if checked else letter
+        column.image(thumbnail(outputs[name]), caption=caption, output_format="PNG")
+    guess = st.radio(
+        "Your guess",
+        question.letters,
+        index=None,
+        horizontal=True,
+        key=filters_quiz_guess_key(signature),
+        disabled=checked,
+    )
+    left, right = st.columns(2)
+    left.button(
+        "Check my guess",
+        disabled=guess is None or checked,
+        key=FILTERS_QUIZ_CHECK,
+        type="primary",
+        on_click=lambda: st.session_state.update({FILTERS_QUIZ_ANSWERED: (signature, guess)}),
+    )
+    right.button(
+        "New question",
+        key=FILTERS_QUIZ_NEW,
+        on_click=lambda: st.session_state.update({FILTERS_QUIZ_ROUND: round_number + 1}),
+    )
+    if not checked:
+        return False
+    correct = question.letters[question.answer]
+    if answered[1] == correct:
+        st.success(f"Right: {correct} is the output of {chosen.title}.")
+    else:
+        st.error(
+            f"Not quite: {answered[1]} came from {question.options[question.letters.index(answered[1])]}; "
+            f"this kernel made {correct}."
+        )
+    return True

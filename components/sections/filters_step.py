@@ -1,0 +1,50 @@
+"""The Filters page's one output pixel, step by step: the patch under the kernel, the products and their sum."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from components.charts.filters import pixel_step_figure, window_figure
+from components.session_keys import FILTERS_STEP_CHANNEL, filters_step_key
+from models.convolution import explain_pixel
+
+
+@st.fragment
+def step_through(pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride: int, padding: str) -> None:
+    """One output pixel: the patch under the kernel, the products and their sum; moving it reruns only this."""
+    st.subheader("5. One output pixel, step by step")
+    channel = None
+    if pixels.ndim == 3:
+        names = ("red", "green", "blue")
+        channel = names.index(st.radio("Channel", names, horizontal=True, key=FILTERS_STEP_CHANNEL))
+    image2d = pixels if channel is None else pixels[:, :, channel]
+    output = raw if channel is None else raw[:, :, channel]
+    out_h, out_w = output.shape
+    left, right = st.columns(2)
+    row = position_slider(left, "Output row", out_h, filters_step_key("row", out_h))
+    col = position_slider(right, "Output column", out_w, filters_step_key("col", out_w))
+    step = explain_pixel(image2d, kernel, row, col, stride=stride, padding=padding)
+    left, right = st.columns([1, 2])
+    left.plotly_chart(window_figure(image2d, step), width="stretch", config={"displayModeBar": False})
+    right.plotly_chart(pixel_step_figure(step), width="stretch", config={"displayModeBar": False})
+    terms = " + ".join(
+        f"{p:.3g}\u00d7{w:.3g}" if w >= 0 else f"{p:.3g}\u00d7({w:.3g})"
+        for p, w in zip(step.patch.ravel(), kernel.ravel())
+    )
+    if kernel.size <= 9:
+        st.markdown(f"`{terms}` = **{step.total:.4f}**")
+    st.markdown(
+        f"The sum of the {kernel.size} products is **{step.total:.4f}**: exactly the filtered image's "
+        f"value at row {row}, column {col} ({output[row, col]:.4f}). After ReLU: "
+        f"{max(step.total, 0.0):.4f}. The window's top-left corner is at input row {step.top}, "
+        f"column {step.left}" + (" (negative: it starts in the zero padding)." if min(step.top, step.left) < 0 else ".")
+    )
+
+
+def position_slider(container: DeltaGenerator, label: str, size: int, key: str) -> int:
+    if size == 1:
+        container.caption(f"{label}: 0 (the output has one)")
+        return 0
+    return container.slider(label, 0, size - 1, size // 2, key=key)
