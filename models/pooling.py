@@ -211,35 +211,6 @@ def pool2d(
     return sums / (counts[..., np.newaxis] if arr.ndim == 3 else counts)
 
 
-def pool_with_argmax(
-    x2d: np.ndarray,
-    *,
-    size: PairLike = 2,
-    stride: PairLike | None = None,
-    padding: Padding = "valid",
-    mode: Literal["max", "min"] = "max",
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled values and, per output cell, the (row, col) of the input pixel that won.
-
-    Returns (values of shape (out_h, out_w), coords of shape (out_h, out_w, 2)). Ties go to the
-    first pixel of the window in row-major order (top row first, then left to right), which is
-    also what TensorFlow's CPU `max_pool_with_argmax` picks. Padded cells never win.
-    """
-    _check_mode(mode, ("max", "min"))
-    size_pair, stride_pair = _geometry(size, stride, padding)
-    arr = _as_map(x2d, dims=(2,))
-    signed = arr if mode == "max" else -arr
-    candidates = np.stack(_offset_views(signed, size_pair, stride_pair, padding, -np.inf), axis=-1)
-    out_h, out_w = candidates.shape[:2]
-    winner = candidates.argmax(axis=-1)  # index of the first maximum, offsets in row-major order
-    _, top, _ = axis_plan(arr.shape[0], size_pair[0], stride_pair[0], padding)
-    _, left, _ = axis_plan(arr.shape[1], size_pair[1], stride_pair[1], padding)
-    rows = np.arange(out_h)[:, np.newaxis] * stride_pair[0] - top + winner // size_pair[1]
-    cols = np.arange(out_w)[np.newaxis, :] * stride_pair[1] - left + winner % size_pair[1]
-    coords = np.stack([rows, cols], axis=-1)
-    return arr[rows, cols], coords
-
-
 def busiest_window(
     x2d: np.ndarray,
     size: PairLike,

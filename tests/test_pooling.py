@@ -11,7 +11,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 from models.pooling import (
@@ -22,7 +21,6 @@ from models.pooling import (
     output_shape,
     pool2d,
     pool_repeatedly,
-    pool_with_argmax,
     poolable_times,
     shape_formula,
     shift_sensitivity,
@@ -215,95 +213,6 @@ def test_output_shape_agrees_with_pool2d_for_many_shapes():
 
 
 # --- winner positions ----------------------------------------------------------------------
-
-
-def window_winner_counts(x: np.ndarray, size: int, stride: int, padding: str) -> np.ndarray:
-    """How many pixels of each window equal its maximum (1 = no tie), computed independently."""
-    out_h, out_w = output_shape(*x.shape, size, stride, padding)
-    total_h = max((out_h - 1) * stride + size - x.shape[0], 0)
-    total_w = max((out_w - 1) * stride + size - x.shape[1], 0)
-    padded = np.pad(
-        x,
-        ((total_h // 2, total_h - total_h // 2), (total_w // 2, total_w - total_w // 2)),
-        constant_values=-np.inf,
-    )
-    windows = sliding_window_view(padded, (size, size))[::stride, ::stride][:out_h, :out_w]
-    return (windows == windows.max(axis=(-2, -1), keepdims=True)).sum(axis=(-2, -1))
-
-
-def tf_argmax_coords(x: np.ndarray, size: int, stride: int, padding: str) -> tuple[np.ndarray, ...]:
-    values, flat = tf.nn.max_pool_with_argmax(
-        x[np.newaxis, ..., np.newaxis], size, stride, padding.upper(), include_batch_in_index=False
-    )
-    rows, cols = np.divmod(flat.numpy()[0, ..., 0], x.shape[1])  # flat = row * W + col for one channel
-    return values.numpy()[0, ..., 0], np.stack([rows, cols], axis=-1)
-
-
-@pytest.mark.parametrize("padding", PADDINGS)
-@pytest.mark.parametrize(("size", "stride"), [(2, 2), (3, 2), (3, 3), (2, 1), (4, 3)])
-def test_argmax_matches_tf_where_the_window_has_one_maximum(images, size, stride, padding):
-    compared = 0
-    for image in images[:20]:
-        fmap = relu_feature_map(image, KERNELS[3])
-        values, coords = pool_with_argmax(fmap, size=size, stride=stride, padding=padding)
-        tf_values, tf_coords = tf_argmax_coords(fmap, size, stride, padding)
-        np.testing.assert_array_equal(values, tf_values)
-        unique = window_winner_counts(fmap, size, stride, padding) == 1
-        np.testing.assert_array_equal(coords[unique], tf_coords[unique])
-        compared += int(unique.sum())
-    assert compared > 200
-
-
-@pytest.mark.parametrize("padding", PADDINGS)
-@pytest.mark.parametrize(("size", "stride"), [(2, 2), (3, 2), (2, 1)])
-def test_argmax_ties_go_to_first_in_row_major_order_like_tf_cpu(images, size, stride, padding):
-    # Raw images have many ties (flat 0 background, saturated 1.0 patches).
-    image = images[0]
-    assert (window_winner_counts(image, size, stride, padding) > 1).sum() > 20
-    _, coords = pool_with_argmax(image, size=size, stride=stride, padding=padding)
-    np.testing.assert_array_equal(coords, tf_argmax_coords(image, size, stride, padding)[1])
-
-
-def test_argmax_tie_breaking_small_cases():
-    _, coords = pool_with_argmax(np.array([[0.0, 5.0], [5.0, 0.0]]), size=2)
-    assert coords[0, 0].tolist() == [0, 1]
-    _, coords = pool_with_argmax(np.ones((2, 2)), size=2)
-    assert coords[0, 0].tolist() == [0, 0]
-    values, coords = pool_with_argmax(np.array([[3.0, 1.0], [1.0, 3.0]]), size=2, mode="min")
-    assert values[0, 0] == 1.0 and coords[0, 0].tolist() == [0, 1]
-
-
-@pytest.mark.parametrize("mode", ("max", "min"))
-@pytest.mark.parametrize("padding", PADDINGS)
-@pytest.mark.parametrize("stride", STRIDES)
-@pytest.mark.parametrize("size", SIZES)
-def test_argmax_points_at_a_pixel_holding_the_pooled_value(images, size, stride, padding, mode):
-    real_stride = size if stride is None else stride
-    for image in (images[10], relu_feature_map(images[11], KERNELS[0])[2:25, 3:28]):
-        values, coords = pool_with_argmax(image, size=size, stride=stride, padding=padding, mode=mode)
-        pooled = pool2d(image, size=size, stride=stride, mode=mode, padding=padding)
-        np.testing.assert_array_equal(values, pooled)
-        assert coords.shape == (*values.shape, 2)
-        rows, cols = coords[..., 0], coords[..., 1]
-        np.testing.assert_array_equal(image[rows, cols], values)
-        # the winner lies inside its own window and inside the image (never in the padding)
-        out_h, out_w = values.shape
-        same = padding == "same"
-        pad_top = max((out_h - 1) * real_stride + size - image.shape[0], 0) // 2 if same else 0
-        pad_left = max((out_w - 1) * real_stride + size - image.shape[1], 0) // 2 if same else 0
-        starts_r = np.arange(out_h)[:, None] * real_stride - pad_top
-        starts_c = np.arange(out_w)[None, :] * real_stride - pad_left
-        assert ((rows >= starts_r) & (rows < starts_r + size)).all()
-        assert ((cols >= starts_c) & (cols < starts_c + size)).all()
-        assert rows.min() >= 0 and cols.min() >= 0
-        assert rows.max() < image.shape[0] and cols.max() < image.shape[1]
-
-
-def test_argmax_rejects_average_and_3d():
-    with pytest.raises(PoolError, match="Mode must be 'max' or 'min'"):
-        pool_with_argmax(np.ones((4, 4)), size=2, mode="avg")
-    with pytest.raises(PoolError, match=r"Expected an \(H, W\) array"):
-        pool_with_argmax(np.ones((4, 4, 3)), size=2)
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -249,9 +249,8 @@ def test_maps_figure_draws_every_map_at_true_or_scaled_size(fashion):
 
 @pytest.mark.parametrize("shift", [(0, 1), (1, 1), (-2, 0), (2, -2)])
 def test_shift_figures_show_what_shift_sensitivity_measures(edge_map, shift):
-    before, after = (
-        fig_json(f) for f in charts.shift_figures(edge_map, shift, size=2, stride=2, mode="max", padding="valid")
-    )
+    pool = dict(size=2, stride=2, mode="max", padding="valid")
+    before, after = fig_json(charts.shift_figure(edge_map, shift)), fig_json(charts.shift_figure(edge_map, shift, pool))
     original, shifted, difference = (array(t["z"]) for t in before["data"])
     pooled, pooled_shifted, pooled_difference = (array(t["z"]) for t in after["data"])
     np.testing.assert_array_equal(shifted, zero_shift(edge_map, *shift))

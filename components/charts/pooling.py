@@ -313,7 +313,7 @@ def window_grid_figure(
 
 def _winner(x2d: np.ndarray, top: int, left: int, size: int, mode: PoolMode) -> tuple[int, int]:
     """(row, col) of the pixel a max or min window keeps: on a tie the first in row-major order, padding never
-    (what `pool_with_argmax` and TensorFlow pick), found in this one window rather than the whole map."""
+    (what TensorFlow's `max_pool_with_argmax` picks), found in this one window rather than the whole map."""
     first_row, first_col = max(top, 0), max(left, 0)
     window = x2d[first_row : top + size, first_col : left + size]
     row, col = divmod(int(window.argmax() if mode == "max" else window.argmin()), window.shape[1])
@@ -374,28 +374,6 @@ def pooling_sentence(
     )
 
 
-def shift_figures(
-    x2d: np.ndarray,
-    shift: tuple[int, int],
-    *,
-    size: int,
-    stride: int,
-    mode: PoolMode,
-    padding: Padding,
-    height: int = 300,
-) -> tuple[go.Figure, go.Figure]:
-    """Two rows of [original, shifted, |difference|]: the map itself, then the pooled maps.
-
-    The shift fills with zeros, as `shift_sensitivity` does; both difference panels use the
-    original map's value range, so their reds compare directly. The first row does not depend on the
-    pooling: `shift_figure(x2d, shift, pool=None)` draws it alone.
-    """
-    return (
-        shift_figure(x2d, shift, height=height),
-        shift_figure(x2d, shift, dict(size=size, stride=stride, mode=mode, padding=padding), height=height),
-    )
-
-
 def shift_figure(
     x2d: np.ndarray,
     shift: tuple[int, int],
@@ -404,8 +382,9 @@ def shift_figure(
     height: int = 300,
     pooled: np.ndarray | None = None,
 ) -> go.Figure:
-    """One row of `shift_figures`: the map (no `pool`), or the pooled maps (pool2d's keyword arguments; `pooled`
-    is pool2d of x2d when the caller has it)."""
+    """[original, shifted, |difference|] of the map (no `pool`), or of the pooled maps (pool2d's keyword arguments;
+    `pooled` is pool2d of x2d when the caller has it). The shift fills with zeros, as `shift_sensitivity` does;
+    the difference uses the original map's value range, so the two rows' reds compare directly."""
     shifted = ndimage.shift(x2d, shift, order=0, mode="constant", cval=0.0)
     if pool is None:
         original, changed = x2d, shifted
