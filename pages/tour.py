@@ -14,9 +14,7 @@ from components.query_state import Integer, link_update, read_link
 from components.resources import model_card, shipped_model
 from components.session_keys import TOUR_STEP
 from components.tour import TOUR_KERNEL, TOUR_RUN, Step, steps
-from models.analysis import layer_table_for_config
 from models.card import ModelFileError
-from models.config import COURSE_CNN
 from models.convolution import convolve2d
 from models.samples import FASHION_PREFIX
 
@@ -60,10 +58,9 @@ def predict_then_reveal(step: Step, index: int) -> None:
 
 
 def why_section() -> dict[str, str]:
-    from pages import architecture
+    from components.sections.architecture import why_view
 
-    architecture.show_comparison()
-    return {}
+    return why_view()
 
 
 def filter_section() -> dict[str, str]:
@@ -95,12 +92,9 @@ def pooling_section() -> dict[str, str]:
 
 
 def model_section() -> dict[str, str]:
-    from pages import architecture
+    from components.sections.architecture import model_view
 
-    rows = layer_table_for_config(COURSE_CNN)
-    architecture.show_shapes(rows)
-    architecture.show_table(rows)
-    return {}
+    return model_view()
 
 
 def training_section() -> dict[str, str]:
