@@ -11,10 +11,9 @@ from components.image_picker import image_picker
 from components.links import read_page_link, update_query_params
 from components.page import start_page
 from components.query_state import Integer, link_update, read_link
-from components.resources import model_card, shipped_model
+from components.resources import shipped_model
 from components.session_keys import TOUR_STEP
-from components.tour import TOUR_KERNEL, TOUR_RUN, Step, steps
-from models.card import ModelFileError
+from components.tour import TOUR_KERNEL, Step, steps
 from models.convolution import convolve2d
 from models.samples import FASHION_PREFIX
 
@@ -98,40 +97,9 @@ def model_section() -> dict[str, str]:
 
 
 def training_section() -> dict[str, str]:
-    from components import training_jobs as jobs
-    from components.charts.training import curves_figure
+    from components.sections.training import tour_view
 
-    spec = TOUR_RUN
-    jobs.collect_ended_jobs()
-    busy = bool(jobs.learner_jobs())
-    st.button(
-        f"Train the {spec.title()}",
-        icon=":material/play_arrow:",
-        type="primary",
-        disabled=busy,
-        on_click=jobs.start,
-        args=([spec],),
-        key="tour_train",
-    )
-    jobs.start_error()
-    jobs.live()
-    runs = jobs.learner_runs()
-    if runs:
-        run = runs[-1]
-        st.markdown(f"**{run.name}**")
-        jobs.run_headline(run)
-        st.plotly_chart(curves_figure(run.batch_curve, run.history), width="stretch", config=CHART_CONFIG)
-        st.caption(jobs.CURVES_CAPTION)
-    try:
-        card = model_card()
-    except ModelFileError as error:
-        st.error(str(error))
-    else:
-        st.caption(
-            f"For comparison: the shipped model, the same recipe on {card['train_images']:,} images for "
-            f"{card['epochs']} epochs, reaches {card['test_accuracy']:.2%} on the 10,000 test images."
-        )
-    return {"model": "course", "images": str(TOUR_RUN.train_images), "epochs": str(TOUR_RUN.recipe.epochs)}
+    return tour_view()
 
 
 def maps_section() -> dict[str, str]:
