@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from models.analysis import BUILDER_CHOICES, QUERY_NAMES
 from models.config import COURSE_CNN, CNNConfig
 from models.data import read_indices
 
@@ -125,6 +124,26 @@ def _query_value(value: Any, param: Param) -> str | None:
 
 
 # ---------------------------------------------------------------- the Architecture builder's config
+
+# The builder's choices and their names in a shareable link (?blocks=3&filters=32).
+BUILDER_CHOICES: dict[str, tuple] = {
+    "conv_blocks": (0, 1, 2, 3, 4, 5, 6),
+    "filters": (8, 16, 32, 64, 128),
+    "kernel_size": (3, 5, 7),
+    "padding": ("valid", "same"),
+    "pooling": ("max", "avg", "none"),
+    "pool_size": (2, 3),
+    "dense_units": (0, 32, 64, 128, 256),
+}
+QUERY_NAMES: dict[str, str] = {
+    "conv_blocks": "blocks",
+    "filters": "filters",
+    "kernel_size": "kernel",
+    "padding": "padding",
+    "pooling": "pooling",
+    "pool_size": "pool",
+    "dense_units": "dense",
+}
 
 ARCHITECTURE: dict[str, Param] = {
     name: Choice(BUILDER_CHOICES[field_name], getattr(COURSE_CNN, field_name))

@@ -13,7 +13,13 @@ import streamlit as st
 
 from components.charts.training import curves_figure
 from components.learner import learner_sessions, learner_token
-from components.session_keys import TRAINING_NOTICES, TRAINING_START_ERROR
+from components.session_keys import (
+    TRAINING_LIVE,
+    TRAINING_NOTICES,
+    TRAINING_START_ERROR,
+    training_cancel,
+    training_stop,
+)
 from models.executors import executor_from_environment
 from models.jobs import JobRegistry, TrainingJob
 from models.recipes import RunSpec
@@ -122,7 +128,7 @@ def show_job(job: TrainingJob) -> None:
             f"{registry.max_jobs} training slot(s) on {registry.executor.name} are busy.",
             icon=":material/hourglass_top:",
         )
-        st.button("Cancel", key=f"cancel-{job.id}", on_click=job.stop)
+        st.button("Cancel", key=training_cancel(job.id), on_click=job.stop)
         return
     eta = "-" if progress.eta_seconds is None else duration(progress.eta_seconds)
     text = (
@@ -140,7 +146,7 @@ def show_job(job: TrainingJob) -> None:
     stopping = job.stop_event.is_set()
     left.button(
         "Stopping..." if stopping else "Stop",
-        key=f"stop-{job.id}",
+        key=training_stop(job.id),
         icon=":material/stop:",
         disabled=stopping or progress.status not in ("starting", "running"),
         on_click=job.stop,
@@ -175,7 +181,7 @@ def _live_jobs(count: int) -> None:
         return
     st.subheader("Training now")
     active = next((job for job in jobs if job.progress().status != "queued"), jobs[0])
-    with st.container(key="live-training"):
+    with st.container(key=TRAINING_LIVE):
         show_job(active)
     for job in jobs:
         if job is not active:

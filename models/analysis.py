@@ -21,26 +21,6 @@ DENSE_BASELINE = CNNConfig(conv_blocks=0, dense_units=128)  # the same layers as
 
 POOL_KINDS = {"MaxPooling2D": "max", "AveragePooling2D": "avg"}
 
-# The builder's choices and their names in a shareable link (?blocks=3&filters=32).
-BUILDER_CHOICES: dict[str, tuple] = {
-    "conv_blocks": (0, 1, 2, 3, 4, 5, 6),
-    "filters": (8, 16, 32, 64, 128),
-    "kernel_size": (3, 5, 7),
-    "padding": ("valid", "same"),
-    "pooling": ("max", "avg", "none"),
-    "pool_size": (2, 3),
-    "dense_units": (0, 32, 64, 128, 256),
-}
-QUERY_NAMES: dict[str, str] = {
-    "conv_blocks": "blocks",
-    "filters": "filters",
-    "kernel_size": "kernel",
-    "padding": "padding",
-    "pooling": "pooling",
-    "pool_size": "pool",
-    "dense_units": "dense",
-}
-
 
 class UnsupportedLayerError(ValueError):
     """A Keras layer (or layer setting) the layer table does not describe; the message names it."""

@@ -190,6 +190,17 @@ def _variants(base: RunSpec, configs: list[CNNConfig | None], **changes) -> list
     return [replace(base, architecture=config, hand_picked=False, **changes) for config in configs]
 
 
+def _hand_picked_description() -> str:
+    """The 'Hand-picked vs learned' preset in words, its counts taken from hand_picked_kernels()."""
+    names, _ = hand_picked_kernels()
+    turned = sum("turned" in name for name in names)
+    return (
+        f"A {len(names)}-filter CNN whose first layer is fixed (frozen) to {len(names) - turned} classic kernels "
+        f"(Sobel, blur, Laplacian...) and {turned} of them turned 180\u00b0, beside the same CNN learning its own "
+        "first layer."
+    )
+
+
 def _hand_picked_pair(base: RunSpec) -> list[RunSpec]:
     config = replace(COURSE_CNN, filters=len(hand_picked_kernels()[0]))
     return [replace(base, architecture=config, hand_picked=picked) for picked in (True, False)]
@@ -231,8 +242,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "Hand-picked vs learned",
-            "A 16-filter CNN whose first layer is fixed (frozen) to 16 classic kernels "
-            "(Sobel, blur, Laplacian...) beside the same CNN learning its own first layer.",
+            _hand_picked_description(),
             _hand_picked_pair,
         ),
         Preset(

@@ -10,12 +10,9 @@ from components.catalog import LESSONS
 from components.links import read_page_link, update_query_params
 from components.page import start_page
 from components.query_state import Integer, link_update
-from components.resources import model_card, shipped_model
+from components.resources import shipped_model
 from components.session_keys import TOUR_STEP
-from components.tour import TOUR_RUN, Step, steps
-from models.analysis import layer_table_for_config
-from models.card import ModelFileError
-from models.config import COURSE_CNN
+from components.tour import Step, steps
 
 STEPS = steps()
 LINK = {"step": Integer(1, len(STEPS), 1)}
@@ -57,10 +54,9 @@ def predict_then_reveal(step: Step, index: int) -> None:
 
 
 def why_section() -> dict[str, str]:
-    from pages import architecture
+    from components.sections.architecture import why_view
 
-    architecture.show_comparison()
-    return {}
+    return why_view()
 
 
 def filter_section() -> dict[str, str]:
@@ -76,49 +72,15 @@ def pooling_section() -> dict[str, str]:
 
 
 def model_section() -> dict[str, str]:
-    from pages import architecture
+    from components.sections.architecture import model_view
 
-    rows = layer_table_for_config(COURSE_CNN)
-    architecture.show_shapes(rows)
-    architecture.show_table(rows)
-    return {}
+    return model_view()
 
 
 def training_section() -> dict[str, str]:
-    from components import training_jobs as jobs
-    from components.charts.training import curves_figure
+    from components.sections.training import tour_view
 
-    spec = TOUR_RUN
-    jobs.collect_ended_jobs()
-    busy = bool(jobs.learner_jobs())
-    st.button(
-        f"Train the {spec.title()}",
-        icon=":material/play_arrow:",
-        type="primary",
-        disabled=busy,
-        on_click=jobs.start,
-        args=([spec],),
-        key="tour_train",
-    )
-    jobs.start_error()
-    jobs.live()
-    runs = jobs.learner_runs()
-    if runs:
-        run = runs[-1]
-        st.markdown(f"**{run.name}**")
-        jobs.run_headline(run)
-        st.plotly_chart(curves_figure(run.batch_curve, run.history), width="stretch", config=CHART_CONFIG)
-        st.caption(jobs.CURVES_CAPTION)
-    try:
-        card = model_card()
-    except ModelFileError as error:
-        st.error(str(error))
-    else:
-        st.caption(
-            f"For comparison: the shipped model, the same recipe on {card['train_images']:,} images for "
-            f"{card['epochs']} epochs, reaches {card['test_accuracy']:.2%} on the 10,000 test images."
-        )
-    return {"model": "course", "images": str(TOUR_RUN.train_images), "epochs": str(TOUR_RUN.recipe.epochs)}
+    return tour_view()
 
 
 def maps_section() -> dict[str, str]:

@@ -22,8 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.catalog import ALL_PAGES
 from components.image_picker import decode_upload
-from components.query_state import config_from_link
-from models.analysis import QUERY_NAMES
+from components.query_state import QUERY_NAMES, config_from_link
 from models.config import COURSE_CNN, ConfigError, plan
 from models.convolution import MAX_KERNEL_SIZE, KernelError, parse_kernel
 from models.images import ImageError, load_image, load_image_with_notes

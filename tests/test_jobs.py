@@ -1,6 +1,7 @@
 """Training jobs in worker processes: the registry (cap + queue), progress, Stop, worker deaths, on real data."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -354,6 +355,17 @@ def test_hand_picked_first_layer_is_the_classic_kernels_and_stays_frozen(tmp_pat
     assert not conv1.trainable
     np.testing.assert_array_equal(conv1.kernel.numpy(), kernels)
     assert np.all(run.timeline.kernels == kernels[:, :, 0, :]) and run.config["first_layer"] == "hand-picked, frozen"
+
+
+def test_hand_picked_preset_says_how_many_kernels_are_classic_and_how_many_turned():
+    names, _ = hand_picked_kernels()
+    turned = [name for name in names if name.endswith(", turned 180\u00b0")]
+    classic = [name for name in names if name not in turned]
+    assert {name.removesuffix(", turned 180\u00b0") for name in turned} <= set(classic)  # "5 of them"
+    description = PRESETS["Hand-picked vs learned"].description
+    assert re.findall(r"\d+", description) == [str(len(names)), str(len(classic)), str(len(turned)), "180"]
+    assert f"{len(classic)} classic kernels" in description and f"{len(turned)} of them turned 180" in description
+    assert (len(classic), len(turned)) == (11, 5)
 
 
 def test_smoother_recovers_each_batch_from_keras_running_means():

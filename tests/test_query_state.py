@@ -4,6 +4,7 @@ import pytest
 
 from components.query_state import (
     ARCHITECTURE,
+    BUILDER_CHOICES,
     Choice,
     Indices,
     Integer,
@@ -12,7 +13,6 @@ from components.query_state import (
     link_update,
     read_link,
 )
-from models.analysis import BUILDER_CHOICES
 from models.config import COURSE_CNN, CNNConfig
 
 SCHEMA = {

@@ -1,0 +1,201 @@
+"""The Architecture page's sections: the builder, the totals, the tensor shapes, the layer table, the shares and
+the comparison with last week's dense network; the Week 3 tour shows the comparison and the course CNN's shapes.
+
+The figures are built once per design (keyed by its shapes and numbers) and shared read-only.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure
+from components.links import update_query_params
+from components.query_state import BUILDER_CHOICES, config_from_link, config_link
+from components.resources import model_card
+from components.session_keys import ARCHITECTURE_CONFIG, architecture_widget
+from models.analysis import (
+    DENSE_BASELINE,
+    LayerRow,
+    fitting_stages,
+    format_bytes,
+    format_count,
+    largest_share,
+    layer_table_for_config,
+    table_records,
+    totals,
+)
+from models.card import ModelFileError
+from models.config import COURSE_CNN, CNNConfig, ConfigError, shape_text
+
+WIDGET_KEYS = {field: architecture_widget(field) for field in BUILDER_CHOICES}
+CHART_CONFIG = {"displayModeBar": False}
+
+
+def set_builder(config: CNNConfig) -> None:
+    for field, key in WIDGET_KEYS.items():
+        st.session_state[key] = getattr(config, field)
+
+
+def square(size: int) -> str:
+    return f"{size}x{size}"
+
+
+def builder() -> CNNConfig:
+    """Sidebar widgets, first filled from the link, else from this session's last build, else the course CNN."""
+    if any(key not in st.session_state for key in WIDGET_KEYS.values()):
+        base = CNNConfig.from_dict(st.session_state.get(ARCHITECTURE_CONFIG, COURSE_CNN.to_dict()))
+        linked, notices = config_from_link(st.query_params.to_dict(), base)
+        for notice in notices:
+            st.warning(notice, icon=":material/link_off:")
+        set_builder(linked)
+    with st.sidebar:
+        st.header("Build a CNN")
+        st.select_slider(
+            "Conv blocks (conv, then pool)", BUILDER_CHOICES["conv_blocks"], key=WIDGET_KEYS["conv_blocks"]
+        )
+        st.select_slider("Filters per conv layer", BUILDER_CHOICES["filters"], key=WIDGET_KEYS["filters"])
+        st.radio(
+            "Kernel size",
+            BUILDER_CHOICES["kernel_size"],
+            format_func=square,
+            horizontal=True,
+            key=WIDGET_KEYS["kernel_size"],
+        )
+        st.radio("Padding", BUILDER_CHOICES["padding"], horizontal=True, key=WIDGET_KEYS["padding"])
+        st.radio("Pooling", BUILDER_CHOICES["pooling"], horizontal=True, key=WIDGET_KEYS["pooling"])
+        st.radio(
+            "Pool size",
+            BUILDER_CHOICES["pool_size"],
+            format_func=square,
+            horizontal=True,
+            key=WIDGET_KEYS["pool_size"],
+            disabled=st.session_state[WIDGET_KEYS["pooling"]] == "none",
+        )
+        st.select_slider("Dense units (0: none)", BUILDER_CHOICES["dense_units"], key=WIDGET_KEYS["dense_units"])
+        st.button("Reset to the course CNN", on_click=set_builder, args=(COURSE_CNN,), width="stretch")
+        st.caption("The address bar keeps these choices: copy it to share this network.")
+    config = CNNConfig(**{field: st.session_state[key] for field, key in WIDGET_KEYS.items()})
+    update_query_params(config_link(config))
+    return config
+
+
+def show_collapse(config: CNNConfig, error: ConfigError) -> None:
+    st.error(f"**This network cannot be built.** {error}.")
+    fits = " -> ".join(shape_text(stage.shape) for stage in fitting_stages(config))
+    st.markdown(
+        f"What still fits: {fits}. Then the feature map is too small for the next layer. "
+        "Use fewer blocks, a smaller kernel, 'same' padding or no pooling."
+    )
+
+
+def show_totals(config: CNNConfig, rows: list[LayerRow]) -> None:
+    mine, course = totals(rows), totals(layer_table_for_config(COURSE_CNN))
+    changed = config != COURSE_CNN
+    columns = st.columns(4)
+    columns[0].metric(
+        "Parameters",
+        format_count(mine.params),
+        f"{mine.params - course.params:+,} vs course CNN" if changed else None,
+        delta_color="off",
+    )
+    columns[1].metric(
+        "Multiply-accumulates per image",
+        format_count(mine.macs),
+        f"{mine.macs - course.macs:+,} vs course CNN" if changed else None,
+        delta_color="off",
+    )
+    columns[2].metric("Weights in memory (float32)", format_bytes(mine.weight_bytes))
+    columns[3].metric("Activations per image", format_bytes(mine.activation_bytes))
+
+
+# Figures are built once per design and shared read-only (st.plotly_chart copies what it sends).
+cached_flow_figure = st.cache_resource(max_entries=200, show_spinner=False)(flow_figure)
+cached_share_figure = st.cache_resource(max_entries=200, show_spinner=False)(layer_share_figure)
+cached_comparison_figure = st.cache_resource(max_entries=4, show_spinner=False)(comparison_figure)
+
+
+def show_shapes(rows: list[LayerRow]) -> None:
+    st.subheader("The tensor at each stage, drawn to scale")
+    figure = cached_flow_figure(tuple(r.output_shape for r in rows), tuple(r.step for r in rows))
+    st.plotly_chart(figure, width="stretch", config=CHART_CONFIG)
+    st.caption(
+        "A square's side is the feature map's height in pixels, stacked to show its channels; a bar's height is "
+        "the square root of its number of values. With 'valid' padding a 3x3 filter trims one pixel each side, "
+        "a 5x5 two, a 7x7 three; 'same' padding keeps the size. Pooling divides by its size and rounds down "
+        "(2x2 halves). " + " -> ".join(shape_text(row.output_shape) for row in rows) + "."
+    )
+
+
+def show_table(rows: list[LayerRow]) -> None:
+    st.subheader("Every layer, with the arithmetic")
+    st.table(table_records(rows))
+    st.markdown(
+        "**Parameters**: a conv filter has k×k×(input channels) weights plus one bias; a dense unit has one weight "
+        "per input plus one bias. **Multiply-accumulates (MACs)**: a conv layer applies every filter at every "
+        "output position, a dense layer multiplies every input by every unit's weight; pooling, flattening and "
+        "biases add none. **Memory**: 4 bytes per number (float32); activations are each layer's output for one image."
+    )
+
+
+def show_shares(rows: list[LayerRow]) -> None:
+    params_top, params_share = largest_share(rows, "params")
+    macs_top, macs_share = largest_share(rows, "macs")
+    st.subheader("Where the parameters are, and where the compute is")
+    weighted = [row for row in rows if row.params]
+    figure = cached_share_figure(
+        tuple(r.name for r in weighted), tuple(r.params for r in weighted), tuple(r.macs for r in weighted)
+    )
+    st.plotly_chart(figure, width="stretch", config=CHART_CONFIG)
+    st.markdown(
+        f"**{params_top}** holds {params_share:.0%} of the parameters; "
+        f"**{macs_top}** does {macs_share:.0%} of the multiply-accumulates."
+    )
+
+
+def show_comparison() -> None:
+    st.subheader("Why CNNs? The course CNN against last week's dense network")
+    st.markdown("The dense network: Flatten -> Dense 128 (ReLU) -> Dense 10 (softmax).")
+    dense_rows, cnn_rows = layer_table_for_config(DENSE_BASELINE), layer_table_for_config(COURSE_CNN)
+    dense, cnn = totals(dense_rows), totals(cnn_rows)
+    st.plotly_chart(
+        cached_comparison_figure(("Dense network", "Course CNN"), (dense.params, cnn.params), (dense.macs, cnn.macs)),
+        width="stretch",
+        config=CHART_CONFIG,
+    )
+    conv_params = sum(r.params for r in cnn_rows if r.kind == "Conv2D")
+    conv_macs = sum(r.macs for r in cnn_rows if r.kind == "Conv2D")
+    st.markdown(
+        f"The CNN has {cnn.params / dense.params:.1f}x the dense network's parameters but does "
+        f"{cnn.macs / dense.macs:.0f}x its multiply-accumulates. Its conv layers hold only {conv_params:,} "
+        f"parameters ({conv_params / cnn.params:.0%}) yet do {conv_macs / cnn.macs:.0%} of the work: each small "
+        "filter is reused at every position, so the network looks for the same pattern everywhere in the image. "
+        "The dense network instead gives every unit its own weight for every pixel, so a pattern learned in one "
+        "place is not known in another."
+    )
+    try:
+        card = model_card()
+    except ModelFileError as error:
+        st.error(str(error))
+        return
+    st.markdown(
+        f"**Test accuracy** (10,000 test images): course CNN **{card['test_accuracy']:.2%}** after "
+        f"{card['epochs']} epochs (the shipped model's card). No trained dense network ships with the lab yet, "
+        "so its accuracy is not shown here."
+    )
+
+
+# ---------------------------------------------------------------- the Week 3 tour's views
+
+
+def why_view() -> dict[str, str]:
+    """The tour's 'Why CNNs?' step: the comparison; the Architecture page needs no link parameters for it."""
+    show_comparison()
+    return {}
+
+
+def model_view() -> dict[str, str]:
+    """The tour's model step: the course CNN's shapes and layer table (the Architecture page's default)."""
+    rows = layer_table_for_config(COURSE_CNN)
+    show_shapes(rows)
+    show_table(rows)
+    return {}

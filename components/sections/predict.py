@@ -1,0 +1,262 @@
+"""The Predict page's sections: the picture (an example photo, a drawing, an upload or a snapshot), the
+preprocessing switches, each step from picture to network input, the prediction, the feature maps of this
+input and the training images it looks most like.
+
+The network's numbers are computed apart from the drawing (`classify`); figures are built once per model key
+and input fingerprint (components.memo.once), the neighbour index once per model key.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from components.charts.inspect import gallery_figure
+from components.charts.predict import (
+    DISPLAY_SIDE,
+    HOVER_LIMIT,
+    feature_map_figures,
+    neighbours_caption,
+    steps_figure,
+    top_k_figure,
+)
+from components.image_picker import UPLOAD_TYPES, decode_upload
+from components.memo import once
+from components.resources import fashion_mnist, shipped_model
+from components.session_keys import (
+    PREDICT_BRUSH,
+    PREDICT_CAMERA,
+    PREDICT_CANVAS,
+    PREDICT_CROP,
+    PREDICT_DARKEN,
+    PREDICT_EXAMPLE,
+    PREDICT_FILTER,
+    PREDICT_INVERT,
+    PREDICT_LAYER,
+    PREDICT_UPLOAD,
+)
+from models.card import SHIPPED_MODEL
+from models.data import CLASS_NAMES
+from models.images import ImageError
+from models.neighbours import INDEX_SIZE, NeighbourIndex, build_index, nearest
+from models.preprocess import Preprocessed, PreprocessError, Step, photo_like, preprocess
+
+CHART_CONFIG = {"displayModeBar": False}
+SOURCES = ["Examples", "Draw", "Upload", "Camera"]
+INVERT_LABELS = {"Auto": "auto", "On": "on", "Off": "off"}
+EXAMPLE_SPOTS = [(20, 30), (60, 130), (30, 110), (70, 40), (15, 140), (50, 80)]  # (top, left) on the "photo"
+NEIGHBOURS = 8
+TOP_K = 5
+
+
+# ---------------------------------------------------------------- computed once, or apart from the drawing
+
+
+def shipped_model_key() -> str:
+    """The shipped model's cache key: its file and modification time (a new file is a new key)."""
+    return f"{SHIPPED_MODEL}:{SHIPPED_MODEL.stat().st_mtime_ns}"
+
+
+@st.cache_resource(show_spinner=f"Embedding {INDEX_SIZE:,} training images (once per server)...")
+def neighbour_index(model_key: str) -> NeighbourIndex:
+    (x_train, y_train), _ = fashion_mnist()
+    return build_index(shipped_model(), x_train, y_train)
+
+
+@st.cache_data(show_spinner=False, max_entries=len(CLASS_NAMES))
+def example_photo(class_index: int) -> tuple[np.ndarray, int]:
+    """The first test image of a class as a 'photo': dark on light paper, enlarged, off-centre."""
+    from models.inspection import first_of_class  # TensorFlow: only the Predict page, which needs the model
+
+    _, (x_test, y_test) = fashion_mnist()
+    index = int(first_of_class(y_test, class_index, 1)[0])
+    spot = EXAMPLE_SPOTS[class_index % len(EXAMPLE_SPOTS)]
+    return photo_like(x_test[index], position=spot, seed=index), index
+
+
+@dataclass(frozen=True, eq=False)
+class Classification:
+    """One network pass over an input: every layer output the page shows, and how long the pass took."""
+
+    outputs: dict[str, np.ndarray]
+    spatial: list[str]  # the layers with feature maps
+    embedding: str  # the layer whose output finds the nearest training images
+    output: str  # the softmax layer
+    milliseconds: float
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return self.outputs[self.output][0]
+
+    @property
+    def predicted(self) -> int:
+        return int(self.probabilities.argmax())
+
+
+def classify(model, pixels: np.ndarray) -> Classification:
+    """Probabilities, feature maps and embedding of one network input, in one pass."""
+    from models.inspection import embedding_layer, layer_activations, spatial_layers  # TensorFlow, as above
+
+    spatial = spatial_layers(model)
+    embedding, output = embedding_layer(model), model.layers[-1].name
+    start = time.perf_counter()
+    outputs = layer_activations(model, pixels, [*spatial, embedding, output])
+    return Classification(outputs, spatial, embedding, output, (time.perf_counter() - start) * 1000)
+
+
+# ---------------------------------------------------------------- the picture and the switches
+
+
+def picture(source: str) -> tuple[np.ndarray, str] | None:
+    """The chosen picture as float (H, W, 3) in [0, 1] and a caption; None (with a message) if there is none."""
+    if source == "Examples":
+        class_index = st.selectbox(
+            "Example", range(len(CLASS_NAMES)), format_func=CLASS_NAMES.__getitem__, key=PREDICT_EXAMPLE
+        )
+        image, index = example_photo(class_index)
+        return image, (
+            f"Test image #{index} ({CLASS_NAMES[class_index]}) made to look like a photo: dark on light "
+            "paper, enlarged, off-centre, unevenly lit, a little noise."
+        )
+    if source == "Draw":
+        # imported here: the canvas registers itself with a running Streamlit server, so importing it anywhere
+        # else (a test, a plain interpreter) fails
+        from streamlit_drawable_canvas import st_canvas
+
+        brush = st.slider("Brush size", 6, 40, 22, key=PREDICT_BRUSH)
+        drawing = st_canvas(
+            stroke_width=brush,
+            stroke_color="#000000",
+            background_color="#ffffff",
+            height=280,
+            width=280,
+            return_image_data=True,
+            key=PREDICT_CANVAS,
+        )
+        data = drawing.image_bytes
+        caption = "Your drawing. Fill the shape in: Fashion-MNIST items are solid silhouettes."
+        if data is None:
+            st.info("Draw an item with the mouse (a T-shirt, trousers, a bag ...); fill it in.", icon=":material/draw:")
+            return None
+    elif source == "Upload":
+        file = st.file_uploader("Image file (PNG, JPEG, WebP, BMP, GIF, TIFF)", type=UPLOAD_TYPES, key=PREDICT_UPLOAD)
+        if file is None:
+            st.info("Choose a photo of one clothing item on a plain background.", icon=":material/upload:")
+            return None
+        data, caption = file.getvalue(), f"Uploaded {file.name!r}."
+    else:
+        shot = st.camera_input("Take a snapshot of one item on a plain background", key=PREDICT_CAMERA)
+        if shot is None:
+            return None
+        data, caption = shot.getvalue(), "Your snapshot."
+    try:
+        pixels, notes = decode_upload(data, False)
+    except ImageError as error:
+        st.error(str(error))
+        return None
+    return pixels, caption + (" " + "; ".join(notes) + "." if notes else "")
+
+
+def switches() -> tuple[str, bool, bool]:
+    """The preprocessing steps a learner can switch: (invert: auto/on/off, crop, background to black)."""
+    st.markdown("**Try the steps that matter**")
+    invert = st.segmented_control(
+        "Invert",
+        list(INVERT_LABELS),
+        default="Auto",
+        required=True,
+        key=PREDICT_INVERT,
+        help="Auto inverts when the background is light.",
+    )
+    crop = st.toggle("Crop to the object", value=True, key=PREDICT_CROP)
+    darken = st.toggle(
+        "Background to black",
+        value=True,
+        key=PREDICT_DARKEN,
+        help="After inverting, pull a dark-gray background down to 0, as in the training images.",
+    )
+    st.caption(
+        "Switch one off and watch the prediction change: the network only ever saw light items filling a black square."
+    )
+    return INVERT_LABELS[invert], crop, darken
+
+
+# ---------------------------------------------------------------- 1. to 4.
+
+
+def network_input(image: np.ndarray, invert: str, crop: bool, darken: bool) -> tuple[Preprocessed, float]:
+    """The picture turned into the network's input, and the milliseconds it took; a picture that cannot be
+    turned into one stops the page with the reason."""
+    start = time.perf_counter()
+    try:
+        prepared = preprocess(image, invert=invert, crop=crop, darken=darken)
+    except PreprocessError as error:
+        st.error(str(error))
+        st.stop()
+    return prepared, (time.perf_counter() - start) * 1000
+
+
+def steps_section(steps: Sequence[Step], settings: tuple) -> None:
+    """1.: every step from picture to network input (the figure built once per picture and settings)."""
+    st.subheader("1. From picture to network input")
+    st.plotly_chart(once("steps", settings, functools.partial(steps_figure, steps)), config=CHART_CONFIG)
+    st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}" for number, step in enumerate(steps, start=1)))
+    st.caption(
+        f"Steps larger than {DISPLAY_SIDE} pixels are drawn reduced; hover a gray step of up to "
+        f"{HOVER_LIMIT:,} pixels (such as the 28x28 network input) for its values."
+    )
+
+
+def prediction_section(result: Classification, model_key: str, input_key: str, prepare_ms: float) -> None:
+    """2.: the top classes, and the verdict with the time each part took."""
+    st.subheader("2. Prediction")
+    probabilities, predicted = result.probabilities, result.predicted
+    chart, verdict = st.columns([3, 2])
+    chart.plotly_chart(
+        once(model_key, ("top", input_key), functools.partial(top_k_figure, probabilities, CLASS_NAMES, TOP_K)),
+        config=CHART_CONFIG,
+    )
+    verdict.markdown(
+        f"The network says **{CLASS_NAMES[predicted]}** with probability **{probabilities[predicted]:.1%}**."
+    )
+    verdict.caption(
+        f"Top {TOP_K} of the 10 softmax outputs. Preprocessing took {prepare_ms:.0f} ms; one network "
+        f"pass for probabilities, feature maps and embedding {result.milliseconds:.0f} ms."
+    )
+
+
+@st.fragment
+def feature_maps(prepared: Preprocessed, outputs: dict, spatial: list[str]) -> None:
+    """3.: its filter and layer controls rerun only this section."""
+    st.subheader("3. Feature maps of this input")
+    channels = min(outputs[name].shape[-1] for name in spatial)
+    controls, maps = st.columns([1, 3])
+    number = controls.number_input("Filter number", 0, channels - 1, 1, step=1, key=PREDICT_FILTER)
+    layer = controls.radio("Layer for all maps", spatial, key=PREDICT_LAYER)
+    for figure in feature_map_figures(prepared.network_input, outputs, spatial, number, layer):
+        maps.plotly_chart(figure, config=CHART_CONFIG)
+    controls.caption(f"Top: filter {number} after each layer. Below: all {outputs[layer].shape[-1]} maps of {layer}.")
+
+
+def neighbours_section(result: Classification, model_key: str, input_key: str) -> None:
+    """4.: the training images whose embedding is nearest this input's."""
+    st.subheader("4. Looks most like these training images")
+    (x_train, y_train), _ = fashion_mnist()
+    index = neighbour_index(model_key)
+    found, similarity = nearest(index, result.outputs[result.embedding][0], NEIGHBOURS)
+    titles = [f"{CLASS_NAMES[y_train[i]]}<br>#{i} · {s:.3f}" for i, s in zip(found, similarity)]
+    st.plotly_chart(
+        once(
+            model_key,
+            ("neighbours", input_key),
+            functools.partial(gallery_figure, x_train[found] / 255.0, titles, per_row=NEIGHBOURS, cell=170),
+        ),
+        config=CHART_CONFIG,
+    )
+    agree = int(sum(y_train[i] == result.predicted for i in found))
+    st.caption(neighbours_caption(index, NEIGHBOURS, agree, CLASS_NAMES[result.predicted]))

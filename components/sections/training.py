@@ -1,0 +1,205 @@
+"""The Training page's settings: the model and recipe widgets (opened on a link's values), Train and the course
+experiments; and the Week 3 tour's Training step, which trains the tour's short run with the same job lifecycle
+(components.training_jobs).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import training_jobs as jobs
+from components.charts.training import curves_figure
+from components.query_state import Choice, Integer, Link, link_update
+from components.resources import model_card
+from components.session_keys import (
+    ARCHITECTURE_CONFIG,
+    TOUR_TRAIN,
+    TRAIN_DESIGN_REQUEST,
+    TRAINING_BATCH,
+    TRAINING_EPOCHS,
+    TRAINING_IMAGES,
+    TRAINING_LR,
+    TRAINING_MODEL,
+    TRAINING_OPTIMIZER,
+    TRAINING_SEED,
+    TRAINING_STOP_EARLY,
+    TRAINING_THRESHOLD,
+    TRAINING_VALIDATION,
+)
+from components.tour import TOUR_RUN
+from models.card import ModelFileError
+from models.config import COURSE_CNN, CNNConfig
+from models.recipes import OPTIMIZER_NAMES, PRESETS, RunSpec, TrainConfig, architecture_changes
+
+MODELS = {"Course CNN": COURSE_CNN, "Dense baseline (no conv layers)": None}
+MODEL_SLUGS = {"course": "Course CNN", "dense": "Dense baseline (no conv layers)"}  # ?model= -> MODELS key
+TRAINING_SIZES = (5_000, 20_000, 60_000)
+ARCHITECTURE_DESIGN = "My design from the Architecture page"
+
+BATCH_SIZES = (16, 32, 64, 128, 256)
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1)
+LINK = {
+    "model": Choice(tuple(MODEL_SLUGS), "course"),
+    "images": Choice(TRAINING_SIZES, 20_000),
+    "epochs": Integer(1, 30, 5),
+    "batch": Choice(BATCH_SIZES, 32),
+    "optimizer": Choice(OPTIMIZER_NAMES, OPTIMIZER_NAMES[0]),
+    "lr": Choice(LEARNING_RATES, 1e-3),
+    "seed": Integer(0, 9999, 0),
+}
+RECIPE_KEYS = {
+    "images": TRAINING_IMAGES,
+    "epochs": TRAINING_EPOCHS,
+    "batch": TRAINING_BATCH,
+    "optimizer": TRAINING_OPTIMIZER,
+    "lr": TRAINING_LR,
+    "seed": TRAINING_SEED,
+}  # link -> widget
+
+
+def architecture_design() -> CNNConfig | None:
+    values = st.session_state.get(ARCHITECTURE_CONFIG)
+    return CNNConfig.from_dict(values) if isinstance(values, dict) else None
+
+
+def base_spec() -> RunSpec:
+    """The run the settings widgets describe (read from session state, so button callbacks see fresh values)."""
+    state = st.session_state
+    name = state[TRAINING_MODEL]
+    return RunSpec(
+        architecture=architecture_design() if name == ARCHITECTURE_DESIGN else MODELS[name],
+        recipe=TrainConfig(
+            epochs=state[TRAINING_EPOCHS],
+            batch_size=state[TRAINING_BATCH],
+            learning_rate=state[TRAINING_LR],
+            optimizer=state[TRAINING_OPTIMIZER],
+            stop_at_accuracy=state[TRAINING_THRESHOLD] if state[TRAINING_STOP_EARLY] else None,
+            seed=int(state[TRAINING_SEED]),
+        ),
+        train_images=state[TRAINING_IMAGES],
+        validation_split=state[TRAINING_VALIDATION],
+    )
+
+
+def settings_link() -> dict[str, str | None]:
+    """The link parameters of the model and recipe the widgets show (None: the default, no parameter)."""
+    slugs = {name: slug for slug, name in MODEL_SLUGS.items()}
+    recipe = {name: st.session_state[key] for name, key in RECIPE_KEYS.items()}
+    return link_update({"model": slugs.get(st.session_state[TRAINING_MODEL]), **recipe}, LINK)
+
+
+def settings_section(link: Link) -> None:
+    """1. and 2.: the model and recipe widgets (opened on the link's values), Train and the course experiments."""
+    st.subheader("1. Choose a model and a recipe")
+    design = architecture_design()
+    if st.session_state.pop(TRAIN_DESIGN_REQUEST, False) and design is not None:
+        st.session_state[TRAINING_MODEL] = ARCHITECTURE_DESIGN
+    row = st.columns(4)
+    model_name = row[0].selectbox(
+        "Model",
+        [*MODELS, *([ARCHITECTURE_DESIGN] if design is not None else [])],
+        index=list(MODEL_SLUGS).index(link["model"]),
+        key=TRAINING_MODEL,
+        help="Design your own variant on the Architecture page.",
+    )
+    row[1].select_slider(
+        "Training images",
+        TRAINING_SIZES,
+        value=link["images"],
+        key=TRAINING_IMAGES,
+        format_func=lambda n: f"{n:,}",
+        help="The first N images of the training set.",
+    )
+    row[2].slider(
+        "Validation split",
+        0.0,
+        0.3,
+        0.1,
+        0.05,
+        key=TRAINING_VALIDATION,
+        help="The last part of those images is held out to validate after every epoch.",
+    )
+    row[3].slider("Epochs", 1, 30, link["epochs"], key=TRAINING_EPOCHS)
+    row = st.columns(4)
+    row[0].selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(link["batch"]), key=TRAINING_BATCH)
+    row[1].selectbox(
+        "Optimizer", OPTIMIZER_NAMES, index=OPTIMIZER_NAMES.index(link["optimizer"]), key=TRAINING_OPTIMIZER
+    )
+    row[2].select_slider(
+        "Learning rate", LEARNING_RATES, value=link["lr"], key=TRAINING_LR, format_func=lambda lr: f"{lr:g}"
+    )
+    row[3].number_input(
+        "Seed",
+        0,
+        9999,
+        link["seed"],
+        key=TRAINING_SEED,
+        help="Same seed, same settings: the same starting weights and the same batch order.",
+    )
+    row = st.columns([1, 3])
+    stop_early = row[0].toggle(
+        "Stop at accuracy",
+        key=TRAINING_STOP_EARLY,
+        help="The course's callback: stop at the end of the first epoch whose training accuracy reaches the threshold.",
+    )
+    row[1].slider(
+        "Training accuracy threshold", 0.50, 0.99, 0.95, 0.01, key=TRAINING_THRESHOLD, disabled=not stop_early
+    )
+    if model_name == ARCHITECTURE_DESIGN:
+        st.caption("Your design: " + (", ".join(architecture_changes(design)) or "the course CNN") + ".")
+    st.button("Train", type="primary", icon=":material/play_arrow:", on_click=lambda: jobs.start([base_spec()]))
+    registry = jobs.job_registry()
+    st.caption(
+        f"Training runs on {registry.executor.name}, {registry.max_jobs} run(s) at a time for everyone "
+        f"using it; right now {registry.running()} training and {registry.waiting()} waiting."
+    )
+
+    st.subheader("2. Or run a course experiment")
+    st.caption("Each uses the settings above for everything it does not name; its runs queue one after another.")
+    columns = st.columns(3)
+    for index, preset in enumerate(PRESETS.values()):
+        with columns[index % 3]:
+            st.button(preset.title, width="stretch", on_click=lambda make=preset.runs: jobs.start(make(base_spec())))
+            st.caption(preset.description)
+    jobs.start_error()
+
+
+# ---------------------------------------------------------------- the Week 3 tour's view
+
+
+def tour_view() -> dict[str, str]:
+    """The tour's Training step: train the tour's short run, watch it, see its result beside the shipped model's.
+
+    Returns the Training page's link parameters for the same run.
+    """
+    spec = TOUR_RUN
+    jobs.collect_ended_jobs()
+    busy = bool(jobs.learner_jobs())
+    st.button(
+        f"Train the {spec.title()}",
+        icon=":material/play_arrow:",
+        type="primary",
+        disabled=busy,
+        on_click=jobs.start,
+        args=([spec],),
+        key=TOUR_TRAIN,
+    )
+    jobs.start_error()
+    jobs.live()
+    runs = jobs.learner_runs()
+    if runs:
+        run = runs[-1]
+        st.markdown(f"**{run.name}**")
+        jobs.run_headline(run)
+        st.plotly_chart(curves_figure(run.batch_curve, run.history), width="stretch", config=jobs.CHART_CONFIG)
+        st.caption(jobs.CURVES_CAPTION)
+    try:
+        card = model_card()
+    except ModelFileError as error:
+        st.error(str(error))
+    else:
+        st.caption(
+            f"For comparison: the shipped model, the same recipe on {card['train_images']:,} images for "
+            f"{card['epochs']} epochs, reaches {card['test_accuracy']:.2%} on the 10,000 test images."
+        )
+    return {"model": "course", "images": str(spec.train_images), "epochs": str(spec.recipe.epochs)}

@@ -1,0 +1,130 @@
+"""The Training page's finished runs: compared in a table and on one chart, and one run looked at closely
+(its learning curves, its first-layer filters over the epochs, its files)."""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from components.catalog import ALL_PAGES
+from components.charts.training import curves_figure, feature_maps_figure, filters_figure, overlay_figure
+from components.learner import learner_token
+from components.training_jobs import CHART_CONFIG, CURVES_CAPTION, run_headline, run_store, storage_caption
+from models.data import CLASS_NAMES
+from models.runs import TrainingRun, comparison_rows
+
+
+def file_slug(name: str) -> str:
+    """A run's name as a file name: 'Run 2: course CNN, 1 epoch' -> 'run-2-course-cnn-1-epoch'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def compare_section(runs: list[TrainingRun]) -> None:
+    """3.: the finished runs in a table, and the chosen ones' curves on one chart."""
+    st.subheader("3. Compare runs")
+    st.dataframe(
+        comparison_rows(runs),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "train acc": st.column_config.NumberColumn(format="%.4f"),
+            "val acc": st.column_config.NumberColumn(format="%.4f"),
+            "test acc": st.column_config.NumberColumn(format="%.4f"),
+            "parameters": st.column_config.NumberColumn(format="localized"),
+        },
+    )
+    st.caption(storage_caption())
+    names = [run.name for run in runs]
+    latest = [run.name for run in runs if run.group == runs[-1].group]
+    chosen = st.multiselect("Runs on one chart", names, default=latest if len(latest) > 1 else names[-3:])
+    if chosen:
+        st.plotly_chart(
+            overlay_figure([(run.name, run.history) for run in runs if run.name in chosen]),
+            width="stretch",
+            config=CHART_CONFIG,
+        )
+        st.caption(
+            "Per epoch: solid line and dots = validation, dashed line and open dots = training. A growing gap "
+            "between them is overfitting. "
+            "Test accuracy (10,000 unseen images) is in the table."
+        )
+
+
+def timeline_tab(run: TrainingRun) -> None:
+    """The run's first-layer filters and what they make of a test image, after the epoch a slider picks."""
+    if run.timeline is None:
+        st.info("The dense baseline has no conv layer, so it has no filters to watch.")
+        return
+    frames = len(run.timeline.kernels)
+    step = frames - 1
+    if frames > 1:
+        step = st.slider(
+            "After epoch",
+            0,
+            frames - 1,
+            frames - 1,
+            help="0 is the random initialisation; slide to replay how the filters formed.",
+        )
+    picture, kernels, maps = st.columns([1, 3, 3], gap="medium")
+    picture.image(
+        run.timeline.sample,
+        width="stretch",
+        caption=f"The sample: a test image ({CLASS_NAMES[run.timeline.sample_label]})",
+    )
+    with kernels:
+        st.markdown("**First-layer filters**")
+        st.plotly_chart(filters_figure(run.timeline.kernels[step]), width="stretch", config=CHART_CONFIG)
+    with maps:
+        st.markdown("**What they make of the sample**")
+        st.plotly_chart(feature_maps_figure(run.timeline.feature_maps[step]), width="stretch", config=CHART_CONFIG)
+    st.caption(
+        "Filters: red = positive weight, blue = negative, each on its own scale (hover for the value). "
+        "Feature maps: the first layer's output after ReLU for the sample, white = that map's maximum. "
+        + (
+            "This run's first layer is hand-picked and frozen, so it does not change."
+            if run.config["first_layer"] != "learned"
+            else ""
+        )
+    )
+
+
+def files_tab(run: TrainingRun) -> None:
+    """The run's model and history to download, a link to Inspect, and Remove."""
+    slug = file_slug(run.name)
+    left, right = st.columns(2)
+    left.download_button(
+        "Trained model (.keras)",
+        data=run.keras_bytes,
+        file_name=f"{slug}.keras",
+        mime="application/octet-stream",
+        icon=":material/download:",
+    )
+    right.download_button(
+        "History (.csv)",
+        data=run.history_csv(),
+        file_name=f"{slug}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+    inspect = next((page for page in ALL_PAGES if page.title == "Inspect"), None)
+    if inspect is not None:
+        st.page_link(inspect.path, label="Inspect this run's predictions and activations", icon=inspect.icon)
+    st.button(
+        "Remove this run", icon=":material/delete:", on_click=run_store().remove, args=(learner_token(), run.run_id)
+    )
+
+
+def run_section(runs: list[TrainingRun]) -> None:
+    """4.: one run, chosen from the list (the latest first shown), looked at closely."""
+    st.subheader("4. Look inside one run")
+    run = st.selectbox("Run", runs, index=len(runs) - 1, format_func=lambda r: r.name)
+    run_headline(run)
+    curves, timeline, files = st.tabs(["Learning curves", "Filter timeline", "Download"])
+    with curves:
+        st.plotly_chart(curves_figure(run.batch_curve, run.history), width="stretch", config=CHART_CONFIG)
+        st.caption(CURVES_CAPTION)
+    with timeline:
+        timeline_tab(run)
+    with files:
+        files_tab(run)
