@@ -24,7 +24,7 @@ from components.catalog import ALL_PAGES
 from components.image_picker import decode_upload
 from components.query_state import config_from_link
 from models.analysis import QUERY_NAMES
-from models.config import COURSE_CNN, ConfigError, plan
+from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
 from models.convolution import MAX_KERNEL_SIZE, KernelError, parse_kernel
 from models.images import ImageError, load_image, load_image_with_notes
 from models.pooling import PoolError, output_shape, pool2d
@@ -297,12 +297,45 @@ def test_any_pooling_setting_pools_or_gives_a_clear_error(size, stride, padding,
 LINK_VALUE = st.one_of(st.text(max_size=30), st.integers(-(10**6), 10**6).map(str), st.just("9" * 5000))
 
 
+# The builder's link parameters as the page documents them, written out: (config field, choices, default).
+ARCHITECTURE_LINK = {
+    "blocks": ("conv_blocks", ("0", "1", "2", "3", "4", "5", "6"), "2"),
+    "filters": ("filters", ("8", "16", "32", "64", "128"), "64"),
+    "kernel": ("kernel_size", ("3", "5", "7"), "3"),
+    "padding": ("padding", ("valid", "same"), "valid"),
+    "pooling": ("pooling", ("max", "avg", "none"), "max"),
+    "pool": ("pool_size", ("2", "3"), "2"),
+    "dense": ("dense_units", ("0", "32", "64", "128", "256"), "128"),
+}
+ARCHITECTURE_CHOICE = st.sampled_from(sorted({c for _, choices, _ in ARCHITECTURE_LINK.values() for c in choices}))
+ARCHITECTURE_VALUE = st.one_of(
+    LINK_VALUE,
+    ARCHITECTURE_CHOICE,  # valid values, and near misses that are not: " 64", "64 ", "MAX", "064"
+    st.tuples(ARCHITECTURE_CHOICE, st.sampled_from([" {}", "{} ", "0{}", "+{}", "{}.0"])).map(
+        lambda v: v[1].format(v[0])
+    ),
+    ARCHITECTURE_CHOICE.map(str.upper),
+)
+
+
 @SETTINGS
-@given(st.dictionaries(st.sampled_from([*QUERY_NAMES.values(), "x", ""]), LINK_VALUE, max_size=8))
+@given(st.dictionaries(st.sampled_from([*ARCHITECTURE_LINK, "x", ""]), ARCHITECTURE_VALUE, max_size=8))
 def test_architecture_links_give_a_config_and_name_every_value_ignored(params):
     config, notices = config_from_link(params, COURSE_CNN)
-    ignored = [name for name in QUERY_NAMES.values() if name in params and f"The link's {name}=" in " ".join(notices)]
-    assert len(notices) == len(ignored)
+    expected_notices, changes = [], {}
+    for name, (field_name, choices, default) in ARCHITECTURE_LINK.items():  # in the page's order
+        if name not in params:
+            continue
+        raw = params[name]
+        if raw in choices:
+            changes[field_name] = raw if field_name in ("padding", "pooling") else int(raw)
+        else:
+            expected_notices.append(
+                f"The link's {name}={raw!r} was ignored (not one of the choices ({', '.join(choices)})); "
+                f"using the default, {default}."
+            )
+    assert list(notices) == expected_notices
+    assert config == CNNConfig(**changes)  # the course CNN with the valid values; nothing else changes
     OUTCOMES[("query_state.config_from_link", f"{len(notices)} value(s) ignored with a notice")] += 1
     try:
         plan(config)
