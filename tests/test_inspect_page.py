@@ -15,22 +15,17 @@ from components.training_jobs import run_store
 from models import inspection as ins
 from models.card import SHIPPED_MODEL
 from models.zoo import load_model_file
-from tests.apptest import figures
+from tests.apptest import figures, open_page
 from tests.browser import ROOT
 
 PAGE = "pages/inspect.py"
 
 
 def open_tab(tab: str | None = None, learner: str | None = None) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    if tab:
-        app.session_state["inspect_tab"] = tab
+    session = {"inspect_tab": tab} if tab else {}
     if learner is not None:
-        app.session_state[LEARNER] = learner
-    app.run()
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+        session[LEARNER] = learner
+    return open_page(PAGE, timeout=180, session=session)
 
 
 @pytest.fixture(scope="module")
@@ -176,11 +171,7 @@ def test_charts_module_does_not_import_tensorflow():
 
 
 def linked_page(**query: str) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    app.query_params.update(query)
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+    return open_page(PAGE, timeout=180, **query)
 
 
 def test_a_link_opens_its_images_and_tab_and_follows_changes():

@@ -24,9 +24,11 @@ from models.config import COURSE_CNN, plan
 from models.data import CLASS_NAMES
 from models.kernels import KERNELS
 from models.pooling import PoolError, pool2d, shift_sensitivity
+from tests.apptest import open_page
 from tests.browser import ROOT
 
-PAGE = str(ROOT / "pages" / "pooling.py")
+PAGE_PATH = "pages/pooling.py"
+PAGE = str(ROOT / PAGE_PATH)  # the script alone, for the fresh-process import check
 SOBEL_VERTICAL = KERNELS["Sobel: vertical edges"].weights
 SOBEL_HORIZONTAL = KERNELS["Sobel: horizontal edges"].weights
 
@@ -278,9 +280,7 @@ def metrics(app: AppTest) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture
 def page() -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=60).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+    return open_page(PAGE_PATH, timeout=60)
 
 
 def test_page_starts_with_the_course_models_first_pooling(page, edge_map):
@@ -463,11 +463,7 @@ def test_a_picture_smaller_than_the_filter_gets_a_message(page):
 
 
 def linked_page(**query: str) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=60)
-    app.query_params.update(query)
-    app.run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+    return open_page(PAGE_PATH, timeout=60, **query)
 
 
 def test_a_link_opens_its_sample_and_pooling_and_follows_changes(fashion):
