@@ -28,9 +28,9 @@ from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
 from models.convolution import MAX_KERNEL_SIZE, KernelError, parse_kernel
 from models.images import ImageError, load_image, load_image_with_notes
 from models.pooling import PoolError, output_shape, pool2d
+from tests.apptest import open_page
 from tests.browser import ROOT
 
-APP = str(ROOT / "app.py")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 OUTCOMES: Counter[tuple[str, str]] = Counter()
 
@@ -348,13 +348,6 @@ def test_architecture_links_give_a_config_and_name_every_value_ignored(params):
 # ---------------------------------------------------------------- the pages, as a learner drives them
 
 
-def open_page(path: str, **query: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update(query)
-    app.switch_page(path).run()
-    return app
-
-
 def assert_clean(app: AppTest, surface: str) -> str:
     assert not app.exception, [e.message for e in app.exception]
     errors, warnings = [e.value for e in app.error], [w.value for w in app.warning]
@@ -479,20 +472,150 @@ def test_the_link_parameters_are_known():
     assert {"kernel", "filter", "size", "stride", "blocks", "epochs", "present"} <= set(LINK_NAMES)
 
 
+# What each page reads from a link, written out from the pages' documented settings, with what an ignored value
+# falls back to (None: the notice says "the page's default"), in the order the page reads them.
+PAGE_LINKS: dict[str, dict[str, str | None]] = {
+    "Home": {},
+    "Week 3 tour": {"step": "1"},
+    "Filters": {"sample": None, "kernel": "Sobel: vertical edges", "filter": None},
+    "Pooling": {"sample": None, "size": "2", "stride": "2", "mode": "max"},
+    "Architecture": {
+        "blocks": "2",
+        "filters": "64",
+        "kernel": "3",
+        "padding": "valid",
+        "pooling": "max",
+        "pool": "2",
+        "dense": "128",
+    },
+    "Training": {
+        "model": "course",
+        "images": "20000",
+        "epochs": "5",
+        "batch": "32",
+        "optimizer": "adam",
+        "lr": "0.001",
+        "seed": "0",
+    },
+    "Inspect": {"tab": "maps", "images": "0,23,28"},
+    "Predict": {},
+}
+# The settings each page then shows when nothing in the link is usable: its defaults, as the widgets hold them.
+DEFAULT_SETTINGS: dict[str, dict[str, object]] = {
+    "Home": {},
+    "Week 3 tour": {"step": "1"},
+    "Filters": {"sample": "Street scene", "kernel": "Sobel: vertical edges"},
+    "Pooling": {"sample": "Fashion-MNIST: Ankle boot", "size": 2, "stride": 2, "mode": "max"},
+    "Architecture": {
+        "conv_blocks": 2,
+        "filters": 64,
+        "kernel_size": 3,
+        "padding": "valid",
+        "pooling": "max",
+        "pool_size": 2,
+        "dense_units": 128,
+    },
+    "Training": {
+        "model": "Course CNN",
+        "images": 20_000,
+        "epochs": 5,
+        "batch": 32,
+        "optimizer": "adam",
+        "lr": 0.001,
+        "seed": 0,
+    },
+    "Inspect": {"tab": "Feature maps", "images": "Course trio"},
+    "Predict": {},
+}
+# One garbage value is a valid whole number: int() reads the Arabic-Indic digit one as 1. As a number it lands on
+# ?filter= in the first round and on ?size= in the second (elsewhere it is not one of the choices); the page uses it.
+LINKED_AFTER_ALL = ["filter", "size"]
+USED_AFTER_ALL = [{"Filters": {"kernel": "learned filter 1"}}, {"Pooling": {"size": 1}}]
+
+
+def shown_settings(app: AppTest, title: str) -> dict[str, object]:
+    """The settings the page shows a learner: its widgets' values (the tour: the step in its header)."""
+    if title == "Week 3 tour":
+        return {"step": app.header[0].value.split(".")[0]}
+    if title == "Filters":
+        if app.radio(key="filters_kernel_source").value == "Learned by the network":
+            kernel = f"learned filter {app.selectbox(key='filters_learned_index').value}"
+        else:
+            kernel = app.selectbox(key="filters_library").value
+        return {"sample": app.selectbox(key="filters_sample").value, "kernel": kernel}
+    if title == "Pooling":
+        return {
+            "sample": app.selectbox(key="pooling_sample").value,
+            "size": app.number_input(key="pool_size").value,
+            "stride": app.number_input(key="pool_stride").value,
+            "mode": app.radio(key="pool_mode").value,
+        }
+    if title == "Architecture":
+        builder = {w.key: w.value for w in [*app.select_slider, *app.radio] if w.key.startswith("architecture_")}
+        return {field: builder[f"architecture_{field}"] for field in DEFAULT_SETTINGS["Architecture"]}
+    if title == "Training":
+        widgets = {w.key: w.value for w in [*app.selectbox, *app.select_slider, *app.slider, *app.number_input]}
+        return {name: widgets[f"training_{name}"] for name in DEFAULT_SETTINGS["Training"]}
+    if title == "Inspect":
+        return {"tab": app.session_state["inspect_tab"], "images": app.radio(key="inspect_source").value}
+    return {}
+
+
 @pytest.mark.parametrize("spec", ALL_PAGES, ids=lambda spec: spec.title)
 def test_every_page_survives_hand_edited_links(spec):
-    """Every parameter any page reads set to garbage (a different kind per parameter, rotated), plus unknown ones."""
+    """Every parameter any page reads set to garbage (a different kind per parameter, rotated), plus unknown ones:
+    each value the page reads is named in a link-off warning, and the page shows its defaults."""
     garbage = list(GARBAGE_VALUES.values())
     for turn in range(2):
         query = {name: garbage[(i + 4 * turn) % len(garbage)] for i, name in enumerate(LINK_NAMES)}
         app = open_page(spec.path, **query, page="../../etc/passwd", **{"x" * 200: "y"})
-        assert_clean(app, "hand-edited link (every page)")
+        assert assert_clean(app, "hand-edited link (every page)") != "st.error shown", [e.value for e in app.error]
+        assert query[LINKED_AFTER_ALL[turn]] == GARBAGE_VALUES["arabic digit"]
+        ignored = [
+            (name, fallback) for name, fallback in PAGE_LINKS[spec.title].items() if name != LINKED_AFTER_ALL[turn]
+        ]
+        warnings = list(app.warning)
+        assert len(warnings) == len(ignored), [w.value for w in warnings]
+        for warning, (name, fallback) in zip(warnings, ignored):
+            assert warning.value.startswith(f"The link's {name}={query[name]!r} was ignored ("), warning.value
+            assert warning.value.endswith(
+                "; using the page's default." if fallback is None else f"; using the default, {fallback}."
+            ), warning.value
+            assert warning.proto.icon == ":material/link_off:"
+        expected = {**DEFAULT_SETTINGS[spec.title], **USED_AFTER_ALL[turn].get(spec.title, {})}
+        assert shown_settings(app, spec.title) == expected
 
 
-@pytest.mark.parametrize("value", ["99999", "0000", "-3", "\u0661", " 7", "9" * 5000, "\u00b2", "1e2", "0x1"])
-def test_filters_page_survives_odd_filter_numbers_in_the_link(value):
+@pytest.mark.parametrize(
+    "value, shown, reason",  # shown: the learned filter the page opens on; reason: why the link's value is ignored
+    [
+        ("99999", None, "outside 0-63"),
+        ("0000", 0, None),
+        ("-3", None, "outside 0-63"),
+        ("\u0661", 1, None),  # int() reads the Arabic-Indic digit one
+        (" 7", 7, None),
+        ("9" * 5000, None, "not a whole number"),
+        ("\u00b2", None, "not a whole number"),
+        ("1e2", None, "not a whole number"),
+        ("0x1", None, "not a whole number"),
+    ],
+    ids=["too-big", "zeros", "negative", "arabic-one", "space", "huge", "superscript", "exponent", "hex"],
+)
+def test_filters_page_survives_odd_filter_numbers_in_the_link(value, shown, reason):
     app = open_page("pages/filters.py", filter=value)
     assert_clean(app, "pages/filters.py ?filter=")
+    if shown is None:  # ignored with a notice: the page opens on its default library kernel
+        assert [w.value for w in app.warning] == [
+            f"The link's filter={value!r} was ignored ({reason}); using the page's default."
+        ]
+        assert app.radio(key="filters_kernel_source").value == "Library"
+        assert app.selectbox(key="filters_library").value == "Sobel: vertical edges"
+        assert "filter" not in app.query_params and app.query_params["kernel"] == "Sobel: vertical edges"
+    else:  # a number 0-63: that learned filter, and the link rewritten plainly
+        assert not app.warning, [w.value for w in app.warning]
+        assert app.radio(key="filters_kernel_source").value == "Learned by the network"
+        assert app.selectbox(key="filters_learned_index").value == shown
+        assert app.query_params["filter"] == str(shown)
 
 
 @SETTINGS
