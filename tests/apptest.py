@@ -5,10 +5,12 @@ Every AppTest test opens pages through `open_page`; a test file may keep a one-l
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from tests.browser import ROOT
@@ -38,3 +40,12 @@ def checked(app: AppTest) -> AppTest:
 def figures(app: AppTest) -> list[dict]:
     """The Plotly figures on the page (AppTest does not model st.plotly_chart: read their protos)."""
     return [json.loads(element.proto.spec) for element in app.get("plotly_chart")]
+
+
+def plotly_array(value) -> np.ndarray:
+    """An array from a figure's JSON: Plotly sends numeric arrays as typed-array dicts (dtype, base64 bdata, shape)."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = tuple(int(n) for n in value["shape"].split(",")) if "shape" in value else flat.shape
+        return flat.reshape(shape)
+    return np.asarray(value)

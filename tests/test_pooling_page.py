@@ -24,7 +24,7 @@ from models.config import COURSE_CNN, plan
 from models.data import CLASS_NAMES
 from models.kernels import KERNELS
 from models.pooling import PoolError, pool2d, shift_sensitivity
-from tests.apptest import open_page
+from tests.apptest import open_page, plotly_array
 from tests.browser import ROOT
 
 PAGE_PATH = "pages/pooling.py"
@@ -70,13 +70,7 @@ def relative_change(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(b - a).sum() / (np.abs(a).sum() + np.abs(b).sum()))
 
 
-def array(value) -> np.ndarray:
-    """A Plotly array from a figure's JSON (typed-array dicts or plain lists)."""
-    if isinstance(value, dict):
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = tuple(int(n) for n in value["shape"].split(",")) if "shape" in value else flat.shape
-        return flat.reshape(shape)
-    return np.asarray(value)
+array = plotly_array  # a Plotly array from a figure's JSON (typed-array dicts or plain lists)
 
 
 def fig_json(fig) -> dict:
