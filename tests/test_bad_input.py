@@ -422,11 +422,26 @@ def test_filters_page_kernel_editor_survives_garbage_then_works():
 
 def test_pooling_number_inputs_survive_edge_values_then_work():
     app = open_page("pages/pooling.py")
-    for size, stride in [(0, 0), (0, 2), (64, 1), (1, 64), (27, 1), (26, 26), (13, 0), (1, 1)]:
+    too_large = "Pool size {0}x{0} is larger than the 26x26 input: with 'valid' padding there is no full window"
+    expected = {  # on the default 26x26 edge map: the error, or the output floor((26 - size) / stride) + 1 by hand
+        (0, 0): ("error", "Pool size must be at least 1 (got 0)"),
+        (0, 2): ("error", "Pool size must be at least 1 (got 0)"),
+        (64, 1): ("error", too_large.format(64)),
+        (1, 64): ("output", "1x1"),
+        (27, 1): ("error", too_large.format(27)),
+        (26, 26): ("output", "1x1"),
+        (13, 0): ("error", "Stride must be at least 1 (got 0)"),
+        (1, 1): ("output", "26x26"),
+    }
+    for (size, stride), (kind, shown) in expected.items():
         app.number_input(key="pool_size").set_value(size)
         app.number_input(key="pool_stride").set_value(stride)
         app.run()
-        assert_clean(app, "pages/pooling.py number inputs")
+        outcome = assert_clean(app, "pages/pooling.py number inputs")
+        if kind == "output":
+            assert outcome == "worked" and {m.label: m.value for m in app.metric}["Output"] == shown, (size, stride)
+        else:
+            assert [e.value for e in app.error] == [shown] and not app.metric, (size, stride)
     app.number_input(key="pool_size").set_value(2)
     app.number_input(key="pool_stride").set_value(2)
     app.run()
@@ -449,7 +464,7 @@ def link_parameters() -> list[str]:
     from components.presentation import PRESENT_PARAM
 
     names = {PRESENT_PARAM, *QUERY_NAMES.values()}
-    for path in (ROOT / "pages").glob("*.py"):
+    for path in [*(ROOT / "pages").glob("*.py"), *(ROOT / "components" / "sections").glob("*.py")]:
         names.update(re.findall(r'"(\w+)": (?:Choice|Integer|Indices)\(', path.read_text()))
     return sorted(names)
 
@@ -469,7 +484,8 @@ GARBAGE_VALUES = {
 
 
 def test_the_link_parameters_are_known():
-    assert {"kernel", "filter", "size", "stride", "blocks", "epochs", "present"} <= set(LINK_NAMES)
+    """The parameters found in the pages' schemas are exactly those PAGE_LINKS writes out, plus ?present=."""
+    assert set(LINK_NAMES) == {"present", *(name for names in PAGE_LINKS.values() for name in names)}
 
 
 # What each page reads from a link, written out from the pages' documented settings, with what an ignored value
@@ -618,8 +634,52 @@ def test_filters_page_survives_odd_filter_numbers_in_the_link(value, shown, reas
         assert app.query_params["filter"] == str(shown)
 
 
+def whole(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def expected_link(params: dict[str, str]) -> tuple[dict, set[str], list[tuple[str, str]]]:
+    """The test schema's settings worked out by hand from its stated rules: (values, names linked, (name, default)
+    of each value ignored, in the schema's order)."""
+    values, linked, ignored = {"tab": "maps", "images": (0, 1), "size": 2}, set(), []
+    if "tab" in params:
+        if params["tab"] in ("maps", "filters"):
+            values["tab"] = params["tab"]
+            linked.add("tab")
+        else:
+            ignored.append(("tab", "maps"))
+    if "images" in params:
+        parts = [part.strip() for part in params["images"].split(",") if part.strip()]
+        numbers = [whole(part) if part.isdigit() else None for part in parts]  # no signs, no decimals
+        if 1 <= len(parts) <= 6 and None not in numbers and max(numbers) < 10_000:
+            values["images"] = tuple(dict.fromkeys(numbers))  # repeats dropped, order kept
+            linked.add("images")
+        else:
+            ignored.append(("images", "0,1"))
+    if "size" in params:
+        size = whole(params["size"])
+        if size is not None and 1 <= size <= 64:
+            values["size"] = size
+            linked.add("size")
+        else:
+            ignored.append(("size", "2"))
+    return values, linked, ignored
+
+
+SCHEMA_VALUE = st.one_of(
+    LINK_VALUE,
+    st.sampled_from(["maps", "filters", " maps", "Maps"]),
+    st.lists(st.integers(-2, 10_001).map(str), max_size=8).map(", ".join),  # index lists, some too long or large
+    st.lists(st.sampled_from(["0", "3", "9999", "10000"]), min_size=1, max_size=7).map(",".join),  # repeats, edges
+    st.integers(-2, 70).map(str),
+)
+
+
 @SETTINGS
-@given(st.dictionaries(st.sampled_from(["tab", "images", "size", "x"]), LINK_VALUE, max_size=4))
+@given(st.dictionaries(st.sampled_from(["tab", "images", "size", "x"]), SCHEMA_VALUE, max_size=4))
 def test_link_schemas_give_valid_settings_or_notices(params):
     from components.query_state import Choice, Indices, Integer, read_link
 
@@ -629,9 +689,13 @@ def test_link_schemas_give_valid_settings_or_notices(params):
         "size": Integer(1, 64, 2),
     }
     link = read_link(params, schema)
-    assert set(link.values) == set(schema) and len(link.notices) == len(set(params) & set(schema)) - len(link.linked)
-    assert link.values["tab"] in ("maps", "filters") and 1 <= link.values["size"] <= 64
-    assert 1 <= len(link.values["images"]) <= 6 and all(0 <= i < 10_000 for i in link.values["images"])
+    values, linked, ignored = expected_link(params)
+    assert link.values == values and link.linked == linked
+    assert len(link.notices) == len(ignored)
+    for notice, (name, default) in zip(link.notices, ignored):
+        assert notice.startswith(f"The link's {name}={params[name]!r} was ignored (") and notice.endswith(
+            f"; using the default, {default}."
+        ), notice
     OUTCOMES[("query_state.read_link", f"{len(link.notices)} notices")] += 1
 
 
