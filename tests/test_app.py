@@ -1,30 +1,25 @@
-"""Every page runs under streamlit.testing without an exception."""
+"""Every page runs under streamlit.testing without an exception, an error or a warning, under its menu title."""
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from components.catalog import ALL_PAGES
-from tests.browser import ROOT
-
-APP = str(ROOT / "app.py")
+from tests.apptest import open_page
 
 
 @pytest.mark.parametrize("spec", ALL_PAGES, ids=lambda spec: spec.title)
 def test_page_runs_without_exception(spec):
-    app = AppTest.from_file(APP, default_timeout=120).run()
-    app.switch_page(spec.path).run()
-    assert not app.exception, [e.message for e in app.exception]
-    assert app.title[0].value if app.title else app.header or app.subheader
+    app = open_page(spec.path)
+    assert [t.value for t in app.title] == ["CNN Lab" if spec.title == "Home" else spec.title]  # as the menu names it
+    assert not app.error and not app.warning, [e.value for e in [*app.error, *app.warning]]
 
 
 def test_home_shows_the_course_journey():
-    app = AppTest.from_file(APP, default_timeout=60).run()
-    assert not app.exception
+    app = open_page(timeout=60)
     assert app.title[0].value == "CNN Lab"
     assert "26x26x64" in app.caption[0].value and "5x5x64 -> 1600" in app.caption[0].value
 
 
 def test_home_links_the_tour_and_every_lesson():
-    app = AppTest.from_file(APP, default_timeout=60).run()
+    app = open_page(timeout=60)
     linked = [element.proto.page for element in app.get("page_link")]
     assert linked == [spec.url_path for spec in ALL_PAGES if spec.title != "Home"]

@@ -23,13 +23,13 @@ from streamlit.testing.v1 import AppTest
 from components.catalog import ALL_PAGES
 from components.image_picker import decode_upload
 from components.query_state import QUERY_NAMES, config_from_link
-from models.config import COURSE_CNN, ConfigError, plan
+from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
 from models.convolution import MAX_KERNEL_SIZE, KernelError, parse_kernel
 from models.images import ImageError, load_image, load_image_with_notes
 from models.pooling import PoolError, output_shape, pool2d
+from tests.apptest import open_page
 from tests.browser import ROOT
 
-APP = str(ROOT / "app.py")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 OUTCOMES: Counter[tuple[str, str]] = Counter()
 
@@ -296,12 +296,45 @@ def test_any_pooling_setting_pools_or_gives_a_clear_error(size, stride, padding,
 LINK_VALUE = st.one_of(st.text(max_size=30), st.integers(-(10**6), 10**6).map(str), st.just("9" * 5000))
 
 
+# The builder's link parameters as the page documents them, written out: (config field, choices, default).
+ARCHITECTURE_LINK = {
+    "blocks": ("conv_blocks", ("0", "1", "2", "3", "4", "5", "6"), "2"),
+    "filters": ("filters", ("8", "16", "32", "64", "128"), "64"),
+    "kernel": ("kernel_size", ("3", "5", "7"), "3"),
+    "padding": ("padding", ("valid", "same"), "valid"),
+    "pooling": ("pooling", ("max", "avg", "none"), "max"),
+    "pool": ("pool_size", ("2", "3"), "2"),
+    "dense": ("dense_units", ("0", "32", "64", "128", "256"), "128"),
+}
+ARCHITECTURE_CHOICE = st.sampled_from(sorted({c for _, choices, _ in ARCHITECTURE_LINK.values() for c in choices}))
+ARCHITECTURE_VALUE = st.one_of(
+    LINK_VALUE,
+    ARCHITECTURE_CHOICE,  # valid values, and near misses that are not: " 64", "64 ", "MAX", "064"
+    st.tuples(ARCHITECTURE_CHOICE, st.sampled_from([" {}", "{} ", "0{}", "+{}", "{}.0"])).map(
+        lambda v: v[1].format(v[0])
+    ),
+    ARCHITECTURE_CHOICE.map(str.upper),
+)
+
+
 @SETTINGS
-@given(st.dictionaries(st.sampled_from([*QUERY_NAMES.values(), "x", ""]), LINK_VALUE, max_size=8))
+@given(st.dictionaries(st.sampled_from([*ARCHITECTURE_LINK, "x", ""]), ARCHITECTURE_VALUE, max_size=8))
 def test_architecture_links_give_a_config_and_name_every_value_ignored(params):
     config, notices = config_from_link(params, COURSE_CNN)
-    ignored = [name for name in QUERY_NAMES.values() if name in params and f"The link's {name}=" in " ".join(notices)]
-    assert len(notices) == len(ignored)
+    expected_notices, changes = [], {}
+    for name, (field_name, choices, default) in ARCHITECTURE_LINK.items():  # in the page's order
+        if name not in params:
+            continue
+        raw = params[name]
+        if raw in choices:
+            changes[field_name] = raw if field_name in ("padding", "pooling") else int(raw)
+        else:
+            expected_notices.append(
+                f"The link's {name}={raw!r} was ignored (not one of the choices ({', '.join(choices)})); "
+                f"using the default, {default}."
+            )
+    assert list(notices) == expected_notices
+    assert config == CNNConfig(**changes)  # the course CNN with the valid values; nothing else changes
     OUTCOMES[("query_state.config_from_link", f"{len(notices)} value(s) ignored with a notice")] += 1
     try:
         plan(config)
@@ -312,13 +345,6 @@ def test_architecture_links_give_a_config_and_name_every_value_ignored(params):
 
 
 # ---------------------------------------------------------------- the pages, as a learner drives them
-
-
-def open_page(path: str, **query: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update(query)
-    app.switch_page(path).run()
-    return app
 
 
 def assert_clean(app: AppTest, surface: str) -> str:
@@ -395,11 +421,26 @@ def test_filters_page_kernel_editor_survives_garbage_then_works():
 
 def test_pooling_number_inputs_survive_edge_values_then_work():
     app = open_page("pages/pooling.py")
-    for size, stride in [(0, 0), (0, 2), (64, 1), (1, 64), (27, 1), (26, 26), (13, 0), (1, 1)]:
+    too_large = "Pool size {0}x{0} is larger than the 26x26 input: with 'valid' padding there is no full window"
+    expected = {  # on the default 26x26 edge map: the error, or the output floor((26 - size) / stride) + 1 by hand
+        (0, 0): ("error", "Pool size must be at least 1 (got 0)"),
+        (0, 2): ("error", "Pool size must be at least 1 (got 0)"),
+        (64, 1): ("error", too_large.format(64)),
+        (1, 64): ("output", "1x1"),
+        (27, 1): ("error", too_large.format(27)),
+        (26, 26): ("output", "1x1"),
+        (13, 0): ("error", "Stride must be at least 1 (got 0)"),
+        (1, 1): ("output", "26x26"),
+    }
+    for (size, stride), (kind, shown) in expected.items():
         app.number_input(key="pool_size").set_value(size)
         app.number_input(key="pool_stride").set_value(stride)
         app.run()
-        assert_clean(app, "pages/pooling.py number inputs")
+        outcome = assert_clean(app, "pages/pooling.py number inputs")
+        if kind == "output":
+            assert outcome == "worked" and {m.label: m.value for m in app.metric}["Output"] == shown, (size, stride)
+        else:
+            assert [e.value for e in app.error] == [shown] and not app.metric, (size, stride)
     app.number_input(key="pool_size").set_value(2)
     app.number_input(key="pool_stride").set_value(2)
     app.run()
@@ -422,7 +463,7 @@ def link_parameters() -> list[str]:
     from components.presentation import PRESENT_PARAM
 
     names = {PRESENT_PARAM, *QUERY_NAMES.values()}
-    for path in (ROOT / "pages").glob("*.py"):
+    for path in [*(ROOT / "pages").glob("*.py"), *(ROOT / "components" / "sections").glob("*.py")]:
         names.update(re.findall(r'"(\w+)": (?:Choice|Integer|Indices)\(', path.read_text()))
     return sorted(names)
 
@@ -442,27 +483,202 @@ GARBAGE_VALUES = {
 
 
 def test_the_link_parameters_are_known():
-    assert {"kernel", "filter", "size", "stride", "blocks", "epochs", "present"} <= set(LINK_NAMES)
+    """The parameters found in the pages' schemas are exactly those PAGE_LINKS writes out, plus ?present=."""
+    assert set(LINK_NAMES) == {"present", *(name for names in PAGE_LINKS.values() for name in names)}
+
+
+# What each page reads from a link, written out from the pages' documented settings, with what an ignored value
+# falls back to (None: the notice says "the page's default"), in the order the page reads them.
+PAGE_LINKS: dict[str, dict[str, str | None]] = {
+    "Home": {},
+    "Week 3 tour": {"step": "1"},
+    "Filters": {"sample": None, "kernel": "Sobel: vertical edges", "filter": None},
+    "Pooling": {"sample": None, "size": "2", "stride": "2", "mode": "max"},
+    "Architecture": {
+        "blocks": "2",
+        "filters": "64",
+        "kernel": "3",
+        "padding": "valid",
+        "pooling": "max",
+        "pool": "2",
+        "dense": "128",
+    },
+    "Training": {
+        "model": "course",
+        "images": "20000",
+        "epochs": "5",
+        "batch": "32",
+        "optimizer": "adam",
+        "lr": "0.001",
+        "seed": "0",
+    },
+    "Inspect": {"tab": "maps", "images": "0,23,28"},
+    "Predict": {},
+}
+# The settings each page then shows when nothing in the link is usable: its defaults, as the widgets hold them.
+DEFAULT_SETTINGS: dict[str, dict[str, object]] = {
+    "Home": {},
+    "Week 3 tour": {"step": "1"},
+    "Filters": {"sample": "Street scene", "kernel": "Sobel: vertical edges"},
+    "Pooling": {"sample": "Fashion-MNIST: Ankle boot", "size": 2, "stride": 2, "mode": "max"},
+    "Architecture": {
+        "conv_blocks": 2,
+        "filters": 64,
+        "kernel_size": 3,
+        "padding": "valid",
+        "pooling": "max",
+        "pool_size": 2,
+        "dense_units": 128,
+    },
+    "Training": {
+        "model": "Course CNN",
+        "images": 20_000,
+        "epochs": 5,
+        "batch": 32,
+        "optimizer": "adam",
+        "lr": 0.001,
+        "seed": 0,
+    },
+    "Inspect": {"tab": "Feature maps", "images": "Course trio"},
+    "Predict": {},
+}
+# One garbage value is a valid whole number: int() reads the Arabic-Indic digit one as 1. As a number it lands on
+# ?filter= in the first round and on ?size= in the second (elsewhere it is not one of the choices); the page uses it.
+LINKED_AFTER_ALL = ["filter", "size"]
+USED_AFTER_ALL = [{"Filters": {"kernel": "learned filter 1"}}, {"Pooling": {"size": 1}}]
+
+
+def shown_settings(app: AppTest, title: str) -> dict[str, object]:
+    """The settings the page shows a learner: its widgets' values (the tour: the step in its header)."""
+    if title == "Week 3 tour":
+        return {"step": app.header[0].value.split(".")[0]}
+    if title == "Filters":
+        if app.radio(key="filters_kernel_source").value == "Learned by the network":
+            kernel = f"learned filter {app.selectbox(key='filters_learned_index').value}"
+        else:
+            kernel = app.selectbox(key="filters_library").value
+        return {"sample": app.selectbox(key="filters_sample").value, "kernel": kernel}
+    if title == "Pooling":
+        return {
+            "sample": app.selectbox(key="pooling_sample").value,
+            "size": app.number_input(key="pool_size").value,
+            "stride": app.number_input(key="pool_stride").value,
+            "mode": app.radio(key="pool_mode").value,
+        }
+    if title == "Architecture":
+        builder = {w.key: w.value for w in [*app.select_slider, *app.radio] if w.key.startswith("architecture_")}
+        return {field: builder[f"architecture_{field}"] for field in DEFAULT_SETTINGS["Architecture"]}
+    if title == "Training":
+        widgets = {w.key: w.value for w in [*app.selectbox, *app.select_slider, *app.slider, *app.number_input]}
+        return {name: widgets[f"training_{name}"] for name in DEFAULT_SETTINGS["Training"]}
+    if title == "Inspect":
+        return {"tab": app.session_state["inspect_tab"], "images": app.radio(key="inspect_source").value}
+    return {}
 
 
 @pytest.mark.parametrize("spec", ALL_PAGES, ids=lambda spec: spec.title)
 def test_every_page_survives_hand_edited_links(spec):
-    """Every parameter any page reads set to garbage (a different kind per parameter, rotated), plus unknown ones."""
+    """Every parameter any page reads set to garbage (a different kind per parameter, rotated), plus unknown ones:
+    each value the page reads is named in a link-off warning, and the page shows its defaults."""
     garbage = list(GARBAGE_VALUES.values())
     for turn in range(2):
         query = {name: garbage[(i + 4 * turn) % len(garbage)] for i, name in enumerate(LINK_NAMES)}
         app = open_page(spec.path, **query, page="../../etc/passwd", **{"x" * 200: "y"})
-        assert_clean(app, "hand-edited link (every page)")
+        assert assert_clean(app, "hand-edited link (every page)") != "st.error shown", [e.value for e in app.error]
+        assert query[LINKED_AFTER_ALL[turn]] == GARBAGE_VALUES["arabic digit"]
+        ignored = [
+            (name, fallback) for name, fallback in PAGE_LINKS[spec.title].items() if name != LINKED_AFTER_ALL[turn]
+        ]
+        warnings = list(app.warning)
+        assert len(warnings) == len(ignored), [w.value for w in warnings]
+        for warning, (name, fallback) in zip(warnings, ignored):
+            assert warning.value.startswith(f"The link's {name}={query[name]!r} was ignored ("), warning.value
+            assert warning.value.endswith(
+                "; using the page's default." if fallback is None else f"; using the default, {fallback}."
+            ), warning.value
+            assert warning.proto.icon == ":material/link_off:"
+        expected = {**DEFAULT_SETTINGS[spec.title], **USED_AFTER_ALL[turn].get(spec.title, {})}
+        assert shown_settings(app, spec.title) == expected
 
 
-@pytest.mark.parametrize("value", ["99999", "0000", "-3", "\u0661", " 7", "9" * 5000, "\u00b2", "1e2", "0x1"])
-def test_filters_page_survives_odd_filter_numbers_in_the_link(value):
+@pytest.mark.parametrize(
+    "value, shown, reason",  # shown: the learned filter the page opens on; reason: why the link's value is ignored
+    [
+        ("99999", None, "outside 0-63"),
+        ("0000", 0, None),
+        ("-3", None, "outside 0-63"),
+        ("\u0661", 1, None),  # int() reads the Arabic-Indic digit one
+        (" 7", 7, None),
+        ("9" * 5000, None, "not a whole number"),
+        ("\u00b2", None, "not a whole number"),
+        ("1e2", None, "not a whole number"),
+        ("0x1", None, "not a whole number"),
+    ],
+    ids=["too-big", "zeros", "negative", "arabic-one", "space", "huge", "superscript", "exponent", "hex"],
+)
+def test_filters_page_survives_odd_filter_numbers_in_the_link(value, shown, reason):
     app = open_page("pages/filters.py", filter=value)
     assert_clean(app, "pages/filters.py ?filter=")
+    if shown is None:  # ignored with a notice: the page opens on its default library kernel
+        assert [w.value for w in app.warning] == [
+            f"The link's filter={value!r} was ignored ({reason}); using the page's default."
+        ]
+        assert app.radio(key="filters_kernel_source").value == "Library"
+        assert app.selectbox(key="filters_library").value == "Sobel: vertical edges"
+        assert "filter" not in app.query_params and app.query_params["kernel"] == "Sobel: vertical edges"
+    else:  # a number 0-63: that learned filter, and the link rewritten plainly
+        assert not app.warning, [w.value for w in app.warning]
+        assert app.radio(key="filters_kernel_source").value == "Learned by the network"
+        assert app.selectbox(key="filters_learned_index").value == shown
+        assert app.query_params["filter"] == str(shown)
+
+
+def whole(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def expected_link(params: dict[str, str]) -> tuple[dict, set[str], list[tuple[str, str]]]:
+    """The test schema's settings worked out by hand from its stated rules: (values, names linked, (name, default)
+    of each value ignored, in the schema's order)."""
+    values, linked, ignored = {"tab": "maps", "images": (0, 1), "size": 2}, set(), []
+    if "tab" in params:
+        if params["tab"] in ("maps", "filters"):
+            values["tab"] = params["tab"]
+            linked.add("tab")
+        else:
+            ignored.append(("tab", "maps"))
+    if "images" in params:
+        parts = [part.strip() for part in params["images"].split(",") if part.strip()]
+        numbers = [whole(part) if part.isdigit() else None for part in parts]  # no signs, no decimals
+        if 1 <= len(parts) <= 6 and None not in numbers and max(numbers) < 10_000:
+            values["images"] = tuple(dict.fromkeys(numbers))  # repeats dropped, order kept
+            linked.add("images")
+        else:
+            ignored.append(("images", "0,1"))
+    if "size" in params:
+        size = whole(params["size"])
+        if size is not None and 1 <= size <= 64:
+            values["size"] = size
+            linked.add("size")
+        else:
+            ignored.append(("size", "2"))
+    return values, linked, ignored
+
+
+SCHEMA_VALUE = st.one_of(
+    LINK_VALUE,
+    st.sampled_from(["maps", "filters", " maps", "Maps"]),
+    st.lists(st.integers(-2, 10_001).map(str), max_size=8).map(", ".join),  # index lists, some too long or large
+    st.lists(st.sampled_from(["0", "3", "9999", "10000"]), min_size=1, max_size=7).map(",".join),  # repeats, edges
+    st.integers(-2, 70).map(str),
+)
 
 
 @SETTINGS
-@given(st.dictionaries(st.sampled_from(["tab", "images", "size", "x"]), LINK_VALUE, max_size=4))
+@given(st.dictionaries(st.sampled_from(["tab", "images", "size", "x"]), SCHEMA_VALUE, max_size=4))
 def test_link_schemas_give_valid_settings_or_notices(params):
     from components.query_state import Choice, Indices, Integer, read_link
 
@@ -472,9 +688,13 @@ def test_link_schemas_give_valid_settings_or_notices(params):
         "size": Integer(1, 64, 2),
     }
     link = read_link(params, schema)
-    assert set(link.values) == set(schema) and len(link.notices) == len(set(params) & set(schema)) - len(link.linked)
-    assert link.values["tab"] in ("maps", "filters") and 1 <= link.values["size"] <= 64
-    assert 1 <= len(link.values["images"]) <= 6 and all(0 <= i < 10_000 for i in link.values["images"])
+    values, linked, ignored = expected_link(params)
+    assert link.values == values and link.linked == linked
+    assert len(link.notices) == len(ignored)
+    for notice, (name, default) in zip(link.notices, ignored):
+        assert notice.startswith(f"The link's {name}={params[name]!r} was ignored (") and notice.endswith(
+            f"; using the default, {default}."
+        ), notice
     OUTCOMES[("query_state.read_link", f"{len(link.notices)} notices")] += 1
 
 

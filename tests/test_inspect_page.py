@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import re
 import shutil
 
 import numpy as np
@@ -15,22 +16,17 @@ from components.training_jobs import run_store
 from models import inspection as ins
 from models.card import SHIPPED_MODEL
 from models.zoo import load_model_file
-from tests.apptest import figures
+from tests.apptest import figures, open_page, plotly_array
 from tests.browser import ROOT
 
 PAGE = "pages/inspect.py"
 
 
 def open_tab(tab: str | None = None, learner: str | None = None) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    if tab:
-        app.session_state["inspect_tab"] = tab
+    session = {"inspect_tab": tab} if tab else {}
     if learner is not None:
-        app.session_state[LEARNER] = learner
-    app.run()
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+        session[LEARNER] = learner
+    return open_page(PAGE, timeout=180, session=session)
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +95,41 @@ def test_why_tab_explains_the_misclassified_boot_of_the_trio():
     assert any("score of **Ankle boot**" in m.value for m in app.markdown)
 
 
-@pytest.mark.parametrize("tab", ["Learned filters", "Embedding"])
-def test_other_tabs_run(tab):
-    app = open_tab(tab)
-    assert figures(app), f"{tab} draws no chart"
+def test_learned_filters_tab_draws_each_conv1_kernel_with_the_model_files_weights():
+    import keras
+
+    app = open_tab("Learned filters")
+    (gallery,) = figures(app)
+    model = keras.models.load_model(SHIPPED_MODEL, safe_mode=True)  # Keras's own reading of the file
+    conv1 = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    kernels = np.asarray(conv1.kernel)[:, :, 0, :]  # (3, 3, 64)
+    cells: dict[int, dict[tuple[int, int], float]] = {}
+    for row, cells_of_row in enumerate(gallery["data"][0]["customdata"]):
+        for column, (hover, weight) in enumerate(cells_of_row):
+            if hover:  # the gaps between kernels hover nothing
+                number = int(re.match(r"<b>filter (\d+)</b>", hover).group(1))
+                cells.setdefault(number, {})[row, column] = weight
+    assert sorted(cells) == list(range(64))
+    for number, weights in cells.items():
+        top, left = min(r for r, _ in weights), min(c for _, c in weights)
+        drawn = np.full((3, 3), np.nan)
+        for (row, column), weight in weights.items():
+            drawn[row - top, column - left] = weight
+        np.testing.assert_allclose(drawn, kernels[:, :, number], rtol=1e-6, err_msg=f"filter {number}")
+
+
+def test_embedding_tab_places_every_test_image_under_its_true_class(fashion):
+    from models.data import CLASS_NAMES
+
+    app = open_tab("Embedding")
+    (embedding,) = figures(app)
+    labels = fashion[1][1]  # the test labels, read from the data files
+    placed = []
+    for trace in embedding["data"]:
+        indices = plotly_array(trace["customdata"]).astype(int)
+        assert np.all(labels[indices] == CLASS_NAMES.index(trace["name"])), trace["name"]
+        placed.extend(indices.tolist())
+    assert sorted(placed) == list(range(10_000))  # each of the 10,000 test images once
 
 
 def save_run(learner: str, name: str, model_file=SHIPPED_MODEL, test_accuracy=0.9111) -> None:
@@ -176,11 +203,7 @@ def test_charts_module_does_not_import_tensorflow():
 
 
 def linked_page(**query: str) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    app.query_params.update(query)
-    app.switch_page(PAGE).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+    return open_page(PAGE, timeout=180, **query)
 
 
 def test_a_link_opens_its_images_and_tab_and_follows_changes():

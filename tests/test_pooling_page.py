@@ -25,9 +25,11 @@ from models.config import COURSE_CNN, plan
 from models.data import CLASS_NAMES
 from models.kernels import KERNELS
 from models.pooling import PoolError, output_shape, pool2d, shift_sensitivity, window_starts
+from tests.apptest import open_page, plotly_array
 from tests.browser import ROOT
 
-PAGE = str(ROOT / "pages" / "pooling.py")
+PAGE_PATH = "pages/pooling.py"
+PAGE = str(ROOT / PAGE_PATH)  # the script alone, for the fresh-process import check
 SOBEL_VERTICAL = KERNELS["Sobel: vertical edges"].weights
 SOBEL_HORIZONTAL = KERNELS["Sobel: horizontal edges"].weights
 
@@ -69,13 +71,7 @@ def relative_change(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(b - a).sum() / (np.abs(a).sum() + np.abs(b).sum()))
 
 
-def array(value) -> np.ndarray:
-    """A Plotly array from a figure's JSON (typed-array dicts or plain lists)."""
-    if isinstance(value, dict):
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = tuple(int(n) for n in value["shape"].split(",")) if "shape" in value else flat.shape
-        return flat.reshape(shape)
-    return np.asarray(value)
+array = plotly_array  # a Plotly array from a figure's JSON (typed-array dicts or plain lists)
 
 
 def fig_json(fig) -> dict:
@@ -278,9 +274,7 @@ def metrics(app: AppTest) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture
 def page() -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=60).run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+    return open_page(PAGE_PATH, timeout=60)
 
 
 def test_page_starts_with_the_course_models_first_pooling(page, edge_map):
@@ -490,11 +484,7 @@ def test_a_picture_smaller_than_the_filter_gets_a_message(page):
 
 
 def linked_page(**query: str) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=60)
-    app.query_params.update(query)
-    app.run()
-    assert not app.exception, [e.message for e in app.exception]
-    return app
+    return open_page(PAGE_PATH, timeout=60, **query)
 
 
 def test_a_link_opens_its_sample_and_pooling_and_follows_changes(fashion):

@@ -6,9 +6,7 @@ from streamlit.testing.v1 import AppTest
 from components.catalog import HOME, LESSONS
 from components.presentation import PRESENT_PARAM, ZOOM, parse_flag, presentation_css
 from components.session_keys import PRESENTATION, PRESENTATION_TOGGLE
-from tests.browser import ROOT
-
-APP = str(ROOT / "app.py")
+from tests.apptest import open_page
 
 
 @pytest.mark.parametrize(
@@ -41,26 +39,19 @@ def test_stylesheet_refuses_unreadable_zoom(zoom):
         presentation_css(zoom)
 
 
-def _app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=60)
-
-
 def _stylesheet_shown(app: AppTest) -> bool:
     return any(f"zoom: {ZOOM};" in element.proto.body for element in app.html)
 
 
 def test_off_by_default():
-    app = _app().run()
-    assert not app.exception
+    app = open_page(timeout=60)
     assert app.session_state[PRESENTATION] is False
     assert PRESENT_PARAM not in app.query_params
     assert not _stylesheet_shown(app)
 
 
 def test_sidebar_toggle_turns_it_on_and_writes_the_url():
-    app = _app()
-    app.query_params["kernel"] = "Blur"  # another page's setting in the URL must survive
-    app.run()
+    app = open_page(timeout=60, kernel="Blur")  # another page's setting in the URL must survive
     toggle = app.sidebar.toggle(key=PRESENTATION_TOGGLE)
     assert toggle.label == "Presentation mode"
     toggle.set_value(True).run()
@@ -74,9 +65,7 @@ def test_sidebar_toggle_turns_it_on_and_writes_the_url():
 
 
 def test_url_flag_turns_it_on_and_it_survives_a_page_switch():
-    app = _app()
-    app.query_params[PRESENT_PARAM] = "1"
-    app.run()
+    app = open_page(timeout=60, **{PRESENT_PARAM: "1"})
     assert app.sidebar.toggle(key=PRESENTATION_TOGGLE).value is True and _stylesheet_shown(app)
 
     app.query_params.clear()  # Streamlit drops query parameters when the page changes
@@ -88,9 +77,7 @@ def test_url_flag_turns_it_on_and_it_survives_a_page_switch():
 
 
 def test_url_flag_zero_turns_it_off():
-    app = _app()
-    app.query_params[PRESENT_PARAM] = "1"
-    app.run()
+    app = open_page(timeout=60, **{PRESENT_PARAM: "1"})
     app.query_params[PRESENT_PARAM] = "0"
     app.switch_page(HOME.path).run()
     assert app.session_state[PRESENTATION] is False and not _stylesheet_shown(app)

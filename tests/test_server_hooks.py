@@ -4,9 +4,8 @@ import inspect
 
 import keras
 from streamlit.runtime.scriptrunner import script_runner
-from streamlit.testing.v1 import AppTest
 
-from tests.apptest import APP
+from tests.apptest import open_page
 
 
 def test_streamlit_still_cleans_modules_through_the_hook_we_replace():
@@ -17,8 +16,7 @@ def test_streamlit_still_cleans_modules_through_the_hook_we_replace():
 def test_reruns_do_not_clear_the_keras_session(monkeypatch):
     calls = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(1))
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
+    app = open_page(timeout=60)
     app.run()
     assert not app.exception and calls == []
 
@@ -30,6 +28,5 @@ def test_without_the_change_streamlit_would_clear_it(monkeypatch):
     monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(1))
     monkeypatch.setattr(server_hooks, "keep_keras_session", lambda: None)
     monkeypatch.setattr(script_runner, "_clean_problem_modules", server_hooks.STREAMLIT_HOOK)
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
-    assert not app.exception and calls  # the cost the change removes
+    open_page(timeout=60)
+    assert calls  # the cost the change removes

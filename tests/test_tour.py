@@ -1,5 +1,6 @@
 """The Week 3 tour: its answers against Keras, and the page under AppTest (Next / Back, reveal, ?step=, training)."""
 
+import json
 import math
 import subprocess
 import sys
@@ -14,13 +15,13 @@ from streamlit.testing.v1 import AppTest
 from components.session_keys import LEARNER, TOUR_STEP
 from components.tour import TOUR_KERNEL, TOUR_RUN, steps
 from components.training_jobs import job_registry, run_store
-from models.card import read_model_card
+from models.card import MODEL_CARD, read_model_card
 from models.config import COURSE_CNN
 from models.jobs import TrainingJob
 from models.kernels import KERNELS
 from models.recipes import RunSpec, TrainConfig
 from models.zoo import course_cnn, course_dnn
-from tests.apptest import APP, open_page
+from tests.apptest import APP, figures, open_page
 from tests.browser import ROOT
 
 PAGE = "pages/tour.py"
@@ -39,6 +40,35 @@ def press(app: AppTest, key: str) -> AppTest:
 
 def step_header(app: AppTest) -> str:
     return app.header[0].value
+
+
+def lesson_link(app: AppTest) -> tuple[str, str]:
+    """Where the step's "This view on the full ... page" link goes: the page's URL path and its query string."""
+    (link,) = app.get("page_link")
+    return link.proto.page, link.proto.query_string
+
+
+def shows_the_training_run_and_the_shipped_model(app: AppTest) -> bool:
+    train = next(b for b in app.button if b.key == "tour_train")
+    assert (train.label, train.disabled) == ("Train the course CNN, 2 epochs", False)
+    card = json.loads(MODEL_CARD.read_text())  # the shipped model's own record, not the page's reader
+    assert [c.value for c in app.caption] == [
+        f"For comparison: the shipped model, the same recipe on {card['train_images']:,} images for "
+        f"{card['epochs']} epochs, reaches {100 * card['test_accuracy']:.2f}% on the 10,000 test images."
+    ]
+    assert lesson_link(app) == ("training", "model=course&images=5000&epochs=2")
+    return True
+
+
+def shows_the_course_trio_through_every_layer(app: AppTest) -> bool:
+    assert app.radio(key="inspect_source").value == "Course trio"
+    grid = figures(app)[0]
+    texts = [a["text"] for a in grid["layout"]["annotations"]]
+    assert texts[:5] == ["input 28x28", "conv1 26x26", "pool1 13x13", "conv2 11x11", "pool2 5x5"]
+    assert [text.split("<br>")[0] for text in texts[5:]] == ["#0 Ankle boot", "#23 Ankle boot", "#28 Ankle boot"]
+    assert len(grid["data"]) == 3 * 5  # three test images x (input + four layers)
+    assert lesson_link(app) == ("inspect", "")  # the course trio is the Inspect page's default
+    return True
 
 
 # ---------------------------------------------------------------- the answers, checked against Keras
@@ -108,8 +138,8 @@ def test_every_step_shows_its_live_widget_and_reveals_its_answer(index):
         "filter": lambda: app.selectbox(key="filters_library").value == TOUR_KERNEL,
         "pooling": lambda: [m.value for m in app.metric][:2] == ["26x26", "13x13"],
         "model": lambda: list(app.table[0].value["Output"])[4] == "5x5x64",
-        "training": lambda: any(b.key == "tour_train" for b in app.button),
-        "maps": lambda: app.radio(key="inspect_source").value == "Course trio",
+        "training": lambda: shows_the_training_run_and_the_shipped_model(app),
+        "maps": lambda: shows_the_course_trio_through_every_layer(app),
     }
     assert widgets[step.key]()
 

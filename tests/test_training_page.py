@@ -21,15 +21,13 @@ from components.training_jobs import job_registry, run_store
 from models.config import COURSE_CNN
 from models.runs import TrainingRun
 from tests import apptest
-from tests.apptest import APP
 
 PAGE = "pages/training.py"
 
 
 def open_page(**settings) -> AppTest:
     """The page with the smallest, quickest settings (5,000 images, 1 epoch, batch 128) plus `settings`."""
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.switch_page(PAGE).run()
+    app = apptest.open_page(PAGE)
     values = {"training_images": 5_000, "training_epochs": 1, "training_batch": 128, **settings}
     for key, value in values.items():
         widget = next(w for w in [*app.selectbox, *app.select_slider, *app.slider] if w.key == key)
@@ -111,9 +109,7 @@ def test_preset_queues_its_runs_and_overlays_them():
 
 
 def test_a_design_that_cannot_be_built_shows_a_clear_error():
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.session_state[ARCHITECTURE_CONFIG] = {**COURSE_CNN.to_dict(), "conv_blocks": 4}
-    app.switch_page(PAGE).run()
+    app = apptest.open_page(PAGE, session={ARCHITECTURE_CONFIG: {**COURSE_CNN.to_dict(), "conv_blocks": 4}})
     next(w for w in app.selectbox if w.key == "training_model").set_value("My design from the Architecture page")
     app.run()
     assert any("4 conv layers" in c.value for c in app.caption)
@@ -125,11 +121,8 @@ def test_a_design_that_cannot_be_built_shows_a_clear_error():
 def test_train_this_network_preselects_the_architecture_design():
     from components.session_keys import TRAIN_DESIGN_REQUEST
 
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.session_state[ARCHITECTURE_CONFIG] = {**COURSE_CNN.to_dict(), "filters": 16}
-    app.session_state[TRAIN_DESIGN_REQUEST] = True
-    app.switch_page(PAGE).run()
-    assert not app.exception
+    design = {**COURSE_CNN.to_dict(), "filters": 16}
+    app = apptest.open_page(PAGE, session={ARCHITECTURE_CONFIG: design, TRAIN_DESIGN_REQUEST: True})
     assert next(w for w in app.selectbox if w.key == "training_model").value == "My design from the Architecture page"
 
 
@@ -290,11 +283,7 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
 
 def reopened(app: AppTest) -> AppTest:
     """A new browser session of the same learner (a refresh): only the token carries over, as the cookie does."""
-    again = AppTest.from_file(APP, default_timeout=120)
-    again.session_state[LEARNER] = app.session_state[LEARNER]
-    again.switch_page(PAGE).run()
-    assert not again.exception, [e.message for e in again.exception]
-    return again
+    return apptest.open_page(PAGE, session={LEARNER: app.session_state[LEARNER]})
 
 
 def test_a_refresh_reattaches_to_the_training_job_and_then_shows_its_run():
@@ -303,8 +292,7 @@ def test_a_refresh_reattaches_to_the_training_job_and_then_shows_its_run():
     refreshed = reopened(app)
     assert refreshed.subheader[1].value == "Training now" or "Training now" in [s.value for s in refreshed.subheader]
     assert any(b.key == f"stop-{job.id}" for b in refreshed.button)  # the same job, still training
-    stranger = AppTest.from_file(APP, default_timeout=120)
-    stranger.switch_page(PAGE).run()
+    stranger = apptest.open_page(PAGE)
     assert "Training now" not in [s.value for s in stranger.subheader] and not stranger.dataframe
     (run,) = finish_jobs(refreshed)
     assert run.name == job.name and table(reopened(app))["run"].tolist() == [job.name]
