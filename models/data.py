@@ -154,7 +154,7 @@ def read_indices(text: str, count: int, most: int) -> tuple[int, ...]:
     tokens = text.replace(",", " ").split()
     if not 1 <= len(tokens) <= most:
         raise ValueError(f"give 1 to {most} indices separated by commas")
-    if not all(token.isdigit() for token in tokens):
+    if not all(token.isdecimal() for token in tokens):  # what int() reads: not "²", which isdigit() lets by
         raise ValueError("indices are whole numbers")
     values = tuple(dict.fromkeys(int(token) for token in tokens))
     if max(values) >= count:

@@ -60,6 +60,10 @@ def test_a_link_sets_typed_values_and_the_rest_keep_their_defaults():
             {"images": ""},
             "The link's images='' was ignored (give 1 to 3 indices separated by commas); using the page's default.",
         ),
+        (
+            {"images": "1,\u00b2"},  # a superscript two: str.isdigit() says yes, int() says no
+            "The link's images='1,\u00b2' was ignored (indices are whole numbers); using the page's default.",
+        ),
     ],
 )
 def test_a_bad_value_falls_back_to_the_default_with_a_notice_naming_it(params, notice):
