@@ -7,16 +7,28 @@ A page declares its parameters as a schema, e.g. {"size": Integer(1, 64, 2), "mo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
 from models.config import COURSE_CNN, CNNConfig
 from models.data import read_indices
 
 
+class Param:
+    """One link parameter: its default (None: "the page's default"), read from the link's text and written back."""
+
+    default: Any
+
+    def parse(self, raw: str) -> Any:
+        raise NotImplementedError
+
+    def encode(self, value: Any) -> str:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class Choice:
+class Choice(Param):
     """One of fixed options, written in the link as str(option); None as default means "no choice linked"."""
 
     options: tuple[Any, ...]
@@ -34,7 +46,7 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class Integer:
+class Integer(Param):
     """A whole number from low to high; None as default means "no number linked"."""
 
     low: int
@@ -50,12 +62,12 @@ class Integer:
             raise ValueError(f"outside {self.low}-{self.high}")
         return value
 
-    def encode(self, value: int) -> str:
+    def encode(self, value: Any) -> str:
         return str(value)
 
 
 @dataclass(frozen=True)
-class Indices:
+class Indices(Param):
     """1 to `most` distinct indices below `size`, comma separated (?images=0,23,28)."""
 
     size: int
@@ -65,11 +77,8 @@ class Indices:
     def parse(self, raw: str) -> tuple[int, ...]:
         return read_indices(raw, self.size, self.most)
 
-    def encode(self, value: Sequence[int]) -> str:
+    def encode(self, value: Any) -> str:
         return ",".join(str(v) for v in value)
-
-
-Param = Choice | Integer | Indices
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ def read_link(params: Mapping[str, str], schema: Mapping[str, Param]) -> Link:
             values[name] = param.parse(raw)
         except ValueError as reason:
             default = param.default
-            fallback = "the page's default" if default is None else f"the default, {cast(Any, param).encode(default)}"
+            fallback = "the page's default" if default is None else f"the default, {param.encode(default)}"
             notices.append(f"The link's {name}={raw!r} was ignored ({reason}); using {fallback}.")
         else:
             linked.add(name)

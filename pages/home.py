@@ -25,7 +25,7 @@ start_page(
     "and are learned from the data.",
 )
 
-steps = tuple(
+steps = list(
     FlowStep(stage.shape, "softmax" if stage.name == "output" else OPERATIONS.get(stage.kind, ""))
     for stage in plan(COURSE_CNN)
 )

@@ -27,6 +27,7 @@ from components.session_keys import (
 from components.tour import TOUR_KERNEL
 from models.config import COURSE_CNN
 from models.convolution import convolve2d, shape_formula
+from models.geometry import PADDINGS, Padding
 from models.images import fingerprint, to_npy_bytes, to_png_bytes
 from models.kernels import KERNELS
 from models.samples import FASHION_PREFIX, sample_names
@@ -42,13 +43,13 @@ LINK = {
 # ---------------------------------------------------------------- stride, padding and the output's shape
 
 
-def convolution_settings() -> tuple[int, str, bool]:
+def convolution_settings() -> tuple[int, Padding, bool]:
     """Stride, padding and whether to guess first (the quiz), side by side."""
     stride_column, padding_column, quiz_column = st.columns(3)
     stride = stride_column.select_slider("Stride", (1, 2, 3), value=1, key=FILTERS_STRIDE)
-    padding = padding_column.radio(
+    padding: Padding = padding_column.radio(
         "Padding",
-        ("valid", "same"),
+        PADDINGS,
         horizontal=True,
         key=FILTERS_PADDING,
         help="valid: only positions where the kernel fits; same: zeros around the border "
@@ -60,12 +61,12 @@ def convolution_settings() -> tuple[int, str, bool]:
     return stride, padding, quiz_mode
 
 
-def filtered_key(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: str) -> str:
+def filtered_key(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: Padding) -> str:
     """What the filtered image is computed from, as a key for `once`."""
     return f"{fingerprint(picked.pixels)}:{fingerprint(chosen.weights)}:{stride}:{padding}"
 
 
-def filtered(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: str) -> np.ndarray | None:
+def filtered(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: Padding) -> np.ndarray | None:
     """The filtered image (kept under `filtered_key`) after its shape arithmetic; None after showing an error."""
     height, width = picked.pixels.shape[:2]
     size = chosen.weights.shape[0]

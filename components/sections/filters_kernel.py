@@ -49,16 +49,16 @@ def choose_kernel(link: Link) -> ChosenKernel | None:
         st.caption(KERNELS[name].explanation)
         weights, title, query = KERNELS[name].weights, name, {"kernel": name, "filter": None}
     elif source == KERNEL_SOURCES[1]:
-        chosen = edited_kernel()
-        if chosen is None:
+        edited = edited_kernel()
+        if edited is None:
             return None
-        weights, title = chosen
+        weights, title = edited
         query = {"kernel": None, "filter": None}
     else:
-        chosen = learned_kernel(link["filter"] or 0)
-        if chosen is None:
+        trained = learned_kernel(link["filter"] or 0)
+        if trained is None:
             return None
-        weights, title, index = chosen
+        weights, title, index = trained
         query = {"kernel": None, "filter": str(index)}
     weights = np.asarray(weights, dtype=np.float32)
     if st.checkbox("Normalise: divide the weights by their sum", key=FILTERS_NORMALISE):

@@ -15,6 +15,7 @@ from components.image_picker import PickedImage
 from components.memo import once
 from components.resources import learned_filters
 from components.session_keys import FILTERS_ALL_RESPONSES, FILTERS_LEARNED_EPOCH, FILTERS_LEARNED_INDEX
+from models.geometry import Padding
 from models.images import fingerprint, luma
 from models.learned_filters import filter_responses
 
@@ -23,7 +24,7 @@ PLOTLY_CONFIG = {"displaylogo": False}
 
 
 @st.fragment
-def learned_section(picked: PickedImage, stride: int, padding: str) -> None:
+def learned_section(picked: PickedImage, stride: int, padding: Padding) -> None:
     """The gallery of learned filters; showing all 64 responses reruns only this section."""
     st.subheader("6. The network learns its filters")
     filters, labels = learned_filters()

@@ -73,7 +73,7 @@ def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
         key=FILTERS_QUIZ_NEW,
         on_click=lambda: st.session_state.update({FILTERS_QUIZ_ROUND: round_number + 1}),
     )
-    if not checked:
+    if not checked or answered is None:
         return False
     correct = question.letters[question.answer]
     if answered[1] == correct:

@@ -9,10 +9,11 @@ from streamlit.delta_generator import DeltaGenerator
 from components.charts.filters import pixel_step_figure, window_figure
 from components.session_keys import FILTERS_STEP_CHANNEL, filters_step_key
 from models.convolution import explain_pixel
+from models.geometry import Padding
 
 
 @st.fragment
-def step_through(pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride: int, padding: str) -> None:
+def step_through(pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride: int, padding: Padding) -> None:
     """One output pixel: the patch under the kernel, the products and their sum; moving it reruns only this."""
     st.subheader("5. One output pixel, step by step")
     channel = None

@@ -44,11 +44,11 @@ from models.card import SHIPPED_MODEL
 from models.data import CLASS_NAMES
 from models.images import ImageError
 from models.neighbours import INDEX_SIZE, NeighbourIndex, build_index, nearest
-from models.preprocess import Preprocessed, PreprocessError, Step, photo_like, preprocess
+from models.preprocess import Invert, Preprocessed, PreprocessError, Step, photo_like, preprocess
 
 CHART_CONFIG = {"displayModeBar": False}
 SOURCES = ["Examples", "Draw", "Upload", "Camera"]
-INVERT_LABELS = {"Auto": "auto", "On": "on", "Off": "off"}
+INVERT_LABELS: dict[str, Invert] = {"Auto": "auto", "On": "on", "Off": "off"}
 EXAMPLE_SPOTS = [(20, 30), (60, 130), (30, 110), (70, 40), (15, 140), (50, 80)]  # (top, left) on the "photo"
 NEIGHBOURS = 8
 TOP_K = 5
@@ -162,7 +162,7 @@ def picture(source: str) -> tuple[np.ndarray, str] | None:
     return pixels, caption + (" " + "; ".join(notes) + "." if notes else "")
 
 
-def switches() -> tuple[str, bool, bool]:
+def switches() -> tuple[Invert, bool, bool]:
     """The preprocessing steps a learner can switch: (invert: auto/on/off, crop, background to black)."""
     st.markdown("**Try the steps that matter**")
     invert = st.segmented_control(
@@ -189,7 +189,7 @@ def switches() -> tuple[str, bool, bool]:
 # ---------------------------------------------------------------- 1. to 4.
 
 
-def network_input(image: np.ndarray, invert: str, crop: bool, darken: bool) -> tuple[Preprocessed, float]:
+def network_input(image: np.ndarray, invert: Invert, crop: bool, darken: bool) -> tuple[Preprocessed, float]:
     """The picture turned into the network's input, and the milliseconds it took; a picture that cannot be
     turned into one stops the page with the reason."""
     start = time.perf_counter()

@@ -136,16 +136,16 @@ def settings_section(link: Link) -> None:
         key=TRAINING_SEED,
         help="Same seed, same settings: the same starting weights and the same batch order.",
     )
-    row = st.columns([1, 3])
-    stop_early = row[0].toggle(
+    threshold_row = st.columns([1, 3])
+    stop_early = threshold_row[0].toggle(
         "Stop at accuracy",
         key=TRAINING_STOP_EARLY,
         help="The course's callback: stop at the end of the first epoch whose training accuracy reaches the threshold.",
     )
-    row[1].slider(
+    threshold_row[1].slider(
         "Training accuracy threshold", 0.50, 0.99, 0.95, 0.01, key=TRAINING_THRESHOLD, disabled=not stop_early
     )
-    if model_name == ARCHITECTURE_DESIGN:
+    if model_name == ARCHITECTURE_DESIGN and design is not None:
         st.caption("Your design: " + (", ".join(architecture_changes(design)) or "the course CNN") + ".")
     st.button("Train", type="primary", icon=":material/play_arrow:", on_click=lambda: jobs.start([base_spec()]))
     registry = jobs.job_registry()
