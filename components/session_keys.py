@@ -23,6 +23,32 @@ FILTERS_QUIZ_ANSWERED = "filters_quiz_answered"  # (question signature, chosen o
 # ---------------------------------------------------------------- Training page
 
 # ---------------------------------------------------------------- Inspect page
+INSPECT_TAB = "inspect_tab"  # the open tab's label (st.tabs); also ?tab=, by slug
+INSPECT_MODEL = "inspect_model"  # int: 0 the shipped model, i the learner's i-th saved run
+INSPECT_SOURCE = "inspect_source"  # Feature maps: which test images (course trio, first of a class, by index)
+INSPECT_CLASS = "inspect_class"  # Feature maps: the class whose first images are shown
+INSPECT_COUNT = "inspect_count"  # Feature maps: how many images of that class
+INSPECT_INDICES = "inspect_indices"  # Feature maps: test image indices as typed, e.g. "0, 23, 28" (also ?images=)
+INSPECT_FILTER = "inspect_filter"  # Feature maps: the filter number shown through every layer
+INSPECT_MAP_IMAGE = "inspect_map_image"  # Feature maps: which shown image has all its maps drawn
+INSPECT_MAP_LAYER = "inspect_map_layer"  # Feature maps: the layer whose maps are all drawn
+INSPECT_MAP_SCALE = "inspect_map_scale"  # Feature maps: bool, one colour range per map
+INSPECT_WEIGHTS = "inspect_weights"  # Learned filters: after training or at initialisation
+INSPECT_CONFUSION = "inspect_confusion"  # Evaluation: the confusion-matrix chart (its click selection)
+INSPECT_TRUE = "inspect_true"  # Evaluation: the true class of the chosen confusion cell
+INSPECT_PRED = "inspect_pred"  # Evaluation: the predicted class of the chosen confusion cell
+INSPECT_CELL_COUNT = "inspect_cell_count"  # Evaluation: how many of the cell's images are shown
+INSPECT_CELL_FILTER = "inspect_cell_filter"  # Evaluation: the filter whose maps the cell's images show
+INSPECT_INDEX = "inspect_index"  # Why this prediction: the test image explained
+INSPECT_CLASS_TO_EXPLAIN = "inspect_class_to_explain"  # Why this prediction: the class whose score is explained
+INSPECT_PROJECTION = "inspect_projection"  # Embedding: PCA or t-SNE
+INSPECT_EMBEDDING_WHY = "inspect_embedding_why"  # Embedding: the clicked item's "Why this prediction?" button
+
+
+def inspect_embedding_chart(projection: str) -> str:
+    """Embedding: the scatter chart's key (its click selection) for one projection choice, e.g. "PCA: ..."."""
+    return f"inspect_embedding_{projection[:3]}"
+
 
 # ---------------------------------------------------------------- Predict page
 

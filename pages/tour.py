@@ -11,7 +11,7 @@ from components.image_picker import image_picker
 from components.links import read_page_link, update_query_params
 from components.page import start_page
 from components.query_state import Integer, link_update, read_link
-from components.resources import model_card, shipped_model
+from components.resources import model_card
 from components.session_keys import TOUR_STEP
 from components.tour import TOUR_KERNEL, TOUR_RUN, Step, steps
 from models.analysis import layer_table_for_config
@@ -141,11 +141,9 @@ def training_section() -> dict[str, str]:
 
 
 def maps_section() -> dict[str, str]:
-    from pages import inspect
+    from components.sections.inspect_maps import tour_view
 
-    inspect.keep_settings()
-    shown = inspect.feature_maps_tab(shipped_model())
-    return {} if shown is None else set_values(link_update({"images": tuple(shown)}, inspect.LINK))
+    return tour_view()
 
 
 def set_values(query: dict[str, str | None]) -> dict[str, str]:
