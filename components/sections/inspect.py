@@ -57,7 +57,7 @@ TAB_SLUGS = {
 TABS = list(TAB_SLUGS.values())
 SOURCES = ["Course trio", "First images of a class", "By index"]
 WEIGHTS = ["After training", "At initialisation (random)"]
-PROJECTIONS = ["PCA: all 10,000 test images", "t-SNE: 1,000 test images"]
+PROJECTIONS = ["PCA: all 10,000 test images", "t-SNE: all 10,000 test images"]
 PREDICTED = -1  # "explain the predicted class" in the class choice
 # Widget values kept while their tab is closed (Streamlit forgets the state of widgets not drawn in a run).
 DEFAULTS = {

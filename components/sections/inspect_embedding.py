@@ -3,6 +3,8 @@ see the item."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import streamlit as st
 
@@ -14,7 +16,13 @@ from components.session_keys import INSPECT_EMBEDDING_WHY, INSPECT_PROJECTION, i
 from models import inspection as ins
 from models.data import CLASS_NAMES
 
-TSNE_SIZE = 1_000
+if TYPE_CHECKING:
+    import keras
+
+TSNE_WAIT = (
+    "Running t-SNE on all 10,000 test images: about two minutes on this server, once per model "
+    "(the shipped model's layout is saved with it)..."
+)
 
 # Projections are cached per model key (the shipped file and its time, or a saved run's folder), which names the
 # weights the embedding came from; never per id(model), which a later model can reuse.
@@ -25,10 +33,23 @@ def pca_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
     return ins.pca(_embedding)
 
 
-@st.cache_data(show_spinner="Running t-SNE on 1,000 test images (a few seconds, once per model)...", max_entries=4)
-def tsne_for(model_key: str, size: int, _embedding: np.ndarray) -> tuple[np.ndarray, ins.Projection]:
-    chosen = ins.subset(len(_embedding), size)
-    return chosen, ins.tsne(_embedding[chosen])
+@st.cache_data(show_spinner=False, max_entries=8)
+def saved_tsne_for(model_key: str, _model: keras.Model) -> ins.Projection | None:
+    """The t-SNE layout shipped with the course model, if this model has its weights (`ins.TSNE_COMMAND` makes it)."""
+    return ins.read_tsne_layout(ins.TSNE_LAYOUT, ins.weights_key(_model))
+
+
+@st.cache_data(show_spinner=TSNE_WAIT, max_entries=4)
+def tsne_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
+    return ins.tsne(_embedding)
+
+
+def tsne_projection(subject: Subject, result: ins.Evaluation) -> ins.Projection:
+    """The saved layout when it fits this model and test set, else t-SNE computed now (once per model key)."""
+    saved = saved_tsne_for(subject.key, subject.model)
+    if saved is not None and len(saved.coordinates) == len(result.labels):
+        return saved
+    return tsne_for(subject.key, result.embedding)
 
 
 def embedding_tab(subject: Subject) -> None:
@@ -40,10 +61,11 @@ def embedding_tab(subject: Subject) -> None:
         "which it mixes. Hover for the item; click a point to see it."
     )
     method = st.radio("Projection", PROJECTIONS, key=INSPECT_PROJECTION, horizontal=True)
+    chosen = np.arange(len(result.labels))
     if method == PROJECTIONS[0]:
-        chosen, projection = np.arange(len(result.labels)), pca_for(subject.key, result.embedding)
+        projection = pca_for(subject.key, result.embedding)
     else:
-        chosen, projection = tsne_for(subject.key, TSNE_SIZE, result.embedding)
+        projection = tsne_projection(subject, result)
     axes, note = projection_text(projection, len(chosen))
     plot, item = st.columns([4, 1])
     with plot:

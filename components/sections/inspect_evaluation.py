@@ -92,7 +92,7 @@ def class_table(result: ins.Evaluation) -> None:
         "**Per class**: precision = right among those predicted as the class; recall = found among "
         "those truly of the class; F1 = their harmonic mean."
     )
-    metrics = ins.class_metrics(result.confusion)
+    metrics = result.metrics
     frame = pd.DataFrame(
         {
             "class": CLASS_NAMES,
