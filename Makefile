@@ -36,6 +36,7 @@ benchmark: $(VENV)/.dev
 model: $(VENV)/.runtime
 	$(SETUP) data
 	$(BIN)/python -m models.train --epochs 10 --output models/fashion_cnn.keras
+	$(BIN)/python -m models.inspection --tsne  # the Embedding tab's t-SNE layout: models/fashion_cnn.tsne.npz
 
 clean:
 	rm -rf $(VENV) screenshots .pytest_cache

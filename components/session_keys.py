@@ -24,7 +24,6 @@ def architecture_widget(field: str) -> str:
 FILTERS_QUIZ_ROUND = "filters_quiz_round"  # int: which 'Guess first' question the Filters page shows
 FILTERS_QUIZ_ANSWERED = "filters_quiz_answered"  # (question signature, chosen option) once checked
 FILTERS_IMAGE = "filters"  # the page's image_picker prefix: filters_source, filters_mode, filters_sample, ...
-TOUR_IMAGE = "tour"  # the image_picker prefix of the Week 3 tour's Filter and Pooling steps (built from these sections)
 FILTERS_KERNEL_SOURCE = "filters_kernel_source"  # radio: Library / Edit your own / Learned by the network
 FILTERS_LIBRARY = "filters_library"  # selectbox: the named kernel
 FILTERS_NORMALISE = "filters_normalise"  # checkbox: divide the weights by their sum
@@ -107,7 +106,6 @@ TRAINING_SEED = "training_seed"  # number_input
 TRAINING_STOP_EARLY = "training_stop_early"  # toggle: stop at a training accuracy
 TRAINING_THRESHOLD = "training_threshold"  # slider: that accuracy
 TRAINING_LIVE = "live-training"  # the container of the job training now (the browser tests find its chart)
-TOUR_TRAIN = "tour_train"  # the tour's Training step: its Train button
 
 
 def training_cancel(job_id: int) -> str:
@@ -121,6 +119,32 @@ def training_stop(job_id: int) -> str:
 
 
 # ---------------------------------------------------------------- Inspect page
+INSPECT_TAB = "inspect_tab"  # the open tab's label (st.tabs); also ?tab=, by slug
+INSPECT_MODEL = "inspect_model"  # int: 0 the shipped model, i the learner's i-th saved run
+INSPECT_SOURCE = "inspect_source"  # Feature maps: which test images (course trio, first of a class, by index)
+INSPECT_CLASS = "inspect_class"  # Feature maps: the class whose first images are shown
+INSPECT_COUNT = "inspect_count"  # Feature maps: how many images of that class
+INSPECT_INDICES = "inspect_indices"  # Feature maps: test image indices as typed, e.g. "0, 23, 28" (also ?images=)
+INSPECT_FILTER = "inspect_filter"  # Feature maps: the filter number shown through every layer
+INSPECT_MAP_IMAGE = "inspect_map_image"  # Feature maps: which shown image has all its maps drawn
+INSPECT_MAP_LAYER = "inspect_map_layer"  # Feature maps: the layer whose maps are all drawn
+INSPECT_MAP_SCALE = "inspect_map_scale"  # Feature maps: bool, one colour range per map
+INSPECT_WEIGHTS = "inspect_weights"  # Learned filters: after training or at initialisation
+INSPECT_CONFUSION = "inspect_confusion"  # Evaluation: the confusion-matrix chart (its click selection)
+INSPECT_TRUE = "inspect_true"  # Evaluation: the true class of the chosen confusion cell
+INSPECT_PRED = "inspect_pred"  # Evaluation: the predicted class of the chosen confusion cell
+INSPECT_CELL_COUNT = "inspect_cell_count"  # Evaluation: how many of the cell's images are shown
+INSPECT_CELL_FILTER = "inspect_cell_filter"  # Evaluation: the filter whose maps the cell's images show
+INSPECT_INDEX = "inspect_index"  # Why this prediction: the test image explained
+INSPECT_CLASS_TO_EXPLAIN = "inspect_class_to_explain"  # Why this prediction: the class whose score is explained
+INSPECT_PROJECTION = "inspect_projection"  # Embedding: PCA or t-SNE
+INSPECT_EMBEDDING_WHY = "inspect_embedding_why"  # Embedding: the clicked item's "Why this prediction?" button
+
+
+def inspect_embedding_chart(projection: str) -> str:
+    """Embedding: the scatter chart's key (its click selection) for one projection choice, e.g. "PCA: ..."."""
+    return f"inspect_embedding_{projection[:3]}"
+
 
 # ---------------------------------------------------------------- Predict page
 PREDICT_SOURCE = "predict_source"  # radio: Examples, Draw, Upload, Camera
@@ -138,3 +162,20 @@ PREDICT_LAYER = "predict_layer"  # radio: the layer whose maps are all shown
 
 # ---------------------------------------------------------------- Week 3 tour
 TOUR_STEP = "tour_step"  # int: the Week 3 tour's current step, 0-based (also ?step=, 1-based)
+TOUR_IMAGE = "tour"  # the image_picker prefix of the tour's Filter and Pooling steps
+TOUR_TRAIN = "tour_train"  # the tour's Training step: its Train button
+
+
+def tour_back(place: str) -> str:
+    """The Back button at the top or bottom of a tour step."""
+    return f"tour_back_{place}"
+
+
+def tour_next(place: str) -> str:
+    """The Next button at the top or bottom of a tour step."""
+    return f"tour_next_{place}"
+
+
+def tour_reveal(step: int) -> str:
+    """The toggle that reveals step `step`'s answer (0-based)."""
+    return f"tour_reveal_{step}"

@@ -2,23 +2,33 @@
 
 Conventions: confusion matrices have true classes as rows and predicted classes as columns;
 "class score" means the output layer's value before softmax (the logit), as in the saliency
-(Simonyan et al. 2014) and Grad-CAM (Selvaraju et al. 2017) papers.
+(Simonyan et al. 2014) and Grad-CAM (Selvaraju et al. 2017) papers. The confusion matrix, per-class
+metrics, PCA and t-SNE are scikit-learn's.
+
+`python -m models.inspection --tsne` writes the shipped model's t-SNE layout of the 10,000 test images
+(models/fashion_cnn.tsne.npz), so the Inspect page need not compute it; `make model` runs it after training.
 """
 
 from __future__ import annotations
 
-import math
+import argparse
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras  # noqa: E402  (after numpy, as in models.train)
 import numpy as np
 import tensorflow as tf  # noqa: E402
 from scipy import ndimage
+from sklearn import metrics
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 
+from models.card import SHIPPED_MODEL
 from models.data import read_indices, scale_images
 from models.geometry import axis_plan
+from models.images import fingerprint
 from models.kernels import filters_first, most_similar_kernel
 
 SPATIAL_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
@@ -108,6 +118,7 @@ class Evaluation:
     predictions: np.ndarray  # (N,) argmax of probabilities
     confidences: np.ndarray  # (N,) probability of the predicted class
     confusion: np.ndarray  # (classes, classes): rows true, columns predicted
+    metrics: ClassMetrics  # per-class precision, recall, F1 and support
 
     @property
     def accuracy(self) -> float:
@@ -118,28 +129,30 @@ class Evaluation:
         return int(self.confusion.sum() - np.trace(self.confusion))
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int = 10) -> np.ndarray:
-    """Counts of (true, predicted) pairs: rows are true classes, columns predicted classes."""
+def _class_pairs(labels: np.ndarray, predictions: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The labels and predictions as equal 1-D integer arrays of classes 0 to classes - 1 (else InspectionError:
+    scikit-learn would silently drop a class outside the list it is given)."""
     labels, predictions = np.asarray(labels, dtype=np.int64), np.asarray(predictions, dtype=np.int64)
     if labels.shape != predictions.shape or labels.ndim != 1:
         raise InspectionError(f"labels {labels.shape} and predictions {predictions.shape} must be equal 1-D arrays.")
     if labels.size and (min(labels.min(), predictions.min()) < 0 or max(labels.max(), predictions.max()) >= classes):
         raise InspectionError(f"Classes must be 0-{classes - 1}.")
-    return np.bincount(labels * classes + predictions, minlength=classes * classes).reshape(classes, classes)
+    return labels, predictions
 
 
-def class_metrics(confusion: np.ndarray) -> ClassMetrics:
-    """Precision = correct / predicted as the class, recall = correct / truly the class, F1 their harmonic mean.
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int = 10) -> np.ndarray:
+    """Counts of (true, predicted) pairs: rows are true classes, columns predicted classes (scikit-learn's)."""
+    labels, predictions = _class_pairs(labels, predictions, classes)
+    return metrics.confusion_matrix(labels, predictions, labels=np.arange(classes)).astype(np.int64)
 
-    A ratio with a zero denominator is reported as 0 (as scikit-learn does by default).
-    """
-    counts = np.asarray(confusion, dtype=np.float64)
-    correct = np.diag(counts)
-    predicted, support = counts.sum(axis=0), counts.sum(axis=1)
-    precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
-    recall = np.divide(correct, support, out=np.zeros_like(correct), where=support > 0)
-    total = precision + recall
-    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(correct), where=total > 0)
+
+def class_metrics(labels: np.ndarray, predictions: np.ndarray, classes: int = 10) -> ClassMetrics:
+    """Precision = correct / predicted as the class, recall = correct / truly the class, F1 their harmonic mean
+    (scikit-learn's precision_recall_fscore_support). A ratio with a zero denominator is reported as 0."""
+    labels, predictions = _class_pairs(labels, predictions, classes)
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        labels, predictions, labels=np.arange(classes), zero_division=0
+    )
     return ClassMetrics(precision, recall, f1, support.astype(np.int64))
 
 
@@ -156,18 +169,19 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, *, batc
     start = time.perf_counter()
     embedding, probabilities = both.predict(model_input(images), batch_size=batch_size, verbose=0)
     seconds = time.perf_counter() - start
-    predictions = probabilities.argmax(axis=1)
+    predictions, classes = probabilities.argmax(axis=1), probabilities.shape[1]
     arrays = {
         "labels": labels.astype(np.int64),
         "probabilities": probabilities,
         "embedding": embedding.reshape(len(images), -1),
         "predictions": predictions,
         "confidences": probabilities[np.arange(len(labels)), predictions],
-        "confusion": confusion_matrix(labels, predictions, probabilities.shape[1]),
+        "confusion": confusion_matrix(labels, predictions, classes),
     }
-    for array in arrays.values():
+    per_class = class_metrics(labels, predictions, classes)
+    for array in [*arrays.values(), *vars(per_class).values()]:
         array.setflags(write=False)
-    return Evaluation(embedding_layer=layer, seconds=seconds, **arrays)
+    return Evaluation(embedding_layer=layer, seconds=seconds, metrics=per_class, **arrays)
 
 
 def most_confident_mistakes(evaluation: Evaluation, count: int = 12) -> np.ndarray:
@@ -367,100 +381,99 @@ def group_kernels(kernels: np.ndarray, threshold: float = MATCH_THRESHOLD) -> li
 
 # ---------------------------------------------------------------- 2-D projections
 
+TSNE_PERPLEXITY = 30.0
+TSNE_ITERATIONS = 1_000  # scikit-learn's default
+TSNE_LAYOUT = SHIPPED_MODEL.with_suffix(".tsne.npz")  # the shipped model's layout of the 10,000 test images
+TSNE_COMMAND = "python -m models.inspection --tsne"
+
 
 @dataclass(frozen=True, eq=False)
 class Projection:
-    """2-D coordinates of N points; `explained` is PCA's explained-variance ratio of every component."""
+    """2-D coordinates of N points: PCA's with `explained` (each axis's share of the variance), or t-SNE's with its
+    final KL divergence and settings."""
 
     coordinates: np.ndarray
     explained: np.ndarray | None = None
     kl_divergence: float | None = None
+    perplexity: float | None = None
+    iterations: int | None = None
 
 
 def pca(points: np.ndarray, components: int = 2) -> Projection:
-    """Principal components: NumPy SVD of the centred data's scatter matrix (D x D, fast for N >> D).
-
-    Each axis's sign makes its largest loading positive, so results are reproducible.
-    """
+    """Principal components (scikit-learn's PCA on float64), each axis signed so its largest loading is positive."""
     data = np.asarray(points, dtype=np.float64)
     if data.ndim != 2 or len(data) < 2:
         raise InspectionError(f"PCA needs a 2-D array of at least 2 points, got shape {data.shape}.")
-    centred = data - data.mean(axis=0)
-    _, variance, axes = np.linalg.svd(centred.T @ centred)  # symmetric: singular values = eigenvalues
-    signs = np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])
-    axes = axes * signs[:, None]
-    explained = variance / variance.sum() if variance.sum() > 0 else np.zeros_like(variance)
-    return Projection((centred @ axes[:components].T).astype(np.float32), explained)
-
-
-def perplexity_affinities(
-    points: np.ndarray, perplexity: float = 30.0, *, tolerance: float = 1e-5, steps: int = 200
-) -> np.ndarray:
-    """t-SNE's conditional probabilities p(j|i): Gaussian in distance, each row's width found by bisection
-    so that its entropy equals log(perplexity) (natural log); rows sum to 1, the diagonal is 0."""
-    data = np.asarray(points, dtype=np.float64)
-    count = len(data)
-    if not 1 <= perplexity < count - 1:
-        raise InspectionError(
-            f"Perplexity must be at least 1 and below {count - 1} for {count} points, got {perplexity}."
-        )
-    squares = (data * data).sum(axis=1)
-    distances = np.maximum(squares[:, None] + squares[None, :] - 2.0 * data @ data.T, 0.0)
-    off_diagonal = ~np.eye(count, dtype=bool)
-    nearest = np.where(off_diagonal, distances, np.inf).min(axis=1, keepdims=True)
-    distances = np.where(off_diagonal, distances - nearest, 0.0)  # shifting a row leaves its p(j|i) unchanged
-    target = math.log(perplexity)
-    beta, low, high = np.ones(count), np.zeros(count), np.full(count, np.inf)
-    for _ in range(steps):
-        weights = np.exp(-distances * beta[:, None]) * off_diagonal
-        total = weights.sum(axis=1)
-        entropy = np.log(total) + beta * (distances * weights).sum(axis=1) / total
-        excess = entropy - target
-        if np.abs(excess).max() < tolerance:
-            break
-        too_wide = excess > 0  # entropy too high: narrow the Gaussian (raise beta)
-        low, high = np.where(too_wide, beta, low), np.where(too_wide, high, beta)
-        beta = np.where(np.isinf(high), beta * 2.0, (low + high) / 2.0)
-    return weights / total[:, None]
+    fitted = PCA(n_components=components)
+    coordinates = fitted.fit_transform(data)
+    return Projection(coordinates.astype(np.float32), fitted.explained_variance_ratio_)
 
 
 def tsne(
-    points: np.ndarray, *, perplexity: float = 30.0, iterations: int = 750, exaggeration_steps: int = 250
+    points: np.ndarray,
+    *,
+    perplexity: float = TSNE_PERPLEXITY,
+    iterations: int = TSNE_ITERATIONS,
+    random_state: int = 0,
 ) -> Projection:
-    """Exact t-SNE (van der Maaten & Hinton 2008) in NumPy, O(N^2) memory: use it on about 1,000 points.
+    """Barnes-Hut t-SNE (van der Maaten 2014), scikit-learn's TSNE with PCA initialisation and its "auto" learning
+    rate; the same points and random_state give the same layout.
 
-    The optimiser follows scikit-learn's defaults: PCA initialisation (std 1e-4), early
-    exaggeration 12 with momentum 0.5, then momentum 0.8, learning rate max(N / 48, 50),
-    and per-coordinate adaptive gains. Deterministic for given inputs.
+    On the 10,000 x 128 test embedding it took 117-129 s on the 2 CPU cores here (shared with other work), hence the
+    layout shipped with the model (`TSNE_COMMAND`).
     """
-    data = np.asarray(points, dtype=np.float64)
-    count = len(data)
-    joint = perplexity_affinities(data, perplexity)
-    joint = np.maximum((joint + joint.T) / (2.0 * count), 1e-12).astype(np.float32)
-    start = pca(data).coordinates.astype(np.float64)
-    layout = (start / start[:, 0].std() * 1e-4).astype(np.float32)
-    learning_rate = max(count / 48.0, 50.0)
-    update, gains = np.zeros_like(layout), np.ones_like(layout)
-    for step in range(iterations):
-        early = step < exaggeration_steps
-        kernel, similarity = _student_similarities(layout)
-        forces = ((12.0 if early else 1.0) * joint - similarity) * kernel
-        gradient = 4.0 * (forces.sum(axis=1)[:, None] * layout - forces @ layout)
-        gains = np.where(update * gradient < 0.0, gains + 0.2, gains * 0.8)
-        np.maximum(gains, 0.01, out=gains)
-        update = (0.5 if early else 0.8) * update - learning_rate * gains * gradient
-        layout = layout + update
-    _, similarity = _student_similarities(layout)
-    kl = float((joint * np.log(joint / np.maximum(similarity, 1e-12))).sum())
-    return Projection(layout, kl_divergence=kl)
+    data = np.asarray(points, dtype=np.float32)
+    if data.ndim != 2 or not 0 < perplexity < len(data):
+        raise InspectionError(
+            f"t-SNE needs a 2-D array of more points than the perplexity ({perplexity}); got shape {data.shape}."
+        )
+    fitted = TSNE(
+        n_components=2,
+        perplexity=perplexity,
+        max_iter=iterations,
+        init="pca",
+        learning_rate="auto",
+        method="barnes_hut",
+        random_state=random_state,
+    )
+    coordinates = fitted.fit_transform(data).astype(np.float32)
+    return Projection(
+        coordinates, kl_divergence=float(fitted.kl_divergence_), perplexity=perplexity, iterations=iterations
+    )
 
 
-def _student_similarities(layout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """t-SNE's Student-t kernel 1 / (1 + |y_i - y_j|^2) (zero diagonal) and its normalised form q_ij."""
-    squares = (layout * layout).sum(axis=1)
-    kernel = 1.0 / (1.0 + np.maximum(squares[:, None] + squares[None, :] - 2.0 * layout @ layout.T, 0.0))
-    np.fill_diagonal(kernel, 0.0)
-    return kernel, kernel / kernel.sum()
+def weights_key(model: keras.Model) -> str:
+    """A fingerprint of every weight of the model: which model a saved layout belongs to."""
+    return fingerprint(*model.get_weights())
+
+
+def write_tsne_layout(path: Path, projection: Projection, weights: str) -> None:
+    """Save a t-SNE projection with the weights fingerprint of the model it was made from."""
+    np.savez_compressed(
+        path,
+        coordinates=projection.coordinates,
+        kl_divergence=projection.kl_divergence,
+        perplexity=projection.perplexity,
+        iterations=projection.iterations,
+        weights=np.array(weights),
+    )
+
+
+def read_tsne_layout(path: Path, weights: str) -> Projection | None:
+    """The layout saved at `path` if it was made from a model with these weights; None if it is missing,
+    unreadable or belongs to other weights."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            if str(saved["weights"]) != weights:
+                return None
+            return Projection(
+                saved["coordinates"].astype(np.float32),
+                kl_divergence=float(saved["kl_divergence"]),
+                perplexity=float(saved["perplexity"]),
+                iterations=int(saved["iterations"]),
+            )
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def subset(count: int, size: int, seed: int = 0) -> np.ndarray:
@@ -468,3 +481,34 @@ def subset(count: int, size: int, seed: int = 0) -> np.ndarray:
     if size >= count:
         return np.arange(count)
     return np.sort(np.random.default_rng(seed).choice(count, size, replace=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m models.inspection", description="Precompute what Inspect shows.")
+    parser.add_argument(
+        "--tsne", action="store_true", help="write the model's t-SNE layout of the 10,000 test images next to it"
+    )
+    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras file (default: the shipped one)")
+    args = parser.parse_args(argv)
+    if not args.tsne:
+        parser.error("nothing to do: pass --tsne")
+
+    from models.data import load_fashion_mnist
+    from models.zoo import load_model_file
+
+    model = load_model_file(args.model)
+    (_, _), (x_test, y_test) = load_fashion_mnist()
+    embedding = evaluate(model, x_test, y_test).embedding
+    start = time.perf_counter()
+    projection = tsne(embedding)
+    output = args.model.with_suffix(".tsne.npz")
+    write_tsne_layout(output, projection, weights_key(model))
+    print(
+        f"t-SNE of {len(embedding):,} x {embedding.shape[1]} points in {time.perf_counter() - start:.0f} s "
+        f"(KL divergence {projection.kl_divergence:.2f}); saved {output}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,7 +2,7 @@
 
 import re
 
-from components.tour import steps
+from components.teaching.tour import steps
 from tests.browser import screenshot, wait_until_idle
 
 

@@ -30,7 +30,7 @@ from components.charts.filters import (
     window_figure,
 )
 from components.charts.pictures import colorize
-from components.quiz import make_question, similarity
+from components.teaching.quiz import make_question, similarity
 from models.card import SHIPPED_MODEL, read_filter_snapshots
 from models.convolution import convolve2d, explain_pixel, shape_formula
 from models.images import LUMA_WEIGHTS, to_display_uint8

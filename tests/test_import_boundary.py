@@ -27,7 +27,10 @@ def tf_free_modules() -> list[str]:
     return modules
 
 
-TF_FREE_MODULES = [*tf_free_modules(), "models.worker"]  # the worker imports TensorFlow only inside run_job
+TF_FREE_MODULES = [
+    *(name for name in tf_free_modules() if not name.startswith("components.sections.inspect")),  # they run a model
+    "models.worker",  # imports TensorFlow only inside run_job
+]
 TF_FREE_PAGES = [
     "pages/home.py",
     "pages/tour.py",

@@ -132,6 +132,60 @@ def test_embedding_tab_places_every_test_image_under_its_true_class(fashion):
     assert sorted(placed) == list(range(10_000))  # each of the 10,000 test images once
 
 
+def embedding_points(figure: dict) -> dict[int, tuple[float, float]]:
+    """{test image index: (x, y)} of an embedding chart."""
+    points = {}
+    for trace in figure["data"]:
+        arrays = [plotly_array(trace[name]) for name in ("customdata", "x", "y")]
+        points.update({int(i): (float(x), float(y)) for i, x, y in zip(*arrays)})
+    return points
+
+
+def test_embedding_tsne_of_the_shipped_model_opens_its_saved_layout(monkeypatch):
+    from models.zoo import load_model_file
+
+    def no_tsne(*args, **kwargs):
+        raise AssertionError("the shipped model's t-SNE was computed instead of read from its file")
+
+    monkeypatch.setattr(ins, "tsne", no_tsne)
+    app = open_tab("Embedding")
+    app.radio(key="inspect_projection").set_value("t-SNE: all 10,000 test images").run()
+    assert not app.exception, [e.message for e in app.exception]
+    layout = ins.read_tsne_layout(ins.TSNE_LAYOUT, ins.weights_key(load_model_file()))
+    points = embedding_points(figures(app)[0])
+    assert sorted(points) == list(range(10_000))
+    np.testing.assert_allclose([points[i] for i in range(10_000)], layout.coordinates, rtol=1e-6)
+    assert any(
+        c.value.startswith(
+            "t-SNE (scikit-learn, Barnes-Hut; perplexity 30, 1,000 steps) of all 10,000 test images; "
+            f"KL divergence {layout.kl_divergence:.2f}."
+        )
+        for c in app.caption
+    )
+
+
+def test_projections_follow_the_model_key_not_the_python_object(fashion):
+    """Two runs' models can be one Python object (or a freed id handed to the next model): the projections are
+    cached under the model key, which names the weights, so each run gets its own."""
+    from components.sections.inspect_embedding import pca_for, tsne_for
+    from models.zoo import course_cnn
+
+    (x_test, y_test) = fashion[1]
+    model = load_model_file()
+    images, labels = x_test[:150], y_test[:150]
+    trained = ins.evaluate(model, images, labels).embedding
+    identity = id(model)
+    model.set_weights(course_cnn().get_weights())  # another run's weights (untrained), in the same object
+    untrained = ins.evaluate(model, images, labels).embedding
+    assert id(model) == identity and not np.allclose(trained, untrained)
+    for project in (pca_for, tsne_for):
+        first = project("run:first-run", trained).coordinates
+        second = project("run:second-run", untrained).coordinates
+        assert first.shape == second.shape == (150, 2) and not np.allclose(first, second)
+        np.testing.assert_array_equal(project("run:first-run", untrained).coordinates, first)  # the key decides
+    np.testing.assert_allclose(pca_for("run:second-run", untrained).coordinates, ins.pca(untrained).coordinates)
+
+
 def save_run(learner: str, name: str, model_file=SHIPPED_MODEL, test_accuracy=0.9111) -> None:
     """A saved run for `learner`, as a worker would leave it, holding a copy of `model_file`."""
     store = run_store()

@@ -78,24 +78,35 @@ def test_evaluation_holds_probabilities_and_the_dense_embedding(evaluation):
         evaluation.labels[0] = 1  # read-only: shared between sessions by st.cache_resource
 
 
-def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+def test_confusion_matrix_counts_true_rows_and_predicted_columns(evaluation):
     confusion = ins.confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 0, 2]), classes=3)
     assert confusion.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+    counts = np.zeros((10, 10), np.int64)
+    np.add.at(counts, (evaluation.labels, evaluation.predictions), 1)  # one count per (true, predicted) pair
+    np.testing.assert_array_equal(evaluation.confusion, counts)
     with pytest.raises(ins.InspectionError, match="0-2"):
         ins.confusion_matrix(np.array([0, 3]), np.array([0, 1]), classes=3)
+    assert ins.confusion_matrix(np.array([0]), np.array([0]), classes=3).tolist() == [[1, 0, 0], [0, 0, 0], [0, 0, 0]]
 
 
 def test_class_metrics_follow_their_definitions(evaluation):
-    metrics = ins.class_metrics(evaluation.confusion)
+    metrics = evaluation.metrics
     labels, predictions = evaluation.labels, evaluation.predictions
     for c in range(10):
-        precision = np.mean(labels[predictions == c] == c)
-        recall = np.mean(predictions[labels == c] == c)
+        right = sum(1 for t, p in zip(labels, predictions) if t == p == c)
+        precision = right / np.count_nonzero(predictions == c)
+        recall = right / np.count_nonzero(labels == c)
         assert metrics.precision[c] == pytest.approx(precision)
         assert metrics.recall[c] == pytest.approx(recall)
         assert metrics.f1[c] == pytest.approx(2 * precision * recall / (precision + recall))
-    empty = ins.class_metrics(np.array([[2, 0], [1, 0]]))  # class 1 is never predicted nor right
-    assert empty.precision.tolist() == [2 / 3, 0.0] and empty.f1[1] == 0.0
+    assert metrics.support.tolist() == [1000] * 10
+    with pytest.raises(ValueError):
+        metrics.f1[0] = 0.0  # read-only, like the rest of the evaluation
+    empty = ins.class_metrics(np.array([0, 0, 1]), np.array([0, 0, 0]), classes=2)  # class 1 never predicted
+    assert empty.precision.tolist() == [2 / 3, 0.0] and empty.recall.tolist() == [1.0, 0.0]
+    assert empty.f1[1] == 0.0 and empty.support.tolist() == [2, 1]
+    with pytest.raises(ins.InspectionError, match="0-1"):
+        ins.class_metrics(np.array([0, 2]), np.array([0, 1]), classes=2)
 
 
 def test_most_confident_mistakes_are_mistakes_sorted_by_confidence(evaluation):
@@ -220,41 +231,67 @@ def test_kernel_groups_cover_every_kernel_once_and_name_their_best_match(model):
     assert ins.group_kernels(np.stack([sobel, -sobel]))[0].scores == pytest.approx((1.0, -1.0))
 
 
-def test_pca_orders_components_by_explained_variance(evaluation):
+def test_pca_is_the_svd_of_the_centred_embedding(evaluation):
     projection = ins.pca(evaluation.embedding)
-    explained = projection.explained
-    assert np.all(np.diff(explained) <= 1e-12) and explained.sum() == pytest.approx(1.0)
-    eigenvalues = np.linalg.eigvalsh(np.cov(evaluation.embedding.astype(np.float64), rowvar=False))[::-1]
-    np.testing.assert_allclose(explained, eigenvalues / eigenvalues.sum(), atol=1e-9)
+    data = evaluation.embedding.astype(np.float64)
+    centred = data - data.mean(axis=0)
+    _, singular, axes = np.linalg.svd(centred, full_matrices=False)
+    axes *= np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])[:, None]  # largest loading positive
+    np.testing.assert_allclose(projection.explained, singular[:2] ** 2 / (singular**2).sum(), rtol=1e-6)
+    assert projection.explained[0] >= projection.explained[1] > 0
+    expected = centred @ axes[:2].T
+    np.testing.assert_allclose(projection.coordinates, expected, rtol=1e-4, atol=1e-3 * np.abs(expected).max())
     variances = projection.coordinates.astype(np.float64).var(axis=0, ddof=1)
-    np.testing.assert_allclose(variances, eigenvalues[:2], rtol=1e-4)
+    np.testing.assert_allclose(variances, singular[:2] ** 2 / (len(data) - 1), rtol=1e-4)
 
 
-def test_tsne_affinities_have_the_requested_perplexity(evaluation):
-    points = evaluation.embedding[:300]
-    affinities = ins.perplexity_affinities(points, perplexity=30.0)
-    np.testing.assert_allclose(affinities.sum(axis=1), 1.0)
-    assert np.all(np.diag(affinities) == 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -np.nansum(np.where(affinities > 0, affinities * np.log(affinities), 0.0), axis=1)
-    np.testing.assert_allclose(np.exp(entropy), 30.0, rtol=1e-3)
+def neighbour_agreement(points: np.ndarray, labels: np.ndarray, count: int = 5) -> float:
+    """Share of each point's `count` nearest neighbours (Euclidean, exact) that have its label."""
+    from scipy.spatial import cKDTree
+
+    _, nearest = cKDTree(np.asarray(points, np.float64)).query(points, count + 1)
+    return float(np.mean(labels[nearest[:, 1:]] == labels[:, None]))
 
 
-def test_tsne_keeps_neighbours_of_the_same_class_together(evaluation):
-    chosen = ins.subset(len(evaluation.labels), 500)
-    assert len(np.unique(chosen)) == 500 and np.all(np.diff(chosen) > 0)
+def test_tsne_is_reproducible_and_keeps_neighbours_of_the_same_class_together(evaluation):
+    chosen = ins.subset(len(evaluation.labels), 400)
+    assert len(np.unique(chosen)) == 400 and np.all(np.diff(chosen) > 0)
     points, labels = evaluation.embedding[chosen], evaluation.labels[chosen]
-    projection = ins.tsne(points, iterations=500)
-    assert projection.coordinates.shape == (500, 2) and 0 < projection.kl_divergence < 3
+    projection = ins.tsne(points, iterations=500)  # scikit-learn's fewest is 250; the page uses 1,000
+    assert projection.coordinates.shape == (400, 2) and projection.coordinates.dtype == np.float32
+    assert 0 < projection.kl_divergence < 3
+    assert (projection.perplexity, projection.iterations) == (30.0, 500)
+    again = ins.tsne(points, iterations=500)
+    np.testing.assert_array_equal(again.coordinates, projection.coordinates)  # a fixed random_state
+    high = neighbour_agreement(points, labels)
+    assert neighbour_agreement(projection.coordinates, labels) >= 0.9 * high
+    with pytest.raises(ins.InspectionError, match="perplexity"):
+        ins.tsne(points[:20])
 
-    def neighbour_agreement(data):
-        distances = ((data[:, None, :] - data[None, :, :]) ** 2).sum(axis=-1)
-        np.fill_diagonal(distances, np.inf)
-        nearest = np.argsort(distances, axis=1)[:, :5]
-        return np.mean(labels[nearest] == labels[:, None])
 
-    high = neighbour_agreement(points.astype(np.float64))
-    assert neighbour_agreement(projection.coordinates.astype(np.float64)) >= 0.9 * high
+def test_the_shipped_tsne_layout_belongs_to_the_shipped_model_and_keeps_neighbours(model, evaluation):
+    layout = ins.read_tsne_layout(ins.TSNE_LAYOUT, ins.weights_key(model))
+    assert layout is not None, f"rebuild it: {ins.TSNE_COMMAND}"
+    assert layout.coordinates.shape == (10_000, 2) and np.isfinite(layout.coordinates).all()
+    assert (layout.perplexity, layout.iterations) == (ins.TSNE_PERPLEXITY, ins.TSNE_ITERATIONS)
+    assert 0 < layout.kl_divergence < 3
+    high = neighbour_agreement(evaluation.embedding, evaluation.labels)
+    assert neighbour_agreement(layout.coordinates, evaluation.labels) >= 0.9 * high
+
+
+def test_a_saved_layout_is_read_back_only_for_its_own_weights(tmp_path):
+    projection = ins.Projection(
+        np.arange(6, dtype=np.float32).reshape(3, 2), kl_divergence=0.5, perplexity=2.0, iterations=10
+    )
+    path = tmp_path / "layout.npz"
+    ins.write_tsne_layout(path, projection, "weights-a")
+    read = ins.read_tsne_layout(path, "weights-a")
+    np.testing.assert_array_equal(read.coordinates, projection.coordinates)
+    assert (read.kl_divergence, read.perplexity, read.iterations) == (0.5, 2.0, 10)
+    assert ins.read_tsne_layout(path, "weights-b") is None  # another model's layout
+    assert ins.read_tsne_layout(tmp_path / "missing.npz", "weights-a") is None
+    (tmp_path / "damaged.npz").write_bytes(b"not a zip")
+    assert ins.read_tsne_layout(tmp_path / "damaged.npz", "weights-a") is None
 
 
 def test_parse_indices_reads_numbers_and_refuses_others():

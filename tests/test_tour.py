@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.session_keys import LEARNER, TOUR_STEP
-from components.tour import TOUR_KERNEL, TOUR_RUN, steps
+from components.teaching.tour import TOUR_KERNEL, TOUR_RUN, steps
 from components.training_jobs import job_registry, run_store
 from models.card import MODEL_CARD, read_model_card
 from models.config import COURSE_CNN

@@ -77,20 +77,20 @@ def prediction_labels(
 
 
 def projection_text(projection, shown: int) -> tuple[tuple[str, str], str]:
-    """Axis titles and a caption for a PCA projection (it has `explained` variance ratios) or a t-SNE one of
-    `shown` test images."""
+    """Axis titles and a caption for a PCA projection (it has `explained` variance ratios) or a t-SNE one (with its
+    perplexity, steps and KL divergence) of the `shown` test images."""
     if projection.explained is not None:
         share = projection.explained
         return (
             (f"PC 1 ({share[0]:.0%} of variance)", f"PC 2 ({share[1]:.0%} of variance)"),
-            f"PCA (NumPy SVD): the two directions of largest variance keep {share[:2].sum():.0%} of it. "
+            f"PCA (scikit-learn): the two directions of largest variance keep {share[:2].sum():.0%} of it. "
             "Axes are linear mixes of the dense units.",
         )
     return (
         ("t-SNE 1", "t-SNE 2"),
-        f"t-SNE (exact, NumPy; perplexity 30, 750 steps) of {shown:,} randomly chosen test images; "
-        f"KL divergence {projection.kl_divergence:.2f}. It keeps neighbours together; distances between "
-        "clusters and the axes mean nothing.",
+        f"t-SNE (scikit-learn, Barnes-Hut; perplexity {projection.perplexity:g}, {projection.iterations:,} steps) "
+        f"of all {shown:,} test images; KL divergence {projection.kl_divergence:.2f}. It keeps neighbours "
+        "together; distances between clusters and the axes mean nothing.",
     )
 
 

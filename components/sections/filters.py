@@ -24,7 +24,7 @@ from components.session_keys import (
     FILTERS_STRIDE,
     TOUR_IMAGE,
 )
-from components.tour import TOUR_KERNEL
+from components.teaching.tour import TOUR_KERNEL
 from models.config import COURSE_CNN
 from models.convolution import convolve2d, shape_formula
 from models.geometry import PADDINGS, Padding

@@ -9,7 +9,6 @@ import streamlit as st
 
 from components.charts.filters import block_mean, display_factor, thumbnail
 from components.image_picker import PickedImage
-from components.quiz import make_question
 from components.sections.filters_kernel import ChosenKernel
 from components.session_keys import (
     FILTERS_QUIZ_ANSWERED,
@@ -18,6 +17,7 @@ from components.session_keys import (
     FILTERS_QUIZ_ROUND,
     filters_quiz_guess_key,
 )
+from components.teaching.quiz import make_question
 from models.convolution import convolve2d
 from models.kernels import KERNELS
 

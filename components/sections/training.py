@@ -26,7 +26,7 @@ from components.session_keys import (
     TRAINING_THRESHOLD,
     TRAINING_VALIDATION,
 )
-from components.tour import TOUR_RUN
+from components.teaching.tour import TOUR_RUN
 from models.card import ModelFileError
 from models.config import COURSE_CNN, CNNConfig
 from models.recipes import OPTIMIZER_NAMES, PRESETS, RunSpec, TrainConfig, architecture_changes

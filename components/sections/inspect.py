@@ -1,0 +1,180 @@
+"""What the Inspect page's tabs share: the link, the settings kept while a tab is closed, the model being inspected
+and the results cached for it.
+
+Results are kept per model key (the shipped file and its time, or a saved run's folder) or per fingerprint of the
+weights, never per id(model), which a later model can reuse; they are shared read-only by every session.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import streamlit as st
+
+from components.memo import once
+from components.query_state import Choice, Indices, Link
+from components.resources import fashion_mnist, model_card, shipped_model
+from components.session_keys import (
+    INSPECT_CELL_COUNT,
+    INSPECT_CELL_FILTER,
+    INSPECT_CLASS,
+    INSPECT_CLASS_TO_EXPLAIN,
+    INSPECT_COUNT,
+    INSPECT_FILTER,
+    INSPECT_INDEX,
+    INSPECT_INDICES,
+    INSPECT_MAP_IMAGE,
+    INSPECT_MAP_LAYER,
+    INSPECT_MAP_SCALE,
+    INSPECT_MODEL,
+    INSPECT_PRED,
+    INSPECT_PROJECTION,
+    INSPECT_SOURCE,
+    INSPECT_TAB,
+    INSPECT_TRUE,
+    INSPECT_WEIGHTS,
+)
+from components.training_jobs import learner_runs
+from models import inspection as ins
+from models.card import SHIPPED_MODEL, ModelFileError
+from models.data import CLASS_NAMES
+from models.images import fingerprint
+
+if TYPE_CHECKING:
+    import keras
+
+CHART_CONFIG = {"displayModeBar": False}
+TAB_SLUGS = {
+    "maps": "Feature maps",
+    "filters": "Learned filters",
+    "evaluation": "Evaluation",
+    "why": "Why this prediction",
+    "embedding": "Embedding",
+}  # ?tab= -> tab label
+TABS = list(TAB_SLUGS.values())
+SOURCES = ["Course trio", "First images of a class", "By index"]
+WEIGHTS = ["After training", "At initialisation (random)"]
+PROJECTIONS = ["PCA: all 10,000 test images", "t-SNE: all 10,000 test images"]
+PREDICTED = -1  # "explain the predicted class" in the class choice
+# Widget values kept while their tab is closed (Streamlit forgets the state of widgets not drawn in a run).
+DEFAULTS = {
+    INSPECT_SOURCE: SOURCES[0],
+    INSPECT_CLASS: 9,
+    INSPECT_COUNT: 3,
+    INSPECT_INDICES: "0, 23, 28",
+    INSPECT_FILTER: 1,
+    INSPECT_MAP_IMAGE: 0,
+    INSPECT_MAP_LAYER: "conv1",
+    INSPECT_MAP_SCALE: False,
+    INSPECT_WEIGHTS: WEIGHTS[0],
+    INSPECT_TRUE: 0,
+    INSPECT_PRED: 6,
+    INSPECT_CELL_COUNT: 4,
+    INSPECT_CELL_FILTER: 1,
+    INSPECT_INDEX: 23,
+    INSPECT_CLASS_TO_EXPLAIN: PREDICTED,
+    INSPECT_PROJECTION: PROJECTIONS[0],
+}
+
+LINK = {"tab": Choice(tuple(TAB_SLUGS), "maps"), "images": Indices(10_000, 6, ins.COURSE_TRIO)}
+
+
+def keep_settings() -> None:
+    """Give every setting its default once, and keep the values while their tab is closed."""
+    for key, value in DEFAULTS.items():
+        st.session_state[key] = st.session_state.get(key, value)
+
+
+def open_link(link: Link) -> None:
+    """Open the tab and the test images a link names."""
+    st.session_state[INSPECT_TAB] = TAB_SLUGS[link["tab"]]
+    if "images" in link.linked:
+        st.session_state[INSPECT_SOURCE] = SOURCES[2]
+        st.session_state[INSPECT_INDICES] = ", ".join(str(i) for i in link["images"])
+
+
+def open_in_why(index: int) -> None:
+    """Button callback: explain this test image in the Why tab."""
+    st.session_state[INSPECT_INDEX] = index
+    st.session_state[INSPECT_TAB] = TAB_SLUGS["why"]
+
+
+def class_name(index: int) -> str:
+    return CLASS_NAMES[index]
+
+
+# ---------------------------------------------------------------- model choice and cached results
+
+
+@dataclass(frozen=True, eq=False)
+class Subject:
+    """The model being inspected and the key its cached results are stored under."""
+
+    key: str
+    model: keras.Model
+
+
+def choose_model() -> Subject:
+    """The shipped model or a Training-page run, with its cache key."""
+    runs = learner_runs()
+    try:
+        shipped_label = f"Shipped course CNN ({model_card()['test_accuracy']:.2%} test accuracy)"
+    except ModelFileError:
+        shipped_label = "Shipped course CNN"
+    labels = [shipped_label]
+    for run in runs:
+        accuracy = f", {run.test_accuracy:.2%} test accuracy" if run.test_accuracy is not None else ""
+        labels.append(f"Training run: {run.name}{accuracy}")
+    if st.session_state.get(INSPECT_MODEL, 0) >= len(labels):
+        st.session_state[INSPECT_MODEL] = 0
+    if len(labels) == 1:
+        st.caption(f"Model: {shipped_label}. Runs you train on the Training page appear here too.")
+        choice = 0
+    else:
+        choice = st.selectbox("Model", range(len(labels)), format_func=labels.__getitem__, key=INSPECT_MODEL)
+    if choice == 0:
+        return Subject(shipped_key(), shipped_model())
+    run = runs[choice - 1]
+    return Subject(f"run:{run.folder}", run.model)
+
+
+def shipped_key() -> str:
+    """The shipped model's cache key: its file and the file's modification time."""
+    return f"shipped:{SHIPPED_MODEL}:{SHIPPED_MODEL.stat().st_mtime_ns}"
+
+
+@st.cache_resource(show_spinner="Evaluating the model on the 10,000 test images...", max_entries=4)
+def evaluation_for(model_key: str, _model: keras.Model, _images: np.ndarray, _labels: np.ndarray) -> ins.Evaluation:
+    """One predict pass per model: predictions, confusion matrix, per-class metrics and the embedding."""
+    return ins.evaluate(_model, _images, _labels)
+
+
+def evaluation(subject: Subject) -> ins.Evaluation:
+    """The subject's evaluation on the 10,000 test images (cached per model key)."""
+    (_, _), (x_test, y_test) = fashion_mnist()
+    return evaluation_for(subject.key, subject.model, x_test, y_test)
+
+
+def activations(model: keras.Model, indices, layers: list[str]) -> dict:
+    """`ins.layer_activations` of these test images, once per model weights (the tour passes a bare model)."""
+    (_, _), (x_test, _) = fashion_mnist()
+    return once(
+        fingerprint(*model.get_weights()),
+        ("maps", tuple(map(int, indices)), *layers),
+        functools.partial(ins.layer_activations, model, x_test[indices], layers),
+    )
+
+
+def explained(subject: Subject, method: str, indices, *args) -> ins.Explanation:
+    """`ins.saliency` or `ins.grad_cam` (`method`) of these test images, once per model and arguments."""
+    (_, _), (x_test, _) = fashion_mnist()
+    compute = functools.partial(getattr(ins, method), subject.model, x_test[list(indices)], *args)
+    return once(subject.key, (method, tuple(map(int, indices)), *args), compute)
+
+
+def filter_count(model: keras.Model, layers: list[str]) -> int:
+    """Filters every conv and pooling layer has (the smallest channel count)."""
+    return min(model.get_layer(name).output.shape[-1] for name in layers)

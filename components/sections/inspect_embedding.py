@@ -1,0 +1,104 @@
+"""Inspect, Embedding: the test images in the last hidden layer, projected to 2-D (PCA or t-SNE); click a point to
+see the item."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import streamlit as st
+
+from components.charts.inspect import embedding_figure, gallery_figure, item_label, projection_text
+from components.memo import once
+from components.resources import fashion_mnist
+from components.sections.inspect import CHART_CONFIG, PROJECTIONS, Subject, evaluation, open_in_why
+from components.session_keys import INSPECT_EMBEDDING_WHY, INSPECT_PROJECTION, inspect_embedding_chart
+from models import inspection as ins
+from models.data import CLASS_NAMES
+
+if TYPE_CHECKING:
+    import keras
+
+TSNE_WAIT = (
+    "Running t-SNE on all 10,000 test images: about two minutes on this server, once per model "
+    "(the shipped model's layout is saved with it)..."
+)
+
+# Projections are cached per model key (the shipped file and its time, or a saved run's folder), which names the
+# weights the embedding came from; never per id(model), which a later model can reuse.
+
+
+@st.cache_data(show_spinner="Projecting the embedding...", max_entries=8)
+def pca_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
+    return ins.pca(_embedding)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def saved_tsne_for(model_key: str, _model: keras.Model) -> ins.Projection | None:
+    """The t-SNE layout shipped with the course model, if this model has its weights (`ins.TSNE_COMMAND` makes it)."""
+    return ins.read_tsne_layout(ins.TSNE_LAYOUT, ins.weights_key(_model))
+
+
+@st.cache_data(show_spinner=TSNE_WAIT, max_entries=4)
+def tsne_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
+    return ins.tsne(_embedding)
+
+
+def tsne_projection(subject: Subject, result: ins.Evaluation) -> ins.Projection:
+    """The saved layout when it fits this model and test set, else t-SNE computed now (once per model key)."""
+    saved = saved_tsne_for(subject.key, subject.model)
+    if saved is not None and len(saved.coordinates) == len(result.labels):
+        return saved
+    return tsne_for(subject.key, result.embedding)
+
+
+def embedding_tab(subject: Subject) -> None:
+    (_, _), (x_test, y_test) = fashion_mnist()
+    result = evaluation(subject)
+    st.markdown(
+        f"Every test image becomes {result.embedding.shape[1]} numbers in the `{result.embedding_layer}` layer, "
+        "the last before the output. A 2-D projection shows which classes the network keeps apart and "
+        "which it mixes. Hover for the item; click a point to see it."
+    )
+    method = st.radio("Projection", PROJECTIONS, key=INSPECT_PROJECTION, horizontal=True)
+    chosen = np.arange(len(result.labels))
+    if method == PROJECTIONS[0]:
+        projection = pca_for(subject.key, result.embedding)
+    else:
+        projection = tsne_projection(subject, result)
+    axes, note = projection_text(projection, len(chosen))
+    plot, item = st.columns([4, 1])
+    with plot:
+        figure = once(
+            subject.key,
+            ("projection", method),
+            lambda: embedding_figure(
+                projection.coordinates,
+                result.labels[chosen],
+                result.predictions[chosen],
+                [f"{result.confidences[i]:.0%}" for i in chosen],
+                chosen,
+                CLASS_NAMES,
+                axis_titles=axes,
+            ),
+        )
+        event = st.plotly_chart(
+            figure,
+            key=inspect_embedding_chart(method),
+            on_select="rerun",
+            selection_mode="points",
+            config=CHART_CONFIG,
+        )
+        st.caption(note)
+    points = event.selection.points if event else []
+    with item:
+        if not points:
+            st.markdown("Click a point to see the item here.")
+            return
+        index = int(points[0]["customdata"])
+        label = item_label(index, y_test, CLASS_NAMES, result)
+        st.plotly_chart(
+            gallery_figure(x_test[index : index + 1] / 255.0, [label], per_row=1, cell=230), config=CHART_CONFIG
+        )
+        if st.button("Why this prediction?", on_click=open_in_why, args=(index,), key=INSPECT_EMBEDDING_WHY):
+            st.rerun()  # the tabs are outside this tab's fragment

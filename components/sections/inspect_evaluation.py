@@ -1,0 +1,175 @@
+"""Inspect, Evaluation: accuracy on the 10,000 test images, a clickable confusion matrix with per-class metrics,
+the images of one cell (with saliency, Grad-CAM and feature maps) and the most confident mistakes."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from components.charts.inspect import (
+    GridColumn,
+    clicked_cell,
+    confusion_figure,
+    gallery_figure,
+    image_grid_figure,
+    item_label,
+)
+from components.memo import once
+from components.resources import fashion_mnist
+from components.sections.inspect import (
+    CHART_CONFIG,
+    Subject,
+    activations,
+    class_name,
+    evaluation,
+    explained,
+    filter_count,
+    open_in_why,
+)
+from components.session_keys import (
+    INSPECT_CELL_COUNT,
+    INSPECT_CELL_FILTER,
+    INSPECT_CONFUSION,
+    INSPECT_PRED,
+    INSPECT_TRUE,
+)
+from models import inspection as ins
+from models.data import CLASS_NAMES
+
+
+def select_confusion_cell() -> None:
+    """Chart click -> the (true, predicted) select boxes."""
+    points = st.session_state[INSPECT_CONFUSION]["selection"]["points"]
+    if points:
+        st.session_state[INSPECT_TRUE], st.session_state[INSPECT_PRED] = clicked_cell(points[0], len(CLASS_NAMES))
+
+
+def evaluation_tab(subject: Subject) -> None:
+    result = evaluation(subject)
+    left, middle, right = st.columns(3)
+    left.metric("Test accuracy", f"{result.accuracy:.2%}")
+    middle.metric("Mistakes", f"{result.mistakes:,} of {len(result.labels):,}")
+    right.metric(
+        "Prediction pass",
+        f"{result.seconds:.1f} s",
+        help="One predict pass over the 10,000 test "
+        "images that also returns the hidden-layer outputs; cached until the model changes.",
+    )
+    chart, table = st.columns([3, 2])
+    with chart:
+        confusion_chart(subject, result)
+    with table:
+        class_table(result)
+    cell_section(subject, result)
+    mistakes_section(subject, result)
+
+
+def confusion_chart(subject: Subject, result: ins.Evaluation) -> None:
+    st.markdown(
+        "**Confusion matrix**: rows are the true class, columns the prediction. "
+        "Click a cell (or choose below) to see those images."
+    )
+    selected = (st.session_state[INSPECT_TRUE], st.session_state[INSPECT_PRED])
+    confusion = once(
+        subject.key,
+        ("confusion", selected),
+        functools.partial(confusion_figure, result.confusion, CLASS_NAMES, selected),
+    )
+    st.plotly_chart(
+        confusion,
+        key=INSPECT_CONFUSION,
+        on_select=select_confusion_cell,
+        selection_mode="points",
+        config=CHART_CONFIG,
+    )
+
+
+def class_table(result: ins.Evaluation) -> None:
+    st.markdown(
+        "**Per class**: precision = right among those predicted as the class; recall = found among "
+        "those truly of the class; F1 = their harmonic mean."
+    )
+    metrics = result.metrics
+    frame = pd.DataFrame(
+        {
+            "class": CLASS_NAMES,
+            "precision": metrics.precision,
+            "recall": metrics.recall,
+            "F1": metrics.f1,
+            "test images": metrics.support,
+        }
+    )
+    number = st.column_config.NumberColumn(format="%.3f")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        height="content",
+        column_config={"precision": number, "recall": number, "F1": number},
+    )
+    worst = int(metrics.f1.argmin())
+    st.markdown(f"Hardest class: **{CLASS_NAMES[worst]}** (F1 {metrics.f1[worst]:.3f}).")
+
+
+def cell_section(subject: Subject, result: ins.Evaluation) -> None:
+    """The images of one (true, predicted) cell, the most confident first."""
+    model = subject.model
+    st.subheader("Images of one cell")
+    left, middle, right, last = st.columns(4)
+    true_class = left.selectbox("True class", range(len(CLASS_NAMES)), format_func=class_name, key=INSPECT_TRUE)
+    predicted = middle.selectbox("Predicted as", range(len(CLASS_NAMES)), format_func=class_name, key=INSPECT_PRED)
+    found = ins.cell_images(result, true_class, predicted)
+    if found.size == 0:
+        st.info(f"No {CLASS_NAMES[true_class]} test image is predicted as {CLASS_NAMES[predicted]}.")
+        return
+    show = right.slider("Images shown", 1, min(8, found.size), key=INSPECT_CELL_COUNT) if found.size > 1 else 1
+    show = min(show, found.size)
+    layers = ins.spatial_layers(model)
+    channels = filter_count(model, layers) if layers else 1
+    st.session_state[INSPECT_CELL_FILTER] = min(st.session_state[INSPECT_CELL_FILTER], channels - 1)
+    number = last.number_input(
+        "Filter for the feature maps", 0, channels - 1, step=1, key=INSPECT_CELL_FILTER, disabled=not layers
+    )
+    verdict = "correctly classified" if true_class == predicted else f"predicted as {CLASS_NAMES[predicted]}"
+    shown = "it is" if found.size == 1 else f"the {show} most confident are"
+    st.markdown(
+        f"**{found.size:,}** {CLASS_NAMES[true_class]} test image{'s' * (found.size > 1)} "
+        f"{'are' if found.size > 1 else 'is'} {verdict}; {shown} shown with saliency and Grad-CAM "
+        f"for the predicted class, and the feature maps of filter {number}."
+    )
+    drill_down(subject, found[:show], layers, number, result)
+    pick = st.selectbox("Look at one closely", found[:show], format_func=lambda i: f"test image #{i}")
+    if st.button("Open it in Why this prediction", on_click=open_in_why, args=(int(pick),)):
+        st.rerun()  # the tabs are outside this tab's fragment: the whole page opens the other tab
+
+
+def drill_down(subject: Subject, indices: np.ndarray, layers: list[str], number: int, result: ins.Evaluation) -> None:
+    (_, _), (x_test, y_test) = fashion_mnist()
+    images = x_test[indices]
+    columns = [
+        GridColumn("input", images / 255.0, "image"),
+        GridColumn("saliency", explained(subject, "saliency", indices).maps, "heat"),
+    ]
+    if layers:
+        columns.append(GridColumn("Grad-CAM", explained(subject, "grad_cam", indices).maps, "heat"))
+        outputs = activations(subject.model, indices, layers)
+        columns += [GridColumn(name, outputs[name][..., number]) for name in layers]
+    labels = [item_label(int(i), y_test, CLASS_NAMES, result) for i in indices]
+    st.plotly_chart(image_grid_figure(images / 255.0, columns, labels, cell=140), config=CHART_CONFIG)
+
+
+def mistakes_section(subject: Subject, result: ins.Evaluation) -> None:
+    (_, _), (x_test, _) = fashion_mnist()
+    st.subheader("Most confident mistakes")
+    worst = ins.most_confident_mistakes(result, 12)
+    titles = [
+        f"#{i} {CLASS_NAMES[result.labels[i]]}<br>→ {CLASS_NAMES[result.predictions[i]]} {result.confidences[i]:.1%}"
+        for i in worst
+    ]
+    st.plotly_chart(
+        once(subject.key, ("mistakes",), functools.partial(gallery_figure, x_test[worst] / 255.0, titles)),
+        config=CHART_CONFIG,
+    )
+    st.caption("True class, then → the prediction and its probability. Would you have labelled them the same way?")

@@ -1,0 +1,65 @@
+"""Inspect, Learned filters: the first conv layer's kernels grouped by the library kernel each resembles, and for
+the shipped model the same kernels at initialisation."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import streamlit as st
+
+from components.charts.inspect import kernel_gallery_figure, kernel_notes, kernels_caption
+from components.memo import once
+from components.resources import filter_snapshots
+from components.sections.inspect import CHART_CONFIG, WEIGHTS, Subject
+from components.session_keys import INSPECT_WEIGHTS
+from models import inspection as ins
+from models.card import ModelFileError
+
+
+def learned_filters_tab(subject: Subject) -> None:
+    try:
+        trained = ins.first_layer_kernels(subject.model)
+    except ins.InspectionError as error:
+        st.info(str(error))
+        return
+    initial = None
+    if subject.key.startswith("shipped:"):
+        try:
+            snapshots = filter_snapshots()
+        except ModelFileError as error:
+            st.warning(str(error))
+        else:
+            if np.array_equal(ins.snapshot_kernels(snapshots[-1]), trained):
+                initial = ins.snapshot_kernels(snapshots[0])
+            else:
+                st.warning("The saved filter snapshots do not match the model file, so the initial weights are hidden.")
+    count, size = trained.shape[0], trained.shape[1]
+    if size == 3:
+        groups = once(subject.key, ("groups", "trained"), functools.partial(ins.group_kernels, trained))
+        rows, notes = [(group.name, group.indices) for group in groups], kernel_notes(groups, count)
+        st.markdown(
+            f"The first layer's {count} {size}x{size} kernels, grouped by the library kernel of the Filters page "
+            f"each resembles most (cosine similarity of the weights after removing their mean; a negative "
+            f"cosine means the inverted pattern; below {ins.MATCH_THRESHOLD} counts as no close match). "
+            "Hover a kernel for its weights. Blue is negative, red positive."
+        )
+    else:
+        rows, notes = [("All filters", tuple(range(count)))], [""] * count
+        st.markdown(f"The first layer's {count} {size}x{size} kernels, by filter number. Hover for the weights.")
+    options = WEIGHTS if initial is not None else WEIGHTS[:1]
+    if st.session_state[INSPECT_WEIGHTS] not in options:
+        st.session_state[INSPECT_WEIGHTS] = WEIGHTS[0]
+    shown = st.segmented_control("Weights", options, key=INSPECT_WEIGHTS, required=True)
+    kernels = initial if shown == WEIGHTS[1] else trained
+    gallery = once(subject.key, ("kernels", shown), functools.partial(kernel_gallery_figure, kernels, rows, notes))
+    st.plotly_chart(gallery, config=CHART_CONFIG)
+    if initial is None:
+        st.caption("Initial weights are saved only for the shipped model (models/fashion_cnn.filters.npz).")
+        return
+    groups = {
+        when: once(subject.key, ("groups", when), functools.partial(ins.group_kernels, kernels))
+        for when, kernels in (("initial", initial), ("trained", trained))
+    }
+    typical = [float(np.median([abs(s) for group in groups[when] for s in group.scores])) for when in groups]
+    st.caption(kernels_caption(initial, trained, len(snapshots) - 1, typical))

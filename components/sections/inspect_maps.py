@@ -1,0 +1,140 @@
+"""Inspect, Feature maps: chosen test images through every conv and pooling layer, then all maps of one layer.
+
+The Week 3 tour's last step shows this section with the shipped model (`tour_view`).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from components.charts.inspect import GridColumn, all_maps_figure, image_grid_figure, item_label, prediction_labels
+from components.links import set_values
+from components.memo import once
+from components.query_state import link_update
+from components.resources import fashion_mnist, shipped_model
+from components.sections.inspect import (
+    CHART_CONFIG,
+    LINK,
+    SOURCES,
+    activations,
+    class_name,
+    filter_count,
+    keep_settings,
+)
+from components.session_keys import (
+    INSPECT_CLASS,
+    INSPECT_COUNT,
+    INSPECT_FILTER,
+    INSPECT_INDICES,
+    INSPECT_MAP_IMAGE,
+    INSPECT_MAP_LAYER,
+    INSPECT_MAP_SCALE,
+    INSPECT_SOURCE,
+)
+from models import inspection as ins
+from models.data import CLASS_NAMES
+from models.images import fingerprint
+
+if TYPE_CHECKING:
+    import keras
+
+
+def feature_maps_tab(model: keras.Model) -> list[int] | None:
+    """Feature maps of chosen test images, one filter through every layer, then all maps of one layer.
+
+    Returns the test images shown (None after an error)."""
+    (_, _), (x_test, y_test) = fashion_mnist()
+    layers = ins.spatial_layers(model)
+    if not layers:
+        st.info("This model has no convolution or pooling layers, so it makes no feature maps.")
+        return None
+    st.markdown(
+        "A conv layer has many filters; each makes one **feature map**. Pick some test images and one filter: "
+        "each row is an image, each column a layer (bright = strong response). Items of one class light up "
+        "the same places."
+    )
+    channels = filter_count(model, layers)
+    st.session_state[INSPECT_FILTER] = min(st.session_state[INSPECT_FILTER], channels - 1)
+    left, middle, right = st.columns([2, 3, 1.2])
+    source = left.radio("Images", SOURCES, key=INSPECT_SOURCE)
+    try:
+        if source == "Course trio":
+            indices = list(ins.COURSE_TRIO)
+            middle.markdown(
+                f"As in the course notebook: test images {', '.join(map(str, indices))}, three ankle boots."
+            )
+        elif source == "First images of a class":
+            chosen = middle.selectbox("Class", range(len(CLASS_NAMES)), format_func=class_name, key=INSPECT_CLASS)
+            count = middle.slider("How many", 2, 6, key=INSPECT_COUNT)
+            indices = list(ins.first_of_class(y_test, chosen, count))
+        else:
+            text = middle.text_input("Test image indices (0-9999, up to 6)", key=INSPECT_INDICES)
+            indices = ins.parse_indices(text, len(y_test))
+    except ins.InspectionError as error:
+        st.error(str(error))
+        return None
+    number = right.number_input(
+        "Filter number", 0, channels - 1, step=1, key=INSPECT_FILTER, help="CONVOLUTION_NUMBER in the course notebook"
+    )
+    outputs = activations(model, indices, [*layers, model.layers[-1].name])
+    probabilities = outputs[model.layers[-1].name]
+    labels, wrong = prediction_labels(indices, y_test, probabilities, CLASS_NAMES)
+    columns = [GridColumn("input 28x28", x_test[indices] / 255.0, "image")]
+    columns += [
+        GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}", outputs[name][..., number])
+        for name in layers
+    ]
+    st.plotly_chart(image_grid_figure(x_test[indices] / 255.0, columns, labels), config=CHART_CONFIG)
+    st.caption(
+        f"Filter {number} after each layer. One colour range per column; hover for values. "
+        "Row labels: test index, true class → predicted class and its probability."
+        + (
+            f" Misclassified: {', '.join(wrong)}; compare {'its' if len(wrong) == 1 else 'their'} maps with the others."
+            if wrong
+            else ""
+        )
+    )
+    all_maps(model, indices, layers, outputs)
+    return indices
+
+
+def all_maps(model: keras.Model, indices: list[int], layers: list[str], outputs: dict) -> None:
+    """Every feature map of one layer for one of the shown images."""
+    (_, _), (_, y_test) = fashion_mnist()
+    st.subheader(f"All {filter_count(model, layers)} feature maps of one layer")
+    left, right = st.columns([1, 3])
+    if st.session_state[INSPECT_MAP_IMAGE] >= len(indices):
+        st.session_state[INSPECT_MAP_IMAGE] = 0
+    if st.session_state[INSPECT_MAP_LAYER] not in layers:
+        st.session_state[INSPECT_MAP_LAYER] = layers[0]
+    position = left.radio(
+        "Image",
+        range(len(indices)),
+        key=INSPECT_MAP_IMAGE,
+        format_func=lambda k: item_label(indices[k], y_test, CLASS_NAMES),
+    )
+    layer = left.radio("Layer", layers, key=INSPECT_MAP_LAYER)
+    per_map = left.toggle("Own colour range per map", key=INSPECT_MAP_SCALE)
+    maps = outputs[layer][position]
+    left.caption(
+        f"{layer}: {maps.shape[0]}x{maps.shape[1]} pixels x {maps.shape[2]} filters. "
+        f"{int((maps.max(axis=(0, 1)) == 0).sum())} filters stay 0 (ReLU) on this image."
+    )
+    right.plotly_chart(
+        once(
+            fingerprint(maps),
+            ("all maps", layer, per_map),  # not redrawn for a new filter number
+            functools.partial(all_maps_figure, maps, layer, per_map=per_map),
+        ),
+        config=CHART_CONFIG,
+    )
+
+
+def tour_view() -> dict[str, str]:
+    """The Week 3 tour's feature-map step: this section with the shipped model; returns the full page's link."""
+    keep_settings()
+    shown = feature_maps_tab(shipped_model())
+    return {} if shown is None else set_values(link_update({"images": tuple(shown)}, LINK))

@@ -1,0 +1,93 @@
+"""The Week 3 tour's frame: Back / Next, predict-then-reveal, and each step's live view from its lesson's sections.
+
+A step's view is the section function its lesson page uses, imported when the step is shown: the Training and
+Inspect views load TensorFlow, so only their steps import it.
+"""
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from components.session_keys import TOUR_STEP, tour_back, tour_next, tour_reveal
+from components.teaching.tour import Step
+
+
+def go_to(index: int) -> None:
+    st.session_state[TOUR_STEP] = index
+
+
+def navigation(index: int, count: int, place: str) -> None:
+    """Back, "Step i of n", Next; `place` is "top" or "bottom" (the tour shows both)."""
+    back, where, forward = st.columns([1, 4, 1], vertical_alignment="center")
+    back.button(
+        "Back",
+        icon=":material/arrow_back:",
+        disabled=index == 0,
+        on_click=go_to,
+        args=(index - 1,),
+        key=tour_back(place),
+        width="stretch",
+    )
+    where.markdown(f"Step {index + 1} of {count}", text_alignment="center")
+    forward.button(
+        "Next",
+        icon=":material/arrow_forward:",
+        disabled=index == count - 1,
+        on_click=go_to,
+        args=(index + 1,),
+        key=tour_next(place),
+        type="primary",
+        width="stretch",
+    )
+
+
+def predict_then_reveal(step: Step, index: int) -> None:
+    st.markdown(f"**Predict first:** {step.question}")
+    if st.toggle("Reveal the answer", key=tour_reveal(index)):
+        st.success(step.answer, icon=":material/lightbulb:")
+
+
+def why_view() -> dict[str, str]:
+    from components.sections.architecture import why_view
+
+    return why_view()
+
+
+def filter_view() -> dict[str, str]:
+    from components.sections.filters import tour_view
+
+    return tour_view()
+
+
+def pooling_view() -> dict[str, str]:
+    from components.sections.pooling import tour_view
+
+    return tour_view()
+
+
+def model_view() -> dict[str, str]:
+    from components.sections.architecture import model_view
+
+    return model_view()
+
+
+def training_view() -> dict[str, str]:
+    from components.sections.training import tour_view
+
+    return tour_view()
+
+
+def maps_view() -> dict[str, str]:
+    from components.sections.inspect_maps import tour_view
+
+    return tour_view()
+
+
+VIEWS: dict[str, Callable[[], dict[str, str]]] = {
+    "why": why_view,
+    "filter": filter_view,
+    "pooling": pooling_view,
+    "model": model_view,
+    "training": training_view,
+    "maps": maps_view,
+}
