@@ -1,4 +1,5 @@
-# `make run` starts the app; `make test` checks the import contracts and runs every test (unit, AppTest, browser).
+# `make run` starts the app; `make test` lints, type-checks, checks the import contracts and runs every test
+# (unit, AppTest, browser).
 # Both first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium): scripts/ensure_system.py.
 PYTHON ?= python3
 VENV := .venv
@@ -26,7 +27,11 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(SETUP) data browser
-	$(BIN)/lint-imports  # the layer and TensorFlow contracts in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy  # settings in pyproject.toml
+	$(BIN)/vulture  # dead code; names only Keras, tests or getattr use are listed in pyproject.toml
+	$(BIN)/lint-imports  # the layer, Streamlit/Plotly and TensorFlow contracts in pyproject.toml
 	$(BIN)/python -m pytest
 
 benchmark: $(VENV)/.dev

@@ -384,7 +384,6 @@ def group_kernels(kernels: np.ndarray, threshold: float = MATCH_THRESHOLD) -> li
 TSNE_PERPLEXITY = 30.0
 TSNE_ITERATIONS = 1_000  # scikit-learn's default
 TSNE_LAYOUT = SHIPPED_MODEL.with_suffix(".tsne.npz")  # the shipped model's layout of the 10,000 test images
-TSNE_COMMAND = "python -m models.inspection --tsne"
 
 
 @dataclass(frozen=True, eq=False)
@@ -420,7 +419,7 @@ def tsne(
     rate; the same points and random_state give the same layout.
 
     On the 10,000 x 128 test embedding it took 117-129 s on the 2 CPU cores here (shared with other work), hence the
-    layout shipped with the model (`TSNE_COMMAND`).
+    layout shipped with the model (`python -m models.inspection --tsne` writes it).
     """
     data = np.asarray(points, dtype=np.float32)
     if data.ndim != 2 or not 0 < perplexity < len(data):
@@ -452,9 +451,9 @@ def write_tsne_layout(path: Path, projection: Projection, weights: str) -> None:
     np.savez_compressed(
         path,
         coordinates=projection.coordinates,
-        kl_divergence=projection.kl_divergence,
-        perplexity=projection.perplexity,
-        iterations=projection.iterations,
+        kl_divergence=np.array(projection.kl_divergence, dtype=float),
+        perplexity=np.array(projection.perplexity, dtype=float),
+        iterations=np.array(projection.iterations, dtype=float),
         weights=np.array(weights),
     )
 

@@ -271,7 +271,7 @@ def test_tsne_is_reproducible_and_keeps_neighbours_of_the_same_class_together(ev
 
 def test_the_shipped_tsne_layout_belongs_to_the_shipped_model_and_keeps_neighbours(model, evaluation):
     layout = ins.read_tsne_layout(ins.TSNE_LAYOUT, ins.weights_key(model))
-    assert layout is not None, f"rebuild it: {ins.TSNE_COMMAND}"
+    assert layout is not None, "rebuild it: python -m models.inspection --tsne"
     assert layout.coordinates.shape == (10_000, 2) and np.isfinite(layout.coordinates).all()
     assert (layout.perplexity, layout.iterations) == (ins.TSNE_PERPLEXITY, ins.TSNE_ITERATIONS)
     assert 0 < layout.kl_divergence < 3

@@ -35,7 +35,7 @@ def pca_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def saved_tsne_for(model_key: str, _model: keras.Model) -> ins.Projection | None:
-    """The t-SNE layout shipped with the course model, if this model has its weights (`ins.TSNE_COMMAND` makes it)."""
+    """The t-SNE layout shipped with the course model, if this model has its weights (else None)."""
     return ins.read_tsne_layout(ins.TSNE_LAYOUT, ins.weights_key(_model))
 
 

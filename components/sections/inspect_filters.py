@@ -51,15 +51,15 @@ def learned_filters_tab(subject: Subject) -> None:
     if st.session_state[INSPECT_WEIGHTS] not in options:
         st.session_state[INSPECT_WEIGHTS] = WEIGHTS[0]
     shown = st.segmented_control("Weights", options, key=INSPECT_WEIGHTS, required=True)
-    kernels = initial if shown == WEIGHTS[1] else trained
+    kernels = initial if shown == WEIGHTS[1] and initial is not None else trained
     gallery = once(subject.key, ("kernels", shown), functools.partial(kernel_gallery_figure, kernels, rows, notes))
     st.plotly_chart(gallery, config=CHART_CONFIG)
     if initial is None:
         st.caption("Initial weights are saved only for the shipped model (models/fashion_cnn.filters.npz).")
         return
-    groups = {
-        when: once(subject.key, ("groups", when), functools.partial(ins.group_kernels, kernels))
-        for when, kernels in (("initial", initial), ("trained", trained))
+    grouped = {
+        when: once(subject.key, ("groups", when), functools.partial(ins.group_kernels, weights))
+        for when, weights in (("initial", initial), ("trained", trained))
     }
-    typical = [float(np.median([abs(s) for group in groups[when] for s in group.scores])) for when in groups]
+    typical = [float(np.median([abs(s) for group in grouped[when] for s in group.scores])) for when in grouped]
     st.caption(kernels_caption(initial, trained, len(snapshots) - 1, typical))

@@ -22,7 +22,7 @@ def why_tab(subject: Subject) -> None:
         layer = ins.last_conv_layer(model)
     except ins.InspectionError:
         layer = None
-    st.markdown(why_text(layer, layer and tuple(model.get_layer(layer).output.shape[1:3])))
+    st.markdown(why_text(layer, (0, 0) if layer is None else tuple(model.get_layer(layer).output.shape[1:3])))
     left, right = st.columns([1, 2])
     index = left.number_input("Test image index (0-9999)", 0, len(y_test) - 1, step=1, key=INSPECT_INDEX)
     options = [PREDICTED, *range(len(CLASS_NAMES))]
