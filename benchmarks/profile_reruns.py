@@ -20,12 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
@@ -81,48 +78,6 @@ def serve(out: Path, streamlit_args: list[str]) -> None:
     script_runner.ScriptRunner._run_script = profiled
     sys.argv = ["streamlit", *streamlit_args]
     sys.exit(cli.main())
-
-
-def start_server(out: Path):
-    from tests.browser import free_port
-
-    port = free_port()
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    log = open(out / "server.log", "w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            __file__,
-            "--serve",
-            str(out),
-            "--",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.perf_counter() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return process, url
-        except OSError:
-            if process.poll() is not None or time.perf_counter() > deadline:
-                process.kill()
-                raise RuntimeError(f"profiled server did not start; see {out / 'server.log'}") from None
-            time.sleep(0.2)
 
 
 # ---------------------------------------------------------------------- reading the profiles
@@ -232,7 +187,7 @@ def main() -> None:
     from pyinstrument.session import Session
 
     from benchmarks.rerun_cost import load_average, measure
-    from tests.browser import stop_process
+    from tests.browser import streamlit_server
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -240,12 +195,10 @@ def main() -> None:
         old.unlink()
     (out / "index.jsonl").unlink(missing_ok=True)
     load_before = load_average()
-    process, url = start_server(out)
-    try:
-        cases = asyncio.run(measure(url, args.reruns, set(args.only.split(",")), verbose=False))
+    profiled = (sys.executable, __file__, "--serve", str(out), "--")  # streamlit under this file's profiler
+    with streamlit_server(launcher=profiled, log_path=out / "server.log", timeout=120) as server:
+        cases = asyncio.run(measure(server.url, args.reruns, set(args.only.split(",")), verbose=False))
         time.sleep(1.0)  # the last profile is written after script_finished is sent
-    finally:
-        stop_process(process)
     records = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
     lines = [
         f"Profiled with pyinstrument 1 ms sampling in the script thread; load average {load_before} "

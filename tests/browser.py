@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,18 +72,26 @@ class Server:
 
 @contextmanager
 def streamlit_server(
-    script: Path = ROOT / "app.py", *, cwd: Path = ROOT, timeout: float = 90.0, poll: float = 0.2
+    script: Path = ROOT / "app.py",
+    *,
+    cwd: Path = ROOT,
+    timeout: float = 90.0,
+    poll: float = 0.2,
+    launcher: Sequence[str] = (sys.executable, "-m", "streamlit"),
+    log_path: Path | None = None,
 ) -> Iterator[Server]:
-    """Run `streamlit run script` on a free localhost port until the context ends; yields it once healthy."""
+    """Run `<launcher> run script` on a free localhost port until the context ends; yields it once healthy.
+
+    The server's output goes to `log_path`, else to screenshots/server.log when that folder exists.
+    """
     port = free_port()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    log = open(SCREENSHOTS / "server.log", "w") if SCREENSHOTS.exists() else subprocess.DEVNULL
+    log_path = log_path or (SCREENSHOTS / "server.log" if SCREENSHOTS.exists() else None)
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
     started = time.perf_counter()
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "streamlit",
+            *launcher,
             "run",
             str(script),
             "--server.headless",
@@ -110,7 +118,9 @@ def streamlit_server(
             except OSError:
                 pass
             if process.poll() is not None or time.perf_counter() - started > timeout:
-                raise RuntimeError(f"streamlit did not become healthy on {base}")
+                raise RuntimeError(
+                    f"streamlit did not become healthy on {base}" + (f"; see {log_path}" if log_path else "")
+                )
             time.sleep(poll)
         yield Server(process, base, started)
     finally:

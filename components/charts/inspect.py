@@ -517,8 +517,13 @@ def probability_figure(probabilities: np.ndarray, class_names: Sequence[str], tr
             hovertemplate="%{y}: %{x:.4f}<extra></extra>",
         )
     )
+    return probability_axes(fig, x_max=1.35, height=420)
+
+
+def probability_axes(fig: go.Figure, *, x_max: float, height: int) -> go.Figure:
+    """The look of a class-probability bar chart: a 0-100% axis (room for the labels up to `x_max`), classes down."""
     fig.update_xaxes(
-        range=[0, 1.35],
+        range=[0, x_max],
         tickvals=[0, 0.5, 1],
         tickformat=".0%",
         tickfont=FONT,
@@ -526,7 +531,7 @@ def probability_figure(probabilities: np.ndarray, class_names: Sequence[str], tr
     )
     fig.update_yaxes(autorange="reversed", tickfont=FONT)
     fig.update_layout(
-        height=420,
+        height=height,
         margin=dict(l=10, r=10, t=10, b=10),
         hoverlabel=HOVER,
         plot_bgcolor="white",

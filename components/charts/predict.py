@@ -25,6 +25,7 @@ from components.charts.inspect import (
     _title,
     all_maps_figure,
     image_grid_figure,
+    probability_axes,
 )
 from components.charts.pictures import colorize, picture_data_uri
 from models.preprocess import Step
@@ -135,20 +136,4 @@ def top_k_figure(probabilities: np.ndarray, class_names: Sequence[str], k: int =
             hovertemplate="%{y}: %{x:.4f}<extra></extra>",
         )
     )
-    fig.update_xaxes(
-        range=[0, 1.25],
-        tickvals=[0, 0.5, 1],
-        tickformat=".0%",
-        tickfont=FONT,
-        title=dict(text="probability", font=FONT),
-    )
-    fig.update_yaxes(autorange="reversed", tickfont=FONT)
-    fig.update_layout(
-        height=60 + 44 * len(order),
-        margin=dict(l=10, r=10, t=10, b=10),
-        hoverlabel=HOVER,
-        plot_bgcolor="white",
-        font=FONT,
-        showlegend=False,
-    )
-    return fig
+    return probability_axes(fig, x_max=1.25, height=60 + 44 * len(order))
