@@ -326,12 +326,16 @@ def test_too_old_python_is_refused_with_the_make_command(tools, tmp_path, capsys
 
 
 def test_make_run_and_test_check_the_system_before_starting(monkeypatch):
-    """Dry runs: the setup step comes right before streamlit and pytest."""
+    """Dry runs: the setup step comes right before streamlit, and before the checks and pytest."""
     for name in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):  # under `make test` this would be a sub-make
         monkeypatch.delenv(name, raising=False)
     for target, step, then in (
         ("run", "data", ["-m streamlit run app.py"]),
-        ("test", "data browser", ["lint-imports", "-m pytest"]),
+        (
+            "test",
+            "data browser",
+            ["ruff check .", "ruff format --check .", "mypy", "vulture", "lint-imports", "-m pytest"],
+        ),
     ):
         lines = subprocess.run(
             ["make", "--no-print-directory", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True
@@ -339,7 +343,7 @@ def test_make_run_and_test_check_the_system_before_starting(monkeypatch):
         commands = [line.split("  #")[0].strip() for line in lines[-1 - len(then) :]]
         expected = [f".venv/bin/python scripts/ensure_system.py {step}"]
         expected += [
-            f".venv/bin/{command}" if command == "lint-imports" else f".venv/bin/python {command}" for command in then
+            f".venv/bin/python {command}" if command.startswith("-m ") else f".venv/bin/{command}" for command in then
         ]
         assert commands == expected
 
