@@ -9,7 +9,7 @@ import streamlit as st
 
 from components.query_state import Link
 from components.resources import fashion_mnist_arrays
-from components.session_keys import IMAGE_SOURCE
+from components.session_keys import IMAGE_SOURCE, image_picker_key
 from models.data import DataError
 from models.images import ImageError, load_image_with_notes
 from models.samples import is_fashion_sample, load_sample, sample_description, sample_names
@@ -67,7 +67,7 @@ def image_picker(key: str, *, default_sample: str = "Street scene", allow_rgb: b
         "Image",
         IMAGE_SOURCES,
         horizontal=True,
-        key=f"{key}_source",
+        key=image_picker_key(key, "source"),
         index=IMAGE_SOURCES.index(stored.source) if stored else 0,
     )
     grayscale = True
@@ -76,7 +76,7 @@ def image_picker(key: str, *, default_sample: str = "Street scene", allow_rgb: b
             "Colour",
             COLOUR_MODES,
             horizontal=True,
-            key=f"{key}_mode",
+            key=image_picker_key(key, "mode"),
             index=0 if stored is None or stored.grayscale else 1,
         )
         grayscale = mode == COLOUR_MODES[0]
@@ -115,14 +115,16 @@ def _choose(key: str, source: str, grayscale: bool, stored: ImageChoice | None, 
     if source == "Sample":
         names = sample_names()
         previous = stored.name if stored and stored.source == "Sample" and stored.name in names else default
-        name = st.selectbox("Sample image", names, index=names.index(previous), key=f"{key}_sample")
+        name = st.selectbox("Sample image", names, index=names.index(previous), key=image_picker_key(key, "sample"))
         st.caption(sample_description(name))
         return ImageChoice("Sample", name, grayscale)
     if source == "Upload":
-        file = st.file_uploader("Image file (PNG, JPEG, WebP, BMP, GIF, TIFF)", type=UPLOAD_TYPES, key=f"{key}_upload")
+        file = st.file_uploader(
+            "Image file (PNG, JPEG, WebP, BMP, GIF, TIFF)", type=UPLOAD_TYPES, key=image_picker_key(key, "upload")
+        )
         prompt = "Choose an image file."
     else:
-        file = st.camera_input("Take a snapshot", key=f"{key}_camera")
+        file = st.camera_input("Take a snapshot", key=image_picker_key(key, "camera"))
         prompt = "Take a snapshot with your camera."
     if file is not None:
         return ImageChoice(source, file.name, grayscale, file.getvalue())

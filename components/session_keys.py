@@ -12,6 +12,12 @@ PAGE_LINKS = "page_links"  # {page script hash: the link parameters it last wrot
 ARCHITECTURE_CONFIG = "architecture_config"  # CNNConfig dict built on the Architecture page
 TRAIN_DESIGN_REQUEST = "train_design_request"  # set by "Train this network": Training preselects the design
 
+
+def image_picker_key(prefix: str, widget: str) -> str:
+    """A widget of components.image_picker under a page's prefix: source, mode, sample, upload or camera."""
+    return f"{prefix}_{widget}"
+
+
 # ---------------------------------------------------------------- Architecture page
 
 

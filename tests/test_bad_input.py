@@ -23,6 +23,16 @@ from streamlit.testing.v1 import AppTest
 from components.catalog import ALL_PAGES
 from components.image_picker import decode_upload
 from components.query_state import QUERY_NAMES, config_from_link
+from components.session_keys import (
+    FILTERS_KERNEL_SOURCE,
+    FILTERS_LEARNED_INDEX,
+    FILTERS_LIBRARY,
+    INSPECT_SOURCE,
+    INSPECT_TAB,
+    POOL_MODE,
+    POOL_SIZE,
+    POOL_STRIDE,
+)
 from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
 from models.convolution import MAX_KERNEL_SIZE, KernelError, parse_kernel
 from models.images import ImageError, load_image, load_image_with_notes
@@ -390,7 +400,7 @@ def test_page_uploaders_survive_every_hostile_file_in_one_session(page, key):
 
 def test_filters_page_kernel_editor_survives_garbage_then_works():
     app = open_page("pages/filters.py")
-    app.radio(key="filters_kernel_source").set_value("Edit your own")
+    app.radio(key=FILTERS_KERNEL_SOURCE).set_value("Edit your own")
     app.run()
     garbage = [
         "",
@@ -433,16 +443,16 @@ def test_pooling_number_inputs_survive_edge_values_then_work():
         (1, 1): ("output", "26x26"),
     }
     for (size, stride), (kind, shown) in expected.items():
-        app.number_input(key="pool_size").set_value(size)
-        app.number_input(key="pool_stride").set_value(stride)
+        app.number_input(key=POOL_SIZE).set_value(size)
+        app.number_input(key=POOL_STRIDE).set_value(stride)
         app.run()
         outcome = assert_clean(app, "pages/pooling.py number inputs")
         if kind == "output":
             assert outcome == "worked" and {m.label: m.value for m in app.metric}["Output"] == shown, (size, stride)
         else:
             assert [e.value for e in app.error] == [shown] and not app.metric, (size, stride)
-    app.number_input(key="pool_size").set_value(2)
-    app.number_input(key="pool_stride").set_value(2)
+    app.number_input(key=POOL_SIZE).set_value(2)
+    app.number_input(key=POOL_STRIDE).set_value(2)
     app.run()
     assert assert_clean(app, "pages/pooling.py number inputs") == "worked"
     assert {m.label: m.value for m in app.metric}["Output"] == "13x13"
@@ -450,10 +460,10 @@ def test_pooling_number_inputs_survive_edge_values_then_work():
 
 def test_pooling_settings_typed_by_the_learner_are_not_blamed_on_the_link():
     app = open_page("pages/pooling.py")
-    app.number_input(key="pool_stride").set_value(0)
+    app.number_input(key=POOL_STRIDE).set_value(0)
     app.run()
     assert [e.value for e in app.error] == ["Stride must be at least 1 (got 0)"]
-    app.number_input(key="pool_stride").set_value(3)
+    app.number_input(key=POOL_STRIDE).set_value(3)
     app.run()
     assert assert_clean(app, "pages/pooling.py number inputs") == "worked", [w.value for w in app.warning]
 
@@ -553,17 +563,17 @@ def shown_settings(app: AppTest, title: str) -> dict[str, object]:
     if title == "Week 3 tour":
         return {"step": app.header[0].value.split(".")[0]}
     if title == "Filters":
-        if app.radio(key="filters_kernel_source").value == "Learned by the network":
-            kernel = f"learned filter {app.selectbox(key='filters_learned_index').value}"
+        if app.radio(key=FILTERS_KERNEL_SOURCE).value == "Learned by the network":
+            kernel = f"learned filter {app.selectbox(key=FILTERS_LEARNED_INDEX).value}"
         else:
-            kernel = app.selectbox(key="filters_library").value
+            kernel = app.selectbox(key=FILTERS_LIBRARY).value
         return {"sample": app.selectbox(key="filters_sample").value, "kernel": kernel}
     if title == "Pooling":
         return {
             "sample": app.selectbox(key="pooling_sample").value,
-            "size": app.number_input(key="pool_size").value,
-            "stride": app.number_input(key="pool_stride").value,
-            "mode": app.radio(key="pool_mode").value,
+            "size": app.number_input(key=POOL_SIZE).value,
+            "stride": app.number_input(key=POOL_STRIDE).value,
+            "mode": app.radio(key=POOL_MODE).value,
         }
     if title == "Architecture":
         builder = {w.key: w.value for w in [*app.select_slider, *app.radio] if w.key.startswith("architecture_")}
@@ -572,7 +582,7 @@ def shown_settings(app: AppTest, title: str) -> dict[str, object]:
         widgets = {w.key: w.value for w in [*app.selectbox, *app.select_slider, *app.slider, *app.number_input]}
         return {name: widgets[f"training_{name}"] for name in DEFAULT_SETTINGS["Training"]}
     if title == "Inspect":
-        return {"tab": app.session_state["inspect_tab"], "images": app.radio(key="inspect_source").value}
+        return {"tab": app.session_state[INSPECT_TAB], "images": app.radio(key=INSPECT_SOURCE).value}
     return {}
 
 
@@ -623,13 +633,13 @@ def test_filters_page_survives_odd_filter_numbers_in_the_link(value, shown, reas
         assert [w.value for w in app.warning] == [
             f"The link's filter={value!r} was ignored ({reason}); using the page's default."
         ]
-        assert app.radio(key="filters_kernel_source").value == "Library"
-        assert app.selectbox(key="filters_library").value == "Sobel: vertical edges"
+        assert app.radio(key=FILTERS_KERNEL_SOURCE).value == "Library"
+        assert app.selectbox(key=FILTERS_LIBRARY).value == "Sobel: vertical edges"
         assert "filter" not in app.query_params and app.query_params["kernel"] == "Sobel: vertical edges"
     else:  # a number 0-63: that learned filter, and the link rewritten plainly
         assert not app.warning, [w.value for w in app.warning]
-        assert app.radio(key="filters_kernel_source").value == "Learned by the network"
-        assert app.selectbox(key="filters_learned_index").value == shown
+        assert app.radio(key=FILTERS_KERNEL_SOURCE).value == "Learned by the network"
+        assert app.selectbox(key=FILTERS_LEARNED_INDEX).value == shown
         assert app.query_params["filter"] == str(shown)
 
 

@@ -30,6 +30,21 @@ from components.charts.filters import (
     window_figure,
 )
 from components.charts.pictures import colorize
+from components.session_keys import (
+    FILTERS_ALL_RESPONSES,
+    FILTERS_GRID_SIZE,
+    FILTERS_KERNEL_SOURCE,
+    FILTERS_LEARNED_EPOCH,
+    FILTERS_LEARNED_INDEX,
+    FILTERS_LIBRARY,
+    FILTERS_NORMALISE,
+    FILTERS_PADDING,
+    FILTERS_QUIZ,
+    FILTERS_QUIZ_CHECK,
+    FILTERS_QUIZ_NEW,
+    FILTERS_STEP_CHANNEL,
+    FILTERS_STRIDE,
+)
 from components.teaching.quiz import make_question, similarity
 from models.card import SHIPPED_MODEL, read_filter_snapshots
 from models.convolution import convolve2d, explain_pixel, shape_formula
@@ -293,7 +308,7 @@ def test_default_page_filters_the_street_scene_with_vertical_edges(street_gray):
         "4. Original and filtered",
         "5. One output pixel, step by step",
     ]
-    assert app.selectbox(key="filters_library").value == "Sobel: vertical edges"
+    assert app.selectbox(key=FILTERS_LIBRARY).value == "Sobel: vertical edges"
     assert app.code[0].value == shape_formula(*street_gray.shape, 3, 1, "valid")
     raw = convolve2d(street_gray, KERNELS["Sobel: vertical edges"].weights)
     assert raw_range_caption(app).startswith(f"Raw output from {raw.min():.3f} to {raw.max():.3f}.")
@@ -303,9 +318,9 @@ def test_default_page_filters_the_street_scene_with_vertical_edges(street_gray):
 
 def test_choosing_a_kernel_stride_and_padding_updates_numbers_and_link(street_gray):
     app = filters_page()
-    app.selectbox(key="filters_library").set_value("Sobel: horizontal edges").run()
-    app.select_slider(key="filters_stride").set_value(2).run()
-    app.radio(key="filters_padding").set_value("same").run()
+    app.selectbox(key=FILTERS_LIBRARY).set_value("Sobel: horizontal edges").run()
+    app.select_slider(key=FILTERS_STRIDE).set_value(2).run()
+    app.radio(key=FILTERS_PADDING).set_value("same").run()
     assert not app.exception
     assert KERNELS["Sobel: horizontal edges"].explanation in [c.value for c in app.caption]
     assert app.code[0].value == shape_formula(*street_gray.shape, 3, 2, "same")
@@ -316,14 +331,14 @@ def test_choosing_a_kernel_stride_and_padding_updates_numbers_and_link(street_gr
 
 def test_a_shared_link_opens_with_its_kernel():
     app = filters_page(kernel="Course: Laplacian")
-    assert app.selectbox(key="filters_library").value == "Course: Laplacian"
+    assert app.selectbox(key=FILTERS_LIBRARY).value == "Course: Laplacian"
 
 
 def test_normalising_says_what_it_did(street_gray):
     app = filters_page(kernel="Course: Laplacian")
-    app.checkbox(key="filters_normalise").check().run()
+    app.checkbox(key=FILTERS_NORMALISE).check().run()
     assert any("sum to 0" in c.value and "unchanged" in c.value for c in app.caption)
-    app.radio(key="filters_kernel_source").set_value("Edit your own").run()
+    app.radio(key=FILTERS_KERNEL_SOURCE).set_value("Edit your own").run()
     app.text_area[0].set_value("1 1 1; 1 2 1; 1 1 1").run()
     assert any(c.value == "Every weight divided by their sum, 10." for c in app.caption)
     raw = convolve2d(street_gray, np.array([[1, 1, 1], [1, 2, 1], [1, 1, 1]]) / 10)
@@ -334,14 +349,14 @@ def test_normalising_says_what_it_did(street_gray):
 
 def test_editing_a_kernel_uses_the_typed_weights(street_gray):
     app = filters_page()
-    app.radio(key="filters_kernel_source").set_value("Edit your own").run()
+    app.radio(key=FILTERS_KERNEL_SOURCE).set_value("Edit your own").run()
     assert app.text_area[0].value == "0, 0, 0\n0, 1, 0\n0, 0, 0"
     app.text_area[0].set_value("0 1 0\n1 -4 1\n0 1 0").run()
     assert not app.exception and not app.error
     raw = convolve2d(street_gray, KERNELS["Course: Laplacian"].weights)
     assert raw_range_caption(app).startswith(f"Raw output from {raw.min():.3f} to {raw.max():.3f}.")
     assert "kernel" not in app.query_params
-    app.radio(key="filters_grid_size").set_value(5).run()
+    app.radio(key=FILTERS_GRID_SIZE).set_value(5).run()
     assert app.code[0].value == shape_formula(*street_gray.shape, 5, 1, "valid")
 
 
@@ -357,7 +372,7 @@ def test_editing_a_kernel_uses_the_typed_weights(street_gray):
 )
 def test_bad_kernel_text_shows_a_clear_error_and_no_result(text, message):
     app = filters_page()
-    app.radio(key="filters_kernel_source").set_value("Edit your own").run()
+    app.radio(key=FILTERS_KERNEL_SOURCE).set_value("Edit your own").run()
     app.text_area[0].set_value(text).run()
     assert not app.exception
     assert len(app.error) == 1 and message in app.error[0].value
@@ -394,20 +409,20 @@ def test_a_large_transparent_upload_is_flattened_and_downscaled_with_a_notice():
     notice = app.info[0].value
     assert "Downscaled from 2048x1536 to 1024x768 working size" in notice and "Alpha channel flattened" in notice
     assert app.code[0].value == shape_formula(768, 1024, 3, 1, "valid")
-    assert app.radio(key="filters_step_channel").value == "red"
+    assert app.radio(key=FILTERS_STEP_CHANNEL).value == "red"
     assert any("each of the 3 colour channels" in m.value for m in app.markdown)
 
 
 def test_learned_filter_link_labels_the_filter_and_shows_all_responses(learned):
     app = filters_page(filter="17")
-    assert app.radio(key="filters_kernel_source").value == "Learned by the network"
+    assert app.radio(key=FILTERS_KERNEL_SOURCE).value == "Learned by the network"
     label = label_filters(learned.trained)[17].text
-    assert app.selectbox(key="filters_learned_index").value == 17
+    assert app.selectbox(key=FILTERS_LEARNED_INDEX).value == 17
     assert any(label in c.value for c in app.caption)
     assert "6. The network learns its filters" in subheaders(app)
-    app.select_slider(key="filters_learned_epoch").set_value(0).run()
+    app.select_slider(key=FILTERS_LEARNED_EPOCH).set_value(0).run()
     assert any(c.value.startswith("At initialisation it most resembles") for c in app.caption)
-    app.toggle(key="filters_all_responses").set_value(True).run()
+    app.toggle(key=FILTERS_ALL_RESPONSES).set_value(True).run()
     assert not app.exception
     assert any("one filter's raw response (weights after epoch 0" in c.value for c in app.caption)
     assert app.query_params["filter"] == "17"
@@ -425,12 +440,12 @@ def test_fashion_item_step_through_matches_the_output(fashion):
 
 def test_quiz_hides_the_result_until_the_guess_is_checked():
     app = filters_page(kernel="Sobel: horizontal edges")
-    app.toggle(key="filters_quiz").set_value(True).run()
+    app.toggle(key=FILTERS_QUIZ).set_value(True).run()
     assert "Guess first" in subheaders(app) and "4. Original and filtered" not in subheaders(app)
     assert [image.captions for image in app.get("image")][1:] == [["A"], ["B"], ["C"]]
     guess = next(radio for radio in app.radio if radio.key.startswith("filters_quiz_guess_"))
     guess.set_value("B").run()
-    app.button(key="filters_quiz_check").click().run()
+    app.button(key=FILTERS_QUIZ_CHECK).click().run()
     assert not app.exception
     captions = [image.captions[0] for image in app.get("image")][1:]
     answer = next(c[0] for c in captions if c.endswith("Sobel: horizontal edges"))
@@ -438,7 +453,7 @@ def test_quiz_hides_the_result_until_the_guess_is_checked():
     assert (answer == "B") == bool(app.success)
     assert f"this kernel made {answer}" in feedback or feedback == "Right: B is the output of Sobel: horizontal edges."
     assert "4. Original and filtered" in subheaders(app)
-    app.button(key="filters_quiz_new").click().run()
+    app.button(key=FILTERS_QUIZ_NEW).click().run()
     assert "4. Original and filtered" not in subheaders(app)
 
 
@@ -464,12 +479,12 @@ def test_the_page_does_not_import_tensorflow():
 def test_a_link_opens_its_sample_and_kernel_and_follows_changes(fashion):
     app = filters_page(sample=FASHION_PREFIX + "Sneaker", kernel="Course: horizontal lines", present="1")
     assert app.selectbox(key="filters_sample").value == FASHION_PREFIX + "Sneaker"
-    assert app.selectbox(key="filters_library").value == "Course: horizontal lines"
+    assert app.selectbox(key=FILTERS_LIBRARY).value == "Course: horizontal lines"
     sneaker = load_sample(FASHION_PREFIX + "Sneaker", grayscale=True, fashion=fashion[1])
     raw = convolve2d(sneaker, KERNELS["Course: horizontal lines"].weights)
     assert raw_range_caption(app).startswith(f"Raw output from {raw.min():.3f} to {raw.max():.3f}.")
     app.selectbox(key="filters_sample").set_value("Checkerboard").run()
-    app.selectbox(key="filters_library").set_value("Emboss").run()
+    app.selectbox(key=FILTERS_LIBRARY).set_value("Emboss").run()
     assert app.query_params == {"sample": "Checkerboard", "kernel": "Emboss", "present": "1"}
     app.radio(key="filters_source").set_value("Upload").run()
     assert "sample" not in app.query_params and app.query_params["present"] == "1"
@@ -485,5 +500,5 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
         "The link's filter='64' was ignored (outside 0-63); using the page's default.",
     ]
     assert app.selectbox(key="filters_sample").value == DEFAULT_SAMPLE
-    assert app.selectbox(key="filters_library").value == "Sobel: vertical edges"
+    assert app.selectbox(key=FILTERS_LIBRARY).value == "Sobel: vertical edges"
     assert app.query_params == {"sample": DEFAULT_SAMPLE, "kernel": "Sobel: vertical edges"}

@@ -11,7 +11,19 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import LEARNER
+from components.session_keys import (
+    INSPECT_CELL_COUNT,
+    INSPECT_CLASS_TO_EXPLAIN,
+    INSPECT_INDEX,
+    INSPECT_INDICES,
+    INSPECT_MODEL,
+    INSPECT_PRED,
+    INSPECT_PROJECTION,
+    INSPECT_SOURCE,
+    INSPECT_TAB,
+    INSPECT_TRUE,
+    LEARNER,
+)
 from components.training_jobs import run_store
 from models import inspection as ins
 from models.card import SHIPPED_MODEL
@@ -53,8 +65,8 @@ def test_feature_maps_tab_shows_the_course_trio_and_rejects_bad_indices():
         "pool2 5x5",
     ]
     assert len(grid["data"]) == 3 * 5  # three ankle boots x (input + four layers)
-    app.radio(key="inspect_source").set_value("By index").run()
-    app.text_input(key="inspect_indices").set_value("5, 99999").run()
+    app.radio(key=INSPECT_SOURCE).set_value("By index").run()
+    app.text_input(key=INSPECT_INDICES).set_value("5, 99999").run()
     assert not app.exception
     assert "0 to 9999" in app.error[0].value
 
@@ -63,12 +75,12 @@ def test_confusion_cell_chosen_with_the_fallback_shows_its_images(evaluation):
     app = open_tab("Evaluation")
     accuracy = next(m for m in app.metric if m.label == "Test accuracy")
     assert accuracy.value == f"{evaluation.accuracy:.2%}"
-    app.selectbox(key="inspect_true").set_value(6).run()  # Shirt
-    app.selectbox(key="inspect_pred").set_value(0).run()  # predicted as T-shirt/top
+    app.selectbox(key=INSPECT_TRUE).set_value(6).run()  # Shirt
+    app.selectbox(key=INSPECT_PRED).set_value(0).run()  # predicted as T-shirt/top
     assert not app.exception
     count = int(evaluation.confusion[6, 0])
     assert any(f"**{count}** Shirt test images are predicted as T-shirt/top" in m.value for m in app.markdown)
-    shown = app.slider(key="inspect_cell_count").value
+    shown = app.slider(key=INSPECT_CELL_COUNT).value
     drill_down = next(
         f for f in figures(app) if any(a.get("text") == "Grad-CAM" for a in f["layout"].get("annotations", []))
     )
@@ -80,8 +92,8 @@ def test_confusion_cell_chosen_with_the_fallback_shows_its_images(evaluation):
 def test_open_in_why_this_prediction_explains_that_image(evaluation):
     app = open_tab("Evaluation")
     app.button[0].click().run()
-    assert app.session_state["inspect_tab"] == "Why this prediction"
-    index = app.session_state["inspect_index"]
+    assert app.session_state[INSPECT_TAB] == "Why this prediction"
+    index = app.session_state[INSPECT_INDEX]
     assert index == ins.cell_images(evaluation, 0, 6)[0]  # the default cell: T-shirt/top predicted as Shirt
     assert not app.exception
     assert any("True class **T-shirt/top**; predicted **Shirt**" in m.value for m in app.markdown)
@@ -89,9 +101,9 @@ def test_open_in_why_this_prediction_explains_that_image(evaluation):
 
 def test_why_tab_explains_the_misclassified_boot_of_the_trio():
     app = open_tab("Why this prediction")
-    assert app.number_input(key="inspect_index").value == 23
+    assert app.number_input(key=INSPECT_INDEX).value == 23
     assert any("True class **Ankle boot**; predicted **Sandal**" in m.value for m in app.markdown)
-    app.selectbox(key="inspect_class_to_explain").set_value(9).run()
+    app.selectbox(key=INSPECT_CLASS_TO_EXPLAIN).set_value(9).run()
     assert any("score of **Ankle boot**" in m.value for m in app.markdown)
 
 
@@ -149,7 +161,7 @@ def test_embedding_tsne_of_the_shipped_model_opens_its_saved_layout(monkeypatch)
 
     monkeypatch.setattr(ins, "tsne", no_tsne)
     app = open_tab("Embedding")
-    app.radio(key="inspect_projection").set_value("t-SNE: all 10,000 test images").run()
+    app.radio(key=INSPECT_PROJECTION).set_value("t-SNE: all 10,000 test images").run()
     assert not app.exception, [e.message for e in app.exception]
     layout = ins.read_tsne_layout(ins.TSNE_LAYOUT, ins.weights_key(load_model_file()))
     points = embedding_points(figures(app)[0])
@@ -200,7 +212,7 @@ def save_run(learner: str, name: str, model_file=SHIPPED_MODEL, test_accuracy=0.
 def test_a_training_run_can_be_inspected():
     save_run("inspect-learner", "my run")
     app = open_tab("Evaluation", learner="inspect-learner")
-    model_box = app.selectbox(key="inspect_model")
+    model_box = app.selectbox(key=INSPECT_MODEL)
     assert model_box.options[1] == "Training run: my run, 91.11% test accuracy"
     model_box.set_value(1).run()
     assert not app.exception
@@ -262,16 +274,16 @@ def linked_page(**query: str) -> AppTest:
 
 def test_a_link_opens_its_images_and_tab_and_follows_changes():
     app = linked_page(images="5,7", present="1")
-    assert app.radio(key="inspect_source").value == "By index"
-    assert app.text_input(key="inspect_indices").value == "5, 7"
+    assert app.radio(key=INSPECT_SOURCE).value == "By index"
+    assert app.text_input(key=INSPECT_INDICES).value == "5, 7"
     assert len(figures(app)[0]["data"]) == 2 * 5  # two images x (input + four layers)
-    app.text_input(key="inspect_indices").set_value("1, 2, 3").run()
+    app.text_input(key=INSPECT_INDICES).set_value("1, 2, 3").run()
     assert app.query_params == {"images": "1,2,3", "present": "1"}
-    app.radio(key="inspect_source").set_value("Course trio").run()
+    app.radio(key=INSPECT_SOURCE).set_value("Course trio").run()
     assert app.query_params == {"present": "1"}
 
     app = linked_page(tab="why", images="9")
-    assert app.session_state["inspect_tab"] == "Why this prediction"
+    assert app.session_state[INSPECT_TAB] == "Why this prediction"
     assert any("Test image index" in box.label for box in app.number_input)
     assert app.query_params == {"tab": "why", "images": "9"}  # other tabs leave ?images= as linked
 
@@ -283,7 +295,7 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
         "using the default, maps.",
         "The link's images='1,x' was ignored (indices are whole numbers); using the default, 0,23,28.",
     ]
-    assert app.radio(key="inspect_source").value == "Course trio"
+    assert app.radio(key=INSPECT_SOURCE).value == "Course trio"
     assert app.query_params == {}
 
 

@@ -19,7 +19,19 @@ from streamlit.testing.v1 import AppTest
 
 from components.charts import pooling as charts
 from components.charts.pictures import colorize
-from components.session_keys import POOL_REPEATED, POOL_SIZE, POOL_STRIDE, pool_times_key
+from components.session_keys import (
+    POOL_CHANNEL,
+    POOL_FILTER,
+    POOL_MODE,
+    POOL_PADDING,
+    POOL_REPEATED,
+    POOL_SHIFT_DX,
+    POOL_SHIFT_DY,
+    POOL_SIZE,
+    POOL_STRIDE,
+    WALK_FILTER,
+    pool_times_key,
+)
 from models.card import read_filter_snapshots
 from models.config import COURSE_CNN, plan
 from models.data import CLASS_NAMES
@@ -294,10 +306,10 @@ def test_page_starts_with_the_course_models_first_pooling(page, edge_map):
 
 @pytest.mark.parametrize("mode", ["max", "avg", "min"])
 def test_page_filter_relu_pool_matches_keras(page, fashion, mode):
-    page.selectbox(key="pool_filter").select("Sobel: vertical edges")
-    page.radio(key="pool_mode").set_value(mode)
-    page.number_input(key="pool_size").set_value(3)
-    page.radio(key="pool_padding").set_value("same")
+    page.selectbox(key=POOL_FILTER).select("Sobel: vertical edges")
+    page.radio(key=POOL_MODE).set_value(mode)
+    page.number_input(key=POOL_SIZE).set_value(3)
+    page.radio(key=POOL_PADDING).set_value("same")
     page.run()
     assert not page.exception and not page.error
     expected = keras_pool(keras_conv_relu(first_item(fashion, "Ankle boot"), SOBEL_VERTICAL), 3, 2, "same", mode)
@@ -347,8 +359,8 @@ def test_bad_parameters_show_the_pool_error(page, setting, value, message):
 
 def test_shift_test_numbers_match_an_independent_computation(page, edge_map):
     for dy, dx in [(0, 1), (2, -1)]:
-        page.slider(key="pool_shift_dy").set_value(dy)
-        page.slider(key="pool_shift_dx").set_value(dx)
+        page.slider(key=POOL_SHIFT_DY).set_value(dy)
+        page.slider(key=POOL_SHIFT_DX).set_value(dx)
         page.run()
         shifted = zero_shift(edge_map, dy, dx)
         unpooled = relative_change(edge_map, shifted)
@@ -356,8 +368,8 @@ def test_shift_test_numbers_match_an_independent_computation(page, edge_map):
         assert metrics(page)["Feature map changed"][0] == f"{unpooled:.0%}"
         assert metrics(page)["Pooled map changed"][0] == f"{pooled:.0%}"
         assert pooled < unpooled
-    page.slider(key="pool_shift_dy").set_value(0)
-    page.slider(key="pool_shift_dx").set_value(0)
+    page.slider(key=POOL_SHIFT_DY).set_value(0)
+    page.slider(key=POOL_SHIFT_DX).set_value(0)
     page.run()
     assert "Move the map by 1 or 2 pixels to compare." in [i.value for i in page.info]
 
@@ -408,7 +420,7 @@ def test_course_walk_follows_plan_with_the_learned_filter(page, fashion):
     spatial = [stage.shape[:2] for stage in plan(COURSE_CNN) if len(stage.shape) == 3]
     assert [m.shape for m in maps] == spatial == [(28, 28), (26, 26), (13, 13), (11, 11), (5, 5)]
 
-    index = page.selectbox(key="walk_filter").value
+    index = page.selectbox(key=WALK_FILTER).value
     kernel = read_filter_snapshots()[-1, :, :, 0, index]  # trained weights, bias left out
     sneaker = first_item(fashion, "Sneaker")
     conv1 = keras_conv_relu(sneaker, kernel)
@@ -425,7 +437,7 @@ def test_rgb_sample_pools_each_channel(page):
     page.run()
     assert not page.exception and not page.error
     assert metrics(page)["Input"][0] == "254x254" and metrics(page)["Output"][0] == "127x127"
-    assert page.radio(key="pool_channel").value == "Red"
+    assert page.radio(key=POOL_CHANNEL).value == "Red"
     assert chart(page, "pool_true_size")["data"][1]["type"] == "image"  # large colour maps go as one PNG
 
 
@@ -473,9 +485,9 @@ def test_a_picture_smaller_than_the_filter_gets_a_message(page):
         "Use a smaller kernel or 'same' padding."
     ]
 
-    page.selectbox(key="pool_filter").select(page.selectbox(key="pool_filter").options[0])  # no filter
+    page.selectbox(key=POOL_FILTER).select(page.selectbox(key=POOL_FILTER).options[0])  # no filter
     page.run()
-    page.slider(key="pool_shift_dx").set_value(2)
+    page.slider(key=POOL_SHIFT_DX).set_value(2)
     page.run()
     assert not page.exception and not page.error
     assert metrics(page)["Output"][0] == "1x1"
@@ -493,13 +505,13 @@ def test_a_link_opens_its_sample_and_pooling_and_follows_changes(fashion):
     app = linked_page(sample="Fashion-MNIST: Trouser", size="3", stride="1", mode="avg", present="1")
     assert app.selectbox(key="pooling_sample").value == "Fashion-MNIST: Trouser"
     assert [app.number_input(key=k).value for k in ("pool_size", "pool_stride")] == [3, 1]
-    assert app.radio(key="pool_mode").value == "avg"
+    assert app.radio(key=POOL_MODE).value == "avg"
     edges = np.maximum(keras_conv_relu(first_item(fashion, "Trouser"), SOBEL_VERTICAL), 0.0)
     pooled = keras_pool(edges, 3, 1, "valid", "avg")
     assert metrics(app)["Output"][0] == f"{pooled.shape[0]}x{pooled.shape[1]}"
-    app.number_input(key="pool_size").set_value(2).run()
-    app.number_input(key="pool_stride").set_value(2).run()
-    app.radio(key="pool_mode").set_value("min").run()
+    app.number_input(key=POOL_SIZE).set_value(2).run()
+    app.number_input(key=POOL_STRIDE).set_value(2).run()
+    app.radio(key=POOL_MODE).set_value("min").run()
     assert app.query_params == {"sample": "Fashion-MNIST: Trouser", "mode": "min", "present": "1"}
 
 

@@ -7,6 +7,14 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from components.session_keys import (
+    PREDICT_CAMERA,
+    PREDICT_CROP,
+    PREDICT_EXAMPLE,
+    PREDICT_INVERT,
+    PREDICT_SOURCE,
+    PREDICT_UPLOAD,
+)
 from models.data import CLASS_NAMES
 from models.preprocess import photo_like, preprocess
 from tests.apptest import figures, open_page
@@ -43,7 +51,7 @@ def expected(model, image: np.ndarray, **options) -> tuple[str, float]:
 def test_an_example_photo_is_classified_with_every_step_shown(model, fashion):
     app = predict_page()
     assert app.title[0].value == "Predict"
-    app.selectbox(key="predict_example").set_value(1).run()  # Trouser
+    app.selectbox(key=PREDICT_EXAMPLE).set_value(1).run()  # Trouser
     assert not app.exception
     x_test, y_test = fashion[1]
     index = int(np.flatnonzero(y_test == 1)[0])
@@ -62,32 +70,32 @@ def test_an_example_photo_is_classified_with_every_step_shown(model, fashion):
 
 def test_toggles_show_why_inversion_and_cropping_matter():
     app = predict_page()
-    app.button_group(key="predict_invert").set_value("Off").run()
+    app.button_group(key=PREDICT_INVERT).set_value("Off").run()
     assert not app.exception
     steps = next(m.value for m in app.markdown if m.value.startswith("1. **original**"))
     assert "6. **invert**: Forced off: kept as it is." in steps
     assert "only a dark one is pulled to 0" in steps  # the light background stays light
-    app.button_group(key="predict_invert").set_value("Auto").run()
-    app.toggle(key="predict_crop").set_value(False).run()
+    app.button_group(key=PREDICT_INVERT).set_value("Auto").run()
+    app.toggle(key=PREDICT_CROP).set_value(False).run()
     steps = next(m.value for m in app.markdown if m.value.startswith("1. **original**"))
     assert "3. **crop to object**: Off: the whole 260x200 image is kept" in steps
 
 
 def test_upload_is_classified_and_bad_files_give_clear_errors(model, fashion):
     app = predict_page()
-    app.radio(key="predict_source").set_value("Upload").run()
+    app.radio(key=PREDICT_SOURCE).set_value("Upload").run()
     assert any("Choose a photo" in i.value for i in app.info)
     x_test, _ = fashion[1]
     photo = np.rint(photo_like(x_test[0], seed=0) * 255).astype(np.uint8)
-    app.file_uploader(key="predict_upload").set_value(("boot.png", png(photo), "image/png")).run()
+    app.file_uploader(key=PREDICT_UPLOAD).set_value(("boot.png", png(photo), "image/png")).run()
     assert not app.exception and not app.error
     name, probability = expected(model, photo / np.float32(255.0))
     assert verdict(app) == f"The network says **{name}** with probability **{probability:.1%}**."
-    app.file_uploader(key="predict_upload").set_value(("notes.png", b"not an image at all", "image/png")).run()
+    app.file_uploader(key=PREDICT_UPLOAD).set_value(("notes.png", b"not an image at all", "image/png")).run()
     assert not app.exception
     assert "not an image format we can read" in app.error[0].value
     blank = np.full((60, 80, 3), 230, dtype=np.uint8)
-    app.file_uploader(key="predict_upload").set_value(("wall.png", png(blank), "image/png")).run()
+    app.file_uploader(key=PREDICT_UPLOAD).set_value(("wall.png", png(blank), "image/png")).run()
     assert not app.exception
     assert "nothing to classify" in app.error[0].value
     assert not any(m.value.startswith("The network says") for m in app.markdown)
@@ -95,13 +103,13 @@ def test_upload_is_classified_and_bad_files_give_clear_errors(model, fashion):
 
 def test_camera_snapshot_and_empty_canvas(fashion):
     app = predict_page()
-    app.radio(key="predict_source").set_value("Draw").run()
+    app.radio(key=PREDICT_SOURCE).set_value("Draw").run()
     assert not app.exception
     assert any("Draw an item" in i.value for i in app.info)
-    app.radio(key="predict_source").set_value("Camera").run()
+    app.radio(key=PREDICT_SOURCE).set_value("Camera").run()
     photo = np.rint(photo_like(fashion[1][0][2], seed=2) * 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(photo).save(buffer, format="JPEG", quality=90)
-    app.camera_input(key="predict_camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg")).run()
+    app.camera_input(key=PREDICT_CAMERA).set_value(("shot.jpg", buffer.getvalue(), "image/jpeg")).run()
     assert not app.exception
     assert verdict(app).startswith("The network says **Trouser**")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import LEARNER, TOUR_STEP
+from components.session_keys import FILTERS_LIBRARY, INSPECT_SOURCE, LEARNER, TOUR_STEP
 from components.teaching.tour import TOUR_KERNEL, TOUR_RUN, steps
 from components.training_jobs import job_registry, run_store
 from models.card import MODEL_CARD, read_model_card
@@ -61,7 +61,7 @@ def shows_the_training_run_and_the_shipped_model(app: AppTest) -> bool:
 
 
 def shows_the_course_trio_through_every_layer(app: AppTest) -> bool:
-    assert app.radio(key="inspect_source").value == "Course trio"
+    assert app.radio(key=INSPECT_SOURCE).value == "Course trio"
     grid = figures(app)[0]
     texts = [a["text"] for a in grid["layout"]["annotations"]]
     assert texts[:5] == ["input 28x28", "conv1 26x26", "pool1 13x13", "conv2 11x11", "pool2 5x5"]
@@ -135,7 +135,7 @@ def test_every_step_shows_its_live_widget_and_reveals_its_answer(index):
     assert [s.value for s in app.success] == [step.answer]
     widgets = {
         "why": lambda: any("2.4x the dense network's parameters" in m.value for m in app.markdown),
-        "filter": lambda: app.selectbox(key="filters_library").value == TOUR_KERNEL,
+        "filter": lambda: app.selectbox(key=FILTERS_LIBRARY).value == TOUR_KERNEL,
         "pooling": lambda: [m.value for m in app.metric][:2] == ["26x26", "13x13"],
         "model": lambda: list(app.table[0].value["Output"])[4] == "5x5x64",
         "training": lambda: shows_the_training_run_and_the_shipped_model(app),

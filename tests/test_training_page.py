@@ -16,7 +16,17 @@ from components.charts.training import (
     square_columns,
     thin,
 )
-from components.session_keys import ARCHITECTURE_CONFIG, LEARNER
+from components.session_keys import (
+    ARCHITECTURE_CONFIG,
+    LEARNER,
+    TRAINING_BATCH,
+    TRAINING_EPOCHS,
+    TRAINING_IMAGES,
+    TRAINING_LR,
+    TRAINING_MODEL,
+    TRAINING_OPTIMIZER,
+    TRAINING_SEED,
+)
 from components.training_jobs import job_registry, run_store
 from models.config import COURSE_CNN
 from models.runs import TrainingRun
@@ -248,21 +258,21 @@ def linked_page(**query: str) -> AppTest:
 
 def test_a_link_opens_its_model_and_recipe_and_follows_changes():
     app = linked_page(model="dense", images="5000", epochs="3", present="1")
-    assert app.selectbox(key="training_model").value == "Dense baseline (no conv layers)"
-    assert app.select_slider(key="training_images").value == 5_000
-    assert app.slider(key="training_epochs").value == 3
-    app.selectbox(key="training_model").set_value("Course CNN").run()
-    app.slider(key="training_epochs").set_value(7).run()
+    assert app.selectbox(key=TRAINING_MODEL).value == "Dense baseline (no conv layers)"
+    assert app.select_slider(key=TRAINING_IMAGES).value == 5_000
+    assert app.slider(key=TRAINING_EPOCHS).value == 3
+    app.selectbox(key=TRAINING_MODEL).set_value("Course CNN").run()
+    app.slider(key=TRAINING_EPOCHS).set_value(7).run()
     assert app.query_params == {"images": "5000", "epochs": "7", "present": "1"}
 
 
 def test_a_link_opens_the_whole_recipe():
     app = linked_page(batch="128", optimizer="sgd", lr="0.003", seed="7")
-    assert app.selectbox(key="training_batch").value == 128
-    assert app.selectbox(key="training_optimizer").value == "sgd"
-    assert app.select_slider(key="training_lr").value == 0.003
-    assert app.number_input(key="training_seed").value == 7
-    app.number_input(key="training_seed").set_value(8).run()
+    assert app.selectbox(key=TRAINING_BATCH).value == 128
+    assert app.selectbox(key=TRAINING_OPTIMIZER).value == "sgd"
+    assert app.select_slider(key=TRAINING_LR).value == 0.003
+    assert app.number_input(key=TRAINING_SEED).value == 7
+    app.number_input(key=TRAINING_SEED).set_value(8).run()
     assert app.query_params == {"batch": "128", "optimizer": "sgd", "lr": "0.003", "seed": "8"}
 
 
@@ -273,8 +283,8 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
         "The link's images='100'",
         "The link's epochs='31'",
     ]
-    assert app.selectbox(key="training_model").value == "Course CNN"
-    assert (app.select_slider(key="training_images").value, app.slider(key="training_epochs").value) == (20_000, 5)
+    assert app.selectbox(key=TRAINING_MODEL).value == "Course CNN"
+    assert (app.select_slider(key=TRAINING_IMAGES).value, app.slider(key=TRAINING_EPOCHS).value) == (20_000, 5)
     assert app.query_params == {}
 
 
