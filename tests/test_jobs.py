@@ -186,7 +186,8 @@ def test_stop_at_accuracy_finishes_after_the_epoch_that_reaches_it(tmp_path):
 
 def test_registry_runs_one_job_at_a_time_in_order_and_shows_queue_positions(tmp_path):
     registry = make_registry(tmp_path, max_jobs=1)
-    queued = [TrainingJob(spec(), f"job {i}", learner="learner-a") for i in range(3)]
+    # the test watches every job, as a learner's open page does: a loaded machine must not orphan the last one
+    queued = [TrainingJob(spec(), f"job {i}", learner="learner-a", keepalive=lambda: True) for i in range(3)]
     for job in queued:
         registry.submit(job)
     wait_for(lambda: queued[0].progress().status in ("starting", "running"))
@@ -205,7 +206,7 @@ def test_registry_runs_one_job_at_a_time_in_order_and_shows_queue_positions(tmp_
 
 def test_cancelling_a_queued_job_leaves_the_queue(tmp_path):
     registry = make_registry(tmp_path, max_jobs=1)
-    first, second, third = (TrainingJob(spec(), name, learner="learner-a") for name in "abc")
+    first, second, third = (TrainingJob(spec(), name, learner="learner-a", keepalive=lambda: True) for name in "abc")
     for job in (first, second, third):
         registry.submit(job)
     wait_for(lambda: first.progress().status in ("starting", "running"))
@@ -303,7 +304,7 @@ def test_a_failing_job_reports_a_message_and_frees_its_slot(tmp_path):
 def test_a_killed_worker_marks_its_run_failed_and_the_queue_goes_on(tmp_path):
     registry = make_registry(tmp_path)
     doomed = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096), "doomed", learner="x")
-    next_job = TrainingJob(spec(), "next", learner="x")
+    next_job = TrainingJob(spec(), "next", learner="x", keepalive=lambda: True)  # watched while it waits
     registry.submit(doomed)
     registry.submit(next_job)
     wait_for(lambda: doomed.progress().batch >= 2)
