@@ -61,12 +61,17 @@ def test_feature_maps_tab_shows_the_course_trio_and_rejects_bad_indices():
     grid = figures(app)[0]
     assert [a["text"] for a in grid["layout"]["annotations"]][:5] == [
         "input 28x28",
-        "conv1 26x26",
-        "pool1 13x13",
-        "conv2 11x11",
-        "pool2 5x5",
+        "conv1 26x26<br>filter 1",
+        "pool1 13x13<br>conv1's 1, pooled",
+        "conv2 11x11<br>another filter 1",
+        "pool2 5x5<br>conv2's 1, pooled",
     ]
     assert len(grid["data"]) == 3 * 5  # three ankle boots x (input + four layers)
+    caption = next(c.value for c in app.caption if "of each layer" in c.value)
+    assert caption.startswith("Filter 1 of each layer: different filters that share a number.")
+    assert "conv2's filter 1 is not conv1's filter 1 again: it has its own 3x3x64 weights" in caption
+    assert "adds up all 64 maps of pool1" in caption
+    assert "Filter 1 after each layer" not in caption
     app.radio(key=INSPECT_SOURCE).set_value("By index").run()
     app.text_input(key=INSPECT_INDICES).set_value("5, 99999").run()
     assert not app.exception

@@ -113,6 +113,36 @@ def why_text(layer: str | None, shape: tuple[int, int] = (0, 0)) -> str:
     )
 
 
+def channel_notes(layers: Sequence[tuple[str, str]], number: int) -> list[str]:
+    """What channel `number` of each (name, kind) layer is: a conv layer's own filter, or a pooling layer's copy of
+    the conv filter before it, pooled (pooling keeps the channels)."""
+    notes, conv = [], None
+    for name, kind in layers:
+        if kind == "Conv2D":
+            notes.append(f"filter {number}" if conv is None else f"another filter {number}")
+            conv = name
+        else:
+            notes.append(f"{conv}'s {number}, pooled" if conv else f"channel {number}, pooled")
+    return notes
+
+
+def channel_caption(layers: Sequence[tuple[str, str, str]], number: int) -> str:
+    """The feature-map grid's caption for (name, kind, weights shape e.g. "3x3x32") layers: which columns show the
+    same filter."""
+    text = (
+        f"Filter {number} of each layer: different filters that share a number. A pooling layer keeps its input's "
+        f"channels, so its map {number} is the conv map {number} before it, pooled."
+    )
+    convs = [(position, name, shape) for position, (name, kind, shape) in enumerate(layers) if kind == "Conv2D"]
+    if len(convs) > 1:
+        (_, first, _), (position, second, shape) = convs[0], convs[1]
+        text += (
+            f" {second}'s filter {number} is not {first}'s filter {number} again: it has its own {shape} weights "
+            f"and adds up all {shape.rsplit('x', 1)[1]} maps of {layers[position - 1][0]}."
+        )
+    return text
+
+
 def kernels_caption(
     initial: np.ndarray, trained: np.ndarray, epochs: int, typical: Sequence[float], close: Sequence[int], chance: float
 ) -> str:
