@@ -12,12 +12,14 @@ import pytest
 
 from models.convolution import (
     KernelError,
+    conv2d_summed,
     convolve2d,
     explain_pixel,
     kernel_to_text,
     normalise_kernel,
     output_shape,
     parse_kernel,
+    same_on_each_channel,
     shape_formula,
 )
 from models.kernels import (
@@ -30,6 +32,7 @@ from models.kernels import (
     glorot_uniform_limit,
     most_similar_kernel,
 )
+from models.samples import DRAWN_SAMPLES, load_sample
 from tests.kernel_reference import library_3x3, reference_chance
 
 FASHION_TEST_IMAGES = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
@@ -104,6 +107,29 @@ def test_convolve2d_matches_keras_conv2d(images, conv_layers, size, stride, padd
         assert ours.shape == expected.shape, name
         np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=2e-5, err_msg=name)
         assert output_shape(image.shape[0], image.shape[1], size, stride, padding) == expected.shape[:2]
+
+
+@pytest.mark.parametrize("sample", list(DRAWN_SAMPLES))
+def test_conv2d_summed_is_one_keras_conv2d_filter_on_a_real_rgb_image(sample):
+    import keras
+
+    image = load_sample(sample, grayscale=False)
+    assert image.ndim == 3 and image.shape[2] == 3
+    rng = np.random.default_rng(5)
+    for size, stride, padding in [(3, 1, "valid"), (3, 2, "same"), (5, 3, "valid")]:
+        kernel, bias = rng.normal(size=(size, size, 3)).astype(np.float32), 0.25
+        layer = keras.layers.Conv2D(1, size, strides=stride, padding=padding)
+        layer.build((None, *image.shape))
+        layer.set_weights([kernel[:, :, :, None], np.array([bias], np.float32)])
+        expected = np.asarray(layer(image[None]))[0, :, :, 0]
+        ours = conv2d_summed(image, kernel, bias=bias, stride=stride, padding=padding)
+        assert ours.shape == expected.shape and ours.dtype == np.float32
+        np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4, err_msg=f"{sample} {size} {stride}")
+    sobel = KERNELS["Sobel: vertical edges"].weights
+    same = same_on_each_channel(sobel, 3)
+    assert same.shape == (3, 3, 3) and all(np.array_equal(same[:, :, c], sobel) for c in range(3))
+    with pytest.raises(ValueError, match="same C"):
+        conv2d_summed(image, np.ones((3, 3, 2)))
 
 
 def test_convolve2d_matches_depthwise_conv2d_on_rgb(images):

@@ -30,6 +30,7 @@ from components.charts.filters import (
     window_figure,
 )
 from components.charts.pictures import colorize
+from components.image_picker import COLOUR_MODES
 from components.session_keys import (
     FILTERS_ALL_RESPONSES,
     FILTERS_GRID_SIZE,
@@ -423,14 +424,25 @@ def test_a_large_transparent_upload_is_flattened_and_downscaled_with_a_notice():
     rgba[:, :1024] = (20, 40, 200, 255)  # opaque blue left half, transparent right half
     app = filters_page()
     app.radio(key="filters_source").set_value("Upload").run()
-    app.radio(key="filters_mode").set_value("RGB (each channel filtered separately)").run()
+    app.radio(key="filters_mode").set_value(COLOUR_MODES[1]).run()
     app.file_uploader(key="filters_upload").set_value(("big.png", png_bytes(rgba, "RGBA"), "image/png")).run()
     assert not app.exception and not app.error
     notice = app.info[0].value
     assert "Downscaled from 2048x1536 to 1024x768 working size" in notice and "Alpha channel flattened" in notice
     assert app.code[0].value == shape_formula(768, 1024, 3, 1, "valid")
     assert app.radio(key=FILTERS_STEP_CHANNEL).value == "red"
-    assert any("each of the 3 colour channels" in m.value for m in app.markdown)
+    assert COLOUR_MODES[1] == "RGB (3 colour channels)"
+    assert app.radio(key="filters_mode").help.startswith("Filters: like Conv2D, one k x k x 3 kernel")
+    step = next(m.value for m in app.markdown if "before the sum over channels" in m.value)
+    assert "Conv2D's output there adds red, green and blue: " in step
+    assert any(
+        "Conv2D uses one 3x3x3 kernel (here the same 3x3 weights on each colour channel) and adds the 3 channels' "
+        "results into one output map (plus the bias, 0 here), so the output has 1 channel." in m.value
+        for m in app.markdown
+    )
+    assert not any("separately" in m.value for m in app.markdown)
+    assert any(c.value.startswith("Conv2D's output: one 3x3x3 kernel") for c in app.caption)
+    assert [e.label for e in app.expander if "before the sum" in e.label] == ["Each channel alone, before the sum"]
 
 
 def test_learned_filter_link_labels_the_filter_and_shows_all_responses(learned):
