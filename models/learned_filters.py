@@ -67,9 +67,13 @@ class FilterLabel:
     @property
     def short(self) -> str:
         """E.g. "#17 ≈ Sobel: horizontal edges (+0.91)" or "#0: no close classic kernel"."""
+        return self.brief("#")
+
+    def brief(self, prefix: str) -> str:
+        """The name and cosine without the chance level, after `prefix` and the filter number."""
         if self.match.close:
-            return f"#{self.index} \u2248 {self.kernel_name} ({self.cosine:+.2f})"
-        return f"#{self.index}: {NO_CLOSE_KERNEL}"
+            return f"{prefix}{self.index} \u2248 {self.kernel_name} ({self.cosine:+.2f})"
+        return f"{prefix}{self.index}: {NO_CLOSE_KERNEL}"
 
     @property
     def text(self) -> str:

@@ -167,6 +167,7 @@ def test_labels_name_the_closest_library_kernel_with_a_signed_cosine_against_cha
     assert labels[2].text.startswith("Filter 2: no close classic kernel (best ")
     assert labels[1].short == "#1 \u2248 Sobel: vertical edges, inverted (-1.00)"
     assert labels[2].short == "#2: no close classic kernel"
+    assert labels[0].brief("Filter ") == "Filter 0 \u2248 Sobel: horizontal edges (+1.00)"
 
 
 def test_shipped_labels_are_named_only_above_what_random_filters_reach(learned):
@@ -450,6 +451,7 @@ def test_learned_filter_link_labels_the_filter_and_shows_all_responses(learned):
     assert app.radio(key=FILTERS_KERNEL_SOURCE).value == "Learned by the network"
     label = label_filters(learned.trained)[17].text
     assert app.selectbox(key=FILTERS_LEARNED_INDEX).value == 17
+    assert app.selectbox(key=FILTERS_LEARNED_INDEX).format_func(0) == "Filter 0: no close classic kernel"
     assert any(label in c.value for c in app.caption)
     assert "6. The network learns its filters" in subheaders(app)
     app.select_slider(key=FILTERS_LEARNED_EPOCH).set_value(0).run()

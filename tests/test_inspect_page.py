@@ -62,9 +62,9 @@ def test_feature_maps_tab_shows_the_course_trio_and_rejects_bad_indices():
     assert [a["text"] for a in grid["layout"]["annotations"]][:5] == [
         "input 28x28",
         "conv1 26x26<br>filter 1",
-        "pool1 13x13<br>conv1's 1, pooled",
-        "conv2 11x11<br>another filter 1",
-        "pool2 5x5<br>conv2's 1, pooled",
+        "pool1 13x13<br>pooled conv1",
+        "conv2 11x11<br>new filter 1",
+        "pool2 5x5<br>pooled conv2",
     ]
     assert len(grid["data"]) == 3 * 5  # three ankle boots x (input + four layers)
     caption = next(c.value for c in app.caption if "of each layer" in c.value)

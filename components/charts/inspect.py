@@ -119,10 +119,10 @@ def channel_notes(layers: Sequence[tuple[str, str]], number: int) -> list[str]:
     notes, conv = [], None
     for name, kind in layers:
         if kind == "Conv2D":
-            notes.append(f"filter {number}" if conv is None else f"another filter {number}")
+            notes.append(f"filter {number}" if conv is None else f"new filter {number}")
             conv = name
         else:
-            notes.append(f"{conv}'s {number}, pooled" if conv else f"channel {number}, pooled")
+            notes.append(f"pooled {conv}" if conv else "pooled input")
     return notes
 
 

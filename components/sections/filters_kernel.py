@@ -108,7 +108,7 @@ def learned_kernel(linked_filter: int) -> tuple[np.ndarray, str, int] | None:
         "Filter of the first Conv2D layer",
         range(filters.count),
         index=min(linked_filter, filters.count - 1),
-        format_func=lambda i: labels[i].text,
+        format_func=lambda i: labels[i].brief("Filter "),
         key=FILTERS_LEARNED_INDEX,
     )
     epoch = st.select_slider(
