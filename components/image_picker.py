@@ -16,7 +16,11 @@ from models.samples import is_fashion_sample, load_sample, sample_description, s
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
-COLOUR_MODES = ("Grayscale", "RGB (each channel filtered separately)")
+COLOUR_MODES = ("Grayscale", "RGB (3 colour channels)")
+COLOUR_HELP = (
+    "Filters: like Conv2D, one k x k x 3 kernel (the same k x k weights on each channel) adds the 3 channels into "
+    "one output map. Pooling: each channel is pooled on its own and all 3 are kept, as Keras pooling does."
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ def image_picker(key: str, *, default_sample: str = "Street scene", allow_rgb: b
             "Colour",
             COLOUR_MODES,
             horizontal=True,
+            help=COLOUR_HELP,
             key=image_picker_key(key, "mode"),
             index=0 if stored is None or stored.grayscale else 1,
         )

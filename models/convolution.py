@@ -225,6 +225,34 @@ def convolve2d(
     return np.ascontiguousarray(sampled)
 
 
+def conv2d_summed(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    bias: float = 0.0,
+    stride: int | tuple[int, int] = 1,
+    padding: Padding = "valid",
+) -> np.ndarray:
+    """What one Conv2D filter computes on an (H, W, C) image: a (k, k, C) kernel, each channel's slice
+    cross-correlated with that channel, summed over the channels into one (H', W') map, plus the bias."""
+    pixels = _as_image(image)
+    weights = np.asarray(kernel, dtype=np.float32)
+    if pixels.ndim != 3 or weights.ndim != 3 or weights.shape[2] != pixels.shape[2]:
+        raise ValueError(
+            f"Expected an (H, W, C) image and a (k, k, C) kernel with the same C, got {pixels.shape} and "
+            f"{weights.shape}."
+        )
+    maps = [
+        convolve2d(pixels[:, :, c], weights[:, :, c], stride=stride, padding=padding) for c in range(pixels.shape[2])
+    ]
+    return np.asarray(np.sum(maps, axis=0, dtype=np.float32) + np.float32(bias), dtype=np.float32)
+
+
+def same_on_each_channel(kernel2d: np.ndarray, channels: int) -> np.ndarray:
+    """A (k, k, C) kernel with the same k x k weights on each of the C input channels."""
+    return np.repeat(_as_kernel(kernel2d)[:, :, np.newaxis], channels, axis=2)
+
+
 def _as_image(image: np.ndarray) -> np.ndarray:
     pixels = np.asarray(image, dtype=np.float32)
     if pixels.ndim not in (2, 3):

@@ -29,12 +29,12 @@ from models.card import SHIPPED_MODEL
 from models.data import read_indices, scale_images
 from models.geometry import axis_plan
 from models.images import fingerprint
-from models.kernels import filters_first, most_similar_kernel
+from models.kernels import CHANCE_THRESHOLD, NO_CLOSE_KERNEL, filters_first, most_similar_kernel
 
 SPATIAL_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
 COURSE_TRIO = (0, 23, 28)  # the course notebook's FIRST_IMAGE, SECOND_IMAGE, THIRD_IMAGE: three ankle boots
-MATCH_THRESHOLD = 0.5  # |cosine| below this: a kernel is listed as having no close library match
-NO_MATCH = "No close match"
+MATCH_THRESHOLD = CHANCE_THRESHOLD  # |cosine| at or below this: no close library match (random filters reach it)
+NO_MATCH = NO_CLOSE_KERNEL.capitalize()
 
 
 class InspectionError(ValueError):
@@ -356,8 +356,10 @@ class KernelGroup:
 def group_kernels(kernels: np.ndarray, threshold: float = MATCH_THRESHOLD) -> list[KernelGroup]:
     """Group (n, 3, 3) kernels by their most similar library kernel (models.kernels.most_similar_kernel).
 
-    Groups are ordered largest first, kernels by |cosine| within a group. Kernels whose best
-    |cosine| is below `threshold`, or whose weights are all equal, form the last group, NO_MATCH.
+    Groups are ordered largest first, kernels by |cosine| within a group; a kernel matching the inverted
+    pattern (negative cosine) joins "<name>, inverted". Kernels whose best |cosine| does not beat `threshold`
+    (by default what 95% of random initial filters stay below), or whose weights are all zero, form the last
+    group, NO_MATCH.
     """
     if kernels.ndim != 3 or kernels.shape[1:] != (3, 3):
         raise InspectionError(f"Grouping needs 3x3 kernels, got shape {kernels.shape[1:]}.")
@@ -365,10 +367,15 @@ def group_kernels(kernels: np.ndarray, threshold: float = MATCH_THRESHOLD) -> li
     unmatched: list[tuple[int, float]] = []
     for index, weights in enumerate(kernels):
         try:
-            name, score = most_similar_kernel(weights)
+            match = most_similar_kernel(weights)
         except ValueError:
-            name, score = NO_MATCH, 0.0
-        (unmatched if abs(score) < threshold else members.setdefault(name, [])).append((index, score))
+            unmatched.append((index, 0.0))
+            continue
+        if abs(match.cosine) <= threshold:
+            unmatched.append((index, match.cosine))
+        else:
+            name = f"{match.best}, inverted" if match.cosine < 0 else match.best
+            members.setdefault(name, []).append((index, match.cosine))
     ordered = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
     if unmatched:
         ordered.append((NO_MATCH, unmatched))

@@ -109,48 +109,119 @@ KERNELS: dict[str, Kernel] = {
 
 
 def _similarity_candidates() -> dict[str, np.ndarray]:
-    """Unit-length, mean-removed patterns of the distinct 3x3 library kernels.
-
-    Left out: the box blur (flat, so no pattern once its mean is removed), the
-    identity (its mean-removed pattern is exactly the outline kernel's) and the
-    course copies of the Sobel kernels (the Sobel names are reported instead).
-    """
+    """Unit-length weights of the distinct 3x3 library kernels (the course copies of the Sobel kernels are left
+    out: the Sobel names are reported instead)."""
     candidates: dict[str, np.ndarray] = {}
     for name, kernel in KERNELS.items():
-        if kernel.weights.shape != (3, 3) or name in {"Identity", "Box blur 3x3"}:
+        if kernel.weights.shape != (3, 3):
             continue
         pattern = kernel.weights.astype(np.float64).ravel()
-        pattern -= pattern.mean()
         pattern /= np.linalg.norm(pattern)
-        if not any(np.allclose(pattern, seen) for seen in candidates.values()):
+        if not any(abs(float(pattern @ seen)) > 1 - 1e-9 for seen in candidates.values()):
             candidates[name] = pattern
     return candidates
 
 
 _SIMILARITY_CANDIDATES = _similarity_candidates()
+_CANDIDATE_NAMES = tuple(_SIMILARITY_CANDIDATES)
+_CANDIDATE_MATRIX = np.stack(list(_SIMILARITY_CANDIDATES.values()))
 
 
-def most_similar_kernel(weights3x3: np.ndarray) -> tuple[str, float]:
-    """Name the library 3x3 kernel whose pattern best matches these weights, with a signed score.
+def best_matches(kernels: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """For (n, 3, 3) weights: the best library kernel's name and the signed cosine similarity, per kernel.
 
-    Both are compared after removing their mean (so brightness offsets and scale
-    do not matter) by cosine similarity; the kernel with the largest absolute
-    similarity wins. The score is signed: near +1 means the same pattern, near -1
-    the inverted pattern (e.g. -0.97 for "Sobel: vertical edges" means it responds
-    to brightness falling, not rising, from left to right).
+    The cosine similarity of the nine weights themselves (their sum included, so a blur and a zero-sum bar
+    differ); the kernel with the largest |cosine| wins and the sign is kept (-1 = the inverted pattern).
+    All-zero kernels get score 0.
+    """
+    flat = np.asarray(kernels, dtype=np.float64).reshape(len(kernels), -1)
+    norms = np.linalg.norm(flat, axis=1)
+    scores = (flat @ _CANDIDATE_MATRIX.T) / np.where(norms > 0, norms, 1.0)[:, np.newaxis]
+    best = np.abs(scores).argmax(axis=1)
+    return [_CANDIDATE_NAMES[i] for i in best], np.clip(scores[np.arange(len(flat)), best], -1.0, 1.0)
+
+
+# ---------------------------------------------------------------- what random filters reach
+
+FIRST_LAYER_SHAPE = (3, 3, 1, 64)  # the course CNN's first Conv2D kernel in Keras's layout
+CHANCE_PERCENTILE = 95
+CHANCE_SAMPLES = 100_000
+CHANCE_SEED = 17
+
+
+def glorot_uniform_limit(shape: tuple[int, ...]) -> float:
+    """Keras's glorot_uniform bound for a conv kernel (k, k, in, out): sqrt(6 / (fan_in + fan_out))."""
+    receptive = int(np.prod(shape[:-2]))
+    fan_in, fan_out = receptive * shape[-2], receptive * shape[-1]
+    return float(np.sqrt(6.0 / (fan_in + fan_out)))
+
+
+def random_first_layer_kernels(count: int, seed: int = CHANCE_SEED) -> np.ndarray:
+    """`count` 3x3 kernels drawn as Keras initialises the course CNN's first layer: (count, 3, 3)."""
+    limit = glorot_uniform_limit(FIRST_LAYER_SHAPE)
+    return np.random.default_rng(seed).uniform(-limit, limit, size=(count, 3, 3))
+
+
+def _chance_threshold() -> float:
+    _, scores = best_matches(random_first_layer_kernels(CHANCE_SAMPLES))
+    return float(np.percentile(np.abs(scores), CHANCE_PERCENTILE))
+
+
+CHANCE_THRESHOLD = _chance_threshold()  # 95% of random initial filters match some library kernel less well
+NO_CLOSE_KERNEL = "no close classic kernel"
+
+
+@dataclass(frozen=True)
+class KernelMatch:
+    """The library kernel a 3x3 filter resembles most, the signed cosine, and what random filters reach."""
+
+    best: str
+    cosine: float
+    chance: float = CHANCE_THRESHOLD
+
+    @property
+    def close(self) -> bool:
+        """Whether the match beats the 95th percentile of random initial filters' best matches."""
+        return abs(self.cosine) > self.chance
+
+    @property
+    def name(self) -> str:
+        """The kernel's name ("..., inverted" for a negative cosine) or "no close classic kernel"."""
+        if not self.close:
+            return NO_CLOSE_KERNEL
+        return f"{self.best}, inverted" if self.cosine < 0 else self.best
+
+    @property
+    def score(self) -> str:
+        """E.g. "cosine -0.93, chance 95th percentile 0.78"."""
+        return f"cosine {self.cosine:+.2f}, chance {CHANCE_PERCENTILE}th percentile {self.chance:.2f}"
+
+    @property
+    def text(self) -> str:
+        """E.g. "≈ Sobel: vertical edges, inverted (cosine -0.93, chance 95th percentile 0.78)", or "no close
+        classic kernel (best Sharpen: cosine +0.41, chance 95th percentile 0.78)"."""
+        if self.close:
+            return f"\u2248 {self.name} ({self.score})"
+        return f"{NO_CLOSE_KERNEL} (best {self.best}: {self.score})"
+
+
+def most_similar_kernel(weights3x3: np.ndarray) -> KernelMatch:
+    """The library 3x3 kernel whose weights best match these, with the signed cosine similarity.
+
+    Cosine similarity of the nine weights (scale does not matter; the sum does, so a zero-sum bar is not a
+    blur). Near +1 means the same pattern, near -1 the inverted pattern (e.g. -0.97 for "Sobel: vertical
+    edges" means it responds to brightness falling, not rising, from left to right). `KernelMatch.close`
+    says whether the match beats what random initial filters reach.
     """
     weights = np.asarray(weights3x3, dtype=np.float64)
     if weights.shape != (3, 3):
         raise ValueError(f"Expected 3x3 weights, got shape {weights.shape}.")
     if not np.all(np.isfinite(weights)):
         raise ValueError("The weights contain NaN or infinite values.")
-    pattern = weights.ravel() - weights.mean()
-    norm = np.linalg.norm(pattern)
-    if norm <= 1e-12 * max(1.0, float(np.abs(weights).max())):
-        raise ValueError("All nine weights are equal: the kernel has no pattern to compare.")
-    scores = {name: float(pattern @ candidate) / norm for name, candidate in _SIMILARITY_CANDIDATES.items()}
-    best = max(scores, key=lambda name: abs(scores[name]))
-    return best, float(np.clip(scores[best], -1.0, 1.0))
+    if not np.any(weights):
+        raise ValueError("All nine weights are zero: the kernel has no pattern to compare.")
+    names, scores = best_matches(weights[np.newaxis])
+    return KernelMatch(names[0], float(scores[0]))
 
 
 def filters_first(kernel: np.ndarray) -> np.ndarray:

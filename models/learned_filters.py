@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.convolution import Padding, convolve2d
-from models.kernels import filters_first, most_similar_kernel
+from models.kernels import NO_CLOSE_KERNEL, KernelMatch, filters_first, most_similar_kernel
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,22 +50,41 @@ class LearnedFilters:
 
 @dataclass(frozen=True)
 class FilterLabel:
-    """The library kernel a learned filter most resembles, with the signed cosine similarity."""
+    """The library kernel a learned filter resembles most (`match`), named only when it beats chance."""
 
     index: int
-    kernel_name: str
-    cosine: float
+    match: KernelMatch
+
+    @property
+    def kernel_name(self) -> str:
+        """The kernel's name (", inverted" for a negative cosine), or "no close classic kernel"."""
+        return self.match.name
+
+    @property
+    def cosine(self) -> float:
+        return self.match.cosine
+
+    @property
+    def short(self) -> str:
+        """E.g. "#17 ≈ Sobel: horizontal edges (+0.91)" or "#0: no close classic kernel"."""
+        return self.brief("#")
+
+    def brief(self, prefix: str) -> str:
+        """The name and cosine without the chance level, after `prefix` and the filter number."""
+        if self.match.close:
+            return f"{prefix}{self.index} \u2248 {self.kernel_name} ({self.cosine:+.2f})"
+        return f"{prefix}{self.index}: {NO_CLOSE_KERNEL}"
 
     @property
     def text(self) -> str:
-        """E.g. "Filter 17 ≈ Sobel: horizontal edges (cosine 0.91)"; negative scores say "inverted"."""
-        inverted = ", inverted" if self.cosine < 0 else ""
-        return f"Filter {self.index} \u2248 {self.kernel_name} (cosine {self.cosine:.2f}{inverted})"
+        """E.g. "Filter 17 ≈ Sobel: horizontal edges (cosine +0.91, chance 95th percentile 0.78)"."""
+        separator = " " if self.match.close else ": "
+        return f"Filter {self.index}{separator}{self.match.text}"
 
 
 def label_filters(kernels: np.ndarray) -> list[FilterLabel]:
     """Label each 3x3 kernel of (n, 3, 3) `kernels` with its most similar library kernel."""
-    return [FilterLabel(index, *most_similar_kernel(weights)) for index, weights in enumerate(kernels)]
+    return [FilterLabel(index, most_similar_kernel(weights)) for index, weights in enumerate(kernels)]
 
 
 def filter_responses(

@@ -39,7 +39,7 @@ if raw is None:
     st.stop()
 
 if not quiz_mode or quiz(picked, chosen):
-    show_results(picked, chosen, raw, key=filtered_key(picked, chosen, stride, padding))
+    show_results(picked, chosen, raw, key=filtered_key(picked, chosen, stride, padding), stride=stride, padding=padding)
     step_through(picked.pixels, chosen.weights, raw, stride, padding)
     if learned_chosen():
         learned_section(picked, stride, padding)

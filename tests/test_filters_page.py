@@ -30,6 +30,7 @@ from components.charts.filters import (
     window_figure,
 )
 from components.charts.pictures import colorize
+from components.image_picker import COLOUR_MODES
 from components.session_keys import (
     FILTERS_ALL_RESPONSES,
     FILTERS_GRID_SIZE,
@@ -49,11 +50,12 @@ from components.teaching.quiz import make_question, similarity
 from models.card import SHIPPED_MODEL, read_filter_snapshots
 from models.convolution import convolve2d, explain_pixel, shape_formula
 from models.images import LUMA_WEIGHTS, to_display_uint8
-from models.kernels import KERNELS
-from models.learned_filters import FilterLabel, LearnedFilters, filter_responses, label_filters
+from models.kernels import CHANCE_THRESHOLD, KERNELS
+from models.learned_filters import LearnedFilters, filter_responses, label_filters
 from models.samples import FASHION_PREFIX, draw_town, load_sample
 from tests.apptest import APP, open_page
 from tests.browser import ROOT
+from tests.kernel_reference import reference_best, reference_chance
 
 PAGE = "pages/filters.py"
 DEFAULT_SAMPLE = "Street scene"
@@ -150,17 +152,37 @@ def test_learned_filters_reorder_the_keras_snapshots(learned):
         LearnedFilters.from_snapshots(snapshots[:, :, :, :, :].repeat(2, axis=3))
 
 
-def test_labels_name_the_closest_library_kernel_with_a_signed_cosine():
+def test_labels_name_the_closest_library_kernel_with_a_signed_cosine_against_chance():
     sobel_h, sobel_v = KERNELS["Sobel: horizontal edges"].weights, KERNELS["Sobel: vertical edges"].weights
-    labels = label_filters(np.stack([3 * sobel_h + 1, -sobel_v]))
-    assert [(label.index, label.kernel_name) for label in labels] == [
-        (0, "Sobel: horizontal edges"),
-        (1, "Sobel: vertical edges"),
+    labels = label_filters(np.stack([3 * sobel_h, -sobel_v, np.eye(3) - np.eye(3)[::-1]]))
+    assert [label.kernel_name for label in labels] == [
+        "Sobel: horizontal edges",
+        "Sobel: vertical edges, inverted",
+        "no close classic kernel",
     ]
     assert labels[0].cosine == pytest.approx(1.0) and labels[1].cosine == pytest.approx(-1.0)
-    assert labels[0].text == "Filter 0 \u2248 Sobel: horizontal edges (cosine 1.00)"
-    assert labels[1].text == "Filter 1 \u2248 Sobel: vertical edges (cosine -1.00, inverted)"
-    assert FilterLabel(17, "Sobel: horizontal edges", 0.914).text.endswith("(cosine 0.91)")
+    chance = f"chance 95th percentile {CHANCE_THRESHOLD:.2f}"
+    assert labels[0].text == f"Filter 0 \u2248 Sobel: horizontal edges (cosine +1.00, {chance})"
+    assert labels[1].text == f"Filter 1 \u2248 Sobel: vertical edges, inverted (cosine -1.00, {chance})"
+    assert labels[2].text.startswith("Filter 2: no close classic kernel (best ")
+    assert labels[1].short == "#1 \u2248 Sobel: vertical edges, inverted (-1.00)"
+    assert labels[2].short == "#2: no close classic kernel"
+    assert labels[0].brief("Filter ") == "Filter 0 \u2248 Sobel: horizontal edges (+1.00)"
+
+
+def test_shipped_labels_are_named_only_above_what_random_filters_reach(learned):
+    limit = np.sqrt(6 / (3 * 3 * 1 + 3 * 3 * 64))  # Keras's glorot_uniform bound for the (3, 3, 1, 64) kernel
+    chance = reference_chance(20_000, 99, limit)
+    for when in (learned.initial, learned.trained):
+        for label, (best, score) in zip(label_filters(when), reference_best(when)):
+            assert label.match.best == best and label.cosine == pytest.approx(score, abs=1e-6)
+            if abs(abs(score) - chance) > 0.01:  # clear of the edge (two estimates of the same percentile)
+                expected = (f"{best}, inverted" if score < 0 else best) if abs(score) > chance else "no close"
+                assert label.kernel_name.startswith(expected), label.text
+    initial, trained = label_filters(learned.initial), label_filters(learned.trained)
+    assert sum(label.match.close for label in initial) <= 0.05 * 64  # random weights: about chance, or fewer
+    assert sum(label.match.close for label in trained) > sum(label.match.close for label in initial)
+    assert trained[0].kernel_name == "no close classic kernel"  # was "Gaussian blur 3x3 (cosine 0.57)"
 
 
 def test_learned_filters_and_their_responses_match_the_shipped_keras_model(learned, fashion):
@@ -403,14 +425,25 @@ def test_a_large_transparent_upload_is_flattened_and_downscaled_with_a_notice():
     rgba[:, :1024] = (20, 40, 200, 255)  # opaque blue left half, transparent right half
     app = filters_page()
     app.radio(key="filters_source").set_value("Upload").run()
-    app.radio(key="filters_mode").set_value("RGB (each channel filtered separately)").run()
+    app.radio(key="filters_mode").set_value(COLOUR_MODES[1]).run()
     app.file_uploader(key="filters_upload").set_value(("big.png", png_bytes(rgba, "RGBA"), "image/png")).run()
     assert not app.exception and not app.error
     notice = app.info[0].value
     assert "Downscaled from 2048x1536 to 1024x768 working size" in notice and "Alpha channel flattened" in notice
     assert app.code[0].value == shape_formula(768, 1024, 3, 1, "valid")
     assert app.radio(key=FILTERS_STEP_CHANNEL).value == "red"
-    assert any("each of the 3 colour channels" in m.value for m in app.markdown)
+    assert COLOUR_MODES[1] == "RGB (3 colour channels)"
+    assert app.radio(key="filters_mode").help.startswith("Filters: like Conv2D, one k x k x 3 kernel")
+    step = next(m.value for m in app.markdown if "before the sum over channels" in m.value)
+    assert "Conv2D's output there adds red, green and blue: " in step
+    assert any(
+        "Conv2D uses one 3x3x3 kernel (here the same 3x3 weights on each colour channel) and adds the 3 channels' "
+        "results into one output map (plus the bias, 0 here), so the output has 1 channel." in m.value
+        for m in app.markdown
+    )
+    assert not any("separately" in m.value for m in app.markdown)
+    assert any(c.value.startswith("Conv2D's output: one 3x3x3 kernel") for c in app.caption)
+    assert [e.label for e in app.expander if "before the sum" in e.label] == ["Each channel alone, before the sum"]
 
 
 def test_learned_filter_link_labels_the_filter_and_shows_all_responses(learned):
@@ -418,10 +451,12 @@ def test_learned_filter_link_labels_the_filter_and_shows_all_responses(learned):
     assert app.radio(key=FILTERS_KERNEL_SOURCE).value == "Learned by the network"
     label = label_filters(learned.trained)[17].text
     assert app.selectbox(key=FILTERS_LEARNED_INDEX).value == 17
+    assert app.selectbox(key=FILTERS_LEARNED_INDEX).format_func(0) == "Filter 0: no close classic kernel"
     assert any(label in c.value for c in app.caption)
     assert "6. The network learns its filters" in subheaders(app)
     app.select_slider(key=FILTERS_LEARNED_EPOCH).set_value(0).run()
-    assert any(c.value.startswith("At initialisation it most resembles") for c in app.caption)
+    at_start = label_filters(learned.initial)[17].match.text
+    assert any(c.value.startswith(f"At initialisation: {at_start}; after training: {label}") for c in app.caption)
     app.toggle(key=FILTERS_ALL_RESPONSES).set_value(True).run()
     assert not app.exception
     assert any("one filter's raw response (weights after epoch 0" in c.value for c in app.caption)

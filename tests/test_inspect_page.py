@@ -26,10 +26,12 @@ from components.session_keys import (
 )
 from components.training_jobs import run_store
 from models import inspection as ins
-from models.card import SHIPPED_MODEL
+from models.card import SHIPPED_MODEL, read_filter_snapshots
+from models.kernels import CHANCE_THRESHOLD
 from models.zoo import load_model_file
 from tests.apptest import figures, open_page, plotly_array
 from tests.browser import ROOT
+from tests.kernel_reference import reference_best, reference_chance
 
 PAGE = "pages/inspect.py"
 
@@ -59,12 +61,17 @@ def test_feature_maps_tab_shows_the_course_trio_and_rejects_bad_indices():
     grid = figures(app)[0]
     assert [a["text"] for a in grid["layout"]["annotations"]][:5] == [
         "input 28x28",
-        "conv1 26x26",
-        "pool1 13x13",
-        "conv2 11x11",
-        "pool2 5x5",
+        "conv1 26x26<br>filter 1",
+        "pool1 13x13<br>pooled conv1",
+        "conv2 11x11<br>new filter 1",
+        "pool2 5x5<br>pooled conv2",
     ]
     assert len(grid["data"]) == 3 * 5  # three ankle boots x (input + four layers)
+    caption = next(c.value for c in app.caption if "of each layer" in c.value)
+    assert caption.startswith("Filter 1 of each layer: different filters that share a number.")
+    assert "conv2's filter 1 is not conv1's filter 1 again: it has its own 3x3x64 weights" in caption
+    assert "adds up all 64 maps of pool1" in caption
+    assert "Filter 1 after each layer" not in caption
     app.radio(key=INSPECT_SOURCE).set_value("By index").run()
     app.text_input(key=INSPECT_INDICES).set_value("5, 99999").run()
     assert not app.exception
@@ -128,6 +135,26 @@ def test_learned_filters_tab_draws_each_conv1_kernel_with_the_model_files_weight
         for (row, column), weight in weights.items():
             drawn[row - top, column - left] = weight
         np.testing.assert_allclose(drawn, kernels[:, :, number], rtol=1e-6, err_msg=f"filter {number}")
+
+
+def test_learned_filters_caption_states_the_medians_and_the_count_above_chance():
+    app = open_tab("Learned filters")
+    snapshots = read_filter_snapshots()
+    limit = np.sqrt(6 / (3 * 3 * 1 + 3 * 3 * 64))  # Keras's glorot_uniform bound for the (3, 3, 1, 64) kernel
+    chance = reference_chance(20_000, 7, limit)
+    assert chance == pytest.approx(CHANCE_THRESHOLD, abs=0.01)
+    medians, counts = [], []
+    for snapshot in (snapshots[0], snapshots[-1]):
+        scores = np.abs([score for _, score in reference_best(np.moveaxis(snapshot[:, :, 0, :], -1, 0))])
+        medians.append(f"{np.median(scores):.2f}")
+        counts.append(int((scores > CHANCE_THRESHOLD).sum()))
+    caption = next(c.value for c in app.caption if "Random 3x3 weights" in c.value)
+    assert f"at most {CHANCE_THRESHOLD:.2f} (chance)" in caption
+    assert f"Median best |cosine| {medians[0]} at initialisation, {medians[1]} after training" in caption
+    assert f"above chance: {counts[0]} of 64 at initialisation, {counts[1]} of 64 after training" in caption
+    assert counts[0] <= 3 < counts[1]
+    intro = next(m.value for m in app.markdown if "grouped by the library kernel" in m.value)
+    assert f"beats {CHANCE_THRESHOLD:.2f}, which 95% of random initial filters stay below" in intro
 
 
 def test_embedding_tab_places_every_test_image_under_its_true_class(fashion):

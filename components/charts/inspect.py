@@ -113,23 +113,63 @@ def why_text(layer: str | None, shape: tuple[int, int] = (0, 0)) -> str:
     )
 
 
-def kernels_caption(initial: np.ndarray, trained: np.ndarray, epochs: int, typical: Sequence[float]) -> str:
-    """The learned-filters caption: weight ranges before/after `epochs` and the median best |cosine| of each."""
+def channel_notes(layers: Sequence[tuple[str, str]], number: int) -> list[str]:
+    """What channel `number` of each (name, kind) layer is: a conv layer's own filter, or a pooling layer's copy of
+    the conv filter before it, pooled (pooling keeps the channels)."""
+    notes, conv = [], None
+    for name, kind in layers:
+        if kind == "Conv2D":
+            notes.append(f"filter {number}" if conv is None else f"new filter {number}")
+            conv = name
+        else:
+            notes.append(f"pooled {conv}" if conv else "pooled input")
+    return notes
+
+
+def channel_caption(layers: Sequence[tuple[str, str, str]], number: int) -> str:
+    """The feature-map grid's caption for (name, kind, weights shape e.g. "3x3x32") layers: which columns show the
+    same filter."""
+    text = (
+        f"Filter {number} of each layer: different filters that share a number. A pooling layer keeps its input's "
+        f"channels, so its map {number} is the conv map {number} before it, pooled."
+    )
+    convs = [(position, name, shape) for position, (name, kind, shape) in enumerate(layers) if kind == "Conv2D"]
+    if len(convs) > 1:
+        (_, first, _), (position, second, shape) = convs[0], convs[1]
+        text += (
+            f" {second}'s filter {number} is not {first}'s filter {number} again: it has its own {shape} weights "
+            f"and adds up all {shape.rsplit('x', 1)[1]} maps of {layers[position - 1][0]}."
+        )
+    return text
+
+
+def kernels_caption(
+    initial: np.ndarray, trained: np.ndarray, epochs: int, typical: Sequence[float], close: Sequence[int], chance: float
+) -> str:
+    """The learned-filters caption: weight ranges before/after `epochs`, the median best |cosine| (`typical`) and
+    the number of kernels beating `chance` (`close`), at initialisation and after training."""
+    count = len(trained)
     return (
         f"Same layout in both views (grouped by the trained kernels); each kernel is coloured relative to its "
         f"own largest weight. Weights at initialisation: "
         f"{initial.min():+.2f} to {initial.max():+.2f} (Glorot uniform); after {epochs} epochs: "
         f"{trained.min():+.2f} to {trained.max():+.2f}. Random 3x3 weights resemble some library kernel too: "
-        f"median best |cosine| {typical[0]:.2f} at initialisation, {typical[1]:.2f} after training."
+        f"95% of random Glorot-uniform filters reach best |cosine| at most {chance:.2f} (chance), so only a "
+        f"match above it gets a name. Median best |cosine| {typical[0]:.2f} at initialisation, {typical[1]:.2f} "
+        f"after training; above chance: {close[0]} of {count} at initialisation, {close[1]} of {count} after "
+        "training."
     )
 
 
-def kernel_notes(groups, count: int) -> list[str]:
-    """Per kernel, "≈ name (cosine +0.91)" for the group (name, indices, scores) it belongs to."""
+def kernel_notes(groups, count: int, chance: float, no_match: str) -> list[str]:
+    """Per kernel, "≈ name (cosine +0.91, chance 95th percentile 0.78)" for the group (name, indices, scores) it
+    belongs to; kernels of the `no_match` group get "no close classic kernel (best |cosine| ...)"."""
     notes = [""] * count
     for group in groups:
         for index, score in zip(group.indices, group.scores):
-            notes[index] = f"≈ {group.name} (cosine {score:+.2f})"
+            score_text = f"cosine {score:+.2f}, chance 95th percentile {chance:.2f}"
+            named = group.name != no_match
+            notes[index] = f"\u2248 {group.name} ({score_text})" if named else f"{group.name} ({score_text})"
     return notes
 
 

@@ -26,7 +26,7 @@ from components.session_keys import (
 )
 from components.teaching.tour import TOUR_KERNEL
 from models.config import COURSE_CNN
-from models.convolution import convolve2d, shape_formula
+from models.convolution import conv2d_summed, convolve2d, same_on_each_channel, shape_formula
 from models.geometry import PADDINGS, Padding
 from models.images import fingerprint, to_npy_bytes, to_png_bytes
 from models.kernels import KERNELS
@@ -83,7 +83,11 @@ def filtered(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: Pa
     channels = (
         ""
         if picked.grayscale
-        else (" The kernel runs over each of the 3 colour channels separately, so the output keeps 3 channels.")
+        else (
+            f" On this RGB image Conv2D uses one {size}x{size}x3 kernel (here the same {size}x{size} weights on each "
+            "colour channel) and adds the 3 channels' results into one output map (plus the bias, 0 here), so "
+            "the output has 1 channel."
+        )
     )
     st.markdown(
         f"**Shape arithmetic** for this {height} x {width} (height x width) image, a {size}x{size} kernel "
@@ -107,23 +111,35 @@ def show_results(
     raw: np.ndarray,
     heading: str = "4. Original and filtered",
     key: str | None = None,
+    *,
+    stride: int = 1,
+    padding: Padding = "valid",
 ) -> None:
-    """The image and its filtered output; `key` names them (default: their fingerprint) to keep the figure."""
+    """The image and its filtered output; `key` names them (default: their fingerprint) to keep the figure.
+
+    For an RGB image `raw` holds the kernel's result on each channel alone; the output shown is Conv2D's: one
+    k x k x 3 kernel (the same weights on each channel) summed over the channels, at this stride and padding."""
     st.subheader(heading)
-    figure = once(
-        key or fingerprint(picked.pixels, raw), ("response",), functools.partial(response_figure, picked.pixels, raw)
-    )
+    name = key or fingerprint(picked.pixels, raw)
+    channels = raw
+    if raw.ndim == 3:
+        kernel = same_on_each_channel(chosen.weights, raw.shape[2])
+        raw = once(
+            name, ("summed",), functools.partial(conv2d_summed, picked.pixels, kernel, stride=stride, padding=padding)
+        )
+    figure = once(name, ("response",), functools.partial(response_figure, picked.pixels, raw))
     st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG)
-    shared = (
-        "Raw and ReLU panels share one colour scale"
-        if picked.grayscale
-        else "The three raw channel panels share one colour scale"
-    )
     notes = [
-        f"Raw output from {raw.min():.3f} to {raw.max():.3f}. {shared}: white is 0, blue negative, red "
-        "positive. ReLU keeps the positive part, as a Conv2D layer with activation='relu' does. The rescaled "
-        "panel stretches min..max to black..white, for display only."
+        f"Raw output from {raw.min():.3f} to {raw.max():.3f}. Raw and ReLU panels share one colour scale: white is "
+        "0, blue negative, red positive. ReLU keeps the positive part, as a Conv2D layer with activation='relu' "
+        "does. The rescaled panel stretches min..max to black..white, for display only."
     ]
+    if channels.ndim == 3:
+        notes.insert(
+            0,
+            f"Conv2D's output: one {chosen.weights.shape[0]}x{chosen.weights.shape[0]}x3 kernel (the same weights "
+            "on red, green and blue) summed over the 3 channels into one map, bias 0.",
+        )
     factor = display_factor(raw.shape, shown_side(raw))
     if factor > 1:
         notes.append(
@@ -131,6 +147,17 @@ def show_results(
             f"computed at the full {raw.shape[0]} x {raw.shape[1]} (height x width)."
         )
     st.caption(" ".join(notes))
+    if channels.ndim == 3:
+        with st.expander("Each channel alone, before the sum"):
+            st.plotly_chart(
+                once(name, ("channels",), functools.partial(response_figure, picked.pixels, channels)),
+                width="stretch",
+                config=PLOTLY_CONFIG,
+            )
+            st.caption(
+                "The kernel on red, green and blue alone (raw panels share one colour scale). Conv2D adds these "
+                "three maps pixel by pixel: that sum is the output above."
+            )
     stem = download_stem(picked.label, chosen.title)
     left, right = st.columns(2)
     left.download_button(

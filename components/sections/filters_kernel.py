@@ -108,7 +108,7 @@ def learned_kernel(linked_filter: int) -> tuple[np.ndarray, str, int] | None:
         "Filter of the first Conv2D layer",
         range(filters.count),
         index=min(linked_filter, filters.count - 1),
-        format_func=lambda i: labels[i].text,
+        format_func=lambda i: labels[i].brief("Filter "),
         key=FILTERS_LEARNED_INDEX,
     )
     epoch = st.select_slider(
@@ -121,10 +121,11 @@ def learned_kernel(linked_filter: int) -> tuple[np.ndarray, str, int] | None:
     weights = filters.history[epoch, index]
     when = "at initialisation" if epoch == 0 else f"after epoch {epoch}"
     try:
-        name, cosine = most_similar_kernel(weights)
+        match = most_similar_kernel(weights)
         st.caption(
-            f"{when.capitalize()} it most resembles **{name}** (cosine {cosine:.2f}); "
-            f"after training: {labels[index].text}. Weights only, without the layer's bias."
+            f"{when.capitalize()}: {match.text}; after training: {labels[index].text}. A kernel is named only if "
+            "its |cosine| beats what 95% of random initial filters reach; a negative cosine is the inverted "
+            "pattern. Weights only, without the layer's bias."
         )
     except ValueError as error:
         st.caption(str(error))

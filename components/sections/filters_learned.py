@@ -17,6 +17,7 @@ from components.resources import learned_filters
 from components.session_keys import FILTERS_ALL_RESPONSES, FILTERS_LEARNED_EPOCH, FILTERS_LEARNED_INDEX
 from models.geometry import Padding
 from models.images import fingerprint, luma
+from models.kernels import CHANCE_SAMPLES, CHANCE_THRESHOLD
 from models.learned_filters import filter_responses
 
 RESPONSES_SIDE = 64
@@ -31,7 +32,8 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding) -> None:
     st.markdown(
         f"These are the {filters.count} 3x3 filters of the course network's first Conv2D layer. They were "
         "**not chosen by anyone**: they started as small random numbers and training on Fashion-MNIST "
-        f"shaped them over {filters.epochs} epochs. Several ended up close to the classic kernels above."
+        f"shaped them over {filters.epochs} epochs. {sum(label.match.close for label in labels)} of them ended up "
+        "clearly closer to a classic kernel above than random filters get; the others match none of them."
     )
     gallery = once(
         fingerprint(filters.history),
@@ -58,14 +60,17 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding) -> None:
             {
                 "filter": [label.index for label in best],
                 "resembles": [label.kernel_name for label in best],
+                "closest classic kernel": [label.match.best for label in best],
                 "cosine": [round(label.cosine, 3) for label in best],
             },
             hide_index=True,
             width="stretch",
         )
         st.caption(
-            "Cosine similarity after removing each kernel's mean: 1 is the same pattern, "
-            "-1 the inverted pattern (e.g. dark-to-light instead of light-to-dark)."
+            "Cosine similarity of the nine weights: 1 is the same pattern, -1 the inverted pattern (e.g. "
+            f"dark-to-light instead of light-to-dark). Chance: 95% of {CHANCE_SAMPLES:,} random Glorot-uniform "
+            f"filters (the layer's initialisation) reach |cosine| at most {CHANCE_THRESHOLD:.2f} with their "
+            "closest classic kernel, so only a filter above that is named; the rest say 'no close classic kernel'."
         )
     if st.toggle("Show all 64 responses to this image", key=FILTERS_ALL_RESPONSES):
         epoch = st.session_state.get(FILTERS_LEARNED_EPOCH, filters.epochs)

@@ -19,7 +19,8 @@ def step_through(pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride
     channel = None
     if pixels.ndim == 3:
         names = ("red", "green", "blue")
-        channel = names.index(st.radio("Channel", names, horizontal=True, key=FILTERS_STEP_CHANNEL))
+        label = "Channel (each channel alone, before the sum)"
+        channel = names.index(st.radio(label, names, horizontal=True, key=FILTERS_STEP_CHANNEL))
     image2d = pixels if channel is None else pixels[:, :, channel]
     output = raw if channel is None else raw[:, :, channel]
     out_h, out_w = output.shape
@@ -36,6 +37,14 @@ def step_through(pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride
     )
     if kernel.size <= 9:
         st.markdown(f"`{terms}` = **{step.total:.4f}**")
+    if channel is not None:
+        sums = " + ".join(f"{value:.4f}" for value in raw[row, col])
+        st.markdown(
+            f"The sum of the {kernel.size} products on {names[channel]} is **{step.total:.4f}**, that channel's "
+            f"value at row {row}, column {col} ({output[row, col]:.4f}) before the sum over channels. Conv2D's "
+            f"output there adds red, green and blue: {sums} = **{raw[row, col].sum():.4f}**."
+        )
+        return
     st.markdown(
         f"The sum of the {kernel.size} products is **{step.total:.4f}**: exactly the filtered image's "
         f"value at row {row}, column {col} ({output[row, col]:.4f}). After ReLU: "

@@ -37,11 +37,13 @@ def learned_filters_tab(subject: Subject) -> None:
     count, size = trained.shape[0], trained.shape[1]
     if size == 3:
         groups = once(subject.key, ("groups", "trained"), functools.partial(ins.group_kernels, trained))
-        rows, notes = [(group.name, group.indices) for group in groups], kernel_notes(groups, count)
+        rows = [(group.name, group.indices) for group in groups]
+        notes = kernel_notes(groups, count, ins.MATCH_THRESHOLD, ins.NO_MATCH)
         st.markdown(
             f"The first layer's {count} {size}x{size} kernels, grouped by the library kernel of the Filters page "
-            f"each resembles most (cosine similarity of the weights after removing their mean; a negative "
-            f"cosine means the inverted pattern; below {ins.MATCH_THRESHOLD} counts as no close match). "
+            "each resembles most (cosine similarity of the nine weights; a negative cosine means the inverted "
+            f"pattern). A kernel is named only if its |cosine| beats {ins.MATCH_THRESHOLD:.2f}, which 95% of "
+            "random initial filters stay below; the rest are 'no close classic kernel'. "
             "Hover a kernel for its weights. Blue is negative, red positive."
         )
     else:
@@ -61,5 +63,7 @@ def learned_filters_tab(subject: Subject) -> None:
         when: once(subject.key, ("groups", when), functools.partial(ins.group_kernels, weights))
         for when, weights in (("initial", initial), ("trained", trained))
     }
-    typical = [float(np.median([abs(s) for group in grouped[when] for s in group.scores])) for when in grouped]
-    st.caption(kernels_caption(initial, trained, len(snapshots) - 1, typical))
+    scores = {when: np.abs([s for group in grouped[when] for s in group.scores]) for when in grouped}
+    typical = [float(np.median(scores[when])) for when in grouped]
+    close = [int((scores[when] > ins.MATCH_THRESHOLD).sum()) for when in grouped]
+    st.caption(kernels_caption(initial, trained, len(snapshots) - 1, typical, close, ins.MATCH_THRESHOLD))

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from components.charts.inspect import GridColumn, all_maps_figure, image_grid_figure, item_label, prediction_labels
+from components.charts.inspect import (
+    GridColumn,
+    all_maps_figure,
+    channel_caption,
+    channel_notes,
+    image_grid_figure,
+    item_label,
+    prediction_labels,
+)
 from components.links import set_values
 from components.memo import once
 from components.query_state import link_update
@@ -43,7 +51,7 @@ if TYPE_CHECKING:
 
 
 def feature_maps_tab(model: keras.Model) -> list[int] | None:
-    """Feature maps of chosen test images, one filter through every layer, then all maps of one layer.
+    """Feature maps of chosen test images, the map with one number in every layer, then all maps of one layer.
 
     Returns the test images shown (None after an error)."""
     (_, _), (x_test, y_test) = fashion_mnist()
@@ -52,9 +60,9 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
         st.info("This model has no convolution or pooling layers, so it makes no feature maps.")
         return None
     st.markdown(
-        "A conv layer has many filters; each makes one **feature map**. Pick some test images and one filter: "
-        "each row is an image, each column a layer (bright = strong response). Items of one class light up "
-        "the same places."
+        "A conv layer has many filters; each makes one **feature map**. Pick some test images and a filter number: "
+        "each row is an image, each column a layer's map with that number (bright = strong response). Items of "
+        "one class light up the same places."
     )
     channels = filter_count(model, layers)
     st.session_state[INSPECT_FILTER] = min(st.session_state[INSPECT_FILTER], channels - 1)
@@ -83,13 +91,15 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
     probabilities = outputs[model.layers[-1].name]
     labels, wrong = prediction_labels(indices, y_test, probabilities, CLASS_NAMES)
     columns = [GridColumn("input 28x28", x_test[indices] / 255.0, "image")]
+    kinds = [(name, type(model.get_layer(name)).__name__) for name in layers]
     columns += [
-        GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}", outputs[name][..., number])
-        for name in layers
+        GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}<br>{note}", outputs[name][..., number])
+        for name, note in zip(layers, channel_notes(kinds, number))
     ]
     st.plotly_chart(image_grid_figure(x_test[indices] / 255.0, columns, labels), config=CHART_CONFIG)
     st.caption(
-        f"Filter {number} after each layer. One colour range per column; hover for values. "
+        channel_caption([(name, kind, weights_shape(model.get_layer(name))) for name, kind in kinds], number)
+        + " One colour range per column; hover for values. "
         "Row labels: test index, true class → predicted class and its probability."
         + (
             f" Misclassified: {', '.join(wrong)}; compare {'its' if len(wrong) == 1 else 'their'} maps with the others."
@@ -99,6 +109,12 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
     )
     all_maps(model, indices, layers, outputs)
     return indices
+
+
+def weights_shape(layer: keras.layers.Layer) -> str:
+    """A conv layer's weights per filter, e.g. "3x3x32" (k x k x input channels); "" for other layers."""
+    kernel = getattr(layer, "kernel", None)
+    return "" if kernel is None else "x".join(str(size) for size in kernel.shape[:3])
 
 
 def all_maps(model: keras.Model, indices: list[int], layers: list[str], outputs: dict) -> None:

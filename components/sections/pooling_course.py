@@ -48,7 +48,7 @@ def show_course_walk() -> None:
         range(filters.count),
         index=best,
         key=WALK_FILTER,
-        format_func=lambda i: f"#{i} \u2248 {labels[i].kernel_name} ({labels[i].cosine:+.2f})",
+        format_func=lambda i: labels[i].short,
     )
     second = second_col.selectbox(
         "Second conv: hand-made 3x3 kernel",

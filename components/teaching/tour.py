@@ -142,8 +142,8 @@ def feature_maps() -> Step:
         "inspect",
         "What the filters see: feature maps",
         f"Each of conv1's {count} filters makes its own feature map, bright where its pattern appears. Below, the "
-        "shipped model's maps of three ankle boots follow one filter through every layer: items of one class light "
-        "up in the same places.",
+        "shipped model's maps of three ankle boots show one filter number in every layer (different filters "
+        "that share a number): items of one class light up in the same places.",
         f"For one {INPUT_SHAPE[0]}x{INPUT_SHAPE[1]} image, how many feature maps does conv1 make, and what size is "
         "each?",
         f"{count} maps of {height}x{width} ({shape_text(conv1.shape)}): one per filter; a "
