@@ -176,6 +176,7 @@ def test_the_keras_code_and_summary_sit_beside_the_diagram():
     app = architecture_page(filters="32", padding="same")
     variant = CNNConfig(filters=32, padding="same")
     assert app.code[0].value == keras_code(variant).rstrip() and len(app.code) == 1
+    assert app.code[0].proto.wrap_lines  # the longest line (padding="same") wraps instead of hiding its end
     assert (
         'layers.Conv2D(32, kernel_size=(3, 3), padding="same", activation="relu", name="conv1"),' in app.code[0].value
     )

@@ -136,7 +136,7 @@ def show_shapes(rows: list[LayerRow]) -> None:
 def show_code(config: CNNConfig) -> None:
     """The design as Keras code, and model.summary() as Keras prints it (the shipped course CNN's, from its card)."""
     code_tab, summary_tab = st.tabs(["Keras code", "model.summary()"])
-    code_tab.code(keras_code(config), language="python")
+    code_tab.code(keras_code(config), language="python", wrap_lines=True)  # no line hidden behind a scrollbar
     code_tab.caption("Running this code builds this network; the table below has every layer's numbers.")
     if config != COURSE_CNN:
         summary_tab.markdown(
