@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from models.card import ModelFileError, read_filter_snapshots, read_model_card
+from models.card import DENSE_CARD, ModelFileError, read_filter_snapshots, read_model_card, read_shift_test
 from models.data import Arrays, DataError, load_fashion_mnist
 from models.learned_filters import FilterLabel, LearnedFilters, label_filters
 
@@ -49,6 +49,18 @@ def shipped_model() -> keras.Model:
 def model_card() -> dict:
     """The shipped model's card (raises ModelFileError)."""
     return read_model_card()
+
+
+@st.cache_data(show_spinner=False)
+def dense_model_card() -> dict:
+    """The shipped dense baseline's card, models/fashion_dnn.json (raises ModelFileError)."""
+    return read_model_card(DENSE_CARD)
+
+
+@st.cache_data(show_spinner=False)
+def shift_test() -> dict:
+    """Both shipped models on the test images moved 0-6 pixels, models/shift_test.json (raises ModelFileError)."""
+    return read_shift_test()
 
 
 @st.cache_data(show_spinner=False)

@@ -317,3 +317,36 @@ def format_bytes(count: int) -> str:
         if count >= size:
             return f"{count / size:.1f} {unit}"
     return f"{count} B"
+
+
+@dataclass(frozen=True)
+class SharingCost:
+    """A conv layer against a Dense layer mapping the same input to the same output (no weights shared)."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    conv_params: int
+    dense_params: int
+    dense_formula: str
+
+    @property
+    def ratio(self) -> float:
+        return self.dense_params / self.conv_params
+
+
+def parameter_sharing(config: CNNConfig = COURSE_CNN) -> SharingCost:
+    """The first conv layer's parameters against a Dense layer from the same (flattened) input to the same
+    (flattened) output: inputs * outputs weights + one bias per output. ConfigError if there is no conv layer."""
+    rows = layer_table_for_config(config)
+    conv = next((row for row in rows if row.kind == "Conv2D"), None)
+    if conv is None:
+        raise ConfigError("parameter sharing: this network has no conv layer")
+    in_shape = rows[rows.index(conv) - 1].output_shape
+    inputs, outputs = math.prod(in_shape), math.prod(conv.output_shape)
+    params = inputs * outputs + outputs
+    formula = (
+        f"{'*'.join(map(str, in_shape))} inputs * {'*'.join(map(str, conv.output_shape))} outputs + "
+        f"{outputs:,} biases = {inputs:,} * {outputs:,} + {outputs:,} = {params:,}"
+    )
+    return SharingCost(conv.name, in_shape, conv.output_shape, conv.params, params, formula)

@@ -1,7 +1,9 @@
-"""The shipped model's files and model card, readable without TensorFlow."""
+"""The shipped models' files and model cards (the course CNN and its dense baseline), and the translation test's
+numbers, readable without TensorFlow."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import zipfile
@@ -13,6 +15,11 @@ SHIPPED_MODEL = Path(__file__).with_name("fashion_cnn.keras")
 MODEL_CARD = SHIPPED_MODEL.with_suffix(".json")
 FILTER_SNAPSHOTS = SHIPPED_MODEL.with_suffix(".filters.npz")
 REBUILD_COMMAND = "python -m models.train --epochs 10 --output models/fashion_cnn.keras"
+DENSE_MODEL = SHIPPED_MODEL.with_name("fashion_dnn.keras")  # models.zoo.course_dnn(), the same recipe and data
+DENSE_CARD = DENSE_MODEL.with_suffix(".json")
+DENSE_REBUILD_COMMAND = "python -m models.train --model dense --epochs 10 --output models/fashion_dnn.keras"
+SHIFT_TEST = SHIPPED_MODEL.with_name("shift_test.json")  # both shipped models on shifted test images
+SHIFT_TEST_COMMAND = "python -m models.shift_test"
 MAX_CONFIG_BYTES = 1_000_000  # the course CNN's config.json is about 6 kB
 MAX_ARCHIVE_BYTES = 512 * 2**20  # unpacked; the shipped model is about 3 MB
 _KERAS_MODULE = re.compile(r"keras(\.\w+)*")
@@ -20,6 +27,11 @@ _KERAS_MODULE = re.compile(r"keras(\.\w+)*")
 
 class ModelFileError(RuntimeError):
     """A model file is missing or cannot be loaded; the message says how to rebuild it."""
+
+
+def rebuild_command(path: Path | str) -> str:
+    """The command that writes a shipped model file (or its card) again: the dense one's for fashion_dnn.*."""
+    return DENSE_REBUILD_COMMAND if Path(path).stem.split(".")[0] == DENSE_MODEL.stem else REBUILD_COMMAND
 
 
 def check_model_archive(path: Path) -> None:
@@ -87,14 +99,13 @@ def _check_config_is_plain_keras(config: object, refused: str) -> None:
 
 def read_model_card(path: Path = MODEL_CARD) -> dict:
     """The model card written by `python -m models.train` (test accuracy, epochs, versions...)."""
+    command = rebuild_command(path)
     try:
         card = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise ModelFileError(
-            f"Model card {path} is missing or unreadable ({exc}). Rebuild it with: {REBUILD_COMMAND}"
-        ) from exc
+        raise ModelFileError(f"Model card {path} is missing or unreadable ({exc}). Rebuild it with: {command}") from exc
     if not isinstance(card, dict) or "test_accuracy" not in card:
-        raise ModelFileError(f"Model card {path} has no test accuracy. Rebuild it with: {REBUILD_COMMAND}")
+        raise ModelFileError(f"Model card {path} has no test accuracy. Rebuild it with: {command}")
     return card
 
 
@@ -110,3 +121,25 @@ def read_filter_snapshots(path: Path = FILTER_SNAPSHOTS) -> np.ndarray:
     if kernels.ndim != 5 or kernels.shape[0] < 2:
         raise ModelFileError(f"Filter snapshots {path} have shape {kernels.shape}. Rebuild with: {REBUILD_COMMAND}")
     return kernels
+
+
+def read_shift_test(path: Path = SHIFT_TEST) -> dict:
+    """The translation test written by `python -m models.shift_test`: for 'cnn' and 'dense', the accuracy on the
+    test images moved 0-6 pixels ('mean' over right, left, down, up, and each direction). ModelFileError if
+    the file is missing or was computed from other model files than the shipped ones."""
+    try:
+        record = json.loads(Path(path).read_text())
+        models = record["models"]
+        for key, model_path in (("cnn", SHIPPED_MODEL), ("dense", DENSE_MODEL)):
+            if len(models[key]["mean"]) != len(record["shifts"]):
+                raise ValueError(f"{key}: {len(models[key]['mean'])} accuracies for {len(record['shifts'])} shifts")
+            if models[key]["sha256"] != hashlib.sha256(model_path.read_bytes()).hexdigest():
+                raise ModelFileError(
+                    f"The translation test in {path} was computed from another {model_path.name}. "
+                    f"Compute it again with: {SHIFT_TEST_COMMAND}"
+                )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(
+            f"The translation test {path} is missing or unreadable ({exc}). Compute it with: {SHIFT_TEST_COMMAND}"
+        ) from exc
+    return record

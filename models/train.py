@@ -30,6 +30,7 @@ class StopSignal(Protocol):
     def is_set(self) -> bool: ...
 
 
+MODEL_OUTPUTS = {"cnn": Path("models/fashion_cnn.keras"), "dense": Path("models/fashion_dnn.keras")}
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
 
 
@@ -202,6 +203,13 @@ class TerminalProgress:
         self.stream.write(f"\n  epoch {epoch + 1} done in {time.perf_counter() - self.epoch_start:.1f}s{extra}\n")
 
 
+def summary_text(model: keras.Model) -> str:
+    """`model.summary()` as Keras prints it (the model card keeps it, so pages show it without TensorFlow)."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda text, **_: lines.append(text))
+    return "\n".join(lines)
+
+
 def library_versions() -> dict[str, str]:
     return {
         "python": platform.python_version(),
@@ -213,7 +221,13 @@ def library_versions() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m models.train", description="Train the course CNN on Fashion-MNIST."
+        prog="python -m models.train", description="Train the course CNN (or its dense baseline) on Fashion-MNIST."
+    )
+    parser.add_argument(
+        "--model",
+        choices=sorted(MODEL_OUTPUTS),
+        default="cnn",
+        help="cnn: the course CNN (models.zoo.course_cnn); dense: last week's dense network (models.zoo.course_dnn)",
     )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -221,10 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-size", type=int, default=60_000, help="use the first N training images")
     parser.add_argument("--stop-at-accuracy", type=float, default=None, help="stop when training accuracy reaches this")
-    parser.add_argument("--output", type=Path, default=Path("models/fashion_cnn.keras"))
+    parser.add_argument(
+        "--output", type=Path, default=None, help="default: models/fashion_cnn.keras or fashion_dnn.keras"
+    )
     args = parser.parse_args(argv)
+    output: Path = args.output or MODEL_OUTPUTS[args.model]
 
-    from models.zoo import course_cnn
+    from models.zoo import course_cnn, course_dnn
 
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     x_train, y_train = x_train[: args.train_size], y_train[: args.train_size]
@@ -236,19 +253,22 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
     )
     keras.utils.set_random_seed(args.seed)
-    model = course_cnn()
+    model = course_cnn() if args.model == "cnn" else course_dnn()
     steps = -(-len(x_train) // args.batch_size)
     bar = TerminalProgress(args.epochs, steps, args.batch_size)
-    snapshots = FilterSnapshots()
-    result = train(model, (x_train, y_train), config, on_batch=bar.batch, on_epoch=bar.epoch, callbacks=[snapshots])
+    snapshots = [FilterSnapshots()] if args.model == "cnn" else []  # the dense network has no filters
+    result = train(model, (x_train, y_train), config, on_batch=bar.batch, on_epoch=bar.epoch, callbacks=snapshots)
     test = evaluate(model, x_test, y_test)
     print(f"test accuracy {test['accuracy']:.4f}, loss {test['loss']:.4f}, {result.seconds:.0f}s training")
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    model.save(args.output)
-    np.savez_compressed(args.output.with_suffix(".filters.npz"), conv1_kernels=np.stack(snapshots.kernels))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    model.save(output)
+    written = [output, output.with_suffix(".json")]
+    if snapshots:
+        np.savez_compressed(output.with_suffix(".filters.npz"), conv1_kernels=np.stack(snapshots[0].kernels))
+        written.append(output.with_suffix(".filters.npz"))
     card = {
-        "model": "course_cnn",
+        "model": model.name,
         "parameters": model.count_params(),
         "test_accuracy": round(test["accuracy"], 4),
         "test_loss": round(test["loss"], 4),
@@ -257,12 +277,13 @@ def main(argv: list[str] | None = None) -> int:
         "train_config": asdict(config),
         "train_images": len(x_train),
         "history": {k: [round(v, 4) for v in vals] for k, vals in result.history.items()},
+        "summary": summary_text(model),
         "command": "python -m models.train " + " ".join(argv if argv is not None else sys.argv[1:]),
         "versions": library_versions(),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    args.output.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    print(f"saved {args.output}, {args.output.with_suffix('.json')}, {args.output.with_suffix('.filters.npz')}")
+    output.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    print("saved " + ", ".join(str(path) for path in written))
     return 0
 
 

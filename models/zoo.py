@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from models.card import REBUILD_COMMAND, SHIPPED_MODEL, ModelFileError, check_model_archive
+from models.card import SHIPPED_MODEL, ModelFileError, check_model_archive, rebuild_command
 from models.config import COURSE_CNN, INPUT_SHAPE, NUM_CLASSES, CNNConfig, plan
 
 
@@ -63,17 +63,17 @@ def load_model_file(path: Path | str = SHIPPED_MODEL) -> keras.Model:
     refused with a short message before Keras reads them.
     """
     path = Path(path)
+    command = rebuild_command(path)
     if not path.is_file():
-        raise ModelFileError(f"Model file {path} is missing. Rebuild it with: {REBUILD_COMMAND}")
+        raise ModelFileError(f"Model file {path} is missing. Rebuild it with: {command}")
     try:
         check_model_archive(path)
     except ModelFileError as exc:
-        raise ModelFileError(f"{exc} Rebuild it with: {REBUILD_COMMAND}") from exc
+        raise ModelFileError(f"{exc} Rebuild it with: {command}") from exc
     try:
         return keras.models.load_model(path, safe_mode=True)
     except Exception as exc:  # Keras raises many types for corrupt archives
         detail = str(exc) if len(str(exc)) <= 300 else str(exc)[:300] + " ..."  # Keras may quote the whole config
         raise ModelFileError(
-            f"Model file {path} could not be loaded ({type(exc).__name__}: {detail}). "
-            f"Rebuild it with: {REBUILD_COMMAND}"
+            f"Model file {path} could not be loaded ({type(exc).__name__}: {detail}). Rebuild it with: {command}"
         ) from exc

@@ -5,6 +5,7 @@ import streamlit as st
 from components.page import start_page
 from components.sections.architecture import (
     builder,
+    show_code,
     show_collapse,
     show_comparison,
     show_shapes,
@@ -37,6 +38,7 @@ else:
         st.session_state[TRAIN_DESIGN_REQUEST] = True
         st.switch_page("pages/training.py")
     show_shapes(rows)
+    show_code(config)
     show_table(rows)
     show_shares(rows)
 show_comparison()

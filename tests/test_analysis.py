@@ -17,11 +17,13 @@ from models.analysis import (
     largest_share,
     layer_table,
     layer_table_for_config,
+    parameter_sharing,
     sum_text,
     table_records,
     totals,
 )
 from models.config import COURSE_CNN, CNNConfig, ConfigError, plan, shape_text
+from models.keras_code import keras_code
 from models.zoo import build_cnn, course_cnn, course_dnn
 
 
@@ -241,4 +243,30 @@ def test_table_records_show_times_signs_units_and_a_total():
         "5,056,000",
         "999,999,999",
         "3.16 billion",
+    ]
+
+
+def test_parameter_sharing_against_a_keras_dense_layer_of_the_same_output():
+    sharing = parameter_sharing(COURSE_CNN)
+    dense = keras.Sequential([keras.Input((28 * 28,)), layers.Dense(26 * 26 * 64)])  # built, never trained
+    conv1 = course_cnn().get_layer("conv1")
+    assert sharing.dense_params == dense.count_params() == 33_962_240
+    assert sharing.conv_params == conv1.count_params() == 640
+    assert (sharing.input_shape, sharing.output_shape) == ((28, 28, 1), tuple(conv1.output.shape[1:]))
+    assert sharing.dense_formula.endswith("= 784 * 43,264 + 43,264 = 33,962,240")
+    assert round(sharing.ratio) == 53_066
+    with pytest.raises(ConfigError, match="no conv layer"):
+        parameter_sharing(DENSE_BASELINE)
+
+
+@pytest.mark.parametrize("config", [COURSE_CNN, *VALID[::9]], ids=str)
+def test_generated_keras_code_builds_what_build_cnn_builds(config):
+    code = keras_code(config)
+    assert "keras.Input(shape=(28, 28, 1))," in code
+    namespace: dict = {}
+    exec(code, namespace)  # the text the page shows, run as a learner would paste it
+    model, expected = namespace["model"], build_cnn(config)
+    assert model.count_params() == expected.count_params()
+    assert [(type(a).__name__, a.name, tuple(a.output.shape)) for a in model.layers] == [
+        (type(b).__name__, b.name, tuple(b.output.shape)) for b in expected.layers
     ]

@@ -10,8 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from components.session_keys import ARCHITECTURE_CONFIG
 from models.analysis import layer_table_for_config, totals
-from models.card import read_model_card
+from models.card import DENSE_CARD, read_model_card, read_shift_test
 from models.config import COURSE_CNN, CNNConfig
+from models.keras_code import keras_code
 from tests.apptest import APP, open_page
 from tests.browser import ROOT
 
@@ -108,7 +109,7 @@ def test_an_impossible_network_names_the_layer_that_collapses(query, layer, fits
     app = architecture_page(**query)
     assert len(app.error) == 1 and layer in app.error[0].value
     assert any(m.value.startswith("What still fits: 28x28x1 -> ") and fits in m.value for m in app.markdown)
-    assert not app.table and not app.metric
+    assert not app.table and "Parameters" not in metrics(app)  # the comparison below keeps its two accuracies
     assert ARCHITECTURE_CONFIG not in app.session_state  # only networks that build are shared
     widget(app, "conv_blocks").set_value(2).run()
     assert not app.error and app.table
@@ -129,8 +130,59 @@ def test_why_cnns_compares_with_the_dense_network_and_shows_only_real_accuracy()
     assert "101,770" in comparison and "243,786" in comparison and "5,056,000" in comparison and "101,632" in comparison
     text = " ".join(m.value for m in app.markdown)
     assert "2.4x the dense network's parameters" in text and "50x its multiply-accumulates" in text
-    assert f"**{read_model_card()['test_accuracy']:.2%}**" in text
-    assert "No trained dense network ships with the lab yet, so its accuracy is not shown here." in text
+    cnn, dense = read_model_card()["test_accuracy"], read_model_card(DENSE_CARD)["test_accuracy"]
+    accuracy = metrics(app)
+    assert accuracy["Dense network: test accuracy"] == f"{dense:.2%}" == "87.93%"
+    assert accuracy["Course CNN: test accuracy"] == f"{cnn:.2%}" == "91.11%"
+    assert f"{cnn:.1%} of the test images right against the dense network's {dense:.1%}" in text
+    assert "not shown" not in text
+
+
+def test_parameter_sharing_is_a_number_beside_the_comparison():
+    app = architecture_page()
+    text = " ".join(m.value for m in app.markdown)
+    assert "into 26x26x64 with 640 parameters" in text
+    assert "28×28×1 inputs × 26×26×64 outputs + 43,264 biases = 784 × 43,264 + 43,264 = 33,962,240" in text
+    assert "53,066x as many, 135.8 MB of float32 weights" in text
+
+
+def test_the_translation_test_plots_both_shipped_models_with_its_numbers():
+    record = read_shift_test()
+    app = architecture_page()
+    spec = json.loads(app.get("plotly_chart")[3].proto.spec)
+    lines = {trace["name"]: trace["y"] for trace in spec["data"]}
+    assert lines["Course CNN"] == pytest.approx([100 * a for a in record["models"]["cnn"]["mean"]])
+    assert lines["Dense network"] == pytest.approx([100 * a for a in record["models"]["dense"]["mean"]])
+    assert spec["data"][0]["x"] == list(range(7))
+    captions = [c.value for c in app.caption]
+    assert (
+        "Accuracy on all 10,000 test images, CNN vs dense network, each image moved right, left, down and up "
+        "(averaged): unmoved 91.1% vs 87.9%; 2 px 81.7% vs 63.5%; 6 px 32.2% vs 25.9%." in captions
+    )
+
+
+def test_the_tour_step_shows_the_same_evidence():
+    app = open_page("pages/tour.py", timeout=60, step="1")
+    assert app.header[0].value == "1. Why CNNs over the dense network?"
+    assert metrics(app).get("Dense network: test accuracy") == "87.93%"
+    assert any("6 px 32.2% vs 25.9%" in c.value for c in app.caption)
+
+
+def test_the_keras_code_and_summary_sit_beside_the_diagram():
+    app = architecture_page()
+    codes = [c.value for c in app.code]
+    assert codes[0] == keras_code(COURSE_CNN).rstrip()  # st.code drops the final newline
+    assert codes[1] == read_model_card()["summary"].rstrip() and "conv1 (Conv2D)" in codes[1]
+    app = architecture_page(filters="32", padding="same")
+    variant = CNNConfig(filters=32, padding="same")
+    assert app.code[0].value == keras_code(variant).rstrip() and len(app.code) == 1
+    assert app.code[0].proto.wrap_lines  # the longest line (padding="same") wraps instead of hiding its end
+    assert (
+        'layers.Conv2D(32, kernel_size=(3, 3), padding="same", activation="relu", name="conv1"),' in app.code[0].value
+    )
+    assert any(
+        "Reset to the course CNN to see the shipped model's own `model.summary()`" in m.value for m in app.markdown
+    )
 
 
 def test_the_page_runs_without_tensorflow_in_a_fresh_process():

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.card import MAX_ARCHIVE_BYTES, SHIPPED_MODEL, ModelFileError, check_model_archive
+from models.card import DENSE_MODEL, MAX_ARCHIVE_BYTES, SHIPPED_MODEL, ModelFileError, check_model_archive
 from models.zoo import load_model_file
 
 SHIPPED_BYTES = SHIPPED_MODEL.read_bytes()
@@ -174,3 +174,16 @@ def test_randomly_damaged_archives_are_refused_or_load(tmp_path_factory, positio
         assert "could not be loaded" in str(error) and len(str(error)) < 600
     else:
         assert model.count_params() == 243_786
+
+
+@pytest.mark.parametrize("case", ["truncated zip", "os.system layer", "zip bomb"])
+def test_a_hostile_dense_baseline_is_refused_with_its_own_rebuild_command(tmp_path, case):
+    path = HOSTILE[case](tmp_path / DENSE_MODEL.name)
+    with pytest.raises(ModelFileError) as caught:
+        load_model_file(path)
+    assert str(caught.value).endswith("--model dense --epochs 10 --output models/fashion_dnn.keras"), caught.value
+
+
+def test_the_shipped_dense_baseline_passes_the_archive_check_and_loads_in_safe_mode():
+    check_model_archive(DENSE_MODEL)
+    assert load_model_file(DENSE_MODEL).count_params() == 101_770

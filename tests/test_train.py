@@ -1,6 +1,7 @@
 import json
 import threading
 
+import keras
 import numpy as np
 import pytest
 
@@ -89,3 +90,15 @@ def test_cli_writes_model_card_and_filter_snapshots(tmp_path, capsys):
     kernels = np.load(output.with_suffix(".filters.npz"))["conv1_kernels"]
     assert kernels.shape == (3, 3, 3, 1, 64) and not np.allclose(kernels[0], kernels[-1])
     assert "epoch 2/2" in capsys.readouterr().err
+
+
+def test_cli_trains_the_dense_baseline_with_the_same_recipe(tmp_path):
+    output = tmp_path / "dense.keras"
+    argv = ["--model", "dense", "--epochs", "1", "--train-size", "512", "--batch-size", "64", "--output", str(output)]
+    assert train_module.main(argv) == 0
+    card = json.loads(output.with_suffix(".json").read_text())
+    assert card["model"] == "course_dnn" and card["parameters"] == 101_770 and card["train_images"] == 512
+    assert card["command"] == "python -m models.train " + " ".join(argv)
+    assert "flatten (Flatten)" in card["summary"] and "Total params" in card["summary"]
+    assert not output.with_suffix(".filters.npz").exists()  # a dense network has no filters
+    assert keras.models.load_model(output, safe_mode=True).count_params() == 101_770

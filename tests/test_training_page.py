@@ -318,3 +318,14 @@ def test_a_damaged_saved_run_is_skipped_with_a_notice():
     notice = f"A saved run ({run.run_id}) could not be read and is skipped"
     assert any(w.value.startswith(notice) for w in again.warning)
     assert any("No finished runs yet" in i.value for i in again.info)
+
+
+def test_the_no_conv_experiment_says_what_a_short_run_shows_and_where_the_real_gap_is():
+    from models.card import DENSE_CARD, read_model_card
+
+    cnn, dense = read_model_card()["test_accuracy"], read_model_card(DENSE_CARD)["test_accuracy"]
+    captions = [c.value for c in open_page().caption]
+    (text,) = [c for c in captions if c.startswith("The dense baseline (Flatten -> Dense 128 -> Dense 10)")]
+    assert "On a few thousand images and one epoch they tie or the dense network wins" in text
+    assert f"the shipped CNN scores {cnn:.2%} on the test images, the dense network {dense:.2%}" in text
+    assert (f"{cnn:.2%}", f"{dense:.2%}") == ("91.11%", "87.93%")

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from models.card import DENSE_CARD, DENSE_MODEL, DENSE_REBUILD_COMMAND, read_model_card
 from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
 from models.zoo import SHIPPED_MODEL, ModelFileError, build_cnn, course_cnn, course_dnn, load_model_file
 
@@ -131,3 +132,38 @@ def test_corrupt_model_card_and_snapshots_give_rebuild_command(tmp_path):
         read_model_card(tmp_path / "card.json")
     with pytest.raises(ModelFileError, match="python -m models.train"):
         read_filter_snapshots(tmp_path / "f.npz")
+
+
+def keras_summary(model: keras.Model) -> str:
+    """model.summary() as Keras prints it, collected line by line."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda text, **_: lines.append(text))
+    return "\n".join(lines)
+
+
+def test_shipped_dense_baseline_loads_safely_with_the_cnns_recipe_and_a_true_card(fashion):
+    _, (x_test, y_test) = fashion
+    model = load_model_file(DENSE_MODEL)
+    baseline = course_dnn()
+    assert model.count_params() == baseline.count_params() == 101_770
+    assert [(type(a).__name__, a.name) for a in model.layers] == [(type(b).__name__, b.name) for b in baseline.layers]
+    probabilities = model.predict(x_test.astype(np.float32)[..., None] / 255.0, batch_size=1000, verbose=0)
+    accuracy = float((probabilities.argmax(axis=1) == y_test).mean())
+    card, cnn_card = read_model_card(DENSE_CARD), read_model_card()
+    assert abs(card["test_accuracy"] - accuracy) < 0.002
+    assert card["model"] == "course_dnn" and card["parameters"] == 101_770
+    assert card["train_config"] == cnn_card["train_config"] and card["train_images"] == cnn_card["train_images"]
+    assert card["command"] == DENSE_REBUILD_COMMAND
+    assert cnn_card["test_accuracy"] - card["test_accuracy"] > 0.02  # the gap the Architecture page shows
+
+
+@pytest.mark.parametrize("path", [SHIPPED_MODEL, DENSE_MODEL], ids=["cnn", "dense"])
+def test_model_cards_keep_the_true_model_summary(path):
+    assert read_model_card(path.with_suffix(".json"))["summary"] == keras_summary(load_model_file(path))
+
+
+def test_a_missing_dense_model_names_its_own_rebuild_command(tmp_path):
+    with pytest.raises(ModelFileError, match="--model dense"):
+        load_model_file(tmp_path / "fashion_dnn.keras")
+    with pytest.raises(ModelFileError, match="--model dense"):
+        read_model_card(tmp_path / "fashion_dnn.json")

@@ -94,6 +94,51 @@ def comparison_figure(
     return _finish(data, axes, ("Parameters", "Multiply-accumulates per image"), 0.12, height)
 
 
+def shift_figure(shifts: Sequence[int], accuracy: dict[str, Sequence[float]], *, height: int = 340) -> go.Figure:
+    """Test accuracy (one line per model, in percent) against how many pixels the test images were moved; the
+    first line's labels sit above its points, the others' below (the first model is the more accurate)."""
+    colours = (MACS_COLOUR, PARAMS_COLOUR, "#54A24B")
+    data = [
+        dict(
+            type="scatter",
+            mode="lines+markers+text",
+            x=list(shifts),
+            y=[100 * a for a in values],
+            name=name,
+            line=dict(color=colour, width=3),
+            marker=dict(size=9),
+            text=[f"{100 * a:.0f}%" for a in values],
+            textposition="top center" if n == 0 else "bottom center",
+            textfont=dict(INK, color=colour),
+            cliponaxis=False,
+            hovertemplate=f"{name}: moved %{{x}} px, %{{y:.1f}}% correct<extra></extra>",
+        )
+        for n, ((name, values), colour) in enumerate(zip(accuracy.items(), colours))
+    ]
+    layout = dict(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        font=FONT,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        xaxis=dict(
+            title=dict(text="pixels moved (right, left, down, up: averaged)", font=INK),
+            tickmode="array",
+            tickvals=list(shifts),
+            tickfont=INK,
+            gridcolor="#e5e5e5",
+        ),
+        yaxis=dict(
+            title=dict(text="test accuracy (%)", font=INK),
+            range=[0, 105],
+            tickfont=INK,
+            gridcolor="#e5e5e5",
+        ),
+        legend=dict(orientation="h", x=0.0, y=1.0, yanchor="bottom", font=INK),
+    )
+    return go.Figure(data=data, layout=layout)
+
+
 def _axes(n: int) -> dict:
     suffix = "" if n == 1 else str(n)
     return dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure
+from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure, shift_figure
 from components.links import update_query_params
 from components.query_state import BUILDER_CHOICES, config_from_link, config_link
-from components.resources import model_card
+from components.resources import dense_model_card, model_card, shift_test
 from components.session_keys import ARCHITECTURE_CONFIG, architecture_widget
 from models.analysis import (
     DENSE_BASELINE,
@@ -21,11 +21,13 @@ from models.analysis import (
     format_count,
     largest_share,
     layer_table_for_config,
+    parameter_sharing,
     table_records,
     totals,
 )
 from models.card import ModelFileError
 from models.config import COURSE_CNN, CNNConfig, ConfigError, shape_text
+from models.keras_code import keras_code
 
 WIDGET_KEYS = {field: architecture_widget(field) for field in BUILDER_CHOICES}
 CHART_CONFIG = {"displayModeBar": False}
@@ -114,6 +116,11 @@ cached_share_figure = st.cache_resource(max_entries=200, show_spinner=False)(lay
 cached_comparison_figure = st.cache_resource(max_entries=4, show_spinner=False)(comparison_figure)
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def cached_shift_figure(shifts: tuple[int, ...], lines: tuple[tuple[str, tuple[float, ...]], ...]):
+    return shift_figure(shifts, dict(lines))
+
+
 def show_shapes(rows: list[LayerRow]) -> None:
     st.subheader("The tensor at each stage, drawn to scale")
     figure = cached_flow_figure(tuple(r.output_shape for r in rows), tuple(r.step for r in rows))
@@ -123,6 +130,31 @@ def show_shapes(rows: list[LayerRow]) -> None:
         "the square root of its number of values. With 'valid' padding a 3x3 filter trims one pixel each side, "
         "a 5x5 two, a 7x7 three; 'same' padding keeps the size. Pooling divides by its size and rounds down "
         "(2x2 halves). " + " -> ".join(shape_text(row.output_shape) for row in rows) + "."
+    )
+
+
+def show_code(config: CNNConfig) -> None:
+    """The design as Keras code, and model.summary() as Keras prints it (the shipped course CNN's, from its card)."""
+    code_tab, summary_tab = st.tabs(["Keras code", "model.summary()"])
+    code_tab.code(keras_code(config), language="python", wrap_lines=True)  # no line hidden behind a scrollbar
+    code_tab.caption("Running this code builds this network; the table below has every layer's numbers.")
+    if config != COURSE_CNN:
+        summary_tab.markdown(
+            "For this design, the table below lists what `model.summary()` prints (each layer, its output shape and "
+            "parameters, and the total), computed here without TensorFlow. Reset to the course CNN to see the "
+            "shipped model's own `model.summary()`."
+        )
+        return
+    try:
+        card = model_card()
+    except ModelFileError as error:
+        summary_tab.error(str(error))
+        return
+    summary_tab.code(card["summary"], language=None)
+    summary_tab.caption(
+        "What `model.summary()` prints for the shipped course CNN (models/fashion_cnn.keras, saved by its training "
+        "command). Optimizer params: Adam keeps two running averages per weight (2 x 243,786) plus a step count "
+        "and learning rate; they are saved with the model but are not part of the network."
     )
 
 
@@ -154,9 +186,27 @@ def show_shares(rows: list[LayerRow]) -> None:
 
 def show_comparison() -> None:
     st.subheader("Why CNNs? The course CNN against last week's dense network")
-    st.markdown("The dense network: Flatten -> Dense 128 (ReLU) -> Dense 10 (softmax).")
+    st.markdown(
+        "The dense network: Flatten -> Dense 128 (ReLU) -> Dense 10 (softmax). Both were trained the same way "
+        "(Adam 0.001, batch 32, 10 epochs, all 60,000 training images) and tested on the 10,000 test images."
+    )
     dense_rows, cnn_rows = layer_table_for_config(DENSE_BASELINE), layer_table_for_config(COURSE_CNN)
     dense, cnn = totals(dense_rows), totals(cnn_rows)
+    try:
+        cards = {"dense": dense_model_card(), "cnn": model_card()}
+    except ModelFileError as error:
+        st.error(str(error))
+        cards = None
+    if cards is not None:
+        gap = cards["cnn"]["test_accuracy"] - cards["dense"]["test_accuracy"]
+        columns = st.columns(2)
+        columns[0].metric("Dense network: test accuracy", f"{cards['dense']['test_accuracy']:.2%}")
+        columns[1].metric(
+            "Course CNN: test accuracy",
+            f"{cards['cnn']['test_accuracy']:.2%}",
+            f"{100 * gap:+.2f} points",
+            delta_color="normal",
+        )
     st.plotly_chart(
         cached_comparison_figure(("Dense network", "Course CNN"), (dense.params, cnn.params), (dense.macs, cnn.macs)),
         width="stretch",
@@ -164,23 +214,67 @@ def show_comparison() -> None:
     )
     conv_params = sum(r.params for r in cnn_rows if r.kind == "Conv2D")
     conv_macs = sum(r.macs for r in cnn_rows if r.kind == "Conv2D")
+    result = ""
+    if cards is not None:
+        errors = (1 - cards["dense"]["test_accuracy"], 1 - cards["cnn"]["test_accuracy"])
+        result = (
+            f"For that it gets {cards['cnn']['test_accuracy']:.1%} of the test images right against the dense "
+            f"network's {cards['dense']['test_accuracy']:.1%}: {1 - errors[1] / errors[0]:.0%} fewer mistakes. "
+        )
     st.markdown(
         f"The CNN has {cnn.params / dense.params:.1f}x the dense network's parameters but does "
-        f"{cnn.macs / dense.macs:.0f}x its multiply-accumulates. Its conv layers hold only {conv_params:,} "
-        f"parameters ({conv_params / cnn.params:.0%}) yet do {conv_macs / cnn.macs:.0%} of the work: each small "
-        "filter is reused at every position, so the network looks for the same pattern everywhere in the image. "
-        "The dense network instead gives every unit its own weight for every pixel, so a pattern learned in one "
-        "place is not known in another."
+        f"{cnn.macs / dense.macs:.0f}x its multiply-accumulates. {result}Its conv layers hold only "
+        f"{conv_params:,} parameters ({conv_params / cnn.params:.0%}) yet do {conv_macs / cnn.macs:.0%} of the work: "
+        "each small filter is reused at every position, so the network looks for the same pattern everywhere in "
+        "the image. The dense network instead gives every unit its own weight for every pixel, so a pattern "
+        "learned in one place is not known in another."
     )
+    show_sharing()
+    show_shift_test()
+
+
+def show_sharing() -> None:
+    sharing = parameter_sharing(COURSE_CNN)
+    st.markdown(
+        f"**Parameter sharing, in numbers.** {sharing.name} turns the {shape_text(sharing.input_shape)} image "
+        f"into {shape_text(sharing.output_shape)} with {sharing.conv_params:,} parameters. A Dense layer making "
+        f"the same {shape_text(sharing.output_shape)} output from the same input would need "
+        f"{sharing.dense_formula.replace('*', '×')} parameters: {sharing.ratio:,.0f}x as many, "
+        f"{format_bytes(4 * sharing.dense_params)} of float32 weights for one layer."
+    )
+
+
+def show_shift_test() -> None:
+    st.markdown("**The translation test**: the same test images moved a few pixels (the gap filled with black).")
     try:
-        card = model_card()
+        record = shift_test()
     except ModelFileError as error:
         st.error(str(error))
         return
+    shifts, models = record["shifts"], record["models"]
+    st.plotly_chart(
+        cached_shift_figure(
+            tuple(shifts),
+            (("Course CNN", tuple(models["cnn"]["mean"])), ("Dense network", tuple(models["dense"]["mean"]))),
+        ),
+        width="stretch",
+        config=CHART_CONFIG,
+    )
+    st.caption(shift_caption(record))
     st.markdown(
-        f"**Test accuracy** (10,000 test images): course CNN **{card['test_accuracy']:.2%}** after "
-        f"{card['epochs']} epochs (the shipped model's card). No trained dense network ships with the lab yet, "
-        "so its accuracy is not shown here."
+        "The CNN holds up better: its filters find an edge or a corner wherever it is. Neither is immune: after "
+        "pooling, the CNN's Dense layers still read where a pattern was found, and no training image was moved."
+    )
+
+
+def shift_caption(record: dict) -> str:
+    """One line with the numbers of the translation test: unmoved, 2 pixels and the largest shift."""
+    shifts, cnn, dense = record["shifts"], record["models"]["cnn"]["mean"], record["models"]["dense"]["mean"]
+    points = [i for i, s in enumerate(shifts) if s in (0, 2, max(shifts))]
+    parts = [f"{'unmoved' if shifts[i] == 0 else f'{shifts[i]} px'} {cnn[i]:.1%} vs {dense[i]:.1%}" for i in points]
+    return (
+        f"Accuracy on all {record['test_images']:,} test images, CNN vs dense network, each image moved right, "
+        f"left, down and up (averaged): {'; '.join(parts)}."
     )
 
 

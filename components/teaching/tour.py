@@ -49,7 +49,8 @@ def why_cnns() -> Step:
         f"Last week's dense network flattens each 28x28 image into {pixels} numbers and gives each of its "
         f"{first.output_shape[0]} units its own weight for every pixel, so a pattern learned in one place is unknown "
         "in another. A CNN slides small filters over the image instead, reusing the same few weights at every "
-        "position. The chart compares the two networks' parameters and multiply-accumulates.",
+        "position. Below: both networks' parameters, compute and test accuracy, and how each copes with test "
+        "images moved a few pixels.",
         f"How many weights and biases does the dense network's first layer (Dense {first.output_shape[0]} on "
         f"{pixels} pixels) have?",
         f"{first.param_formula.replace('*', ' x ')}: {first.params / dense_total:.0%} of the dense network's "

@@ -1,0 +1,31 @@
+"""The Keras code of a builder design, as text (no TensorFlow): a short list of layers after keras.Input, the
+way the keras-io examples read. Running it builds the model models.zoo.build_cnn(config) builds."""
+
+from __future__ import annotations
+
+from models.config import INPUT_SHAPE, NUM_CLASSES, CNNConfig, plan
+
+
+def keras_code(config: CNNConfig) -> str:
+    """Python source defining `model`, layer by layer, with the layer names of the table; ConfigError if the
+    design collapses."""
+    k, p = config.kernel_size, config.pool_size
+    padding = f', padding="{config.padding}"' if config.padding != "valid" else ""
+    lines = [f"keras.Input(shape={INPUT_SHAPE}),"]
+    for stage in plan(config)[1:]:
+        name = f'name="{stage.name}"'
+        if stage.kind == "Conv2D":
+            line = f'layers.Conv2D({config.filters}, kernel_size=({k}, {k}){padding}, activation="relu", {name}),'
+        elif stage.kind in ("MaxPooling2D", "AveragePooling2D"):
+            line = f"layers.{stage.kind}(pool_size=({p}, {p}), {name}),"
+        elif stage.kind == "Flatten":
+            line = f"layers.Flatten({name}),"
+        elif stage.kind == "Dropout":
+            line = f"layers.Dropout({config.dropout:g}, {name}),"
+        elif stage.name == "output":
+            line = f'layers.Dense({NUM_CLASSES}, activation="softmax", {name}),'
+        else:
+            line = f'layers.Dense({config.dense_units}, activation="relu", {name}),'
+        lines.append(line)
+    body = "\n".join(f"        {line}" for line in lines)
+    return f"import keras\nfrom keras import layers\n\nmodel = keras.Sequential(\n    [\n{body}\n    ]\n)\n"
