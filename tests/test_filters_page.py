@@ -407,7 +407,10 @@ def test_a_large_transparent_upload_is_flattened_and_downscaled_with_a_notice():
     app.file_uploader(key="filters_upload").set_value(("big.png", png_bytes(rgba, "RGBA"), "image/png")).run()
     assert not app.exception and not app.error
     notice = app.info[0].value
-    assert "Downscaled from 2048x1536 to 1024x768 working size" in notice and "Alpha channel flattened" in notice
+    assert (
+        "Downscaled from 1536x2048 to 768x1024 (height x width) working size" in notice
+        and "Alpha channel flattened" in notice
+    )
     assert app.code[0].value == shape_formula(768, 1024, 3, 1, "valid")
     assert app.radio(key=FILTERS_STEP_CHANNEL).value == "red"
     assert any("each of the 3 colour channels" in m.value for m in app.markdown)
