@@ -505,7 +505,7 @@ def demo_figure(
     panels = [
         ("Input", image, np.vectorize(number_text)(image), GRAY),
         ("Kernel", kernel, np.vectorize(number_text)(kernel), DIVERGING),
-        ("Pixel x weight", products, np.vectorize(number_text)(products), DIVERGING),
+        ("Pixel × weight", products, np.vectorize(number_text)(products), DIVERGING),
         ("Output", output, filled, DIVERGING),
     ]
     widths = [p[1].shape[1] for p in panels]
@@ -546,7 +546,7 @@ def demo_figure(
         )
         annotations.append(
             dict(
-                text=f"<b>{title}</b> {values.shape[0]}x{values.shape[1]}",
+                text=f"<b>{title}</b><br>{values.shape[0]}x{values.shape[1]}",
                 x=(start + end) / 2,
                 y=1.0,
                 xref="paper",
@@ -564,7 +564,7 @@ def demo_figure(
         annotations=annotations,
         shapes=shapes,
         height=300,
-        margin=dict(l=5, r=5, t=40, b=5),
+        margin=dict(l=5, r=5, t=60, b=5),
         font=FONT,
         plot_bgcolor="white",
         paper_bgcolor="white",

@@ -137,7 +137,7 @@ def _view(weights: np.ndarray, note: str, *, playing: bool) -> None:
     for index in range(position + 1):
         output[divmod(index, out_w)] = steps[index].total
     step = steps[position]
-    figure, words = st.columns([3, 1])
+    figure, words = st.columns([5, 2])
     figure.plotly_chart(
         demo_figure(DEMO_INPUT, weights, output, step, (row, col)),
         config={"displayModeBar": False},

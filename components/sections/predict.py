@@ -215,10 +215,9 @@ def steps_section(steps: Sequence[Step], settings: tuple) -> None:
 def forced_choice_note(name: str, total: float, classes: int) -> str:
     """What a confident answer means: the network must pick one of its classes, whatever the picture."""
     return (
-        f"The network must pick one of its {classes} classes: its outputs always add up to {total:.0%}, and "
-        f"'none of these' is not an answer. A high probability means this input is nearer {name} than the other "
-        f"{classes - 1} classes as the network learned them from Fashion-MNIST, not that it is a {name.lower()}: "
-        "on a picture unlike those items (a rectangle, a face) a confident answer is no evidence."
+        f"The network must pick one of its {classes} classes: its outputs add up to {total:.0%}, with no 'none of "
+        "these'. On a picture unlike Fashion-MNIST items (a rectangle, a face), a confident answer only means "
+        f"nearer {name} than the other {classes - 1} classes, not that it is a {name.lower()}."
     )
 
 
