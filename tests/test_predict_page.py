@@ -127,9 +127,7 @@ def test_a_plain_rectangle_gets_a_confident_class_and_the_note_on_what_that_mean
     assert verdict(app) == f"The network says **{name}** with probability **{probability:.1%}**."
     assert probability > 0.9  # confident although it is no Fashion-MNIST item
     note = next(m.value for m in app.markdown if m.value.startswith("The network must pick"))
-    assert note.startswith(
-        f"The network must pick one of its {len(CLASS_NAMES)} classes: its outputs always add up to 100%"
-    )
+    assert note.startswith(f"The network must pick one of its {len(CLASS_NAMES)} classes: its outputs add up to 100%")
     assert f"nearer {name} than the other {len(CLASS_NAMES) - 1} classes" in note
     assert f"not that it is a {name.lower()}" in note
     steps = next(m.value for m in app.markdown if m.value.startswith("1. **original**"))
