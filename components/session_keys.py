@@ -45,6 +45,13 @@ FILTERS_DOWNLOAD_PNG = "filters_download_png"  # download button: the filtered i
 FILTERS_DOWNLOAD_NPY = "filters_download_npy"  # download button: the raw values
 FILTERS_STEP_CHANNEL = "filters_step_channel"  # radio: the colour channel of the step-by-step pixel
 FILTERS_ALL_RESPONSES = "filters_all_responses"  # toggle: all 64 learned filters' responses
+FILTERS_DEMO_POSITION = "filters_demo_position"  # int: the small example's output position (0 to 15, row by row)
+FILTERS_DEMO_PLAYING = "filters_demo_playing"  # bool: the small example steps on by itself (Play)
+FILTERS_DEMO_TICK = "filters_demo_tick"  # float: time.monotonic() of its last step while playing
+FILTERS_DEMO_BACK = "filters_demo_back"  # button: one position back
+FILTERS_DEMO_NEXT = "filters_demo_next"  # button: one position on
+FILTERS_DEMO_PLAY = "filters_demo_play"  # button: Play / Pause
+FILTERS_DEMO_CHART = "filters_demo_chart"  # plotly chart: input, kernel, products, output so far
 
 
 def filters_start_key(size: int) -> str:

@@ -148,10 +148,10 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
         ) from error
     width, height = image.size
     if width <= 0 or height <= 0:
-        raise ImageError(f"The image has no pixels ({width}x{height}).")
+        raise ImageError(f"The image has no pixels ({height}x{width}, height x width).")
     if width * height > max_pixels:
         raise ImageError(
-            f"The image is {width}x{height} = {width * height:,} pixels, more than the limit of "
+            f"The image is {height}x{width} (height x width) = {width * height:,} pixels, more than the limit of "
             f"{max_pixels:,}. Please upload a smaller image."
         )
     return image
@@ -260,7 +260,9 @@ def _downscale(image: Image.Image, working_size: int, notes: list[str], full_siz
     if target != image.size:
         image = image.resize(target, Image.Resampling.LANCZOS)
     if target != full_size:
-        notes.append(f"Downscaled from {full_size[0]}x{full_size[1]} to {target[0]}x{target[1]} working size")
+        notes.append(
+            f"Downscaled from {full_size[1]}x{full_size[0]} to {target[1]}x{target[0]} (height x width) working size"
+        )
     return image
 
 

@@ -35,23 +35,21 @@ class CompressionStats:
 
 @dataclass(frozen=True)
 class ShiftStats:
-    """How much a shift of the input changes a map before and after pooling.
+    """How much a shift of the input changes a map before and after pooling, in one measure.
 
-    `*_change` values are divided by `scale` (the original map's value range), so 0.1 means
-    "on average a cell changed by 10 % of the map's range". `*_relative_change` values compare
-    each map with its own total activation instead, so the pooled map's larger values (maxima)
-    do not make it look more sensitive than it is.
+    Changed = sum|after - before| / (sum|before| + sum|after|): 0 = identical, 1 = nothing in common. It compares
+    each map with its own total activation, so the pooled map's larger values (maxima) do not make it look more
+    sensitive than it is (dividing by the value range does: its many unchanged background pixels dilute the
+    unpooled map's mean).
     """
 
     shift: tuple[int, int]  # (dy, dx) in pixels; positive moves content down / right, zero fill
-    scale: float  # original map's max - min (|value| for a constant map, 1 for an all-zero map)
-    unpooled_change: float  # mean |shifted - original| over all pixels, / scale
-    pooled_change: float  # mean |pool(shifted) - pool(original)| over pooled cells, / scale
-    unpooled_unchanged: float  # fraction of pixels that changed by at most 1e-6 * scale
-    pooled_unchanged: float  # fraction of pooled cells that changed by at most 1e-6 * scale
-    # sum|shifted - original| / (sum|original| + sum|shifted|): 0 = identical, 1 = no overlap
-    unpooled_relative_change: float
-    pooled_relative_change: float  # the same ratio for the pooled maps
+    unpooled_change: float  # the map against the shifted map
+    pooled_change: float  # pool(map) against pool(shifted map), cell by cell in place
+    # a shift by whole strides moves the pooled map by whole cells: (dy / stride, dx / stride), else None
+    moved_cells: tuple[int, int] | None
+    # pool(shifted map) against pool(map) moved by `moved_cells` (zero fill); None when no whole-cell move
+    pooled_moved_change: float | None
 
 
 def _geometry(size: PairLike, stride: PairLike | None, padding: str) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -268,7 +266,15 @@ def pool_repeatedly(
     return results
 
 
-def _shift_zero_fill(arr: np.ndarray, dy: int, dx: int) -> np.ndarray:
+def repeated_window(size: int, stride: int, times: int) -> int:
+    """The side of the input block one cell sees after pooling `times` times with these settings (in one axis):
+    1 + (size - 1) * (1 + stride + ... + stride**(times - 1)); e.g. 2x2 pools with stride 2, three times: 8."""
+    if not all(is_whole(n) and n >= 1 for n in (size, stride)) or not is_whole(times) or times < 0:
+        raise PoolError(f"Size and stride must be whole numbers >= 1 and times >= 0 (got {size}, {stride}, {times})")
+    return 1 + (size - 1) * sum(stride**i for i in range(times))
+
+
+def shift_zero_fill(arr: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """Move content by (dy, dx) pixels; cells shifted in are 0 and nothing wraps around."""
     h, w = arr.shape
     shifted = np.zeros_like(arr)
@@ -282,6 +288,16 @@ def _relative_change(original: np.ndarray, changed: np.ndarray) -> float:
     """sum|changed - original| / (sum|original| + sum|changed|); 0 for two all-zero maps."""
     total = float(np.abs(original).sum() + np.abs(changed).sum())
     return float(np.abs(changed - original).sum() / total) if total else 0.0
+
+
+def moved_cells(shift: tuple[int, int], stride: PairLike | None, size: PairLike = 2) -> tuple[int, int] | None:
+    """The whole cells a pooled map moves when its input moves by `shift` pixels: (dy / stride_y, dx / stride_x)
+    when both are whole numbers (not both 0), else None."""
+    _, (stride_y, stride_x) = _geometry(size, stride, "valid")
+    dy, dx = shift
+    if (dy, dx) == (0, 0) or dy % stride_y or dx % stride_x:
+        return None
+    return dy // stride_y, dx // stride_x
 
 
 def shift_sensitivity(
@@ -301,24 +317,19 @@ def shift_sensitivity(
     h, w = arr.shape
     if abs(dy) >= h or abs(dx) >= w:
         raise PoolError(f"A shift of ({dy}, {dx}) moves the whole {h}x{w} map out of view")
-    shifted = _shift_zero_fill(arr, dy, dx)
+    shifted = shift_zero_fill(arr, dy, dx)
     pooled = pool2d(arr, size=size, stride=stride, mode=mode, padding=padding)
     pooled_shifted = pool2d(shifted, size=size, stride=stride, mode=mode, padding=padding)
-
-    value_range = float(arr.max() - arr.min())
-    scale = value_range or float(np.abs(arr).max()) or 1.0
-    tolerance = 1e-6 * scale
-    unpooled_diff = np.abs(shifted - arr)
-    pooled_diff = np.abs(pooled_shifted - pooled)
+    cells = moved_cells((dy, dx), stride, size)
+    fits = cells is not None and abs(cells[0]) < pooled.shape[0] and abs(cells[1]) < pooled.shape[1]
     return ShiftStats(
         shift=(dy, dx),
-        scale=scale,
-        unpooled_change=float(unpooled_diff.mean() / scale),
-        pooled_change=float(pooled_diff.mean() / scale),
-        unpooled_unchanged=float(np.mean(unpooled_diff <= tolerance)),
-        pooled_unchanged=float(np.mean(pooled_diff <= tolerance)),
-        unpooled_relative_change=_relative_change(arr, shifted),
-        pooled_relative_change=_relative_change(pooled, pooled_shifted),
+        unpooled_change=_relative_change(arr, shifted),
+        pooled_change=_relative_change(pooled, pooled_shifted),
+        moved_cells=cells if fits else None,
+        pooled_moved_change=_relative_change(shift_zero_fill(pooled, *cells), pooled_shifted)
+        if fits and cells
+        else None,
     )
 
 

@@ -160,9 +160,9 @@ def preprocess(image: np.ndarray, *, invert: Invert = "auto", crop: bool = True,
     colour = "colour" if original.ndim == 3 else "gray"
     crop_note = (
         f"Kept the object's box, rows {top}-{bottom - 1}, columns {left}-{right - 1}: "
-        f"{right - left}x{bottom - top} of {width}x{height}."
+        f"{bottom - top}x{right - left} of {height}x{width}."
         if crop
-        else f"Off: the whole {width}x{height} image is kept, so the item ends up smaller."
+        else f"Off: the whole {height}x{width} image is kept, so the item ends up smaller."
     )
     shade = "light" if background > LIGHT_BACKGROUND else "dark"
     if invert == "auto":
@@ -180,10 +180,10 @@ def preprocess(image: np.ndarray, *, invert: Invert = "auto", crop: bool = True,
     else:
         dark_note = f"Background level {level} -> 0: (value - {level}) x 255 / {255 - level}."
     steps = (
-        Step("original", original, f"{width}x{height} {colour}."),
+        Step("original", original, f"{height}x{width} (height x width) {colour}."),
         Step("grayscale", gray, f"0.299 R + 0.587 G + 0.114 B; background {background:.2f} (median of the border)."),
         Step("crop to object", cropped, crop_note),
-        Step("pad to square", square, f"{square.shape[1]}x{square.shape[0]}: short side filled with the background."),
+        Step("pad to square", square, f"{square.shape[0]}x{square.shape[1]}: short side filled with the background."),
         Step("resize to 28x28", small / np.float32(255.0), "Lanczos; stored as 8-bit values 0-255 like the data set."),
         Step("invert", flipped / np.float32(255.0), invert_note),
         Step("background to black", network_input, dark_note),
@@ -213,7 +213,9 @@ def photo_like(
     height, width = canvas
     top, left = position
     if top + side > height or left + side > width:
-        raise ValueError(f"An item of {side} pixels at {position} does not fit a {width}x{height} canvas.")
+        raise ValueError(
+            f"An item of {side} pixels at {position} does not fit a {height}x{width} (height x width) canvas."
+        )
     paper = np.array([0.94, 0.92, 0.87], dtype=np.float32)
     ink = np.array([0.16, 0.15, 0.20], dtype=np.float32)
     lighting = np.linspace(1.0, 0.93, width, dtype=np.float32)[None, :, None]

@@ -6,6 +6,7 @@ from components.image_picker import linked_image, sample_link
 from components.links import read_page_link, update_query_params
 from components.page import start_page
 from components.sections.filters import LINK, convolution_settings, filtered, filtered_key, show_results
+from components.sections.filters_demo import slide_demo
 from components.sections.filters_kernel import choose_kernel, learned_chosen
 from components.sections.filters_learned import learned_section
 from components.sections.filters_quiz import quiz
@@ -43,3 +44,4 @@ if not quiz_mode or quiz(picked, chosen):
     step_through(picked.pixels, chosen.weights, raw, stride, padding)
     if learned_chosen():
         learned_section(picked, stride, padding)
+slide_demo(chosen.weights)

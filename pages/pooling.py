@@ -5,7 +5,7 @@ import streamlit as st
 from components.image_picker import sample_link
 from components.links import read_page_link, update_query_params
 from components.page import start_page
-from components.sections.pooling import LINK, choose_map, choose_settings, map_key, pooled_view, settings_link
+from components.sections.pooling import LINK, choose_map, choose_settings, intro, map_key, pooled_view, settings_link
 from components.sections.pooling_course import show_course_walk
 from components.sections.pooling_repeated import show_repeated
 from components.sections.pooling_shift import show_shift_test
@@ -13,12 +13,7 @@ from components.sections.pooling_windows import channel_of, show_windows
 from components.session_keys import POOLING_IMAGE
 from models.images import fingerprint
 
-start_page(
-    "Pooling",
-    "Pooling shrinks a feature map by summarising each small window with one number. "
-    "**2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels.** "
-    "Odd sizes round down: 11x11 -> 5x5 (the last row and column are dropped).",
-)
+start_page("Pooling", intro())
 link = read_page_link(LINK)
 st.header("1. The map to pool")
 image, filter_name, relu = choose_map(POOLING_IMAGE, link)

@@ -33,6 +33,13 @@ from components.charts.pictures import colorize
 from components.image_picker import COLOUR_MODES
 from components.session_keys import (
     FILTERS_ALL_RESPONSES,
+    FILTERS_DEMO_BACK,
+    FILTERS_DEMO_CHART,
+    FILTERS_DEMO_NEXT,
+    FILTERS_DEMO_PLAY,
+    FILTERS_DEMO_PLAYING,
+    FILTERS_DEMO_POSITION,
+    FILTERS_DEMO_TICK,
     FILTERS_GRID_SIZE,
     FILTERS_KERNEL_SOURCE,
     FILTERS_LEARNED_EPOCH,
@@ -53,7 +60,7 @@ from models.images import LUMA_WEIGHTS, to_display_uint8
 from models.kernels import CHANCE_THRESHOLD, KERNELS
 from models.learned_filters import LearnedFilters, filter_responses, label_filters
 from models.samples import FASHION_PREFIX, draw_town, load_sample
-from tests.apptest import APP, open_page
+from tests.apptest import APP, open_page, plotly_array
 from tests.browser import ROOT
 from tests.kernel_reference import reference_best, reference_chance
 
@@ -429,7 +436,10 @@ def test_a_large_transparent_upload_is_flattened_and_downscaled_with_a_notice():
     app.file_uploader(key="filters_upload").set_value(("big.png", png_bytes(rgba, "RGBA"), "image/png")).run()
     assert not app.exception and not app.error
     notice = app.info[0].value
-    assert "Downscaled from 2048x1536 to 1024x768 working size" in notice and "Alpha channel flattened" in notice
+    assert (
+        "Downscaled from 1536x2048 to 768x1024 (height x width) working size" in notice
+        and "Alpha channel flattened" in notice
+    )
     assert app.code[0].value == shape_formula(768, 1024, 3, 1, "valid")
     assert app.radio(key=FILTERS_STEP_CHANNEL).value == "red"
     assert COLOUR_MODES[1] == "RGB (3 colour channels)"
@@ -537,3 +547,96 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
     assert app.selectbox(key="filters_sample").value == DEFAULT_SAMPLE
     assert app.selectbox(key=FILTERS_LIBRARY).value == "Sobel: vertical edges"
     assert app.query_params == {"sample": DEFAULT_SAMPLE, "kernel": "Sobel: vertical edges"}
+
+
+# ---------------------------------------------------------------- the small integer example (Play / Step)
+
+
+def demo_reference(kernel: np.ndarray) -> np.ndarray:
+    """The 4x4 'valid' output of the 6x6 example by scipy (cross-correlation, as Conv2D)."""
+    from scipy import ndimage
+
+    from components.sections.filters_demo import DEMO_INPUT
+
+    return ndimage.correlate(DEMO_INPUT.astype(np.float64), kernel.astype(np.float64), mode="constant")[1:-1, 1:-1]
+
+
+def test_demo_example_numbers_are_scipys_and_keras():
+    import keras
+
+    from components.sections.filters_demo import DEMO_INPUT, demo_kernel, products_text
+
+    kernel, _ = demo_kernel(KERNELS["Sobel: vertical edges"].weights)
+    expected = demo_reference(kernel)
+    layer = keras.layers.Conv2D(1, 3, use_bias=False)
+    layer.build((None, 6, 6, 1))
+    layer.set_weights([kernel[:, :, None, None]])
+    np.testing.assert_allclose(np.asarray(layer(DEMO_INPUT[None, :, :, None]))[0, :, :, 0], expected, atol=1e-5)
+    assert expected.shape == (4, 4) and np.all(expected == np.rint(expected)) and expected.max() > 20
+    for row in range(4):
+        for col in range(4):
+            step = explain_pixel(DEMO_INPUT, kernel, row, col)
+            terms = [t for line in products_text(step).splitlines()[:-1] for t in line.strip(" +").split(" + ")]
+            assert len(terms) == 9
+            window = DEMO_INPUT[row : row + 3, col : col + 3]
+            for term, pixel, weight in zip(terms, window.ravel(), kernel.ravel()):
+                assert [float(f.strip("()")) for f in term.split("×")] == [pixel, weight]
+            assert products_text(step).endswith(f"= {int(expected[row, col])}")
+    assert demo_kernel(np.ones((5, 5)))[1].startswith("The kernel chosen above is 5x5")
+
+
+def demo_chart(app: AppTest) -> dict:
+    matches = [c for c in app.get("plotly_chart") if c.proto.id.endswith(f"-{FILTERS_DEMO_CHART}")]
+    assert len(matches) == 1
+    return json.loads(matches[0].proto.spec)
+
+
+def demo_output(app: AppTest) -> np.ndarray:
+    z = demo_chart(app)["data"][3]["z"]
+    return (
+        np.array([[np.nan if v is None else v for v in row] for row in z], dtype=float)
+        if isinstance(z, list)
+        else (plotly_array(z).astype(float))
+    )
+
+
+def test_demo_steps_through_all_16_positions_with_each_value_shown():
+    app = filters_page()
+    kernel = KERNELS["Sobel: vertical edges"].weights  # the page's default kernel
+    expected = demo_reference(kernel)
+    assert app.button(key=FILTERS_DEMO_BACK).disabled
+    for position in range(16):
+        row, col = divmod(position, 4)
+        assert f"**Position {position + 1} of 16: output row {row}, column {col}**" in [m.value for m in app.markdown]
+        equation = next(c.value for c in app.code if "×" in c.value)
+        assert equation.endswith(f"= {int(expected[row, col])}")
+        shown = demo_output(app)
+        filled = np.arange(16).reshape(4, 4) <= position
+        np.testing.assert_array_equal(shown[filled], expected[filled])
+        assert np.all(np.isnan(shown[~filled]))
+        window = demo_chart(app)["layout"]["shapes"][0]
+        assert (window["x0"], window["y0"]) == (col - 0.5, row - 0.5)  # the red window over the input
+        if position < 15:
+            app.button(key=FILTERS_DEMO_NEXT).click().run()
+            assert not app.exception
+    assert app.button(key=FILTERS_DEMO_NEXT).disabled
+    app.button(key=FILTERS_DEMO_BACK).click().run()
+    assert "**Position 15 of 16: output row 3, column 2**" in [m.value for m in app.markdown]
+
+
+def test_demo_play_steps_on_by_itself_and_pause_stops_it():
+    app = filters_page()
+    app.button(key=FILTERS_DEMO_PLAY).click().run()
+    assert not app.exception
+    assert app.session_state[FILTERS_DEMO_PLAYING] is True
+    assert app.button(key=FILTERS_DEMO_PLAY).label == "Pause"
+    assert app.session_state[FILTERS_DEMO_POSITION] == 0
+    app.session_state[FILTERS_DEMO_TICK] = time.monotonic() - 1.0  # a second has passed: the timer's rerun
+    app.run()
+    assert app.session_state[FILTERS_DEMO_POSITION] == 1
+    app.run()  # a rerun within the second does not step on
+    assert app.session_state[FILTERS_DEMO_POSITION] == 1
+    app.button(key=FILTERS_DEMO_PLAY).click().run()
+    assert app.session_state[FILTERS_DEMO_PLAYING] is False
+    assert app.button(key=FILTERS_DEMO_PLAY).label == "Play"
+    assert "**Position 2 of 16: output row 0, column 1**" in [m.value for m in app.markdown]

@@ -175,7 +175,7 @@ def test_large_images_are_downscaled_to_the_working_size():
     mosaic = Image.fromarray(fashion_mosaic()).resize((2000, 1000))
     image, notes = load_image_with_notes(encode(mosaic, "PNG"), grayscale=True)
     assert image.shape == (512, 1024)
-    assert "Downscaled from 2000x1000 to 1024x512 working size" in notes
+    assert "Downscaled from 1000x2000 to 512x1024 (height x width) working size" in notes
     reference = np.asarray(mosaic.resize((1024, 512), Image.Resampling.LANCZOS), dtype=np.float32) / 255
     np.testing.assert_allclose(image, reference, atol=1 / 255 + 1e-6)
 
@@ -186,7 +186,7 @@ def test_large_jpeg_uses_draft_decoding_and_keeps_colour_and_orientation():
     exif[0x0112] = 6
     image, notes = load_image_with_notes(encode(photo, "JPEG", exif=exif, quality=95), working_size=500)
     assert image.shape == (500, 375, 3)
-    assert "Downscaled from 3000x4000 to 375x500 working size" in notes
+    assert "Downscaled from 4000x3000 to 500x375 (height x width) working size" in notes
     np.testing.assert_allclose(image.mean(axis=(0, 1)), np.array([200, 30, 30]) / 255, atol=0.02)
 
 
@@ -221,7 +221,9 @@ def test_truncated_files_are_rejected_not_filled_with_grey(image_format):
 def test_decompression_bombs_are_rejected_before_decoding():
     with pytest.raises(ImageError, match="far too large"):
         load_image(png_header_only(50_000, 50_000))  # Pillow's own hard limit
-    with pytest.raises(ImageError, match=r"8000x8000 = 64,000,000 pixels, more than the limit of 40,000,000"):
+    with pytest.raises(
+        ImageError, match=r"8000x8000 \(height x width\) = 64,000,000 pixels, more than the limit of 40,000,000"
+    ):
         load_image(png_header_only(8000, 8000))  # the stub pixel data would fail if it were decoded
     small = encode(Image.fromarray(fashion_mosaic()), "PNG")
     with pytest.raises(ImageError, match="more than the limit of 10,000"):

@@ -25,11 +25,13 @@ from components.session_keys import (
     POOL_MODE,
     POOL_PADDING,
     POOL_REPEATED,
+    POOL_SHIFT_AFTER,
     POOL_SHIFT_DX,
     POOL_SHIFT_DY,
     POOL_SIZE,
     POOL_STRIDE,
     WALK_FILTER,
+    WALK_MAPS,
     pool_times_key,
 )
 from models.card import read_filter_snapshots
@@ -258,17 +260,26 @@ def test_maps_figure_draws_every_map_at_true_or_scaled_size(fashion):
 @pytest.mark.parametrize("shift", [(0, 1), (1, 1), (-2, 0), (2, -2)])
 def test_shift_figures_show_what_shift_sensitivity_measures(edge_map, shift):
     pool = dict(size=2, stride=2, mode="max", padding="valid")
-    before, after = fig_json(charts.shift_figure(edge_map, shift)), fig_json(charts.shift_figure(edge_map, shift, pool))
+    stats = shift_sensitivity(edge_map, shift)
+    before = fig_json(charts.shift_figure(edge_map, shift))
+    after = fig_json(charts.shift_figure(edge_map, shift, pool, moved_cells=stats.moved_cells))
     original, shifted, difference = (array(t["z"]) for t in before["data"])
-    pooled, pooled_shifted, pooled_difference = (array(t["z"]) for t in after["data"])
+    pooled, pooled_shifted, pooled_difference, *moved = (array(t["z"]) for t in after["data"])
     np.testing.assert_array_equal(shifted, zero_shift(edge_map, *shift))
     np.testing.assert_array_equal(pooled_shifted, keras_pool(shifted, 2, 2, "valid", "max"))
     np.testing.assert_array_equal(difference, np.abs(shifted - original))
     np.testing.assert_array_equal(pooled_difference, np.abs(pooled_shifted - pooled))
-    stats = shift_sensitivity(edge_map, shift)
-    assert relative_change(original, shifted) == pytest.approx(stats.unpooled_relative_change, rel=1e-6)
-    assert relative_change(pooled, pooled_shifted) == pytest.approx(stats.pooled_relative_change, rel=1e-6)
+    assert relative_change(original, shifted) == pytest.approx(stats.unpooled_change, rel=1e-6)
+    assert relative_change(pooled, pooled_shifted) == pytest.approx(stats.pooled_change, rel=1e-6)
     assert before["data"][2]["zmax"] == after["data"][2]["zmax"] == pytest.approx(float(edge_map.max()))
+    if shift[0] % 2 or shift[1] % 2:  # not a whole number of strides: compared in place only
+        assert stats.moved_cells is None and not moved
+    else:
+        cells = (shift[0] // 2, shift[1] // 2)
+        pooled_moved, moved_difference = moved
+        np.testing.assert_array_equal(pooled_moved, zero_shift(keras_pool(edge_map, 2, 2, "valid", "max"), *cells))
+        np.testing.assert_array_equal(moved_difference, 0.0)  # the pooled map only moved
+        assert after["layout"]["annotations"][3]["text"] == f"Pooled, moved ({cells[0]:+d}, {cells[1]:+d}) cells"
 
 
 # ---------------------------------------------------------------- the page (AppTest)
@@ -357,7 +368,12 @@ def test_bad_parameters_show_the_pool_error(page, setting, value, message):
     assert chart(page, "walk_maps")  # the course walk does not depend on these settings
 
 
+def shift_caption(app: AppTest) -> str:
+    return next(c.value for c in app.caption if c.value.startswith("Changed = "))
+
+
 def test_shift_test_numbers_match_an_independent_computation(page, edge_map):
+    """One measure for both maps; a 1-pixel move changes the max-pooled edge map less than the map (Keras)."""
     for dy, dx in [(0, 1), (2, -1)]:
         page.slider(key=POOL_SHIFT_DY).set_value(dy)
         page.slider(key=POOL_SHIFT_DX).set_value(dx)
@@ -365,13 +381,44 @@ def test_shift_test_numbers_match_an_independent_computation(page, edge_map):
         shifted = zero_shift(edge_map, dy, dx)
         unpooled = relative_change(edge_map, shifted)
         pooled = relative_change(keras_pool(edge_map, 2, 2, "valid", "max"), keras_pool(shifted, 2, 2, "valid", "max"))
-        assert metrics(page)["Feature map changed"][0] == f"{unpooled:.0%}"
-        assert metrics(page)["Pooled map changed"][0] == f"{pooled:.0%}"
         assert pooled < unpooled
+        shown = metrics(page)
+        assert set(shown) >= {"Feature map changed", "Pooled map changed (same cells)"}
+        assert not any(label.startswith("Pooled map changed (moved") for label in shown)
+        assert shown["Feature map changed"] == (f"{unpooled:.0%}", "")  # one number each, no second measure
+        assert shown["Pooled map changed (same cells)"] == (f"{pooled:.0%}", "")
+        caption = shift_caption(page)
+        assert (
+            f"changed the feature map {unpooled:.0%} and the pooled map, cell by cell in place, {pooled:.0%}: less"
+            in (caption)
+        )
+        assert "not a whole number of strides (2 pixels)" in caption
     page.slider(key=POOL_SHIFT_DY).set_value(0)
     page.slider(key=POOL_SHIFT_DX).set_value(0)
     page.run()
     assert "Move the map by 1 or 2 pixels to compare." in [i.value for i in page.info]
+
+
+def test_a_shift_by_the_stride_is_compared_with_the_pooled_map_moved_one_cell(page, edge_map):
+    """Old page: a 2-pixel move 'changed the pooled map 48%' beside a caption saying it just moves one cell."""
+    page.slider(key=POOL_SHIFT_DY).set_value(0)
+    page.slider(key=POOL_SHIFT_DX).set_value(2)
+    page.run()
+    pooled = keras_pool(edge_map, 2, 2, "valid", "max")
+    pooled_shifted = keras_pool(zero_shift(edge_map, 0, 2), 2, 2, "valid", "max")
+    in_place, moved = relative_change(pooled, pooled_shifted), relative_change(zero_shift(pooled, 0, 1), pooled_shifted)
+    assert moved == 0.0 and in_place > 0.3
+    shown = metrics(page)
+    assert shown["Pooled map changed (same cells)"][0] == f"{in_place:.0%}"
+    assert shown["Pooled map changed (moved +0, +1 cells)"][0] == "0%"
+    caption = shift_caption(page)
+    assert (
+        "so the pooled map moves by (+0, +1) cells: against the pooled original moved by that much it changed 0%"
+        in (caption)
+    )
+    after = chart(page, POOL_SHIFT_AFTER)["data"]
+    np.testing.assert_allclose(array(after[3]["z"]), zero_shift(pooled, 0, 1), atol=1e-6)
+    np.testing.assert_array_equal(array(after[4]["z"]), 0.0)
 
 
 def test_repeated_pooling_shrinks_28_to_3_and_stops_at_1x1(page, fashion):
@@ -396,7 +443,7 @@ def test_repeated_pooling_caption_names_the_shapes_on_screen(page):
 
     def caption_shapes() -> list[tuple[int, ...]]:
         caption = next(c.value for c in page.caption if c.value.startswith("The picture itself"))
-        chain = re.search(r"same size: (\d+x\d+(?: -> \d+x\d+)*)\.", caption)
+        chain = re.search(r"same size: (\d+x\d+(?: -> \d+x\d+)*) \(height x width\)\.", caption)
         assert chain, caption
         return [tuple(int(n) for n in shape.split("x")) for shape in chain.group(1).split(" -> ")]
 
@@ -405,13 +452,86 @@ def test_repeated_pooling_caption_names_the_shapes_on_screen(page):
     assert caption_shapes() == [(28, 28), (14, 14), (7, 7), (3, 3)]
     caption = next(c.value for c in page.caption if c.value.startswith("The picture itself"))
     # the course model's own poolings, as its Keras summary shows them (conv 26, pool 13, conv 11, pool 5)
-    assert "the course model pools only twice (26x26 -> 13x13, then 11x11 -> 5x5)" in caption
+    assert "The course model pools only twice (26x26 -> 13x13, then 11x11 -> 5x5)" in caption
     page.slider(key=pool_times_key(4)).set_value(4).run()
     assert caption_shapes() == pooled_shapes(4, 2, 2)
     page.number_input(key=POOL_SIZE).set_value(3).run()
     page.number_input(key=POOL_STRIDE).set_value(3).run()
     assert not page.exception and not page.error
     assert caption_shapes() == pooled_shapes(3, 3, 3) == [(28, 28), (9, 9), (3, 3), (1, 1)]
+
+
+SIZE = re.compile(r"\b\d+x\d+(?:x\d+)?\b")
+COURSE_WORDS = ("course model", "course CNN", "real model")  # a sentence about the course model says so
+
+
+def page_sentences(app: AppTest) -> list[str]:
+    """Every sentence of the page's text: markdown, captions, notes, headers, metrics and chart labels (not the
+    course walk's, which always shows the course model)."""
+    texts = [e.value for kind in ("markdown", "caption", "info", "warning", "header", "code") for e in app.get(kind)]
+    texts += [f"{m.label}: {m.value}" for m in app.metric]
+    for element in app.get("plotly_chart"):
+        if not element.proto.id.endswith(f"-{WALK_MAPS}"):
+            texts += [a["text"] for a in json.loads(element.proto.spec)["layout"].get("annotations", [])]
+    return [sentence for text in texts for sentence in re.split(r"(?<=[.:])\s+(?=[A-Z*])", text)]
+
+
+def repeated_block(size: int, stride: int, times: int) -> int:
+    """The input block one cell sees after `times` poolings (the receptive-field recurrence, last layer first)."""
+    block = 1
+    for _ in range(times):
+        block = (block - 1) * stride + size
+    return block
+
+
+def check_sizes(app: AppTest, picture: tuple[int, int], size: int = 2, stride: int = 2) -> list[str]:
+    """Asserts every size a sentence states is one on screen (the picture, the filtered map, each pooling of them,
+    the window) unless the sentence says it is the course model's; returns the sentences with sizes."""
+    fmap = (picture[0] - 2, picture[1] - 2)  # a 3x3 'valid' filter
+    chain = [picture]
+    times = next(w for w in app.slider if (w.key or "").startswith("pool_times_")).value
+    for _ in range(times):
+        chain.append(output_shape(*chain[-1], size, stride, "valid"))
+    block = repeated_block(size, stride, len(chain) - 1)
+    shown = {fmap, output_shape(*fmap, size, stride, "valid"), *chain, (size, size), (block, block)}
+    with_sizes = []
+    for sentence in page_sentences(app):
+        sizes = [tuple(int(n) for n in found.split("x")) for found in SIZE.findall(sentence)]
+        if not sizes:
+            continue
+        with_sizes.append(sentence)
+        if any(word in sentence for word in COURSE_WORDS):
+            continue
+        kernel = {(3, 3)} if re.search("kernel|filter|weights", sentence) else set()  # the 3x3 filter's size
+        for found in sizes:
+            assert found[:2] in shown | kernel, (found, sentence, sorted(shown))
+    return with_sizes
+
+
+def test_every_size_in_the_texts_is_the_fashion_items(page):
+    sentences = check_sizes(page, (28, 28))
+    assert any("26x26 -> 13x13" in s and "course model" not in s for s in sentences)  # the item's own pooling
+    assert any("after 3 poolings, 1.1% of the 28x28 pixels remain" in s for s in sentences)
+
+
+def test_after_a_filters_visit_every_size_is_the_street_scenes():
+    """Old page: the street scene pooled 254x382 -> 127x191 beside '26x26 -> 13x13' and 'by 3x3 most items are no
+    longer recognisable'. Filters opens on the street scene; the picker is shared, so Pooling pools it."""
+    app = open_page("pages/filters.py", timeout=60)
+    app.switch_page(PAGE_PATH).run()
+    assert not app.exception and not app.error
+    assert app.selectbox(key="pooling_sample").value == "Street scene"
+    assert metrics(app)["Input"][0] == "254x382" and metrics(app)["Output"][0] == "127x191"
+    sentences = check_sizes(app, (256, 384))
+    assert any("2x2 max pooling keeps the largest of each 4 values: 254x382 -> 127x191" in s for s in sentences)
+    chain = " -> ".join(f"{h}x{w}" for h, w in [(256, 384), (128, 192), (64, 96), (32, 48)])
+    assert any(f"same size: {chain} (height x width)" in s for s in sentences)
+    assert any("each summarising a window of up to 8x8 pixels" in s for s in sentences)
+    assert not any("recognisable" in s for s in sentences)
+    app.number_input(key=POOL_SIZE).set_value(3).run()
+    app.number_input(key=POOL_STRIDE).set_value(3).run()
+    assert metrics(app)["Output"][0] == "{}x{}".format(*output_shape(254, 382, 3, 3, "valid"))
+    check_sizes(app, (256, 384), size=3, stride=3)
 
 
 def test_course_walk_follows_plan_with_the_learned_filter(page, fashion):

@@ -78,7 +78,7 @@ def test_toggles_show_why_inversion_and_cropping_matter():
     app.button_group(key=PREDICT_INVERT).set_value("Auto").run()
     app.toggle(key=PREDICT_CROP).set_value(False).run()
     steps = next(m.value for m in app.markdown if m.value.startswith("1. **original**"))
-    assert "3. **crop to object**: Off: the whole 260x200 image is kept" in steps
+    assert "3. **crop to object**: Off: the whole 200x260 image is kept" in steps
 
 
 def test_upload_is_classified_and_bad_files_give_clear_errors(model, fashion):
@@ -113,3 +113,22 @@ def test_camera_snapshot_and_empty_canvas(fashion):
     app.camera_input(key=PREDICT_CAMERA).set_value(("shot.jpg", buffer.getvalue(), "image/jpeg")).run()
     assert not app.exception
     assert verdict(app).startswith("The network says **Trouser**")
+
+
+def test_a_plain_rectangle_gets_a_confident_class_and_the_note_on_what_that_means(model):
+    """Old page: 'Bag 100.0%' for a rectangle and nothing saying the network must pick one of its ten classes."""
+    rectangle = np.full((200, 260, 3), 235, dtype=np.uint8)
+    rectangle[50:150, 60:200] = 30  # a dark filled rectangle on white paper
+    app = predict_page()
+    app.radio(key=PREDICT_SOURCE).set_value("Upload").run()
+    app.file_uploader(key=PREDICT_UPLOAD).set_value(("box.png", png(rectangle), "image/png")).run()
+    assert not app.exception and not app.error
+    name, probability = expected(model, rectangle / np.float32(255.0))
+    assert verdict(app) == f"The network says **{name}** with probability **{probability:.1%}**."
+    assert probability > 0.9  # confident although it is no Fashion-MNIST item
+    note = next(m.value for m in app.markdown if m.value.startswith("The network must pick"))
+    assert note.startswith(f"The network must pick one of its {len(CLASS_NAMES)} classes: its outputs add up to 100%")
+    assert f"nearer {name} than the other {len(CLASS_NAMES) - 1} classes" in note
+    assert f"not that it is a {name.lower()}" in note
+    steps = next(m.value for m in app.markdown if m.value.startswith("1. **original**"))
+    assert "1. **original**: 200x260 (height x width) colour." in steps  # one order for sizes: height x width

@@ -484,3 +484,104 @@ def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int = 12) ->
     return _figure(
         [trace], layout, height=300, shapes=[window], title=dict(text="Where the window sits", font=dict(FONT, size=13))
     )
+
+
+# ---------------------------------------------------------------- the small integer example (Play / Step)
+
+
+def number_text(value: float) -> str:
+    """A weight, pixel or product as the small example writes it: 3, -2, 0.11."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else f"{value:.2f}"
+
+
+def demo_figure(
+    image: np.ndarray, kernel: np.ndarray, output: np.ndarray, step: PixelStep, cell: tuple[int, int]
+) -> go.Figure:
+    """The small example at one position: the input with the kernel's window (red), the kernel, the window's
+    products, and the output so far (NaN cells not computed yet, the current one outlined)."""
+    products = step.products
+    filled = np.where(np.isnan(output), "", np.vectorize(number_text)(np.nan_to_num(output)))
+    panels = [
+        ("Input", image, np.vectorize(number_text)(image), GRAY),
+        ("Kernel", kernel, np.vectorize(number_text)(kernel), DIVERGING),
+        ("Pixel × weight", products, np.vectorize(number_text)(products), DIVERGING),
+        ("Output", output, filled, DIVERGING),
+    ]
+    widths = [p[1].shape[1] for p in panels]
+    gap = 0.04
+    total = sum(widths)
+    data: list[dict] = []
+    shapes: list[dict] = []
+    annotations: list[dict] = []
+    layout: dict[str, object] = {}
+    start = 0.0
+    for n, (title, values, text, scale) in enumerate(panels, start=1):
+        end = start + (1 - gap * (len(panels) - 1)) * values.shape[1] / total
+        suffix = "" if n == 1 else str(n)
+        limit = max(float(np.nanmax(np.abs(values))) if not np.all(np.isnan(values)) else 1.0, 1e-9)
+        zrange = (float(image.min()), float(image.max())) if scale is GRAY else (-limit, limit)
+        data.append(
+            dict(
+                type="heatmap",
+                z=values,
+                text=text,
+                texttemplate="%{text}",
+                textfont=dict(FONT, size=18),
+                colorscale=scale,
+                zmin=zrange[0],
+                zmax=zrange[1],
+                showscale=False,
+                xaxis=f"x{suffix}",
+                yaxis=f"y{suffix}",
+                hovertemplate=f"{title}<br>row %{{y}}, column %{{x}}: %{{text}}<extra></extra>",
+                xgap=2,
+                ygap=2,
+            )
+        )
+        axis = dict(visible=False, fixedrange=True, constrain="domain")
+        layout[f"xaxis{suffix}"] = axis | dict(domain=[start, min(end, 1.0)], anchor=f"y{suffix}")
+        layout[f"yaxis{suffix}"] = axis | dict(
+            domain=[0.0, 1.0], anchor=f"x{suffix}", autorange="reversed", scaleanchor=f"x{suffix}"
+        )
+        annotations.append(
+            dict(
+                text=f"<b>{title}</b><br>{values.shape[0]}x{values.shape[1]}",
+                x=(start + end) / 2,
+                y=1.0,
+                xref="paper",
+                yref="paper",
+                yanchor="bottom",
+                showarrow=False,
+                font=FONT,
+            )
+        )
+        start = end + gap
+    k_h, k_w = kernel.shape
+    shapes.append(_outline(step.left - 0.5, step.top - 0.5, step.left + k_w - 0.5, step.top + k_h - 0.5, ""))
+    shapes.append(_outline(cell[1] - 0.5, cell[0] - 0.5, cell[1] + 0.5, cell[0] + 0.5, "4"))
+    layout |= dict(
+        annotations=annotations,
+        shapes=shapes,
+        height=300,
+        margin=dict(l=5, r=5, t=60, b=5),
+        font=FONT,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+    )
+    return go.Figure(data=data, layout=layout)
+
+
+def _outline(x0: float, y0: float, x1: float, y1: float, axes: str) -> dict:
+    return dict(
+        type="rect",
+        x0=x0,
+        y0=y0,
+        x1=x1,
+        y1=y1,
+        xref=f"x{axes}",
+        yref=f"y{axes}",
+        line=dict(color="#d62728", width=4),
+        fillcolor="rgba(0,0,0,0)",
+        layer="above",
+    )

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from scipy import ndimage
 
 from components.charts.common import FONT
 from components.charts.filters import block_mean
 from components.charts.pictures import colorize, picture_data_uri
 from models.config import shape_text
-from models.pooling import Padding, PoolMode, pool2d, pool_repeatedly, window_starts
+from models.pooling import Padding, PoolMode, pool2d, pool_repeatedly, shift_zero_fill, window_starts
 
 HEATMAP_LIMIT = 64 * 64  # values; larger maps are sent as one picture
 FIGURE_WIDTH = 900  # about the width in pixels of a chart across the main column
@@ -381,20 +380,30 @@ def shift_figure(
     *,
     height: int = 300,
     pooled: np.ndarray | None = None,
+    moved_cells: tuple[int, int] | None = None,
 ) -> go.Figure:
     """[original, shifted, |difference|] of the map (no `pool`), or of the pooled maps (pool2d's keyword arguments;
     `pooled` is pool2d of x2d when the caller has it). The shift fills with zeros, as `shift_sensitivity` does;
-    the difference uses the original map's value range, so the two rows' reds compare directly."""
-    shifted = ndimage.shift(x2d, shift, order=0, mode="constant", cval=0.0)
+    the difference uses the original map's value range, so the two rows' reds compare directly. With
+    `moved_cells`, two more panels: the pooled original moved by that many cells, and its |difference| to the
+    pooled shifted map."""
+    shifted = shift_zero_fill(np.asarray(x2d), *shift)
     if pool is None:
         original, changed = x2d, shifted
     else:
         original, changed = pool2d(x2d, **pool) if pooled is None else pooled, pool2d(shifted, **pool)
     low, high = value_range(x2d)
-    what, moved = "Feature map" if pool is None else "Pooled", f"moved ({shift[0]:+d}, {shift[1]:+d})"
+    what, moved = "Feature map" if pool is None else "Pooled", f"moved ({shift[0]:+d}, {shift[1]:+d}) px"
+    reds = (0.0, high - low)
     panels = [
-        Panel(f"{what} {original.shape[0]}x{original.shape[1]}", original),
+        Panel(f"{what} {shape_text(original.shape)}", original),
         Panel(f"{what}, {moved}", changed),
-        Panel("|difference|", np.abs(changed - original), (0.0, high - low), "Reds"),
+        Panel("|difference|", np.abs(changed - original), reds, "Reds"),
     ]
+    if pool is not None and moved_cells is not None:
+        cells = shift_zero_fill(np.asarray(original), *moved_cells)
+        panels += [
+            Panel(f"Pooled, moved ({moved_cells[0]:+d}, {moved_cells[1]:+d}) cells", cells),
+            Panel("|difference|", np.abs(changed - cells), reds, "Reds"),
+        ]
     return maps_figure(panels, same_pixel_size=False, height=height)

@@ -56,7 +56,7 @@ def steps_figure(steps: Sequence[Step], *, per_row: int = 4, cell: int = 230) ->
     white pictures keep their edges; gray steps hover their values."""
     rows = -(-len(steps) // per_row)
     titles = [
-        f"{number}. {step.title} ({step.image.shape[1]}x{step.image.shape[0]})"
+        f"{number}. {step.title} ({step.image.shape[0]}x{step.image.shape[1]})"
         for number, step in enumerate(steps, start=1)
     ]
     layout = _image_grid(rows, per_row, h_spacing=0.03, v_spacing=0.12)

@@ -26,7 +26,7 @@ from components.session_keys import (
     POOL_TRUE_SIZE,
     TOUR_IMAGE,
 )
-from models.config import shape_text
+from models.config import COURSE_CNN, plan, shape_text
 from models.convolution import convolve2d
 from models.images import fingerprint
 from models.kernels import KERNELS
@@ -74,6 +74,39 @@ def map_key(image_key: str, filter_name: str, relu: bool, channel: str | None = 
 def settings_link(settings: dict) -> dict[str, str | None]:
     """The link parameters of these pooling settings (None for a default)."""
     return link_update({name: settings[name] for name in SETTINGS}, LINK)
+
+
+def course_poolings() -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The course model's own poolings as (before, after) (height, width) pairs, from its layer plan."""
+    stages = plan(COURSE_CNN)
+    return [
+        ((before.shape[0], before.shape[1]), (stage.shape[0], stage.shape[1]))
+        for before, stage in zip(stages, stages[1:])
+        if stage.kind == "MaxPooling2D"
+    ]
+
+
+def course_poolings_text() -> str:
+    """'26x26 -> 13x13, then 11x11 -> 5x5': the course model's poolings."""
+    return ", then ".join(f"{shape_text(before)} -> {shape_text(after)}" for before, after in course_poolings())
+
+
+def intro() -> str:
+    """The page's intro: what pooling does, with the course model's numbers named as the course model's."""
+    (first_in, first_out), *rest = course_poolings()
+    odd = next(((a, b) for a, b in rest if a[0] % 2), None)
+    rounding = (
+        ""
+        if odd is None
+        else " Odd sizes round down: the course model's second pooling turns "
+        f"{shape_text(odd[0])} into {shape_text(odd[1])} (the last row and column are dropped)."
+    )
+    return (
+        "Pooling shrinks a feature map by summarising each small window with one number. "
+        "**In the course model, 2x2 max pooling keeps the largest of each 4 values: "
+        f"{shape_text(first_in)} -> {shape_text(first_out)}, a quarter of the pixels.**{rounding} "
+        "Sizes are height x width."
+    )
 
 
 # ---------------------------------------------------------------- input and settings

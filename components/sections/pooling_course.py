@@ -32,7 +32,8 @@ def show_course_walk() -> None:
     st.markdown(
         "The course CNN: "
         + " -> ".join(shape_text(s) for s in spatial)
-        + ". Here one item follows one channel through conv -> ReLU -> 2x2 max pool, twice."
+        + ". Here one Fashion-MNIST item follows one channel through the course model's conv -> ReLU -> "
+        "2x2 max pool, twice."
     )
     try:
         filters, labels = learned_filters()

@@ -7,10 +7,10 @@ import streamlit as st
 
 from components.charts import pooling as charts
 from components.memo import once
-from components.sections.pooling import PLOT_CONFIG, pooling_key
+from components.sections.pooling import PLOT_CONFIG, course_poolings_text, pooling_key
 from components.session_keys import POOL_REPEATED, pool_times_key
-from models.config import COURSE_CNN, plan, shape_text
-from models.pooling import pool_repeatedly, poolable_times
+from models.config import shape_text
+from models.pooling import compression, pool_repeatedly, poolable_times, repeated_window
 
 
 def repeated_shapes(x: np.ndarray, times: int, pool: dict) -> str:
@@ -18,13 +18,18 @@ def repeated_shapes(x: np.ndarray, times: int, pool: dict) -> str:
     return " -> ".join(shape_text(m.shape[:2]) for m in [x, *pool_repeatedly(x, times, **pool)])
 
 
-def course_poolings() -> str:
-    """The course model's own poolings, '26x26 -> 13x13, then 11x11 -> 5x5' (from its layer plan)."""
-    stages = plan(COURSE_CNN)
-    return ", then ".join(
-        f"{shape_text(before.shape[:2])} -> {shape_text(stage.shape[:2])}"
-        for before, stage in zip(stages, stages[1:])
-        if stage.kind == "MaxPooling2D"
+def repeated_caption(x: np.ndarray, times: int, pool: dict, shapes: str, most: int) -> str:
+    """What the repeated-pooling chart shows, every size and count from this map and these settings."""
+    last = shapes.split(" -> ")[-1]
+    last_shape = tuple(int(n) for n in last.split("x"))
+    kept = compression(x.shape[:2], last_shape).fraction_kept
+    block = repeated_window(pool["size"], pool["stride"], times)
+    limit = "" if most == 5 else f" These settings can pool this picture at most {most} time{'s' * (most > 1)}."
+    return (
+        f"The picture itself (no filter), all scaled to the same size: {shapes} (height x width). "
+        f"Each pooling throws away detail: after {times} pooling{'s' * (times > 1)}, {kept:.1%} of the "
+        f"{shape_text(x.shape[:2])} pixels remain, each summarising a window of up to {block}x{block} pixels of the "
+        f"picture. The course model pools only twice ({course_poolings_text()}).{limit}"
     )
 
 
@@ -39,9 +44,4 @@ def show_repeated(x: np.ndarray, pool: dict, key: str) -> None:
         lambda: (charts.repeated_figure(x, times, pool), repeated_shapes(x, times, pool)),
     )
     st.plotly_chart(figure, config=PLOT_CONFIG, key=POOL_REPEATED)
-    limit = "" if most == 5 else f" These settings can pool this picture at most {most} time{'s' * (most > 1)}."
-    st.caption(
-        f"The picture itself (no filter), all scaled to the same size: {shapes}. Each pooling throws away "
-        "detail; by 3x3 pixels most items are no longer recognisable. That is why the course model pools only "
-        f"twice ({course_poolings()}).{limit}"
-    )
+    st.caption(repeated_caption(x, times, pool, shapes, most))

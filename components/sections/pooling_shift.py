@@ -11,7 +11,7 @@ from components.charts import pooling as charts
 from components.memo import once
 from components.sections.pooling import PICTURE_NOTE, PLOT_CONFIG, pooling_key
 from components.session_keys import POOL_SHIFT_AFTER, POOL_SHIFT_BEFORE, POOL_SHIFT_DX, POOL_SHIFT_DY
-from models.pooling import PoolError, pool2d, shift_sensitivity
+from models.pooling import PoolError, ShiftStats, pool2d, shift_sensitivity
 
 
 @st.fragment
@@ -25,36 +25,48 @@ def show_shift_test(x2d: np.ndarray, pool: dict, key: str) -> None:
         return
     try:
         pooled = once(key, ("pooled", pooling_key(pool)), functools.partial(pool2d, x2d, **pool))
-        stats, after = once(
+        stats = once(key, ("shift", dy, dx, pooling_key(pool)), lambda: shift_sensitivity(x2d, (dy, dx), **pool))
+        after = once(
             key,
-            ("shift", dy, dx, pooling_key(pool)),
-            lambda: (shift_sensitivity(x2d, (dy, dx), **pool), charts.shift_figure(x2d, (dy, dx), pool, pooled=pooled)),
+            ("shifted pooled", dy, dx, pooling_key(pool)),
+            lambda: charts.shift_figure(x2d, (dy, dx), pool, pooled=pooled, moved_cells=stats.moved_cells),
         )
         before = once(key, ("shifted map", dy, dx), functools.partial(charts.shift_figure, x2d, (dy, dx)))
     except PoolError as error:  # a shift as large as a tiny map
         st.warning(str(error))
         return
-    unpooled_col, pooled_col = st.columns(2)
-    unpooled_col.metric(
-        "Feature map changed",
-        f"{stats.unpooled_relative_change:.0%}",
-        f"{stats.unpooled_unchanged:.0%} of pixels identical",
-        delta_color="off",
-        delta_arrow="off",
-    )
-    pooled_col.metric(
-        "Pooled map changed",
-        f"{stats.pooled_relative_change:.0%}",
-        f"{stats.pooled_unchanged:.0%} of cells identical",
-        delta_color="off",
-        delta_arrow="off",
-    )
+    columns = st.columns(3 if stats.moved_cells else 2)
+    columns[0].metric("Feature map changed", f"{stats.unpooled_change:.0%}")
+    columns[1].metric("Pooled map changed (same cells)", f"{stats.pooled_change:.0%}")
+    if stats.moved_cells and stats.pooled_moved_change is not None:
+        cy, cx = stats.moved_cells
+        columns[2].metric(f"Pooled map changed (moved {cy:+d}, {cx:+d} cells)", f"{stats.pooled_moved_change:.0%}")
     st.plotly_chart(before, config=PLOT_CONFIG, key=POOL_SHIFT_BEFORE)
     st.plotly_chart(after, config=PLOT_CONFIG, key=POOL_SHIFT_AFTER)
-    st.caption(
-        "Changed = sum of |shifted - original| / (sum of |original| + sum of |shifted|): 0% identical, "
-        "100% no overlap. Within a window, the largest value can move and still be kept: shifts smaller than "
-        "the window are absorbed best, while a shift by a whole stride just moves the pooled map one cell."
-        + PICTURE_NOTE
-        * charts.drawn_as_picture(x2d)
+    st.caption(shift_caption(stats, pool["stride"]) + PICTURE_NOTE * charts.drawn_as_picture(x2d))
+
+
+def shift_caption(stats: ShiftStats, stride: int) -> str:
+    """The shift test's caption: the one measure, and what these numbers show (each claim from `stats`)."""
+    dy, dx = stats.shift
+    measure = (
+        "Changed = total |difference| / (total of both maps), the same measure for every map: 0% identical, "
+        f"100% nothing in common. A move of ({dy:+d}, {dx:+d}) pixels changed the feature map "
+        f"{stats.unpooled_change:.0%} and the pooled map, cell by cell in place, {stats.pooled_change:.0%}"
+    )
+    if stats.moved_cells is None or stats.pooled_moved_change is None:
+        effect = "less" if stats.pooled_change < stats.unpooled_change else "not less"
+        whole = dy % stride == 0 and dx % stride == 0
+        why = (
+            "pushes the pooled map out of view"
+            if whole
+            else f"is not a whole number of strides ({stride} pixels), so the pooled map does not simply move: "
+            "the windows group the pixels differently"
+        )
+        return f"{measure}: {effect} than the map. This move {why}."
+    cy, cx = stats.moved_cells
+    return (
+        f"{measure}. This move is a whole number of strides ({stride} pixels), so the pooled map moves by "
+        f"({cy:+d}, {cx:+d}) cells: against the pooled original moved by that much it changed "
+        f"{stats.pooled_moved_change:.0%} (0% = it only moved)."
     )

@@ -212,6 +212,15 @@ def steps_section(steps: Sequence[Step], settings: tuple) -> None:
     )
 
 
+def forced_choice_note(name: str, total: float, classes: int) -> str:
+    """What a confident answer means: the network must pick one of its classes, whatever the picture."""
+    return (
+        f"The network must pick one of its {classes} classes: its outputs add up to {total:.0%}, with no 'none of "
+        "these'. On a picture unlike Fashion-MNIST items (a rectangle, a face), a confident answer only means "
+        f"nearer {name} than the other {classes - 1} classes, not that it is a {name.lower()}."
+    )
+
+
 def prediction_section(result: Classification, model_key: str, input_key: str, prepare_ms: float) -> None:
     """2.: the top classes, and the verdict with the time each part took."""
     st.subheader("2. Prediction")
@@ -224,8 +233,9 @@ def prediction_section(result: Classification, model_key: str, input_key: str, p
     verdict.markdown(
         f"The network says **{CLASS_NAMES[predicted]}** with probability **{probabilities[predicted]:.1%}**."
     )
+    verdict.markdown(forced_choice_note(CLASS_NAMES[predicted], float(probabilities.sum()), len(CLASS_NAMES)))
     verdict.caption(
-        f"Top {TOP_K} of the 10 softmax outputs. Preprocessing took {prepare_ms:.0f} ms; one network "
+        f"Top {TOP_K} of the {len(CLASS_NAMES)} softmax outputs. Preprocessing took {prepare_ms:.0f} ms; one network "
         f"pass for probabilities, feature maps and embedding {result.milliseconds:.0f} ms."
     )
 
