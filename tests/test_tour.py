@@ -64,7 +64,13 @@ def shows_the_course_trio_through_every_layer(app: AppTest) -> bool:
     assert app.radio(key=INSPECT_SOURCE).value == "Course trio"
     grid = figures(app)[0]
     texts = [a["text"] for a in grid["layout"]["annotations"]]
-    assert texts[:5] == ["input 28x28", "conv1 26x26", "pool1 13x13", "conv2 11x11", "pool2 5x5"]
+    assert texts[:5] == [
+        "input 28x28",
+        "conv1 26x26<br>filter 1",
+        "pool1 13x13<br>pooled conv1",
+        "conv2 11x11<br>new filter 1",  # conv2's own filter 1, not conv1's again
+        "pool2 5x5<br>pooled conv2",
+    ]
     assert [text.split("<br>")[0] for text in texts[5:]] == ["#0 Ankle boot", "#23 Ankle boot", "#28 Ankle boot"]
     assert len(grid["data"]) == 3 * 5  # three test images x (input + four layers)
     assert lesson_link(app) == ("inspect", "")  # the course trio is the Inspect page's default
