@@ -18,6 +18,10 @@ ACCENT = "#0b3d91"  # dark blue: 10.8:1 against white
 CHART_TEXT_PX = 15  # chart ticks, legends and colour bars (charts are drawn at zoom 1, see presentation_css)
 
 
+# In both modes: a page link's label wraps instead of being cut at the edge of its box.
+BASE_CSS = '[data-testid="stPageLink"] :is(p, span) { white-space: normal !important; overflow: visible !important; }'
+
+
 def parse_flag(value: str | None) -> bool | None:
     """True / False for a recognised ?present= value, None when absent or unrecognised."""
     if value is None:
@@ -110,6 +114,7 @@ def presentation_mode() -> bool:
         "menus. A link with ?present=1 opens in this mode.",
     )
     _write_present_param(on)
+    st.html(f"<style>{BASE_CSS}</style>")
     st.set_page_config(initial_sidebar_state="collapsed" if on else "auto")
     if on:
         st.html(f"<style>{presentation_css()}</style>")

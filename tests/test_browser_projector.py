@@ -63,3 +63,67 @@ def test_control_and_result_share_the_first_projector_screen(app_url, projector,
     if screen["smallest_tick"] is not None:
         assert screen["smallest_tick"] >= CHART_TEXT_PX - 1, screen
 
+
+WIDE = {"width": 1280, "height": 900}
+OVERFLOW_TARGETS = [(spec, "") for spec in ALL_PAGES] + [
+    (next(spec for spec in ALL_PAGES if spec.url_path == "inspect"), "tab=evaluation"),
+    (next(spec for spec in ALL_PAGES if spec.url_path == "filters"), "kernel=Gaussian+blur+5x5"),
+]
+TOLERANCE_PX = 2
+
+# HTML text wider than its own box (cut off, or hidden behind a scroll bar), with what it says.
+CUT_TEXT = """tolerance => [...document.querySelectorAll(
+    '[data-testid="stMain"] :is(p, span, td, th, code, label, pre)')]
+  .filter(el => el.clientWidth > 0 && el.scrollWidth > el.clientWidth + tolerance && el.innerText.trim())
+  .map(el => `${el.tagName}: ${el.innerText.trim().slice(0, 60)} (${el.scrollWidth} > ${el.clientWidth})`)"""
+
+# Pairs of text labels drawn over each other in one Plotly chart. Each label is its getBBox() carried to the
+# screen by its own transform (rotated tick labels stay rotated rectangles), shrunk by the tolerance; two
+# rectangles overlap when no edge direction of either separates them.
+OVERLAPPING_LABELS = """tolerance => {
+  const corners = t => {
+    const box = t.getBBox(), m = t.getScreenCTM();
+    const x0 = box.x + tolerance, y0 = box.y + tolerance, x1 = box.x + box.width - tolerance,
+          y1 = box.y + box.height - tolerance;
+    if (!m || x1 <= x0 || y1 <= y0) return null;
+    return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]].map(([x, y]) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]);
+  };
+  const separated = (p, q) => [p, q].some(poly => poly.some((point, i) => {
+    const next = poly[(i + 1) % 4], nx = next[1] - point[1], ny = point[0] - next[0];
+    const span = r => r.map(([x, y]) => x * nx + y * ny);
+    const a = span(p), b = span(q);
+    return Math.max(...a) <= Math.min(...b) || Math.max(...b) <= Math.min(...a);
+  }));
+  const clashes = [];
+  for (const chart of document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')) {
+    const labels = [...chart.querySelectorAll('.main-svg text')]
+      .filter(t => t.textContent.trim() && t.getClientRects().length && getComputedStyle(t).visibility !== 'hidden')
+      .map(t => ({text: t.textContent.trim(), poly: corners(t)}))
+      .filter(label => label.poly);
+    for (let i = 0; i < labels.length; i++)
+      for (let j = i + 1; j < labels.length; j++)
+        if (!separated(labels[i].poly, labels[j].poly)) clashes.push(`${labels[i].text} / ${labels[j].text}`);
+  }
+  return clashes;
+}"""
+
+
+@pytest.fixture
+def wide(browser):
+    context = browser.new_context(viewport=WIDE)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.mark.parametrize("target", OVERFLOW_TARGETS, ids=lambda target: target[0].url_path + target[1])
+def test_no_text_is_cut_off_or_drawn_over_another_label(app_url, wide, target):
+    spec, query = target
+    page = wide
+    page.goto(page_url(app_url, spec) + (f"?{query}" if query else ""))
+    wait_until_idle(page, 180_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    problems = {
+        "cut": page.evaluate(CUT_TEXT, TOLERANCE_PX),
+        "overlapping": page.evaluate(OVERLAPPING_LABELS, TOLERANCE_PX),
+    }
+    assert problems == {"cut": [], "overlapping": []}, problems

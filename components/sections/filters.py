@@ -90,7 +90,7 @@ def filtered(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: Pa
         f"**Shape arithmetic** for this {height} x {width} (height x width) image, a {size}x{size} kernel "
         f"and stride {stride} (valid: floor((H - k) / stride) + 1; same: ceil(H / stride)):{channels}"
     )
-    st.code(formula, language=None)
+    st.code(formula, language=None, wrap_lines=True)  # the whole rule in view, however wide
     return raw
 
 
