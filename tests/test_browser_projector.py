@@ -96,6 +96,12 @@ OVERLAPPING_LABELS = """tolerance => {
   }));
   const clashes = [];
   for (const chart of document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')) {
+    const page = chart.querySelector('.main-svg').getBoundingClientRect();
+    for (const t of chart.querySelectorAll('.main-svg text')) {  // a label running off the chart's edge
+      const box = t.getBoundingClientRect();
+      if (t.textContent.trim() && box.width && (box.left < page.left - tolerance || box.right > page.right + tolerance))
+        clashes.push(`${t.textContent.trim()} / the chart's edge`);
+    }
     const labels = [...chart.querySelectorAll('.main-svg text')]
       .filter(t => t.textContent.trim() && t.getClientRects().length && getComputedStyle(t).visibility !== 'hidden')
       .map(t => ({text: t.textContent.trim(), poly: corners(t)}))

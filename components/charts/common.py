@@ -122,7 +122,7 @@ def shape_flow_figure(
             )
         x += width + GAP
     fig = go.Figure()
-    fig.update_xaxes(visible=False, range=[-20, x - GAP + 30], fixedrange=True)
+    fig.update_xaxes(visible=False, range=[-20, x - GAP + 60], fixedrange=True)  # room for the last value count
     fig.update_yaxes(
         visible=False, range=[-75 - ROW_STEP, tallest + 60], scaleanchor="x", scaleratio=1, fixedrange=True
     )
