@@ -8,11 +8,13 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from components.presentation import presenting
 from components.session_keys import APP_RAN
 
 
 def start_page(title: str, intro: str = "") -> None:
-    """Title and intro of a lab page; also makes a first visit straight to a page URL use app.py.
+    """Title and intro of a lab page (the intro is left out in presentation mode); also makes a first visit
+    straight to a page URL use app.py.
 
     Until app.py has called st.navigation once, Streamlit treats the pages/ folder as old-style
     navigation and runs the page's file alone (no page config, no navigation, file names in the sidebar):
@@ -35,7 +37,7 @@ def start_page(title: str, intro: str = "") -> None:
         PagesManager.uses_pages_directory = False
         st.rerun()
     st.title(title)
-    if intro:
+    if intro and not presenting():  # on a projector the lecturer says it; the screen keeps the page's content
         st.markdown(intro)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from components.session_keys import PRESENTATION, PRESENTATION_TOGGLE
 
@@ -14,6 +15,11 @@ ZOOM = 1.25  # text and widgets of the main area are drawn 25% larger
 INK = "#000000"
 PAPER = "#ffffff"
 ACCENT = "#0b3d91"  # dark blue: 10.8:1 against white
+CHART_TEXT_PX = 15  # chart ticks, legends and colour bars (charts are drawn at zoom 1, see presentation_css)
+
+
+# In both modes: a page link's label wraps instead of being cut at the edge of its box.
+BASE_CSS = '[data-testid="stPageLink"] :is(p, span) { white-space: normal !important; overflow: visible !important; }'
 
 
 def parse_flag(value: str | None) -> bool | None:
@@ -31,20 +37,33 @@ def parse_flag(value: str | None) -> bool | None:
 def presentation_css(zoom: float = ZOOM) -> str:
     """Stylesheet of presentation mode.
 
-    The main block container is zoomed (CSS `zoom` reflows the layout, unlike `transform`). Plotly
-    charts are zoomed back to 1: Plotly maps the mouse to data through CSS transforms but not through
-    `zoom`, so a zoomed chart would hover and select the wrong point (measured: 3 of 10 bars); their
-    titles, labels and ticks turn black. Developer chrome and download buttons are hidden; text is black
-    on white.
+    The sidebar starts collapsed (presentation_mode), page intros are left out (components.page.start_page)
+    and spacing is tight, so a page's main control and its result share one 720-px screen. The main block
+    container is zoomed (CSS `zoom` reflows the layout, unlike `transform`). Plotly charts are zoomed back
+    to 1: Plotly maps the mouse to data through CSS transforms but not through `zoom`, so a zoomed chart
+    would hover and select the wrong point (measured: 3 of 10 bars); their titles, labels and ticks turn
+    black, and ticks, legends and axis titles are drawn at CHART_TEXT_PX. Developer chrome and download
+    buttons are hidden; text is black on white.
     """
     if not 1.0 <= zoom <= 2.0:
         raise ValueError(f"zoom must be between 1 and 2, got {zoom}")
     return f"""
 [data-testid="stMainBlockContainer"] {{
   zoom: {zoom};
-  padding: 1rem 1.5rem 2rem 1.5rem;
+  padding: 1.75rem 1.5rem 2rem 1.5rem;
 }}
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] {{ gap: 0.6rem; }}
+[data-testid="stMainBlockContainer"] :is(h1, h2, h3) {{ padding: 0.1rem 0 0.2rem 0; }}
+[data-testid="stMainBlockContainer"] h1 {{ font-size: 2.5rem; }}
+[data-testid="stMainBlockContainer"] h2 {{ font-size: 1.6rem; }}
+[data-testid="stMainBlockContainer"] h3 {{ font-size: 1.35rem; }}
 [data-testid="stPlotlyChart"] {{ zoom: {1 / zoom:.6f}; }}
+[data-testid="stPlotlyChart"] :is(.xtick text, .ytick text, .cbaxis text, .legendtext) {{
+  font-size: {CHART_TEXT_PX}px !important;
+}}
+[data-testid="stPlotlyChart"] :is(.g-xtitle text, .g-ytitle text, .cbtitle text) {{
+  font-size: {CHART_TEXT_PX + 1}px !important;
+}}
 [data-testid="stApp"], [data-testid="stMain"], [data-testid="stMainBlockContainer"] {{
   color: {INK};
   background: {PAPER};
@@ -95,9 +114,25 @@ def presentation_mode() -> bool:
         "menus. A link with ?present=1 opens in this mode.",
     )
     _write_present_param(on)
+    st.html(f"<style>{BASE_CSS}</style>")
+    st.set_page_config(initial_sidebar_state="collapsed" if on else "auto")
     if on:
         st.html(f"<style>{presentation_css()}</style>")
     return on
+
+
+def presenting() -> bool:
+    """Whether presentation mode is on in this session (set by presentation_mode, which app.py calls first)."""
+    return bool(st.session_state.get(PRESENTATION, False))
+
+
+def beside(controls: float = 2, results: float = 3) -> tuple[DeltaGenerator, DeltaGenerator]:
+    """Where a section's controls and its results go: side by side in presentation mode (so both fit one
+    projector screen), one above the other otherwise."""
+    if presenting():
+        left, right = st.columns([controls, results], gap="medium")
+        return left, right
+    return st.container(), st.container()
 
 
 def _toggle_presentation() -> None:

@@ -5,6 +5,7 @@ import streamlit as st
 from components.image_picker import linked_image, sample_link
 from components.links import read_page_link, update_query_params
 from components.page import start_page
+from components.presentation import beside, presenting
 from components.sections.filters import LINK, convolution_settings, filtered, filtered_key, show_results
 from components.sections.filters_demo import slide_demo
 from components.sections.filters_kernel import choose_kernel, learned_chosen
@@ -22,7 +23,9 @@ start_page(
 )
 
 link = read_page_link(LINK)
-image_column, kernel_column = st.columns(2, gap="large")
+controls, results = beside()
+with controls:  # in presentation mode, beside the results with the image and filter one above the other
+    image_column, kernel_column = (controls, controls) if presenting() else st.columns(2, gap="large")
 with image_column:
     st.subheader("1. Image")
     picked = linked_image(FILTERS_IMAGE, link)
@@ -33,14 +36,18 @@ update_query_params({**sample_link(picked is not None), **({} if chosen is None 
 if picked is None or chosen is None:
     st.stop()
 
-st.subheader("3. Stride and padding")
-stride, padding, quiz_mode = convolution_settings()
+with controls:
+    st.subheader("3. Stride and padding")
+    stride, padding, quiz_mode = convolution_settings()
 raw = filtered(picked, chosen, stride, padding)
 if raw is None:
     st.stop()
 
 if not quiz_mode or quiz(picked, chosen):
-    show_results(picked, chosen, raw, key=filtered_key(picked, chosen, stride, padding), stride=stride, padding=padding)
+    with results:
+        show_results(
+            picked, chosen, raw, key=filtered_key(picked, chosen, stride, padding), stride=stride, padding=padding
+        )
     step_through(picked.pixels, chosen.weights, raw, stride, padding)
     if learned_chosen():
         learned_section(picked, stride, padding)

@@ -5,6 +5,7 @@ import streamlit as st
 from components.image_picker import sample_link
 from components.links import read_page_link, update_query_params
 from components.page import start_page
+from components.presentation import beside
 from components.sections.pooling import LINK, choose_map, choose_settings, intro, map_key, pooled_view, settings_link
 from components.sections.pooling_course import show_course_walk
 from components.sections.pooling_repeated import show_repeated
@@ -15,14 +16,17 @@ from models.images import fingerprint
 
 start_page("Pooling", intro())
 link = read_page_link(LINK)
-st.header("1. The map to pool")
-image, filter_name, relu = choose_map(POOLING_IMAGE, link)
-st.header("2. Pooling settings")
-settings = choose_settings(link)
+controls, results = beside(1, 1)
+with controls:
+    st.header("1. The map to pool")
+    image, filter_name, relu = choose_map(POOLING_IMAGE, link)
+    st.header("2. Pooling settings")
+    settings = choose_settings(link)
 update_query_params({**sample_link(image is not None), **settings_link(settings)})
 if image is not None:
     image_key = fingerprint(image)
-    fmap = pooled_view(image, filter_name, relu, settings, image_key=image_key)
+    with results:
+        fmap = pooled_view(image, filter_name, relu, settings, image_key=image_key)
     if fmap is not None:
         map2d, channel = channel_of(fmap)
         show_windows(map2d, settings, map_key(image_key, filter_name, relu, channel))

@@ -5,6 +5,7 @@ import streamlit as st
 from components.catalog import LESSONS
 from components.links import read_page_link, update_query_params
 from components.page import start_page
+from components.presentation import presenting
 from components.query_state import Integer
 from components.sections.tour import VIEWS, navigation, predict_then_reveal
 from components.session_keys import TOUR_STEP
@@ -24,10 +25,14 @@ if TOUR_STEP not in st.session_state:  # the first visit in this session: a link
 index = min(max(st.session_state[TOUR_STEP], 0), len(STEPS) - 1)
 step = STEPS[index]
 update_query_params({"step": str(index + 1)})
-navigation(index, len(STEPS), "top")
-st.header(f"{index + 1}. {step.title}")
+heading = f"{index + 1}. {step.title}"
+if presenting():  # one 720-px screen: the step's heading between Back and Next, the toggle beside its question
+    navigation(index, len(STEPS), "top", heading)
+else:
+    navigation(index, len(STEPS), "top")
+    st.header(heading)
 st.markdown(step.text)
-predict_then_reveal(step, index)
+predict_then_reveal(step, index, compact=presenting())
 view = VIEWS[step.key]()
 lesson = next(spec for spec in LESSONS if spec.url_path == step.page)
 st.page_link(lesson.path, label=f"This view on the full {lesson.title} page", icon=lesson.icon, query_params=view)

@@ -45,6 +45,7 @@ def test_mode_follows_the_learner_to_another_page_and_off_again(app_url, project
     page.goto(f"{app_url}/?present=1")
     wait_until_idle(page)
     toggle = page.locator('[data-testid="stSidebar"] [data-testid="stCheckbox"] input')
+    page.get_by_test_id("stExpandSidebarButton").click()  # presentation mode starts with the sidebar shut
     page.locator('[data-testid="stSidebarNavLink"]', has_text=ALL_PAGES[-1].title).click()
     page.wait_for_url(f"**/{ALL_PAGES[-1].url_path}?present=1**")
     wait_until_idle(page)

@@ -11,6 +11,8 @@ FONT = dict(family="DejaVu Sans, Arial, sans-serif", size=15)
 SPATIAL_COLOUR = "#4C78A8"
 VECTOR_COLOUR = "#F58518"
 GAP = 100.0
+CROWDED = 160.0  # value-count labels nearer than this (diagram units) alternate between two rows
+ROW_STEP = 20.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ def shape_flow_figure(
     annotations: list[dict] = []
     x = 0.0
     tallest = 0.0
+    previous_centre, previous_row = -math.inf, 1
     for index, step in enumerate(steps):
         if len(step.shape) == 3:
             side_h, side_w, channels = step.shape[0] * pixel, step.shape[1] * pixel, step.shape[2]
@@ -75,10 +78,13 @@ def shape_flow_figure(
         annotations.append(
             dict(x=centre, y=-12, text=f"<b>{shape_label(step.shape)}</b>", showarrow=False, yanchor="top", font=FONT)
         )
+        # A value count closer than CROWDED to the one before it goes on the other row, so they do not collide.
+        row = 1 - previous_row if centre - previous_centre < CROWDED else 0
+        previous_centre, previous_row = centre, row
         annotations.append(
             dict(
                 x=centre,
-                y=-40,
+                y=-40 - ROW_STEP * row,
                 text=f"{math.prod(step.shape):,} values",
                 showarrow=False,
                 yanchor="top",
@@ -116,8 +122,10 @@ def shape_flow_figure(
             )
         x += width + GAP
     fig = go.Figure()
-    fig.update_xaxes(visible=False, range=[-20, x - GAP + 30], fixedrange=True)
-    fig.update_yaxes(visible=False, range=[-75, tallest + 60], scaleanchor="x", scaleratio=1, fixedrange=True)
+    fig.update_xaxes(visible=False, range=[-20, x - GAP + 60], fixedrange=True)  # room for the last value count
+    fig.update_yaxes(
+        visible=False, range=[-75 - ROW_STEP, tallest + 60], scaleanchor="x", scaleratio=1, fixedrange=True
+    )
     fig.update_layout(
         shapes=shapes,
         annotations=annotations,

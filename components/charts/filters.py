@@ -271,7 +271,7 @@ def _annotated(
 
 
 def _cell_font(size: int) -> int:
-    return 15 if size <= 3 else 12 if size <= 5 else 9
+    return 15 if size <= 3 else 11 if size <= 5 else 9  # 5x5: "0.00994" fits a cell a third of the page wide
 
 
 def kernel_figure(kernel: np.ndarray) -> go.Figure:
@@ -427,7 +427,7 @@ def pixel_step_figure(step: PixelStep) -> go.Figure:
     font = _cell_font(size)
     patch_text = np.where(step.inside, _weight_text(step.patch), "pad 0")
     kernel_limit, product_limit = _symmetric_limit(step.kernel), _symmetric_limit(step.products)
-    layout = _grid(1, 3, ["Input patch", "\u00d7 kernel", f"= products (sum {step.total:.4g})"], h_gap=0.08)
+    layout = _grid(1, 3, ["Input patch", "\u00d7 kernel", f"= products (sum {step.total:.4g})"], h_gap=0.05)
     for n in (1, 2, 3):
         suffix = "" if n == 1 else str(n)
         layout[f"xaxis{suffix}"].update(showticklabels=False)

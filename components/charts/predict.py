@@ -76,7 +76,7 @@ def steps_figure(steps: Sequence[Step], *, per_row: int = 4, cell: int = 230) ->
     layout.update(
         annotations=[
             _title(
-                title,
+                "<br>(".join(title.rsplit(" (", 1)),  # the size on a line of its own: titles stay apart
                 _centre(layout, f"xaxis{suffix}"),
                 layout[f"yaxis{suffix}"]["domain"][1],
                 dict(TITLE_FONT, size=15),

@@ -10,6 +10,7 @@ import streamlit as st
 
 from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure, shift_figure
 from components.links import update_query_params
+from components.presentation import presenting
 from components.query_state import BUILDER_CHOICES, config_from_link, config_link
 from components.resources import dense_model_card, model_card, shift_test
 from components.session_keys import ARCHITECTURE_CONFIG, architecture_widget
@@ -50,8 +51,9 @@ def builder() -> CNNConfig:
         for notice in notices:
             st.warning(notice, icon=":material/link_off:")
         set_builder(linked)
-    with st.sidebar:
-        st.header("Build a CNN")
+    with st.expander("Build a CNN", icon=":material/tune:") if presenting() else st.sidebar:  # sidebar is shut
+        if not presenting():
+            st.header("Build a CNN")
         st.select_slider(
             "Conv blocks (conv, then pool)", BUILDER_CHOICES["conv_blocks"], key=WIDGET_KEYS["conv_blocks"]
         )

@@ -14,6 +14,7 @@ from components.charts.filters import display_factor, response_figure, shown_sid
 from components.image_picker import PickedImage, image_picker, sample_link
 from components.links import set_values
 from components.memo import once
+from components.presentation import beside, presenting
 from components.query_state import Choice, Integer, read_link
 from components.sections.filters_kernel import ChosenKernel, choose_kernel
 from components.session_keys import (
@@ -93,7 +94,7 @@ def filtered(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: Pa
         f"**Shape arithmetic** for this {height} x {width} (height x width) image, a {size}x{size} kernel "
         f"and stride {stride} (valid: floor((H - k) / stride) + 1; same: ceil(H / stride)):{channels}"
     )
-    st.code(formula, language=None)
+    st.code(formula, language=None, wrap_lines=True)  # the whole rule in view, however wide
     return raw
 
 
@@ -183,7 +184,9 @@ def show_results(
 
 def tour_view() -> dict[str, str]:
     """A Fashion-MNIST item through the tour's kernel; returns the link parameters of this view on the page."""
-    left, right = st.columns(2, gap="large")
+    controls, results = beside()
+    with controls:  # beside the results in presentation mode, the picture's and kernel's widgets one above the other
+        left, right = (controls, controls) if presenting() else st.columns(2, gap="large")
     with left:
         picked = image_picker(TOUR_IMAGE, default_sample=FASHION_PREFIX + "Ankle boot", allow_rgb=False)
     with right:
@@ -191,5 +194,6 @@ def tour_view() -> dict[str, str]:
     if picked is None or chosen is None:
         return {}
     raw = convolve2d(picked.pixels, chosen.weights)
-    show_results(picked, chosen, raw, heading="Original and filtered")
+    with results:
+        show_results(picked, chosen, raw, heading="Original and filtered")
     return set_values({**sample_link(True), **chosen.query})

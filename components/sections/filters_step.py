@@ -28,7 +28,8 @@ def step_through(pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride
     row = position_slider(left, "Output row", out_h, filters_step_key("row", out_h))
     col = position_slider(right, "Output column", out_w, filters_step_key("col", out_w))
     step = explain_pixel(image2d, kernel, row, col, stride=stride, padding=padding)
-    left, right = st.columns([1, 2])
+    # A 5x5 or 7x7 kernel's numbers need the whole width: the window then sits above them.
+    left, right = st.columns([1, 2]) if kernel.shape[0] <= 3 else (st.container(), st.container())
     left.plotly_chart(window_figure(image2d, step), width="stretch", config={"displayModeBar": False})
     right.plotly_chart(pixel_step_figure(step), width="stretch", config={"displayModeBar": False})
     terms = " + ".join(

@@ -14,6 +14,7 @@ from components.charts import pooling as charts
 from components.image_picker import linked_image, sample_link
 from components.links import set_values
 from components.memo import once
+from components.presentation import beside
 from components.query_state import Choice, Integer, Link, link_update, read_link
 from components.session_keys import (
     POOL_FILTER,
@@ -240,9 +241,12 @@ def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict, heading: st
 def tour_view() -> dict[str, str]:
     """The tour's picture, filter and pooling settings, before and after; returns this view's link parameters."""
     link = read_link({}, LINK)
-    image, filter_name, relu = choose_map(TOUR_IMAGE, link)
-    settings = choose_settings(link)
+    controls, results = beside(1, 1)
+    with controls:
+        image, filter_name, relu = choose_map(TOUR_IMAGE, link)
+        settings = choose_settings(link)
     if image is None:
         return {}
-    pooled_view(image, filter_name, relu, settings, heading="Before and after")
+    with results:
+        pooled_view(image, filter_name, relu, settings, heading="Before and after")
     return set_values({**sample_link(True), **settings_link(settings)})

@@ -264,7 +264,7 @@ def neighbours_section(result: Classification, model_key: str, input_key: str) -
         once(
             model_key,
             ("neighbours", input_key),
-            functools.partial(gallery_figure, x_train[found] / 255.0, titles, per_row=NEIGHBOURS, cell=170),
+            functools.partial(gallery_figure, x_train[found] / 255.0, titles, per_row=NEIGHBOURS // 2, cell=170),
         ),
         config=CHART_CONFIG,
     )

@@ -16,8 +16,9 @@ def go_to(index: int) -> None:
     st.session_state[TOUR_STEP] = index
 
 
-def navigation(index: int, count: int, place: str) -> None:
-    """Back, "Step i of n", Next; `place` is "top" or "bottom" (the tour shows both)."""
+def navigation(index: int, count: int, place: str, heading: str = "") -> None:
+    """Back, "Step i of n" (or the step's `heading`, in presentation mode), Next; `place` is "top" or "bottom"
+    (the tour shows both)."""
     back, where, forward = st.columns([1, 4, 1], vertical_alignment="center")
     back.button(
         "Back",
@@ -28,7 +29,10 @@ def navigation(index: int, count: int, place: str) -> None:
         key=tour_back(place),
         width="stretch",
     )
-    where.markdown(f"Step {index + 1} of {count}", text_alignment="center")
+    if heading:
+        where.header(heading, anchor=False, help=f"Step {index + 1} of {count}")
+    else:
+        where.markdown(f"Step {index + 1} of {count}", text_alignment="center")
     forward.button(
         "Next",
         icon=":material/arrow_forward:",
@@ -41,9 +45,11 @@ def navigation(index: int, count: int, place: str) -> None:
     )
 
 
-def predict_then_reveal(step: Step, index: int) -> None:
-    st.markdown(f"**Predict first:** {step.question}")
-    if st.toggle("Reveal the answer", key=tour_reveal(index)):
+def predict_then_reveal(step: Step, index: int, *, compact: bool = False) -> None:
+    """The question, and a toggle that reveals its answer (beside the question when `compact`)."""
+    question, reveal = st.columns([4, 1], vertical_alignment="center") if compact else (st.container(),) * 2
+    question.markdown(f"**Predict first:** {step.question}")
+    if reveal.toggle("Reveal the answer", key=tour_reveal(index)):
         st.success(step.answer, icon=":material/lightbulb:")
 
 
