@@ -133,3 +133,21 @@ def test_no_text_is_cut_off_or_drawn_over_another_label(app_url, wide, target):
         "overlapping": page.evaluate(OVERLAPPING_LABELS, TOLERANCE_PX),
     }
     assert problems == {"cut": [], "overlapping": []}, problems
+
+
+CONFUSION_COUNTS = """() => {
+  const chart = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .find(c => c.textContent.includes('predicted class'));
+  const cell = chart.querySelector('.nsewdrag').getBoundingClientRect().width / 10;
+  const counts = [...chart.querySelectorAll('text')].filter(t => /^\\d+$/.test(t.textContent));
+  return {cell, counts: counts.length, cut: counts.filter(t => t.getBoundingClientRect().width > cell - 6)
+    .map(t => t.textContent)};
+}"""
+
+
+def test_every_confusion_count_fits_its_cell(app_url, wide):
+    """The 10x10 counts ("823", "981", ...) stay inside their cells, with a few pixels to spare."""
+    wide.goto(f"{app_url}/inspect?tab=evaluation")
+    wait_until_idle(wide, 180_000)
+    found = wide.evaluate(CONFUSION_COUNTS)
+    assert found["counts"] == 100 and found["cut"] == [], found

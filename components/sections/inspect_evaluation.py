@@ -58,11 +58,8 @@ def evaluation_tab(subject: Subject) -> None:
         help="One predict pass over the 10,000 test "
         "images that also returns the hidden-layer outputs; cached until the model changes.",
     )
-    chart, table = st.columns([3, 2])
-    with chart:
-        confusion_chart(subject, result)
-    with table:
-        class_table(result)
+    confusion_chart(subject, result)  # the main column's width: each cell has room for a 4-digit count
+    class_table(result)
     cell_section(subject, result)
     mistakes_section(subject, result)
 
