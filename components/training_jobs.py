@@ -7,6 +7,7 @@ browser session, so a refresh reattaches to a job still training and shows the s
 
 from __future__ import annotations
 
+import math
 import re
 
 import streamlit as st
@@ -93,6 +94,7 @@ def start(specs: list[RunSpec]) -> None:
             TrainingJob(
                 spec,
                 f"Run {first + i}: {spec.title()}",
+                label=f"Run {first + i}",
                 learner=token,
                 group=group,
                 keepalive=lambda: sessions.connected(token),
@@ -188,13 +190,34 @@ def _live_jobs(count: int) -> None:
             show_job(job)
 
 
-def run_headline(run: TrainingRun) -> None:
+def headline_text(run: TrainingRun) -> str:
+    """'Test accuracy **87.80%** after 1.45 of 3 epochs in 12 s. It ended early: stopped by request.'"""
     ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
     test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
-    epochs = run.epochs_done
-    st.markdown(
-        f"Test accuracy **{test}** after {epochs} epoch{'s' * (epochs != 1)} in {duration(run.seconds)}.{ended}"
+    return f"Test accuracy **{test}** after {run.epochs_text} in {duration(run.seconds)}.{ended}"
+
+
+def run_headline(run: TrainingRun) -> None:
+    st.markdown(headline_text(run))
+
+
+def curves_caption(run: TrainingRun) -> str:
+    """CURVES_CAPTION, and for a run stopped part-way through an epoch what its last dots cover."""
+    if not run.stopped_mid_epoch:
+        return CURVES_CAPTION
+    done = math.floor(run.epochs_done * 100 + 1e-9) / 100
+    return (
+        f"{CURVES_CAPTION} This run stopped after {run.epochs_text}: its last dots, at {done:g}, cover only "
+        f"the part of epoch {math.ceil(run.epochs_done)} it trained."
     )
+
+
+def curves(run: TrainingRun) -> None:
+    """A saved run's learning curves, its last epoch's dots where training stopped, and their caption."""
+    st.plotly_chart(
+        curves_figure(run.batch_curve, run.history, epochs_done=run.epochs_done), width="stretch", config=CHART_CONFIG
+    )
+    st.caption(curves_caption(run))
 
 
 def storage_caption() -> str:

@@ -166,8 +166,8 @@ def test_thin_keeps_at_most_the_limit_and_the_last_point():
 
 def test_overlay_draws_validation_solid_and_training_dashed_per_run():
     runs = [
-        ("a", {"loss": [1.0, 0.5], "accuracy": [0.5, 0.7], "val_loss": [1.1, 0.6], "val_accuracy": [0.4, 0.6]}),
-        ("b", {"loss": [0.9], "accuracy": [0.6]}),
+        ("a", {"loss": [1.0, 0.5], "accuracy": [0.5, 0.7], "val_loss": [1.1, 0.6], "val_accuracy": [0.4, 0.6]}, 2.0),
+        ("b", {"loss": [0.9], "accuracy": [0.6]}, 1.0),
     ]
     fig = overlay_figure(runs)
     assert [(t.name, t.line.dash) for t in fig.data] == [

@@ -8,7 +8,6 @@ from __future__ import annotations
 import streamlit as st
 
 from components import training_jobs as jobs
-from components.charts.training import curves_figure
 from components.query_state import Choice, Integer, Link, link_update
 from components.resources import model_card
 from components.session_keys import (
@@ -191,8 +190,7 @@ def tour_view() -> dict[str, str]:
         run = runs[-1]
         st.markdown(f"**{run.name}**")
         jobs.run_headline(run)
-        st.plotly_chart(curves_figure(run.batch_curve, run.history), width="stretch", config=jobs.CHART_CONFIG)
-        st.caption(jobs.CURVES_CAPTION)
+        jobs.curves(run)
     try:
         card = model_card()
     except ModelFileError as error:
