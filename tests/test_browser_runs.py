@@ -1,7 +1,7 @@
 """Runs outlive the browser session, in a real browser: refresh mid-training and after, a server restart, and
 another learner (a fresh browser profile) seeing none of it."""
 
-from tests.browser import screenshot, streamlit_server, wait_until_idle
+from tests.browser import SCREENSHOTS, screenshot, streamlit_server, wait_until_idle
 from tests.test_training_page import set_slider
 
 LIVE = '.st-key-live-training [data-testid="stPlotlyChart"]'
@@ -56,3 +56,32 @@ def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows
     finally:
         learner.close()
         stranger.close()
+
+
+def test_pressing_train_shows_its_state_and_stop_on_the_first_projector_screen(app_url, browser):
+    """Presentation mode at 1280x720: after Train, the job's progress and Stop are on the first screen, and Train
+    is off while that run trains."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        page.goto(f"{app_url}/training?present=1")
+        wait_until_idle(page)
+        set_slider(page, "Training images", "Home")  # 5,000 images
+        train = page.get_by_role("button", name="Train", exact=True)
+        train.click()
+        bar = page.locator('[data-testid="stProgress"]').first
+        bar.wait_for(timeout=30_000)
+        scrolled = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTop")
+        stop = page.locator('.st-key-live-training [data-testid="stButton"] button').first
+        for element in (bar, stop):
+            box = element.bounding_box()
+            assert box is not None and scrolled + box["y"] + box["height"] <= 720, (scrolled, box)
+        assert train.is_disabled()
+        page.screenshot(path=str(SCREENSHOTS / "training-present-after-train.png"))
+        page.wait_for_selector(f"{LIVE} .scatterlayer .trace", timeout=180_000)
+        stop.click()
+        page.wait_for_selector(TABLE, timeout=180_000)
+        wait_until_idle(page)
+        assert not train.is_disabled() and page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
