@@ -1,6 +1,8 @@
 """Runs outlive the browser session, in a real browser: refresh mid-training and after, a server restart, and
 another learner (a fresh browser profile) seeing none of it."""
 
+import time
+
 from tests.browser import SCREENSHOTS, screenshot, streamlit_server, wait_until_idle
 from tests.test_training_page import set_slider
 
@@ -83,5 +85,43 @@ def test_pressing_train_shows_its_state_and_stop_on_the_first_projector_screen(a
         page.wait_for_selector(TABLE, timeout=180_000)
         wait_until_idle(page)
         assert not train.is_disabled() and page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
+
+
+def named_or_ready(page, ready: str, seconds: float = 0.5) -> float:
+    """Seconds until the page names what it waits for (TensorFlow) or shows `ready` text; fails after `seconds`."""
+    started = time.perf_counter()
+    page.wait_for_function(
+        """ready => {
+              const text = document.querySelector('[data-testid="stMain"]').innerText;
+              return text.includes('Loading TensorFlow') || text.includes(ready);
+           }""",
+        arg=ready,
+        timeout=seconds * 1000,
+    )
+    return time.perf_counter() - started
+
+
+def test_the_first_wait_for_tensorflow_names_itself_within_half_a_second(browser):
+    """A fresh server has not loaded TensorFlow: the tour's Next to the feature-map step, and opening Inspect from
+    the sidebar, say what they wait for at once instead of showing the previous view for seconds."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        with streamlit_server() as server:
+            page = context.new_page()
+            page.goto(f"{server.url}/tour?step=5")  # the Training step: no TensorFlow yet
+            wait_until_idle(page)
+            page.get_by_role("button", name="Next").first.click()
+            named_or_ready(page, "Pick some test images and one filter")  # the view, not only its step header
+            wait_until_idle(page, timeout_ms=120_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+        with streamlit_server() as server:
+            page.goto(f"{server.url}/training")
+            wait_until_idle(page)
+            page.locator('[data-testid="stSidebarNav"] a', has_text="Inspect").click()
+            named_or_ready(page, "What happens inside the trained network")
+            wait_until_idle(page, timeout_ms=120_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         context.close()
