@@ -11,6 +11,7 @@ import streamlit as st
 from components.catalog import ALL_PAGES, HOME
 from components.heap import freeze_after_imports
 from components.learner import remember_learner
+from components.loading import TENSORFLOW_PAGES, load_tensorflow
 from components.page import mark_app_run
 from components.presentation import presentation_mode
 from components.server_hooks import keep_keras_session
@@ -23,4 +24,7 @@ presentation_mode()
 with st.sidebar:
     remember_learner()
 pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is HOME) for p in ALL_PAGES]
-st.navigation(pages).run()
+page = st.navigation(pages)
+if page.url_path in TENSORFLOW_PAGES:
+    load_tensorflow()  # the page's imports load TensorFlow: a spinner names the wait instead of a blank page
+page.run()

@@ -117,7 +117,8 @@ TRAINING_OPTIMIZER = "training_optimizer"  # selectbox
 TRAINING_LR = "training_lr"  # select_slider: learning rate
 TRAINING_SEED = "training_seed"  # number_input
 TRAINING_STOP_EARLY = "training_stop_early"  # toggle: stop at a training accuracy
-TRAINING_THRESHOLD = "training_threshold"  # slider: that accuracy
+TRAINING_THRESHOLD = "training_threshold"  # number_input: that accuracy
+TRAINING_TRAIN = "training_train"  # the Train button (disabled while the same run is queued or training)
 TRAINING_LIVE = "live-training"  # the container of the job training now (the browser tests find its chart)
 
 

@@ -7,6 +7,7 @@ browser session, so a refresh reattaches to a job still training and shows the s
 
 from __future__ import annotations
 
+import math
 import re
 
 import streamlit as st
@@ -21,7 +22,7 @@ from components.session_keys import (
     training_stop,
 )
 from models.executors import executor_from_environment
-from models.jobs import JobRegistry, TrainingJob
+from models.jobs import JobProgress, JobRegistry, TrainingJob
 from models.recipes import RunSpec
 from models.runs import MAX_AGE_DAYS, MAX_RUNS, RunStore, TrainingRun
 
@@ -78,11 +79,33 @@ def collect_ended_jobs() -> None:
             st.session_state.setdefault(TRAINING_NOTICES, []).append((job.name, progress.status, progress.message))
 
 
+def duplicate_of(spec: RunSpec, active: list[TrainingJob]) -> TrainingJob | None:
+    """The learner's queued or training job with exactly these settings (one being stopped does not count)."""
+    return next((job for job in active if job.spec == spec and not job.stop_event.is_set()), None)
+
+
+def duplicate_message(job: TrainingJob) -> str:
+    state = "queued" if job.progress().status == "queued" else "training"
+    return (
+        f"Not started: {job.name} is already {state} with these settings. Stop it first, or change a setting "
+        "to train another run."
+    )
+
+
 def start(specs: list[RunSpec]) -> None:
-    """Button callback: queue one job per spec, all or none (a setting that cannot train is kept as an error)."""
+    """Button callback: queue one job per spec, all or none (a setting that cannot train is kept as an error).
+
+    A spec the learner already has queued or training is refused: a second click that reaches the server
+    before the rerun that disabled the button must not queue the same run twice.
+    """
     token = learner_token()
+    active = learner_jobs()
+    for spec in specs:
+        if (twin := duplicate_of(spec, active)) is not None:
+            st.session_state[TRAINING_START_ERROR] = duplicate_message(twin)
+            return
     earlier: list[TrainingJob | TrainingRun] = [
-        *learner_jobs(),
+        *active,
         *run_store().runs(token)[0],
     ]  # numbering goes on from the learner's last run
     first = max((int(m.group(1)) for m in (RUN_NUMBER.match(e.name) for e in earlier) if m), default=0) + 1
@@ -93,6 +116,7 @@ def start(specs: list[RunSpec]) -> None:
             TrainingJob(
                 spec,
                 f"Run {first + i}: {spec.title()}",
+                label=f"Run {first + i}",
                 learner=token,
                 group=group,
                 keepalive=lambda: sessions.connected(token),
@@ -118,53 +142,50 @@ def duration(seconds: float) -> str:
     return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
 
 
-def show_job(job: TrainingJob) -> None:
-    progress = job.progress()
-    st.markdown(f"**{job.name}**")
-    registry = job_registry()
-    if progress.status == "queued" and progress.queue_position:
-        st.info(
-            f"Queued: number {progress.queue_position} in line. {progress.jobs_running} of "
-            f"{registry.max_jobs} training slot(s) on {registry.executor.name} are busy.",
-            icon=":material/hourglass_top:",
+def status_text(job: TrainingJob, progress: JobProgress, registry: JobRegistry) -> str:
+    """One line of where a job is: queued (its place), starting, training (epoch x of y), evaluating."""
+    name = f"**{job.name}**"
+    if progress.status == "queued":
+        return (
+            f"{name}: queued, number {progress.queue_position} in line ({progress.jobs_running} of "
+            f"{registry.max_jobs} training slots busy)"
         )
-        st.button("Cancel", key=training_cancel(job.id), on_click=job.stop)
-        return
+    if progress.status == "starting":
+        return f"{name}: starting (loading TensorFlow and the data, a few seconds)..."
+    if progress.status == "evaluating":
+        return f"{name}: training done; measuring test accuracy on 10,000 images..."
+    if progress.epoch == progress.batch == 0:
+        return f"{name}: building the model and preparing the data..."
     eta = "-" if progress.eta_seconds is None else duration(progress.eta_seconds)
-    text = (
-        f"Epoch {progress.epoch + 1}/{progress.epochs}, batch {progress.batch:,}/{progress.steps:,} - "
+    return (
+        f"{name}: epoch {progress.epoch + 1} of {progress.epochs}, batch {progress.batch:,}/{progress.steps:,} - "
         f"{progress.images_per_second:,.0f} images/s - ETA {eta}"
     )
-    if progress.status == "evaluating":
-        text = "Training done; measuring test accuracy on 10,000 images..."
-    elif progress.status == "starting":
-        text = "Starting a training process (it loads TensorFlow and the data: a few seconds)..."
-    elif progress.epoch == progress.batch == 0:
-        text = "Building the model and preparing the data..."
-    st.progress(progress.fraction, text=text)
-    left, right = st.columns([1, 5])
+
+
+def job_row(job: TrainingJob, progress: JobProgress) -> None:
+    """The job's state on one row: a progress bar with its status line, and Stop (Cancel while queued) beside it."""
+    bar, button = st.columns([6, 1], vertical_alignment="bottom")
+    bar.progress(progress.fraction, text=status_text(job, progress, job_registry()))
+    if progress.status == "queued":
+        button.button("Cancel", key=training_cancel(job.id), on_click=job.stop, width="stretch")
+        return
     stopping = job.stop_event.is_set()
-    left.button(
+    button.button(
         "Stopping..." if stopping else "Stop",
         key=training_stop(job.id),
         icon=":material/stop:",
         disabled=stopping or progress.status not in ("starting", "running"),
         on_click=job.stop,
-    )
-    right.caption(
-        f"{duration(progress.elapsed)} so far. Stop ends training after the current batch and keeps "
-        "the weights learned so far."
-    )
-    st.plotly_chart(
-        curves_figure(progress.batch_curve, progress.history, epochs=progress.epochs),
         width="stretch",
-        config=CHART_CONFIG,
     )
-    st.caption(CURVES_CAPTION)
 
 
 def live() -> None:
-    """This learner's jobs, redrawn every second while there are any; a full rerun shows the ones that ended."""
+    """This learner's jobs, redrawn every second while there are any; a full rerun shows the ones that ended.
+
+    Called right under the Train button: each job's state and its Stop come first, then the live chart.
+    """
     jobs = learner_jobs()
     st.fragment(_live_jobs, run_every=1.0 if jobs else None)(len(jobs))
 
@@ -179,22 +200,56 @@ def _live_jobs(count: int) -> None:
         (st.error if status == "failed" else st.warning)(f"{name}: {message}")
     if not jobs:
         return
-    st.subheader("Training now")
-    active = next((job for job in jobs if job.progress().status != "queued"), jobs[0])
+    shown = {job: job.progress() for job in jobs}
+    active = next((job for job in jobs if shown[job].status != "queued"), jobs[0])
     with st.container(key=TRAINING_LIVE):
-        show_job(active)
-    for job in jobs:
-        if job is not active:
-            show_job(job)
+        job_row(active, shown[active])
+        for job in jobs:
+            if job is not active:
+                job_row(job, shown[job])
+        progress = shown[active]
+        if progress.status == "queued":
+            return
+        st.caption(
+            f"{duration(progress.elapsed)} so far. Stop ends training after the current batch and keeps "
+            "the weights learned so far."
+        )
+        st.plotly_chart(
+            curves_figure(progress.batch_curve, progress.history, epochs=progress.epochs),
+            width="stretch",
+            config=CHART_CONFIG,
+        )
+        st.caption(CURVES_CAPTION)
+
+
+def headline_text(run: TrainingRun) -> str:
+    """'Test accuracy **87.80%** after 1.45 of 3 epochs in 12 s. It ended early: stopped by request.'"""
+    ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
+    test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
+    return f"Test accuracy **{test}** after {run.epochs_text} in {duration(run.seconds)}.{ended}"
 
 
 def run_headline(run: TrainingRun) -> None:
-    ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
-    test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
-    epochs = run.epochs_done
-    st.markdown(
-        f"Test accuracy **{test}** after {epochs} epoch{'s' * (epochs != 1)} in {duration(run.seconds)}.{ended}"
+    st.markdown(headline_text(run))
+
+
+def curves_caption(run: TrainingRun) -> str:
+    """CURVES_CAPTION, and for a run stopped part-way through an epoch what its last dots cover."""
+    if not run.stopped_mid_epoch:
+        return CURVES_CAPTION
+    done = math.floor(run.epochs_done * 100 + 1e-9) / 100
+    return (
+        f"{CURVES_CAPTION} This run stopped after {run.epochs_text}: its last dots, at {done:g}, cover only "
+        f"the part of epoch {math.ceil(run.epochs_done)} it trained."
     )
+
+
+def curves(run: TrainingRun) -> None:
+    """A saved run's learning curves, its last epoch's dots where training stopped, and their caption."""
+    st.plotly_chart(
+        curves_figure(run.batch_curve, run.history, epochs_done=run.epochs_done), width="stretch", config=CHART_CONFIG
+    )
+    st.caption(curves_caption(run))
 
 
 def storage_caption() -> str:

@@ -79,6 +79,7 @@ class TrainingJob:
         learner: str,
         group: int = 0,
         sample_index: int = 0,
+        label: str = "",
         orphan_after: float = ORPHAN_SECONDS,
         keepalive: Callable[[], bool] | None = None,
     ) -> None:
@@ -86,6 +87,7 @@ class TrainingJob:
         self.id = next(_job_ids)
         self.spec, self.name, self.learner, self.group = spec, name, learner, group
         self.sample_index = sample_index
+        self.label = label  # "Run 3": the saved run is named "<label>: <spec title with the epochs trained>"
         self.orphan_after, self.keepalive = orphan_after, keepalive
         self.stop_event = threading.Event()
         self.finished = threading.Event()
@@ -111,6 +113,7 @@ class TrainingJob:
         return {
             "spec": self.spec.to_payload(),
             "name": self.name,
+            "label": self.label,
             "group": self.group,
             "sample_index": self.sample_index,
         }

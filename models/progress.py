@@ -65,9 +65,16 @@ class ProgressReporter:
         self.epoch_clock = self.last_sent = 0.0
         self.epoch_seconds: list[float] = []  # wall time of each epoch, validation included
         self.epoch_ended = time.perf_counter()  # made just before training starts
+        self.batches = 0  # batches trained so far, over all epochs
+
+    @property
+    def epochs_done(self) -> float:
+        """Epochs trained: batches done / batches per epoch (1.45 for a run stopped in its second epoch)."""
+        return self.batches / self.steps
 
     def on_batch(self, epoch: int, batch: int, logs: dict[str, float]) -> None:
         now = time.perf_counter()
+        self.batches = epoch * self.steps + batch + 1
         seen = min((batch + 1) * self.batch_size, self.images)
         loss, accuracy = self.smoother.add(batch, seen, logs.get("loss", 0.0), logs.get("accuracy", 0.0))
         if batch == 0:

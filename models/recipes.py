@@ -7,6 +7,7 @@ a worker process (`models.worker`) builds and trains the model it describes.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
@@ -94,10 +95,11 @@ class RunSpec:
             changes.append("hand-picked conv1")
         return "course CNN" if not changes else "CNN with " + ", ".join(changes)
 
-    def title(self) -> str:
-        """'course CNN, 5 epochs'; 'Fast recipe: CNN with 32 filters, same padding, 4 epochs'."""
+    def title(self, epochs_done: float | None = None) -> str:
+        """'course CNN, 5 epochs'; 'Fast recipe: CNN with 32 filters, same padding, 4 epochs'; a run that
+        stopped early names the epochs it trained: 'course CNN, 1.45 of 3 epochs'."""
         label = f"{self.preset}: {self.model_label()}" if self.preset else self.model_label()
-        return f"{label}, {self.recipe.epochs} epoch{'s' * (self.recipe.epochs != 1)}"
+        return f"{label}, {epoch_count(self.recipe.epochs, epochs_done)}"
 
     def check(self, available_images: int = TRAIN_SET_SIZE) -> None:
         """Raise ValueError (ConfigError for the model) with a clear message for settings that cannot train."""
@@ -152,6 +154,14 @@ class RunSpec:
             lr_decay=float(values.get("lr_decay", 1.0)),
             preset=str(values.get("preset", "")),
         )
+
+
+def epoch_count(planned: int, done: float | None = None) -> str:
+    """'3 epochs'; for a run that stopped early, the epochs it trained (rounded down): '1.45 of 3 epochs'."""
+    epochs = f"{planned} epoch{'s' * (planned != 1)}"
+    if done is None or done >= planned:
+        return epochs
+    return f"{math.floor(done * 100 + 1e-9) / 100:g} of {epochs}"
 
 
 def architecture_changes(config: CNNConfig) -> list[str]:

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ import numpy as np
 
 from models.job_protocol import ARRAYS_FILE, MODEL_FILE, RUN_FILE
 from models.progress import CurvePoint
+from models.recipes import epoch_count
 
 DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 MAX_RUNS = 10
@@ -68,6 +70,7 @@ class TrainingRun:
     stop_reason: str | None = None
     group: int = 0  # runs started by one click share a group
     created: str = ""
+    epochs_done: float = 0.0  # batches trained / batches per epoch: 1.45 for a run stopped in its second epoch
 
     @classmethod
     def read(cls, folder: Path) -> TrainingRun:
@@ -91,6 +94,7 @@ class TrainingRun:
             stop_reason=record.get("stop_reason"),
             group=int(record.get("group", 0)),
             created=str(record.get("created", "")),
+            epochs_done=float(record.get("epochs_done", len(history.get("loss", [])))),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -98,8 +102,18 @@ class TrainingRun:
         return _load_arrays(str(self.folder / ARRAYS_FILE))
 
     @property
-    def epochs_done(self) -> int:
-        return len(self.history.get("loss", []))
+    def epochs_planned(self) -> int:
+        return int(self.config.get("epochs", math.ceil(self.epochs_done)))
+
+    @property
+    def stopped_mid_epoch(self) -> bool:
+        """True when training ended part-way through an epoch (its last epoch values cover only that part)."""
+        return self.epochs_done != int(self.epochs_done)
+
+    @property
+    def epochs_text(self) -> str:
+        """'3 epochs', or for a run that stopped early the epochs it trained: '1.45 of 3 epochs'."""
+        return epoch_count(self.epochs_planned, self.epochs_done)
 
     @property
     def batch_curve(self) -> tuple[CurvePoint, ...]:
@@ -164,7 +178,7 @@ def comparison_rows(runs: list[TrainingRun]) -> list[dict]:
                 "test acc": run.test_accuracy,
                 "val acc": _last(history.get("val_accuracy")),
                 "train acc": _last(history.get("accuracy")),
-                "epochs": run.epochs_done,
+                "epochs": run.epochs_text.removesuffix(" epochs").removesuffix(" epoch"),
                 "seconds": round(run.seconds, 1),
                 "parameters": config.get("parameters"),
                 "batch": config["batch_size"],

@@ -123,9 +123,10 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
             "sample_label": np.asarray(sample_label),
         }
     np.savez_compressed(folder / ARRAYS_FILE, **arrays)
-    epochs_done = len(result.history.get("loss", []))
+    epochs_done = reporter.epochs_done
+    label = payload.get("label")  # "Run 3": the saved name says the epochs actually trained
     record = {
-        "name": payload["name"],
+        "name": f"{label}: {spec.title(epochs_done)}" if label else payload["name"],
         "group": int(payload.get("group", 0)),
         "config": {**spec.to_dict(), "parameters": model.count_params()},
         "history": result.history,

@@ -6,7 +6,7 @@ from components.links import read_page_link, update_query_params
 from components.page import start_page
 from components.sections.training import LINK, settings_link, settings_section
 from components.sections.training_runs import compare_section, run_section
-from components.training_jobs import collect_ended_jobs, learner_runs, live
+from components.training_jobs import learner_runs
 
 start_page(
     "Training",
@@ -17,8 +17,6 @@ start_page(
 link = read_page_link(LINK)
 settings_section(link)
 update_query_params(settings_link())
-collect_ended_jobs()
-live()
 runs = learner_runs()
 if runs:
     compare_section(runs)

@@ -1,7 +1,9 @@
 """Runs outlive the browser session, in a real browser: refresh mid-training and after, a server restart, and
 another learner (a fresh browser profile) seeing none of it."""
 
-from tests.browser import screenshot, streamlit_server, wait_until_idle
+import time
+
+from tests.browser import SCREENSHOTS, screenshot, streamlit_server, wait_until_idle
 from tests.test_training_page import set_slider
 
 LIVE = '.st-key-live-training [data-testid="stPlotlyChart"]'
@@ -56,3 +58,70 @@ def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows
     finally:
         learner.close()
         stranger.close()
+
+
+def test_pressing_train_shows_its_state_and_stop_on_the_first_projector_screen(app_url, browser):
+    """Presentation mode at 1280x720: after Train, the job's progress and Stop are on the first screen, and Train
+    is off while that run trains."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        page.goto(f"{app_url}/training?present=1")
+        wait_until_idle(page)
+        set_slider(page, "Training images", "Home")  # 5,000 images
+        train = page.get_by_role("button", name="Train", exact=True)
+        train.click()
+        bar = page.locator('[data-testid="stProgress"]').first
+        bar.wait_for(timeout=30_000)
+        scrolled = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollTop")
+        stop = page.locator('.st-key-live-training [data-testid="stButton"] button').first
+        for element in (bar, stop):
+            box = element.bounding_box()
+            assert box is not None and scrolled + box["y"] + box["height"] <= 720, (scrolled, box)
+        assert train.is_disabled()
+        page.screenshot(path=str(SCREENSHOTS / "training-present-after-train.png"))
+        page.wait_for_selector(f"{LIVE} .scatterlayer .trace", timeout=180_000)
+        stop.click()
+        page.wait_for_selector(TABLE, timeout=180_000)
+        wait_until_idle(page)
+        assert not train.is_disabled() and page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
+
+
+def named_or_ready(page, ready: str, seconds: float = 0.5) -> float:
+    """Seconds until the page names what it waits for (TensorFlow) or shows `ready` text; fails after `seconds`."""
+    started = time.perf_counter()
+    page.wait_for_function(
+        """ready => {
+              const text = document.querySelector('[data-testid="stMain"]').innerText;
+              return text.includes('Loading TensorFlow') || text.includes(ready);
+           }""",
+        arg=ready,
+        timeout=seconds * 1000,
+    )
+    return time.perf_counter() - started
+
+
+def test_the_first_wait_for_tensorflow_names_itself_within_half_a_second(browser):
+    """A fresh server has not loaded TensorFlow: the tour's Next to the feature-map step, and opening Inspect from
+    the sidebar, say what they wait for at once instead of showing the previous view for seconds."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        with streamlit_server() as server:
+            page = context.new_page()
+            page.goto(f"{server.url}/tour?step=5")  # the Training step: no TensorFlow yet
+            wait_until_idle(page)
+            page.get_by_role("button", name="Next").first.click()
+            named_or_ready(page, "Pick some test images and one filter")  # the view, not only its step header
+            wait_until_idle(page, timeout_ms=120_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+        with streamlit_server() as server:
+            page.goto(f"{server.url}/training")
+            wait_until_idle(page)
+            page.locator('[data-testid="stSidebarNav"] a', has_text="Inspect").click()
+            named_or_ready(page, "What happens inside the trained network")
+            wait_until_idle(page, timeout_ms=120_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()

@@ -402,8 +402,43 @@ def test_presets_build_runs_that_can_train_and_cross_processes_intact():
 def test_comparison_rows_and_names(finished):
     run = finished[1].run
     (row,) = comparison_rows([run])
-    assert row["run"] == "test run" and row["epochs"] == 2 and row["test acc"] == run.test_accuracy
+    assert row["run"] == "test run" and row["epochs"] == "2" and row["test acc"] == run.test_accuracy
     assert row["val acc"] == run.history["val_accuracy"][-1] and row["ended"] == "all epochs"
     assert spec().title() == "dense baseline, 2 epochs"
     assert spec(architecture=TINY_CNN).model_label() == "CNN with 8 filters"
     assert spec(architecture=COURSE_CNN, recipe=TrainConfig(epochs=1)).title() == "course CNN, 1 epoch"
+    assert spec(recipe=TrainConfig(epochs=3)).title(1.45) == "dense baseline, 1.45 of 3 epochs"  # not 1.44
+    assert spec(recipe=TrainConfig(epochs=3)).title(1.999) == "dense baseline, 1.99 of 3 epochs"  # rounded down
+    assert spec(recipe=TrainConfig(epochs=3)).title(3.0) == "dense baseline, 3 epochs"
+    assert spec(recipe=TrainConfig(epochs=1)).title(0.5) == "dense baseline, 0.5 of 1 epoch"
+
+
+def test_a_run_stopped_mid_epoch_reports_the_epochs_it_trained_everywhere(tmp_path):
+    from components.charts.training import curves_figure, overlay_figure
+    from components.training_jobs import curves_caption, headline_text
+
+    registry = make_registry(tmp_path)
+    long = spec(architecture=TINY_CNN, recipe=TrainConfig(epochs=20, batch_size=32), train_images=16_384)
+    job = TrainingJob(long, f"Run 4: {long.title()}", label="Run 4", learner="learner-a")
+    assert job.name == "Run 4: CNN with 8 filters, 20 epochs"
+    registry.submit(job)
+    wait_for(lambda: job.done or job.progress().epoch >= 1 and job.progress().batch >= 5, timeout=120)
+    job.stop()  # part-way through an epoch after the first
+    assert job.wait(60) and job.progress().status == "stopped", job.progress().message
+    run = job.run
+    steps = long.steps_per_epoch()  # 12,288 images / 32 = 384 batches, each one a point of the batch curve
+    assert steps == 384 and len(run.batch_curve) == round(run.epochs_done * steps)
+    assert run.epochs_done == pytest.approx(run.batch_curve[-1][0]) and 1 < run.epochs_done < 20
+    assert run.stopped_mid_epoch and len(run.history["loss"]) == np.ceil(run.epochs_done)  # Keras logs the part
+    shown = f"{np.floor(run.epochs_done * 100) / 100:g}"  # e.g. 1.45, rounded down: never more than trained
+    assert run.name == f"Run 4: CNN with 8 filters, {shown} of 20 epochs"
+    assert comparison_rows([run])[0]["epochs"] == f"{shown} of 20"
+    assert f"after {shown} of 20 epochs in" in headline_text(run)
+    assert f"stopped after {shown} of 20 epochs: its last dots, at {shown}, cover only" in curves_caption(run)
+    whole = [float(e) for e in range(1, len(run.history["loss"]))]
+    epoch_dots = curves_figure(run.batch_curve, run.history, epochs_done=run.epochs_done).data[1]
+    assert list(epoch_dots.x) == [*whole, run.epochs_done]
+    overlay = overlay_figure([(run.name, run.history, run.epochs_done)])
+    assert all(list(trace.x) == [*whole, run.epochs_done] for trace in overlay.data)
+    (saved,), _ = RunStore(tmp_path / "data").runs("learner-a")  # as read back after a server restart
+    assert (saved.name, saved.epochs_done, saved.epochs_text) == (run.name, run.epochs_done, f"{shown} of 20 epochs")

@@ -31,6 +31,15 @@ def thin(points: Sequence, limit: int = MAX_DRAWN_POINTS) -> list:
     return kept if (len(points) - 1) % step == 0 else [*kept, points[-1]]
 
 
+def epoch_positions(count: int, epochs_done: float | None = None) -> list[float]:
+    """Where `count` per-epoch values sit on the epoch axis: at each epoch's end, the last at `epochs_done`
+    when training stopped part-way through that epoch (1.45: the second epoch's values cover 0.45 of it)."""
+    positions = [float(epoch) for epoch in range(1, count + 1)]
+    if epochs_done is not None and count and count - 1 < epochs_done < count:
+        positions[-1] = epochs_done
+    return positions
+
+
 def _two_panels(height: int) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=[title for _, title in METRICS], horizontal_spacing=0.08)
     fig.update_layout(
@@ -47,11 +56,17 @@ def _two_panels(height: int) -> go.Figure:
 
 
 def curves_figure(
-    batch_curve: Sequence[CurvePoint], history: dict[str, list[float]], *, epochs: int | None = None, height: int = 360
+    batch_curve: Sequence[CurvePoint],
+    history: dict[str, list[float]],
+    *,
+    epochs: int | None = None,
+    epochs_done: float | None = None,
+    height: int = 360,
 ) -> go.Figure:
     """Loss and accuracy of one run: per batch (smoothed) and per epoch, training vs validation.
 
-    x is in epochs: a batch point sits at its fraction of the epoch, an epoch's value at its end.
+    x is in epochs: a batch point sits at its fraction of the epoch, an epoch's value at its end (the last one
+    at `epochs_done` for a run stopped part-way through an epoch).
     """
     fig = _two_panels(height)
     points = thin(batch_curve)
@@ -81,7 +96,7 @@ def curves_figure(
             if values:
                 fig.add_trace(
                     go.Scatter(
-                        x=list(range(1, len(values) + 1)),
+                        x=epoch_positions(len(values), epochs_done),
                         y=values,
                         mode="lines+markers",
                         name=label,
@@ -101,11 +116,11 @@ def curves_figure(
     return fig
 
 
-def overlay_figure(runs: Sequence[tuple[str, dict[str, list[float]]]], *, height: int = 400) -> go.Figure:
+def overlay_figure(runs: Sequence[tuple[str, dict[str, list[float]], float | None]], *, height: int = 400) -> go.Figure:
     """Several runs' per-epoch curves on shared axes: validation solid (filled dots), training dashed (open dots),
-    one colour per run."""
+    one colour per run. Each run is (name, history, epochs done: where its last epoch's values sit)."""
     fig = _two_panels(height)
-    for index, (name, history) in enumerate(runs):
+    for index, (name, history, epochs_done) in enumerate(runs):
         colour = RUN_COLOURS[index % len(RUN_COLOURS)]
         for column, (key, _) in enumerate(METRICS, 1):
             shown = False
@@ -118,7 +133,7 @@ def overlay_figure(runs: Sequence[tuple[str, dict[str, list[float]]]], *, height
                     continue
                 fig.add_trace(
                     go.Scatter(
-                        x=list(range(1, len(values) + 1)),
+                        x=epoch_positions(len(values), epochs_done),
                         y=values,
                         mode="lines+markers",
                         name=name,

@@ -84,6 +84,9 @@ def training_view() -> dict[str, str]:
 
 
 def maps_view() -> dict[str, str]:
+    from components.loading import load_tensorflow
+
+    load_tensorflow()  # the import below loads TensorFlow: say so instead of a silent wait
     from components.sections.inspect_maps import tour_view
 
     return tour_view()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import streamlit as st
 
 from components import training_jobs as jobs
-from components.charts.training import curves_figure
 from components.query_state import Choice, Integer, Link, link_update
 from components.resources import model_card
 from components.session_keys import (
@@ -24,6 +23,7 @@ from components.session_keys import (
     TRAINING_SEED,
     TRAINING_STOP_EARLY,
     TRAINING_THRESHOLD,
+    TRAINING_TRAIN,
     TRAINING_VALIDATION,
 )
 from components.teaching.tour import TOUR_RUN
@@ -89,7 +89,8 @@ def settings_link() -> dict[str, str | None]:
 
 
 def settings_section(link: Link) -> None:
-    """1. and 2.: the model and recipe widgets (opened on the link's values), Train and the course experiments."""
+    """1. and 2.: the model and recipe widgets (opened on the link's values), Train with the learner's jobs
+    right under it (state, Stop, live chart), and the course experiments."""
     st.subheader("1. Choose a model and a recipe")
     design = architecture_design()
     if st.session_state.pop(TRAIN_DESIGN_REQUEST, False) and design is not None:
@@ -136,22 +137,44 @@ def settings_section(link: Link) -> None:
         key=TRAINING_SEED,
         help="Same seed, same settings: the same starting weights and the same batch order.",
     )
-    threshold_row = st.columns([1, 3])
+    threshold_row = st.columns([3, 2, 1, 2], vertical_alignment="center")
     stop_early = threshold_row[0].toggle(
-        "Stop at accuracy",
+        "Stop at training accuracy",
         key=TRAINING_STOP_EARLY,
         help="The course's callback: stop at the end of the first epoch whose training accuracy reaches the threshold.",
     )
-    threshold_row[1].slider(
-        "Training accuracy threshold", 0.50, 0.99, 0.95, 0.01, key=TRAINING_THRESHOLD, disabled=not stop_early
+    threshold_row[1].number_input(
+        "Training accuracy threshold",
+        0.50,
+        0.99,
+        0.95,
+        0.01,
+        format="%.2f",
+        key=TRAINING_THRESHOLD,
+        disabled=not stop_early,
+        label_visibility="collapsed",
     )
+    jobs.collect_ended_jobs()
+    twin = jobs.duplicate_of(base_spec(), jobs.learner_jobs())
+    threshold_row[3].button(
+        "Train",
+        key=TRAINING_TRAIN,
+        type="primary",
+        icon=":material/play_arrow:",
+        width="stretch",
+        disabled=twin is not None,
+        help=f"{twin.name} is already queued or training with these settings." if twin else None,
+        on_click=lambda: jobs.start([base_spec()]),
+    )
+    jobs.start_error()
+    jobs.live()  # the job's state, Stop and its live chart, right under the button
     if model_name == ARCHITECTURE_DESIGN and design is not None:
         st.caption("Your design: " + (", ".join(architecture_changes(design)) or "the course CNN") + ".")
-    st.button("Train", type="primary", icon=":material/play_arrow:", on_click=lambda: jobs.start([base_spec()]))
     registry = jobs.job_registry()
     st.caption(
         f"Training runs on {registry.executor.name}, {registry.max_jobs} run(s) at a time for everyone "
         f"using it; right now {registry.running()} training and {registry.waiting()} waiting."
+        + (" Train is off while the same run is queued or training: change a setting to train another." if twin else "")
     )
 
     st.subheader("2. Or run a course experiment")
@@ -161,7 +184,6 @@ def settings_section(link: Link) -> None:
         with columns[index % 3]:
             st.button(preset.title, width="stretch", on_click=lambda make=preset.runs: jobs.start(make(base_spec())))
             st.caption(preset.description)
-    jobs.start_error()
 
 
 # ---------------------------------------------------------------- the Week 3 tour's view
@@ -191,8 +213,7 @@ def tour_view() -> dict[str, str]:
         run = runs[-1]
         st.markdown(f"**{run.name}**")
         jobs.run_headline(run)
-        st.plotly_chart(curves_figure(run.batch_curve, run.history), width="stretch", config=jobs.CHART_CONFIG)
-        st.caption(jobs.CURVES_CAPTION)
+        jobs.curves(run)
     try:
         card = model_card()
     except ModelFileError as error:

@@ -8,9 +8,9 @@ import re
 import streamlit as st
 
 from components.catalog import ALL_PAGES
-from components.charts.training import curves_figure, feature_maps_figure, filters_figure, overlay_figure
+from components.charts.training import feature_maps_figure, filters_figure, overlay_figure
 from components.learner import learner_token
-from components.training_jobs import CHART_CONFIG, CURVES_CAPTION, run_headline, run_store, storage_caption
+from components.training_jobs import CHART_CONFIG, curves, run_headline, run_store, storage_caption
 from models.data import CLASS_NAMES
 from models.runs import TrainingRun, comparison_rows
 
@@ -40,7 +40,7 @@ def compare_section(runs: list[TrainingRun]) -> None:
     chosen = st.multiselect("Runs on one chart", names, default=latest if len(latest) > 1 else names[-3:])
     if chosen:
         st.plotly_chart(
-            overlay_figure([(run.name, run.history) for run in runs if run.name in chosen]),
+            overlay_figure([(run.name, run.history, run.epochs_done) for run in runs if run.name in chosen]),
             width="stretch",
             config=CHART_CONFIG,
         )
@@ -48,6 +48,11 @@ def compare_section(runs: list[TrainingRun]) -> None:
             "Per epoch: solid line and dots = validation, dashed line and open dots = training. A growing gap "
             "between them is overfitting. "
             "Test accuracy (10,000 unseen images) is in the table."
+            + (
+                " A run stopped part-way through an epoch has its last dots where it stopped."
+                if any(run.stopped_mid_epoch for run in runs if run.name in chosen)
+                else ""
+            )
         )
 
 
@@ -86,6 +91,7 @@ def timeline_tab(run: TrainingRun) -> None:
             if run.config["first_layer"] != "learned"
             else ""
         )
+        + (f" Its last step is where training stopped, after {run.epochs_text}." if run.stopped_mid_epoch else "")
     )
 
 
@@ -120,10 +126,9 @@ def run_section(runs: list[TrainingRun]) -> None:
     st.subheader("4. Look inside one run")
     run = st.selectbox("Run", runs, index=len(runs) - 1, format_func=lambda r: r.name)
     run_headline(run)
-    curves, timeline, files = st.tabs(["Learning curves", "Filter timeline", "Download"])
-    with curves:
-        st.plotly_chart(curves_figure(run.batch_curve, run.history), width="stretch", config=CHART_CONFIG)
-        st.caption(CURVES_CAPTION)
+    curves_tab, timeline, files = st.tabs(["Learning curves", "Filter timeline", "Download"])
+    with curves_tab:
+        curves(run)
     with timeline:
         timeline_tab(run)
     with files:
