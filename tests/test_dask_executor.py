@@ -271,7 +271,7 @@ def test_stop_reaches_the_worker_within_a_second_and_keeps_the_run(cluster, regi
 
 def test_a_worker_killed_mid_job_fails_the_run_and_frees_the_slot(cluster, registry):
     doomed = TrainingJob(long_spec(), "doomed run", learner=LEARNER)
-    queued = TrainingJob(short_spec(), "next run", learner=LEARNER)
+    queued = TrainingJob(short_spec(), "next run", learner=LEARNER, keepalive=lambda: True)  # watched while it waits
     registry.submit(doomed)
     registry.submit(queued)
     wait_for(lambda: doomed.progress().batch >= 2 or doomed.done, 120, "the first job to train")

@@ -219,7 +219,10 @@ def test_cancelling_a_queued_job_leaves_the_queue(tmp_path):
 
 def test_two_slots_train_two_jobs_at_once(tmp_path):
     registry = make_registry(tmp_path, max_jobs=2)
-    pair = [TrainingJob(spec(recipe=TrainConfig(epochs=4, batch_size=64)), name, learner="x") for name in "ab"]
+    pair = [
+        TrainingJob(spec(recipe=TrainConfig(epochs=4, batch_size=64)), name, learner="x", keepalive=lambda: True)
+        for name in "ab"
+    ]
     for job in pair:
         registry.submit(job)
     most_running = 0
