@@ -1,6 +1,7 @@
 """Runs outlive the browser session, in a real browser: refresh mid-training and after, a server restart, and
 another learner (a fresh browser profile) seeing none of it."""
 
+import re
 import time
 
 from tests.browser import SCREENSHOTS, screenshot, streamlit_server, wait_until_idle
@@ -41,7 +42,8 @@ def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows
             page.reload()  # and after: the run is still listed
             wait_until_idle(page)
             page.wait_for_selector(TABLE, timeout=60_000)
-            assert page.get_by_text(name).count() >= 1
+            stopped = re.escape(name.rsplit(", ", 1)[0]) + r", [0-9.]+ of \d+ epochs"  # renamed with the epochs done
+            assert page.get_by_text(re.compile(stopped)).count() >= 1
 
             other = stranger.new_page()
             other.goto(f"{server.url}/training")
@@ -53,7 +55,8 @@ def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows
             page.goto(f"{restarted.url}/training")
             wait_until_idle(page)
             page.wait_for_selector(TABLE, timeout=60_000)
-            assert page.get_by_text(name).count() >= 1
+            stopped = re.escape(name.rsplit(", ", 1)[0]) + r", [0-9.]+ of \d+ epochs"  # renamed with the epochs done
+            assert page.get_by_text(re.compile(stopped)).count() >= 1
             assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         learner.close()

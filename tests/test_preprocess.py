@@ -176,7 +176,7 @@ def test_every_step_is_shown_in_order(fashion):
     assert np.array_equal(result.steps[-1].image, result.pixels / np.float32(255.0))
     figure = steps_figure(result.steps)
     assert len(figure.data) == 8 and figure.data[0].type == "image"
-    assert [a.text for a in figure.layout.annotations][:2] == ["1. original (200x260)", "2. grayscale (200x260)"]
+    assert [a.text for a in figure.layout.annotations][:2] == ["1. original<br>(200x260)", "2. grayscale<br>(200x260)"]
     reduced = display_copy(result.steps[0].image)
     assert max(reduced.shape[:2]) == DISPLAY_SIDE
 
