@@ -136,3 +136,19 @@ def shape_flow_figure(
         showlegend=False,
     )
     return fig
+
+
+def outline(x0: float, y0: float, x1: float, y1: float, colour: str, width: float, axes: str = "") -> dict:
+    """A rectangle outline drawn above the data of subplot `axes` ("" for the first), e.g. a window on a map."""
+    return dict(
+        type="rect",
+        x0=x0,
+        y0=y0,
+        x1=x1,
+        y1=y1,
+        xref=f"x{axes}",
+        yref=f"y{axes}",
+        line=dict(color=colour, width=width),
+        fillcolor="rgba(0,0,0,0)",
+        layer="above",
+    )

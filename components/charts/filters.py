@@ -18,7 +18,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from components.charts.common import FONT
+from components.charts.common import FONT, outline
 from components.charts.pictures import colorize, picture_data_uri, tile
 from models.convolution import PixelStep
 from models.images import to_display_uint8
@@ -29,6 +29,7 @@ FIGURE_WIDTH = 900  # about the width of the main column in the wide layout, for
 DIVERGING = "RdBu_r"
 GRAY = [[0.0, "black"], [1.0, "white"]]
 GALLERY_COLUMNS = 8
+DEMO_RED = "#d62728"  # the small example's window and the output cell it makes
 HOVER_LIMIT = 64 * 64  # values per panel; larger outputs are drawn as pictures
 
 
@@ -558,8 +559,8 @@ def demo_figure(
         )
         start = end + gap
     k_h, k_w = kernel.shape
-    shapes.append(_outline(step.left - 0.5, step.top - 0.5, step.left + k_w - 0.5, step.top + k_h - 0.5, ""))
-    shapes.append(_outline(cell[1] - 0.5, cell[0] - 0.5, cell[1] + 0.5, cell[0] + 0.5, "4"))
+    shapes.append(outline(step.left - 0.5, step.top - 0.5, step.left + k_w - 0.5, step.top + k_h - 0.5, DEMO_RED, 4))
+    shapes.append(outline(cell[1] - 0.5, cell[0] - 0.5, cell[1] + 0.5, cell[0] + 0.5, DEMO_RED, 4, "4"))
     layout |= dict(
         annotations=annotations,
         shapes=shapes,
@@ -570,18 +571,3 @@ def demo_figure(
         paper_bgcolor="white",
     )
     return go.Figure(data=data, layout=layout)
-
-
-def _outline(x0: float, y0: float, x1: float, y1: float, axes: str) -> dict:
-    return dict(
-        type="rect",
-        x0=x0,
-        y0=y0,
-        x1=x1,
-        y1=y1,
-        xref=f"x{axes}",
-        yref=f"y{axes}",
-        line=dict(color="#d62728", width=4),
-        fillcolor="rgba(0,0,0,0)",
-        layer="above",
-    )

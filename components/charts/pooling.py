@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from components.charts.common import FONT
+from components.charts.common import FONT, outline
 from components.charts.filters import block_mean
 from components.charts.pictures import colorize, picture_data_uri
 from models.config import shape_text
@@ -188,21 +188,6 @@ def window_view(out_shape: tuple[int, int], selected: tuple[int, int], size: int
     return WindowView(first=first, count=count, selected=selected)
 
 
-def _rect(x0: float, y0: float, x1: float, y1: float, colour: str, width: float, axes: str = "") -> dict:
-    return dict(
-        type="rect",
-        x0=x0,
-        y0=y0,
-        x1=x1,
-        y1=y1,
-        xref=f"x{axes}",
-        yref=f"y{axes}",
-        line=dict(color=colour, width=width),
-        fillcolor="rgba(0,0,0,0)",
-        layer="above",
-    )
-
-
 def window_grid_figure(
     x2d: np.ndarray,
     view: WindowView,
@@ -258,15 +243,15 @@ def window_grid_figure(
     for r in out_rows:
         for c in out_cols:
             y0, x0 = row_starts[r] - 0.5, col_starts[c] - 0.5
-            windows.append(_rect(x0, y0, x0 + size, y0 + size, WINDOW_COLOUR, 3))
+            windows.append(outline(x0, y0, x0 + size, y0 + size, WINDOW_COLOUR, 3))
             if mode != "avg":
                 wr, wc = _winner(x2d, row_starts[r], col_starts[c], size, mode)
-                marks.append(_rect(wc - 0.42, wr - 0.42, wc + 0.42, wr + 0.42, WINNER_COLOUR, 4))
+                marks.append(outline(wc - 0.42, wr - 0.42, wc + 0.42, wr + 0.42, WINNER_COLOUR, 4))
     sr, sc = view.selected
     y0, x0 = row_starts[sr] - 0.5, col_starts[sc] - 0.5
     selected = [
-        _rect(x0, y0, x0 + size, y0 + size, SELECTED_COLOUR, 5),
-        _rect(sc - 0.5, sr - 0.5, sc + 0.5, sr + 0.5, SELECTED_COLOUR, 5, "2"),
+        outline(x0, y0, x0 + size, y0 + size, SELECTED_COLOUR, 5),
+        outline(sc - 0.5, sr - 0.5, sc + 0.5, sr + 0.5, SELECTED_COLOUR, 5, "2"),
     ]
 
     axis = dict(dtick=1, showgrid=False, zeroline=False, tickfont=TICK_FONT, fixedrange=True, constrain="domain")
