@@ -15,6 +15,7 @@ ZOOM = 1.25  # text and widgets of the main area are drawn 25% larger
 INK = "#000000"
 PAPER = "#ffffff"
 ACCENT = "#0b3d91"  # dark blue: 10.8:1 against white
+DISABLED_OPACITY = 0.45  # a disabled button (Train while the same run trains, Back on step 1) looks disabled
 CHART_TEXT_PX = 15  # chart ticks, legends and colour bars (charts are drawn at zoom 1, see presentation_css)
 
 
@@ -74,6 +75,7 @@ def presentation_css(zoom: float = ZOOM) -> str:
   opacity: 1 !important;
 }}
 [data-testid="stWidgetLabel"] p {{ font-weight: 600; }}
+[data-testid="stMainBlockContainer"] button:disabled {{ opacity: {DISABLED_OPACITY}; cursor: not-allowed; }}
 [data-testid="stMetricLabel"] * {{ white-space: normal !important; overflow: visible !important; }}
 [data-testid="stPlotlyChart"] :is(.gtitle, .annotation-text, .xtick text, .ytick text, .g-xtitle text,
                                   .g-ytitle text, .legendtext, .cbaxis text, .cbtitle text) {{

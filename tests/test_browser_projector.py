@@ -4,7 +4,7 @@
 import pytest
 
 from components.catalog import ALL_PAGES, HOME, TOUR
-from components.presentation import CHART_TEXT_PX
+from components.presentation import CHART_TEXT_PX, DISABLED_OPACITY
 from components.teaching.tour import steps
 from tests.browser import SCREENSHOTS, page_url, wait_until_idle
 
@@ -151,3 +151,13 @@ def test_every_confusion_count_fits_its_cell(app_url, wide):
     wait_until_idle(wide, 180_000)
     found = wide.evaluate(CONFUSION_COUNTS)
     assert found["counts"] == 100 and found["cut"] == [], found
+
+
+def test_a_disabled_button_looks_disabled_in_presentation_mode(app_url, projector):
+    """The stylesheet forces text to full black; a disabled button (Back on the tour's first step) must still
+    look unavailable."""
+    projector.goto(f"{app_url}/tour?step=1&present=1")
+    wait_until_idle(projector, 180_000)
+    back = projector.get_by_role("button", name="Back").first
+    assert back.is_disabled()
+    assert float(back.evaluate("b => getComputedStyle(b).opacity")) <= DISABLED_OPACITY
