@@ -94,6 +94,15 @@ def test_train_runs_in_the_background_and_the_run_is_listed():
     assert 0.5 < run.test_accuracy <= 1.0 and len(run.history["val_accuracy"]) == 1
     rows = table(app)
     assert rows["run"].tolist() == [run.name] and rows["test acc"].tolist() == [run.test_accuracy]
+    # the recipe every run shares is said once under the table, not repeated in columns that push it off the page
+    assert not {"parameters", "batch", "optimizer", "train images"} & set(rows.columns)
+    assert any(
+        c.value.startswith(
+            f"Every run: parameters 101,770, batch {run.config['batch_size']}, "
+            f"optimizer {run.config['optimizer']} {run.config['learning_rate']:g}, train images 4,500."
+        )
+        for c in app.caption
+    ), [c.value for c in app.caption]
     assert [s.value for s in app.subheader][-2:] == ["3. Compare runs", "4. Look inside one run"]
     assert any("no filters to watch" in i.value for i in app.info)  # the dense net has no conv layer
 

@@ -20,11 +20,28 @@ def file_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+RECIPE_COLUMNS = ("parameters", "batch", "optimizer", "train images")
+
+
+def split_shared(rows: list[dict]) -> tuple[list[dict], dict]:
+    """The table's rows without the recipe columns that every run shares (so the table fits the page), and those
+    shared values, for a line under it."""
+    shared = {column: rows[0][column] for column in RECIPE_COLUMNS if all(r[column] == rows[0][column] for r in rows)}
+    return [{name: value for name, value in row.items() if name not in shared} for row in rows], shared
+
+
+def shared_text(shared: dict) -> str:
+    """'Every run: batch 32, optimizer adam 0.001, train images 4,500.'"""
+    values = [f"{name} {value:,}" if isinstance(value, int) else f"{name} {value}" for name, value in shared.items()]
+    return f"Every run: {', '.join(values)}." if values else ""
+
+
 def compare_section(runs: list[TrainingRun]) -> None:
     """3.: the finished runs in a table, and the chosen ones' curves on one chart."""
     st.subheader("3. Compare runs")
+    rows, shared = split_shared(comparison_rows(runs))
     st.dataframe(
-        comparison_rows(runs),
+        rows,
         hide_index=True,
         width="stretch",
         column_config={
@@ -34,7 +51,7 @@ def compare_section(runs: list[TrainingRun]) -> None:
             "parameters": st.column_config.NumberColumn(format="localized"),
         },
     )
-    st.caption(storage_caption())
+    st.caption(" ".join(part for part in (shared_text(shared), storage_caption()) if part))
     names = [run.name for run in runs]
     latest = [run.name for run in runs if run.group == runs[-1].group]
     chosen = st.multiselect("Runs on one chart", names, default=latest if len(latest) > 1 else names[-3:])
