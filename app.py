@@ -26,5 +26,5 @@ with st.sidebar:
 pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is HOME) for p in ALL_PAGES]
 page = st.navigation(pages)
 if page.url_path in TENSORFLOW_PAGES:
-    load_tensorflow()  # the page's imports load TensorFlow: a spinner names the wait instead of a blank page
+    load_tensorflow()  # the page's imports load TensorFlow: a notice names the wait instead of a blank page
 page.run()
