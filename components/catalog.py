@@ -66,6 +66,13 @@ LESSONS: list[PageSpec] = [
         "predict",
         "Classify your own drawing or photo, with every preprocessing step shown.",
     ),
+    PageSpec(
+        "pages/deeper.py",
+        "Deeper",
+        ":material/layers:",
+        "deeper",
+        "Beyond week 3: the sum over 64 channels, receptive fields, what filters want to see, fooling the network.",
+    ),
 ]
 
 ALL_PAGES: list[PageSpec] = [HOME, TOUR, *LESSONS]

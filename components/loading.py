@@ -7,7 +7,9 @@ import sys
 import streamlit as st
 
 TENSORFLOW_WAIT = "Loading TensorFlow for the model (once per server, about 3 s)..."
-TENSORFLOW_PAGES = frozenset({"inspect", "predict"})  # url paths of the pages whose sections import TensorFlow
+TENSORFLOW_PAGES = frozenset(
+    {"inspect", "predict", "deeper"}
+)  # url paths of the pages whose sections import TensorFlow
 
 
 def load_tensorflow() -> None:

@@ -160,6 +160,22 @@ def inspect_embedding_chart(projection: str) -> str:
     return f"inspect_embedding_{projection[:3]}"
 
 
+# ---------------------------------------------------------------- Deeper page
+DEEPER_TAB = "deeper_tab"  # the open tab's label (st.tabs); also ?tab=, by slug
+DEEPER_MODEL = "deeper_model"  # int: 0 the shipped model, i the learner's i-th saved run
+DEEPER_INDEX = "deeper_index"  # the test image the Channel sum, Receptive fields and Fooling tabs use (also ?image=)
+
+# Deeper, Channel sum
+
+# Deeper, Receptive fields
+
+# Deeper, What filters want
+
+# Deeper, Fooling it
+
+# Deeper, Robustness
+
+
 # ---------------------------------------------------------------- Predict page
 PREDICT_SOURCE = "predict_source"  # radio: Examples, Draw, Upload, Camera
 PREDICT_EXAMPLE = "predict_example"  # selectbox: the class of the example photo

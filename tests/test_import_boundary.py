@@ -28,7 +28,11 @@ def tf_free_modules() -> list[str]:
 
 
 TF_FREE_MODULES = [
-    *(name for name in tf_free_modules() if not name.startswith("components.sections.inspect")),  # they run a model
+    *(
+        name
+        for name in tf_free_modules()
+        if not name.startswith(("components.sections.inspect", "components.sections.deeper"))
+    ),  # they run a model
     "models.worker",  # imports TensorFlow only inside run_job
 ]
 TF_FREE_PAGES = [

@@ -117,8 +117,8 @@ class Subject:
     model: keras.Model
 
 
-def choose_model() -> Subject:
-    """The shipped model or a Training-page run, with its cache key."""
+def choose_model(key: str = INSPECT_MODEL) -> Subject:
+    """The shipped model or a Training-page run, with its cache key; `key` is the page's model-choice widget."""
     runs = learner_runs()
     try:
         shipped_label = f"Shipped course CNN ({model_card()['test_accuracy']:.2%} test accuracy)"
@@ -128,13 +128,13 @@ def choose_model() -> Subject:
     for run in runs:
         accuracy = f", {run.test_accuracy:.2%} test accuracy" if run.test_accuracy is not None else ""
         labels.append(f"Training run: {run.name}{accuracy}")
-    if st.session_state.get(INSPECT_MODEL, 0) >= len(labels):
-        st.session_state[INSPECT_MODEL] = 0
+    if st.session_state.get(key, 0) >= len(labels):
+        st.session_state[key] = 0
     if len(labels) == 1:
         st.caption(f"Model: {shipped_label}. Runs you train on the Training page appear here too.")
         choice = 0
     else:
-        choice = st.selectbox("Model", range(len(labels)), format_func=labels.__getitem__, key=INSPECT_MODEL)
+        choice = st.selectbox("Model", range(len(labels)), format_func=labels.__getitem__, key=key)
     if choice == 0:
         return Subject(shipped_key(), shipped_model())
     run = runs[choice - 1]

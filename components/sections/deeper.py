@@ -1,0 +1,47 @@
+"""What the Deeper page's tabs share: its link, the test image several tabs look at, and the tab registry.
+
+The model looked into is chosen as on Inspect (`components.sections.inspect.choose_model`, with this page's key), so
+every view works on the shipped model and on any run the learner trained; results are cached per `Subject.key`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.query_state import Choice, Integer, Link
+from components.session_keys import DEEPER_INDEX, DEEPER_TAB
+
+TAB_SLUGS = {
+    "channels": "Channel sum",
+    "fields": "Receptive fields",
+    "features": "What filters want",
+    "fooling": "Fooling it",
+    "robustness": "Robustness",
+}  # ?tab= -> tab label
+TABS = list(TAB_SLUGS.values())
+DEFAULT_IMAGE = 0  # test image 0, an ankle boot: the first of the course trio
+LINK = {"tab": Choice(tuple(TAB_SLUGS), "channels"), "image": Integer(0, 9_999, DEFAULT_IMAGE)}
+
+
+def intro() -> str:
+    return (
+        "Beyond week 3: what the views of the other pages leave out. How a deeper filter sums over all 64 channels "
+        "of the layer before, which input pixels each unit can see, the patterns filters respond to most, and how "
+        "little it takes to fool the network."
+    )
+
+
+def open_link(link: Link) -> None:
+    """Open the tab and the test image a link names."""
+    st.session_state[DEEPER_TAB] = TAB_SLUGS[link["tab"]]
+    st.session_state[DEEPER_INDEX] = link["image"]
+
+
+def keep_settings() -> None:
+    """The shared test image keeps its value while the tabs that draw its box are closed."""
+    st.session_state[DEEPER_INDEX] = st.session_state.get(DEEPER_INDEX, DEFAULT_IMAGE)
+
+
+def choose_test_image(where=st) -> int:
+    """The test image (0-9999) the Channel sum, Receptive fields and Fooling tabs share, as a number box."""
+    return int(where.number_input("Test image index (0-9999)", 0, 9_999, step=1, key=DEEPER_INDEX))

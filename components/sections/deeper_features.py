@@ -1,0 +1,11 @@
+"""Deeper, features tab (scaffold: replaced by its view)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.sections.inspect import Subject
+
+
+def features_tab(subject: Subject) -> None:
+    st.write("features", subject.key)
