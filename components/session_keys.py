@@ -166,6 +166,11 @@ DEEPER_MODEL = "deeper_model"  # int: 0 the shipped model, i the learner's i-th 
 DEEPER_INDEX = "deeper_index"  # the test image the Channel sum, Receptive fields and Fooling tabs use (also ?image=)
 
 # Deeper, Channel sum
+DEEPER_CHANNELS_LAYER = "deeper_channels_layer"  # selectbox: which conv layer over several channels (conv2)
+DEEPER_CHANNELS_FILTER = "deeper_channels_filter"  # number_input: the filter of that layer
+DEEPER_CHANNELS_ROW = "deeper_channels_row"  # number_input: the output pixel's row (also set by a click)
+DEEPER_CHANNELS_COL = "deeper_channels_col"  # number_input: the output pixel's column (also set by a click)
+DEEPER_CHANNELS_SUM = "deeper_channels_sum"  # plotly_chart: the sum + bias and its activation, click a pixel
 
 # Deeper, Receptive fields
 
