@@ -43,7 +43,7 @@ def test_each_course_layer_shows_its_square_and_zero_gradient_outside():
         outside[r0 : r1 + 1, c0 : c1 + 1] = False
         assert np.all(gradient[outside] == 0) and np.abs(gradient).max() > 0, layer
     assert "pool2: windows of 2 with stride 2 fit 11 rows 5 times" in summary(app)
-    records = app.dataframe[0].value
+    records = app.table[0].value
     assert list(records["Layer"]) == ["input", "conv1", "pool1", "conv2", "pool2", "flatten", "dense"]
     assert list(records["r"]) == [1, 3, 4, 8, 10, 10, 26] and list(records["j"]) == [1, 1, 2, 2, 4, 4, 20]
     assert list(records["Recurrence"])[3] == "k = 3, s = 1: r = 4 + (3 - 1) x 2 = 8, j = 2 x 1 = 2, start 0"

@@ -11,16 +11,15 @@ from components.charts.inspect import ACTIVATION_SCALE, WEIGHT_SCALE
 
 SQUARE = dict(color="#00c853", width=3)  # the unit's field: green on gray, on black and on red/blue
 OUTSIDE = dict(color="#00c853", width=2, dash="dot")  # the part of the field past the image edge
-SIDE = 300  # px: each figure's plot area is square
+HEIGHT = 270  # px: the columns are about 200-230 px wide, so the square plot area fills the figure
 
 
 def _layout(title: str, rows: int, cols: int) -> dict:
     return dict(
         title=dict(text=title, font=dict(FONT, size=15), x=0.5, xanchor="center"),
         font=FONT,
-        width=SIDE + 20,
-        height=SIDE + 60,
-        margin=dict(l=10, r=10, t=50, b=10),
+        height=HEIGHT,
+        margin=dict(l=4, r=4, t=36, b=4),
         xaxis=dict(range=[-0.5, cols - 0.5], showticklabels=False, showgrid=False, zeroline=False, fixedrange=True),
         yaxis=dict(
             range=[rows - 0.5, -0.5],
@@ -61,7 +60,7 @@ def map_figure(values: np.ndarray, selected: tuple[int, int], title: str) -> go.
             x=col_index,
             y=row_index,
             mode="markers",
-            marker=dict(symbol="square", size=max(4, SIDE // max(rows, cols) - 1), color="rgba(0,0,0,0)"),
+            marker=dict(symbol="square", size=max(4, (HEIGHT - 40) // max(rows, cols) - 1), color="rgba(0,0,0,0)"),
             hovertemplate="row %{y}, column %{x}<br>click to pick this unit<extra></extra>",
             showlegend=False,
             selected=dict(marker=dict(color="rgba(0,0,0,0)")),

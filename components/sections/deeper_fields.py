@@ -259,4 +259,4 @@ def show_recurrence(steps: list[FieldStep], chosen: FieldStep) -> None:
                 "start": step.rows.start,
             }
         )
-    st.dataframe(records, hide_index=True, width="stretch")
+    st.table(records)
