@@ -173,6 +173,13 @@ DEEPER_CHANNELS_COL = "deeper_channels_col"  # number_input: the output pixel's 
 DEEPER_CHANNELS_SUM = "deeper_channels_sum"  # plotly_chart: the sum + bias and its activation, click a pixel
 
 # Deeper, Receptive fields
+DEEPER_FIELDS_LAYER = "deeper_fields_layer"  # selectbox: the layer whose unit is looked at
+DEEPER_FIELDS_ROW = "deeper_fields_row"  # number_input: the unit's row in that layer's map
+DEEPER_FIELDS_COL = "deeper_fields_col"  # number_input: the unit's column
+DEEPER_FIELDS_UNIT = "deeper_fields_unit"  # number_input: the unit of a dense layer
+DEEPER_FIELDS_FILTER = "deeper_fields_filter"  # number_input: the filter (channel) of a map layer's unit
+DEEPER_FIELDS_MAP = "deeper_fields_map"  # the layer's map chart (its click selection)
+DEEPER_FIELDS_SHOWN = "deeper_fields_shown"  # str: the layer of the last run, to keep the spot when it changes
 
 # Deeper, What filters want
 

@@ -273,12 +273,14 @@ def fitting_stages(config: CNNConfig) -> list[Stage]:
     return []
 
 
-def table_records(rows: list[LayerRow]) -> list[dict[str, str]]:
-    """The rows as text columns for display, with x for multiplication, and a total row."""
+def table_records(rows: list[LayerRow], fields: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """The rows as text columns for display, with x for multiplication, and a total row; with `fields`
+    (models.receptive_field.field_labels of the same design) a receptive-field column after the output shape."""
     records = [
         {
             "Layer": r.name,
             "Output": shape_text(r.output_shape),
+            **({"Receptive field": fields.get(r.name, "")} if fields is not None else {}),
             "Shape rule": _times(r.shape_rule),
             "Parameters": _times(r.param_formula),
             "MACs per image": _times(r.mac_formula),
@@ -292,6 +294,7 @@ def table_records(rows: list[LayerRow]) -> list[dict[str, str]]:
         {
             "Layer": "total",
             "Output": "",
+            **({"Receptive field": ""} if fields is not None else {}),
             "Shape rule": "",
             "Parameters": sum_text(rows, "params"),
             "MACs per image": sum_text(rows, "macs"),

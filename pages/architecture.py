@@ -39,6 +39,6 @@ else:
         st.switch_page("pages/training.py")
     show_shapes(rows)
     show_code(config)
-    show_table(rows)
+    show_table(rows, config)
     show_shares(rows)
 show_comparison()

@@ -29,6 +29,7 @@ from models.analysis import (
 from models.card import ModelFileError
 from models.config import COURSE_CNN, CNNConfig, ConfigError, shape_text
 from models.keras_code import keras_code
+from models.receptive_field import field_labels
 
 WIDGET_KEYS = {field: architecture_widget(field) for field in BUILDER_CHOICES}
 CHART_CONFIG = {"displayModeBar": False}
@@ -160,14 +161,16 @@ def show_code(config: CNNConfig) -> None:
     )
 
 
-def show_table(rows: list[LayerRow]) -> None:
+def show_table(rows: list[LayerRow], config: CNNConfig) -> None:
     st.subheader("Every layer, with the arithmetic")
-    st.table(table_records(rows))
+    st.table(table_records(rows, field_labels(config)))
     st.markdown(
         "**Parameters**: a conv filter has k×k×(input channels) weights plus one bias; a dense unit has one weight "
         "per input plus one bias. **Multiply-accumulates (MACs)**: a conv layer applies every filter at every "
         "output position, a dense layer multiplies every input by every unit's weight; pooling, flattening and "
-        "biases add none. **Memory**: 4 bytes per number (float32); activations are each layer's output for one image."
+        "biases add none. **Memory**: 4 bytes per number (float32); activations are each layer's output for one image. "
+        "**Receptive field**: the square of input pixels one unit sees, r = r_prev + (k - 1) × j_prev, and the jump "
+        "j = j_prev × stride between neighbouring units (the Deeper page's Receptive fields tab shows them)."
     )
 
 
@@ -293,5 +296,5 @@ def model_view() -> dict[str, str]:
     """The tour's model step: the course CNN's shapes and layer table (the Architecture page's default)."""
     rows = layer_table_for_config(COURSE_CNN)
     show_shapes(rows)
-    show_table(rows)
+    show_table(rows, COURSE_CNN)
     return {}
