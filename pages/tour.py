@@ -16,7 +16,7 @@ LINK = {"step": Integer(1, len(STEPS), 1)}
 
 start_page(
     "Week 3 tour",
-    "The week's story in six steps, each with the live widget of its lesson page. "
+    "The week's story in six steps, each with the live widget of its lesson page, and a seventh beyond the week. "
     "Read the question, predict the answer, then reveal it and check it on the widget.",
 )
 link = read_page_link(LINK)

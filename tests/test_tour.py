@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import FILTERS_LIBRARY, INSPECT_SOURCE, LEARNER, TOUR_STEP
+from components.session_keys import DEEPER_FIELDS_LAYER, FILTERS_LIBRARY, INSPECT_SOURCE, LEARNER, TOUR_STEP
 from components.teaching.tour import TOUR_KERNEL, TOUR_RUN, steps
 from components.training_jobs import job_registry, run_store
 from models.card import MODEL_CARD, read_model_card
@@ -127,7 +127,8 @@ def test_next_and_back_walk_every_step_and_keep_the_step_in_the_link():
             press(app, "tour_next_top")
     assert next(b for b in app.button if b.key == "tour_next_bottom").disabled
     press(app, "tour_back_bottom")
-    assert step_header(app) == f"5. {STEPS[4].title}" and app.query_params["step"] == "5"
+    last = len(STEPS) - 1  # Back from the last step
+    assert step_header(app) == f"{last}. {STEPS[last - 1].title}" and app.query_params["step"] == str(last)
 
 
 @pytest.mark.parametrize("index", range(len(STEPS)))
@@ -146,8 +147,24 @@ def test_every_step_shows_its_live_widget_and_reveals_its_answer(index):
         "model": lambda: list(app.table[0].value["Output"])[4] == "5x5x64",
         "training": lambda: shows_the_training_run_and_the_shipped_model(app),
         "maps": lambda: shows_the_course_trio_through_every_layer(app),
+        "deeper": lambda: shows_a_conv2_units_receptive_field(app),
     }
     assert widgets[step.key]()
+
+
+def shows_a_conv2_units_receptive_field(app: AppTest) -> bool:
+    assert app.session_state[DEEPER_FIELDS_LAYER] == "conv2"
+    assert len(figures(app)) == 3  # the layer's map, the image with the square, the gradient
+    assert lesson_link(app) == ("deeper", "tab=fields&image=0")
+    return True
+
+
+def test_the_beyond_week_3_step_works_out_a_conv2_units_field():
+    step = STEPS[-1]
+    assert step.key == "deeper" and step.title.startswith("Beyond week 3")
+    assert "a 3x3x64 block, one 3x3 slice per map, and adds the 64 results, 576 multiplications" in step.text
+    assert "neighbouring units are 2 input pixels apart and each see 4x4" in step.question
+    assert step.answer.startswith("8x8: r = 4 + (3 - 1) x 2 = 8.")
 
 
 def test_a_garbled_step_falls_back_to_the_first_with_a_notice():

@@ -16,9 +16,9 @@ import streamlit as st
 from components.charts.deeper_fields import clicked_unit, gradient_figure, image_figure, map_figure
 from components.memo import once
 from components.presentation import beside
-from components.resources import fashion_mnist
-from components.sections.deeper import choose_test_image
-from components.sections.inspect import CHART_CONFIG, Subject
+from components.resources import fashion_mnist, shipped_model
+from components.sections.deeper import choose_test_image, keep_settings
+from components.sections.inspect import CHART_CONFIG, Subject, shipped_key
 from components.session_keys import (
     DEEPER_FIELDS_COL,
     DEEPER_FIELDS_FILTER,
@@ -27,6 +27,7 @@ from components.session_keys import (
     DEEPER_FIELDS_ROW,
     DEEPER_FIELDS_SHOWN,
     DEEPER_FIELDS_UNIT,
+    DEEPER_INDEX,
 )
 from models.receptive_field import FieldError, FieldStep, dropped_rows, field_steps, find_step, seen_span
 
@@ -73,6 +74,14 @@ def fields_tab(subject: Subject) -> None:
     with results:
         show_probe(subject, steps, probe, index)
     show_recurrence(steps, probe.step)
+
+
+def tour_view() -> dict[str, str]:
+    """The tour's "beyond week 3" step: this section on the shipped model, conv2 first; returns the page's link."""
+    keep_settings()
+    st.session_state.setdefault(DEEPER_FIELDS_LAYER, "conv2")
+    fields_tab(Subject(shipped_key(), shipped_model()))
+    return {"tab": "fields", "image": str(st.session_state[DEEPER_INDEX])}
 
 
 def layer_label(step: FieldStep, shape: tuple[int, ...]) -> str:

@@ -92,6 +92,15 @@ def maps_view() -> dict[str, str]:
     return tour_view()
 
 
+def deeper_view() -> dict[str, str]:
+    from components.loading import load_tensorflow
+
+    load_tensorflow()  # the import below loads TensorFlow: say so instead of a silent wait
+    from components.sections.deeper_fields import tour_view
+
+    return tour_view()
+
+
 VIEWS: dict[str, Callable[[], dict[str, str]]] = {
     "why": why_view,
     "filter": filter_view,
@@ -99,4 +108,5 @@ VIEWS: dict[str, Callable[[], dict[str, str]]] = {
     "model": model_view,
     "training": training_view,
     "maps": maps_view,
+    "deeper": deeper_view,
 }

@@ -12,6 +12,7 @@ from models import convolution, pooling
 from models.analysis import DENSE_BASELINE, layer_table_for_config, totals
 from models.config import COURSE_CNN, INPUT_SHAPE, plan, shape_text
 from models.kernels import KERNELS
+from models.receptive_field import receptive_field
 from models.recipes import RunSpec, TrainConfig
 
 TOUR_KERNEL = "Course: vertical lines"
@@ -33,7 +34,7 @@ class Step:
 
 
 def steps() -> list[Step]:
-    return [why_cnns(), a_filter(), pooling_step(), course_model(), training(), feature_maps()]
+    return [why_cnns(), a_filter(), pooling_step(), course_model(), training(), feature_maps(), beyond_week_3()]
 
 
 def why_cnns() -> Step:
@@ -149,4 +150,26 @@ def feature_maps() -> Step:
         "each?",
         f"{count} maps of {height}x{width} ({shape_text(conv1.shape)}): one per filter; a "
         f"{COURSE_CNN.kernel_size}x{COURSE_CNN.kernel_size} filter without padding trims one pixel each side.",
+    )
+
+
+def beyond_week_3() -> Step:
+    stages = {stage.name: stage for stage in plan(COURSE_CNN)}
+    channels, k = stages["pool1"].shape[-1], COURSE_CNN.kernel_size
+    conv1, pool1, conv2 = (receptive_field(COURSE_CNN, name) for name in ("conv1", "pool1", "conv2"))
+    return Step(
+        "deeper",
+        "deeper",
+        "Beyond week 3 (optional): inside the network",
+        f"conv1 reads one channel, the image. Each conv2 filter reads all {channels} maps of pool1: it is a "
+        f"{k}x{k}x{channels} block, one {k}x{k} slice per map, and adds the {channels} results, "
+        f"{k * k * channels} multiplications per output pixel. Stacking layers also widens what a unit sees: below, "
+        "the green square is every input pixel one unit depends on (its receptive field), and that unit's gradient "
+        "is exactly 0 outside it. The Deeper page also shows what each filter responds to most and how little it "
+        "takes to fool the network.",
+        f"A conv1 unit sees {conv1[0]}x{conv1[0]} pixels. conv2 reads a {k}x{k} window of pool1's map, whose "
+        f"neighbouring units are {pool1[1]} input pixels apart and each see {pool1[0]}x{pool1[0]}. How many input "
+        "pixels wide is what a conv2 unit sees?",
+        f"{conv2[0]}x{conv2[0]}: r = {pool1[0]} + ({k} - 1) x {pool1[1]} = {conv2[0]}. Each step of the window "
+        f"moves {pool1[1]} pixels on the image.",
     )
