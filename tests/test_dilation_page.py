@@ -86,7 +86,9 @@ def test_the_step_by_step_pixel_reads_taps_d_apart_and_draws_them():
     assert "input row -3, column 37 (negative: it starts in the zero padding)." in words
     assert "they read input rows -3, 0, 3 and columns 37, 40, 43" in words
     window = next(f for f in figures(app) if "taps sit" in f["layout"].get("title", {}).get("text", ""))
-    assert window["layout"]["title"]["text"] == "Where the 9 taps sit (3 apart, spanning 7x7)"
+    assert window["layout"]["title"]["text"] == "Where the 9 taps sit (3 apart)"
+    titles = [a["text"] for f in figures(app) for a in f["layout"].get("annotations", [])]
+    assert "Pixels at the taps" in titles and "Input patch" not in titles
     shapes = window["layout"]["shapes"]
     assert len(shapes) == 10  # the 7 x 7 window (dotted) and one square per tap
     assert (shapes[0]["x0"], shapes[0]["x1"], shapes[0]["y0"], shapes[0]["y1"]) == (36.5, 43.5, -3.5, 3.5)

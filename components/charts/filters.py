@@ -430,7 +430,7 @@ def pixel_step_figure(step: PixelStep) -> go.Figure:
     font = _cell_font(size)
     patch_text = np.where(step.inside, _weight_text(step.patch), "pad 0")
     kernel_limit, product_limit = _symmetric_limit(step.kernel), _symmetric_limit(step.products)
-    patch_title = "Input patch" if step.dilation == (1, 1) else f"Input under the taps ({step.dilation[0]} apart)"
+    patch_title = "Input patch" if step.dilation == (1, 1) else "Pixels at the taps"
     layout = _grid(1, 3, [patch_title, "\u00d7 kernel", f"= products (sum {step.total:.4g})"], h_gap=0.05)
     for n in (1, 2, 3):
         suffix = "" if n == 1 else str(n)
@@ -456,12 +456,15 @@ def pixel_step_figure(step: PixelStep) -> go.Figure:
     return _figure(data, layout, height=300)
 
 
-def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int = 12) -> go.Figure:
-    """The neighbourhood of the kernel window on the image, with the window outlined; with dilation, the window
-    dashed and each pixel a tap reads outlined on its own."""
+def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int | None = None) -> go.Figure:
+    """The neighbourhood of the kernel window on the image (`context` pixels around it: 12, or 5 with dilation so
+    the taps show large enough), with the window outlined; with dilation, the window dotted and each pixel a tap
+    reads outlined on its own."""
     pixels = np.asarray(image2d, dtype=np.float32)
     height, width = pixels.shape
     span_h, span_w = step.span
+    dilated = step.dilation != (1, 1)
+    context = (5 if dilated else 12) if context is None else context
     top, left = max(0, step.top - context), max(0, step.left - context)
     bottom, right = min(height, step.top + span_h + context), min(width, step.left + span_w + context)
     trace = dict(
@@ -478,7 +481,6 @@ def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int = 12) ->
     layout = _grid(1, 1)
     layout["xaxis"].update(range=[min(left, step.left) - 0.5, max(right, step.left + span_w) - 0.5])
     layout["yaxis"].update(range=[max(bottom, step.top + span_h) - 0.5, min(top, step.top) - 0.5], autorange=False)
-    dilated = step.dilation != (1, 1)
     window = dict(
         type="rect",
         x0=step.left - 0.5,
@@ -490,11 +492,7 @@ def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int = 12) ->
     (d_h, d_w), (k_h, k_w) = step.dilation, step.kernel.shape
     corners = [(step.left + j * d_w - 0.5, step.top + i * d_h - 0.5) for i in range(k_h) for j in range(k_w)]
     taps = [outline(x, y, x + 1, y + 1, WINDOW_COLOUR, 2) | {"fillcolor": TAP_FILL} for x, y in corners]
-    title = (
-        f"Where the {k_h * k_w} taps sit ({d_h} apart, spanning {span_h}x{span_w})"
-        if dilated
-        else "Where the window sits"
-    )
+    title = f"Where the {k_h * k_w} taps sit ({d_h} apart)" if dilated else "Where the window sits"
     return _figure(
         [trace],
         layout,
