@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from components.image_picker import COLOUR_MODES
-from components.session_keys import FILTERS_DILATION, FILTERS_PADDING, FILTERS_STRIDE
+from components.session_keys import FILTERS_ALL_RESPONSES, FILTERS_DILATION, FILTERS_PADDING, FILTERS_STRIDE
 from models.kernels import KERNELS
 from models.samples import load_sample
 from tests.apptest import figures, open_page
@@ -152,3 +152,16 @@ def test_a_dilated_kernel_wider_than_the_picture_says_so_and_same_still_works():
     assert app.code[0].value.startswith(
         "same: ceil(8 / 1) = 8 (padding 4\u00d7(3 - 1) = 8: 4 top/left, 4 bottom/right)"
     )
+
+
+def test_all_64_responses_on_a_thin_picture_say_the_reduced_copy_is_too_thin():
+    buffer = io.BytesIO()
+    Image.fromarray(np.tile(np.uint8([0, 255]), (1200, 10))).save(buffer, format="PNG")  # 1200 x 20 stripes
+    app = filters_page(dilation="4", filter="3")
+    app.radio(key="filters_source").set_value("Upload").run()
+    app.file_uploader(key="filters_upload").set_value(("thin.png", buffer.getvalue(), "image/png")).run()
+    assert not app.error  # the working copy (1024 x 17) is wide enough for a 9-pixel window
+    app.toggle(key=FILTERS_ALL_RESPONSES).set_value(True).run()
+    assert not app.exception
+    (info,) = [i.value for i in app.info if i.value.startswith("On the copy")]
+    assert info.startswith("On the copy reduced to 64 x 2 for this view: The 3-pixel kernel width at dilation 4")
