@@ -37,6 +37,7 @@ FILTERS_GRID_SIZE = "filters_grid_size"  # radio: 3x3 / 5x5 / 7x7 for an edited 
 FILTERS_LEARNED_INDEX = "filters_learned_index"  # selectbox: which learned filter of the first Conv2D layer
 FILTERS_LEARNED_EPOCH = "filters_learned_epoch"  # select_slider: its weights after which epoch
 FILTERS_STRIDE = "filters_stride"  # select_slider: 1, 2 or 3
+FILTERS_DILATION = "filters_dilation"  # select_slider: 1 to 4, the kernel's taps that many pixels apart (?dilation=)
 FILTERS_PADDING = "filters_padding"  # radio: valid / same
 FILTERS_QUIZ = "filters_quiz"  # toggle: 'Guess first (quiz)'
 FILTERS_QUIZ_CHECK = "filters_quiz_check"  # button: Check my guess

@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 from scipy import ndimage
 
-from models.geometry import AxisPlan, Padding, axis_plan, whole_pair
+from models.geometry import AxisPlan, Padding, axis_plan, effective_window, whole_pair
 from models.kernels import KERNELS
 
 MAX_KERNEL_SIZE = 7
@@ -136,14 +136,33 @@ def normalise_kernel(kernel: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- shapes
 
 
-def _axis_plan(size: int, kernel: int, stride: int, padding: str, axis: str) -> AxisPlan:
+def _axis_plan(size: int, kernel: int, stride: int, padding: str, axis: str, dilation: int = 1) -> AxisPlan:
     """models.geometry's rule for one axis, with the learner's message when a 'valid' kernel does not fit."""
-    if padding == "valid" and kernel > size:
+    span = effective_window(kernel, dilation)
+    if padding == "valid" and span > size:
+        spread = "" if dilation == 1 else f" at dilation {dilation} spans {span} pixels and"
         raise ValueError(
-            f"The {kernel}-pixel kernel {axis} is larger than the {size}-pixel image {axis}: "
-            "with 'valid' padding it does not fit. Use a smaller kernel or 'same' padding."
+            f"The {kernel}-pixel kernel {axis}{spread} is larger than the {size}-pixel image {axis}: "
+            "with 'valid' padding it does not fit. Use a smaller kernel"
+            + ("" if dilation == 1 else " or dilation")
+            + " or 'same' padding."
         )
-    return axis_plan(size, kernel, stride, padding)
+    return axis_plan(size, kernel, stride, padding, dilation)
+
+
+def stride_and_dilation(
+    stride: int | tuple[int, int], dilation: int | tuple[int, int]
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(rows, columns) pairs of stride and dilation, refused as Keras's Conv2D refuses them: a stride above 1
+    together with a dilation above 1 (Keras raises "`strides > 1` not supported in conjunction with
+    `dilation_rate > 1`")."""
+    strides, dilations = whole_pair(stride, "stride"), whole_pair(dilation, "dilation")
+    if max(strides) > 1 and max(dilations) > 1:
+        raise ValueError(
+            f"Keras's Conv2D refuses a stride above 1 together with a dilation above 1 (got stride {stride}, "
+            f"dilation {dilation}): use stride 1 with a dilation, or dilation 1 with a stride."
+        )
+    return strides, dilations
 
 
 def _check_dimensions(height: int, width: int, kernel: int) -> None:
@@ -154,39 +173,61 @@ def _check_dimensions(height: int, width: int, kernel: int) -> None:
 
 
 def output_shape(
-    h: int, w: int, k: int, stride: int | tuple[int, int] = 1, padding: Padding = "valid"
+    h: int,
+    w: int,
+    k: int,
+    stride: int | tuple[int, int] = 1,
+    padding: Padding = "valid",
+    dilation: int | tuple[int, int] = 1,
 ) -> tuple[int, int]:
-    """Output (height, width) of a k x k convolution, by Keras's rules."""
+    """Output (height, width) of a k x k convolution, by Keras's rules (Conv2D's strides and dilation_rate)."""
     _check_dimensions(h, w, k)
-    stride_h, stride_w = whole_pair(stride, "stride")
+    (stride_h, stride_w), (dilation_h, dilation_w) = stride_and_dilation(stride, dilation)
     return (
-        _axis_plan(h, k, stride_h, padding, "height")[0],
-        _axis_plan(w, k, stride_w, padding, "width")[0],
+        _axis_plan(h, k, stride_h, padding, "height", dilation_h)[0],
+        _axis_plan(w, k, stride_w, padding, "width", dilation_w)[0],
     )
 
 
-def shape_formula(h: int, w: int, k: int, stride: int | tuple[int, int] = 1, padding: Padding = "valid") -> str:
+def shape_formula(
+    h: int,
+    w: int,
+    k: int,
+    stride: int | tuple[int, int] = 1,
+    padding: Padding = "valid",
+    dilation: int | tuple[int, int] = 1,
+) -> str:
     """The output-size arithmetic written out with these numbers.
 
     E.g. ``valid: (28 - 3) / 1 + 1 = 26 for height and width -> output 26 x 26`` or
-    ``same: ceil(28 / 2) = 14 (padding 0 top/left, 1 bottom/right) ...``.
+    ``same: ceil(28 / 2) = 14 (padding 0 top/left, 1 bottom/right) ...``; with dilation 2,
+    ``valid: (28 - 2\u00d7(3 - 1) - 1) / 1 + 1 = 24 ...`` or ``same: ceil(28 / 1) = 28 (padding 2\u00d7(3 - 1) = 4:
+    2 top/left, 2 bottom/right) ...``.
     """
     _check_dimensions(h, w, k)
-    stride_h, stride_w = whole_pair(stride, "stride")
-    out_h, out_w = output_shape(h, w, k, (stride_h, stride_w), padding)
-    if (h, stride_h) == (w, stride_w):
-        axes = f"{_axis_formula(h, k, stride_h, padding, 'top/left', 'bottom/right')} for height and width"
+    (stride_h, stride_w), (dilation_h, dilation_w) = stride_and_dilation(stride, dilation)
+    out_h, out_w = output_shape(h, w, k, (stride_h, stride_w), padding, (dilation_h, dilation_w))
+    if (h, stride_h, dilation_h) == (w, stride_w, dilation_w):
+        axes = f"{_axis_formula(h, k, stride_h, padding, 'top/left', 'bottom/right', dilation_h)} for height and width"
     else:
-        height = _axis_formula(h, k, stride_h, padding, "top", "bottom")
-        width = _axis_formula(w, k, stride_w, padding, "left", "right")
+        height = _axis_formula(h, k, stride_h, padding, "top", "bottom", dilation_h)
+        width = _axis_formula(w, k, stride_w, padding, "left", "right", dilation_w)
         axes = f"height {height}; width {width}"
     return f"{padding}: {axes} \u2192 output {out_h} x {out_w}"
 
 
-def _axis_formula(size: int, kernel: int, stride: int, padding: str, before: str, after: str) -> str:
-    out, pad_before, pad_after = _axis_plan(size, kernel, stride, padding, "")
+def _axis_formula(size: int, kernel: int, stride: int, padding: str, before: str, after: str, dilation: int) -> str:
+    out, pad_before, pad_after = _axis_plan(size, kernel, stride, padding, "", dilation)
+    spread = f"{dilation}\u00d7({kernel} - 1)"  # how much further than one pixel the last tap sits
     if padding == "same":
-        return f"ceil({size} / {stride}) = {out} (padding {pad_before} {before}, {pad_after} {after})"
+        if dilation == 1:
+            return f"ceil({size} / {stride}) = {out} (padding {pad_before} {before}, {pad_after} {after})"
+        total = pad_before + pad_after  # stride is 1 here: (out - 1) + d(k - 1) + 1 - size = d(k - 1)
+        return (
+            f"ceil({size} / {stride}) = {out} (padding {spread} = {total}: {pad_before} {before}, {pad_after} {after})"
+        )
+    if dilation > 1:
+        return f"({size} - {spread} - 1) / 1 + 1 = {out}"
     if stride == 1:
         return f"({size} - {kernel}) / 1 + 1 = {out}"
     return f"floor(({size} - {kernel}) / {stride}) + 1 = {out}"
@@ -201,18 +242,26 @@ def convolve2d(
     *,
     stride: int | tuple[int, int] = 1,
     padding: Padding = "valid",
+    dilation: int | tuple[int, int] = 1,
 ) -> np.ndarray:
-    """The cross-correlation Keras `Conv2D` computes (no kernel flip, zero padding), as float32.
+    """The cross-correlation Keras `Conv2D(strides=stride, padding=padding, dilation_rate=dilation)` computes
+    (no kernel flip, zero padding), as float32.
 
     `image` is (H, W) or (H, W, C); the 2-D kernel is applied to each channel
-    separately and the channels are kept (like a depthwise convolution).
+    separately and the channels are kept (like a depthwise convolution). With dilation d the kernel's taps are
+    d pixels apart: a k x k kernel reads a d(k - 1) + 1 square. Keras refuses stride > 1 with dilation > 1; so
+    does this.
     """
     pixels = _as_image(image)
     weights = _as_kernel(kernel)
-    stride_h, stride_w = whole_pair(stride, "stride")
+    (stride_h, stride_w), (dilation_h, dilation_w) = stride_and_dilation(stride, dilation)
     (k_h, k_w), (height, width) = weights.shape, pixels.shape[:2]
-    out_h, top, _ = _axis_plan(height, k_h, stride_h, padding, "height")
-    out_w, left, _ = _axis_plan(width, k_w, stride_w, padding, "width")
+    out_h, top, _ = _axis_plan(height, k_h, stride_h, padding, "height", dilation_h)
+    out_w, left, _ = _axis_plan(width, k_w, stride_w, padding, "width", dilation_w)
+    if (dilation_h, dilation_w) != (1, 1):  # the taps d apart, zeros between (SciPy skips zero weights)
+        spread = np.zeros((effective_window(k_h, dilation_h), effective_window(k_w, dilation_w)), np.float32)
+        spread[::dilation_h, ::dilation_w] = weights
+        weights, (k_h, k_w) = spread, spread.shape
     # With origin = zeros-before - k // 2, scipy's full-resolution map F satisfies
     # F[i, j] = sum(weights * padded window starting at input (i - top, j - left)),
     # so Keras's output is F sampled every `stride` pixels from (0, 0).
@@ -232,6 +281,7 @@ def conv2d_summed(
     bias: float = 0.0,
     stride: int | tuple[int, int] = 1,
     padding: Padding = "valid",
+    dilation: int | tuple[int, int] = 1,
 ) -> np.ndarray:
     """What one Conv2D filter computes on an (H, W, C) image: a (k, k, C) kernel, each channel's slice
     cross-correlated with that channel, summed over the channels into one (H', W') map, plus the bias."""
@@ -243,7 +293,8 @@ def conv2d_summed(
             f"{weights.shape}."
         )
     maps = [
-        convolve2d(pixels[:, :, c], weights[:, :, c], stride=stride, padding=padding) for c in range(pixels.shape[2])
+        convolve2d(pixels[:, :, c], weights[:, :, c], stride=stride, padding=padding, dilation=dilation)
+        for c in range(pixels.shape[2])
     ]
     return np.asarray(np.sum(maps, axis=0, dtype=np.float32) + np.float32(bias), dtype=np.float32)
 
@@ -277,10 +328,11 @@ def _as_kernel(kernel: np.ndarray) -> np.ndarray:
 class PixelStep:
     """One output pixel of `convolve2d`, worked out step by step.
 
-    `patch` is the input window (zeros where it hangs over the padding; `inside`
+    `patch` holds the input pixels the kernel's taps read (zeros where a tap falls in the padding; `inside`
     is False there), `products` is patch * kernel, and `total` their sum, which is
     the output value. (`top`, `left`) is the window's top-left input position;
-    negative values mean it starts in the padding.
+    negative values mean it starts in the padding. Tap (i, j) reads input row top + i * dilation[0], column
+    left + j * dilation[1]: next to each other at dilation 1, d pixels apart at dilation d.
     """
 
     patch: np.ndarray
@@ -290,6 +342,13 @@ class PixelStep:
     total: float
     top: int
     left: int
+    dilation: tuple[int, int] = (1, 1)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """(rows, columns) of input the window covers, first tap to last: d(k - 1) + 1 each."""
+        (k_h, k_w), (d_h, d_w) = self.kernel.shape, self.dilation
+        return effective_window(k_h, d_h), effective_window(k_w, d_w)
 
 
 def explain_pixel(
@@ -300,21 +359,22 @@ def explain_pixel(
     *,
     stride: int | tuple[int, int] = 1,
     padding: Padding = "valid",
+    dilation: int | tuple[int, int] = 1,
 ) -> PixelStep:
     """Show how output pixel (`row`, `col`) of `convolve2d` with the same arguments is computed."""
     pixels = _as_image(image2d)
     if pixels.ndim != 2:
         raise ValueError(f"explain_pixel takes one channel (H, W); got shape {pixels.shape}. Pass image[..., c].")
     weights = _as_kernel(kernel)
-    stride_h, stride_w = whole_pair(stride, "stride")
+    (stride_h, stride_w), (dilation_h, dilation_w) = stride_and_dilation(stride, dilation)
     (k_h, k_w), (height, width) = weights.shape, pixels.shape
-    out_h, pad_top, _ = _axis_plan(height, k_h, stride_h, padding, "height")
-    out_w, pad_left, _ = _axis_plan(width, k_w, stride_w, padding, "width")
+    out_h, pad_top, _ = _axis_plan(height, k_h, stride_h, padding, "height", dilation_h)
+    out_w, pad_left, _ = _axis_plan(width, k_w, stride_w, padding, "width", dilation_w)
     if not (0 <= row < out_h and 0 <= col < out_w):
         raise ValueError(f"Pixel ({row}, {col}) is outside the {out_h} x {out_w} output.")
     top, left = row * stride_h - pad_top, col * stride_w - pad_left
-    rows = np.arange(top, top + k_h)[:, None]
-    cols = np.arange(left, left + k_w)[None, :]
+    rows = (top + dilation_h * np.arange(k_h))[:, None]
+    cols = (left + dilation_w * np.arange(k_w))[None, :]
     inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
     patch = np.where(inside, pixels[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)], 0.0)
     products = patch.astype(np.float64) * weights
@@ -326,4 +386,5 @@ def explain_pixel(
         total=float(products.sum()),
         top=int(top),
         left=int(left),
+        dilation=(dilation_h, dilation_w),
     )

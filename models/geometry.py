@@ -17,18 +17,26 @@ class AxisPlan(NamedTuple):
     after: int
 
 
-def axis_plan(length: int, window: int, stride: int = 1, padding: str = "valid") -> AxisPlan:
-    """TensorFlow's rule for one axis.
+def effective_window(window: int, dilation: int = 1) -> int:
+    """The input span of a window whose `window` taps are `dilation` pixels apart: d(k - 1) + 1 (k at d = 1)."""
+    return dilation * (window - 1) + 1
 
-    'valid' keeps the windows that fit: floor((length - window) / stride) + 1 outputs, no padding (0 or fewer
+
+def axis_plan(length: int, window: int, stride: int = 1, padding: str = "valid", dilation: int = 1) -> AxisPlan:
+    """TensorFlow's rule for one axis, for a window of `window` taps `dilation` pixels apart (Conv2D's
+    dilation_rate; pooling has none), which spans e = d(window - 1) + 1 input pixels.
+
+    'valid' keeps the windows that fit: floor((length - e) / stride) + 1 outputs, no padding (0 or fewer
     outputs when the window is longer than the input: callers say so). 'same' gives ceil(length / stride)
-    outputs and pads what the last window lacks, the smaller half before, the larger half after.
+    outputs and pads what the last window lacks, max((out - 1) * stride + e - length, 0) in all, the smaller half
+    before, the larger half after. Both are out = floor((length + padding - e) / stride) + 1.
     """
+    span = effective_window(window, dilation)
     if padding == "valid":
-        return AxisPlan((length - window) // stride + 1, 0, 0)
+        return AxisPlan((length - span) // stride + 1, 0, 0)
     if padding == "same":
         out = -(-length // stride)
-        total = max((out - 1) * stride + window - length, 0)
+        total = max((out - 1) * stride + span - length, 0)
         return AxisPlan(out, total // 2, total - total // 2)
     raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
 

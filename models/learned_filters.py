@@ -88,7 +88,9 @@ def label_filters(kernels: np.ndarray) -> list[FilterLabel]:
 
 
 def filter_responses(
-    image2d: np.ndarray, kernels: np.ndarray, *, stride: int = 1, padding: Padding = "valid"
+    image2d: np.ndarray, kernels: np.ndarray, *, stride: int = 1, padding: Padding = "valid", dilation: int = 1
 ) -> np.ndarray:
     """`convolve2d` of one (H, W) image with each of (n, k, k) `kernels`: (n, H', W') float32."""
-    return np.stack([convolve2d(image2d, weights, stride=stride, padding=padding) for weights in kernels])
+    return np.stack(
+        [convolve2d(image2d, weights, stride=stride, padding=padding, dilation=dilation) for weights in kernels]
+    )

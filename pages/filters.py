@@ -6,7 +6,7 @@ from components.image_picker import linked_image, sample_link
 from components.links import read_page_link, update_query_params
 from components.page import start_page
 from components.presentation import beside, presenting
-from components.sections.filters import LINK, convolution_settings, filtered, filtered_key, show_results
+from components.sections.filters import LINK, convolution_settings, dilation_link, filtered, filtered_key, show_results
 from components.sections.filters_demo import slide_demo
 from components.sections.filters_kernel import choose_kernel, learned_chosen
 from components.sections.filters_learned import learned_section
@@ -32,23 +32,24 @@ with image_column:
 with kernel_column:
     st.subheader("2. Filter")
     chosen = choose_kernel(link)
-update_query_params({**sample_link(picked is not None), **({} if chosen is None else chosen.query)})
+update_query_params(
+    {**sample_link(picked is not None), **({} if chosen is None else chosen.query), **dilation_link(link)}
+)
 if picked is None or chosen is None:
     st.stop()
 
 with controls:
-    st.subheader("3. Stride and padding")
-    stride, padding, quiz_mode = convolution_settings()
-raw = filtered(picked, chosen, stride, padding)
+    st.subheader("3. Stride, dilation and padding")
+    stride, padding, dilation, quiz_mode = convolution_settings(link, chosen.weights.shape[0])
+raw = filtered(picked, chosen, stride, padding, dilation)
 if raw is None:
     st.stop()
 
 if not quiz_mode or quiz(picked, chosen):
     with results:
-        show_results(
-            picked, chosen, raw, key=filtered_key(picked, chosen, stride, padding), stride=stride, padding=padding
-        )
-    step_through(picked.pixels, chosen.weights, raw, stride, padding)
+        key = filtered_key(picked, chosen, stride, padding, dilation)
+        show_results(picked, chosen, raw, key=key, stride=stride, padding=padding, dilation=dilation)
+    step_through(picked.pixels, chosen.weights, raw, stride, padding, dilation)
     if learned_chosen():
-        learned_section(picked, stride, padding)
+        learned_section(picked, stride, padding, dilation)
 slide_demo(chosen.weights)

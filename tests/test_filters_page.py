@@ -333,7 +333,7 @@ def test_default_page_filters_the_street_scene_with_vertical_edges(street_gray):
     assert subheaders(app)[:5] == [
         "1. Image",
         "2. Filter",
-        "3. Stride and padding",
+        "3. Stride, dilation and padding",
         "4. Original and filtered",
         "5. One output pixel, step by step",
     ]

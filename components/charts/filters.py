@@ -31,6 +31,8 @@ GRAY = [[0.0, "black"], [1.0, "white"]]
 GALLERY_COLUMNS = 8
 DEMO_RED = "#d62728"  # the small example's window and the output cell it makes
 HOVER_LIMIT = 64 * 64  # values per panel; larger outputs are drawn as pictures
+WINDOW_COLOUR = "#e4572e"  # the step-by-step pixel's window and, with dilation, each tap it reads
+TAP_FILL = "rgba(228, 87, 46, 0.35)"  # a pixel a dilated kernel's tap reads, tinted so the skipped ones stand apart
 
 
 # ---------------------------------------------------------------- arrays for display
@@ -428,7 +430,8 @@ def pixel_step_figure(step: PixelStep) -> go.Figure:
     font = _cell_font(size)
     patch_text = np.where(step.inside, _weight_text(step.patch), "pad 0")
     kernel_limit, product_limit = _symmetric_limit(step.kernel), _symmetric_limit(step.products)
-    layout = _grid(1, 3, ["Input patch", "\u00d7 kernel", f"= products (sum {step.total:.4g})"], h_gap=0.05)
+    patch_title = "Input patch" if step.dilation == (1, 1) else "Pixels at the taps"
+    layout = _grid(1, 3, [patch_title, "\u00d7 kernel", f"= products (sum {step.total:.4g})"], h_gap=0.05)
     for n in (1, 2, 3):
         suffix = "" if n == 1 else str(n)
         layout[f"xaxis{suffix}"].update(showticklabels=False)
@@ -453,13 +456,17 @@ def pixel_step_figure(step: PixelStep) -> go.Figure:
     return _figure(data, layout, height=300)
 
 
-def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int = 12) -> go.Figure:
-    """The neighbourhood of the kernel window on the image, with the window outlined."""
+def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int | None = None) -> go.Figure:
+    """The neighbourhood of the kernel window on the image (`context` pixels around it: 12, or 5 with dilation so
+    the taps show large enough), with the window outlined; with dilation, the window dotted and each pixel a tap
+    reads outlined on its own."""
     pixels = np.asarray(image2d, dtype=np.float32)
     height, width = pixels.shape
-    k = step.kernel.shape[0]
+    span_h, span_w = step.span
+    dilated = step.dilation != (1, 1)
+    context = (5 if dilated else 12) if context is None else context
     top, left = max(0, step.top - context), max(0, step.left - context)
-    bottom, right = min(height, step.top + k + context), min(width, step.left + k + context)
+    bottom, right = min(height, step.top + span_h + context), min(width, step.left + span_w + context)
     trace = dict(
         type="heatmap",
         z=pixels[top:bottom, left:right],
@@ -472,18 +479,26 @@ def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int = 12) ->
         hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>",
     )
     layout = _grid(1, 1)
-    layout["xaxis"].update(range=[min(left, step.left) - 0.5, max(right, step.left + k) - 0.5])
-    layout["yaxis"].update(range=[max(bottom, step.top + k) - 0.5, min(top, step.top) - 0.5], autorange=False)
+    layout["xaxis"].update(range=[min(left, step.left) - 0.5, max(right, step.left + span_w) - 0.5])
+    layout["yaxis"].update(range=[max(bottom, step.top + span_h) - 0.5, min(top, step.top) - 0.5], autorange=False)
     window = dict(
         type="rect",
         x0=step.left - 0.5,
-        x1=step.left + k - 0.5,
+        x1=step.left + span_w - 0.5,
         y0=step.top - 0.5,
-        y1=step.top + k - 0.5,
-        line=dict(color="#e4572e", width=3),
+        y1=step.top + span_h - 0.5,
+        line=dict(color=WINDOW_COLOUR, width=2 if dilated else 3, dash="dot" if dilated else "solid"),
     )
+    (d_h, d_w), (k_h, k_w) = step.dilation, step.kernel.shape
+    corners = [(step.left + j * d_w - 0.5, step.top + i * d_h - 0.5) for i in range(k_h) for j in range(k_w)]
+    taps = [outline(x, y, x + 1, y + 1, WINDOW_COLOUR, 2) | {"fillcolor": TAP_FILL} for x, y in corners]
+    title = f"Where the {k_h * k_w} taps sit ({d_h} apart)" if dilated else "Where the window sits"
     return _figure(
-        [trace], layout, height=300, shapes=[window], title=dict(text="Where the window sits", font=dict(FONT, size=13))
+        [trace],
+        layout,
+        height=300,
+        shapes=[window, *(taps if dilated else [])],
+        title=dict(text=title, font=dict(FONT, size=13)),
     )
 
 

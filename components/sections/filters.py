@@ -1,4 +1,5 @@
-"""The Filters page's convolution: its link, stride and padding, the output's shape, the original and filtered image.
+"""The Filters page's convolution: its link, stride, dilation and padding, the output's shape, the original and
+filtered image.
 
 The tour's Filter step (`tour_view`) is built from the same sections.
 """
@@ -15,9 +16,10 @@ from components.image_picker import PickedImage, image_picker, sample_link
 from components.links import set_values
 from components.memo import once
 from components.presentation import beside, presenting
-from components.query_state import Choice, Integer, read_link
+from components.query_state import Choice, Integer, Link, link_update, read_link
 from components.sections.filters_kernel import ChosenKernel, choose_kernel
 from components.session_keys import (
+    FILTERS_DILATION,
     FILTERS_DOWNLOAD_NPY,
     FILTERS_DOWNLOAD_PNG,
     FILTERS_PADDING,
@@ -28,26 +30,60 @@ from components.session_keys import (
 from components.teaching.tour import TOUR_KERNEL
 from models.config import COURSE_CNN
 from models.convolution import conv2d_summed, convolve2d, same_on_each_channel, shape_formula
-from models.geometry import PADDINGS, Padding
+from models.geometry import PADDINGS, Padding, effective_window
 from models.images import fingerprint, to_npy_bytes, to_png_bytes
 from models.kernels import KERNELS
 from models.samples import FASHION_PREFIX, sample_names
 
 PLOTLY_CONFIG = {"displaylogo": False}
+STRIDES = (1, 2, 3)
+DILATIONS = (1, 2, 3, 4)
 LINK = {
     "sample": Choice(tuple(sample_names())),
     "kernel": Choice(tuple(KERNELS), "Sobel: vertical edges"),
     "filter": Integer(0, COURSE_CNN.filters - 1),
+    "dilation": Integer(DILATIONS[0], DILATIONS[-1], 1),
 }
+KERAS_REFUSAL = "Keras's Conv2D refuses a stride above 1 together with a dilation above 1"
 
 
-# ---------------------------------------------------------------- stride, padding and the output's shape
+# ---------------------------------------------------------------- stride, dilation, padding and the output's shape
 
 
-def convolution_settings() -> tuple[int, Padding, bool]:
-    """Stride, padding and whether to guess first (the quiz), side by side."""
-    stride_column, padding_column, quiz_column = st.columns(3)
-    stride = stride_column.select_slider("Stride", (1, 2, 3), value=1, key=FILTERS_STRIDE)
+def dilation_link(link: Link) -> dict[str, str | None]:
+    """?dilation= for the current dilation (the widget's, or the link's before the widget is drawn)."""
+    return link_update({"dilation": st.session_state.get(FILTERS_DILATION, link["dilation"])}, LINK)
+
+
+def convolution_settings(link: Link, kernel_size: int) -> tuple[int, Padding, int, bool]:
+    """Stride, dilation and padding side by side, and whether to guess first (the quiz).
+
+    Keras's Conv2D refuses stride > 1 with dilation > 1, so while one is above 1 the other is held at 1 and
+    disabled, and a line says why. The dilation starts at the link's ?dilation=.
+    """
+    state = st.session_state
+    state.setdefault(FILTERS_DILATION, link["dilation"])
+    if state[FILTERS_DILATION] > 1 and state.get(FILTERS_STRIDE, 1) > 1:  # a link's dilation over a stride left set
+        state[FILTERS_STRIDE] = 1
+    dilated, strided = state[FILTERS_DILATION] > 1, state.get(FILTERS_STRIDE, 1) > 1
+    stride_column, dilation_column, padding_column = st.columns(3)
+    stride = stride_column.select_slider(
+        "Stride",
+        STRIDES,
+        key=FILTERS_STRIDE,
+        disabled=dilated,
+        help="How many pixels the window moves from one output pixel to the next. "
+        + ("Held at 1 while dilation is above 1 (Keras refuses both)." if dilated else ""),
+    )
+    dilation = dilation_column.select_slider(
+        "Dilation",
+        DILATIONS,
+        key=FILTERS_DILATION,
+        disabled=strided,
+        help="How many pixels apart the kernel's taps are: 1 next to each other, 2 every other pixel "
+        "(Keras: Conv2D(dilation_rate=d)). "
+        + ("Held at 1 while stride is above 1 (Keras refuses both)." if strided else ""),
+    )
     padding: Padding = padding_column.radio(
         "Padding",
         PADDINGS,
@@ -56,28 +92,50 @@ def convolution_settings() -> tuple[int, Padding, bool]:
         help="valid: only positions where the kernel fits; same: zeros around the border "
         "so the output keeps the input size (with stride 1)",
     )
-    quiz_mode = quiz_column.toggle(
+    span = effective_window(kernel_size, dilation)
+    taps = kernel_size * kernel_size
+    if dilation == 1:
+        seen = (
+            "Dilation spreads the kernel's taps apart: at dilation 2 a 3x3 kernel sees a 5x5 area with the same 9 "
+            "weights, no new ones."
+        )
+    else:
+        seen = (
+            f"Dilation {dilation}: the {kernel_size}x{kernel_size} kernel's {taps} taps sit {dilation} pixels apart, "
+            f"so it sees a {span}x{span} area ({dilation}\u00d7({kernel_size} - 1) + 1 = {span}) with the same "
+            f"{taps} weights; the pixels between the taps are skipped."
+        )
+    if dilated:
+        seen += f" Stride is held at 1: {KERAS_REFUSAL}. Set dilation to 1 to use a stride."
+    elif strided:
+        seen += f" Dilation is held at 1: {KERAS_REFUSAL}. Set stride to 1 to use dilation."
+    st.caption(seen)
+    quiz_mode = st.toggle(
         "Guess first (quiz)", key=FILTERS_QUIZ, help="See the image and kernel, pick the output, then see the result"
     )
-    return stride, padding, quiz_mode
+    return stride, padding, dilation, quiz_mode
 
 
-def filtered_key(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: Padding) -> str:
+def filtered_key(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: Padding, dilation: int) -> str:
     """What the filtered image is computed from, as a key for `once`."""
-    return f"{fingerprint(picked.pixels)}:{fingerprint(chosen.weights)}:{stride}:{padding}"
+    return f"{fingerprint(picked.pixels)}:{fingerprint(chosen.weights)}:{stride}:{padding}:{dilation}"
 
 
-def filtered(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: Padding) -> np.ndarray | None:
+def filtered(
+    picked: PickedImage, chosen: ChosenKernel, stride: int, padding: Padding, dilation: int
+) -> np.ndarray | None:
     """The filtered image (kept under `filtered_key`) after its shape arithmetic; None after showing an error."""
     height, width = picked.pixels.shape[:2]
     size = chosen.weights.shape[0]
     try:
         raw = once(
-            filtered_key(picked, chosen, stride, padding),
+            filtered_key(picked, chosen, stride, padding, dilation),
             ("filtered",),
-            functools.partial(convolve2d, picked.pixels, chosen.weights, stride=stride, padding=padding),
+            functools.partial(
+                convolve2d, picked.pixels, chosen.weights, stride=stride, padding=padding, dilation=dilation
+            ),
         )
-        formula = shape_formula(height, width, size, stride, padding)
+        formula = shape_formula(height, width, size, stride, padding, dilation)
     except ValueError as error:
         st.error(str(error))
         return None
@@ -91,8 +149,10 @@ def filtered(picked: PickedImage, chosen: ChosenKernel, stride: int, padding: Pa
         )
     )
     st.markdown(
-        f"**Shape arithmetic** for this {height} x {width} (height x width) image, a {size}x{size} kernel "
-        f"and stride {stride} (valid: floor((H - k) / stride) + 1; same: ceil(H / stride)):{channels}"
+        f"**Shape arithmetic** for this {height} x {width} (height x width) image, a {size}x{size} kernel, "
+        f"stride {stride} and dilation {dilation}: out = floor((H + P - d(k - 1) - 1) / stride) + 1, where "
+        "d(k - 1) + 1 is the window the taps span and P the zeros added (valid: none; same: as many as make out = "
+        f"ceil(H / stride)).{channels}"
     )
     st.code(formula, language=None, wrap_lines=True)  # the whole rule in view, however wide
     return raw
@@ -115,18 +175,22 @@ def show_results(
     *,
     stride: int = 1,
     padding: Padding = "valid",
+    dilation: int = 1,
 ) -> None:
     """The image and its filtered output; `key` names them (default: their fingerprint) to keep the figure.
 
     For an RGB image `raw` holds the kernel's result on each channel alone; the output shown is Conv2D's: one
-    k x k x 3 kernel (the same weights on each channel) summed over the channels, at this stride and padding."""
+    k x k x 3 kernel (the same weights on each channel) summed over the channels, at this stride, padding and
+    dilation."""
     st.subheader(heading)
     name = key or fingerprint(picked.pixels, raw)
     channels = raw
     if raw.ndim == 3:
         kernel = same_on_each_channel(chosen.weights, raw.shape[2])
         raw = once(
-            name, ("summed",), functools.partial(conv2d_summed, picked.pixels, kernel, stride=stride, padding=padding)
+            name,
+            ("summed",),
+            functools.partial(conv2d_summed, picked.pixels, kernel, stride=stride, padding=padding, dilation=dilation),
         )
     figure = once(name, ("response",), functools.partial(response_figure, picked.pixels, raw))
     st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG)

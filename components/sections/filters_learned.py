@@ -25,7 +25,7 @@ PLOTLY_CONFIG = {"displaylogo": False}
 
 
 @st.fragment
-def learned_section(picked: PickedImage, stride: int, padding: Padding) -> None:
+def learned_section(picked: PickedImage, stride: int, padding: Padding, dilation: int) -> None:
     """The gallery of learned filters; showing all 64 responses reruns only this section."""
     st.subheader("6. The network learns its filters")
     filters, labels = learned_filters()
@@ -76,7 +76,13 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding) -> None:
         epoch = st.session_state.get(FILTERS_LEARNED_EPOCH, filters.epochs)
         gray = picked.pixels if picked.grayscale else luma(picked.pixels)
         small = block_mean(gray, display_factor(gray.shape, RESPONSES_SIDE))
-        responses = filter_responses(small, filters.history[epoch], stride=stride, padding=padding)
+        try:
+            responses = filter_responses(
+                small, filters.history[epoch], stride=stride, padding=padding, dilation=dilation
+            )
+        except ValueError as error:  # the copy reduced for display can be too thin for a 'valid' window
+            st.info(f"On the copy reduced to {small.shape[0]} x {small.shape[1]} for this view: {error}")
+            return
         st.plotly_chart(responses_grid_figure(responses), width="stretch", config=PLOTLY_CONFIG)
         reduced = "" if small.shape == gray.shape else f", on a copy reduced to {small.shape[0]} x {small.shape[1]}"
         st.caption(

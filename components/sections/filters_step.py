@@ -1,4 +1,4 @@
-"""The Filters page's one output pixel, step by step: the patch under the kernel, the products and their sum."""
+"""The Filters page's one output pixel, step by step: the pixels the kernel's taps read, the products and their sum."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from streamlit.delta_generator import DeltaGenerator
 
 from components.charts.filters import pixel_step_figure, window_figure
 from components.session_keys import FILTERS_STEP_CHANNEL, filters_step_key
-from models.convolution import explain_pixel
+from models.convolution import PixelStep, explain_pixel
 from models.geometry import Padding
 
 
 @st.fragment
-def step_through(pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride: int, padding: Padding) -> None:
+def step_through(
+    pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride: int, padding: Padding, dilation: int
+) -> None:
     """One output pixel: the patch under the kernel, the products and their sum; moving it reruns only this."""
     st.subheader("5. One output pixel, step by step")
     channel = None
@@ -27,7 +29,7 @@ def step_through(pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride
     left, right = st.columns(2)
     row = position_slider(left, "Output row", out_h, filters_step_key("row", out_h))
     col = position_slider(right, "Output column", out_w, filters_step_key("col", out_w))
-    step = explain_pixel(image2d, kernel, row, col, stride=stride, padding=padding)
+    step = explain_pixel(image2d, kernel, row, col, stride=stride, padding=padding, dilation=dilation)
     # A 5x5 or 7x7 kernel's numbers need the whole width: the window then sits above them.
     left, right = st.columns([1, 2]) if kernel.shape[0] <= 3 else (st.container(), st.container())
     left.plotly_chart(window_figure(image2d, step), width="stretch", config={"displayModeBar": False})
@@ -50,7 +52,22 @@ def step_through(pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride
         f"The sum of the {kernel.size} products is **{step.total:.4f}**: exactly the filtered image's "
         f"value at row {row}, column {col} ({output[row, col]:.4f}). After ReLU: "
         f"{max(step.total, 0.0):.4f}. The window's top-left corner is at input row {step.top}, "
-        f"column {step.left}" + (" (negative: it starts in the zero padding)." if min(step.top, step.left) < 0 else ".")
+        f"column {step.left}"
+        + (" (negative: it starts in the zero padding)." if min(step.top, step.left) < 0 else ".")
+        + taps_text(step)
+    )
+
+
+def taps_text(step: PixelStep) -> str:
+    """With dilation, which input rows and columns the taps read (empty at dilation 1)."""
+    (d_h, d_w), (k_h, k_w) = step.dilation, step.kernel.shape
+    if (d_h, d_w) == (1, 1):
+        return ""
+    rows = ", ".join(str(step.top + i * d_h) for i in range(k_h))
+    cols = ", ".join(str(step.left + j * d_w) for j in range(k_w))
+    return (
+        f" At dilation {d_h} the taps sit {d_h} pixels apart: they read input rows {rows} and columns {cols} "
+        f"(outlined on the image), a {step.span[0]}x{step.span[1]} window with the pixels between them skipped."
     )
 
 
