@@ -220,12 +220,15 @@ def _one_unit(saved: fv.SavedFeatures, target: str, unit: int, when: str) -> Non
         st.info(f"{name.capitalize()} is 0 on every training image searched: it never fires (a dead ReLU).")
         return
     st.image(
-        [_enlarged(np.pad(crop, 1, constant_values=128), 84) for crop in patches.crops[unit]],
+        [np.pad(_enlarged(crop, 80), 2, constant_values=128) for crop in patches.crops[unit]],
         caption=[f"#{i}: {v:.2f}" for i, v in zip(patches.indices[unit], patches.values[unit])],
         width=84,
         output_format="PNG",
     )
-    st.caption("Under each crop: its training image's index, then the value. A grey frame marks the crop's edge.")
+    st.caption(
+        "Under each crop: its training image's index, then the value. A grey frame marks the crop's edge. The "
+        "synthetic picture raises the mean over the whole map, so one training crop can peak higher."
+    )
 
 
 def _what_to_look_for(saved: fv.SavedFeatures, target: str) -> str:
