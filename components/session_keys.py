@@ -183,6 +183,11 @@ DEEPER_FIELDS_MAP = "deeper_fields_map"  # the layer's map chart (its click sele
 DEEPER_FIELDS_SHOWN = "deeper_fields_shown"  # str: the layer of the last run, to keep the spot when it changes
 
 # Deeper, What filters want
+DEEPER_FEATURES_LAYER = "deeper_features_layer"  # segmented_control: conv1, conv2 or the output classes
+DEEPER_FEATURES_WEIGHTS = "deeper_features_weights"  # segmented_control: after training or at initialisation
+DEEPER_FEATURES_UNIT = "deeper_features_unit"  # number_input: the filter (or class) shown beside its patches
+DEEPER_FEATURES_COMPUTE = "deeper_features_compute"  # button: compute a training run's pictures
+DEEPER_FEATURES_ASKED = "deeper_features_asked"  # the model key whose pictures the button asked for (its callback)
 
 # Deeper, Fooling it
 
