@@ -31,7 +31,8 @@ import tensorflow as tf  # noqa: E402
 
 from models.card import SHIPPED_MODEL
 from models.data import scale_images
-from models.images import fingerprint
+from models.inspection import weights_key
+from models.receptive_field import Field, receptive_field
 
 OUTPUT = "output"  # the classes' target: the output layer's logits
 TOP = 9  # training patches kept per filter
@@ -81,47 +82,20 @@ def unit_count(model: keras.Model, target: str) -> int:
     return int(layer.filters if isinstance(layer, keras.layers.Conv2D) else layer.units)
 
 
-@dataclass(frozen=True)
-class Window:
-    """The input pixels one unit of a layer sees: unit (i, j) sees rows start + i * jump ..+ size, same for columns."""
-
-    size: int
-    jump: int
-    start: int
-
-
-def crop_window(model: keras.Model, target: str) -> Window:
-    """A layer's receptive field from the layers' configs: r = r_prev + (k - 1) * d * j_prev, j = j_prev * s, and
-    the start moves back by the left padding ('same' pads floor(total / 2) on the left, as TensorFlow does).
+def crop_window(model: keras.Model, target: str) -> Field:
+    """The input pixels one unit of `target` sees: unit (i, j) sees rows start + i * jump ..+ size, same for
+    columns (`models.receptive_field`). A class sees the whole image.
 
     Course CNN: conv1 3 pixels square (jump 1, start 0), conv2 8 (jump 2, start 0); the classes see all 28x28.
     """
     if target == OUTPUT:
         height, width = model.inputs[0].shape[1:3]
-        return Window(int(max(height, width)), 1, 0)
+        return Field(int(max(height, width)), 1, 0)
     _target_layer(model, target)
-    size, jump, start = 1, 1, 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            kernel, stride = int(layer.kernel_size[0]), int(layer.strides[0])
-            dilation = int(layer.dilation_rate[0])
-        elif isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
-            kernel, stride, dilation = int(layer.pool_size[0]), int(layer.strides[0]), 1
-        else:
-            continue
-        span = (kernel - 1) * dilation + 1
-        if layer.padding == "same":
-            size_in = int(layer.input.shape[1])
-            size_out = -(-size_in // stride)
-            start -= max((size_out - 1) * stride + span - size_in, 0) // 2 * jump
-        size += (span - 1) * jump
-        jump *= stride
-        if layer.name == target:
-            return Window(size, jump, start)
-    raise FeatureError(f"Layer {target!r} is not in model {model.name!r}.")  # pragma: no cover (checked above)
+    return Field(*receptive_field(model, target))
 
 
-def crop(image: np.ndarray, window: Window, row: int, col: int) -> np.ndarray:
+def crop(image: np.ndarray, window: Field, row: int, col: int) -> np.ndarray:
     """The (size, size) piece of a (H, W) image that unit (row, col) sees; pixels outside the image are 0."""
     top, left = window.start + row * window.jump, window.start + col * window.jump
     out = np.zeros((window.size, window.size), dtype=image.dtype)
@@ -273,7 +247,7 @@ class TopPatches:
     indices: np.ndarray
     positions: np.ndarray
     crops: np.ndarray
-    window: Window
+    window: Field
 
 
 def _peaks_model(model: keras.Model, names: Sequence[str]) -> Callable[[tf.Tensor], list[tf.Tensor]]:
@@ -406,11 +380,6 @@ def features(
     return result
 
 
-def weights_key(model: keras.Model) -> str:
-    """A fingerprint of every weight: which model saved pictures belong to."""
-    return fingerprint(*model.get_weights())
-
-
 _FIELDS = ("images", "units", "objective", "start_objective", "values", "indices", "positions", "crops", "peaks")
 
 
@@ -471,7 +440,7 @@ def read_features(path: Path, weights: str) -> SavedFeatures | None:
                 states[state] = found
                 for name in names:
                     a = {field: saved[f"{state}.{name}.{field}"] for field in _FIELDS}
-                    window = Window(*(int(v) for v in saved[f"{state}.{name}.window"]))
+                    window = Field(*(int(v) for v in saved[f"{state}.{name}.window"]))
                     found[name] = TargetFeatures(
                         Synthetic(a["images"], a["units"], a["objective"], a["start_objective"]),
                         TopPatches(a["values"], a["indices"], a["positions"].astype(np.int64), a["crops"], window),

@@ -9,6 +9,7 @@ import tensorflow as tf
 from models import feature_vis as fv
 from models.config import CNNConfig
 from models.data import scale_images
+from models.receptive_field import Field
 from models.zoo import build_cnn, load_model_file
 
 
@@ -48,8 +49,8 @@ def gradient_support(model, name, row, col):
 
 
 def test_course_windows_and_the_gradient_stays_inside_them(model):
-    assert fv.crop_window(model, "conv1") == fv.Window(3, 1, 0)
-    assert fv.crop_window(model, "conv2") == fv.Window(8, 2, 0)
+    assert fv.crop_window(model, "conv1") == Field(3, 1, 0)
+    assert fv.crop_window(model, "conv2") == Field(8, 2, 0)
     assert fv.crop_window(model, fv.OUTPUT).size == 28
     for name, (row, col) in (("conv1", (5, 7)), ("conv2", (4, 6)), ("conv2", (0, 10))):
         window = fv.crop_window(model, name)
@@ -60,7 +61,7 @@ def test_course_windows_and_the_gradient_stays_inside_them(model):
 def test_same_padding_window_starts_before_the_image():
     model = build_cnn(CNNConfig(padding="same"))
     window = fv.crop_window(model, "conv2")
-    assert window == fv.Window(8, 2, -3)  # conv1 pads 1 pixel, conv2 one pool1 cell (2 pixels)
+    assert window == Field(8, 2, -3)  # conv1 pads 1 pixel, conv2 one pool1 cell (2 pixels)
     top, bottom, left, right = gradient_support(model, "conv2", 0, 0)
     assert (top, left) == (0, 0) and bottom == right == window.start + window.size - 1
     image = np.arange(28 * 28, dtype=np.int32).reshape(28, 28) + 1
