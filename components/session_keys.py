@@ -152,6 +152,11 @@ INSPECT_CELL_COUNT = "inspect_cell_count"  # Evaluation: how many of the cell's 
 INSPECT_CELL_FILTER = "inspect_cell_filter"  # Evaluation: the filter whose maps the cell's images show
 INSPECT_INDEX = "inspect_index"  # Why this prediction: the test image explained
 INSPECT_CLASS_TO_EXPLAIN = "inspect_class_to_explain"  # Why this prediction: the class whose score is explained
+INSPECT_OCCLUSION_PATCH = "inspect_occlusion_patch"  # Why this prediction: number_input, occlusion patch side
+INSPECT_OCCLUSION_STRIDE = "inspect_occlusion_stride"  # Why this prediction: number_input, pixels between patches
+INSPECT_OCCLUSION_FILL = "inspect_occlusion_fill"  # Why this prediction: radio, the patch's fill (grey / mean)
+INSPECT_SMOOTHGRAD_NOISE = "inspect_smoothgrad_noise"  # Why this prediction: slider, noise sigma / image range
+INSPECT_SMOOTHGRAD_SAMPLES = "inspect_smoothgrad_samples"  # Why this prediction: slider, noisy copies averaged
 INSPECT_PROJECTION = "inspect_projection"  # Embedding: PCA or t-SNE
 INSPECT_EMBEDDING_WHY = "inspect_embedding_why"  # Embedding: the clicked item's "Why this prediction?" button
 

@@ -219,7 +219,18 @@ def parse_indices(text: str, count: int, most: int = 6) -> list[int]:
 def _score_gradients(
     model: keras.Model, images: np.ndarray, class_index: int | Sequence[int] | None, layer: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Gradient of each image's class score w.r.t. the input (layer None) or `layer`'s output.
+    """Gradient of each uint8 image's class score w.r.t. the input (layer None) or `layer`'s output.
+
+    Returns (gradients, watched tensor, explained classes, probabilities); see `input_gradients`.
+    """
+    return input_gradients(model, model_input(images), class_index, layer)
+
+
+def input_gradients(
+    model: keras.Model, inputs: np.ndarray, class_index: int | Sequence[int] | None, layer: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Gradient of each model input's (N, 28, 28, 1) float32 class score w.r.t. the input (layer None) or `layer`'s
+    output.
 
     Runs the layers one by one (the lab's models are Sequential) so the tape can watch any of them.
     The class score is the logit: when the output layer is a softmax Dense, its pre-softmax value.
@@ -233,7 +244,7 @@ def _score_gradients(
     softmax_dense = (
         isinstance(output_layer, keras.layers.Dense) and getattr(output_layer.activation, "__name__", "") == "softmax"
     )
-    tensor = tf.constant(model_input(images))
+    tensor = tf.constant(np.asarray(inputs, dtype=np.float32))
     with tf.GradientTape() as tape:
         tape.watch(tensor)
         watched = tensor

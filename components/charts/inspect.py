@@ -25,6 +25,8 @@ HOVER = dict(font=dict(FONT, size=15))
 ACTIVATION_SCALE = ["#000000", *plotly.colors.sequential.Inferno[1:]]
 WEIGHT_SCALE = "RdBu_r"  # negative blue, positive red, 0 white
 HEAT_SCALE = [[0.0, "rgba(255,230,0,0)"], [0.25, "rgba(255,200,0,0.35)"], [1.0, "rgba(230,0,0,0.9)"]]
+# A signed heat map over the image: blue below 0, clear at 0, red above 0 (range symmetric about 0).
+SIGNED_SCALE = [[0.0, "rgba(20,80,220,0.9)"], [0.5, "rgba(255,255,255,0)"], [1.0, "rgba(230,0,0,0.9)"]]
 CLASS_COLOURS = (
     "#4E79A7",
     "#F28E2B",
@@ -46,12 +48,13 @@ class GridColumn:
     """One column of an image grid: `values` (rows, h, w).
 
     kind "image": gray pixels in [0, 1]; "activation": a feature map (one colour range per column);
-    "heat": a heat map drawn over the row's image (transparent where 0).
+    "heat": a heat map drawn over the row's image (transparent where 0); "signed": the same with negative values
+    in blue (NaN: not drawn).
     """
 
     title: str
     values: np.ndarray
-    kind: Literal["image", "activation", "heat"] = "activation"
+    kind: Literal["image", "activation", "heat", "signed"] = "activation"
 
 
 def item_label(index: int, labels: np.ndarray, class_names: Sequence[str], result=None) -> str:
@@ -111,6 +114,38 @@ def why_text(layer: str | None, shape: tuple[int, int] = (0, 0)) -> str:
         f"(absolute gradient; red = most).{cam} The class score is the value before softmax; the "
         "gradients come from TensorFlow."
     )
+
+
+def attribution_text(occlusion, smooth, class_name: str) -> str:
+    """What the occlusion and SmoothGrad columns show, for an `occlusion` (patch, stride, fill, drops, starts,
+    probability) and a SmoothGrad result (noise, sigma, samples), with where the largest drop is; either may be
+    None (not computed: its message is shown instead)."""
+    parts = []
+    if occlusion is not None:
+        fill = "grey (0.5)" if occlusion.fill == "grey" else f"the image's mean ({occlusion.fill_value:.2f})"
+        rows, cols = occlusion.drops.shape
+        row, col = np.unravel_index(int(np.argmax(occlusion.drops)), occlusion.drops.shape)
+        top, left, size = int(occlusion.starts[row]), int(occlusion.starts[col]), occlusion.patch
+        drop = float(occlusion.drops[row, col])
+        parts.append(
+            f"**Occlusion** asks the model directly: a {size}x{size} patch of {fill}, moved {occlusion.stride} "
+            f"pixel{'s' if occlusion.stride > 1 else ''} at a time ({rows}x{cols} positions, each a prediction), "
+            f"covers part of the image. Red where hiding that part lowers the probability of {class_name}, blue "
+            f"where it raises it (each pixel: the mean over the patches covering it). Largest drop: "
+            f"{occlusion.probability:.1%} to {occlusion.probability - drop:.1%}, with the patch on rows "
+            f"{top}-{top + size - 1}, columns {left}-{left + size - 1}."
+        )
+        if occlusion.uncovered:
+            parts.append(
+                f"The last {occlusion.uncovered} row(s) and column(s) are left clear: no patch position reaches them."
+            )
+    if smooth is not None:
+        parts.append(
+            f"**SmoothGrad** averages the saliency maps of {smooth.samples} noisy copies of the image (noise "
+            f"sigma {smooth.noise:.0%} of its range, {smooth.sigma:.3f}): the speckle of plain saliency averages "
+            "away, and what stays is what matters under small changes too."
+        )
+    return " ".join(parts)
 
 
 def channel_notes(layers: Sequence[tuple[str, str]], number: int) -> list[str]:
@@ -271,6 +306,23 @@ def image_grid_figure(
                         zmax=max(float(values.max()), 1e-12),
                         showscale=False,
                         hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:.3g}}<extra></extra>",
+                    )
+                    | where
+                )
+                continue
+            if column.kind == "signed":
+                reach = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
+                data.append(_gray(images[row], "pixel", brightness=0.55) | where)
+                data.append(
+                    dict(
+                        type="heatmap",
+                        z=values,
+                        colorscale=SIGNED_SCALE,
+                        zmin=-max(reach, 1e-12),
+                        zmax=max(reach, 1e-12),
+                        showscale=False,
+                        hoverongaps=False,
+                        hovertemplate=f"{column.title}<br>row %{{y}}, col %{{x}}: %{{z:+.3f}}<extra></extra>",
                     )
                     | where
                 )

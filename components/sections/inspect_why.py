@@ -1,4 +1,5 @@
-"""Inspect, Why this prediction: one test image's class probabilities, its saliency map and Grad-CAM."""
+"""Inspect, Why this prediction: one test image's class probabilities and its heat maps: saliency, SmoothGrad,
+Grad-CAM and occlusion."""
 
 from __future__ import annotations
 
@@ -6,13 +7,25 @@ import functools
 
 import streamlit as st
 
-from components.charts.inspect import GridColumn, image_grid_figure, probability_figure, why_text
+from components.charts.inspect import GridColumn, attribution_text, image_grid_figure, probability_figure, why_text
 from components.memo import once
 from components.resources import fashion_mnist
 from components.sections.inspect import CHART_CONFIG, PREDICTED, Subject, explained
-from components.session_keys import INSPECT_CLASS_TO_EXPLAIN, INSPECT_INDEX
+from components.session_keys import (
+    INSPECT_CLASS_TO_EXPLAIN,
+    INSPECT_INDEX,
+    INSPECT_OCCLUSION_FILL,
+    INSPECT_OCCLUSION_PATCH,
+    INSPECT_OCCLUSION_STRIDE,
+    INSPECT_SMOOTHGRAD_NOISE,
+    INSPECT_SMOOTHGRAD_SAMPLES,
+)
+from models import attribution as att
 from models import inspection as ins
 from models.data import CLASS_NAMES
+
+FILL_LABELS = {"grey": "grey 0.5", "mean": "the image's mean"}
+GRID_CELL = 140  # px: five columns across the page at 1280 px; presentation mode: the grid on the first screen
 
 
 def why_tab(subject: Subject) -> None:
@@ -23,10 +36,10 @@ def why_tab(subject: Subject) -> None:
     except ins.InspectionError:
         layer = None
     st.markdown(why_text(layer, (0, 0) if layer is None else tuple(model.get_layer(layer).output.shape[1:3])))
-    left, right = st.columns([1, 2])
-    index = left.number_input("Test image index (0-9999)", 0, len(y_test) - 1, step=1, key=INSPECT_INDEX)
+    chosen, classes, said = st.columns([1, 1, 2])
+    index = chosen.number_input("Test image index (0-9999)", 0, len(y_test) - 1, step=1, key=INSPECT_INDEX)
     options = [PREDICTED, *range(len(CLASS_NAMES))]
-    explain = left.selectbox(
+    explain = classes.selectbox(
         "Explain the score of",
         options,
         key=INSPECT_CLASS_TO_EXPLAIN,
@@ -38,11 +51,27 @@ def why_tab(subject: Subject) -> None:
     probabilities = heat.probabilities[0]
     predicted = int(probabilities.argmax())
     verdict = "right" if predicted == y_test[index] else "wrong"
-    left.markdown(
+    target = int(heat.classes[0])
+    said.markdown(
         f"True class **{CLASS_NAMES[y_test[index]]}**; predicted **{CLASS_NAMES[predicted]}** "
-        f"({probabilities[predicted]:.1%}): {verdict}."
+        f"({probabilities[predicted]:.1%}): {verdict}. Heat maps for the score of **{CLASS_NAMES[target]}**:"
     )
-    left.plotly_chart(
+    grid = st.container()
+    occlusion_settings, smooth_settings = st.columns(2)
+    patch_box, stride_box = occlusion_settings.columns(2)
+    patch_box.number_input("Occlusion patch (pixels)", min_value=1, step=1, key=INSPECT_OCCLUSION_PATCH)
+    stride_box.number_input(
+        "Occlusion stride (pixels)", min_value=1, max_value=28, step=1, key=INSPECT_OCCLUSION_STRIDE
+    )
+    occlusion_settings.radio(
+        "Occlusion fill", att.FILLS, format_func=FILL_LABELS.__getitem__, horizontal=True, key=INSPECT_OCCLUSION_FILL
+    )
+    smooth_settings.slider(
+        "SmoothGrad noise (sigma / range)", 0.0, 0.5, step=0.05, format="%.2f", key=INSPECT_SMOOTHGRAD_NOISE
+    )
+    smooth_settings.slider("SmoothGrad samples (noisy copies)", 1, 100, step=1, key=INSPECT_SMOOTHGRAD_SAMPLES)
+    chart, notes = st.columns([1, 2])
+    chart.plotly_chart(
         once(
             subject.key,
             ("probabilities", int(index), class_index),
@@ -50,9 +79,61 @@ def why_tab(subject: Subject) -> None:
         ),
         config=CHART_CONFIG,
     )
+
     columns = [GridColumn("input", image / 255.0, "image"), GridColumn("saliency", heat.maps, "heat")]
+    problems, smooth, occlusion = [], None, None
+    try:
+        smooth = smoothgrad_of(subject, int(index), target)
+        columns.append(GridColumn("SmoothGrad", smooth.map[None], "heat"))
+    except ins.InspectionError as error:
+        problems.append(f"SmoothGrad: {error}")
     if layer:
         cam = explained(subject, "grad_cam", [index], class_index, layer)
         columns.append(GridColumn(f"Grad-CAM ({cam.layer})", cam.maps, "heat"))
-    right.markdown(f"Heat maps for the score of **{CLASS_NAMES[int(heat.classes[0])]}**")
-    right.plotly_chart(image_grid_figure(image / 255.0, columns, cell=250), config=CHART_CONFIG)
+    try:
+        occlusion = occlusion_of(subject, int(index), target)
+        columns.append(GridColumn("occlusion", occlusion.pixel_map[None], "signed"))
+    except ins.InspectionError as error:
+        problems.append(f"Occlusion: {error}")
+    titles = tuple(column.title for column in columns)
+    settings = (
+        smooth and (smooth.noise, smooth.samples),
+        occlusion and (occlusion.patch, occlusion.stride, occlusion.fill),
+    )
+    figure = once(
+        subject.key,
+        ("why-grid", int(index), target, titles, settings),
+        functools.partial(image_grid_figure, image / 255.0, columns, cell=GRID_CELL),
+    )
+    grid.plotly_chart(figure, config=CHART_CONFIG)
+    for problem in problems:
+        grid.error(problem)
+    text = attribution_text(occlusion, smooth, CLASS_NAMES[target])
+    if text:
+        notes.markdown(text)
+
+
+def smoothgrad_of(subject: Subject, index: int, class_index: int) -> att.SmoothGrad:
+    """SmoothGrad of test image `index` with the tab's noise and sample count, once per model and settings."""
+    noise = round(float(st.session_state[INSPECT_SMOOTHGRAD_NOISE]), 4)
+    samples = st.session_state[INSPECT_SMOOTHGRAD_SAMPLES]
+    noise, samples = att.check_smoothgrad(noise, samples)
+    (_, _), (x_test, _) = fashion_mnist()
+    compute = functools.partial(att.smoothgrad, subject.model, x_test[index], class_index, noise=noise, samples=samples)
+    with st.spinner(f"SmoothGrad: gradients of {samples} noisy copies..."):
+        return once(subject.key, ("smoothgrad", index, class_index, noise, samples), compute)
+
+
+def occlusion_of(subject: Subject, index: int, class_index: int) -> att.Occlusion:
+    """The occlusion map of test image `index` with the tab's patch, stride and fill, once per model and settings."""
+    (_, _), (x_test, _) = fashion_mnist()
+    patch = st.session_state[INSPECT_OCCLUSION_PATCH]
+    stride = st.session_state[INSPECT_OCCLUSION_STRIDE]
+    fill = st.session_state[INSPECT_OCCLUSION_FILL]
+    patch, stride = att.check_occlusion(x_test.shape[1:3], patch, stride, fill)
+    positions = len(att.window_starts(x_test.shape[1], patch, stride)) * len(
+        att.window_starts(x_test.shape[2], patch, stride)
+    )
+    compute = functools.partial(att.occlusion_map, subject.model, x_test[index], class_index, patch, stride, fill=fill)
+    with st.spinner(f"Occlusion: predicting {positions} patched images..."):
+        return once(subject.key, ("occlusion", index, class_index, patch, stride, fill), compute)
