@@ -172,6 +172,11 @@ DEEPER_INDEX = "deeper_index"  # the test image the Channel sum, Receptive field
 # Deeper, What filters want
 
 # Deeper, Fooling it
+FOOLING_SOURCE = "fooling_source"  # radio: a test image or the learner's drawing
+FOOLING_METHOD = "fooling_method"  # radio: FGSM or the iterative attack
+FOOLING_EPSILON = "fooling_epsilon"  # slider: epsilon, the most any pixel may move
+FOOLING_BRUSH = "fooling_brush"  # slider: the drawing's brush size
+FOOLING_CANVAS = "fooling_canvas"  # the drawing canvas
 
 # Deeper, Robustness
 
