@@ -22,14 +22,19 @@ def test_set(fashion):
     return fashion[1]
 
 
-def reference_fgsm(model, pixels: np.ndarray, labels: np.ndarray, epsilon: float) -> np.ndarray:
-    """Goodfellow et al.'s formula, written out: clip(x + epsilon * sign(d loss / d x), 0, 1)."""
+def reference_sign(model, pixels: np.ndarray, labels: np.ndarray) -> tuple[tf.Tensor, tf.Tensor]:
+    """The inputs x (N, 28, 28, 1) of uint8 images and sign(d loss / d x), the loss Keras's cross-entropy."""
     x = tf.constant(pixels.astype(np.float32)[..., np.newaxis] / np.float32(255.0))
     with tf.GradientTape() as tape:
         tape.watch(x)
         loss = keras.losses.SparseCategoricalCrossentropy(reduction="sum")(labels, model(x, training=False))
-    gradient = tape.gradient(loss, x)
-    return np.asarray(tf.clip_by_value(x + np.float32(epsilon) * tf.sign(gradient), 0.0, 1.0))[..., 0]
+    return x, tf.sign(tape.gradient(loss, x))
+
+
+def reference_fgsm(model, pixels: np.ndarray, labels: np.ndarray, epsilon: float) -> np.ndarray:
+    """Goodfellow et al.'s formula, written out: clip(x + epsilon * sign(d loss / d x), 0, 1)."""
+    x, sign = reference_sign(model, pixels, labels)
+    return np.asarray(tf.clip_by_value(x + np.float32(epsilon) * sign, 0.0, 1.0))[..., 0]
 
 
 def predicted(model, images: np.ndarray) -> np.ndarray:
@@ -87,6 +92,22 @@ def test_smallest_flip_changes_the_prediction_and_one_grid_step_below_does_not(m
         at, below = attack(model, images[index], label, flip.epsilon), attack(model, images[index], label, flip.below)
         assert predicted(model, np.stack([at, below])).tolist() == [flip.becomes, clean]
         assert flip.becomes != clean
+
+
+def test_the_search_in_chunks_finds_the_first_flip_of_the_whole_grid(model, test_set, monkeypatch):
+    images, labels = test_set
+    grid = np.array([k * 0.001 for k in range(1, 1001)], dtype=np.float32)
+    for index in (0, 4, 23):  # flips near 0.05, and beyond the first chunk of 250 epsilons (0.58, 0.40)
+        x, sign = reference_sign(model, images[index : index + 1], labels[index : index + 1])
+        every = tf.clip_by_value(x + grid.reshape(-1, 1, 1, 1) * sign, 0.0, 1.0)
+        changed = np.flatnonzero(
+            model.predict(every, batch_size=250, verbose=0).argmax(axis=1) != predicted(model, x[..., 0])[0]
+        )
+        flip = adv.smallest_flip(model, images[index], int(labels[index]), "fgsm")
+        assert np.float32(flip.epsilon) == grid[changed[0]], index
+    whole = [adv.smallest_flip(model, images[i], int(labels[i]), "iterative").epsilon for i in (0, 1)]
+    monkeypatch.setattr(adv, "ITERATIVE_CHUNK", 4)  # chunk boundaries at every 4th epsilon
+    assert [adv.smallest_flip(model, images[i], int(labels[i]), "iterative").epsilon for i in (0, 1)] == whole
 
 
 def test_smallest_flip_says_when_no_epsilon_on_the_grid_works(model, test_set):
