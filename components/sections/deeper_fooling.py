@@ -96,7 +96,9 @@ def attacked(
     )
 
 
-@st.cache_resource(max_entries=64, show_spinner="Trying every ε on a fine grid for the smallest one that fools it...")
+@st.cache_resource(
+    max_entries=64, show_spinner="Trying every ε on a fine grid for the smallest that changes the answer..."
+)
 def flip_for(model_key: str, image_key: str, method: adv.Method, label: int, _model, _pixels: np.ndarray) -> adv.Flip:
     """`adv.smallest_flip` with its default grid, once per model, image and method."""
     return adv.smallest_flip(_model, _pixels, label, method)
@@ -122,7 +124,7 @@ def drawn_picture(subject: Subject) -> Picture | None:
     return Picture(key, pixels, label, None, note)
 
 
-def test_picture(where) -> Picture:
+def chosen_test_image(where) -> Picture:
     (_, _), (x_test, y_test) = fashion_mnist()
     index = choose_test_image(where)
     label = int(y_test[index])
@@ -153,11 +155,16 @@ def flip_text(flip: adv.Flip, method: adv.Method) -> str:
 def fooling_tab(subject: Subject) -> None:
     keep_settings()  # this tab's reruns (a fragment) keep the shared test image while its box is hidden (drawing)
     st.markdown(intro())
+    try:
+        adv.check_model(subject.model)
+    except adv.AttackError as error:
+        st.error(str(error))
+        return
     controls, results = beside(2, 3)
     picked, settings = (controls, controls) if presenting() else controls.columns(2)
     with picked:
         source = st.radio("Image", SOURCES, horizontal=True, key=FOOLING_SOURCE)
-        picture = test_picture(st) if source == SOURCES[0] else drawn_picture(subject)
+        picture = chosen_test_image(st) if source == SOURCES[0] else drawn_picture(subject)
     with settings:
         method = st.radio(
             "Attack", list(METHOD_LABELS), format_func=METHOD_LABELS.__getitem__, horizontal=True, key=FOOLING_METHOD
@@ -175,7 +182,6 @@ def fooling_tab(subject: Subject) -> None:
         return
     model = subject.model
     try:
-        adv.check_model(model)
         before = once(
             subject.key, ("fooling-clean", picture.key), functools.partial(adv.probabilities, model, picture.pixels)
         )[0]
