@@ -195,6 +195,11 @@ DEEPER_FEATURES_COMPUTE = "deeper_features_compute"  # button: compute a trainin
 DEEPER_FEATURES_ASKED = "deeper_features_asked"  # the model key whose pictures the button asked for (its callback)
 
 # Deeper, Fooling it
+FOOLING_SOURCE = "fooling_source"  # radio: a test image or the learner's drawing
+FOOLING_METHOD = "fooling_method"  # radio: FGSM or the iterative attack
+FOOLING_EPSILON = "fooling_epsilon"  # slider: epsilon, the most any pixel may move
+FOOLING_BRUSH = "fooling_brush"  # slider: the drawing's brush size
+FOOLING_CANVAS = "fooling_canvas"  # the drawing canvas
 
 # Deeper, Robustness
 

@@ -124,24 +124,9 @@ def picture(source: str) -> tuple[np.ndarray, str] | None:
             "paper, enlarged, off-centre, unevenly lit, a little noise."
         )
     if source == "Draw":
-        # imported here: the canvas registers itself with a running Streamlit server, so importing it anywhere
-        # else (a test, a plain interpreter) fails
-        from streamlit_drawable_canvas import st_canvas
-
-        brush = st.slider("Brush size", 6, 40, 22, key=PREDICT_BRUSH)
-        drawing = st_canvas(
-            stroke_width=brush,
-            stroke_color="#000000",
-            background_color="#ffffff",
-            height=280,
-            width=280,
-            return_image_data=True,
-            key=PREDICT_CANVAS,
-        )
-        data = drawing.image_bytes
+        data = drawing(PREDICT_BRUSH, PREDICT_CANVAS)
         caption = "Your drawing. Fill the shape in: Fashion-MNIST items are solid silhouettes."
         if data is None:
-            st.info("Draw an item with the mouse (a T-shirt, trousers, a bag ...); fill it in.", icon=":material/draw:")
             return None
     elif source == "Upload":
         file = st.file_uploader("Image file (PNG, JPEG, WebP, BMP, GIF, TIFF)", type=UPLOAD_TYPES, key=PREDICT_UPLOAD)
@@ -160,6 +145,28 @@ def picture(source: str) -> tuple[np.ndarray, str] | None:
         st.error(str(error))
         return None
     return pixels, caption + (" " + "; ".join(notes) + "." if notes else "")
+
+
+def drawing(brush_key: str, canvas_key: str) -> bytes | None:
+    """A brush-size slider and a 280x280 canvas (black on white); the drawing as PNG bytes, or None (with a note
+    saying what to draw) while it is empty. The Deeper page's Fooling tab draws one too, with its own keys."""
+    # imported here: the canvas registers itself with a running Streamlit server, so importing it anywhere
+    # else (a test, a plain interpreter) fails
+    from streamlit_drawable_canvas import st_canvas
+
+    brush = st.slider("Brush size", 6, 40, 22, key=brush_key)
+    canvas = st_canvas(
+        stroke_width=brush,
+        stroke_color="#000000",
+        background_color="#ffffff",
+        height=280,
+        width=280,
+        return_image_data=True,
+        key=canvas_key,
+    )
+    if canvas.image_bytes is None:
+        st.info("Draw an item with the mouse (a T-shirt, trousers, a bag ...); fill it in.", icon=":material/draw:")
+    return canvas.image_bytes
 
 
 def switches() -> tuple[Invert, bool, bool]:
