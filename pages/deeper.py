@@ -29,6 +29,7 @@ VIEWS = {
 @st.fragment
 def tab_section(slug: str, subject: Subject) -> None:
     """One tab's contents: its widgets rerun only this tab, and the address bar follows them."""
+    keep_settings()  # a rerun of this fragment alone must keep the settings its tab does not draw
     VIEWS[slug](subject)
     update_query_params(link_update({"tab": slug, "image": st.session_state[DEEPER_INDEX]}, LINK))
 

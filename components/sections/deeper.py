@@ -9,7 +9,26 @@ from __future__ import annotations
 import streamlit as st
 
 from components.query_state import Choice, Integer, Link
-from components.session_keys import DEEPER_INDEX, DEEPER_TAB
+from components.session_keys import (
+    DEEPER_CHANNELS_COL,
+    DEEPER_CHANNELS_FILTER,
+    DEEPER_CHANNELS_LAYER,
+    DEEPER_CHANNELS_ROW,
+    DEEPER_FEATURES_LAYER,
+    DEEPER_FEATURES_UNIT,
+    DEEPER_FEATURES_WEIGHTS,
+    DEEPER_FIELDS_COL,
+    DEEPER_FIELDS_FILTER,
+    DEEPER_FIELDS_LAYER,
+    DEEPER_FIELDS_ROW,
+    DEEPER_FIELDS_UNIT,
+    DEEPER_INDEX,
+    DEEPER_TAB,
+    FOOLING_BRUSH,
+    FOOLING_EPSILON,
+    FOOLING_METHOD,
+    FOOLING_SOURCE,
+)
 
 TAB_SLUGS = {
     "channels": "Channel sum",
@@ -20,6 +39,25 @@ TAB_SLUGS = {
 }  # ?tab= -> tab label
 TABS = list(TAB_SLUGS.values())
 DEFAULT_IMAGE = 0  # test image 0, an ankle boot: the first of the course trio
+# The tabs' settings, kept while their tab is closed (Streamlit forgets the state of widgets not drawn in a run).
+KEPT = (
+    DEEPER_CHANNELS_LAYER,
+    DEEPER_CHANNELS_FILTER,
+    DEEPER_CHANNELS_ROW,
+    DEEPER_CHANNELS_COL,
+    DEEPER_FIELDS_LAYER,
+    DEEPER_FIELDS_ROW,
+    DEEPER_FIELDS_COL,
+    DEEPER_FIELDS_UNIT,
+    DEEPER_FIELDS_FILTER,
+    DEEPER_FEATURES_LAYER,
+    DEEPER_FEATURES_WEIGHTS,
+    DEEPER_FEATURES_UNIT,
+    FOOLING_SOURCE,
+    FOOLING_METHOD,
+    FOOLING_EPSILON,
+    FOOLING_BRUSH,
+)
 LINK = {"tab": Choice(tuple(TAB_SLUGS), "channels"), "image": Integer(0, 9_999, DEFAULT_IMAGE)}
 
 
@@ -38,8 +76,11 @@ def open_link(link: Link) -> None:
 
 
 def keep_settings() -> None:
-    """The shared test image keeps its value while the tabs that draw its box are closed."""
+    """The shared test image, and every setting a tab has had, keep their values while their tab is closed."""
     st.session_state[DEEPER_INDEX] = st.session_state.get(DEEPER_INDEX, DEFAULT_IMAGE)
+    for key in KEPT:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def choose_test_image(where=st) -> int:

@@ -20,7 +20,7 @@ from components.image_picker import decode_upload
 from components.memo import once
 from components.presentation import beside, presenting
 from components.resources import fashion_mnist
-from components.sections.deeper import choose_test_image, keep_settings
+from components.sections.deeper import choose_test_image
 from components.sections.inspect import CHART_CONFIG, Subject
 from components.sections.predict import drawing
 from components.session_keys import FOOLING_BRUSH, FOOLING_CANVAS, FOOLING_EPSILON, FOOLING_METHOD, FOOLING_SOURCE
@@ -153,7 +153,6 @@ def flip_text(flip: adv.Flip, method: adv.Method) -> str:
 
 
 def fooling_tab(subject: Subject) -> None:
-    keep_settings()  # this tab's reruns (a fragment) keep the shared test image while its box is hidden (drawing)
     st.markdown(intro())
     try:
         adv.check_model(subject.model)
