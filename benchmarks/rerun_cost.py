@@ -217,15 +217,47 @@ async def measure(url: str, reruns: int, only: set[str] | None, verbose: bool) -
                 prime=lambda: s.set("inspect_projection", s.widget("inspect_projection").options[1]),
             )
             embedding.note = f"first t-SNE (once per model, then cached): {embedding.extra.seconds:.1f} s"
+            await r.set_cycle(
+                "Inspect: Why, occlusion patch (3 values)",
+                lambda: s.set("inspect_tab", "Why this prediction"),
+                [("inspect_occlusion_patch", [3, 6, 4])],
+            )
         if wanted("Predict"):
             await r.set_cycle(
                 "Predict: example",
                 lambda: s.visit("predict"),
                 [("predict_example", lambda: s.widget("predict_example").options)],
             )
+        # Deeper: each case cycles through 3 values, so the first 3 warm reruns compute and the rest read the cache.
+        if wanted("Deeper"):
+            await r.set_cycle(
+                "Deeper: Channel sum, filter (3 values)",
+                lambda: s.visit("deeper", {"tab": "channels"}),
+                [("deeper_channels_filter", [17, 40, 0])],
+            )
+            await r.set_cycle(
+                "Deeper: Channel sum, pixel row (3 values)",
+                lambda: s.rerun(s._states()),
+                [("deeper_channels_row", [2, 8, 5])],
+            )
+            await r.set_cycle(
+                "Deeper: Receptive fields, layer",
+                lambda: s.set("deeper_tab", "Receptive fields"),
+                [("deeper_fields_layer", lambda: s.widget("deeper_fields_layer").options)],
+            )
+            await r.set_cycle(
+                "Deeper: What filters want, layer",
+                lambda: s.set("deeper_tab", "What filters want"),
+                [("deeper_features_layer", lambda: [[o] for o in s.widget("deeper_features_layer").options])],
+            )
+            await r.set_cycle(
+                "Deeper: Fooling it, epsilon (3 values)",
+                lambda: s.set("deeper_tab", "Fooling it"),
+                [("fooling_epsilon", [0.01, 0.05, 0.1])],
+            )
         # The same clicks once TensorFlow is in the server process (any learner opened Inspect, Training or
         # Predict): Streamlit then runs keras.backend.clear_session() after every script run, on every page.
-        if wanted("Inspect") or wanted("Training") or wanted("Predict"):
+        if wanted("Inspect") or wanted("Training") or wanted("Predict") or wanted("Deeper"):
             if wanted("Filters"):
                 await r.set_cycle(
                     "Filters: kernel (TensorFlow loaded)",
