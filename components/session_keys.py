@@ -174,6 +174,7 @@ DEEPER_INDEX = "deeper_index"  # the test image the Channel sum, Receptive field
 # Deeper, Fooling it
 
 # Deeper, Robustness
+DEEPER_ROBUSTNESS_COMPUTE = "deeper_robustness_compute"  # button: compute the curves not computed yet
 
 
 # ---------------------------------------------------------------- Predict page
