@@ -175,6 +175,7 @@ DEEPER_INDEX = "deeper_index"  # the test image the Channel sum, Receptive field
 
 # Deeper, Robustness
 DEEPER_ROBUSTNESS_COMPUTE = "deeper_robustness_compute"  # button: compute the curves not computed yet
+DEEPER_ROBUSTNESS_ASKED = "deeper_robustness_asked"  # True from that click until the computation starts
 
 
 # ---------------------------------------------------------------- Predict page

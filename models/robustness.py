@@ -40,7 +40,7 @@ GREY = 0.5  # the occluding square's value (pixels are in [0, 1]; the background
 BATCH = 500  # images per model.predict batch
 SUBSET = "the first 100 test images of each class (1,000 images)"
 
-Progress = Callable[[int, int], None]  # (predictions done, predictions in all), after each one
+Progress = Callable[[int, int], None]  # (steps done, steps in all), after each step
 
 
 class RobustnessError(ValueError):
@@ -134,15 +134,14 @@ def check_model(model: keras.Model) -> None:
         )
 
 
-def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
-    """Share of float images (N, 28, 28) whose most likely class (model.predict, BATCH a batch) is the label."""
-    scores = model.predict(images[..., np.newaxis], batch_size=BATCH, verbose=0)
-    return float(np.mean(np.argmax(scores, axis=1) == labels))
-
-
-def prediction_count(corruptions: tuple[Corruption, ...] = CORRUPTIONS) -> int:
-    """model.predict calls the curves take: the clean images once, then every variant of every other level."""
+def image_passes(corruptions: tuple[Corruption, ...] = CORRUPTIONS) -> int:
+    """How many times each test image goes through the model: clean once, then every variant of every other level."""
     return 1 + sum(c.variants * (len(c.levels) - 1) for c in corruptions)
+
+
+def progress_steps(corruptions: tuple[Corruption, ...] = CORRUPTIONS) -> int:
+    """The clean images, then each level after the first of each corruption."""
+    return 1 + sum(len(c.levels) - 1 for c in corruptions)
 
 
 def robustness_curves(
@@ -155,28 +154,35 @@ def robustness_curves(
     progress: Progress | None = None,
 ) -> Curves:
     """Accuracy at every level of every corruption, for uint8 test images (N, 28, 28) with these test `indices`
-    (which seed each image's noise and square). The clean accuracy is computed once and begins each curve."""
+    (which seed each image's noise and square). The clean accuracy is computed once and begins each curve. One
+    model.predict per level (all its directions in one array, BATCH images a batch), `progress` told after each."""
     check_model(model)
     x = as_inputs(images)
     noise, corners = random_draws(indices, x.shape[1:3])
-    total, done = prediction_count(corruptions), 0
+    steps, done = progress_steps(corruptions), 0
 
-    def measured(batch: np.ndarray) -> float:
+    def measured(batches: list[np.ndarray]) -> float:
         nonlocal done
-        value = accuracy(model, batch, labels)
+        value = float(np.mean(correct_share(model, batches, labels)))
         done += 1
         if progress is not None:
-            progress(done, total)
+            progress(done, steps)
         return value
 
-    clean = measured(x)
-    curves: Curves = {}
-    for corruption in corruptions:
-        curves[corruption.name] = [clean] + [
-            float(np.mean([measured(v) for v in variants(corruption.name, level, x, noise, corners)]))
-            for level in corruption.levels[1:]
-        ]
-    return curves
+    clean = measured([x])
+    return {
+        c.name: [clean] + [measured(variants(c.name, level, x, noise, corners)) for level in c.levels[1:]]
+        for c in corruptions
+    }
+
+
+def correct_share(model: keras.Model, batches: list[np.ndarray], labels: np.ndarray) -> list[float]:
+    """The accuracy on each of these same-sized image arrays, from one model.predict over all of them."""
+    if not batches:
+        return []
+    scores = model.predict(np.concatenate(batches)[..., np.newaxis], batch_size=BATCH, verbose=0)
+    predicted = np.argmax(scores, axis=1).reshape(len(batches), len(labels))
+    return [float(np.mean(row == labels)) for row in predicted]
 
 
 def examples(image: np.ndarray, index: int) -> dict[str, list[np.ndarray]]:

@@ -97,9 +97,9 @@ def test_each_curve_point_equals_an_independent_computation(fashion, path):
         corruptions=corruptions,
         progress=lambda done, total: calls.append((done, total)),
     )
-    total = rb.prediction_count(corruptions)
-    assert total == 1 + 2 + 4 + 2 + 1 and calls == [(n, total) for n in range(1, total + 1)]
-    assert rb.prediction_count() == 1 + 6 + 6 * 4 + 6 * 2 + 5  # every level of the page's curves
+    assert calls == [(n, 6) for n in range(1, 7)]  # the clean images, then each level
+    assert rb.image_passes(corruptions) == 1 + 2 + 4 + 2 + 1
+    assert rb.image_passes() == 1 + 6 + 6 * 4 + 6 * 2 + 5 and rb.progress_steps() == 1 + 6 + 6 + 6 + 5
     x, labels = x_test[indices].astype(np.float32) / 255.0, y_test[indices]
     clean = direct_accuracy(model, x, labels)
     for name, levels in tested.items():

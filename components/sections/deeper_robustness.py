@@ -19,7 +19,7 @@ from components.memo import once
 from components.resources import fashion_mnist, shift_test, shipped_model
 from components.sections.deeper import choose_test_image
 from components.sections.inspect import Subject, shipped_key
-from components.session_keys import DEEPER_ROBUSTNESS_COMPUTE
+from components.session_keys import DEEPER_ROBUSTNESS_ASKED, DEEPER_ROBUSTNESS_COMPUTE
 from models import robustness as rb
 from models.card import DENSE_MODEL, SHIPPED_MODEL, ModelFileError
 
@@ -126,15 +126,16 @@ def known(key: str) -> rb.Curves | None:
 def compute(missing: list[Line]) -> bool:
     """The request to compute what is missing, then the computation with its progress; True once it is done."""
     names = ", ".join(line.label for line in missing)
-    passes = rb.prediction_count() * len(missing)
+    passes = rb.image_passes()
     box = st.empty()
     with box.container():
         st.markdown(
-            f"Not computed yet: **{names}**. That is {passes} predictions of {10 * PER_CLASS:,} images each "
-            "(a few seconds per model)."
+            f"Not computed yet: **{names}**. Each model sees the {10 * PER_CLASS:,} test images {passes} times "
+            "(clean, then every level and direction): a few seconds per model."
         )
-        if not st.button("Compute the robustness curves", key=DEEPER_ROBUSTNESS_COMPUTE, type="primary"):
-            return False
+        st.button("Compute the robustness curves", key=DEEPER_ROBUSTNESS_COMPUTE, type="primary", on_click=ask)
+    if not st.session_state.pop(DEEPER_ROBUSTNESS_ASKED, False):
+        return False
     (_, _), (x_test, y_test) = fashion_mnist()
     indices = rb.subset_indices(y_test, PER_CLASS)
     bar = box.progress(0.0, text="Starting...")
@@ -143,7 +144,7 @@ def compute(missing: list[Line]) -> bool:
         def report(done: int, total: int, n: int = n, label: str = line.label) -> None:
             bar.progress(
                 (n * total + done) / (len(missing) * total),
-                text=f"{label}: {done} of {total} predictions on the corrupted test images",
+                text=f"{label}: {done} of {total} levels measured",
             )
 
         _computed()[(line.key, PER_CLASS)] = rb.robustness_curves(
@@ -151,6 +152,11 @@ def compute(missing: list[Line]) -> bool:
         )
     box.empty()
     return True
+
+
+def ask() -> None:
+    """The button's request, kept in session state: a rerun before the tab is drawn must not lose the click."""
+    st.session_state[DEEPER_ROBUSTNESS_ASKED] = True
 
 
 def show_curves(lines: list[Line]) -> None:
