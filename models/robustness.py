@@ -57,10 +57,10 @@ class Corruption:
 
 
 CORRUPTIONS = (
-    Corruption("noise", "Gaussian noise", "noise sigma (pixels are 0-1)", (0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5), 1),
-    Corruption("shift", "Shift", "pixels moved (right, left, down, up: averaged)", tuple(SHIFTS), len(DIRECTIONS)),
-    Corruption("rotation", "Rotation", "degrees turned (both ways: averaged)", (0, 10, 20, 30, 45, 60, 90), 2),
-    Corruption("occlusion", "Occlusion", "side of the grey square (pixels)", (0, 4, 8, 12, 16, 20), 1),
+    Corruption("noise", "Gaussian noise", "noise sigma (pixels 0-1)", (0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5), 1),
+    Corruption("shift", "Shift", "pixels moved", tuple(SHIFTS), len(DIRECTIONS)),
+    Corruption("rotation", "Rotation", "degrees turned", (0, 10, 20, 30, 45, 60, 90), 2),
+    Corruption("occlusion", "Occlusion", "square side (pixels)", (0, 4, 8, 12, 16, 20), 1),
 )
 BY_NAME = {c.name: c for c in CORRUPTIONS}
 

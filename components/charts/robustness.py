@@ -16,11 +16,11 @@ COLOURS = ("#54A24B", "#4C78A8", "#F58518")  # the chosen run, the shipped CNN, 
 DASHES = ("solid", "solid", "dot")
 SCALE = 3  # each 28x28 example drawn 84 pixels square
 GAP = 6
-LABEL_PX = 18
+LABEL_PX = 28
 
 
 def curve_figure(
-    title: str, unit: str, levels: Sequence[float], lines: Sequence[tuple[str, Sequence[float]]], *, height: int = 270
+    title: str, unit: str, levels: Sequence[float], lines: Sequence[tuple[str, Sequence[float]]], *, height: int = 230
 ) -> go.Figure:
     """Accuracy (%) against the corruption's level, one line per model (at most three)."""
     data = [
@@ -44,7 +44,7 @@ def curve_figure(
         paper_bgcolor="white",
         showlegend=False,  # the tab says once which colour is which model
         xaxis=dict(
-            title=dict(text=unit, font=INK), tickvals=list(levels), tickfont=INK, gridcolor="#e5e5e5", zeroline=False
+            title=dict(text=unit, font=INK), tickfont=INK, tickangle=0, nticks=8, gridcolor="#e5e5e5", zeroline=False
         ),
         yaxis=dict(
             title=dict(text="accuracy (%)", font=INK), range=[0, 100], tickfont=INK, gridcolor="#e5e5e5", dtick=25
@@ -69,7 +69,7 @@ def example_strip(images: Sequence[np.ndarray], labels: Sequence[str]) -> bytes:
     tile_w, tile_h = width * SCALE, height * SCALE
     strip = Image.new("L", (len(images) * (tile_w + GAP) - GAP, tile_h + LABEL_PX), 255)
     draw = ImageDraw.Draw(strip)
-    font = ImageFont.load_default(size=14)
+    font = ImageFont.load_default(size=22)
     for n, (image, label) in enumerate(zip(images, labels)):
         pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
         left = n * (tile_w + GAP)

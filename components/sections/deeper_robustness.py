@@ -27,10 +27,10 @@ CHART_CONFIG = {"displayModeBar": False}
 PER_CLASS = rb.PER_CLASS  # test images per class the curves use (tests set a smaller budget)
 CNN, DENSE, RUN = "Shipped CNN", "Dense baseline (no convolution)", "This run"
 LOOK_FOR = {
-    "noise": "every pixel gets random noise of this standard deviation: the network only ever saw clean images.",
-    "shift": "the image moved a few pixels (right, left, down and up, averaged), the gap filled with black.",
-    "rotation": "the image turned this many degrees either way: nothing in training was turned.",
-    "occlusion": "a grey square at a random place hides part of the garment: how much can be hidden?",
+    "noise": "random noise of this standard deviation on every pixel; training saw clean images only.",
+    "shift": "moved right, left, down and up (averaged), the gap filled with black.",
+    "rotation": "turned both ways (averaged); nothing in training was turned.",
+    "occlusion": "a grey square at a random place hides part of the garment.",
 }
 
 
@@ -162,13 +162,14 @@ def ask() -> None:
 def show_curves(lines: list[Line]) -> None:
     (_, _), (x_test, _) = fashion_mnist()
     question = tuple((line.label, line.key) for line in lines) + (PER_CLASS,)
-    st.markdown(charts.legend_html([line.label for line in lines]), unsafe_allow_html=True)
-    index = choose_test_image()
-    st.caption(f"Below each curve: test image {index} at each level, exactly as the curves corrupted their images.")
+    box, legend = st.columns([1, 3], vertical_alignment="bottom")
+    index = choose_test_image(box)
+    legend.markdown(charts.legend_html([line.label for line in lines]), unsafe_allow_html=True)
+    st.caption(f"Under each curve: test image {index} at each level, exactly as the curves corrupted their images.")
     strips = once(f"test image {index}", ("robustness examples",), functools.partial(example_strips, x_test, index))
-    for corruption in rb.CORRUPTIONS:
-        st.markdown(f"**{corruption.title}**: {LOOK_FOR[corruption.name]}")
-        left, right = st.columns([2, 3], vertical_alignment="center")
+    cells = [cell for _ in range(2) for cell in st.columns(2, gap="large")]
+    for cell, corruption in zip(cells, rb.CORRUPTIONS):
+        cell.markdown(f"**{corruption.title}**: {LOOK_FOR[corruption.name]}")
         figure = once(
             lines[0].key,
             ("robustness curve", corruption.name, question),
@@ -180,8 +181,8 @@ def show_curves(lines: list[Line]) -> None:
                 [(line.label, line.curves[corruption.name]) for line in lines if line.curves],
             ),
         )
-        left.plotly_chart(figure, config=CHART_CONFIG, key=f"deeper_robustness_{corruption.name}")
-        right.image(strips[corruption.name])
+        cell.plotly_chart(figure, config=CHART_CONFIG, key=f"deeper_robustness_{corruption.name}")
+        cell.image(strips[corruption.name])
 
 
 def example_strips(x_test, index: int) -> dict[str, bytes]:
