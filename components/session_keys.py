@@ -202,6 +202,8 @@ FOOLING_BRUSH = "fooling_brush"  # slider: the drawing's brush size
 FOOLING_CANVAS = "fooling_canvas"  # the drawing canvas
 
 # Deeper, Robustness
+DEEPER_ROBUSTNESS_COMPUTE = "deeper_robustness_compute"  # button: compute the curves not computed yet
+DEEPER_ROBUSTNESS_ASKED = "deeper_robustness_asked"  # True from that click until the computation starts
 
 
 # ---------------------------------------------------------------- Predict page
