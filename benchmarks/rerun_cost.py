@@ -255,6 +255,11 @@ async def measure(url: str, reruns: int, only: set[str] | None, verbose: bool) -
                 lambda: s.set("deeper_tab", "Fooling it"),
                 [("fooling_epsilon", [0.01, 0.05, 0.1])],
             )
+            await r.set_cycle(
+                "Deeper: Robustness, test image (3 values)",
+                lambda: s.set("deeper_tab", "Robustness"),
+                [("deeper_index", [5, 9, 12])],
+            )
         # The same clicks once TensorFlow is in the server process (any learner opened Inspect, Training or
         # Predict): Streamlit then runs keras.backend.clear_session() after every script run, on every page.
         if wanted("Inspect") or wanted("Training") or wanted("Predict") or wanted("Deeper"):
