@@ -24,6 +24,9 @@ from components.catalog import ALL_PAGES
 from components.image_picker import decode_upload
 from components.query_state import QUERY_NAMES, config_from_link
 from components.session_keys import (
+    DEEPER_INDEX,
+    DEEPER_TAB,
+    FILTERS_DILATION,
     FILTERS_KERNEL_SOURCE,
     FILTERS_LEARNED_INDEX,
     FILTERS_LIBRARY,
@@ -502,7 +505,7 @@ def test_the_link_parameters_are_known():
 PAGE_LINKS: dict[str, dict[str, str | None]] = {
     "Home": {},
     "Week 3 tour": {"step": "1"},
-    "Filters": {"sample": None, "kernel": "Sobel: vertical edges", "filter": None},
+    "Filters": {"sample": None, "kernel": "Sobel: vertical edges", "filter": None, "dilation": "1"},
     "Pooling": {"sample": None, "size": "2", "stride": "2", "mode": "max"},
     "Architecture": {
         "blocks": "2",
@@ -524,12 +527,13 @@ PAGE_LINKS: dict[str, dict[str, str | None]] = {
     },
     "Inspect": {"tab": "maps", "images": "0,23,28"},
     "Predict": {},
+    "Deeper": {"tab": "channels", "image": "0"},
 }
 # The settings each page then shows when nothing in the link is usable: its defaults, as the widgets hold them.
 DEFAULT_SETTINGS: dict[str, dict[str, object]] = {
     "Home": {},
     "Week 3 tour": {"step": "1"},
-    "Filters": {"sample": "Street scene", "kernel": "Sobel: vertical edges"},
+    "Filters": {"sample": "Street scene", "kernel": "Sobel: vertical edges", "dilation": 1},
     "Pooling": {"sample": "Fashion-MNIST: Ankle boot", "size": 2, "stride": 2, "mode": "max"},
     "Architecture": {
         "conv_blocks": 2,
@@ -551,11 +555,13 @@ DEFAULT_SETTINGS: dict[str, dict[str, object]] = {
     },
     "Inspect": {"tab": "Feature maps", "images": "Course trio"},
     "Predict": {},
+    "Deeper": {"tab": "Channel sum", "image": 0},
 }
-# One garbage value is a valid whole number: int() reads the Arabic-Indic digit one as 1. As a number it lands on
-# ?filter= in the first round and on ?size= in the second (elsewhere it is not one of the choices); the page uses it.
-LINKED_AFTER_ALL = ["filter", "size"]
-USED_AFTER_ALL = [{"Filters": {"kernel": "learned filter 1"}}, {"Pooling": {"size": 1}}]
+# One garbage value is a valid whole number: int() reads the Arabic-Indic digit one as 1. In the first round it lands
+# on ?epochs=, ?optimizer= and ?stride=: Training uses 1 epoch and Pooling stride 1 (an optimizer is a choice, so it
+# is ignored); in the second it lands on ?batch=, ?kernel= and ?sample=, all choices, so every page ignores it.
+LINKED_AFTER_ALL = [{"epochs", "stride"}, set()]
+USED_AFTER_ALL = [{"Training": {"epochs": 1}, "Pooling": {"stride": 1}}, {}]
 
 
 def shown_settings(app: AppTest, title: str) -> dict[str, object]:
@@ -567,7 +573,11 @@ def shown_settings(app: AppTest, title: str) -> dict[str, object]:
             kernel = f"learned filter {app.selectbox(key=FILTERS_LEARNED_INDEX).value}"
         else:
             kernel = app.selectbox(key=FILTERS_LIBRARY).value
-        return {"sample": app.selectbox(key="filters_sample").value, "kernel": kernel}
+        return {
+            "sample": app.selectbox(key="filters_sample").value,
+            "kernel": kernel,
+            "dilation": app.select_slider(key=FILTERS_DILATION).value,
+        }
     if title == "Pooling":
         return {
             "sample": app.selectbox(key="pooling_sample").value,
@@ -583,6 +593,8 @@ def shown_settings(app: AppTest, title: str) -> dict[str, object]:
         return {name: widgets[f"training_{name}"] for name in DEFAULT_SETTINGS["Training"]}
     if title == "Inspect":
         return {"tab": app.session_state[INSPECT_TAB], "images": app.radio(key=INSPECT_SOURCE).value}
+    if title == "Deeper":
+        return {"tab": app.session_state[DEEPER_TAB], "image": app.number_input(key=DEEPER_INDEX).value}
     return {}
 
 
@@ -595,9 +607,9 @@ def test_every_page_survives_hand_edited_links(spec):
         query = {name: garbage[(i + 4 * turn) % len(garbage)] for i, name in enumerate(LINK_NAMES)}
         app = open_page(spec.path, **query, page="../../etc/passwd", **{"x" * 200: "y"})
         assert assert_clean(app, "hand-edited link (every page)") != "st.error shown", [e.value for e in app.error]
-        assert query[LINKED_AFTER_ALL[turn]] == GARBAGE_VALUES["arabic digit"]
+        assert all(query[name] == GARBAGE_VALUES["arabic digit"] for name in LINKED_AFTER_ALL[turn])
         ignored = [
-            (name, fallback) for name, fallback in PAGE_LINKS[spec.title].items() if name != LINKED_AFTER_ALL[turn]
+            (name, fallback) for name, fallback in PAGE_LINKS[spec.title].items() if name not in LINKED_AFTER_ALL[turn]
         ]
         warnings = list(app.warning)
         assert len(warnings) == len(ignored), [w.value for w in warnings]

@@ -5,12 +5,19 @@ import pytest
 
 from components.catalog import ALL_PAGES, HOME, TOUR
 from components.presentation import CHART_TEXT_PX, DISABLED_OPACITY
+from components.sections.deeper import TAB_SLUGS as DEEPER_TABS
 from components.teaching.tour import steps
 from tests.browser import SCREENSHOTS, page_url, wait_until_idle
 
 PROJECTOR = {"width": 1280, "height": 720}
-TARGETS = [(spec, "") for spec in ALL_PAGES if spec is not TOUR] + [
-    (TOUR, f"step={n}") for n in range(1, len(steps()) + 1)
+DEEPER = next(spec for spec in ALL_PAGES if spec.url_path == "deeper")
+INSPECT = next(spec for spec in ALL_PAGES if spec.url_path == "inspect")
+DEEPER_TARGETS = [(DEEPER, f"tab={slug}") for slug in DEEPER_TABS if slug != "channels"]  # channels: the default
+TARGETS = [
+    *((spec, "") for spec in ALL_PAGES if spec is not TOUR),
+    *((TOUR, f"step={n}") for n in range(1, len(steps()) + 1)),
+    *DEEPER_TARGETS,
+    (INSPECT, "tab=why"),
 ]
 
 # The first control a lecturer uses (tour navigation and the reveal toggle aside) and the first picture, chart,
@@ -44,7 +51,7 @@ def projector(browser):
 
 def _name(target):
     spec, query = target
-    return spec.url_path + (query.replace("step=", "") if query else "")
+    return spec.url_path + (query.replace("step=", "").replace("tab=", "-") if query else "")
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=_name)
@@ -66,7 +73,9 @@ def test_control_and_result_share_the_first_projector_screen(app_url, projector,
 
 WIDE = {"width": 1280, "height": 900}
 OVERFLOW_TARGETS = [(spec, "") for spec in ALL_PAGES] + [
-    (next(spec for spec in ALL_PAGES if spec.url_path == "inspect"), "tab=evaluation"),
+    *DEEPER_TARGETS,
+    (INSPECT, "tab=why"),
+    (INSPECT, "tab=evaluation"),
     (next(spec for spec in ALL_PAGES if spec.url_path == "filters"), "kernel=Gaussian+blur+5x5"),
 ]
 TOLERANCE_PX = 2
