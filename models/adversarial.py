@@ -21,7 +21,7 @@ import keras  # noqa: E402  (after numpy, as in models.train)
 import numpy as np
 import tensorflow as tf  # noqa: E402
 
-from models.inspection import model_input
+from models.inspection import forward, model_input
 
 Method = Literal["fgsm", "iterative"]
 METHODS: tuple[Method, ...] = ("fgsm", "iterative")
@@ -169,13 +169,10 @@ def attack(
 
 
 def probabilities(model: keras.Model, image: np.ndarray) -> np.ndarray:
-    """The model's softmax outputs (N, classes) for an image or batch in any form the attacks take.
-
-    The model is called on batches of PREDICT_BATCH (Keras's advice for small inputs: `model.predict` costs about
-    80 ms more for one image); the numbers are `model.predict`'s."""
+    """The model's softmax outputs (N, classes) for an image or batch in any form the attacks take
+    (`models.inspection.forward`: the numbers `model.predict` gives, without its fixed cost)."""
     pixels, _ = _inputs(image)
-    parts = [model(pixels[i : i + PREDICT_BATCH], training=False) for i in range(0, len(pixels), PREDICT_BATCH)]
-    return np.concatenate([np.asarray(part) for part in parts])
+    return forward(model, pixels, PREDICT_BATCH)
 
 
 # ---------------------------------------------------------------- the smallest epsilon that flips the prediction

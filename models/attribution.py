@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from models.geometry import axis_plan, is_whole
-from models.inspection import InspectionError, input_gradients, model_input
+from models.inspection import InspectionError, forward, input_gradients, model_input
 
 GREY = 0.5  # the "grey" fill: the middle of the model's [0, 1] input range
 FILLS = ("grey", "mean")  # the patch is grey 0.5, or the image's own mean pixel value
@@ -97,7 +97,8 @@ def occlusion_map(
 
     A `patch` x `patch` square of `fill` ("grey": 0.5; "mean": the image's mean pixel value, in the model's [0, 1]
     input) is put on every window `stride` pixels apart that fits in the image (`window_starts`); all the patched
-    images and the image itself go through one batched `model.predict`. The probability is the model's output.
+    images and the image itself go through the model in batches (`models.inspection.forward`). The probability is
+    the model's output.
     """
     pixels = model_input(image)[0]  # (H, W, 1) float32 in [0, 1]
     height, width = pixels.shape[:2]
@@ -109,7 +110,7 @@ def occlusion_map(
     cover = row_cover[:, None, :, None] & col_cover[None, :, None, :]  # (R, C, H, W): window (r, c) hides (h, w)
     patched = np.where(cover[..., None], np.float32(value), pixels).reshape(-1, height, width, pixels.shape[2])
     batch = np.concatenate([pixels[np.newaxis], patched])
-    probabilities = np.asarray(model.predict(batch, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
+    probabilities = forward(model, batch, PREDICT_BATCH).astype(np.float64)
     classes = probabilities.shape[1]
     if class_index is None:
         class_index = int(probabilities[0].argmax())
