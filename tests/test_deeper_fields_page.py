@@ -24,6 +24,7 @@ def summary(app) -> str:
 
 def test_each_course_layer_shows_its_square_and_zero_gradient_outside():
     app = fields_page(image="23")
+    assert any(m.value.startswith("Each unit of a layer looks at a square of input pixels") for m in app.markdown)
     expected = {
         "conv1": "rows 13-15 and columns 13-15: 3x3",
         "pool1": "rows 12-15 and columns 12-15: 4x4",

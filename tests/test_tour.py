@@ -154,6 +154,7 @@ def test_every_step_shows_its_live_widget_and_reveals_its_answer(index):
 
 def shows_a_conv2_units_receptive_field(app: AppTest) -> bool:
     assert app.session_state[DEEPER_FIELDS_LAYER] == "conv2"
+    assert not any("grows layer by layer" in m.value for m in app.markdown)  # the step's text says it instead
     assert len(figures(app)) == 3  # the layer's map, the image with the square, the gradient
     assert lesson_link(app) == ("deeper", "tab=fields&image=0")
     return True

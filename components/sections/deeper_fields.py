@@ -51,13 +51,15 @@ class Probe:
         return self.seen != self.field
 
 
-def fields_tab(subject: Subject) -> None:
-    st.markdown(
-        "Each unit of a layer looks at a square of input pixels, its **receptive field**, which grows layer by "
-        "layer: r = r_prev + (k - 1) × j_prev, where j (the jump) is how many input pixels apart neighbouring "
-        "units are, j = j_prev × s. Pick a layer and a unit: the green square is every pixel its value depends on, "
-        "and its gradient with respect to the input is exactly 0 outside it."
-    )
+def fields_tab(subject: Subject, *, intro: bool = True) -> None:
+    """The tab: its intro (the tour's step says it in its own words), the unit chosen, its field and gradient."""
+    if intro:
+        st.markdown(
+            "Each unit of a layer looks at a square of input pixels, its **receptive field**, which grows layer by "
+            "layer: r = r_prev + (k - 1) × j_prev, where j (the jump) is how many input pixels apart neighbouring "
+            "units are, j = j_prev × s. Pick a layer and a unit: the green square is every pixel its value depends on, "
+            "and its gradient with respect to the input is exactly 0 outside it."
+        )
     try:
         steps = once(subject.key, ("field steps",), functools.partial(field_steps, subject.model))
     except FieldError as error:
@@ -80,7 +82,7 @@ def tour_view() -> dict[str, str]:
     """The tour's "beyond week 3" step: this section on the shipped model, conv2 first; returns the page's link."""
     keep_settings()
     st.session_state.setdefault(DEEPER_FIELDS_LAYER, "conv2")
-    fields_tab(Subject(shipped_key(), shipped_model()))
+    fields_tab(Subject(shipped_key(), shipped_model()), intro=False)
     return {"tab": "fields", "image": str(st.session_state[DEEPER_INDEX])}
 
 
