@@ -158,17 +158,7 @@ def channel_grids_figure(
                     line=dict(color=MARK, width=1),
                 )
             )
-    layout.update(
-        height=height,
-        margin=dict(l=5, r=5, t=10, b=5),
-        annotations=annotations,
-        shapes=shapes,
-        hoverlabel=HOVER,
-        plot_bgcolor="white",
-        paper_bgcolor="white",
-        font=TEXT,
-        dragmode=False,
-    )
+    layout.update(_frame(height, annotations, shapes))
     return go.Figure(data=data, layout=layout)
 
 
@@ -244,18 +234,7 @@ def sum_figure(
                 line=dict(color=MARK, width=3),
             )
         )
-    layout.update(
-        height=height,
-        margin=dict(l=5, r=40, t=10, b=5),
-        annotations=annotations,
-        shapes=shapes,
-        hoverlabel=HOVER,
-        plot_bgcolor="white",
-        paper_bgcolor="white",
-        font=TEXT,
-        clickmode="event+select",
-        dragmode=False,
-    )
+    layout.update(_frame(height, annotations, shapes, right=40), clickmode="event+select")
     return go.Figure(data=data, layout=layout)
 
 
@@ -321,3 +300,18 @@ def contributions_figure(
         dragmode=False,
     )
     return go.Figure(data=[bar], layout=layout)
+
+
+def _frame(height: int, annotations: list, shapes: list, right: int = 5) -> dict:
+    """What the grid and sum figures share: size, margins, titles, markers, hover and a still, white frame."""
+    return dict(
+        height=height,
+        margin=dict(l=5, r=right, t=10, b=5),
+        annotations=annotations,
+        shapes=shapes,
+        hoverlabel=HOVER,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        font=TEXT,
+        dragmode=False,
+    )
