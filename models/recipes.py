@@ -319,8 +319,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "Fight overfitting",
             f"The course CNN on 10,000 images (20% validate) for {FIGHT_EPOCHS} epochs, four times: with nothing, with "
-            f"augmentation (shift, rotation, zoom, flip), with dropout {FIGHT_DROPOUT:g}, and with both. Look at the "
-            "train-validation gap in the table: augmentation and dropout shrink it.",
+            f"augmentation (shift, rotation, zoom, flip), with dropout {FIGHT_DROPOUT:g}, and with both. Compare each "
+            "run's train-validation gap in the table, after the last epoch and at its best epoch.",
             fight_overfitting_runs,
         ),
         Preset(

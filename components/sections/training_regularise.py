@@ -161,7 +161,8 @@ def augmentation_preview() -> None:
     if not st.toggle("Show augmented training images", key=TRAINING_AUGMENT_PREVIEW):
         return
     load_tensorflow()
-    grid = once("augmentation-preview", names, lambda: _preview_grid(names))
+    with st.spinner(f"Running {PREVIEW_IMAGES} training images through the augmentation layers (once per server)..."):
+        grid = once("augmentation-preview", names, lambda: _preview_grid(names))
     st.image(grid, width=grid.shape[1])
     st.caption(
         f"Top row: the first {PREVIEW_IMAGES} training images. Below: {PREVIEW_COPIES} random versions of each "
