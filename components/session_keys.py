@@ -121,6 +121,14 @@ TRAINING_STOP_EARLY = "training_stop_early"  # toggle: stop at a training accura
 TRAINING_THRESHOLD = "training_threshold"  # number_input: that accuracy
 TRAINING_TRAIN = "training_train"  # the Train button (disabled while the same run is queued or training)
 TRAINING_LIVE = "live-training"  # the container of the job training now (the browser tests find its chart)
+TRAINING_SHIFT = "training_shift"  # toggle: RandomTranslation augmentation
+TRAINING_ROTATE = "training_rotate"  # toggle: RandomRotation augmentation
+TRAINING_ZOOM = "training_zoom"  # toggle: RandomZoom augmentation
+TRAINING_FLIP = "training_flip"  # toggle: RandomFlip (horizontal) augmentation
+TRAINING_DROPOUT = "training_dropout"  # select_slider: the dropout rate after the dense layer
+TRAINING_L2 = "training_l2"  # select_slider: L2 weight decay on every kernel
+TRAINING_EARLY = "training_early"  # toggle: early stopping on validation loss
+TRAINING_AUGMENT_PREVIEW = "training_augment_preview"  # toggle: show the augmented training images
 
 
 def training_cancel(job_id: int) -> str:

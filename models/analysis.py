@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from models.config import COURSE_CNN, CNNConfig, ConfigError, Stage, plan, shape_text
+from models.config import AUGMENTATION_KINDS, AUGMENTATIONS, COURSE_CNN, CNNConfig, ConfigError, Stage, plan, shape_text
 
 BYTES_PER_VALUE = 4  # float32 weights and activations
 DENSE_BASELINE = CNNConfig(conv_blocks=0, dense_units=128)  # the same layers as models.zoo.course_dnn()
@@ -162,6 +162,12 @@ def dropout_row(name: str, shape: tuple[int, ...], rate: float) -> LayerRow:
     )
 
 
+def augmentation_row(name: str, kind: str, shape: tuple[int, ...]) -> LayerRow:
+    """A data-augmentation layer (models.config.AUGMENTATIONS): random while training, the identity at inference."""
+    what = next((text for kind_, text in AUGMENTATIONS.values() if kind_ == kind), "random change")
+    return LayerRow(name, kind, shape, 0, 0, "0", "0", f"unchanged shape; {what}, while training only", name)
+
+
 def _edge_text(kernel: int, verb: str, *, short: bool = False) -> str:
     """How many pixels a k x k filter trims ('valid') or 'same' padding pads: (k - 1) in all."""
     if kernel == 1:
@@ -180,7 +186,9 @@ def layer_table_for_config(config: CNNConfig = COURSE_CNN) -> list[LayerRow]:
     stages = plan(config)
     rows = [input_row(stages[0].shape)]
     for previous, stage in zip(stages, stages[1:]):
-        if stage.kind == "Conv2D":
+        if stage.kind in AUGMENTATION_KINDS:
+            rows.append(augmentation_row(stage.name, stage.kind, stage.shape))
+        elif stage.kind == "Conv2D":
             rows.append(conv_row(stage.name, previous.shape, stage.shape, config.kernel_size, config.padding))
         elif stage.kind in POOL_KINDS:
             rows.append(pool_row(stage.name, POOL_KINDS[stage.kind], previous.shape, stage.shape, config.pool_size))
@@ -226,6 +234,8 @@ def layer_table(model: Any) -> list[LayerRow]:
             )
         elif kind == "Dropout":
             rows.append(dropout_row(layer.name, out_shape, layer.rate))
+        elif kind in AUGMENTATION_KINDS:
+            rows.append(augmentation_row(layer.name, kind, out_shape))
         else:
             raise UnsupportedLayerError(f"{layer.name}: {kind} layers are not covered by the layer table")
     return rows

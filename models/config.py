@@ -26,7 +26,17 @@ class CNNConfig:
     pooling: Literal["max", "avg", "none"] = "max"
     pool_size: int = 2
     dense_units: int = 128
-    dropout: float = 0.0
+    dropout: float = 0.0  # Dropout rate after the hidden dense layer (training only)
+    l2: float = 0.0  # L2 weight decay: l2 * sum(w**2) of every Conv2D and Dense kernel added to the loss
+    augment_flip: bool = False  # RandomFlip("horizontal") before conv1 (training only)
+    augment_shift: bool = False  # RandomTranslation(SHIFT_FACTOR, SHIFT_FACTOR)
+    augment_rotation: bool = False  # RandomRotation(ROTATION_FACTOR)
+    augment_zoom: bool = False  # RandomZoom(ZOOM_FACTOR)
+
+    @property
+    def augmentations(self) -> tuple[str, ...]:
+        """The augmentation layers switched on, in the order the model applies them: ('flip', 'shift', ...)."""
+        return tuple(name for name in AUGMENTATIONS if getattr(self, f"augment_{name}"))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -37,6 +47,22 @@ class CNNConfig:
 
 
 COURSE_CNN = CNNConfig()
+
+# Data augmentation: Keras preprocessing layers at the front of the model, random while training, the identity at
+# inference. Strengths (Keras factors): shift up to 10% of the height and width (2.8 pixels) each way, rotation up to
+# 0.05 of a full turn (18 degrees) each way, zoom up to 10% in or out; a flip mirrors half the images left-right.
+# Pixels moved in from outside are black (fill_mode="constant", 0), Fashion-MNIST's background.
+SHIFT_FACTOR = 0.1
+ROTATION_FACTOR = 0.05
+ZOOM_FACTOR = 0.1
+AUGMENTATIONS: dict[str, tuple[str, str]] = {  # name -> (Keras layer, what it does in words)
+    "flip": ("RandomFlip", "mirror left-right (half the images)"),
+    "shift": ("RandomTranslation", f"shift up to {SHIFT_FACTOR:.0%} ({SHIFT_FACTOR * 28:g} px) each way"),
+    "rotation": ("RandomRotation", f"rotate up to {ROTATION_FACTOR * 360:g}\u00b0 each way"),
+    "zoom": ("RandomZoom", f"zoom up to {ZOOM_FACTOR:.0%} in or out"),
+}
+AUGMENTATION_KINDS = frozenset(kind for kind, _ in AUGMENTATIONS.values())
+L2_MAX = 0.1
 
 
 @dataclass(frozen=True)
@@ -59,6 +85,7 @@ def validate(config: CNNConfig) -> None:
         (config.pool_size >= 1, f"pool_size must be at least 1, got {config.pool_size}"),
         (config.dense_units >= 0, f"dense_units must be 0 or more, got {config.dense_units}"),
         (0.0 <= config.dropout < 1.0, f"dropout must be in [0, 1), got {config.dropout}"),
+        (0.0 <= config.l2 <= L2_MAX, f"l2 must be in [0, {L2_MAX:g}], got {config.l2}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -70,6 +97,7 @@ def plan(config: CNNConfig = COURSE_CNN) -> list[Stage]:
     validate(config)
     height, width, channels = INPUT_SHAPE
     stages = [Stage("input", "Input", INPUT_SHAPE)]
+    stages += [Stage(name, AUGMENTATIONS[name][0], INPUT_SHAPE) for name in config.augmentations]
     k = config.kernel_size
     for block in range(1, config.conv_blocks + 1):
         name = f"conv{block}"

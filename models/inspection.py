@@ -26,6 +26,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
 from models.card import SHIPPED_MODEL
+from models.config import AUGMENTATION_KINDS
 from models.data import read_indices, scale_images
 from models.geometry import axis_plan
 from models.images import fingerprint
@@ -330,7 +331,7 @@ def input_grid(model: keras.Model, layer: str) -> tuple[float, float]:
             before = axis_plan(item.input.shape[1], size[0], stride[0], config["padding"]).before
             offset += scale * ((size[0] - 1) / 2 - before)
             scale *= stride[0]
-        elif kind not in ("Dropout", "Activation", "BatchNormalization"):
+        elif kind not in ("Dropout", "Activation", "BatchNormalization", *AUGMENTATION_KINDS):
             raise InspectionError(f"Layer {layer!r} is not a feature-map layer before {item.name!r}.")
         if item.name == layer:
             return scale, offset

@@ -3,7 +3,14 @@ way the keras-io examples read. Running it builds the model models.zoo.build_cnn
 
 from __future__ import annotations
 
-from models.config import INPUT_SHAPE, NUM_CLASSES, CNNConfig, plan
+from models.config import INPUT_SHAPE, NUM_CLASSES, ROTATION_FACTOR, SHIFT_FACTOR, ZOOM_FACTOR, CNNConfig, plan
+
+AUGMENTATION_CODE = {
+    "flip": 'layers.RandomFlip("horizontal", name="flip"),',
+    "shift": f'layers.RandomTranslation({SHIFT_FACTOR}, {SHIFT_FACTOR}, fill_mode="constant", name="shift"),',
+    "rotation": f'layers.RandomRotation({ROTATION_FACTOR}, fill_mode="constant", name="rotation"),',
+    "zoom": f'layers.RandomZoom({ZOOM_FACTOR}, fill_mode="constant", name="zoom"),',
+}
 
 
 def keras_code(config: CNNConfig) -> str:
@@ -11,21 +18,25 @@ def keras_code(config: CNNConfig) -> str:
     design collapses."""
     k, p = config.kernel_size, config.pool_size
     padding = f', padding="{config.padding}"' if config.padding != "valid" else ""
+    decay = f", kernel_regularizer=regularizers.L2({config.l2!r})" if config.l2 else ""
     lines = [f"keras.Input(shape={INPUT_SHAPE}),"]
     for stage in plan(config)[1:]:
-        name = f'name="{stage.name}"'
-        if stage.kind == "Conv2D":
+        name = f'name="{stage.name}"{decay}'
+        if stage.name in config.augmentations:
+            line = AUGMENTATION_CODE[stage.name]
+        elif stage.kind == "Conv2D":
             line = f'layers.Conv2D({config.filters}, kernel_size=({k}, {k}){padding}, activation="relu", {name}),'
         elif stage.kind in ("MaxPooling2D", "AveragePooling2D"):
-            line = f"layers.{stage.kind}(pool_size=({p}, {p}), {name}),"
+            line = f'layers.{stage.kind}(pool_size=({p}, {p}), name="{stage.name}"),'
         elif stage.kind == "Flatten":
-            line = f"layers.Flatten({name}),"
+            line = f'layers.Flatten(name="{stage.name}"),'
         elif stage.kind == "Dropout":
-            line = f"layers.Dropout({config.dropout:g}, {name}),"
+            line = f'layers.Dropout({config.dropout:g}, name="{stage.name}"),'
         elif stage.name == "output":
             line = f'layers.Dense({NUM_CLASSES}, activation="softmax", {name}),'
         else:
             line = f'layers.Dense({config.dense_units}, activation="relu", {name}),'
         lines.append(line)
     body = "\n".join(f"        {line}" for line in lines)
-    return f"import keras\nfrom keras import layers\n\nmodel = keras.Sequential(\n    [\n{body}\n    ]\n)\n"
+    imports = "layers, regularizers" if config.l2 else "layers"
+    return f"import keras\nfrom keras import {imports}\n\nmodel = keras.Sequential(\n    [\n{body}\n    ]\n)\n"

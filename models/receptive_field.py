@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from models.config import CNNConfig, plan
+from models.config import AUGMENTATION_KINDS, CNNConfig, plan
 from models.geometry import axis_plan
 
 ELEMENTWISE = frozenset(
@@ -197,7 +197,9 @@ def _keras_layers(model: Any) -> list[tuple[str, str, tuple[Window, Window], boo
             rows, cols = flattened if flattened is not None else (int(in_shape[0]), int(in_shape[1]))
             windows = (Window(rows, rows, 1, "valid", rows, True), Window(cols, cols, 1, "valid", cols, True))
             flattened = None
-        elif kind in ELEMENTWISE or kind == "Dense":
+        elif (
+            kind in ELEMENTWISE or kind in AUGMENTATION_KINDS or kind == "Dense"
+        ):  # augmentation: identity at inference
             windows = (Window(), Window())
         else:
             raise FieldError(f"{name}: the receptive field of a {kind} layer is not worked out here")

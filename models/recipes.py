@@ -14,11 +14,12 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from models.card import DENSE_CARD, MODEL_CARD, ModelFileError, read_model_card
-from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
+from models.config import AUGMENTATIONS, COURSE_CNN, CNNConfig, ConfigError, plan
 from models.kernels import KERNELS
 
 OPTIMIZER_NAMES = ("adam", "sgd", "rmsprop")
 TRAIN_SET_SIZE = 60_000
+EARLY_STOPPING_PATIENCE = 2
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class TrainConfig:
     stop_at_accuracy: float | None = None
     monitor: str = "accuracy"
     seed: int = 0
+    early_stopping: bool = False  # keras.callbacks.EarlyStopping on val_loss, restore_best_weights=True
+    patience: int = EARLY_STOPPING_PATIENCE  # epochs without a lower validation loss before it stops
 
 
 @functools.cache
@@ -113,6 +116,10 @@ class RunSpec:
             raise ValueError(f"Batch size must be 1-4096, got {self.recipe.batch_size}.")
         if not 0.0 < self.recipe.learning_rate <= 1.0 or not 0.0 < self.lr_decay <= 1.0:
             raise ValueError("Learning rate and its per-epoch decay must be in (0, 1].")
+        if self.recipe.early_stopping and self.validation_images == 0:
+            raise ValueError("Early stopping watches the validation loss: it needs a validation split above 0.")
+        if not 1 <= self.recipe.patience <= 100:
+            raise ValueError(f"Early-stopping patience must be 1-100 epochs, got {self.recipe.patience}.")
         if self.recipe.optimizer not in OPTIMIZER_NAMES:
             raise ValueError(f"Unknown optimizer {self.recipe.optimizer!r}; choose one of {sorted(OPTIMIZER_NAMES)}.")
         if self.architecture is not None:
@@ -183,9 +190,30 @@ def architecture_changes(config: CNNConfig) -> list[str]:
         changes.append(f"{config.pool_size}x{config.pool_size} pools")
     if config.dense_units != base.dense_units:
         changes.append(f"dense {config.dense_units}")
+    if config.augmentations:
+        changes.append(f"{'+'.join(config.augmentations)} augmentation")
     if config.dropout != base.dropout:
         changes.append(f"dropout {config.dropout:g}")
+    if config.l2 != base.l2:
+        changes.append(f"L2 {config.l2:g}")
     return changes
+
+
+def regularisation_text(config: dict) -> str:
+    """A run's fight against overfitting from its record's config: 'shift+rotation, dropout 0.5, L2 0.0001,
+    early stop (patience 2)'; 'none'."""
+    architecture = config.get("architecture") or {}
+    parts = []
+    augment = [name for name in AUGMENTATIONS if architecture.get(f"augment_{name}")]
+    if augment:
+        parts.append("+".join(augment))
+    if architecture.get("dropout"):
+        parts.append(f"dropout {architecture['dropout']:g}")
+    if architecture.get("l2"):
+        parts.append(f"L2 {architecture['l2']:g}")
+    if config.get("early_stopping"):
+        parts.append(f"early stop (patience {config.get('patience', EARLY_STOPPING_PATIENCE)})")
+    return ", ".join(parts) or "none"
 
 
 @dataclass(frozen=True)
@@ -235,6 +263,25 @@ def _hand_picked_pair(base: RunSpec) -> list[RunSpec]:
     return [replace(base, architecture=config, hand_picked=picked) for picked in (True, False)]
 
 
+FIGHT_EPOCHS = 8
+FIGHT_DROPOUT = 0.5
+FIGHT_AUGMENTED = replace(COURSE_CNN, augment_flip=True, augment_shift=True, augment_rotation=True, augment_zoom=True)
+
+
+def fight_overfitting_runs(base: RunSpec) -> list[RunSpec]:
+    """'Fight overfitting': the course CNN on 10,000 images (20% validate), with nothing, augmentation, dropout
+    and both; the page's batch, optimizer, learning rate and seed, no early stopping (so every run trains
+    FIGHT_EPOCHS epochs and the curves compare)."""
+    recipe = replace(base.recipe, epochs=FIGHT_EPOCHS, stop_at_accuracy=None, early_stopping=False)
+    configs: list[CNNConfig | None] = [
+        COURSE_CNN,
+        FIGHT_AUGMENTED,
+        replace(COURSE_CNN, dropout=FIGHT_DROPOUT),
+        replace(FIGHT_AUGMENTED, dropout=FIGHT_DROPOUT),
+    ]
+    return _variants(base, configs, train_images=10_000, validation_split=0.2, recipe=recipe, lr_decay=1.0)
+
+
 FAST_RECIPE = TrainConfig(epochs=4, batch_size=128, learning_rate=3e-3)
 FAST_ARCHITECTURE = replace(COURSE_CNN, filters=32, padding="same")
 FAST_LR_DECAY = 0.6
@@ -268,6 +315,13 @@ PRESETS: dict[str, Preset] = {
                 validation_split=0.2,
                 recipe=replace(base.recipe, epochs=20, stop_at_accuracy=None),
             ),
+        ),
+        Preset(
+            "Fight overfitting",
+            f"The course CNN on 10,000 images (20% validate) for {FIGHT_EPOCHS} epochs, four times: with nothing, with "
+            f"augmentation (shift, rotation, zoom, flip), with dropout {FIGHT_DROPOUT:g}, and with both. Compare each "
+            "run's train-validation gap in the table, after the last epoch and at its best epoch.",
+            fight_overfitting_runs,
         ),
         Preset(
             "Hand-picked vs learned",

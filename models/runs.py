@@ -34,7 +34,7 @@ import numpy as np
 
 from models.job_protocol import ARRAYS_FILE, MODEL_FILE, RUN_FILE
 from models.progress import CurvePoint
-from models.recipes import epoch_count
+from models.recipes import epoch_count, regularisation_text
 
 DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 MAX_RUNS = 10
@@ -185,10 +185,22 @@ def comparison_rows(runs: list[TrainingRun]) -> list[dict]:
                 "optimizer": f"{config['optimizer']} {config['learning_rate']:g}"
                 + (f" x{config['lr_decay']:g}/epoch" if config["lr_decay"] != 1 else ""),
                 "train images": config["train_images"],
+                "against overfitting": regularisation_text(config),
+                **overfitting_gaps(history),
                 "ended": run.stop_reason or "all epochs",
             }
         )
     return rows
+
+
+def overfitting_gaps(history: dict[str, list[float]]) -> dict[str, float | int | None]:
+    """Training minus validation accuracy after the last epoch ('gap'), and at the epoch of lowest validation loss
+    ('best epoch', counted from 1, and 'gap at best'); None without validation."""
+    train, val, val_loss = history.get("accuracy") or [], history.get("val_accuracy") or [], history.get("val_loss")
+    if not val_loss or len(train) != len(val) or len(val) != len(val_loss):
+        return {"gap": None, "best epoch": None, "gap at best": None}
+    best = int(np.argmin(val_loss))
+    return {"gap": train[-1] - val[-1], "best epoch": best + 1, "gap at best": train[best] - val[best]}
 
 
 def _last(values: list[float] | None) -> float | None:

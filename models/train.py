@@ -131,6 +131,13 @@ def train(
         stop_at_accuracy=config.stop_at_accuracy,
         monitor=config.monitor,
     )
+    extra = list(callbacks or [])
+    early = None
+    if config.early_stopping:
+        if validation_data is None:
+            raise ValueError("Early stopping watches the validation loss: it needs validation data.")
+        early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+        extra.append(early)
     dataset = make_dataset(*train_data, batch_size=config.batch_size, shuffle=True, seed=config.seed)
     validation = None
     if validation_data is not None:
@@ -140,13 +147,20 @@ def train(
         dataset,
         epochs=config.epochs,
         validation_data=validation,
-        callbacks=[progress, *(callbacks or [])],
+        callbacks=[progress, *extra],
         shuffle=False,
         verbose=0,
     )
     seconds = time.perf_counter() - start
     logs = {k: [float(v) for v in values] for k, values in history.history.items()}
-    return TrainResult(logs, len(logs.get("loss", [])), seconds, progress.stop_reason)
+    reason = progress.stop_reason
+    if early is not None and early.best_weights is not None:  # Keras restores the best epoch's weights at the end
+        restored = f"weights of epoch {early.best_epoch + 1} (lowest validation loss) restored"
+        if early.stopped_epoch > 0 and reason is None:
+            reason = f"early stopping after epoch {early.stopped_epoch + 1}: {restored}"
+        elif reason is not None or len(logs.get("loss", [])) != early.best_epoch + 1:
+            reason = f"{reason or 'all epochs'}; {restored}"
+    return TrainResult(logs, len(logs.get("loss", [])), seconds, reason)
 
 
 def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:

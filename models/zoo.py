@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
-from keras import layers
+from keras import layers, regularizers
 
 from models.card import SHIPPED_MODEL, ModelFileError, check_model_archive, rebuild_command
-from models.config import COURSE_CNN, INPUT_SHAPE, NUM_CLASSES, CNNConfig, plan
+from models.config import (
+    COURSE_CNN,
+    INPUT_SHAPE,
+    NUM_CLASSES,
+    ROTATION_FACTOR,
+    SHIFT_FACTOR,
+    ZOOM_FACTOR,
+    CNNConfig,
+    plan,
+)
 
 
 def course_cnn() -> keras.Model:
@@ -29,15 +38,39 @@ def course_dnn() -> keras.Model:
     )
 
 
+def augmentation_layer(name: str, seed: int | None = None) -> layers.Layer:
+    """One of models.config.AUGMENTATIONS as its Keras preprocessing layer (random while training, else the
+    identity). Without a seed it draws from Keras's global seed (keras.utils.set_random_seed), as in training."""
+    if name == "flip":
+        return layers.RandomFlip("horizontal", seed=seed, name=name)
+    if name == "shift":
+        return layers.RandomTranslation(SHIFT_FACTOR, SHIFT_FACTOR, fill_mode="constant", seed=seed, name=name)
+    if name == "rotation":
+        return layers.RandomRotation(ROTATION_FACTOR, fill_mode="constant", seed=seed, name=name)
+    if name == "zoom":
+        return layers.RandomZoom(ZOOM_FACTOR, fill_mode="constant", seed=seed, name=name)
+    raise ValueError(f"Unknown augmentation {name!r}.")
+
+
 def build_cnn(config: CNNConfig) -> keras.Model:
-    """A CNN variant; raises models.config.ConfigError (naming the layer) if its shapes collapse."""
+    """A CNN variant; raises models.config.ConfigError (naming the layer) if its shapes collapse.
+
+    models.keras_code.keras_code(config) prints the same model as code."""
     stages = plan(config)
+    decay = {"kernel_regularizer": regularizers.L2(config.l2)} if config.l2 else {}
     model_layers: list[layers.Layer] = [keras.Input(INPUT_SHAPE)]
     for stage in stages[1:]:
-        if stage.kind == "Conv2D":
+        if stage.name in config.augmentations:
+            model_layers.append(augmentation_layer(stage.name))
+        elif stage.kind == "Conv2D":
             model_layers.append(
                 layers.Conv2D(
-                    config.filters, config.kernel_size, padding=config.padding, activation="relu", name=stage.name
+                    config.filters,
+                    config.kernel_size,
+                    padding=config.padding,
+                    activation="relu",
+                    name=stage.name,
+                    **decay,
                 )
             )
         elif stage.kind == "MaxPooling2D":
@@ -47,11 +80,11 @@ def build_cnn(config: CNNConfig) -> keras.Model:
         elif stage.kind == "Flatten":
             model_layers.append(layers.Flatten(name=stage.name))
         elif stage.name == "dense":
-            model_layers.append(layers.Dense(config.dense_units, activation="relu", name=stage.name))
+            model_layers.append(layers.Dense(config.dense_units, activation="relu", name=stage.name, **decay))
         elif stage.kind == "Dropout":
             model_layers.append(layers.Dropout(config.dropout, name=stage.name))
         elif stage.name == "output":
-            model_layers.append(layers.Dense(NUM_CLASSES, activation="softmax", name=stage.name))
+            model_layers.append(layers.Dense(NUM_CLASSES, activation="softmax", name=stage.name, **decay))
     name = "course_cnn" if config == COURSE_CNN else "cnn_variant"
     return keras.Sequential(model_layers, name=name)
 

@@ -524,6 +524,13 @@ PAGE_LINKS: dict[str, dict[str, str | None]] = {
         "optimizer": "adam",
         "lr": "0.001",
         "seed": "0",
+        "shift": "0",
+        "rotate": "0",
+        "zoom": "0",
+        "flip": "0",
+        "dropout": "0.0",
+        "l2": "0.0",
+        "early": "0",
     },
     "Inspect": {"tab": "maps", "images": "0,23,28"},
     "Predict": {},
@@ -552,16 +559,23 @@ DEFAULT_SETTINGS: dict[str, dict[str, object]] = {
         "optimizer": "adam",
         "lr": 0.001,
         "seed": 0,
+        "shift": False,
+        "rotate": False,
+        "zoom": False,
+        "flip": False,
+        "dropout": 0.0,
+        "l2": 0.0,
+        "early": False,
     },
     "Inspect": {"tab": "Feature maps", "images": "Course trio"},
     "Predict": {},
     "Deeper": {"tab": "Channel sum", "image": 0},
 }
 # One garbage value is a valid whole number: int() reads the Arabic-Indic digit one as 1. In the first round it lands
-# on ?epochs=, ?optimizer= and ?stride=: Training uses 1 epoch and Pooling stride 1 (an optimizer is a choice, so it
-# is ignored); in the second it lands on ?batch=, ?kernel= and ?sample=, all choices, so every page ignores it.
-LINKED_AFTER_ALL = [{"epochs", "stride"}, set()]
-USED_AFTER_ALL = [{"Training": {"epochs": 1}, "Pooling": {"stride": 1}}, {}]
+# on ?dropout=, ?l2= and ?rotate=, all choices, so every page ignores it; in the second on ?batch=, ?flip=, ?padding=
+# (choices, ignored) and the tour's ?step=, which reads it as step 1, its default.
+LINKED_AFTER_ALL = [set(), {"step"}]
+USED_AFTER_ALL: list[dict[str, dict[str, object]]] = [{}, {}]
 
 
 def shown_settings(app: AppTest, title: str) -> dict[str, object]:
@@ -589,7 +603,9 @@ def shown_settings(app: AppTest, title: str) -> dict[str, object]:
         builder = {w.key: w.value for w in [*app.select_slider, *app.radio] if w.key.startswith("architecture_")}
         return {field: builder[f"architecture_{field}"] for field in DEFAULT_SETTINGS["Architecture"]}
     if title == "Training":
-        widgets = {w.key: w.value for w in [*app.selectbox, *app.select_slider, *app.slider, *app.number_input]}
+        widgets = {
+            w.key: w.value for w in [*app.selectbox, *app.select_slider, *app.slider, *app.number_input, *app.toggle]
+        }
         return {name: widgets[f"training_{name}"] for name in DEFAULT_SETTINGS["Training"]}
     if title == "Inspect":
         return {"tab": app.session_state[INSPECT_TAB], "images": app.radio(key=INSPECT_SOURCE).value}

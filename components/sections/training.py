@@ -10,6 +10,7 @@ import streamlit as st
 from components import training_jobs as jobs
 from components.query_state import Choice, Integer, Link, link_update
 from components.resources import model_card
+from components.sections import training_regularise as regularise
 from components.session_keys import (
     ARCHITECTURE_CONFIG,
     TOUR_TRAIN,
@@ -46,6 +47,7 @@ LINK = {
     "optimizer": Choice(OPTIMIZER_NAMES, OPTIMIZER_NAMES[0]),
     "lr": Choice(LEARNING_RATES, 1e-3),
     "seed": Integer(0, 9999, 0),
+    **regularise.LINK,
 }
 RECIPE_KEYS = {
     "images": TRAINING_IMAGES,
@@ -66,8 +68,9 @@ def base_spec() -> RunSpec:
     """The run the settings widgets describe (read from session state, so button callbacks see fresh values)."""
     state = st.session_state
     name = state[TRAINING_MODEL]
+    architecture = architecture_design() if name == ARCHITECTURE_DESIGN else MODELS[name]
     return RunSpec(
-        architecture=architecture_design() if name == ARCHITECTURE_DESIGN else MODELS[name],
+        architecture=None if architecture is None else regularise.with_regularisation(architecture),
         recipe=TrainConfig(
             epochs=state[TRAINING_EPOCHS],
             batch_size=state[TRAINING_BATCH],
@@ -75,6 +78,7 @@ def base_spec() -> RunSpec:
             optimizer=state[TRAINING_OPTIMIZER],
             stop_at_accuracy=state[TRAINING_THRESHOLD] if state[TRAINING_STOP_EARLY] else None,
             seed=int(state[TRAINING_SEED]),
+            early_stopping=regularise.early_stopping_on(),
         ),
         train_images=state[TRAINING_IMAGES],
         validation_split=state[TRAINING_VALIDATION],
@@ -85,7 +89,9 @@ def settings_link() -> dict[str, str | None]:
     """The link parameters of the model and recipe the widgets show (None: the default, no parameter)."""
     slugs = {name: slug for slug, name in MODEL_SLUGS.items()}
     recipe = {name: st.session_state[key] for name, key in RECIPE_KEYS.items()}
-    return link_update({"model": slugs.get(st.session_state[TRAINING_MODEL]), **recipe}, LINK)
+    return link_update(
+        {"model": slugs.get(st.session_state[TRAINING_MODEL]), **recipe, **regularise.link_values()}, LINK
+    )
 
 
 def settings_section(link: Link) -> None:
@@ -137,6 +143,9 @@ def settings_section(link: Link) -> None:
         key=TRAINING_SEED,
         help="Same seed, same settings: the same starting weights and the same batch order.",
     )
+    chosen = architecture_design() if model_name == ARCHITECTURE_DESIGN else MODELS.get(model_name)
+    regularise.regularisation_controls(link, is_cnn=chosen is not None)
+    regularise.augmentation_preview()
     threshold_row = st.columns([3, 2, 1, 2], vertical_alignment="center")
     stop_early = threshold_row[0].toggle(
         "Stop at training accuracy",

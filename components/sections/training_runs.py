@@ -47,6 +47,8 @@ def compare_section(runs: list[TrainingRun]) -> None:
         column_config={
             "train acc": st.column_config.NumberColumn(format="%.4f"),
             "val acc": st.column_config.NumberColumn(format="%.4f"),
+            "gap": st.column_config.NumberColumn(format="%.4f"),
+            "gap at best": st.column_config.NumberColumn(format="%.4f"),
             "test acc": st.column_config.NumberColumn(format="%.4f"),
             "parameters": st.column_config.NumberColumn(format="localized"),
         },
@@ -64,7 +66,9 @@ def compare_section(runs: list[TrainingRun]) -> None:
         st.caption(
             "Per epoch: solid line and dots = validation, dashed line and open dots = training. A growing gap "
             "between them is overfitting. "
-            "Test accuracy (10,000 unseen images) is in the table."
+            "Test accuracy (10,000 unseen images) is in the table; its gap is training minus validation accuracy "
+            "(training accuracy as Keras logs it, on the augmented, dropped-out batches), best epoch the one with the "
+            "lowest validation loss."
             + (
                 " A run stopped part-way through an epoch has its last dots where it stopped."
                 if any(run.stopped_mid_epoch for run in runs if run.name in chosen)
