@@ -38,11 +38,26 @@ class Choice(Param):
         for option in self.options:
             if raw == str(option):
                 return option
+        number = _ascii_number(raw)
+        if number is not None:  # ?dropout=0 or ?lr=1e-3: the same decimal written another way (counts stay whole)
+            for option in self.options:
+                if isinstance(option, float) and option == number:
+                    return option
         shown = ", ".join(str(o) for o in self.options) if len(self.options) <= 8 else "see the page's choices"
         raise ValueError(f"not one of the choices ({shown})")
 
     def encode(self, value: Any) -> str:
         return str(value)
+
+
+def _ascii_number(raw: str) -> float | None:
+    """A number written in ASCII ("0", "0.20", "1e-3"), else None: other scripts' digits are not numbers here."""
+    if not raw.isascii():
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -124,3 +124,16 @@ def test_every_builder_choice_round_trips_through_a_link(field, value):
     config = CNNConfig(**{field: value})
     query = {name: text for name, text in config_link(config).items() if text is not None}
     assert config_from_link(query, COURSE_CNN) == (config, ())
+
+
+def test_a_decimal_choice_reads_the_same_number_written_another_way():
+    dropout = Choice((0.0, 0.2, 0.5), 0.0)
+    assert dropout.parse("0") == 0.0 and dropout.parse("0.20") == 0.2 and dropout.parse(" .5") == 0.5
+    assert Choice((1e-5, 1e-4, 1e-3), 1e-4).parse("0.001") == 1e-3
+    with pytest.raises(ValueError, match="not one of the choices"):  # a count is written as a whole number
+        Choice((16, 32, 64), 32).parse("32.0")
+    for raw in ("\u0660", "0.25", "nan", "inf", "", "x"):  # an Arabic-Indic zero is not read as a number
+        with pytest.raises(ValueError, match=r"not one of the choices \(0.0, 0.2, 0.5\)"):
+            dropout.parse(raw)
+    with pytest.raises(ValueError, match="not one of the choices"):
+        Choice(("adam", "sgd")).parse("0")
