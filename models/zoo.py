@@ -16,21 +16,22 @@ def course_cnn() -> keras.Model:
     return build_cnn(COURSE_CNN)
 
 
-def course_dnn() -> keras.Model:
-    """The dense baseline of the week before: Flatten -> Dense 128 -> Dense 10."""
+def course_dnn(classes: int = NUM_CLASSES) -> keras.Model:
+    """The dense baseline of the week before: Flatten -> Dense 128 -> Dense 10 (or `classes`)."""
     return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE),
             layers.Flatten(name="flatten"),
             layers.Dense(128, activation="relu", name="dense"),
-            layers.Dense(NUM_CLASSES, activation="softmax", name="output"),
+            layers.Dense(classes, activation="softmax", name="output"),
         ],
         name="course_dnn",
     )
 
 
-def build_cnn(config: CNNConfig) -> keras.Model:
-    """A CNN variant; raises models.config.ConfigError (naming the layer) if its shapes collapse."""
+def build_cnn(config: CNNConfig, classes: int = NUM_CLASSES) -> keras.Model:
+    """A CNN variant with `classes` outputs; raises models.config.ConfigError (naming the layer) if its shapes
+    collapse."""
     stages = plan(config)
     model_layers: list[layers.Layer] = [keras.Input(INPUT_SHAPE)]
     for stage in stages[1:]:
@@ -51,7 +52,7 @@ def build_cnn(config: CNNConfig) -> keras.Model:
         elif stage.kind == "Dropout":
             model_layers.append(layers.Dropout(config.dropout, name=stage.name))
         elif stage.name == "output":
-            model_layers.append(layers.Dense(NUM_CLASSES, activation="softmax", name=stage.name))
+            model_layers.append(layers.Dense(classes, activation="softmax", name=stage.name))
     name = "course_cnn" if config == COURSE_CNN else "cnn_variant"
     return keras.Sequential(model_layers, name=name)
 
