@@ -120,6 +120,9 @@ TRAINING_SEED = "training_seed"  # number_input
 TRAINING_STOP_EARLY = "training_stop_early"  # toggle: stop at a training accuracy
 TRAINING_THRESHOLD = "training_threshold"  # number_input: that accuracy
 TRAINING_TRAIN = "training_train"  # the Train button (disabled while the same run is queued or training)
+TRAINING_DATA = "training_data"  # radio: Fashion-MNIST / Your own images
+TRAINING_UPLOAD = "training_upload"  # file_uploader: the zip of class folders
+TRAINING_OWN = "training_own"  # dict: the uploaded dataset's saved path, skipped files' notes, or the error
 TRAINING_LIVE = "live-training"  # the container of the job training now (the browser tests find its chart)
 TRAINING_SHIFT = "training_shift"  # toggle: RandomTranslation augmentation
 TRAINING_ROTATE = "training_rotate"  # toggle: RandomRotation augmentation
@@ -216,6 +219,7 @@ DEEPER_ROBUSTNESS_ASKED = "deeper_robustness_asked"  # True from that click unti
 
 # ---------------------------------------------------------------- Predict page
 PREDICT_SOURCE = "predict_source"  # radio: Examples, Draw, Upload, Camera
+PREDICT_MODEL = "predict_model"  # selectbox: the shipped model or one of the learner's runs
 PREDICT_EXAMPLE = "predict_example"  # selectbox: the class of the example photo
 PREDICT_BRUSH = "predict_brush"  # slider: the drawing's brush size
 PREDICT_CANVAS = "predict_canvas"  # the drawable canvas

@@ -44,6 +44,7 @@ from distributed.security import Security
 
 from models.executors import DASK_SCHEDULER_ENV, WorkerFailed
 from models.job_protocol import RUN_FILE, STOPPED_BY_REQUEST, THREADS_ENV, StopFlag, limit_threads
+from models.own_data import DatasetError, ship
 from models.progress import Event as ProgressEvent
 
 TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV = "CNN_LAB_DASK_TLS_CA", "CNN_LAB_DASK_TLS_CERT", "CNN_LAB_DASK_TLS_KEY"
@@ -260,6 +261,11 @@ class DaskExecutor:
             self._executions.pop(key, None)
 
     def start(self, payload: dict, emit: Callable[[ProgressEvent], None], folder: Path) -> DaskExecution:
+        if "dataset" in payload:  # a Dask worker cannot read the web server's disk: the dataset goes with the job
+            try:
+                payload = {**payload, "dataset": ship(payload["dataset"])}
+            except (DatasetError, OSError) as error:
+                raise WorkerFailed(f"Could not send your images to {self.name}: {error}") from error
         try:
             client = self._client()
         except ConnectionError as error:

@@ -116,6 +116,7 @@ class TrainingJob:
             "label": self.label,
             "group": self.group,
             "sample_index": self.sample_index,
+            **({"dataset": {"path": self.spec.dataset}} if self.spec.dataset else {}),
         }
 
     # -- page side

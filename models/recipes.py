@@ -77,6 +77,7 @@ class RunSpec:
     validation_split: float = 0.1
     lr_decay: float = 1.0  # learning rate multiplied by this after every epoch
     preset: str = ""  # a named recipe, put in front of the run's title
+    dataset: str = ""  # a learner's own images: the file models.own_data.DatasetStore saved; "" = Fashion-MNIST
 
     @property
     def validation_images(self) -> int:
@@ -106,7 +107,7 @@ class RunSpec:
 
     def check(self, available_images: int = TRAIN_SET_SIZE) -> None:
         """Raise ValueError (ConfigError for the model) with a clear message for settings that cannot train."""
-        if not 100 <= self.train_images <= available_images:
+        if not self.dataset and not 100 <= self.train_images <= available_images:
             raise ValueError(f"Training-set size must be 100-{available_images:,} images, got {self.train_images:,}.")
         if not 0.0 <= self.validation_split <= 0.5:
             raise ValueError(f"Validation split must be 0-0.5, got {self.validation_split}.")
@@ -143,6 +144,7 @@ class RunSpec:
             "validation_images": self.validation_images,
             **asdict(self.recipe),
             "lr_decay": self.lr_decay,
+            "dataset": "Fashion-MNIST" if not self.dataset else "your own images",
         }
 
     def to_payload(self) -> dict:
@@ -160,6 +162,7 @@ class RunSpec:
             validation_split=float(values["validation_split"]),
             lr_decay=float(values.get("lr_decay", 1.0)),
             preset=str(values.get("preset", "")),
+            dataset=str(values.get("dataset", "")),
         )
 
 

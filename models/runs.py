@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.data import CLASS_NAMES
 from models.job_protocol import ARRAYS_FILE, MODEL_FILE, RUN_FILE
 from models.progress import CurvePoint
 from models.recipes import epoch_count, regularisation_text
@@ -100,6 +101,11 @@ class TrainingRun:
     def arrays(self) -> dict[str, np.ndarray]:
         """Batch curve and filter timeline (a few MB): read on demand, a few runs kept in memory per server."""
         return _load_arrays(str(self.folder / ARRAYS_FILE))
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The names of the classes the run's model predicts: its dataset's, Fashion-MNIST's unless it says."""
+        return tuple(self.config.get("class_names") or CLASS_NAMES)
 
     @property
     def epochs_planned(self) -> int:

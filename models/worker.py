@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from models.config import NUM_CLASSES
+from models.data import CLASS_NAMES
 from models.job_protocol import (
     ARRAYS_FILE,
     MODEL_FILE,
@@ -35,20 +37,55 @@ from models.job_protocol import (
     limit_threads,
     write_json_atomically,
 )
+from models.own_data import TEST_SHARE, load_dataset, split
 from models.progress import Event, ProgressReporter
 from models.recipes import RunSpec, hand_picked_kernels
 
+Arrays = tuple[np.ndarray, np.ndarray]
 
-def build_model(spec: RunSpec):
-    """A fresh, uncompiled model for `spec` (seeded by its recipe's seed)."""
+
+def job_data(payload: dict, spec: RunSpec) -> tuple[Arrays, Arrays | None, Arrays, dict]:
+    """(fitted, validation or None, test) images and labels for the job, and what the run records of its data.
+
+    Fashion-MNIST: the first `train_images` training images, the last `validation_split` of them validate, the
+    10,000 test images test. A learner's own images (`spec.dataset`): TEST_SHARE of each class held out for the
+    test, then `validation_split` of the rest, stratified and seeded (models.own_data.split).
+    """
+    if not spec.dataset:
+        from models.data import load_fashion_mnist
+
+        (x_train, y_train), test = load_fashion_mnist()
+        n_fit, n_all = spec.fitted_images, spec.train_images
+        validation = (x_train[n_fit:n_all], y_train[n_fit:n_all]) if n_all > n_fit else None
+        return (x_train[:n_fit], y_train[:n_fit]), validation, test, {"class_names": list(CLASS_NAMES)}
+    own = load_dataset(payload.get("dataset") or {"path": spec.dataset})
+    parts = split(own.labels, spec.validation_split, spec.recipe.seed)
+    x, y = own.images, own.labels
+    validation = (x[parts.validation], y[parts.validation]) if len(parts.validation) else None
+    record = {
+        "class_names": list(own.class_names),
+        "dataset": f"your own images: {own.name}",
+        "dataset_file": spec.dataset,
+        "class_counts": list(own.counts),
+        "train_images": len(parts.fit),
+        "validation_images": len(parts.validation),
+        "test_images": len(parts.test),
+        "split": f"{TEST_SHARE:.0%} of each class held out for the test, then {spec.validation_split:.0%} of the "
+        f"rest for validation; stratified, seed {spec.recipe.seed}",
+    }
+    return (x[parts.fit], y[parts.fit]), validation, (x[parts.test], y[parts.test]), record
+
+
+def build_model(spec: RunSpec, classes: int = NUM_CLASSES):
+    """A fresh, uncompiled model for `spec` with `classes` outputs (seeded by its recipe's seed)."""
     import keras
 
     from models.zoo import build_cnn, course_dnn
 
     keras.utils.set_random_seed(spec.recipe.seed)
     if spec.architecture is None:
-        return course_dnn()
-    model = build_cnn(spec.architecture)
+        return course_dnn(classes)
+    model = build_cnn(spec.architecture, classes)
     if spec.hand_picked:
         conv1 = model.get_layer("conv1")
         _, kernels = hand_picked_kernels()
@@ -61,17 +98,17 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     """Train the run `payload` describes, emitting progress, and write its files into `folder`."""
     import keras
 
-    from models.data import load_fashion_mnist
     from models.train import FilterSnapshots, evaluate, train
 
     spec = RunSpec.from_payload(payload["spec"])
     spec.check()
-    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    fitted, validation, (x_test, y_test), data_record = job_data(payload, spec)
     sample_index = int(payload.get("sample_index", 0))
+    if spec.dataset:  # the page's sample is a Fashion-MNIST test image: take the own test set's first instead
+        sample_index = 0
     sample, sample_label = x_test[sample_index], int(y_test[sample_index])
-    n_fit, n_all = spec.fitted_images, spec.train_images
-    reporter = ProgressReporter(emit, images=n_fit, batch_size=spec.recipe.batch_size)
-    model = build_model(spec)
+    reporter = ProgressReporter(emit, images=len(fitted[0]), batch_size=spec.recipe.batch_size)
+    model = build_model(spec, len(data_record["class_names"]))
 
     class Timeline(FilterSnapshots):
         """First-layer kernels and the sample's first-layer maps at initialisation and after every epoch."""
@@ -101,9 +138,9 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     emit({"type": "status", "status": "running"})
     result = train(
         model,
-        (x_train[:n_fit], y_train[:n_fit]),
+        fitted,
         spec.recipe,
-        validation_data=(x_train[n_fit:n_all], y_train[n_fit:n_all]) if n_all > n_fit else None,
+        validation_data=validation,
         on_batch=reporter.on_batch,
         on_epoch=reporter.on_epoch,
         stop_event=stop,
@@ -128,7 +165,7 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     record = {
         "name": f"{label}: {spec.title(epochs_done)}" if label else payload["name"],
         "group": int(payload.get("group", 0)),
-        "config": {**spec.to_dict(), "parameters": model.count_params()},
+        "config": {**spec.to_dict(), "parameters": model.count_params(), **data_record},
         "history": result.history,
         "epochs_done": epochs_done,
         "seconds": result.seconds,

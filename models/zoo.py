@@ -25,14 +25,14 @@ def course_cnn() -> keras.Model:
     return build_cnn(COURSE_CNN)
 
 
-def course_dnn() -> keras.Model:
-    """The dense baseline of the week before: Flatten -> Dense 128 -> Dense 10."""
+def course_dnn(classes: int = NUM_CLASSES) -> keras.Model:
+    """The dense baseline of the week before: Flatten -> Dense 128 -> Dense 10 (or `classes`)."""
     return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE),
             layers.Flatten(name="flatten"),
             layers.Dense(128, activation="relu", name="dense"),
-            layers.Dense(NUM_CLASSES, activation="softmax", name="output"),
+            layers.Dense(classes, activation="softmax", name="output"),
         ],
         name="course_dnn",
     )
@@ -52,10 +52,11 @@ def augmentation_layer(name: str, seed: int | None = None) -> layers.Layer:
     raise ValueError(f"Unknown augmentation {name!r}.")
 
 
-def build_cnn(config: CNNConfig) -> keras.Model:
-    """A CNN variant; raises models.config.ConfigError (naming the layer) if its shapes collapse.
+def build_cnn(config: CNNConfig, classes: int = NUM_CLASSES) -> keras.Model:
+    """A CNN variant with `classes` outputs; raises models.config.ConfigError (naming the layer) if its shapes
+    collapse.
 
-    models.keras_code.keras_code(config) prints the same model as code."""
+    models.keras_code.keras_code(config) prints the same model as code (for Fashion-MNIST's 10 classes)."""
     stages = plan(config)
     decay = {"kernel_regularizer": regularizers.L2(config.l2)} if config.l2 else {}
     model_layers: list[layers.Layer] = [keras.Input(INPUT_SHAPE)]
@@ -84,7 +85,7 @@ def build_cnn(config: CNNConfig) -> keras.Model:
         elif stage.kind == "Dropout":
             model_layers.append(layers.Dropout(config.dropout, name=stage.name))
         elif stage.name == "output":
-            model_layers.append(layers.Dense(NUM_CLASSES, activation="softmax", name=stage.name, **decay))
+            model_layers.append(layers.Dense(classes, activation="softmax", name=stage.name, **decay))
     name = "course_cnn" if config == COURSE_CNN else "cnn_variant"
     return keras.Sequential(model_layers, name=name)
 

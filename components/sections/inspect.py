@@ -125,6 +125,12 @@ class Subject:
 
     key: str
     model: keras.Model
+    class_names: tuple[str, ...] = CLASS_NAMES
+
+    @property
+    def own_classes(self) -> bool:
+        """True for a run trained on other classes than Fashion-MNIST's (the learner's own images)."""
+        return self.class_names != CLASS_NAMES
 
 
 def choose_model(key: str = INSPECT_MODEL) -> Subject:
@@ -148,7 +154,7 @@ def choose_model(key: str = INSPECT_MODEL) -> Subject:
     if choice == 0:
         return Subject(shipped_key(), shipped_model())
     run = runs[choice - 1]
-    return Subject(f"run:{run.folder}", run.model)
+    return Subject(f"run:{run.folder}", run.model, run.class_names)
 
 
 def shipped_key() -> str:

@@ -228,21 +228,28 @@ def forced_choice_note(name: str, total: float, classes: int) -> str:
     )
 
 
-def prediction_section(result: Classification, model_key: str, input_key: str, prepare_ms: float) -> None:
-    """2.: the top classes, and the verdict with the time each part took."""
+def prediction_section(
+    result: Classification,
+    model_key: str,
+    input_key: str,
+    prepare_ms: float,
+    class_names: tuple[str, ...] = CLASS_NAMES,
+) -> None:
+    """2.: the top classes (named as the model's dataset names them), and the verdict with the time each part took."""
     st.subheader("2. Prediction")
     probabilities, predicted = result.probabilities, result.predicted
+    top = min(TOP_K, len(class_names))
     chart, verdict = st.columns([3, 2])
     chart.plotly_chart(
-        once(model_key, ("top", input_key), functools.partial(top_k_figure, probabilities, CLASS_NAMES, TOP_K)),
+        once(model_key, ("top", input_key), functools.partial(top_k_figure, probabilities, class_names, top)),
         config=CHART_CONFIG,
     )
     verdict.markdown(
-        f"The network says **{CLASS_NAMES[predicted]}** with probability **{probabilities[predicted]:.1%}**."
+        f"The network says **{class_names[predicted]}** with probability **{probabilities[predicted]:.1%}**."
     )
-    verdict.markdown(forced_choice_note(CLASS_NAMES[predicted], float(probabilities.sum()), len(CLASS_NAMES)))
+    verdict.markdown(forced_choice_note(class_names[predicted], float(probabilities.sum()), len(class_names)))
     verdict.caption(
-        f"Top {TOP_K} of the {len(CLASS_NAMES)} softmax outputs. Preprocessing took {prepare_ms:.0f} ms; one network "
+        f"Top {top} of the {len(class_names)} softmax outputs. Preprocessing took {prepare_ms:.0f} ms; one network "
         f"pass for probabilities, feature maps and embedding {result.milliseconds:.0f} ms."
     )
 

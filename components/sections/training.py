@@ -5,12 +5,15 @@ experiments; and the Week 3 tour's Training step, which trains the tour's short 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from components import training_jobs as jobs
 from components.query_state import Choice, Integer, Link, link_update
 from components.resources import model_card
 from components.sections import training_regularise as regularise
+from components.sections import training_own_data as own
 from components.session_keys import (
     ARCHITECTURE_CONFIG,
     TOUR_TRAIN,
@@ -85,6 +88,15 @@ def base_spec() -> RunSpec:
     )
 
 
+def own_data_spec() -> RunSpec:
+    """The run the widgets describe, on the learner's own images when they are chosen and uploaded."""
+    spec = base_spec()
+    if not (dataset := own.chosen_dataset()):
+        return spec
+    size = own.train_images(dataset, spec.validation_split, spec.recipe.seed)
+    return replace(spec, dataset=dataset, train_images=size)
+
+
 def settings_link() -> dict[str, str | None]:
     """The link parameters of the model and recipe the widgets show (None: the default, no parameter)."""
     slugs = {name: slug for slug, name in MODEL_SLUGS.items()}
@@ -97,7 +109,9 @@ def settings_link() -> dict[str, str | None]:
 def settings_section(link: Link) -> None:
     """1. and 2.: the model and recipe widgets (opened on the link's values), Train with the learner's jobs
     right under it (state, Stop, live chart), and the course experiments."""
-    st.subheader("1. Choose a model and a recipe")
+    st.subheader("1. Choose the data, a model and a recipe")
+    own.data_source_section()
+    own_images = own.own_images_chosen()
     design = architecture_design()
     if st.session_state.pop(TRAIN_DESIGN_REQUEST, False) and design is not None:
         st.session_state[TRAINING_MODEL] = ARCHITECTURE_DESIGN
@@ -115,7 +129,8 @@ def settings_section(link: Link) -> None:
         value=link["images"],
         key=TRAINING_IMAGES,
         format_func=lambda n: f"{n:,}",
-        help="The first N images of the training set.",
+        help="The first N images of the training set." + (" Fashion-MNIST only." if own_images else ""),
+        disabled=own_images,
     )
     row[2].slider(
         "Validation split",
@@ -164,16 +179,17 @@ def settings_section(link: Link) -> None:
         label_visibility="collapsed",
     )
     jobs.collect_ended_jobs()
-    twin = jobs.duplicate_of(base_spec(), jobs.learner_jobs())
+    twin = jobs.duplicate_of(own_data_spec(), jobs.learner_jobs())
+    waiting_for_upload = own_images and not own.chosen_dataset()
     threshold_row[3].button(
         "Train",
         key=TRAINING_TRAIN,
         type="primary",
         icon=":material/play_arrow:",
         width="stretch",
-        disabled=twin is not None,
+        disabled=twin is not None or waiting_for_upload,
         help=f"{twin.name} is already queued or training with these settings." if twin else None,
-        on_click=lambda: jobs.start([base_spec()]),
+        on_click=lambda: jobs.start([own_data_spec()]),
     )
     jobs.start_error()
     jobs.live()  # the job's state, Stop and its live chart, right under the button
@@ -187,7 +203,10 @@ def settings_section(link: Link) -> None:
     )
 
     st.subheader("2. Or run a course experiment")
-    st.caption("Each uses the settings above for everything it does not name; its runs queue one after another.")
+    st.caption(
+        "Each uses the settings above for everything it does not name; its runs queue one after another."
+        + (" They train on Fashion-MNIST, not your own images." if own_images else "")
+    )
     columns = st.columns(3)
     for index, preset in enumerate(PRESETS.values()):
         with columns[index % 3]:

@@ -1,0 +1,422 @@
+"""A learner's own images: a zip of class folders read into Fashion-MNIST-shaped arrays, safely (no TensorFlow).
+
+    my-data.zip
+        cat/1.png, cat/2.jpg, ...        one folder per class (2 to 10), named as the class
+        dog/1.png, ...                   (or all of them inside one top folder)
+
+Every image goes through Predict's pipeline (`models.preprocess.preprocess`: grayscale, crop to the item, pad to
+a square, 28x28, invert a light background), so the network trains on what Predict would show it. The zip is
+read member by member in memory, each read capped at its limit; nothing is extracted and nothing is written
+except the dataset file a `DatasetStore` saves. Every refusal is a `DatasetError` whose message a page shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import math
+import os
+import re
+import stat
+import unicodedata
+import uuid
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+
+from models.images import ImageError, load_image
+from models.preprocess import PreprocessError, preprocess
+
+# The limits, stated on the Training page as they are here.
+MIN_CLASSES, MAX_CLASSES = 2, 10
+MIN_PER_CLASS = 10  # at least 2 of each class are held out for the test
+MAX_IMAGES = 2_000  # in the whole dataset
+MAX_ZIP_BYTES = 50 * 2**20  # the uploaded file
+MAX_MEMBERS = 2_500  # files and folders in the zip
+MAX_MEMBER_BYTES = 8 * 2**20  # one image, unpacked
+MAX_TOTAL_BYTES = 200 * 2**20  # everything unpacked
+MAX_RATIO = 100  # unpacked / packed size of one member (images are already compressed: about 1)
+RATIO_FLOOR = 64 * 2**10  # members smaller than this are not ratio-checked (tiny files compress oddly)
+MAX_PIXELS = 16_000_000  # per image, before it is scaled down
+MAX_NAME_CHARS = 40  # a class name
+TEST_SHARE = 0.2  # held out for the test, stratified by class and seeded
+SHIPPED_LIMIT_BYTES = 4 * 2**20  # a dataset file sent inside a Dask job (workers cannot read the server's disk)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".jar", ".keras")
+JUNK = re.compile(r"(^|/)(__MACOSX|\.DS_Store|Thumbs\.db|desktop\.ini)(/|$)|(^|/)\._", re.IGNORECASE)
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!")
+SHOWN_NAMES = 5  # file names quoted in one message
+
+
+class DatasetError(ValueError):
+    """The upload cannot be used as a dataset; the message says why and what to change."""
+
+
+@dataclass(frozen=True, eq=False)
+class OwnDataset:
+    """Images as Fashion-MNIST stores them (uint8 (N, 28, 28), light item on black) with labels 0..classes-1."""
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray  # int64 (N,)
+    class_names: tuple[str, ...]
+    files: tuple[str, ...]  # each image's name in the zip, e.g. "cat/1.png"
+    skipped: tuple[str, ...] = ()  # what was left out and why, in words
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        return tuple(int(c) for c in np.bincount(self.labels, minlength=len(self.class_names)))
+
+    @property
+    def digest(self) -> str:
+        """16 hex digits of the images, labels and names: the same data always has the same id."""
+        hashed = hashlib.sha256(self.images.tobytes())
+        hashed.update(self.labels.astype(np.int64).tobytes())
+        hashed.update("\n".join(self.class_names).encode())
+        return hashed.hexdigest()[:16]
+
+
+def limits_text() -> str:
+    """The limits in words, for the page."""
+    return (
+        f"{MIN_CLASSES}-{MAX_CLASSES} class folders, at least {MIN_PER_CLASS} images each, at most {MAX_IMAGES:,} "
+        f"images in all; PNG or JPEG, at most {MAX_MEMBER_BYTES // 2**20} MB each; the zip at most "
+        f"{MAX_ZIP_BYTES // 2**20} MB and {MAX_MEMBERS:,} entries, {MAX_TOTAL_BYTES // 2**20} MB unpacked; "
+        f"class names up to {MAX_NAME_CHARS} characters. {TEST_SHARE:.0%} of each class is held out for the test."
+    )
+
+
+def _quoted(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:SHOWN_NAMES])
+    return shown + (f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else "")
+
+
+def _unsafe_path(name: str) -> str | None:
+    """Why a member's name is refused, or None: absolute, a drive, '..', or control characters."""
+    if "\x00" in name or any(unicodedata.category(c) == "Cc" for c in name):
+        return "has control characters in its name"
+    normalised = name.replace("\\", "/")
+    if normalised.startswith("/") or re.match(r"^[A-Za-z]:", normalised):
+        return "is an absolute path"
+    if ".." in PurePosixPath(normalised).parts:
+        return "leaves the archive ('..' in its path)"
+    return None
+
+
+def _check_members(members: list[zipfile.ZipInfo]) -> None:
+    """Refuse a hostile archive from its directory alone, before any member is unpacked."""
+    if len(members) > MAX_MEMBERS:
+        raise DatasetError(f"The zip has {len(members):,} entries; the limit is {MAX_MEMBERS:,}.")
+    for info in members:
+        if (why := _unsafe_path(info.filename)) is not None:
+            raise DatasetError(f"Refused: {info.filename!r} {why}. Zip only the class folders.")
+        if info.flag_bits & 0x1:
+            raise DatasetError(f"Refused: {info.filename!r} is encrypted (password-protected). Zip it without one.")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise DatasetError(f"Refused: {info.filename!r} is a symbolic link. Zip the image files themselves.")
+    files = [m for m in members if not m.is_dir()]
+    total = sum(m.file_size for m in files)
+    if total > MAX_TOTAL_BYTES:
+        raise DatasetError(
+            f"Refused: the zip unpacks to {total / 2**20:,.0f} MB; the limit is {MAX_TOTAL_BYTES // 2**20} MB."
+        )
+    for info in files:
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise DatasetError(
+                f"Refused: {info.filename!r} unpacks to {info.file_size / 2**20:,.1f} MB; one image may be at most "
+                f"{MAX_MEMBER_BYTES // 2**20} MB."
+            )
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise DatasetError(
+                f"Refused: {info.filename!r} unpacks to {info.file_size / max(info.compress_size, 1):,.0f} times its "
+                f"packed size (a zip bomb; images shrink little, the limit is {MAX_RATIO}x)."
+            )
+        if info.filename.lower().endswith(ARCHIVE_SUFFIXES):
+            raise DatasetError(f"Refused: {info.filename!r} is an archive inside the zip. Zip the images directly.")
+    seen: dict[str, str] = {}
+    for info in files:
+        folded = info.filename.replace("\\", "/").casefold()
+        if folded in seen:
+            same = seen[folded] == info.filename
+            raise DatasetError(
+                f"Refused: {info.filename!r} is in the zip twice."
+                if same
+                else f"Refused: {seen[folded]!r} and {info.filename!r} differ only in upper/lower case, so they "
+                "would overwrite each other when unzipped on Windows or macOS. Rename one."
+            )
+        seen[folded] = info.filename
+
+
+def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One member's bytes, never more than its limit even if the directory lies about its size."""
+    try:
+        with archive.open(info) as member:
+            data = member.read(MAX_MEMBER_BYTES + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise DatasetError(f"Refused: {info.filename!r} is damaged inside the zip ({error}).") from None
+    if len(data) > MAX_MEMBER_BYTES:
+        raise DatasetError(f"Refused: {info.filename!r} unpacks to more than {MAX_MEMBER_BYTES // 2**20} MB.")
+    return data
+
+
+def _class_folders(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(class folder, path) for each image path, after dropping one top folder they all share; paths not inside a
+    class folder are returned apart."""
+    parts = [PurePosixPath(p).parts for p in paths]
+    tops = {p[0] for p in parts if len(p) > 1}
+    if len(tops) == 1 and all(len(p) >= 3 for p in parts):
+        parts = [p[1:] for p in parts]
+    placed: list[tuple[str, str]] = []
+    loose: list[str] = []
+    for path, part in zip(paths, parts):
+        if len(part) == 2:
+            placed.append((part[0], path))
+        else:
+            loose.append(path)
+    return placed, loose
+
+
+def clean_class_name(folder: str) -> str:
+    """A folder's name as a class name: spaces tidied; DatasetError if empty or too long."""
+    name = " ".join(unicodedata.normalize("NFC", folder).split())
+    if not name:
+        raise DatasetError(f"The class folder {folder!r} has no name.")
+    if len(name) > MAX_NAME_CHARS:
+        raise DatasetError(f"The class name {name[:MAX_NAME_CHARS]!r}... is longer than {MAX_NAME_CHARS} characters.")
+    return name
+
+
+def to_pixels(data: bytes) -> np.ndarray:
+    """One image file through Predict's pipeline: uint8 (28, 28), light on black. ImageError/PreprocessError."""
+    return preprocess(load_image(data, max_pixels=MAX_PIXELS)).pixels
+
+
+def read_zip(data: bytes, name: str = "my images") -> OwnDataset:
+    """The dataset in a zip of class folders; DatasetError (never another error) for anything unusable.
+
+    Files that are not PNG/JPEG, that do not decode, that hold no item, or that sit outside a class folder are
+    skipped and named in `skipped`; everything hostile is refused as a whole.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
+        raise DatasetError("The file is empty. Upload a .zip of class folders.")
+    if len(data) > MAX_ZIP_BYTES:
+        raise DatasetError(f"The zip is {len(data) / 2**20:,.0f} MB; the limit is {MAX_ZIP_BYTES // 2**20} MB.")
+    try:
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+            members = archive.infolist()
+            _check_members(members)
+            return _read_members(archive, [m for m in members if not m.is_dir()], name)
+    except zipfile.BadZipFile as error:
+        raise DatasetError(f"This is not a readable zip file ({error}). Upload a .zip of class folders.") from None
+    except (NotImplementedError, EOFError, OSError, RuntimeError, ValueError, zlib.error) as error:
+        if isinstance(error, DatasetError):
+            raise
+        raise DatasetError(f"The zip could not be read: {type(error).__name__}: {error}.") from None
+
+
+def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: str) -> OwnDataset:
+    skipped: list[str] = []
+    junk = [m.filename for m in files if JUNK.search(m.filename)]
+    files = [m for m in files if not JUNK.search(m.filename)]
+    if junk:
+        skipped.append(f"{len(junk)} system file{'s' * (len(junk) > 1)} ({_quoted(junk)}).")
+    other = [m.filename for m in files if not m.filename.lower().endswith(IMAGE_SUFFIXES)]
+    if other:
+        skipped.append(f"Not PNG or JPEG, so left out: {_quoted(other)}.")
+    images = [m for m in files if m.filename.lower().endswith(IMAGE_SUFFIXES)]
+    by_path = {m.filename.replace("\\", "/"): m for m in images}
+    placed, loose = _class_folders(list(by_path))
+    if loose:
+        skipped.append(f"Not inside a class folder, so left out: {_quoted(loose)}.")
+    folders: dict[str, str] = {}  # casefolded class name -> folder
+    for folder, _ in placed:
+        cleaned = clean_class_name(folder)
+        known = folders.setdefault(cleaned.casefold(), folder)
+        if known != folder:
+            raise DatasetError(
+                f"The class folders {known!r} and {folder!r} have the same name apart from case or spaces. "
+                "Merge or rename them."
+            )
+    if len(folders) < MIN_CLASSES:
+        found = f"only the class {clean_class_name(next(iter(folders.values())))!r}" if folders else "no class folders"
+        raise DatasetError(
+            f"The zip holds {found}: a classifier needs {MIN_CLASSES} to {MAX_CLASSES} classes, one folder each "
+            "(class_name/image.png)."
+        )
+    if len(folders) > MAX_CLASSES:
+        raise DatasetError(f"The zip holds {len(folders)} class folders; the limit is {MAX_CLASSES}.")
+    if len(placed) > MAX_IMAGES:
+        raise DatasetError(f"The zip holds {len(placed):,} images; the limit is {MAX_IMAGES:,}.")
+    order = sorted(folders.values(), key=lambda f: (clean_class_name(f).casefold(), f))
+    index = {folder: i for i, folder in enumerate(order)}
+    pixels, labels, names, unreadable, empty = [], [], [], [], []
+    unpacked = 0
+    for folder, path in sorted(placed, key=lambda fp: (index[fp[0]], fp[1].casefold())):
+        raw = _read(archive, by_path[path])
+        unpacked += len(raw)
+        if unpacked > MAX_TOTAL_BYTES:  # the directory said less: it lied
+            raise DatasetError(f"Refused: the zip unpacks to more than {MAX_TOTAL_BYTES // 2**20} MB.")
+        if raw.startswith(ZIP_MAGIC):
+            raise DatasetError(f"Refused: {path!r} is an archive inside the zip, named as an image.")
+        try:
+            pixels.append(to_pixels(raw))
+        except ImageError:
+            unreadable.append(path)
+            continue
+        except PreprocessError:
+            empty.append(path)
+            continue
+        labels.append(index[folder])
+        names.append(path)
+    if unreadable:
+        skipped.append(f"Could not be read as images, so left out: {_quoted(unreadable)}.")
+    if empty:
+        skipped.append(f"Hold nothing that stands out from the background, so left out: {_quoted(empty)}.")
+    class_names = tuple(clean_class_name(f) for f in order)
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(order))
+    few = [f"{class_names[i]!r} ({counts[i]})" for i in range(len(order)) if counts[i] < MIN_PER_CLASS]
+    if few:
+        raise DatasetError(
+            f"Too few usable images in {', '.join(few)}: each class needs at least {MIN_PER_CLASS}"
+            + (" (skipped files are named below)." if skipped else ".")
+            + ("" if not skipped else " " + " ".join(skipped))
+        )
+    return OwnDataset(
+        name=name,
+        images=np.stack(pixels).astype(np.uint8),
+        labels=np.asarray(labels, dtype=np.int64),
+        class_names=class_names,
+        files=tuple(names),
+        skipped=tuple(skipped),
+    )
+
+
+def to_zip(dataset: OwnDataset) -> bytes:
+    """The dataset as a zip of class folders of 28x28 PNGs (as trained on); reading it back gives the same arrays."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for number, (pixels, label) in enumerate(zip(dataset.images, dataset.labels)):
+            png = io.BytesIO()
+            Image.fromarray(pixels).save(png, format="PNG")
+            archive.writestr(f"{dataset.class_names[label]}/{number:04d}.png", png.getvalue())
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- the split
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices into the dataset: fitted, validation and test, each stratified by class and seeded."""
+
+    fit: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+
+    @property
+    def train_images(self) -> int:
+        """Fitted plus validation images (RunSpec.train_images)."""
+        return len(self.fit) + len(self.validation)
+
+
+def test_count(total: int) -> int:
+    """Images held out for the test: ceil(TEST_SHARE x total), as scikit-learn's train_test_split rounds."""
+    return math.ceil(TEST_SHARE * total)
+
+
+def split(labels: np.ndarray, validation_split: float, seed: int) -> Split:
+    """TEST_SHARE of the images held out for the test, then round(validation_split x the rest) for validation,
+    both stratified by class (scikit-learn's train_test_split) and seeded; validation falls back to an unstratified
+    draw when it is smaller than the class count."""
+    from sklearn.model_selection import train_test_split
+
+    labels = np.asarray(labels)
+    everything = np.arange(len(labels))
+    pool, test = train_test_split(everything, test_size=test_count(len(labels)), stratify=labels, random_state=seed)
+    held = round(validation_split * len(pool))
+    if held == 0:
+        return Split(np.sort(pool), np.empty(0, np.int64), np.sort(test))
+    classes = len(np.unique(labels[pool]))
+    stratify = labels[pool] if classes <= held <= len(pool) - classes else None
+    fit, validation = train_test_split(pool, test_size=held, stratify=stratify, random_state=seed)
+    return Split(fit, validation, np.sort(test))
+
+
+# ---------------------------------------------------------------- storage, per learner like the runs
+
+
+def save_npz(dataset: OwnDataset) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        images=dataset.images,
+        labels=dataset.labels,
+        class_names=np.asarray(dataset.class_names, dtype=str),
+        files=np.asarray(dataset.files, dtype=str),
+        name=np.asarray(dataset.name, dtype=str),
+    )
+    return buffer.getvalue()
+
+
+def load_npz(data: bytes) -> OwnDataset:
+    """A dataset written by `save_npz` (no pickles); DatasetError if damaged."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as saved:
+            return OwnDataset(
+                name=str(saved["name"]),
+                images=saved["images"].astype(np.uint8),
+                labels=saved["labels"].astype(np.int64),
+                class_names=tuple(str(n) for n in saved["class_names"]),
+                files=tuple(str(n) for n in saved["files"]),
+            )
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise DatasetError(f"The saved dataset could not be read: {type(error).__name__}: {error}.") from None
+
+
+class DatasetStore:
+    """Datasets learners uploaded, under the data folder: datasets/<learner folder name>/<digest>.npz.
+
+    A dataset is named by its content, so uploading it again reuses the file; a training job's payload names
+    the file, and a Dask job carries its bytes instead (`ship`).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root) / "datasets"
+
+    def save(self, learner_folder: Path, dataset: OwnDataset) -> Path:
+        folder = self.root / learner_folder.name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{dataset.digest}.npz"
+        if not path.is_file():
+            partial = folder / f".{uuid.uuid4().hex}.partial"
+            partial.write_bytes(save_npz(dataset))
+            os.replace(partial, path)
+        return path
+
+
+def load_dataset(reference: dict) -> OwnDataset:
+    """The dataset a job's payload names: {"npz": base64 bytes} (sent to a Dask worker) or {"path": file}."""
+    if "npz" in reference:
+        return load_npz(base64.b64decode(reference["npz"]))
+    path = Path(str(reference["path"]))
+    if path.suffix != ".npz" or not path.is_file():
+        raise DatasetError(f"The dataset file {path} is missing; upload the zip again.")
+    return load_npz(path.read_bytes())
+
+
+def ship(reference: dict) -> dict:
+    """The reference with the file's bytes inside, for a worker on another machine; DatasetError over the limit."""
+    if "npz" in reference:
+        return reference
+    data = Path(str(reference["path"])).read_bytes()
+    if len(data) > SHIPPED_LIMIT_BYTES:
+        raise DatasetError(
+            f"The dataset is {len(data) / 2**20:.1f} MB; a job sent to the cluster carries at most "
+            f"{SHIPPED_LIMIT_BYTES // 2**20} MB."
+        )
+    return {**reference, "npz": base64.b64encode(data).decode("ascii")}
