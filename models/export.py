@@ -223,12 +223,14 @@ def training_code(spec: RunSpec) -> tuple[str, str]:
         f"epochs={recipe.epochs}",
         *(["validation_data=(x_val, y_val)"] if spec.validation_images else []),
         *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else []),
+        "shuffle=False",
     ]
     fit_cell = "\n".join(
         [
             *before,
             "keras.utils.set_random_seed(seed)  # as the lab seeds training",
-            "# Batches of the training images, shuffled again every epoch: the lab's order for this seed",
+            "# Batches of the training images, shuffled again every epoch in the lab's order for this seed (so fit",
+            "# does not shuffle them again)",
             "train_batches = (",
             "    tf.data.Dataset.from_tensor_slices((x_train, y_train))",
             "    .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)",

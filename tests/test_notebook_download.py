@@ -121,3 +121,9 @@ def test_a_saved_runs_notebook_is_its_exact_spec(downloads):
     assert f"reached a test accuracy of {run.test_accuracy:.4f}" in book.cells[0].source
     assert file_name == "run-1-cnn-with-16-filters-1-epoch.ipynb"
     assert len(app.get("download_button")) == 3  # beside the model and the history
+
+
+def test_presentation_mode_shows_no_notebook_button_nor_words_about_it():
+    app = apptest.open_page("pages/architecture.py", present="1")
+    assert not [b for b in app.get("download_button") if b.proto.label == LABEL]
+    assert not any("The notebook trains it" in c.value for c in app.caption)

@@ -145,10 +145,11 @@ def show_code(config: CNNConfig) -> None:
     code_tab, summary_tab = st.tabs(["Keras code", "model.summary()"])
     code_tab.code(keras_code(config), language="python", wrap_lines=True)  # no line hidden behind a scrollbar
     code_tab.caption("Running this code builds this network; the table below has every layer's numbers.")
-    spec = default_spec(config)
-    with code_tab:
-        notebook_button(spec, title=f"My design: {spec.title()}", file_name=f"my-design-{file_slug(spec.title())}")
-        st.caption("The notebook trains it with the Training page's default recipe: " + recipe_text(spec) + ".")
+    if not presenting():  # presentation mode shows no download buttons, so no words about one
+        spec = default_spec(config)
+        with code_tab:
+            notebook_button(spec, title=f"My design: {spec.title()}", file_name=f"my-design-{file_slug(spec.title())}")
+            st.caption("The notebook trains it with the Training page's default recipe: " + recipe_text(spec) + ".")
     if config != COURSE_CNN:
         summary_tab.markdown(
             "For this design, the table below lists what `model.summary()` prints (each layer, its output shape and "
