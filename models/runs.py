@@ -27,15 +27,16 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
+from models.config import CNNConfig
 from models.data import CLASS_NAMES
 from models.job_protocol import ARRAYS_FILE, MODEL_FILE, RUN_FILE
 from models.progress import CurvePoint
-from models.recipes import epoch_count, regularisation_text
+from models.recipes import RunSpec, TrainConfig, epoch_count, regularisation_text
 
 DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
 MAX_RUNS = 10
@@ -72,6 +73,7 @@ class TrainingRun:
     group: int = 0  # runs started by one click share a group
     created: str = ""
     epochs_done: float = 0.0  # batches trained / batches per epoch: 1.45 for a run stopped in its second epoch
+    spec_payload: dict | None = None  # RunSpec.to_payload(), saved by the worker (runs saved before it: None)
 
     @classmethod
     def read(cls, folder: Path) -> TrainingRun:
@@ -96,6 +98,24 @@ class TrainingRun:
             group=int(record.get("group", 0)),
             created=str(record.get("created", "")),
             epochs_done=float(record.get("epochs_done", len(history.get("loss", [])))),
+            spec_payload=dict(record["spec"]) if isinstance(record.get("spec"), dict) else None,
+        )
+
+    def spec(self) -> RunSpec:
+        """The run's RunSpec: the one the worker saved, or for an older run rebuilt from its settings (config)."""
+        if self.spec_payload is not None:
+            return RunSpec.from_payload(self.spec_payload)
+        config = self.config
+        total = int(config["train_images"]) + int(config["validation_images"])
+        recipe = {f.name: config[f.name] for f in fields(TrainConfig) if f.name in config}
+        architecture = config.get("architecture")
+        return RunSpec(
+            architecture=None if architecture is None else CNNConfig.from_dict(architecture),
+            hand_picked=config.get("first_layer", "learned") != "learned",
+            recipe=TrainConfig(**recipe),
+            train_images=total,
+            validation_split=int(config["validation_images"]) / total,
+            lr_decay=float(config.get("lr_decay", 1.0)),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:

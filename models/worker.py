@@ -166,6 +166,7 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
         "name": f"{label}: {spec.title(epochs_done)}" if label else payload["name"],
         "group": int(payload.get("group", 0)),
         "config": {**spec.to_dict(), "parameters": model.count_params(), **data_record},
+        "spec": spec.to_payload(),  # the exact spec, rebuilt by TrainingRun.spec() (its notebook)
         "history": result.history,
         "epochs_done": epochs_done,
         "seconds": result.seconds,

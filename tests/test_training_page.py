@@ -165,7 +165,7 @@ def test_preset_queues_its_runs_and_overlays_them():
     assert {trace["name"] for trace in overlay["data"]} == set(chosen.value)
     timeline = next(s for s in app.slider if s.label == "After epoch")
     assert (timeline.min, timeline.max, timeline.value) == (0, 1, 1)
-    assert len(app.get("download_button")) == 2
+    assert len(app.get("download_button")) == 3  # the model, the history, the notebook
 
 
 def test_a_design_that_cannot_be_built_shows_a_clear_error():

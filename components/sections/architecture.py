@@ -10,9 +10,12 @@ import streamlit as st
 
 from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure, shift_figure
 from components.links import update_query_params
+from components.notebooks import notebook_button
 from components.presentation import presenting
 from components.query_state import BUILDER_CHOICES, config_from_link, config_link
 from components.resources import dense_model_card, model_card, shift_test
+from components.sections.training import default_spec
+from components.sections.training_runs import file_slug
 from components.session_keys import ARCHITECTURE_CONFIG, architecture_widget
 from models.analysis import (
     DENSE_BASELINE,
@@ -28,6 +31,7 @@ from models.analysis import (
 )
 from models.card import ModelFileError
 from models.config import COURSE_CNN, CNNConfig, ConfigError, shape_text
+from models.export import recipe_text
 from models.keras_code import keras_code
 from models.receptive_field import field_labels
 
@@ -141,6 +145,11 @@ def show_code(config: CNNConfig) -> None:
     code_tab, summary_tab = st.tabs(["Keras code", "model.summary()"])
     code_tab.code(keras_code(config), language="python", wrap_lines=True)  # no line hidden behind a scrollbar
     code_tab.caption("Running this code builds this network; the table below has every layer's numbers.")
+    if not presenting():  # presentation mode shows no download buttons, so no words about one
+        spec = default_spec(config)
+        with code_tab:
+            notebook_button(spec, title=f"My design: {spec.title()}", file_name=f"my-design-{file_slug(spec.title())}")
+            st.caption("The notebook trains it with the Training page's default recipe: " + recipe_text(spec) + ".")
     if config != COURSE_CNN:
         summary_tab.markdown(
             "For this design, the table below lists what `model.summary()` prints (each layer, its output shape and "

@@ -41,6 +41,7 @@ TRAINING_SIZES = (5_000, 20_000, 60_000)
 ARCHITECTURE_DESIGN = "My design from the Architecture page"
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
+VALIDATION_DEFAULT = 0.1
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1)
 LINK = {
     "model": Choice(tuple(MODEL_SLUGS), "course"),
@@ -97,6 +98,17 @@ def own_data_spec() -> RunSpec:
     return replace(spec, dataset=dataset, train_images=size)
 
 
+def default_spec(architecture: CNNConfig | None) -> RunSpec:
+    """The run a fresh Training page trains for this model: its widgets' defaults (the link's and the split's)."""
+    recipe = {name: LINK[name].default for name in ("epochs", "optimizer", "seed")}
+    return RunSpec(
+        architecture=architecture,
+        recipe=TrainConfig(batch_size=LINK["batch"].default, learning_rate=LINK["lr"].default, **recipe),
+        train_images=LINK["images"].default,
+        validation_split=VALIDATION_DEFAULT,
+    )
+
+
 def settings_link() -> dict[str, str | None]:
     """The link parameters of the model and recipe the widgets show (None: the default, no parameter)."""
     slugs = {name: slug for slug, name in MODEL_SLUGS.items()}
@@ -136,7 +148,7 @@ def settings_section(link: Link) -> None:
         "Validation split",
         0.0,
         0.3,
-        0.1,
+        VALIDATION_DEFAULT,
         0.05,
         key=TRAINING_VALIDATION,
         help="The last part of those images is held out to validate after every epoch.",

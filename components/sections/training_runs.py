@@ -10,6 +10,7 @@ import streamlit as st
 from components.catalog import ALL_PAGES
 from components.charts.training import feature_maps_figure, filters_figure, overlay_figure
 from components.learner import learner_token
+from components.notebooks import notebook_button
 from components.training_jobs import CHART_CONFIG, curves, run_headline, run_store, storage_caption
 from models.data import CLASS_NAMES
 from models.runs import TrainingRun, comparison_rows
@@ -119,7 +120,7 @@ def timeline_tab(run: TrainingRun) -> None:
 def files_tab(run: TrainingRun) -> None:
     """The run's model and history to download, a link to Inspect, and Remove."""
     slug = file_slug(run.name)
-    left, right = st.columns(2)
+    left, right, notebook = st.columns(3)
     left.download_button(
         "Trained model (.keras)",
         data=run.keras_bytes,
@@ -134,6 +135,14 @@ def files_tab(run: TrainingRun) -> None:
         mime="text/csv",
         icon=":material/download:",
     )
+    with notebook:  # the quoted accuracy only when the notebook trains what the run trained (not stopped mid-epoch)
+        notebook_button(
+            run.spec(),
+            title=run.name,
+            file_name=slug,
+            test_accuracy=None if run.stopped_mid_epoch else run.test_accuracy,
+            key=f"notebook-{run.run_id}",
+        )
     inspect = next((page for page in ALL_PAGES if page.title == "Inspect"), None)
     if inspect is not None:
         st.page_link(inspect.path, label="Inspect this run's predictions and activations", icon=inspect.icon)
