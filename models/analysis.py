@@ -202,6 +202,8 @@ def layer_table(model: Any) -> list[LayerRow]:
     rows = [input_row(_shape(model.layers[0].input))]
     for layer in model.layers:
         kind = type(layer).__name__
+        if kind == "InputLayer":  # a functional model's input: the input row above
+            continue
         in_shape, out_shape = _shape(layer.input), _shape(layer.output)
         if kind == "Conv2D":
             kernel = layer.kernel_size[0]

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.data import CLASS_NAMES
 from models.job_protocol import ARRAYS_FILE, MODEL_FILE, RUN_FILE
 from models.progress import CurvePoint
 from models.recipes import epoch_count
@@ -41,6 +42,8 @@ MAX_RUNS = 10
 MAX_AGE_DAYS = 7
 STAGING_MAX_AGE = 24 * 3600.0  # seconds before an abandoned staging folder is removed
 LISTINGS_KEPT = 256  # learners whose run listing stays cached
+ARCHITECTURE_FILE = "architecture.json"  # an uploaded model's layer table and summary (models.uploads)
+UPLOADED_KERNELS = "first_conv_kernels"  # an uploaded model's first Conv2D kernels (k, k, 1, filters) in arrays.npz
 RUN_ID = re.compile(r"\d{8}-\d{6}\.\d{9}-[0-9a-f]{6}")  # as commit() names a run's folder
 
 
@@ -72,6 +75,11 @@ class TrainingRun:
     created: str = ""
     epochs_done: float = 0.0  # batches trained / batches per epoch: 1.45 for a run stopped in its second epoch
 
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The names of the classes the run's model predicts: its dataset's, Fashion-MNIST's unless it says."""
+        return tuple(self.config.get("class_names") or CLASS_NAMES)
+
     @classmethod
     def read(cls, folder: Path) -> TrainingRun:
         """The run saved in `folder`; ValueError/OSError if it is incomplete or damaged."""
@@ -96,6 +104,20 @@ class TrainingRun:
             created=str(record.get("created", "")),
             epochs_done=float(record.get("epochs_done", len(history.get("loss", [])))),
         )
+
+    @property
+    def uploaded(self) -> bool:
+        """Whether the learner uploaded this model (models.uploads) rather than trained it here."""
+        return bool(self.config.get("uploaded"))
+
+    def architecture(self) -> dict:
+        """An uploaded model's layer table rows (or the layer it cannot describe), parameters and summary."""
+        return _load_json(str(self.folder / ARCHITECTURE_FILE))
+
+    @property
+    def first_conv_kernels(self) -> np.ndarray | None:
+        """An uploaded model's first Conv2D kernels (k, k, 1, filters), None without a conv layer."""
+        return self.arrays().get(UPLOADED_KERNELS)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Batch curve and filter timeline (a few MB): read on demand, a few runs kept in memory per server."""
@@ -158,6 +180,11 @@ def _cell(values: list[float], index: int) -> str:
 def _load_arrays(path: str) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as saved:
         return {name: saved[name] for name in saved.files}
+
+
+@functools.lru_cache(maxsize=16)
+def _load_json(path: str) -> dict:
+    return json.loads(Path(path).read_text())
 
 
 @functools.lru_cache(maxsize=8)

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from components.page import start_page
-from components.resources import fashion_mnist, shipped_model
+from components.resources import fashion_mnist
+from components.sections.inspect import choose_model
 from components.sections.predict import (
     SOURCES,
     classify,
@@ -12,11 +13,10 @@ from components.sections.predict import (
     network_input,
     picture,
     prediction_section,
-    shipped_model_key,
     steps_section,
     switches,
 )
-from components.session_keys import PREDICT_SOURCE
+from components.session_keys import PREDICT_MODEL, PREDICT_SOURCE
 from models.images import fingerprint
 
 start_page(
@@ -25,7 +25,7 @@ start_page(
     "filling the frame, so every picture is turned into one first; each step is shown below.",
 )
 fashion_mnist()  # loaded (or its error shown) before any widget, as the neighbours need it
-model = shipped_model()
+subject = choose_model(PREDICT_MODEL)
 source = st.radio("Picture", SOURCES, horizontal=True, key=PREDICT_SOURCE)
 left, right = st.columns([3, 2])
 with left:
@@ -39,8 +39,8 @@ left.caption(caption)
 
 prepared, prepare_ms = network_input(image, invert, crop, darken)
 steps_section(prepared.steps, (fingerprint(image), invert, crop, darken))  # figures: once per picture and input
-result = classify(model, prepared.pixels)
-model_key, input_key = shipped_model_key(), fingerprint(prepared.pixels)
-prediction_section(result, model_key, input_key, prepare_ms)
+result = classify(subject.model, prepared.pixels)
+input_key = fingerprint(prepared.pixels)
+prediction_section(result, subject.key, input_key, prepare_ms, subject.class_names)
 feature_maps(prepared, result.outputs, result.spatial)
-neighbours_section(result, model_key, input_key)
+neighbours_section(result, subject.model, subject.key, input_key, subject.class_names)
