@@ -135,6 +135,7 @@ class Subject:
 
 
 UPLOAD_HINT = "Runs you train on the Training page and models you upload ([Inspect](inspect), *Use your own model*)"
+UPLOAD_HINT_HERE = "Runs you train on the Training page and models you upload (*Use your own model*, above)"
 
 
 def fashion_only(subject: Subject, view: str) -> bool:
@@ -164,7 +165,8 @@ def choose_model(key: str = INSPECT_MODEL) -> Subject:
     if st.session_state.get(key, 0) >= len(labels):
         st.session_state[key] = 0
     if len(labels) == 1:
-        st.caption(f"Model: {shipped_label}. {UPLOAD_HINT} appear here too.")
+        hint = UPLOAD_HINT_HERE if key == INSPECT_MODEL else UPLOAD_HINT
+        st.caption(f"Model: {shipped_label}. {hint} appear here too.")
         choice = 0
     else:
         choice = st.selectbox("Model", range(len(labels)), format_func=labels.__getitem__, key=key)

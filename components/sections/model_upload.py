@@ -38,14 +38,14 @@ def upload_section() -> None:
     with st.expander("Use your own model (.keras)", icon=":material/upload_file:", expanded=result is not None):
         st.markdown(EXPECTS)
         file = st.file_uploader("Your model (.keras)", type=["keras"], key=INSPECT_UPLOAD)
-        if file is None:
-            st.session_state.pop(INSPECT_UPLOAD_RESULT, None)
-            return
-        if result is None or result[0] != file.file_id:
-            result = (file.file_id, *_store(file.name, file.getvalue()))
-            st.session_state[INSPECT_UPLOAD_RESULT] = result
-        _, ok, message = result
-        (st.success if ok else st.error)(message, icon=":material/check_circle:" if ok else ":material/error:")
+    if file is None:
+        st.session_state.pop(INSPECT_UPLOAD_RESULT, None)
+        return
+    if result is None or result[0] != file.file_id:
+        result = (file.file_id, *_store(file.name, file.getvalue()))
+        st.session_state[INSPECT_UPLOAD_RESULT] = result
+    _, ok, message = result  # under the expander, so it shows even when the expander is closed
+    (st.success if ok else st.error)(message, icon=":material/check_circle:" if ok else ":material/error:")
 
 
 def _store(file_name: str, data: bytes) -> tuple[bool, str]:
