@@ -19,6 +19,7 @@ def image_picker_key(prefix: str, widget: str) -> str:
 
 
 # ---------------------------------------------------------------- Architecture page
+ARCHITECTURE_UPLOADED = "architecture_uploaded"  # selectbox: which uploaded model's layer table is shown
 
 
 def architecture_widget(field: str) -> str:
@@ -36,6 +37,7 @@ FILTERS_NORMALISE = "filters_normalise"  # checkbox: divide the weights by their
 FILTERS_GRID_SIZE = "filters_grid_size"  # radio: 3x3 / 5x5 / 7x7 for an edited kernel
 FILTERS_LEARNED_INDEX = "filters_learned_index"  # selectbox: which learned filter of the first Conv2D layer
 FILTERS_LEARNED_EPOCH = "filters_learned_epoch"  # select_slider: its weights after which epoch
+FILTERS_LEARNED_NETWORK = "filters_learned_network"  # selectbox: the shipped CNN or an uploaded model's run id
 FILTERS_STRIDE = "filters_stride"  # select_slider: 1, 2 or 3
 FILTERS_DILATION = "filters_dilation"  # select_slider: 1 to 4, the kernel's taps that many pixels apart (?dilation=)
 FILTERS_PADDING = "filters_padding"  # radio: valid / same
@@ -170,6 +172,8 @@ INSPECT_SMOOTHGRAD_NOISE = "inspect_smoothgrad_noise"  # Why this prediction: sl
 INSPECT_SMOOTHGRAD_SAMPLES = "inspect_smoothgrad_samples"  # Why this prediction: slider, noisy copies averaged
 INSPECT_PROJECTION = "inspect_projection"  # Embedding: PCA or t-SNE
 INSPECT_EMBEDDING_WHY = "inspect_embedding_why"  # Embedding: the clicked item's "Why this prediction?" button
+INSPECT_UPLOAD = "inspect_upload"  # file_uploader: the learner's own .keras model ("Use your own model")
+INSPECT_UPLOAD_RESULT = "inspect_upload_result"  # (file id, ok, message) of the last model file checked
 
 
 def inspect_embedding_chart(projection: str) -> str:
@@ -219,7 +223,7 @@ DEEPER_ROBUSTNESS_ASKED = "deeper_robustness_asked"  # True from that click unti
 
 # ---------------------------------------------------------------- Predict page
 PREDICT_SOURCE = "predict_source"  # radio: Examples, Draw, Upload, Camera
-PREDICT_MODEL = "predict_model"  # selectbox: the shipped model or one of the learner's runs
+PREDICT_MODEL = "predict_model"  # int: 0 the shipped model, i the learner's i-th saved run (as INSPECT_MODEL)
 PREDICT_EXAMPLE = "predict_example"  # selectbox: the class of the example photo
 PREDICT_BRUSH = "predict_brush"  # slider: the drawing's brush size
 PREDICT_CANVAS = "predict_canvas"  # the drawable canvas

@@ -71,6 +71,11 @@ def learner_runs() -> list[TrainingRun]:
     return runs
 
 
+def trained_runs() -> list[TrainingRun]:
+    """The learner's runs trained here, oldest first: uploaded models (no history) are left to the model choices."""
+    return [run for run in learner_runs() if not run.uploaded]
+
+
 def collect_ended_jobs() -> None:
     """Keep a notice for each of this learner's jobs that ended without a run (failed, stopped in the queue)."""
     for job in job_registry().collect(learner_token()):

@@ -207,9 +207,12 @@ def layer_table(model: Any) -> list[LayerRow]:
 
     Reads each layer's settings and Keras's own input/output shapes; UnsupportedLayerError otherwise.
     """
-    rows = [input_row(_shape(model.layers[0].input))]
+    rows = [input_row(_shape(model.inputs[0]))]
     for layer in model.layers:
         kind = type(layer).__name__
+        if kind == "InputLayer":  # a functional model's input: the input row above
+            continue
+        _require(layer, not isinstance(layer.input, (list, tuple)), "a layer with several inputs")
         in_shape, out_shape = _shape(layer.input), _shape(layer.output)
         if kind == "Conv2D":
             kernel = layer.kernel_size[0]

@@ -22,6 +22,8 @@ SHIFT_TEST = SHIPPED_MODEL.with_name("shift_test.json")  # both shipped models o
 SHIFT_TEST_COMMAND = "python -m models.shift_test"
 MAX_CONFIG_BYTES = 1_000_000  # the course CNN's config.json is about 6 kB
 MAX_ARCHIVE_BYTES = 512 * 2**20  # unpacked; the shipped model is about 3 MB
+MAX_UPLOAD_BYTES = 20 * 2**20  # a learner's own .keras file (models.uploads); the shipped one is about 3 MB
+MAX_UPLOAD_UNPACKED = 100 * 2**20  # ... and unpacked: about 25 million float32 weights
 _KERAS_MODULE = re.compile(r"keras(\.\w+)*")
 
 
@@ -34,14 +36,15 @@ def rebuild_command(path: Path | str) -> str:
     return DENSE_REBUILD_COMMAND if Path(path).stem.split(".")[0] == DENSE_MODEL.stem else REBUILD_COMMAND
 
 
-def check_model_archive(path: Path) -> None:
+def check_model_archive(path: Path, *, shown: str | None = None, max_unpacked: int = MAX_ARCHIVE_BYTES) -> None:
     """Refuse, before Keras reads it, a file that is not a plain Keras 3 model archive.
 
     Raises ModelFileError for a non-zip, a damaged zip, a zip bomb or oversized config, unsafe member
     names, and a config that names a Lambda layer or any Python module outside Keras: safe mode must
     never run code from a model file, and a hostile config should be refused with a short message.
+    `shown` names the file in the messages (an upload's own name rather than where it was saved).
     """
-    refused = f"Model file {path} could not be loaded"
+    refused = f"Model file {shown or path} could not be loaded"
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{refused}: a .keras file is a zip archive and this one is not (or is truncated).")
     try:
@@ -54,10 +57,10 @@ def check_model_archive(path: Path) -> None:
             if unsafe:
                 raise ModelFileError(f"{refused}: it contains unsafe paths such as {unsafe[0]!r}.")
             unpacked = sum(member.file_size for member in members)
-            if unpacked > MAX_ARCHIVE_BYTES:
+            if unpacked > max_unpacked:
                 raise ModelFileError(
                     f"{refused}: it unpacks to {unpacked / 2**20:,.0f} MB, more than the "
-                    f"{MAX_ARCHIVE_BYTES / 2**20:,.0f} MB limit."
+                    f"{max_unpacked / 2**20:,.0f} MB limit."
                 )
             config_size = archive.getinfo("config.json").file_size
             if config_size > MAX_CONFIG_BYTES:

@@ -43,6 +43,8 @@ MAX_RUNS = 10
 MAX_AGE_DAYS = 7
 STAGING_MAX_AGE = 24 * 3600.0  # seconds before an abandoned staging folder is removed
 LISTINGS_KEPT = 256  # learners whose run listing stays cached
+ARCHITECTURE_FILE = "architecture.json"  # an uploaded model's layer table and summary (models.uploads)
+UPLOADED_KERNELS = "first_conv_kernels"  # an uploaded model's first Conv2D kernels (k, k, 1, filters) in arrays.npz
 RUN_ID = re.compile(r"\d{8}-\d{6}\.\d{9}-[0-9a-f]{6}")  # as commit() names a run's folder
 
 
@@ -74,6 +76,11 @@ class TrainingRun:
     created: str = ""
     epochs_done: float = 0.0  # batches trained / batches per epoch: 1.45 for a run stopped in its second epoch
     spec_payload: dict | None = None  # RunSpec.to_payload(), saved by the worker (runs saved before it: None)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The names of the classes the run's model predicts: its dataset's, Fashion-MNIST's unless it says."""
+        return tuple(self.config.get("class_names") or CLASS_NAMES)
 
     @classmethod
     def read(cls, folder: Path) -> TrainingRun:
@@ -118,14 +125,23 @@ class TrainingRun:
             lr_decay=float(config.get("lr_decay", 1.0)),
         )
 
+    @property
+    def uploaded(self) -> bool:
+        """Whether the learner uploaded this model (models.uploads) rather than trained it here."""
+        return bool(self.config.get("uploaded"))
+
+    def architecture(self) -> dict:
+        """An uploaded model's layer table rows (or the layer it cannot describe), parameters and summary."""
+        return _load_json(str(self.folder / ARCHITECTURE_FILE))
+
+    @property
+    def first_conv_kernels(self) -> np.ndarray | None:
+        """An uploaded model's first Conv2D kernels (k, k, 1, filters), None without a conv layer."""
+        return self.arrays().get(UPLOADED_KERNELS)
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Batch curve and filter timeline (a few MB): read on demand, a few runs kept in memory per server."""
         return _load_arrays(str(self.folder / ARRAYS_FILE))
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        """The names of the classes the run's model predicts: its dataset's, Fashion-MNIST's unless it says."""
-        return tuple(self.config.get("class_names") or CLASS_NAMES)
 
     @property
     def epochs_planned(self) -> int:
@@ -184,6 +200,11 @@ def _cell(values: list[float], index: int) -> str:
 def _load_arrays(path: str) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as saved:
         return {name: saved[name] for name in saved.files}
+
+
+@functools.lru_cache(maxsize=16)
+def _load_json(path: str) -> dict:
+    return json.loads(Path(path).read_text())
 
 
 @functools.lru_cache(maxsize=8)

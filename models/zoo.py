@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 from keras import layers, regularizers
 
-from models.card import SHIPPED_MODEL, ModelFileError, check_model_archive, rebuild_command
+from models.card import MAX_ARCHIVE_BYTES, SHIPPED_MODEL, ModelFileError, check_model_archive, rebuild_command
 from models.config import (
     COURSE_CNN,
     INPUT_SHAPE,
@@ -90,24 +90,27 @@ def build_cnn(config: CNNConfig, classes: int = NUM_CLASSES) -> keras.Model:
     return keras.Sequential(model_layers, name=name)
 
 
-def load_model_file(path: Path | str = SHIPPED_MODEL) -> keras.Model:
+def load_model_file(
+    path: Path | str = SHIPPED_MODEL, *, shown: str | None = None, max_unpacked: int = MAX_ARCHIVE_BYTES
+) -> keras.Model:
     """Load a .keras file with safe_mode=True; ModelFileError with the rebuild command on failure.
 
     The archive is checked first (`models.card.check_model_archive`): hostile or damaged files are
-    refused with a short message before Keras reads them.
+    refused with a short message before Keras reads them. With `shown` (a learner's upload: its own name)
+    the messages name that instead of the path and give no rebuild command.
     """
     path = Path(path)
-    command = rebuild_command(path)
+    fix = "" if shown else f" Rebuild it with: {rebuild_command(path)}"
     if not path.is_file():
-        raise ModelFileError(f"Model file {path} is missing. Rebuild it with: {command}")
+        raise ModelFileError(f"Model file {shown or path} is missing.{fix}")
     try:
-        check_model_archive(path)
+        check_model_archive(path, shown=shown, max_unpacked=max_unpacked)
     except ModelFileError as exc:
-        raise ModelFileError(f"{exc} Rebuild it with: {command}") from exc
+        raise ModelFileError(f"{exc}{fix}") from exc
     try:
         return keras.models.load_model(path, safe_mode=True)
     except Exception as exc:  # Keras raises many types for corrupt archives
         detail = str(exc) if len(str(exc)) <= 300 else str(exc)[:300] + " ..."  # Keras may quote the whole config
         raise ModelFileError(
-            f"Model file {path} could not be loaded ({type(exc).__name__}: {detail}). Rebuild it with: {command}"
+            f"Model file {shown or path} could not be loaded ({type(exc).__name__}: {detail}).{fix}"
         ) from exc

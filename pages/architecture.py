@@ -13,6 +13,7 @@ from components.sections.architecture import (
     show_table,
     show_totals,
 )
+from components.sections.architecture_uploaded import uploaded_section
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from models.analysis import layer_table_for_config
 from models.config import ConfigError
@@ -22,6 +23,7 @@ start_page(
     "How many numbers does each layer learn, and how much arithmetic does it do for one image? "
     "Change the network in the sidebar: the shapes, the table and the charts follow at once.",
 )
+uploaded_section()
 config = builder()
 try:
     rows = layer_table_for_config(config)

@@ -14,6 +14,7 @@ from components.sections.inspect_evaluation import evaluation_tab
 from components.sections.inspect_filters import learned_filters_tab
 from components.sections.inspect_maps import feature_maps_tab
 from components.sections.inspect_why import why_tab
+from components.sections.model_upload import upload_section
 from components.session_keys import INSPECT_TAB
 
 OTHER_TABS = {"filters": learned_filters_tab, "evaluation": evaluation_tab, "why": why_tab, "embedding": embedding_tab}
@@ -25,7 +26,7 @@ def tab_section(slug: str, subject: Subject) -> None:
     if slug != "maps":
         OTHER_TABS[slug](subject)
         return
-    shown = feature_maps_tab(subject.model)
+    shown = feature_maps_tab(subject.model, subject.class_names)
     update_query_params(link_update({"tab": slug, "images": None if shown is None else tuple(shown)}, LINK))
 
 
@@ -39,6 +40,7 @@ link = read_page_link(LINK)
 keep_settings()
 if INSPECT_TAB not in st.session_state:  # the page has just been opened: the link sets the view
     open_link(link)
+upload_section()
 subject = choose_model()
 if subject.own_classes:  # the other tabs look at Fashion-MNIST's 10,000 labelled test images
     st.info(

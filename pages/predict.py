@@ -13,7 +13,6 @@ from components.sections.predict import (
     network_input,
     picture,
     prediction_section,
-    shipped_model_key,
     steps_section,
     switches,
 )
@@ -41,11 +40,7 @@ left.caption(caption)
 prepared, prepare_ms = network_input(image, invert, crop, darken)
 steps_section(prepared.steps, (fingerprint(image), invert, crop, darken))  # figures: once per picture and input
 result = classify(subject.model, prepared.pixels)
-shipped = subject.key.startswith("shipped:")
-model_key, input_key = shipped_model_key() if shipped else subject.key, fingerprint(prepared.pixels)
-prediction_section(result, model_key, input_key, prepare_ms, subject.class_names)
+input_key = fingerprint(prepared.pixels)
+prediction_section(result, subject.key, input_key, prepare_ms, subject.class_names)
 feature_maps(prepared, result.outputs, result.spatial)
-if shipped:
-    neighbours_section(result, model_key, input_key)
-else:
-    st.caption("The nearest training images are shown for the shipped model, whose embedding of them is indexed.")
+neighbours_section(result, subject.model, subject.key, input_key, subject.class_names)

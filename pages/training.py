@@ -6,7 +6,7 @@ from components.links import read_page_link, update_query_params
 from components.page import start_page
 from components.sections.training import LINK, settings_link, settings_section
 from components.sections.training_runs import compare_section, run_section
-from components.training_jobs import learner_runs
+from components.training_jobs import trained_runs
 
 start_page(
     "Training",
@@ -17,7 +17,7 @@ start_page(
 link = read_page_link(LINK)
 settings_section(link)
 update_query_params(settings_link())
-runs = learner_runs()
+runs = trained_runs()
 if runs:
     compare_section(runs)
     run_section(runs)

@@ -66,16 +66,23 @@ def item_label(index: int, labels: np.ndarray, class_names: Sequence[str], resul
 
 
 def prediction_labels(
-    indices: Sequence[int], labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
+    indices: Sequence[int],
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    predicted_names: Sequence[str] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Row labels "#i true<br>→ predicted p%" for these test images, and "#i (predicted)" for those it gets wrong."""
+    """Row labels "#i true<br>→ predicted p%" for these test images, and "#i (predicted)" for those it gets wrong.
+
+    `predicted_names` are the model's classes when they are not the labels' (then nothing counts as wrong)."""
+    names = class_names if predicted_names is None else predicted_names
     rows = [
-        f"#{i} {class_names[int(labels[i])]}<br>→ {class_names[int(p.argmax())]} {p.max():.0%}"
+        f"#{i} {class_names[int(labels[i])]}<br>→ {names[int(p.argmax())]} {p.max():.0%}"
         for i, p in zip(indices, probabilities)
     ]
-    wrong = [
-        f"#{i} ({class_names[int(p.argmax())]})" for i, p in zip(indices, probabilities) if p.argmax() != labels[i]
-    ]
+    if list(names) != list(class_names):
+        return rows, []
+    wrong = [f"#{i} ({names[int(p.argmax())]})" for i, p in zip(indices, probabilities) if p.argmax() != labels[i]]
     return rows, wrong
 
 

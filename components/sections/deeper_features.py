@@ -141,8 +141,10 @@ def _grid(subject: Subject, state: str, target: str, images: np.ndarray) -> np.n
     )
 
 
-def _unit_name(target: str, unit: int) -> str:
-    return f"class {unit} ({CLASS_NAMES[unit]})" if target == fv.OUTPUT else f"filter {unit}"
+def _unit_name(target: str, unit: int, names: tuple[str, ...] = CLASS_NAMES) -> str:
+    if target != fv.OUTPUT:
+        return f"filter {unit}"
+    return f"class {unit}" if names[unit] == f"class {unit}" else f"class {unit} ({names[unit]})"
 
 
 def features_tab(subject: Subject) -> None:
@@ -186,18 +188,22 @@ def features_tab(subject: Subject) -> None:
         st.image(
             _grid(subject, when, target, chosen.synthetic.images),
             caption=f"All {count} {what}s of {shown} ({when.lower()}), numbered left to right, top to bottom."
-            + (f" Classes: {', '.join(f'{i} {n}' for i, n in enumerate(CLASS_NAMES))}." if what == "class" else ""),
+            + (
+                f" Classes: {', '.join(f'{i} {n}' for i, n in enumerate(subject.class_names))}."
+                if what == "class"
+                else ""
+            ),
             output_format="PNG",
         )
     with results:
-        _one_unit(saved, target, unit, when)
+        _one_unit(saved, target, unit, when, subject.class_names)
     st.caption(source)
     st.markdown(_what_to_look_for(saved, target))
 
 
-def _one_unit(saved: fv.SavedFeatures, target: str, unit: int, when: str) -> None:
+def _one_unit(saved: fv.SavedFeatures, target: str, unit: int, when: str, names: tuple[str, ...]) -> None:
     """One filter: its synthetic picture trained and at initialisation, and its 9 strongest training patches."""
-    name = _unit_name(target, unit)
+    name = _unit_name(target, unit, names)
     pictures = [("After training", saved.trained[target])]
     if saved.initial is not None:
         pictures.append(("At initialisation (random)", saved.initial[target]))

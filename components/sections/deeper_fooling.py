@@ -21,7 +21,7 @@ from components.memo import once
 from components.presentation import beside, presenting
 from components.resources import fashion_mnist
 from components.sections.deeper import choose_test_image
-from components.sections.inspect import CHART_CONFIG, Subject
+from components.sections.inspect import CHART_CONFIG, Subject, fashion_only
 from components.sections.predict import drawing
 from components.session_keys import FOOLING_BRUSH, FOOLING_CANVAS, FOOLING_EPSILON, FOOLING_METHOD, FOOLING_SOURCE
 from models import adversarial as adv
@@ -154,6 +154,8 @@ def flip_text(flip: adv.Flip, method: adv.Method) -> str:
 
 def fooling_tab(subject: Subject) -> None:
     st.markdown(intro())
+    if not fashion_only(subject, "The Fooling tab"):
+        return
     try:
         adv.check_model(subject.model)
     except adv.AttackError as error:

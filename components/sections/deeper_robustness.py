@@ -18,7 +18,7 @@ from components.charts import robustness as charts
 from components.memo import once
 from components.resources import fashion_mnist, shift_test, shipped_model
 from components.sections.deeper import choose_test_image
-from components.sections.inspect import Subject, shipped_key
+from components.sections.inspect import Subject, fashion_only, shipped_key
 from components.session_keys import DEEPER_ROBUSTNESS_ASKED, DEEPER_ROBUSTNESS_COMPUTE
 from models import robustness as rb
 from models.card import DENSE_MODEL, SHIPPED_MODEL, ModelFileError
@@ -81,6 +81,8 @@ def robustness_tab(subject: Subject) -> None:
         f"{10 * PER_CLASS:,} test images ({PER_CLASS} of each class) as they are corrupted more and more; the "
         "first point is the clean images. A steep drop shows what the network relies on."
     )
+    if not fashion_only(subject, "The Robustness tab"):
+        return
     lines = chart_lines(subject)
     if lines is None:
         return

@@ -10,23 +10,28 @@ import streamlit as st
 from components.charts.filters import kernel_figure
 from components.query_state import Link
 from components.resources import learned_filters
+from components.sections.model_upload import upload_label
 from components.session_keys import (
     FILTERS_GRID_SIZE,
     FILTERS_KERNEL_SOURCE,
     FILTERS_LEARNED_EPOCH,
     FILTERS_LEARNED_INDEX,
+    FILTERS_LEARNED_NETWORK,
     FILTERS_LIBRARY,
     FILTERS_NORMALISE,
     filters_start_key,
     filters_text_key,
 )
+from components.training_jobs import learner_runs
 from models.card import ModelFileError
 from models.convolution import KernelError, kernel_to_text, normalise_kernel, parse_kernel, starting_kernels
 from models.kernels import KERNELS, most_similar_kernel
+from models.runs import TrainingRun
 
 KERNEL_SOURCES = ("Library", "Edit your own", "Learned by the network")
 LEARNED = KERNEL_SOURCES[2]
 GRID_SIZES = (3, 5, 7)
+SHIPPED = "shipped"  # the Network choice of the shipped course CNN (the others are uploaded runs' ids)
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +104,20 @@ def edited_kernel() -> tuple[np.ndarray, str] | None:
 
 
 def learned_kernel(linked_filter: int) -> tuple[np.ndarray, str, int] | None:
+    """A first-layer filter of the shipped CNN (over its epochs) or of a model the learner uploaded."""
+    uploaded = {run.run_id: run for run in learner_runs() if run.uploaded and run.config.get("first_conv")}
+    if uploaded:
+        options = [SHIPPED, *uploaded]
+        if st.session_state.get(FILTERS_LEARNED_NETWORK) not in options:
+            st.session_state[FILTERS_LEARNED_NETWORK] = SHIPPED
+        network = st.selectbox(
+            "Network",
+            options,
+            format_func=lambda k: "Shipped course CNN" if k == SHIPPED else upload_label(uploaded[k]),
+            key=FILTERS_LEARNED_NETWORK,
+        )
+        if network != SHIPPED:
+            return uploaded_kernel(uploaded[network], linked_filter)
     try:
         filters, labels = learned_filters()
     except (ModelFileError, ValueError) as error:
@@ -132,6 +151,38 @@ def learned_kernel(linked_filter: int) -> tuple[np.ndarray, str, int] | None:
     return weights, f"Filter {index} {when}", index
 
 
+def uploaded_kernel(run: TrainingRun, linked_filter: int) -> tuple[np.ndarray, str, int] | None:
+    """One kernel of an uploaded model's first Conv2D layer, as saved when it was uploaded."""
+    kernels, layer = run.first_conv_kernels, run.config["first_conv"]
+    if kernels is None:
+        st.error(f"{run.name}: its first-layer kernels were not saved.")
+        return None
+    if kernels.shape[0] != kernels.shape[1]:
+        st.error(
+            f"{run.name}: {layer}'s kernels are {kernels.shape[0]}x{kernels.shape[1]}; this page slides square "
+            "kernels only."
+        )
+        return None
+    count, size = kernels.shape[3], kernels.shape[0]
+    if st.session_state.get(FILTERS_LEARNED_INDEX, 0) >= count:
+        st.session_state[FILTERS_LEARNED_INDEX] = 0
+    index = st.selectbox(
+        f"Filter of {layer} ({count} filters, {size}x{size})",
+        range(count),
+        index=min(linked_filter, count - 1),
+        format_func=lambda i: f"Filter {i}",
+        key=FILTERS_LEARNED_INDEX,
+    )
+    st.caption(
+        f"The weights of filter {index} of your model's layer {layer}, as uploaded (without the layer's bias)."
+        " There is no training history to replay: the model was trained elsewhere."
+    )
+    return kernels[:, :, 0, index], f"{run.name}, {layer} filter {index}", index
+
+
 def learned_chosen() -> bool:
-    """Whether the kernel is one the network learned (the page then shows the learned filters' section)."""
-    return st.session_state.get(FILTERS_KERNEL_SOURCE) == LEARNED
+    """Whether the kernel is one the shipped network learned (the page then shows the learned filters' section)."""
+    return (
+        st.session_state.get(FILTERS_KERNEL_SOURCE) == LEARNED
+        and st.session_state.get(FILTERS_LEARNED_NETWORK, SHIPPED) == SHIPPED
+    )

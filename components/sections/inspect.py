@@ -17,6 +17,7 @@ import streamlit as st
 from components.memo import once
 from components.query_state import Choice, Indices, Link
 from components.resources import fashion_mnist, model_card, shipped_model
+from components.sections.model_upload import upload_label
 from components.session_keys import (
     INSPECT_CELL_COUNT,
     INSPECT_CELL_FILTER,
@@ -121,7 +122,7 @@ def class_name(index: int) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Subject:
-    """The model being inspected and the key its cached results are stored under."""
+    """The model being inspected, the key its cached results are stored under, and the names of its classes."""
 
     key: str
     model: keras.Model
@@ -131,6 +132,28 @@ class Subject:
     def own_classes(self) -> bool:
         """True for a run trained on other classes than Fashion-MNIST's (the learner's own images)."""
         return self.class_names != CLASS_NAMES
+
+    @property
+    def fashion(self) -> bool:
+        """Whether it classifies Fashion-MNIST's 10 classes, so the test set's labels are its answers."""
+        return self.class_names == CLASS_NAMES
+
+
+UPLOAD_HINT = "Runs you train on the Training page and models you upload ([Inspect](inspect), *Use your own model*)"
+UPLOAD_HINT_HERE = "Runs you train on the Training page and models you upload (*Use your own model*, above)"
+
+
+def fashion_only(subject: Subject, view: str) -> bool:
+    """True for a Fashion-MNIST classifier; otherwise a plain message that `view` needs one, and False."""
+    if subject.fashion:
+        return True
+    st.info(
+        f"{view} needs a classifier of Fashion-MNIST's 10 classes, as it compares the answers with the test "
+        f"images' labels; this model predicts {len(subject.class_names)} classes "
+        f"({', '.join(subject.class_names[:4])}{', ...' if len(subject.class_names) > 4 else ''}).",
+        icon=":material/info:",
+    )
+    return False
 
 
 def choose_model(key: str = INSPECT_MODEL) -> Subject:
@@ -143,14 +166,17 @@ def choose_model(key: str = INSPECT_MODEL) -> Subject:
     labels = [shipped_label]
     for run in runs:
         accuracy = f", {run.test_accuracy:.2%} test accuracy" if run.test_accuracy is not None else ""
-        labels.append(f"Training run: {run.name}{accuracy}")
+        labels.append(upload_label(run) if run.uploaded else f"Training run: {run.name}{accuracy}")
     if st.session_state.get(key, 0) >= len(labels):
         st.session_state[key] = 0
     if len(labels) == 1:
-        st.caption(f"Model: {shipped_label}. Runs you train on the Training page appear here too.")
+        hint = UPLOAD_HINT_HERE if key == INSPECT_MODEL else UPLOAD_HINT
+        st.caption(f"Model: {shipped_label}. {hint} appear here too.")
         choice = 0
     else:
         choice = st.selectbox("Model", range(len(labels)), format_func=labels.__getitem__, key=key)
+        if key != INSPECT_MODEL:
+            st.caption(f"{UPLOAD_HINT} are listed here.")
     if choice == 0:
         return Subject(shipped_key(), shipped_model())
     run = runs[choice - 1]

@@ -11,7 +11,7 @@ import streamlit as st
 from components.charts.inspect import embedding_figure, gallery_figure, item_label, projection_text
 from components.memo import once
 from components.resources import fashion_mnist
-from components.sections.inspect import CHART_CONFIG, PROJECTIONS, Subject, evaluation, open_in_why
+from components.sections.inspect import CHART_CONFIG, PROJECTIONS, Subject, evaluation, fashion_only, open_in_why
 from components.session_keys import INSPECT_EMBEDDING_WHY, INSPECT_PROJECTION, inspect_embedding_chart
 from models import inspection as ins
 from models.data import CLASS_NAMES
@@ -53,6 +53,8 @@ def tsne_projection(subject: Subject, result: ins.Evaluation) -> ins.Projection:
 
 
 def embedding_tab(subject: Subject) -> None:
+    if not fashion_only(subject, "The embedding, coloured by the test images' classes,"):
+        return
     (_, _), (x_test, y_test) = fashion_mnist()
     result = evaluation(subject)
     st.markdown(

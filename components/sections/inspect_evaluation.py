@@ -26,6 +26,7 @@ from components.sections.inspect import (
     class_name,
     evaluation,
     explained,
+    fashion_only,
     filter_count,
     open_in_why,
 )
@@ -48,6 +49,8 @@ def select_confusion_cell() -> None:
 
 
 def evaluation_tab(subject: Subject) -> None:
+    if not fashion_only(subject, "The evaluation"):
+        return
     result = evaluation(subject)
     left, middle, right = st.columns(3)
     left.metric("Test accuracy", f"{result.accuracy:.2%}")

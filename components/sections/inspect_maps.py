@@ -50,10 +50,11 @@ if TYPE_CHECKING:
     import keras
 
 
-def feature_maps_tab(model: keras.Model) -> list[int] | None:
+def feature_maps_tab(model: keras.Model, class_names: tuple[str, ...] = CLASS_NAMES) -> list[int] | None:
     """Feature maps of chosen test images, the map with one number in every layer, then all maps of one layer.
 
-    Returns the test images shown (None after an error)."""
+    `class_names` are the model's classes (its row labels' predictions). Returns the test images shown (None
+    after an error)."""
     (_, _), (x_test, y_test) = fashion_mnist()
     layers = ins.spatial_layers(model)
     if not layers:
@@ -89,7 +90,7 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
     )
     outputs = activations(model, indices, [*layers, model.layers[-1].name])
     probabilities = outputs[model.layers[-1].name]
-    labels, wrong = prediction_labels(indices, y_test, probabilities, CLASS_NAMES)
+    labels, wrong = prediction_labels(indices, y_test, probabilities, CLASS_NAMES, class_names)
     columns = [GridColumn("input 28x28", x_test[indices] / 255.0, "image")]
     kinds = [(name, type(model.get_layer(name)).__name__) for name in layers]
     columns += [
@@ -100,7 +101,12 @@ def feature_maps_tab(model: keras.Model) -> list[int] | None:
     st.caption(
         channel_caption([(name, kind, weights_shape(model.get_layer(name))) for name, kind in kinds], number)
         + " One colour range per column; hover for values. "
-        "Row labels: test index, true class → predicted class and its probability."
+        + (
+            "Row labels: test index, true class → predicted class and its probability."
+            if class_names == CLASS_NAMES
+            else "Row labels: test index, its Fashion-MNIST class → this model's answer among its own "
+            f"{len(class_names)} classes and its probability."
+        )
         + (
             f" Misclassified: {', '.join(wrong)}; compare {'its' if len(wrong) == 1 else 'their'} maps with the others."
             if wrong

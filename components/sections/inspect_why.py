@@ -38,24 +38,33 @@ def why_tab(subject: Subject) -> None:
     st.markdown(why_text(layer, (0, 0) if layer is None else tuple(model.get_layer(layer).output.shape[1:3])))
     chosen, classes, said = st.columns([1, 1, 2])
     index = chosen.number_input("Test image index (0-9999)", 0, len(y_test) - 1, step=1, key=INSPECT_INDEX)
-    options = [PREDICTED, *range(len(CLASS_NAMES))]
+    names = subject.class_names
+    options = [PREDICTED, *range(len(names))]
+    if st.session_state.get(INSPECT_CLASS_TO_EXPLAIN, PREDICTED) not in options:
+        st.session_state[INSPECT_CLASS_TO_EXPLAIN] = PREDICTED
     explain = classes.selectbox(
         "Explain the score of",
         options,
         key=INSPECT_CLASS_TO_EXPLAIN,
-        format_func=lambda c: "its predicted class" if c == PREDICTED else CLASS_NAMES[c],
+        format_func=lambda c: "its predicted class" if c == PREDICTED else names[c],
     )
     image = x_test[index : index + 1]
     class_index = None if explain == PREDICTED else explain
     heat = explained(subject, "saliency", [index], class_index)
     probabilities = heat.probabilities[0]
     predicted = int(probabilities.argmax())
-    verdict = "right" if predicted == y_test[index] else "wrong"
     target = int(heat.classes[0])
-    said.markdown(
-        f"True class **{CLASS_NAMES[y_test[index]]}**; predicted **{CLASS_NAMES[predicted]}** "
-        f"({probabilities[predicted]:.1%}): {verdict}. Heat maps for the score of **{CLASS_NAMES[target]}**:"
-    )
+    if subject.fashion:
+        verdict = "right" if predicted == y_test[index] else "wrong"
+        said.markdown(
+            f"True class **{CLASS_NAMES[y_test[index]]}**; predicted **{names[predicted]}** "
+            f"({probabilities[predicted]:.1%}): {verdict}. Heat maps for the score of **{names[target]}**:"
+        )
+    else:
+        said.markdown(
+            f"A Fashion-MNIST **{CLASS_NAMES[y_test[index]]}**; this model, with its own {len(names)} classes, says "
+            f"**{names[predicted]}** ({probabilities[predicted]:.1%}). Heat maps for the score of **{names[target]}**:"
+        )
     grid = st.container()
     occlusion_settings, smooth_settings = st.columns(2)
     patch_box, stride_box = occlusion_settings.columns(2)
@@ -75,7 +84,9 @@ def why_tab(subject: Subject) -> None:
         once(
             subject.key,
             ("probabilities", int(index), class_index),
-            functools.partial(probability_figure, probabilities, CLASS_NAMES, int(y_test[index])),
+            functools.partial(
+                probability_figure, probabilities, names, int(y_test[index]) if subject.fashion else None
+            ),
         ),
         config=CHART_CONFIG,
     )
@@ -108,7 +119,7 @@ def why_tab(subject: Subject) -> None:
     grid.plotly_chart(figure, config=CHART_CONFIG)
     for problem in problems:
         grid.error(problem)
-    text = attribution_text(occlusion, smooth, CLASS_NAMES[target])
+    text = attribution_text(occlusion, smooth, names[target])
     if text:
         notes.markdown(text)
 

@@ -27,7 +27,7 @@ from components.charts.predict import (
 )
 from components.image_picker import UPLOAD_TYPES, decode_upload
 from components.memo import once
-from components.resources import fashion_mnist, shipped_model
+from components.resources import fashion_mnist
 from components.session_keys import (
     PREDICT_BRUSH,
     PREDICT_CAMERA,
@@ -40,7 +40,6 @@ from components.session_keys import (
     PREDICT_LAYER,
     PREDICT_UPLOAD,
 )
-from models.card import SHIPPED_MODEL
 from models.data import CLASS_NAMES
 from models.images import ImageError
 from models.neighbours import INDEX_SIZE, NeighbourIndex, build_index, nearest
@@ -57,15 +56,13 @@ TOP_K = 5
 # ---------------------------------------------------------------- computed once, or apart from the drawing
 
 
-def shipped_model_key() -> str:
-    """The shipped model's cache key: its file and modification time (a new file is a new key)."""
-    return f"{SHIPPED_MODEL}:{SHIPPED_MODEL.stat().st_mtime_ns}"
-
-
-@st.cache_resource(show_spinner=f"Embedding {INDEX_SIZE:,} training images (once per server)...")
-def neighbour_index(model_key: str) -> NeighbourIndex:
+@st.cache_resource(
+    show_spinner=f"Embedding {INDEX_SIZE:,} training images (once per server and model)...", max_entries=4
+)
+def neighbour_index(model_key: str, _model) -> NeighbourIndex:
+    """The nearest-neighbour index of the model `model_key` names (components.sections.inspect's Subject key)."""
     (x_train, y_train), _ = fashion_mnist()
-    return build_index(shipped_model(), x_train, y_train)
+    return build_index(_model, x_train, y_train)
 
 
 @st.cache_data(show_spinner=False, max_entries=len(CLASS_NAMES))
@@ -258,20 +255,36 @@ def prediction_section(
 def feature_maps(prepared: Preprocessed, outputs: dict, spatial: list[str]) -> None:
     """3.: its filter and layer controls rerun only this section."""
     st.subheader("3. Feature maps of this input")
+    if not spatial:
+        st.info("This model has no convolution or pooling layers, so it makes no feature maps.")
+        return
     channels = min(outputs[name].shape[-1] for name in spatial)
+    if st.session_state.get(PREDICT_LAYER) not in (None, *spatial):  # another model's layer
+        del st.session_state[PREDICT_LAYER]
+    if st.session_state.get(PREDICT_FILTER, 0) > channels - 1:
+        st.session_state[PREDICT_FILTER] = channels - 1
     controls, maps = st.columns([1, 3])
-    number = controls.number_input("Filter number", 0, channels - 1, 1, step=1, key=PREDICT_FILTER)
+    number = controls.number_input("Filter number", 0, channels - 1, min(1, channels - 1), step=1, key=PREDICT_FILTER)
     layer = controls.radio("Layer for all maps", spatial, key=PREDICT_LAYER)
     for figure in feature_map_figures(prepared.network_input, outputs, spatial, number, layer):
         maps.plotly_chart(figure, config=CHART_CONFIG)
     controls.caption(f"Top: filter {number} after each layer. Below: all {outputs[layer].shape[-1]} maps of {layer}.")
 
 
-def neighbours_section(result: Classification, model_key: str, input_key: str) -> None:
-    """4.: the training images whose embedding is nearest this input's."""
+def neighbours_section(
+    result: Classification, model, model_key: str, input_key: str, names: Sequence[str] = CLASS_NAMES
+) -> None:
+    """4.: the training images whose embedding is nearest this input's (`names`: the model's classes)."""
     st.subheader("4. Looks most like these training images")
+    if list(names) != list(CLASS_NAMES):
+        st.info(
+            f"This model has its own {len(names)} classes, not Fashion-MNIST's 10: its nearest training images are "
+            "found only for Fashion-MNIST classifiers, whose answers can be checked against those images' labels.",
+            icon=":material/info:",
+        )
+        return
     (x_train, y_train), _ = fashion_mnist()
-    index = neighbour_index(model_key)
+    index = neighbour_index(model_key, model)
     found, similarity = nearest(index, result.outputs[result.embedding][0], NEIGHBOURS)
     titles = [f"{CLASS_NAMES[y_train[i]]}<br>#{i} · {s:.3f}" for i, s in zip(found, similarity)]
     st.plotly_chart(

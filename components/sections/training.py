@@ -248,7 +248,7 @@ def tour_view() -> dict[str, str]:
     )
     jobs.start_error()
     jobs.live()
-    runs = jobs.learner_runs()
+    runs = jobs.trained_runs()
     if runs:
         run = runs[-1]
         st.markdown(f"**{run.name}**")
