@@ -42,14 +42,6 @@ if INSPECT_TAB not in st.session_state:  # the page has just been opened: the li
     open_link(link)
 upload_section()
 subject = choose_model()
-if subject.own_classes:  # the other tabs look at Fashion-MNIST's 10,000 labelled test images
-    st.info(
-        f"This run was trained on your own images ({', '.join(subject.class_names)}), so the tabs that judge it on "
-        "Fashion-MNIST's labelled test images are off; its learned filters are below. Try it on the Predict page.",
-        icon=":material/info:",
-    )
-    learned_filters_tab(subject)
-    st.stop()
 tabs = st.tabs(TABS, key=INSPECT_TAB, on_change="rerun")
 for slug, tab in zip(TAB_SLUGS, tabs):
     if tab.open:

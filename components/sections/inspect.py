@@ -129,11 +129,6 @@ class Subject:
     class_names: tuple[str, ...] = CLASS_NAMES
 
     @property
-    def own_classes(self) -> bool:
-        """True for a run trained on other classes than Fashion-MNIST's (the learner's own images)."""
-        return self.class_names != CLASS_NAMES
-
-    @property
     def fashion(self) -> bool:
         """Whether it classifies Fashion-MNIST's 10 classes, so the test set's labels are its answers."""
         return self.class_names == CLASS_NAMES
