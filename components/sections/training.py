@@ -12,8 +12,8 @@ import streamlit as st
 from components import training_jobs as jobs
 from components.query_state import Choice, Integer, Link, link_update
 from components.resources import model_card
-from components.sections import training_regularise as regularise
 from components.sections import training_own_data as own
+from components.sections import training_regularise as regularise
 from components.session_keys import (
     ARCHITECTURE_CONFIG,
     TOUR_TRAIN,
