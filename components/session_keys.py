@@ -1,5 +1,7 @@
 """Every session-state and widget key, declared once: pages, components and tests import them from here."""
 
+import hashlib
+
 # ---------------------------------------------------------------- shared by several pages
 IMAGE_SOURCE = "image_source"  # the chosen input image, shared by the Filters and Pooling pages
 LEARNER = "learner_token"  # str: who this browser is (components.learner); keys the saved runs and jobs
@@ -136,7 +138,7 @@ TRAINING_OWN_WAY = "training_own_way"  # radio: upload a zip / build the dataset
 TRAINING_BUILDER_COUNT = "training_builder_count"  # number_input: how many classes the builder names
 TRAINING_BUILDER_NAMES = "training_builder_names"  # list[str]: the 10 class names typed (kept while hidden)
 TRAINING_BUILDER_EXAMPLES = "training_builder_examples"  # list of 10 lists of uint8 28x28 arrays, one per class
-TRAINING_BUILDER_CLASS = "training_builder_class"  # radio: the class (0-9) examples are added to
+TRAINING_BUILDER_CLASS = "training_builder_class"  # int: the class slot (0-9) examples are added to
 TRAINING_BUILDER_SOURCE = "training_builder_source"  # segmented_control: Draw / Camera / Upload
 TRAINING_BUILDER_BRUSH = "training_builder_brush"  # slider: the drawing's brush size
 TRAINING_BUILDER_ROUND = "training_builder_round"  # int: bumped after each add, so the canvas and uploader empty
@@ -153,6 +155,12 @@ TRAINING_BUILDER_USE = "training_builder_use"  # button: Use this dataset (saved
 def training_builder_name(slot: int) -> str:
     """text_input: the name of the builder's class in this slot (0-9)."""
     return f"training_builder_name_{slot}"
+
+
+def training_builder_class(labels: str) -> str:
+    """radio: the class examples are added to; its labels (names and counts) are part of the key, since a radio's
+    value is its label."""
+    return f"training_builder_class_{hashlib.sha256(labels.encode()).hexdigest()[:12]}"
 
 
 def training_builder_canvas(round_: int) -> str:

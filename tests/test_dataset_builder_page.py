@@ -19,7 +19,6 @@ from streamlit.testing.v1 import AppTest
 from components.session_keys import (
     TRAINING_BUILDER_ADD,
     TRAINING_BUILDER_CAMERA,
-    TRAINING_BUILDER_CLASS,
     TRAINING_BUILDER_COUNT,
     TRAINING_BUILDER_EXAMPLES,
     TRAINING_BUILDER_REMOVE,
@@ -76,12 +75,16 @@ def builder(names: list[str]) -> AppTest:
     return checked(app.run())
 
 
+def class_radio(app: AppTest):
+    return next(r for r in app.radio if r.label == "Add examples to")
+
+
 def use_button(app: AppTest):
     return next(b for b in app.button if b.label == "Use this dataset")
 
 
 def upload(app: AppTest, slot: int, files: list[bytes]) -> AppTest:
-    app.radio(key=TRAINING_BUILDER_CLASS).set_value(slot)
+    class_radio(app).set_value(slot)
     app.button_group(key=TRAINING_BUILDER_SOURCE).set_value("Upload").run()
     uploader = next(u for u in app.file_uploader if u.key.startswith("training_builder_upload"))
     uploader.set_value([(f"{slot}-{i}.png", data, "image/png") for i, data in enumerate(files)])
@@ -157,7 +160,7 @@ def test_build_three_classes_preview_remove_use_and_train(fashion):
         np.testing.assert_array_equal(shown, pixels)
 
     trousers = real_items("Trouser", 10)
-    app.radio(key=TRAINING_BUILDER_CLASS).set_value(2)
+    class_radio(app).set_value(2)
     app.button_group(key=TRAINING_BUILDER_SOURCE).set_value("Draw").run()
     assert next(b for b in app.button if b.key == TRAINING_BUILDER_ADD).disabled  # an empty canvas adds nothing
     drawn = canvas_png(trousers[0])

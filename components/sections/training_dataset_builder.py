@@ -40,6 +40,7 @@ from components.session_keys import (
     TRAINING_BUILDER_USE,
     TRAINING_OWN,
     training_builder_canvas,
+    training_builder_class,
     training_builder_name,
     training_builder_upload,
 )
@@ -173,7 +174,7 @@ def name_section() -> list[str]:
     """How many classes and their names, with a message for each problem; the names shown."""
     typed = names()
     st.session_state.setdefault(TRAINING_BUILDER_COUNT, DEFAULT_CLASSES)
-    count = st.number_input("Classes", od.MIN_CLASSES, od.MAX_CLASSES, key=TRAINING_BUILDER_COUNT)
+    count = st.columns(5)[0].number_input("Classes", od.MIN_CLASSES, od.MAX_CLASSES, key=TRAINING_BUILDER_COUNT)
     columns = st.columns(5)
     for slot in range(count):
         key = training_builder_name(slot)
@@ -227,11 +228,12 @@ def examples_section(slot: int, name: str) -> None:
         caption=[str(n) for n in range(1, len(shown) + 1)],
         output_format="PNG",
     )
-    row = st.columns([3, 1], vertical_alignment="bottom")
+    row = st.columns([3, 2], vertical_alignment="bottom")
     row[0].multiselect("Examples to remove", range(1, len(shown) + 1), key=TRAINING_BUILDER_REMOVE_CHOICE)
     row[1].button(
         "Remove",
         key=TRAINING_BUILDER_REMOVE,
+        width="stretch",
         icon=":material/delete:",
         disabled=not st.session_state.get(TRAINING_BUILDER_REMOVE_CHOICE),
         on_click=remove_chosen,
@@ -290,6 +292,25 @@ def use_section(shown_names: list[str]) -> None:
         st.caption("Your examples differ from the dataset Train uses now: press Use this dataset to train on them.")
 
 
+def chosen_class(shown_names: list[str]) -> int:
+    """The class examples are added to, chosen by its name and count. A radio's value is its label, so a new label
+    (a count or a name changed) is a new radio, opened on the class kept in TRAINING_BUILDER_CLASS."""
+    kept = examples()
+    labels = [f"{name or f'Class {slot + 1}'} ({len(kept[slot])})" for slot, name in enumerate(shown_names)]
+    chosen = st.session_state.get(TRAINING_BUILDER_CLASS, 0)
+    chosen = chosen if 0 <= chosen < len(labels) else 0
+    slot = st.radio(
+        "Add examples to",
+        range(len(labels)),
+        index=chosen,
+        format_func=labels.__getitem__,
+        horizontal=True,
+        key=training_builder_class("\n".join(labels)),
+    )
+    st.session_state[TRAINING_BUILDER_CLASS] = slot
+    return slot
+
+
 def builder_section() -> None:
     """Name the classes, add examples to each, see them after Predict's preprocessing, then use the dataset."""
     st.caption(
@@ -298,22 +319,13 @@ def builder_section() -> None:
         "pad to a square, 28x28, invert a light background) and is kept as the 28x28 image the network will see."
     )
     shown_names = name_section()
-    if st.session_state.get(TRAINING_BUILDER_CLASS, 0) >= len(shown_names):
-        st.session_state[TRAINING_BUILDER_CLASS] = 0
-    kept = examples()
-    slot = st.radio(
-        "Add examples to",
-        range(len(shown_names)),
-        format_func=lambda s: f"{shown_names[s] or f'Class {s + 1}'} ({len(kept[s])})",
-        horizontal=True,
-        key=TRAINING_BUILDER_CLASS,
-    )
+    slot = chosen_class(shown_names)
     name = shown_names[slot] or f"Class {slot + 1}"
     left, right = st.columns([2, 3], gap="medium")
     with left:
         add_section(slot, name)
     with right:
         examples_section(slot, name)
-        steps_section()
+    steps_section()
     counts_section(shown_names)
     use_section(shown_names)
