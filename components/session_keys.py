@@ -1,5 +1,7 @@
 """Every session-state and widget key, declared once: pages, components and tests import them from here."""
 
+import hashlib
+
 # ---------------------------------------------------------------- shared by several pages
 IMAGE_SOURCE = "image_source"  # the chosen input image, shared by the Filters and Pooling pages
 LEARNER = "learner_token"  # str: who this browser is (components.learner); keys the saved runs and jobs
@@ -134,6 +136,43 @@ TRAINING_DROPOUT = "training_dropout"  # select_slider: the dropout rate after t
 TRAINING_L2 = "training_l2"  # select_slider: L2 weight decay on every kernel
 TRAINING_EARLY = "training_early"  # toggle: early stopping on validation loss
 TRAINING_AUGMENT_PREVIEW = "training_augment_preview"  # toggle: show the augmented training images
+TRAINING_OWN_WAY = "training_own_way"  # radio: upload a zip / build the dataset here
+TRAINING_BUILDER_COUNT = "training_builder_count"  # number_input: how many classes the builder names
+TRAINING_BUILDER_NAMES = "training_builder_names"  # list[str]: the 10 class names typed (kept while hidden)
+TRAINING_BUILDER_EXAMPLES = "training_builder_examples"  # list of 10 lists of uint8 28x28 arrays, one per class
+TRAINING_BUILDER_CLASS = "training_builder_class"  # int: the class slot (0-9) examples are added to
+TRAINING_BUILDER_SOURCE = "training_builder_source"  # segmented_control: Draw / Camera / Upload
+TRAINING_BUILDER_BRUSH = "training_builder_brush"  # slider: the drawing's brush size
+TRAINING_BUILDER_ROUND = "training_builder_round"  # int: bumped after each add, so the canvas and uploader empty
+TRAINING_BUILDER_ADD = "training_builder_add"  # button: add the drawing
+TRAINING_BUILDER_CAMERA = "training_builder_camera"  # camera_input: each new snapshot is added
+TRAINING_BUILDER_LAST = "training_builder_last"  # dict: the last example's file, class and label, for its steps
+TRAINING_BUILDER_NOTES = "training_builder_notes"  # list[str]: why files of the last add were not added
+TRAINING_BUILDER_STEPS = "training_builder_steps"  # toggle: every preprocessing step of the last example
+TRAINING_BUILDER_REMOVE_CHOICE = "training_builder_remove_choice"  # multiselect: example numbers to remove
+TRAINING_BUILDER_REMOVE = "training_builder_remove"  # button: remove them
+TRAINING_BUILDER_USE = "training_builder_use"  # button: Use this dataset (saved like an uploaded zip)
+
+
+def training_builder_name(slot: int) -> str:
+    """text_input: the name of the builder's class in this slot (0-9)."""
+    return f"training_builder_name_{slot}"
+
+
+def training_builder_class(labels: str) -> str:
+    """radio: the class examples are added to; its labels (names and counts) are part of the key, since a radio's
+    value is its label."""
+    return f"training_builder_class_{hashlib.sha256(labels.encode()).hexdigest()[:12]}"
+
+
+def training_builder_canvas(round_: int) -> str:
+    """The builder's drawing canvas; a new round (after an add) is a new, empty canvas."""
+    return f"training_builder_canvas_{round_}"
+
+
+def training_builder_upload(round_: int) -> str:
+    """file_uploader: the builder's single images; a new round (after an add) is an empty uploader."""
+    return f"training_builder_upload_{round_}"
 
 
 def training_cancel(job_id: int) -> str:

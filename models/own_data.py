@@ -23,6 +23,7 @@ import unicodedata
 import uuid
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -30,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from models.images import ImageError, load_image
-from models.preprocess import PreprocessError, preprocess
+from models.preprocess import Preprocessed, PreprocessError, preprocess
 
 # The limits, stated on the Training page as they are here.
 MIN_CLASSES, MAX_CLASSES = 2, 10
@@ -191,9 +192,26 @@ def clean_class_name(folder: str) -> str:
     return name
 
 
+def prepare(data: bytes) -> Preprocessed:
+    """One image file through Predict's pipeline, every step kept (`models.preprocess.preprocess` of the decoded
+    picture, Predict's defaults). ImageError/PreprocessError."""
+    return preprocess(load_image(data, max_pixels=MAX_PIXELS))
+
+
 def to_pixels(data: bytes) -> np.ndarray:
     """One image file through Predict's pipeline: uint8 (28, 28), light on black. ImageError/PreprocessError."""
-    return preprocess(load_image(data, max_pixels=MAX_PIXELS)).pixels
+    return prepare(data).pixels
+
+
+def too_few(class_names: Sequence[str], counts: Sequence[int]) -> str | None:
+    """What is wrong when a class has fewer than MIN_PER_CLASS images (no full stop), or None."""
+    few = [f"{name!r} ({count})" for name, count in zip(class_names, counts) if count < MIN_PER_CLASS]
+    return f"Too few usable images in {', '.join(few)}: each class needs at least {MIN_PER_CLASS}" if few else None
+
+
+def too_many(total: int, holder: str) -> str | None:
+    """What is wrong when a dataset has more than MAX_IMAGES images ("The zip holds ..."), or None."""
+    return f"{holder} {total:,} images; the limit is {MAX_IMAGES:,}." if total > MAX_IMAGES else None
 
 
 def read_zip(data: bytes, name: str = "my images") -> OwnDataset:
@@ -250,8 +268,8 @@ def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: 
         )
     if len(folders) > MAX_CLASSES:
         raise DatasetError(f"The zip holds {len(folders)} class folders; the limit is {MAX_CLASSES}.")
-    if len(placed) > MAX_IMAGES:
-        raise DatasetError(f"The zip holds {len(placed):,} images; the limit is {MAX_IMAGES:,}.")
+    if (many := too_many(len(placed), "The zip holds")) is not None:
+        raise DatasetError(many)
     order = sorted(folders.values(), key=lambda f: (clean_class_name(f).casefold(), f))
     index = {folder: i for i, folder in enumerate(order)}
     pixels, labels, names, unreadable, empty = [], [], [], [], []
@@ -279,10 +297,9 @@ def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: 
         skipped.append(f"Hold nothing that stands out from the background, so left out: {_quoted(empty)}.")
     class_names = tuple(clean_class_name(f) for f in order)
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(order))
-    few = [f"{class_names[i]!r} ({counts[i]})" for i in range(len(order)) if counts[i] < MIN_PER_CLASS]
-    if few:
+    if (few := too_few(class_names, [int(c) for c in counts])) is not None:
         raise DatasetError(
-            f"Too few usable images in {', '.join(few)}: each class needs at least {MIN_PER_CLASS}"
+            few
             + (" (skipped files are named below)." if skipped else ".")
             + ("" if not skipped else " " + " ".join(skipped))
         )
@@ -293,6 +310,74 @@ def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: 
         class_names=class_names,
         files=tuple(names),
         skipped=tuple(skipped),
+    )
+
+
+# ---------------------------------------------------------------- a dataset built on the page, one example at a time
+
+FORBIDDEN_NAME_CHARACTERS = '/\\:*?"<>|'  # a class name becomes a folder name in the zip, on any system
+
+
+def class_name_problems(names: Sequence[str]) -> list[str]:
+    """What is wrong with the class names a learner typed, in words (an empty list: nothing). Each name must be
+    what `read_zip` would read back as that class from the zip `to_zip` writes: tidied as a folder's name
+    (`clean_class_name`), a safe folder name there, not a system folder the reader skips, distinct apart from case."""
+    problems: list[str] = []
+    if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
+        problems.append(f"Name {MIN_CLASSES} to {MAX_CLASSES} classes, not {len(names)}.")
+    seen: dict[str, int] = {}
+    for number, typed in enumerate(names, start=1):
+        name = " ".join(unicodedata.normalize("NFC", typed).split())
+        folder = f"{name}/0000.png"
+        if not name:
+            problems.append(f"Class {number} has no name: type one.")
+        elif len(name) > MAX_NAME_CHARS:
+            problems.append(f"Class {number}'s name is {len(name)} characters long; the limit is {MAX_NAME_CHARS}.")
+        elif any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
+            problems.append(f"Class {number}'s name holds a control character: type it again without.")
+        elif bad := sorted({c for c in name if c in FORBIDDEN_NAME_CHARACTERS}):
+            problems.append(
+                f"{name!r} holds {' '.join(bad)}: a class name becomes a folder name in the zip, so it may not "
+                f"hold any of {' '.join(FORBIDDEN_NAME_CHARACTERS)}."
+            )
+        elif _unsafe_path(folder) is not None or set(name) == {"."} or JUNK.search(folder):
+            problems.append(f"{name!r} cannot be a folder name in the zip (a system or hidden name): choose another.")
+        elif (first := seen.setdefault(name.casefold(), number)) != number:
+            problems.append(f"Classes {first} and {number} are both named {name!r} (apart from case): name each once.")
+    return problems
+
+
+def from_examples(class_names: Sequence[str], examples: Sequence[Sequence[np.ndarray]], name: str) -> OwnDataset:
+    """The dataset of examples made on the page, one list of uint8 (28, 28) images (already through Predict's
+    pipeline) per class; DatasetError for anything `read_zip` would refuse, with its limits and messages. Classes
+    are ordered as `read_zip` orders a zip's folders (by name, ignoring case), so the zip `to_zip` writes reads back
+    with the same labels."""
+    if problems := class_name_problems(class_names):
+        raise DatasetError(" ".join(problems))
+    if len(examples) != len(class_names):
+        raise DatasetError(f"{len(class_names)} class names but {len(examples)} lists of examples.")
+    for images in examples:
+        for image in images:
+            if np.asarray(image).shape != (28, 28) or np.asarray(image).dtype != np.uint8:
+                raise DatasetError(
+                    f"An example is {np.asarray(image).dtype} {np.asarray(image).shape}, not uint8 28x28."
+                )
+    names = [" ".join(unicodedata.normalize("NFC", n).split()) for n in class_names]
+    if (many := too_many(sum(len(images) for images in examples), "The dataset holds")) is not None:
+        raise DatasetError(many)
+    order = sorted(range(len(names)), key=lambda i: (names[i].casefold(), names[i]))
+    ordered = tuple(names[i] for i in order)
+    if (few := too_few(ordered, [len(examples[i]) for i in order])) is not None:
+        raise DatasetError(few + ".")
+    pixels = [np.asarray(image) for i in order for image in examples[i]]
+    labels = [label for label, i in enumerate(order) for _ in examples[i]]
+    files = [f"{names[i]}/{number:04d}.png" for i in order for number in range(len(examples[i]))]
+    return OwnDataset(
+        name=name,
+        images=np.stack(pixels).astype(np.uint8),
+        labels=np.asarray(labels, dtype=np.int64),
+        class_names=ordered,
+        files=tuple(files),
     )
 
 

@@ -50,6 +50,7 @@ SOURCES = ["Examples", "Draw", "Upload", "Camera"]
 INVERT_LABELS: dict[str, Invert] = {"Auto": "auto", "On": "on", "Off": "off"}
 EXAMPLE_SPOTS = [(20, 30), (60, 130), (30, 110), (70, 40), (15, 140), (50, 80)]  # (top, left) on the "photo"
 NEIGHBOURS = 8
+DRAW_PROMPT = "Draw an item with the mouse (a T-shirt, trousers, a bag ...); fill it in."
 TOP_K = 5
 
 
@@ -144,9 +145,10 @@ def picture(source: str) -> tuple[np.ndarray, str] | None:
     return pixels, caption + (" " + "; ".join(notes) + "." if notes else "")
 
 
-def drawing(brush_key: str, canvas_key: str) -> bytes | None:
-    """A brush-size slider and a 280x280 canvas (black on white); the drawing as PNG bytes, or None (with a note
-    saying what to draw) while it is empty. The Deeper page's Fooling tab draws one too, with its own keys."""
+def drawing(brush_key: str, canvas_key: str, *, prompt: str = DRAW_PROMPT) -> bytes | None:
+    """A brush-size slider and a 280x280 canvas (black on white); the drawing as PNG bytes, or None (with the
+    prompt saying what to draw) while it is empty. The Deeper page's Fooling tab and the Training page's dataset
+    builder draw one too, with their own keys."""
     # imported here: the canvas registers itself with a running Streamlit server, so importing it anywhere
     # else (a test, a plain interpreter) fails
     from streamlit_drawable_canvas import st_canvas
@@ -162,7 +164,7 @@ def drawing(brush_key: str, canvas_key: str) -> bytes | None:
         key=canvas_key,
     )
     if canvas.image_bytes is None:
-        st.info("Draw an item with the mouse (a T-shirt, trousers, a bag ...); fill it in.", icon=":material/draw:")
+        st.info(prompt, icon=":material/draw:")
     return canvas.image_bytes
 
 

@@ -1,5 +1,6 @@
-"""The Training page's "Your own images" data source: upload a zip of class folders, see every class after
-Predict's preprocessing, its counts and the limits, download it back; Train then uses it (models.own_data)."""
+"""The Training page's "Your own images" data source: upload a zip of class folders (or build the dataset here,
+components.sections.training_dataset_builder), see every class after Predict's preprocessing, its counts and the
+limits, download it back; Train then uses it (models.own_data)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from components.learner import learner_token
-from components.session_keys import TRAINING_DATA, TRAINING_OWN, TRAINING_UPLOAD
-from components.training_jobs import run_store
+from components.sections import training_dataset_builder as builder
+from components.session_keys import TRAINING_DATA, TRAINING_OWN, TRAINING_OWN_WAY, TRAINING_UPLOAD
 from models import own_data as od
 
 SOURCES = ("Fashion-MNIST", "Your own images")
@@ -70,31 +70,41 @@ def read_upload() -> None:
     except od.DatasetError as error:
         st.session_state[TRAINING_OWN] = {"error": str(error)}
         return
-    store = run_store()
-    path = od.DatasetStore(store.root).save(store.learner_folder(learner_token()), dataset)
-    st.session_state[TRAINING_OWN] = {"path": str(path), "skipped": list(dataset.skipped), "name": dataset.name}
+    builder.keep_dataset(dataset)
 
 
 def data_source_section() -> None:
-    """The data source choice; for your own images the uploader, the limits, each class's preview and counts."""
+    """The data source choice; for your own images a zip's uploader or the builder, the limits, then the dataset in
+    use: each class's preview and counts, and its zip."""
     choice = st.radio("Data", SOURCES, horizontal=True, key=TRAINING_DATA)
     if choice != SOURCES[1]:
         return
-    st.file_uploader(
-        "A .zip of class folders (class_name/image.png or .jpg)",
-        type=["zip"],
-        key=TRAINING_UPLOAD,
-        on_change=read_upload,
-        help="Zip one folder per class; each folder's name is the class name.",
-    )
-    st.caption("Limits: " + od.limits_text())
+    way = st.radio("Your own images", builder.WAYS, horizontal=True, key=TRAINING_OWN_WAY)
     kept = st.session_state.get(TRAINING_OWN) or {}
-    if "error" in kept:
-        st.error(kept["error"], icon=":material/error:")
-        return
-    if "path" not in kept:
-        st.info("Upload a zip to train on your own images. Train stays off until then.", icon=":material/info:")
-        return
+    if way == builder.WAYS[1]:
+        with st.container(border=True):
+            builder.builder_section()
+        if "path" not in kept:
+            st.info(
+                "Press **Use this dataset** to train on your examples. Train stays off until then.",
+                icon=":material/info:",
+            )
+            return
+    else:
+        st.file_uploader(
+            "A .zip of class folders (class_name/image.png or .jpg)",
+            type=["zip"],
+            key=TRAINING_UPLOAD,
+            on_change=read_upload,
+            help="Zip one folder per class; each folder's name is the class name.",
+        )
+        st.caption("Limits: " + od.limits_text())
+        if "error" in kept:
+            st.error(kept["error"], icon=":material/error:")
+            return
+        if "path" not in kept:
+            st.info("Upload a zip to train on your own images. Train stays off until then.", icon=":material/info:")
+            return
     try:
         dataset = stored(kept["path"])
     except od.DatasetError as error:
@@ -110,7 +120,7 @@ def data_source_section() -> None:
         f"{PREVIEW} of each class."
     )
     for label, name in enumerate(dataset.class_names):
-        st.image(preview_png(kept["path"], label), caption=f"{name}: {counts[label]} images")
+        st.image(preview_png(kept["path"], label), caption=f"{name}: {counts[label]} images", output_format="PNG")
     st.download_button(
         "Download the dataset as a zip (28x28 PNGs as trained on)",
         zip_bytes(kept["path"]),
