@@ -10,6 +10,7 @@ scikit-learn, both in requirements.txt). It needs nothing but the project's requ
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -21,15 +22,22 @@ from models.analysis import DENSE_BASELINE  # the layers of models.zoo.course_dn
 from models.config import COURSE_CNN, CNNConfig, ConfigError
 from models.data import CLASS_NAMES, DEBIAN_DIR, FILES
 from models.keras_code import keras_code
-from models.recipes import OPTIMIZER_NAMES, RunSpec, TrainConfig, epoch_count, hand_picked_kernels
+from models.own_data import MAX_CLASSES, MIN_CLASSES, TEST_SHARE
+from models.recipes import (
+    EARLY_STOPPING_PATIENCE,
+    OPTIMIZER_NAMES,
+    RunSpec,
+    TrainConfig,
+    epoch_count,
+    hand_picked_kernels,
+)
 
 OPTIMIZER_CLASSES = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}  # RunSpec's names -> keras.optimizers
 MODEL_CHOICES = ("course", "dense")
+DATASET_FILE = "my_images.zip"  # the zip an own-images notebook reads, next to it, unless the caller names another
 
 SETUP = """\
-import gzip
-import os
-from pathlib import Path
+{imports}from pathlib import Path
 
 import keras
 import numpy as np
@@ -71,6 +79,50 @@ def load_fashion_mnist():
 (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
 '''
 
+OWN_LOAD = '''\
+import io
+import math
+import zipfile
+
+from PIL import Image
+from sklearn.model_selection import train_test_split
+
+dataset_zip = Path({dataset_file})  # CNN Lab's download of the dataset, saved next to this notebook
+class_names = {class_names!r}  # the run's classes, in the order of the model's outputs
+
+
+def read_dataset(path):
+    """The zip's 28x28 PNGs (class_name/0000.png, numbered in CNN Lab's order) as uint8 images and their labels."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{{path.resolve()}} is missing: download the run's dataset zip from CNN Lab (Training page, the run's "
+            "Download tab) and put it next to this notebook."
+        )
+    found = []
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.endswith("/"):
+                continue
+            parts = name.split("/")
+            number = parts[-1].removesuffix(".png")
+            if len(parts) != 2 or parts[0] not in class_names or not number.isdigit():
+                raise ValueError(f"{{name!r}} is not one of CNN Lab's class_name/0000.png files: use the lab's zip.")
+            pixels = np.asarray(Image.open(io.BytesIO(archive.read(name))).convert("L"))
+            if pixels.shape != (28, 28):
+                raise ValueError(f"{{name!r}} is {{pixels.shape[1]}}x{{pixels.shape[0]}} pixels, not 28x28.")
+            found.append((int(number), pixels, class_names.index(parts[0])))
+    present = {{item[2] for item in found}}
+    missing = [name for index, name in enumerate(class_names) if index not in present]
+    if missing:
+        raise ValueError(f"{{path}} holds no images of {{missing}}: use the zip CNN Lab gave for this run.")
+    found.sort(key=lambda item: item[0])  # the order the lab numbered them in
+    return np.stack([item[1] for item in found]), np.array([item[2] for item in found])
+
+
+images, labels = read_dataset(dataset_zip)
+print(len(labels), "images:", dict(zip(class_names, np.bincount(labels, minlength=len(class_names)).tolist())))
+'''
+
 PLOTS = """\
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -92,7 +144,7 @@ import plotly.express as px
 from sklearn.metrics import confusion_matrix
 
 predicted = model.predict(x_test, verbose=0).argmax(axis=1)
-matrix = confusion_matrix(y_test, predicted)
+matrix = confusion_matrix(y_test, predicted, labels=list(range(len(class_names))))
 figure = px.imshow(
     matrix,
     x=class_names,
@@ -100,7 +152,7 @@ figure = px.imshow(
     text_auto=True,
     color_continuous_scale="Blues",
     labels={"x": "predicted", "y": "true", "color": "images"},
-    title="Confusion matrix: the 10,000 test images",
+    title=f"Confusion matrix: the {len(y_test):,} test images",
 )
 figure.update_layout(height=600)
 figure.show()
@@ -122,8 +174,27 @@ def recipe_text(spec: RunSpec) -> str:
     )
 
 
-def describe(spec: RunSpec) -> str:
-    """The run in words, for the title cell."""
+def regularisation_words(spec: RunSpec) -> str:
+    """' **Against overfitting**: shift and flip augmentation, dropout 0.5, L2 0.0001, early stopping (patience 2).'"""
+    config, recipe = spec.architecture, spec.recipe
+    parts = []
+    if config is not None and config.augmentations:
+        names = list(config.augmentations)
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        parts.append(f"{listed} augmentation (random, training only)")
+    if config is not None and config.dropout:
+        parts.append(f"dropout {config.dropout:g}")
+    if config is not None and config.l2:
+        parts.append(f"L2 weight decay {config.l2:g}")
+    if recipe.early_stopping:
+        parts.append(
+            f"early stopping on the validation loss (patience {recipe.patience}, the best epoch's weights restored)"
+        )
+    return f" **Against overfitting**: {', '.join(parts)}." if parts else ""
+
+
+def describe(spec: RunSpec, class_names: list[str] | None = None, dataset_file: str = DATASET_FILE) -> str:
+    """The run in words, for the title cell (`class_names`: a run on the learner's own images)."""
     recipe = spec.recipe
     decay = f", multiplied by {spec.lr_decay:g} after every epoch" if spec.lr_decay != 1.0 else ""
     stop = (
@@ -136,12 +207,32 @@ def describe(spec: RunSpec) -> str:
         if spec.validation_images
         else "no validation"
     )
+    data = (
+        f"the first {spec.train_images:,} Fashion-MNIST training images ({held}); tested on the 10,000 test images"
+        if class_names is None
+        else f"your own images, {len(class_names)} classes ({', '.join(class_names)}), read from `{dataset_file}`; "
+        f"{TEST_SHARE:.0%} of each class held out for the test, then "
+        + (
+            f"{spec.validation_images:,} of the rest validate after every epoch"
+            if spec.validation_images
+            else "no validation"
+        )
+        + f" (stratified, seed {recipe.seed}, as the lab split them)"
+    )
     return (
         f"**Model**: {spec.model_label()}{' (first layer hand-picked and frozen)' if spec.hand_picked else ''}. "
-        f"**Data**: the first {spec.train_images:,} Fashion-MNIST training images ({held}); tested on the 10,000 "
-        f"test images. **Recipe**: {recipe.optimizer}, learning rate {recipe.learning_rate!r}{decay}, batch "
+        f"**Data**: {data}. **Recipe**: {recipe.optimizer}, learning rate {recipe.learning_rate!r}{decay}, batch "
         f"{recipe.batch_size}, {recipe.epochs} epoch{'s' * (recipe.epochs != 1)}, seed {recipe.seed}.{stop}"
+        f"{regularisation_words(spec)}"
     )
+
+
+SCALE = [
+    "# Scale images to the [0, 1] range and give them one channel: (N, 28, 28, 1)",
+    'x_train = np.expand_dims(x_train.astype("float32") / 255, -1)',
+    'x_test = np.expand_dims(x_test.astype("float32") / 255, -1)',
+]
+COUNTS = 'print("training:", x_train.shape[0], "images; test:", x_test.shape[0], "images")'
 
 
 def data_code(spec: RunSpec) -> str:
@@ -150,9 +241,7 @@ def data_code(spec: RunSpec) -> str:
         LOAD,
         f"x_train, y_train = x_train[:{spec.train_images}], y_train[:{spec.train_images}]  # the first "
         f"{spec.train_images:,} training images",
-        "# Scale images to the [0, 1] range and give them one channel: (N, 28, 28, 1)",
-        'x_train = np.expand_dims(x_train.astype("float32") / 255, -1)',
-        'x_test = np.expand_dims(x_test.astype("float32") / 255, -1)',
+        *SCALE,
     ]
     if spec.validation_images:
         n = spec.validation_images
@@ -162,7 +251,44 @@ def data_code(spec: RunSpec) -> str:
             f"x_train, y_train = x_train[:-{n}], y_train[:-{n}]",
             'print("validation:", x_val.shape[0], "images")',
         ]
-    lines += ['print("training:", x_train.shape[0], "images; test:", x_test.shape[0], "images")']
+    lines += [COUNTS]
+    return "\n".join(lines) + "\n"
+
+
+def own_data_code(spec: RunSpec, class_names: list[str], dataset_file: str) -> str:
+    """The learner's zip read back, and the lab's split of it (models.own_data.split's scikit-learn calls): the test
+    share of each class held out, then the validation part of the rest, both stratified and seeded."""
+    lines = [
+        OWN_LOAD.format(dataset_file=json.dumps(dataset_file), class_names=list(class_names)),
+        "split = {}",
+        f"# {TEST_SHARE:.0%} of each class (rounded up) held out for the test: stratified by class, seeded",
+        "pool, test = train_test_split(",
+        f"    np.arange(len(labels)), test_size=math.ceil({TEST_SHARE!r} * len(labels)), stratify=labels, "
+        "random_state=seed",
+        ")",
+        'split["test"] = np.sort(test)',
+    ]
+    if spec.validation_images:
+        lines += [
+            f"# Then {spec.validation_split:.0%} of the rest validate after every epoch (stratified when every class "
+            "fits)",
+            f"held = round({spec.validation_split!r} * len(pool))",
+            "classes = len(np.unique(labels[pool]))",
+            "stratify = labels[pool] if classes <= held <= len(pool) - classes else None",
+            'split["fit"], split["validation"] = train_test_split(pool, test_size=held, stratify=stratify, '
+            "random_state=seed)",
+            'x_val, y_val = images[split["validation"]], labels[split["validation"]]',
+            'x_val = np.expand_dims(x_val.astype("float32") / 255, -1)',
+            'print("validation:", x_val.shape[0], "images")',
+        ]
+    else:
+        lines += ['split["fit"] = np.sort(pool)  # no validation: the model trains on all the rest']
+    lines += [
+        'x_train, y_train = images[split["fit"]], labels[split["fit"]]',
+        'x_test, y_test = images[split["test"]], labels[split["test"]]',
+        *SCALE,
+        COUNTS,
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -196,12 +322,7 @@ def training_code(spec: RunSpec) -> tuple[str, str]:
         'model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])\n'
     )
     before: list[str] = []
-    callbacks: list[str] = []
-    if spec.lr_decay != 1.0:
-        callbacks.append(
-            "keras.callbacks.LearningRateScheduler("
-            f"lambda epoch, rate: {recipe.learning_rate!r} * {spec.lr_decay!r}**epoch)"
-        )
+    callbacks: list[str] = []  # in models.train's order: stop at accuracy, the learning-rate schedule, early stopping
     if recipe.stop_at_accuracy is not None:
         before += [
             "class StopAtAccuracy(keras.callbacks.Callback):",
@@ -218,13 +339,24 @@ def training_code(spec: RunSpec) -> tuple[str, str]:
             "",
         ]
         callbacks.append(f"StopAtAccuracy({recipe.stop_at_accuracy!r})")
+    if spec.lr_decay != 1.0:
+        callbacks.append(
+            "keras.callbacks.LearningRateScheduler("
+            f"lambda epoch, rate: {recipe.learning_rate!r} * {spec.lr_decay!r}**epoch)"
+        )
+    if recipe.early_stopping:
+        callbacks.append(
+            f'keras.callbacks.EarlyStopping(monitor="val_loss", patience={recipe.patience}, restore_best_weights=True)'
+        )
     arguments = [
         "train_batches",
         f"epochs={recipe.epochs}",
         *(["validation_data=(x_val, y_val)"] if spec.validation_images else []),
-        *([f"callbacks=[{', '.join(callbacks)}]"] if callbacks else []),
+        *(["callbacks=callbacks"] if callbacks else []),
         "shuffle=False",
     ]
+    if callbacks:
+        before += ["callbacks = [", *(f"    {callback}," for callback in callbacks), "]"]
     fit_cell = "\n".join(
         [
             *before,
@@ -251,10 +383,29 @@ print(f"Test loss: {test_loss:.4f}")
 """
 
 
-def notebook(spec: RunSpec, *, title: str | None = None, test_accuracy: float | None = None) -> nbformat.NotebookNode:
+def notebook(
+    spec: RunSpec,
+    *,
+    title: str | None = None,
+    test_accuracy: float | None = None,
+    class_names: list[str] | tuple[str, ...] | None = None,
+    dataset_file: str = DATASET_FILE,
+) -> nbformat.NotebookNode:
     """The run `spec` as a notebook (nbformat 4): its title (default spec.title()), then the steps. `test_accuracy`
-    is the lab's own result for this run, quoted in the title cell. ConfigError/ValueError if the spec cannot train."""
+    is the lab's own result for this run, quoted in the title cell. A run on the learner's own images
+    (`spec.dataset`) needs its `class_names` (the run's record, in its order); its notebook reads `dataset_file`,
+    the lab's zip of the dataset, from its own folder. ConfigError/ValueError if the spec cannot train."""
     spec.check()
+    own = None
+    if spec.dataset:
+        if class_names is None or not MIN_CLASSES <= len(class_names) <= MAX_CLASSES:
+            raise ValueError(
+                f"A run on your own images needs its {MIN_CLASSES}-{MAX_CLASSES} class names, in the run's order."
+            )
+        if not dataset_file or "/" in dataset_file or "\\" in dataset_file:
+            raise ValueError(f"The dataset zip must be a file name next to the notebook, got {dataset_file!r}.")
+        own = [str(name) for name in class_names]
+    classes = len(CLASS_NAMES) if own is None else len(own)
     compile_cell, fit_cell = training_code(spec)
     result = (
         f"\n\nIn CNN Lab this run reached a test accuracy of {test_accuracy:.4f}. The notebook starts from the "
@@ -263,29 +414,55 @@ def notebook(spec: RunSpec, *, title: str | None = None, test_accuracy: float | 
         if test_accuracy is not None
         else ""
     )
+    needs = "TensorFlow (Keras 3), NumPy, scikit-learn and Plotly"
+    if own is not None:
+        needs = "TensorFlow (Keras 3), NumPy, Pillow, scikit-learn and Plotly"
+        result += (
+            f"\n\n**Put `{dataset_file}` next to this notebook first**: the dataset as CNN Lab trained on it (the "
+            "Training page's run, Download tab, or 'Download the dataset as a zip' under Your own images), class "
+            "folders of 28x28 PNGs."
+        )
     md, code = v4.new_markdown_cell, v4.new_code_cell
+    data_intro = (
+        "## Prepare the data\n\nFashion-MNIST: 28x28 grayscale pictures of clothes in 10 classes, read where the "
+        "lab reads them (downloaded by Keras if no copy is found)."
+        if own is None
+        else f"## Prepare the data\n\nYour own images, from `{dataset_file}` beside this notebook: one folder per "
+        f"class of 28x28 PNGs, after Predict's preprocessing. Then the lab's split: {TEST_SHARE:.0%} of each class "
+        "held out for the test, then the validation part of the rest, with scikit-learn's `train_test_split` "
+        "(stratified by class, the run's seed), so the notebook trains, validates and tests on the lab's images."
+    )
+    fit_intro = "## Train the model"
+    if spec.recipe.early_stopping:
+        fit_intro += (
+            f"\n\nEarly stopping watches the validation loss: after {spec.recipe.patience} epoch"
+            f"{'s' * (spec.recipe.patience != 1)} without a lower one it stops, and it puts back the weights of the "
+            "epoch with the lowest validation loss (`restore_best_weights`)."
+        )
+    tested = "the 10,000 test images" if own is None else "the test images held out"
     cells = [
         md(
             f"# {title or spec.title()}\n\nExported from CNN Lab: the Keras code of this run, step by step. "
-            f"{describe(spec)}{result}\n\nRun the cells in order. It needs TensorFlow (Keras 3), NumPy, "
-            "scikit-learn and Plotly: the lab's requirements.txt."
+            f"{describe(spec, own, dataset_file)}{result}\n\nRun the cells in order. It needs {needs}: the lab's "
+            "requirements.txt."
         ),
         md("## Setup"),
-        code(SETUP.format(seed=spec.recipe.seed)),
+        code(SETUP.format(imports="import gzip\nimport os\n" if own is None else "", seed=spec.recipe.seed)),
+        md(data_intro),
+        code(data_code(spec) if own is None else own_data_code(spec, own, dataset_file)),
         md(
-            "## Prepare the data\n\nFashion-MNIST: 28x28 grayscale pictures of clothes in 10 classes, read where the "
-            "lab reads them (downloaded by Keras if no copy is found)."
+            "## Build the model\n\n`keras.Input`, then the layers in order (the code the Architecture page shows"
+            + ("" if own is None else f", with one output per class: {classes}")
+            + ")."
         ),
-        code(data_code(spec)),
-        md("## Build the model\n\n`keras.Input`, then the layers in order (the code the Architecture page shows)."),
-        code(keras_code(architecture(spec))),
+        code(keras_code(architecture(spec), classes)),
         *([md("The first layer: hand-picked kernels, frozen."), code(hand_picked_code())] if spec.hand_picked else []),
         code("model.summary()"),
         md("## Compile the model\n\nThe optimizer and its learning rate, the loss for integer labels, the metric."),
         code(compile_cell),
-        md("## Train the model"),
+        md(fit_intro),
         code(fit_cell),
-        md("## Evaluate the trained model\n\nOn the 10,000 test images the model never trained on."),
+        md(f"## Evaluate the trained model\n\nOn {tested}: the model never trained on them."),
         code(EVALUATE),
         md(
             "## Plot the learning curves\n\nDashed = training, solid = validation, after every epoch. A growing gap "
@@ -325,6 +502,11 @@ def spec_from_arguments(args: argparse.Namespace) -> RunSpec:
         pool_size=args.pool_size,
         dense_units=args.dense_units,
         dropout=args.dropout,
+        l2=args.l2,
+        augment_flip=args.flip,
+        augment_shift=args.shift,
+        augment_rotation=args.rotate,
+        augment_zoom=args.zoom,
     )
     return RunSpec(
         architecture=None if args.model == "dense" else design,
@@ -335,6 +517,8 @@ def spec_from_arguments(args: argparse.Namespace) -> RunSpec:
             optimizer=args.optimizer,
             stop_at_accuracy=args.stop_at_accuracy,
             seed=args.seed,
+            early_stopping=args.early_stopping,
+            patience=EARLY_STOPPING_PATIENCE if args.patience is None else args.patience,
         ),
         train_images=args.train_size,
         validation_split=args.validation_split,
@@ -375,15 +559,48 @@ def parser() -> argparse.ArgumentParser:
     layers.add_argument("--pooling", choices=("max", "avg", "none"), default=design.pooling)
     layers.add_argument("--pool-size", type=int, default=design.pool_size)
     layers.add_argument("--dense-units", type=int, default=design.dense_units)
-    layers.add_argument("--dropout", type=float, default=design.dropout)
+    fight = cli.add_argument_group(
+        "against overfitting (the Training page's ?shift=1&rotate=1&zoom=1&flip=1&dropout=&l2=&early=1)"
+    )
+    fight.add_argument("--dropout", type=float, default=design.dropout, help="dropout rate after the dense layer")
+    fight.add_argument("--l2", type=float, default=design.l2, help="L2 weight decay of every conv and dense kernel")
+    fight.add_argument("--shift", action="store_true", help="augment: random shift (RandomTranslation)")
+    fight.add_argument("--rotate", action="store_true", help="augment: random rotation (RandomRotation)")
+    fight.add_argument("--zoom", action="store_true", help="augment: random zoom (RandomZoom)")
+    fight.add_argument("--flip", action="store_true", help="augment: random left-right flip (RandomFlip)")
+    fight.add_argument(
+        "--early-stopping", action="store_true", help="stop when the validation loss stops falling; best weights back"
+    )
+    fight.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help=f"epochs without a lower validation loss before early stopping stops (default {EARLY_STOPPING_PATIENCE})",
+    )
     return cli
+
+
+CNN_ONLY = ("dropout", "l2", "shift", "rotate", "zoom", "flip")  # options the dense baseline does not take
+
+
+def argument_errors(args: argparse.Namespace) -> str | None:
+    """What the options cannot mean together, in words (the spec's own checks come after), or None."""
+    if args.stop_at_accuracy is not None and not 0.0 < args.stop_at_accuracy <= 1.0:
+        return f"Stop-at accuracy must be in (0, 1], got {args.stop_at_accuracy}."
+    if args.model == "dense":
+        given = [f"--{name}" for name in CNN_ONLY if getattr(args, name)]
+        if given:
+            return f"{', '.join(given)}: augmentation, dropout and L2 apply to CNNs; the dense baseline takes none."
+    if args.patience is not None and not args.early_stopping:
+        return "--patience is early stopping's: add --early-stopping."
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)
-    if args.stop_at_accuracy is not None and not 0.0 < args.stop_at_accuracy <= 1.0:
-        cli.error(f"Stop-at accuracy must be in (0, 1], got {args.stop_at_accuracy}.")
+    if (problem := argument_errors(args)) is not None:
+        cli.error(problem)
     spec = spec_from_arguments(args)
     try:
         text = notebook_text(spec)

@@ -13,9 +13,9 @@ AUGMENTATION_CODE = {
 }
 
 
-def keras_code(config: CNNConfig) -> str:
-    """Python source defining `model`, layer by layer, with the layer names of the table; ConfigError if the
-    design collapses."""
+def keras_code(config: CNNConfig, classes: int = NUM_CLASSES) -> str:
+    """Python source defining `model`, layer by layer, with the layer names of the table and `classes` output units
+    (Fashion-MNIST's 10, or a learner's own classes); ConfigError if the design collapses."""
     k, p = config.kernel_size, config.pool_size
     padding = f', padding="{config.padding}"' if config.padding != "valid" else ""
     decay = f", kernel_regularizer=regularizers.L2({config.l2!r})" if config.l2 else ""
@@ -33,7 +33,7 @@ def keras_code(config: CNNConfig) -> str:
         elif stage.kind == "Dropout":
             line = f'layers.Dropout({config.dropout:g}, name="{stage.name}"),'
         elif stage.name == "output":
-            line = f'layers.Dense({NUM_CLASSES}, activation="softmax", {name}),'
+            line = f'layers.Dense({classes}, activation="softmax", {name}),'
         else:
             line = f'layers.Dense({config.dense_units}, activation="relu", {name}),'
         lines.append(line)

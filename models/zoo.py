@@ -56,7 +56,7 @@ def build_cnn(config: CNNConfig, classes: int = NUM_CLASSES) -> keras.Model:
     """A CNN variant with `classes` outputs; raises models.config.ConfigError (naming the layer) if its shapes
     collapse.
 
-    models.keras_code.keras_code(config) prints the same model as code (for Fashion-MNIST's 10 classes)."""
+    models.keras_code.keras_code(config, classes) prints the same model as code."""
     stages = plan(config)
     decay = {"kernel_regularizer": regularizers.L2(config.l2)} if config.l2 else {}
     model_layers: list[layers.Layer] = [keras.Input(INPUT_SHAPE)]

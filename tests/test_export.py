@@ -18,8 +18,9 @@ import nbformat
 import numpy as np
 import pytest
 
+from models import own_data as od
 from models.config import COURSE_CNN
-from models.export import architecture, main, notebook, notebook_text
+from models.export import architecture, main, notebook, notebook_text, parser
 from models.job_protocol import StopFlag
 from models.keras_code import keras_code
 from models.recipes import FAST_ARCHITECTURE, RunSpec, TrainConfig, hand_picked_kernels
@@ -33,6 +34,14 @@ FAST_LIKE = RunSpec(  # the Fast preset's kind of run: no validation, a learning
     FAST_ARCHITECTURE, recipe=TrainConfig(epochs=2, batch_size=128, learning_rate=3e-3), train_images=600,
     validation_split=0.0, lr_decay=0.6,
 )  # fmt: skip
+REGULARISED = replace(  # every option against overfitting at once (8 filters keep it quick)
+    COURSE_CNN, filters=8, dropout=0.3, l2=1e-4, augment_flip=True, augment_shift=True, augment_rotation=True,
+    augment_zoom=True,
+)  # fmt: skip
+FIGHT = RunSpec(  # a high learning rate on 300 images: the validation loss rises in epoch 4, early stopping acts
+    REGULARISED, recipe=TrainConfig(epochs=5, learning_rate=0.03, early_stopping=True, patience=1), train_images=300,
+    validation_split=0.2,
+)  # fmt: skip
 SPECS = {
     "course": RunSpec(recipe=TrainConfig(epochs=1), train_images=2_000),
     "dense": RunSpec(architecture=None),
@@ -40,6 +49,7 @@ SPECS = {
     "hand-picked": HAND_PICKED,
     "fast": FAST_LIKE,
     "stop-early": RunSpec(recipe=TrainConfig(epochs=5, stop_at_accuracy=0.6), train_images=300, validation_split=0.2),
+    "fight": FIGHT,
 }
 STEPS = [
     "Setup",
@@ -89,7 +99,7 @@ def test_every_notebook_validates_reads_in_named_steps_and_is_python(name):
     assert nbformat.reads(notebook_text(spec), as_version=4) == book  # the file's text is this notebook
 
 
-@pytest.mark.parametrize("config", [COURSE_CNN, DESIGN], ids=["course", "design"])
+@pytest.mark.parametrize("config", [COURSE_CNN, DESIGN, REGULARISED], ids=["course", "design", "regularised"])
 def test_the_model_cell_is_the_architecture_pages_code_and_builds_the_labs_model(config):
     from models.zoo import build_cnn
 
@@ -141,10 +151,10 @@ def worker_run(tmp_path_factory):
     return run
 
 
-@pytest.mark.parametrize("name", ["fast", "stop-early"])
+@pytest.mark.parametrize("name", ["fast", "stop-early", "fight"])
 def test_the_recipe_cells_train_as_the_worker_does(name, worker_run):
-    """The worker's job (its learning-rate decay, its stop at accuracy) against the notebook's cells run here: the
-    same per-epoch history and test accuracy."""
+    """The worker's job (its learning-rate decay, its stop at accuracy, its augmentation, dropout, L2 and early
+    stopping) against the notebook's cells run here: the same per-epoch history and test accuracy."""
     spec, folder = SPECS[name], worker_run(name)
     record = json.loads((folder / "run.json").read_text())
     namespace = run_cells(notebook(spec))
@@ -155,8 +165,18 @@ def test_the_recipe_cells_train_as_the_worker_does(name, worker_run):
     assert namespace["test_accuracy"] == pytest.approx(record["test_accuracy"], abs=1e-3)
     if name == "fast":  # after 2 epochs the optimizer holds the second epoch's rate, 0.003 x 0.6
         assert float(namespace["model"].optimizer.learning_rate) == pytest.approx(3e-3 * 0.6)
-    else:
+    elif name == "stop-early":
         assert 1 < len(history["loss"]) < spec.recipe.epochs and record["stop_reason"].startswith("accuracy")
+    else:  # stopped by early stopping, the best epoch's weights put back: the saved model's, weight for weight
+        assert len(history["loss"]) < spec.recipe.epochs and record["stop_reason"].startswith("early stopping")
+        best = int(np.argmin(history["val_loss"]))
+        assert best < len(history["loss"]) - 1 and f"weights of epoch {best + 1}" in record["stop_reason"]
+        saved = TrainingRun.read(folder).model
+        for layer in ("conv1", "conv2", "dense", "output"):
+            for mine, lab in zip(
+                namespace["model"].get_layer(layer).get_weights(), saved.get_layer(layer).get_weights()
+            ):
+                np.testing.assert_allclose(mine, lab, rtol=1e-5, atol=1e-6, err_msg=layer)
     assert TrainingRun.read(folder).spec() == spec  # the saved run gives back its exact spec
 
 
@@ -228,7 +248,19 @@ def test_the_cli_writes_the_notebook_the_function_builds(tmp_path, capsys):
     fast = ["--filters", "32", "--padding", "same", "--epochs", "2", "--batch-size", "128", "--lr", "0.003"]
     main([*fast, "--train-size", "600", "--validation-split", "0", "--lr-decay", "0.6", "--output", str(output)])
     assert output.read_text() == notebook_text(FAST_LIKE)
+    fight = ["--filters", "8", "--dropout", "0.3", "--l2", "0.0001", "--shift", "--rotate", "--zoom", "--flip"]
+    stop = ["--early-stopping", "--patience", "1", "--epochs", "5", "--lr", "0.03", "--train-size", "300"]
+    main([*fight, *stop, "--validation-split", "0.2", "--output", str(output)])
+    assert output.read_text() == notebook_text(FIGHT)
     assert "wrote" in capsys.readouterr().out
+
+
+def test_the_cli_names_the_training_pages_link_options():
+    """The Training page's link (?shift=1&rotate=1&zoom=1&flip=1&dropout=&l2=&early=1) has an option each."""
+    from components.sections.training_regularise import LINK
+
+    options = {action.dest for action in parser()._actions}
+    assert {"early_stopping" if name == "early" else name for name in LINK} | {"patience"} <= options
 
 
 @pytest.mark.parametrize(
@@ -243,6 +275,13 @@ def test_the_cli_writes_the_notebook_the_function_builds(tmp_path, capsys):
         (["--lr-decay", "1.5"], "Learning rate and its per-epoch decay must be in (0, 1]."),
         (["--stop-at-accuracy", "2"], "Stop-at accuracy must be in (0, 1], got 2.0."),
         (["--dropout", "1"], "dropout must be in [0, 1), got 1.0"),
+        (["--l2", "5"], "l2 must be in [0, 0.1], got 5.0"),
+        (["--l2", "lots"], "argument --l2: invalid float value: 'lots'"),
+        (["--shift", "1"], "unrecognized arguments: 1"),
+        (["--model", "dense", "--dropout", "0.5", "--flip"], "--dropout, --flip: augmentation, dropout and L2 apply"),
+        (["--patience", "3"], "--patience is early stopping's: add --early-stopping."),
+        (["--early-stopping", "--patience", "0"], "Early-stopping patience must be 1-100 epochs, got 0."),
+        (["--early-stopping", "--validation-split", "0"], "Early stopping watches the validation loss"),
     ],
 )
 def test_bad_options_give_a_clear_argparse_error(args, message, tmp_path, capsys):
@@ -273,3 +312,106 @@ def test_the_cli_runs_as_a_module_without_tensorflow(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "False False"
     assert architecture(RunSpec()) == COURSE_CNN and nbformat.read(output, as_version=4).cells
+
+
+# ---------------------------------------------------------------- a run on the learner's own images
+
+OWN_ZIP = "my_images.zip"
+
+
+@pytest.fixture(scope="module")
+def own_run(tmp_path_factory):
+    """3 classes x 20 real Fashion-MNIST images zipped as a learner would (tests.test_own_data), stored as the page
+    stores them, trained 1 epoch by the worker's own job; the zip the lab gives back (to_zip) saved as OWN_ZIP."""
+    from models.worker import run_job
+    from tests.test_own_data import real_members, zip_of
+
+    root = tmp_path_factory.mktemp("own-data")
+    dataset = od.read_zip(zip_of(real_members()), "three classes")
+    path = od.DatasetStore(root).save(root / "learner", dataset)
+    parts = od.split(dataset.labels, 0.1, 0)
+    spec = RunSpec(
+        replace(COURSE_CNN, filters=8),
+        recipe=TrainConfig(epochs=1, batch_size=16),
+        train_images=parts.train_images,
+        validation_split=0.1,
+        dataset=str(path),
+    )
+    run_job({"spec": spec.to_payload(), "name": "own"}, lambda _: None, StopFlag(), root / "run")
+    run = TrainingRun.read(root / "run")
+    folder = root / "notebook"
+    folder.mkdir()
+    (folder / OWN_ZIP).write_bytes(od.to_zip(dataset))
+    return dataset, parts, run, folder
+
+
+def own_notebook(run: TrainingRun, **kwargs):
+    return notebook(run.spec(), title=run.name, class_names=run.class_names, **kwargs)
+
+
+def test_an_own_data_notebook_reads_the_zip_and_splits_it_as_the_lab_did(own_run, monkeypatch):
+    """The data cell, run here beside the zip: the lab's images, labels and class order, and the split indices of
+    models.own_data.split; the model cell has one output per class."""
+    dataset, parts, run, folder = own_run
+    book = own_notebook(run)
+    nbformat.validate(book)
+    assert [c.source.splitlines()[0].removeprefix("## ") for c in book.cells if c.source.startswith("## ")] == STEPS
+    assert not any("models." in source or "components." in source for source in code_cells(book))
+    assert f"Put `{OWN_ZIP}` next to this notebook" in book.cells[0].source and "Bag, Sneaker, Trouser" in (
+        book.cells[0].source
+    )
+    assert model_cell(book) == keras_code(run.spec().architecture, 3)
+    monkeypatch.chdir(folder)
+    namespace = run_cells(book, until="## Build the model")
+    assert namespace["class_names"] == list(run.class_names) == ["Bag", "Sneaker", "Trouser"]
+    np.testing.assert_array_equal(namespace["images"], dataset.images)
+    np.testing.assert_array_equal(namespace["labels"], dataset.labels)
+    for part in ("fit", "validation", "test"):
+        np.testing.assert_array_equal(namespace["split"][part], getattr(parts, part), err_msg=part)
+    assert (len(namespace["x_train"]), len(namespace["x_val"]), len(namespace["x_test"])) == (43, 5, 12)
+    exec(model_cell(book), namespace)
+    assert namespace["model"].outputs[0].shape[-1] == 3
+
+
+def test_an_executed_own_data_notebook_scores_as_the_run(own_run):
+    """nbclient runs the whole notebook in a python3 ipykernel in the zip's folder: the same test accuracy as the
+    worker's run, and a 3x3 confusion matrix with the run's class names over its 12 test images."""
+    from nbclient import NotebookClient
+
+    _, parts, run, folder = own_run
+    book = own_notebook(run, test_accuracy=run.test_accuracy)
+    NotebookClient(book, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    printed = "".join(
+        output.get("text", "") for cell in book.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
+    )
+    (notebook_accuracy,) = (float(value) for value in TEST_LINE.findall(printed))
+    assert notebook_accuracy == pytest.approx(run.test_accuracy, abs=5e-5)  # printed to 4 places
+    (notebook_loss,) = (float(value) for value in re.findall(r"^Test loss: (\d+\.\d{4})$", printed, re.MULTILINE))
+    assert notebook_loss == pytest.approx(run.test_loss, abs=2e-4)  # the same weights on the same 12 images
+    assert "60 images: {'Bag': 20, 'Sneaker': 20, 'Trouser': 20}" in printed
+    confusion = [
+        output["data"]["application/vnd.plotly.v1+json"]
+        for cell in book.cells
+        for output in cell.get("outputs", [])
+        if "application/vnd.plotly.v1+json" in output.get("data", {})
+    ][-1]["data"][0]
+    matrix = plotly_array(confusion["z"])
+    assert matrix.shape == (3, 3) and matrix.sum() == len(parts.test) == 12
+    assert list(confusion["x"]) == list(confusion["y"]) == ["Bag", "Sneaker", "Trouser"]
+    assert np.trace(matrix) / 12 == pytest.approx(run.test_accuracy, abs=1e-6)
+
+
+def test_an_own_data_notebook_without_its_zip_or_class_names_says_what_is_missing(own_run, tmp_path, monkeypatch):
+    _, _, run, _ = own_run
+    with pytest.raises(ValueError, match="needs its 2-10 class names"):
+        notebook(run.spec())
+    with pytest.raises(ValueError, match="a file name next to the notebook"):
+        own_notebook(run, dataset_file="../elsewhere/data.zip")
+    book = own_notebook(run, dataset_file="three classes-28x28.zip")
+    assert 'Path("three classes-28x28.zip")' in code_cells(book)[1]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="three classes-28x28.zip is missing: download the run's dataset zip"):
+        run_cells(book, until="## Build the model")
+    (tmp_path / "three classes-28x28.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    with pytest.raises(ValueError, match=r"holds no images of \['Bag', 'Sneaker', 'Trouser'\]: use the zip CNN Lab"):
+        run_cells(book, until="## Build the model")

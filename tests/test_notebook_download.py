@@ -6,8 +6,14 @@ models.export's own notebook for the spec, and its model cell against models.ker
 
 from __future__ import annotations
 
+import base64
+import io
+import zipfile
+
 import nbformat
+import numpy as np
 import pytest
+from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from components.learner import TOKEN_PATTERN
@@ -127,3 +133,78 @@ def test_presentation_mode_shows_no_notebook_button_nor_words_about_it():
     app = apptest.open_page("pages/architecture.py", present="1")
     assert not [b for b in app.get("download_button") if b.proto.label == LABEL]
     assert not any("The notebook trains it" in c.value for c in app.caption)
+
+
+def own_data_run(token: str, dataset_path: str, payload_dataset: dict | None = None):
+    """A run of the worker's job on the learner's own images (1 epoch, 8 filters), saved under `token`."""
+    from dataclasses import replace
+
+    from models import own_data as od
+    from models.worker import run_job
+
+    store = run_store()
+    dataset = od.load_dataset(payload_dataset or {"path": dataset_path})
+    spec = RunSpec(
+        replace(COURSE_CNN, filters=8),
+        recipe=TrainConfig(epochs=1, batch_size=16),
+        train_images=od.split(dataset.labels, 0.1, 0).train_images,
+        dataset=dataset_path,
+    )
+    staging = store.staging_folder()
+    payload = {"spec": spec.to_payload(), "name": "Run 1: " + spec.title()}
+    run_job(payload | ({"dataset": payload_dataset} if payload_dataset else {}), lambda _: None, StopFlag(), staging)
+    return spec, store.commit(token, staging)
+
+
+def test_an_own_data_runs_download_tab_gives_its_dataset_zip_beside_the_notebook_that_reads_it(downloads):
+    from models import own_data as od
+    from tests.test_own_data import real_members, zip_of
+
+    token = "notebook-own-" + "y" * 24
+    dataset = od.read_zip(zip_of(real_members()), "three classes")
+    path = od.DatasetStore(run_store().root).save(run_store().learner_folder(token), dataset)
+    spec, run = own_data_run(token, str(path))
+    app = apptest.open_page("pages/training.py", session={LEARNER: token})
+    assert len(app.get("download_button")) == 4  # model, history, notebook, dataset
+    (button,) = [b for b in app.get("download_button") if b.key == f"dataset-{run.run_id}"]
+    data, file_name = downloads[button.proto.url.rsplit("/", 1)[-1].split(".")[0]]
+    assert file_name == "three classes-28x28.zip" and data == od.to_zip(dataset)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:  # the images the run trained on, pixel for pixel (PIL)
+        names = sorted(archive.namelist(), key=lambda name: name.split("/")[1])
+        pixels = np.stack([np.asarray(Image.open(io.BytesIO(archive.read(name)))) for name in names])
+    np.testing.assert_array_equal(pixels, dataset.images)
+    assert [name.split("/")[0] for name in names] == [run.class_names[label] for label in dataset.labels]
+    _, notebook_data, book = notebook_download(app, downloads, key=f"notebook-{run.run_id}")
+    assert (
+        notebook_data
+        == notebook_text(
+            spec,
+            title=run.name,
+            test_accuracy=run.test_accuracy,
+            class_names=run.class_names,
+            dataset_file="three classes-28x28.zip",
+        ).encode()
+    )
+    assert 'Path("three classes-28x28.zip")' in book.cells[4].source
+    assert model_cell(book) == keras_code(spec.architecture, 3)
+    assert any(
+        c.value == "The notebook reads three classes-28x28.zip: save both files in one folder." for c in app.caption
+    )
+    presented = apptest.open_page("pages/training.py", session={LEARNER: token}, present="1")
+    assert not any("The notebook reads" in c.value for c in presented.caption)  # no words about hidden buttons
+
+
+def test_an_own_data_run_whose_dataset_is_gone_says_what_its_notebook_needs(downloads, tmp_path):
+    from models import own_data as od
+    from tests.test_own_data import real_members, zip_of
+
+    token = "notebook-gone-" + "z" * 24
+    shipped = {"npz": base64.b64encode(od.save_npz(od.read_zip(zip_of(real_members())))).decode()}
+    spec, run = own_data_run(token, str(tmp_path / "gone.npz"), shipped)
+    app = apptest.open_page("pages/training.py", session={LEARNER: token})
+    assert len(app.get("download_button")) == 3 and not [
+        b for b in app.get("download_button") if (b.key or "").startswith("dataset-")
+    ]
+    assert any("no longer on the server" in c.value and "my_images.zip" in c.value for c in app.caption)
+    _, _, book = notebook_download(app, downloads, key=f"notebook-{run.run_id}")
+    assert 'Path("my_images.zip")' in book.cells[4].source

@@ -44,6 +44,12 @@ def zip_bytes(path: str) -> bytes:
     return od.to_zip(stored(path))
 
 
+def zip_name(dataset: od.OwnDataset) -> str:
+    """The dataset zip's file name, the same from the data source and from a run's Download tab (the run's
+    notebook reads this file)."""
+    return f"{dataset.name}-28x28.zip"
+
+
 def own_images_chosen() -> bool:
     return st.session_state.get(TRAINING_DATA) == SOURCES[1]
 
@@ -124,7 +130,7 @@ def data_source_section() -> None:
     st.download_button(
         "Download the dataset as a zip (28x28 PNGs as trained on)",
         zip_bytes(kept["path"]),
-        file_name=f"{dataset.name}-28x28.zip",
+        file_name=zip_name(dataset),
         mime="application/zip",
         icon=":material/download:",
     )

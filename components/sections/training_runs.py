@@ -11,8 +11,11 @@ from components.catalog import ALL_PAGES
 from components.charts.training import feature_maps_figure, filters_figure, overlay_figure
 from components.learner import learner_token
 from components.notebooks import notebook_button
+from components.presentation import presenting
+from components.sections import training_own_data as own
 from components.training_jobs import CHART_CONFIG, curves, run_headline, run_store, storage_caption
-from models.data import CLASS_NAMES
+from models.export import DATASET_FILE
+from models.own_data import DatasetError
 from models.runs import TrainingRun, comparison_rows
 
 
@@ -97,7 +100,7 @@ def timeline_tab(run: TrainingRun) -> None:
     picture.image(
         run.timeline.sample,
         width="stretch",
-        caption=f"The sample: a test image ({CLASS_NAMES[run.timeline.sample_label]})",
+        caption=f"The sample: a test image ({run.class_names[run.timeline.sample_label]})",
     )
     with kernels:
         st.markdown("**First-layer filters**")
@@ -117,10 +120,40 @@ def timeline_tab(run: TrainingRun) -> None:
     )
 
 
+def dataset_download(run: TrainingRun) -> str | None:
+    """For a run on the learner's own images: the dataset zip its notebook reads, as a download button; its file
+    name (None when the dataset's file is gone, said in a caption)."""
+    try:
+        dataset = own.stored(run.spec().dataset)
+    except DatasetError:
+        if not presenting():
+            st.caption(
+                "This run's dataset is no longer on the server. Its notebook reads the zip you trained on: name it "
+                f"{DATASET_FILE} and put it beside the notebook."
+            )
+        return None
+    name = own.zip_name(dataset)
+    st.download_button(
+        "Dataset (.zip)",
+        data=own.zip_bytes(run.spec().dataset),
+        file_name=name,
+        mime="application/zip",
+        icon=":material/download:",
+        help=f"The images this run trained on, 28x28 PNGs in class folders: its notebook reads {name} from its own "
+        "folder.",
+        on_click="ignore",
+        key=f"dataset-{run.run_id}",
+    )
+    return name
+
+
 def files_tab(run: TrainingRun) -> None:
-    """The run's model and history to download, a link to Inspect, and Remove."""
+    """The run's model and history to download (and its dataset for own images), a link to Inspect, and Remove."""
     slug = file_slug(run.name)
+    spec = run.spec()
     left, right, notebook = st.columns(3)
+    if spec.dataset:  # a second row: the notebook beside the dataset zip it reads
+        notebook, dataset_column, _ = st.columns(3)
     left.download_button(
         "Trained model (.keras)",
         data=run.keras_bytes,
@@ -135,14 +168,22 @@ def files_tab(run: TrainingRun) -> None:
         mime="text/csv",
         icon=":material/download:",
     )
+    zipped = None
+    if spec.dataset:
+        with dataset_column:
+            zipped = dataset_download(run)
     with notebook:  # the quoted accuracy only when the notebook trains what the run trained (not stopped mid-epoch)
         notebook_button(
-            run.spec(),
+            spec,
             title=run.name,
             file_name=slug,
             test_accuracy=None if run.stopped_mid_epoch else run.test_accuracy,
             key=f"notebook-{run.run_id}",
+            class_names=run.class_names,
+            dataset_file=zipped or DATASET_FILE,
         )
+    if zipped and not presenting():  # presentation mode shows no download buttons, so no words about them
+        st.caption(f"The notebook reads {zipped}: save both files in one folder.")
     inspect = next((page for page in ALL_PAGES if page.title == "Inspect"), None)
     if inspect is not None:
         st.page_link(inspect.path, label="Inspect this run's predictions and activations", icon=inspect.icon)
