@@ -8,7 +8,18 @@ import streamlit as st
 from components.links import read_page_link, update_query_params
 from components.page import start_page
 from components.query_state import link_update
-from components.sections.inspect import LINK, TAB_SLUGS, TABS, Subject, choose_model, keep_settings, open_link
+from components.sections.inspect import (
+    LINK,
+    TAB_SLUGS,
+    TABS,
+    Subject,
+    choose_model,
+    evaluation_set,
+    forget_linked_images,
+    keep_settings,
+    open_link,
+    own_test_notice,
+)
 from components.sections.inspect_embedding import embedding_tab
 from components.sections.inspect_evaluation import evaluation_tab
 from components.sections.inspect_filters import learned_filters_tab
@@ -25,7 +36,9 @@ def tab_section(slug: str, subject: Subject) -> None:
     if slug != "maps":
         OTHER_TABS[slug](subject)
         return
-    shown = feature_maps_tab(subject.model)
+    shown = feature_maps_tab(subject)
+    if not evaluation_set(subject).fashion:  # ?images= names Fashion-MNIST test images, not this run's
+        shown = None
     update_query_params(link_update({"tab": slug, "images": None if shown is None else tuple(shown)}, LINK))
 
 
@@ -40,14 +53,11 @@ keep_settings()
 if INSPECT_TAB not in st.session_state:  # the page has just been opened: the link sets the view
     open_link(link)
 subject = choose_model()
-if subject.own_classes:  # the other tabs look at Fashion-MNIST's 10,000 labelled test images
-    st.info(
-        f"This run was trained on your own images ({', '.join(subject.class_names)}), so the tabs that judge it on "
-        "Fashion-MNIST's labelled test images are off; its learned filters are below. Try it on the Predict page.",
-        icon=":material/info:",
-    )
-    learned_filters_tab(subject)
+test = own_test_notice(subject, "images" in link.linked)
+if test is None:
     st.stop()
+if not test.fashion and "images" in link.linked:
+    forget_linked_images()
 tabs = st.tabs(TABS, key=INSPECT_TAB, on_change="rerun")
 for slug, tab in zip(TAB_SLUGS, tabs):
     if tab.open:
