@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf  # noqa: E402
 
 from models.card import SHIPPED_MODEL
+from models.config import NUM_CLASSES
 from models.data import scale_images
 from models.inspection import weights_key
 from models.receptive_field import Field, receptive_field
@@ -498,7 +499,8 @@ def run_initial(config: dict, conv1_initial: np.ndarray) -> keras.Model | None:
         recipe=TrainConfig(seed=int(config.get("seed", 0))),
     )
     kernels = np.asarray(conv1_initial)
-    return rebuild_initial(lambda: build_model(spec), spec.recipe.seed, kernels[:, :, None, :])
+    classes = len(config.get("class_names") or ()) or NUM_CLASSES  # a run on the learner's own images: its classes
+    return rebuild_initial(lambda: build_model(spec, classes), spec.recipe.seed, kernels[:, :, None, :])
 
 
 def main(argv: list[str] | None = None) -> int:

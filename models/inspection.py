@@ -218,7 +218,8 @@ def parse_indices(text: str, count: int, most: int = 6) -> list[int]:
     try:
         return list(read_indices(text, count, most))
     except ValueError as error:
-        raise InspectionError(f"Image indices: {error}, e.g. 0, 23, 28.") from None
+        example = ", ".join(map(str, COURSE_TRIO if count > max(COURSE_TRIO) else range(min(3, count))))
+        raise InspectionError(f"Image indices: {error}, e.g. {example}.") from None
 
 
 # ---------------------------------------------------------------- gradients
@@ -432,6 +433,12 @@ def pca(points: np.ndarray, components: int = 2) -> Projection:
     fitted = PCA(n_components=components)
     coordinates = fitted.fit_transform(data)
     return Projection(coordinates.astype(np.float32), fitted.explained_variance_ratio_)
+
+
+def perplexity_for(points: int) -> float:
+    """TSNE_PERPLEXITY, or (points - 1) / 3 when that is smaller: scikit-learn needs perplexity < points, and its
+    Barnes-Hut t-SNE looks at the 3 x perplexity nearest neighbours of each point, which must exist."""
+    return float(min(TSNE_PERPLEXITY, (points - 1) / 3))
 
 
 def tsne(

@@ -432,6 +432,12 @@ def split(labels: np.ndarray, validation_split: float, seed: int) -> Split:
     return Split(fit, validation, np.sort(test))
 
 
+def held_out_test(labels: np.ndarray, seed: int) -> np.ndarray:
+    """The test indices `split` holds out with this seed, sorted: the images a run trained on these labels is judged
+    on (they do not depend on the validation split, which is drawn from the rest)."""
+    return split(labels, 0.0, seed).test
+
+
 # ---------------------------------------------------------------- storage, per learner like the runs
 
 

@@ -124,12 +124,13 @@ def occlude(images: np.ndarray, side: int, corners: np.ndarray) -> np.ndarray:
     return np.where(square, np.float32(GREY), images)
 
 
-def check_model(model: keras.Model) -> None:
-    """RobustnessError unless the model maps (28, 28, 1) images to 10 class scores."""
+def check_model(model: keras.Model, classes: int = 10) -> None:
+    """RobustnessError unless the model maps (28, 28, 1) images to `classes` class scores (Fashion-MNIST's 10, or a
+    run on the learner's own images: its own)."""
     shape_in, shape_out = tuple(model.input_shape), tuple(model.output_shape)
-    if shape_in[1:] != (28, 28, 1) or shape_out[1:] != (10,):
+    if shape_in[1:] != (28, 28, 1) or shape_out[1:] != (classes,):
         raise RobustnessError(
-            f"The robustness curves need a model from 28x28x1 images to 10 class scores; this one takes "
+            f"The robustness curves need a model from 28x28x1 images to {classes} class scores; this one takes "
             f"{shape_in[1:]} to {shape_out[1:]}."
         )
 
@@ -152,11 +153,12 @@ def robustness_curves(
     *,
     corruptions: tuple[Corruption, ...] = CORRUPTIONS,
     progress: Progress | None = None,
+    classes: int = 10,
 ) -> Curves:
     """Accuracy at every level of every corruption, for uint8 test images (N, 28, 28) with these test `indices`
     (which seed each image's noise and square). The clean accuracy is computed once and begins each curve. One
     model.predict per level (all its directions in one array, BATCH images a batch), `progress` told after each."""
-    check_model(model)
+    check_model(model, classes)
     x = as_inputs(images)
     noise, corners = random_draws(indices, x.shape[1:3])
     steps, done = progress_steps(corruptions), 0

@@ -8,7 +8,18 @@ import streamlit as st
 from components.links import read_page_link, update_query_params
 from components.page import start_page
 from components.query_state import link_update
-from components.sections.inspect import LINK, TAB_SLUGS, TABS, Subject, choose_model, keep_settings, open_link
+from components.sections.inspect import (
+    LINK,
+    TAB_SLUGS,
+    TABS,
+    Subject,
+    choose_model,
+    evaluation_set,
+    forget_linked_images,
+    keep_settings,
+    open_link,
+    own_test_notice,
+)
 from components.sections.inspect_embedding import embedding_tab
 from components.sections.inspect_evaluation import evaluation_tab
 from components.sections.inspect_filters import learned_filters_tab
@@ -26,7 +37,9 @@ def tab_section(slug: str, subject: Subject) -> None:
     if slug != "maps":
         OTHER_TABS[slug](subject)
         return
-    shown = feature_maps_tab(subject.model, subject.class_names)
+    shown = feature_maps_tab(subject)
+    if not evaluation_set(subject).fashion:  # ?images= names Fashion-MNIST test images, not this run's
+        shown = None
     update_query_params(link_update({"tab": slug, "images": None if shown is None else tuple(shown)}, LINK))
 
 
@@ -42,6 +55,11 @@ if INSPECT_TAB not in st.session_state:  # the page has just been opened: the li
     open_link(link)
 upload_section()
 subject = choose_model()
+test = own_test_notice(subject, "images" in link.linked)
+if test is None:
+    st.stop()
+if not test.fashion and "images" in link.linked:
+    forget_linked_images()
 tabs = st.tabs(TABS, key=INSPECT_TAB, on_change="rerun")
 for slug, tab in zip(TAB_SLUGS, tabs):
     if tab.open:

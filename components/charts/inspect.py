@@ -665,6 +665,9 @@ def gallery_figure(images: np.ndarray, titles: Sequence[str], *, per_row: int = 
     return go.Figure(data=data, layout=layout)
 
 
+SMALL_SET = 500  # points: fewer (a run on the learner's own images) are drawn larger
+
+
 def embedding_figure(
     coordinates: np.ndarray,
     labels: np.ndarray,
@@ -701,7 +704,7 @@ def embedding_figure(
                     name=name,
                     legendgroup=name,
                     showlegend=right,
-                    marker=dict(size=5, color=colour, opacity=0.75),
+                    marker=dict(size=5 if len(labels) > SMALL_SET else 11, color=colour, opacity=0.75),
                     customdata=indices[members].astype(np.int32),
                     text=list(text),
                     hovertemplate=f"#%{{customdata}} {name}<br>predicted {name + ' ' if right else ''}%{{text}}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.query_state import Choice, Integer, Link
+from components.sections.inspect import EvaluationSet, clamp_index
 from components.session_keys import (
     DEEPER_CHANNELS_COL,
     DEEPER_CHANNELS_FILTER,
@@ -83,6 +84,8 @@ def keep_settings() -> None:
             st.session_state[key] = st.session_state[key]
 
 
-def choose_test_image(where=st) -> int:
-    """The test image (0-9999) the Channel sum, Receptive fields and Fooling tabs share, as a number box."""
-    return int(where.number_input("Test image index (0-9999)", 0, 9_999, step=1, key=DEEPER_INDEX))
+def choose_test_image(test: EvaluationSet, where=st) -> int:
+    """The test image the Channel sum, Receptive fields, Fooling and Robustness tabs share, as a number box over the
+    subject's test set (0-9999 for Fashion-MNIST's)."""
+    clamp_index(test, DEEPER_INDEX)
+    return int(where.number_input(test.index_label(), 0, test.size - 1, step=1, key=DEEPER_INDEX))

@@ -17,9 +17,8 @@ import streamlit as st
 from components.charts.channel_sum import channel_grids_figure, clicked_pixel, contributions_figure, sum_figure
 from components.memo import once
 from components.presentation import beside
-from components.resources import fashion_mnist
 from components.sections.deeper import choose_test_image
-from components.sections.inspect import CHART_CONFIG, Subject
+from components.sections.inspect import CHART_CONFIG, Subject, evaluation_set
 from components.session_keys import (
     DEEPER_CHANNELS_COL,
     DEEPER_CHANNELS_FILTER,
@@ -28,7 +27,6 @@ from components.session_keys import (
     DEEPER_CHANNELS_SUM,
 )
 from models.channel_sum import ConvPartials, InspectionError, PixelSum, channel_sum_layers, conv_partials, pixel_sum
-from models.data import CLASS_NAMES
 
 DOMINANT = 5  # "the 5 largest contributions give x% of ..."
 LARGEST_TERMS = 8  # rows of the multiply-accumulate table
@@ -53,11 +51,12 @@ def channels_tab(subject: Subject) -> None:
     except InspectionError as error:
         st.info(str(error), icon=":material/info:")
         return
+    test = evaluation_set(subject)
+    x_test, y_test = test.images, test.labels
     controls, results = beside(1, 3)
     with controls:
-        index = choose_test_image()
+        index = choose_test_image(test)
         layer, filter_index = choose_filter(subject, layers)
-    (_, _), (x_test, y_test) = fashion_mnist()
     parts = once(
         subject.key,
         ("channel_sum", index, layer, filter_index),
@@ -68,9 +67,9 @@ def channels_tab(subject: Subject) -> None:
     source = input_layer(subject, layer)
     with results:
         st.markdown(
-            f"Test image {index} ({CLASS_NAMES[y_test[index]]}), {layer} filter {filter_index}: the same channel sits "
-            f"in the same place in each grid. Green: the window of pixel ({row}, {col}) on every input map, and that "
-            "pixel on every partial map. Kernels and partial maps: red positive, blue negative."
+            f"Test image {index} ({test.class_names[y_test[index]]}), {layer} filter {filter_index}: the same channel "
+            f"sits in the same place in each grid. Green: the window of pixel ({row}, {col}) on every input map, and "
+            "that pixel on every partial map. Kernels and partial maps: red positive, blue negative."
         )
         grids = once(
             subject.key,

@@ -27,7 +27,6 @@ from components.session_keys import (
     DEEPER_FEATURES_WEIGHTS,
 )
 from models import feature_vis as fv
-from models.data import CLASS_NAMES
 
 RUN_BUDGET = fv.Budget(steps=128, images=10_000)  # a training run's pictures, computed while the learner waits
 CLASSES = "Output classes"
@@ -68,11 +67,25 @@ def _initial_model(subject: Subject):
     return None if timeline is None else fv.run_initial(run.config, timeline.kernels[0])
 
 
+def _training_images(subject: Subject) -> np.ndarray:
+    """The images the strongest patches are searched in: Fashion-MNIST's training images, or for a run on the
+    learner's own images every image of its dataset outside its held-out test split."""
+    if not subject.dataset:
+        from components.resources import fashion_mnist
+
+        (x_train, _), _ = fashion_mnist()
+        return x_train
+    from models.own_data import held_out_test, load_dataset
+
+    dataset = load_dataset({"path": subject.dataset})
+    kept = np.ones(len(dataset.labels), bool)
+    kept[held_out_test(dataset.labels, subject.seed)] = False
+    return dataset.images[kept]
+
+
 def _compute(subject: Subject) -> fv.SavedFeatures:
     """A model's pictures on RUN_BUDGET, trained then at initialisation, with a progress bar naming each part."""
-    from components.resources import fashion_mnist
-
-    (x_train, _), _ = fashion_mnist()
+    x_train = _training_images(subject)
     bar = st.progress(0.0, "Starting...")
     initial_model = _initial_model(subject)
     halves = 2 if initial_model is not None else 1
@@ -99,9 +112,14 @@ def _pictures(subject: Subject) -> tuple[fv.SavedFeatures | None, str]:
     store, lock = _computed()
     with lock:
         found = store.get(subject.key)
+    searched = (
+        f"the first {RUN_BUDGET.images:,} training images (the shipped model's: all 60,000)"
+        if not subject.dataset
+        else "its own training images (your images outside its held-out test split)"
+    )
     budget = (
         f"{RUN_BUDGET.steps} ascent steps (the shipped model's pictures use {fv.Budget.steps}) and the strongest "
-        f"patches among the first {RUN_BUDGET.images:,} training images (the shipped model's: all 60,000)"
+        f"patches among {searched}"
     )
     if found is None:
         if shipped:
@@ -141,7 +159,7 @@ def _grid(subject: Subject, state: str, target: str, images: np.ndarray) -> np.n
     )
 
 
-def _unit_name(target: str, unit: int, names: tuple[str, ...] = CLASS_NAMES) -> str:
+def _unit_name(target: str, unit: int, names: tuple[str, ...]) -> str:
     if target != fv.OUTPUT:
         return f"filter {unit}"
     return f"class {unit}" if names[unit] == f"class {unit}" else f"class {unit} ({names[unit]})"

@@ -16,9 +16,9 @@ import streamlit as st
 from components.charts.deeper_fields import clicked_unit, gradient_figure, image_figure, map_figure
 from components.memo import once
 from components.presentation import beside
-from components.resources import fashion_mnist, shipped_model
+from components.resources import shipped_model
 from components.sections.deeper import choose_test_image, keep_settings
-from components.sections.inspect import CHART_CONFIG, Subject, shipped_key
+from components.sections.inspect import CHART_CONFIG, Subject, evaluation_set, shipped_key
 from components.session_keys import (
     DEEPER_FIELDS_COL,
     DEEPER_FIELDS_FILTER,
@@ -71,7 +71,7 @@ def fields_tab(subject: Subject, *, intro: bool = True) -> None:
         return
     controls, results = beside(2, 3)
     with controls:
-        index = choose_test_image(st)
+        index = choose_test_image(evaluation_set(subject), st)
         probe = choose_unit(subject, steps, layers, index)
     with results:
         show_probe(subject, steps, probe, index)
@@ -158,7 +158,7 @@ def layer_output(subject: Subject, index: int, layer: str) -> np.ndarray:
     """`layer`'s output for test image `index`, once per model."""
     from models import inspection as ins
 
-    (_, _), (x_test, _) = fashion_mnist()
+    x_test = evaluation_set(subject).images
     compute = functools.partial(ins.layer_activations, subject.model, x_test[[index]], [layer])
     return once(subject.key, ("layer output", index, layer), compute)[layer][0]
 
@@ -171,8 +171,7 @@ def show_probe(subject: Subject, steps: list[FieldStep], probe: Probe, index: in
     from models.field_probe import unit_gradient
     from models.inspection import InspectionError
 
-    (_, _), (x_test, y_test) = fashion_mnist()
-    image = x_test[index]
+    image = evaluation_set(subject).images[index]
     name = probe.step.name
     try:
         measured = once(

@@ -19,13 +19,11 @@ from components.charts.fooling import attack_figure, bars_figure, perturbation_c
 from components.image_picker import decode_upload
 from components.memo import once
 from components.presentation import beside, presenting
-from components.resources import fashion_mnist
 from components.sections.deeper import choose_test_image
-from components.sections.inspect import CHART_CONFIG, Subject, fashion_only
+from components.sections.inspect import CHART_CONFIG, Subject, evaluation_set, labelled_only
 from components.sections.predict import drawing
 from components.session_keys import FOOLING_BRUSH, FOOLING_CANVAS, FOOLING_EPSILON, FOOLING_METHOD, FOOLING_SOURCE
 from models import adversarial as adv
-from models.data import CLASS_NAMES
 from models.images import ImageError, fingerprint
 from models.preprocess import PreprocessError, preprocess
 
@@ -79,6 +77,7 @@ def attacked(
     epsilon: float,
     label: int,
     true_class: int | None,
+    names: tuple[str, ...],
     _model,
     _pixels: np.ndarray,
 ) -> Attacked:
@@ -92,7 +91,7 @@ def attacked(
         after,
         float(np.abs(adversarial - original).max()),
         attack_figure(original, adversarial, epsilon, titles),
-        bars_figure(after, CLASS_NAMES, true_class),
+        bars_figure(after, names, true_class),
     )
 
 
@@ -119,17 +118,21 @@ def drawn_picture(subject: Subject) -> Picture | None:
     label = int(clean[0].argmax())
     note = (
         f"Your drawing, preprocessed as on the Predict page. It has no true class, so the attack pushes away from "
-        f"the network's own answer, **{CLASS_NAMES[label]}**."
+        f"the network's own answer, **{subject.class_names[label]}**."
     )
     return Picture(key, pixels, label, None, note)
 
 
-def chosen_test_image(where) -> Picture:
-    (_, _), (x_test, y_test) = fashion_mnist()
-    index = choose_test_image(where)
-    label = int(y_test[index])
+def chosen_test_image(subject: Subject, where) -> Picture:
+    test = evaluation_set(subject)
+    index = choose_test_image(test, where)
+    label = int(test.labels[index])
     return Picture(
-        f"test:{index}", x_test[index], label, label, f"Test image #{index}, true class **{CLASS_NAMES[label]}**."
+        f"test:{index}",
+        test.images[index],
+        label,
+        label,
+        f"Test image #{index}, true class **{test.class_names[label]}**.",
     )
 
 
@@ -137,24 +140,23 @@ def set_epsilon(value: float) -> None:
     st.session_state[FOOLING_EPSILON] = value
 
 
-def flip_text(flip: adv.Flip, method: adv.Method) -> str:
+def flip_text(flip: adv.Flip, method: adv.Method, names: tuple[str, ...]) -> str:
     name = METHOD_LABELS[method].split(" (")[0]
     grid = f"{name}, ε tried in steps of {flip.resolution:g} up to {flip.most:g}"
     if flip.epsilon is None or flip.becomes is None or flip.confidence is None:
         return (
-            f"**Smallest ε that changes the answer** ({grid}): none; it says **{CLASS_NAMES[flip.original]}** "
-            "at every one."
+            f"**Smallest ε that changes the answer** ({grid}): none; it says **{names[flip.original]}** at every one."
         )
     return (
         f"**Smallest ε that changes the answer** ({grid}): **{flip.epsilon:.3f}**, then "
-        f"**{CLASS_NAMES[flip.becomes]}** ({flip.confidence:.1%}) instead of **{CLASS_NAMES[flip.original]}**; "
-        f"at {flip.below:.3f} still {CLASS_NAMES[flip.original]}."
+        f"**{names[flip.becomes]}** ({flip.confidence:.1%}) instead of **{names[flip.original]}**; "
+        f"at {flip.below:.3f} still {names[flip.original]}."
     )
 
 
 def fooling_tab(subject: Subject) -> None:
     st.markdown(intro())
-    if not fashion_only(subject, "The Fooling tab"):
+    if not labelled_only(subject, "The Fooling tab"):
         return
     try:
         adv.check_model(subject.model)
@@ -165,7 +167,7 @@ def fooling_tab(subject: Subject) -> None:
     picked, settings = (controls, controls) if presenting() else controls.columns(2)
     with picked:
         source = st.radio("Image", SOURCES, horizontal=True, key=FOOLING_SOURCE)
-        picture = chosen_test_image(st) if source == SOURCES[0] else drawn_picture(subject)
+        picture = chosen_test_image(subject, st) if source == SOURCES[0] else drawn_picture(subject)
     with settings:
         method = st.radio(
             "Attack", list(METHOD_LABELS), format_func=METHOD_LABELS.__getitem__, horizontal=True, key=FOOLING_METHOD
@@ -181,13 +183,21 @@ def fooling_tab(subject: Subject) -> None:
         )
     if picture is None:
         return
-    model = subject.model
+    model, names = subject.model, subject.class_names
     try:
         before = once(
             subject.key, ("fooling-clean", picture.key), functools.partial(adv.probabilities, model, picture.pixels)
         )[0]
         result = attacked(
-            subject.key, picture.key, method, float(epsilon), picture.label, picture.true_class, model, picture.pixels
+            subject.key,
+            picture.key,
+            method,
+            float(epsilon),
+            picture.label,
+            picture.true_class,
+            names,
+            model,
+            picture.pixels,
         )
         flip = flip_for(subject.key, picture.key, method, picture.label, model, picture.pixels)
     except adv.AttackError as error:
@@ -195,30 +205,30 @@ def fooling_tab(subject: Subject) -> None:
         return
     original, now = int(before.argmax()), int(result.after.argmax())
     with settings:
-        changed = f"changes to {CLASS_NAMES[now]}" if now != original else f"stays {CLASS_NAMES[now]}"
+        changed = f"changes to {names[now]}" if now != original else f"stays {names[now]}"
         st.markdown(f"At ε = {epsilon:.3f} the answer **{changed}**.")
-        st.markdown(flip_text(flip, method))
+        st.markdown(flip_text(flip, method, names))
         if flip.epsilon is not None and flip.epsilon <= EPSILON_MOST:
             st.button(f"Set ε to {flip.epsilon:.3f}", on_click=set_epsilon, args=(flip.epsilon,))
     with picked:
         st.markdown(picture.note)
         if picture.true_class is not None and original != picture.true_class:
             st.info(
-                f"The network already gets this image wrong: it says {CLASS_NAMES[original]}. The attack still pushes "
-                f"away from {CLASS_NAMES[picture.true_class]}; the smallest ε is where it changes its wrong answer."
+                f"The network already gets this image wrong: it says {names[original]}. The attack still pushes "
+                f"away from {names[picture.true_class]}; the smallest ε is where it changes its wrong answer."
             )
     with results:
         st.plotly_chart(result.figure, config=CHART_CONFIG)
         st.caption(perturbation_caption(epsilon, result.largest_change))
         first, second = st.columns(2)
-        first.markdown(f"**Before**: {CLASS_NAMES[original]} {before[original]:.1%}")
+        first.markdown(f"**Before**: {names[original]} {before[original]:.1%}")
         first.plotly_chart(
             once(
                 subject.key,
                 ("fooling-bars", picture.key),
-                functools.partial(bars_figure, before, CLASS_NAMES, picture.true_class),
+                functools.partial(bars_figure, before, names, picture.true_class),
             ),
             config=CHART_CONFIG,
         )
-        second.markdown(f"**After**: {CLASS_NAMES[now]} {result.after[now]:.1%}")
+        second.markdown(f"**After**: {names[now]} {result.after[now]:.1%}")
         second.plotly_chart(result.bars, config=CHART_CONFIG)

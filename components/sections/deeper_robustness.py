@@ -11,21 +11,24 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 
 from components.catalog import LESSONS
 from components.charts import robustness as charts
 from components.memo import once
-from components.resources import fashion_mnist, shift_test, shipped_model
+from components.resources import shift_test, shipped_model
 from components.sections.deeper import choose_test_image
-from components.sections.inspect import Subject, fashion_only, shipped_key
+from components.sections.inspect import EvaluationSet, Subject, evaluation_set, labelled_only, shipped_key
 from components.session_keys import DEEPER_ROBUSTNESS_ASKED, DEEPER_ROBUSTNESS_COMPUTE
 from models import robustness as rb
 from models.card import DENSE_MODEL, SHIPPED_MODEL, ModelFileError
+from models.images import fingerprint
 
 CHART_CONFIG = {"displayModeBar": False}
 PER_CLASS = rb.PER_CLASS  # test images per class the curves use (tests set a smaller budget)
 CNN, DENSE, RUN = "Shipped CNN", "Dense baseline (no convolution)", "This run"
+WHOLE_SET = 0  # the budget of a run on the learner's own images: every image of its held-out test split
 LOOK_FOR = {
     "noise": "random noise of this standard deviation on every pixel; training saw clean images only.",
     "shift": "moved right, left, down and up (averaged), the gap filled with black.",
@@ -46,8 +49,20 @@ class Line:
 
 @st.cache_resource(show_spinner=False)
 def _computed() -> dict[tuple[str, int], rb.Curves]:
-    """Curves computed on this server, by (model key, images per class); shared read-only by every session."""
+    """Curves computed on this server, by (model key, images per class or WHOLE_SET); shared read-only by every
+    session."""
     return {}
+
+
+def budget(test: EvaluationSet) -> int:
+    return PER_CLASS if test.fashion else WHOLE_SET
+
+
+def measured_images(test: EvaluationSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The images the curves use: PER_CLASS of each class of Fashion-MNIST's test set, or all of a run's own test
+    split; (images, labels, their indices in the test set, which seed each image's noise and square)."""
+    indices = rb.subset_indices(test.labels, PER_CLASS) if test.fashion else np.arange(test.size)
+    return test.images[indices], test.labels[indices], indices
 
 
 def _read_shipped() -> rb.ShippedCurves | str:
@@ -75,23 +90,49 @@ def _model(subject: Subject):
     return subject.model
 
 
+def images_words(test: EvaluationSet) -> str:
+    if test.fashion:
+        return f"{10 * PER_CLASS:,} test images ({PER_CLASS} of each class)"
+    return f"{test.words} (all of them)"
+
+
 def robustness_tab(subject: Subject) -> None:
+    test = evaluation_set(subject)
     st.markdown(
         f"How well does the network cope with images unlike its training images? Each curve is the accuracy on "
-        f"{10 * PER_CLASS:,} test images ({PER_CLASS} of each class) as they are corrupted more and more; the "
-        "first point is the clean images. A steep drop shows what the network relies on."
+        f"{images_words(test)} as they are corrupted more and more; the first point is the clean images. A steep "
+        "drop shows what the network relies on."
     )
-    if not fashion_only(subject, "The Robustness tab"):
+    if not labelled_only(subject, "The Robustness tab"):
         return
-    lines = chart_lines(subject)
-    if lines is None:
+    if not test.fashion:
+        st.info(
+            f"This run tells apart your own classes ({', '.join(test.class_names)}), so it is measured on its own test "
+            "images, alone: the shipped CNN and dense baseline (and models/robustness.json) were measured on "
+            "Fashion-MNIST's 10 classes, a different question, so their curves are not drawn beside it.",
+            icon=":material/info:",
+        )
+    lines = chart_lines(subject) if test.fashion else own_lines(subject)
+    if not lines:
         return
     missing = [line for line in lines if line.curves is None]
-    if missing and not compute(missing):
+    if missing and not compute(missing, test):
         return
-    lines = [Line(line.label, line.key, line.load, line.curves or _computed()[(line.key, PER_CLASS)]) for line in lines]
-    show_curves(lines)
+    lines = [
+        Line(line.label, line.key, line.load, line.curves or _computed()[(line.key, budget(test))]) for line in lines
+    ]
+    show_curves(lines, test)
     show_shift_and_pooling(lines)
+
+
+def own_lines(subject: Subject) -> list[Line]:
+    """A run on the learner's own images: its own line only."""
+    try:
+        rb.check_model(subject.model, len(subject.class_names))
+    except rb.RobustnessError as error:
+        st.warning(str(error))
+        return []
+    return [Line(RUN, subject.key, functools.partial(_model, subject), _computed().get((subject.key, WHOLE_SET)))]
 
 
 def chart_lines(subject: Subject) -> list[Line] | None:
@@ -125,21 +166,20 @@ def known(key: str) -> rb.Curves | None:
     return _computed().get((key, PER_CLASS))
 
 
-def compute(missing: list[Line]) -> bool:
+def compute(missing: list[Line], test: EvaluationSet) -> bool:
     """The request to compute what is missing, then the computation with its progress; True once it is done."""
     names = ", ".join(line.label for line in missing)
     passes = rb.image_passes()
+    images, labels, indices = measured_images(test)
     box = st.empty()
     with box.container():
         st.markdown(
-            f"Not computed yet: **{names}**. Each model sees the {10 * PER_CLASS:,} test images {passes} times "
+            f"Not computed yet: **{names}**. Each model sees the {len(labels):,} test images {passes} times "
             "(clean, then every level and direction): a few seconds per model."
         )
         st.button("Compute the robustness curves", key=DEEPER_ROBUSTNESS_COMPUTE, type="primary", on_click=ask)
     if not st.session_state.pop(DEEPER_ROBUSTNESS_ASKED, False):
         return False
-    (_, _), (x_test, y_test) = fashion_mnist()
-    indices = rb.subset_indices(y_test, PER_CLASS)
     bar = box.progress(0.0, text="Starting...")
     for n, line in enumerate(missing):
 
@@ -149,8 +189,8 @@ def compute(missing: list[Line]) -> bool:
                 text=f"{label}: {done} of {total} levels measured",
             )
 
-        _computed()[(line.key, PER_CLASS)] = rb.robustness_curves(
-            line.load(), x_test[indices], y_test[indices], indices, progress=report
+        _computed()[(line.key, budget(test))] = rb.robustness_curves(
+            line.load(), images, labels, indices, progress=report, classes=len(test.class_names)
         )
     box.empty()
     return True
@@ -161,14 +201,18 @@ def ask() -> None:
     st.session_state[DEEPER_ROBUSTNESS_ASKED] = True
 
 
-def show_curves(lines: list[Line]) -> None:
-    (_, _), (x_test, _) = fashion_mnist()
-    question = tuple((line.label, line.key) for line in lines) + (PER_CLASS,)
+def show_curves(lines: list[Line], test: EvaluationSet) -> None:
+    x_test = test.images
+    question = tuple((line.label, line.key) for line in lines) + (budget(test),)
     box, legend = st.columns([1, 3], vertical_alignment="bottom")
-    index = choose_test_image(box)
+    index = choose_test_image(test, box)
     legend.markdown(charts.legend_html([line.label for line in lines]), unsafe_allow_html=True)
     st.caption(f"Under each curve: test image {index} at each level, exactly as the curves corrupted their images.")
-    strips = once(f"test image {index}", ("robustness examples",), functools.partial(example_strips, x_test, index))
+    strips = once(
+        fingerprint(x_test[index]),
+        ("robustness examples", index),
+        functools.partial(example_strips, x_test, index),
+    )
     cells = [cell for _ in range(2) for cell in st.columns(2, gap="large")]
     for cell, corruption in zip(cells, rb.CORRUPTIONS):
         cell.markdown(f"**{corruption.title}**: {LOOK_FOR[corruption.name]}")
@@ -197,12 +241,22 @@ def example_strips(x_test, index: int) -> dict[str, bytes]:
 def show_shift_and_pooling(lines: list[Line]) -> None:
     """The shift curve in numbers: how much tolerance to a move of 1 and 2 pixels convolution and pooling give."""
     by_label = {line.label: line.curves for line in lines if line.curves}
-    cnn, dense = by_label[CNN]["shift"], by_label[DENSE]["shift"]
     levels = list(rb.BY_NAME["shift"].levels)
     one, two = levels.index(1), levels.index(2)
 
     def drop(curve: list[float], at: int) -> str:
         return f"{curve[at]:.1%} ({100 * (curve[at] - curve[0]):+.1f} points)"
+
+    if CNN not in by_label:  # a run on the learner's own images, drawn alone
+        run = by_label[RUN]["shift"]
+        st.markdown(
+            f"**Shift and pooling.** Moved 1 pixel, this run scores {drop(run, one)}; moved 2 pixels, "
+            f"{drop(run, two)}; at {levels[-1]} pixels {run[-1]:.0%}. Its filters find an edge wherever it is, and "
+            "max pooling (if the design has it) keeps the strongest response in each window, so a small move "
+            f"changes the pooled maps little. With few test images each one is a large step of the curve."
+        )
+        return
+    cnn, dense = by_label[CNN]["shift"], by_label[DENSE]["shift"]
 
     text = [
         f"**Shift and pooling.** Moved 1 pixel, the shipped CNN scores {drop(cnn, one)} and the dense baseline "

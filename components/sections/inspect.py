@@ -48,6 +48,7 @@ from models import inspection as ins
 from models.card import SHIPPED_MODEL, ModelFileError
 from models.data import CLASS_NAMES
 from models.images import fingerprint
+from models.own_data import DatasetError, held_out_test, load_dataset
 
 if TYPE_CHECKING:
     import keras
@@ -113,10 +114,6 @@ def open_in_why(index: int) -> None:
     st.session_state[INSPECT_TAB] = TAB_SLUGS["why"]
 
 
-def class_name(index: int) -> str:
-    return CLASS_NAMES[index]
-
-
 # ---------------------------------------------------------------- model choice and cached results
 
 
@@ -127,6 +124,8 @@ class Subject:
     key: str
     model: keras.Model
     class_names: tuple[str, ...] = CLASS_NAMES
+    dataset: str = ""  # a run on the learner's own images: its dataset file (models.own_data.DatasetStore)
+    seed: int = 0  # that run's seed, which drew its test split
 
     @property
     def fashion(self) -> bool:
@@ -138,9 +137,10 @@ UPLOAD_HINT = "Runs you train on the Training page and models you upload ([Inspe
 UPLOAD_HINT_HERE = "Runs you train on the Training page and models you upload (*Use your own model*, above)"
 
 
-def fashion_only(subject: Subject, view: str) -> bool:
-    """True for a Fashion-MNIST classifier; otherwise a plain message that `view` needs one, and False."""
-    if subject.fashion:
+def labelled_only(subject: Subject, view: str) -> bool:
+    """True when the subject's test images are labelled with its own classes (a Fashion-MNIST classifier, or a run on
+    the learner's own images); otherwise (an uploaded model of other classes) a plain message why `view` needs that."""
+    if subject.fashion or subject.dataset:
         return True
     st.info(
         f"{view} needs a classifier of Fashion-MNIST's 10 classes, as it compares the answers with the test "
@@ -149,6 +149,61 @@ def fashion_only(subject: Subject, view: str) -> bool:
         icon=":material/info:",
     )
     return False
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluationSet:
+    """The labelled images a subject is judged on: Fashion-MNIST's 10,000 test images, or for a run on the learner's
+    own images its held-out test split. Images uint8 (N, 28, 28) as Fashion-MNIST stores them; arrays read-only."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    fashion: bool  # True: Fashion-MNIST's test set (the ?images= links and the shipped files refer to it)
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+    @property
+    def words(self) -> str:
+        """'the 10,000 test images' or 'its 12 held-out test images'."""
+        return f"the {self.size:,} test images" if self.fashion else f"its {self.size:,} held-out test images"
+
+    def index_label(self, most: int | None = None) -> str:
+        """A number box's label: 'Test image index (0-9999)', with 'up to 6' for a list."""
+        extra = f", up to {most}" if most else ""
+        return f"Test image {'indices' if most else 'index'} (0-{self.size - 1}{extra})"
+
+
+def evaluation_set(subject: Subject) -> EvaluationSet:
+    """The images and labels `subject` is judged on (cached per subject key); DatasetError if a run's dataset file is
+    gone."""
+    if subject.dataset:
+        return _own_evaluation_set(subject.key, subject.dataset, subject.seed)
+    (_, _), (x_test, y_test) = fashion_mnist()
+    return _fashion_evaluation_set(x_test, y_test)
+
+
+def fashion_evaluation_set() -> EvaluationSet:
+    (_, _), (x_test, y_test) = fashion_mnist()
+    return _fashion_evaluation_set(x_test, y_test)
+
+
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _fashion_evaluation_set(_images: np.ndarray, _labels: np.ndarray) -> EvaluationSet:
+    return EvaluationSet(_images, _labels, CLASS_NAMES, fashion=True)
+
+
+@st.cache_resource(show_spinner="Reading the run's own test images...", max_entries=8)
+def _own_evaluation_set(model_key: str, path: str, seed: int) -> EvaluationSet:
+    """The run's held-out test split, drawn again from its dataset file and seed exactly as its training job did."""
+    dataset = load_dataset({"path": path})
+    held = held_out_test(dataset.labels, seed)
+    images, labels = dataset.images[held], dataset.labels[held]
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return EvaluationSet(images, labels, dataset.class_names, fashion=False)
 
 
 def choose_model(key: str = INSPECT_MODEL) -> Subject:
@@ -175,7 +230,35 @@ def choose_model(key: str = INSPECT_MODEL) -> Subject:
     if choice == 0:
         return Subject(shipped_key(), shipped_model())
     run = runs[choice - 1]
-    return Subject(f"run:{run.folder}", run.model, run.class_names)
+    dataset = str(run.config.get("dataset_file") or "")
+    return Subject(f"run:{run.folder}", run.model, run.class_names, dataset, int(run.config.get("seed", 0)))
+
+
+LINKED_IMAGES = "The link's image numbers (?images=) name Fashion-MNIST test images, so they do not apply here."
+
+
+def own_test_notice(subject: Subject, linked: bool, ignored: str = LINKED_IMAGES) -> EvaluationSet | None:
+    """For a run on the learner's own images, say what it is judged on (and, when the link named test images, the
+    sentence `ignored`); None, after an error message, when its test images cannot be read."""
+    try:
+        test = evaluation_set(subject)
+    except DatasetError as error:
+        st.error(f"{error} Its learned filters can still be looked at on the Filters page.")
+        return None
+    if not test.fashion:
+        st.info(
+            f"This run was trained on your own images ({', '.join(test.class_names)}): every tab looks at "
+            f"{test.words}, numbered 0-{test.size - 1}." + f" {ignored}" * linked,
+            icon=":material/info:",
+        )
+    return test
+
+
+def forget_linked_images() -> None:
+    """The link's Fashion-MNIST test image indices do not name a run's own test images: the Feature maps tab shows
+    its first images of a class instead (the address bar then drops them)."""
+    if st.session_state.get(INSPECT_SOURCE) == SOURCES[2]:
+        st.session_state[INSPECT_SOURCE] = SOURCES[1]
 
 
 def shipped_key() -> str:
@@ -183,33 +266,48 @@ def shipped_key() -> str:
     return f"shipped:{SHIPPED_MODEL}:{SHIPPED_MODEL.stat().st_mtime_ns}"
 
 
-@st.cache_resource(show_spinner="Evaluating the model on the 10,000 test images...", max_entries=4)
+@st.cache_resource(show_spinner="Evaluating the model on its test images...", max_entries=4)
 def evaluation_for(model_key: str, _model: keras.Model, _images: np.ndarray, _labels: np.ndarray) -> ins.Evaluation:
     """One predict pass per model: predictions, confusion matrix, per-class metrics and the embedding."""
     return ins.evaluate(_model, _images, _labels)
 
 
 def evaluation(subject: Subject) -> ins.Evaluation:
-    """The subject's evaluation on the 10,000 test images (cached per model key)."""
-    (_, _), (x_test, y_test) = fashion_mnist()
-    return evaluation_for(subject.key, subject.model, x_test, y_test)
+    """The subject's evaluation on its test set (cached per model key)."""
+    test = evaluation_set(subject)
+    return evaluation_for(subject.key, subject.model, test.images, test.labels)
 
 
-def activations(model: keras.Model, indices, layers: list[str]) -> dict:
-    """`ins.layer_activations` of these test images, once per model weights (the tour passes a bare model)."""
-    (_, _), (x_test, _) = fashion_mnist()
+def activations(model: keras.Model, indices, layers: list[str], test: EvaluationSet | None = None) -> dict:
+    """`ins.layer_activations` of these images of `test` (Fashion-MNIST's test set if None), once per model weights
+    and images (the tour passes a bare model)."""
+    images = (test or fashion_evaluation_set()).images[list(indices)]
     return once(
         fingerprint(*model.get_weights()),
-        ("maps", tuple(map(int, indices)), *layers),
-        functools.partial(ins.layer_activations, model, x_test[indices], layers),
+        ("maps", fingerprint(images), *layers),
+        functools.partial(ins.layer_activations, model, images, layers),
     )
 
 
 def explained(subject: Subject, method: str, indices, *args) -> ins.Explanation:
     """`ins.saliency` or `ins.grad_cam` (`method`) of these test images, once per model and arguments."""
-    (_, _), (x_test, _) = fashion_mnist()
-    compute = functools.partial(getattr(ins, method), subject.model, x_test[list(indices)], *args)
+    images = evaluation_set(subject).images[list(indices)]
+    compute = functools.partial(getattr(ins, method), subject.model, images, *args)
     return once(subject.key, (method, tuple(map(int, indices)), *args), compute)
+
+
+def clamp_choices(test: EvaluationSet, *keys: str) -> None:
+    """Keep the class choices `keys` (session values) within this test set's classes: a run on 3 classes after
+    the shipped model's 10."""
+    for key in keys:
+        if st.session_state.get(key, 0) >= len(test.class_names):
+            st.session_state[key] = 0
+
+
+def clamp_index(test: EvaluationSet, key: str) -> None:
+    """Keep the test image index in session state `key` within this test set."""
+    if st.session_state.get(key, 0) >= test.size:
+        st.session_state[key] = 0
 
 
 def filter_count(model: keras.Model, layers: list[str]) -> int:

@@ -10,15 +10,22 @@ import streamlit as st
 
 from components.charts.inspect import embedding_figure, gallery_figure, item_label, projection_text
 from components.memo import once
-from components.resources import fashion_mnist
-from components.sections.inspect import CHART_CONFIG, PROJECTIONS, Subject, evaluation, fashion_only, open_in_why
+from components.sections.inspect import (
+    CHART_CONFIG,
+    PROJECTIONS,
+    Subject,
+    evaluation,
+    evaluation_set,
+    labelled_only,
+    open_in_why,
+)
 from components.session_keys import INSPECT_EMBEDDING_WHY, INSPECT_PROJECTION, inspect_embedding_chart
 from models import inspection as ins
-from models.data import CLASS_NAMES
 
 if TYPE_CHECKING:
     import keras
 
+TSNE_FULL = 10_000  # Fashion-MNIST's test set; smaller (own) sets get a perplexity fitted to their size
 TSNE_WAIT = (
     "Running t-SNE on all 10,000 test images: about two minutes on this server, once per model "
     "(the shipped model's layout is saved with it)..."
@@ -44,8 +51,16 @@ def tsne_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
     return ins.tsne(_embedding)
 
 
+@st.cache_data(show_spinner="Running t-SNE on the run's own test images...", max_entries=8)
+def small_tsne_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
+    """t-SNE of a small test set (a run on the learner's own images), its perplexity fitted to the set's size."""
+    return ins.tsne(_embedding, perplexity=ins.perplexity_for(len(_embedding)))
+
+
 def tsne_projection(subject: Subject, result: ins.Evaluation) -> ins.Projection:
     """The saved layout when it fits this model and test set, else t-SNE computed now (once per model key)."""
+    if len(result.labels) < TSNE_FULL:
+        return small_tsne_for(subject.key, result.embedding)
     saved = saved_tsne_for(subject.key, subject.model)
     if saved is not None and len(saved.coordinates) == len(result.labels):
         return saved
@@ -53,22 +68,34 @@ def tsne_projection(subject: Subject, result: ins.Evaluation) -> ins.Projection:
 
 
 def embedding_tab(subject: Subject) -> None:
-    if not fashion_only(subject, "The embedding, coloured by the test images' classes,"):
+    if not labelled_only(subject, "The embedding, coloured by the test images' classes,"):
         return
-    (_, _), (x_test, y_test) = fashion_mnist()
+    test = evaluation_set(subject)
+    x_test, y_test, names = test.images, test.labels, test.class_names
     result = evaluation(subject)
     st.markdown(
         f"Every test image becomes {result.embedding.shape[1]} numbers in the `{result.embedding_layer}` layer, "
         "the last before the output. A 2-D projection shows which classes the network keeps apart and "
         "which it mixes. Hover for the item; click a point to see it."
     )
-    method = st.radio("Projection", PROJECTIONS, key=INSPECT_PROJECTION, horizontal=True)
+    method = st.radio(
+        "Projection",
+        PROJECTIONS,
+        key=INSPECT_PROJECTION,
+        horizontal=True,
+        format_func=lambda label: label.replace("10,000", f"{test.size:,}"),
+    )
     chosen = np.arange(len(result.labels))
     if method == PROJECTIONS[0]:
         projection = pca_for(subject.key, result.embedding)
     else:
         projection = tsne_projection(subject, result)
     axes, note = projection_text(projection, len(chosen))
+    if projection.perplexity is not None and projection.perplexity < ins.TSNE_PERPLEXITY:
+        note += (
+            f" With only {test.size} images the perplexity is (N - 1) / 3 = {projection.perplexity:.2f} instead of "
+            f"{ins.TSNE_PERPLEXITY:g}: scikit-learn needs fewer neighbours than images."
+        )
     plot, item = st.columns([4, 1])
     with plot:
         figure = once(
@@ -80,7 +107,7 @@ def embedding_tab(subject: Subject) -> None:
                 result.predictions[chosen],
                 [f"{result.confidences[i]:.0%}" for i in chosen],
                 chosen,
-                CLASS_NAMES,
+                names,
                 axis_titles=axes,
             ),
         )
@@ -98,7 +125,7 @@ def embedding_tab(subject: Subject) -> None:
             st.markdown("Click a point to see the item here.")
             return
         index = int(points[0]["customdata"])
-        label = item_label(index, y_test, CLASS_NAMES, result)
+        label = item_label(index, y_test, names, result)
         st.plotly_chart(
             gallery_figure(x_test[index : index + 1] / 255.0, [label], per_row=1, cell=230), config=CHART_CONFIG
         )

@@ -18,16 +18,17 @@ from components.charts.inspect import (
     item_label,
 )
 from components.memo import once
-from components.resources import fashion_mnist
 from components.sections.inspect import (
     CHART_CONFIG,
+    EvaluationSet,
     Subject,
     activations,
-    class_name,
+    clamp_choices,
     evaluation,
+    evaluation_set,
     explained,
-    fashion_only,
     filter_count,
+    labelled_only,
     open_in_why,
 )
 from components.session_keys import (
@@ -38,36 +39,43 @@ from components.session_keys import (
     INSPECT_TRUE,
 )
 from models import inspection as ins
-from models.data import CLASS_NAMES
+from models.own_data import TEST_SHARE
 
 
-def select_confusion_cell() -> None:
+def select_confusion_cell(classes: int) -> None:
     """Chart click -> the (true, predicted) select boxes."""
     points = st.session_state[INSPECT_CONFUSION]["selection"]["points"]
     if points:
-        st.session_state[INSPECT_TRUE], st.session_state[INSPECT_PRED] = clicked_cell(points[0], len(CLASS_NAMES))
+        st.session_state[INSPECT_TRUE], st.session_state[INSPECT_PRED] = clicked_cell(points[0], classes)
 
 
 def evaluation_tab(subject: Subject) -> None:
-    if not fashion_only(subject, "The evaluation"):
+    if not labelled_only(subject, "The evaluation"):
         return
+    test = evaluation_set(subject)
     result = evaluation(subject)
+    clamp_choices(test, INSPECT_TRUE, INSPECT_PRED)
+    if not test.fashion:
+        st.markdown(
+            f"This run is judged on {test.words}: {TEST_SHARE:.0%} of each class of your zip, held out before "
+            "training and never trained on (the same images, drawn again from its dataset and seed)."
+        )
     left, middle, right = st.columns(3)
     left.metric("Test accuracy", f"{result.accuracy:.2%}")
     middle.metric("Mistakes", f"{result.mistakes:,} of {len(result.labels):,}")
     right.metric(
         "Prediction pass",
         f"{result.seconds:.1f} s",
-        help="One predict pass over the 10,000 test "
-        "images that also returns the hidden-layer outputs; cached until the model changes.",
+        help=f"One predict pass over {test.words} that also returns the hidden-layer outputs; cached until the "
+        "model changes.",
     )
-    confusion_chart(subject, result)  # the main column's width: each cell has room for a 4-digit count
-    class_table(result)
-    cell_section(subject, result)
-    mistakes_section(subject, result)
+    confusion_chart(subject, test, result)  # the main column's width: each cell has room for a 4-digit count
+    class_table(test, result)
+    cell_section(subject, test, result)
+    mistakes_section(subject, test, result)
 
 
-def confusion_chart(subject: Subject, result: ins.Evaluation) -> None:
+def confusion_chart(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:
     st.markdown(
         "**Confusion matrix**: rows are the true class, columns the prediction. "
         "Click a cell (or choose below) to see those images."
@@ -76,18 +84,18 @@ def confusion_chart(subject: Subject, result: ins.Evaluation) -> None:
     confusion = once(
         subject.key,
         ("confusion", selected),
-        functools.partial(confusion_figure, result.confusion, CLASS_NAMES, selected),
+        functools.partial(confusion_figure, result.confusion, test.class_names, selected),
     )
     st.plotly_chart(
         confusion,
         key=INSPECT_CONFUSION,
-        on_select=select_confusion_cell,
+        on_select=functools.partial(select_confusion_cell, len(test.class_names)),
         selection_mode="points",
         config=CHART_CONFIG,
     )
 
 
-def class_table(result: ins.Evaluation) -> None:
+def class_table(test: EvaluationSet, result: ins.Evaluation) -> None:
     st.markdown(
         "**Per class**: precision = right among those predicted as the class; recall = found among "
         "those truly of the class; F1 = their harmonic mean."
@@ -95,7 +103,7 @@ def class_table(result: ins.Evaluation) -> None:
     metrics = result.metrics
     frame = pd.DataFrame(
         {
-            "class": CLASS_NAMES,
+            "class": test.class_names,
             "precision": metrics.precision,
             "recall": metrics.recall,
             "F1": metrics.f1,
@@ -110,19 +118,21 @@ def class_table(result: ins.Evaluation) -> None:
         column_config={"precision": number, "recall": number, "F1": number},
     )
     worst = int(metrics.f1.argmin())
-    st.markdown(f"Hardest class: **{CLASS_NAMES[worst]}** (F1 {metrics.f1[worst]:.3f}).")
+    names = test.class_names
+    st.markdown(f"Hardest class: **{names[worst]}** (F1 {metrics.f1[worst]:.3f}).")
 
 
-def cell_section(subject: Subject, result: ins.Evaluation) -> None:
+def cell_section(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:
     """The images of one (true, predicted) cell, the most confident first."""
     model = subject.model
+    names = test.class_names
     st.subheader("Images of one cell")
     left, middle, right, last = st.columns(4)
-    true_class = left.selectbox("True class", range(len(CLASS_NAMES)), format_func=class_name, key=INSPECT_TRUE)
-    predicted = middle.selectbox("Predicted as", range(len(CLASS_NAMES)), format_func=class_name, key=INSPECT_PRED)
+    true_class = left.selectbox("True class", range(len(names)), format_func=names.__getitem__, key=INSPECT_TRUE)
+    predicted = middle.selectbox("Predicted as", range(len(names)), format_func=names.__getitem__, key=INSPECT_PRED)
     found = ins.cell_images(result, true_class, predicted)
     if found.size == 0:
-        st.info(f"No {CLASS_NAMES[true_class]} test image is predicted as {CLASS_NAMES[predicted]}.")
+        st.info(f"No {names[true_class]} test image is predicted as {names[predicted]}.")
         return
     show = right.slider("Images shown", 1, min(8, found.size), key=INSPECT_CELL_COUNT) if found.size > 1 else 1
     show = min(show, found.size)
@@ -132,44 +142,47 @@ def cell_section(subject: Subject, result: ins.Evaluation) -> None:
     number = last.number_input(
         "Filter for the feature maps", 0, channels - 1, step=1, key=INSPECT_CELL_FILTER, disabled=not layers
     )
-    verdict = "correctly classified" if true_class == predicted else f"predicted as {CLASS_NAMES[predicted]}"
+    verdict = "correctly classified" if true_class == predicted else f"predicted as {names[predicted]}"
     shown = "it is" if found.size == 1 else f"the {show} most confident are"
     st.markdown(
-        f"**{found.size:,}** {CLASS_NAMES[true_class]} test image{'s' * (found.size > 1)} "
+        f"**{found.size:,}** {names[true_class]} test image{'s' * (found.size > 1)} "
         f"{'are' if found.size > 1 else 'is'} {verdict}; {shown} shown with saliency and Grad-CAM "
         f"for the predicted class, and the feature maps of filter {number}."
     )
-    drill_down(subject, found[:show], layers, number, result)
+    drill_down(subject, test, found[:show], layers, number, result)
     pick = st.selectbox("Look at one closely", found[:show], format_func=lambda i: f"test image #{i}")
     if st.button("Open it in Why this prediction", on_click=open_in_why, args=(int(pick),)):
         st.rerun()  # the tabs are outside this tab's fragment: the whole page opens the other tab
 
 
-def drill_down(subject: Subject, indices: np.ndarray, layers: list[str], number: int, result: ins.Evaluation) -> None:
-    (_, _), (x_test, y_test) = fashion_mnist()
-    images = x_test[indices]
+def drill_down(
+    subject: Subject, test: EvaluationSet, indices: np.ndarray, layers: list[str], number: int, result: ins.Evaluation
+) -> None:
+    images = test.images[indices]
     columns = [
         GridColumn("input", images / 255.0, "image"),
         GridColumn("saliency", explained(subject, "saliency", indices).maps, "heat"),
     ]
     if layers:
         columns.append(GridColumn("Grad-CAM", explained(subject, "grad_cam", indices).maps, "heat"))
-        outputs = activations(subject.model, indices, layers)
+        outputs = activations(subject.model, indices, layers, test)
         columns += [GridColumn(name, outputs[name][..., number]) for name in layers]
-    labels = [item_label(int(i), y_test, CLASS_NAMES, result) for i in indices]
+    labels = [item_label(int(i), test.labels, test.class_names, result) for i in indices]
     st.plotly_chart(image_grid_figure(images / 255.0, columns, labels, cell=140), config=CHART_CONFIG)
 
 
-def mistakes_section(subject: Subject, result: ins.Evaluation) -> None:
-    (_, _), (x_test, _) = fashion_mnist()
+def mistakes_section(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:
+    names = test.class_names
     st.subheader("Most confident mistakes")
     worst = ins.most_confident_mistakes(result, 12)
+    if worst.size == 0:
+        st.info(f"No mistakes: every one of {test.words} is classified correctly.")
+        return
     titles = [
-        f"#{i} {CLASS_NAMES[result.labels[i]]}<br>→ {CLASS_NAMES[result.predictions[i]]} {result.confidences[i]:.1%}"
-        for i in worst
+        f"#{i} {names[result.labels[i]]}<br>→ {names[result.predictions[i]]} {result.confidences[i]:.1%}" for i in worst
     ]
     st.plotly_chart(
-        once(subject.key, ("mistakes",), functools.partial(gallery_figure, x_test[worst] / 255.0, titles)),
+        once(subject.key, ("mistakes",), functools.partial(gallery_figure, test.images[worst] / 255.0, titles)),
         config=CHART_CONFIG,
     )
     st.caption("True class, then → the prediction and its probability. Would you have labelled them the same way?")

@@ -22,15 +22,19 @@ from components.charts.inspect import (
 from components.links import set_values
 from components.memo import once
 from components.query_state import link_update
-from components.resources import fashion_mnist, shipped_model
+from components.resources import shipped_model
 from components.sections.inspect import (
     CHART_CONFIG,
     LINK,
     SOURCES,
+    EvaluationSet,
+    Subject,
     activations,
-    class_name,
+    clamp_choices,
+    evaluation_set,
     filter_count,
     keep_settings,
+    shipped_key,
 )
 from components.session_keys import (
     INSPECT_CLASS,
@@ -43,19 +47,19 @@ from components.session_keys import (
     INSPECT_SOURCE,
 )
 from models import inspection as ins
-from models.data import CLASS_NAMES
 from models.images import fingerprint
 
 if TYPE_CHECKING:
     import keras
 
 
-def feature_maps_tab(model: keras.Model, class_names: tuple[str, ...] = CLASS_NAMES) -> list[int] | None:
+def feature_maps_tab(subject: Subject) -> list[int] | None:
     """Feature maps of chosen test images, the map with one number in every layer, then all maps of one layer.
 
-    `class_names` are the model's classes (its row labels' predictions). Returns the test images shown (None
-    after an error)."""
-    (_, _), (x_test, y_test) = fashion_mnist()
+    Returns the test images shown, indices into the subject's test set (None after an error)."""
+    model = subject.model
+    test = evaluation_set(subject)
+    x_test, y_test, names = test.images, test.labels, test.class_names
     layers = ins.spatial_layers(model)
     if not layers:
         st.info("This model has no convolution or pooling layers, so it makes no feature maps.")
@@ -68,7 +72,11 @@ def feature_maps_tab(model: keras.Model, class_names: tuple[str, ...] = CLASS_NA
     channels = filter_count(model, layers)
     st.session_state[INSPECT_FILTER] = min(st.session_state[INSPECT_FILTER], channels - 1)
     left, middle, right = st.columns([2, 3, 1.2])
-    source = left.radio("Images", SOURCES, key=INSPECT_SOURCE)
+    sources = SOURCES if test.fashion else SOURCES[1:]  # the course trio are Fashion-MNIST test images
+    if st.session_state[INSPECT_SOURCE] not in sources:
+        st.session_state[INSPECT_SOURCE] = sources[0]
+    clamp_choices(test, INSPECT_CLASS)
+    source = left.radio("Images", sources, key=INSPECT_SOURCE)
     try:
         if source == "Course trio":
             indices = list(ins.COURSE_TRIO)
@@ -76,11 +84,11 @@ def feature_maps_tab(model: keras.Model, class_names: tuple[str, ...] = CLASS_NA
                 f"As in the course notebook: test images {', '.join(map(str, indices))}, three ankle boots."
             )
         elif source == "First images of a class":
-            chosen = middle.selectbox("Class", range(len(CLASS_NAMES)), format_func=class_name, key=INSPECT_CLASS)
+            chosen = middle.selectbox("Class", range(len(names)), format_func=names.__getitem__, key=INSPECT_CLASS)
             count = middle.slider("How many", 2, 6, key=INSPECT_COUNT)
             indices = list(ins.first_of_class(y_test, chosen, count))
         else:
-            text = middle.text_input("Test image indices (0-9999, up to 6)", key=INSPECT_INDICES)
+            text = middle.text_input(test.index_label(6), key=INSPECT_INDICES)
             indices = ins.parse_indices(text, len(y_test))
     except ins.InspectionError as error:
         st.error(str(error))
@@ -88,9 +96,9 @@ def feature_maps_tab(model: keras.Model, class_names: tuple[str, ...] = CLASS_NA
     number = right.number_input(
         "Filter number", 0, channels - 1, step=1, key=INSPECT_FILTER, help="CONVOLUTION_NUMBER in the course notebook"
     )
-    outputs = activations(model, indices, [*layers, model.layers[-1].name])
+    outputs = activations(model, indices, [*layers, model.layers[-1].name], test)
     probabilities = outputs[model.layers[-1].name]
-    labels, wrong = prediction_labels(indices, y_test, probabilities, CLASS_NAMES, class_names)
+    labels, wrong = prediction_labels(indices, y_test, probabilities, names, subject.class_names)
     columns = [GridColumn("input 28x28", x_test[indices] / 255.0, "image")]
     kinds = [(name, type(model.get_layer(name)).__name__) for name in layers]
     columns += [
@@ -103,9 +111,9 @@ def feature_maps_tab(model: keras.Model, class_names: tuple[str, ...] = CLASS_NA
         + " One colour range per column; hover for values. "
         + (
             "Row labels: test index, true class → predicted class and its probability."
-            if class_names == CLASS_NAMES
+            if names == subject.class_names
             else "Row labels: test index, its Fashion-MNIST class → this model's answer among its own "
-            f"{len(class_names)} classes and its probability."
+            f"{len(subject.class_names)} classes and its probability."
         )
         + (
             f" Misclassified: {', '.join(wrong)}; compare {'its' if len(wrong) == 1 else 'their'} maps with the others."
@@ -113,7 +121,7 @@ def feature_maps_tab(model: keras.Model, class_names: tuple[str, ...] = CLASS_NA
             else ""
         )
     )
-    all_maps(model, indices, layers, outputs)
+    all_maps(model, test, indices, layers, outputs)
     return indices
 
 
@@ -123,9 +131,8 @@ def weights_shape(layer: keras.layers.Layer) -> str:
     return "" if kernel is None else "x".join(str(size) for size in kernel.shape[:3])
 
 
-def all_maps(model: keras.Model, indices: list[int], layers: list[str], outputs: dict) -> None:
+def all_maps(model: keras.Model, test: EvaluationSet, indices: list[int], layers: list[str], outputs: dict) -> None:
     """Every feature map of one layer for one of the shown images."""
-    (_, _), (_, y_test) = fashion_mnist()
     st.subheader(f"All {filter_count(model, layers)} feature maps of one layer")
     left, right = st.columns([1, 3])
     if st.session_state[INSPECT_MAP_IMAGE] >= len(indices):
@@ -136,7 +143,7 @@ def all_maps(model: keras.Model, indices: list[int], layers: list[str], outputs:
         "Image",
         range(len(indices)),
         key=INSPECT_MAP_IMAGE,
-        format_func=lambda k: item_label(indices[k], y_test, CLASS_NAMES),
+        format_func=lambda k: item_label(indices[k], test.labels, test.class_names),
     )
     layer = left.radio("Layer", layers, key=INSPECT_MAP_LAYER)
     per_map = left.toggle("Own colour range per map", key=INSPECT_MAP_SCALE)
@@ -158,5 +165,5 @@ def all_maps(model: keras.Model, indices: list[int], layers: list[str], outputs:
 def tour_view() -> dict[str, str]:
     """The Week 3 tour's feature-map step: this section with the shipped model; returns the full page's link."""
     keep_settings()
-    shown = feature_maps_tab(shipped_model())
+    shown = feature_maps_tab(Subject(shipped_key(), shipped_model()))
     return {} if shown is None else set_values(link_update({"images": tuple(shown)}, LINK))

@@ -9,8 +9,7 @@ import streamlit as st
 
 from components.charts.inspect import GridColumn, attribution_text, image_grid_figure, probability_figure, why_text
 from components.memo import once
-from components.resources import fashion_mnist
-from components.sections.inspect import CHART_CONFIG, PREDICTED, Subject, explained
+from components.sections.inspect import CHART_CONFIG, PREDICTED, Subject, clamp_index, evaluation_set, explained
 from components.session_keys import (
     INSPECT_CLASS_TO_EXPLAIN,
     INSPECT_INDEX,
@@ -22,14 +21,17 @@ from components.session_keys import (
 )
 from models import attribution as att
 from models import inspection as ins
-from models.data import CLASS_NAMES
 
 FILL_LABELS = {"grey": "grey 0.5", "mean": "the image's mean"}
 GRID_CELL = 140  # px: five columns across the page at 1280 px; presentation mode: the grid on the first screen
 
 
 def why_tab(subject: Subject) -> None:
-    (_, _), (x_test, y_test) = fashion_mnist()
+    test = evaluation_set(subject)
+    x_test, y_test, names = test.images, test.labels, subject.class_names
+    clamp_index(test, INSPECT_INDEX)
+    if st.session_state[INSPECT_CLASS_TO_EXPLAIN] >= len(names):
+        st.session_state[INSPECT_CLASS_TO_EXPLAIN] = PREDICTED
     model = subject.model
     try:
         layer = ins.last_conv_layer(model)
@@ -37,11 +39,9 @@ def why_tab(subject: Subject) -> None:
         layer = None
     st.markdown(why_text(layer, (0, 0) if layer is None else tuple(model.get_layer(layer).output.shape[1:3])))
     chosen, classes, said = st.columns([1, 1, 2])
-    index = chosen.number_input("Test image index (0-9999)", 0, len(y_test) - 1, step=1, key=INSPECT_INDEX)
-    names = subject.class_names
+    index = chosen.number_input(test.index_label(), 0, test.size - 1, step=1, key=INSPECT_INDEX)
+    labelled = subject.fashion or bool(subject.dataset)  # its test images' labels are its classes
     options = [PREDICTED, *range(len(names))]
-    if st.session_state.get(INSPECT_CLASS_TO_EXPLAIN, PREDICTED) not in options:
-        st.session_state[INSPECT_CLASS_TO_EXPLAIN] = PREDICTED
     explain = classes.selectbox(
         "Explain the score of",
         options,
@@ -54,16 +54,17 @@ def why_tab(subject: Subject) -> None:
     probabilities = heat.probabilities[0]
     predicted = int(probabilities.argmax())
     target = int(heat.classes[0])
-    if subject.fashion:
+    if labelled:
         verdict = "right" if predicted == y_test[index] else "wrong"
         said.markdown(
-            f"True class **{CLASS_NAMES[y_test[index]]}**; predicted **{names[predicted]}** "
+            f"True class **{names[y_test[index]]}**; predicted **{names[predicted]}** "
             f"({probabilities[predicted]:.1%}): {verdict}. Heat maps for the score of **{names[target]}**:"
         )
     else:
         said.markdown(
-            f"A Fashion-MNIST **{CLASS_NAMES[y_test[index]]}**; this model, with its own {len(names)} classes, says "
-            f"**{names[predicted]}** ({probabilities[predicted]:.1%}). Heat maps for the score of **{names[target]}**:"
+            f"A Fashion-MNIST **{test.class_names[y_test[index]]}**; this model, with its own {len(names)} classes, "
+            f"says **{names[predicted]}** ({probabilities[predicted]:.1%}). Heat maps for the score of "
+            f"**{names[target]}**:"
         )
     grid = st.container()
     occlusion_settings, smooth_settings = st.columns(2)
@@ -84,9 +85,7 @@ def why_tab(subject: Subject) -> None:
         once(
             subject.key,
             ("probabilities", int(index), class_index),
-            functools.partial(
-                probability_figure, probabilities, names, int(y_test[index]) if subject.fashion else None
-            ),
+            functools.partial(probability_figure, probabilities, names, int(y_test[index]) if labelled else None),
         ),
         config=CHART_CONFIG,
     )
@@ -129,7 +128,7 @@ def smoothgrad_of(subject: Subject, index: int, class_index: int) -> att.SmoothG
     noise = round(float(st.session_state[INSPECT_SMOOTHGRAD_NOISE]), 4)
     samples = st.session_state[INSPECT_SMOOTHGRAD_SAMPLES]
     noise, samples = att.check_smoothgrad(noise, samples)
-    (_, _), (x_test, _) = fashion_mnist()
+    x_test = evaluation_set(subject).images
     compute = functools.partial(att.smoothgrad, subject.model, x_test[index], class_index, noise=noise, samples=samples)
     with st.spinner(f"SmoothGrad: gradients of {samples} noisy copies..."):
         return once(subject.key, ("smoothgrad", index, class_index, noise, samples), compute)
@@ -137,7 +136,7 @@ def smoothgrad_of(subject: Subject, index: int, class_index: int) -> att.SmoothG
 
 def occlusion_of(subject: Subject, index: int, class_index: int) -> att.Occlusion:
     """The occlusion map of test image `index` with the tab's patch, stride and fill, once per model and settings."""
-    (_, _), (x_test, _) = fashion_mnist()
+    x_test = evaluation_set(subject).images
     patch = st.session_state[INSPECT_OCCLUSION_PATCH]
     stride = st.session_state[INSPECT_OCCLUSION_STRIDE]
     fill = st.session_state[INSPECT_OCCLUSION_FILL]
