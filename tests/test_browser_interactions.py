@@ -171,6 +171,7 @@ def test_inspect_confusion_cell_click_shows_those_images(app_url, page):
     wait_until_idle(page, timeout_ms=180_000)
     true_class, predicted = CLASS_NAMES.index("Shirt"), CLASS_NAMES.index("T-shirt/top")
     marker = chart.first.locator(".scatterlayer .trace .points path").nth(true_class * 10 + predicted)
+    marker.scroll_into_view_if_needed()  # the mouse clicks within the window
     box = marker.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from components.memo import once
+from components.presentation import presenting
 from components.query_state import Choice, Indices, Link
 from components.resources import fashion_mnist, model_card, shipped_model
 from components.sections.model_upload import upload_label
@@ -221,7 +222,8 @@ def choose_model(key: str = INSPECT_MODEL) -> Subject:
         st.session_state[key] = 0
     if len(labels) == 1:
         hint = UPLOAD_HINT_HERE if key == INSPECT_MODEL else UPLOAD_HINT
-        st.caption(f"Model: {shipped_label}. {hint} appear here too.")
+        if not presenting():  # on a projector the first screen keeps the page's control and result
+            st.caption(f"Model: {shipped_label}. {hint} appear here too.")
         choice = 0
     else:
         choice = st.selectbox("Model", range(len(labels)), format_func=labels.__getitem__, key=key)

@@ -87,8 +87,20 @@ def early_stopping_on() -> bool:
 
 
 def regularisation_controls(link, *, is_cnn: bool) -> None:
-    """The toggles and sliders (opened on the link's values); the model options only for a CNN."""
-    st.markdown("**Against overfitting**")
+    """The toggles and sliders (opened on the link's values), in an expander open while any is on; the model options
+    only for a CNN."""
+    with st.expander("Against overfitting: augmentation, dropout, L2, early stopping", expanded=_any_on(link)):
+        _controls(link, is_cnn=is_cnn)
+
+
+def _any_on(link) -> bool:
+    """Whether any option against overfitting is set (by the learner this session, else by the link)."""
+    keys = {**{("rotate" if n == "rotation" else n): k for n, k in AUGMENT_KEYS.items()}, "dropout": TRAINING_DROPOUT}
+    keys.update(l2=TRAINING_L2, early=TRAINING_EARLY)
+    return any(bool(st.session_state.get(key, link[name])) for name, key in keys.items())
+
+
+def _controls(link, *, is_cnn: bool) -> None:
     for column, (name, key) in zip(st.columns(4), AUGMENT_KEYS.items()):
         link_name = "rotate" if name == "rotation" else name
         column.toggle(
