@@ -73,6 +73,7 @@ class RunSpec:
     train_images: int = 20_000
     validation_split: float = 0.1
     lr_decay: float = 1.0  # learning rate multiplied by this after every epoch
+    one_cycle: bool = False  # learning rate per batch: one_cycle_rates(), peaking at the recipe's rate
     preset: str = ""  # a named recipe, put in front of the run's title
 
     @property
@@ -113,6 +114,8 @@ class RunSpec:
             raise ValueError(f"Batch size must be 1-4096, got {self.recipe.batch_size}.")
         if not 0.0 < self.recipe.learning_rate <= 1.0 or not 0.0 < self.lr_decay <= 1.0:
             raise ValueError("Learning rate and its per-epoch decay must be in (0, 1].")
+        if self.one_cycle and self.lr_decay != 1.0:
+            raise ValueError("Choose one learning-rate schedule: a per-epoch decay or one-cycle, not both.")
         if self.recipe.optimizer not in OPTIMIZER_NAMES:
             raise ValueError(f"Unknown optimizer {self.recipe.optimizer!r}; choose one of {sorted(OPTIMIZER_NAMES)}.")
         if self.architecture is not None:
@@ -136,6 +139,7 @@ class RunSpec:
             "validation_images": self.validation_images,
             **asdict(self.recipe),
             "lr_decay": self.lr_decay,
+            "one_cycle": self.one_cycle,
         }
 
     def to_payload(self) -> dict:
@@ -152,8 +156,27 @@ class RunSpec:
             train_images=int(values["train_images"]),
             validation_split=float(values["validation_split"]),
             lr_decay=float(values.get("lr_decay", 1.0)),
+            one_cycle=bool(values.get("one_cycle", False)),
             preset=str(values.get("preset", "")),
         )
+
+
+ONE_CYCLE_WARMUP = 0.2  # the share of all steps over which a one-cycle learning rate climbs
+
+
+def one_cycle_rates(total_steps: int, peak: float, warmup: float = ONE_CYCLE_WARMUP) -> np.ndarray:
+    """The learning rate of each of `total_steps` batches (float64): it climbs in a straight line to `peak` over
+    the first `warmup` share of the steps, then falls in a straight line to almost 0: peak / n at the last of the
+    n steps after the climb. (Smith's one-cycle policy, without its momentum cycle.)"""
+    if total_steps < 1 or not 0.0 < warmup < 1.0:
+        raise ValueError(
+            f"A one-cycle schedule needs at least 1 step and a warm-up in (0, 1), got {total_steps}, {warmup}."
+        )
+    climb = max(1, round(warmup * total_steps))
+    step = np.arange(total_steps, dtype=np.float64)
+    rising = (step + 1) / climb
+    falling = (total_steps - step) / max(1, total_steps - climb)
+    return peak * np.minimum(np.minimum(rising, falling), 1.0)
 
 
 def epoch_count(planned: int, done: float | None = None) -> str:
@@ -235,9 +258,8 @@ def _hand_picked_pair(base: RunSpec) -> list[RunSpec]:
     return [replace(base, architecture=config, hand_picked=picked) for picked in (True, False)]
 
 
-FAST_RECIPE = TrainConfig(epochs=4, batch_size=128, learning_rate=3e-3)
-FAST_ARCHITECTURE = replace(COURSE_CNN, filters=32, padding="same")
-FAST_LR_DECAY = 0.6
+FAST_RECIPE = TrainConfig(epochs=4, batch_size=256, learning_rate=2e-2)  # the one-cycle schedule's peak rate
+FAST_ARCHITECTURE = replace(COURSE_CNN, filters=16, padding="same")
 
 PRESETS: dict[str, Preset] = {
     preset.title: preset
@@ -276,16 +298,19 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "Fast",
-            "32 filters with 'same' padding, batch 128, Adam 0.003 shrinking 40% per epoch, all 60,000 "
-            "images, 4 epochs: passes 0.90 test accuracy in well under half the course recipe's time "
-            "(benchmarks/training_page_speed.py).",
+            "16 filters per conv layer instead of 64, with 'same' padding, batch 256, all 60,000 images, 4 epochs, "
+            "and a one-cycle learning rate: Adam's rate climbs in a straight line to 0.02 over the first 20% of the "
+            "steps, then falls in a straight line to almost 0. Why it is faster: an image costs 0.67 M "
+            "multiply-adds instead of 5.06 M, so an epoch takes about a fifth of the time; the high rate learns "
+            "fast and the falling rate settles the weights. It passes 0.90 test accuracy after 2-3 epochs, in "
+            "about 0.2x the course recipe's training time (benchmarks/training_page_speed.py).",
             lambda base: [
                 RunSpec(
                     architecture=FAST_ARCHITECTURE,
                     recipe=replace(FAST_RECIPE, seed=base.recipe.seed),
                     train_images=60_000,
                     validation_split=0.0,
-                    lr_decay=FAST_LR_DECAY,
+                    one_cycle=True,
                     preset="Fast recipe",
                 )
             ],

@@ -36,7 +36,7 @@ from models.job_protocol import (
     write_json_atomically,
 )
 from models.progress import Event, ProgressReporter
-from models.recipes import RunSpec, hand_picked_kernels
+from models.recipes import RunSpec, hand_picked_kernels, one_cycle_rates
 
 
 def build_model(spec: RunSpec):
@@ -55,6 +55,21 @@ def build_model(spec: RunSpec):
         conv1.set_weights([kernels, np.zeros(kernels.shape[-1], np.float32)])
         conv1.trainable = False
     return model
+
+
+def schedule_callbacks(spec: RunSpec) -> list:
+    """The learning-rate schedule of `spec` as Keras callbacks (none for a constant rate)."""
+    import keras
+
+    from models.train import BatchLearningRates
+
+    rate, steps = spec.recipe.learning_rate, spec.steps_per_epoch()
+    if spec.one_cycle:
+        return [BatchLearningRates(one_cycle_rates(steps * spec.recipe.epochs, rate), steps)]
+    if spec.lr_decay != 1.0:
+        decay = spec.lr_decay
+        return [keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * decay**epoch)]
+    return []
 
 
 def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder: Path) -> None:
@@ -95,9 +110,7 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     if spec.architecture is not None and spec.architecture.conv_blocks > 0:
         timeline = Timeline()
         callbacks.append(timeline)
-    if spec.lr_decay != 1.0:
-        rate, decay = spec.recipe.learning_rate, spec.lr_decay
-        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * decay**epoch))
+    callbacks += schedule_callbacks(spec)
     emit({"type": "status", "status": "running"})
     result = train(
         model,
