@@ -298,12 +298,12 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "Fast",
-            "16 filters per conv layer instead of 64, with 'same' padding, batch 256, all 60,000 images, 4 epochs, "
-            "and a one-cycle learning rate: Adam's rate climbs in a straight line to 0.02 over the first 20% of the "
-            "steps, then falls in a straight line to almost 0. Why it is faster: an image costs 0.67 M "
-            "multiply-adds instead of 5.06 M, so an epoch takes about a fifth of the time; the high rate learns "
-            "fast and the falling rate settles the weights. It passes 0.90 test accuracy after 2-3 epochs, in "
-            "about 0.2x the course recipe's training time (benchmarks/training_page_speed.py).",
+            "16 filters per conv layer instead of 64 ('same' padding), batch 256, all 60,000 images, 4 epochs, "
+            "one-cycle learning rate: Adam's rate climbs to 0.02 over the first 20% of the steps, then falls in a "
+            "straight line to almost 0. Faster because an image costs 0.67 M multiply-adds, not 5.06 M (an epoch "
+            "takes a fifth of the time), and the high rate learns fast while the falling one settles the weights: "
+            "0.90 test accuracy after 2-3 epochs, in about 0.2x the course recipe's time "
+            "(benchmarks/training_page_speed.py).",
             lambda base: [
                 RunSpec(
                     architecture=FAST_ARCHITECTURE,

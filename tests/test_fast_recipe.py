@@ -144,3 +144,17 @@ def test_the_fast_job_runs_on_a_small_subset(tmp_path):
     model = keras.models.load_model(tmp_path / MODEL_FILE, safe_mode=True)
     # the last of 2 x 2 steps: a climb of round(0.8) = 1 step, then 3 down to 0.02 / 3
     assert float(model.optimizer.learning_rate) == pytest.approx(0.02 / 3)
+
+
+def test_the_training_pages_fast_button_queues_the_preset_with_the_pages_seed():
+    from components.session_keys import TRAINING_SEED
+    from tests.test_training_page import click, jobs, open_page
+
+    app = open_page()
+    app.number_input(key=TRAINING_SEED).set_value(4).run()
+    click(app, "Fast")
+    assert any(caption.value == FAST.description for caption in app.caption)
+    (job,) = jobs(app)
+    assert job.spec == fast_run(seed=4)
+    next(b for b in app.button if b.key == f"stop-{job.id}").click().run()
+    assert job.wait(120)
