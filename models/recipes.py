@@ -76,6 +76,7 @@ class RunSpec:
     train_images: int = 20_000
     validation_split: float = 0.1
     lr_decay: float = 1.0  # learning rate multiplied by this after every epoch
+    one_cycle: bool = False  # learning rate per batch: one_cycle_rates(), peaking at the recipe's rate
     preset: str = ""  # a named recipe, put in front of the run's title
     dataset: str = ""  # a learner's own images: the file models.own_data.DatasetStore saved; "" = Fashion-MNIST
 
@@ -121,6 +122,8 @@ class RunSpec:
             raise ValueError("Early stopping watches the validation loss: it needs a validation split above 0.")
         if not 1 <= self.recipe.patience <= 100:
             raise ValueError(f"Early-stopping patience must be 1-100 epochs, got {self.recipe.patience}.")
+        if self.one_cycle and self.lr_decay != 1.0:
+            raise ValueError("Choose one learning-rate schedule: a per-epoch decay or one-cycle, not both.")
         if self.recipe.optimizer not in OPTIMIZER_NAMES:
             raise ValueError(f"Unknown optimizer {self.recipe.optimizer!r}; choose one of {sorted(OPTIMIZER_NAMES)}.")
         if self.architecture is not None:
@@ -145,6 +148,7 @@ class RunSpec:
             **asdict(self.recipe),
             "lr_decay": self.lr_decay,
             "dataset": "Fashion-MNIST" if not self.dataset else "your own images",
+            "one_cycle": self.one_cycle,
         }
 
     def to_payload(self) -> dict:
@@ -161,9 +165,28 @@ class RunSpec:
             train_images=int(values["train_images"]),
             validation_split=float(values["validation_split"]),
             lr_decay=float(values.get("lr_decay", 1.0)),
+            one_cycle=bool(values.get("one_cycle", False)),
             preset=str(values.get("preset", "")),
             dataset=str(values.get("dataset", "")),
         )
+
+
+ONE_CYCLE_WARMUP = 0.2  # the share of all steps over which a one-cycle learning rate climbs
+
+
+def one_cycle_rates(total_steps: int, peak: float, warmup: float = ONE_CYCLE_WARMUP) -> np.ndarray:
+    """The learning rate of each of `total_steps` batches (float64): it climbs in a straight line to `peak` over
+    the first `warmup` share of the steps, then falls in a straight line to almost 0: peak / n at the last of the
+    n steps after the climb. (Smith's one-cycle policy, without its momentum cycle.)"""
+    if total_steps < 1 or not 0.0 < warmup < 1.0:
+        raise ValueError(
+            f"A one-cycle schedule needs at least 1 step and a warm-up in (0, 1), got {total_steps}, {warmup}."
+        )
+    climb = max(1, round(warmup * total_steps))
+    step = np.arange(total_steps, dtype=np.float64)
+    rising = (step + 1) / climb
+    falling = (total_steps - step) / max(1, total_steps - climb)
+    return peak * np.minimum(np.minimum(rising, falling), 1.0)
 
 
 def epoch_count(planned: int, done: float | None = None) -> str:
@@ -285,9 +308,8 @@ def fight_overfitting_runs(base: RunSpec) -> list[RunSpec]:
     return _variants(base, configs, train_images=10_000, validation_split=0.2, recipe=recipe, lr_decay=1.0)
 
 
-FAST_RECIPE = TrainConfig(epochs=4, batch_size=128, learning_rate=3e-3)
-FAST_ARCHITECTURE = replace(COURSE_CNN, filters=32, padding="same")
-FAST_LR_DECAY = 0.6
+FAST_RECIPE = TrainConfig(epochs=4, batch_size=256, learning_rate=2e-2)  # the one-cycle schedule's peak rate
+FAST_ARCHITECTURE = replace(COURSE_CNN, filters=16, padding="same")
 
 PRESETS: dict[str, Preset] = {
     preset.title: preset
@@ -333,8 +355,11 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "Fast",
-            "32 filters with 'same' padding, batch 128, Adam 0.003 shrinking 40% per epoch, all 60,000 "
-            "images, 4 epochs: passes 0.90 test accuracy in well under half the course recipe's time "
+            "16 filters per conv layer instead of 64 ('same' padding), batch 256, all 60,000 images, 4 epochs, "
+            "one-cycle learning rate: Adam's rate climbs to 0.02 over the first 20% of the steps, then falls in a "
+            "straight line to almost 0. Faster because an image costs 0.67 M multiply-adds, not 5.06 M (an epoch "
+            "takes a fifth of the time), and the high rate learns fast while the falling one settles the weights: "
+            "0.90 test accuracy after 2-3 epochs, in about 0.2x the course recipe's time "
             "(benchmarks/training_page_speed.py).",
             lambda base: [
                 RunSpec(
@@ -342,7 +367,7 @@ PRESETS: dict[str, Preset] = {
                     recipe=replace(FAST_RECIPE, seed=base.recipe.seed),
                     train_images=60_000,
                     validation_split=0.0,
-                    lr_decay=FAST_LR_DECAY,
+                    one_cycle=True,
                     preset="Fast recipe",
                 )
             ],

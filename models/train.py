@@ -102,6 +102,24 @@ class ProgressCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class BatchLearningRates(keras.callbacks.Callback):
+    """Sets the optimizer's learning rate before every batch to `rates[step]`, counting steps over all epochs
+    (a schedule such as models.recipes.one_cycle_rates); the optimizer keeps a plain rate, so the saved model
+    loads as any other."""
+
+    def __init__(self, rates: np.ndarray, steps_per_epoch: int) -> None:
+        super().__init__()
+        self.rates, self.steps_per_epoch = [float(rate) for rate in rates], steps_per_epoch
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        step = min(self.epoch * self.steps_per_epoch + batch, len(self.rates) - 1)
+        self.model.optimizer.learning_rate = self.rates[step]
+
+
 @dataclass
 class TrainResult:
     history: dict[str, list[float]]

@@ -39,7 +39,7 @@ from models.job_protocol import (
 )
 from models.own_data import TEST_SHARE, load_dataset, split
 from models.progress import Event, ProgressReporter
-from models.recipes import RunSpec, hand_picked_kernels
+from models.recipes import RunSpec, hand_picked_kernels, one_cycle_rates
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -94,6 +94,21 @@ def build_model(spec: RunSpec, classes: int = NUM_CLASSES):
     return model
 
 
+def schedule_callbacks(spec: RunSpec) -> list:
+    """The learning-rate schedule of `spec` as Keras callbacks (none for a constant rate)."""
+    import keras
+
+    from models.train import BatchLearningRates
+
+    rate, steps = spec.recipe.learning_rate, spec.steps_per_epoch()
+    if spec.one_cycle:
+        return [BatchLearningRates(one_cycle_rates(steps * spec.recipe.epochs, rate), steps)]
+    if spec.lr_decay != 1.0:
+        decay = spec.lr_decay
+        return [keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * decay**epoch)]
+    return []
+
+
 def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder: Path) -> None:
     """Train the run `payload` describes, emitting progress, and write its files into `folder`."""
     import keras
@@ -132,9 +147,7 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     if spec.architecture is not None and spec.architecture.conv_blocks > 0:
         timeline = Timeline()
         callbacks.append(timeline)
-    if spec.lr_decay != 1.0:
-        rate, decay = spec.recipe.learning_rate, spec.lr_decay
-        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * decay**epoch))
+    callbacks += schedule_callbacks(spec)
     emit({"type": "status", "status": "running"})
     result = train(
         model,
