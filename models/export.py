@@ -25,6 +25,7 @@ from models.keras_code import keras_code
 from models.own_data import MAX_CLASSES, MIN_CLASSES, TEST_SHARE
 from models.recipes import (
     EARLY_STOPPING_PATIENCE,
+    ONE_CYCLE_WARMUP,
     OPTIMIZER_NAMES,
     RunSpec,
     TrainConfig,
@@ -32,6 +33,25 @@ from models.recipes import (
     hand_picked_kernels,
 )
 
+ONE_CYCLE_CODE = """\
+class OneCycle(keras.callbacks.Callback):
+    \"\"\"The learning rate of every batch: a straight climb to `peak` over the first `warmup` share of the steps,
+    then a straight fall to almost 0 (one-cycle).\"\"\"
+
+    def __init__(self, peak, total_steps, steps_per_epoch, warmup):
+        super().__init__()
+        climb = max(1, round(warmup * total_steps))
+        step = np.arange(total_steps, dtype=np.float64)
+        falling = (total_steps - step) / max(1, total_steps - climb)
+        rates = peak * np.minimum(np.minimum((step + 1) / climb, falling), 1.0)
+        self.rates, self.steps_per_epoch, self.epoch = [float(rate) for rate in rates], steps_per_epoch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = min(self.epoch * self.steps_per_epoch + batch, len(self.rates) - 1)
+        self.model.optimizer.learning_rate = self.rates[step]"""
 OPTIMIZER_CLASSES = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}  # RunSpec's names -> keras.optimizers
 MODEL_CHOICES = ("course", "dense")
 DATASET_FILE = "my_images.zip"  # the zip an own-images notebook reads, next to it, unless the caller names another
@@ -343,6 +363,13 @@ def training_code(spec: RunSpec) -> tuple[str, str]:
         callbacks.append(
             "keras.callbacks.LearningRateScheduler("
             f"lambda epoch, rate: {recipe.learning_rate!r} * {spec.lr_decay!r}**epoch)"
+        )
+    if spec.one_cycle:
+        before += ONE_CYCLE_CODE.splitlines() + ["", ""]
+        steps = spec.steps_per_epoch()
+        callbacks.append(
+            f"OneCycle(peak={recipe.learning_rate!r}, total_steps={steps * recipe.epochs}, steps_per_epoch={steps}, "
+            f"warmup={ONE_CYCLE_WARMUP!r})"
         )
     if recipe.early_stopping:
         callbacks.append(

@@ -230,6 +230,7 @@ def comparison_rows(runs: list[TrainingRun]) -> list[dict]:
                 "parameters": config.get("parameters"),
                 "batch": config["batch_size"],
                 "optimizer": f"{config['optimizer']} {config['learning_rate']:g}"
+                + (" one-cycle" if config.get("one_cycle") else "")
                 + (f" x{config['lr_decay']:g}/epoch" if config["lr_decay"] != 1 else ""),
                 "train images": config["train_images"],
                 "against overfitting": regularisation_text(config),

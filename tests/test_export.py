@@ -34,6 +34,10 @@ FAST_LIKE = RunSpec(  # the Fast preset's kind of run: no validation, a learning
     FAST_ARCHITECTURE, recipe=TrainConfig(epochs=2, batch_size=128, learning_rate=3e-3), train_images=600,
     validation_split=0.0, lr_decay=0.6,
 )  # fmt: skip
+ONE_CYCLE = RunSpec(  # the Fast preset's schedule: the rate climbs, then falls, batch by batch
+    FAST_ARCHITECTURE, recipe=TrainConfig(epochs=2, batch_size=128, learning_rate=2e-2), train_images=600,
+    validation_split=0.0, one_cycle=True,
+)  # fmt: skip
 REGULARISED = replace(  # every option against overfitting at once (8 filters keep it quick)
     COURSE_CNN, filters=8, dropout=0.3, l2=1e-4, augment_flip=True, augment_shift=True, augment_rotation=True,
     augment_zoom=True,
@@ -48,6 +52,7 @@ SPECS = {
     "design": RunSpec(DESIGN, recipe=TrainConfig(optimizer="rmsprop", learning_rate=3e-4, seed=7)),
     "hand-picked": HAND_PICKED,
     "fast": FAST_LIKE,
+    "one-cycle": ONE_CYCLE,
     "stop-early": RunSpec(recipe=TrainConfig(epochs=5, stop_at_accuracy=0.6), train_images=300, validation_split=0.2),
     "fight": FIGHT,
 }
@@ -151,7 +156,7 @@ def worker_run(tmp_path_factory):
     return run
 
 
-@pytest.mark.parametrize("name", ["fast", "stop-early", "fight"])
+@pytest.mark.parametrize("name", ["fast", "one-cycle", "stop-early", "fight"])
 def test_the_recipe_cells_train_as_the_worker_does(name, worker_run):
     """The worker's job (its learning-rate decay, its stop at accuracy, its augmentation, dropout, L2 and early
     stopping) against the notebook's cells run here: the same per-epoch history and test accuracy."""
@@ -165,6 +170,9 @@ def test_the_recipe_cells_train_as_the_worker_does(name, worker_run):
     assert namespace["test_accuracy"] == pytest.approx(record["test_accuracy"], abs=1e-3)
     if name == "fast":  # after 2 epochs the optimizer holds the second epoch's rate, 0.003 x 0.6
         assert float(namespace["model"].optimizer.learning_rate) == pytest.approx(3e-3 * 0.6)
+    elif name == "one-cycle":  # the last batch's rate: 0.02 / (the steps after the climb), written out
+        steps = 2 * 5  # 600 images in batches of 128: 5 a epoch
+        assert float(namespace["model"].optimizer.learning_rate) == pytest.approx(2e-2 / (steps - 2))
     elif name == "stop-early":
         assert 1 < len(history["loss"]) < spec.recipe.epochs and record["stop_reason"].startswith("accuracy")
     else:  # stopped by early stopping, the best epoch's weights put back: the saved model's, weight for weight
