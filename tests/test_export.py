@@ -253,7 +253,8 @@ def test_the_cli_writes_the_notebook_the_function_builds(tmp_path, capsys):
     recipe = ["--dropout", "0.25", "--optimizer", "rmsprop", "--lr", "0.0003", "--seed", "7"]
     main([*design, *recipe, "--output", str(output)])
     assert output.read_text() == notebook_text(SPECS["design"])
-    fast = ["--filters", "32", "--padding", "same", "--epochs", "2", "--batch-size", "128", "--lr", "0.003"]
+    fast = ["--filters", str(FAST_ARCHITECTURE.filters), "--padding", "same", "--epochs", "2", "--batch-size", "128"]
+    fast += ["--lr", "0.003"]
     main([*fast, "--train-size", "600", "--validation-split", "0", "--lr-decay", "0.6", "--output", str(output)])
     assert output.read_text() == notebook_text(FAST_LIKE)
     fight = ["--filters", "8", "--dropout", "0.3", "--l2", "0.0001", "--shift", "--rotate", "--zoom", "--flip"]

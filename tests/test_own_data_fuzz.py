@@ -51,6 +51,12 @@ def test_arbitrary_bytes_are_refused_clearly(data):
 
 
 @SETTINGS
-@given(st.dictionaries(st.text(min_size=1, max_size=30), st.sampled_from([b"", b"x", SMALL["Bag/0.png"]]), max_size=8))
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=30).filter(lambda name: name[0] != "\x00"),  # zipfile cuts a name at a NUL
+        st.sampled_from([b"", b"x", SMALL["Bag/0.png"]]),
+        max_size=8,
+    )
+)
 def test_any_member_names_are_read_or_refused_clearly(members):
     try_read("read_zip (odd names)", zip_of(members))
