@@ -21,7 +21,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
@@ -30,7 +29,7 @@ from scipy import ndimage
 
 from models.card import DENSE_MODEL, SHIPPED_MODEL, ModelFileError
 from models.data import load_fashion_mnist
-from models.shift_test import DIRECTIONS, SHIFTS, sha256, shift_images
+from models.shift_test import DIRECTIONS, SHIFTS, sha256, shift_images, write_record
 
 ROBUSTNESS = SHIPPED_MODEL.with_name("robustness.json")
 ROBUSTNESS_COMMAND = "python -m models.robustness"
@@ -257,12 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         "grey": GREY,
         "corruptions": {c.name: {"title": c.title, "unit": c.unit, "levels": list(c.levels)} for c in CORRUPTIONS},
         "models": models,
-        "command": ROBUSTNESS_COMMAND,
-        "seconds": round(time.perf_counter() - start, 1),
-        "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"saved {args.output}")
+    write_record(args.output, record, ROBUSTNESS_COMMAND, start)
     return 0
 
 

@@ -86,13 +86,21 @@ def main(argv: list[str] | None = None) -> int:
         "fill": "zero",
         "test_images": len(x_test),
         "models": models,
-        "command": SHIFT_TEST_COMMAND,
+    }
+    write_record(args.output, record, SHIFT_TEST_COMMAND, start)
+    return 0
+
+
+def write_record(path: Path, record: dict, command: str, start: float) -> None:
+    """Save a shipped models' measurement as JSON, with the command that remakes it, its time and its date."""
+    record = {
+        **record,
+        "command": command,
         "seconds": round(time.perf_counter() - start, 1),
         "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    args.output.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"saved {args.output}")
-    return 0
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"saved {path}")
 
 
 if __name__ == "__main__":

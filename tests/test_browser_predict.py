@@ -28,7 +28,7 @@ def test_an_example_and_a_drawing_on_the_canvas_are_classified(app_url, page):
     wait_until_idle(page)
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for()
-    canvas.scroll_into_view_if_needed()  # the mouse draws within the window (a learner's model choice moves it down)
+    canvas.scroll_into_view_if_needed()  # the mouse only draws inside the window
     draw(page, TROUSERS, canvas.bounding_box())
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"stMain\"]').innerText.includes('The network says')",
