@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(BIN)/python scripts/ensure_system.py
 
-.PHONY: run test benchmark model clean
+.PHONY: run dev test benchmark model clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; run: sudo apt-get install python3 python3-venv" >&2; exit 1; }
@@ -24,6 +24,10 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 run: $(VENV)/.runtime
 	$(SETUP) data
 	$(BIN)/python -m streamlit run app.py
+
+dev: $(VENV)/.runtime  # for editing the code: reruns on save (the file watcher costs each new session seconds)
+	$(SETUP) data
+	$(BIN)/python -m streamlit run app.py --server.fileWatcherType auto --server.runOnSave true
 
 test: $(VENV)/.dev
 	$(SETUP) data browser

@@ -100,9 +100,7 @@ def streamlit_server(
             str(port),
             "--server.address",
             "127.0.0.1",
-            "--server.fileWatcherType",
-            "none",
-        ],
+        ],  # the rest as `make run` serves it: .streamlit/config.toml decides (no file watcher)
         cwd=cwd,
         env=env,
         stdout=log,
