@@ -22,6 +22,7 @@ from components.session_keys import (
     training_stop,
 )
 from models.executors import executor_from_environment
+from models.job_cost import minutes_text
 from models.jobs import JobProgress, JobRegistry, TrainingJob
 from models.recipes import RunSpec
 from models.runs import MAX_AGE_DAYS, MAX_RUNS, RunStore, TrainingRun
@@ -43,7 +44,10 @@ def run_store() -> RunStore:
 
 @st.cache_resource(show_spinner="Connecting to the training workers...")
 def _job_registry() -> JobRegistry:
-    return JobRegistry(executor_from_environment(), run_store())
+    registry = JobRegistry(executor_from_environment(), run_store())
+    sessions = learner_sessions()
+    registry.connected = sessions.connected  # a learner's open tab keeps their jobs alive between heartbeats
+    return registry
 
 
 def job_registry() -> JobRegistry:
@@ -86,7 +90,7 @@ def collect_ended_jobs() -> None:
 
 def duplicate_of(spec: RunSpec, active: list[TrainingJob]) -> TrainingJob | None:
     """The learner's queued or training job with exactly these settings (one being stopped does not count)."""
-    return next((job for job in active if job.spec == spec and not job.stop_event.is_set()), None)
+    return next((job for job in active if job.spec == spec and not job.stopping), None)
 
 
 def duplicate_message(job: TrainingJob) -> str:
@@ -109,6 +113,11 @@ def start(specs: list[RunSpec]) -> None:
         if (twin := duplicate_of(spec, active)) is not None:
             st.session_state[TRAINING_START_ERROR] = duplicate_message(twin)
             return
+    try:
+        job_registry().check(specs, token)  # the learner's share of the queue and the server's cost cap
+    except ValueError as error:
+        st.session_state[TRAINING_START_ERROR] = str(error)
+        return
     earlier: list[TrainingJob | TrainingRun] = [
         *active,
         *run_store().runs(token)[0],
@@ -134,7 +143,25 @@ def start(specs: list[RunSpec]) -> None:
     st.session_state[TRAINING_NOTICES] = []
     st.session_state[TRAINING_START_ERROR] = ""
     for job in new:
-        job_registry().submit(job)
+        try:
+            job_registry().submit(job)
+        except ValueError as error:  # a second tab took the last place meanwhile
+            st.session_state[TRAINING_START_ERROR] = str(error)
+            return
+
+
+def limits_text(registry: JobRegistry) -> str:
+    """The queue's rules for a class, as the page states them."""
+    cap = (
+        ""
+        if registry.cost_cap is None
+        else f" A run may take at most about {minutes_text(registry.cost_cap)} of one core."
+    )
+    return (
+        f"Each learner may have {registry.learner_jobs} runs queued or training, one training at a time; the next "
+        "free slot goes to whoever has waited longest without a run. Identical settings asked for by several "
+        f"learners train once and each gets a copy.{cap}"
+    )
 
 
 def start_error() -> None:
@@ -147,13 +174,24 @@ def duration(seconds: float) -> str:
     return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
 
 
+def shared_text(progress: JobProgress) -> str:
+    """' - shared with 3 other learners' when others asked for the same settings (it trains once)."""
+    if not progress.shared_with:
+        return ""
+    return f" - shared: {progress.shared_with} other learner{'s' if progress.shared_with > 1 else ''} asked for it too"
+
+
 def status_text(job: TrainingJob, progress: JobProgress, registry: JobRegistry) -> str:
-    """One line of where a job is: queued (its place), starting, training (epoch x of y), evaluating."""
+    """One line of where a job is: queued (its place, when it starts and ends), starting, training, evaluating."""
     name = f"**{job.name}**"
     if progress.status == "queued":
+        when = ""
+        if progress.starts_in is not None and progress.eta_seconds is not None:
+            start = "next free slot" if progress.starts_in < 1 else f"starts in about {duration(progress.starts_in)}"
+            when = f", {start}, ready in about {duration(progress.eta_seconds)}"
         return (
-            f"{name}: queued, number {progress.queue_position} in line ({progress.jobs_running} of "
-            f"{registry.max_jobs} training slots busy)"
+            f"{name}: queued, number {progress.queue_position} in line{when} ({progress.jobs_running} of "
+            f"{registry.max_jobs} training slots busy){shared_text(progress)}"
         )
     if progress.status == "starting":
         return f"{name}: starting (loading TensorFlow and the data, a few seconds)..."
@@ -164,7 +202,7 @@ def status_text(job: TrainingJob, progress: JobProgress, registry: JobRegistry) 
     eta = "-" if progress.eta_seconds is None else duration(progress.eta_seconds)
     return (
         f"{name}: epoch {progress.epoch + 1} of {progress.epochs}, batch {progress.batch:,}/{progress.steps:,} - "
-        f"{progress.images_per_second:,.0f} images/s - ETA {eta}"
+        f"{progress.images_per_second:,.0f} images/s - ETA {eta}{shared_text(progress)}"
     )
 
 
@@ -175,7 +213,7 @@ def job_row(job: TrainingJob, progress: JobProgress) -> None:
     if progress.status == "queued":
         button.button("Cancel", key=training_cancel(job.id), on_click=job.stop, width="stretch")
         return
-    stopping = job.stop_event.is_set()
+    stopping = job.stopping
     button.button(
         "Stopping..." if stopping else "Stop",
         key=training_stop(job.id),
@@ -231,7 +269,13 @@ def headline_text(run: TrainingRun) -> str:
     """'Test accuracy **87.80%** after 1.45 of 3 epochs in 12 s. It ended early: stopped by request.'"""
     ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
     test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
-    return f"Test accuracy **{test}** after {run.epochs_text} in {duration(run.seconds)}.{ended}"
+    shared = (
+        " Shared: other learners asked for exactly these settings, so it was trained once on this server; this "
+        "copy is yours (training is seeded, so it is the run you would have got)."
+        if run.shared_with
+        else ""
+    )
+    return f"Test accuracy **{test}** after {run.epochs_text} in {duration(run.seconds)}.{ended}{shared}"
 
 
 def run_headline(run: TrainingRun) -> None:

@@ -76,6 +76,7 @@ class TrainingRun:
     created: str = ""
     epochs_done: float = 0.0  # batches trained / batches per epoch: 1.45 for a run stopped in its second epoch
     spec_payload: dict | None = None  # RunSpec.to_payload(), saved by the worker (runs saved before it: None)
+    shared_with: int = 0  # learners who asked for the same settings and got this run trained once (0: not shared)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -106,6 +107,7 @@ class TrainingRun:
             created=str(record.get("created", "")),
             epochs_done=float(record.get("epochs_done", len(history.get("loss", [])))),
             spec_payload=dict(record["spec"]) if isinstance(record.get("spec"), dict) else None,
+            shared_with=int(record.get("shared_with", 0)),
         )
 
     def spec(self) -> RunSpec:
@@ -272,10 +274,48 @@ class RunStore:
         root = environ.get(DATA_DIR_ENV) or str(Path.home() / ".cache" / "cnn-lab")
         return cls(Path(root).expanduser())
 
-    def learner_folder(self, token: str) -> Path:
+    @staticmethod
+    def learner_key(token: str) -> str:
+        """The name of the learner's folder: a hash of their token (the token itself is never stored)."""
         if not token:
             raise ValueError("a learner token is needed")
-        return self.root / "learners" / hashlib.sha256(token.encode()).hexdigest()[:32]
+        return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+    def learner_folder(self, token: str) -> Path:
+        return self.root / "learners" / self.learner_key(token)
+
+    def share(self, staging: Path, name: str) -> Path:
+        """Move a finished job's folder to shared/<name>: the one copy its learners' runs are linked from."""
+        TrainingRun.read(staging)  # refuse a folder that is not a complete run
+        (staging / "worker.log").unlink(missing_ok=True)
+        shared = self.root / "shared" / name
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(staging, shared)
+        return shared
+
+    def adopt(self, key: str, source: Path, *, name: str, group: int, shared_with: int) -> str:
+        """The learner's own copy of a shared run (files hard-linked, its record rewritten): their run id.
+
+        Removing it never touches another learner's copy: a hard link is only one of a file's names.
+        """
+        staging = self.staging_folder()
+        for path in source.iterdir():
+            if path.name == RUN_FILE or not path.is_file():
+                continue
+            try:
+                os.link(path, staging / path.name)
+            except OSError:  # another file system, or links not allowed: copy
+                shutil.copy2(path, staging / path.name)
+        record = json.loads((source / RUN_FILE).read_text())
+        record.update(name=name, group=group, shared_with=shared_with)
+        (staging / RUN_FILE).write_text(json.dumps(record))
+        return self._move_in(key, staging)
+
+    def run(self, token: str, run_id: str) -> TrainingRun:
+        """One of the learner's runs by id (OSError/ValueError if it is gone or damaged)."""
+        if not RUN_ID.fullmatch(run_id):
+            raise ValueError(f"not a run id: {run_id!r}")
+        return TrainingRun.read(self.learner_folder(token) / run_id)
 
     def staging_folder(self) -> Path:
         """A fresh folder for a job's files while it trains."""
@@ -287,28 +327,34 @@ class RunStore:
         """Move a finished job's folder into the learner's runs (one rename), then keep only the newest runs."""
         TrainingRun.read(staging)  # refuse a folder that is not a complete run
         (staging / "worker.log").unlink(missing_ok=True)
-        learner = self.learner_folder(token)
+        run_id = self._move_in(self.learner_key(token), staging)
+        return TrainingRun.read(self.learner_folder(token) / run_id)
+
+    def _move_in(self, key: str, staging: Path) -> str:
+        """Rename a complete run folder into the learner's runs, then keep only the newest; its run id."""
+        learner = self.root / "learners" / key
         learner.mkdir(parents=True, exist_ok=True)
         now = time.time_ns()  # ids sort in commit order: date, time, nanoseconds, then a random tail
         run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now // 10**9))}.{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
         with self._lock:
             os.rename(staging, learner / run_id)
-            self._listed.pop(token, None)
-        self.prune(token)
-        return TrainingRun.read(learner / run_id)
+            self._listed.pop(key, None)
+        self._prune_folder(key)
+        return run_id
 
     def runs(self, token: str) -> tuple[list[TrainingRun], list[str]]:
         """The learner's runs, oldest first, and a notice for each saved run that could not be read.
 
         Cached until the learner's folder or one of its run folders changes, so a rerun costs a few stats.
         """
-        folder = self.learner_folder(token)
+        key = self.learner_key(token)
+        folder = self.root / "learners" / key
         try:
             stamp = hash((folder.stat().st_mtime_ns, *(entry.stat().st_mtime_ns for entry in os.scandir(folder))))
         except FileNotFoundError:
             return [], []
         with self._lock:
-            cached = self._listed.get(token)
+            cached = self._listed.get(key)
             if cached is not None and cached[0] == stamp:
                 return list(cached[1]), list(cached[2])
         runs, notices = [], []
@@ -320,33 +366,39 @@ class RunStore:
                     f"A saved run ({path.name}) could not be read and is skipped: {type(error).__name__}: {error}."
                 )
         with self._lock:
-            self._listed[token] = (stamp, runs, notices)
+            self._listed[key] = (stamp, runs, notices)
             while len(self._listed) > LISTINGS_KEPT:
                 self._listed.popitem(last=False)
         return list(runs), list(notices)
 
     def remove(self, token: str, run_id: str) -> None:
         """Delete one of the learner's runs; nothing happens for an id that is not theirs or already gone."""
+        self._remove(self.learner_key(token), run_id)
+
+    def _remove(self, key: str, run_id: str) -> None:
         if not RUN_ID.fullmatch(run_id):
             return
         trash = self.root / "staging" / f"removed-{uuid.uuid4().hex}"
         with self._lock:
             try:
-                os.rename(self.learner_folder(token) / run_id, trash)
+                os.rename(self.root / "learners" / key / run_id, trash)
             except FileNotFoundError:  # removed meanwhile (another tab, or two jobs pruning at once)
                 return
-            self._listed.pop(token, None)
+            self._listed.pop(key, None)
         shutil.rmtree(trash, ignore_errors=True)
 
     def prune(self, token: str) -> None:
         """Keep the learner's newest `max_runs` runs, none older than `max_age_days`."""
-        folder = self.learner_folder(token)
+        self._prune_folder(self.learner_key(token))
+
+    def _prune_folder(self, key: str) -> None:
+        folder = self.root / "learners" / key
         if not folder.is_dir():
             return
         entries = sorted(p for p in folder.iterdir() if p.is_dir())
         cutoff = time.time() - self.max_age_days * 86400
         for path in entries[: -self.max_runs] + [p for p in entries[-self.max_runs :] if _modified(p) < cutoff]:
-            self.remove(token, path.name)
+            self._remove(key, path.name)
 
     def _remove_old_staging(self) -> None:
         cutoff = time.time() - STAGING_MAX_AGE

@@ -276,9 +276,10 @@ def test_a_worker_killed_mid_job_fails_the_run_and_frees_the_slot(cluster, regis
     registry.submit(queued)
     wait_for(lambda: doomed.progress().batch >= 2 or doomed.done, 120, "the first job to train")
     assert doomed.progress().status == "running" and queued.progress().queue_position == 1
-    key = doomed._execution.key
+    execution = registry._runners[doomed.job_id]._execution  # the Dask side of the job this process trains
+    key = execution.key
     ((address, pid),) = cluster.worker_pids().items()
-    assert doomed._execution.started_on[0]["pid"] == pid
+    assert execution.started_on[0]["pid"] == pid
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     wait_for(lambda: doomed.done, 15, "the killed job to end")

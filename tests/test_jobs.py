@@ -219,9 +219,11 @@ def test_cancelling_a_queued_job_leaves_the_queue(tmp_path):
 
 def test_two_slots_train_two_jobs_at_once(tmp_path):
     registry = make_registry(tmp_path, max_jobs=2)
-    pair = [
-        TrainingJob(spec(recipe=TrainConfig(epochs=4, batch_size=64)), name, learner="x", keepalive=lambda: True)
-        for name in "ab"
+    pair = [  # two learners (one learner trains one job at a time), two seeds (identical runs train once)
+        TrainingJob(
+            spec(recipe=TrainConfig(epochs=4, batch_size=64, seed=seed)), name, learner=name, keepalive=lambda: True
+        )
+        for seed, name in enumerate("ab")
     ]
     for job in pair:
         registry.submit(job)
@@ -263,7 +265,8 @@ def test_heartbeats_and_a_live_session_keep_a_job_alive(tmp_path):
     registry = make_registry(tmp_path, max_jobs=2)
     short = spec(recipe=TrainConfig(epochs=3, batch_size=64))
     watched = TrainingJob(short, "watched", learner="x", orphan_after=0.3)
-    connected = TrainingJob(short, "connected", learner="x", orphan_after=0.3, keepalive=lambda: True)
+    other = spec(recipe=TrainConfig(epochs=3, batch_size=64, seed=1))
+    connected = TrainingJob(other, "connected", learner="y", orphan_after=0.3, keepalive=lambda: True)
     registry.submit(watched)
     registry.submit(connected)
     stop_beating = threading.Event()

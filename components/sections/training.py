@@ -210,7 +210,8 @@ def settings_section(link: Link) -> None:
     registry = jobs.job_registry()
     st.caption(
         f"Training runs on {registry.executor.name}, {registry.max_jobs} run(s) at a time for everyone "
-        f"using it; right now {registry.running()} training and {registry.waiting()} waiting."
+        f"using it; right now {registry.running()} training and {registry.waiting()} waiting. "
+        + jobs.limits_text(registry)
         + (" Train is off while the same run is queued or training: change a setting to train another." if twin else "")
     )
 
