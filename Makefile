@@ -1,12 +1,13 @@
-# `make run` starts the app; `make test` lints, type-checks, checks the import contracts and runs every test
-# (unit, AppTest, browser).
-# Both first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium): scripts/ensure_system.py.
+# `make run` starts the app (one process); `make serve` the production stack (a replica per core behind nginx,
+# scripts/serve.py); `make test` lints, type-checks, checks the import contracts and runs every test
+# (unit, AppTest, browser, the stack).
+# All first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium, nginx): scripts/ensure_system.py.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(BIN)/python scripts/ensure_system.py
 
-.PHONY: run test benchmark model clean
+.PHONY: run serve test benchmark model clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; run: sudo apt-get install python3 python3-venv" >&2; exit 1; }
@@ -25,8 +26,12 @@ run: $(VENV)/.runtime
 	$(SETUP) data
 	$(BIN)/python -m streamlit run app.py
 
+serve: $(VENV)/.runtime
+	$(SETUP) data nginx
+	$(BIN)/python scripts/serve.py  # settings: CNN_LAB_REPLICAS, CNN_LAB_PORT, CNN_LAB_ADDRESS, CNN_LAB_DATA_DIR
+
 test: $(VENV)/.dev
-	$(SETUP) data browser
+	$(SETUP) data browser nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy  # settings in pyproject.toml
