@@ -58,6 +58,10 @@ http {{
     uwsgi_temp_path {run}/tmp/uwsgi;
     scgi_temp_path {run}/tmp/scgi;
     client_max_body_size 200m;  # Streamlit refuses uploads above its own server.maxUploadSize
+    # Uploads stream to the replica and answers wait in memory: nginx writes no temp files, so workers that
+    # run as another user (nginx started by root) need no access to the run folder.
+    proxy_request_buffering off;
+    proxy_max_temp_file_size 0;
 
     # The route: the browser's cnnlab_route cookie, or for a browser without one this request's id,
     # which the response then sets as the cookie. nginx Plus's `sticky cookie`, with stock nginx.

@@ -9,6 +9,7 @@ for its event with a deadline. Without nginx the tests are skipped locally and f
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import re
 import signal
@@ -23,7 +24,9 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from benchmarks.ws_client import Session
 from tests.browser import free_port
@@ -84,6 +87,14 @@ def get(url: str, cookies: dict[str, str] | None = None) -> Reply:
             set_cookie,
             response.read(),
         )
+
+
+def noise_png(size: int = 600) -> bytes:
+    """A picture of noise, about 1 MB as PNG: more than nginx keeps in memory for a request body."""
+    pixels = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def answers(url: str) -> bool:
@@ -235,12 +246,20 @@ def test_the_page_and_its_websocket_session_land_on_one_replica(stack):
     async def learner():
         async with Session(stack.url, timeout=120, cookies={ROUTE: route}) as session:
             assert session.ws is not None
-            return session.ws.response.headers[REPLICA_HEADER], await session.visit("")
+            home = await session.visit("")
+            # an upload (PUT /_stcore/upload_file/<session>/<file>, 1 MB) reaches the session's replica
+            await session.visit("filters")
+            await session.set("filters_source", "Upload")
+            uploaded = await session.upload("filters_upload", "noise.png", noise_png(), "image/png")
+            return session.ws.response.headers[REPLICA_HEADER], home, uploaded
 
-    websocket_replica, home = run_async(learner())
+    websocket_replica, home, uploaded = run_async(learner())
     assert websocket_replica == replica
     assert home.status == "FINISHED_SUCCESSFULLY" and not home.exceptions, home.exceptions
     assert "CNN Lab" in home.texts
+    assert uploaded.status == "FINISHED_SUCCESSFULLY" and not uploaded.exceptions, uploaded.exceptions
+    # the replica that took the upload is the one whose session read it: the page works on the 600 x 600 picture
+    assert any("600 x 600" in text for text in uploaded.texts), uploaded.texts
 
 
 def test_a_killed_replica_is_restarted_and_the_site_keeps_answering(stack):
