@@ -35,7 +35,8 @@ import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,18 +115,22 @@ class Settings:
     run_dir: Path
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         data_dir = Path(environ.get("CNN_LAB_DATA_DIR") or Path.home() / ".cache" / "cnn-lab").expanduser()
-        replicas = int(environ.get("CNN_LAB_REPLICAS") or len(os.sched_getaffinity(0)))
-        if replicas < 1:
-            raise ValueError(f"CNN_LAB_REPLICAS must be 1 or more, not {replicas}")
         return cls(
-            replicas=replicas,
-            port=int(environ.get("CNN_LAB_PORT") or 8501),
+            replicas=_whole_number(environ, "CNN_LAB_REPLICAS", len(os.sched_getaffinity(0))),
+            port=_whole_number(environ, "CNN_LAB_PORT", 8501),
             address=environ.get("CNN_LAB_ADDRESS") or "0.0.0.0",
             data_dir=data_dir.resolve(),
             run_dir=Path(environ.get("CNN_LAB_RUN_DIR") or data_dir / "serve").expanduser().resolve(),
         )
+
+
+def _whole_number(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = environ.get(name) or str(default)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number from 1, not {value!r}")
+    return int(value)
 
 
 @dataclass
@@ -139,7 +144,7 @@ class Child:
     process: subprocess.Popen | None = None
     started: float = 0.0
     quick_deaths: int = 0  # deaths within a minute of starting, in a row: the restart waits longer each time
-    restart_at: float = field(default=0.0)
+    restart_at: float = 0.0  # when a dead child is started again (0: it is not waiting)
 
     def start(self, env: dict[str, str]) -> None:
         with open(self.log, "ab") as log:
@@ -283,7 +288,8 @@ class Stack:
         while waiting and not stopping.is_set():
             for child in list(waiting):
                 if child.process is not None and child.process.poll() is not None:
-                    say(f"{child.name} exited with code {child.process.returncode} while starting; see {child.log}")
+                    say(f"{child.name} exited with code {child.process.returncode} while starting; {child.log} ends:")
+                    print(*child.log.read_text(errors="replace").splitlines()[-3:], sep="\n", flush=True)
                     return False
                 if child.healthy():
                     waiting.remove(child)

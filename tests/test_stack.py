@@ -2,8 +2,9 @@
 
 One stack for the module, on free ports with a throwaway data folder: health through nginx, the route cookie
 and stickiness, a websocket session through nginx on the replica that served the page, a replica killed and
-restarted while the site keeps answering, and finally a stop that leaves no process behind. Every wait polls
-for its event with a deadline. Without nginx the tests are skipped locally and fail in CI.
+restarted while the site keeps answering, and a stop that leaves no process behind; then a one-replica stack
+whose supervisor is killed outright. Every wait polls for its event with a deadline. Without nginx the tests
+are skipped locally and fail in CI.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -171,18 +173,21 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
+def require_nginx() -> None:
     if serve.find_nginx() is None:
         message = "nginx is not installed (sudo apt-get install nginx)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    data_dir = tmp_path_factory.mktemp("stack-data")
+
+
+@contextmanager
+def running_stack(data_dir: Path, replicas: int) -> Iterator[Stack]:
+    """scripts/serve.py on a free port with `replicas` replicas, until it has said it serves."""
     port = free_port()
     env = dict(
         os.environ,
-        CNN_LAB_REPLICAS="2",
+        CNN_LAB_REPLICAS=str(replicas),
         CNN_LAB_PORT=str(port),
         CNN_LAB_ADDRESS="127.0.0.1",
         CNN_LAB_DATA_DIR=str(data_dir),
@@ -204,6 +209,13 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    require_nginx()
+    with running_stack(tmp_path_factory.mktemp("stack-data"), replicas=2) as running:
+        yield running
 
 
 def test_health_through_nginx_from_production_replicas(stack):
@@ -294,3 +306,14 @@ def test_stopping_the_supervisor_leaves_no_process(stack):
     wait_for(lambda: not any(alive(pid) for pid in processes), 10, f"{sorted(processes)} to end")
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{stack.url}/_stcore/health", timeout=5)
+
+
+def test_a_killed_supervisor_takes_its_children_with_it(tmp_path):
+    """SIGKILL leaves the supervisor no time to stop anything: Linux signals the children (PR_SET_PDEATHSIG)."""
+    require_nginx()
+    with running_stack(tmp_path, replicas=1) as lone:
+        processes = descendants(lone.process.pid)
+        assert len(processes) >= 3, processes  # a replica, nginx's master and its worker
+        lone.process.kill()
+        lone.process.wait(10)
+        wait_for(lambda: not any(alive(pid) for pid in processes), 20, f"{sorted(processes)} to end")
