@@ -1,12 +1,13 @@
-# `make run` starts the app; `make test` lints, type-checks, checks the import contracts and runs every test
-# (unit, AppTest, browser).
-# Both first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium): scripts/ensure_system.py.
+# `make run` starts the app (one process); `make serve` the production stack (a replica per core behind nginx,
+# scripts/serve.py); `make test` lints, type-checks, checks the import contracts and runs every test
+# (unit, AppTest, browser, the stack).
+# All first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium, nginx): scripts/ensure_system.py.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(BIN)/python scripts/ensure_system.py
 
-.PHONY: run dev test benchmark model clean
+.PHONY: run dev serve test benchmark model clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; run: sudo apt-get install python3 python3-venv" >&2; exit 1; }
@@ -29,8 +30,12 @@ dev: $(VENV)/.runtime  # for editing the code: reruns on save (the file watcher 
 	$(SETUP) data
 	$(BIN)/python -m streamlit run app.py --server.fileWatcherType auto --server.runOnSave true
 
+serve: $(VENV)/.runtime
+	$(SETUP) data nginx
+	$(BIN)/python scripts/serve.py  # settings: CNN_LAB_REPLICAS, CNN_LAB_PORT, CNN_LAB_ADDRESS, CNN_LAB_DATA_DIR
+
 test: $(VENV)/.dev
-	$(SETUP) data browser
+	$(SETUP) data browser nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy  # settings in pyproject.toml

@@ -7,7 +7,9 @@ costs the server:
 
 - **Connecting**: ``GET /_stcore/health`` first (it sets the ``_streamlit_xsrf`` cookie), then the websocket with
   the subprotocol list ``["streamlit", <xsrf token>]`` (the server selects the first entry; the second is the
-  XSRF token, a third would be a session id to resume). The server runs nothing until the client sends its
+  XSRF token, a third would be a session id to resume). Every cookie the health answer sets (a proxy's route
+  cookie too, as `make serve`'s nginx sets) goes with the websocket, uploads and media, as a browser sends it,
+  so a session stays on its replica behind a proxy. The server runs nothing until the client sends its
   first ``rerun_script``, which names the page by its URL path (``page_name``) and carries the query string.
 - **A rerun** is ``BackMsg(rerun_script=ClientState(...))`` with **every** widget's current value, as the
   browser's WidgetStateManager sends them: a widget's value is committed when it first appears (the proto's
@@ -278,9 +280,20 @@ def _new_widget(kind: str, proto: Any, fragment_id: str, children: list[Node]) -
 class Session:
     """One browser tab's session. Use ``async with Session(url) as s: await s.visit("filters")``."""
 
-    def __init__(self, base_url: str, *, timeout: float = 300.0, fetch_media: bool = False, name: str = "") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 300.0,
+        fetch_media: bool = False,
+        name: str = "",
+        cookies: dict[str, str] | None = None,
+    ) -> None:
         self.base = base_url.rstrip("/")
         self.timeout, self.fetch_media, self.name = timeout, fetch_media, name
+        # The browser's cookie jar: `cookies`, then every cookie the health answer sets (the XSRF cookie, a
+        # proxy's route cookie), sent with the websocket and uploads as a browser sends them.
+        self.cookies: dict[str, str] = dict(cookies or {})
         self.ws = None
         self.session_id = ""
         self.xsrf = ""
@@ -321,7 +334,7 @@ class Session:
         scheme = "wss" if parts.scheme == "https" else "ws"
         url = f"{scheme}://{parts.netloc}{parts.path}/_stcore/stream"
         protocols = ["streamlit", self.xsrf] if self.xsrf else ["streamlit"]
-        headers = {"Cookie": f"{XSRF_COOKIE}={self.xsrf}"} if self.xsrf else None
+        headers = {"Cookie": self._cookie_header()} if self.cookies else None
         self.ws = await websockets.connect(
             url,
             subprotocols=protocols,
@@ -334,11 +347,18 @@ class Session:
         self._reader = asyncio.create_task(self._read(), name=f"ws-reader-{self.name}")
 
     def _xsrf_cookie(self) -> str:
-        with urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=self.timeout) as response:
+        request = urllib.request.Request(f"{self.base}/_stcore/health")
+        if self.cookies:
+            request.add_header("Cookie", self._cookie_header())
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
             cookie = SimpleCookie()
             for header in response.headers.get_all("Set-Cookie") or []:
                 cookie.load(header)
-        return cookie[XSRF_COOKIE].value if XSRF_COOKIE in cookie else ""
+        self.cookies.update({name: morsel.value for name, morsel in cookie.items()})
+        return self.cookies.get(XSRF_COOKIE, "")
+
+    def _cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -456,7 +476,7 @@ class Session:
             headers={
                 "Content-Type": f"multipart/form-data; boundary={boundary}",
                 "X-Xsrftoken": self.xsrf,
-                "Cookie": f"{XSRF_COOKIE}={self.xsrf}",
+                "Cookie": self._cookie_header(),
             },
         )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -529,7 +549,8 @@ class Session:
                 continue
             self.seen_media.add(url)
             full = url if url.startswith("http") else f"{self.base}{url}"
-            run.media_bytes += await asyncio.to_thread(lambda full=full: len(urllib.request.urlopen(full).read()))
+            request = urllib.request.Request(full, headers={"Cookie": self._cookie_header()} if self.cookies else {})
+            run.media_bytes += await asyncio.to_thread(lambda r=request: len(urllib.request.urlopen(r).read()))
 
     async def _read(self) -> None:
         try:

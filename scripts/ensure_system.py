@@ -1,13 +1,15 @@
-"""What `make run` and `make test` need from the machine, fetched when it is missing (Debian/Ubuntu).
+"""What `make run`, `make serve` and `make test` need from the machine, fetched when missing (Debian/Ubuntu).
 
     python3 scripts/ensure_system.py venv .venv            # the virtual environment (python3.X-venv if needed)
-    .venv/bin/python scripts/ensure_system.py data         # Fashion-MNIST (`make run`, `make test`)
+    .venv/bin/python scripts/ensure_system.py data         # Fashion-MNIST (`make run`, `make serve`, `make test`)
     .venv/bin/python scripts/ensure_system.py browser      # Chromium and its fonts, for the browser tests
+    .venv/bin/python scripts/ensure_system.py nginx        # nginx, for `make serve` and the stack's tests
 
 When everything is there a step costs a few file checks. When something is missing it is installed with
 apt-get, if apt-get runs without a password (as root, or `sudo -n`); Fashion-MNIST then falls back to the
 data loader's own Keras download. Otherwise the step prints the command to run and the script exits 1, except
-for Chromium: without it the browser tests are skipped locally and fail in CI (tests/browser.py).
+for Chromium and nginx: without them the browser tests (tests/browser.py) and the stack's tests
+(tests/test_stack.py) are skipped locally and fail in CI, and `make serve` stops with the command (scripts/serve.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ BROWSER_FILES = {
     "chromium": Path("/usr/bin/chromium"),
     "fonts-dejavu-core": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
 }
+# The reverse proxy in front of `make serve`'s replicas (scripts/serve.py finds it there or on PATH).
+NGINX_PACKAGE = "nginx"
+NGINX_FILE = Path("/usr/sbin/nginx")
 
 
 def say(message: str) -> None:
@@ -154,8 +159,25 @@ def ensure_browser() -> bool:
     return True  # tests/browser.py decides: skip locally, fail in CI
 
 
+def ensure_nginx() -> bool:
+    """nginx for the production stack; without it `make serve` stops and the stack tests skip (locally) or fail (CI)."""
+    if NGINX_FILE.exists():
+        say(f"nginx: {NGINX_FILE}")
+        return True
+    say(f"the production stack (make serve) and its tests need {NGINX_PACKAGE}")
+    if apt_install([NGINX_PACKAGE]) and NGINX_FILE.exists():
+        say(f"nginx: {NGINX_FILE} (installed {NGINX_PACKAGE})")
+        return True
+    consequence = "fail, since CI is set" if os.environ.get("CI") else "are skipped"
+    tell_command(
+        f"{NGINX_PACKAGE} is not installed, so `make serve` cannot start and the stack tests {consequence}.",
+        f"sudo apt-get install {NGINX_PACKAGE}",
+    )
+    return True  # scripts/serve.py and tests/test_stack.py decide
+
+
 def main(argv: list[str]) -> int:
-    steps = {"data": ensure_data, "browser": ensure_browser}
+    steps = {"data": ensure_data, "browser": ensure_browser, "nginx": ensure_nginx}
     if argv[:1] == ["venv"] and len(argv) == 2:
         return 0 if ensure_venv(Path(argv[1])) else 1
     if not argv or any(step not in steps for step in argv):

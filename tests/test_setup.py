@@ -267,6 +267,42 @@ def test_without_apt_chromium_is_a_warning_naming_the_command(browser_files, too
     assert "    sudo apt-get install chromium fonts-dejavu-core\n" in err
 
 
+# --- nginx ------------------------------------------------------------------------------------------------------
+
+
+def test_nginx_present_does_nothing(tools, tmp_path, monkeypatch, capsys):
+    tools.add("apt-get")
+    nginx = tmp_path / "nginx"
+    nginx.touch()
+    monkeypatch.setattr(ensure_system, "NGINX_FILE", nginx)
+    assert ensure_system.ensure_nginx()
+    assert tools.calls() == []
+    assert capsys.readouterr().out == f"setup: nginx: {nginx}\n"
+
+
+def test_missing_nginx_is_installed(tools, tmp_path, monkeypatch):
+    as_user(monkeypatch, 0)
+    nginx = tmp_path / "nginx"
+    monkeypatch.setattr(ensure_system, "NGINX_FILE", nginx)
+    tools.add("apt-get", f': > "{nginx}"')
+    assert ensure_system.ensure_nginx()
+    assert tools.calls() == [f"{APT_INSTALL} nginx"]
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [(None, "are skipped"), ("true", "fail, since CI is set")])
+def test_without_apt_nginx_is_a_warning_naming_the_command(tools, tmp_path, monkeypatch, capsys, ci, outcome):
+    """Not fatal here: scripts/serve.py stops with the command, tests/test_stack.py skips locally, fails in CI."""
+    monkeypatch.setattr(ensure_system, "NGINX_FILE", tmp_path / "nginx")
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    assert ensure_system.main(["nginx"]) == 0
+    err = capsys.readouterr().err
+    assert f"`make serve` cannot start and the stack tests {outcome}" in err
+    assert "    sudo apt-get install nginx\n" in err
+
+
 # --- the virtual environment -------------------------------------------------------------------------------------
 
 DEBIAN_VENV_ERROR = (
@@ -331,9 +367,10 @@ def test_make_run_and_test_check_the_system_before_starting(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     for target, step, then in (
         ("run", "data", ["-m streamlit run app.py"]),
+        ("serve", "data nginx", ["scripts/serve.py"]),
         (
             "test",
-            "data browser",
+            "data browser nginx",
             ["ruff check .", "ruff format --check .", "mypy", "vulture", "lint-imports", "-m pytest"],
         ),
     ):
@@ -343,7 +380,8 @@ def test_make_run_and_test_check_the_system_before_starting(monkeypatch):
         commands = [line.split("  #")[0].strip() for line in lines[-1 - len(then) :]]
         expected = [f".venv/bin/python scripts/ensure_system.py {step}"]
         expected += [
-            f".venv/bin/python {command}" if command.startswith("-m ") else f".venv/bin/{command}" for command in then
+            f".venv/bin/python {command}" if command.startswith(("-m ", "scripts/")) else f".venv/bin/{command}"
+            for command in then
         ]
         assert commands == expected
 
