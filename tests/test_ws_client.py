@@ -1,16 +1,19 @@
 """Smoke test of benchmarks/ws_client.py (the browser-free benchmark client) against the served app.
 
 One Home visit and one kernel change on Filters over Streamlit's websocket protocol: the replies must carry
-the page title and the chosen kernel, and no exception element, so the benchmark client cannot silently rot.
+the page title and the chosen kernel, and no exception element, so the benchmark client cannot silently rot;
+and a small arrival storm of benchmarks/load_ws.py on a server started as `make run` starts it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from benchmarks import load_ws
 from benchmarks.ws_client import Session
 from models.kernels import KERNELS
 from tests.browser import streamlit_server
@@ -70,3 +73,21 @@ def test_a_class_arriving_at_once_on_a_fresh_server_gets_whole_pages():
     assert all(any(w.label == "Presentation mode" for w in r.widgets) for r in replies), [
         sorted(w.label for w in r.widgets) for r in replies
     ]
+
+
+@pytest.mark.timeout(120)
+def test_an_arrival_storm_served_as_make_run_ends_without_errors_or_leaks(capsys):
+    """benchmarks/load_ws.py --storm with 4 learners and 1 round, on a server started as `make run` starts it:
+    each learner (with its own cookies) opens Home, then Filters, Pooling, Architecture and Inspect by links
+    with its own settings; every reply shows that learner's settings, and the report names the load and memory."""
+    args = load_ws.parse_args(["--storm", "--learners", "4", "--rounds", "1", "--spread", "1", "--pause", "0.2-0.6"])
+    args.timeout = 90.0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        clean = pool.submit(load_ws.run, args).result()
+    printed = capsys.readouterr().out
+    assert "errors: 0; leaks: 0" in printed, printed
+    assert clean
+    assert re.search(r"^overall +20 ", printed, re.M), printed  # 4 learners x (Home + 4 links), none lost
+    assert re.search(r"^page Inspect +4 ", printed, re.M), printed
+    assert "served as `make run`" in printed and "load average (1 / 5 / 15 min)" in printed
+    assert re.search(r"^   pid \d+ +\d+ / +\d+ / +\d+ ", printed, re.M), printed  # the server's memory
