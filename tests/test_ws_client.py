@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -91,3 +93,43 @@ def test_an_arrival_storm_served_as_make_run_ends_without_errors_or_leaks(capsys
     assert re.search(r"^page Inspect +4 ", printed, re.M), printed
     assert "served as `make run`" in printed and "load average (1 / 5 / 15 min)" in printed
     assert re.search(r"^   pid \d+ +\d+ / +\d+ / +\d+ ", printed, re.M), printed  # the server's memory
+
+
+def test_each_learner_keeps_the_cookies_of_its_first_page_load():
+    """Behind a sticky proxy the route cookie comes with the page: the health check and the websocket must carry it
+    (a stub server here; benchmarks/RESULTS.md has the check through nginx with two replicas)."""
+    seen: list[tuple[str, str]] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append((self.path, self.headers.get("Cookie", "")))
+            self.send_response(200)
+            if self.path == "/filters":
+                self.send_header("Set-Cookie", f"cnnlab_route=learner{len(seen)}; Path=/; HttpOnly; SameSite=Lax")
+            if self.path == "/_stcore/health":
+                self.send_header("Set-Cookie", "_streamlit_xsrf=2|ab|cd|1; Path=/; SameSite=Lax")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Proxy) as stub:
+        thread = threading.Thread(target=stub.serve_forever, daemon=True)
+        thread.start()
+        try:
+            sessions = [Session(f"http://127.0.0.1:{stub.server_address[1]}") for _ in range(2)]
+            tokens = [session._xsrf_cookie("filters") for session in sessions]
+        finally:
+            stub.shutdown()
+    assert tokens == ["2|ab|cd|1", "2|ab|cd|1"]
+    assert seen == [
+        ("/filters", ""),
+        ("/_stcore/health", "cnnlab_route=learner1"),
+        ("/filters", ""),
+        ("/_stcore/health", "cnnlab_route=learner3"),
+    ]
+    assert [sorted(s.cookie_header().split("; ")) for s in sessions] == [
+        ["_streamlit_xsrf=2|ab|cd|1", "cnnlab_route=learner1"],
+        ["_streamlit_xsrf=2|ab|cd|1", "cnnlab_route=learner3"],
+    ]
