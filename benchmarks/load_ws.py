@@ -415,7 +415,7 @@ class StormLearner(Learner):
             self.judge("Architecture: design", mine in shown, others)
         tab = self.tab(r)
         self.choices["tab"] = tab
-        run = await self.link("Inspect: link ?tab=", "inspect", {"tab": tab})
+        run = await self.link(f"Inspect: link ?tab={tab}", "inspect", {"tab": tab})
         if run:
             text = run.text()
             shown_tabs = {slug for slug, sentence in INSPECT_TABS.items() if sentence in text}
