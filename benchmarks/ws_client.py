@@ -5,12 +5,13 @@ It speaks to ``ws://host:port/_stcore/stream`` as the Streamlit 1.67 frontend do
 ``streamlit/proto`` and the frontend bundle in ``streamlit/static``), so what it measures is what one click
 costs the server:
 
-- **Connecting**: ``GET /_stcore/health`` first (it sets the ``_streamlit_xsrf`` cookie), then the websocket with
-  the subprotocol list ``["streamlit", <xsrf token>]`` (the server selects the first entry; the second is the
-  XSRF token, a third would be a session id to resume). Every cookie the health answer sets (a proxy's route
-  cookie too, as `make serve`'s nginx sets) goes with the websocket, uploads and media, as a browser sends it,
-  so a session stays on its replica behind a proxy. The server runs nothing until the client sends its
-  first ``rerun_script``, which names the page by its URL path (``page_name``) and carries the query string.
+- **Connecting**: ``GET`` of the page's URL and ``GET /_stcore/health`` (it sets the ``_streamlit_xsrf`` cookie),
+  then the websocket with the subprotocol list ``["streamlit", <xsrf token>]`` (the server selects the first
+  entry; the second is the XSRF token, a third would be a session id to resume). Each session keeps its own
+  cookies, as a browser does, and sends them with every request and the websocket's ``Cookie`` header: behind a
+  proxy with sticky sessions (a route cookie set on the first response) a learner stays on one replica. The
+  server runs nothing until the client sends its first ``rerun_script``, which names the page by its URL path
+  (``page_name``) and carries the query string.
 - **A rerun** is ``BackMsg(rerun_script=ClientState(...))`` with **every** widget's current value, as the
   browser's WidgetStateManager sends them: a widget's value is committed when it first appears (the proto's
   ``default``, or its ``value``/``raw_value`` when the server set it through session state) and kept across
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.cookiejar
 import json
 import sys
 import time
@@ -55,7 +57,6 @@ import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +278,13 @@ def _new_widget(kind: str, proto: Any, fragment_id: str, children: list[Node]) -
     return None
 
 
+def _cookie(host: str, name: str, value: str) -> http.cookiejar.Cookie:
+    """A cookie the server set for `host` earlier, as the jar keeps it."""
+    return http.cookiejar.Cookie(
+        0, name, value, None, False, host, False, False, "/", True, False, None, False, None, None, {}
+    )
+
+
 class Session:
     """One browser tab's session. Use ``async with Session(url) as s: await s.visit("filters")``."""
 
@@ -291,12 +299,16 @@ class Session:
     ) -> None:
         self.base = base_url.rstrip("/")
         self.timeout, self.fetch_media, self.name = timeout, fetch_media, name
-        # The browser's cookie jar: `cookies`, then every cookie the health answer sets (the XSRF cookie, a
-        # proxy's route cookie), sent with the websocket and uploads as a browser sends them.
-        self.cookies: dict[str, str] = dict(cookies or {})
         self.ws = None
         self.session_id = ""
         self.xsrf = ""
+        # The browser's cookie jar: `cookies` (e.g. a route cookie it already holds), then every cookie the
+        # answers set (the XSRF cookie, a proxy's route cookie), sent with the websocket, uploads and media.
+        self.cookies = http.cookiejar.CookieJar()
+        host = urllib.parse.urlsplit(self.base).hostname or ""
+        for cookie_name, value in (cookies or {}).items():
+            self.cookies.set_cookie(_cookie(host, cookie_name, value))
+        self._http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
         self.query_string = ""
         self.page_hashes: dict[str, str] = {}  # url path -> page_script_hash ("" is the default page)
         self.page_hash = ""
@@ -328,13 +340,15 @@ class Session:
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
-    async def connect(self) -> None:
-        self.xsrf = await asyncio.to_thread(self._xsrf_cookie)
+    async def connect(self, page: str = "") -> None:
+        """Load the page's URL (`page`: its url path, "" for Home), then open the websocket with this learner's
+        cookies."""
+        self.xsrf = await asyncio.to_thread(self._xsrf_cookie, page)
         parts = urllib.parse.urlsplit(self.base)
         scheme = "wss" if parts.scheme == "https" else "ws"
         url = f"{scheme}://{parts.netloc}{parts.path}/_stcore/stream"
         protocols = ["streamlit", self.xsrf] if self.xsrf else ["streamlit"]
-        headers = {"Cookie": self._cookie_header()} if self.cookies else None
+        headers = {"Cookie": self.cookie_header()} if len(self.cookies) else None
         self.ws = await websockets.connect(
             url,
             subprotocols=protocols,
@@ -346,19 +360,16 @@ class Session:
         )
         self._reader = asyncio.create_task(self._read(), name=f"ws-reader-{self.name}")
 
-    def _xsrf_cookie(self) -> str:
-        request = urllib.request.Request(f"{self.base}/_stcore/health")
-        if self.cookies:
-            request.add_header("Cookie", self._cookie_header())
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            cookie = SimpleCookie()
-            for header in response.headers.get_all("Set-Cookie") or []:
-                cookie.load(header)
-        self.cookies.update({name: morsel.value for name, morsel in cookie.items()})
-        return self.cookies.get(XSRF_COOKIE, "")
+    def _xsrf_cookie(self, page: str = "") -> str:
+        """GET the page (a proxy in front sets its cookies here), then the health check (Streamlit's XSRF cookie)."""
+        for path in (f"/{page.strip('/')}", "/_stcore/health"):
+            with self._http.open(f"{self.base}{path}", timeout=self.timeout) as response:
+                response.read()
+        return next((c.value or "" for c in self.cookies if c.name == XSRF_COOKIE), "")
 
-    def _cookie_header(self) -> str:
-        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+    def cookie_header(self) -> str:
+        """This learner's cookies as a browser sends them in a ``Cookie`` header."""
+        return "; ".join(f"{c.name}={c.value}" for c in self.cookies)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -390,6 +401,14 @@ class Session:
             ]
             return await self.rerun(states, page_script_hash=page_hash, query_string=query_string)
         return await self.rerun(self._states(), page_name=page, query_string=query_string)
+
+    async def follow_link(self, page: str, query: str | dict | None = None) -> RunResult:
+        """Open a page with a link's settings in this session: its url path as ``page_name`` and the link's query
+        string (e.g. ``{"kernel": "Sharpen"}``), with only the main script's widgets, as a page change does."""
+        query_string = urllib.parse.urlencode(query) if isinstance(query, dict) else (query or "")
+        page = page.strip("/")
+        states = [s for w in self.widgets.values() if w.script_hash == self.main_hash and (s := w.state()) is not None]
+        return await self.rerun(states, page_name="" if page == "home" else page, query_string=query_string)
 
     def widget(self, name: str, kind: str | None = None) -> Widget:
         """The widget whose key, label or id is `name` (key first), optionally of one element type."""
@@ -476,10 +495,9 @@ class Session:
             headers={
                 "Content-Type": f"multipart/form-data; boundary={boundary}",
                 "X-Xsrftoken": self.xsrf,
-                "Cookie": self._cookie_header(),
             },
         )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+        with self._http.open(request, timeout=self.timeout) as response:
             if response.status not in (200, 204):
                 raise ClientError(f"upload PUT {url} answered {response.status}")
 
@@ -549,8 +567,7 @@ class Session:
                 continue
             self.seen_media.add(url)
             full = url if url.startswith("http") else f"{self.base}{url}"
-            request = urllib.request.Request(full, headers={"Cookie": self._cookie_header()} if self.cookies else {})
-            run.media_bytes += await asyncio.to_thread(lambda r=request: len(urllib.request.urlopen(r).read()))
+            run.media_bytes += await asyncio.to_thread(lambda full=full: len(self._http.open(full).read()))
 
     async def _read(self) -> None:
         try:
