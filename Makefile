@@ -53,7 +53,7 @@ model: $(VENV)/.runtime
 	$(BIN)/python -m models.train --model dense --epochs 10 --output models/fashion_dnn.keras  # the dense baseline
 	$(BIN)/python -m models.shift_test  # both models on shifted test images: models/shift_test.json
 	$(BIN)/python -m models.robustness  # both models on noisy, shifted, rotated, occluded images: models/robustness.json
-	$(BIN)/python -m models.inspection --tsne  # the Embedding tab's t-SNE layout: models/fashion_cnn.tsne.npz
+	$(BIN)/python -m models.inspection --evaluation --tsne  # Inspect's evaluation and t-SNE: fashion_cnn.evaluation.npz, .tsne.npz
 	$(BIN)/python -m models.feature_vis  # what each filter wants to see (about 70 s): models/fashion_cnn.features.npz
 
 clean:

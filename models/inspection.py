@@ -127,6 +127,7 @@ class Evaluation:
     confidences: np.ndarray  # (N,) probability of the predicted class
     confusion: np.ndarray  # (classes, classes): rows true, columns predicted
     metrics: ClassMetrics  # per-class precision, recall, F1 and support
+    saved: bool = False  # read from the file `python -m models.inspection --evaluation` wrote (seconds: when made)
 
     @property
     def accuracy(self) -> float:
@@ -177,11 +178,24 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, *, batc
     start = time.perf_counter()
     embedding, probabilities = both.predict(model_input(images), batch_size=batch_size, verbose=0)
     seconds = time.perf_counter() - start
+    return _evaluation(labels, probabilities, embedding.reshape(len(images), -1), layer, seconds)
+
+
+def _evaluation(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    embedding: np.ndarray,
+    layer: str,
+    seconds: float,
+    *,
+    saved: bool = False,
+) -> Evaluation:
+    """An Evaluation from one pass's probabilities and embedding: predictions, confusion, per-class metrics."""
     predictions, classes = probabilities.argmax(axis=1), probabilities.shape[1]
     arrays = {
         "labels": labels.astype(np.int64),
         "probabilities": probabilities,
-        "embedding": embedding.reshape(len(images), -1),
+        "embedding": embedding,
         "predictions": predictions,
         "confidences": probabilities[np.arange(len(labels)), predictions],
         "confusion": confusion_matrix(labels, predictions, classes),
@@ -189,7 +203,43 @@ def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray, *, batc
     per_class = class_metrics(labels, predictions, classes)
     for array in [*arrays.values(), *vars(per_class).values()]:
         array.setflags(write=False)
-    return Evaluation(embedding_layer=layer, seconds=seconds, metrics=per_class, **arrays)
+    return Evaluation(embedding_layer=layer, seconds=seconds, metrics=per_class, saved=saved, **arrays)
+
+
+EVALUATION_FILE = SHIPPED_MODEL.with_suffix(".evaluation.npz")  # the shipped model on the 10,000 test images
+
+
+def write_evaluation(path: Path, result: Evaluation, weights: str, images: str) -> None:
+    """Save an evaluation with the fingerprints of the model's weights and of the images it was made from."""
+    np.savez_compressed(
+        path,
+        labels=result.labels,
+        probabilities=result.probabilities,
+        embedding=result.embedding,
+        embedding_layer=np.array(result.embedding_layer),
+        seconds=np.array(result.seconds, dtype=float),
+        weights=np.array(weights),
+        images=np.array(images),
+    )
+
+
+def read_evaluation(path: Path, weights: str, images: str) -> Evaluation | None:
+    """The evaluation saved at `path` if it was made from these weights and images; None if it is missing,
+    unreadable or made from others (the page then runs the model)."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            if str(saved["weights"]) != weights or str(saved["images"]) != images:
+                return None
+            return _evaluation(
+                saved["labels"].astype(np.int64),
+                saved["probabilities"],
+                saved["embedding"],
+                str(saved["embedding_layer"]),
+                float(saved["seconds"]),
+                saved=True,
+            )
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def most_confident_mistakes(evaluation: Evaluation, count: int = 12) -> np.ndarray:
@@ -520,17 +570,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tsne", action="store_true", help="write the model's t-SNE layout of the 10,000 test images next to it"
     )
+    parser.add_argument(
+        "--evaluation",
+        action="store_true",
+        help="write the model's evaluation on the 10,000 test images next to it (Inspect's Evaluation and Embedding)",
+    )
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras file (default: the shipped one)")
     args = parser.parse_args(argv)
-    if not args.tsne:
-        parser.error("nothing to do: pass --tsne")
+    if not (args.tsne or args.evaluation):
+        parser.error("nothing to do: pass --tsne and/or --evaluation")
 
     from models.data import load_fashion_mnist
     from models.zoo import load_model_file
 
     model = load_model_file(args.model)
     (_, _), (x_test, y_test) = load_fashion_mnist()
-    embedding = evaluate(model, x_test, y_test).embedding
+    result = evaluate(model, x_test, y_test)
+    if args.evaluation:
+        output = args.model.with_suffix(".evaluation.npz")
+        write_evaluation(output, result, weights_key(model), fingerprint(x_test))
+        print(f"evaluation of {len(x_test):,} test images (accuracy {result.accuracy:.4f}); saved {output}")
+    if not args.tsne:
+        return 0
+    embedding = result.embedding
     start = time.perf_counter()
     projection = tsne(embedding)
     output = args.model.with_suffix(".tsne.npz")

@@ -8,6 +8,7 @@ from models.card import read_filter_snapshots
 from models.config import plan
 from models.convolution import convolve2d
 from models.data import scale_images
+from models.images import fingerprint
 from models.kernels import CHANCE_THRESHOLD, KERNELS
 from models.train import evaluate as keras_evaluate
 from models.zoo import load_model_file
@@ -320,3 +321,20 @@ def test_model_input_refuses_other_images():
     with pytest.raises(ins.InspectionError, match="uint8"):
         ins.model_input(np.zeros((28, 28), np.float32))
     assert ins.model_input(np.zeros((28, 28), np.uint8)).shape == (1, 28, 28, 1)
+
+
+def test_the_saved_evaluation_belongs_to_the_shipped_model_and_matches_keras(model, evaluation, test_set):
+    """Inspect reads the shipped model's test-set pass from disk: the same numbers as running Keras now."""
+    images, labels = test_set
+    saved = ins.read_evaluation(ins.EVALUATION_FILE, ins.weights_key(model), fingerprint(images))
+    assert saved is not None and saved.saved, "rebuild it: python -m models.inspection --evaluation"
+    np.testing.assert_array_equal(saved.labels, labels)
+    np.testing.assert_allclose(saved.probabilities, evaluation.probabilities, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(saved.embedding, evaluation.embedding, rtol=1e-4, atol=1e-5)
+    assert saved.embedding_layer == evaluation.embedding_layer
+    top_two = np.sort(evaluation.probabilities, axis=1)[:, -2:]
+    clear = top_two[:, 1] - top_two[:, 0] > 1e-3  # another CPU may round a near tie the other way
+    np.testing.assert_array_equal(saved.predictions[clear], evaluation.predictions[clear])
+    assert saved.accuracy == pytest.approx(0.9111, abs=5e-5) and abs(saved.mistakes - evaluation.mistakes) <= 2
+    assert ins.read_evaluation(ins.EVALUATION_FILE, "other weights", fingerprint(images)) is None
+    assert ins.read_evaluation(ins.EVALUATION_FILE, ins.weights_key(model), fingerprint(images[:10])) is None

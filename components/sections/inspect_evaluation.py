@@ -67,7 +67,12 @@ def evaluation_tab(subject: Subject) -> None:
         "Prediction pass",
         f"{result.seconds:.1f} s",
         help=f"One predict pass over {test.words} that also returns the hidden-layer outputs; cached until the "
-        "model changes.",
+        "model changes."
+        + (
+            " For the shipped model it was saved beside the model file, and this is how long it took then."
+            if result.saved
+            else ""
+        ),
     )
     confusion_chart(subject, test, result)  # the main column's width: each cell has room for a 4-digit count
     class_table(test, result)
