@@ -108,6 +108,17 @@ class Link:
         return self.values[name]
 
 
+MARKDOWN_ACTIVE = frozenset("\\`*_[]<>$:~|")  # what can start formatting inside a sentence
+
+
+def plain_markdown(text: str) -> str:
+    """`text` as Markdown that shows it literally: each mark that could start formatting escaped (a hand-edited
+    link's value never becomes a link, an image, HTML, bold text, an emoji or LaTeX in the app's own message)."""
+    escaped = "".join(f"\\{char}" if char in MARKDOWN_ACTIVE else char for char in text)
+    # a bare URL would still be made a link: a zero-width space after its "://" or "www" keeps it text
+    return escaped.replace("\\://", "\\:\u200b//").replace("www.", "www\u200b.")
+
+
 def read_link(params: Mapping[str, str], schema: Mapping[str, Param]) -> Link:
     """Every schema setting from the link, or its default; a notice naming each parameter value ignored."""
     values, linked, notices = {}, set(), []
@@ -121,7 +132,8 @@ def read_link(params: Mapping[str, str], schema: Mapping[str, Param]) -> Link:
         except ValueError as reason:
             default = param.default
             fallback = "the page's default" if default is None else f"the default, {param.encode(default)}"
-            notices.append(f"The link's {name}={raw!r} was ignored ({reason}); using {fallback}.")
+            value, why = plain_markdown(repr(raw)), plain_markdown(str(reason))  # shown literally, never as Markdown
+            notices.append(f"The link's {name}={value} was ignored ({why}); using {fallback}.")
         else:
             linked.add(name)
     return Link(values, frozenset(linked), tuple(notices))

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.catalog import ALL_PAGES
 from components.image_picker import decode_upload
-from components.query_state import QUERY_NAMES, config_from_link
+from components.query_state import QUERY_NAMES, config_from_link, plain_markdown
 from components.session_keys import (
     DEEPER_INDEX,
     DEEPER_TAB,
@@ -343,8 +343,8 @@ def test_architecture_links_give_a_config_and_name_every_value_ignored(params):
             changes[field_name] = raw if field_name in ("padding", "pooling") else int(raw)
         else:
             expected_notices.append(
-                f"The link's {name}={raw!r} was ignored (not one of the choices ({', '.join(choices)})); "
-                f"using the default, {default}."
+                f"The link's {name}={plain_markdown(repr(raw))} was ignored (not one of the choices "
+                f"({', '.join(choices)})); using the default, {default}."
             )
     assert list(notices) == expected_notices
     assert config == CNNConfig(**changes)  # the course CNN with the valid values; nothing else changes
@@ -630,7 +630,8 @@ def test_every_page_survives_hand_edited_links(spec):
         warnings = list(app.warning)
         assert len(warnings) == len(ignored), [w.value for w in warnings]
         for warning, (name, fallback) in zip(warnings, ignored):
-            assert warning.value.startswith(f"The link's {name}={query[name]!r} was ignored ("), warning.value
+            shown = f"The link's {name}={plain_markdown(repr(query[name]))} was ignored ("  # shown literally
+            assert warning.value.startswith(shown), warning.value
             assert warning.value.endswith(
                 "; using the page's default." if fallback is None else f"; using the default, {fallback}."
             ), warning.value
@@ -730,9 +731,9 @@ def test_link_schemas_give_valid_settings_or_notices(params):
     assert link.values == values and link.linked == linked
     assert len(link.notices) == len(ignored)
     for notice, (name, default) in zip(link.notices, ignored):
-        assert notice.startswith(f"The link's {name}={params[name]!r} was ignored (") and notice.endswith(
-            f"; using the default, {default}."
-        ), notice
+        assert notice.startswith(
+            f"The link's {name}={plain_markdown(repr(params[name]))} was ignored ("
+        ) and notice.endswith(f"; using the default, {default}."), notice
     OUTCOMES[("query_state.read_link", f"{len(link.notices)} notices")] += 1
 
 
@@ -744,3 +745,11 @@ def test_architecture_page_explains_a_bad_link_then_the_builder_works():
     app.sidebar.button[0].click().run()  # Reset to the course CNN
     assert assert_clean(app, "pages/architecture.py link") == "worked"
     assert app.session_state["architecture_filters"] == 64
+
+
+def test_a_hand_edited_link_value_is_shown_literally_not_as_markdown():
+    """A value that would be a link, bold text, HTML, an emoji or LaTeX is escaped inside the app's own warning."""
+    value = "**x** [click](http://evil.example) <b>:smile: $x^2$"
+    app = open_page("pages/pooling.py", mode=value)
+    (warning,) = [w.value for w in app.warning]
+    assert "\\*\\*x\\*\\* \\[click\\](http\\:\u200b//evil.example) \\<b\\>\\:smile\\: \\$x^2\\$" in warning
