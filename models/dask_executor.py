@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ipaddress
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -48,6 +50,7 @@ from models.own_data import DatasetError, ship
 from models.progress import Event as ProgressEvent
 
 TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV = "CNN_LAB_DASK_TLS_CA", "CNN_LAB_DASK_TLS_CERT", "CNN_LAB_DASK_TLS_KEY"
+PLAIN_TCP_ENV = "CNN_LAB_DASK_PLAIN_TCP"  # "allow": plain tcp:// to another machine (a private network)
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler (and to get it back after a lost connection)
 STOP_POLL_SECONDS = 0.5  # the task's stop watcher waits on its Event this long at a time
 LIVENESS_SECONDS = 1.0  # how often an execution checks that the worker training it is still in the cluster
@@ -153,6 +156,17 @@ def task_function() -> Callable[..., dict]:
 # -- the web server's side
 
 
+def loopback(address: str) -> bool:
+    """Whether a scheduler address names this machine (localhost or a loopback IP)."""
+    host = urllib.parse.urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: another machine
+        return False
+
+
 def security_from_environment(address: str, environ: Mapping[str, str]) -> Security | None:
     """TLS settings for a `tls://` scheduler from the environment; ValueError naming what is missing or wrong."""
     names = (TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV)
@@ -165,6 +179,12 @@ def security_from_environment(address: str, environ: Mapping[str, str]) -> Secur
             raise ValueError(
                 f"{', '.join(given)} set, but {DASK_SCHEDULER_ENV} is {address!r}: use a tls:// "
                 "address to encrypt the connection, or unset them."
+            )
+        if not loopback(address) and environ.get(PLAIN_TCP_ENV, "").strip() != "allow":
+            raise ValueError(
+                f"{DASK_SCHEDULER_ENV} is {address!r}: plain tcp:// to another machine lets anyone on the network "
+                f"run code on the workers. Use tls:// with {', '.join(names)}, or set {PLAIN_TCP_ENV}=allow if "
+                "the network is private to the web server and the workers."
             )
         return None
     files = {}

@@ -26,6 +26,7 @@ import shutil
 import threading
 import time
 import uuid
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -361,7 +362,7 @@ class RunStore:
         for path in sorted(p for p in folder.iterdir() if p.is_dir()):
             try:
                 runs.append(TrainingRun.read(path))
-            except (OSError, ValueError, KeyError, TypeError) as error:
+            except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
                 notices.append(
                     f"A saved run ({path.name}) could not be read and is skipped: {type(error).__name__}: {error}."
                 )

@@ -358,7 +358,12 @@ def test_tls_settings_come_from_the_environment_with_clear_errors(tmp_path):
     security = security_from_environment("tls://10.0.0.5:8786", tls)
     assert security.require_encryption and security.tls_ca_file == tls[TLS_CA_ENV]
     assert security.tls_client_cert == tls[TLS_CERT_ENV] and security.tls_client_key == tls[TLS_KEY_ENV]
-    assert security_from_environment("tcp://10.0.0.5:8786", {}) is None
+    assert security_from_environment("tcp://127.0.0.1:8786", {}) is None  # this machine
+    assert security_from_environment("tcp://localhost:8786", {}) is None
+    for remote in ("tcp://10.0.0.5:8786", "tcp://scheduler.example:8786", "10.0.0.5:8786"):
+        with pytest.raises(ValueError, match="plain tcp:// to another machine .* CNN_LAB_DASK_PLAIN_TCP=allow"):
+            security_from_environment(remote, {})
+    assert security_from_environment("tcp://10.0.0.5:8786", {"CNN_LAB_DASK_PLAIN_TCP": "allow"}) is None
     for missing in (TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV):
         with pytest.raises(ValueError, match=missing):
             security_from_environment("tls://10.0.0.5:8786", {k: v for k, v in tls.items() if k != missing})

@@ -73,6 +73,18 @@ def test_a_damaged_run_folder_is_skipped_with_a_notice(tmp_path):
     assert len(notices) == 1 and notices[0].startswith(f"A saved run ({bad.run_id}) could not be read and is skipped")
 
 
+def test_a_truncated_arrays_file_is_skipped_with_a_notice(tmp_path):
+    """A disk that filled up mid-write leaves a cut-off arrays.npz: that run is named and skipped, the rest listed."""
+    store = RunStore(tmp_path)
+    good = store.commit("alice-token", staged(store, "good"))
+    bad = store.commit("alice-token", staged(store, "cut off"))
+    arrays = bad.folder / "arrays.npz"
+    arrays.write_bytes(arrays.read_bytes()[: arrays.stat().st_size // 2])
+    runs, notices = store.runs("alice-token")
+    assert [r.name for r in runs] == [good.name]
+    assert len(notices) == 1 and "BadZipFile" in notices[0] and bad.run_id in notices[0]
+
+
 def test_each_learner_keeps_only_the_newest_runs_and_none_older_than_the_limit(tmp_path):
     store = RunStore(tmp_path, max_runs=3, max_age_days=7)
     for index in range(5):
