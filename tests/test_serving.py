@@ -26,9 +26,10 @@ def run_async(coroutine):
 
 
 def test_served_config_is_production():
-    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
-    assert server["fileWatcherType"] == "none"
-    assert server["runOnSave"] is False
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
+    assert config["server"]["runOnSave"] is False
+    assert config["client"]["showErrorDetails"] == "none"  # no traceback with server paths in a learner's browser
 
 
 @pytest.mark.timeout(240)
@@ -48,3 +49,20 @@ def test_a_new_session_costs_the_server_a_few_hundred_ms_at_most():
         seconds = run_async(first_pages(server.url))
     median = statistics.median(seconds[1:])  # the first session also imports the pages' modules
     assert median < NEW_SESSION_BUDGET, f"new sessions' first Home page took {[round(s, 3) for s in seconds]} s"
+
+
+@pytest.mark.timeout(120)
+def test_an_unexpected_error_shows_no_traceback_or_server_path(tmp_path):
+    """Served with the app's config, a script that raises shows Streamlit's redacted notice only."""
+    script = tmp_path / "boom.py"
+    script.write_text('import streamlit as st\nst.title("x")\nraise RuntimeError(f"secret {__file__}")\n')
+
+    async def visit(url: str):
+        async with Session(url, timeout=60) as session:
+            return await session.visit("")
+
+    with streamlit_server(script) as server:  # run from the repository: its .streamlit/config.toml applies
+        reply = run_async(visit(server.url))
+    (message,) = reply.exceptions
+    assert "redacted" in message and "secret" not in message and str(tmp_path) not in message
+    assert reply.traces == [[]]
