@@ -28,6 +28,10 @@ def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows
             page = learner.new_page()
             page.goto(f"{server.url}/training")
             wait_until_idle(page)
+            page.wait_for_function("() => document.cookie.includes('cnn_lab_learner=')")
+            (cookie,) = [c for c in learner.cookies() if "cnn_lab_learner" in c["name"]]
+            assert cookie["name"] == "cnn_lab_learner" and not cookie["secure"]  # plain HTTP: no __Host- prefix
+            assert abs(cookie["expires"] - time.time() - 120 * 86400) < 3600  # about a term, not a year
             start_short_training(page)
             name = page.locator(".st-key-live-training strong").first.inner_text()
 

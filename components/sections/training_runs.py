@@ -9,7 +9,7 @@ import streamlit as st
 
 from components.catalog import ALL_PAGES
 from components.charts.training import feature_maps_figure, filters_figure, overlay_figure
-from components.learner import learner_token
+from components.learner import forget_browser, learner_token
 from components.notebooks import notebook_button
 from components.presentation import presenting
 from components.sections import training_own_data as own
@@ -57,7 +57,15 @@ def compare_section(runs: list[TrainingRun]) -> None:
             "parameters": st.column_config.NumberColumn(format="localized"),
         },
     )
-    st.caption(" ".join(part for part in (shared_text(shared), storage_caption()) if part))
+    caption, forget = st.columns([5, 1], vertical_alignment="center")
+    caption.caption(" ".join(part for part in (shared_text(shared), storage_caption()) if part))
+    forget.button(
+        "Forget this browser",
+        on_click=forget_browser,
+        help="On a shared computer: this browser stops showing your runs and the next person starts with none. "
+        "Your runs stay on the server until they expire; nobody else can open them.",
+        width="stretch",
+    )
     names = [run.name for run in runs]
     latest = [run.name for run in runs if run.group == runs[-1].group]
     chosen = st.multiselect("Runs on one chart", names, default=latest if len(latest) > 1 else names[-3:])
