@@ -18,7 +18,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     progress TEXT,
     remaining REAL,
     version INTEGER NOT NULL DEFAULT 0,
-    result TEXT
+    result TEXT,
+    staging TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key, state);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
@@ -345,19 +346,35 @@ class JobBoard:
         with self._write() as db:
             db.execute("UPDATE jobs SET lease = ? WHERE owner = ? AND state = 'running'", (time.time(), owner))
 
-    def requeue_lost(self, lease_seconds: float = LEASE_SECONDS) -> list[int]:
-        """Put back in the queue the jobs whose training process stopped renewing its lease (it died)."""
+    def requeue_lost(
+        self, owner: str, finished: Callable[[str], bool], lease_seconds: float = LEASE_SECONDS
+    ) -> list[int]:
+        """Jobs whose training process stopped renewing its lease (it died): back in the queue, except those
+        whose run was already complete in its staging folder (`finished`), which `owner` takes over to hand out."""
         cutoff = time.time() - lease_seconds
+        taken = []
         with self._write() as db:
-            rows = db.execute("SELECT id FROM jobs WHERE state = 'running' AND lease < ?", (cutoff,)).fetchall()
-            lost = [row["id"] for row in rows]
-            for job_id in lost:
+            rows = db.execute(
+                "SELECT id, staging FROM jobs WHERE state = 'running' AND lease < ?", (cutoff,)
+            ).fetchall()
+            for row in rows:
+                if row["staging"] and finished(row["staging"]):
+                    db.execute("UPDATE jobs SET owner = ?, lease = ? WHERE id = ?", (owner, time.time(), row["id"]))
+                    taken.append(row["id"])
+                    continue
                 db.execute(
                     "UPDATE jobs SET state = 'queued', owner = NULL, lease = NULL, started = NULL, progress = NULL, "
-                    "remaining = NULL, version = version + 1, message = ? WHERE id = ?",
-                    ("The server process that trained it stopped; it starts again from the beginning.", job_id),
+                    "remaining = NULL, staging = NULL, version = version + 1, message = ? WHERE id = ?",
+                    ("The server process that trained it stopped; it starts again from the beginning.", row["id"]),
                 )
-        return lost
+        return taken
+
+    def staging_of(self, job_id: int) -> str | None:
+        return self._db().execute("SELECT staging FROM jobs WHERE id = ?", (job_id,)).fetchone()["staging"]
+
+    def set_staging(self, job_id: int, folder: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE jobs SET staging = ? WHERE id = ?", (folder, job_id))
 
     def publish(self, job_id: int, snapshot: dict, remaining: float | None) -> None:
         with self._write() as db:

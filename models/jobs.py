@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 import uuid
+import zipfile
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -282,6 +283,7 @@ class Runner:
         staging = None
         try:
             staging = registry.store.staging_folder()
+            registry.board.set_staging(self.job_id, str(staging))  # a run complete there survives this process
             execution = registry.executor.start(self.row.payload, self.apply, staging)
             with self._lock:
                 self._execution = execution
@@ -305,6 +307,18 @@ class Runner:
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
             registry.runner_done(self)
+
+    def recover(self, staging: Path) -> None:
+        """Hand out a run its training process finished before it died (found complete in its staging folder)."""
+        try:
+            with self._lock:
+                self._status = "evaluating"
+            self._hand_out(self.registry.store.share(staging, f"{self.job_id}-{uuid.uuid4().hex[:8]}"))
+        except Exception as error:  # shown to the user as a message; the traceback goes to the server log
+            log.exception("recovering training job %s failed", self.job_id)
+            self._fail(f"Training failed: {type(error).__name__}: {error}")
+        finally:
+            self.registry.runner_done(self)
 
     def _watch(self) -> None:
         """Each poll: forward a Stop from any process, stop a job nobody watches, share the progress."""
@@ -351,6 +365,15 @@ class Runner:
             self.registry.board.finish(self.job_id, "failed", message)
 
 
+def complete_run(folder: str) -> bool:
+    """Whether a staging folder holds a whole run (the worker writes its record last)."""
+    try:
+        TrainingRun.read(Path(folder))
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+        return False
+    return True
+
+
 class JobRegistry:
     """This process's door to the class queue: submit, watch and stop jobs; train the ones it claims."""
 
@@ -379,6 +402,8 @@ class JobRegistry:
         self._view: tuple[float, QueueView] | None = None
         self._snapshots: dict[int, tuple[int, dict]] = {}
         self._dispatcher: threading.Thread | None = None
+        if self.board.active_jobs():  # a restart: take over what the previous process left
+            self._ensure_dispatcher()
 
     # -- asking
 
@@ -619,7 +644,7 @@ class JobRegistry:
                 if now - last_sweep >= TOUCH_SECONDS:
                     last_sweep = now
                     self._sweep_queue()
-                    self.board.requeue_lost()
+                    self._recover_lost()
                 self._claim()
                 with self._lock:
                     training = bool(self._runners)
@@ -654,6 +679,16 @@ class JobRegistry:
             if self.board.drop_if_unwatched(job_id):
                 with self._lock:
                     self._view = None
+
+    def _recover_lost(self) -> None:
+        """Jobs of a process that died: a run it had finished is handed out here; the others go back in line."""
+        for job_id in self.board.requeue_lost(self.owner, complete_run):
+            row = self.board.job(job_id)
+            runner = Runner(self, row)
+            with self._lock:
+                self._runners[job_id] = runner
+            staging = Path(self.board.staging_of(job_id) or "")
+            threading.Thread(target=runner.recover, args=(staging,), name=f"recover-job-{job_id}", daemon=True).start()
 
     def _claim(self) -> None:
         while True:

@@ -335,11 +335,13 @@ class RunStore:
         """Rename a complete run folder into the learner's runs, then keep only the newest; its run id."""
         learner = self.root / "learners" / key
         learner.mkdir(parents=True, exist_ok=True)
+        _sync(staging)  # the files are on disk before the rename makes them a run
         now = time.time_ns()  # ids sort in commit order: date, time, nanoseconds, then a random tail
         run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now // 10**9))}.{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
         with self._lock:
             os.rename(staging, learner / run_id)
             self._listed.pop(key, None)
+        _sync_folder(learner)
         self._prune_folder(key)
         return run_id
 
@@ -406,6 +408,23 @@ class RunStore:
         for path in (self.root / "staging").iterdir():
             if _modified(path) < cutoff or path.name.startswith("removed-"):
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _sync(folder: Path) -> None:
+    """fsync every file of a run folder, then the folder itself (a power cut never leaves a run half written)."""
+    for path in folder.iterdir():
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    _sync_folder(folder)
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _modified(path: Path) -> float:

@@ -3,6 +3,7 @@ queue shared by several server processes (replicas), on real worker processes an
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from models.executors import LocalProcessExecutor
 from models.job_board import LimitReached
 from models.job_cost import CORE_MACS_PER_SECOND, JobTooLarge, core_seconds, forward_macs, job_work, max_job_seconds
 from models.job_schedule import Training, Waiting, plan
-from models.jobs import JobRegistry, TrainingJob, default_learner_jobs
+from models.jobs import JobRegistry, Runner, TrainingJob, complete_run, default_learner_jobs
 from models.recipes import PRESETS, RunSpec, TrainConfig
 from models.runs import RunStore
 
@@ -194,5 +195,41 @@ def test_a_job_whose_server_process_died_is_queued_again_and_trained(tmp_path):
     assert dead.board.claim(dead.owner, slots=1) is not None  # claimed, then the process "dies"
     (seen,) = alive.jobs_for("a")  # the learner reconnects to the other replica
     assert seen.progress().status == "starting"
-    assert alive.board.requeue_lost(lease_seconds=0.0)
+    assert alive.board.requeue_lost(alive.owner, lambda folder: False, lease_seconds=0.0) == []
+    assert seen.job_id in alive.board.queued_jobs() or seen.progress().status != "queued"
     assert seen.wait(90) and seen.progress().status == "finished" and seen.run.name == "orphaned by its replica"
+
+
+def test_a_run_finished_in_staging_when_its_process_died_is_handed_out_not_trained_again(tmp_path):
+    """The worker wrote the whole run, then the server process died before moving it: after a restart the run
+    goes to its learner from the staging folder."""
+    trained = registry(tmp_path)
+    first = TrainingJob(spec(), "first", learner="a", keepalive=lambda: True)
+    trained.submit(first)
+    assert first.wait(90)
+    dead = registry(tmp_path)
+    job = TrainingJob(spec(seed=4), "Run 2: x", label="Run 2", learner="b")
+    seat, row, how = dead.board.add_seat(
+        learner=dead.store.learner_key("b"),
+        key=job.key(),
+        payload=job.payload(),
+        estimate=1.0,
+        name=job.name,
+        label=job.label,
+        group=3,
+        orphan_after=600.0,
+        max_active=4,
+    )
+    assert how == "new" and dead.board.claim(dead.owner, slots=1) is not None
+    staging = dead.store.staging_folder()
+    for path in first.run.folder.iterdir():  # a complete run, as the worker leaves it
+        shutil.copy(path, staging / path.name)
+    dead.board.set_staging(row.id, str(staging))
+    restarted = JobRegistry(LocalProcessExecutor(max_jobs=1, threads=1), RunStore(tmp_path / "data"))
+    assert restarted.board.requeue_lost(restarted.owner, complete_run, lease_seconds=0.0) == [row.id]
+    restarted.board.renew(restarted.owner)
+    runner = Runner(restarted, restarted.board.job(row.id))
+    runner.recover(staging)
+    (run,) = restarted.store.runs("b")[0]
+    assert run.name.startswith("Run 2: ") and run.group == 3 and run.test_accuracy == first.run.test_accuracy
+    assert restarted.board.seat(seat.id).state == "done" and not staging.exists()
