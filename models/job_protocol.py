@@ -14,6 +14,7 @@ from pathlib import Path
 THREADS_ENV = "CNN_LAB_JOB_THREADS"
 NICE_ENV = "CNN_LAB_JOB_NICE"
 RUN_FILE, MODEL_FILE, ARRAYS_FILE = "run.json", "model.keras", "arrays.npz"
+EVALUATION_FILE = "evaluation.npz"  # the run's pass over its test set (models.inspection), made by the worker
 STOPPED_BY_REQUEST = "stopped by request"  # models.train.ProgressCallback's reason
 
 

@@ -28,6 +28,7 @@ from models.config import NUM_CLASSES
 from models.data import CLASS_NAMES
 from models.job_protocol import (
     ARRAYS_FILE,
+    EVALUATION_FILE,
     MODEL_FILE,
     NICE_ENV,
     RUN_FILE,
@@ -173,6 +174,7 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
             "sample_label": np.asarray(sample_label),
         }
     np.savez_compressed(folder / ARRAYS_FILE, **arrays)
+    save_evaluation(model, x_test, y_test, folder)
     epochs_done = reporter.epochs_done
     label = payload.get("label")  # "Run 3": the saved name says the epochs actually trained
     record = {
@@ -191,6 +193,20 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     }
     write_json_atomically(folder / RUN_FILE, record)
     emit({"type": "done", "stop_reason": stop_reason})
+
+
+def save_evaluation(model, x_test: np.ndarray, y_test: np.ndarray, folder: Path) -> None:
+    """Inspect's evaluation of the run (probabilities and embedding of every test image), made here once so the
+    web server never runs the model over the test set for it."""
+    from models import inspection as ins
+    from models.images import fingerprint
+
+    try:
+        result = ins.evaluate(model, x_test, y_test)
+    except ins.InspectionError as error:  # a model Inspect cannot evaluate: it says so itself, nothing to keep
+        print(f"no evaluation saved: {error}", file=sys.stderr)
+        return
+    ins.write_evaluation(folder / EVALUATION_FILE, result, ins.weights_key(model), fingerprint(x_test))
 
 
 def main(argv: list[str]) -> int:

@@ -448,3 +448,18 @@ def test_a_run_stopped_mid_epoch_reports_the_epochs_it_trained_everywhere(tmp_pa
     assert all(list(trace.x) == [*whole, run.epochs_done] for trace in overlay.data)
     (saved,), _ = RunStore(tmp_path / "data").runs("learner-a")  # as read back after a server restart
     assert (saved.name, saved.epochs_done, saved.epochs_text) == (run.name, run.epochs_done, f"{shown} of 20 epochs")
+
+
+def test_the_worker_saves_inspects_evaluation_of_the_run(fashion, finished):
+    """The worker runs the test-set pass Inspect shows (probabilities and embedding), so the web server need not."""
+    from models import inspection as ins
+    from models.images import fingerprint
+
+    run = finished[1].run
+    x_test, y_test = fashion[1]
+    saved = ins.read_evaluation(run.folder / "evaluation.npz", ins.weights_key(run.model), fingerprint(x_test))
+    assert saved is not None and saved.saved
+    fresh = ins.evaluate(run.model, x_test, y_test)
+    np.testing.assert_allclose(saved.probabilities, fresh.probabilities, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(saved.embedding, fresh.embedding, rtol=1e-4, atol=1e-5)
+    assert saved.accuracy == pytest.approx(run.test_accuracy, abs=2e-4)

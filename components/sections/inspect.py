@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,6 +50,7 @@ from models import inspection as ins
 from models.card import SHIPPED_MODEL, ModelFileError
 from models.data import CLASS_NAMES
 from models.images import fingerprint
+from models.job_protocol import EVALUATION_FILE
 from models.own_data import DatasetError, held_out_test, load_dataset
 
 if TYPE_CHECKING:
@@ -270,9 +272,13 @@ def shipped_key() -> str:
 
 @st.cache_resource(show_spinner="Evaluating the model on its test images...", max_entries=4)
 def evaluation_for(model_key: str, _model: keras.Model, _images: np.ndarray, _labels: np.ndarray) -> ins.Evaluation:
-    """One predict pass per model: predictions, confusion matrix, per-class metrics and the embedding; for the
-    shipped model on the test set, the pass saved beside it (a class's first visits then wait for nothing)."""
-    saved = ins.read_evaluation(ins.EVALUATION_FILE, ins.weights_key(_model), fingerprint(_images))
+    """One predict pass per model: predictions, confusion matrix, per-class metrics and the embedding; the pass
+    saved beside the shipped model or in a run's folder by its worker when it fits (a class's first visits then
+    wait for nothing, and the web process runs no model over the test set)."""
+    path = (
+        Path(model_key.removeprefix("run:")) / EVALUATION_FILE if model_key.startswith("run:") else ins.EVALUATION_FILE
+    )
+    saved = ins.read_evaluation(path, ins.weights_key(_model), fingerprint(_images))
     return saved if saved is not None else ins.evaluate(_model, _images, _labels)
 
 
