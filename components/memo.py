@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import plotly.graph_objects as go
 import streamlit as st
+from _plotly_utils.utils import convert_to_base64
 
 T = TypeVar("T")
 
@@ -35,7 +36,7 @@ class FrozenFigure(go.Figure):
     """
 
     def __init__(self, figure: go.Figure) -> None:  # keeps no plotly state: see the class docstring
-        object.__setattr__(self, "_frozen_dict", figure.to_dict())
+        object.__setattr__(self, "_frozen_dict", _taken_dict(figure))
 
     def to_dict(self) -> dict:
         return self._frozen_dict
@@ -49,8 +50,23 @@ class FrozenFigure(go.Figure):
         return go.Figure, (copy.deepcopy(self._frozen_dict),)
 
 
+def _taken_dict(figure: go.Figure) -> dict:
+    """`figure.to_dict()` without its deep copy: the figure's own property dicts, arrays converted in place.
+
+    Only for a figure nothing else keeps (`freeze` is given figures just built): it is not usable afterwards."""
+    try:
+        data, layout, frames = figure._data, figure._layout, [frame._props for frame in figure._frame_objs]
+    except AttributeError:  # another plotly's insides: its public copy
+        return figure.to_dict()
+    taken = {"data": data, "layout": layout, **({"frames": frames} if frames else {})}
+    convert_to_base64(taken)  # as to_dict does
+    return taken
+
+
 def freeze(value: Any) -> Any:
-    """`value` with each Plotly figure in it (itself, or the items of a list, tuple or dict) as a FrozenFigure."""
+    """`value` with each Plotly figure in it (itself, or the items of a list, tuple or dict) as a FrozenFigure.
+
+    The figures are taken over: only the FrozenFigure may be used afterwards."""
     if isinstance(value, go.Figure):
         return value if isinstance(value, FrozenFigure) else FrozenFigure(value)
     if isinstance(value, list):
