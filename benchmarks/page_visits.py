@@ -28,6 +28,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -84,6 +85,40 @@ LINKS: dict[str, list[dict[str, str]]] = {
 PAGES = list(LINKS)
 
 
+def serve_timed(log: Path, streamlit_args: list[str]) -> None:
+    """Run `streamlit <args>`, writing for each rerun the server's own time: from the moment the session handles the
+    rerun_script BackMsg to the moment it hands script_finished to the websocket writer (on the event loop). This
+    leaves out the client (parsing, the ws_client's bookkeeping) and the sockets; it includes the script thread,
+    Streamlit's post-run work and the event loop's serialisation of every message before script_finished."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime import app_session
+    from streamlit.web import cli
+    from streamlit.web.server.starlette import starlette_websocket
+
+    started: dict[str, tuple[float, float]] = {}
+    handle_backmsg = app_session.AppSession.handle_backmsg
+    write_forward_msg = starlette_websocket.StarletteSessionClient.write_forward_msg
+    out = open(log, "a")
+
+    def timed_backmsg(self, msg):
+        if msg.WhichOneof("type") == "rerun_script":
+            started[self.id] = (time.perf_counter(), time.time())
+        return handle_backmsg(self, msg)
+
+    def timed_write(self, msg):
+        if msg.WhichOneof("type") == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            for session_id, (clock, wall) in list(started.items()):  # one learner: one session at a time
+                out.write(json.dumps({"start": wall, "seconds": time.perf_counter() - clock}) + "\n")
+                out.flush()
+                del started[session_id]
+        return write_forward_msg(self, msg)
+
+    app_session.AppSession.handle_backmsg = timed_backmsg
+    starlette_websocket.StarletteSessionClient.write_forward_msg = timed_write
+    sys.argv = ["streamlit", *streamlit_args]
+    sys.exit(cli.main())
+
+
 def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 
@@ -124,10 +159,22 @@ async def measure(url: str, rounds: int, pages: list[str], verbose: bool, how: s
     return results
 
 
+def attach_server_times(results: dict[str, dict], log: Path) -> None:
+    """Give each visit its server time from `serve_timed`'s log, matched by the wall clock (same machine)."""
+    records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    for result in results.values():
+        result["server"] = []
+        for run in result["visits"]:
+            window = [r for r in records if run.started_at <= r["start"] <= run.started_at + run.seconds]
+            if window:
+                result["server"].append(window[0]["seconds"])
+
+
 def report(results: dict[str, dict]) -> list[dict]:
     rows = []
     header = (
         f"{'page':13} {'cold ms':>8} {'p50 ms':>7} {'p90 ms':>7} {'min ms':>7} {'visits':>6} {'med KB':>7} {'load':>5}"
+        f" {'srv p50':>7} {'srv p90':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -144,11 +191,14 @@ def report(results: dict[str, dict]) -> list[dict]:
             "median_kb": percentile(sizes, 50) / 1024,
             "load_median": percentile(result["loads"], 50),
             "exceptions": sum(len(run.exceptions) for run in result["visits"]),
+            "server_p50_s": percentile(result.get("server", []), 50),
+            "server_p90_s": percentile(result.get("server", []), 90),
         }
         rows.append(row)
         print(
             f"{page:13} {row['cold_s'] * 1000:8.0f} {row['p50_s'] * 1000:7.0f} {row['p90_s'] * 1000:7.0f} "
             f"{row['min_s'] * 1000:7.0f} {row['visits']:6d} {row['median_kb']:7.0f} {row['load_median']:5.2f}"
+            f" {row['server_p50_s'] * 1000:7.0f} {row['server_p90_s'] * 1000:7.0f}"
             + ("  EXCEPTIONS" if row["exceptions"] else "")
             + ("" if row["p50_s"] <= TARGET_P50 else "  (p50 above 50 ms)")
         )
@@ -187,6 +237,10 @@ def profile_report(out: Path, results: dict[str, dict]) -> str:
 
 
 def main() -> None:
+    if "--serve-timed" in sys.argv:
+        at = sys.argv.index("--serve-timed")
+        serve_timed(Path(sys.argv[at + 1]), sys.argv[sys.argv.index("--") + 1 :])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running app (default: serve one with tests/browser.py)")
     parser.add_argument("--rounds", type=int, default=21, help="rounds over the pages; the first is cold (default 21)")
@@ -210,7 +264,8 @@ def main() -> None:
     else:
         from tests.browser import streamlit_server
 
-        launcher: tuple[str, ...] = (sys.executable, "-m", "streamlit")
+        timed = Path(tempfile.mkdtemp(prefix="page-visits-")) / "server.jsonl"
+        launcher: tuple[str, ...] = (sys.executable, __file__, "--serve-timed", str(timed), "--")
         out = Path(args.profile) if args.profile else None
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
@@ -221,6 +276,7 @@ def main() -> None:
         with streamlit_server(launcher=launcher, timeout=120, log_path=out / "server.log" if out else None) as server:
             results = asyncio.run(measure(server.url, args.rounds, pages, args.verbose, args.how))
             time.sleep(1.0 if out else 0)  # the last profile is written after script_finished
+        attach_server_times(results, timed)
     after = load_average()
     print(f"One learner, {args.rounds - 1} visits per page with new link settings (first round cold, left out).")
     rows = report(results)
