@@ -85,6 +85,34 @@ LINKS: dict[str, list[dict[str, str]]] = {
 PAGES = list(LINKS)
 
 
+def new_links(rounds: int) -> dict[str, list[dict[str, str]]]:
+    """For `--new`: a different link on every round (no setting comes back, so nothing computed for it is kept)."""
+    samples = [
+        "Street scene", "Shapes", "Checkerboard", "Letters", "Fashion-MNIST: T-shirt/top", "Fashion-MNIST: Trouser",
+        "Fashion-MNIST: Pullover", "Fashion-MNIST: Dress", "Fashion-MNIST: Coat", "Fashion-MNIST: Sandal",
+        "Fashion-MNIST: Shirt", "Fashion-MNIST: Sneaker", "Fashion-MNIST: Bag", "Fashion-MNIST: Ankle boot",
+    ]  # fmt: skip
+    kernels = ["Sobel: horizontal edges", "Sharpen", "Gaussian blur 3x3", "Course: vertical lines", "Emboss"]
+    pools = [(size, stride) for size in (2, 3, 4) for stride in (1, 2, 3)]
+    designs = [(blocks, filters) for blocks in (1, 2, 3) for filters in (8, 16, 32, 64, 128)]
+    links: dict[str, list[dict[str, str]]] = {page: [] for page in PAGES}
+    for n in range(rounds):
+        size, stride = pools[n % len(pools)]
+        blocks, filters = designs[n % len(designs)]
+        links["home"].append({})
+        links["filters"].append(
+            {"sample": samples[n % len(samples)], "kernel": kernels[(n // len(samples)) % len(kernels)]}
+        )
+        links["pooling"].append({"sample": samples[(n + 3) % len(samples)], "size": str(size), "stride": str(stride)})
+        links["architecture"].append({"blocks": str(blocks), "filters": str(filters), "kernel": "35"[n % 2]})
+        links["inspect"].append({"tab": "maps", "images": f"{100 + 3 * n},{101 + 3 * n},{102 + 3 * n}"})
+        links["training"].append({"epochs": str(1 + n % 30)})
+        links["predict"].append({})
+        links["deeper"].append({"tab": "channels", "image": str(200 + n)})
+        links["tour"].append({"step": str(1 + n % 3)})
+    return links
+
+
 def serve_timed(log: Path, streamlit_args: list[str]) -> None:
     """Run `streamlit <args>`, writing for each rerun the server's own time: from the moment the session handles the
     rerun_script BackMsg to the moment it hands script_finished to the websocket writer (on the event loop). This
@@ -138,13 +166,16 @@ async def visit(session: Session | None, url: str, how: str, page: str, query: d
         return await fresh.visit(page, query)
 
 
-async def measure(url: str, rounds: int, pages: list[str], verbose: bool, how: str = "sidebar") -> dict[str, dict]:
+async def measure(
+    url: str, rounds: int, pages: list[str], verbose: bool, how: str = "sidebar", new: bool = False
+) -> dict[str, dict]:
     """{page: {"cold": RunResult, "visits": [RunResult], "loads": [1-min load average at each visit]}}."""
     results = {page: {"cold": None, "visits": [], "loads": []} for page in pages}
+    all_links = new_links(rounds) if new else LINKS
     async with Session(url, timeout=600) as session:
         for number in range(rounds):
             for page in pages:
-                links = LINKS[page]
+                links = all_links[page]
                 query = links[number % len(links)]
                 run: RunResult = await visit(session, url, how if number else "sidebar", page, query)
                 if run.exceptions:
@@ -254,13 +285,16 @@ def main() -> None:
         help="a visit is a sidebar click with the page's query string (default), a rerun naming the page "
         "(page_name, as a link followed in the same tab), or a link opened in a new tab (a new session)",
     )
+    parser.add_argument(
+        "--new", action="store_true", help="a link never visited before on every round (default: a few shared links)"
+    )
     parser.add_argument("--verbose", action="store_true", help="print every visit to stderr")
     args = parser.parse_args()
     pages = [page for page in PAGES if not args.only or page in args.only.split(",")]
     before = load_average()
     started = time.perf_counter()
     if args.url:
-        results = asyncio.run(measure(args.url, args.rounds, pages, args.verbose, args.how))
+        results = asyncio.run(measure(args.url, args.rounds, pages, args.verbose, args.how, args.new))
     else:
         from tests.browser import streamlit_server
 
@@ -274,11 +308,12 @@ def main() -> None:
             (out / "index.jsonl").unlink(missing_ok=True)
             launcher = (sys.executable, str(ROOT / "benchmarks/profile_reruns.py"), "--serve", str(out), "--")
         with streamlit_server(launcher=launcher, timeout=120, log_path=out / "server.log" if out else None) as server:
-            results = asyncio.run(measure(server.url, args.rounds, pages, args.verbose, args.how))
+            results = asyncio.run(measure(server.url, args.rounds, pages, args.verbose, args.how, args.new))
             time.sleep(1.0 if out else 0)  # the last profile is written after script_finished
         attach_server_times(results, timed)
     after = load_average()
-    print(f"One learner, {args.rounds - 1} visits per page with new link settings (first round cold, left out).")
+    kind = "a link never visited before on each" if args.new else "link settings from a short list, in turn, on each"
+    print(f"One learner, {args.rounds - 1} visits per page, {kind} (first round cold, left out).")
     rows = report(results)
     busy = max(before[0], after[0]) > 2
     print(
