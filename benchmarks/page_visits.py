@@ -6,19 +6,24 @@ A page visit is a navigation: the rerun names another page (its ``page_script_ha
 (``benchmarks/ws_client.py``) goes round the pages in order, Home, Filters, Pooling, Architecture, Inspect,
 Training, Predict, Deeper, Tour, for ``--rounds`` rounds: consecutive visits are always to different pages.
 The first round (each page's cold visit: imports, TensorFlow, first model load) is reported apart; p50 / p90 are
-over the later rounds. Each page's link values cycle through a short list (as a class follows a few shared
-links), so a setting comes back every few rounds.
+over the later rounds. By default each page's link cycles through a short list (`LINKS`: a class following a few
+shared links, so a setting comes back every few rounds); with ``--new`` every round opens a link not visited
+before (`new_links`: what the first learner to open a setting pays). ``--how`` sends the visit as a sidebar click
+(default), a rerun naming the page, or a new tab (a new session).
 
-Server time is from sending ``rerun_script`` to ``script_finished`` on localhost. The load average is printed
-before and after each page's row is measured, and overall: the machine has 2 cores shared with other work, and
-above 2 times are inflated.
+Columns: the client's time from sending ``rerun_script`` to receiving ``script_finished`` (cold, p50, p90, min),
+the median bytes received, the median 1-minute load average during the page's visits; then, from the server
+itself (it is served through ``--serve-timed``), its time from handling the rerun_script to handing
+script_finished to the websocket writer (srv p50 / p90: no client, no socket) and the process's CPU time over
+the same span (cpu p50: all threads; less sensitive than wall time to other work on the machine). The machine
+has 2 cores shared with other work: the load average is printed before and after, and above 2 times are inflated.
 
 ``--profile DIR`` serves the app under pyinstrument (``benchmarks/profile_reruns.py``'s script-thread profiler)
-and prints, per page, the app functions with the most inclusive time and the library lines with the most self
-time per visit (cold round left out).
+instead and prints, per page, the app functions with the most inclusive time and the library lines with the most
+self time per visit (cold round left out); the server columns are then empty.
 
-Usage: python benchmarks/page_visits.py [--url URL] [--rounds 21] [--only filters,pooling] [--json out.json]
-       [--profile /tmp/cnn-lab-visits]
+Usage: python benchmarks/page_visits.py [--url URL] [--rounds 21] [--new] [--only filters,pooling]
+       [--json out.json] [--profile /tmp/cnn-lab-visits]
 """
 
 from __future__ import annotations
@@ -123,20 +128,21 @@ def serve_timed(log: Path, streamlit_args: list[str]) -> None:
     from streamlit.web import cli
     from streamlit.web.server.starlette import starlette_websocket
 
-    started: dict[str, tuple[float, float]] = {}
+    started: dict[str, tuple[float, float, float]] = {}
     handle_backmsg = app_session.AppSession.handle_backmsg
     write_forward_msg = starlette_websocket.StarletteSessionClient.write_forward_msg
     out = open(log, "a")
 
     def timed_backmsg(self, msg):
         if msg.WhichOneof("type") == "rerun_script":
-            started[self.id] = (time.perf_counter(), time.time())
+            started[self.id] = (time.perf_counter(), time.time(), time.process_time())
         return handle_backmsg(self, msg)
 
     def timed_write(self, msg):
         if msg.WhichOneof("type") == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-            for session_id, (clock, wall) in list(started.items()):  # one learner: one session at a time
-                out.write(json.dumps({"start": wall, "seconds": time.perf_counter() - clock}) + "\n")
+            for session_id, (clock, wall, cpu) in list(started.items()):  # one learner: one session at a time
+                seconds, cpu_seconds = time.perf_counter() - clock, time.process_time() - cpu
+                out.write(json.dumps({"start": wall, "seconds": seconds, "cpu": cpu_seconds}) + "\n")
                 out.flush()
                 del started[session_id]
         return write_forward_msg(self, msg)
@@ -194,18 +200,19 @@ def attach_server_times(results: dict[str, dict], log: Path) -> None:
     """Give each visit its server time from `serve_timed`'s log, matched by the wall clock (same machine)."""
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     for result in results.values():
-        result["server"] = []
+        result["server"], result["cpu"] = [], []
         for run in result["visits"]:
             window = [r for r in records if run.started_at <= r["start"] <= run.started_at + run.seconds]
             if window:
                 result["server"].append(window[0]["seconds"])
+                result["cpu"].append(window[0]["cpu"])
 
 
 def report(results: dict[str, dict]) -> list[dict]:
     rows = []
     header = (
         f"{'page':13} {'cold ms':>8} {'p50 ms':>7} {'p90 ms':>7} {'min ms':>7} {'visits':>6} {'med KB':>7} {'load':>5}"
-        f" {'srv p50':>7} {'srv p90':>7}"
+        f" {'srv p50':>7} {'srv p90':>7} {'cpu p50':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -224,12 +231,13 @@ def report(results: dict[str, dict]) -> list[dict]:
             "exceptions": sum(len(run.exceptions) for run in result["visits"]),
             "server_p50_s": percentile(result.get("server", []), 50),
             "server_p90_s": percentile(result.get("server", []), 90),
+            "cpu_p50_s": percentile(result.get("cpu", []), 50),
         }
         rows.append(row)
         print(
             f"{page:13} {row['cold_s'] * 1000:8.0f} {row['p50_s'] * 1000:7.0f} {row['p90_s'] * 1000:7.0f} "
             f"{row['min_s'] * 1000:7.0f} {row['visits']:6d} {row['median_kb']:7.0f} {row['load_median']:5.2f}"
-            f" {row['server_p50_s'] * 1000:7.0f} {row['server_p90_s'] * 1000:7.0f}"
+            f" {row['server_p50_s'] * 1000:7.0f} {row['server_p90_s'] * 1000:7.0f} {row['cpu_p50_s'] * 1000:7.0f}"
             + ("  EXCEPTIONS" if row["exceptions"] else "")
             + ("" if row["p50_s"] <= TARGET_P50 else "  (p50 above 50 ms)")
         )
