@@ -12,11 +12,13 @@ from components.catalog import ALL_PAGES, HOME
 from components.heap import freeze_after_imports
 from components.learner import remember_learner
 from components.loading import TENSORFLOW_PAGES, load_tensorflow
+from components.nodelay import send_without_delay
 from components.page import mark_app_run
 from components.presentation import presentation_mode
 from components.server_hooks import keep_keras_session
 
 keep_keras_session()
+send_without_delay()  # once per server: learners' websockets send each message at once (no delayed-ACK waits)
 freeze_after_imports()  # what the server has imported stays out of Streamlit's post-run gc.collect()
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 mark_app_run()

@@ -46,10 +46,10 @@ if raw is None:
     st.stop()
 
 if not quiz_mode or quiz(picked, chosen):
+    key = filtered_key(picked, chosen, stride, padding, dilation)
     with results:
-        key = filtered_key(picked, chosen, stride, padding, dilation)
         show_results(picked, chosen, raw, key=key, stride=stride, padding=padding, dilation=dilation)
-    step_through(picked.pixels, chosen.weights, raw, stride, padding, dilation)
+    step_through(picked.pixels, chosen.weights, raw, stride, padding, dilation, key)
     if learned_chosen():
         learned_section(picked, stride, padding, dilation)
 slide_demo(chosen.weights)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from components.catalog import LESSONS, TOUR
 from components.charts.common import FlowStep, shape_flow_figure
+from components.memo import once
 from components.page import start_page
 from components.resources import model_card
 from models.card import ModelFileError
@@ -30,8 +31,8 @@ steps = list(
     for stage in plan(COURSE_CNN)
 )
 st.subheader("The course CNN, one image at a time")
-flow_figure = st.cache_resource(show_spinner=False)(shape_flow_figure)  # the same figure on every visit
-st.plotly_chart(flow_figure(steps), width="stretch", config={"displayModeBar": False})
+flow_figure = once("home", ("course flow",), lambda: shape_flow_figure(steps))  # the same figure on every visit
+st.plotly_chart(flow_figure, width="stretch", config={"displayModeBar": False})
 st.caption(
     "Drawn to one scale: a square's side is the feature map's height in pixels (stacked to show it has "
     "many channels); a bar's height is the square root of its number of values. "

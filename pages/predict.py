@@ -7,7 +7,7 @@ from components.resources import fashion_mnist
 from components.sections.inspect import choose_model
 from components.sections.predict import (
     SOURCES,
-    classify,
+    classified,
     feature_maps,
     neighbours_section,
     network_input,
@@ -39,8 +39,8 @@ left.caption(caption)
 
 prepared, prepare_ms = network_input(image, invert, crop, darken)
 steps_section(prepared.steps, (fingerprint(image), invert, crop, darken))  # figures: once per picture and input
-result = classify(subject.model, prepared.pixels)
 input_key = fingerprint(prepared.pixels)
+result = classified(subject.model, subject.key, prepared.pixels, input_key)
 prediction_section(result, subject.key, input_key, prepare_ms, subject.class_names)
-feature_maps(prepared, result.outputs, result.spatial)
+feature_maps(prepared, result.outputs, result.spatial, f"{subject.key}:{input_key}")
 neighbours_section(result, subject.model, subject.key, input_key, subject.class_names)

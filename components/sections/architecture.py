@@ -6,10 +6,12 @@ The figures are built once per design (keyed by its shapes and numbers) and shar
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure, shift_figure
 from components.links import update_query_params
+from components.memo import freeze
 from components.notebooks import notebook_button
 from components.presentation import presenting
 from components.query_state import BUILDER_CHOICES, config_from_link, config_link
@@ -117,15 +119,25 @@ def show_totals(config: CNNConfig, rows: list[LayerRow]) -> None:
     columns[3].metric("Activations per image", format_bytes(mine.activation_bytes))
 
 
-# Figures are built once per design and shared read-only (st.plotly_chart copies what it sends).
-cached_flow_figure = st.cache_resource(max_entries=200, show_spinner=False)(flow_figure)
-cached_share_figure = st.cache_resource(max_entries=200, show_spinner=False)(layer_share_figure)
-cached_comparison_figure = st.cache_resource(max_entries=4, show_spinner=False)(comparison_figure)
+# Figures are built once per design and shared read-only (frozen: st.plotly_chart sends them without a copy).
+@st.cache_resource(max_entries=200, show_spinner=False)
+def cached_flow_figure(shapes: tuple, labels: tuple) -> go.Figure:
+    return freeze(flow_figure(shapes, labels))
+
+
+@st.cache_resource(max_entries=200, show_spinner=False)
+def cached_share_figure(names: tuple[str, ...], params: tuple[int, ...], macs: tuple[int, ...]) -> go.Figure:
+    return freeze(layer_share_figure(names, params, macs))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def cached_shift_figure(shifts: tuple[int, ...], lines: tuple[tuple[str, tuple[float, ...]], ...]):
-    return shift_figure(shifts, dict(lines))
+def cached_comparison_figure(names: tuple[str, ...], params: tuple[int, ...], macs: tuple[int, ...]) -> go.Figure:
+    return freeze(comparison_figure(names, params, macs))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def cached_shift_figure(shifts: tuple[int, ...], lines: tuple[tuple[str, tuple[float, ...]], ...]) -> go.Figure:
+    return freeze(shift_figure(shifts, dict(lines)))
 
 
 def show_shapes(rows: list[LayerRow]) -> None:

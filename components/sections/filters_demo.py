@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from components.charts.filters import demo_figure, number_text
+from components.memo import freeze
 from components.session_keys import (
     FILTERS_DEMO_BACK,
     FILTERS_DEMO_CHART,
@@ -19,6 +21,7 @@ from components.session_keys import (
     FILTERS_DEMO_TICK,
 )
 from models.convolution import PixelStep, explain_pixel
+from models.images import fingerprint
 from models.kernels import KERNELS
 
 # a vertical edge: dark (0-2) on the left, bright (8-9) on the right, with a little texture
@@ -87,6 +90,18 @@ def _paused(weights: np.ndarray, note: str) -> None:
     _view(weights, note, playing=False)
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
+def demo_at(key: str, position: int, _weights: np.ndarray) -> tuple[PixelStep, go.Figure]:
+    """The example at one position (`key`: the kernel's fingerprint): that window's step and the figure."""
+    out_h, out_w = output_cells(DEMO_INPUT, _weights)
+    steps = [explain_pixel(DEMO_INPUT, _weights, r, c) for r in range(out_h) for c in range(out_w)]
+    output = np.full((out_h, out_w), np.nan)
+    for index in range(position + 1):
+        output[divmod(index, out_w)] = steps[index].total
+    step = steps[position]
+    return step, freeze(demo_figure(DEMO_INPUT, _weights, output, step, divmod(position, out_w)))
+
+
 def _step(by: int, last: int) -> None:
     """Step back (-1) or on (+1), within 0..last (a button's callback: it runs before the rerun)."""
     state = st.session_state
@@ -132,17 +147,9 @@ def _view(weights: np.ndarray, note: str, *, playing: bool) -> None:
         width="stretch",
     )
     row, col = divmod(position, out_w)
-    steps = [explain_pixel(DEMO_INPUT, weights, r, c) for r in range(out_h) for c in range(out_w)]
-    output = np.full((out_h, out_w), np.nan)
-    for index in range(position + 1):
-        output[divmod(index, out_w)] = steps[index].total
-    step = steps[position]
+    step, demo = demo_at(fingerprint(weights), position, weights)
     figure, words = st.columns([5, 2])
-    figure.plotly_chart(
-        demo_figure(DEMO_INPUT, weights, output, step, (row, col)),
-        config={"displayModeBar": False},
-        key=FILTERS_DEMO_CHART,
-    )
+    figure.plotly_chart(demo, config={"displayModeBar": False}, key=FILTERS_DEMO_CHART)
     words.markdown(f"**Position {position + 1} of {last + 1}: output row {row}, column {col}**")
     words.code(products_text(step), language=None)
     st.caption(

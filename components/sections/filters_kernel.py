@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
 from components.charts.filters import kernel_figure
+from components.memo import once
 from components.query_state import Link
 from components.resources import learned_filters
 from components.sections.model_upload import upload_label
@@ -25,6 +27,7 @@ from components.session_keys import (
 from components.training_jobs import learner_runs
 from models.card import ModelFileError
 from models.convolution import KernelError, kernel_to_text, normalise_kernel, parse_kernel, starting_kernels
+from models.images import fingerprint
 from models.kernels import KERNELS, most_similar_kernel
 from models.runs import TrainingRun
 
@@ -81,7 +84,8 @@ def choose_kernel(link: Link) -> ChosenKernel | None:
             title += " (normalised)"
         weights = normalised
     st.caption(f"Weights sum to {float(weights.sum()):.4g}: 1 keeps the brightness, 0 leaves 0 on flat areas.")
-    st.plotly_chart(kernel_figure(weights), width="content", config={"displayModeBar": False})
+    figure = once(fingerprint(weights), ("kernel figure",), functools.partial(kernel_figure, weights))
+    st.plotly_chart(figure, width="content", config={"displayModeBar": False})
     return ChosenKernel(weights, title, query)
 
 

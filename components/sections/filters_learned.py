@@ -50,7 +50,11 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding, dilation
     )
     index = st.session_state.get(FILTERS_LEARNED_INDEX, 0)
     st.plotly_chart(
-        epoch_strip_figure(filters.history[:, index], title=f"Filter {index} epoch by epoch"),
+        once(
+            fingerprint(filters.history),
+            ("epoch strip", index),
+            lambda: epoch_strip_figure(filters.history[:, index], title=f"Filter {index} epoch by epoch"),
+        ),
         width="stretch",
         config={"displayModeBar": False},
     )

@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from components.charts.filters import pixel_step_figure, window_figure
+from components.memo import freeze
 from components.session_keys import FILTERS_STEP_CHANNEL, filters_step_key
 from models.convolution import PixelStep, explain_pixel
 from models.geometry import Padding
+from models.images import fingerprint
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def explained(
+    key: str, channel: int | None, row: int, col: int, _image2d: np.ndarray, _kernel: np.ndarray, settings: tuple
+) -> tuple[PixelStep, go.Figure, go.Figure]:
+    """One output pixel's step and its two figures, kept per image and kernel (`key`), channel and position."""
+    stride, padding, dilation = settings
+    step = explain_pixel(_image2d, _kernel, row, col, stride=stride, padding=padding, dilation=dilation)
+    return step, freeze(window_figure(_image2d, step)), freeze(pixel_step_figure(step))
 
 
 @st.fragment
 def step_through(
-    pixels: np.ndarray, kernel: np.ndarray, raw: np.ndarray, stride: int, padding: Padding, dilation: int
+    pixels: np.ndarray,
+    kernel: np.ndarray,
+    raw: np.ndarray,
+    stride: int,
+    padding: Padding,
+    dilation: int,
+    key: str | None = None,
 ) -> None:
-    """One output pixel: the patch under the kernel, the products and their sum; moving it reruns only this."""
+    """One output pixel: the patch under the kernel, the products and their sum; moving it reruns only this.
+
+    `key` names the image, kernel and settings (the page's `filtered_key`; default: their fingerprint), under which
+    the step and its figures are kept."""
     st.subheader("5. One output pixel, step by step")
     channel = None
     if pixels.ndim == 3:
@@ -29,11 +51,12 @@ def step_through(
     left, right = st.columns(2)
     row = position_slider(left, "Output row", out_h, filters_step_key("row", out_h))
     col = position_slider(right, "Output column", out_w, filters_step_key("col", out_w))
-    step = explain_pixel(image2d, kernel, row, col, stride=stride, padding=padding, dilation=dilation)
+    name = key or fingerprint(pixels, kernel)
+    step, window, products = explained(name, channel, row, col, image2d, kernel, (stride, padding, dilation))
     # A 5x5 or 7x7 kernel's numbers need the whole width: the window then sits above them.
     left, right = st.columns([1, 2]) if kernel.shape[0] <= 3 else (st.container(), st.container())
-    left.plotly_chart(window_figure(image2d, step), width="stretch", config={"displayModeBar": False})
-    right.plotly_chart(pixel_step_figure(step), width="stretch", config={"displayModeBar": False})
+    left.plotly_chart(window, width="stretch", config={"displayModeBar": False})
+    right.plotly_chart(products, width="stretch", config={"displayModeBar": False})
     terms = " + ".join(
         f"{p:.3g}\u00d7{w:.3g}" if w >= 0 else f"{p:.3g}\u00d7({w:.3g})"
         for p, w in zip(step.patch.ravel(), kernel.ravel())

@@ -51,6 +51,7 @@ from models.images import fingerprint
 
 if TYPE_CHECKING:
     import keras
+    import plotly.graph_objects as go
 
 
 def feature_maps_tab(subject: Subject) -> list[int] | None:
@@ -99,13 +100,21 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
     outputs = activations(model, indices, [*layers, model.layers[-1].name], test)
     probabilities = outputs[model.layers[-1].name]
     labels, wrong = prediction_labels(indices, y_test, probabilities, names, subject.class_names)
-    columns = [GridColumn("input 28x28", x_test[indices] / 255.0, "image")]
     kinds = [(name, type(model.get_layer(name)).__name__) for name in layers]
-    columns += [
-        GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}<br>{note}", outputs[name][..., number])
-        for name, note in zip(layers, channel_notes(kinds, number))
-    ]
-    st.plotly_chart(image_grid_figure(x_test[indices] / 255.0, columns, labels), config=CHART_CONFIG)
+
+    def grid() -> go.Figure:
+        columns = [GridColumn("input 28x28", x_test[indices] / 255.0, "image")]
+        columns += [
+            GridColumn(
+                f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}<br>{note}", outputs[name][..., number]
+            )
+            for name, note in zip(layers, channel_notes(kinds, number))
+        ]
+        return image_grid_figure(x_test[indices] / 255.0, columns, labels)
+
+    # Kept per model, test set, images and filter number: the labels and maps follow from them.
+    question = ("maps grid", test.fashion, test.size, tuple(map(int, indices)), int(number), tuple(layers))
+    st.plotly_chart(once(subject.key, question, grid), config=CHART_CONFIG)
     st.caption(
         channel_caption([(name, kind, weights_shape(model.get_layer(name))) for name, kind in kinds], number)
         + " One colour range per column; hover for values. "

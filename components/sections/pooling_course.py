@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from components.charts import pooling as charts
@@ -57,24 +56,27 @@ def show_course_walk() -> None:
         index=KERNELS_3X3.index("Sobel: horizontal edges"),
         key=WALK_KERNEL,
     )
-    item = fashion_item(images, labels_data, name)
-    conv1 = np.maximum(convolve2d(item, filters.trained[index]), 0.0)
-    pool1 = pool2d(conv1)
-    conv2 = np.maximum(convolve2d(pool1, KERNELS[second].weights), 0.0)
-    pool2 = pool2d(conv2)
-    maps = [("input", item), ("conv + ReLU", conv1), ("max pool", pool1), ("conv + ReLU", conv2), ("max pool", pool2)]
-    panels = [
-        charts.Panel(f"{shape_text(m.shape)}<br>{what}", m, value_range=charts.value_range(m)) for what, m in maps
-    ]
-    st.plotly_chart(
-        once(
-            "course walk",
-            (name, index, second),
-            functools.partial(charts.maps_figure, panels, same_pixel_size=True, height=300),
-        ),
-        config=PLOT_CONFIG,
-        key=WALK_MAPS,
-    )
+
+    def walk() -> go.Figure:
+        item = fashion_item(images, labels_data, name)
+        conv1 = np.maximum(convolve2d(item, filters.trained[index]), 0.0)
+        pool1 = pool2d(conv1)
+        conv2 = np.maximum(convolve2d(pool1, KERNELS[second].weights), 0.0)
+        pool2 = pool2d(conv2)
+        maps = [
+            ("input", item),
+            ("conv + ReLU", conv1),
+            ("max pool", pool1),
+            ("conv + ReLU", conv2),
+            ("max pool", pool2),
+        ]
+        panels = [
+            charts.Panel(f"{shape_text(m.shape)}<br>{what}", m, value_range=charts.value_range(m)) for what, m in maps
+        ]
+        return charts.maps_figure(panels, same_pixel_size=True, height=300)
+
+    # The maps and the figure are kept per item and kernels (the shipped model's filters do not change).
+    st.plotly_chart(once("course walk", (name, index, second), walk), config=PLOT_CONFIG, key=WALK_MAPS)
     st.caption(
         f"True relative size. First conv: the trained 3x3 weights of filter #{index} of {len(labels)} from the shipped "
         "model (its bias is left out; \u2248 names the most similar hand-made kernel and the cosine similarity of "

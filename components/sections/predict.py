@@ -41,7 +41,7 @@ from components.session_keys import (
     PREDICT_UPLOAD,
 )
 from models.data import CLASS_NAMES
-from models.images import ImageError
+from models.images import ImageError, fingerprint
 from models.neighbours import INDEX_SIZE, NeighbourIndex, build_index, nearest
 from models.preprocess import Invert, Preprocessed, PreprocessError, Step, photo_like, preprocess
 
@@ -253,9 +253,16 @@ def prediction_section(
     )
 
 
+def classified(model, model_key: str, pixels: np.ndarray, input_key: str) -> Classification:
+    """`classify` once per model (`model_key`) and network input (`input_key`, its fingerprint): a page visit that
+    shows the same picture again reads it, with the time the pass took then."""
+    return once(model_key, ("classify", input_key), functools.partial(classify, model, pixels))
+
+
 @st.fragment
-def feature_maps(prepared: Preprocessed, outputs: dict, spatial: list[str]) -> None:
-    """3.: its filter and layer controls rerun only this section."""
+def feature_maps(prepared: Preprocessed, outputs: dict, spatial: list[str], key: str | None = None) -> None:
+    """3.: its filter and layer controls rerun only this section. `key` names the model and input (default: the
+    input's and the maps' fingerprint), under which the figures are kept."""
     st.subheader("3. Feature maps of this input")
     if not spatial:
         st.info("This model has no convolution or pooling layers, so it makes no feature maps.")
@@ -268,7 +275,12 @@ def feature_maps(prepared: Preprocessed, outputs: dict, spatial: list[str]) -> N
     controls, maps = st.columns([1, 3])
     number = controls.number_input("Filter number", 0, channels - 1, min(1, channels - 1), step=1, key=PREDICT_FILTER)
     layer = controls.radio("Layer for all maps", spatial, key=PREDICT_LAYER)
-    for figure in feature_map_figures(prepared.network_input, outputs, spatial, number, layer):
+    figures = once(
+        key or fingerprint(prepared.network_input, *(outputs[name] for name in spatial)),
+        ("feature maps", tuple(spatial), int(number), layer),
+        functools.partial(feature_map_figures, prepared.network_input, outputs, spatial, number, layer),
+    )
+    for figure in figures:
         maps.plotly_chart(figure, config=CHART_CONFIG)
     controls.caption(f"Top: filter {number} after each layer. Below: all {outputs[layer].shape[-1]} maps of {layer}.")
 
