@@ -630,6 +630,8 @@ def queue_report(args, t0: float, jobs: list[JobRecord], shared: Shared, figures
     print("fair queue order (job: its learners, asked, started, ended: seconds from the first click):")
     for job in trained:
         who = ",".join(NAMES.get(n, str(n)) for n in job.learners)
+        if len(job.learners) > 4:
+            who = f"{len(job.learners)} learners"
         asked = min(a for _, a in job.seats) if job.seats else job.created
         print(
             f"   job {job.id:>3}: {who[:40]:>10}  asked {asked - t0:6.1f}  started {(job.started or 0) - t0:6.1f}  "
