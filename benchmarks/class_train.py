@@ -763,7 +763,8 @@ def memory_report(monitor: Monitor) -> None:
         f"{end[1]:.2f} {end[2]:.2f}; 1-min highest sampled {max(monitor.loads, default=0):.2f} "
         f"({len(monitor.loads)} samples, one a second; 2 cores: above 2 something waited for a core)"
     )
-    workers = [r for r in monitor.processes.values() if "models.worker" in r.command]
+    roots = set(monitor.roots or ())  # a child first seen between fork and exec still shows the server's command
+    workers = [r for r in monitor.processes.values() if "models.worker" in r.command or (roots and r.pid not in roots)]
     servers = [r for r in monitor.processes.values() if r not in workers]
     print(f"memory (MB: RSS at the end / highest sampled / VmHWM; budget {BUDGET_MB} MB each):")
     for record in servers:
