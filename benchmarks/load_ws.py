@@ -594,9 +594,12 @@ def config_file_watcher() -> str:
 
 
 @contextmanager
-def serve_as_make_run(timeout: float = 120.0) -> Iterator[tuple[str, subprocess.Popen]]:
+def serve_as_make_run(
+    timeout: float = 120.0, *, extra_env: dict[str, str] | None = None, name: str = "load_ws"
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """`python -m streamlit run app.py` as `make run` starts it: only port, address and headless on the command
-    line, the environment untouched, so .streamlit/config.toml and STREAMLIT_* variables decide the rest."""
+    line, the environment untouched, so .streamlit/config.toml and STREAMLIT_* variables decide the rest
+    (`extra_env` adds variables, e.g. a throwaway CNN_LAB_DATA_DIR; `name` names the log file)."""
     from tests.browser import free_port, stop_process
 
     port = free_port()
@@ -613,11 +616,15 @@ def serve_as_make_run(timeout: float = 120.0) -> Iterator[tuple[str, subprocess.
         "--server.headless",
         "true",
     ]
-    log_path = Path(tempfile.gettempdir()) / f"load_ws-server-{port}.log"
-    print(f"serving as `make run`: {' '.join(command[1:])} ({config_file_watcher()}); log {log_path}", flush=True)
+    log_path = Path(tempfile.gettempdir()) / f"{name}-server-{port}.log"
+    extra = "".join(f"{key}={value} " for key, value in (extra_env or {}).items())
+    print(
+        f"serving as `make run`: {extra}{' '.join(command[1:])} ({config_file_watcher()}); log {log_path}", flush=True
+    )
     base = f"http://127.0.0.1:{port}"
+    env = None if extra_env is None else {**os.environ, **extra_env}
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         started = time.perf_counter()
         try:
             while True:
