@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,11 +24,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.job_cost import CORE_MACS_PER_SECOND
 from models.job_schedule import Planned, Training, Waiting, plan
 
 DB_FILE = "queue.sqlite3"
 LEASE_SECONDS = 20.0  # a training job whose process has not renewed its lease for this long is queued again
-SPEED_SAMPLES = 8  # finished jobs whose measured speed the estimates follow
+SPEED_SAMPLES = 16  # finished jobs whose measured speed the estimates follow
+# Measured here for a job of the dense baseline on 5,000 images (quiet 2-core machine): about 6 s from the job's
+# start to its first batch (a worker process importing TensorFlow, the data, the model) and about 4 s after its
+# last (two passes over the 10,000 test images, saving); the server's own jobs replace both once one finishes.
+DEFAULT_STARTUP, DEFAULT_TAIL = 6.0, 4.0
 KEEP_ENDED_SECONDS = 7 * 86400
 
 SCHEMA = """
@@ -36,6 +42,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     key TEXT NOT NULL,
     payload TEXT NOT NULL,
     estimate REAL NOT NULL,
+    train_work REAL NOT NULL DEFAULT 0,
+    model_key TEXT NOT NULL DEFAULT '',
+    passes REAL NOT NULL DEFAULT 0,
     state TEXT NOT NULL DEFAULT 'queued',
     created REAL NOT NULL,
     started REAL,
@@ -48,7 +57,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     remaining REAL,
     version INTEGER NOT NULL DEFAULT 0,
     result TEXT,
-    staging TEXT
+    staging TEXT,
+    startup REAL,
+    train_seconds REAL,
+    tail REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key, state);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
@@ -83,7 +95,10 @@ class JobRow:
     id: int
     key: str
     payload: dict
-    estimate: float  # seconds, at the speed the server measured when it was queued
+    estimate: float  # seconds of one core by the cost model (models.job_cost), for the cost cap
+    train_work: float  # multiply-accumulates of its training and validation (models.job_cost.work_parts)
+    model_key: str  # the model and batch size: jobs with the same key train at the same images per second
+    passes: float  # image passes of its training (validation images count a third: forward only)
     state: str  # queued, running, finished, stopped, failed
     created: float
     started: float | None
@@ -118,6 +133,9 @@ def _job(row: sqlite3.Row) -> JobRow:
         key=row["key"],
         payload=json.loads(row["payload"]),
         estimate=row["estimate"],
+        train_work=row["train_work"],
+        model_key=row["model_key"],
+        passes=row["passes"],
         state=row["state"],
         created=row["created"],
         started=row["started"],
@@ -155,7 +173,28 @@ class QueueView:
     planned: dict[int, Planned]
     running: int
     waiting: int
-    speed: float  # measured seconds per estimated second (1.0 until a job has finished here)
+    speed: Speed
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How fast this server trains, from its last finished jobs (the defaults until one has finished here): the
+    seconds every job costs before its first batch (a process, TensorFlow, the data, the model) and after its last
+    (the test passes, saving), and the image passes per second of each model (and batch size) measured here.
+    A model not measured yet is estimated from its multiply-accumulates (models.job_cost)."""
+
+    startup: float = DEFAULT_STARTUP
+    tail: float = DEFAULT_TAIL
+    rates: tuple[tuple[str, float], ...] = ()  # (model key, image passes per second)
+    jobs: int = 0  # finished jobs measured
+
+    def training_seconds(self, job: JobRow) -> float:
+        rate = dict(self.rates).get(job.model_key)
+        return job.passes / rate if rate else job.train_work / CORE_MACS_PER_SECOND
+
+    def seconds(self, job: JobRow) -> float:
+        """A whole job's expected wall time."""
+        return self.startup + self.training_seconds(job) + self.tail
 
 
 class JobBoard:
@@ -197,6 +236,9 @@ class JobBoard:
         key: str,
         payload: dict,
         estimate: float,
+        train_work: float,
+        model_key: str,
+        passes: float,
         name: str,
         label: str,
         group: int,
@@ -229,8 +271,9 @@ class JobBoard:
                         break
             if existing is None:
                 job_id = db.execute(
-                    "INSERT INTO jobs (key, payload, estimate, created) VALUES (?, ?, ?, ?)",
-                    (key, json.dumps(payload), estimate, now),
+                    "INSERT INTO jobs (key, payload, estimate, train_work, model_key, passes, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (key, json.dumps(payload), estimate, train_work, model_key, passes, now),
                 ).lastrowid
                 how = "new"
             else:
@@ -299,7 +342,10 @@ class JobBoard:
         last = {row["learner"]: row["last_end"] for row in db.execute("SELECT * FROM learners")}
         waiting = [
             Waiting(
-                job.id, job.created, job.estimate * speed, tuple((r["learner"], r["created"]) for r in seats[job.id])
+                job.id,
+                job.created,
+                speed.seconds(job),
+                tuple((r["learner"], r["created"]) for r in seats[job.id]),
             )
             for job in jobs
             if job.state == "queued" and job.id in seats
@@ -308,7 +354,7 @@ class JobBoard:
             Training(
                 job.id,
                 tuple(r["learner"] for r in seats.get(job.id, ())),
-                measured.get(job.id, max(0.0, job.estimate * speed - (now - (job.started or now)))),
+                measured.get(job.id, max(0.0, speed.seconds(job) - (now - (job.started or now)))),
             )
             for job in jobs
             if job.state == "running"
@@ -316,14 +362,26 @@ class JobBoard:
         planned = plan(waiting, training, last, slots=slots, now=now)
         return QueueView({p.job: p for p in planned}, len(training), len(waiting), speed)
 
-    def _speed(self, db: sqlite3.Connection) -> float:
+    def speed(self) -> Speed:
+        return self._speed(self._db())
+
+    def _speed(self, db: sqlite3.Connection) -> Speed:
         rows = db.execute(
-            "SELECT (ended - started) / estimate AS ratio FROM jobs WHERE state = 'finished' AND stop IS NULL "
-            "AND started IS NOT NULL AND estimate > 0 ORDER BY ended DESC LIMIT ?",
+            "SELECT model_key, passes, startup, train_seconds, tail FROM jobs WHERE state = 'finished' "
+            "AND stop IS NULL AND train_seconds > 0 AND passes > 0 ORDER BY ended DESC LIMIT ?",
             (SPEED_SAMPLES,),
         ).fetchall()
-        ratios = sorted(row["ratio"] for row in rows if row["ratio"] and row["ratio"] > 0)
-        return ratios[len(ratios) // 2] if ratios else 1.0
+        if not rows:
+            return Speed()
+        rates: dict[str, list[float]] = {}
+        for row in rows:
+            rates.setdefault(row["model_key"], []).append(row["passes"] / row["train_seconds"])
+        return Speed(
+            statistics.median(row["startup"] for row in rows),
+            statistics.median(row["tail"] for row in rows),
+            tuple((key, statistics.median(values)) for key, values in rates.items()),
+            len(rows),
+        )
 
     # -- the process that trains
 
@@ -386,14 +444,23 @@ class JobBoard:
     def stop_reason(self, job_id: int) -> str | None:
         return self._db().execute("SELECT stop FROM jobs WHERE id = ?", (job_id,)).fetchone()["stop"]
 
-    def finish(self, job_id: int, state: str, message: str, result: str | None = None) -> None:
-        """End the job; its learners' waiting ends now (the fair queue counts from here)."""
+    def finish(
+        self,
+        job_id: int,
+        state: str,
+        message: str,
+        result: str | None = None,
+        timing: tuple[float, float, float] | None = None,
+    ) -> None:
+        """End the job, with its measured (startup, training, tail) seconds when it trained to the end; its
+        learners' waiting ends now (the fair queue counts from here)."""
         now = time.time()
+        startup, train_seconds, tail = timing or (None, None, None)
         with self._write() as db:
             db.execute(
-                "UPDATE jobs SET state = ?, message = ?, result = ?, ended = ?, owner = NULL, version = version + 1 "
-                "WHERE id = ?",
-                (state, message, result, now, job_id),
+                "UPDATE jobs SET state = ?, message = ?, result = ?, ended = ?, owner = NULL, version = version + 1, "
+                "startup = ?, train_seconds = ?, tail = ? WHERE id = ?",
+                (state, message, result, now, startup, train_seconds, tail, job_id),
             )
             for row in db.execute("SELECT DISTINCT learner FROM seats WHERE job = ?", (job_id,)).fetchall():
                 db.execute(

@@ -220,6 +220,7 @@ class Runner:
         self._epoch = self._batch = 0
         self._rate = 0.0
         self._started = time.perf_counter()
+        self._running_at = self._evaluating_at = 0.0  # when the first batch began, when the test passes began
         self._ended = 0.0
         self._published = 0.0
         self._execution: Execution | None = None
@@ -230,6 +231,10 @@ class Runner:
         with self._lock:
             if kind == "status" and event.get("status") in ("running", "evaluating"):
                 self._status = event["status"]
+                if event["status"] == "running" and not self._running_at:
+                    self._running_at = time.perf_counter()
+                elif event["status"] == "evaluating" and not self._evaluating_at:
+                    self._evaluating_at = time.perf_counter()
             elif kind == "progress":
                 self._epoch, self._batch = int(event["epoch"]), int(event["batch"])
                 self._rate = float(event.get("rate", 0.0))
@@ -255,18 +260,22 @@ class Runner:
             }
 
     def remaining(self) -> float:
-        """Estimated seconds left: the batches left at the measured rate, then validation and the test pass."""
+        """Estimated seconds left: the server's measured start-up, training at its measured speed and tail while
+        starting; then the training time so far scaled by the share of batches left; then the tail."""
+        speed = self.registry.board.speed()
+        now = time.perf_counter()
         with self._lock:
-            batch_size, epochs = self.spec.recipe.batch_size, self.spec.recipe.epochs
-            done = (self._epoch * self._steps + self._batch) * batch_size
-            left = max(0, epochs * self._steps * batch_size - done)
-            rate, elapsed = self._rate, time.perf_counter() - self._started
-        if rate <= 0:
-            return max(0.0, self.row.estimate * self.registry.view().speed - elapsed)
-        train, validation, test = work_parts(self.spec)
-        total = epochs * self._steps * batch_size
-        per_unit = total / (rate * train)  # seconds per multiply-accumulate at the measured training speed
-        return left / rate + per_unit * (validation * left / total + test)
+            total = self.spec.recipe.epochs * self._steps
+            done = min(total, self._epoch * self._steps + self._batch)
+            running_at, evaluating_at = self._running_at, self._evaluating_at
+        if evaluating_at:
+            return max(0.5, speed.tail - (now - evaluating_at))
+        if not running_at:
+            return max(0.0, speed.startup - (now - self._started)) + speed.training_seconds(self.row) + speed.tail
+        trained = now - running_at
+        if done / max(1, total) < 0.02:  # too early to extrapolate
+            return max(0.0, speed.training_seconds(self.row) - trained) + speed.tail
+        return trained * (total - done) / done + speed.tail
 
     def stop(self, reason: str) -> None:
         with self._lock:
@@ -351,10 +360,18 @@ class Runner:
             )
             board.seat_done(seat.id, run_id, outcome, message)
         keep = not stopped
-        board.finish(self.job_id, outcome, message, str(shared) if keep else None)
+        board.finish(self.job_id, outcome, message, str(shared) if keep else None, None if stopped else self.timing())
         if not keep:
             shutil.rmtree(shared, ignore_errors=True)
         registry.prune_shared()
+
+    def timing(self) -> tuple[float, float, float] | None:
+        """(start-up, training, tail) seconds of a job that trained to its end, for the server's speed."""
+        with self._lock:
+            running_at, evaluating_at, ended = self._running_at, self._evaluating_at, self._ended
+        if not (running_at and evaluating_at and ended):
+            return None
+        return running_at - self._started, evaluating_at - running_at, ended - evaluating_at
 
     def _fail(self, message: str) -> None:
         with self._lock:
@@ -363,6 +380,22 @@ class Runner:
             self.registry.board.publish(self.job_id, self.snapshot(), 0.0)
         finally:
             self.registry.board.finish(self.job_id, "failed", message)
+
+
+def model_key(spec: RunSpec) -> str:
+    """What sets a job's images per second: the model (its layers, augmentation, frozen filters) and the batch."""
+    identity = {
+        "architecture": None if spec.architecture is None else spec.architecture.to_dict(),
+        "hand_picked": spec.hand_picked,
+        "batch": spec.recipe.batch_size,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def image_passes(spec: RunSpec) -> float:
+    """A job's training work in image passes: every fitted image each epoch, validation images a third (forward
+    only, no gradients)."""
+    return spec.recipe.epochs * (spec.fitted_images + spec.validation_images / 3)
 
 
 def complete_run(folder: str) -> bool:
@@ -428,6 +461,9 @@ class JobRegistry:
             key=job.key(),
             payload=job.payload(),
             estimate=core_seconds(job.spec),
+            train_work=sum(work_parts(job.spec)[:2]),
+            model_key=model_key(job.spec),
+            passes=image_passes(job.spec),
             name=job.name,
             label=job.label,
             group=job.group,

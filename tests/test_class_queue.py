@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 
 import pytest
 
 from models.executors import LocalProcessExecutor
-from models.job_board import LimitReached
-from models.job_cost import CORE_MACS_PER_SECOND, JobTooLarge, core_seconds, forward_macs, job_work, max_job_seconds
+from models.job_board import DEFAULT_STARTUP, JobBoard, LimitReached, Speed
+from models.job_cost import (
+    CORE_MACS_PER_SECOND,
+    JobTooLarge,
+    core_seconds,
+    forward_macs,
+    job_work,
+    max_job_seconds,
+    work_parts,
+)
 from models.job_schedule import Training, Waiting, plan
-from models.jobs import JobRegistry, Runner, TrainingJob, complete_run, default_learner_jobs
+from models.jobs import JobRegistry, Runner, TrainingJob, complete_run, default_learner_jobs, image_passes, model_key
 from models.recipes import PRESETS, RunSpec, TrainConfig
 from models.runs import RunStore
 
@@ -68,6 +77,47 @@ def test_the_learner_who_waited_longest_without_a_job_goes_first():
 def test_a_shared_job_takes_the_place_of_its_longest_waiting_learner():
     waiting = [Waiting(1, 5.0, 5.0, (("A", 5.0),)), Waiting(2, 9.0, 5.0, (("B", 9.0), ("C", 1.0)))]
     assert [p.job for p in plan(waiting, [], {}, slots=1, now=10.0)] == [2, 1]
+
+
+# -- estimates from what this server measured
+
+
+def test_estimates_use_each_models_measured_speed_and_the_fixed_start_and_end(tmp_path):
+    """Small dense jobs measured with 10 s of start-up and 2 s of tail must not make a course CNN run look slow
+    (nor fast): each model gets its own measured speed, and every job the measured fixed costs."""
+    board = JobBoard(tmp_path / "queue.sqlite3")
+    small = RunSpec(architecture=None, recipe=TrainConfig(epochs=1), train_images=5000)
+
+    def add(spec_: RunSpec, learner: str, seed_key: str):
+        return board.add_seat(
+            learner=learner,
+            key=seed_key,
+            payload={"spec": spec_.to_payload()},
+            estimate=core_seconds(spec_),
+            train_work=sum(work_parts(spec_)[:2]),
+            model_key=model_key(spec_),
+            passes=image_passes(spec_),
+            name=seed_key,
+            label="",
+            group=0,
+            orphan_after=600.0,
+            max_active=4,
+        )
+
+    assert board.speed() == Speed() and Speed().startup == DEFAULT_STARTUP
+    for index in range(3):
+        add(small, f"l{index}", f"small {index}")
+        row = board.claim("me", slots=1)
+        board.finish(row.id, "finished", "", timing=(10.0, 3.0, 2.0))
+    speed = board.speed()
+    assert (speed.startup, speed.tail, speed.jobs) == (10.0, 2.0, 3)
+    assert dict(speed.rates)[model_key(small)] == pytest.approx(image_passes(small) / 3.0)
+    add(RunSpec(), "b", "course")  # not measured here yet: from its multiply-accumulates
+    add(replace(small, recipe=TrainConfig(epochs=2)), "c", "small, twice as long")
+    planned = sorted(board.view(slots=1).planned.values(), key=lambda p: p.place)
+    course_seconds = 10.0 + sum(work_parts(RunSpec())[:2]) / CORE_MACS_PER_SECOND + 2.0
+    assert [round(p.end - p.start, 3) for p in planned] == [round(course_seconds, 3), round(10.0 + 6.0 + 2.0, 3)]
+    assert 140 < course_seconds < 170  # the default run: about 150 s here
 
 
 # -- cost and limits
@@ -186,6 +236,9 @@ def test_a_job_whose_server_process_died_is_queued_again_and_trained(tmp_path):
         key=job.key(),
         payload=job.payload(),
         estimate=1.0,
+        train_work=job_work(job.spec),
+        model_key=model_key(job.spec),
+        passes=image_passes(job.spec),
         name=job.name,
         label="",
         group=0,
@@ -214,6 +267,9 @@ def test_a_run_finished_in_staging_when_its_process_died_is_handed_out_not_train
         key=job.key(),
         payload=job.payload(),
         estimate=1.0,
+        train_work=job_work(job.spec),
+        model_key=model_key(job.spec),
+        passes=image_passes(job.spec),
         name=job.name,
         label=job.label,
         group=3,
