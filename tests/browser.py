@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -79,13 +80,22 @@ def streamlit_server(
     poll: float = 0.2,
     launcher: Sequence[str] = (sys.executable, "-m", "streamlit"),
     log_path: Path | None = None,
+    data_dir: Path | None = None,
 ) -> Iterator[Server]:
     """Run `<launcher> run script` on a free localhost port until the context ends; yields it once healthy.
 
+    Its saved runs and training queue live in `data_dir`, by default a new empty folder: a server started by one
+    test never shares a run with another test's (identical settings train once per data folder).
     The server's output goes to `log_path`, else to screenshots/server.log when that folder exists.
     """
     port = free_port()
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="cnn-lab-served-"))
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+        CNN_LAB_DATA_DIR=str(data_dir),
+    )
     log_path = log_path or (SCREENSHOTS / "server.log" if SCREENSHOTS.exists() else None)
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     started = time.perf_counter()

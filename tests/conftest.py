@@ -51,3 +51,17 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def fresh_runs(monkeypatch, tmp_path):
+    """The app's saved runs and training queue in a new folder for one AppTest test: its runs train there, never
+    copied from an identical run another test finished (identical settings train once per data folder)."""
+    from components import training_jobs
+
+    monkeypatch.setenv("CNN_LAB_DATA_DIR", str(tmp_path / "cnn-lab-data"))
+    training_jobs.run_store.clear()
+    training_jobs._job_registry.clear()
+    yield
+    training_jobs.run_store.clear()
+    training_jobs._job_registry.clear()

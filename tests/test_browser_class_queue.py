@@ -7,7 +7,7 @@ from tests.browser import SCREENSHOTS, streamlit_server, wait_until_idle
 
 LIVE = ".st-key-live-training"
 TABLE = '[data-testid="stDataFrame"]'
-LINK = "/training?model=course&images=5000&epochs=2&batch=128"
+LINK = "/training?model=course&images=5000&epochs=4&batch=128"
 
 
 def open_training(context, url: str, query: str = ""):
@@ -39,9 +39,17 @@ def test_two_learners_share_one_run_and_a_second_run_waits_with_its_place(browse
                 timeout=60_000,
             )
 
-            seed = ada.get_by_role(
-                "spinbutton", name="Seed"
-            )  # Ada's second run: another seed, so it waits for her first
+            small = open_training(phone, server.url)
+            small.get_by_role("button", name="Train", exact=True).click()  # a third learner joins from a phone
+            small.wait_for_function(
+                "() => document.querySelector('.st-key-live-training')?.innerText.includes('shared: 2 other learners')",
+                timeout=60_000,
+            )
+            small.wait_for_selector(f'{LIVE} [data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+            small.locator(LIVE).scroll_into_view_if_needed()
+            small.screenshot(path=str(SCREENSHOTS / "class-queue-phone.png"))
+
+            seed = ada.get_by_role("spinbutton", name="Seed")  # Ada's second run: another seed, so it waits
             seed.fill("5")
             seed.press("Enter")
             wait_until_idle(ada)
@@ -65,16 +73,6 @@ def test_two_learners_share_one_run_and_a_second_run_waits_with_its_place(browse
             shown.screenshot(path=str(SCREENSHOTS / "class-queue-projector.png"))
             assert shown.locator('[data-testid="stException"]').count() == 0
             projector.close()
-
-            small = open_training(phone, server.url)
-            small.get_by_role("button", name="Train", exact=True).click()  # a third learner joins from a phone
-            small.wait_for_function(
-                "() => document.querySelector('.st-key-live-training')?.innerText.includes('shared: 2 other learners')",
-                timeout=60_000,
-            )
-            small.wait_for_selector(f'{LIVE} [data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
-            small.locator(LIVE).scroll_into_view_if_needed()
-            small.screenshot(path=str(SCREENSHOTS / "class-queue-phone.png"))
 
             bob.wait_for_selector(TABLE, timeout=240_000)  # the shared run ends: Bob's own copy, said to be shared
             assert bob.get_by_text(re.compile(r"Shared: other learners asked for exactly these settings")).count() >= 1

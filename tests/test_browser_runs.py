@@ -17,14 +17,15 @@ def start_short_training(page) -> None:
     page.wait_for_selector(f"{LIVE} .scatterlayer .trace", timeout=180_000)
 
 
-def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows_it(browser):
+def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows_it(browser, tmp_path):
     from tests.browser import SCREENSHOTS
 
     SCREENSHOTS.mkdir(exist_ok=True)
     learner = browser.new_context(viewport={"width": 1280, "height": 900})
     stranger = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
-        with streamlit_server() as server:
+        data = tmp_path / "data"
+        with streamlit_server(data_dir=data) as server:
             page = learner.new_page()
             page.goto(f"{server.url}/training")
             wait_until_idle(page)
@@ -54,7 +55,7 @@ def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows
             wait_until_idle(other)
             assert other.locator(TABLE).count() == 0 and other.get_by_text("No finished runs yet").count() == 1
 
-        with streamlit_server() as restarted:  # same data folder, new process: the run is still there
+        with streamlit_server(data_dir=data) as restarted:  # same data folder, new process: the run is still there
             page = learner.new_page()
             page.goto(f"{restarted.url}/training")
             wait_until_idle(page)

@@ -28,6 +28,11 @@ PAGE = "pages/tour.py"
 STEPS = steps()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_runs(fresh_runs):
+    """Each test's runs train in a data folder of its own (see conftest.fresh_runs)."""
+
+
 def tour(**query: str) -> AppTest:
     return open_page(PAGE, timeout=180, **query)
 
