@@ -30,9 +30,12 @@ from components.session_keys import (
     PREDICT_LAYER,
     PREDICT_MODEL,
 )
+from models import inspection as ins
 from models.analysis import layer_table
 from models.card import SHIPPED_MODEL
 from models.data import CLASS_NAMES, scale_images
+from models.images import fingerprint
+from models.job_protocol import EVALUATION_FILE
 from models.runs import RunStore
 from models.uploads import UploadError, store_upload
 from tests.apptest import checked, figures, open_page, plotly_array
@@ -184,6 +187,10 @@ def test_the_shipped_file_uploaded_gets_fashion_mnist_names_and_its_measured_tes
     assert run.test_accuracy == pytest.approx(0.9111, abs=1e-4)  # the shipped card's number
     assert run.class_names == CLASS_NAMES and run.config["parameters"] == 243_786
     assert run.architecture()["rows"] == json.loads(json.dumps([asdict(row) for row in layer_table(model)]))
+    # Inspect's evaluation was made by the checking process and is kept with the run, keyed to its weights
+    saved = ins.read_evaluation(run.folder / EVALUATION_FILE, ins.weights_key(run.model), fingerprint(x_test))
+    assert saved is not None and saved.saved and saved.probabilities.shape == (10_000, 10)
+    assert float(np.mean(saved.predictions == y_test)) == run.test_accuracy
 
 
 def test_a_functional_model_with_a_batch_norm_layer_is_stored_and_the_table_names_what_it_cannot_describe(
