@@ -15,6 +15,7 @@ run (after it was proven small).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -23,7 +24,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,7 @@ from models.upload_config import ConfigRefused, check_upload_config
 ROOT = Path(__file__).resolve().parents[1]
 NAME_LENGTH = 60
 TEST_FILE = "upload_test.npz"  # the test images and labels, for the child; removed before the run is stored
+CHECKS_ENV = "CNN_LAB_UPLOAD_CHECKS"  # check processes at once on the machine (default 1)
 MEMORY_MB_ENV, CPU_SECONDS_ENV, WALL_SECONDS_ENV = (
     "CNN_LAB_UPLOAD_MEMORY_MB",
     "CNN_LAB_UPLOAD_CPU_SECONDS",
@@ -133,6 +136,33 @@ def run_check(folder: Path, shown: str) -> dict:
     )
 
 
+@contextmanager
+def check_slot(root: Path, wait_seconds: float) -> Iterator[None]:
+    """One of the machine's CNN_LAB_UPLOAD_CHECKS slots for a check process (a lock file each under `root`, shared
+    by every server process), so a class uploading at once runs the checks a few at a time, not all at once."""
+    slots = max(1, int(os.environ.get(CHECKS_ENV, "1")))
+    folder = root / "upload_slots"
+    folder.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        for index in range(slots):
+            with open(folder / f"{index}.lock", "a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                return
+        if time.monotonic() > deadline:
+            raise UploadError(
+                "The server is checking other learners' models and none finished in time; try again in a minute."
+            )
+        time.sleep(0.25)
+
+
 def store_upload(
     store: RunStore, token: str, data: bytes, file_name: str, test: tuple[np.ndarray, np.ndarray]
 ) -> TrainingRun:
@@ -152,7 +182,8 @@ def store_upload(
         (staging / MODEL_FILE).write_bytes(data)
         judge(staging / MODEL_FILE, shown)
         np.savez(staging / TEST_FILE, images=test[0], labels=test[1])
-        checked = run_check(staging, shown)
+        with check_slot(store.root, wait_seconds=limits()[2]):
+            checked = run_check(staging, shown)
         (staging / TEST_FILE).unlink()
         (staging / "upload_check.log").unlink(missing_ok=True)
         record = {

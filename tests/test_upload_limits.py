@@ -29,7 +29,7 @@ from models.job_cost import DEFAULT_MAX_JOB_MINUTES, core_seconds
 from models.recipes import RunSpec
 from models.runs import RunStore
 from models.upload_config import MAX_ACTIVATIONS, MAX_MACS, MAX_PARAMETERS, ConfigRefused, check_upload_config
-from models.uploads import CPU_SECONDS_ENV, MEMORY_MB_ENV, WALL_SECONDS_ENV, UploadError, store_upload
+from models.uploads import CPU_SECONDS_ENV, MEMORY_MB_ENV, WALL_SECONDS_ENV, UploadError, check_slot, store_upload
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIG = json.loads(zipfile.ZipFile(SHIPPED_MODEL).read("config.json"))
@@ -294,3 +294,27 @@ def test_a_check_that_runs_out_of_memory_or_time_says_so(setting, value, reason,
     assert str(refused.value) == f"Model file 'cnn.keras' {reason}" or reason in str(refused.value)
     assert "Traceback" not in str(refused.value)
     assert store.runs("learner") == ([], []) and list((tmp_path / "staging").iterdir()) == []
+
+
+def test_checks_take_turns_across_processes_and_a_long_wait_says_the_server_is_busy(tmp_path):
+    held = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True
+    )
+    try:
+        assert held.stdout is not None and held.stdout.readline().strip() == "holding"  # another server process
+        with pytest.raises(UploadError, match="checking other learners' models"), check_slot(tmp_path, 0.5):
+            pass
+    finally:
+        held.communicate("done\n", timeout=30)
+    with check_slot(tmp_path, 0.5):  # free again
+        pass
+
+
+HOLD = """
+import sys
+from pathlib import Path
+from models.uploads import check_slot
+with check_slot(Path(sys.argv[1]), 5):
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
