@@ -318,3 +318,25 @@ with check_slot(Path(sys.argv[1]), 5):
     print("holding", flush=True)
     sys.stdin.readline()
 """
+
+
+def test_functional_models_saved_by_keras_are_judged_through_their_nested_models(tmp_path):
+    import keras
+
+    def config_of(model) -> dict:
+        model.save(tmp_path / "m.keras")
+        return json.loads(zipfile.ZipFile(tmp_path / "m.keras").read("config.json"))
+
+    inner = keras.Sequential([keras.Input((26, 26, 4)), keras.layers.BatchNormalization(name="bn")], name="inner")
+    inputs = keras.Input((28, 28, 1))
+    x = inner(keras.layers.Conv2D(4, 3, name="c")(inputs))
+    x = keras.layers.Dense(8, name="per_pixel")(keras.layers.GlobalAveragePooling2D(keepdims=True)(x))
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(x))
+    good = keras.Model(inputs, outputs)
+    budget = check_upload_config(config_of(good))
+    assert budget.parameters == good.count_params()
+
+    grow = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.UpSampling2D(4, name="grow")], name="inner")
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(grow(inputs)))
+    with pytest.raises(ConfigRefused, match="layer 'grow' is a 'UpSampling2D', not one of the layers"):
+        check_upload_config(config_of(keras.Model(inputs, outputs)))
