@@ -69,6 +69,15 @@ def input_row(shape: tuple[int, ...]) -> LayerRow:
     return LayerRow("input", "Input", shape, 0, 0, "0", "0", f"the {shape_text(shape)} image", "")
 
 
+def conv_counts(
+    kernel_area: int, channels_in: int, filters: int, positions: int, *, use_bias: bool = True
+) -> tuple[int, int]:
+    """A Conv2D layer's (parameters, MACs per image): (k_h*k_w*C_in + bias) * C_out weights, each filter's
+    k_h*k_w*C_in weights applied at every one of the `positions` (H_out*W_out) outputs."""
+    weights_per_filter = kernel_area * channels_in
+    return (weights_per_filter + use_bias) * filters, positions * weights_per_filter * filters
+
+
 def conv_row(
     name: str,
     in_shape: tuple[int, ...],
@@ -81,10 +90,8 @@ def conv_row(
     """A stride-1 Conv2D with square kernels: one bias per filter when use_bias."""
     height, channels_in = in_shape[0], in_shape[2]
     out_height, out_width, filters = out_shape
-    weights_per_filter = kernel * kernel * channels_in
-    params = (weights_per_filter + use_bias) * filters
+    params, macs = conv_counts(kernel * kernel, channels_in, filters, out_height * out_width, use_bias=use_bias)
     per_filter = f"({kernel}*{kernel}*{channels_in} + 1)" if use_bias else f"{kernel}*{kernel}*{channels_in}"
-    macs = out_height * out_width * weights_per_filter * filters
     if padding == "same":
         rule = f"'same' padding {_edge_text(kernel, 'pads')}, so the size stays {height}"
         step = f"conv {kernel}x{kernel}\n'same':\nsize kept"

@@ -36,13 +36,14 @@ def rebuild_command(path: Path | str) -> str:
     return DENSE_REBUILD_COMMAND if Path(path).stem.split(".")[0] == DENSE_MODEL.stem else REBUILD_COMMAND
 
 
-def check_model_archive(path: Path, *, shown: str | None = None, max_unpacked: int = MAX_ARCHIVE_BYTES) -> None:
+def check_model_archive(path: Path, *, shown: str | None = None, max_unpacked: int = MAX_ARCHIVE_BYTES) -> object:
     """Refuse, before Keras reads it, a file that is not a plain Keras 3 model archive.
 
     Raises ModelFileError for a non-zip, a damaged zip, a zip bomb or oversized config, unsafe member
     names, and a config that names a Lambda layer or any Python module outside Keras: safe mode must
     never run code from a model file, and a hostile config should be refused with a short message.
     `shown` names the file in the messages (an upload's own name rather than where it was saved).
+    Returns the parsed config.json (models.upload_config judges an upload's from it).
     """
     refused = f"Model file {shown or path} could not be loaded"
     if not zipfile.is_zipfile(path):
@@ -77,6 +78,7 @@ def check_model_archive(path: Path, *, shown: str | None = None, max_unpacked: i
     except (ValueError, RecursionError) as exc:
         raise ModelFileError(f"{refused}: its config.json is not valid JSON.") from exc
     _check_config_is_plain_keras(config, refused)
+    return config
 
 
 def _check_config_is_plain_keras(config: object, refused: str) -> None:

@@ -1,117 +1,71 @@
-"""A learner's own .keras model: checked, refused with the reason, or stored as one of their runs (TensorFlow).
+"""A learner's own .keras model: judged, tested in a process of its own, and stored as one of their runs, or refused
+with the reason. No TensorFlow here: the web process never builds an uploaded model until a page opens the stored
+run (after it was proven small).
 
-The file goes through the shipped model's checks (`models.card.check_model_archive`: zip, zip bomb, Lambda
-layers, modules outside Keras, oversized config; then `keras.models.load_model(..., safe_mode=True)`), then its
-interface: one (None, 28, 28, 1) input, as this lab feeds 28x28 grayscale Fashion-MNIST, and one softmax output
-over 2 or more classes. What the TensorFlow-free pages need is written beside the run when it is stored:
-`architecture.json` (the layer table, or the layer it cannot describe, and `model.summary()`) and the first
-Conv2D layer's kernels in `arrays.npz`, so Architecture and Filters read them without loading the model.
+1. The file's size, then the archive (`models.card.check_model_archive`: zip, zip bomb, Lambda layers, modules
+   outside Keras, oversized config), then its config.json alone (`models.upload_config`: an allow-list of layer
+   classes and caps on parameters, multiply-accumulates and activation values per image, computed layer by layer).
+2. Then `python -m models.upload_check` loads it in Keras's safe mode, checks its interface (one (None, 28, 28, 1)
+   input, a softmax over 2 or more classes), measures a 10-class model's test accuracy and writes what the pages
+   need (the layer table and summary, the first Conv2D layer's kernels, Inspect's evaluation) beside the run. It
+   sets itself an address-space limit (RLIMIT_AS) and a CPU-time limit (RLIMIT_CPU) before it imports
+   TensorFlow, runs at lower priority with one TensorFlow thread, and is killed after a wall-clock limit; a child
+   that dies or overruns gives a message, never a traceback.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
-from dataclasses import asdict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from models.analysis import UnsupportedLayerError, layer_table
-from models.card import MAX_UPLOAD_BYTES, MAX_UPLOAD_UNPACKED, ModelFileError
-from models.data import CLASS_NAMES, scale_images
-from models.inspection import forward
-from models.job_protocol import ARRAYS_FILE, MODEL_FILE, RUN_FILE
-from models.runs import ARCHITECTURE_FILE, UPLOADED_KERNELS, RunStore, TrainingRun
-from models.zoo import load_model_file
+from models.card import MAX_UPLOAD_BYTES, MAX_UPLOAD_UNPACKED, ModelFileError, check_model_archive
+from models.data import CLASS_NAMES
+from models.job_protocol import MODEL_FILE, NICE_ENV, RUN_FILE, THREADS_ENV, write_json_atomically
+from models.runs import RunStore, TrainingRun
+from models.upload_config import ConfigRefused, check_upload_config
 
-EXPECTED_INPUT = (None, 28, 28, 1)
-MAX_CLASSES = 1000
+ROOT = Path(__file__).resolve().parents[1]
 NAME_LENGTH = 60
+TEST_FILE = "upload_test.npz"  # the test images and labels, for the child; removed before the run is stored
+CHECKS_ENV = "CNN_LAB_UPLOAD_CHECKS"  # check processes at once on the machine (default 1)
+MEMORY_MB_ENV, CPU_SECONDS_ENV, WALL_SECONDS_ENV = (
+    "CNN_LAB_UPLOAD_MEMORY_MB",
+    "CNN_LAB_UPLOAD_CPU_SECONDS",
+    "CNN_LAB_UPLOAD_WALL_SECONDS",
+)
+# TensorFlow alone maps about 1.9 GB of address space; a model at the caps (models.upload_config) evaluates
+# within 4 GB. Evaluating 10,000 images at the MAC cap takes about 51 s of one core; loading about 10 s.
+MEMORY_MB, CPU_SECONDS, WALL_SECONDS = 4096, 240, 480
 
 
 class UploadError(ValueError):
     """A model file the lab cannot use; the message says what it expects and why."""
 
 
-def _shape(tensor) -> tuple[int | None, ...]:
-    return tuple(None if d is None else int(d) for d in tensor.shape)
-
-
-def _images_text(shape: tuple[int | None, ...]) -> str:
-    """(None, 32, 32, 3) -> '32x32x3 colour images'; other shapes as Keras writes them."""
-    if len(shape) == 4:
-        size = "x".join("any" if d is None else str(d) for d in shape[1:])
-        kind = {1: "grayscale images", 3: "colour (RGB) images"}.get(shape[3] or 0, "images")
-        return f"{size} {kind}"
-    return f"inputs of shape {shape}"
-
-
-def is_softmax(layer) -> bool:
-    """Whether a layer ends in a softmax (a Dense or Conv with activation='softmax', Activation or Softmax)."""
-    if type(layer).__name__ == "Softmax":
-        return True
-    activation = getattr(layer, "activation", None)
-    return getattr(activation, "__name__", "") == "softmax"
-
-
-def class_count(model: keras.Model) -> int:
-    """The classes of a model the lab can use; UploadError saying what it expects and why otherwise."""
-    feeds = "this lab feeds 28x28 grayscale Fashion-MNIST images, shape (None, 28, 28, 1)"
-    if len(model.inputs) != 1:
-        raise UploadError(f"The model takes {len(model.inputs)} inputs; {feeds}, one input only.")
-    shape = _shape(model.inputs[0])
-    if shape != EXPECTED_INPUT:
-        raise UploadError(
-            f"The model expects {_images_text(shape)} (input shape {shape}); {feeds}, so its first layer cannot "
-            "take them. Rebuild it with keras.Input((28, 28, 1)) and train it on Fashion-MNIST-sized images."
-        )
-    if len(model.outputs) != 1:
-        raise UploadError(f"The model has {len(model.outputs)} outputs; the lab needs one: a probability per class.")
-    out = _shape(model.outputs[0])
-    if len(out) != 2 or out[1] is None or out[1] < 2:
-        what = "one number per image (a regression or a single score)" if out == (None, 1) else f"shape {out}"
-        raise UploadError(
-            f"The model outputs {what}; the lab needs a probability for each of 2 or more classes (shape "
-            "(None, classes), a softmax output), to show what it predicts and why."
-        )
-    if out[1] > MAX_CLASSES:
-        raise UploadError(f"The model has {out[1]:,} outputs; the lab shows at most {MAX_CLASSES:,} classes.")
-    if not is_softmax(model.layers[-1]):
-        raise UploadError(
-            f"The model's last layer ({model.layers[-1].name}) is not a softmax, so its {out[1]} outputs are not "
-            "probabilities that add up to 1; the lab needs a softmax output (Dense(classes, activation='softmax'))."
-        )
-    return int(out[1])
+def limits(environ: Mapping[str, str] = os.environ) -> tuple[int, int, int]:
+    """The check's (memory MB, CPU seconds, wall-clock seconds), each overridable by its environment variable."""
+    return (
+        int(environ.get(MEMORY_MB_ENV, MEMORY_MB)),
+        int(environ.get(CPU_SECONDS_ENV, CPU_SECONDS)),
+        int(environ.get(WALL_SECONDS_ENV, WALL_SECONDS)),
+    )
 
 
 def class_names(classes: int) -> tuple[str, ...]:
     """Fashion-MNIST's names for a 10-class model, 'class 0', 'class 1', ... otherwise."""
     return CLASS_NAMES if classes == len(CLASS_NAMES) else tuple(f"class {i}" for i in range(classes))
-
-
-def first_conv(model: keras.Model) -> tuple[str, np.ndarray] | None:
-    """The first Conv2D layer's name and its one-channel kernels (k, k, 1, filters), or None without one."""
-    conv = next((layer for layer in model.layers if type(layer).__name__ == "Conv2D"), None)
-    if conv is None:
-        return None
-    kernel = np.asarray(conv.kernel, dtype=np.float32)
-    return (conv.name, kernel) if kernel.shape[2] == 1 else None
-
-
-def architecture(model: keras.Model) -> dict:
-    """What the Architecture page shows: the layer table's rows (or why there is none), parameters, summary."""
-    lines: list[str] = []
-    model.summary(print_fn=lambda line, *_, **__: lines.append(line), line_length=80)
-    try:
-        rows, unsupported = [asdict(row) for row in layer_table(model)], None
-    except UnsupportedLayerError as error:
-        rows, unsupported = None, str(error)
-    return {"rows": rows, "unsupported": unsupported, "parameters": model.count_params(), "summary": "\n".join(lines)}
 
 
 def display_name(file_name: str) -> str:
@@ -120,10 +74,99 @@ def display_name(file_name: str) -> str:
     return f"Uploaded: {stem[:NAME_LENGTH]}"
 
 
+def judge(path: Path, shown: str) -> None:
+    """The checks made in the web process, from the archive and its config.json alone; UploadError says why not."""
+    try:
+        check_upload_config(check_model_archive(path, shown=shown, max_unpacked=MAX_UPLOAD_UNPACKED))
+    except ModelFileError as error:
+        raise UploadError(str(error)) from None
+    except ConfigRefused as error:
+        raise UploadError(f"Model file {shown} was refused before loading: {error}.") from None
+
+
+def run_check(folder: Path, shown: str) -> dict:
+    """`python -m models.upload_check` on the folder, within the limits; its record, or UploadError saying why."""
+    memory_mb, cpu_seconds, wall_seconds = limits()
+    env = {
+        **os.environ,
+        MEMORY_MB_ENV: str(memory_mb),
+        CPU_SECONDS_ENV: str(cpu_seconds),
+        NICE_ENV: os.environ.get(NICE_ENV, "10"),
+        THREADS_ENV: os.environ.get(THREADS_ENV, "1"),
+    }
+    process = subprocess.Popen(  # its limits are set by the child itself, first thing (models.upload_check.main)
+        [sys.executable, "-m", "models.upload_check", str(folder), shown],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: a timeout kills it and anything it started
+    )
+    too_large = f"Model file {shown} is too large to run here:"
+    try:
+        out, err = process.communicate(timeout=wall_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise UploadError(
+            f"{too_large} loading and testing it took more than {wall_seconds} s (the limit); try a smaller model."
+        ) from None
+    (folder / "upload_check.log").write_text(err[-20_000:])
+    lines = out.strip().splitlines()
+    reply = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+    if reply.get("error") == "memory" or (not reply and "MemoryError" in err):
+        raise UploadError(f"{too_large} it needed more than the {memory_mb:,} MB of memory a model may use.")
+    if "error" in reply:
+        raise UploadError(str(reply["error"]))
+    if "record" in reply:
+        return reply["record"]
+    if process.returncode == -signal.SIGXCPU:
+        raise UploadError(f"{too_large} it needed more than {cpu_seconds} s of processor time (the limit).")
+    if process.returncode < 0:
+        name = signal.Signals(-process.returncode).name if -process.returncode in signal.valid_signals() else "?"
+        raise UploadError(
+            f"{too_large} the process checking it was stopped ({name}); it may need more than the "
+            f"{memory_mb:,} MB of memory or {cpu_seconds} s of processor time a model may use."
+        )
+    raise UploadError(
+        f"{too_large} the process checking it ended without an answer (exit code {process.returncode}); "
+        f"it may need more than the {memory_mb:,} MB of memory a model may use."
+    )
+
+
+@contextmanager
+def check_slot(root: Path, wait_seconds: float) -> Iterator[None]:
+    """One of the machine's CNN_LAB_UPLOAD_CHECKS slots for a check process (a lock file each under `root`, shared
+    by every server process), so a class uploading at once runs the checks a few at a time, not all at once."""
+    slots = max(1, int(os.environ.get(CHECKS_ENV, "1")))
+    folder = root / "upload_slots"
+    folder.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        for index in range(slots):
+            with open(folder / f"{index}.lock", "a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+                return
+        if time.monotonic() > deadline:
+            raise UploadError(
+                "The server is checking other learners' models and none finished in time; try again in a minute."
+            )
+        time.sleep(0.25)
+
+
 def store_upload(
     store: RunStore, token: str, data: bytes, file_name: str, test: tuple[np.ndarray, np.ndarray]
 ) -> TrainingRun:
-    """Check a learner's .keras file and keep it as one of their runs; UploadError (ModelFileError) says why not.
+    """Check a learner's .keras file and keep it as one of their runs; UploadError says why not.
 
     `test` is Fashion-MNIST's test images and labels: a 10-class model's test accuracy is measured on them.
     """
@@ -134,49 +177,25 @@ def store_upload(
         )
     start = time.perf_counter()
     staging = store.staging_folder()
+    shown = repr(Path(file_name).name)
     try:
         (staging / MODEL_FILE).write_bytes(data)
-        try:
-            model = load_model_file(
-                staging / MODEL_FILE, shown=repr(Path(file_name).name), max_unpacked=MAX_UPLOAD_UNPACKED
-            )
-        except ModelFileError as error:
-            raise UploadError(str(error)) from None
-        classes = class_count(model)
-        x_test, y_test = test
-        pixels = scale_images(x_test)
-        probabilities = forward(model, pixels[:8])
-        if not (np.all(probabilities >= 0) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)):
-            raise UploadError("The model's outputs are not probabilities (they do not add up to 1 for each image).")
-        accuracy = None
-        if classes == len(CLASS_NAMES):
-            accuracy = float(np.mean(forward(model, pixels).argmax(axis=1) == y_test))
-        conv = first_conv(model)
-        arrays: dict[str, np.ndarray] = {"batch_curve": np.zeros((0, 3), dtype=np.float32)}
-        if conv is not None:
-            arrays[UPLOADED_KERNELS] = conv[1]
-        np.savez(staging / ARRAYS_FILE, **arrays)  # type: ignore[arg-type]  # numpy's stubs take allow_pickle for **
-        (staging / ARCHITECTURE_FILE).write_text(json.dumps(architecture(model)))
+        judge(staging / MODEL_FILE, shown)
+        np.savez(staging / TEST_FILE, images=test[0], labels=test[1])
+        with check_slot(store.root, wait_seconds=limits()[2]):
+            checked = run_check(staging, shown)
+        (staging / TEST_FILE).unlink()
+        (staging / "upload_check.log").unlink(missing_ok=True)
         record = {
             "name": display_name(file_name),
-            "config": {
-                "uploaded": True,
-                "file_name": Path(file_name).name[:200],
-                "model_name": model.name,
-                "classes": classes,
-                "class_names": list(class_names(classes)),
-                "parameters": model.count_params(),
-                "first_conv": None if conv is None else conv[0],
-            },
+            "config": {**checked["config"], "file_name": Path(file_name).name[:200]},
             "history": {},
-            "test_accuracy": accuracy,
+            "test_accuracy": checked["test_accuracy"],
             "seconds": time.perf_counter() - start,
             "epochs_done": 0,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        temporary = staging / f"{RUN_FILE}.tmp"
-        temporary.write_text(json.dumps(record))
-        os.replace(temporary, staging / RUN_FILE)
+        write_json_atomically(staging / RUN_FILE, record)
         return store.commit(token, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already once committed

@@ -30,12 +30,16 @@ from components.session_keys import (
     PREDICT_LAYER,
     PREDICT_MODEL,
 )
+from models import inspection as ins
 from models.analysis import layer_table
 from models.card import SHIPPED_MODEL
 from models.data import CLASS_NAMES, scale_images
+from models.images import fingerprint
+from models.job_protocol import EVALUATION_FILE
 from models.runs import RunStore
 from models.uploads import UploadError, store_upload
 from tests.apptest import checked, figures, open_page, plotly_array
+from tests.test_upload_limits import dense_units, rewrite, tfsm_layer
 
 LAYERS = ["edges", "shrink", "parts", "flat", "hidden", "five"]
 
@@ -148,6 +152,8 @@ def refusals(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
         "truncated file": (shipped[: len(shipped) // 2], "a .keras file is a zip archive and this one is not"),
         ".h5 renamed .keras": (h5_file(tmp_path), "a .keras file is a zip archive and this one is not"),
         "too large": (b"PK" + bytes(21 * 2**20), "The file is 21.0 MB; the limit is 20 MB"),
+        "Dense 1,000,000 units": (rewrite(dense_units), "layer 'dense' (Dense, output 1000000) has 1,601,000,000"),
+        "TFSMLayer": (rewrite(tfsm_layer), "layer 'saved' is a TFSMLayer (it loads a TensorFlow SavedModel"),
     }
 
 
@@ -184,6 +190,10 @@ def test_the_shipped_file_uploaded_gets_fashion_mnist_names_and_its_measured_tes
     assert run.test_accuracy == pytest.approx(0.9111, abs=1e-4)  # the shipped card's number
     assert run.class_names == CLASS_NAMES and run.config["parameters"] == 243_786
     assert run.architecture()["rows"] == json.loads(json.dumps([asdict(row) for row in layer_table(model)]))
+    # Inspect's evaluation was made by the checking process and is kept with the run, keyed to its weights
+    saved = ins.read_evaluation(run.folder / EVALUATION_FILE, ins.weights_key(run.model), fingerprint(x_test))
+    assert saved is not None and saved.saved and saved.probabilities.shape == (10_000, 10)
+    assert float(np.mean(saved.predictions == y_test)) == run.test_accuracy
 
 
 def test_a_functional_model_with_a_batch_norm_layer_is_stored_and_the_table_names_what_it_cannot_describe(
@@ -222,6 +232,9 @@ def test_the_uploaded_cnn_works_on_inspect_deeper_predict_architecture_and_filte
     model, data = five
     app = open_page("pages/inspect.py", timeout=300, session={LEARNER: "byo-pages"})
     assert "Use your own model (.keras)" in [e.label for e in app.expander]
+    limits = " ".join(c.value for c in app.caption)
+    assert "at most 26,214,400 parameters, 50 million multiply-accumulates per image and 2,000,000" in limits
+    assert "4,096 MB of memory, 240 s of processor time and 480 s in all" in limits
     upload(app, "five.keras", data)
     assert [s.value for s in app.success] == [
         "Stored as **Uploaded: five (5 classes)**, 20,385 parameters. It is now the model below, and in the model "

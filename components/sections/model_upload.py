@@ -1,7 +1,9 @@
 """Use your own model: a learner's .keras file checked and kept as one of their runs, or refused with the reason.
 
-The checks and the storing are models.uploads (TensorFlow, imported when a file arrives); the new run then
-appears in every model choice (Inspect, Deeper, Predict), on Architecture and in Filters' learned filters.
+The checks and the storing are models.uploads: the file's config.json is judged here without TensorFlow (an
+allow-list of layers and caps on its size, models.upload_config), then the model is loaded, tested and measured in
+a process of its own with memory and time limits. The new run then appears in every model choice (Inspect,
+Deeper, Predict), on Architecture and in Filters' learned filters.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from components.session_keys import INSPECT_MODEL, INSPECT_UPLOAD, INSPECT_UPLOA
 from components.training_jobs import learner_runs, run_store
 from models.card import MAX_UPLOAD_BYTES, MAX_UPLOAD_UNPACKED
 from models.runs import TrainingRun
+from models.upload_config import ALLOWED_LAYERS, MAX_ACTIVATIONS, MAX_MACS, MAX_NESTING, MAX_PARAMETERS
+from models.uploads import UploadError, limits, store_upload
 
 EXPECTS = (
     f"A Keras 3 `.keras` file (from `model.save('name.keras')`) of at most {MAX_UPLOAD_BYTES // 2**20} MB "
@@ -23,6 +27,21 @@ EXPECTS = (
     "With 10 outputs it is taken as a Fashion-MNIST classifier and its test accuracy is measured; other class "
     "counts are named 'class 0', 'class 1', ...."
 )
+
+
+def caps_text() -> str:
+    """What the lab builds at all, read from the file's config.json before anything runs."""
+    memory_mb, cpu_seconds, wall_seconds = limits()
+    layers = ", ".join(sorted(ALLOWED_LAYERS - {"InputLayer"}))
+    return (
+        f"**Limits, checked from the file's description before anything is built:** at most {MAX_PARAMETERS:,} "
+        f"parameters, {MAX_MACS / 1e6:,.0f} million multiply-accumulates per image and {MAX_ACTIVATIONS:,} "
+        f"layer output values per image (the course CNN: 243,786 parameters, 5.1 million, 65,946). Layers: "
+        f"{layers}, nested Sequential or Functional models up to {MAX_NESTING} deep. Anything else (Conv2DTranspose, "
+        f"UpSampling2D, TFSMLayer, ...) is refused by name. The model is then loaded and measured in a separate "
+        f"process with at most {memory_mb:,} MB of memory, {cpu_seconds} s of processor time and {wall_seconds} s "
+        "in all."
+    )
 
 
 def upload_label(run: TrainingRun) -> str:
@@ -37,6 +56,7 @@ def upload_section() -> None:
     result = st.session_state.get(INSPECT_UPLOAD_RESULT)
     with st.expander("Use your own model (.keras)", icon=":material/upload_file:", expanded=result is not None):
         st.markdown(EXPECTS)
+        st.caption(caps_text())
         file = st.file_uploader("Your model (.keras)", type=["keras"], key=INSPECT_UPLOAD)
     if file is None:
         st.session_state.pop(INSPECT_UPLOAD_RESULT, None)
@@ -52,10 +72,9 @@ def _store(file_name: str, data: bytes) -> tuple[bool, str]:
     """Check and keep the file; (True, what was stored) and the model choice set to it, or (False, why not)."""
     (_, _), test = fashion_mnist()
     with st.spinner(
-        f"Checking {file_name!r} and loading it in safe mode; a 10-class model is measured on 10,000 test images..."
+        f"Checking {file_name!r}, then loading it in safe mode in a separate process; a 10-class model is measured "
+        "on 10,000 test images..."
     ):
-        from models.uploads import UploadError, store_upload  # TensorFlow: only once a file arrives
-
         try:
             run = store_upload(run_store(), learner_token(), data, file_name, test)
         except UploadError as error:
