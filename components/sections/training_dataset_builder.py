@@ -18,7 +18,7 @@ import streamlit as st
 from PIL import Image
 
 from components.charts.predict import steps_figure
-from components.image_picker import UPLOAD_TYPES
+from components.image_picker import UPLOAD_TYPES, upload_limit_bytes
 from components.learner import learner_token
 from components.memo import once
 from components.sections.predict import CHART_CONFIG, drawing
@@ -46,7 +46,7 @@ from components.session_keys import (
 )
 from components.training_jobs import run_store
 from models import own_data as od
-from models.images import ImageError
+from models.images import ImageError, PixelBudget, UploadTooLarge
 from models.preprocess import PreprocessError
 
 WAYS = ("Upload a zip", "Build it here")
@@ -86,7 +86,11 @@ def add_files(slot: int, files: list[tuple[str, bytes]]) -> None:
     examples; what could not be added is kept in words for the page."""
     notes: list[str] = []
     kept = examples()
-    for label, data in files:
+    if (problem := od.upload_problem([len(data) for _, data in files], upload_limit_bytes())) is not None:
+        st.session_state[TRAINING_BUILDER_NOTES] = [problem]
+        return
+    budget = PixelBudget(od.MAX_PIXELS, od.MAX_UPLOAD_PIXELS)  # declared pixels, read before any file is decoded
+    for number, (label, data) in enumerate(files):
         total = sum(len(images) for images in kept)
         if total >= od.MAX_IMAGES:
             notes.append(f"{label} was not added: the dataset already holds {od.MAX_IMAGES:,} images, the limit.")
@@ -95,7 +99,12 @@ def add_files(slot: int, files: list[tuple[str, bytes]]) -> None:
             notes.append(f"{label} was not added: one image may be at most {od.MAX_MEMBER_BYTES // 2**20} MB.")
             continue
         try:
+            budget.charge(label, data)
             pixels = od.prepare(data).pixels
+        except UploadTooLarge as error:
+            left = len(files) - number
+            notes.append(f"{error} {left} file{'s' * (left > 1)} not added.")
+            break
         except (ImageError, PreprocessError) as error:
             notes.append(f"{label} was not added: {error}")
             continue

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from components.image_picker import upload_limit_bytes
 from components.sections import training_dataset_builder as builder
 from components.session_keys import TRAINING_DATA, TRAINING_OWN, TRAINING_OWN_WAY, TRAINING_UPLOAD
 from models import own_data as od
@@ -72,7 +73,7 @@ def read_upload() -> None:
         st.session_state[TRAINING_OWN] = None
         return
     try:
-        dataset = od.read_zip(upload.getvalue(), Path(upload.name).stem)
+        dataset = od.read_zip(upload.getvalue(), Path(upload.name).stem, max_bytes=upload_limit_bytes())
     except od.DatasetError as error:
         st.session_state[TRAINING_OWN] = {"error": str(error)}
         return
@@ -104,7 +105,7 @@ def data_source_section() -> None:
             on_change=read_upload,
             help="Zip one folder per class; each folder's name is the class name.",
         )
-        st.caption("Limits: " + od.limits_text())
+        st.caption("Limits: " + od.limits_text(upload_limit_bytes()))
         if "error" in kept:
             st.error(kept["error"], icon=":material/error:")
             return
