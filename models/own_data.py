@@ -32,6 +32,7 @@ from PIL import Image
 
 from models.images import ImageError, ImageTooLarge, PixelBudget, UploadTooLarge, load_image
 from models.preprocess import Preprocessed, PreprocessError, preprocess
+from models.quota import DiskQuota
 
 # The limits, stated on the Training page as they are here.
 MIN_CLASSES, MAX_CLASSES = 2, 10
@@ -532,17 +533,24 @@ class DatasetStore:
     the file, and a Dask job carries its bytes instead (`ship`).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, quota: DiskQuota | None = None) -> None:
         self.root = Path(root) / "datasets"
+        self.quota = quota
 
     def save(self, learner_folder: Path, dataset: OwnDataset) -> Path:
+        """The dataset's file, written unless it is there; QuotaExceeded (nothing written) over a disk quota."""
         folder = self.root / learner_folder.name
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{dataset.digest}.npz"
         if not path.is_file():
+            data = save_npz(dataset)
+            if self.quota is not None:
+                self.quota.check(learner_folder.name, len(data), what="The dataset")
+            folder.mkdir(parents=True, exist_ok=True)
             partial = folder / f".{uuid.uuid4().hex}.partial"
-            partial.write_bytes(save_npz(dataset))
+            partial.write_bytes(data)
             os.replace(partial, path)
+        else:
+            os.utime(path)  # in use again: the sweep (models.sweep) counts its age from now
         return path
 
 

@@ -26,6 +26,7 @@ from models.card import MAX_UPLOAD_BYTES, MAX_UPLOAD_UNPACKED, ModelFileError
 from models.data import CLASS_NAMES, scale_images
 from models.inspection import forward
 from models.job_protocol import ARRAYS_FILE, MODEL_FILE, RUN_FILE
+from models.quota import QuotaExceeded
 from models.runs import ARCHITECTURE_FILE, UPLOADED_KERNELS, RunStore, TrainingRun
 from models.zoo import load_model_file
 
@@ -177,6 +178,9 @@ def store_upload(
         temporary = staging / f"{RUN_FILE}.tmp"
         temporary.write_text(json.dumps(record))
         os.replace(temporary, staging / RUN_FILE)
-        return store.commit(token, staging)
+        try:
+            return store.commit(token, staging)
+        except QuotaExceeded as error:  # the disk quota (models.quota), checked before the run is moved in
+            raise UploadError(str(error)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already once committed

@@ -48,6 +48,7 @@ from components.training_jobs import run_store
 from models import own_data as od
 from models.images import ImageError, PixelBudget, UploadTooLarge
 from models.preprocess import PreprocessError
+from models.quota import QuotaExceeded
 
 WAYS = ("Upload a zip", "Build it here")
 SOURCES = ("Draw", "Camera", "Upload")
@@ -77,7 +78,11 @@ def class_count() -> int:
 def keep_dataset(dataset: od.OwnDataset) -> None:
     """Save a dataset for this learner (models.own_data.DatasetStore) and put it in use for Train."""
     store = run_store()
-    path = od.DatasetStore(store.root).save(store.learner_folder(learner_token()), dataset)
+    try:
+        path = od.DatasetStore(store.root, store.quota).save(store.learner_folder(learner_token()), dataset)
+    except QuotaExceeded as error:
+        st.session_state[TRAINING_OWN] = {"error": str(error)}
+        return
     st.session_state[TRAINING_OWN] = {"path": str(path), "skipped": list(dataset.skipped), "name": dataset.name}
 
 
