@@ -14,7 +14,7 @@ from pathlib import Path
 
 LEARNER_QUOTA_ENV = "CNN_LAB_LEARNER_MB"
 DISK_QUOTA_ENV = "CNN_LAB_DISK_MB"
-LEARNER_QUOTA_MB = 800  # two runs of the largest builder model (about 360 MB each), or dozens of course CNNs
+LEARNER_QUOTA_MB = 800  # two runs of the largest builder model (model.keras 294 MB measured), or dozens of course CNNs
 DISK_QUOTA_MB = 5_000  # the whole data folder: runs, datasets, shared runs, staging, the queue
 
 
