@@ -3,11 +3,19 @@ small limits set through the constructor or the environment; nothing large is wr
 
 from __future__ import annotations
 
+import json
+import shutil
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from models import own_data as od
+from models.card import SHIPPED_MODEL
+from models.jobs import JobRegistry, TrainingJob
 from models.quota import DiskQuota, QuotaExceeded, folder_bytes
+from models.recipes import RunSpec, TrainConfig
 from models.runs import RunStore
 from tests.test_runs import staged
 
@@ -94,3 +102,51 @@ def test_a_dataset_over_the_quota_is_not_written(tmp_path):
     assert not (tmp_path / "datasets").exists()
     roomy = od.DatasetStore(tmp_path, DiskQuota(tmp_path, learner_bytes=size, total_bytes=10 * MB))
     assert roomy.save(learner, dataset).is_file()
+
+
+class FinishesWhenReleased:
+    """An executor whose job leaves a complete run (as tests.test_runs.staged writes it) once released."""
+
+    max_jobs = 1
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.folder: Path | None = None
+
+    def start(self, payload, emit, folder):
+        self.folder = folder
+        return self
+
+    def stop(self, reason):
+        self.release.set()
+
+    def wait(self, timeout=None):
+        if not self.release.wait(timeout):
+            return False
+        assert self.folder is not None
+        shutil.copy(SHIPPED_MODEL, self.folder / "model.keras")
+        np.savez_compressed(self.folder / "arrays.npz", batch_curve=np.zeros((1, 3), np.float32))
+        record = {"name": "run", "config": {"batch_size": 32}, "history": {}, "seconds": 1.0, "test_accuracy": 0.5}
+        (self.folder / "run.json").write_text(json.dumps(record))
+        return True
+
+
+def test_a_shared_run_reaches_the_learners_with_room_and_tells_the_one_without(tmp_path):
+    size = run_size(tmp_path)
+    root = tmp_path / "data"
+    store = RunStore(root, quota=DiskQuota(root, learner_bytes=int(1.5 * size), total_bytes=1000 * size))
+    bob = root / "datasets" / store.learner_key("bob")
+    bob.mkdir(parents=True)
+    (bob / "big.npz").write_bytes(b"\0" * size)  # bob's datasets leave no room for a run
+    executor = FinishesWhenReleased()
+    registry = JobRegistry(executor, store)
+    settings = RunSpec(architecture=None, recipe=TrainConfig(epochs=1), train_images=1024)
+    alice_job, bob_job = TrainingJob(settings, "a", learner="alice"), TrainingJob(settings, "b", learner="bob")
+    registry.submit(alice_job)
+    registry.submit(bob_job)  # the same settings: one run trained for both
+    executor.release.set()
+    assert alice_job.wait(30) and bob_job.wait(30)
+    assert alice_job.run is not None and [r.name for r in store.runs("alice")[0]] == ["a"]
+    assert bob_job.run is None and store.runs("bob") == ([], [])
+    assert bob_job.progress().message.startswith("The run was not saved: it needs")
+    assert "Delete a run on the Training page" in bob_job.progress().message
