@@ -209,6 +209,7 @@ def test_build_three_classes_preview_remove_use_and_train(fashion):
 
 def test_too_many_files_or_declared_pixels_are_refused_by_name_before_decoding():
     app = builder(["Bag", "Sneaker"])
+    assert any("Image files: at most 200 an upload and 25 MB together, 16 megapixels" in c.value for c in app.caption)
     app = upload(app, 0, [b"x"] * (od.MAX_UPLOAD_FILES + 1))
     assert f"Nothing was added: 201 files at once; the limit is {od.MAX_UPLOAD_FILES} files an upload." in [
         e.value for e in app.error

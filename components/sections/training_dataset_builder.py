@@ -330,7 +330,9 @@ def builder_section() -> None:
     st.caption(
         f"Name {od.MIN_CLASSES}-{od.MAX_CLASSES} classes, then give each at least {od.MIN_PER_CLASS} examples "
         f"(at most {od.MAX_IMAGES:,} in all). Every example goes through Predict's steps (grayscale, crop to the item, "
-        "pad to a square, 28x28, invert a light background) and is kept as the 28x28 image the network will see."
+        "pad to a square, 28x28, invert a light background) and is kept as the 28x28 image the network will see. "
+        f"Image files: at most {od.MAX_UPLOAD_FILES} an upload and {upload_limit_bytes() // 2**20} MB together, "
+        f"{od.MAX_PIXELS / 1e6:g} megapixels each and {od.MAX_UPLOAD_PIXELS / 1e6:g} in all."
     )
     shown_names = name_section()
     slot = chosen_class(shown_names)
