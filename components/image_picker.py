@@ -46,6 +46,12 @@ class PickedImage:
         return self.pixels.ndim == 2
 
 
+def upload_limit_bytes() -> int:
+    """The server's upload limit (Streamlit's server.maxUploadSize, .streamlit/config.toml) in bytes: every limit
+    the pages state for an upload is this one."""
+    return int(st.get_option("server.maxUploadSize")) * 2**20
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def sample_pixels(name: str, grayscale: bool) -> np.ndarray:
     """A bundled sample (see models.samples) in the chosen colour mode."""

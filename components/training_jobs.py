@@ -26,6 +26,7 @@ from models.job_cost import minutes_text
 from models.jobs import JobProgress, JobRegistry, TrainingJob
 from models.recipes import RunSpec
 from models.runs import MAX_AGE_DAYS, MAX_RUNS, RunStore, TrainingRun
+from models.sweep import Sweeper
 
 CHART_CONFIG = {"displayModeBar": False}
 CURVES_CAPTION = (
@@ -38,8 +39,11 @@ RUN_NUMBER = re.compile(r"^Run (\d+):")
 
 @st.cache_resource
 def run_store() -> RunStore:
-    """Every learner's saved runs, under $CNN_LAB_DATA_DIR (default ~/.cache/cnn-lab)."""
-    return RunStore.from_environment()
+    """Every learner's saved runs, under $CNN_LAB_DATA_DIR (default ~/.cache/cnn-lab); the first call starts this
+    process's hourly sweep of the data folder (models.sweep)."""
+    store = RunStore.from_environment()
+    Sweeper(store)
+    return store
 
 
 @st.cache_resource(show_spinner="Connecting to the training workers...")

@@ -45,7 +45,7 @@ from distributed.scheduler import KilledWorker
 from distributed.security import Security
 
 from models.executors import DASK_SCHEDULER_ENV, WorkerFailed
-from models.job_protocol import RUN_FILE, STOPPED_BY_REQUEST, THREADS_ENV, StopFlag, limit_threads
+from models.job_protocol import RUN_FILE, STOPPED_BY_REQUEST, THREADS_ENV, UNTRAINED_FILE, StopFlag, limit_threads
 from models.own_data import DatasetError, ship
 from models.progress import Event as ProgressEvent
 
@@ -505,7 +505,7 @@ class DaskExecution:
 
     def _write(self, files: dict[str, bytes]) -> None:
         """The run's files into the folder, run.json last (each under a temporary name first, then renamed)."""
-        if RUN_FILE not in files:
+        if RUN_FILE not in files and UNTRAINED_FILE not in files:  # untrained: stopped before its first batch
             raise ValueError(f"the worker sent no {RUN_FILE}")
         self.folder.mkdir(parents=True, exist_ok=True)
         for name in sorted(files, key=lambda n: n == RUN_FILE):

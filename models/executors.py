@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from models.job_protocol import NICE_ENV, RUN_FILE, THREADS_ENV
+from models.job_protocol import NICE_ENV, RUN_FILE, THREADS_ENV, UNTRAINED_FILE
 from models.progress import Event
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +135,7 @@ class LocalProcess:
             for pipe in (self.process.stdin, self.process.stdout):
                 if pipe and not pipe.closed:
                     pipe.close()
-        if self.finished and (self.folder / RUN_FILE).is_file():
+        if self.finished and any((self.folder / name).is_file() for name in (RUN_FILE, UNTRAINED_FILE)):
             return True
         if self.error:
             raise WorkerFailed(self.error)

@@ -2,9 +2,13 @@
 
 `load_image` is the contract the pages rely on: any bad upload raises `ImageError`
 with a message meant for the learner (a page shows it with ``st.error``).
-Pillow's process-wide settings (``Image.MAX_IMAGE_PIXELS``,
-``ImageFile.LOAD_TRUNCATED_IMAGES``) are read, never changed: truncated files are
-rejected because that flag keeps its default ``False``.
+Every size is checked from the image's header before a pixel is decoded: one image
+against a per-image budget, and an upload of several images (a zip, a multi-file
+upload) against a per-upload budget of declared pixels (`PixelBudget`). Pillow's own
+decompression-bomb guard, ``Image.MAX_IMAGE_PIXELS``, is set here to the same
+per-image budget (it warns above it and refuses above twice it, in any code that
+opens an image). ``ImageFile.LOAD_TRUNCATED_IMAGES`` keeps its default ``False``, so
+truncated files are rejected.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import re
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
@@ -20,6 +25,12 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+
+MAX_IMAGE_PIXELS = 40_000_000  # one image, as its header declares it (a 40-megapixel photo)
+# All the images of one upload (a zip or several files), declared: within the 25 MB upload limit honest photos
+# (JPEG, 0.1 byte a pixel or more) stay under it; tiny files that declare huge pictures do not.
+MAX_UPLOAD_PIXELS = 256_000_000
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # Pillow's own guard agrees (it refuses above twice this)
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -41,10 +52,85 @@ class ImageError(ValueError):
     """An uploaded file cannot be used as an image; the message says why."""
 
 
+class ImageTooLarge(ImageError):
+    """One image's header declares more pixels than its budget; `size` is its declared (width, height)."""
+
+    def __init__(self, message: str, size: tuple[int, int]) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class UploadTooLarge(ImageError):
+    """The images of one upload declare more pixels in all than the per-upload budget: the upload stops."""
+
+
+def declared_size(data: bytes) -> tuple[int, int]:
+    """(width, height) as the image's header declares them, nothing decoded; ImageError if unreadable."""
+    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
+        raise ImageError("The file is empty (0 bytes). Please choose an image file.")
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as image:  # lazy: reads the header only
+            return image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageError(_bomb_text(error, MAX_IMAGE_PIXELS)) from error
+    except UnidentifiedImageError as error:
+        raise ImageError("This file is not an image format we can read.") from error
+    except Exception as error:  # Pillow plugins raise many types on malformed headers.
+        raise ImageError("The image header could not be read: the file is truncated or corrupt.") from error
+
+
+def _bomb_text(error: Exception, limit: int) -> str:
+    """Pillow's decompression-bomb refusal in words, with the pixels the header declares."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    declared = f"declares {int(found.group(1)):,} pixels" if found else "declares more pixels than can be decoded"
+    return (
+        f"The image is far too large: its header {declared}, more than the limit of {limit:,}. "
+        "Please upload a smaller image."
+    )
+
+
+def size_text(width: int, height: int) -> str:
+    """'4000x4000 (height x width) = 16,000,000 pixels'."""
+    return f"{height}x{width} (height x width) = {width * height:,} pixels"
+
+
+class PixelBudget:
+    """The pixels one upload's images declare, counted from their headers before any is decoded.
+
+    `charge(name, data)` raises ImageTooLarge for an image above `per_image` (that image is refused),
+    ImageError for one whose header cannot be read, and
+    UploadTooLarge once the sum passes `per_upload` (the whole upload stops), each naming the file and its size.
+    """
+
+    def __init__(self, per_image: int = MAX_IMAGE_PIXELS, per_upload: int = MAX_UPLOAD_PIXELS) -> None:
+        if per_image < 1 or per_upload < 1:
+            raise ValueError("pixel budgets must be positive")
+        self.per_image, self.per_upload = per_image, per_upload
+        self.used = 0
+
+    def charge(self, name: str, data: bytes) -> tuple[int, int]:
+        """Count one image's declared pixels; its (width, height)."""
+        width, height = declared_size(data)
+        pixels = width * height
+        if pixels > self.per_image:
+            raise ImageTooLarge(
+                f"{name} declares {size_text(width, height)}; one image may have at most {self.per_image:,}.",
+                (width, height),
+            )
+        self.used += pixels
+        if self.used > self.per_upload:
+            raise UploadTooLarge(
+                f"Stopped at {name}, which declares {size_text(width, height)}: the images up to it declare "
+                f"{self.used:,} pixels in all, more than the {self.per_upload:,} one upload may have. Upload fewer "
+                "or smaller images."
+            )
+        return width, height
+
+
 def load_image(
     data: bytes,
     *,
-    max_pixels: int = 40_000_000,
+    max_pixels: int = MAX_IMAGE_PIXELS,
     working_size: int = 1024,
     grayscale: bool = False,
 ) -> np.ndarray:
@@ -56,7 +142,7 @@ def load_image(
 def load_image_with_notes(
     data: bytes,
     *,
-    max_pixels: int = 40_000_000,
+    max_pixels: int = MAX_IMAGE_PIXELS,
     working_size: int = 1024,
     grayscale: bool = False,
 ) -> tuple[np.ndarray, list[str]]:
@@ -134,9 +220,7 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageError(
-            "The image is far too large (its header claims more pixels than can be safely decoded)."
-        ) from error
+        raise ImageError(_bomb_text(error, max_pixels)) from error
     except UnidentifiedImageError as error:
         raise ImageError(
             "This file is not an image format we can read. Please upload a PNG, JPEG, WebP, BMP, GIF or TIFF file."

@@ -16,6 +16,8 @@ NICE_ENV = "CNN_LAB_JOB_NICE"
 RUN_FILE, MODEL_FILE, ARRAYS_FILE = "run.json", "model.keras", "arrays.npz"
 EVALUATION_FILE = "evaluation.npz"  # the run's pass over its test set (models.inspection), made by the worker
 STOPPED_BY_REQUEST = "stopped by request"  # models.train.ProgressCallback's reason
+UNTRAINED_FILE = "untrained.json"  # written instead of a run when training stopped before its first batch
+NOTHING_KEPT = "Stopped before it trained: nothing kept."
 
 
 class StopFlag:

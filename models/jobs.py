@@ -32,8 +32,9 @@ from typing import Literal
 from models.executors import Execution, Executor, WorkerFailed, whole_number
 from models.job_board import DB_FILE, JobBoard, JobRow, LimitReached, QueueView, SeatRow
 from models.job_cost import check_cost, core_seconds, max_job_seconds, work_parts
-from models.job_protocol import STOPPED_BY_REQUEST
+from models.job_protocol import NOTHING_KEPT, STOPPED_BY_REQUEST, UNTRAINED_FILE
 from models.progress import MAX_CURVE_POINTS, CurvePoint, Event
+from models.quota import QuotaExceeded
 from models.recipes import PRESETS, RunSpec
 from models.runs import RunStore, TrainingRun
 
@@ -301,6 +302,9 @@ class Runner:
                 execution.stop(reason)
             while not execution.wait(POLL_SECONDS):
                 self._watch()
+            if (staging / UNTRAINED_FILE).is_file():  # stopped before its first batch: no run to hand out
+                self._nothing_kept(json.loads((staging / UNTRAINED_FILE).read_text()).get("stop_reason"))
+                return
             shared = registry.store.share(staging, f"{self.job_id}-{uuid.uuid4().hex[:8]}")
             staging = None
             self._hand_out(shared)
@@ -355,9 +359,13 @@ class Runner:
         seats = board.seats_of(self.job_id, "waiting")
         for seat in seats:
             name = f"{seat.label}: {run.spec().title(run.epochs_done)}" if seat.label else seat.name
-            run_id = registry.store.adopt(
-                seat.learner, shared, name=name, group=seat.group, shared_with=len(seats) if len(seats) > 1 else 0
-            )
+            try:
+                run_id = registry.store.adopt(
+                    seat.learner, shared, name=name, group=seat.group, shared_with=len(seats) if len(seats) > 1 else 0
+                )
+            except QuotaExceeded as error:  # this learner's disk quota (or the server's): the others still get theirs
+                board.end_seat(seat.id, str(error), "failed")
+                continue
             board.seat_done(seat.id, run_id, outcome, message)
         keep = not stopped
         board.finish(self.job_id, outcome, message, str(shared) if keep else None, None if stopped else self.timing())
@@ -372,6 +380,17 @@ class Runner:
         if not (running_at and evaluating_at and ended):
             return None
         return running_at - self._started, evaluating_at - running_at, ended - evaluating_at
+
+    def _nothing_kept(self, reason: str | None) -> None:
+        """The job stopped before it trained a batch: its learners are told so (and why), and nothing is saved."""
+        board = self.registry.board
+        message = NOTHING_KEPT if reason in (None, STOPPED_BY_REQUEST) else f"{NOTHING_KEPT[:-1]} ({reason})."
+        with self._lock:
+            self._status, self._message, self._ended = "stopped", message, time.perf_counter()
+        board.publish(self.job_id, self.snapshot(), 0.0)
+        for seat in board.seats_of(self.job_id, "waiting"):
+            board.end_seat(seat.id, message, "stopped")
+        board.finish(self.job_id, "stopped", message)
 
     def _fail(self, message: str) -> None:
         with self._lock:
@@ -486,6 +505,8 @@ class JobRegistry:
             name = f"{seat.label}: {run.spec().title(run.epochs_done)}" if seat.label else seat.name
             run_id = self.store.adopt(seat.learner, source, name=name, group=seat.group, shared_with=2)
             self.board.seat_done(seat.id, run_id, "finished", run.stop_reason or "")
+        except QuotaExceeded as error:  # the shared run is fine: only this learner's copy does not fit
+            self.board.end_seat(seat.id, str(error), "failed")
         except (OSError, ValueError, KeyError) as error:
             log.warning("copying shared run of job %s failed: %s", row.id, error)
             self.board.forget_result(row.id)
@@ -744,9 +765,16 @@ class JobRegistry:
 
     def prune_shared(self) -> None:
         """Finished runs kept for sharing go after the runs' own lifetime (learners keep their copies)."""
-        for job_id, folder in self.board.results_older_than(time.time() - self.store.max_age_days * 86400):
-            shutil.rmtree(folder, ignore_errors=True)
-            self.board.forget_result(job_id)
+        prune_shared(self.board, self.store)
+
+
+def prune_shared(board: JobBoard, store: RunStore) -> int:
+    """Remove the queue's shared results older than the runs' lifetime (also from models.sweep); how many."""
+    results = board.results_older_than(time.time() - store.max_age_days * 86400)
+    for job_id, folder in results:
+        shutil.rmtree(folder, ignore_errors=True)
+        board.forget_result(job_id)
+    return len(results)
 
 
 __all__ = ["JobProgress", "JobRegistry", "LimitReached", "TrainingJob"]

@@ -30,20 +30,24 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from models.images import ImageError, load_image
+from models.images import ImageError, ImageTooLarge, PixelBudget, UploadTooLarge, load_image
 from models.preprocess import Preprocessed, PreprocessError, preprocess
+from models.quota import DiskQuota
 
 # The limits, stated on the Training page as they are here.
 MIN_CLASSES, MAX_CLASSES = 2, 10
 MIN_PER_CLASS = 10  # at least 2 of each class are held out for the test
 MAX_IMAGES = 2_000  # in the whole dataset
-MAX_ZIP_BYTES = 50 * 2**20  # the uploaded file
+MAX_ZIP_BYTES = 25 * 2**20  # the uploaded file: the server's maxUploadSize (.streamlit/config.toml), which the
+# pages pass down from Streamlit's config (a test checks the two agree)
+MAX_UPLOAD_FILES = 200  # image files in one multi-file upload (the dataset builder's, per class)
 MAX_MEMBERS = 2_500  # files and folders in the zip
 MAX_MEMBER_BYTES = 8 * 2**20  # one image, unpacked
 MAX_TOTAL_BYTES = 200 * 2**20  # everything unpacked
 MAX_RATIO = 100  # unpacked / packed size of one member (images are already compressed: about 1)
 RATIO_FLOOR = 64 * 2**10  # members smaller than this are not ratio-checked (tiny files compress oddly)
-MAX_PIXELS = 16_000_000  # per image, before it is scaled down
+MAX_PIXELS = 16_000_000  # per image, declared by its header, before it is scaled down
+MAX_UPLOAD_PIXELS = 256_000_000  # all the images of one zip or multi-file upload, declared (models.images)
 MAX_NAME_CHARS = 40  # a class name
 TEST_SHARE = 0.2  # held out for the test, stratified by class and seeded
 SHIPPED_LIMIT_BYTES = 4 * 2**20  # a dataset file sent inside a Dask job (workers cannot read the server's disk)
@@ -82,14 +86,31 @@ class OwnDataset:
         return hashed.hexdigest()[:16]
 
 
-def limits_text() -> str:
-    """The limits in words, for the page."""
+def limits_text(max_zip_bytes: int = MAX_ZIP_BYTES) -> str:
+    """The limits in words, for the page (`max_zip_bytes`: the server's upload limit)."""
     return (
         f"{MIN_CLASSES}-{MAX_CLASSES} class folders, at least {MIN_PER_CLASS} images each, at most {MAX_IMAGES:,} "
-        f"images in all; PNG or JPEG, at most {MAX_MEMBER_BYTES // 2**20} MB each; the zip at most "
-        f"{MAX_ZIP_BYTES // 2**20} MB and {MAX_MEMBERS:,} entries, {MAX_TOTAL_BYTES // 2**20} MB unpacked; "
+        f"images in all; PNG or JPEG, at most {MAX_MEMBER_BYTES // 2**20} MB and {MAX_PIXELS / 1e6:g} megapixels "
+        f"each, {MAX_UPLOAD_PIXELS / 1e6:g} megapixels in all; the zip at most "
+        f"{_megabytes(max_zip_bytes)} MB and {MAX_MEMBERS:,} entries, {MAX_TOTAL_BYTES // 2**20} MB unpacked; "
         f"class names up to {MAX_NAME_CHARS} characters. {TEST_SHARE:.0%} of each class is held out for the test."
     )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:g}"
+
+
+def upload_problem(sizes: Sequence[int], max_bytes: int = MAX_ZIP_BYTES) -> str | None:
+    """What is wrong with a multi-file upload of files of these sizes (count, total size), or None."""
+    if len(sizes) > MAX_UPLOAD_FILES:
+        return f"Nothing was added: {len(sizes):,} files at once; the limit is {MAX_UPLOAD_FILES:,} files an upload."
+    if sum(sizes) > max_bytes:
+        return (
+            f"Nothing was added: the files are {sum(sizes) / 2**20:,.1f} MB together; one upload may be at most "
+            f"{_megabytes(max_bytes)} MB. Upload them in smaller groups."
+        )
+    return None
 
 
 def _quoted(names: list[str]) -> str:
@@ -214,16 +235,18 @@ def too_many(total: int, holder: str) -> str | None:
     return f"{holder} {total:,} images; the limit is {MAX_IMAGES:,}." if total > MAX_IMAGES else None
 
 
-def read_zip(data: bytes, name: str = "my images") -> OwnDataset:
+def read_zip(data: bytes, name: str = "my images", *, max_bytes: int = MAX_ZIP_BYTES) -> OwnDataset:
     """The dataset in a zip of class folders; DatasetError (never another error) for anything unusable.
 
-    Files that are not PNG/JPEG, that do not decode, that hold no item, or that sit outside a class folder are
-    skipped and named in `skipped`; everything hostile is refused as a whole.
+    Files that are not PNG/JPEG, that do not decode, that declare more than MAX_PIXELS, that hold no item, or that
+    sit outside a class folder are skipped and named in `skipped`; everything hostile is refused as a whole. Every
+    image's header is read before any image is decoded: a zip whose images declare more than MAX_UPLOAD_PIXELS in
+    all is refused without decoding one. `max_bytes`: the server's upload limit.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
         raise DatasetError("The file is empty. Upload a .zip of class folders.")
-    if len(data) > MAX_ZIP_BYTES:
-        raise DatasetError(f"The zip is {len(data) / 2**20:,.0f} MB; the limit is {MAX_ZIP_BYTES // 2**20} MB.")
+    if len(data) > max_bytes:
+        raise DatasetError(f"The zip is {len(data) / 2**20:,.1f} MB; the limit is {_megabytes(max_bytes)} MB.")
     try:
         with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
             members = archive.infolist()
@@ -272,15 +295,16 @@ def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: 
         raise DatasetError(many)
     order = sorted(folders.values(), key=lambda f: (clean_class_name(f).casefold(), f))
     index = {folder: i for i, folder in enumerate(order)}
-    pixels, labels, names, unreadable, empty = [], [], [], [], []
-    unpacked = 0
-    for folder, path in sorted(placed, key=lambda fp: (index[fp[0]], fp[1].casefold())):
+    pixels, labels, names = [], [], []
+    unreadable: list[str] = []
+    empty: list[str] = []
+    too_large: list[str] = []
+    headed = _check_headers(archive, by_path, sorted(placed, key=lambda fp: (index[fp[0]], fp[1].casefold())))
+    for folder, path in headed:
+        if isinstance(path, tuple):  # (path, why): its header was unreadable or declared too many pixels
+            (too_large if path[1] else unreadable).append(path[1] or path[0])
+            continue
         raw = _read(archive, by_path[path])
-        unpacked += len(raw)
-        if unpacked > MAX_TOTAL_BYTES:  # the directory said less: it lied
-            raise DatasetError(f"Refused: the zip unpacks to more than {MAX_TOTAL_BYTES // 2**20} MB.")
-        if raw.startswith(ZIP_MAGIC):
-            raise DatasetError(f"Refused: {path!r} is an archive inside the zip, named as an image.")
         try:
             pixels.append(to_pixels(raw))
         except ImageError:
@@ -291,6 +315,8 @@ def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: 
             continue
         labels.append(index[folder])
         names.append(path)
+    if too_large:
+        skipped.append(f"Declare more than {MAX_PIXELS:,} pixels each, so left out: {_quoted(too_large)}.")
     if unreadable:
         skipped.append(f"Could not be read as images, so left out: {_quoted(unreadable)}.")
     if empty:
@@ -311,6 +337,37 @@ def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: 
         files=tuple(names),
         skipped=tuple(skipped),
     )
+
+
+def _check_headers(
+    archive: zipfile.ZipFile, by_path: dict[str, zipfile.ZipInfo], placed: list[tuple[str, str]]
+) -> list[tuple[str, str | tuple[str, str]]]:
+    """The first pass over the images: each unpacked (within its limits) and its header read, nothing decoded.
+    DatasetError when the unpacked bytes pass MAX_TOTAL_BYTES, an image is an archive, or the declared pixels
+    pass MAX_UPLOAD_PIXELS; each (folder, path), or (folder, (path, "")) for an unreadable header and
+    (folder, (path, "'path' (HxW)")) for an image above MAX_PIXELS."""
+    budget = PixelBudget(MAX_PIXELS, MAX_UPLOAD_PIXELS)
+    checked: list[tuple[str, str | tuple[str, str]]] = []
+    unpacked = 0
+    for folder, path in placed:
+        raw = _read(archive, by_path[path])
+        unpacked += len(raw)
+        if unpacked > MAX_TOTAL_BYTES:  # the directory said less: it lied
+            raise DatasetError(f"Refused: the zip unpacks to more than {MAX_TOTAL_BYTES // 2**20} MB.")
+        if raw.startswith(ZIP_MAGIC):
+            raise DatasetError(f"Refused: {path!r} is an archive inside the zip, named as an image.")
+        try:
+            budget.charge(repr(path), raw)
+        except UploadTooLarge as error:
+            raise DatasetError(f"Refused, no image decoded: {error}") from None
+        except ImageTooLarge as error:
+            checked.append((folder, (path, f"{path!r} ({error.size[1]}x{error.size[0]})")))
+            continue
+        except ImageError:
+            checked.append((folder, (path, "")))
+            continue
+        checked.append((folder, path))
+    return checked
 
 
 # ---------------------------------------------------------------- a dataset built on the page, one example at a time
@@ -476,17 +533,24 @@ class DatasetStore:
     the file, and a Dask job carries its bytes instead (`ship`).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, quota: DiskQuota | None = None) -> None:
         self.root = Path(root) / "datasets"
+        self.quota = quota
 
     def save(self, learner_folder: Path, dataset: OwnDataset) -> Path:
+        """The dataset's file, written unless it is there; QuotaExceeded (nothing written) over a disk quota."""
         folder = self.root / learner_folder.name
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{dataset.digest}.npz"
         if not path.is_file():
+            data = save_npz(dataset)
+            if self.quota is not None:
+                self.quota.check(learner_folder.name, len(data), what="The dataset")
+            folder.mkdir(parents=True, exist_ok=True)
             partial = folder / f".{uuid.uuid4().hex}.partial"
-            partial.write_bytes(save_npz(dataset))
+            partial.write_bytes(data)
             os.replace(partial, path)
+        else:
+            os.utime(path)  # in use again: the sweep (models.sweep) counts its age from now
         return path
 
 

@@ -8,8 +8,11 @@ Layout under the data folder ($CNN_LAB_DATA_DIR, default ~/.cache/cnn-lab):
 A run folder counts only once its `run.json` is there (written last, atomically), and is moved into the
 learner's folder with one `os.rename`, so a crash mid-write leaves the previous state. Only the token's
 holder can list or open its runs: the folder name is a hash of the token, and nothing lists across learners.
-Each learner keeps their last `max_runs` runs for `max_age_days` days. No TensorFlow here until a run's
-model is opened.
+Each learner keeps their last `max_runs` runs for `max_age_days` days, within their disk quota
+(models.quota): before a run is moved in, the learner's oldest runs are removed until it fits, and a run that
+cannot fit even then (bigger than the quota left after their datasets), or that would pass the server's quota,
+is refused with a message (QuotaExceeded) and its folder removed. No TensorFlow here until a run's model is
+opened.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from models.config import CNNConfig
 from models.data import CLASS_NAMES
 from models.job_protocol import ARRAYS_FILE, MODEL_FILE, RUN_FILE
 from models.progress import CurvePoint
+from models.quota import DiskQuota, QuotaExceeded, folder_bytes, new_bytes
 from models.recipes import RunSpec, TrainConfig, epoch_count, regularisation_text
 
 DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
@@ -261,9 +265,17 @@ def _last(values: list[float] | None) -> float | None:
 class RunStore:
     """Every learner's saved runs under one data folder; safe to share between threads."""
 
-    def __init__(self, root: Path, *, max_runs: int = MAX_RUNS, max_age_days: float = MAX_AGE_DAYS) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_runs: int = MAX_RUNS,
+        max_age_days: float = MAX_AGE_DAYS,
+        quota: DiskQuota | None = None,
+    ) -> None:
         self.root = Path(root)
         self.max_runs, self.max_age_days = max_runs, max_age_days
+        self.quota = quota or DiskQuota.from_environment(self.root)
         (self.root / "learners").mkdir(parents=True, exist_ok=True)
         (self.root / "staging").mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -331,15 +343,41 @@ class RunStore:
         run_id = self._move_in(self.learner_key(token), staging)
         return TrainingRun.read(self.learner_folder(token) / run_id)
 
+    def _make_room(self, key: str, staging: Path) -> None:
+        """Remove the learner's oldest runs until the run in `staging` fits their quota; QuotaExceeded (the
+        staging folder removed) when it cannot fit, or would pass the server's quota."""
+        size = folder_bytes(staging)
+        try:
+            if size + folder_bytes(self.root / "datasets" / key) > self.quota.learner_bytes:
+                self.quota.check(key, size, what="The run")  # too big even with no runs kept: refused as it is
+            learner = self.root / "learners" / key
+            while not self.quota.learner_room(key, size):
+                oldest = sorted(p for p in learner.iterdir() if p.is_dir() and RUN_ID.fullmatch(p.name))
+                if not oldest:
+                    break
+                self._remove(key, oldest[0].name)
+            # a staging folder in the data folder is already counted in the server's bytes: kept, it adds nothing
+            inside = staging.resolve().is_relative_to(self.root.resolve())
+            self.quota.check(key, size, new_on_disk=0 if inside else new_bytes(staging), what="The run")
+        except QuotaExceeded:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
     def _move_in(self, key: str, staging: Path) -> str:
-        """Rename a complete run folder into the learner's runs, then keep only the newest; its run id."""
+        """Rename a complete run folder into the learner's runs (room made within their quota, or QuotaExceeded),
+        then keep only the newest; its run id."""
         learner = self.root / "learners" / key
         learner.mkdir(parents=True, exist_ok=True)
+        self._make_room(key, staging)
         _sync(staging)  # the files are on disk before the rename makes them a run
         now = time.time_ns()  # ids sort in commit order: date, time, nanoseconds, then a random tail
         run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now // 10**9))}.{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
         with self._lock:
-            os.rename(staging, learner / run_id)
+            try:
+                os.rename(staging, learner / run_id)
+            except FileNotFoundError:  # the sweep (models.sweep) removed the empty learner folder meanwhile
+                learner.mkdir(parents=True, exist_ok=True)
+                os.rename(staging, learner / run_id)
             self._listed.pop(key, None)
         _sync_folder(learner)
         self._prune_folder(key)
@@ -394,6 +432,10 @@ class RunStore:
         """Keep the learner's newest `max_runs` runs, none older than `max_age_days`."""
         self._prune_folder(self.learner_key(token))
 
+    def prune_key(self, key: str) -> None:
+        """`prune` for a learner's folder name (the sweep, models.sweep, knows no tokens)."""
+        self._prune_folder(key)
+
     def _prune_folder(self, key: str) -> None:
         folder = self.root / "learners" / key
         if not folder.is_dir():
@@ -402,6 +444,10 @@ class RunStore:
         cutoff = time.time() - self.max_age_days * 86400
         for path in entries[: -self.max_runs] + [p for p in entries[-self.max_runs :] if _modified(p) < cutoff]:
             self._remove(key, path.name)
+
+    def remove_old_staging(self) -> None:
+        """Remove staging folders older than STAGING_MAX_AGE, and removed runs' leftovers (models.sweep too)."""
+        self._remove_old_staging()
 
     def _remove_old_staging(self) -> None:
         cutoff = time.time() - STAGING_MAX_AGE

@@ -33,6 +33,7 @@ import numpy as np
 from models.card import MAX_UPLOAD_BYTES, MAX_UPLOAD_UNPACKED, ModelFileError, check_model_archive
 from models.data import CLASS_NAMES
 from models.job_protocol import MODEL_FILE, NICE_ENV, RUN_FILE, THREADS_ENV, write_json_atomically
+from models.quota import QuotaExceeded
 from models.runs import RunStore, TrainingRun
 from models.upload_config import ConfigRefused, check_upload_config
 
@@ -196,6 +197,9 @@ def store_upload(
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         write_json_atomically(staging / RUN_FILE, record)
-        return store.commit(token, staging)
+        try:
+            return store.commit(token, staging)
+        except QuotaExceeded as error:  # the disk quota (models.quota), checked before the run is moved in
+            raise UploadError(str(error)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already once committed

@@ -5,7 +5,8 @@ TensorFlow thread limit, both applied here before TensorFlow is imported; it wri
 to stdin and reads progress events (JSON lines, see models.progress) from stdout. A line `{"stop": reason}`
 on stdin, or stdin closing (the server went away), stops training after the current batch. The finished
 run is written into RUN_FOLDER: `model.keras`, `arrays.npz` (batch curve, filter timeline) and, last,
-`run.json`, so a folder without `run.json` is never a finished run.
+`run.json`, so a folder without `run.json` is never a finished run. A run stopped before its first batch
+trained keeps nothing heavy: no model, no arrays, no test pass, only `untrained.json` with the reason.
 
 `run_job` is the same job for any executor: a Dask worker calls it too (models.dask_executor).
 """
@@ -34,6 +35,7 @@ from models.job_protocol import (
     RUN_FILE,
     STOPPED_BY_REQUEST,
     THREADS_ENV,
+    UNTRAINED_FILE,
     StopFlag,
     limit_threads,
     write_json_atomically,
@@ -149,6 +151,9 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
         timeline = Timeline()
         callbacks.append(timeline)
     callbacks += schedule_callbacks(spec)
+    if stop.is_set():  # stopped while the worker started (TensorFlow, the data, the model): nothing to train
+        nothing_trained(folder, stop.reason or STOPPED_BY_REQUEST, emit)
+        return
     emit({"type": "status", "status": "running"})
     result = train(
         model,
@@ -161,6 +166,9 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
         callbacks=callbacks,
     )
     stop_reason = stop.reason if stop.is_set() else result.stop_reason
+    if reporter.batches == 0 and stop_reason:  # nothing was trained: no model, arrays or test pass to keep
+        nothing_trained(folder, stop_reason, emit)
+        return
     emit({"type": "status", "status": "evaluating"})
     test = evaluate(model, x_test, y_test)
     folder.mkdir(parents=True, exist_ok=True)
@@ -192,6 +200,13 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     write_json_atomically(folder / RUN_FILE, record)
+    emit({"type": "done", "stop_reason": stop_reason})
+
+
+def nothing_trained(folder: Path, stop_reason: str, emit: Callable[[Event], None]) -> None:
+    """A run stopped before its first batch: only `untrained.json` with the reason, no model, arrays or test pass."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(folder / UNTRAINED_FILE, {"stop_reason": stop_reason})
     emit({"type": "done", "stop_reason": stop_reason})
 
 

@@ -34,7 +34,7 @@ from models import own_data as od
 from models.images import load_image
 from models.preprocess import preprocess
 from tests.apptest import checked, figures
-from tests.test_own_data import encoded, real_items
+from tests.test_own_data import encoded, header_only_png, real_items
 from tests.test_training_page import click, finish_jobs, open_page
 
 MEDIA: dict[str, bytes] = {}  # every file st.image sent, by its id
@@ -205,3 +205,21 @@ def test_build_three_classes_preview_remove_use_and_train(fashion):
     (run,) = finish_jobs(click(app, "Train"))
     assert run.class_names == ("Bag", "Sneaker", "Trouser")
     assert run.config["class_counts"] == [10, 10, 10] and run.config["test_images"] == 6
+
+
+def test_too_many_files_or_declared_pixels_are_refused_by_name_before_decoding():
+    app = builder(["Bag", "Sneaker"])
+    assert any("Image files: at most 200 an upload and 25 MB together, 16 megapixels" in c.value for c in app.caption)
+    app = upload(app, 0, [b"x"] * (od.MAX_UPLOAD_FILES + 1))
+    assert f"Nothing was added: 201 files at once; the limit is {od.MAX_UPLOAD_FILES} files an upload." in [
+        e.value for e in app.error
+    ]
+    bag = encoded(real_items("Bag", 1)[0], "png")
+    app = upload(app, 0, [bag] + [header_only_png(4000, 4000)] * 17 + [bag])  # 16 MP each, declared only
+    errors = [e.value for e in app.error]
+    assert any(
+        e.startswith("Stopped at '0-16.png', which declares 4000x4000 (height x width) = 16,000,000 pixels")
+        and e.endswith("3 files not added.")  # with the bag's pixels, 0-16.png passes 256 MP
+        for e in errors
+    ), errors
+    assert len(app.session_state[TRAINING_BUILDER_EXAMPLES][0]) == 1  # only the real bag before the stop

@@ -14,8 +14,12 @@ import pytest
 from PIL import Image, ImageFile
 
 from components.charts.pictures import LOSSLESS_PIXELS, colorize, picture_data_uri
+from models import images
 from models.images import (
     ImageError,
+    PixelBudget,
+    UploadTooLarge,
+    declared_size,
     fingerprint,
     load_image,
     load_image_with_notes,
@@ -228,7 +232,30 @@ def test_decompression_bombs_are_rejected_before_decoding():
     small = encode(Image.fromarray(fashion_mosaic()), "PNG")
     with pytest.raises(ImageError, match="more than the limit of 10,000"):
         load_image(small, max_pixels=10_000)
-    assert Image.MAX_IMAGE_PIXELS == 89_478_485, "Pillow's global limit must be left alone"
+    assert Image.MAX_IMAGE_PIXELS == images.MAX_IMAGE_PIXELS, "Pillow's own guard agrees with the per-image budget"
+
+
+def test_declared_size_reads_the_header_only():
+    assert declared_size(png_header_only(6000, 5000)) == (6000, 5000)  # the stub data would fail to decode
+    with pytest.raises(ImageError, match="far too large"):
+        declared_size(png_header_only(50_000, 50_000))
+    for bad in (b"", b"not an image", b"\x89PNG\r\n\x1a\n"):
+        with pytest.raises(ImageError):
+            declared_size(bad)
+
+
+def test_pixel_budget_refuses_one_image_and_stops_an_upload_by_declared_pixels():
+    budget = PixelBudget(per_image=1_000_000, per_upload=2_500_000)
+    with pytest.raises(ImageError, match=r"'big.png' declares 1001x1000 \(height x width\) = 1,001,000 pixels"):
+        budget.charge("'big.png'", png_header_only(1000, 1001))
+    assert budget.used == 0  # a refused image is not counted
+    assert budget.charge("'a.png'", png_header_only(1000, 1000)) == (1000, 1000)
+    budget.charge("'b.png'", png_header_only(1000, 1000))
+    with pytest.raises(UploadTooLarge, match=r"Stopped at 'c.png', which declares 1000x1000 .* 3,000,000 pixels"):
+        budget.charge("'c.png'", png_header_only(1000, 1000))
+    with pytest.raises(ValueError):
+        PixelBudget(per_image=0)
+    assert images.MAX_IMAGE_PIXELS <= images.MAX_UPLOAD_PIXELS
 
 
 def test_to_display_uint8_stretches_min_to_max():

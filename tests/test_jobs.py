@@ -258,7 +258,10 @@ def test_an_unwatched_job_stops_itself_and_keeps_its_run(tmp_path):
     assert job.wait(60)
     progress = job.progress()
     assert progress.status == "stopped" and "nobody watched this run for 0.3 s" in progress.message
-    assert job.run.epochs_done < 100 and "nobody watched" in job.run.stop_reason
+    if job.run is None:  # stopped while its worker started (the usual case, 0.3 s): nothing kept, and it says so
+        assert progress.message.startswith("Stopped before it trained: nothing kept (")
+    else:
+        assert job.run.epochs_done < 100 and "nobody watched" in job.run.stop_reason
 
 
 def test_heartbeats_and_a_live_session_keep_a_job_alive(tmp_path):
@@ -463,3 +466,42 @@ def test_the_worker_saves_inspects_evaluation_of_the_run(fashion, finished):
     np.testing.assert_allclose(saved.probabilities, fresh.probabilities, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(saved.embedding, fresh.embedding, rtol=1e-4, atol=1e-5)
     assert saved.accuracy == pytest.approx(run.test_accuracy, abs=2e-4)
+
+
+class StoppedWhileStarting:
+    """An executor whose worker was stopped before its first batch: it leaves what models.worker leaves then."""
+
+    max_jobs = 1
+
+    def start(self, payload, emit, folder):
+        from models.worker import nothing_trained
+
+        nothing_trained(folder, "stopped by request", emit)
+        return self
+
+    def stop(self, reason):
+        pass
+
+    def wait(self, timeout=None):
+        return True
+
+
+def test_a_run_stopped_before_its_first_batch_keeps_nothing_heavy(tmp_path):
+    from models.job_protocol import NOTHING_KEPT, UNTRAINED_FILE, StopFlag
+    from models.worker import run_job as train_in_this_process
+
+    stop = StopFlag()
+    stop.set()  # Stop pressed while the worker was starting
+    events: list[dict] = []
+    train_in_this_process({"spec": spec().to_payload(), "name": "n"}, events.append, stop, tmp_path / "run")
+    assert [p.name for p in (tmp_path / "run").iterdir()] == [UNTRAINED_FILE]
+    assert events[-1] == {"type": "done", "stop_reason": "stopped by request"}
+
+    registry = JobRegistry(StoppedWhileStarting(), RunStore(tmp_path / "data"))
+    job = TrainingJob(spec(), "stopped early", learner="learner-a")
+    registry.submit(job)
+    assert job.wait(30) and job.run is None
+    assert (job.progress().status, job.progress().message) == ("stopped", NOTHING_KEPT)
+    assert registry.store.runs("learner-a") == ([], [])
+    data = tmp_path / "data"
+    assert not [p for p in data.rglob("*") if p.is_file() and p.suffix in (".keras", ".npz", ".json")]

@@ -9,7 +9,10 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
+import tomllib
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -292,5 +295,45 @@ def test_a_store_writes_only_inside_its_folder(members, tmp_path):
 
 def test_the_limits_are_stated():
     text = od.limits_text()
-    for number in ("2-10 class folders", f"at least {od.MIN_PER_CLASS}", "2,000 images", "50 MB", "20%"):
+    for number in ("2-10 class folders", f"at least {od.MIN_PER_CLASS}", "2,000 images", "25 MB", "20%", "16 mega"):
         assert number in text
+    assert "12.5 MB" in od.limits_text(max_zip_bytes=25 * 2**19)
+
+
+def test_the_zip_limit_is_the_servers_upload_limit():
+    config = tomllib.loads((Path(__file__).parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 2**20 == od.MAX_ZIP_BYTES
+    with pytest.raises(od.DatasetError, match=r"the limit is 0.5 MB"):
+        od.read_zip(b"x" * 2**20, max_bytes=2**19)
+
+
+def header_only_png(width: int, height: int) -> bytes:
+    """A PNG whose header declares width x height (8-bit gray) and whose data is a stub: decoding it would fail."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    stub = chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + stub + chunk(b"IEND", b"")
+
+
+def test_declared_pixels_are_counted_before_any_image_is_decoded(members, monkeypatch):
+    decoded = []
+    monkeypatch.setattr(od, "to_pixels", lambda raw: decoded.append(raw) or np.zeros((28, 28), np.uint8))
+    hostile = {f"{'ab'[i % 2]}/{i:04d}.png": header_only_png(4000, 4000) for i in range(20)}  # 16 MP each
+    # class a (10 images) first, then b: the 17th image, b/0013.png, takes the sum past 256 MP
+    refused(zip_of(hostile), "Refused, no image decoded", "Stopped at 'b/0013.png'", "4000x4000", "256,000,000")
+    assert decoded == []
+
+
+def test_an_image_declaring_too_many_pixels_is_left_out_by_name(members):
+    dataset = od.read_zip(zip_of(members | {"Bag/huge.png": header_only_png(5000, 4000)}))
+    assert "Bag/huge.png" not in dataset.files
+    assert any("'Bag/huge.png' (4000x5000)" in note and "16,000,000 pixels" in note for note in dataset.skipped)
+
+
+def test_a_multi_file_upload_is_limited_in_count_and_size():
+    assert od.upload_problem([1000] * od.MAX_UPLOAD_FILES) is None
+    assert "201 files at once; the limit is 200" in (od.upload_problem([1] * 201) or "")
+    assert "at most 25 MB" in (od.upload_problem([20 * 2**20, 6 * 2**20]) or "")

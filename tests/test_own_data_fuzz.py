@@ -4,6 +4,7 @@ another exception, and nothing is written. Reuses tests/test_bad_input.py's muta
 from __future__ import annotations
 
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 from hypothesis import given
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from models import own_data as od
 from tests.test_bad_input import MUTATIONS, OUTCOMES, SETTINGS, mutate
-from tests.test_own_data import encoded, real_items, zip_of
+from tests.test_own_data import encoded, header_only_png, real_items, zip_of
 
 SMALL = {
     f"{name}/{i}.{kind}": encoded(item, kind)
@@ -60,3 +61,39 @@ def test_arbitrary_bytes_are_refused_clearly(data):
 )
 def test_any_member_names_are_read_or_refused_clearly(members):
     try_read("read_zip (odd names)", zip_of(members))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(1, 300), st.integers(1, 300)), min_size=2, max_size=30))
+def test_declared_pixels_stop_an_upload_or_name_each_image_over_the_limit(sizes):
+    """Images whose headers declare these sizes (their data never decodes): the zip is stopped at the first image
+    that takes the declared sum past the per-upload budget, else each image over the per-image budget is named."""
+    per_image, per_upload = 40_000, 200_000
+    members = {f"{'ab'[i % 2]}/{i:03d}.png": header_only_png(w, h) for i, (w, h) in enumerate(sizes)}
+    order = sorted(members, key=lambda path: (path[0], path))  # class a, then b; by name
+    size_of = {f"{'ab'[i % 2]}/{i:03d}.png": (w, h) for i, (w, h) in enumerate(sizes)}
+    total, stop = 0, None
+    for path in order:
+        w, h = size_of[path]
+        if w * h <= per_image:
+            total += w * h
+            if total > per_upload:
+                stop = path
+                break
+    with patch.object(od, "MAX_PIXELS", per_image), patch.object(od, "MAX_UPLOAD_PIXELS", per_upload):
+        try:
+            od.read_zip(zip_of(members))
+        except od.DatasetError as error:
+            message = str(error)
+        else:
+            raise AssertionError("no image here can be decoded: the zip cannot make a dataset")
+    if stop is not None:
+        assert f"Stopped at {stop!r}" in message and f"{size_of[stop][1]}x{size_of[stop][0]}" in message
+        OUTCOMES[("read_zip (declared sizes)", "stopped by the per-upload budget")] += 1
+        return
+    assert "Stopped at" not in message
+    over = [path for path in order if size_of[path][0] * size_of[path][1] > per_image]
+    for path in over[:5]:  # the messages quote the first five names
+        w, h = size_of[path]
+        assert f"{path!r} ({h}x{w})" in message
+    OUTCOMES[("read_zip (declared sizes)", "too large named" if over else "refused otherwise")] += 1

@@ -49,3 +49,23 @@ def test_upload_preview_train_then_predict_and_inspect_use_its_class_names():
     inspect.selectbox(key=INSPECT_MODEL).set_value(1).run()
     assert not inspect.exception, [e.message for e in inspect.exception]
     assert any("trained on your own images (Bag, Sneaker, Trouser)" in i.value for i in inspect.info)
+
+
+def test_a_dataset_over_the_learners_quota_is_refused_with_the_figures_and_the_quota_is_stated():
+    from components.training_jobs import run_store
+
+    app = open_page()
+    quota = run_store().quota  # the server's store, shared by every session of this process
+    saved = quota.learner_bytes
+    quota.learner_bytes = 1000
+    try:
+        app = upload(app, zip_of(real_members()))
+    finally:
+        quota.learner_bytes = saved
+    errors = [e.value for e in app.error]
+    assert any(
+        e.startswith("The dataset was not saved: it needs") and "of your 0 MB. Delete a run on the Training page" in e
+        for e in errors
+    ), errors
+    assert next(b for b in app.button if b.label == "Train").disabled
+    assert any("Your runs and datasets may use up to" in c.value for c in app.caption)

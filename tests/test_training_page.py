@@ -142,9 +142,24 @@ def test_clicking_train_twice_queues_one_job_and_its_state_shows_under_the_butto
     assert job.wait(120)
 
 
+def test_stop_before_the_first_batch_keeps_nothing_and_says_so():
+    app = click(open_page(training_model="Dense baseline (no conv layers)", training_epochs=30), "Train")
+    (job,) = jobs(app)
+    next(b for b in app.button if b.key == f"stop-{job.id}").click().run()  # the worker is still starting
+    assert finish_jobs(app) == []
+    warnings = [w.value for w in app.warning]
+    assert any(w.endswith("Stopped before it trained: nothing kept.") for w in warnings), warnings
+
+
 def test_stop_button_ends_the_run_and_keeps_it():
     app = click(open_page(training_model="Dense baseline (no conv layers)", training_epochs=30), "Train")
     (job,) = jobs(app)
+    deadline = time.monotonic() + 120
+    while job.progress().batch < 1:  # training has begun (a Stop before its first batch keeps nothing)
+        assert time.monotonic() < deadline, "training did not start"
+        job.heartbeat()
+        time.sleep(0.05)
+    app.run()
     stop = next(b for b in app.button if b.key == f"stop-{job.id}")
     stop.click().run()
     assert job.stop_event.is_set()

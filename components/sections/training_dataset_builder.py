@@ -18,7 +18,7 @@ import streamlit as st
 from PIL import Image
 
 from components.charts.predict import steps_figure
-from components.image_picker import UPLOAD_TYPES
+from components.image_picker import UPLOAD_TYPES, upload_limit_bytes
 from components.learner import learner_token
 from components.memo import once
 from components.sections.predict import CHART_CONFIG, drawing
@@ -46,8 +46,9 @@ from components.session_keys import (
 )
 from components.training_jobs import run_store
 from models import own_data as od
-from models.images import ImageError
+from models.images import ImageError, PixelBudget, UploadTooLarge
 from models.preprocess import PreprocessError
+from models.quota import QuotaExceeded
 
 WAYS = ("Upload a zip", "Build it here")
 SOURCES = ("Draw", "Camera", "Upload")
@@ -77,7 +78,11 @@ def class_count() -> int:
 def keep_dataset(dataset: od.OwnDataset) -> None:
     """Save a dataset for this learner (models.own_data.DatasetStore) and put it in use for Train."""
     store = run_store()
-    path = od.DatasetStore(store.root).save(store.learner_folder(learner_token()), dataset)
+    try:
+        path = od.DatasetStore(store.root, store.quota).save(store.learner_folder(learner_token()), dataset)
+    except QuotaExceeded as error:
+        st.session_state[TRAINING_OWN] = {"error": str(error)}
+        return
     st.session_state[TRAINING_OWN] = {"path": str(path), "skipped": list(dataset.skipped), "name": dataset.name}
 
 
@@ -86,7 +91,11 @@ def add_files(slot: int, files: list[tuple[str, bytes]]) -> None:
     examples; what could not be added is kept in words for the page."""
     notes: list[str] = []
     kept = examples()
-    for label, data in files:
+    if (problem := od.upload_problem([len(data) for _, data in files], upload_limit_bytes())) is not None:
+        st.session_state[TRAINING_BUILDER_NOTES] = [problem]
+        return
+    budget = PixelBudget(od.MAX_PIXELS, od.MAX_UPLOAD_PIXELS)  # declared pixels, read before any file is decoded
+    for number, (label, data) in enumerate(files):
         total = sum(len(images) for images in kept)
         if total >= od.MAX_IMAGES:
             notes.append(f"{label} was not added: the dataset already holds {od.MAX_IMAGES:,} images, the limit.")
@@ -95,7 +104,12 @@ def add_files(slot: int, files: list[tuple[str, bytes]]) -> None:
             notes.append(f"{label} was not added: one image may be at most {od.MAX_MEMBER_BYTES // 2**20} MB.")
             continue
         try:
+            budget.charge(label, data)
             pixels = od.prepare(data).pixels
+        except UploadTooLarge as error:
+            left = len(files) - number
+            notes.append(f"{error} {left} file{'s' * (left > 1)} not added.")
+            break
         except (ImageError, PreprocessError) as error:
             notes.append(f"{label} was not added: {error}")
             continue
@@ -316,7 +330,9 @@ def builder_section() -> None:
     st.caption(
         f"Name {od.MIN_CLASSES}-{od.MAX_CLASSES} classes, then give each at least {od.MIN_PER_CLASS} examples "
         f"(at most {od.MAX_IMAGES:,} in all). Every example goes through Predict's steps (grayscale, crop to the item, "
-        "pad to a square, 28x28, invert a light background) and is kept as the 28x28 image the network will see."
+        "pad to a square, 28x28, invert a light background) and is kept as the 28x28 image the network will see. "
+        f"Image files: at most {od.MAX_UPLOAD_FILES} an upload and {upload_limit_bytes() // 2**20} MB together, "
+        f"{od.MAX_PIXELS / 1e6:g} megapixels each and {od.MAX_UPLOAD_PIXELS / 1e6:g} in all."
     )
     shown_names = name_section()
     slot = chosen_class(shown_names)

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from components.image_picker import upload_limit_bytes
 from components.sections import training_dataset_builder as builder
 from components.session_keys import TRAINING_DATA, TRAINING_OWN, TRAINING_OWN_WAY, TRAINING_UPLOAD
 from models import own_data as od
@@ -50,6 +51,15 @@ def zip_name(dataset: od.OwnDataset) -> str:
     return f"{dataset.name}-28x28.zip"
 
 
+def quota_text() -> str:
+    """The learner's disk quota in words (models.quota), for the limits caption."""
+    store = builder.run_store()
+    return (
+        f"Your runs and datasets may use up to {store.quota.learner_bytes / 2**20:,.0f} MB on this server (your "
+        f"oldest runs make room for a new one); runs and datasets go after {store.max_age_days:g} days."
+    )
+
+
 def own_images_chosen() -> bool:
     return st.session_state.get(TRAINING_DATA) == SOURCES[1]
 
@@ -72,7 +82,7 @@ def read_upload() -> None:
         st.session_state[TRAINING_OWN] = None
         return
     try:
-        dataset = od.read_zip(upload.getvalue(), Path(upload.name).stem)
+        dataset = od.read_zip(upload.getvalue(), Path(upload.name).stem, max_bytes=upload_limit_bytes())
     except od.DatasetError as error:
         st.session_state[TRAINING_OWN] = {"error": str(error)}
         return
@@ -90,6 +100,9 @@ def data_source_section() -> None:
     if way == builder.WAYS[1]:
         with st.container(border=True):
             builder.builder_section()
+        if "error" in kept:
+            st.error(kept["error"], icon=":material/error:")
+            return
         if "path" not in kept:
             st.info(
                 "Press **Use this dataset** to train on your examples. Train stays off until then.",
@@ -104,7 +117,7 @@ def data_source_section() -> None:
             on_change=read_upload,
             help="Zip one folder per class; each folder's name is the class name.",
         )
-        st.caption("Limits: " + od.limits_text())
+        st.caption("Limits: " + od.limits_text(upload_limit_bytes()) + " " + quota_text())
         if "error" in kept:
             st.error(kept["error"], icon=":material/error:")
             return
