@@ -134,6 +134,22 @@ class TrainingJob:
         identity = {"spec": self.spec.to_payload(), "sample_index": self.sample_index}
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
+    def seat_fields(self, store: RunStore) -> dict:
+        """What the class queue keeps of this request (JobBoard.add_seat's arguments but the learner's limit)."""
+        return {
+            "learner": store.learner_key(self.learner),
+            "key": self.key(),
+            "payload": self.payload(),
+            "estimate": core_seconds(self.spec),
+            "train_work": sum(work_parts(self.spec)[:2]),
+            "model_key": model_key(self.spec),
+            "passes": image_passes(self.spec),
+            "name": self.name,
+            "label": self.label,
+            "group": self.group,
+            "orphan_after": self.orphan_after,
+        }
+
     # -- page side
 
     def progress(self) -> JobProgress:
@@ -475,20 +491,7 @@ class JobRegistry:
     def submit(self, job: TrainingJob) -> None:
         """Queue the job (or join the same run another learner asked for); it trains when its turn comes."""
         check_cost(job.spec, self.cost_cap)
-        seat, row, how = self.board.add_seat(
-            learner=self.store.learner_key(job.learner),
-            key=job.key(),
-            payload=job.payload(),
-            estimate=core_seconds(job.spec),
-            train_work=sum(work_parts(job.spec)[:2]),
-            model_key=model_key(job.spec),
-            passes=image_passes(job.spec),
-            name=job.name,
-            label=job.label,
-            group=job.group,
-            orphan_after=job.orphan_after,
-            max_active=self.learner_jobs,
-        )
+        seat, row, how = self.board.add_seat(**job.seat_fields(self.store), max_active=self.learner_jobs)
         job.id, job.job_id, job.how, job.registry = seat.id, row.id, how, self
         with self._lock:
             self._views[seat.id] = job

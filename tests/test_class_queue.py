@@ -88,21 +88,9 @@ def test_estimates_use_each_models_measured_speed_and_the_fixed_start_and_end(tm
     board = JobBoard(tmp_path / "queue.sqlite3")
     small = RunSpec(architecture=None, recipe=TrainConfig(epochs=1), train_images=5000)
 
-    def add(spec_: RunSpec, learner: str, seed_key: str):
-        return board.add_seat(
-            learner=learner,
-            key=seed_key,
-            payload={"spec": spec_.to_payload()},
-            estimate=core_seconds(spec_),
-            train_work=sum(work_parts(spec_)[:2]),
-            model_key=model_key(spec_),
-            passes=image_passes(spec_),
-            name=seed_key,
-            label="",
-            group=0,
-            orphan_after=600.0,
-            max_active=4,
-        )
+    def add(spec_: RunSpec, learner: str, name: str):
+        job = TrainingJob(spec_, name, learner=learner, orphan_after=600.0)
+        return board.add_seat(**{**job.seat_fields(RunStore(tmp_path)), "key": name}, max_active=4)
 
     assert board.speed() == Speed() and Speed().startup == DEFAULT_STARTUP
     for index in range(3):
@@ -231,20 +219,8 @@ def test_a_job_whose_server_process_died_is_queued_again_and_trained(tmp_path):
     """A replica claims a job and dies (it stops renewing its lease): another replica trains it again."""
     dead, alive = registry(tmp_path), registry(tmp_path)
     job = TrainingJob(spec(), "orphaned by its replica", learner="a", keepalive=lambda: True)
-    dead.board.add_seat(
-        learner=dead.store.learner_key("a"),
-        key=job.key(),
-        payload=job.payload(),
-        estimate=1.0,
-        train_work=job_work(job.spec),
-        model_key=model_key(job.spec),
-        passes=image_passes(job.spec),
-        name=job.name,
-        label="",
-        group=0,
-        orphan_after=600.0,
-        max_active=4,
-    )
+    job.orphan_after = 600.0
+    dead.board.add_seat(**job.seat_fields(dead.store), max_active=4)
     assert dead.board.claim(dead.owner, slots=1) is not None  # claimed, then the process "dies"
     (seen,) = alive.jobs_for("a")  # the learner reconnects to the other replica
     assert seen.progress().status == "starting"
@@ -261,21 +237,8 @@ def test_a_run_finished_in_staging_when_its_process_died_is_handed_out_not_train
     trained.submit(first)
     assert first.wait(90)
     dead = registry(tmp_path)
-    job = TrainingJob(spec(seed=4), "Run 2: x", label="Run 2", learner="b")
-    seat, row, how = dead.board.add_seat(
-        learner=dead.store.learner_key("b"),
-        key=job.key(),
-        payload=job.payload(),
-        estimate=1.0,
-        train_work=job_work(job.spec),
-        model_key=model_key(job.spec),
-        passes=image_passes(job.spec),
-        name=job.name,
-        label=job.label,
-        group=3,
-        orphan_after=600.0,
-        max_active=4,
-    )
+    job = TrainingJob(spec(seed=4), "Run 2: x", label="Run 2", learner="b", group=3, orphan_after=600.0)
+    seat, row, how = dead.board.add_seat(**job.seat_fields(dead.store), max_active=4)
     assert how == "new" and dead.board.claim(dead.owner, slots=1) is not None
     staging = dead.store.staging_folder()
     for path in first.run.folder.iterdir():  # a complete run, as the worker leaves it
