@@ -15,7 +15,8 @@ with the same learners and seeds: once alone, once with ONE attacker session (it
 - uploads the zip of 2,000 PNGs each declaring 16 megapixels on Training's "Your own images"
   (``benchmarks/hostile_uploads.py``'s builder).
 
-Prints the learners' p50 / p90 / p99 with and without the attacker (target: p90 with <= 1.5x without), the
+Prints the learners' p50 / p90 / p99 with and without the attacker (target: p90 with <= 1.5x without; also
+over the seconds the attacks ran, against the same seconds of the run alone), the
 learners' errors (target 0: an exception element, a failed rerun, a reply not showing their choice), for every
 attack whether it was refused with its message, the seconds until that message appeared (target <= 30 s each) and
 whether an exception element or a traceback (server log) appeared; that the server still answers its health check
@@ -100,6 +101,7 @@ class Attacker:
         self.session = Session(url, timeout=timeout, name="attacker", cookies={LEARNER_COOKIE: secrets.token_hex(16)})
         self.pause = pause
         self.attacks: list[Attack] = []
+        self.window = (0.0, 0.0)  # time.time() when the attacks began and ended
         every = self.plan()
         self.plan_names = [name for name in every if names is None or name in names]
         unknown = set(names or ()) - set(every)
@@ -236,23 +238,46 @@ class Attacker:
             await self.session.close()
 
 
-async def hostile_class(url: str, args, attack_names: list[str] | None) -> tuple[load_ws.Stats, list[Attack], float]:
+@dataclass
+class ClassStats(load_ws.Stats):
+    timed: list[tuple[float, float]] = field(default_factory=list)  # (time.time() sent, seconds) of each rerun
+    window: tuple[float, float] = (0.0, 0.0)  # time.time() when the attacks began and ended
+
+
+class TimedLearner(load_ws.StormLearner):
+    """A storm learner that also keeps when each rerun was sent (time.time()) with its seconds."""
+
+    def __init__(self, number: int, url: str, args, stats: ClassStats, everyone: list[load_ws.Learner]) -> None:
+        super().__init__(number, url, args, stats, everyone)
+        self.timed = stats.timed
+
+    async def act(self, name: str, action, pause: bool = True) -> RunResult | None:
+        run = await super().act(name, action, pause)
+        if run is not None:
+            self.timed.append((run.started_at, run.seconds))
+        return run
+
+
+async def hostile_class(url: str, args, attack_names: list[str] | None) -> tuple[ClassStats, list[Attack], float]:
     """The core: `args.learners` storm learners, plus the attacker unless `attack_names` is an empty list;
     the learners' stats, the attacks and the wall seconds of the class."""
-    stats = load_ws.Stats()
+    stats = ClassStats()
     if args.warm:
         await load_ws.warm_up(url, args, stats)
     learners: list[load_ws.Learner] = []
-    learners += [load_ws.StormLearner(i, url, args, stats, learners) for i in range(args.learners)]
+    learners += [TimedLearner(i, url, args, stats, learners) for i in range(args.learners)]
     attacker = Attacker(url, args.timeout, attack_names) if attack_names != [] else None
     started = time.perf_counter()
 
     async def attack() -> None:
         if attacker is not None:
             await asyncio.sleep(args.spread)  # the class has arrived
+            attacker.window = (time.time(), time.time())
             await attacker.run()
+            attacker.window = (attacker.window[0], time.time())
 
     await asyncio.gather(attack(), *(learner.run() for learner in learners))
+    stats.window = attacker.window if attacker else (0.0, 0.0)
     return stats, attacker.attacks if attacker else [], time.perf_counter() - started
 
 
@@ -268,6 +293,8 @@ def healthy(url: str) -> bool:
 class Phase:
     name: str
     latencies: list[float]
+    timed: list[tuple[float, float]]  # (seconds since the class began, rerun seconds)
+    window: tuple[float, float]  # the attacks, in seconds since the class began
     errors: list[str]
     leaks: list[str]
     attacks: list[Attack]
@@ -296,10 +323,14 @@ def run_phase(args, attack_names: list[str] | None, name: str) -> Phase:
     text = log.read_text(errors="replace") if log.is_file() else ""
     tracebacks = [line for line in text.splitlines() if line.startswith("Traceback") or " ERROR " in line]
     web = monitor.processes.get(process.pid)
+    t0 = min((t for t, _ in stats.timed), default=0.0)
+    window = (max(0.0, stats.window[0] - t0), max(0.0, stats.window[1] - t0))
     children = [r.hwm for pid, r in monitor.processes.items() if pid != process.pid]
     return Phase(
         name,
         [v for values in stats.latencies.values() for v in values],
+        [(t - t0, seconds) for t, seconds in stats.timed],
+        window,
         stats.errors,
         stats.leaks,
         attacks,
@@ -364,6 +395,13 @@ def report(phases: list[Phase]) -> bool:
         print(
             f"\nlearners' p90 with the attacker {with_p90:.2f} s vs without {without_p90:.2f} s: ratio "
             f"{with_p90 / without_p90:.2f} (target <= {P90_RATIO_TARGET})"
+        )
+        start, end = attacked.window
+        during = [seconds for t, seconds in attacked.timed if start <= t <= end]
+        same = [seconds for t, seconds in alone.timed if start <= t <= end]
+        print(
+            f"while the attacks ran ({start:.0f}-{end:.0f} s into the class): with the attacker {pct(during)}; "
+            f"the same seconds without it {pct(same)}"
         )
         print(f"web process peak memory (VmHWM) with minus without: {rise:+.0f} MB (target < {MEMORY_TARGET_MB:g} MB)")
     print(f"\nresult: {'clean' if ok else 'FAILED (server died, learner errors, or an attack not refused)'}")
