@@ -15,6 +15,7 @@ never as their token. No TensorFlow here.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import statistics
 import threading
@@ -84,6 +85,16 @@ CREATE INDEX IF NOT EXISTS seats_by_learner ON seats (learner, state);
 CREATE INDEX IF NOT EXISTS seats_by_job ON seats (job);
 CREATE TABLE IF NOT EXISTS learners (learner TEXT PRIMARY KEY, last_end REAL NOT NULL);
 """
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """A queue file made by an earlier release gets the columns added since (a server upgraded mid-term)."""
+    for table, body in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", SCHEMA, re.S):
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for line in body.strip().splitlines():
+            definition = line.strip().rstrip(",")
+            if definition.split()[0] not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
 
 
 class LimitReached(ValueError):
@@ -204,7 +215,9 @@ class JobBoard:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._db().executescript(SCHEMA)
+        db = self._db()
+        db.executescript(SCHEMA)
+        _add_missing_columns(db)
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

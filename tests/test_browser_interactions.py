@@ -155,6 +155,8 @@ def test_training_starts_and_stops(app_url, page):
     wait_until_idle(page)
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_test_id("stProgress").wait_for(timeout=120_000)
+    # Stop once it trains: a run stopped before its first batch keeps nothing (and is not listed)
+    page.wait_for_selector('.st-key-live-training [data-testid="stPlotlyChart"] .scatterlayer .trace', timeout=120_000)
     page.get_by_role("button", name="Stop", exact=True).click()
     page.get_by_test_id("stDataFrame").first.wait_for(timeout=180_000)  # the stopped run is listed
     wait_until_idle(page)

@@ -252,3 +252,19 @@ def test_a_run_finished_in_staging_when_its_process_died_is_handed_out_not_train
     (run,) = restarted.store.runs("b")[0]
     assert run.name.startswith("Run 2: ") and run.group == 3 and run.test_accuracy == first.run.test_accuracy
     assert restarted.board.seat(seat.id).state == "done" and not staging.exists()
+
+
+def test_a_queue_file_of_an_earlier_release_gets_the_new_columns(tmp_path):
+    """A server upgraded mid-term opens the queue file an earlier release made: the columns added since appear."""
+    import sqlite3
+
+    path = tmp_path / "queue.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, payload TEXT NOT NULL, "
+            "estimate REAL NOT NULL, state TEXT NOT NULL DEFAULT 'queued', created REAL NOT NULL)"
+        )
+        db.execute("INSERT INTO jobs (key, payload, estimate, created) VALUES ('old', '{}', 1.0, 0.0)")
+    board = JobBoard(path)
+    assert board.job(1).key == "old" and board.job(1).model_key == "" and board.job(1).passes == 0
+    assert board.speed() == Speed() and board.active_jobs() == 1

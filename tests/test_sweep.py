@@ -81,7 +81,18 @@ def test_shared_results_past_their_age_go_with_the_sweep(tmp_path):
     board = JobBoard(tmp_path / DB_FILE)
     shared = store.share(staged(store, "shared"), "1-abc")
     seat, row, _ = board.add_seat(
-        learner="k", key="key", payload={}, estimate=1.0, name="n", label="", group=0, orphan_after=60, max_active=4
+        learner="k",
+        key="key",
+        payload={},
+        estimate=1.0,
+        train_work=0.0,
+        model_key="",
+        passes=0.0,
+        name="n",
+        label="",
+        group=0,
+        orphan_after=60,
+        max_active=4,
     )
     board.finish(row.id, "finished", "", str(shared))
     assert prune_shared(board, store) == 0 and shared.exists()
