@@ -173,6 +173,18 @@ class Learner:
             self.stats.traces.setdefault(run.exceptions[0][:200], run.traces[0] if run.traces else [])
         return run
 
+    def judge_kernel(self, kernel: str, run: RunResult) -> None:
+        """The Filters reply must explain this learner's kernel; naming another learner's is a leak."""
+        text = run.text()
+        others = [
+            o.number
+            for o in self.everyone
+            if o is not self
+            and o.choices.get("kernel") not in (None, kernel)
+            and KERNELS[o.choices["kernel"]].explanation in text
+        ]
+        self.judge("Filters: kernel", KERNELS[kernel].explanation in text, others)
+
     def judge(self, name: str, own: bool, others: list[int]) -> None:
         if own and not others:
             return
@@ -192,15 +204,7 @@ class Learner:
             self.choices["kernel"] = kernel
             run = await self.act("Filters: pick a kernel", lambda: s.set("filters_library", kernel))
             if run:
-                text = run.text()
-                others = [
-                    o.number
-                    for o in self.everyone
-                    if o is not self
-                    and o.choices.get("kernel") not in (None, kernel)
-                    and KERNELS[o.choices["kernel"]].explanation in text
-                ]
-                self.judge("Filters: kernel", KERNELS[kernel].explanation in text, others)
+                self.judge_kernel(kernel, run)
         # Pooling: size, then stride; the sentence names both, the Output metric follows Keras's rule.
         if await self.act("open Pooling", lambda: s.visit("pooling")):
             size, stride = self.pool(r)
@@ -369,15 +373,7 @@ class StormLearner(Learner):
         self.choices["kernel"] = kernel
         run = await self.link("Filters: link ?kernel=", "filters", {"kernel": kernel})
         if run:
-            text = run.text()
-            others = [
-                o.number
-                for o in self.everyone
-                if o is not self
-                and o.choices.get("kernel") not in (None, kernel)
-                and KERNELS[o.choices["kernel"]].explanation in text
-            ]
-            self.judge("Filters: kernel", KERNELS[kernel].explanation in text, others)
+            self.judge_kernel(kernel, run)
         size, stride = self.pool(r)
         self.choices["pool"] = (size, stride)
         run = await self.link("Pooling: link ?size=&stride=", "pooling", {"size": size, "stride": stride})
