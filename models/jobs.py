@@ -468,6 +468,7 @@ class JobRegistry:
         self._runners: dict[int, Runner] = {}  # job id -> the jobs this process trains
         self._watched: set[int] = set()
         self._view: tuple[float, QueueView] | None = None
+        self._view_generation = 0  # bumped by every change, so a plan read before it is never cached after it
         self._snapshots: dict[int, tuple[int, dict]] = {}
         self._dispatcher: threading.Thread | None = None
         if self.board.active_jobs():  # a restart: take over what the previous process left
@@ -495,7 +496,7 @@ class JobRegistry:
         job.id, job.job_id, job.how, job.registry = seat.id, row.id, how, self
         with self._lock:
             self._views[seat.id] = job
-            self._view = None
+            self._forget_view()
         if how == "trained":
             self._copy_finished(job, seat, row)
         self._ensure_dispatcher()
@@ -567,13 +568,19 @@ class JobRegistry:
         """The queue's plan, recomputed at most every VIEW_SECONDS for all of this process's pages."""
         now = time.monotonic()
         with self._lock:
-            cached = self._view
+            cached, generation = self._view, self._view_generation
         if cached is not None and now - cached[0] < VIEW_SECONDS:
             return cached[1]
         view = self.board.view(slots=self.max_jobs)
         with self._lock:
-            self._view = (now, view)
+            if generation == self._view_generation:
+                self._view = (now, view)
         return view
+
+    def _forget_view(self) -> None:
+        """Drop the cached plan (the caller holds self._lock)."""
+        self._view = None
+        self._view_generation += 1
 
     def running(self) -> int:
         return self.view().running
@@ -657,7 +664,7 @@ class JobRegistry:
     def stop(self, job: TrainingJob, reason: str) -> None:
         with self._lock:
             runner = self._runners.get(job.job_id)
-            self._view = None
+            self._forget_view()
         alone = [seat.id for seat in self.board.seats_of(job.job_id, "waiting")] == [job.id]
         if runner is not None and alone:  # trained here for this learner alone: stop at once
             runner.stop(reason)
@@ -738,7 +745,7 @@ class JobRegistry:
                     self.board.end_seat(seat.id, f"Stopped: nobody watched this run for {seat.orphan_after:g} s.")
             if self.board.drop_if_unwatched(job_id):
                 with self._lock:
-                    self._view = None
+                    self._forget_view()
 
     def _recover_lost(self) -> None:
         """Jobs of a process that died: a run it had finished is handed out here; the others go back in line."""
@@ -758,13 +765,13 @@ class JobRegistry:
             runner = Runner(self, row)
             with self._lock:
                 self._runners[row.id] = runner
-                self._view = None
+                self._forget_view()
             threading.Thread(target=runner.work, name=f"training-job-{row.id}", daemon=True).start()
 
     def runner_done(self, runner: Runner) -> None:
         with self._lock:
             self._runners.pop(runner.job_id, None)
-            self._view = None
+            self._forget_view()
 
     def prune_shared(self) -> None:
         """Finished runs kept for sharing go after the runs' own lifetime (learners keep their copies)."""

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -51,8 +52,9 @@ def wait_for(condition, timeout=60.0):
         time.sleep(0.01)
 
 
-def worker_pids() -> set[int]:
-    """Process ids of running `python -m models.worker` processes that belong to this test process."""
+def worker_pids(under: Path) -> set[int]:
+    """Process ids of running `python -m models.worker` processes of this test process training into `under`
+    (not the workers of another registry in the same process, such as the app's)."""
     found = set()
     for cmdline in os.scandir("/proc"):
         if not cmdline.name.isdigit():
@@ -64,7 +66,8 @@ def worker_pids() -> set[int]:
                 parent = int(handle.read().rsplit(")", 1)[1].split()[1])
         except OSError:
             continue
-        if b"models.worker" in args and parent == os.getpid():
+        training_here = any(arg.startswith(bytes(under)) for arg in args)
+        if b"models.worker" in args and parent == os.getpid() and training_here:
             found.add(int(cmdline.name))
     return found
 
@@ -143,8 +146,8 @@ def test_the_worker_is_niced_and_thread_limited(tmp_path):
         spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096), "long", learner="learner-a"
     )
     registry.submit(job)
-    wait_for(lambda: job.progress().status == "running" and worker_pids())
-    (pid,) = worker_pids()
+    wait_for(lambda: job.progress().status == "running" and worker_pids(tmp_path))
+    (pid,) = worker_pids(tmp_path)
     with open(f"/proc/{pid}/stat") as handle:
         nice = int(handle.read().rsplit(")", 1)[1].split()[16])
     with open(f"/proc/{pid}/environ", "rb") as handle:
@@ -196,7 +199,7 @@ def test_registry_runs_one_job_at_a_time_in_order_and_shows_queue_positions(tmp_
     assert registry.jobs_for("learner-a") == queued and registry.jobs_for("learner-b") == []
     most_running = 0
     while not all(job.done for job in queued):
-        most_running = max(most_running, registry.running(), len(worker_pids()))
+        most_running = max(most_running, registry.running(), len(worker_pids(tmp_path)))
         time.sleep(0.01)
     assert most_running == 1 and registry.running() == registry.waiting() == 0
     assert [job.run.name for job in queued] == ["job 0", "job 1", "job 2"]
@@ -229,7 +232,7 @@ def test_two_slots_train_two_jobs_at_once(tmp_path):
         registry.submit(job)
     most_running = 0
     while not all(job.done for job in pair):
-        most_running = max(most_running, len(worker_pids()))
+        most_running = max(most_running, len(worker_pids(tmp_path)))
         time.sleep(0.01)
     assert most_running == 2 and all(job.progress().status == "finished" for job in pair)
 
@@ -317,7 +320,7 @@ def test_a_killed_worker_marks_its_run_failed_and_the_queue_goes_on(tmp_path):
     registry.submit(doomed)
     registry.submit(next_job)
     wait_for(lambda: doomed.progress().batch >= 2)
-    (pid,) = worker_pids()
+    (pid,) = worker_pids(tmp_path)
     os.kill(pid, signal.SIGKILL)
     assert doomed.wait(30)
     progress = doomed.progress()
