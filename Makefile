@@ -1,7 +1,7 @@
 # `make run` starts the app (one process); `make serve` the production stack (a replica per core behind nginx,
 # scripts/serve.py); `make test` lints, type-checks, checks the import contracts and runs every test
 # (unit, AppTest, browser, the stack).
-# All first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium, nginx): scripts/ensure_system.py.
+# All first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium, nginx, PostgreSQL): scripts/ensure_system.py.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -35,7 +35,7 @@ serve: $(VENV)/.runtime
 	$(BIN)/python scripts/serve.py  # settings: CNN_LAB_REPLICAS, CNN_LAB_PORT, CNN_LAB_ADDRESS, CNN_LAB_DATA_DIR
 
 test: $(VENV)/.dev
-	$(SETUP) data browser nginx
+	$(SETUP) data browser nginx postgresql
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy  # settings in pyproject.toml
