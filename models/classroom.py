@@ -161,10 +161,10 @@ def check_nickname(text: str) -> str:
     name = " ".join(str(text).split())
     if not name:
         raise ClassError("Type a nickname, or keep the one suggested.")
-    if len(name) > NICKNAME_MAX:
-        raise ClassError(f"A nickname has at most {NICKNAME_MAX} characters; this one has {len(name)}.")
     if not NICKNAME.fullmatch(name):
         raise ClassError("A nickname may hold letters, digits, spaces and . ' - only (no markup or symbols).")
+    if len(name) > NICKNAME_MAX:
+        raise ClassError(f"A nickname has at most {NICKNAME_MAX} characters; this one has {len(name)}.")
     return name
 
 
