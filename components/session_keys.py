@@ -298,7 +298,6 @@ def tour_reveal(step: int) -> str:
 
 # ---------------------------------------------------------------- Class session (and its polls in the tour)
 CLASS_LECTURER = "class_lecturer"  # (code, key): the class this browser session leads
-CLASS_NEW_KEY = "class_new_key"  # str: the key of a class just started, shown once
 CLASS_MESSAGE = "class_message"  # (place, kind, text): the outcome of the last class button, shown once
 CLASS_JOIN_CODE = "class_join_code"  # text_input: the code a student types (or ?join=)
 CLASS_NICKNAME = "class_nickname"  # text_input: the student's nickname (a random one by default)

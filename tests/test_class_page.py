@@ -72,7 +72,7 @@ def texts(app) -> str:
 def test_a_class_from_start_to_reveal(data_dir):
     lecturer, code, key = start_class()
     assert f"Join: **{code}**" in texts(lecturer)
-    assert key in texts(lecturer)  # the key, shown once
+    assert key in texts(lecturer)  # the key, in the lecturer's controls
     (qr,) = lecturer.get("image")[0].proto.imgs
     assert f"QR code of the join link http://localhost:8501/class?join={code}" in qr.alt
     ada = join(code, "Ada", join=code)  # by the QR code's link

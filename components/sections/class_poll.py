@@ -103,7 +103,12 @@ def answer_box(store: ClassStore, code: str, step: Step) -> None:
             st.warning(f"Your answer was {mine}.", icon=":material/cancel:")
         st.success(step.answer, icon=":material/lightbulb:")
         return
-    st.text_input("Your answer", placeholder="for example 26x26", max_chars=40, key=class_answer(step.key))
+    st.text_input(
+        "Your answer",
+        placeholder="numbers in the order asked, such as 3x3 or 1,000",
+        max_chars=40,
+        key=class_answer(step.key),
+    )
     st.button(
         "Send my answer", key=class_send(step.key), type="primary", on_click=act, args=("answer", _send(step.key))
     )

@@ -23,7 +23,6 @@ from components.session_keys import (
     CLASS_JOIN_CODE,
     CLASS_LEAVE,
     CLASS_LECTURER,
-    CLASS_NEW_KEY,
     CLASS_NICKNAME,
     CLASS_RESUME,
     CLASS_RESUME_CODE,
@@ -92,7 +91,6 @@ def _start(store: ClassStore) -> None:
         raise ClassError("That is not this server's lecturer key: ask whoever runs the server.")
     code, key = store.start(goal=st.session_state.get(CLASS_START_GOAL, ""))
     st.session_state[CLASS_LECTURER] = (code, key)
-    st.session_state[CLASS_NEW_KEY] = key
 
 
 def _resume(store: ClassStore) -> None:
@@ -129,14 +127,12 @@ def projector(store: ClassStore, code: str, key: str) -> None:
 
 def lecturer_controls(store: ClassStore, code: str, key: str, is_open: bool, goal: str) -> None:
     """The challenge goal, End, the CSV download, the lecturer's key and leaving this view."""
-    new_key = st.session_state.pop(CLASS_NEW_KEY, None)
-    with st.expander("Lecturer controls (keep them off the projector)", expanded=bool(new_key)):
-        if new_key:
-            st.warning(
-                f"Your lecturer key is **{new_key}**. Note it now: it is shown only once, and with the code "
-                f"{code} it resumes this class from another browser.",
-                icon=":material/key:",
-            )
+    with st.expander("Lecturer controls (open them off the projector: they show your key)"):
+        st.warning(
+            f"Your lecturer key is **{key}**. Note it: with the code {code} it resumes this class from another "
+            "browser (a refresh or a closed tab starts a new session). The server keeps only its hash.",
+            icon=":material/key:",
+        )
         if is_open:
             if CLASS_GOAL not in st.session_state:
                 st.session_state[CLASS_GOAL] = goal

@@ -1,7 +1,7 @@
 """The Week 3 tour's "Predict first" questions as class polls: the numbers each answer is, and how a typed answer
 is read and checked (pure logic, no Streamlit).
 
-A student types the numbers the question asks for, in its order: "26x26", "13x13, 169", "100,480". The numbers
+A student types the numbers the question asks for, in its order: "3x3", "7x7, 49", "1,000". The numbers
 come from the same shape and parameter arithmetic the tour's answers are written from (components.teaching.tour).
 """
 
@@ -18,7 +18,7 @@ from models.receptive_field import receptive_field
 
 MAX_CHARACTERS = 40
 NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+")
-HINT = "Type the numbers the question asks for, in its order, such as 26x26 or 1,290."
+HINT = "Type the numbers the question asks for, in its order, such as 3x3 or 1,000."
 
 
 class AnswerError(ValueError):

@@ -1,0 +1,127 @@
+"""A class poll on one server, without a browser: N students as websocket clients answer one question in a window.
+
+A lecturer session opens the Class page and starts a class; N student sessions open the join link
+(``/class?join=CODE``), press Join, then each types an answer and presses Send at a random moment within
+``--window`` seconds (default 10). Meanwhile every student's page does what a browser's does: its
+``st.fragment(run_every=2)`` check ("has the lecturer moved or revealed?") reruns every 2 s, and so does the
+lecturer's live tally. Prints the latency (sending the rerun to ``script_finished``) of the Join and Send
+clicks and of the fragment reruns (p50 / p90 / max), the load average, and the projector's count after the
+window, against the target: Send p90 <= 1 s, and the projector shows "N of N" within one refresh.
+
+Usage: python benchmarks/class_poll.py [--students 100] [--window 10] [--url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.load_ws import percentile, serve_as_make_run  # noqa: E402
+from benchmarks.ws_client import Session  # noqa: E402
+
+ANSWERS = ["100,480", "100480", "784", "12"]
+
+
+async def fragment_loop(session: Session, stop: asyncio.Event, times: list[float]) -> None:
+    """Rerun the session's auto-rerun fragments at their interval, as the browser does, until `stop`."""
+    while not stop.is_set():
+        interval = min(session.auto_reruns.values(), default=2.0)
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+            return
+        except TimeoutError:
+            pass
+        for fragment in list(session.auto_reruns):
+            result = await session.auto_rerun(fragment)
+            times.append(result.seconds)
+
+
+async def student(url: str, code: str, index: int, window: float, start: float, record: dict, stop: asyncio.Event):
+    async with Session(url, name=f"student-{index}") as session:
+        await session.visit("class", {"join": code})
+        joined = await session.click("Join")
+        record["join"].append(joined.seconds)
+        if "You are in class" not in joined.text():
+            record["errors"].append(f"student {index} did not join: {joined.text()[-200:]}")
+            return
+        loop = asyncio.create_task(fragment_loop(session, stop, record["fragment"]))
+        await asyncio.sleep(max(0.0, start + random.uniform(0, window) - time.perf_counter()))
+        await session.set("Your answer", ANSWERS[index % len(ANSWERS)])
+        sent = await session.click("Send my answer")
+        record["send"].append(sent.seconds)
+        record["sent_at"].append(time.perf_counter() - start)
+        if "Your answer:" not in sent.text():
+            record["errors"].append(f"student {index}'s answer was not shown: {sent.text()[-200:]}")
+        await loop
+
+
+async def run(url: str, students: int, window: float) -> int:
+    record: dict[str, list] = {"join": [], "send": [], "fragment": [], "sent_at": [], "errors": []}
+    stop = asyncio.Event()
+    async with Session(url, name="lecturer") as lecturer:
+        await lecturer.visit("class")
+        started = await lecturer.click("Start a class")
+        code = re.search(r"join=([A-Z0-9]{6})", started.text()).group(1)
+        print(f"class {code} started; {students} students join, then answer within {window:.0f} s", flush=True)
+        load_before = os.getloadavg()
+        start = time.perf_counter() + 30.0  # joining first; the answer window starts after it
+        tasks = [asyncio.create_task(student(url, code, i, window, start, record, stop)) for i in range(students)]
+        projector: list[float] = []
+        lecturer_loop = asyncio.create_task(fragment_loop(lecturer, stop, projector))
+        await asyncio.sleep(max(0.0, start + window - time.perf_counter()))
+        while len(record["send"]) + len(record["errors"]) < students and time.perf_counter() < start + window + 60:
+            await asyncio.sleep(0.2)
+        answered_at = time.perf_counter()
+        shown = ""
+        while time.perf_counter() < answered_at + 10:
+            shown = (await lecturer.auto_rerun(next(iter(lecturer.auto_reruns)))).text()
+            if f"{students} of {students}" in shown:
+                break
+            await asyncio.sleep(0.5)
+        count_delay = time.perf_counter() - answered_at
+        load_after = os.getloadavg()
+        stop.set()
+        await asyncio.gather(*tasks, lecturer_loop)
+    for name in ("join", "send", "fragment"):
+        values = record[name]
+        if values:
+            print(
+                f"{name:9s} n={len(values):4d} p50={percentile(values, 50):.3f}s p90={percentile(values, 90):.3f}s "
+                f"max={max(values):.3f}s"
+            )
+    print(f"projector reruns n={len(projector)} p90={percentile(projector, 90) if projector else 0:.3f}s")
+    right = f"{students} of {students}" in shown
+    print(f"projector shows {students} of {students}: {right} ({count_delay:.1f} s after the last answer)")
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
+    send_p90 = percentile(record["send"], 90) if record["send"] else float("inf")
+    print(f"target Send p90 <= 1 s: {'met' if send_p90 <= 1.0 else 'MISSED'} ({send_p90:.3f} s)")
+    for error in record["errors"][:10]:
+        print("error:", error)
+    return 1 if record["errors"] or not right else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=100)
+    parser.add_argument("--window", type=float, default=10.0)
+    parser.add_argument("--url", help="a running app (default: serve one as `make run` does)")
+    args = parser.parse_args()
+    if args.url:
+        return asyncio.run(run(args.url, args.students, args.window))
+    data = tempfile.mkdtemp(prefix="cnn-lab-class-poll-")
+    with serve_as_make_run(extra_env={"CNN_LAB_DATA_DIR": data}, name="class_poll") as (url, _process):
+        return asyncio.run(run(url, args.students, args.window))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
