@@ -32,62 +32,63 @@ from benchmarks.ws_client import Session  # noqa: E402
 ANSWERS = ["100,480", "100480", "784", "12"]
 
 
-async def fragment_loop(session: Session, stop: asyncio.Event, times: list[float]) -> None:
-    """Rerun the session's auto-rerun fragments at their interval, as the browser does, until `stop`."""
-    while not stop.is_set():
+async def tick(session: Session, times: list[float]) -> None:
+    """One refresh of the session's auto-rerun fragments, as the browser's timer does."""
+    for fragment in list(session.auto_reruns):
+        if fragment in session.auto_reruns:  # a full run may have replaced it
+            times.append((await session.auto_rerun(fragment)).seconds)
+
+
+async def refresh_until(session: Session, moment: float, times: list[float], stop: asyncio.Event | None = None) -> None:
+    """Refresh the fragments every interval until `moment` (perf_counter) or `stop`; one action at a time, as one
+    browser tab sends them."""
+    while time.perf_counter() < moment and not (stop and stop.is_set()):
         interval = min(session.auto_reruns.values(), default=2.0)
-        try:
-            await asyncio.wait_for(stop.wait(), interval)
-            return
-        except TimeoutError:
-            pass
-        for fragment in list(session.auto_reruns):
-            result = await session.auto_rerun(fragment)
-            times.append(result.seconds)
+        await asyncio.sleep(max(0.0, min(interval, moment - time.perf_counter())))
+        if time.perf_counter() < moment and not (stop and stop.is_set()):
+            await tick(session, times)
 
 
 async def student(url: str, code: str, index: int, window: float, start: float, record: dict, stop: asyncio.Event):
-    async with Session(url, name=f"student-{index}") as session:
+    async with Session(url, name=f"student-{index}", timeout=60.0) as session:
         await session.visit("class", {"join": code})
         joined = await session.click("Join")
         record["join"].append(joined.seconds)
         if "You are in class" not in joined.text():
             record["errors"].append(f"student {index} did not join: {joined.text()[-200:]}")
             return
-        loop = asyncio.create_task(fragment_loop(session, stop, record["fragment"]))
-        await asyncio.sleep(max(0.0, start + random.uniform(0, window) - time.perf_counter()))
+        await refresh_until(session, start + random.uniform(0, window), record["fragment"])
         await session.set("Your answer", ANSWERS[index % len(ANSWERS)])
         sent = await session.click("Send my answer")
         record["send"].append(sent.seconds)
-        record["sent_at"].append(time.perf_counter() - start)
         if "Your answer:" not in sent.text():
             record["errors"].append(f"student {index}'s answer was not shown: {sent.text()[-200:]}")
-        await loop
+        await refresh_until(session, float("inf"), record["fragment"], stop)
 
 
-async def run(url: str, students: int, window: float) -> int:
-    record: dict[str, list] = {"join": [], "send": [], "fragment": [], "sent_at": [], "errors": []}
+async def run(url: str, students: int, window: float, join_seconds: float) -> int:
+    record: dict[str, list] = {"join": [], "send": [], "fragment": [], "errors": []}
     stop = asyncio.Event()
-    async with Session(url, name="lecturer") as lecturer:
+    async with Session(url, name="lecturer", timeout=60.0) as lecturer:
         await lecturer.visit("class")
         started = await lecturer.click("Start a class")
         code = re.search(r"join=([A-Z0-9]{6})", started.text()).group(1)
         print(f"class {code} started; {students} students join, then answer within {window:.0f} s", flush=True)
         load_before = os.getloadavg()
-        start = time.perf_counter() + 30.0  # joining first; the answer window starts after it
+        start = time.perf_counter() + join_seconds  # joining first; the answer window starts after it
         tasks = [asyncio.create_task(student(url, code, i, window, start, record, stop)) for i in range(students)]
         projector: list[float] = []
-        lecturer_loop = asyncio.create_task(fragment_loop(lecturer, stop, projector))
+        lecturer_loop = asyncio.create_task(refresh_until(lecturer, float("inf"), projector, stop))
         await asyncio.sleep(max(0.0, start + window - time.perf_counter()))
         while len(record["send"]) + len(record["errors"]) < students and time.perf_counter() < start + window + 60:
             await asyncio.sleep(0.2)
         answered_at = time.perf_counter()
         shown = ""
         while time.perf_counter() < answered_at + 10:
-            shown = (await lecturer.auto_rerun(next(iter(lecturer.auto_reruns)))).text()
+            shown = lecturer.page_text()  # what the projector shows after its latest refresh
             if f"{students} of {students}" in shown:
                 break
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)
         count_delay = time.perf_counter() - answered_at
         load_after = os.getloadavg()
         stop.set()
@@ -114,13 +115,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--window", type=float, default=10.0)
+    parser.add_argument("--join-seconds", type=float, default=60.0, help="time for everyone to join first")
     parser.add_argument("--url", help="a running app (default: serve one as `make run` does)")
     args = parser.parse_args()
     if args.url:
-        return asyncio.run(run(args.url, args.students, args.window))
+        return asyncio.run(run(args.url, args.students, args.window, args.join_seconds))
     data = tempfile.mkdtemp(prefix="cnn-lab-class-poll-")
     with serve_as_make_run(extra_env={"CNN_LAB_DATA_DIR": data}, name="class_poll") as (url, _process):
-        return asyncio.run(run(url, args.students, args.window))
+        return asyncio.run(run(url, args.students, args.window, args.join_seconds))
 
 
 if __name__ == "__main__":

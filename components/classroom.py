@@ -31,12 +31,14 @@ def _store(url: str) -> ClassStore:
     return ClassStore(url)
 
 
-def class_store() -> ClassStore | None:
-    """The class database of this server, or None after showing why it cannot be opened."""
+def class_store(*, quiet: bool = False) -> ClassStore | None:
+    """The class database of this server, or None after showing why it cannot be opened (unless `quiet`: the
+    tour goes on without classes)."""
     try:
         return _store(database_url())
     except (ClassError, OSError) as error:
-        st.error(f"Classes are not available right now: {error}", icon=":material/error:")
+        if not quiet:
+            st.error(f"Classes are not available right now: {error}", icon=":material/error:")
         return None
 
 

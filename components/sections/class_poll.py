@@ -25,7 +25,7 @@ SHOWN_ANSWERS = 6  # the most common answers drawn as bars; the rest are counted
 
 def follow_lecturer() -> None:
     """Before the tour reads its step: a student's tour moves to the lecturer's step when the lecturer moved."""
-    store = class_store()
+    store = class_store(quiet=True)
     if store is None or lecturing():
         return
     try:
@@ -39,7 +39,7 @@ def follow_lecturer() -> None:
 
 def class_question(step: Step, index: int) -> bool:
     """The step's question as a poll when this browser is in a class (True), else nothing (False)."""
-    store = class_store()
+    store = class_store(quiet=True)
     if store is None:
         return False
     try:
