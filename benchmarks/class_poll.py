@@ -66,7 +66,15 @@ async def student(url: str, code: str, index: int, window: float, start: float, 
         await refresh_until(session, float("inf"), record["fragment"], stop)
 
 
-async def run(url: str, students: int, window: float, join_seconds: float) -> int:
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds the server process has used so far (0 without a pid: a server run elsewhere)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(url: str, students: int, window: float, join_seconds: float, pid: int | None = None) -> int:
     record: dict[str, list] = {"join": [], "send": [], "fragment": [], "errors": []}
     stop = asyncio.Event()
     async with Session(url, name="lecturer", timeout=60.0) as lecturer:
@@ -79,6 +87,8 @@ async def run(url: str, students: int, window: float, join_seconds: float) -> in
         tasks = [asyncio.create_task(student(url, code, i, window, start, record, stop)) for i in range(students)]
         projector: list[float] = []
         lecturer_loop = asyncio.create_task(refresh_until(lecturer, float("inf"), projector, stop))
+        await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        cpu_before = cpu_seconds(pid)
         await asyncio.sleep(max(0.0, start + window - time.perf_counter()))
         while len(record["send"]) + len(record["errors"]) < students and time.perf_counter() < start + window + 60:
             await asyncio.sleep(0.2)
@@ -90,6 +100,7 @@ async def run(url: str, students: int, window: float, join_seconds: float) -> in
                 break
             await asyncio.sleep(0.1)
         count_delay = time.perf_counter() - answered_at
+        cpu_used, wall = cpu_seconds(pid) - cpu_before, time.perf_counter() - start
         load_after = os.getloadavg()
         stop.set()
         await asyncio.gather(*tasks, lecturer_loop)
@@ -103,6 +114,8 @@ async def run(url: str, students: int, window: float, join_seconds: float) -> in
     print(f"projector reruns n={len(projector)} p90={percentile(projector, 90) if projector else 0:.3f}s")
     right = f"{students} of {students}" in shown
     print(f"projector shows {students} of {students}: {right} ({count_delay:.1f} s after the last answer)")
+    if pid is not None:
+        print(f"server CPU from the window's start to the count shown: {cpu_used:.1f} s in {wall:.1f} s")
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
     send_p90 = percentile(record["send"], 90) if record["send"] else float("inf")
     print(f"target Send p90 <= 1 s: {'met' if send_p90 <= 1.0 else 'MISSED'} ({send_p90:.3f} s)")
@@ -121,8 +134,8 @@ def main() -> int:
     if args.url:
         return asyncio.run(run(args.url, args.students, args.window, args.join_seconds))
     data = tempfile.mkdtemp(prefix="cnn-lab-class-poll-")
-    with serve_as_make_run(extra_env={"CNN_LAB_DATA_DIR": data}, name="class_poll") as (url, _process):
-        return asyncio.run(run(url, args.students, args.window, args.join_seconds))
+    with serve_as_make_run(extra_env={"CNN_LAB_DATA_DIR": data}, name="class_poll") as (url, process):
+        return asyncio.run(run(url, args.students, args.window, args.join_seconds, process.pid))
 
 
 if __name__ == "__main__":

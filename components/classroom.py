@@ -23,6 +23,7 @@ from models.classroom import ClassError, ClassStore, Membership, database_url
 LECTURER_KEY_ENV = "CNN_LAB_LECTURER_KEY"
 LECTURER_KEY_SECRET = "lecturer_key"
 FALLBACK_ORIGIN = "http://localhost:8501"  # outside a browser (tests) there is no page address to build on
+PULSE_SECONDS = 1.0  # how stale a student's "has the lecturer moved or revealed?" check may be
 QR_SCALE = 10  # pixels per QR module: a join link's code is 33 modules + border, about 370 px
 
 
@@ -40,6 +41,13 @@ def class_store(*, quiet: bool = False) -> ClassStore | None:
         if not quiet:
             st.error(f"Classes are not available right now: {error}", icon=":material/error:")
         return None
+
+
+@st.cache_data(ttl=PULSE_SECONDS, show_spinner=False, max_entries=1000)
+def class_pulse(url: str, code: str, question: str) -> tuple[int, bool]:
+    """(the lecturer's step, whether `question` is revealed), read at most once per PULSE_SECONDS per class and
+    question by this process: a room of students checking every few seconds costs the database one query."""
+    return _store(url).pulse(code, question)
 
 
 def lecturing() -> tuple[str, str] | None:

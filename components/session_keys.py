@@ -325,6 +325,11 @@ def class_answer(step: str) -> str:
     return f"class_answer_{step}"
 
 
+def class_revealed(step: str) -> str:
+    """bool: whether this student's page last saw step `step`'s answer revealed (its watch reruns on a change)."""
+    return f"class_revealed_{step}"
+
+
 def class_send(step: str) -> str:
     """button: send that answer."""
     return f"class_send_{step}"

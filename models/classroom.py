@@ -201,6 +201,7 @@ class ClassStore:
     """Classes in one database; safe to share between threads and processes."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self.engine: Engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -318,6 +319,15 @@ class ClassStore:
             shown = db.scalar(sa.select(reveals.c.question).filter_by(code=code, question=question))
         counts = dict(Counter(answer for answer, _ in rows).most_common())
         return Tally(joined, len(rows), sum(bool(c) for _, c in rows), counts, shown is not None)
+
+    def pulse(self, code: str, question: str) -> tuple[int, bool]:
+        """(the lecturer's step, whether `question` is revealed) in one query: what a student's page checks."""
+        shown = sa.select(reveals.c.question).filter_by(code=code, question=question).exists()
+        with self._write() as db:
+            row = db.execute(sa.select(classes.c.step, shown).filter_by(code=code)).first()
+        if row is None:
+            raise ClassError(f"There is no class {code}: check the code on the projector.")
+        return int(row[0]), bool(row[1])
 
     def board(self, code: str) -> list[SharedRun]:
         with self._write() as db:

@@ -48,7 +48,7 @@ def test_a_lecturer_and_three_students(app_url, browser):
         lecturer.screenshot(path=str(SCREENSHOTS / "class-projector.png"))
         lecturer.get_by_role("button", name="Reveal the answer").click()
         phone = students[0]
-        phone.get_by_text("Your answer 100,480 is right.").wait_for(timeout=10_000)
+        phone.get_by_text("Your answer 100,480 is right.").wait_for(timeout=20_000)  # within a watch (5 s)
         screenshot(phone, "class-phone")
         # follow me: the lecturer's tour moves on, the students' pages follow within a few seconds
         lecturer.get_by_role("link", name=re.compile("Go to the tour")).click()
@@ -56,7 +56,7 @@ def test_a_lecturer_and_three_students(app_url, browser):
         lecturer.get_by_role("button", name="Next").first.click()
         wait_until_idle(lecturer)
         for student in students:
-            student.get_by_text("Step 2:").wait_for(timeout=15_000)
+            student.get_by_text("Step 2:").wait_for(timeout=20_000)
         lecturer.screenshot(path=str(SCREENSHOTS / "class-tour-lecturer.png"))
         screenshot(phone, "class-phone-step2")
     finally:

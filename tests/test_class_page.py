@@ -141,6 +141,7 @@ def test_students_follow_the_lecturers_tour_step(data_dir):
     assert [h.value for h in student.header if h.value.startswith("3.")] == [f"3. {tour[2].title}"]
     checked(student.button(key=tour_back("top")).click().run())  # a student may step away
     assert student.session_state[TOUR_STEP] == 1
+    assert ClassStore.from_environment().info(code).step == 2  # a student's tour never moves the class
     back = next(b for b in student.button if b.label.startswith("Back to the lecturer's step"))
     checked(back.click().run())
     assert student.session_state[TOUR_STEP] == 2

@@ -215,3 +215,13 @@ def test_the_data_folder_sweep_sweeps_classes(tmp_path, monkeypatch):
     store.start(hours=1, now=time.time() - KEEP_SECONDS - 7200)
     store.start()
     assert sweep(runs).classes == 1
+
+
+def test_pulse_is_the_step_and_the_reveal(store):
+    code, key = store.start()
+    assert store.pulse(code, "filter") == (0, False)
+    store.set_step(code, key, 4)
+    store.reveal(code, key, "filter")
+    assert store.pulse(code, "filter") == (4, True) and store.pulse(code, "pooling") == (4, False)
+    with pytest.raises(ClassError, match="There is no class"):
+        store.pulse("AAAAAA", "filter")

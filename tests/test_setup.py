@@ -303,6 +303,42 @@ def test_without_apt_nginx_is_a_warning_naming_the_command(tools, tmp_path, monk
     assert "    sudo apt-get install nginx\n" in err
 
 
+# --- PostgreSQL (the class store's tests) ---------------------------------------------------------------------------
+
+
+def test_postgresql_present_does_nothing(tools, tmp_path, monkeypatch, capsys):
+    tools.add("apt-get")
+    (tmp_path / "15" / "bin").mkdir(parents=True)
+    (tmp_path / "15" / "bin" / "initdb").touch()
+    monkeypatch.setattr(ensure_system, "POSTGRESQL_BIN", tmp_path)
+    assert ensure_system.ensure_postgresql()
+    assert tools.calls() == []
+    assert capsys.readouterr().out == f"setup: PostgreSQL: {tmp_path / '15' / 'bin'}\n"
+
+
+def test_missing_postgresql_is_installed(tools, tmp_path, monkeypatch):
+    as_user(monkeypatch, 0)
+    monkeypatch.setattr(ensure_system, "POSTGRESQL_BIN", tmp_path)
+    (tmp_path / "15" / "bin").mkdir(parents=True)  # the package's files: apt-get adds initdb
+    tools.add("apt-get", f': > "{tmp_path}/15/bin/initdb"')
+    assert ensure_system.ensure_postgresql()
+    assert tools.calls() == [f"{APT_INSTALL} postgresql"]
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [(None, "are skipped"), ("true", "fail, since CI is set")])
+def test_without_apt_postgresql_is_a_warning_naming_the_command(tools, tmp_path, monkeypatch, capsys, ci, outcome):
+    """Not fatal here: tests/test_classroom.py skips its PostgreSQL cases locally and fails them in CI."""
+    monkeypatch.setattr(ensure_system, "POSTGRESQL_BIN", tmp_path)
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    assert ensure_system.main(["postgresql"]) == 0
+    err = capsys.readouterr().err
+    assert f"the class store's PostgreSQL tests {outcome}" in err
+    assert "    sudo apt-get install postgresql\n" in err
+
+
 # --- the virtual environment -------------------------------------------------------------------------------------
 
 DEBIAN_VENV_ERROR = (
@@ -370,7 +406,7 @@ def test_make_run_and_test_check_the_system_before_starting(monkeypatch):
         ("serve", "data nginx", ["scripts/serve.py"]),
         (
             "test",
-            "data browser nginx",
+            "data browser nginx postgresql",
             ["ruff check .", "ruff format --check .", "mypy", "vulture", "lint-imports", "-m pytest"],
         ),
     ):

@@ -12,14 +12,25 @@ from functools import partial
 
 import streamlit as st
 
-from components.classroom import act, class_store, lecturing, my_class, show_outcome
+from components.classroom import act, class_pulse, class_store, lecturing, my_class, show_outcome
 from components.learner import learner_token
-from components.session_keys import CLASS_BACK, CLASS_FOLLOWED, CLASS_REVEAL, TOUR_STEP, class_answer, class_send
+from components.session_keys import (
+    CLASS_BACK,
+    CLASS_FOLLOWED,
+    CLASS_REVEAL,
+    TOUR_STEP,
+    class_answer,
+    class_revealed,
+    class_send,
+)
 from components.teaching.polls import AnswerError, answer_text, expected_answers, is_right, read_answer
 from components.teaching.tour import Step
 from models.classroom import ClassError, ClassStore, Tally
 
-LIVE_SECONDS = 2.0  # the projector's counts and a student's "has the lecturer moved?" check refresh this often
+LIVE_SECONDS = 2.0  # the projector's counts refresh this often
+# A student's "has the lecturer moved or revealed?" check: every student's page reruns a fragment this often, so a
+# room of 100 costs the server 100 / WATCH_SECONDS fragment runs a second (benchmarks/class_poll.py measures it).
+WATCH_SECONDS = 5.0
 SHOWN_ANSWERS = 6  # the most common answers drawn as bars; the rest are counted together
 
 
@@ -46,7 +57,8 @@ def class_question(step: Step, index: int) -> bool:
         lecturer = lecturing()
         if lecturer:
             code, key = lecturer
-            if store.info(code).open and store.info(code).step != index:
+            info = store.info(code)
+            if info.open and info.step != index:
                 store.set_step(code, key, index)  # the lecturer's tour leads: joined students follow
             st.markdown(f"**Predict first (class {code}):** {step.question}")
             st.fragment(live_tally, run_every=LIVE_SECONDS)(store, code, key, step)
@@ -64,7 +76,7 @@ def class_question(step: Step, index: int) -> bool:
                 args=(lecturer_step,),
             )
         answer_box(store, membership.code, step)
-        st.fragment(watch_class, run_every=LIVE_SECONDS)(store, membership.code, step.key, lecturer_step)
+        st.fragment(watch_class, run_every=WATCH_SECONDS)(store, membership.code, step.key, lecturer_step)
     except ClassError as error:
         st.error(str(error), icon=":material/error:")
         return False
@@ -76,13 +88,13 @@ def _go_to(index: int) -> None:
 
 
 def watch_class(store: ClassStore, code: str, question: str, lecturer_step: int) -> None:
-    """A student's check every LIVE_SECONDS: the whole page reruns when the lecturer moved or revealed."""
+    """A student's check every WATCH_SECONDS: the whole page reruns when the lecturer moved or revealed."""
     try:
-        info, revealed = store.info(code), store.tally(code, question).revealed
+        step, revealed = class_pulse(store.url, code, question)
     except ClassError:
-        return  # tried again in LIVE_SECONDS
-    if info.step != lecturer_step or revealed != st.session_state.get(f"{CLASS_FOLLOWED}_{question}", False):
-        st.session_state[f"{CLASS_FOLLOWED}_{question}"] = revealed
+        return  # tried again in WATCH_SECONDS
+    if step != lecturer_step or revealed != st.session_state.get(class_revealed(question), False):
+        st.session_state[class_revealed(question)] = revealed
         st.rerun(scope="app")
 
 
@@ -90,7 +102,7 @@ def answer_box(store: ClassStore, code: str, step: Step) -> None:
     """A student's answer to the step's question: sent, changed until the reveal, then marked right or wrong."""
     token = learner_token()
     tally = store.tally(code, step.key)
-    st.session_state[f"{CLASS_FOLLOWED}_{step.key}"] = tally.revealed
+    st.session_state[class_revealed(step.key)] = tally.revealed
     mine = store.my_answer(token, code, step.key)
     st.markdown(f"**Predict first (class {code}):** {step.question}")
     if tally.revealed:

@@ -14,7 +14,7 @@ import streamlit as st
 from components.classroom import act, join_link, qr_png, required_lecturer_key, show_outcome
 from components.learner import learner_token
 from components.presentation import presenting
-from components.sections.class_poll import LIVE_SECONDS, answer_box, live_tally, watch_class
+from components.sections.class_poll import LIVE_SECONDS, WATCH_SECONDS, answer_box, live_tally, watch_class
 from components.session_keys import (
     CLASS_CSV,
     CLASS_END,
@@ -206,7 +206,7 @@ def student_view(store: ClassStore, membership: Membership) -> None:
     st.subheader(f"Step {index + 1}: {tour[index].title}")
     answer_box(store, membership.code, tour[index])
     if info.open:
-        st.fragment(watch_class, run_every=LIVE_SECONDS)(store, membership.code, tour[index].key, index)
+        st.fragment(watch_class, run_every=WATCH_SECONDS)(store, membership.code, tour[index].key, index)
     st.page_link("pages/tour.py", label="Follow the lecturer in the tour", icon=":material/tour:")
     if info.open:
         share_form()
