@@ -3,6 +3,7 @@ own learner token), sharing one class database in a fresh data folder."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from types import SimpleNamespace
 
@@ -167,3 +168,18 @@ def test_the_board_shows_only_shared_runs_and_ending_freezes(data_dir, monkeypat
     store = ClassStore.from_environment()
     assert "Run 1: course CNN" in store.answers_csv(code, key)
     assert store.sweep(now=time.time() + KEEP_SECONDS + 1) == 1
+
+
+def test_a_locked_database_is_a_message_and_nothing_is_lost(data_dir, monkeypatch):
+    monkeypatch.setattr("models.classroom.BUSY_SECONDS", 0.2)
+    _, code, _ = start_class()
+    student = open_page(PAGE)
+    student.text_input(key=CLASS_JOIN_CODE).set_value(code)
+    other = sqlite3.connect(data_dir / "class.sqlite3", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        assert "busy right now; nothing was changed" in texts(checked(student.button(key=CLASS_JOIN).click().run()))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "You are in class" in texts(checked(student.button(key=CLASS_JOIN).click().run()))
