@@ -46,7 +46,7 @@ test: $(VENV)/.dev
 	$(BIN)/python -m pytest
 
 lock: $(VENV)/.dev  # after editing requirements.in or requirements-dev.in (README, "Bumping a version")
-	$(BIN)/python scripts/lock.py compile
+	$(BIN)/python scripts/lock.py compile $(LOCK_ARGS)  # e.g. LOCK_ARGS="--upgrade-package streamlit"
 
 benchmark: $(VENV)/.dev
 	$(SETUP) data browser

@@ -8,8 +8,8 @@ network: a fingerprint that no longer matches, a requirement of an .in file that
 specifier allows, a pin without a hash, or a runtime package pinned at another version in requirements-dev.txt
 is reported with what to run.
 
-    python scripts/lock.py compile   # make lock (needs the network, or uv's cache)
-    python scripts/lock.py check     # make test
+    python scripts/lock.py compile [uv options]   # make lock [LOCK_ARGS="--upgrade-package streamlit"] (network)
+    python scripts/lock.py check                  # make test
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ FINGERPRINT = "# sha256 of the requirement lines of "
 RELOCK = "run `make lock` (it needs the network), then the test suite"
 
 
-def compile_locks(root: Path = ROOT) -> None:
-    """Compile every .in file into its locked .txt with uv, keeping the pins already there where they still fit."""
+def compile_locks(options: list[str], root: Path = ROOT) -> None:
+    """Compile every .in file into its locked .txt with uv, keeping the pins already there where they still fit
+    (unless the uv options say otherwise, such as --upgrade-package NAME)."""
     for locked, source in LOCKS.items():
         command = [sys.executable, "-m", "uv", "pip", "compile", "--quiet", "--universal", "--generate-hashes"]
-        command += ["--python-version", PYTHON_VERSION, "--custom-compile-command", "make lock"]
+        command += ["--python-version", PYTHON_VERSION, "--custom-compile-command", "make lock", *options]
         subprocess.run([*command, source, "--output-file", locked], cwd=root, check=True)
         _record_fingerprints(root, locked, source)
 
@@ -144,8 +145,8 @@ def _mismatched_runtime(root: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["compile"]:
-        compile_locks()
+    if argv[:1] == ["compile"]:
+        compile_locks(argv[1:])
         return 0
     if argv == ["check"]:
         found = problems()
