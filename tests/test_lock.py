@@ -115,3 +115,18 @@ def test_a_lock_without_fingerprint_or_file_is_named(copy: Path):
     found = lock.problems(copy)
     assert found[0] == "requirements.txt is missing: run `make lock` (it needs the network), then the test suite."
     assert found[1].startswith("requirements-dev.txt was not compiled from requirements-dev.in by `make lock`")
+
+
+def test_make_test_checks_the_lock_first_and_make_lock_compiles(monkeypatch):
+    for name in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS"):  # under `make test` this would be a sub-make
+        monkeypatch.delenv(name, raising=False)
+
+    def commands(*target: str) -> list[str]:
+        run = subprocess.run(["make", "--no-print-directory", "-n", *target], cwd=ROOT, capture_output=True, text=True)
+        return [line.split("  #")[0].strip() for line in run.stdout.splitlines()]
+
+    test = commands("test")
+    assert test.index(".venv/bin/python scripts/lock.py check") + 1 == test.index(
+        ".venv/bin/python scripts/ensure_system.py data browser nginx"
+    )
+    assert commands("lock", "LOCK_ARGS=--upgrade")[-1] == ".venv/bin/python scripts/lock.py compile --upgrade"
