@@ -146,7 +146,14 @@ def _mismatched_runtime(root: Path) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["compile"]:
-        compile_locks(argv[1:])
+        try:
+            compile_locks(argv[1:])
+        except subprocess.CalledProcessError as error:  # uv has said why
+            print(
+                f"lock: uv stopped (exit {error.returncode}); the files it had not reached are unchanged",
+                file=sys.stderr,
+            )
+            return 1
         return 0
     if argv == ["check"]:
         found = problems()
