@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -107,15 +108,16 @@ def read_index(path: Path, weights: str, x_train: np.ndarray, y_train: np.ndarra
     NeighbourFileError saying why not (missing, damaged, or made from another model or other images)."""
     try:
         with np.load(path, allow_pickle=False) as saved:
-            if str(saved["weights"]) != weights:
-                raise NeighbourFileError("The stored neighbour index was made from other weights than this model's.")
+            made_from = str(saved["weights"])
             indices, labels = saved["indices"].astype(np.int64), saved["labels"].astype(np.int64)
             vectors = np.asarray(saved["unit_vectors"], dtype=np.float32)
             layer, seconds, images = str(saved["layer"]), float(saved["seconds"]), str(saved["images"])
     except FileNotFoundError:
         raise NeighbourFileError("This model has no stored neighbour index yet.") from None
-    except (OSError, KeyError, ValueError, EOFError) as error:  # zipfile.BadZipFile is an OSError
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise NeighbourFileError(f"The stored neighbour index is damaged ({type(error).__name__}).") from None
+    if made_from != weights:
+        raise NeighbourFileError("The stored neighbour index was made from other weights than this model's.")
     shapes_fit = indices.ndim == 1 and vectors.shape[:1] == indices.shape == labels.shape and vectors.ndim == 2
     if not shapes_fit or not np.all((indices >= 0) & (indices < len(x_train))):
         raise NeighbourFileError("The stored neighbour index is damaged (its arrays do not fit together).")
@@ -173,12 +175,18 @@ def main(argv: list[str] | None = None) -> int:
         from models.upload_check import limit_this_process
 
         limit_this_process()
-    from models.card import ModelFileError
+    from models.card import ModelFileError, check_model_archive
     from models.data import DataError, load_fashion_mnist
+
+    output = args.output or args.model.with_suffix(".neighbours.npz")
+    try:
+        check_model_archive(args.model)  # a damaged file is refused before TensorFlow loads
+    except (ModelFileError, OSError) as error:
+        print(str(error), file=sys.stderr)
+        return 1
     from models.inspection import InspectionError
     from models.zoo import load_model_file
 
-    output = args.output or args.model.with_suffix(".neighbours.npz")
     try:
         model = load_model_file(args.model)
         (x_train, y_train), _ = load_fashion_mnist()
