@@ -115,3 +115,24 @@ def test_a_model_stored_without_an_index_gets_one_from_a_child_process(tmp_path,
     with pytest.raises(NeighbourFileError, match=r"could not be embedded \(.*model.keras"):
         build_apart(folder / "model.keras", folder / "other.npz", tmp_path)
     assert not (folder / "other.npz").exists()
+
+
+def neighbours_of_a_damaged_run(folder: str) -> None:
+    """The Predict section's index for a run folder whose model file is damaged and which has no index."""
+    from components.sections.predict import stored_neighbour_index
+    from models.zoo import load_model_file
+
+    stored_neighbour_index(f"run:{folder}", load_model_file())
+
+
+def test_the_page_says_why_when_a_runs_index_cannot_be_built(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    (tmp_path / "model.keras").write_bytes(b"PK\x03\x04 truncated")
+    app = AppTest.from_function(neighbours_of_a_damaged_run, args=(str(tmp_path),), default_timeout=240).run()
+    assert not app.exception
+    (warning,) = app.warning
+    assert warning.value.startswith(
+        "The nearest training images cannot be shown for this model: The training images could not be embedded ("
+    )
+    assert "is not (or is truncated)" in warning.value and not (tmp_path / NEIGHBOURS_FILE).exists()
