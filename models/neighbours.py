@@ -1,10 +1,11 @@
 """Nearest training images in a model's embedding (its last hidden layer), by cosine similarity.
 
 `build_index` runs the model (TensorFlow, imported lazily) where models are already run: the training worker
-(models.worker), an upload's check (models.upload_check), `make model` for the shipped model, or, for a model
-stored before these files existed, `python -m models.neighbours MODEL --output FILE --limited`, a child process
-with the upload check's limits (`build_apart`). Each writes `neighbours.npz` beside the model; the web server only
-reads it (`read_index`, about 2 MB compressed, 6 MB in memory) and searches it with NumPy (`nearest`).
+(models.worker), `make model` for the shipped model, or, for an uploaded model or a run stored before these files
+existed, `python -m models.neighbours MODEL --output FILE --limited`, a child process with the upload check's limits
+(`build_apart`; the upload check itself has no room for it under its 4 GB address-space limit). Each writes
+`neighbours.npz` beside the model; the web server only reads it (`read_index`, about 2 MB compressed, 6 MB in
+memory) and searches it with NumPy (`nearest`).
 """
 
 from __future__ import annotations

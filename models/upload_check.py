@@ -8,8 +8,8 @@ test images and labels (`upload_test.npz`). The model is loaded in Keras's safe 
 one (None, 28, 28, 1) input, as this lab feeds 28x28 grayscale Fashion-MNIST, and one softmax output over 2 or
 more classes. What the pages need is written into FOLDER: `arrays.npz` (the first Conv2D layer's kernels, which
 Filters shows), `architecture.json` (the layer table, or the layer it cannot describe, and `model.summary()`)
-and, for a 10-class model, Inspect's `evaluation.npz` of the test set and Predict's `neighbours.npz`. The last
-stdout line is JSON: `{"record": ...}` (run.json's fields) or `{"error": message}`.
+and, for a 10-class model, Inspect's `evaluation.npz` of the test set. The last stdout line is JSON:
+`{"record": ...}` (run.json's fields) or `{"error": message}`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import numpy as np
 
 from models.data import CLASS_NAMES
 from models.job_protocol import ARRAYS_FILE, EVALUATION_FILE, MODEL_FILE, NICE_ENV, THREADS_ENV, limit_threads
-from models.neighbours import NEIGHBOURS_FILE, save_index
 from models.runs import ARCHITECTURE_FILE, UPLOADED_KERNELS
 from models.uploads import TEST_FILE, UploadError, class_names, limits
 
@@ -114,7 +113,7 @@ def check(folder: Path, shown: str) -> dict:
     """Load, test and measure the model in `folder`; the run's record (its files written beside it)."""
     from models import inspection as ins
     from models.card import MAX_UPLOAD_UNPACKED, ModelFileError
-    from models.data import load_fashion_mnist, scale_images
+    from models.data import scale_images
     from models.images import fingerprint
     from models.zoo import load_model_file
 
@@ -135,8 +134,6 @@ def check(folder: Path, shown: str) -> dict:
             result = ins.evaluate(model, x_test, y_test)
             ins.write_evaluation(folder / EVALUATION_FILE, result, ins.weights_key(model), fingerprint(x_test))
             predictions = result.predictions
-            (x_train, y_train), _ = load_fashion_mnist()  # Predict's nearest training images, stored with the run
-            save_index(model, x_train, y_train, folder / NEIGHBOURS_FILE)
         except ins.InspectionError as error:
             print(f"no evaluation saved: {error}", file=sys.stderr)
             predictions = ins.forward(model, pixels).argmax(axis=1)

@@ -211,7 +211,7 @@ def registry(executor, tmp_path):
 def test_a_job_trains_on_a_worker_with_live_progress_and_its_run_is_saved(cluster, executor, registry, fashion):
     assert executor.name == f"the Dask cluster at {cluster.address}"
     assert executor.max_jobs == registry.max_jobs == 1  # the cluster's worker threads
-    job = TrainingJob(short_spec(), "dask run", learner=LEARNER)
+    job = TrainingJob(short_spec(), "dask run", learner=LEARNER, keepalive=lambda: True)  # watched, as on the page
     registry.submit(job)
     seen = []
     while not job.done:

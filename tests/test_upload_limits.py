@@ -274,7 +274,7 @@ def test_a_good_file_is_tested_in_a_child_and_the_capped_web_side_never_loads_te
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[0] == "0.9111", done.stdout
     assert done.stdout.strip().endswith(
-        "['architecture.json', 'arrays.npz', 'evaluation.npz', 'model.keras', 'neighbours.npz', 'run.json'] False"
+        "['architecture.json', 'arrays.npz', 'evaluation.npz', 'model.keras', 'run.json'] False"
     )
 
 
