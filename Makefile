@@ -59,6 +59,7 @@ model: $(VENV)/.runtime
 	$(BIN)/python -m models.shift_test  # both models on shifted test images: models/shift_test.json
 	$(BIN)/python -m models.robustness  # both models on noisy, shifted, rotated, occluded images: models/robustness.json
 	$(BIN)/python -m models.inspection --evaluation --tsne  # Inspect's evaluation and t-SNE: fashion_cnn.evaluation.npz, .tsne.npz
+	$(BIN)/python -m models.neighbours  # Predict's nearest training images: models/fashion_cnn.neighbours.npz
 	$(BIN)/python -m models.feature_vis  # what each filter wants to see (about 70 s): models/fashion_cnn.features.npz
 
 clean:
