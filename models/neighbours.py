@@ -1,9 +1,9 @@
 """Nearest training images in a model's embedding (its last hidden layer), by cosine similarity.
 
-`build_index` runs the model (TensorFlow, imported lazily) where models are already run: the training worker
-(models.worker), `make model` for the shipped model, or, for an uploaded model or a run stored before these files
-existed, `python -m models.neighbours MODEL --output FILE --limited`, a child process with the upload check's limits
-(`build_apart`; the upload check itself has no room for it under its 4 GB address-space limit). Each writes
+`build_index` runs the model (TensorFlow, imported lazily) outside the web server: `make model` for the shipped
+model; for a learner's run or upload, on its first Predict visit, `python -m models.neighbours MODEL --output FILE
+--limited`, a child process with the upload check's limits (`build_apart`). Not in the training worker: the 12,000
+images would lengthen every class run, and most runs never visit Predict. Each writes
 `neighbours.npz` beside the model; the web server only reads it (`read_index`, about 2 MB compressed, 6 MB in
 memory) and searches it with NumPy (`nearest`).
 """

@@ -183,8 +183,6 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
         }
     np.savez_compressed(folder / ARRAYS_FILE, **arrays)
     save_evaluation(model, x_test, y_test, folder)
-    if not spec.dataset:  # Predict shows the nearest Fashion-MNIST training images for Fashion-MNIST runs only
-        save_neighbours(model, folder)
     epochs_done = reporter.epochs_done
     label = payload.get("label")  # "Run 3": the saved name says the epochs actually trained
     record = {
@@ -224,20 +222,6 @@ def save_evaluation(model, x_test: np.ndarray, y_test: np.ndarray, folder: Path)
         print(f"no evaluation saved: {error}", file=sys.stderr)
         return
     ins.write_evaluation(folder / EVALUATION_FILE, result, ins.weights_key(model), fingerprint(x_test))
-
-
-def save_neighbours(model, folder: Path) -> None:
-    """Predict's nearest-neighbour index of the run (models.neighbours), made here once so the web server only
-    reads it."""
-    from models.data import load_fashion_mnist
-    from models.inspection import InspectionError
-    from models.neighbours import NEIGHBOURS_FILE, save_index
-
-    (x_train, y_train), _ = load_fashion_mnist()
-    try:
-        save_index(model, x_train, y_train, folder / NEIGHBOURS_FILE)
-    except InspectionError as error:  # no hidden layer to embed: Predict says so itself
-        print(f"no neighbour index saved: {error}", file=sys.stderr)
 
 
 def main(argv: list[str]) -> int:

@@ -233,7 +233,7 @@ def test_a_job_trains_on_a_worker_with_live_progress_and_its_run_is_saved(cluste
     assert run.config["train_images"] == 768 and run.config["validation_images"] == 256
     assert run.folder.parent == registry.store.learner_folder(LEARNER)
     assert sorted(p.name for p in run.folder.iterdir()) == [
-        *("arrays.npz", "evaluation.npz", "model.keras", "neighbours.npz", "run.json")
+        *("arrays.npz", "evaluation.npz", "model.keras", "run.json")
     ]
     assert run.timeline.kernels.shape == (3, 3, 3, 8) and len(run.batch_curve) == 24
     # the model file came across intact: it gives the test accuracy the worker measured

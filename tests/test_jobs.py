@@ -471,19 +471,6 @@ def test_the_worker_saves_inspects_evaluation_of_the_run(fashion, finished):
     assert saved.accuracy == pytest.approx(run.test_accuracy, abs=2e-4)
 
 
-def test_the_worker_saves_predicts_neighbour_index_of_the_run(fashion, finished):
-    """The worker embeds Predict's 12,000 training images too, so the web server only reads them."""
-    from models.inspection import weights_key
-    from models.neighbours import NEIGHBOURS_FILE, build_index, read_index
-
-    run = finished[1].run
-    (x_train, y_train), _ = fashion
-    saved = read_index(run.folder / NEIGHBOURS_FILE, weights_key(run.model), x_train, y_train)
-    fresh = build_index(run.model, x_train, y_train)
-    assert np.array_equal(saved.indices, fresh.indices) and saved.layer == fresh.layer
-    np.testing.assert_allclose(saved.unit_vectors, fresh.unit_vectors, atol=1e-5)
-
-
 class StoppedWhileStarting:
     """An executor whose worker was stopped before its first batch: it leaves what models.worker leaves then."""
 

@@ -81,7 +81,7 @@ def neighbour_files(model_key: str) -> tuple[Path, Path]:
 
 @st.cache_resource(show_spinner=False, max_entries=16)  # about 6 MB each, read in tens of ms
 def neighbour_index(model_key: str, _model) -> NeighbourIndex:
-    """The model's nearest-neighbour index, read from the file its worker, `make model` or `build_apart` stored;
+    """The model's nearest-neighbour index, read from the file `make model` or `build_apart` stored;
     NeighbourFileError (not cached) when there is none that fits this model."""
     from models.inspection import weights_key  # TensorFlow, as the page's model already is
 
@@ -90,9 +90,8 @@ def neighbour_index(model_key: str, _model) -> NeighbourIndex:
 
 
 def stored_neighbour_index(model_key: str, model) -> NeighbourIndex | None:
-    """The index of `model_key`; an upload's, or a run's stored before these files existed (or damaged), is built first
-    in a child process
-    with limits, while the page says so. None, after a message, when it cannot be."""
+    """The index of `model_key`; a learner's run or upload without one (or with a damaged one) has it built first in
+    a child process with limits, while the page says so. None, after a message, when it cannot be."""
     try:
         return neighbour_index(model_key, model)
     except NeighbourFileError as missing:
