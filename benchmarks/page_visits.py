@@ -124,7 +124,7 @@ def serve_timed(log: Path, streamlit_args: list[str]) -> None:
     leaves out the client (parsing, the ws_client's bookkeeping) and the sockets; it includes the script thread,
     Streamlit's post-run work and the event loop's serialisation of every message before script_finished."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-    from streamlit.runtime import app_session
+    from streamlit.runtime import app_session  # internal API, written against Streamlit 1.67.0
     from streamlit.web import cli
     from streamlit.web.server.starlette import starlette_websocket
 

@@ -39,7 +39,7 @@ APP_DIRS = ("pages/", "components/", "models/", "app.py")
 def serve(out: Path, streamlit_args: list[str]) -> None:
     """Run `streamlit <args>` with every script run profiled; index.jsonl lists the profiles."""
     from pyinstrument import Profiler
-    from streamlit.runtime.scriptrunner import script_runner
+    from streamlit.runtime.scriptrunner import script_runner  # internal API, written against Streamlit 1.67.0
     from streamlit.web import cli
 
     out.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
+from streamlit.delta_generator import DeltaGenerator  # internal API, written against Streamlit 1.67.0
 
 from components.session_keys import PRESENTATION, PRESENTATION_TOGGLE
 

@@ -8,6 +8,7 @@ TensorFlow's kernel cache and runs a full garbage collection: 185-460 ms after e
 for every learner, once any learner has opened a page with a model (benchmarks/RESULTS.md). Streamlit has
 no setting for it, so the function is replaced by one that does the rest of its work (closing matplotlib
 figures) and skips Keras. tests/test_server_hooks.py checks that Streamlit still calls the hook by this name.
+Written against Streamlit 1.67.0 (tests/test_streamlit_internals.py says what to look at after a bump).
 """
 
 from __future__ import annotations

@@ -211,7 +211,7 @@ def registry(executor, tmp_path):
 def test_a_job_trains_on_a_worker_with_live_progress_and_its_run_is_saved(cluster, executor, registry, fashion):
     assert executor.name == f"the Dask cluster at {cluster.address}"
     assert executor.max_jobs == registry.max_jobs == 1  # the cluster's worker threads
-    job = TrainingJob(short_spec(), "dask run", learner=LEARNER)
+    job = TrainingJob(short_spec(), "dask run", learner=LEARNER, keepalive=lambda: True)  # watched, as on the page
     registry.submit(job)
     seen = []
     while not job.done:
@@ -232,7 +232,9 @@ def test_a_job_trains_on_a_worker_with_live_progress_and_its_run_is_saved(cluste
     assert set(run.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert run.config["train_images"] == 768 and run.config["validation_images"] == 256
     assert run.folder.parent == registry.store.learner_folder(LEARNER)
-    assert sorted(p.name for p in run.folder.iterdir()) == ["arrays.npz", "evaluation.npz", "model.keras", "run.json"]
+    assert sorted(p.name for p in run.folder.iterdir()) == [
+        *("arrays.npz", "evaluation.npz", "model.keras", "run.json")
+    ]
     assert run.timeline.kernels.shape == (3, 3, 3, 8) and len(run.batch_curve) == 24
     # the model file came across intact: it gives the test accuracy the worker measured
     (x_test, y_test) = fashion[1]
