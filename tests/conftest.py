@@ -25,7 +25,7 @@ def fashion():
 @pytest.fixture(scope="session")
 def app_url():
     """Base URL of the app served by `streamlit run` for browser tests."""
-    from tests.browser import SCREENSHOTS, require_browser, served_app
+    from tests.support.browser import SCREENSHOTS, require_browser, served_app
 
     require_browser()
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -35,7 +35,7 @@ def app_url():
 
 @pytest.fixture(scope="session")
 def browser():
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 
     require_browser()
     from playwright.sync_api import sync_playwright
