@@ -1,4 +1,4 @@
-"""Shared fixtures: the real Fashion-MNIST files, loaded once."""
+"""Shared fixtures (the real Fashion-MNIST files, loaded once; a served app and Chromium) and each test's kind."""
 
 import os
 import sys
@@ -14,6 +14,19 @@ sys.path.insert(0, str(ROOT))
 import pytest  # noqa: E402
 
 from models.data import load_fashion_mnist  # noqa: E402
+
+TESTS = Path(__file__).resolve().parent
+BROWSER_FIXTURES = {"browser", "app_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's kind (unit, app, browser, stack, registered in pytest.ini); a test in
+    another folder that drives Chromium through the browser fixtures is a browser test too."""
+    for item in items:
+        kind = item.path.relative_to(TESTS).parts[0]
+        item.add_marker(kind)
+        if kind != "browser" and BROWSER_FIXTURES & set(item.fixturenames):
+            item.add_marker("browser")
 
 
 @pytest.fixture(scope="session")
