@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -17,8 +18,6 @@ from tests.support.apptest import figures, open_page
 
 PAGE = "pages/filters.py"
 SOBEL = KERNELS["Sobel: vertical edges"].weights
-
-keras = pytest.importorskip("keras")
 
 
 def filters_page(**query: str):

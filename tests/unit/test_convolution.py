@@ -7,8 +7,10 @@ import itertools
 import re
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from models.convolution import (
     KernelError,
@@ -69,12 +71,7 @@ def images() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def keras():
-    return pytest.importorskip("keras")
-
-
-@pytest.fixture(scope="module")
-def conv_layers(keras):
+def conv_layers():
     """One 1-in/1-out Conv2D layer per (kernel size, stride, padding), asymmetric weights, no bias."""
     layers = {}
     for size, stride, padding in itertools.product(KERNEL_SIZES, STRIDES, PADDINGS):
@@ -111,7 +108,6 @@ def test_convolve2d_matches_keras_conv2d(images, conv_layers, size, stride, padd
 
 @pytest.mark.parametrize("sample", list(DRAWN_SAMPLES))
 def test_conv2d_summed_is_one_keras_conv2d_filter_on_a_real_rgb_image(sample):
-    import keras
 
     image = load_sample(sample, grayscale=False)
     assert image.ndim == 3 and image.shape[2] == 3
@@ -133,7 +129,6 @@ def test_conv2d_summed_is_one_keras_conv2d_filter_on_a_real_rgb_image(sample):
 
 
 def test_convolve2d_matches_depthwise_conv2d_on_rgb(images):
-    tf = pytest.importorskip("tensorflow")
     image = images["rgb 55x83x3"]
     kernel = KERNELS["Sobel: vertical edges"].weights
     depthwise_filter = np.repeat(kernel[:, :, None, None], 3, axis=2)
@@ -145,7 +140,7 @@ def test_convolve2d_matches_depthwise_conv2d_on_rgb(images):
         np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=2e-5)
 
 
-def test_convolve2d_with_rectangular_stride_matches_keras(images, keras):
+def test_convolve2d_with_rectangular_stride_matches_keras(images):
     image = images["gray 28x13"]
     kernel = KERNELS["Course: Laplacian"].weights
     for padding in PADDINGS:
@@ -158,7 +153,7 @@ def test_convolve2d_with_rectangular_stride_matches_keras(images, keras):
 
 
 @pytest.mark.parametrize("size", KERNEL_SIZES)
-def test_output_shape_matches_keras_when_kernel_exceeds_image_with_same_padding(keras, size):
+def test_output_shape_matches_keras_when_kernel_exceeds_image_with_same_padding(size):
     for height, width, stride in [(1, 1, 1), (2, 3, 2), (4, 2, 3), (5, 6, 3)]:
         layer = keras.layers.Conv2D(1, size, strides=stride, padding="same")
         assert output_shape(height, width, size, stride, "same") == tuple(
@@ -344,7 +339,6 @@ def test_normalise_kernel():
 
 
 def test_glorot_limit_is_the_one_keras_initialises_conv_kernels_with():
-    import keras
 
     for shape in [FIRST_LAYER_SHAPE, (3, 3, 32, 64), (5, 5, 3, 8)]:
         limit = glorot_uniform_limit(shape)

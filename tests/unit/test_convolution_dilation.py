@@ -7,8 +7,10 @@ from __future__ import annotations
 import itertools
 import re
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from models.convolution import (
     conv2d_summed,
@@ -20,8 +22,6 @@ from models.convolution import (
 )
 from models.geometry import axis_plan, effective_window
 from models.samples import load_sample
-
-keras = pytest.importorskip("keras")
 
 DILATIONS = (2, 3, 4)
 KERNEL_SIZES = (2, 3, 5)
@@ -120,7 +120,6 @@ def test_output_size_rule_is_keras_over_a_grid_of_sizes():
 
 def test_same_padding_pads_as_tensorflow_does():
     """The zeros 'same' adds before each axis, read off where Keras's output meets a one-pixel impulse."""
-    tf = pytest.importorskip("tensorflow")
     for size, dilation in [(3, 2), (3, 3), (2, 3), (5, 2)]:
         impulse = np.zeros((1, 21, 21, 1), np.float32)
         impulse[0, 10, 10, 0] = 1.0
