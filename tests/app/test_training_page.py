@@ -28,6 +28,8 @@ from components.session_keys import (
     TRAINING_OPTIMIZER,
     TRAINING_SEED,
     TRAINING_TRAIN,
+    training_cancel,
+    training_stop,
 )
 from components.training_jobs import job_registry, run_store
 from models.config import COURSE_CNN
@@ -77,6 +79,22 @@ def finish_jobs(app: AppTest) -> list[TrainingRun]:
     app.run()
     assert not app.exception, [e.message for e in app.exception]
     return run_store().runs(app.session_state[LEARNER])[0]
+
+
+def job_button(app: AppTest, job):
+    """The job's Stop button, or its Cancel button while it waits in the queue (for a moment after Train, longer
+    on a busy machine)."""
+    return next(b for b in app.button if b.key in (training_stop(job.id), training_cancel(job.id)))
+
+
+def out_of_the_queue(app: AppTest, job) -> AppTest:
+    """The page rerun once the job has left the queue, so its row shows Stop."""
+    deadline = time.monotonic() + 120
+    while job.progress().status == "queued":
+        assert time.monotonic() < deadline, f"{job.name} stayed queued"
+        job.heartbeat()  # as the page's live fragment does
+        job.wait(0.05)
+    return app.run()
 
 
 def progress_texts(app: AppTest) -> list[str]:
@@ -138,14 +156,15 @@ def test_clicking_train_twice_queues_one_job_and_its_state_shows_under_the_butto
     assert other_tab.error[0].value.startswith(f"Not started: {job.name} is already ")
     app.selectbox(key=TRAINING_MODEL).set_value("Course CNN").run()  # another run: Train is on again
     assert not app.button(key=TRAINING_TRAIN).disabled
-    next(b for b in app.button if b.key == f"stop-{job.id}").click().run()
+    job_button(app, job).click().run()
     assert job.wait(120)
 
 
 def test_stop_before_the_first_batch_keeps_nothing_and_says_so():
     app = click(open_page(training_model="Dense baseline (no conv layers)", training_epochs=30), "Train")
     (job,) = jobs(app)
-    next(b for b in app.button if b.key == f"stop-{job.id}").click().run()  # the worker is still starting
+    out_of_the_queue(app, job)
+    next(b for b in app.button if b.key == training_stop(job.id)).click().run()  # the worker is still starting
     assert finish_jobs(app) == []
     warnings = [w.value for w in app.warning]
     assert any(w.endswith("Stopped before it trained: nothing kept.") for w in warnings), warnings
@@ -160,7 +179,7 @@ def test_stop_button_ends_the_run_and_keeps_it():
         job.heartbeat()
         time.sleep(0.05)
     app.run()
-    stop = next(b for b in app.button if b.key == f"stop-{job.id}")
+    stop = next(b for b in app.button if b.key == training_stop(job.id))
     stop.click().run()
     assert job.stop_event.is_set()
     (run,) = finish_jobs(app)
@@ -377,7 +396,7 @@ def test_a_refresh_reattaches_to_the_training_job_and_then_shows_its_run():
     (job,) = jobs(app)
     refreshed = reopened(app)
     assert any(job.name in text for text in progress_texts(refreshed))
-    assert any(b.key == f"stop-{job.id}" for b in refreshed.button)  # the same job, still training
+    assert job_button(refreshed, job)  # the same job, still queued or training
     stranger = apptest.open_page(PAGE)
     assert not progress_texts(stranger) and not stranger.dataframe
     (run,) = finish_jobs(refreshed)
