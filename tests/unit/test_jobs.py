@@ -14,13 +14,16 @@ import keras
 import numpy as np
 import pytest
 
+from models import uploads
 from models.config import COURSE_CNN, ConfigError
 from models.executors import LocalProcessExecutor, executor_from_environment
+from models.job_protocol import job_threads
 from models.jobs import JobRegistry, TrainingJob
 from models.kernels import KERNELS
 from models.progress import Smoother
 from models.recipes import PRESETS, RunSpec, TrainConfig, hand_picked_kernels
 from models.runs import RunStore, comparison_rows
+from models.uploads import limits
 from tests.conftest import ROOT
 
 TINY_CNN = replace(COURSE_CNN, filters=8)
@@ -250,6 +253,19 @@ def test_cap_and_threads_come_from_the_environment(monkeypatch):
         for bad in ("0", "two", "-1"):
             with pytest.raises(ValueError, match=f"{name} must be a whole number"):
                 executor_from_environment({name: bad})
+
+
+def test_every_reader_of_a_numeric_setting_gives_the_same_message_for_a_bad_value():
+    """The worker, the upload check and a Dask worker read the thread count with job_threads; the upload limits
+    with the same parser as the executor's settings."""
+    assert job_threads({}) == 1 and job_threads({"CNN_LAB_JOB_THREADS": " 3 "}) == 3
+    assert limits({}) == (uploads.MEMORY_MB, uploads.CPU_SECONDS, uploads.WALL_SECONDS)
+    assert limits({uploads.MEMORY_MB_ENV: "512"})[0] == 512
+    for bad in ("0", "two", "-1", "1.5"):
+        with pytest.raises(ValueError, match=f"CNN_LAB_JOB_THREADS must be a whole number of at least 1, got '{bad}'"):
+            job_threads({"CNN_LAB_JOB_THREADS": bad})
+        with pytest.raises(ValueError, match=f"{uploads.WALL_SECONDS_ENV} must be a whole number of at least 1"):
+            limits({uploads.WALL_SECONDS_ENV: bad})
 
 
 def test_an_unwatched_job_stops_itself_and_keeps_its_run(tmp_path):
