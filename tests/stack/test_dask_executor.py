@@ -45,6 +45,12 @@ def long_spec() -> RunSpec:
     return RunSpec(TINY_CNN, recipe=TrainConfig(epochs=50, batch_size=32), train_images=1024, validation_split=0.25)
 
 
+def watched_by_the_test() -> bool:
+    """A job's keepalive: the test watches it as a learner's open page does, so a worker slow to start on a loaded
+    machine (over 30 s) does not orphan it."""
+    return True
+
+
 def wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -211,7 +217,7 @@ def registry(executor, tmp_path):
 def test_a_job_trains_on_a_worker_with_live_progress_and_its_run_is_saved(cluster, executor, registry, fashion):
     assert executor.name == f"the Dask cluster at {cluster.address}"
     assert executor.max_jobs == registry.max_jobs == 1  # the cluster's worker threads
-    job = TrainingJob(short_spec(), "dask run", learner=LEARNER)
+    job = TrainingJob(short_spec(), "dask run", learner=LEARNER, keepalive=watched_by_the_test)
     registry.submit(job)
     seen, deadline = [], time.monotonic() + 120
     while not job.wait(0.01):
@@ -242,7 +248,7 @@ def test_a_job_trains_on_a_worker_with_live_progress_and_its_run_is_saved(cluste
 
 
 def test_stop_reaches_the_worker_within_a_second_and_keeps_the_run(cluster, registry):
-    job = TrainingJob(long_spec(), "stopped run", learner=LEARNER)
+    job = TrainingJob(long_spec(), "stopped run", learner=LEARNER, keepalive=watched_by_the_test)
     registry.submit(job)
     wait_for(lambda: job.progress().batch >= 3 or job.done, 120, "three batches")
     assert job.progress().status == "running", job.progress().message
@@ -269,8 +275,8 @@ def test_stop_reaches_the_worker_within_a_second_and_keeps_the_run(cluster, regi
 
 
 def test_a_worker_killed_mid_job_fails_the_run_and_frees_the_slot(cluster, registry):
-    doomed = TrainingJob(long_spec(), "doomed run", learner=LEARNER)
-    queued = TrainingJob(short_spec(), "next run", learner=LEARNER, keepalive=lambda: True)  # watched while it waits
+    doomed = TrainingJob(long_spec(), "doomed run", learner=LEARNER, keepalive=watched_by_the_test)
+    queued = TrainingJob(short_spec(), "next run", learner=LEARNER, keepalive=watched_by_the_test)
     registry.submit(doomed)
     registry.submit(queued)
     wait_for(lambda: doomed.progress().batch >= 2 or doomed.done, 120, "the first job to train")
@@ -384,7 +390,10 @@ def test_over_tls_with_no_allowed_failures_deaths_and_a_lost_scheduler_fail_the_
         assert secured.address.startswith("tls://")
         executor = DaskExecutor.from_environment(secured.address, tls)
         registry = JobRegistry(executor, RunStore(tmp_path / "data"))
-        first, second = (TrainingJob(long_spec(), name, learner=LEARNER) for name in ("killed run", "orphaned run"))
+        first, second = (
+            TrainingJob(long_spec(), name, learner=LEARNER, keepalive=watched_by_the_test)
+            for name in ("killed run", "orphaned run")
+        )
         registry.submit(first)
         registry.submit(second)
         wait_for(lambda: first.progress().batch >= 2 or first.done, 120, "training over TLS")

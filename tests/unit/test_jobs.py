@@ -42,7 +42,7 @@ def make_registry(tmp_path, max_jobs=1) -> JobRegistry:
 
 
 def run_job(registry, name="test run", **changes) -> TrainingJob:
-    job = TrainingJob(spec(**changes), name, learner="learner-a")
+    job = TrainingJob(spec(**changes), name, learner="learner-a", keepalive=lambda: True)  # watched, as a page does
     registry.submit(job)
     assert job.wait(90), "the job did not end within 90 s"
     return job
@@ -146,7 +146,10 @@ def test_downloads_round_trip(fashion, finished, tmp_path):
 def test_the_worker_is_niced_and_thread_limited(tmp_path):
     registry = make_registry(tmp_path)
     job = TrainingJob(
-        spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096), "long", learner="learner-a"
+        spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096),
+        "long",
+        learner="learner-a",
+        keepalive=lambda: True,
     )
     registry.submit(job)
     wait_for(lambda: job.progress().status == "running" and worker_pids(tmp_path))
@@ -167,6 +170,7 @@ def test_stop_ends_training_within_a_second_and_keeps_the_weights(tmp_path):
         spec(architecture=TINY_CNN, recipe=TrainConfig(epochs=50, batch_size=32), train_images=2048),
         "long",
         learner="learner-a",
+        keepalive=lambda: True,
     )
     registry.submit(job)
     wait_for(lambda: job.progress().batch >= 3)
@@ -310,7 +314,7 @@ def test_heartbeats_and_a_live_session_keep_a_job_alive(tmp_path):
 
 def test_an_abandoned_queued_job_leaves_the_queue(tmp_path):
     registry = make_registry(tmp_path, max_jobs=1)
-    busy = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=64)), "busy", learner="x")
+    busy = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=64)), "busy", learner="x", keepalive=lambda: True)
     waiting = TrainingJob(spec(), "waiting", learner="x", orphan_after=0.2)
     registry.submit(busy)
     registry.submit(waiting)
@@ -333,7 +337,12 @@ def test_a_failing_job_reports_a_message_and_frees_its_slot(tmp_path):
 
 def test_a_killed_worker_marks_its_run_failed_and_the_queue_goes_on(tmp_path):
     registry = make_registry(tmp_path)
-    doomed = TrainingJob(spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096), "doomed", learner="x")
+    doomed = TrainingJob(
+        spec(recipe=TrainConfig(epochs=100, batch_size=32), train_images=4096),
+        "doomed",
+        learner="x",
+        keepalive=lambda: True,
+    )
     next_job = TrainingJob(spec(), "next", learner="x", keepalive=lambda: True)  # watched while it waits
     registry.submit(doomed)
     registry.submit(next_job)
@@ -449,7 +458,7 @@ def test_a_run_stopped_mid_epoch_reports_the_epochs_it_trained_everywhere(tmp_pa
 
     registry = make_registry(tmp_path)
     long = spec(architecture=TINY_CNN, recipe=TrainConfig(epochs=20, batch_size=32), train_images=16_384)
-    job = TrainingJob(long, f"Run 4: {long.title()}", label="Run 4", learner="learner-a")
+    job = TrainingJob(long, f"Run 4: {long.title()}", label="Run 4", learner="learner-a", keepalive=lambda: True)
     assert job.name == "Run 4: CNN with 8 filters, 20 epochs"
     registry.submit(job)
     wait_for(lambda: job.done or job.progress().epoch >= 1 and job.progress().batch >= 5, timeout=120)

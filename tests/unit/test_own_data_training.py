@@ -34,7 +34,7 @@ def trained(tmp_path_factory):
         dataset=str(path),
     )
     registry = JobRegistry(LocalProcessExecutor(max_jobs=1, threads=1), store)
-    job = TrainingJob(spec, "own", learner="learner-a")
+    job = TrainingJob(spec, "own", learner="learner-a", keepalive=lambda: True)  # watched, as a page does
     registry.submit(job)
     assert job.wait(120), "the job did not end within 120 s"
     assert job.run is not None, job.progress().message
