@@ -85,9 +85,9 @@ def model_file(edit_name: str) -> bytes:
 
 
 def huge_png(side: int = 30_000) -> bytes:
-    from tests.unit.test_images import png_header_only
+    from tests.support.image_files import header_only_png
 
-    return png_header_only(side, side)
+    return header_only_png(side, side)
 
 
 def alerts(session: Session) -> list[str]:

@@ -35,7 +35,7 @@ from models.images import load_image
 from models.preprocess import preprocess
 from tests.app.test_training_page import click, finish_jobs, open_page
 from tests.support.apptest import checked, figures
-from tests.unit.test_own_data import encoded, header_only_png, real_items
+from tests.support.image_files import encoded, header_only_png, real_items
 
 MEDIA: dict[str, bytes] = {}  # every file st.image sent, by its id
 

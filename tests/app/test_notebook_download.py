@@ -158,7 +158,7 @@ def own_data_run(token: str, dataset_path: str, payload_dataset: dict | None = N
 
 def test_an_own_data_runs_download_tab_gives_its_dataset_zip_beside_the_notebook_that_reads_it(downloads):
     from models import own_data as od
-    from tests.unit.test_own_data import real_members, zip_of
+    from tests.support.image_files import real_members, zip_of
 
     token = "notebook-own-" + "y" * 24
     dataset = od.read_zip(zip_of(real_members()), "three classes")
@@ -196,7 +196,7 @@ def test_an_own_data_runs_download_tab_gives_its_dataset_zip_beside_the_notebook
 
 def test_an_own_data_run_whose_dataset_is_gone_says_what_its_notebook_needs(downloads, tmp_path):
     from models import own_data as od
-    from tests.unit.test_own_data import real_members, zip_of
+    from tests.support.image_files import real_members, zip_of
 
     token = "notebook-gone-" + "z" * 24
     shipped = {"npz": base64.b64encode(od.save_npz(od.read_zip(zip_of(real_members())))).decode()}

@@ -7,7 +7,7 @@ from components.session_keys import INSPECT_MODEL, LEARNER, PREDICT_MODEL, TRAIN
 from models import own_data as od
 from tests.app.test_training_page import click, finish_jobs, open_page
 from tests.support import apptest
-from tests.unit.test_own_data import real_members, zip_of
+from tests.support.image_files import real_members, zip_of
 
 OWN = "Your own images"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.browser.test_browser_predict import TROUSERS, draw
 from tests.support.browser import screenshot, wait_until_idle
-from tests.unit.test_own_data import encoded, real_items
+from tests.support.image_files import encoded, real_items
 
 
 def files(name: str, count: int, tmp_path) -> list[str]:

@@ -13,7 +13,7 @@ from models.executors import LocalProcessExecutor
 from models.jobs import JobRegistry, TrainingJob
 from models.recipes import RunSpec, TrainConfig
 from models.runs import TrainingRun
-from tests.unit.test_own_data import real_members, zip_of
+from tests.support.image_files import real_members, zip_of
 
 LEARNER = "own-inspect-learner"
 SEED = 3  # not the default 0: the test split must follow the run's own seed

@@ -13,7 +13,7 @@ from models import own_data as od
 from models.images import ImageError, load_image
 from models.preprocess import PreprocessError, preprocess
 from tests.app.test_bad_input import MUTATIONS, OUTCOMES, SETTINGS, mutate
-from tests.unit.test_own_data import encoded, real_items, zip_of
+from tests.support.image_files import encoded, real_items, zip_of
 
 ITEMS = {
     name: [preprocess(load_image(encoded(item, "png"))).pixels for item in real_items(name, 12)]

@@ -333,7 +333,7 @@ def own_run(tmp_path_factory):
     """3 classes x 20 real Fashion-MNIST images zipped as a learner would (tests.unit.test_own_data), stored as the page
     stores them, trained 1 epoch by the worker's own job; the zip the lab gives back (to_zip) saved as OWN_ZIP."""
     from models.worker import run_job
-    from tests.unit.test_own_data import real_members, zip_of
+    from tests.support.image_files import real_members, zip_of
 
     root = tmp_path_factory.mktemp("own-data")
     dataset = od.read_zip(zip_of(real_members()), "three classes")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import gzip
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ from models.images import (
     to_npy_bytes,
     to_png_bytes,
 )
+from tests.support.image_files import header_only_png
 
 FASHION_TEST_IMAGES = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 RED, BLUE = (255, 0, 0), (0, 0, 255)
@@ -44,18 +43,6 @@ def fashion_mosaic() -> np.ndarray:
         raw = stream.read(16 + 100 * 28 * 28)
     images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(10, 10, 28, 28)
     return images.transpose(0, 2, 1, 3).reshape(280, 280)
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height but whose pixel data is a stub (never decoded)."""
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit grayscale
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    )
 
 
 def test_rgb_png_round_trips_exactly_to_float():
@@ -200,7 +187,7 @@ def test_large_jpeg_uses_draft_decoding_and_keeps_colour_and_orientation():
         (b"", "empty"),
         (b"hello", "not an image format"),
         (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n", "not an image format"),
-        (png_header_only(0, 10), "not an image format|no pixels"),
+        (header_only_png(0, 10), "not an image format|no pixels"),
     ],
 )
 def test_bad_files_raise_clear_errors(data, message):
@@ -224,11 +211,11 @@ def test_truncated_files_are_rejected_not_filled_with_grey(image_format):
 
 def test_decompression_bombs_are_rejected_before_decoding():
     with pytest.raises(ImageError, match="far too large"):
-        load_image(png_header_only(50_000, 50_000))  # Pillow's own hard limit
+        load_image(header_only_png(50_000, 50_000))  # Pillow's own hard limit
     with pytest.raises(
         ImageError, match=r"8000x8000 \(height x width\) = 64,000,000 pixels, more than the limit of 40,000,000"
     ):
-        load_image(png_header_only(8000, 8000))  # the stub pixel data would fail if it were decoded
+        load_image(header_only_png(8000, 8000))  # the stub pixel data would fail if it were decoded
     small = encode(Image.fromarray(fashion_mosaic()), "PNG")
     with pytest.raises(ImageError, match="more than the limit of 10,000"):
         load_image(small, max_pixels=10_000)
@@ -236,9 +223,9 @@ def test_decompression_bombs_are_rejected_before_decoding():
 
 
 def test_declared_size_reads_the_header_only():
-    assert declared_size(png_header_only(6000, 5000)) == (6000, 5000)  # the stub data would fail to decode
+    assert declared_size(header_only_png(6000, 5000)) == (6000, 5000)  # the stub data would fail to decode
     with pytest.raises(ImageError, match="far too large"):
-        declared_size(png_header_only(50_000, 50_000))
+        declared_size(header_only_png(50_000, 50_000))
     for bad in (b"", b"not an image", b"\x89PNG\r\n\x1a\n"):
         with pytest.raises(ImageError):
             declared_size(bad)
@@ -247,12 +234,12 @@ def test_declared_size_reads_the_header_only():
 def test_pixel_budget_refuses_one_image_and_stops_an_upload_by_declared_pixels():
     budget = PixelBudget(per_image=1_000_000, per_upload=2_500_000)
     with pytest.raises(ImageError, match=r"'big.png' declares 1001x1000 \(height x width\) = 1,001,000 pixels"):
-        budget.charge("'big.png'", png_header_only(1000, 1001))
+        budget.charge("'big.png'", header_only_png(1000, 1001))
     assert budget.used == 0  # a refused image is not counted
-    assert budget.charge("'a.png'", png_header_only(1000, 1000)) == (1000, 1000)
-    budget.charge("'b.png'", png_header_only(1000, 1000))
+    assert budget.charge("'a.png'", header_only_png(1000, 1000)) == (1000, 1000)
+    budget.charge("'b.png'", header_only_png(1000, 1000))
     with pytest.raises(UploadTooLarge, match=r"Stopped at 'c.png', which declares 1000x1000 .* 3,000,000 pixels"):
-        budget.charge("'c.png'", png_header_only(1000, 1000))
+        budget.charge("'c.png'", header_only_png(1000, 1000))
     with pytest.raises(ValueError):
         PixelBudget(per_image=0)
     assert images.MAX_IMAGE_PIXELS <= images.MAX_UPLOAD_PIXELS

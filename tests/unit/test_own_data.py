@@ -9,53 +9,17 @@ from __future__ import annotations
 import io
 import os
 import stat
-import struct
 import tomllib
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from models import own_data as od
-from models.data import CLASS_NAMES, load_fashion_mnist
 from models.images import load_image
 from models.preprocess import preprocess
-
-CLASSES = ("Sneaker", "Bag", "Trouser")
-PER_CLASS = 20
-
-
-def real_items(class_name: str, count: int = PER_CLASS) -> np.ndarray:
-    (_, _), (x_test, y_test) = load_fashion_mnist()
-    return x_test[np.flatnonzero(y_test == CLASS_NAMES.index(class_name))[:count]]
-
-
-def encoded(pixels: np.ndarray, kind: str) -> bytes:
-    """A Fashion-MNIST item as a learner's file: dark item on white (so auto-invert applies), PNG or JPEG."""
-    image = Image.fromarray(255 - pixels).resize((84, 84), Image.Resampling.BICUBIC)
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="JPEG" if kind == "jpg" else "PNG", quality=92)
-    return buffer.getvalue()
-
-
-def zip_of(members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def real_members(top: str = "", per_class: int = PER_CLASS) -> dict[str, bytes]:
-    members = {}
-    for name in CLASSES:
-        for i, item in enumerate(real_items(name, per_class)):
-            kind = "jpg" if i % 2 else "png"
-            members[f"{top}{name}/{i:02d}.{kind}"] = encoded(item, kind)
-    return members
+from tests.support.image_files import PER_CLASS, encoded, header_only_png, real_items, real_members, zip_of
 
 
 @pytest.fixture(scope="module")
@@ -305,17 +269,6 @@ def test_the_zip_limit_is_the_servers_upload_limit():
     assert config["server"]["maxUploadSize"] * 2**20 == od.MAX_ZIP_BYTES
     with pytest.raises(od.DatasetError, match=r"the limit is 0.5 MB"):
         od.read_zip(b"x" * 2**20, max_bytes=2**19)
-
-
-def header_only_png(width: int, height: int) -> bytes:
-    """A PNG whose header declares width x height (8-bit gray) and whose data is a stub: decoding it would fail."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    stub = chunk(b"IDAT", zlib.compress(b"\0" * 64))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + stub + chunk(b"IEND", b"")
 
 
 def test_declared_pixels_are_counted_before_any_image_is_decoded(members, monkeypatch):

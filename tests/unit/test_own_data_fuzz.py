@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from models import own_data as od
 from tests.app.test_bad_input import MUTATIONS, OUTCOMES, SETTINGS, mutate
-from tests.unit.test_own_data import encoded, header_only_png, real_items, zip_of
+from tests.support.image_files import encoded, header_only_png, real_items, zip_of
 
 SMALL = {
     f"{name}/{i}.{kind}": encoded(item, kind)

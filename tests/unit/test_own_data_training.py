@@ -14,7 +14,7 @@ from models.executors import LocalProcessExecutor
 from models.jobs import JobRegistry, TrainingJob
 from models.recipes import RunSpec, TrainConfig
 from models.runs import RunStore
-from tests.unit.test_own_data import real_members, zip_of
+from tests.support.image_files import real_members, zip_of
 
 TINY_CNN = replace(COURSE_CNN, filters=8)
 
