@@ -16,6 +16,9 @@ import pytest  # noqa: E402
 from models.data import load_fashion_mnist  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
+# Seconds a test waits for a training job to end: a bound reached only when the job never ends. Generous, because a
+# loaded 2-core machine (CI beside other work) runs a job 5-10x slower; a claim about speed has its own bound.
+DONE = 300.0
 BROWSER_FIXTURES = {"browser", "app_url"}
 
 

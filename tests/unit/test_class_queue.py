@@ -24,6 +24,7 @@ from models.job_schedule import Training, Waiting, plan
 from models.jobs import JobRegistry, Runner, TrainingJob, complete_run, default_learner_jobs, image_passes, model_key
 from models.recipes import PRESETS, RunSpec, TrainConfig
 from models.runs import RunStore
+from tests.conftest import DONE
 
 
 def spec(seed: int = 0, epochs: int = 2) -> RunSpec:
@@ -40,7 +41,7 @@ def registry(tmp_path, **options) -> JobRegistry:
     return JobRegistry(LocalProcessExecutor(max_jobs=1, threads=1), RunStore(tmp_path / "data"), **options)
 
 
-def wait_for(condition, timeout=90.0):
+def wait_for(condition, timeout=DONE):
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -158,7 +159,7 @@ def test_identical_runs_train_once_and_each_learner_gets_their_own_copy(tmp_path
     jobs.submit(second)
     assert (first.how, second.how) == ("new", "shared") and first.job_id == second.job_id
     wait_for(lambda: second.progress().shared_with == 1)
-    assert first.wait(90) and second.wait(30)
+    assert first.wait(DONE) and second.wait(DONE)
     run_a, run_b = first.run, second.run
     assert run_a.folder != run_b.folder and run_a.name.startswith("Run 1: ") and run_b.name.startswith("Run 4: ")
     assert run_a.shared_with == run_b.shared_with == 2 and run_a.test_accuracy == run_b.test_accuracy
@@ -173,7 +174,7 @@ def test_identical_runs_train_once_and_each_learner_gets_their_own_copy(tmp_path
     jobs.submit(own)  # another seed is another run
     assert own.how == "new" and own.job_id != first.job_id
     own.stop()
-    assert own.wait(60)
+    assert own.wait(DONE)
 
 
 def test_stop_on_a_shared_run_leaves_it_and_it_goes_on_for_the_others(tmp_path):
@@ -187,7 +188,7 @@ def test_stop_on_a_shared_run_leaves_it_and_it_goes_on_for_the_others(tmp_path):
     assert leaver.wait(5) and leaver.run is None
     progress = leaver.progress()
     assert progress.status == "stopped" and "You left this shared run: 1 other learner" in progress.message
-    assert stayer.wait(90) and stayer.progress().status == "finished" and stayer.run.stop_reason is None
+    assert stayer.wait(DONE) and stayer.progress().status == "finished" and stayer.run.stop_reason is None
 
 
 # -- one queue for several server processes
@@ -226,7 +227,7 @@ def test_a_job_whose_server_process_died_is_queued_again_and_trained(tmp_path):
     assert seen.progress().status == "starting"
     assert alive.board.requeue_lost(alive.owner, lambda folder: False, lease_seconds=0.0) == []
     assert seen.job_id in alive.board.queued_jobs() or seen.progress().status != "queued"
-    assert seen.wait(90) and seen.progress().status == "finished" and seen.run.name == "orphaned by its replica"
+    assert seen.wait(DONE) and seen.progress().status == "finished" and seen.run.name == "orphaned by its replica"
 
 
 def test_a_run_finished_in_staging_when_its_process_died_is_handed_out_not_trained_again(tmp_path):
@@ -235,7 +236,7 @@ def test_a_run_finished_in_staging_when_its_process_died_is_handed_out_not_train
     trained = registry(tmp_path)
     first = TrainingJob(spec(), "first", learner="a", keepalive=lambda: True)
     trained.submit(first)
-    assert first.wait(90)
+    assert first.wait(DONE)
     dead = registry(tmp_path)
     job = TrainingJob(spec(seed=4), "Run 2: x", label="Run 2", learner="b", group=3, orphan_after=600.0)
     seat, row, how = dead.board.add_seat(**job.seat_fields(dead.store), max_active=4)

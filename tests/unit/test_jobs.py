@@ -24,7 +24,7 @@ from models.progress import Smoother
 from models.recipes import PRESETS, RunSpec, TrainConfig, hand_picked_kernels
 from models.runs import RunStore, comparison_rows
 from models.uploads import limits
-from tests.conftest import ROOT
+from tests.conftest import DONE, ROOT
 
 TINY_CNN = replace(COURSE_CNN, filters=8)
 
@@ -44,11 +44,11 @@ def make_registry(tmp_path, max_jobs=1) -> JobRegistry:
 def run_job(registry, name="test run", **changes) -> TrainingJob:
     job = TrainingJob(spec(**changes), name, learner="learner-a", keepalive=lambda: True)  # watched, as a page does
     registry.submit(job)
-    assert job.wait(90), "the job did not end within 90 s"
+    assert job.wait(DONE), f"the job did not end within {DONE:g} s"
     return job
 
 
-def wait_for(condition, timeout=60.0):
+def wait_for(condition, timeout=DONE):
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -161,7 +161,7 @@ def test_the_worker_is_niced_and_thread_limited(tmp_path):
     assert nice == os.nice(0) + 10
     assert environ[b"TF_NUM_INTRAOP_THREADS"] == b"1" and environ[b"TF_NUM_INTEROP_THREADS"] == b"1"
     job.stop()
-    assert job.wait(60)
+    assert job.wait(DONE)
 
 
 def test_stop_ends_training_within_a_second_and_keeps_the_weights(tmp_path):
@@ -179,7 +179,7 @@ def test_stop_ends_training_within_a_second_and_keeps_the_weights(tmp_path):
     job.stop()
     wait_for(lambda: job.progress().status != "running", timeout=5)
     assert time.monotonic() - started < 1.0
-    assert job.wait(60) and job.progress().status == "stopped"
+    assert job.wait(DONE) and job.progress().status == "stopped"
     run = job.run
     assert run.stop_reason == "stopped by request" and run.epochs_done < 50
     assert len(run.batch_curve) >= batches  # the curve so far is kept
@@ -224,7 +224,7 @@ def test_cancelling_a_queued_job_leaves_the_queue(tmp_path):
     wait_for(lambda: second.done, timeout=5)
     assert second.progress().status == "stopped" and second.run is None
     assert third.progress().queue_position in (0, 1)
-    assert third.wait(90) and third.progress().status == "finished"
+    assert third.wait(DONE) and third.progress().status == "finished"
 
 
 def test_two_slots_train_two_jobs_at_once(tmp_path):
@@ -278,7 +278,7 @@ def test_an_unwatched_job_stops_itself_and_keeps_its_run(tmp_path):
         spec(recipe=TrainConfig(epochs=100, batch_size=64)), "orphan", learner="learner-a", orphan_after=0.3
     )
     registry.submit(job)
-    assert job.wait(60)
+    assert job.wait(DONE)
     progress = job.progress()
     assert progress.status == "stopped" and "nobody watched this run for 0.3 s" in progress.message
     if job.run is None:  # stopped while its worker started (the usual case, 0.3 s): nothing kept, and it says so
@@ -306,7 +306,7 @@ def test_heartbeats_and_a_live_session_keep_a_job_alive(tmp_path):
 
     threading.Thread(target=beat, daemon=True).start()
     try:
-        assert watched.wait(90) and connected.wait(90)
+        assert watched.wait(DONE) and connected.wait(DONE)
     finally:
         stop_beating.set()
     assert watched.progress().status == connected.progress().status == "finished"
@@ -320,14 +320,14 @@ def test_an_abandoned_queued_job_leaves_the_queue(tmp_path):
     registry.submit(waiting)
     assert waiting.wait(10) and waiting.progress().status == "stopped" and registry.waiting() == 0
     busy.stop()
-    assert busy.wait(60)
+    assert busy.wait(DONE)
 
 
 def test_a_failing_job_reports_a_message_and_frees_its_slot(tmp_path):
     registry = make_registry(tmp_path)
     job = TrainingJob(spec(), "broken", learner="x", sample_index=10**6)  # no such test image: the worker raises
     registry.submit(job)
-    assert job.wait(60)
+    assert job.wait(DONE)
     assert job.progress().status == "failed" and job.run is None
     assert job.progress().message.startswith("Training failed: IndexError: index 1000000 is out of bounds")
     assert registry.running() == 0 and not list((tmp_path / "data" / "staging").iterdir())
@@ -349,14 +349,14 @@ def test_a_killed_worker_marks_its_run_failed_and_the_queue_goes_on(tmp_path):
     wait_for(lambda: doomed.progress().batch >= 2)
     (pid,) = worker_pids(tmp_path)
     os.kill(pid, signal.SIGKILL)
-    assert doomed.wait(30)
+    assert doomed.wait(DONE)
     progress = doomed.progress()
     assert progress.status == "failed" and doomed.run is None
     assert progress.message == (
         "The training process was killed by SIGKILL (the machine may have run out of "
         "memory); this run is lost. Start it again."
     )
-    assert next_job.wait(90) and next_job.progress().status == "finished"
+    assert next_job.wait(DONE) and next_job.progress().status == "finished"
 
 
 @pytest.mark.parametrize(
@@ -461,9 +461,9 @@ def test_a_run_stopped_mid_epoch_reports_the_epochs_it_trained_everywhere(tmp_pa
     job = TrainingJob(long, f"Run 4: {long.title()}", label="Run 4", learner="learner-a", keepalive=lambda: True)
     assert job.name == "Run 4: CNN with 8 filters, 20 epochs"
     registry.submit(job)
-    wait_for(lambda: job.done or job.progress().epoch >= 1 and job.progress().batch >= 5, timeout=120)
+    wait_for(lambda: job.done or job.progress().epoch >= 1 and job.progress().batch >= 5, timeout=DONE)
     job.stop()  # part-way through an epoch after the first
-    assert job.wait(60) and job.progress().status == "stopped", job.progress().message
+    assert job.wait(DONE) and job.progress().status == "stopped", job.progress().message
     run = job.run
     steps = long.steps_per_epoch()  # 12,288 images / 32 = 384 batches, each one a point of the batch curve
     assert steps == 384 and len(run.batch_curve) == round(run.epochs_done * steps)

@@ -14,6 +14,7 @@ from models.executors import LocalProcessExecutor
 from models.jobs import JobRegistry, TrainingJob
 from models.recipes import RunSpec, TrainConfig
 from models.runs import RunStore
+from tests.conftest import DONE
 from tests.support.image_files import real_members, zip_of
 
 TINY_CNN = replace(COURSE_CNN, filters=8)
@@ -36,7 +37,7 @@ def trained(tmp_path_factory):
     registry = JobRegistry(LocalProcessExecutor(max_jobs=1, threads=1), store)
     job = TrainingJob(spec, "own", learner="learner-a", keepalive=lambda: True)  # watched, as a page does
     registry.submit(job)
-    assert job.wait(120), "the job did not end within 120 s"
+    assert job.wait(DONE), f"the job did not end within {DONE:g} s"
     assert job.run is not None, job.progress().message
     return dataset, parts, job.run, path
 
