@@ -1,14 +1,15 @@
 # `make run` starts the app (one process); `make serve` the production stack (a replica per core behind nginx,
 # scripts/serve.py); `make test` lints, type-checks, checks the import contracts and runs every test
-# (unit, AppTest, browser, the stack), after checking the locked requirements are up to date; `make lock` compiles
-# requirements.txt and requirements-dev.txt (exact versions, hashes) from requirements.in and requirements-dev.in.
+# (unit, AppTest, browser, the stack), after checking the locked requirements are up to date; `make test-fast`
+# only the unit and AppTest tests (no Chromium, no servers); `make lock` compiles requirements.txt and
+# requirements-dev.txt (exact versions, hashes) from requirements.in and requirements-dev.in.
 # All first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium, nginx, PostgreSQL): scripts/ensure_system.py.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SETUP := $(BIN)/python scripts/ensure_system.py
 
-.PHONY: run dev serve test lock benchmark model clean
+.PHONY: run dev serve test test-fast lock benchmark model clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found; run: sudo apt-get install python3 python3-venv" >&2; exit 1; }
@@ -44,6 +45,10 @@ test: $(VENV)/.dev
 	$(BIN)/vulture  # dead code; names only Keras, tests or getattr use are listed in pyproject.toml
 	$(BIN)/lint-imports  # the layer, Streamlit/Plotly and TensorFlow contracts in pyproject.toml
 	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.dev  # while editing: tests/unit and tests/app, markers set by folder in tests/conftest.py
+	$(SETUP) data
+	$(BIN)/python -m pytest -m "not browser and not stack"
 
 lock: $(VENV)/.dev  # after editing requirements.in or requirements-dev.in (README, "Bumping a version")
 	$(BIN)/python scripts/lock.py compile $(LOCK_ARGS)  # e.g. LOCK_ARGS="--upgrade-package streamlit"

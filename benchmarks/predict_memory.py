@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 
-from tests.apptest import open_page  # noqa: E402
+from tests.support.apptest import open_page  # noqa: E402
 
 
 def memory_mb() -> dict[str, int]:

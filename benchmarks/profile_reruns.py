@@ -187,7 +187,7 @@ def main() -> None:
     from pyinstrument.session import Session
 
     from benchmarks.rerun_cost import load_average, measure
-    from tests.browser import streamlit_server
+    from tests.support.browser import streamlit_server
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -812,7 +812,7 @@ def main() -> None:
         asyncio.run(_demo(args.url, args.pages))
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.browser import streamlit_server
+    from tests.support.browser import streamlit_server
 
     with streamlit_server() as server:
         asyncio.run(_demo(server.url, args.pages))

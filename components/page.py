@@ -28,7 +28,7 @@ def start_page(title: str, intro: str = "") -> None:
     No public setting does this: Streamlit keeps the pages/ flag as "a relic of v1" (runtime/pages_manager.py),
     and its maintainers saw the same direct-URL switch back to v1 with a pages folder beside st.navigation
     (review of streamlit/streamlit#10276). Renaming pages/ would avoid it, but pages/ is this project's
-    layout. tests/test_page_guard.py checks the flag is still where this reads it, and the browser test
+    layout. tests/unit/test_page_guard.py checks the flag is still where this reads it, and the browser test
     `test_first_visit_straight_to_a_page_uses_the_app_navigation` that the guard works.
     """
     context = get_script_run_ctx()

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from models.data import CLASS_NAMES
-from models.job_protocol import ARRAYS_FILE, EVALUATION_FILE, MODEL_FILE, NICE_ENV, THREADS_ENV, limit_threads
+from models.job_protocol import ARRAYS_FILE, EVALUATION_FILE, MODEL_FILE, NICE_ENV, job_threads, limit_threads
 from models.runs import ARCHITECTURE_FILE, UPLOADED_KERNELS
 from models.uploads import TEST_FILE, UploadError, class_names, limits
 
@@ -170,7 +170,7 @@ def limit_this_process() -> None:
             soft, hard = min(soft, ceiling), min(hard, ceiling)
         resource.setrlimit(limit, (soft, hard))
     os.nice(int(os.environ.get(NICE_ENV, "10")))
-    limit_threads(int(os.environ.get(THREADS_ENV, "1")))
+    limit_threads(job_threads())
 
 
 def main(argv: list[str]) -> int:

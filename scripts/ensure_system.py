@@ -9,9 +9,9 @@
 When everything is there a step costs a few file checks. When something is missing it is installed with
 apt-get, if apt-get runs without a password (as root, or `sudo -n`); Fashion-MNIST then falls back to the
 data loader's own Keras download. Otherwise the step prints the command to run and the script exits 1, except
-for Chromium and nginx: without them the browser tests (tests/browser.py) and the stack's tests
-(tests/test_stack.py) and PostgreSQL for the class store's tests (tests/test_classroom.py) are skipped locally and fail
-in CI, and `make serve` stops with the command (scripts/serve.py).
+for Chromium, nginx and PostgreSQL: without them the browser tests (tests/support/browser.py), the stack's tests
+(tests/stack/test_stack.py) and the class store's PostgreSQL tests (tests/stack/test_classroom.py) are skipped
+locally and fail in CI, and `make serve` stops with the command (scripts/serve.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_PACKAGE = "dataset-fashion-mnist"
-# A file of each package the browser tests need: tests/browser.py drives /usr/bin/chromium.
+# A file of each package the browser tests need: tests/support/browser.py drives /usr/bin/chromium.
 BROWSER_FILES = {
     "chromium": Path("/usr/bin/chromium"),
     "fonts-dejavu-core": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -161,7 +161,7 @@ def ensure_browser() -> bool:
         f"{' and '.join(missing)} not installed, so the browser tests {consequence}.",
         f"sudo apt-get install {' '.join(missing)}",
     )
-    return True  # tests/browser.py decides: skip locally, fail in CI
+    return True  # tests/support/browser.py decides: skip locally, fail in CI
 
 
 def ensure_nginx() -> bool:
@@ -178,7 +178,7 @@ def ensure_nginx() -> bool:
         f"{NGINX_PACKAGE} is not installed, so `make serve` cannot start and the stack tests {consequence}.",
         f"sudo apt-get install {NGINX_PACKAGE}",
     )
-    return True  # scripts/serve.py and tests/test_stack.py decide
+    return True  # scripts/serve.py and tests/stack/test_stack.py decide
 
 
 def postgresql_bin() -> Path | None:
@@ -201,7 +201,7 @@ def ensure_postgresql() -> bool:
         f"{POSTGRESQL_PACKAGE} is not installed, so the class store's PostgreSQL tests {consequence}.",
         f"sudo apt-get install {POSTGRESQL_PACKAGE}",
     )
-    return True  # tests/test_classroom.py decides
+    return True  # tests/stack/test_classroom.py decides
 
 
 def main(argv: list[str]) -> int:
