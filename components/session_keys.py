@@ -276,6 +276,7 @@ PREDICT_LAYER = "predict_layer"  # radio: the layer whose maps are all shown
 
 
 # ---------------------------------------------------------------- Week 3 tour
+COMPACT_TITLE = "compact_title"  # the container of a page title drawn small on a projector (the tour's)
 TOUR_STEP = "tour_step"  # int: the Week 3 tour's current step, 0-based (also ?step=, 1-based)
 TOUR_IMAGE = "tour"  # the image_picker prefix of the tour's Filter and Pooling steps
 TOUR_TRAIN = "tour_train"  # the tour's Training step: its Train button

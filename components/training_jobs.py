@@ -14,6 +14,7 @@ import streamlit as st
 
 from components.charts.training import curves_figure
 from components.learner import learner_sessions, learner_token
+from components.presentation import beside, presenting
 from components.session_keys import (
     TRAINING_LIVE,
     TRAINING_NOTICES,
@@ -35,6 +36,7 @@ CURVES_CAPTION = (
     "epoch's end."
 )
 RUN_NUMBER = re.compile(r"^Run (\d+):")
+LIVE_HEIGHT = {False: 360, True: 290}  # the live curves' height; on a projector they fit beside the job
 
 
 @st.cache_resource
@@ -197,10 +199,15 @@ def status_text(job: TrainingJob, progress: JobProgress, registry: JobRegistry) 
             f"{name}: queued, number {progress.queue_position} in line{when} ({progress.jobs_running} of "
             f"{registry.max_jobs} training slots busy){shared_text(progress)}"
         )
+    if job.stopping and progress.status in ("starting", "running"):  # the click's own rerun says so at once
+        return (
+            f"{name}: stopping after the current batch (batch {progress.batch:,}/{progress.steps:,}), keeping the "
+            "weights learned so far..."
+        )
     if progress.status == "starting":
-        return f"{name}: starting (loading TensorFlow and the data, a few seconds)..."
+        return f"{name}: starting (loading TensorFlow and the data)..."
     if progress.status == "evaluating":
-        return f"{name}: training done; measuring test accuracy on 10,000 images..."
+        return f"{name}: training done; measuring test accuracy on {test_set_text(job.spec)}..."
     if progress.epoch == progress.batch == 0:
         return f"{name}: building the model and preparing the data..."
     eta = "-" if progress.eta_seconds is None else duration(progress.eta_seconds)
@@ -210,16 +217,21 @@ def status_text(job: TrainingJob, progress: JobProgress, registry: JobRegistry) 
     )
 
 
+def test_set_text(spec: RunSpec) -> str:
+    """What a run is tested on: the 10,000 Fashion-MNIST test images, or its own images' held-out share."""
+    return "the held-out share of your images" if spec.dataset else "the 10,000 Fashion-MNIST test images"
+
+
 def job_row(job: TrainingJob, progress: JobProgress) -> None:
     """The job's state on one row: a progress bar with its status line, and Stop (Cancel while queued) beside it."""
-    bar, button = st.columns([6, 1], vertical_alignment="bottom")
+    bar, button = st.columns([5, 2], vertical_alignment="bottom")
     bar.progress(progress.fraction, text=status_text(job, progress, job_registry()))
     if progress.status == "queued":
         button.button("Cancel", key=training_cancel(job.id), on_click=job.stop, width="stretch")
         return
     stopping = job.stopping
     button.button(
-        "Stopping..." if stopping else "Stop",
+        "Stop",
         key=training_stop(job.id),
         icon=":material/stop:",
         disabled=stopping or progress.status not in ("starting", "running"),
@@ -231,7 +243,8 @@ def job_row(job: TrainingJob, progress: JobProgress) -> None:
 def live() -> None:
     """This learner's jobs, redrawn every second while there are any; a full rerun shows the ones that ended.
 
-    Called right under the Train button: each job's state and its Stop come first, then the live chart.
+    Called at the top of the Training page and right under the tour's Train button, so the live chart is on the
+    first screen after Train: each job's state and its Stop come first, then the chart (beside them on a projector).
     """
     jobs = learner_jobs()
     st.fragment(_live_jobs, run_every=1.0 if jobs else None)(len(jobs))
@@ -250,23 +263,27 @@ def _live_jobs(count: int) -> None:
     shown = {job: job.progress() for job in jobs}
     active = next((job for job in jobs if shown[job].status != "queued"), jobs[0])
     with st.container(key=TRAINING_LIVE):
-        job_row(active, shown[active])
-        for job in jobs:
-            if job is not active:
-                job_row(job, shown[job])
+        state, chart = beside(2, 3)  # on a projector the live curve sits beside the job, on the first screen
+        with state:
+            job_row(active, shown[active])
+            for job in jobs:
+                if job is not active:
+                    job_row(job, shown[job])
         progress = shown[active]
         if progress.status == "queued":
             return
-        st.caption(
+        state.caption(
             f"{duration(progress.elapsed)} so far. Stop ends training after the current batch and keeps "
             "the weights learned so far."
         )
-        st.plotly_chart(
-            curves_figure(progress.batch_curve, progress.history, epochs=progress.epochs),
+        chart.plotly_chart(
+            curves_figure(
+                progress.batch_curve, progress.history, epochs=progress.epochs, height=LIVE_HEIGHT[presenting()]
+            ),
             width="stretch",
             config=CHART_CONFIG,
         )
-        st.caption(CURVES_CAPTION)
+        chart.caption(CURVES_CAPTION)
 
 
 def headline_text(run: TrainingRun) -> str:

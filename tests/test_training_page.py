@@ -2,6 +2,7 @@
 
 import json
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -29,8 +30,10 @@ from components.session_keys import (
     TRAINING_SEED,
     TRAINING_TRAIN,
 )
-from components.training_jobs import job_registry, run_store
+from components.training_jobs import job_registry, run_store, status_text
 from models.config import COURSE_CNN
+from models.jobs import JobProgress
+from models.recipes import RunSpec
 from models.runs import TrainingRun
 from tests import apptest
 
@@ -117,7 +120,7 @@ def test_train_runs_in_the_background_and_the_run_is_listed():
     assert table(app)["run"].tolist() == [run.name]  # leaving and returning keeps the runs
 
 
-def test_clicking_train_twice_queues_one_job_and_its_state_shows_under_the_button():
+def test_clicking_train_twice_queues_one_job_and_its_state_shows_at_the_top():
     settings = dict(training_model="Dense baseline (no conv layers)", training_epochs=30)
     app = open_page(**settings)
     other_tab = open_page(session={LEARNER: app.session_state[LEARNER]}, **settings)  # drawn before the click
@@ -129,8 +132,8 @@ def test_clicking_train_twice_queues_one_job_and_its_state_shows_under_the_butto
     assert text.startswith(f"**{job.name}**: ") and any(
         state in text for state in ("queued, number 1 in line", "starting (loading TensorFlow", "epoch 1 of 30")
     )
-    elements = [e for e in app.main if e.type in ("progress", "button")]  # the page's order: Train, then state
-    assert elements.index(next(e for e in elements if e.type == "progress")) == 1 + elements.index(
+    elements = [e for e in app.main if e.type in ("progress", "button")]  # the state first: on the first screen
+    assert elements[0].type == "progress" and elements.index(elements[0]) < elements.index(
         next(e for e in elements if getattr(e, "key", None) == TRAINING_TRAIN)
     )
     click(other_tab, "Train")  # a click that reached the server before a rerun turned Train off
@@ -168,6 +171,17 @@ def test_stop_button_ends_the_run_and_keeps_it():
     assert table(app)["ended"].tolist() == ["stopped by request"]
     assert table(app)["epochs"].tolist() == [run.epochs_text.removesuffix(" epochs")] and run.epochs_done < 30
     assert any(f"after {run.epochs_text} in" in m.value for m in app.markdown)
+
+
+def test_stop_is_acknowledged_on_the_clicks_own_rerun():
+    """Stop's click sets the job's stop flag before its rerun draws the status line: that line says it is stopping
+    (no ETA left standing while the worker finishes its batch)."""
+    progress = JobProgress("running", 0, 1, 0, 2, 44, 141, 300.0, 42.0, 10.0, (), {})
+    job = SimpleNamespace(name="Run 1: course CNN, 2 epochs", stopping=True, spec=RunSpec(COURSE_CNN))
+    text = status_text(job, progress, job_registry())
+    assert "stopping after the current batch (batch 44/141)" in text and "ETA" not in text
+    job.stopping = False
+    assert "ETA 42 s" in status_text(job, progress, job_registry())
 
 
 def test_preset_queues_its_runs_and_overlays_them():
@@ -284,8 +298,9 @@ def test_filter_and_feature_map_figures_show_the_true_values_on_hover():
 
 
 def test_browser_shows_live_charts_then_compares_two_runs(app_url, page):
-    from tests.browser import screenshot, wait_until_idle
+    from tests.browser import legend_clashes, screenshot, wait_until_idle
 
+    page.set_viewport_size({"width": 1280, "height": 800})  # a laptop
     page.goto(f"{app_url}/training")
     wait_until_idle(page)
     set_slider(page, "Training images", "Home")  # 5,000 images
@@ -298,6 +313,12 @@ def test_browser_shows_live_charts_then_compares_two_runs(app_url, page):
     live = '.st-key-live-training [data-testid="stPlotlyChart"]'
     page.wait_for_selector(f"{live} .scatterlayer .trace", timeout=180_000)  # the curves are being drawn
     assert page.locator('[data-testid="stProgress"]').count() == 1
+    chart = page.evaluate(  # right after Train the live curves are whole on the laptop's first screen
+        "s => { const box = document.querySelector(s).getBoundingClientRect(); return box.bottom "
+        "+ document.querySelector('[data-testid=stMain]').scrollTop; }",
+        live,
+    )
+    assert chart <= 800 and legend_clashes(page) == []
     screenshot(page, "training-live")
     page.get_by_role("button", name="Stop", exact=True).click()
     page.wait_for_selector('[data-testid="stDataFrame"]', timeout=180_000)
