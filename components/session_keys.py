@@ -6,6 +6,7 @@ import hashlib
 IMAGE_SOURCE = "image_source"  # the chosen input image, shared by the Filters and Pooling pages
 LEARNER = "learner_token"  # str: who this browser is (components.learner); keys the saved runs and jobs
 TRAINING_NOTICES = "training_notices"  # [(run name, status, message)] for jobs that ended without a run
+TRAINING_WAITS = "training_waits"  # dict run id -> seconds from Train to its result (this session's runs)
 TRAINING_START_ERROR = "training_start_error"  # why the last Train / preset click could not start
 PRESENTATION = "presentation_mode"  # bool: presentation mode on (components.presentation, ?present=1)
 PRESENTATION_TOGGLE = "presentation_toggle"  # the sidebar toggle widget; copied from PRESENTATION each run
