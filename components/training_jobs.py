@@ -295,7 +295,7 @@ def headline_text(run: TrainingRun, waited: float | None = None) -> str:
     of it ... It ended early: stopped by request.' Without `waited` (the run was collected in another session) the
     time is the training's alone, and says so."""
     ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
-    test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
+    test = "not measured**" if run.test_accuracy is None else f"{run.test_accuracy:.2%}**" + test_set_of(run)
     shared = (
         " Shared: other learners asked for exactly these settings, so it was trained once on this server; this "
         "copy is yours (training is seeded, so it is the run you would have got)."
@@ -308,7 +308,14 @@ def headline_text(run: TrainingRun, waited: float | None = None) -> str:
         else f"{duration(waited)} from your click to this result; training took {duration(run.seconds)} of it, the "
         "rest was starting the worker and measuring the test set"
     )
-    return f"Test accuracy **{test}** after {run.epochs_text} in {took}.{ended}{shared}"
+    return f"Test accuracy **{test} after {run.epochs_text} in {took}.{ended}{shared}"
+
+
+def test_set_of(run: TrainingRun) -> str:
+    """' on the 10,000 test images', or for an own-images run ' on 4 held-out images of your own images: shoes'."""
+    if "test_images" not in run.config:
+        return " on the 10,000 Fashion-MNIST test images"
+    return f" on {run.config['test_images']:,} held-out images of {run.config.get('dataset', 'your own images')}"
 
 
 def run_headline(run: TrainingRun) -> None:

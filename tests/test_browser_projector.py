@@ -7,7 +7,7 @@ from components.catalog import ALL_PAGES, HOME, TOUR
 from components.presentation import CHART_TEXT_PX, DISABLED_OPACITY, TICKS
 from components.sections.deeper import TAB_SLUGS as DEEPER_TABS
 from components.teaching.tour import steps
-from tests.browser import SCREENSHOTS, page_url, wait_until_idle
+from tests.browser import SCREENSHOTS, legend_clashes, page_url, wait_until_idle
 
 PROJECTOR = {"width": 1280, "height": 720}
 DEEPER = next(spec for spec in ALL_PAGES if spec.url_path == "deeper")
@@ -89,6 +89,7 @@ def test_control_and_result_share_the_first_projector_screen(app_url, projector,
         assert screen["result"] is not None and screen["result"]["top"] <= PROJECTOR["height"] - 120, screen
     if screen["smallest_tick"] is not None:
         assert screen["smallest_tick"] >= CHART_TEXT_PX - 1, screen
+    assert legend_clashes(page) == []  # legend entries whole, none over another
     if _name(target) in EVIDENCE:  # the claim's evidence whole on the first screen
         box = page.evaluate(EVIDENCE_BOX, EVIDENCE[_name(target)])
         assert box is not None and box["height"] > 20 and box["bottom"] <= PROJECTOR["height"], box

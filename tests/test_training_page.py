@@ -101,7 +101,7 @@ def test_train_runs_in_the_background_and_the_run_is_listed():
     assert run.config["train_images"] == 4_500 and run.config["validation_images"] == 500
     assert 0.5 < run.test_accuracy <= 1.0 and len(run.history["val_accuracy"]) == 1
     rows = table(app)
-    assert rows["run"].tolist() == [run.name] and rows["test acc"].tolist() == [run.test_accuracy]
+    assert rows["run"].tolist() == [run.name] and rows["test acc"].tolist() == [pytest.approx(100 * run.test_accuracy)]
     # the recipe every run shares is said once under the table, not repeated in columns that push it off the page
     assert not {"parameters", "batch", "optimizer", "train images"} & set(rows.columns)
     assert any(
