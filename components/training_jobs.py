@@ -37,6 +37,10 @@ CURVES_CAPTION = (
     "epoch's end."
 )
 RUN_NUMBER = re.compile(r"^Run (\d+):")
+REUSED_NOTICE = (
+    "you already have this run with exactly these settings, so it was not trained again (training is seeded: it "
+    "would be the same run); it is in the comparison below."
+)
 LIVE_HEIGHT = {False: 360, True: 290}  # the live curves' height; on a projector they fit beside the job
 
 
@@ -111,13 +115,25 @@ def duplicate_message(job: TrainingJob) -> str:
     )
 
 
-def start(specs: list[RunSpec]) -> None:
+def start(specs: list[RunSpec], *, reuse: bool = False) -> None:
     """Button callback: queue one job per spec, all or none (a setting that cannot train is kept as an error).
 
     A spec the learner already has queued or training is refused: a second click that reaches the server
-    before the rerun that disabled the button must not queue the same run twice.
+    before the rerun that disabled the button must not queue the same run twice. With `reuse` (a course
+    experiment), a spec the learner already has a whole run of is not trained again: a notice names that run.
     """
     token = learner_token()
+    reused: list[TrainingRun] = []
+    if reuse:
+        finished = [run for run in run_store().runs(token)[0] if not run.stop_reason]
+        for spec in list(specs):
+            if (have := next((run for run in finished if run.spec() == spec), None)) is not None:
+                reused.append(have)
+                specs = [other for other in specs if other != spec]
+    if reused:
+        st.session_state[TRAINING_NOTICES] = [(run.name, "reused", REUSED_NOTICE) for run in reused]
+        if not specs:
+            return
     active = learner_jobs()
     for spec in specs:
         if (twin := duplicate_of(spec, active)) is not None:
@@ -150,7 +166,8 @@ def start(specs: list[RunSpec]) -> None:
     except ValueError as error:
         st.session_state[TRAINING_START_ERROR] = str(error)
         return
-    st.session_state[TRAINING_NOTICES] = []
+    if not reused:
+        st.session_state[TRAINING_NOTICES] = []
     st.session_state[TRAINING_START_ERROR] = ""
     for job in new:
         try:
@@ -261,7 +278,7 @@ def _live_jobs(count: int) -> None:
     for job in jobs:
         job.heartbeat()
     for name, status, message in st.session_state.get(TRAINING_NOTICES, []):
-        (st.error if status == "failed" else st.warning)(f"{name}: {message}")
+        {"failed": st.error, "reused": st.info}.get(status, st.warning)(f"{name}: {message}")
     if not jobs:
         return
     shown = {job: job.progress() for job in jobs}

@@ -202,6 +202,10 @@ def test_preset_queues_its_runs_and_overlays_them():
     timeline = next(s for s in app.slider if s.label == "After epoch")
     assert (timeline.min, timeline.max, timeline.value) == (0, 1, 1)
     assert len(app.get("download_button")) == 3  # the model, the history, the notebook
+    click(app, "No conv layers")  # again, same settings: both runs are the learner's already, none trains again
+    assert jobs(app) == []
+    notices = [i.value for i in app.info if "not trained again" in i.value]
+    assert [n.split(":")[0] for n in notices] == ["Run 1", "Run 2"], notices
 
 
 def test_a_design_that_cannot_be_built_shows_a_clear_error():

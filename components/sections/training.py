@@ -223,7 +223,11 @@ def settings_section(link: Link) -> None:
     columns = st.columns(3)
     for index, preset in enumerate(PRESETS.values()):
         with columns[index % 3]:
-            st.button(preset.title, width="stretch", on_click=lambda make=preset.runs: jobs.start(make(base_spec())))
+            st.button(
+                preset.title,
+                width="stretch",
+                on_click=lambda make=preset.runs: jobs.start(make(base_spec()), reuse=True),
+            )
             st.caption(preset.description)
 
 
