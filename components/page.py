@@ -9,12 +9,13 @@ from streamlit.runtime.pages_manager import PagesManager  # internal API, writte
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # internal API, written against Streamlit 1.67.0
 
 from components.presentation import presenting
-from components.session_keys import APP_RAN
+from components.session_keys import APP_RAN, COMPACT_TITLE
 
 
-def start_page(title: str, intro: str = "") -> None:
+def start_page(title: str, intro: str = "", *, compact: bool = False) -> None:
     """Title and intro of a lab page (the intro is left out in presentation mode); also makes a first visit
-    straight to a page URL use app.py.
+    straight to a page URL use app.py. A `compact` title (the tour's, over each step's own heading) is drawn
+    small in presentation mode.
 
     Until app.py has called st.navigation once, Streamlit treats the pages/ folder as old-style
     navigation and runs the page's file alone (no page config, no navigation, file names in the sidebar):
@@ -36,7 +37,10 @@ def start_page(title: str, intro: str = "") -> None:
     if PagesManager.uses_pages_directory or under_app and not st.session_state.get(APP_RAN):
         PagesManager.uses_pages_directory = False
         st.rerun()
-    st.title(title)
+    if compact and presenting():
+        st.container(key=COMPACT_TITLE).title(title, anchor=False)
+    else:
+        st.title(title)
     if intro and not presenting():  # on a projector the lecturer says it; the screen keeps the page's content
         st.markdown(intro)
 

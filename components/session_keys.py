@@ -6,6 +6,7 @@ import hashlib
 IMAGE_SOURCE = "image_source"  # the chosen input image, shared by the Filters and Pooling pages
 LEARNER = "learner_token"  # str: who this browser is (components.learner); keys the saved runs and jobs
 TRAINING_NOTICES = "training_notices"  # [(run name, status, message)] for jobs that ended without a run
+TRAINING_WAITS = "training_waits"  # dict run id -> seconds from Train to its result (this session's runs)
 TRAINING_START_ERROR = "training_start_error"  # why the last Train / preset click could not start
 PRESENTATION = "presentation_mode"  # bool: presentation mode on (components.presentation, ?present=1)
 PRESENTATION_TOGGLE = "presentation_toggle"  # the sidebar toggle widget; copied from PRESENTATION each run
@@ -276,6 +277,7 @@ PREDICT_LAYER = "predict_layer"  # radio: the layer whose maps are all shown
 
 
 # ---------------------------------------------------------------- Week 3 tour
+COMPACT_TITLE = "compact_title"  # the container of a page title drawn small on a projector (the tour's)
 TOUR_STEP = "tour_step"  # int: the Week 3 tour's current step, 0-based (also ?step=, 1-based)
 TOUR_IMAGE = "tour"  # the image_picker prefix of the tour's Filter and Pooling steps
 TOUR_TRAIN = "tour_train"  # the tour's Training step: its Train button

@@ -19,6 +19,7 @@ start_page(
     "Week 3 tour",
     "The week's story in six steps, each with the live widget of its lesson page, and a seventh beyond the week. "
     "Read the question, predict the answer, then reveal it and check it on the widget.",
+    compact=True,
 )
 link = read_page_link(LINK)
 if TOUR_STEP not in st.session_state:  # the first visit in this session: a link may name the step

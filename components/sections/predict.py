@@ -294,6 +294,18 @@ def prediction_section(
     )
 
 
+def verdict(result: Classification, class_names: tuple[str, ...] = CLASS_NAMES) -> None:
+    """The answer as one large number, for beside the picture on a projector: the class and its probability."""
+    predicted = result.predicted
+    st.metric(
+        "The network says",
+        class_names[predicted],
+        f"probability {result.probabilities[predicted]:.1%}",
+        delta_color="off",
+        delta_arrow="off",
+    )
+
+
 def classified(model, model_key: str, pixels: np.ndarray, input_key: str) -> Classification:
     """`classify` once per model (`model_key`) and network input (`input_key`, its fingerprint): a page visit that
     shows the same picture again reads it, with the time the pass took then."""

@@ -298,6 +298,9 @@ def test_tiles_and_gallery(learned):
     assert [np.shape(trace.z) for trace in figure.data] == [(31, 31), (31, 31)]
     assert figure.data[1].text[0][4].startswith(labels[1])
     assert "After 10 epochs" in figure.layout.annotations[1].text
+    largest = max(np.abs(learned.initial).max(), np.abs(learned.trained).max())  # one colour scale for both grids
+    for trace, kernels in zip(figure.data, (learned.initial, learned.trained)):
+        np.testing.assert_allclose(np.nanmax(np.abs(trace.z)), np.abs(kernels).max() / largest, rtol=1e-6)
 
 
 def test_step_figures_and_thumbnail():
@@ -464,6 +467,9 @@ def test_learned_filter_link_labels_the_filter_and_shows_all_responses(learned):
     assert app.selectbox(key=FILTERS_LEARNED_INDEX).format_func(0) == "Filter 0: no close classic kernel"
     assert any(label in c.value for c in app.caption)
     assert "6. The network learns its filters" in subheaders(app)
+    cosines = [abs(label.cosine) for label in label_filters(learned.trained)]
+    clearest = int(np.argmax(cosines))  # the section leads with the strongest match
+    assert any(m.value.startswith(f"**The clearest match: filter {clearest} resembles") for m in app.markdown)
     app.select_slider(key=FILTERS_LEARNED_EPOCH).set_value(0).run()
     at_start = label_filters(learned.initial)[17].match.text
     assert any(c.value.startswith(f"At initialisation: {at_start}; after training: {label}") for c in app.caption)

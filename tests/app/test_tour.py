@@ -197,7 +197,12 @@ def test_the_training_step_trains_the_course_cnn_briefly_and_shows_the_run():
     app.run()
     (run,) = run_store().runs(app.session_state[LEARNER])[0]
     assert run.config["train_images"] == 4_500 and len(run.history["loss"]) == TOUR_RUN.recipe.epochs
-    assert any(m.value.startswith(f"Test accuracy **{run.test_accuracy:.2%}** after 2 epochs") for m in app.markdown)
+    assert any(
+        m.value.startswith(
+            f"Test accuracy **{run.test_accuracy:.2%}** on the 10,000 Fashion-MNIST test images after 2 epochs"
+        )
+        for m in app.markdown
+    )
     card = read_model_card()
     assert any(f"{card['epochs']} epochs, reaches {card['test_accuracy']:.2%}" in c.value for c in app.caption)
     assert not next(b for b in app.button if b.key == "tour_train").disabled

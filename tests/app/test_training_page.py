@@ -2,6 +2,7 @@
 
 import json
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -31,8 +32,10 @@ from components.session_keys import (
     training_cancel,
     training_stop,
 )
-from components.training_jobs import job_registry, run_store
+from components.training_jobs import job_registry, run_store, status_text
 from models.config import COURSE_CNN
+from models.jobs import JobProgress
+from models.recipes import RunSpec
 from models.runs import TrainingRun
 from tests.support import apptest
 
@@ -116,7 +119,7 @@ def test_train_runs_in_the_background_and_the_run_is_listed():
     assert run.config["train_images"] == 4_500 and run.config["validation_images"] == 500
     assert 0.5 < run.test_accuracy <= 1.0 and len(run.history["val_accuracy"]) == 1
     rows = table(app)
-    assert rows["run"].tolist() == [run.name] and rows["test acc"].tolist() == [run.test_accuracy]
+    assert rows["run"].tolist() == [run.name] and rows["test acc"].tolist() == [pytest.approx(100 * run.test_accuracy)]
     # the recipe every run shares is said once under the table, not repeated in columns that push it off the page
     assert not {"parameters", "batch", "optimizer", "train images"} & set(rows.columns)
     assert any(
@@ -135,7 +138,7 @@ def test_train_runs_in_the_background_and_the_run_is_listed():
     assert table(app)["run"].tolist() == [run.name]  # leaving and returning keeps the runs
 
 
-def test_clicking_train_twice_queues_one_job_and_its_state_shows_under_the_button():
+def test_clicking_train_twice_queues_one_job_and_its_state_shows_at_the_top():
     settings = dict(training_model="Dense baseline (no conv layers)", training_epochs=30)
     app = open_page(**settings)
     other_tab = open_page(session={LEARNER: app.session_state[LEARNER]}, **settings)  # drawn before the click
@@ -147,8 +150,8 @@ def test_clicking_train_twice_queues_one_job_and_its_state_shows_under_the_butto
     assert text.startswith(f"**{job.name}**: ") and any(
         state in text for state in ("queued, number 1 in line", "starting (loading TensorFlow", "epoch 1 of 30")
     )
-    elements = [e for e in app.main if e.type in ("progress", "button")]  # the page's order: Train, then state
-    assert elements.index(next(e for e in elements if e.type == "progress")) == 1 + elements.index(
+    elements = [e for e in app.main if e.type in ("progress", "button")]  # the state first: on the first screen
+    assert elements[0].type == "progress" and elements.index(elements[0]) < elements.index(
         next(e for e in elements if getattr(e, "key", None) == TRAINING_TRAIN)
     )
     click(other_tab, "Train")  # a click that reached the server before a rerun turned Train off
@@ -189,6 +192,17 @@ def test_stop_button_ends_the_run_and_keeps_it():
     assert any(f"after {run.epochs_text} in" in m.value for m in app.markdown)
 
 
+def test_stop_is_acknowledged_on_the_clicks_own_rerun():
+    """Stop's click sets the job's stop flag before its rerun draws the status line: that line says it is stopping
+    (no ETA left standing while the worker finishes its batch)."""
+    progress = JobProgress("running", 0, 1, 0, 2, 44, 141, 300.0, 42.0, 10.0, (), {})
+    job = SimpleNamespace(name="Run 1: course CNN, 2 epochs", stopping=True, spec=RunSpec(COURSE_CNN))
+    text = status_text(job, progress, job_registry())
+    assert "stopping after the current batch (batch 44/141)" in text and "ETA" not in text
+    job.stopping = False
+    assert "ETA 42 s" in status_text(job, progress, job_registry())
+
+
 def test_preset_queues_its_runs_and_overlays_them():
     app = open_page()
     app.number_input(key=TRAINING_SEED).set_value(23).run()  # a seed no other test trains: nothing to share
@@ -207,6 +221,10 @@ def test_preset_queues_its_runs_and_overlays_them():
     timeline = next(s for s in app.slider if s.label == "After epoch")
     assert (timeline.min, timeline.max, timeline.value) == (0, 1, 1)
     assert len(app.get("download_button")) == 3  # the model, the history, the notebook
+    click(app, "No conv layers")  # again, same settings: both runs are the learner's already, none trains again
+    assert jobs(app) == []
+    notices = [i.value for i in app.info if "not trained again" in i.value]
+    assert [n.split(":")[0] for n in notices] == ["Run 1", "Run 2"], notices
 
 
 def test_a_design_that_cannot_be_built_shows_a_clear_error():
@@ -303,8 +321,9 @@ def test_filter_and_feature_map_figures_show_the_true_values_on_hover():
 
 
 def test_browser_shows_live_charts_then_compares_two_runs(app_url, page):
-    from tests.support.browser import screenshot, wait_until_idle
+    from tests.support.browser import legend_clashes, screenshot, wait_until_idle
 
+    page.set_viewport_size({"width": 1280, "height": 800})  # a laptop
     page.goto(f"{app_url}/training")
     wait_until_idle(page)
     set_slider(page, "Training images", "Home")  # 5,000 images
@@ -317,6 +336,12 @@ def test_browser_shows_live_charts_then_compares_two_runs(app_url, page):
     live = '.st-key-live-training [data-testid="stPlotlyChart"]'
     page.wait_for_selector(f"{live} .scatterlayer .trace", timeout=180_000)  # the curves are being drawn
     assert page.locator('[data-testid="stProgress"]').count() == 1
+    chart = page.evaluate(  # right after Train the live curves are whole on the laptop's first screen
+        "s => { const box = document.querySelector(s).getBoundingClientRect(); return box.bottom "
+        "+ document.querySelector('[data-testid=stMain]').scrollTop; }",
+        live,
+    )
+    assert chart <= 800 and legend_clashes(page) == []
     screenshot(page, "training-live")
     page.get_by_role("button", name="Stop", exact=True).click()
     page.wait_for_selector('[data-testid="stDataFrame"]', timeout=180_000)

@@ -4,10 +4,10 @@
 import pytest
 
 from components.catalog import ALL_PAGES, HOME, TOUR
-from components.presentation import CHART_TEXT_PX, DISABLED_OPACITY
+from components.presentation import CHART_TEXT_PX, DISABLED_OPACITY, TICKS
 from components.sections.deeper import TAB_SLUGS as DEEPER_TABS
 from components.teaching.tour import steps
-from tests.support.browser import SCREENSHOTS, page_url, wait_until_idle
+from tests.support.browser import SCREENSHOTS, legend_clashes, page_url, wait_until_idle
 
 PROJECTOR = {"width": 1280, "height": 720}
 DEEPER = next(spec for spec in ALL_PAGES if spec.url_path == "deeper")
@@ -23,7 +23,7 @@ TARGETS = [
 # The first control a lecturer uses (tour navigation and the reveal toggle aside) and the first picture, chart,
 # number or table (the topmost: in presentation mode results sit beside their controls); y positions in the
 # main area's own coordinates (0 = top of the first screen).
-FIRST_SCREEN = """() => {
+FIRST_SCREEN = """ticks => {
   const main = document.querySelector('[data-testid="stMain"]');
   const place = el => el && {top: el.getBoundingClientRect().top + main.scrollTop,
                              bottom: el.getBoundingClientRect().bottom + main.scrollTop};
@@ -35,9 +35,27 @@ FIRST_SCREEN = """() => {
   const result = [...main.querySelectorAll(`[data-testid="stPlotlyChart"], [data-testid="stImage"],
       [data-testid="stDataFrame"], [data-testid="stTable"], [data-testid="stMetric"]`)]
     .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)[0];
-  const ticks = [...main.querySelectorAll('.xtick text, .ytick text')]
+  const sizes = [...main.querySelectorAll(`[data-testid="stPlotlyChart"] ${ticks}`)]  // every panel's ticks
     .map(t => parseFloat(getComputedStyle(t).fontSize));
-  return {control: place(widgets[0]), result: place(result), smallest_tick: ticks.length ? Math.min(...ticks) : null};
+  return {control: place(widgets[0]), result: place(result), smallest_tick: sizes.length ? Math.min(...sizes) : null};
+}"""
+
+# The evidence a step's or page's claim rests on, found by what it shows: (element kind, text it contains).
+EVIDENCE = {
+    "tour1": ("stPlotlyChart", "pixels moved"),  # the translation test: CNN vs dense, moved 2 px
+    "tour3": ("stPlotlyChart", "Max pooled"),  # the pooled image beside its input
+    "tour4": ("stTable", "243,786"),  # every layer's parameters, beside the diagram
+    "tour6": ("stPlotlyChart", "#28"),  # the three ankle boots' rows: #28 is the last
+    "predict": ("stMetric", "The network says"),  # the verdict beside the picture
+}
+
+# The bounding box, in the main area's coordinates, of the first element of a kind that contains a text.
+EVIDENCE_BOX = """([kind, text]) => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const found = [...main.querySelectorAll(`[data-testid="${kind}"]`)].find(el => el.textContent.includes(text));
+  if (!found) return null;
+  const box = found.getBoundingClientRect();
+  return {top: box.top + main.scrollTop, bottom: box.bottom + main.scrollTop, height: box.height};
 }"""
 
 SIDEBAR_CLOSED = """() => document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect().width < 50"""
@@ -63,7 +81,7 @@ def test_control_and_result_share_the_first_projector_screen(app_url, projector,
     wait_until_idle(page, 180_000)
     # the sidebar starts collapsed; on a busy machine its closing animation can still run: wait for it to end
     page.wait_for_function(SIDEBAR_CLOSED, timeout=15_000)
-    screen = page.evaluate(FIRST_SCREEN)
+    screen = page.evaluate(FIRST_SCREEN, TICKS)
     page.screenshot(path=str(SCREENSHOTS / f"projector-{_name(target)}.png"))
     if spec is not HOME and query not in ("step=1", "step=4"):  # these show a diagram and have no control
         assert screen["control"] is not None and screen["control"]["bottom"] <= PROJECTOR["height"], screen
@@ -72,6 +90,10 @@ def test_control_and_result_share_the_first_projector_screen(app_url, projector,
         assert screen["result"] is not None and screen["result"]["top"] <= PROJECTOR["height"] - 120, screen
     if screen["smallest_tick"] is not None:
         assert screen["smallest_tick"] >= CHART_TEXT_PX - 1, screen
+    assert legend_clashes(page) == []  # legend entries whole, none over another
+    if _name(target) in EVIDENCE:  # the claim's evidence whole on the first screen
+        box = page.evaluate(EVIDENCE_BOX, EVIDENCE[_name(target)])
+        assert box is not None and box["height"] > 20 and box["bottom"] <= PROJECTOR["height"], box
 
 
 WIDE = {"width": 1280, "height": 900}

@@ -5,7 +5,7 @@ import re
 import time
 
 from tests.app.test_training_page import set_slider
-from tests.support.browser import SCREENSHOTS, screenshot, streamlit_server, wait_until_idle
+from tests.support.browser import SCREENSHOTS, legend_clashes, screenshot, streamlit_server, wait_until_idle
 
 LIVE = '.st-key-live-training [data-testid="stPlotlyChart"]'
 TABLE = '[data-testid="stDataFrame"]'
@@ -89,6 +89,9 @@ def test_pressing_train_shows_its_state_and_stop_on_the_first_projector_screen(a
         assert train.is_disabled()
         page.screenshot(path=str(SCREENSHOTS / "training-present-after-train.png"))
         page.wait_for_selector(f"{LIVE} .scatterlayer .trace", timeout=180_000)
+        chart = page.locator(LIVE).bounding_box()  # the live curves whole on the first screen, beside the job
+        assert chart is not None and scrolled + chart["y"] + chart["height"] <= 720, (scrolled, chart)
+        assert legend_clashes(page) == []
         stop.click()
         page.wait_for_selector(TABLE, timeout=180_000)
         wait_until_idle(page)

@@ -185,3 +185,39 @@ def screenshot(page, name: str) -> Path:
     wait_until_idle(page)
     page.screenshot(path=str(path))
     return path
+
+
+# Legend entries of the main area's Plotly charts that overlap another entry, or run past their legend's box or the
+# chart (cut): each entry is its text and symbol, boxes in screen pixels, shrunk by `tolerance`.
+LEGEND_CLASHES = """tolerance => {
+  const clashes = [];
+  for (const chart of document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')) {
+    const page = chart.querySelector('.main-svg').getBoundingClientRect();
+    for (const legend of chart.querySelectorAll('.legend')) {
+      const frame = legend.querySelector('.bg').getBoundingClientRect();
+      const items = [...legend.querySelectorAll('.traces')].map(item => {
+        const parts = [...item.querySelectorAll('.legendtext, .legendsymbols')].map(p => p.getBoundingClientRect());
+        return {text: item.textContent.trim(), left: Math.min(...parts.map(b => b.left)),
+                right: Math.max(...parts.map(b => b.right)), top: Math.min(...parts.map(b => b.top)),
+                bottom: Math.max(...parts.map(b => b.bottom))};
+      });
+      for (const item of items) {
+        const inside = box => item.left >= box.left - tolerance && item.right <= box.right + tolerance
+                              && item.top >= box.top - tolerance && item.bottom <= box.bottom + tolerance;
+        if (!inside(frame) || !inside(page)) clashes.push(`${item.text}: cut`);
+      }
+      for (let i = 0; i < items.length; i++)
+        for (let j = i + 1; j < items.length; j++) {
+          const a = items[i], b = items[j];
+          if (a.left < b.right - tolerance && b.left < a.right - tolerance && a.top < b.bottom - tolerance
+              && b.top < a.bottom - tolerance) clashes.push(`${a.text} / ${b.text}`);
+        }
+    }
+  }
+  return clashes;
+}"""
+
+
+def legend_clashes(page, tolerance: float = 1.0) -> list[str]:
+    """The main area's chart legends whose entries overlap or are cut (empty when every entry shows whole)."""
+    return page.evaluate(LEGEND_CLASHES, tolerance)

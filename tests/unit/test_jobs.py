@@ -454,7 +454,7 @@ def test_comparison_rows_and_names(finished):
 
 def test_a_run_stopped_mid_epoch_reports_the_epochs_it_trained_everywhere(tmp_path):
     from components.charts.training import curves_figure, overlay_figure
-    from components.training_jobs import curves_caption, headline_text
+    from components.training_jobs import curves_caption, duration, headline_text
 
     registry = make_registry(tmp_path)
     long = spec(architecture=TINY_CNN, recipe=TrainConfig(epochs=20, batch_size=32), train_images=16_384)
@@ -473,6 +473,11 @@ def test_a_run_stopped_mid_epoch_reports_the_epochs_it_trained_everywhere(tmp_pa
     assert run.name == f"Run 4: CNN with 8 filters, {shown} of 20 epochs"
     assert comparison_rows([run])[0]["epochs"] == f"{shown} of 20"
     assert f"after {shown} of 20 epochs in" in headline_text(run)
+    waited = registry.waited(job)  # the learner's wait: request to result, start-up and test measurement included
+    assert waited is not None and waited >= run.seconds
+    assert f"in {duration(waited)} from your click to this result; training took {duration(run.seconds)}" in (
+        headline_text(run, waited)
+    )
     assert f"stopped after {shown} of 20 epochs: its last dots, at {shown}, cover only" in curves_caption(run)
     whole = [float(e) for e in range(1, len(run.history["loss"]))]
     epoch_dots = curves_figure(run.batch_curve, run.history, epochs_done=run.epochs_done).data[1]
