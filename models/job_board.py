@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS seats (
     run_id TEXT,
     outcome TEXT NOT NULL DEFAULT '',
     message TEXT NOT NULL DEFAULT '',
-    collected INTEGER NOT NULL DEFAULT 0
+    collected INTEGER NOT NULL DEFAULT 0,
+    ended REAL
 );
 CREATE INDEX IF NOT EXISTS seats_by_learner ON seats (learner, state);
 CREATE INDEX IF NOT EXISTS seats_by_job ON seats (job);
@@ -136,6 +137,7 @@ class SeatRow:
     run_id: str | None
     outcome: str  # once not waiting: finished, stopped or failed
     message: str
+    ended: float | None  # when it stopped waiting (the learner's wait ends here)
 
 
 def _job(row: sqlite3.Row) -> JobRow:
@@ -174,6 +176,7 @@ def _seat(row: sqlite3.Row) -> SeatRow:
         run_id=row["run_id"],
         outcome=row["outcome"],
         message=row["message"],
+        ended=row["ended"],
     )
 
 
@@ -482,8 +485,9 @@ class JobBoard:
                     (row["learner"], now),
                 )
             db.execute(
-                "UPDATE seats SET state = 'ended', outcome = ?, message = ? WHERE job = ? AND state = 'waiting'",
-                ("failed" if state == "failed" else "stopped", message, job_id),
+                "UPDATE seats SET state = 'ended', outcome = ?, message = ?, ended = ? "
+                "WHERE job = ? AND state = 'waiting'",
+                ("failed" if state == "failed" else "stopped", message, now, job_id),
             )
             old = now - KEEP_ENDED_SECONDS
             db.execute("DELETE FROM seats WHERE state != 'waiting' AND created < ?", (old,))
@@ -506,16 +510,17 @@ class JobBoard:
     def seat_done(self, seat_id: int, run_id: str, outcome: str, message: str) -> None:
         with self._write() as db:
             db.execute(
-                "UPDATE seats SET state = 'done', run_id = ?, outcome = ?, message = ? WHERE id = ?",
-                (run_id, outcome, message, seat_id),
+                "UPDATE seats SET state = 'done', run_id = ?, outcome = ?, message = ?, ended = ? WHERE id = ?",
+                (run_id, outcome, message, time.time(), seat_id),
             )
 
     def end_seat(self, seat_id: int, message: str, outcome: str = "stopped") -> None:
         """A seat that ends without a run (cancelled, unwatched in the queue, a copy that failed)."""
         with self._write() as db:
             db.execute(
-                "UPDATE seats SET state = 'ended', outcome = ?, message = ? WHERE id = ? AND state = 'waiting'",
-                (outcome, message, seat_id),
+                "UPDATE seats SET state = 'ended', outcome = ?, message = ?, ended = ? "
+                "WHERE id = ? AND state = 'waiting'",
+                (outcome, message, time.time(), seat_id),
             )
 
     def leave_or_stop(self, seat_id: int, reason: str) -> str:
@@ -531,15 +536,15 @@ class JobBoard:
             ).fetchone()[0]
             if others:
                 db.execute(
-                    "UPDATE seats SET state = 'left', outcome = 'stopped', message = ? WHERE id = ?",
-                    (left_message(others, job["state"] == "running"), seat_id),
+                    "UPDATE seats SET state = 'left', outcome = 'stopped', message = ?, ended = ? WHERE id = ?",
+                    (left_message(others, job["state"] == "running"), time.time(), seat_id),
                 )
                 return "left"
             if job["state"] == "queued":
                 message = "Stopped before it started."
                 db.execute(
-                    "UPDATE seats SET state = 'ended', outcome = 'stopped', message = ? WHERE id = ?",
-                    (message, seat_id),
+                    "UPDATE seats SET state = 'ended', outcome = 'stopped', message = ?, ended = ? WHERE id = ?",
+                    (message, time.time(), seat_id),
                 )
                 db.execute(
                     "UPDATE jobs SET state = 'stopped', message = ?, ended = ?, stop = ? WHERE id = ?",
