@@ -35,7 +35,7 @@ serve: $(VENV)/.runtime
 	$(BIN)/python scripts/serve.py  # settings: CNN_LAB_REPLICAS, CNN_LAB_PORT, CNN_LAB_ADDRESS, CNN_LAB_DATA_DIR
 
 test: $(VENV)/.dev
-	$(SETUP) data browser nginx
+	$(SETUP) data browser nginx axe
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy  # settings in pyproject.toml

@@ -11,6 +11,7 @@ import functools
 import numpy as np
 import streamlit as st
 
+from components.charts.alt import figure_alt, strongest_alt
 from components.charts.filters import display_factor, response_figure, shown_side
 from components.image_picker import PickedImage, image_picker, sample_link
 from components.links import set_values
@@ -193,7 +194,9 @@ def show_results(
             functools.partial(conv2d_summed, picked.pixels, kernel, stride=stride, padding=padding, dilation=dilation),
         )
     figure = once(name, ("response",), functools.partial(response_figure, picked.pixels, raw))
-    st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG)
+    st.plotly_chart(
+        figure, width="stretch", config=PLOTLY_CONFIG, alt=strongest_alt(raw, "The filtered map (raw output)")
+    )
     notes = [
         f"Raw output from {raw.min():.3f} to {raw.max():.3f}. Raw and ReLU panels share one colour scale: white is "
         "0, blue negative, red positive. ReLU keeps the positive part, as a Conv2D layer with activation='relu' "
@@ -214,10 +217,9 @@ def show_results(
     st.caption(" ".join(notes))
     if channels.ndim == 3:
         with st.expander("Each channel alone, before the sum"):
+            alone = once(name, ("channels",), functools.partial(response_figure, picked.pixels, channels))
             st.plotly_chart(
-                once(name, ("channels",), functools.partial(response_figure, picked.pixels, channels)),
-                width="stretch",
-                config=PLOTLY_CONFIG,
+                alone, width="stretch", config=PLOTLY_CONFIG, alt=figure_alt(alone, "The kernel on each channel alone")
             )
             st.caption(
                 "The kernel on red, green and blue alone (raw panels share one colour scale). Conv2D adds these "

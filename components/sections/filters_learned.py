@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.charts.alt import figure_alt
 from components.charts.filters import (
     block_mean,
     display_factor,
@@ -42,7 +43,14 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding, dilation
             filters.initial, filters.trained, [label.text for label in labels], epochs=filters.epochs
         ),
     )
-    st.plotly_chart(gallery, width="stretch", config=PLOTLY_CONFIG)
+    st.plotly_chart(
+        gallery,
+        width="stretch",
+        config=PLOTLY_CONFIG,
+        alt=f"The {filters.count} learned 3x3 filters at initialisation and after training; "
+        + "; ".join(f"filter {label.text}" for label in labels if label.match.close)
+        + ".",
+    )
     st.caption(
         "Filter number = row label + column label (e.g. row 16, column +1 is filter 17). Each filter is "
         "coloured relative to its own largest weight so its pattern shows; hover a tile for its label and "
@@ -57,6 +65,9 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding, dilation
         ),
         width="stretch",
         config={"displayModeBar": False},
+        alt=f"Filter {index}'s 3x3 weights epoch by epoch; after epoch {filters.epochs}, row by row: "
+        + "; ".join(" ".join(f"{w:.2f}" for w in row) for row in filters.history[-1, index])
+        + ".",
     )
     best = sorted(labels, key=lambda label: -abs(label.cosine))
     with st.expander("Which classic kernel each learned filter resembles"):
@@ -87,7 +98,13 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding, dilation
         except ValueError as error:  # the copy reduced for display can be too thin for a 'valid' window
             st.info(f"On the copy reduced to {small.shape[0]} x {small.shape[1]} for this view: {error}")
             return
-        st.plotly_chart(responses_grid_figure(responses), width="stretch", config=PLOTLY_CONFIG)
+        grid = responses_grid_figure(responses)
+        st.plotly_chart(
+            grid,
+            width="stretch",
+            config=PLOTLY_CONFIG,
+            alt=figure_alt(grid, f"All {len(responses)} filters' responses"),
+        )
         reduced = "" if small.shape == gray.shape else f", on a copy reduced to {small.shape[0]} x {small.shape[1]}"
         st.caption(
             f"Each tile is one filter's raw response (weights after epoch {epoch}, no bias or ReLU{reduced}), "

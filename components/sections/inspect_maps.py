@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from components.charts.alt import all_maps_alt, figure_alt
 from components.charts.inspect import (
     GridColumn,
     all_maps_figure,
@@ -114,7 +115,12 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
 
     # Kept per model, test set, images and filter number: the labels and maps follow from them.
     question = ("maps grid", test.fashion, test.size, tuple(map(int, indices)), int(number), tuple(layers))
-    st.plotly_chart(once(subject.key, question, grid), config=CHART_CONFIG)
+    grid_figure = once(subject.key, question, grid)
+    st.plotly_chart(
+        grid_figure,
+        config=CHART_CONFIG,
+        alt=figure_alt(grid_figure, f"Filter {number}'s feature maps of each test image"),
+    )
     st.caption(
         channel_caption([(name, kind, weights_shape(model.get_layer(name))) for name, kind in kinds], number)
         + " One colour range per column; hover for values. "
@@ -168,6 +174,7 @@ def all_maps(model: keras.Model, test: EvaluationSet, indices: list[int], layers
             functools.partial(all_maps_figure, maps, layer, per_map=per_map),
         ),
         config=CHART_CONFIG,
+        alt=all_maps_alt(maps, layer),
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from components.charts.alt import figure_alt, pictures_alt, prediction_alt, steps_alt
 from components.charts.inspect import gallery_figure
 from components.charts.predict import (
     DISPLAY_SIDE,
@@ -210,7 +211,11 @@ def network_input(image: np.ndarray, invert: Invert, crop: bool, darken: bool) -
 def steps_section(steps: Sequence[Step], settings: tuple) -> None:
     """1.: every step from picture to network input (the figure built once per picture and settings)."""
     st.subheader("1. From picture to network input")
-    st.plotly_chart(once("steps", settings, functools.partial(steps_figure, steps)), config=CHART_CONFIG)
+    st.plotly_chart(
+        once("steps", settings, functools.partial(steps_figure, steps)),
+        config=CHART_CONFIG,
+        alt=steps_alt([step.title for step in steps], [step.image.shape for step in steps]),
+    )
     st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}" for number, step in enumerate(steps, start=1)))
     st.caption(
         f"Steps larger than {DISPLAY_SIDE} pixels are drawn reduced; hover a gray step of up to "
@@ -242,6 +247,7 @@ def prediction_section(
     chart.plotly_chart(
         once(model_key, ("top", input_key), functools.partial(top_k_figure, probabilities, class_names, top)),
         config=CHART_CONFIG,
+        alt=prediction_alt(probabilities, class_names),
     )
     verdict.markdown(
         f"The network says **{class_names[predicted]}** with probability **{probabilities[predicted]:.1%}**."
@@ -281,7 +287,7 @@ def feature_maps(prepared: Preprocessed, outputs: dict, spatial: list[str], key:
         functools.partial(feature_map_figures, prepared.network_input, outputs, spatial, number, layer),
     )
     for figure in figures:
-        maps.plotly_chart(figure, config=CHART_CONFIG)
+        maps.plotly_chart(figure, config=CHART_CONFIG, alt=figure_alt(figure, f"Feature maps of this input, {layer}"))
     controls.caption(f"Top: filter {number} after each layer. Below: all {outputs[layer].shape[-1]} maps of {layer}.")
 
 
@@ -308,6 +314,7 @@ def neighbours_section(
             functools.partial(gallery_figure, x_train[found] / 255.0, titles, per_row=NEIGHBOURS // 2, cell=170),
         ),
         config=CHART_CONFIG,
+        alt=pictures_alt("the nearest training images: class, number and similarity", titles),
     )
     agree = int(sum(y_train[i] == result.predicted for i in found))
     st.caption(neighbours_caption(index, NEIGHBOURS, agree, CLASS_NAMES[result.predicted]))
