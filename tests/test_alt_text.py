@@ -132,3 +132,12 @@ def test_embedding_alt_gives_class_centres(apart):
     text = embedding_alt(coordinates, labels, ["Coat", "Bag", "Shirt"], "PCA")
     assert "6 test images" in text and ("Coat around (41, 40)" if apart == 0 else "Coat around (1, 0)") in text
     assert text.endswith(f"Furthest from the rest: {['Coat', 'Bag'][apart]}.")
+
+
+def test_embedding_classes_differ_in_marker_shape_not_only_colour():
+    from components.charts.inspect import embedding_figure
+
+    labels = np.arange(10)
+    figure = embedding_figure(np.zeros((10, 2)), labels, labels, ["99%"] * 10, labels, [str(c) for c in range(10)])
+    symbols = {trace.name: trace.marker.symbol for trace in figure.data if trace.showlegend}
+    assert len(symbols) == 10 and len(set(symbols.values())) == 10

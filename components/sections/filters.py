@@ -36,7 +36,12 @@ from models.images import fingerprint, to_npy_bytes, to_png_bytes
 from models.kernels import KERNELS
 from models.samples import FASHION_PREFIX, sample_names
 
-PLOTLY_CONFIG = {"displaylogo": False}
+# The filtered result keeps Plotly's zoom, pan and reset (to look closely at a large upload), nothing else: each
+# button is a tab stop. On a phone the toolbar is hidden (components.presentation.BASE_CSS).
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "toImage"],
+}
 STRIDES = (1, 2, 3)
 DILATIONS = (1, 2, 3, 4)
 LINK = {

@@ -22,7 +22,7 @@ from models.kernels import CHANCE_SAMPLES, CHANCE_THRESHOLD
 from models.learned_filters import filter_responses
 
 RESPONSES_SIDE = 64
-PLOTLY_CONFIG = {"displaylogo": False}
+PLOTLY_CONFIG = {"displayModeBar": False}  # hover gives every value; a toolbar adds tab stops
 
 
 @st.fragment
