@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from components.phone import on_phone
 from components.presentation import presenting
 from components.session_keys import APP_RAN
 
@@ -38,7 +39,8 @@ def start_page(title: str, intro: str = "") -> None:
         st.rerun()
     st.title(title)
     if intro and not presenting():  # on a projector the lecturer says it; the screen keeps the page's content
-        st.markdown(intro)
+        with st.expander("About this page") if on_phone() else st.container():  # a phone: the content first
+            st.markdown(intro)
 
 
 def mark_app_run() -> None:

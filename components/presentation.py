@@ -30,7 +30,8 @@ CHART_TEXT_FILLS = {"rgb(128, 132, 149)": TEXT, "rgb(245, 133, 24)": "#a8520a"}
 PHONE_PX = 640  # at most this wide: Plotly's toolbar is hidden (it covers chart titles) and panels reflow
 
 # In both modes: a page link's label wraps instead of being cut at the edge of its box; chart text and links in
-# captions reach WCAG AA contrast (4.5:1, see CAPTION); on a phone Plotly's toolbar does not cover the charts' titles.
+# captions reach WCAG AA contrast (4.5:1, see CAPTION); on a phone (or a window as narrow) Plotly's toolbar does
+# not cover the charts' titles and spacing is tight, so a page's main control and its result fit two screens.
 BASE_CSS = (
     '[data-testid="stPageLink"] :is(p, span) { white-space: normal !important; overflow: visible !important; }\n'
     + "".join(
@@ -39,7 +40,18 @@ BASE_CSS = (
     )
     + f'[data-testid="stCaptionContainer"] {{ opacity: 1 !important; color: {CAPTION} !important; }}\n'
     + f'[data-testid="stCaptionContainer"] a {{ color: {LINK} !important; }}\n'
-    + f"@media (max-width: {PHONE_PX}px) {{ .modebar-container {{ display: none !important; }} }}"
+    + f"@media (max-width: {PHONE_PX}px) {{\n"
+    + "  .modebar-container { display: none !important; }\n"
+    + '  [data-testid="stMainBlockContainer"] { padding-top: 3rem; }\n'
+    + '  [data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.5rem; }\n'
+    + '  [data-testid="stMainBlockContainer"] :is(h1, h2, h3) { padding: 0.25rem 0; }\n'
+    + '  [data-testid="stMainBlockContainer"] h1 { font-size: 2rem; }\n'
+    + '  [data-testid="stMainBlockContainer"] h2 { font-size: 1.45rem; }\n'
+    + '  [data-testid="stMainBlockContainer"] h3 { font-size: 1.25rem; }\n'
+    + '  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > [data-testid="stColumn"] {\n'
+    + "    min-width: 0 !important; flex: 1 1 0 !important;\n"
+    + "  }\n"
+    + "}"
 )
 
 

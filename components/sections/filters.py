@@ -16,6 +16,7 @@ from components.charts.filters import display_factor, response_figure, shown_sid
 from components.image_picker import PickedImage, image_picker, sample_link
 from components.links import set_values
 from components.memo import once
+from components.phone import on_phone
 from components.presentation import beside, presenting
 from components.query_state import Choice, Integer, Link, link_update, read_link
 from components.sections.filters_kernel import ChosenKernel, choose_kernel
@@ -198,7 +199,8 @@ def show_results(
             ("summed",),
             functools.partial(conv2d_summed, picked.pixels, kernel, stride=stride, padding=padding, dilation=dilation),
         )
-    figure = once(name, ("response",), functools.partial(response_figure, picked.pixels, raw))
+    per_row = 1 if on_phone() else None
+    figure = once(name, ("response", per_row), functools.partial(response_figure, picked.pixels, raw, per_row=per_row))
     st.plotly_chart(
         figure, width="stretch", config=PLOTLY_CONFIG, alt=strongest_alt(raw, "The filtered map (raw output)")
     )
@@ -222,7 +224,11 @@ def show_results(
     st.caption(" ".join(notes))
     if channels.ndim == 3:
         with st.expander("Each channel alone, before the sum"):
-            alone = once(name, ("channels",), functools.partial(response_figure, picked.pixels, channels))
+            alone = once(
+                name,
+                ("channels", per_row),
+                functools.partial(response_figure, picked.pixels, channels, per_row=per_row),
+            )
             st.plotly_chart(
                 alone, width="stretch", config=PLOTLY_CONFIG, alt=figure_alt(alone, "The kernel on each channel alone")
             )

@@ -28,6 +28,7 @@ from components.charts.predict import (
 )
 from components.image_picker import UPLOAD_TYPES, decode_upload
 from components.memo import once
+from components.phone import on_phone
 from components.resources import fashion_mnist
 from components.session_keys import (
     PREDICT_BRUSH,
@@ -211,16 +212,18 @@ def network_input(image: np.ndarray, invert: Invert, crop: bool, darken: bool) -
 def steps_section(steps: Sequence[Step], settings: tuple) -> None:
     """1.: every step from picture to network input (the figure built once per picture and settings)."""
     st.subheader("1. From picture to network input")
-    st.plotly_chart(
-        once("steps", settings, functools.partial(steps_figure, steps)),
-        config=CHART_CONFIG,
-        alt=steps_alt([step.title for step in steps], [step.image.shape for step in steps]),
-    )
-    st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}" for number, step in enumerate(steps, start=1)))
-    st.caption(
-        f"Steps larger than {DISPLAY_SIDE} pixels are drawn reduced; hover a gray step of up to "
-        f"{HOVER_LIMIT:,} pixels (such as the 28x28 network input) for its values."
-    )
+    phone = on_phone()  # folded on a phone, so 2. Prediction follows soon; two steps a row, titles apart
+    with st.expander("Every step, pictured and explained") if phone else st.container():
+        st.plotly_chart(
+            once("steps", (*settings, phone), functools.partial(steps_figure, steps, per_row=2 if phone else 4)),
+            config=CHART_CONFIG,
+            alt=steps_alt([step.title for step in steps], [step.image.shape for step in steps]),
+        )
+        st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}" for number, step in enumerate(steps, start=1)))
+        st.caption(
+            f"Steps larger than {DISPLAY_SIDE} pixels are drawn reduced; hover a gray step of up to "
+            f"{HOVER_LIMIT:,} pixels (such as the 28x28 network input) for its values."
+        )
 
 
 def forced_choice_note(name: str, total: float, classes: int) -> str:
