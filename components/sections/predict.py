@@ -52,6 +52,7 @@ SOURCES = ["Examples", "Draw", "Upload", "Camera"]
 INVERT_LABELS: dict[str, Invert] = {"Auto": "auto", "On": "on", "Off": "off"}
 EXAMPLE_SPOTS = [(20, 30), (60, 130), (30, 110), (70, 40), (15, 140), (50, 80)]  # (top, left) on the "photo"
 NEIGHBOURS = 8
+CANVAS_LABEL = "Drawing area, 280 x 280 pixels, for a mouse, finger or pen; by keyboard, choose another picture source."
 DRAW_PROMPT = "Draw an item with the mouse (a T-shirt, trousers, a bag ...); fill it in."
 TOP_K = 5
 
@@ -156,6 +157,7 @@ def drawing(brush_key: str, canvas_key: str, *, prompt: str = DRAW_PROMPT) -> by
     from streamlit_drawable_canvas import st_canvas
 
     brush = st.slider("Brush size", 6, 40, 22, key=brush_key)
+    st.caption(CANVAS_LABEL)  # the canvas itself takes no accessible name (README, Accessibility)
     canvas = st_canvas(
         stroke_width=brush,
         stroke_color="#000000",
