@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from components.charts.alt import figure_alt, pictures_alt, prediction_alt, steps_alt
+from components.charts.alt import all_maps_alt, figure_alt, pictures_alt, prediction_alt, steps_alt
 from components.charts.inspect import gallery_figure
 from components.charts.predict import (
     DISPLAY_SIDE,
@@ -291,8 +291,12 @@ def feature_maps(prepared: Preprocessed, outputs: dict, spatial: list[str], key:
         ("feature maps", tuple(spatial), int(number), layer),
         functools.partial(feature_map_figures, prepared.network_input, outputs, spatial, number, layer),
     )
-    for figure in figures:
-        maps.plotly_chart(figure, config=CHART_CONFIG, alt=figure_alt(figure, f"Feature maps of this input, {layer}"))
+    alts = (
+        figure_alt(figures[0], f"The input, then filter {number} after each layer"),
+        all_maps_alt(outputs[layer][0], layer),
+    )
+    for figure, alt in zip(figures, alts):
+        maps.plotly_chart(figure, config=CHART_CONFIG, alt=alt)
     controls.caption(f"Top: filter {number} after each layer. Below: all {outputs[layer].shape[-1]} maps of {layer}.")
 
 
