@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  # noqa: E402
 
 REFERENCE_APP = 'import streamlit as st\n\nst.title("Hello")\nst.write("A minimal Streamlit app.")\n'
 TARGET_RATIO = 3.0  # Home may take at most 3x a one-title app to appear

@@ -7,7 +7,7 @@ with the same learners and seeds: once alone, once with ONE attacker session (it
 
 - uploads each hostile model on Inspect's "Use your own model (.keras)": the 1,000,000-unit Dense file, a
   200,000-filter Conv2D, an UpSampling2D blow-up, a TFSMLayer (the shipped archive with its config.json edited,
-  ``tests/test_upload_limits.py``'s builders);
+  ``tests/unit/test_upload_limits.py``'s builders);
 - uploads a PNG whose header declares 30000x30000 pixels on Filters' image upload;
 - hand-edits links with garbage holding Markdown and HTML (Filters, Pooling, Architecture, Training);
 - starts runs past its limits: four small runs, then a 5th; then the course CNN on 60,000 images x 10 epochs by
@@ -79,15 +79,15 @@ class Attack:
 
 
 def model_file(edit_name: str) -> bytes:
-    from tests import test_upload_limits as limits
+    from tests.unit import test_upload_limits as limits
 
     return limits.rewrite(getattr(limits, edit_name))
 
 
 def huge_png(side: int = 30_000) -> bytes:
-    from tests.test_imaging import png_header_only
+    from tests.support.image_files import header_only_png
 
-    return png_header_only(side, side)
+    return header_only_png(side, side)
 
 
 def alerts(session: Session) -> list[str]:

@@ -31,7 +31,7 @@ from models.pooling import output_shape  # noqa: E402
 
 TIMEOUT_MS = int(os.environ.get("LOAD_TEST_TIMEOUT_MS", 300_000))
 VERBOSE = bool(os.environ.get("LOAD_TEST_VERBOSE"))
-# The conditions of tests.browser.wait_until_idle, for Playwright's async API.
+# The conditions of tests.support.browser.wait_until_idle, for Playwright's async API.
 IDLE_APP = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
 IDLE_JS = """() => document.querySelectorAll('[data-testid="stSkeleton"]').length === 0
     && [
@@ -192,7 +192,7 @@ async def stop_training(session: Session) -> None:
 async def run(url: str, sessions: int, rounds: int) -> tuple[dict[str, list[float]], list[str], set[str], float]:
     from playwright.async_api import async_playwright
 
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
     latencies: dict[str, list[float]] = defaultdict(list)
     problems: list[str] = []
@@ -224,7 +224,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main(argv: list[str]) -> None:
-    from tests.browser import served_app
+    from tests.support.browser import served_app
 
     sessions = int(argv[0]) if argv else 8
     rounds = int(argv[1]) if len(argv) > 1 else 3

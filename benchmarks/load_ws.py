@@ -32,7 +32,7 @@ the teacher's) visit the same pages, so the figures are a new session's, not a c
 
 **The server**: by default one served exactly as ``make run`` serves it (``python -m streamlit run app.py`` in the
 repository root with the environment as it is: ``.streamlit/config.toml`` and ``STREAMLIT_*`` variables decide; only
-port, address and headless are given); ``--serve tests`` serves as the tests do (tests/browser.py, file watcher
+port, address and headless are given); ``--serve tests`` serves as the tests do (tests/support/browser.py, file watcher
 off); ``--url URL`` uses a running server (e.g. ``make serve``: nginx in front of several replicas, where each
 learner's cookies keep it on one replica).
 
@@ -596,7 +596,7 @@ def serve_as_make_run(
     """`python -m streamlit run app.py` as `make run` starts it: only port, address and headless on the command
     line, the environment untouched, so .streamlit/config.toml and STREAMLIT_* variables decide the rest
     (`extra_env` adds variables, e.g. a throwaway CNN_LAB_DATA_DIR; `name` names the log file)."""
-    from tests.browser import free_port, stop_process
+    from tests.support.browser import free_port, stop_process
 
     port = free_port()
     command = [
@@ -761,7 +761,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("make-run", "tests"),
         default="make-run",
         help="without --url: serve as `make run` does (config file and environment decide; default) or as the "
-        "tests do (tests/browser.py: --server.fileWatcherType none)",
+        "tests do (tests/support/browser.py: --server.fileWatcherType none)",
     )
     parser.add_argument(
         "--pids",
@@ -803,7 +803,7 @@ def run(args) -> bool:
             stats, trainer, wall, cpu = asyncio.run(class_session(args.url, args))
         server = args.url
     elif args.serve == "tests":
-        from tests.browser import streamlit_server
+        from tests.support.browser import streamlit_server
 
         with streamlit_server(timeout=120) as served, Monitor([served.process.pid]) as monitor:
             stats, trainer, wall, cpu = asyncio.run(class_session(served.url, args))

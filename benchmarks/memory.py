@@ -98,7 +98,7 @@ def command_of(pid: int) -> list[bytes]:
 
 
 def streamlit_server_pid() -> int:
-    """The `streamlit run` process that tests.browser.served_app started from this process."""
+    """The `streamlit run` process that tests.support.browser.served_app started from this process."""
     for pid in descendants(os.getpid())[1:]:
         command = command_of(pid)
         if b"streamlit" in command and b"run" in command:
@@ -207,7 +207,7 @@ def load_average() -> str:
 @contextmanager
 def fresh_app():
     """The lab served on a free port with an empty data folder; yields (url, server pid, idle server RSS)."""
-    from tests.browser import served_app
+    from tests.support.browser import served_app
 
     with tempfile.TemporaryDirectory(prefix="cnn-lab-memory-") as data_dir:
         saved = os.environ.get("CNN_LAB_DATA_DIR")
@@ -250,7 +250,7 @@ def visit_every_page_and_train(url: str, marks: list[tuple[str, float]], sampler
     """Chromium opens each page (Inspect's evaluation tab too), trains on 5,000 images; returns training seconds."""
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, wait_until_idle
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, wait_until_idle
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -124,7 +124,7 @@ def serve_timed(log: Path, streamlit_args: list[str]) -> None:
     leaves out the client (parsing, the ws_client's bookkeeping) and the sockets; it includes the script thread,
     Streamlit's post-run work and the event loop's serialisation of every message before script_finished."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-    from streamlit.runtime import app_session
+    from streamlit.runtime import app_session  # internal API, written against Streamlit 1.67.0
     from streamlit.web import cli
     from streamlit.web.server.starlette import starlette_websocket
 
@@ -281,7 +281,7 @@ def main() -> None:
         serve_timed(Path(sys.argv[at + 1]), sys.argv[sys.argv.index("--") + 1 :])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", help="a running app (default: serve one with tests/browser.py)")
+    parser.add_argument("--url", help="a running app (default: serve one with tests/support/browser.py)")
     parser.add_argument("--rounds", type=int, default=21, help="rounds over the pages; the first is cold (default 21)")
     parser.add_argument("--only", help=f"comma-separated pages, in this order: {','.join(PAGES)}")
     parser.add_argument("--json", help="also write the figures to this JSON file")
@@ -304,7 +304,7 @@ def main() -> None:
     if args.url:
         results = asyncio.run(measure(args.url, args.rounds, pages, args.verbose, args.how, args.new))
     else:
-        from tests.browser import streamlit_server
+        from tests.support.browser import streamlit_server
 
         timed = Path(tempfile.mkdtemp(prefix="page-visits-")) / "server.jsonl"
         launcher: tuple[str, ...] = (sys.executable, __file__, "--serve-timed", str(timed), "--")

@@ -39,7 +39,7 @@ APP_DIRS = ("pages/", "components/", "models/", "app.py")
 def serve(out: Path, streamlit_args: list[str]) -> None:
     """Run `streamlit <args>` with every script run profiled; index.jsonl lists the profiles."""
     from pyinstrument import Profiler
-    from streamlit.runtime.scriptrunner import script_runner
+    from streamlit.runtime.scriptrunner import script_runner  # internal API, written against Streamlit 1.67.0
     from streamlit.web import cli
 
     out.mkdir(parents=True, exist_ok=True)
@@ -187,7 +187,7 @@ def main() -> None:
     from pyinstrument.session import Session
 
     from benchmarks.rerun_cost import load_average, measure
-    from tests.browser import streamlit_server
+    from tests.support.browser import streamlit_server
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

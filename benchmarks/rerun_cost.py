@@ -19,7 +19,7 @@ bytes. Server time is from sending ``rerun_script`` to ``script_finished``: the 
 localhost. The machine's load average is printed before and after: other work on the 2 cores inflates times.
 
 Usage: python benchmarks/rerun_cost.py [--url URL] [--reruns N] [--only Filters,Pooling] [--json out.json]
-It serves the app itself (tests/browser.py's streamlit_server) unless --url is given.
+It serves the app itself (tests/support/browser.py's streamlit_server) unless --url is given.
 """
 
 from __future__ import annotations
@@ -369,7 +369,7 @@ def report(cases: list[Case], reruns: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", help="a running app (default: serve one with tests/browser.py)")
+    parser.add_argument("--url", help="a running app (default: serve one with tests/support/browser.py)")
     parser.add_argument("--reruns", type=int, default=10, help="warm reruns per case (default 10)")
     parser.add_argument("--only", help="comma-separated case name prefixes, e.g. Filters,Pooling,upload")
     parser.add_argument("--json", help="also write the figures to this JSON file")
@@ -381,7 +381,7 @@ def main() -> None:
     if args.url:
         cases = asyncio.run(measure(args.url, args.reruns, only, args.verbose))
     else:
-        from tests.browser import streamlit_server
+        from tests.support.browser import streamlit_server
 
         with streamlit_server(timeout=120) as server:
             cases = asyncio.run(measure(server.url, args.reruns, only, args.verbose))

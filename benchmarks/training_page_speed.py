@@ -48,9 +48,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from models.config import COURSE_CNN  # noqa: E402
-from models.executors import LocalProcessExecutor, whole_number  # noqa: E402
+from models.executors import LocalProcessExecutor  # noqa: E402
+from models.job_protocol import NICE_ENV, THREADS_ENV, limit_threads, whole_number  # noqa: E402
 from models.recipes import PRESETS, RunSpec, TrainConfig  # noqa: E402
-from models.worker import NICE_ENV, THREADS_ENV, build_model, limit_threads, schedule_callbacks  # noqa: E402
+from models.worker import build_model, schedule_callbacks  # noqa: E402
 
 IMAGES, EPOCHS, ROUNDS, BATCH = 12_000, 4, 3, 32
 TARGET, TARGET_RATIO = 0.90, 0.35

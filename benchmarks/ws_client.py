@@ -1,6 +1,6 @@
 """A browser-free Streamlit client: one learner's session over Streamlit's own websocket protocol.
 
-It speaks to ``ws://host:port/_stcore/stream`` as the Streamlit 1.67 frontend does (read from
+It speaks to ``ws://host:port/_stcore/stream`` as the Streamlit 1.67.0 frontend does (read from
 ``streamlit/web/server/starlette/starlette_websocket.py``, ``streamlit/runtime/app_session.py``,
 ``streamlit/proto`` and the frontend bundle in ``streamlit/static``), so what it measures is what one click
 costs the server:
@@ -812,7 +812,7 @@ def main() -> None:
         asyncio.run(_demo(args.url, args.pages))
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.browser import streamlit_server
+    from tests.support.browser import streamlit_server
 
     with streamlit_server() as server:
         asyncio.run(_demo(server.url, args.pages))

@@ -6,7 +6,7 @@ open Pooling, type a pool size, open Inspect and its Evaluation tab. Every ``Bac
 captured from its websocket, and so is every ``ForwardMsg`` it receives. For each step the script prints
 the browser's and the client's widget states (by key), fragment id and page, the deltas and bytes each
 received, and whether they agree.
-Exit code 1 when a rerun's widget states, fragment id or delta count differ.
+Exit code 1 when a rerun's widget states, fragment id or delta count differ. Written against Streamlit 1.67.0.
 
 Usage: python benchmarks/ws_vs_browser.py [--url http://127.0.0.1:8501]     (needs /usr/bin/chromium)
 """
@@ -26,7 +26,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
 from benchmarks.ws_client import Session  # noqa: E402
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  # noqa: E402
 
 KERNEL = "Sobel: horizontal edges"
 PHOTO = Path("/tmp/cnn-lab-photo-1024.jpg")

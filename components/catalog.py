@@ -75,4 +75,12 @@ LESSONS: list[PageSpec] = [
     ),
 ]
 
-ALL_PAGES: list[PageSpec] = [HOME, TOUR, *LESSONS]
+CLASS = PageSpec(
+    "pages/class.py",
+    "Class",
+    ":material/groups:",
+    "class",
+    "For a class: join with a code, answer the tour's questions live, follow the lecturer, share runs to a board.",
+)
+
+ALL_PAGES: list[PageSpec] = [HOME, TOUR, *LESSONS, CLASS]

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 from streamlit import runtime
-from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner import get_script_run_ctx  # internal API, written against Streamlit 1.67.0
 
 from components.session_keys import LEARNER
 

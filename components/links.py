@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner import get_script_run_ctx  # internal API, written against Streamlit 1.67.0
 
 from components.query_state import Link, Param, read_link
 from components.session_keys import PAGE_LINKS

@@ -1,12 +1,16 @@
-"""Waits that say what they wait for: TensorFlow's first import (3 s or more, once per server) named on the page."""
+"""Waits that say what they wait for: TensorFlow's first import (once per server) named on the page, and the time
+long computations took on this server, measured, for the next learner who asks."""
 
 from __future__ import annotations
 
 import sys
+import time
 
 import streamlit as st
 
-TENSORFLOW_WAIT = "Loading TensorFlow for the model (once per server, about 3 s)..."
+from components.training_jobs import duration
+
+TENSORFLOW_WAIT = "Loading TensorFlow for the model (once per server: pages that need it are quick after this)..."
 TENSORFLOW_PAGES = frozenset(
     {"inspect", "predict", "deeper"}
 )  # url paths of the pages whose sections import TensorFlow
@@ -25,3 +29,30 @@ def load_tensorflow() -> None:
     import keras  # noqa: F401
 
     notice.empty()
+
+
+@st.cache_resource
+def _measured() -> dict[str, float]:
+    """Seconds the last computation of each kind took on this server (shared by every session)."""
+    return {}
+
+
+def measured_text(kind: str, unit: str = "") -> str:
+    """' The last one on this server took 1 min 51 s{unit}.', or '' before the first (no guess)."""
+    seconds = _measured().get(kind)
+    return "" if seconds is None else f" The last one on this server took {duration(seconds)}{unit}."
+
+
+class Stopwatch:
+    """One computation of a kind, timed on this server: `so_far()` for its progress lines, `done()` keeps its time
+    for measured_text."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind, self.started = kind, time.perf_counter()
+
+    def so_far(self) -> str:
+        return f" ({duration(time.perf_counter() - self.started)} so far)"
+
+    def done(self, units: int = 1) -> None:
+        """Keep the time it took, per unit (a model of several measured together)."""
+        _measured()[self.kind] = (time.perf_counter() - self.started) / units

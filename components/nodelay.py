@@ -1,6 +1,6 @@
 """The server's TCP sockets send each message at once (TCP_NODELAY), so no rerun waits on a delayed ACK (no Streamlit).
 
-Streamlit 1.67 (Starlette and uvicorn) binds its listening socket itself with `socket.socket(family)`, whose
+Streamlit 1.67.0 (Starlette and uvicorn) binds its listening socket itself with `socket.socket(family)`, whose
 protocol number is 0, and asyncio only switches Nagle's algorithm off for sockets whose protocol number is
 IPPROTO_TCP (`asyncio.base_events._set_nodelay`). So every learner's websocket keeps Nagle's algorithm: after the
 first small message of a rerun (new_session), the next ones wait in the kernel until the browser acknowledges

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
+from streamlit.delta_generator import DeltaGenerator  # internal API, written against Streamlit 1.67.0
 
-from components.session_keys import PRESENTATION, PRESENTATION_TOGGLE
+from components.session_keys import COMPACT_TITLE, PRESENTATION, PRESENTATION_TOGGLE
 
 PRESENT_PARAM = "present"  # ?present=1 turns the mode on, ?present=0 turns it off
 ON_VALUES = frozenset({"1", "true", "yes", "on"})
@@ -17,6 +17,10 @@ PAPER = "#ffffff"
 ACCENT = "#0b3d91"  # dark blue: 10.8:1 against white
 DISABLED_OPACITY = 0.45  # a disabled button (Train while the same run trains, Back on step 1) looks disabled
 CHART_TEXT_PX = 15  # chart ticks, legends and colour bars (charts are drawn at zoom 1, see presentation_css)
+# Every subplot's tick labels and axis titles: Plotly names the first panel's .xtick / .g-xtitle, the next .x2tick /
+# .g-x2title and so on, all inside the axis layers.
+TICKS = ":is(.xaxislayer-above, .yaxislayer-above) text"
+AXIS_TITLES = '[class^="g-x"][class$="title"] text, [class^="g-y"][class$="title"] text'
 
 
 TEXT = "#31333f"  # Streamlit's own text colour: 12.5:1 against white
@@ -86,15 +90,20 @@ def presentation_css(zoom: float = ZOOM) -> str:
   padding: 1.75rem 1.5rem 2rem 1.5rem;
 }}
 [data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] {{ gap: 0.6rem; }}
-[data-testid="stMainBlockContainer"] :is(h1, h2, h3) {{ padding: 0.1rem 0 0.2rem 0; }}
+[data-testid="stMainBlockContainer"] :is(h1, h2, h3) {{
+  padding: 0.1rem 0 0.2rem 0;
+  line-height: 1.3;
+  overflow: visible;
+}}
 [data-testid="stMainBlockContainer"] h1 {{ font-size: 2.5rem; }}
 [data-testid="stMainBlockContainer"] h2 {{ font-size: 1.6rem; }}
 [data-testid="stMainBlockContainer"] h3 {{ font-size: 1.35rem; }}
+.st-key-{COMPACT_TITLE} h1 {{ font-size: 1.15rem; padding: 0; }}
 [data-testid="stPlotlyChart"] {{ zoom: {1 / zoom:.6f}; }}
-[data-testid="stPlotlyChart"] :is(.xtick text, .ytick text, .cbaxis text, .legendtext) {{
+[data-testid="stPlotlyChart"] :is({TICKS}, .cbaxis text, .legendtext) {{
   font-size: {CHART_TEXT_PX}px !important;
 }}
-[data-testid="stPlotlyChart"] :is(.g-xtitle text, .g-ytitle text, .cbtitle text) {{
+[data-testid="stPlotlyChart"] :is({AXIS_TITLES}, .cbtitle text) {{
   font-size: {CHART_TEXT_PX + 1}px !important;
 }}
 [data-testid="stApp"], [data-testid="stMain"], [data-testid="stMainBlockContainer"] {{
@@ -112,8 +121,8 @@ def presentation_css(zoom: float = ZOOM) -> str:
 }}
 [data-testid="stMainBlockContainer"] button:disabled {{ opacity: {DISABLED_OPACITY}; cursor: not-allowed; }}
 [data-testid="stMetricLabel"] * {{ white-space: normal !important; overflow: visible !important; }}
-[data-testid="stPlotlyChart"] :is(.gtitle, .annotation-text, .xtick text, .ytick text, .g-xtitle text,
-                                  .g-ytitle text, .legendtext, .cbaxis text, .cbtitle text) {{
+[data-testid="stPlotlyChart"] :is(.gtitle, .annotation-text, {TICKS}, {AXIS_TITLES}, .legendtext, .cbaxis text,
+                                  .cbtitle text) {{
   fill: {INK} !important;
 }}
 [data-testid="stMainBlockContainer"] a {{ color: {ACCENT}; text-decoration: underline; }}

@@ -7,7 +7,8 @@ whose graph-mode models broke across reruns (streamlit/streamlit#939). Here the 
 TensorFlow's kernel cache and runs a full garbage collection: 185-460 ms after every rerun of every page
 for every learner, once any learner has opened a page with a model (benchmarks/RESULTS.md). Streamlit has
 no setting for it, so the function is replaced by one that does the rest of its work (closing matplotlib
-figures) and skips Keras. tests/test_server_hooks.py checks that Streamlit still calls the hook by this name.
+figures) and skips Keras. tests/app/test_server_hooks.py checks that Streamlit still calls the hook by this name.
+Written against Streamlit 1.67.0 (tests/app/test_streamlit_internals.py says what to look at after a bump).
 """
 
 from __future__ import annotations

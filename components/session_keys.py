@@ -6,6 +6,7 @@ import hashlib
 IMAGE_SOURCE = "image_source"  # the chosen input image, shared by the Filters and Pooling pages
 LEARNER = "learner_token"  # str: who this browser is (components.learner); keys the saved runs and jobs
 TRAINING_NOTICES = "training_notices"  # [(run name, status, message)] for jobs that ended without a run
+TRAINING_WAITS = "training_waits"  # dict run id -> seconds from Train to its result (this session's runs)
 TRAINING_START_ERROR = "training_start_error"  # why the last Train / preset click could not start
 PRESENTATION = "presentation_mode"  # bool: presentation mode on (components.presentation, ?present=1)
 PRESENTATION_TOGGLE = "presentation_toggle"  # the sidebar toggle widget; copied from PRESENTATION each run
@@ -276,6 +277,7 @@ PREDICT_LAYER = "predict_layer"  # radio: the layer whose maps are all shown
 
 
 # ---------------------------------------------------------------- Week 3 tour
+COMPACT_TITLE = "compact_title"  # the container of a page title drawn small on a projector (the tour's)
 TOUR_STEP = "tour_step"  # int: the Week 3 tour's current step, 0-based (also ?step=, 1-based)
 TOUR_IMAGE = "tour"  # the image_picker prefix of the tour's Filter and Pooling steps
 TOUR_TRAIN = "tour_train"  # the tour's Training step: its Train button
@@ -294,3 +296,42 @@ def tour_next(place: str) -> str:
 def tour_reveal(step: int) -> str:
     """The toggle that reveals step `step`'s answer (0-based)."""
     return f"tour_reveal_{step}"
+
+
+# ---------------------------------------------------------------- Class session (and its polls in the tour)
+CLASS_LECTURER = "class_lecturer"  # (code, key): the class this browser session leads
+CLASS_MESSAGE = "class_message"  # (place, kind, text): the outcome of the last class button, shown once
+CLASS_JOIN_CODE = "class_join_code"  # text_input: the code a student types (or ?join=)
+CLASS_NICKNAME = "class_nickname"  # text_input: the student's nickname (a random one by default)
+CLASS_JOIN = "class_join"  # button: Join
+CLASS_LEAVE = "class_leave"  # button: Leave the class
+CLASS_START_KEY = "class_start_key"  # text_input: the server's lecturer key, when one is required
+CLASS_START_GOAL = "class_start_goal"  # text_input: the challenge goal when starting
+CLASS_START = "class_start"  # button: Start a class
+CLASS_RESUME_CODE = "class_resume_code"  # text_input: the code of the class to resume
+CLASS_RESUME_KEY = "class_resume_key"  # text_input: its lecturer key
+CLASS_RESUME = "class_resume"  # button: Resume
+CLASS_GOAL = "class_goal"  # text_input: the lecturer's challenge goal
+CLASS_SET_GOAL = "class_set_goal"  # button: Set goal
+CLASS_REVEAL = "class_reveal"  # button: Reveal the answer (the projector's current question)
+CLASS_END = "class_end"  # button: End the class
+CLASS_CSV = "class_csv"  # download button: answers and board as CSV
+CLASS_SHARE_RUN = "class_share_run"  # selectbox: which finished run to share
+CLASS_SHARE = "class_share"  # button: Share to the class board
+CLASS_FOLLOWED = "class_followed"  # int: the lecturer's tour step this student's tour last moved to
+CLASS_BACK = "class_back"  # button: back to the lecturer's step
+
+
+def class_answer(step: str) -> str:
+    """text_input: a student's answer to the tour step `step`'s poll."""
+    return f"class_answer_{step}"
+
+
+def class_revealed(step: str) -> str:
+    """bool: whether this student's page last saw step `step`'s answer revealed (its watch reruns on a change)."""
+    return f"class_revealed_{step}"
+
+
+def class_send(step: str) -> str:
+    """button: send that answer."""
+    return f"class_send_{step}"

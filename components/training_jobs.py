@@ -15,10 +15,12 @@ import streamlit as st
 from components.charts.alt import figure_alt
 from components.charts.training import curves_figure
 from components.learner import learner_sessions, learner_token
+from components.presentation import beside, presenting
 from components.session_keys import (
     TRAINING_LIVE,
     TRAINING_NOTICES,
     TRAINING_START_ERROR,
+    TRAINING_WAITS,
     training_cancel,
     training_stop,
 )
@@ -36,6 +38,11 @@ CURVES_CAPTION = (
     "epoch's end."
 )
 RUN_NUMBER = re.compile(r"^Run (\d+):")
+REUSED_NOTICE = (
+    "you already have this run with exactly these settings, so it was not trained again (training is seeded: it "
+    "would be the same run); it is in the comparison below."
+)
+LIVE_HEIGHT = {False: 360, True: 290}  # the live curves' height; on a projector they fit beside the job
 
 
 @st.cache_resource
@@ -87,10 +94,13 @@ def trained_runs() -> list[TrainingRun]:
 
 def collect_ended_jobs() -> None:
     """Keep a notice for each of this learner's jobs that ended without a run (failed, stopped in the queue)."""
-    for job in job_registry().collect(learner_token()):
+    registry = job_registry()
+    for job in registry.collect(learner_token()):
         progress = job.progress()
         if job.run is None:
             st.session_state.setdefault(TRAINING_NOTICES, []).append((job.name, progress.status, progress.message))
+        elif (waited := registry.waited(job)) is not None:
+            st.session_state.setdefault(TRAINING_WAITS, {})[job.run.run_id] = waited
 
 
 def duplicate_of(spec: RunSpec, active: list[TrainingJob]) -> TrainingJob | None:
@@ -106,13 +116,25 @@ def duplicate_message(job: TrainingJob) -> str:
     )
 
 
-def start(specs: list[RunSpec]) -> None:
+def start(specs: list[RunSpec], *, reuse: bool = False) -> None:
     """Button callback: queue one job per spec, all or none (a setting that cannot train is kept as an error).
 
     A spec the learner already has queued or training is refused: a second click that reaches the server
-    before the rerun that disabled the button must not queue the same run twice.
+    before the rerun that disabled the button must not queue the same run twice. With `reuse` (a course
+    experiment), a spec the learner already has a whole run of is not trained again: a notice names that run.
     """
     token = learner_token()
+    reused: list[TrainingRun] = []
+    if reuse:
+        finished = [run for run in run_store().runs(token)[0] if not run.stop_reason]
+        for spec in list(specs):
+            if (have := next((run for run in finished if run.spec() == spec), None)) is not None:
+                reused.append(have)
+                specs = [other for other in specs if other != spec]
+    if reused:
+        st.session_state[TRAINING_NOTICES] = [(run.name, "reused", REUSED_NOTICE) for run in reused]
+        if not specs:
+            return
     active = learner_jobs()
     for spec in specs:
         if (twin := duplicate_of(spec, active)) is not None:
@@ -145,7 +167,8 @@ def start(specs: list[RunSpec]) -> None:
     except ValueError as error:
         st.session_state[TRAINING_START_ERROR] = str(error)
         return
-    st.session_state[TRAINING_NOTICES] = []
+    if not reused:
+        st.session_state[TRAINING_NOTICES] = []
     st.session_state[TRAINING_START_ERROR] = ""
     for job in new:
         try:
@@ -198,10 +221,15 @@ def status_text(job: TrainingJob, progress: JobProgress, registry: JobRegistry) 
             f"{name}: queued, number {progress.queue_position} in line{when} ({progress.jobs_running} of "
             f"{registry.max_jobs} training slots busy){shared_text(progress)}"
         )
+    if job.stopping and progress.status in ("starting", "running"):  # the click's own rerun says so at once
+        return (
+            f"{name}: stopping after the current batch (batch {progress.batch:,}/{progress.steps:,}), keeping the "
+            "weights learned so far..."
+        )
     if progress.status == "starting":
-        return f"{name}: starting (loading TensorFlow and the data, a few seconds)..."
+        return f"{name}: starting (loading TensorFlow and the data)..."
     if progress.status == "evaluating":
-        return f"{name}: training done; measuring test accuracy on 10,000 images..."
+        return f"{name}: training done; measuring test accuracy on {test_set_text(job.spec)}..."
     if progress.epoch == progress.batch == 0:
         return f"{name}: building the model and preparing the data..."
     eta = "-" if progress.eta_seconds is None else duration(progress.eta_seconds)
@@ -211,16 +239,21 @@ def status_text(job: TrainingJob, progress: JobProgress, registry: JobRegistry) 
     )
 
 
+def test_set_text(spec: RunSpec) -> str:
+    """What a run is tested on: the 10,000 Fashion-MNIST test images, or its own images' held-out share."""
+    return "the held-out share of your images" if spec.dataset else "the 10,000 Fashion-MNIST test images"
+
+
 def job_row(job: TrainingJob, progress: JobProgress) -> None:
     """The job's state on one row: a progress bar with its status line, and Stop (Cancel while queued) beside it."""
-    bar, button = st.columns([6, 1], vertical_alignment="bottom")
+    bar, button = st.columns([5, 2], vertical_alignment="bottom")
     bar.progress(progress.fraction, text=status_text(job, progress, job_registry()))
     if progress.status == "queued":
         button.button("Cancel", key=training_cancel(job.id), on_click=job.stop, width="stretch")
         return
     stopping = job.stopping
     button.button(
-        "Stopping..." if stopping else "Stop",
+        "Stop",
         key=training_stop(job.id),
         icon=":material/stop:",
         disabled=stopping or progress.status not in ("starting", "running"),
@@ -232,7 +265,8 @@ def job_row(job: TrainingJob, progress: JobProgress) -> None:
 def live() -> None:
     """This learner's jobs, redrawn every second while there are any; a full rerun shows the ones that ended.
 
-    Called right under the Train button: each job's state and its Stop come first, then the live chart.
+    Called at the top of the Training page and right under the tour's Train button, so the live chart is on the
+    first screen after Train: each job's state and its Stop come first, then the chart (beside them on a projector).
     """
     jobs = learner_jobs()
     st.fragment(_live_jobs, run_every=1.0 if jobs else None)(len(jobs))
@@ -245,47 +279,66 @@ def _live_jobs(count: int) -> None:
     for job in jobs:
         job.heartbeat()
     for name, status, message in st.session_state.get(TRAINING_NOTICES, []):
-        (st.error if status == "failed" else st.warning)(f"{name}: {message}")
+        {"failed": st.error, "reused": st.info}.get(status, st.warning)(f"{name}: {message}")
     if not jobs:
         return
     shown = {job: job.progress() for job in jobs}
     active = next((job for job in jobs if shown[job].status != "queued"), jobs[0])
     with st.container(key=TRAINING_LIVE):
-        job_row(active, shown[active])
-        for job in jobs:
-            if job is not active:
-                job_row(job, shown[job])
+        state, chart = beside(2, 3)  # on a projector the live curve sits beside the job, on the first screen
+        with state:
+            job_row(active, shown[active])
+            for job in jobs:
+                if job is not active:
+                    job_row(job, shown[job])
         progress = shown[active]
         if progress.status == "queued":
             return
-        st.caption(
+        state.caption(
             f"{duration(progress.elapsed)} so far. Stop ends training after the current batch and keeps "
             "the weights learned so far."
         )
-        st.plotly_chart(
-            live := curves_figure(progress.batch_curve, progress.history, epochs=progress.epochs),
+        chart.plotly_chart(
+            live := curves_figure(
+                progress.batch_curve, progress.history, epochs=progress.epochs, height=LIVE_HEIGHT[presenting()]
+            ),
             width="stretch",
             config=CHART_CONFIG,
             alt=figure_alt(live, "Loss and accuracy so far, per batch and per epoch"),
         )
-        st.caption(CURVES_CAPTION)
+        chart.caption(CURVES_CAPTION)
 
 
-def headline_text(run: TrainingRun) -> str:
-    """'Test accuracy **87.80%** after 1.45 of 3 epochs in 12 s. It ended early: stopped by request.'"""
+def headline_text(run: TrainingRun, waited: float | None = None) -> str:
+    """'Test accuracy **87.80%** after 1.45 of 3 epochs in 44 s from your click to this result; training took 12 s
+    of it ... It ended early: stopped by request.' Without `waited` (the run was collected in another session) the
+    time is the training's alone, and says so."""
     ended = f" It ended early: {run.stop_reason}." if run.stop_reason else ""
-    test = "not measured" if run.test_accuracy is None else f"{run.test_accuracy:.2%}"
+    test = "not measured**" if run.test_accuracy is None else f"{run.test_accuracy:.2%}**" + test_set_of(run)
     shared = (
         " Shared: other learners asked for exactly these settings, so it was trained once on this server; this "
         "copy is yours (training is seeded, so it is the run you would have got)."
         if run.shared_with
         else ""
     )
-    return f"Test accuracy **{test}** after {run.epochs_text} in {duration(run.seconds)}.{ended}{shared}"
+    took = (
+        f"{duration(run.seconds)} of training (start-up and the test measurement not counted)"
+        if waited is None
+        else f"{duration(waited)} from your click to this result; training took {duration(run.seconds)} of it, the "
+        "rest was starting the worker and measuring the test set"
+    )
+    return f"Test accuracy **{test} after {run.epochs_text} in {took}.{ended}{shared}"
+
+
+def test_set_of(run: TrainingRun) -> str:
+    """' on the 10,000 test images', or for an own-images run ' on 4 held-out images of your own images: shoes'."""
+    if "test_images" not in run.config:
+        return " on the 10,000 Fashion-MNIST test images"
+    return f" on {run.config['test_images']:,} held-out images of {run.config.get('dataset', 'your own images')}"
 
 
 def run_headline(run: TrainingRun) -> None:
-    st.markdown(headline_text(run))
+    st.markdown(headline_text(run, st.session_state.get(TRAINING_WAITS, {}).get(run.run_id)))
 
 
 def curves_caption(run: TrainingRun) -> str:

@@ -3,7 +3,8 @@
 Pages are served and captured here as a first visit shows them, except those in RICHER_STATE, whose picture is
 a later state captured by their browser test. Run from the repository root:
 
-    .venv/bin/python -m pytest tests/test_browser_predict.py tests/test_training_page.py -k "browser or drawing"
+    .venv/bin/python -m pytest tests/browser/test_browser_predict.py tests/app/test_training_page.py \
+        -k "browser or drawing"
     .venv/bin/python docs/make_screenshots.py
 """
 
@@ -18,7 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.catalog import ALL_PAGES  # noqa: E402
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, page_url, screenshot, served_app, wait_until_idle  # noqa: E402
+from tests.support.browser import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    page_url,
+    screenshot,
+    served_app,
+    wait_until_idle,
+)
 
 DOCS = ROOT / "docs"
 WIDTH = 900
@@ -36,7 +45,7 @@ def shrink(source: Path, target: Path, width: int = WIDTH) -> tuple[int, int]:
 
 
 def capture_first_views(specs) -> dict[str, Path]:
-    """Serve the app and take a full-page screenshot of each page at 1400x900, as tests/test_browser.py does."""
+    """Serve the app and take a full-page screenshot of each page at 1400x900, as tests/browser/test_browser.py does."""
     from playwright.sync_api import sync_playwright
 
     shots = {}

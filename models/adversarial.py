@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import keras  # noqa: E402  (after numpy, as in models.train)
+import keras
 import numpy as np
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 from models.inspection import forward, model_input
 

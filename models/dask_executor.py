@@ -44,8 +44,18 @@ from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 from distributed.security import Security
 
-from models.executors import DASK_SCHEDULER_ENV, WorkerFailed
-from models.job_protocol import RUN_FILE, STOPPED_BY_REQUEST, THREADS_ENV, UNTRAINED_FILE, StopFlag, limit_threads
+from models.job_protocol import (
+    DASK_SCHEDULER_ENV,
+    RUN_FILE,
+    STOPPED_BY_REQUEST,
+    THREADS_ENV,
+    UNTRAINED_FILE,
+    StopFlag,
+    WorkerFailed,
+    limit_threads,
+    whole_number,
+    write_atomically,
+)
 from models.own_data import DatasetError, ship
 from models.progress import Event as ProgressEvent
 
@@ -77,9 +87,9 @@ def train_on_worker(payload: dict, *, job: str, topic: str, stop_name: str) -> d
     from models.worker import run_job  # TensorFlow's side: imported on the worker only
 
     worker = get_worker()
-    threads = os.environ.get(THREADS_ENV, "").strip()
-    if threads.isdigit() and int(threads) > 0 and "tensorflow" not in sys.modules:
-        limit_threads(int(threads))  # only the first job of a worker process can size TensorFlow's pools
+    threads = whole_number(os.environ, THREADS_ENV)  # a bad value fails the job with a message naming it
+    if threads and "tensorflow" not in sys.modules:
+        limit_threads(threads)  # only the first job of a worker process can size TensorFlow's pools
     lock = threading.Lock()
     sent = 0
 
@@ -511,9 +521,7 @@ class DaskExecution:
         for name in sorted(files, key=lambda n: n == RUN_FILE):
             if Path(name).name != name or name.startswith("."):
                 raise ValueError(f"the worker sent a file with a bad name: {name!r}")
-            partial = self.folder / f"{name}.partial"
-            partial.write_bytes(files[name])
-            os.replace(partial, self.folder / name)
+            write_atomically(self.folder / name, files[name])
 
     def _fail(self, message: str, *, cancel: bool) -> NoReturn:
         """End the job as lost (no more events; cancelled, so the scheduler does not run it again)."""

@@ -23,17 +23,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from models.job_protocol import NICE_ENV, RUN_FILE, THREADS_ENV, UNTRAINED_FILE
+from models.job_protocol import (
+    DASK_SCHEDULER_ENV,
+    NICE_ENV,
+    RUN_FILE,
+    THREADS_ENV,
+    UNTRAINED_FILE,
+    WorkerFailed,
+    whole_number,
+)
 from models.progress import Event
 
 ROOT = Path(__file__).resolve().parents[1]
-DASK_SCHEDULER_ENV = "CNN_LAB_DASK_SCHEDULER"
 MAX_JOBS_ENV = "CNN_LAB_MAX_JOBS"
 log = logging.getLogger(__name__)
-
-
-class WorkerFailed(RuntimeError):
-    """The job ended without a run; the message says why, in words for the learner."""
 
 
 class Execution(Protocol):
@@ -173,16 +176,6 @@ class LocalProcessExecutor:
             "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         }
         return LocalProcess(payload, emit, folder, env)
-
-
-def whole_number(environ: Mapping[str, str], name: str) -> int | None:
-    """A setting of at least 1 from the environment, None when unset; ValueError naming it otherwise."""
-    text = environ.get(name, "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {text!r}")
-    return int(text)
 
 
 def executor_from_environment(environ: Mapping[str, str] = os.environ) -> Executor:

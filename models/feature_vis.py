@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import keras  # noqa: E402  (after numpy, as in models.train)
+import keras
 import numpy as np
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 from models.card import SHIPPED_MODEL
 from models.config import NUM_CLASSES

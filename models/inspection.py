@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras  # noqa: E402  (after numpy, as in models.train)
+import keras
 import numpy as np
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 from scipy import ndimage
 from sklearn import metrics
 from sklearn.decomposition import PCA

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import threading
+import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 THREADS_ENV = "CNN_LAB_JOB_THREADS"
+DASK_SCHEDULER_ENV = "CNN_LAB_DASK_SCHEDULER"  # set: jobs train on that Dask cluster (models.dask_executor)
 NICE_ENV = "CNN_LAB_JOB_NICE"
 RUN_FILE, MODEL_FILE, ARRAYS_FILE = "run.json", "model.keras", "arrays.npz"
 EVALUATION_FILE = "evaluation.npz"  # the run's pass over its test set (models.inspection), made by the worker
@@ -39,6 +42,26 @@ class StopFlag:
         return self._event.wait(timeout)
 
 
+class WorkerFailed(RuntimeError):
+    """The job ended without a run; the message says why, in words for the learner."""
+
+
+def whole_number(environ: Mapping[str, str], name: str) -> int | None:
+    """A setting of at least 1 from the environment, None when unset; ValueError naming it otherwise (the one
+    parser of the numeric settings: $CNN_LAB_MAX_JOBS, $CNN_LAB_JOB_THREADS)."""
+    text = environ.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def job_threads(environ: Mapping[str, str] = os.environ) -> int:
+    """A job's TensorFlow threads: $CNN_LAB_JOB_THREADS, 1 when unset; ValueError naming it when bad."""
+    return whole_number(environ, THREADS_ENV) or 1
+
+
 def limit_threads(threads: int) -> None:
     """TensorFlow's pools are sized at its first op and cannot shrink later (tensorflow#57812): call first."""
     for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
@@ -47,8 +70,14 @@ def limit_threads(threads: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def write_json_atomically(path: Path, value: dict) -> None:
-    """Write to a temporary name, then rename: a crash leaves the old file or none, never half a file."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(value))
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a hidden temporary name beside `path`, then rename: a crash leaves the old file or none, never half
+    a file, and two processes writing the same file never share a temporary name (models.sweep removes leftovers)."""
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    partial.write_bytes(data)
     os.replace(partial, path)
+
+
+def write_json_atomically(path: Path, value: dict) -> None:
+    """`value` as JSON, written with write_atomically."""
+    write_atomically(path, json.dumps(value).encode())

@@ -521,6 +521,13 @@ class JobRegistry:
     def seat(self, job: TrainingJob) -> SeatRow:
         return self.board.seat(job.id)
 
+    def waited(self, job: TrainingJob) -> float | None:
+        """Seconds from this learner's request to its job's end (start-up, queue, training and the test
+        measurement: what the learner waited), None while it has not ended."""
+        seat = self.board.seat(job.id)
+        ended = self.board.job(seat.job).ended
+        return None if ended is None else max(0.0, ended - seat.created)
+
     def jobs_for(self, learner: str) -> list[TrainingJob]:
         """The learner's jobs that are queued or training, oldest first (also ones asked for on another
         process of this server, e.g. before a refresh landed here)."""

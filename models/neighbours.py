@@ -1,19 +1,41 @@
 """Nearest training images in a model's embedding (its last hidden layer), by cosine similarity.
 
-`build_index` runs the model (TensorFlow, imported lazily); `nearest` is plain NumPy.
+`build_index` runs the model (TensorFlow, imported lazily) outside the web server: `make model` for the shipped
+model; for a learner's run or upload, on its first Predict visit, `python -m models.neighbours MODEL --output FILE
+--limited`, a child process with the upload check's limits (`build_apart`). Not in the training worker: the 12,000
+images would lengthen every class run, and most runs never visit Predict. Each writes
+`neighbours.npz` beside the model; the web server only reads it (`read_index`, about 2 MB compressed, 6 MB in
+memory) and searches it with NumPy (`nearest`).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
+import time
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.card import SHIPPED_MODEL
+from models.images import fingerprint
+
 if TYPE_CHECKING:
     import keras
 
-INDEX_SIZE = 12_000  # training images embedded once per server: ~20% of the training set
+INDEX_SIZE = 12_000  # training images embedded once per model: ~20% of the training set
+NEIGHBOURS_FILE = "neighbours.npz"  # a run's index, beside its model.keras
+SHIPPED_NEIGHBOURS = SHIPPED_MODEL.with_suffix(".neighbours.npz")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class NeighbourFileError(ValueError):
+    """A stored index that is missing, damaged, or made from other weights or images; the message says which."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,10 +64,13 @@ def build_index(
 
     chosen = ins.subset(len(images), size, seed)
     result = ins.evaluate(model, images[chosen], labels[chosen])
-    vectors = unit_rows(result.embedding)
-    for array in (chosen, vectors):
+    return _frozen(chosen, result.labels, unit_rows(result.embedding), result.embedding_layer, result.seconds)
+
+
+def _frozen(indices, labels, vectors, layer: str, seconds: float) -> NeighbourIndex:
+    for array in (indices, labels, vectors):
         array.setflags(write=False)
-    return NeighbourIndex(chosen, result.labels, vectors, result.embedding_layer, result.seconds)
+    return NeighbourIndex(indices, labels, vectors, layer, seconds)
 
 
 def nearest(index: NeighbourIndex, vector: np.ndarray, count: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -57,3 +82,125 @@ def nearest(index: NeighbourIndex, vector: np.ndarray, count: int = 8) -> tuple[
     similarities = index.unit_vectors @ query
     order = np.lexsort((index.indices, -similarities))[:count]
     return index.indices[order], similarities[order]
+
+
+# ---------------------------------------------------------------- stored beside the model
+
+
+def write_index(path: Path, index: NeighbourIndex, weights: str, images: str) -> None:
+    """Save an index with the fingerprints of the model's weights and of the embedded images; written to a
+    temporary name and renamed, so a reader never sees half a file."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial.npz")
+    np.savez_compressed(  # float32: float16 changed the order of the 8 shown in 10% of test queries
+        partial,
+        indices=index.indices.astype(np.int32),
+        labels=index.labels.astype(np.uint8),
+        unit_vectors=index.unit_vectors.astype(np.float32),
+        layer=np.array(index.layer),
+        seconds=np.array(index.seconds, dtype=float),
+        weights=np.array(weights),
+        images=np.array(images),
+    )
+    os.replace(partial, path)
+
+
+def read_index(path: Path, weights: str, x_train: np.ndarray, y_train: np.ndarray) -> NeighbourIndex:
+    """The index saved at `path` if it was made from these weights and these training images and labels;
+    NeighbourFileError saying why not (missing, damaged, or made from another model or other images)."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            made_from = str(saved["weights"])
+            indices, labels = saved["indices"].astype(np.int64), saved["labels"].astype(np.int64)
+            vectors = np.asarray(saved["unit_vectors"], dtype=np.float32)
+            layer, seconds, images = str(saved["layer"]), float(saved["seconds"]), str(saved["images"])
+    except FileNotFoundError:
+        raise NeighbourFileError("This model has no stored neighbour index yet.") from None
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise NeighbourFileError(f"The stored neighbour index is damaged ({type(error).__name__}).") from None
+    if made_from != weights:
+        raise NeighbourFileError("The stored neighbour index was made from other weights than this model's.")
+    shapes_fit = indices.ndim == 1 and vectors.shape[:1] == indices.shape == labels.shape and vectors.ndim == 2
+    if not shapes_fit or not np.all((indices >= 0) & (indices < len(x_train))):
+        raise NeighbourFileError("The stored neighbour index is damaged (its arrays do not fit together).")
+    if fingerprint(x_train[indices]) != images or not np.array_equal(y_train[indices], labels):
+        raise NeighbourFileError("The stored neighbour index was made from other training images.")
+    return _frozen(indices, labels, vectors, layer, seconds)
+
+
+def save_index(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, path: Path) -> NeighbourIndex:
+    """Build the model's index of the training images and store it at `path`, keyed by weights and images."""
+    from models.inspection import weights_key
+
+    index = build_index(model, x_train, y_train)
+    write_index(path, index, weights_key(model), fingerprint(x_train[index.indices]))
+    return index
+
+
+def build_apart(model_file: Path, output: Path, root: Path) -> None:
+    """Store the index of a model saved before neighbour files existed, in a child process with the upload check's
+    memory, CPU and wall-clock limits, in one of the machine's check slots (models.uploads.check_slot, under the
+    data folder `root`); NeighbourFileError saying why not. Never runs the model in the calling process."""
+    from models.uploads import UploadError, check_slot, limits
+
+    asked = time.time()
+    wall_seconds = limits()[2]
+    command = [sys.executable, "-m", "models.neighbours", str(model_file), "--output", str(output), "--limited"]
+    try:
+        with check_slot(root, wall_seconds):
+            if output.is_file() and output.stat().st_mtime >= asked:  # another session's child made it meanwhile
+                return
+            done = subprocess.run(
+                command, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=wall_seconds
+            )
+    except UploadError:
+        raise NeighbourFileError("The server is busy checking other learners' models; try again in a minute.") from None
+    except subprocess.TimeoutExpired:
+        raise NeighbourFileError(
+            f"Embedding the training images took more than {wall_seconds} s (the limit)."
+        ) from None
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        reason = lines[-1][:300] if lines else f"exit code {done.returncode}"
+        raise NeighbourFileError(f"The training images could not be embedded ({reason}).")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m models.neighbours", description="Store a model's nearest-neighbour index of training images."
+    )
+    parser.add_argument("model", type=Path, nargs="?", default=SHIPPED_MODEL, help="the .keras file (default: shipped)")
+    parser.add_argument("--output", type=Path, help="where to write it (default: MODEL with .neighbours.npz)")
+    parser.add_argument("--limited", action="store_true", help="with the upload check's memory, CPU and thread limits")
+    args = parser.parse_args(argv)
+    if args.limited:
+        from models.upload_check import limit_this_process
+
+        limit_this_process()
+    from models.card import ModelFileError, check_model_archive
+    from models.data import DataError, load_fashion_mnist
+
+    output = args.output or args.model.with_suffix(".neighbours.npz")
+    try:
+        check_model_archive(args.model)  # a damaged file is refused before TensorFlow loads
+    except (ModelFileError, OSError) as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    from models.inspection import InspectionError
+    from models.zoo import load_model_file
+
+    try:
+        model = load_model_file(args.model)
+        (x_train, y_train), _ = load_fashion_mnist()
+        index = save_index(model, x_train, y_train, output)
+    except (ModelFileError, DataError, InspectionError, OSError, ValueError) as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("it needed more memory than a model may use here", file=sys.stderr)
+        return 1
+    print(f"{len(index.indices):,} training images embedded in {index.seconds:.1f} s; saved {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -20,7 +20,6 @@ import os
 import re
 import stat
 import unicodedata
-import uuid
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from models.images import ImageError, ImageTooLarge, PixelBudget, UploadTooLarge, load_image
+from models.job_protocol import write_atomically
 from models.preprocess import Preprocessed, PreprocessError, preprocess
 from models.quota import DiskQuota
 
@@ -546,9 +546,7 @@ class DatasetStore:
             if self.quota is not None:
                 self.quota.check(learner_folder.name, len(data), what="The dataset")
             folder.mkdir(parents=True, exist_ok=True)
-            partial = folder / f".{uuid.uuid4().hex}.partial"
-            partial.write_bytes(data)
-            os.replace(partial, path)
+            write_atomically(path, data)
         else:
             os.utime(path)  # in use again: the sweep (models.sweep) counts its age from now
         return path

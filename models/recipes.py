@@ -262,7 +262,9 @@ def _hand_picked_description() -> str:
     return (
         f"A {len(names)}-filter CNN whose first layer is fixed (frozen) to {len(names) - turned} classic kernels "
         f"(Sobel, blur, Laplacian...) and {turned} of them turned 180\u00b0, beside the same CNN learning its own "
-        "first layer."
+        "first layer. A small run can show the opposite of the lesson: on a few thousand images and one epoch the "
+        "hand-picked filters can win, since learned filters start random and have had little training; give both "
+        "more images and epochs before drawing a conclusion."
     )
 
 

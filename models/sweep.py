@@ -4,7 +4,8 @@ thread each server process starts once (components.training_jobs) that sweeps ev
 It removes what is past its age even when its learner never comes back: learners' runs older than
 `max_age_days` (and beyond `max_runs`), their datasets older than that (a dataset saved again is touched, so one
 in use stays), empty learner and dataset folders, staging folders older than a day, and the class queue's shared
-results older than the runs' lifetime (models.jobs.prune_shared). Safe from several processes at once: one sweeps
+results older than the runs' lifetime (models.jobs.prune_shared), and class sessions a week past their end
+(models.classroom). Safe from several processes at once: one sweeps
 while the others skip (an flock on `sweep.lock`), and every removal tolerates a file another process removed first.
 """
 
@@ -19,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.classroom import DB_FILE as CLASS_DB_FILE
+from models.classroom import URL_ENV, ClassStore
 from models.job_board import DB_FILE, JobBoard
 from models.runs import RUN_ID, RunStore
 
@@ -35,6 +38,7 @@ class SweepReport:
     datasets: int = 0
     folders: int = 0
     shared: int = 0
+    classes: int = 0
     skipped: bool = False  # another process was sweeping
 
     def text(self) -> str:
@@ -42,7 +46,7 @@ class SweepReport:
             return "another process is sweeping: skipped"
         return (
             f"removed {self.runs} runs, {self.datasets} datasets, {self.folders} empty folders, "
-            f"{self.shared} shared results"
+            f"{self.shared} shared results, {self.classes} class sessions"
         )
 
 
@@ -101,6 +105,19 @@ def _sweep(store: RunStore, board: JobBoard | None, report: SweepReport, now: fl
         from models.jobs import prune_shared
 
         report.shared += prune_shared(board, store)
+    classes = class_store(store.root)
+    if classes is not None:
+        report.classes += classes.sweep(now=now)
+
+
+def class_store(root: Path, environ=os.environ) -> ClassStore | None:
+    """The class sessions' store to sweep: the database $CNN_LAB_DATABASE_URL names, or the data folder's SQLite
+    file if one was made (None otherwise: sweeping makes no database)."""
+    if environ.get(URL_ENV, "").strip():
+        return ClassStore.from_environment(environ)
+    if (root / CLASS_DB_FILE).exists():
+        return ClassStore(f"sqlite:///{root / CLASS_DB_FILE}")
+    return None
 
 
 def _folders(parent: Path) -> list[Path]:

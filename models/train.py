@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-import keras  # noqa: E402  (after numpy so the TF log level set by the caller applies)
+import keras
 import numpy as np
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 from models.data import load_fashion_mnist
 from models.recipes import TrainConfig

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from models.data import CLASS_NAMES
-from models.job_protocol import ARRAYS_FILE, EVALUATION_FILE, MODEL_FILE, NICE_ENV, THREADS_ENV, limit_threads
+from models.job_protocol import ARRAYS_FILE, EVALUATION_FILE, MODEL_FILE, NICE_ENV, job_threads, limit_threads
 from models.runs import ARCHITECTURE_FILE, UPLOADED_KERNELS
 from models.uploads import TEST_FILE, UploadError, class_names, limits
 
@@ -157,11 +157,9 @@ def check(folder: Path, shown: str) -> dict:
     }
 
 
-def main(argv: list[str]) -> int:
-    """The child process: its memory and CPU limits, priority and threads set first, before TensorFlow loads."""
-    if len(argv) != 2:
-        print("usage: python -m models.upload_check FOLDER SHOWN_NAME", file=sys.stderr)
-        return 2
+def limit_this_process() -> None:
+    """The check's memory and CPU limits (models.uploads.limits), lower priority and TensorFlow thread limit, set
+    before TensorFlow loads (also by models.neighbours, which embeds a stored model's training images)."""
     memory_mb, cpu_seconds, _ = limits()
     for limit, soft, hard in (
         (resource.RLIMIT_AS, memory_mb * 2**20, memory_mb * 2**20),
@@ -172,7 +170,15 @@ def main(argv: list[str]) -> int:
             soft, hard = min(soft, ceiling), min(hard, ceiling)
         resource.setrlimit(limit, (soft, hard))
     os.nice(int(os.environ.get(NICE_ENV, "10")))
-    limit_threads(int(os.environ.get(THREADS_ENV, "1")))
+    limit_threads(job_threads())
+
+
+def main(argv: list[str]) -> int:
+    """The child process: its memory and CPU limits, priority and threads set first, before TensorFlow loads."""
+    if len(argv) != 2:
+        print("usage: python -m models.upload_check FOLDER SHOWN_NAME", file=sys.stderr)
+        return 2
+    limit_this_process()
     answer = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything Keras prints goes to stderr, not into the answer
     try:

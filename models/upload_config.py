@@ -13,7 +13,7 @@ read here first (`models.card` has already checked the zip: its limits, Lambda l
 - a `build_config` or tensor shape that disagrees with the shapes computed here is refused (Keras would build
   the layer at the size the file claims).
 
-The caps, and why these numbers (tests/test_upload_limits.py checks them against the builder's choices):
+The caps, and why these numbers (tests/unit/test_upload_limits.py checks them against the builder's choices):
 the largest model the Architecture builder makes that the server trains with the default run under its default
 10-minute cost cap (models.job_cost) has 15.9 M parameters, 20.0 M MACs per image and 0.20 M activation values
 per image (the builder's largest design of all: 0.70 M activation values).

@@ -32,7 +32,15 @@ import numpy as np
 
 from models.card import MAX_UPLOAD_BYTES, MAX_UPLOAD_UNPACKED, ModelFileError, check_model_archive
 from models.data import CLASS_NAMES
-from models.job_protocol import MODEL_FILE, NICE_ENV, RUN_FILE, THREADS_ENV, write_json_atomically
+from models.job_protocol import (
+    MODEL_FILE,
+    NICE_ENV,
+    RUN_FILE,
+    THREADS_ENV,
+    job_threads,
+    whole_number,
+    write_json_atomically,
+)
 from models.quota import QuotaExceeded
 from models.runs import RunStore, TrainingRun
 from models.upload_config import ConfigRefused, check_upload_config
@@ -58,9 +66,9 @@ class UploadError(ValueError):
 def limits(environ: Mapping[str, str] = os.environ) -> tuple[int, int, int]:
     """The check's (memory MB, CPU seconds, wall-clock seconds), each overridable by its environment variable."""
     return (
-        int(environ.get(MEMORY_MB_ENV, MEMORY_MB)),
-        int(environ.get(CPU_SECONDS_ENV, CPU_SECONDS)),
-        int(environ.get(WALL_SECONDS_ENV, WALL_SECONDS)),
+        whole_number(environ, MEMORY_MB_ENV) or MEMORY_MB,
+        whole_number(environ, CPU_SECONDS_ENV) or CPU_SECONDS,
+        whole_number(environ, WALL_SECONDS_ENV) or WALL_SECONDS,
     )
 
 
@@ -93,7 +101,7 @@ def run_check(folder: Path, shown: str) -> dict:
         MEMORY_MB_ENV: str(memory_mb),
         CPU_SECONDS_ENV: str(cpu_seconds),
         NICE_ENV: os.environ.get(NICE_ENV, "10"),
-        THREADS_ENV: os.environ.get(THREADS_ENV, "1"),
+        THREADS_ENV: str(job_threads()),
     }
     process = subprocess.Popen(  # its limits are set by the child itself, first thing (models.upload_check.main)
         [sys.executable, "-m", "models.upload_check", str(folder), shown],

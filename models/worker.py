@@ -34,9 +34,9 @@ from models.job_protocol import (
     NICE_ENV,
     RUN_FILE,
     STOPPED_BY_REQUEST,
-    THREADS_ENV,
     UNTRAINED_FILE,
     StopFlag,
+    job_threads,
     limit_threads,
     write_json_atomically,
 )
@@ -230,7 +230,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m models.worker RUN_FOLDER  (the job comes as one JSON line on stdin)", file=sys.stderr)
         return 2
     os.nice(int(os.environ.get(NICE_ENV, "10")))
-    limit_threads(int(os.environ.get(THREADS_ENV, "1")))
+    limit_threads(job_threads())
     events = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything else printed goes to the log, not into the event stream
     lock = threading.Lock()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components.catalog import LESSONS, TOUR
+from components.catalog import CLASS, LESSONS, TOUR
 from components.charts.alt import shape_flow_alt
 from components.charts.common import FlowStep, shape_flow_figure
 from components.memo import once
@@ -49,6 +49,7 @@ st.subheader("Lessons")
 st.page_link(TOUR.path, label=f"**{TOUR.title}** (start here in class): {TOUR.blurb}", icon=TOUR.icon)
 for lesson in LESSONS:
     st.page_link(lesson.path, label=f"**{lesson.title}**: {lesson.blurb}", icon=lesson.icon)
+st.page_link(CLASS.path, label=f"**{CLASS.title}**: {CLASS.blurb}", icon=CLASS.icon)
 
 st.subheader("The trained model in this lab")
 try:

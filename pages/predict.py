@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components.page import start_page
+from components.presentation import presenting
 from components.resources import fashion_mnist
 from components.sections.inspect import choose_model
 from components.sections.predict import (
@@ -15,6 +16,7 @@ from components.sections.predict import (
     prediction_section,
     steps_section,
     switches,
+    verdict,
 )
 from components.session_keys import PREDICT_MODEL, PREDICT_SOURCE
 from models.images import fingerprint
@@ -41,6 +43,9 @@ prepared, prepare_ms = network_input(image, invert, crop, darken)
 steps_section(prepared.steps, (fingerprint(image), invert, crop, darken))  # figures: once per picture and input
 input_key = fingerprint(prepared.pixels)
 result = classified(subject.model, subject.key, prepared.pixels, input_key)
+if presenting():  # on a projector the answer sits beside the picture, on the first screen
+    with right:
+        verdict(result, subject.class_names)
 prediction_section(result, subject.key, input_key, prepare_ms, subject.class_names)
 feature_maps(prepared, result.outputs, result.spatial, f"{subject.key}:{input_key}")
 neighbours_section(result, subject.model, subject.key, input_key, subject.class_names)

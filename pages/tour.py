@@ -7,6 +7,7 @@ from components.links import read_page_link, update_query_params
 from components.page import start_page
 from components.presentation import presenting
 from components.query_state import Integer
+from components.sections.class_poll import class_question, follow_lecturer
 from components.sections.tour import VIEWS, navigation, predict_then_reveal
 from components.session_keys import TOUR_STEP
 from components.teaching.tour import steps
@@ -18,10 +19,12 @@ start_page(
     "Week 3 tour",
     "The week's story in six steps, each with the live widget of its lesson page, and a seventh beyond the week. "
     "Read the question, predict the answer, then reveal it and check it on the widget.",
+    compact=True,
 )
 link = read_page_link(LINK)
 if TOUR_STEP not in st.session_state:  # the first visit in this session: a link may name the step
     st.session_state[TOUR_STEP] = link["step"] - 1
+follow_lecturer()  # in a class: a student's tour moves to the lecturer's step
 index = min(max(st.session_state[TOUR_STEP], 0), len(STEPS) - 1)
 step = STEPS[index]
 update_query_params({"step": str(index + 1)})
@@ -32,7 +35,8 @@ else:
     navigation(index, len(STEPS), "top")
     st.header(heading)
 st.markdown(step.text)
-predict_then_reveal(step, index, compact=presenting())
+if not class_question(step, index):  # in a class the question is a poll
+    predict_then_reveal(step, index, compact=presenting())
 view = VIEWS[step.key]()
 lesson = next(spec for spec in LESSONS if spec.url_path == step.page)
 st.page_link(lesson.path, label=f"This view on the full {lesson.title} page", icon=lesson.icon, query_params=view)

@@ -5,12 +5,14 @@
     .venv/bin/python scripts/ensure_system.py browser      # Chromium and its fonts, for the browser tests
     .venv/bin/python scripts/ensure_system.py nginx        # nginx, for `make serve` and the stack's tests
     .venv/bin/python scripts/ensure_system.py axe          # axe-core (npm), for the accessibility browser test
+    .venv/bin/python scripts/ensure_system.py postgresql   # PostgreSQL, for the class store's database tests
 
 When everything is there a step costs a few file checks. When something is missing it is installed with
 apt-get, if apt-get runs without a password (as root, or `sudo -n`); Fashion-MNIST then falls back to the
 data loader's own Keras download. Otherwise the step prints the command to run and the script exits 1, except
-for Chromium and nginx: without them the browser tests (tests/browser.py) and the stack's tests
-(tests/test_stack.py) are skipped locally and fail in CI, and `make serve` stops with the command (scripts/serve.py).
+for Chromium, nginx and PostgreSQL: without them the browser tests (tests/support/browser.py), the stack's tests
+(tests/stack/test_stack.py) and the class store's PostgreSQL tests (tests/stack/test_classroom.py) are skipped
+locally and fail in CI, and `make serve` stops with the command (scripts/serve.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_PACKAGE = "dataset-fashion-mnist"
-# A file of each package the browser tests need: tests/browser.py drives /usr/bin/chromium.
+# A file of each package the browser tests need: tests/support/browser.py drives /usr/bin/chromium.
 BROWSER_FILES = {
     "chromium": Path("/usr/bin/chromium"),
     "fonts-dejavu-core": Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -35,6 +37,9 @@ NGINX_FILE = Path("/usr/sbin/nginx")
 AXE_VERSION = "4.14.1"
 AXE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cnn-lab" / f"axe-core-{AXE_VERSION}"
 AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+# The class store's tests start their own PostgreSQL server (initdb + pg_ctl) on localhost.
+POSTGRESQL_PACKAGE = "postgresql"
+POSTGRESQL_BIN = Path("/usr/lib/postgresql")
 
 
 def say(message: str) -> None:
@@ -161,7 +166,7 @@ def ensure_browser() -> bool:
         f"{' and '.join(missing)} not installed, so the browser tests {consequence}.",
         f"sudo apt-get install {' '.join(missing)}",
     )
-    return True  # tests/browser.py decides: skip locally, fail in CI
+    return True  # tests/support/browser.py decides: skip locally, fail in CI
 
 
 def ensure_nginx() -> bool:
@@ -178,7 +183,30 @@ def ensure_nginx() -> bool:
         f"{NGINX_PACKAGE} is not installed, so `make serve` cannot start and the stack tests {consequence}.",
         f"sudo apt-get install {NGINX_PACKAGE}",
     )
-    return True  # scripts/serve.py and tests/test_stack.py decide
+    return True  # scripts/serve.py and tests/stack/test_stack.py decide
+
+
+def postgresql_bin() -> Path | None:
+    """The folder of the newest installed PostgreSQL's initdb and pg_ctl (Debian's layout), or None."""
+    found = sorted(POSTGRESQL_BIN.glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+def ensure_postgresql() -> bool:
+    """PostgreSQL for the class store's tests; without it they skip (locally) or fail (CI)."""
+    if postgresql_bin() is not None:
+        say(f"PostgreSQL: {postgresql_bin()}")
+        return True
+    say(f"the class store's PostgreSQL tests need {POSTGRESQL_PACKAGE}")
+    if apt_install([POSTGRESQL_PACKAGE]) and postgresql_bin() is not None:
+        say(f"PostgreSQL: {postgresql_bin()} (installed {POSTGRESQL_PACKAGE})")
+        return True
+    consequence = "fail, since CI is set" if os.environ.get("CI") else "are skipped"
+    tell_command(
+        f"{POSTGRESQL_PACKAGE} is not installed, so the class store's PostgreSQL tests {consequence}.",
+        f"sudo apt-get install {POSTGRESQL_PACKAGE}",
+    )
+    return True  # tests/stack/test_classroom.py decides
 
 
 def ensure_axe() -> bool:
@@ -202,7 +230,13 @@ def ensure_axe() -> bool:
 
 
 def main(argv: list[str]) -> int:
-    steps = {"data": ensure_data, "browser": ensure_browser, "nginx": ensure_nginx, "axe": ensure_axe}
+    steps = {
+        "data": ensure_data,
+        "browser": ensure_browser,
+        "nginx": ensure_nginx,
+        "postgresql": ensure_postgresql,
+        "axe": ensure_axe,
+    }
     if argv[:1] == ["venv"] and len(argv) == 2:
         return 0 if ensure_venv(Path(argv[1])) else 1
     if not argv or any(step not in steps for step in argv):

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real Fashion-MNIST files, loaded once."""
+"""Shared fixtures (the real Fashion-MNIST files, loaded once; a served app and Chromium) and each test's kind."""
 
 import os
 import sys
@@ -15,6 +15,22 @@ import pytest  # noqa: E402
 
 from models.data import load_fashion_mnist  # noqa: E402
 
+TESTS = Path(__file__).resolve().parent
+# Seconds a test waits for a training job to end: a bound reached only when the job never ends. Generous, because a
+# loaded 2-core machine (CI beside other work) runs a job 5-10x slower; a claim about speed has its own bound.
+DONE = 300.0
+BROWSER_FIXTURES = {"browser", "app_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's kind (unit, app, browser, stack, registered in pytest.ini); a test in
+    another folder that drives Chromium through the browser fixtures is a browser test too."""
+    for item in items:
+        kind = item.path.relative_to(TESTS).parts[0]
+        item.add_marker(kind)
+        if kind != "browser" and BROWSER_FIXTURES & set(item.fixturenames):
+            item.add_marker("browser")
+
 
 @pytest.fixture(scope="session")
 def fashion():
@@ -25,7 +41,7 @@ def fashion():
 @pytest.fixture(scope="session")
 def app_url():
     """Base URL of the app served by `streamlit run` for browser tests."""
-    from tests.browser import SCREENSHOTS, require_browser, served_app
+    from tests.support.browser import SCREENSHOTS, require_browser, served_app
 
     require_browser()
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -35,7 +51,7 @@ def app_url():
 
 @pytest.fixture(scope="session")
 def browser():
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 
     require_browser()
     from playwright.sync_api import sync_playwright

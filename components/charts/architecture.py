@@ -15,11 +15,12 @@ FLOW_WIDTH_PX = 1000  # the main column of a 1400-pixel-wide window with the sid
 CROWDED_STAGES = 9
 
 
-def flow_figure(shapes: Sequence[tuple[int, ...]], labels: Sequence[str]) -> go.Figure:
+def flow_figure(shapes: Sequence[tuple[int, ...]], labels: Sequence[str], *, narrow: bool = False) -> go.Figure:
     """The shape-flow diagram at 3 units per feature-map pixel, as tall as its tallest tensor needs at
     FLOW_WIDTH_PX. labels[i] (lines split by newlines) names the step into shapes[i]; with more than
-    CROWDED_STAGES stages only first lines are kept, in a smaller font, so neighbours do not overlap."""
-    crowded = len(shapes) > CROWDED_STAGES
+    CROWDED_STAGES stages, or `narrow` (drawn in a column), only first lines are kept, in a smaller font, so
+    neighbours do not overlap."""
+    crowded = narrow or len(shapes) > CROWDED_STAGES
     steps = [
         FlowStep(shape, (label.split("\n")[0] if crowded else label).replace("\n", "<br>"))
         for shape, label in zip(shapes, labels)

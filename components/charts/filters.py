@@ -327,10 +327,11 @@ def _weight_hover(kernels: np.ndarray, labels: list[str]) -> np.ndarray:
 def gallery_figure(initial: np.ndarray, trained: np.ndarray, labels: list[str], *, epochs: int) -> go.Figure:
     """All first-layer filters at initialisation beside after training (8 per row).
 
-    Each filter is coloured relative to its own largest |weight|, so its pattern shows
-    whatever its size (the panel titles give the real ranges; hover gives each weight).
+    Both grids share one colour scale, the largest |weight| of either, so a weight looks the same size in both:
+    the small random start stays faint beside the patterns training grew (hover gives each weight).
     """
     count, k = trained.shape[0], trained.shape[1]
+    largest = float(max(np.abs(initial).max(), np.abs(trained).max())) or 1.0
     layout = _grid(
         1,
         2,
@@ -346,7 +347,7 @@ def gallery_figure(initial: np.ndarray, trained: np.ndarray, labels: list[str], 
         data.append(
             dict(
                 type="heatmap",
-                z=tile(scaled_per_tile(kernels), GALLERY_COLUMNS),
+                z=tile(kernels / largest, GALLERY_COLUMNS),
                 text=tile(_weight_hover(kernels, names), GALLERY_COLUMNS, fill=""),
                 coloraxis="coloraxis",
                 hoverongaps=False,
@@ -355,7 +356,7 @@ def gallery_figure(initial: np.ndarray, trained: np.ndarray, labels: list[str], 
             | _cell(n)
         )
         _tile_ticks(layout, n, (k, k), count, GALLERY_COLUMNS)
-    return _figure(data, layout, height=470, coloraxis=_diverging_axis(1.0, "weight /<br>largest", len=0.8))
+    return _figure(data, layout, height=470, coloraxis=_diverging_axis(1.0, f"weight /<br>{largest:.2f}", len=0.8))
 
 
 def epoch_strip_figure(history: np.ndarray, *, title: str) -> go.Figure:

@@ -115,7 +115,7 @@ def neighbours_caption(index, shown: int, agree: int, predicted: str) -> str:
         f"Class, training index · cosine similarity. The {shown} training images whose "
         f"{index.unit_vectors.shape[1]} `{index.layer}` outputs point most nearly the same way as this input's "
         f"(cosine similarity, 1 = same direction), among {len(index.indices):,} randomly chosen training images "
-        f"(embedded in {index.seconds:.1f} s, once per server). {agree} of {shown} are {predicted}."
+        f"(embedded in {index.seconds:.1f} s once, when the model was stored). {agree} of {shown} are {predicted}."
     )
 
 

@@ -47,9 +47,10 @@ def _two_panels(height: int) -> go.Figure:
         margin=dict(l=10, r=10, t=40, b=10),
         font=FONT,
         plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="top", y=-0.28, x=0),
+        legend=dict(orientation="h", yanchor="top", y=-0.28, x=0, font=FONT),  # laid out at the size it is drawn
         hovermode="x unified",
     )
+    fig.update_annotations(font=FONT)  # the panel titles
     fig.update_xaxes(title_text="epoch", gridcolor="#e5e5e5", zeroline=False)
     fig.update_yaxes(gridcolor="#e5e5e5", zeroline=False)
     return fig

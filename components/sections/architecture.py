@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from components.charts.alt import figure_alt, shape_flow_alt
 from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure, shift_figure
@@ -122,8 +123,8 @@ def show_totals(config: CNNConfig, rows: list[LayerRow]) -> None:
 
 # Figures are built once per design and shared read-only (frozen: st.plotly_chart sends them without a copy).
 @st.cache_resource(max_entries=200, show_spinner=False)
-def cached_flow_figure(shapes: tuple, labels: tuple) -> go.Figure:
-    return freeze(flow_figure(shapes, labels))
+def cached_flow_figure(shapes: tuple, labels: tuple, narrow: bool = False) -> go.Figure:
+    return freeze(flow_figure(shapes, labels, narrow=narrow))
 
 
 @st.cache_resource(max_entries=200, show_spinner=False)
@@ -137,13 +138,16 @@ def cached_comparison_figure(names: tuple[str, ...], params: tuple[int, ...], ma
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def cached_shift_figure(shifts: tuple[int, ...], lines: tuple[tuple[str, tuple[float, ...]], ...]) -> go.Figure:
-    return freeze(shift_figure(shifts, dict(lines)))
+def cached_shift_figure(
+    shifts: tuple[int, ...], lines: tuple[tuple[str, tuple[float, ...]], ...], height: int
+) -> go.Figure:
+    return freeze(shift_figure(shifts, dict(lines), height=height))
 
 
-def show_shapes(rows: list[LayerRow]) -> None:
+def show_shapes(rows: list[LayerRow], *, narrow: bool = False) -> None:
+    """The shape-flow diagram and its caption; `narrow`: drawn in a column, with one-line step labels."""
     st.subheader("The tensor at each stage, drawn to scale")
-    figure = cached_flow_figure(tuple(r.output_shape for r in rows), tuple(r.step for r in rows))
+    figure = cached_flow_figure(tuple(r.output_shape for r in rows), tuple(r.step for r in rows), narrow)
     st.plotly_chart(
         figure,
         width="stretch",
@@ -221,7 +225,22 @@ def show_shares(rows: list[LayerRow]) -> None:
     )
 
 
-def show_comparison() -> None:
+def show_comparison(*, evidence_first: bool = False) -> None:
+    """The course CNN against the dense network: accuracies, cost, parameter sharing, the translation test.
+
+    `evidence_first` (the tour on a projector): the accuracies beside the translation test come first, so the
+    step's evidence is on the first screen."""
+    try:
+        cards: dict | None = {"dense": dense_model_card(), "cnn": model_card()}
+    except ModelFileError as error:
+        st.error(str(error))
+        cards = None
+    if evidence_first:
+        accuracies, shift = st.columns([2, 3], gap="medium")
+        if cards is not None:
+            show_accuracies(cards, accuracies, accuracies)
+        with shift:
+            show_shift_test(height=240, explained=False)
     st.subheader("Why CNNs? The course CNN against last week's dense network")
     st.markdown(
         "The dense network: Flatten -> Dense 128 (ReLU) -> Dense 10 (softmax). Both were trained the same way "
@@ -229,21 +248,9 @@ def show_comparison() -> None:
     )
     dense_rows, cnn_rows = layer_table_for_config(DENSE_BASELINE), layer_table_for_config(COURSE_CNN)
     dense, cnn = totals(dense_rows), totals(cnn_rows)
-    try:
-        cards = {"dense": dense_model_card(), "cnn": model_card()}
-    except ModelFileError as error:
-        st.error(str(error))
-        cards = None
-    if cards is not None:
-        gap = cards["cnn"]["test_accuracy"] - cards["dense"]["test_accuracy"]
-        columns = st.columns(2)
-        columns[0].metric("Dense network: test accuracy", f"{cards['dense']['test_accuracy']:.2%}")
-        columns[1].metric(
-            "Course CNN: test accuracy",
-            f"{cards['cnn']['test_accuracy']:.2%}",
-            f"{100 * gap:+.2f} points",
-            delta_color="normal",
-        )
+    if cards is not None and not evidence_first:
+        dense_place, cnn_place = st.columns(2)
+        show_accuracies(cards, dense_place, cnn_place)
     comparison = cached_comparison_figure(
         ("Dense network", "Course CNN"), (dense.params, cnn.params), (dense.macs, cnn.macs)
     )
@@ -271,7 +278,20 @@ def show_comparison() -> None:
         "learned in one place is not known in another."
     )
     show_sharing()
-    show_shift_test()
+    if not evidence_first:
+        show_shift_test()
+
+
+def show_accuracies(cards: dict, dense_place: DeltaGenerator, cnn_place: DeltaGenerator) -> None:
+    """Both networks' test accuracies (two columns, or one container twice)."""
+    gap = cards["cnn"]["test_accuracy"] - cards["dense"]["test_accuracy"]
+    dense_place.metric("Dense network: test accuracy", f"{cards['dense']['test_accuracy']:.2%}")
+    cnn_place.metric(
+        "Course CNN: test accuracy",
+        f"{cards['cnn']['test_accuracy']:.2%}",
+        f"{100 * gap:+.2f} points",
+        delta_color="normal",
+    )
 
 
 def show_sharing() -> None:
@@ -285,7 +305,8 @@ def show_sharing() -> None:
     )
 
 
-def show_shift_test() -> None:
+def show_shift_test(*, height: int = 340, explained: bool = True) -> None:
+    """The translation test's chart and numbers; `explained`: with the paragraph on why the CNN holds up."""
     st.markdown("**The translation test**: the same test images moved a few pixels (the gap filled with black).")
     try:
         record = shift_test()
@@ -296,6 +317,7 @@ def show_shift_test() -> None:
     figure = cached_shift_figure(
         tuple(shifts),
         (("Course CNN", tuple(models["cnn"]["mean"])), ("Dense network", tuple(models["dense"]["mean"]))),
+        height,
     )
     st.plotly_chart(
         figure,
@@ -304,10 +326,11 @@ def show_shift_test() -> None:
         alt=figure_alt(figure, "Test accuracy of both networks at each shift in pixels"),
     )
     st.caption(shift_caption(record))
-    st.markdown(
-        "The CNN holds up better: its filters find an edge or a corner wherever it is. Neither is immune: after "
-        "pooling, the CNN's Dense layers still read where a pattern was found, and no training image was moved."
-    )
+    if explained:
+        st.markdown(
+            "The CNN holds up better: its filters find an edge or a corner wherever it is. Neither is immune: after "
+            "pooling, the CNN's Dense layers still read where a pattern was found, and no training image was moved."
+        )
 
 
 def shift_caption(record: dict) -> str:
@@ -326,13 +349,21 @@ def shift_caption(record: dict) -> str:
 
 def why_view() -> dict[str, str]:
     """The tour's 'Why CNNs?' step: the comparison; the Architecture page needs no link parameters for it."""
-    show_comparison()
+    show_comparison(evidence_first=presenting())
     return {}
 
 
 def model_view() -> dict[str, str]:
     """The tour's model step: the course CNN's shapes and layer table (the Architecture page's default)."""
     rows = layer_table_for_config(COURSE_CNN)
-    show_shapes(rows)
+    if presenting():  # one projector screen: the diagram beside each layer's output and parameters
+        diagram, parameters = st.columns([3, 2], gap="medium")
+        with diagram:
+            show_shapes(rows, narrow=True)
+        parameters.table(
+            [{"Layer": r["Layer"], "Output": r["Output"], "Parameters": r["Parameters"]} for r in table_records(rows)]
+        )
+    else:
+        show_shapes(rows)
     show_table(rows, COURSE_CNN)
     return {}

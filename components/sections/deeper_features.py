@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from components.charts.pictures import tile
+from components.loading import Stopwatch, measured_text
 from components.memo import once
 from components.presentation import beside
 from components.sections.inspect import WEIGHTS, Subject
@@ -32,6 +33,7 @@ RUN_BUDGET = fv.Budget(steps=128, images=10_000)  # a training run's pictures, c
 CLASSES = "Output classes"
 COLUMNS = 8  # synthetic pictures per row of the grid
 KEPT = 8  # training runs whose pictures stay in memory
+FEATURES_KIND = "what filters want"  # what the server measures the time of (components.loading.Stopwatch)
 
 
 def _label(target: str) -> str:
@@ -87,17 +89,19 @@ def _compute(subject: Subject) -> fv.SavedFeatures:
     """A model's pictures on RUN_BUDGET, trained then at initialisation, with a progress bar naming each part."""
     x_train = _training_images(subject)
     bar = st.progress(0.0, "Starting...")
+    watch = Stopwatch(FEATURES_KIND)
     initial_model = _initial_model(subject)
     halves = 2 if initial_model is not None else 1
 
     def report(offset: int, state: str):
-        return lambda done, text: bar.progress(min((offset + done) / halves, 1.0), f"{state}: {text}")
+        return lambda done, text: bar.progress(min((offset + done) / halves, 1.0), f"{state}: {text}{watch.so_far()}")
 
     trained = fv.features(subject.model, x_train, RUN_BUDGET, report(0, "After training"))
     initial = None
     if initial_model is not None:
         initial = fv.features(initial_model, x_train, RUN_BUDGET, report(1, "At initialisation"))
     bar.empty()
+    watch.done()
     return fv.SavedFeatures(trained, initial, RUN_BUDGET)
 
 
@@ -127,7 +131,10 @@ def _pictures(subject: Subject) -> tuple[fv.SavedFeatures | None, str]:
                 "The saved pictures (models/fashion_cnn.features.npz) were not made from this model file; "
                 "rebuild them with: python -m models.feature_vis. Until then they are computed here."
             )
-        st.caption(f"This model's pictures are computed when you ask: {budget}. It takes about 10-30 s.")
+        st.caption(
+            f"This model's pictures are computed when you ask: {budget}. A bar counts the parts done, with the time "
+            "so far." + measured_text(FEATURES_KIND)
+        )
         st.button(
             "Compute what the filters want",
             key=DEEPER_FEATURES_COMPUTE,

@@ -17,6 +17,7 @@ import streamlit as st
 from components.catalog import LESSONS
 from components.charts import robustness as charts
 from components.charts.alt import figure_alt
+from components.loading import Stopwatch, measured_text
 from components.memo import once
 from components.resources import shift_test, shipped_model
 from components.sections.deeper import choose_test_image
@@ -27,6 +28,7 @@ from models.card import DENSE_MODEL, SHIPPED_MODEL, ModelFileError
 from models.images import fingerprint
 
 CHART_CONFIG = {"displayModeBar": False}
+ROBUSTNESS_KIND = "robustness"  # what the server measures the time of (components.loading.Stopwatch)
 PER_CLASS = rb.PER_CLASS  # test images per class the curves use (tests set a smaller budget)
 CNN, DENSE, RUN = "Shipped CNN", "Dense baseline (no convolution)", "This run"
 WHOLE_SET = 0  # the budget of a run on the learner's own images: every image of its held-out test split
@@ -176,24 +178,27 @@ def compute(missing: list[Line], test: EvaluationSet) -> bool:
     with box.container():
         st.markdown(
             f"Not computed yet: **{names}**. Each model sees the {len(labels):,} test images {passes} times "
-            "(clean, then every level and direction): a few seconds per model."
+            "(clean, then every level and direction); a bar counts the levels measured, with the time so far."
+            + measured_text(ROBUSTNESS_KIND, " per model")
         )
         st.button("Compute the robustness curves", key=DEEPER_ROBUSTNESS_COMPUTE, type="primary", on_click=ask)
     if not st.session_state.pop(DEEPER_ROBUSTNESS_ASKED, False):
         return False
     bar = box.progress(0.0, text="Starting...")
+    watch = Stopwatch(ROBUSTNESS_KIND)
     for n, line in enumerate(missing):
 
         def report(done: int, total: int, n: int = n, label: str = line.label) -> None:
             bar.progress(
                 (n * total + done) / (len(missing) * total),
-                text=f"{label}: {done} of {total} levels measured",
+                text=f"{label}: {done} of {total} levels measured{watch.so_far()}",
             )
 
         _computed()[(line.key, budget(test))] = rb.robustness_curves(
             line.load(), images, labels, indices, progress=report, classes=len(test.class_names)
         )
     box.empty()
+    watch.done(len(missing))
     return True
 
 

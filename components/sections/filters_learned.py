@@ -36,9 +36,15 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding, dilation
         f"shaped them over {filters.epochs} epochs. {sum(label.match.close for label in labels)} of them ended up "
         "clearly closer to a classic kernel above than random filters get; the others match none of them."
     )
+    strongest = max(labels, key=lambda label: abs(label.cosine))
+    st.markdown(
+        f"**The clearest match: filter {strongest.index} resembles {strongest.kernel_name}** (cosine "
+        f"{strongest.cosine:+.2f} with its nine weights; 1 is the same pattern). Below, both grids share one colour "
+        "scale: the random start is faint and patternless, training grew the patterns."
+    )
     gallery = once(
         fingerprint(filters.history),
-        ("gallery",),
+        ("gallery shared scale",),
         lambda: gallery_figure(
             filters.initial, filters.trained, [label.text for label in labels], epochs=filters.epochs
         ),
@@ -52,9 +58,8 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding, dilation
         + ".",
     )
     st.caption(
-        "Filter number = row label + column label (e.g. row 16, column +1 is filter 17). Each filter is "
-        "coloured relative to its own largest weight so its pattern shows; hover a tile for its label and "
-        "weights."
+        "Filter number = row label + column label (e.g. row 16, column +1 is filter 17). Both grids are coloured "
+        "on one scale, the largest weight of either; hover a tile for its label and weights."
     )
     index = st.session_state.get(FILTERS_LEARNED_INDEX, 0)
     st.plotly_chart(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
+from streamlit.delta_generator import DeltaGenerator  # internal API, written against Streamlit 1.67.0
 
 from components.charts.alt import figure_alt
 from components.charts.filters import pixel_step_figure, window_figure

@@ -22,6 +22,7 @@ from components.charts.inspect import (
 )
 from components.links import set_values
 from components.memo import once
+from components.presentation import presenting
 from components.query_state import link_update
 from components.resources import shipped_model
 from components.sections.inspect import (
@@ -66,14 +67,20 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
     if not layers:
         st.info("This model has no convolution or pooling layers, so it makes no feature maps.")
         return None
-    st.markdown(
-        "A conv layer has many filters; each makes one **feature map**. Pick some test images and a filter number: "
-        "each row is an image, each column a layer's map with that number (bright = strong response). Items of "
-        "one class light up the same places."
-    )
+    if not presenting():  # on a projector the lecturer says it, and the three rows fit the first screen
+        st.markdown(
+            "A conv layer has many filters; each makes one **feature map**. Pick some test images and a filter "
+            "number: each row is an image, each column a layer's map with that number (bright = strong response). "
+            "Items of one class often light up in similar places; a row labelled with another class is a mistake."
+        )
     channels = filter_count(model, layers)
     st.session_state[INSPECT_FILTER] = min(st.session_state[INSPECT_FILTER], channels - 1)
-    left, middle, right = st.columns([2, 3, 1.2])
+    if presenting():  # on a projector the controls sit beside the grid, so its three rows fit the first screen
+        controls, place = st.columns([1, 3], gap="medium")
+        left = middle = right = controls
+    else:
+        left, middle, right = st.columns([2, 3, 1.2])
+        place = st.container()
     sources = SOURCES if test.fashion else SOURCES[1:]  # the course trio are Fashion-MNIST test images
     if st.session_state[INSPECT_SOURCE] not in sources:
         st.session_state[INSPECT_SOURCE] = sources[0]
@@ -111,17 +118,18 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
             )
             for name, note in zip(layers, channel_notes(kinds, number))
         ]
-        return image_grid_figure(x_test[indices] / 255.0, columns, labels)
+        return image_grid_figure(x_test[indices] / 255.0, columns, labels, cell=cell)
 
-    # Kept per model, test set, images and filter number: the labels and maps follow from them.
-    question = ("maps grid", test.fashion, test.size, tuple(map(int, indices)), int(number), tuple(layers))
+    cell = 88 if presenting() else 150  # pixels per map: on a projector three rows fit the first screen
+    # Kept per model, test set, images, filter number and size: the labels and maps follow from them.
+    question = ("maps grid", test.fashion, test.size, tuple(map(int, indices)), int(number), tuple(layers), cell)
     grid_figure = once(subject.key, question, grid)
-    st.plotly_chart(
+    place.plotly_chart(
         grid_figure,
         config=CHART_CONFIG,
         alt=figure_alt(grid_figure, f"Filter {number}'s feature maps of each test image"),
     )
-    st.caption(
+    place.caption(
         channel_caption([(name, kind, weights_shape(model.get_layer(name))) for name, kind in kinds], number)
         + " One colour range per column; hover for values. "
         + (

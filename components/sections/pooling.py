@@ -15,7 +15,7 @@ from components.charts.alt import figure_alt
 from components.image_picker import linked_image, sample_link
 from components.links import set_values
 from components.memo import once
-from components.presentation import beside
+from components.presentation import beside, presenting
 from components.query_state import Choice, Integer, Link, link_update, read_link
 from components.session_keys import (
     POOL_FILTER,
@@ -181,8 +181,12 @@ def pooled_view(
     except ValueError as error:  # PoolError, or a filter larger than a tiny picture
         st.error(str(error))
         return None
-    show_shapes(fmap, pooled, settings)
-    show_before_after(fmap, pooled, settings, heading, map_key(key, filter_name, relu))
+    if presenting():  # on a projector the pictures come first: the pooled map on the first screen
+        show_before_after(fmap, pooled, settings, heading, map_key(key, filter_name, relu))
+        show_shapes(fmap, pooled, settings)
+    else:
+        show_shapes(fmap, pooled, settings)
+        show_before_after(fmap, pooled, settings, heading, map_key(key, filter_name, relu))
     return fmap
 
 
@@ -216,10 +220,11 @@ def show_shapes(x: np.ndarray, pooled: np.ndarray, pool: dict) -> None:
 def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict, heading: str, key: str) -> None:
     label = f"{MODE_LABELS[pool['mode']].split()[0]} pooled"
     panels = [
-        charts.Panel(f"Input {shape_text(x.shape[:2])}", x),
-        charts.Panel(f"{label} {shape_text(pooled.shape[:2])}", pooled),
-    ]
-    st.header(heading)
+        charts.Panel(f"Input<br>{shape_text(x.shape[:2])}", x),
+        charts.Panel(f"{label}<br>{shape_text(pooled.shape[:2])}", pooled),
+    ]  # two short lines: a label fits over a small map's slot in a half-width column
+    if heading:
+        st.header(heading)
     true_size, scaled = st.columns(2)
     figures = once(
         key,
@@ -253,5 +258,5 @@ def tour_view() -> dict[str, str]:
     if image is None:
         return {}
     with results:
-        pooled_view(image, filter_name, relu, settings, heading="Before and after")
+        pooled_view(image, filter_name, relu, settings, heading="" if presenting() else "Before and after")
     return set_values({**sample_link(True), **settings_link(settings)})

@@ -3,7 +3,8 @@ preprocessing switches, each step from picture to network input, the prediction,
 input and the training images it looks most like.
 
 The network's numbers are computed apart from the drawing (`classify`); figures are built once per model key
-and input fingerprint (components.memo.once), the neighbour index once per model key.
+and input fingerprint (components.memo.once); the neighbour index is read from the file stored beside the model
+(models.neighbours): the web server never embeds the training images.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -42,9 +44,21 @@ from components.session_keys import (
     PREDICT_LAYER,
     PREDICT_UPLOAD,
 )
+from components.training_jobs import run_store
+from models.card import SHIPPED_MODEL
 from models.data import CLASS_NAMES
 from models.images import ImageError, fingerprint
-from models.neighbours import INDEX_SIZE, NeighbourIndex, build_index, nearest
+from models.job_protocol import MODEL_FILE
+from models.neighbours import (
+    INDEX_SIZE,
+    NEIGHBOURS_FILE,
+    SHIPPED_NEIGHBOURS,
+    NeighbourFileError,
+    NeighbourIndex,
+    build_apart,
+    nearest,
+    read_index,
+)
 from models.preprocess import Invert, Preprocessed, PreprocessError, Step, photo_like, preprocess
 
 CHART_CONFIG = {"displayModeBar": False}
@@ -60,13 +74,40 @@ TOP_K = 5
 # ---------------------------------------------------------------- computed once, or apart from the drawing
 
 
-@st.cache_resource(
-    show_spinner=f"Embedding {INDEX_SIZE:,} training images (once per server and model)...", max_entries=4
-)
+def neighbour_files(model_key: str) -> tuple[Path, Path]:
+    """(model file, neighbour index file) of the model `model_key` names (components.sections.inspect's Subject key)."""
+    if model_key.startswith("run:"):
+        folder = Path(model_key.removeprefix("run:"))
+        return folder / MODEL_FILE, folder / NEIGHBOURS_FILE
+    return SHIPPED_MODEL, SHIPPED_NEIGHBOURS
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)  # about 6 MB each, read in tens of ms
 def neighbour_index(model_key: str, _model) -> NeighbourIndex:
-    """The nearest-neighbour index of the model `model_key` names (components.sections.inspect's Subject key)."""
+    """The model's nearest-neighbour index, read from the file `make model` or `build_apart` stored;
+    NeighbourFileError (not cached) when there is none that fits this model."""
+    from models.inspection import weights_key  # TensorFlow, as the page's model already is
+
     (x_train, y_train), _ = fashion_mnist()
-    return build_index(_model, x_train, y_train)
+    return read_index(neighbour_files(model_key)[1], weights_key(_model), x_train, y_train)
+
+
+def stored_neighbour_index(model_key: str, model) -> NeighbourIndex | None:
+    """The index of `model_key`; a learner's run or upload without one (or with a damaged one) has it built first in
+    a child process with limits, while the page says so. None, after a message, when it cannot be."""
+    try:
+        return neighbour_index(model_key, model)
+    except NeighbourFileError as missing:
+        model_file, output = neighbour_files(model_key)
+        try:
+            with st.spinner(
+                f"{missing} Embedding {INDEX_SIZE:,} training images in a separate process, once for this model..."
+            ):
+                build_apart(model_file, output, run_store().root)
+            return neighbour_index(model_key, model)
+        except NeighbourFileError as error:
+            st.warning(f"The nearest training images cannot be shown for this model: {error}", icon=":material/error:")
+            return None
 
 
 @st.cache_data(show_spinner=False, max_entries=len(CLASS_NAMES))
@@ -264,6 +305,18 @@ def prediction_section(
     )
 
 
+def verdict(result: Classification, class_names: tuple[str, ...] = CLASS_NAMES) -> None:
+    """The answer as one large number, for beside the picture on a projector: the class and its probability."""
+    predicted = result.predicted
+    st.metric(
+        "The network says",
+        class_names[predicted],
+        f"probability {result.probabilities[predicted]:.1%}",
+        delta_color="off",
+        delta_arrow="off",
+    )
+
+
 def classified(model, model_key: str, pixels: np.ndarray, input_key: str) -> Classification:
     """`classify` once per model (`model_key`) and network input (`input_key`, its fingerprint): a page visit that
     shows the same picture again reads it, with the time the pass took then."""
@@ -312,8 +365,10 @@ def neighbours_section(
             icon=":material/info:",
         )
         return
+    index = stored_neighbour_index(model_key, model)
+    if index is None:
+        return
     (x_train, y_train), _ = fashion_mnist()
-    index = neighbour_index(model_key, model)
     found, similarity = nearest(index, result.outputs[result.embedding][0], NEIGHBOURS)
     titles = [f"{CLASS_NAMES[y_train[i]]}<br>#{i} · {s:.3f}" for i, s in zip(found, similarity)]
     st.plotly_chart(

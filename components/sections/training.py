@@ -119,8 +119,10 @@ def settings_link() -> dict[str, str | None]:
 
 
 def settings_section(link: Link) -> None:
-    """1. and 2.: the model and recipe widgets (opened on the link's values), Train with the learner's jobs
-    right under it (state, Stop, live chart), and the course experiments."""
+    """1. and 2.: the learner's jobs first (state, Stop, live chart: on the first screen right after Train), the
+    model and recipe widgets (opened on the link's values), Train, and the course experiments."""
+    jobs.collect_ended_jobs()
+    jobs.live()
     st.subheader("1. Choose the data, a model and a recipe")
     own.data_source_section()
     own_images = own.own_images_chosen()
@@ -190,7 +192,6 @@ def settings_section(link: Link) -> None:
         disabled=not stop_early,
         label_visibility="collapsed",
     )
-    jobs.collect_ended_jobs()
     twin = jobs.duplicate_of(own_data_spec(), jobs.learner_jobs())
     waiting_for_upload = own_images and not own.chosen_dataset()
     threshold_row[3].button(
@@ -204,7 +205,6 @@ def settings_section(link: Link) -> None:
         on_click=lambda: jobs.start([own_data_spec()]),
     )
     jobs.start_error()
-    jobs.live()  # the job's state, Stop and its live chart, right under the button
     if model_name == ARCHITECTURE_DESIGN and design is not None:
         st.caption("Your design: " + (", ".join(architecture_changes(design)) or "the course CNN") + ".")
     registry = jobs.job_registry()
@@ -223,7 +223,11 @@ def settings_section(link: Link) -> None:
     columns = st.columns(3)
     for index, preset in enumerate(PRESETS.values()):
         with columns[index % 3]:
-            st.button(preset.title, width="stretch", on_click=lambda make=preset.runs: jobs.start(make(base_spec())))
+            st.button(
+                preset.title,
+                width="stretch",
+                on_click=lambda make=preset.runs: jobs.start(make(base_spec()), reuse=True),
+            )
             st.caption(preset.description)
 
 

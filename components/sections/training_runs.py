@@ -41,20 +41,26 @@ def shared_text(shared: dict) -> str:
     return f"Every run: {', '.join(values)}." if values else ""
 
 
+PERCENT_COLUMNS = ("test acc", "val acc", "train acc", "gap", "gap at best")  # fractions shown x 100
+
+
+def in_percent(row: dict) -> dict:
+    """A comparison row with its accuracies and gaps x 100 (None stays None)."""
+    return {key: 100 * value if key in PERCENT_COLUMNS and value is not None else value for key, value in row.items()}
+
+
 def compare_section(runs: list[TrainingRun]) -> None:
     """3.: the finished runs in a table, and the chosen ones' curves on one chart."""
     st.subheader("3. Compare runs")
     rows, shared = split_shared(comparison_rows(runs))
     st.dataframe(
-        rows,
+        [in_percent(row) for row in rows],
         hide_index=True,
         width="stretch",
-        column_config={
-            "train acc": st.column_config.NumberColumn(format="%.4f"),
-            "val acc": st.column_config.NumberColumn(format="%.4f"),
-            "gap": st.column_config.NumberColumn(format="%.4f"),
-            "gap at best": st.column_config.NumberColumn(format="%.4f"),
-            "test acc": st.column_config.NumberColumn(format="%.4f"),
+        column_config={  # accuracies in % as in the headlines, gaps in percentage points; the run's name pinned
+            "run": st.column_config.TextColumn(width="large", pinned=True),
+            **{key: st.column_config.NumberColumn(format="%.2f%%") for key in PERCENT_COLUMNS if "acc" in key},
+            **{key: st.column_config.NumberColumn(format="%.2f pt") for key in PERCENT_COLUMNS if "gap" in key},
             "parameters": st.column_config.NumberColumn(format="localized"),
         },
     )
@@ -78,7 +84,8 @@ def compare_section(runs: list[TrainingRun]) -> None:
         st.caption(
             "Per epoch: solid line and dots = validation, dashed line and open dots = training. A growing gap "
             "between them is overfitting. "
-            "Test accuracy (10,000 unseen images) is in the table; its gap is training minus validation accuracy "
+            "Test accuracy (on images no run trained on: Fashion-MNIST's 10,000 test images, or an own-images run's "
+            "held-out share) is in the table; its gap is training minus validation accuracy in percentage points "
             "(training accuracy as Keras logs it, on the augmented, dropped-out batches), best epoch the one with the "
             "lowest validation loss."
             + (

@@ -144,8 +144,9 @@ def feature_maps() -> Step:
         "inspect",
         "What the filters see: feature maps",
         f"Each of conv1's {count} filters makes its own feature map, bright where its pattern appears. Below, the "
-        "shipped model's maps of three ankle boots show one filter number in every layer (different filters "
-        "that share a number): items of one class light up in the same places.",
+        "shipped model's maps of the course notebook's three ankle boots show one filter number in every layer "
+        "(different filters that share a number). Each row's label says what the network answered: where it "
+        "names another class, the network got that boot wrong, and its maps show what it saw instead.",
         f"For one {INPUT_SHAPE[0]}x{INPUT_SHAPE[1]} image, how many feature maps does conv1 make, and what size is "
         "each?",
         f"{count} maps of {height}x{width} ({shape_text(conv1.shape)}): one per filter; a "

@@ -1,0 +1,245 @@
+"""The Class page: a lecturer starts (or resumes) a class and projects its code, QR code, live answers and
+challenge board; a student joins by link or code, answers the current question, shares a run and leaves.
+
+Every button's database call may fail (a wrong code, the database busy): its ClassError is shown where it was
+pressed, and nothing is half done (each call is one transaction).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+import streamlit as st
+
+from components.classroom import act, join_link, qr_png, required_lecturer_key, show_outcome
+from components.learner import learner_token
+from components.presentation import presenting
+from components.sections.class_poll import LIVE_SECONDS, WATCH_SECONDS, answer_box, live_tally, watch_class
+from components.session_keys import (
+    CLASS_CSV,
+    CLASS_END,
+    CLASS_GOAL,
+    CLASS_JOIN,
+    CLASS_JOIN_CODE,
+    CLASS_LEAVE,
+    CLASS_LECTURER,
+    CLASS_NICKNAME,
+    CLASS_RESUME,
+    CLASS_RESUME_CODE,
+    CLASS_RESUME_KEY,
+    CLASS_SET_GOAL,
+    CLASS_SHARE,
+    CLASS_SHARE_RUN,
+    CLASS_START,
+    CLASS_START_GOAL,
+    CLASS_START_KEY,
+)
+from components.teaching.tour import steps
+from models.classroom import ClassError, ClassStore, Membership, SharedRun, random_nickname
+
+GOAL_EXAMPLE = "Best test accuracy under 50,000 parameters"
+
+
+def join_form(link_code: str) -> None:
+    """A student's way in: the code (from ?join= or typed) and a nickname (a random one offered)."""
+    st.header("Join a class")
+    if CLASS_NICKNAME not in st.session_state:
+        st.session_state[CLASS_NICKNAME] = random_nickname()
+    if link_code and CLASS_JOIN_CODE not in st.session_state:
+        st.session_state[CLASS_JOIN_CODE] = link_code
+    st.text_input("Class code (on the projector)", key=CLASS_JOIN_CODE, max_chars=12, placeholder="for example K7QX2M")
+    st.text_input(
+        "Nickname (shown on the class board if you share a run; answers stay anonymous)",
+        key=CLASS_NICKNAME,
+        max_chars=200,
+    )
+    st.button("Join", key=CLASS_JOIN, type="primary", icon=":material/login:", on_click=act, args=("join", _join))
+    show_outcome("join")
+
+
+def _join(store: ClassStore) -> str:
+    state = st.session_state
+    membership = store.join(state[CLASS_JOIN_CODE], learner_token(), state[CLASS_NICKNAME])
+    return f"You joined class {membership.code} as {membership.nickname}."
+
+
+def start_form() -> None:
+    """A lecturer's way in: start a new class, or resume one with its code and key."""
+    with st.expander("For the lecturer: start or resume a class", expanded=not presenting()):
+        if required_lecturer_key():
+            st.text_input("This server's lecturer key", key=CLASS_START_KEY, type="password")
+        st.text_input("Class challenge (optional)", key=CLASS_START_GOAL, placeholder=GOAL_EXAMPLE, max_chars=200)
+        st.button(
+            "Start a class",
+            key=CLASS_START,
+            type="primary",
+            icon=":material/school:",
+            on_click=act,
+            args=("start", _start),
+        )
+        show_outcome("start")
+        st.caption("Closed the browser mid-class? Resume it here with its code and key.")
+        st.text_input("Class code", key=CLASS_RESUME_CODE, max_chars=12)
+        st.text_input("Lecturer key of that class", key=CLASS_RESUME_KEY, type="password", max_chars=40)
+        st.button("Resume", key=CLASS_RESUME, icon=":material/restore:", on_click=act, args=("resume", _resume))
+        show_outcome("resume")
+
+
+def _start(store: ClassStore) -> None:
+    needed = required_lecturer_key()
+    if needed and not hmac.compare_digest(st.session_state.get(CLASS_START_KEY, "").strip(), needed):
+        raise ClassError("That is not this server's lecturer key: ask whoever runs the server.")
+    code, key = store.start(goal=st.session_state.get(CLASS_START_GOAL, ""))
+    st.session_state[CLASS_LECTURER] = (code, key)
+
+
+def _resume(store: ClassStore) -> None:
+    key = st.session_state.get(CLASS_RESUME_KEY, "").strip()
+    info = store.resume(st.session_state.get(CLASS_RESUME_CODE, ""), key)
+    st.session_state[CLASS_LECTURER] = (info.code, key)
+
+
+def projector(store: ClassStore, code: str, key: str) -> None:
+    """The lecturer's screen: how to join (code, link, QR), the current question live, the board, the controls."""
+    info = store.info(code)
+    link = join_link(code)
+    how, live = st.columns([2, 3], gap="large")
+    with how:
+        st.markdown(f"## Join: **{code}**")
+        st.image(
+            qr_png(link),
+            width=360,
+            alt=f"QR code of the join link {link}: scan it with a phone camera to join class {code}.",
+        )
+        st.markdown(f"Or open **{link.split('://', 1)[-1]}**")
+    tour = steps()
+    with live:
+        if not info.open:
+            st.warning("This class has ended: its answers and board are frozen.", icon=":material/lock:")
+        index = min(max(info.step, 0), len(tour) - 1)
+        st.markdown(f"**Tour step {index + 1} of {len(tour)}: {tour[index].title}**")
+        st.markdown(tour[index].question)
+        st.fragment(live_tally, run_every=LIVE_SECONDS if info.open else None)(store, code, key, tour[index])
+        st.page_link("pages/tour.py", label="Go to the tour (the class follows your step)", icon=":material/tour:")
+    st.fragment(show_board, run_every=LIVE_SECONDS * 2.5 if info.open else None)(store, code)
+    lecturer_controls(store, code, key, info.open, info.goal)
+
+
+def lecturer_controls(store: ClassStore, code: str, key: str, is_open: bool, goal: str) -> None:
+    """The challenge goal, End, the CSV download, the lecturer's key and leaving this view."""
+    with st.expander("Lecturer controls (open them off the projector: they show your key)"):
+        st.warning(
+            f"Your lecturer key is **{key}**. Note it: with the code {code} it resumes this class from another "
+            "browser (a refresh or a closed tab starts a new session). The server keeps only its hash.",
+            icon=":material/key:",
+        )
+        if is_open:
+            if CLASS_GOAL not in st.session_state:
+                st.session_state[CLASS_GOAL] = goal
+            st.text_input("Class challenge", key=CLASS_GOAL, placeholder=GOAL_EXAMPLE, max_chars=200)
+            st.button("Set the challenge", key=CLASS_SET_GOAL, on_click=act, args=("controls", _set_goal))
+            st.button(
+                "End the class", key=CLASS_END, icon=":material/stop_circle:", on_click=act, args=("controls", _end)
+            )
+        show_outcome("controls")
+        st.download_button(
+            "Download answers and board (CSV)",
+            store.answers_csv(code, key),
+            file_name=f"class-{code}.csv",
+            mime="text/csv",
+            key=CLASS_CSV,
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        st.button(
+            "Leave this class view", icon=":material/logout:", on_click=st.session_state.pop, args=(CLASS_LECTURER,)
+        )
+
+
+def _set_goal(store: ClassStore) -> str:
+    code, key = st.session_state[CLASS_LECTURER]
+    store.set_goal(code, key, st.session_state[CLASS_GOAL])
+    return "Challenge set."
+
+
+def _end(store: ClassStore) -> str:
+    code, key = st.session_state[CLASS_LECTURER]
+    store.end(code, key)
+    return f"Class {code} ended: its answers and board are frozen."
+
+
+def show_board(store: ClassStore, code: str) -> None:
+    """The class challenge: its goal and the runs students chose to share, best accuracy first."""
+    try:
+        goal, runs = store.info(code).goal, store.board(code)
+    except ClassError as error:
+        st.error(str(error), icon=":material/error:")
+        return
+    st.subheader(f"Class challenge: {goal}" if goal else "Class board")
+    if not runs:
+        st.caption("No runs shared yet: a student shares a finished run from this page.")
+        return
+    st.dataframe(
+        [
+            {
+                "nickname": run.nickname,
+                "design": run.design,
+                "parameters": run.params,
+                "test accuracy": None if run.accuracy is None else round(run.accuracy, 4),
+                "seconds": round(run.seconds, 1),
+            }
+            for run in runs
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def student_view(store: ClassStore, membership: Membership) -> None:
+    """A joined student: the class's current question, sharing a run, the board, leaving."""
+    info = store.info(membership.code)
+    st.markdown(f"You are in class **{membership.code}** as **{membership.nickname}**.")
+    if not info.open:
+        st.warning("This class has ended: its answers and board are frozen.", icon=":material/lock:")
+    tour = steps()
+    index = min(max(info.step, 0), len(tour) - 1)
+    st.subheader(f"Step {index + 1}: {tour[index].title}")
+    answer_box(store, membership.code, tour[index])
+    if info.open:
+        st.fragment(watch_class, run_every=WATCH_SECONDS)(store, membership.code, tour[index].key, index)
+    st.page_link("pages/tour.py", label="Follow the lecturer in the tour", icon=":material/tour:")
+    if info.open:
+        share_form()
+    show_board(store, membership.code)
+    st.button("Leave the class", key=CLASS_LEAVE, icon=":material/logout:", on_click=act, args=("join", _leave))
+
+
+def _leave(store: ClassStore) -> str:
+    store.leave(learner_token())
+    return "You left the class."
+
+
+def share_form() -> None:
+    """Share one of this learner's finished runs (its summary only) to the class board."""
+    from components.training_jobs import trained_runs
+
+    runs = {run.run_id: run for run in reversed(trained_runs()) if run.test_accuracy is not None}
+    if not runs:
+        st.caption("Finish a training run (Training page) to share it on the class board.")
+        return
+    st.selectbox(
+        "Share a finished run to the board", list(runs), format_func=lambda i: runs[i].name, key=CLASS_SHARE_RUN
+    )
+    st.button("Share", key=CLASS_SHARE, icon=":material/share:", on_click=act, args=("share", _share))
+    show_outcome("share")
+
+
+def _share(store: ClassStore) -> str:
+    from components.training_jobs import trained_runs
+
+    run = next((r for r in trained_runs() if r.run_id == st.session_state.get(CLASS_SHARE_RUN)), None)
+    if run is None or run.test_accuracy is None:
+        raise ClassError("That run is no longer saved: pick another.")
+    summary = SharedRun("", run.name, int(run.config.get("parameters") or 0), run.test_accuracy, run.seconds)
+    store.share(learner_token(), run.run_id, summary)
+    return "Shared: your run's summary is on the class board."

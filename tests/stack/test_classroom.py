@@ -1,0 +1,227 @@
+"""models.classroom: the class store, on SQLite (always) and on a real PostgreSQL server the tests start and stop.
+
+Without PostgreSQL (Debian's `postgresql` package) the PostgreSQL cases are skipped locally and fail in CI.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from models.classroom import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    KEEP_SECONDS,
+    ClassError,
+    ClassStore,
+    SharedRun,
+    check_nickname,
+    database_url,
+    normalise_code,
+    student_id,
+)
+from tests.support.browser import free_port
+
+POSTGRESQL = Path("/usr/lib/postgresql")
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(POSTGRESQL.glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+def _as_user(command: list[str], user: str | None) -> list[str]:
+    return ["runuser", "-u", user, "--", *command] if user else command
+
+
+@pytest.fixture(scope="module")
+def postgresql_url():
+    """A PostgreSQL server of its own on a free localhost port (initdb + pg_ctl as a non-root user)."""
+    pg_bin = _pg_bin()
+    if pg_bin is None:
+        message = "PostgreSQL is not installed (sudo apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    user = "postgres" if os.geteuid() == 0 else None  # PostgreSQL refuses to run as root
+    folder = Path(tempfile.mkdtemp(prefix="cnn-lab-pg-"))
+    if user:
+        shutil.chown(folder, user)
+    data, port = folder / "data", free_port()
+    run = {"check": True, "capture_output": True, "cwd": folder}
+    subprocess.run(_as_user([str(pg_bin / "initdb"), "-D", str(data), "-U", "lab", "--auth=trust"], user), **run)
+    options = f"-p {port} -k {folder} -c listen_addresses=localhost -c fsync=off"
+    start = [str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(folder / "log"), "start"]
+    subprocess.run(_as_user(start, user), **run)
+    try:
+        yield f"postgresql://lab@localhost:{port}/postgres"
+    finally:
+        subprocess.run(_as_user([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], user), **run)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> ClassStore:
+    if request.param == "sqlite":
+        return ClassStore.from_environment({"CNN_LAB_DATA_DIR": str(tmp_path)})
+    url = request.getfixturevalue("postgresql_url")
+    result = ClassStore.from_environment({"CNN_LAB_DATABASE_URL": url})
+    with result.engine.begin() as db:  # each test starts from empty tables
+        db.exec_driver_sql("TRUNCATE board, reveals, answers, students, classes")
+    return result
+
+
+def test_a_class_runs_from_start_to_download(store):
+    code, key = store.start(goal="best accuracy under 50,000 parameters")
+    assert len(code) == CODE_LENGTH and set(code) <= set(CODE_ALPHABET)
+    assert store.join(code.lower()[:3] + " " + code.lower()[3:], "token-a", "Ada").code == code
+    store.join(code, "token-b", "Bo")
+    store.join(code, "token-c", "Cy")
+    store.answer("token-a", "filter", "26x26", True)
+    store.answer("token-b", "filter", "28x28", False)
+    store.answer("token-b", "filter", "26x26", True)  # changed before the reveal: still one answer
+    tally = store.tally(code, "filter")
+    assert (tally.joined, tally.answered, tally.correct, tally.revealed) == (3, 2, 2, False)
+    assert tally.counts == {"26x26": 2}
+    store.reveal(code, key, "filter")
+    with pytest.raises(ClassError, match="revealed"):
+        store.answer("token-c", "filter", "13x13", False)
+    assert store.tally(code, "filter").revealed
+    store.set_step(code, key, 3)
+    assert store.info(code).step == 3
+    store.share("token-a", "run-1", SharedRun("ignored", "course CNN", 243_786, 0.9012, 80.5))
+    store.share("token-b", "run-2", SharedRun("ignored", "small CNN", 20_000, 0.85, 40.0))
+    assert [(run.nickname, run.params) for run in store.board(code)] == [("Ada", 243_786), ("Bo", 20_000)]
+    store.end(code, key)
+    with pytest.raises(ClassError, match="ended"):
+        store.answer("token-c", "pooling", "13x13", True)
+    with pytest.raises(ClassError, match="ended"):
+        store.share("token-c", "run-3", SharedRun("", "x", 1, 0.5, 1.0))
+    rows = list(csv.DictReader(io.StringIO(store.answers_csv(code, key))))
+    assert [(r["kind"], r["nickname"], r["answer"]) for r in rows[:2]] == [("answer", "Ada", "26x26")] + [
+        ("answer", "Bo", "26x26")
+    ]
+    assert {r["design"] for r in rows if r["kind"] == "run"} == {"course CNN", "small CNN"}
+
+
+def test_only_the_key_does_lecturer_actions(store):
+    code, key = store.start()
+    store.join(code, "student", "Eve")
+    for action in (
+        lambda: store.reveal(code, "guess", "filter"),
+        lambda: store.set_step(code, "", 2),
+        lambda: store.end(code, key + "x"),
+        lambda: store.answers_csv(code, "guess"),
+        lambda: store.resume(code, "guess"),
+    ):
+        with pytest.raises(ClassError, match="Only the class's lecturer"):
+            action()
+    assert store.resume(code, key).code == code
+
+
+def test_one_class_at_a_time_and_leaving(store):
+    first, _ = store.start()
+    second, _ = store.start()
+    store.join(first, "token", "Ann")
+    store.join(second, "token", "Ann")
+    assert store.membership("token").code == second
+    assert store.tally(first, "q").joined == 0
+    store.leave("token")
+    assert store.membership("token") is None
+    with pytest.raises(ClassError, match="not in a class"):
+        store.answer("token", "q", "1", True)
+
+
+def test_wrong_expired_and_ended_codes(store):
+    with pytest.raises(ClassError, match="is not a class code"):
+        store.join("ABC", "t", "Al")
+    with pytest.raises(ClassError, match="There is no class"):
+        store.join("AAAAAA", "t", "Al")
+    old, _ = store.start(hours=1, now=time.time() - 7200)
+    with pytest.raises(ClassError, match="expired"):
+        store.join(old, "t", "Al")
+    ended, key = store.start()
+    store.end(ended, key)
+    with pytest.raises(ClassError, match="ended"):
+        store.join(ended, "t", "Al")
+
+
+def test_sweep_removes_old_classes_with_their_rows(store):
+    now = time.time()
+    old, _ = store.start(hours=1, now=now - KEEP_SECONDS - 7200)
+    fresh, _ = store.start()
+    store.join(fresh, "t", "Al")
+    assert store.sweep(now=now) == 1
+    with pytest.raises(ClassError, match="There is no class"):
+        store.info(old)
+    assert store.membership("t").code == fresh
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("<b>x</b>", "no markup"), ("x" * 500, "at most 24 characters; this one has 500"), ("  ", "Type a nickname")],
+)
+def test_bad_nicknames_are_refused(text, message):
+    with pytest.raises(ClassError, match=message):
+        check_nickname(text)
+
+
+def test_nicknames_codes_and_ids():
+    assert check_nickname("  Zoë   O'Neil-2 ") == "Zoë O'Neil-2"
+    assert normalise_code(" abc-234 ") == "ABC234"
+    with pytest.raises(ClassError):
+        normalise_code("ABC10O")  # 1, 0 and O are never in a code
+    assert student_id("t") != student_id("u") and "t" not in student_id("t")
+    assert database_url({"CNN_LAB_DATABASE_URL": "postgres://u@h/db"}) == "postgresql+psycopg://u@h/db"
+
+
+def test_a_locked_database_gives_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setattr("models.classroom.BUSY_SECONDS", 0.2)
+    store = ClassStore.from_environment({"CNN_LAB_DATA_DIR": str(tmp_path)})
+    code, _ = store.start()
+    other = sqlite3.connect(tmp_path / "class.sqlite3", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        with pytest.raises(ClassError, match="cannot be reached or is busy"):
+            store.join(code, "t", "Al")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert store.join(code, "t", "Al").code == code  # nothing was lost: it works once the lock is gone
+
+
+def test_an_unreachable_server_gives_a_clear_message():
+    with pytest.raises(ClassError, match="cannot be reached"):
+        ClassStore(f"postgresql+psycopg://lab@localhost:{free_port()}/none?connect_timeout=2")
+
+
+def test_the_data_folder_sweep_sweeps_classes(tmp_path, monkeypatch):
+    from models.runs import RunStore
+    from models.sweep import sweep
+
+    monkeypatch.delenv("CNN_LAB_DATABASE_URL", raising=False)
+    runs = RunStore(tmp_path)
+    assert sweep(runs).classes == 0 and not (tmp_path / "class.sqlite3").exists()  # no class, no database
+    store = ClassStore.from_environment({"CNN_LAB_DATA_DIR": str(tmp_path)})
+    store.start(hours=1, now=time.time() - KEEP_SECONDS - 7200)
+    store.start()
+    assert sweep(runs).classes == 1
+
+
+def test_pulse_is_the_step_and_the_reveal(store):
+    code, key = store.start()
+    assert store.pulse(code, "filter") == (0, False)
+    store.set_step(code, key, 4)
+    store.reveal(code, key, "filter")
+    assert store.pulse(code, "filter") == (4, True) and store.pulse(code, "pooling") == (4, False)
+    with pytest.raises(ClassError, match="There is no class"):
+        store.pulse("AAAAAA", "filter")
