@@ -38,7 +38,7 @@ serve: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(BIN)/python scripts/lock.py check  # offline: the .txt files match their .in files (else: make lock)
-	$(SETUP) data browser nginx postgresql
+	$(SETUP) data browser nginx postgresql axe
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy  # settings in pyproject.toml

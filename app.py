@@ -27,6 +27,7 @@ with st.sidebar:
     remember_learner()
 pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is HOME) for p in ALL_PAGES]
 page = st.navigation(pages)
+st.set_page_config(page_title="CNN Lab" if page.title == HOME.title else f"{page.title} - CNN Lab")  # the tab's name
 if page.url_path in TENSORFLOW_PAGES:
     load_tensorflow()  # the page's imports load TensorFlow: a notice names the wait instead of a blank page
 page.run()

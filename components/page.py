@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager  # internal API, written against Streamlit 1.67.0
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # internal API, written against Streamlit 1.67.0
 
+from components.phone import on_phone
 from components.presentation import presenting
 from components.session_keys import APP_RAN, COMPACT_TITLE
 
@@ -42,7 +43,8 @@ def start_page(title: str, intro: str = "", *, compact: bool = False) -> None:
     else:
         st.title(title)
     if intro and not presenting():  # on a projector the lecturer says it; the screen keeps the page's content
-        st.markdown(intro)
+        with st.expander("About this page") if on_phone() else st.container():  # a phone: the content first
+            st.markdown(intro)
 
 
 def mark_app_run() -> None:

@@ -23,8 +23,40 @@ TICKS = ":is(.xaxislayer-above, .yaxislayer-above) text"
 AXIS_TITLES = '[class^="g-x"][class$="title"] text, [class^="g-y"][class$="title"] text'
 
 
-# In both modes: a page link's label wraps instead of being cut at the edge of its box.
-BASE_CSS = '[data-testid="stPageLink"] :is(p, span) { white-space: normal !important; overflow: visible !important; }'
+TEXT = "#31333f"  # Streamlit's own text colour: 12.5:1 against white
+LINK = "#1f5fa8"  # 6.4:1 against white
+# Streamlit draws captions at opacity 0.6, which also fades a link in a caption (2.75:1): captions are drawn opaque
+# in the grey they had (#707070, 4.95:1), so their links keep LINK's contrast.
+CAPTION = "#707070"
+# Chart text Plotly draws in Streamlit's chart theme grey #808495 (3.7:1 against white) or in the orange of the
+# vector bars #F58518 (2.6:1), matched by the inline fill Plotly writes, and its darker replacement (>= 4.5:1).
+CHART_TEXT_FILLS = {"rgb(128, 132, 149)": TEXT, "rgb(245, 133, 24)": "#a8520a"}
+PHONE_PX = 640  # at most this wide: Plotly's toolbar is hidden (it covers chart titles) and panels reflow
+
+# In both modes: a page link's label wraps instead of being cut at the edge of its box; chart text and links in
+# captions reach WCAG AA contrast (4.5:1, see CAPTION); on a phone (or a window as narrow) Plotly's toolbar does
+# not cover the charts' titles and spacing is tight, so a page's main control and its result fit two screens.
+BASE_CSS = (
+    '[data-testid="stPageLink"] :is(p, span) { white-space: normal !important; overflow: visible !important; }\n'
+    + "".join(
+        f'[data-testid="stPlotlyChart"] text[style*="fill: {grey}"] {{ fill: {dark} !important; }}\n'
+        for grey, dark in CHART_TEXT_FILLS.items()
+    )
+    + f'[data-testid="stCaptionContainer"] {{ opacity: 1 !important; color: {CAPTION} !important; }}\n'
+    + f'[data-testid="stCaptionContainer"] a {{ color: {LINK} !important; }}\n'
+    + f"@media (max-width: {PHONE_PX}px) {{\n"
+    + "  .modebar-container { display: none !important; }\n"
+    + '  [data-testid="stMainBlockContainer"] { padding-top: 3rem; }\n'
+    + '  [data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.5rem; }\n'
+    + '  [data-testid="stMainBlockContainer"] :is(h1, h2, h3) { padding: 0.25rem 0; }\n'
+    + '  [data-testid="stMainBlockContainer"] h1 { font-size: 2rem; }\n'
+    + '  [data-testid="stMainBlockContainer"] h2 { font-size: 1.45rem; }\n'
+    + '  [data-testid="stMainBlockContainer"] h3 { font-size: 1.25rem; }\n'
+    + '  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > [data-testid="stColumn"] {\n'
+    + "    min-width: 0 !important; flex: 1 1 0 !important;\n"
+    + "  }\n"
+    + "}"
+)
 
 
 def parse_flag(value: str | None) -> bool | None:
@@ -84,6 +116,9 @@ def presentation_css(zoom: float = ZOOM) -> str:
   opacity: 1 !important;
 }}
 [data-testid="stWidgetLabel"] p {{ font-weight: 600; }}
+[data-testid="stMainBlockContainer"] button[kind^="primary"] [data-testid="stMarkdownContainer"] {{
+  color: {PAPER} !important;
+}}
 [data-testid="stMainBlockContainer"] button:disabled {{ opacity: {DISABLED_OPACITY}; cursor: not-allowed; }}
 [data-testid="stMetricLabel"] * {{ white-space: normal !important; overflow: visible !important; }}
 [data-testid="stPlotlyChart"] :is(.gtitle, .annotation-text, {TICKS}, {AXIS_TITLES}, .legendtext, .cbaxis text,

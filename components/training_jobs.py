@@ -12,6 +12,7 @@ import re
 
 import streamlit as st
 
+from components.charts.alt import figure_alt
 from components.charts.training import curves_figure
 from components.learner import learner_sessions, learner_token
 from components.presentation import beside, presenting
@@ -298,11 +299,12 @@ def _live_jobs(count: int) -> None:
             "the weights learned so far."
         )
         chart.plotly_chart(
-            curves_figure(
+            live := curves_figure(
                 progress.batch_curve, progress.history, epochs=progress.epochs, height=LIVE_HEIGHT[presenting()]
             ),
             width="stretch",
             config=CHART_CONFIG,
+            alt=figure_alt(live, "Loss and accuracy so far, per batch and per epoch"),
         )
         chart.caption(CURVES_CAPTION)
 
@@ -352,8 +354,9 @@ def curves_caption(run: TrainingRun) -> str:
 
 def curves(run: TrainingRun) -> None:
     """A saved run's learning curves, its last epoch's dots where training stopped, and their caption."""
+    figure = curves_figure(run.batch_curve, run.history, epochs_done=run.epochs_done)
     st.plotly_chart(
-        curves_figure(run.batch_curve, run.history, epochs_done=run.epochs_done), width="stretch", config=CHART_CONFIG
+        figure, width="stretch", config=CHART_CONFIG, alt=figure_alt(figure, f"Learning curves: {headline_text(run)}")
     )
     st.caption(curves_caption(run))
 

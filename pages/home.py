@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components.catalog import CLASS, LESSONS, TOUR
+from components.charts.alt import shape_flow_alt
 from components.charts.common import FlowStep, shape_flow_figure
 from components.memo import once
 from components.page import start_page
@@ -32,7 +33,12 @@ steps = list(
 )
 st.subheader("The course CNN, one image at a time")
 flow_figure = once("home", ("course flow",), lambda: shape_flow_figure(steps))  # the same figure on every visit
-st.plotly_chart(flow_figure, width="stretch", config={"displayModeBar": False})
+st.plotly_chart(
+    flow_figure,
+    width="stretch",
+    config={"displayModeBar": False},
+    alt=shape_flow_alt([step.shape for step in steps], [step.operation for step in steps]),
+)
 st.caption(
     "Drawn to one scale: a square's side is the feature map's height in pixels (stacked to show it has "
     "many channels); a bar's height is the square root of its number of values. "

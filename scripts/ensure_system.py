@@ -4,6 +4,7 @@
     .venv/bin/python scripts/ensure_system.py data         # Fashion-MNIST (`make run`, `make serve`, `make test`)
     .venv/bin/python scripts/ensure_system.py browser      # Chromium and its fonts, for the browser tests
     .venv/bin/python scripts/ensure_system.py nginx        # nginx, for `make serve` and the stack's tests
+    .venv/bin/python scripts/ensure_system.py axe          # axe-core (npm), for the accessibility browser test
     .venv/bin/python scripts/ensure_system.py postgresql   # PostgreSQL, for the class store's database tests
 
 When everything is there a step costs a few file checks. When something is missing it is installed with
@@ -32,6 +33,10 @@ BROWSER_FILES = {
 # The reverse proxy in front of `make serve`'s replicas (scripts/serve.py finds it there or on PATH).
 NGINX_PACKAGE = "nginx"
 NGINX_FILE = Path("/usr/sbin/nginx")
+# axe-core from the npm registry, installed once into a cache folder (tests/browser.py's AXE_SCRIPT reads it there).
+AXE_VERSION = "4.14.1"
+AXE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cnn-lab" / f"axe-core-{AXE_VERSION}"
+AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 # The class store's tests start their own PostgreSQL server (initdb + pg_ctl) on localhost.
 POSTGRESQL_PACKAGE = "postgresql"
 POSTGRESQL_BIN = Path("/usr/lib/postgresql")
@@ -204,8 +209,34 @@ def ensure_postgresql() -> bool:
     return True  # tests/stack/test_classroom.py decides
 
 
+def ensure_axe() -> bool:
+    """axe-core for the accessibility browser test, by npm (Debian's npm if missing); else that test skips or fails."""
+    if AXE_SCRIPT.exists():
+        say(f"axe-core: {AXE_SCRIPT}")
+        return True
+    if shutil.which("npm") is None and not apt_install(["npm"]):
+        consequence = "fails, since CI is set" if os.environ.get("CI") else "is skipped"
+        tell_command(
+            f"npm is not installed, so the accessibility browser test {consequence}.", "sudo apt-get install npm"
+        )
+        return True  # tests/browser.py decides
+    AXE_DIR.mkdir(parents=True, exist_ok=True)
+    install = ["npm", "install", "--prefix", str(AXE_DIR), "--no-audit", "--no-fund", f"axe-core@{AXE_VERSION}"]
+    say(f"installing axe-core: {' '.join(install)}")
+    if subprocess.run(install, stdin=subprocess.DEVNULL).returncode == 0 and AXE_SCRIPT.exists():
+        return True
+    tell_command("npm could not install axe-core.", " ".join(install))
+    return False
+
+
 def main(argv: list[str]) -> int:
-    steps = {"data": ensure_data, "browser": ensure_browser, "nginx": ensure_nginx, "postgresql": ensure_postgresql}
+    steps = {
+        "data": ensure_data,
+        "browser": ensure_browser,
+        "nginx": ensure_nginx,
+        "postgresql": ensure_postgresql,
+        "axe": ensure_axe,
+    }
     if argv[:1] == ["venv"] and len(argv) == 2:
         return 0 if ensure_venv(Path(argv[1])) else 1
     if not argv or any(step not in steps for step in argv):

@@ -152,8 +152,8 @@ def _diverging_axis(limit: float, title: str, **colorbar: object) -> dict:
 # ---------------------------------------------------------------- original vs filtered
 
 
-def response_figure(original: np.ndarray, raw: np.ndarray) -> go.Figure:
-    """Original beside the raw output, its ReLU and a min..max rescaled view.
+def response_figure(original: np.ndarray, raw: np.ndarray, *, per_row: int | None = None) -> go.Figure:
+    """Original beside the raw output, its ReLU and a min..max rescaled view; `per_row` panels a row (a phone: 1).
 
     Grayscale (2-D) images give a 2 x 2 grid (at most `DISPLAY_MAX_SIDE` pixels shown per
     side). RGB images (H, W, 3) give the colour composites on top (original, ReLU clipped
@@ -170,9 +170,11 @@ def response_figure(original: np.ndarray, raw: np.ndarray) -> go.Figure:
     original_trace = _image_trace(to_display_uint8(shown_in, rescale=False), in_factor)
     rescaled_trace = _image_trace(to_display_uint8(shown_raw), out_factor)
     if raw.ndim == 2:
-        columns = 2
+        columns = per_row or 2
         layout = _grid(
-            2, 2, ["Original (input 0 to 1)", "Raw output", "After ReLU: max(0, x)", "Rescaled: min black, max white"]
+            -(-4 // columns),
+            columns,
+            ["Original (input 0 to 1)", "Raw output", "After ReLU: max(0, x)", "Rescaled: min black, max white"],
         )
         data = [
             original_trace | _cell(1),
@@ -181,10 +183,10 @@ def response_figure(original: np.ndarray, raw: np.ndarray) -> go.Figure:
             rescaled_trace | _cell(4),
         ]
     else:
-        columns = 3
+        columns = per_row or 3
         layout = _grid(
-            2,
-            3,
+            -(-6 // columns),
+            columns,
             [
                 "Original (RGB)",
                 "After ReLU (above 1 shown as 1)",
@@ -203,7 +205,8 @@ def response_figure(original: np.ndarray, raw: np.ndarray) -> go.Figure:
     if not any(trace.get("coloraxis") for trace in data):  # every panel is a picture: keep the colour bar
         data.append(_scale_only_trace(limit) | _cell(len(data)))
     panel_width = min(360, (FIGURE_WIDTH - 100) / columns)
-    height = int(min(2 * (panel_width * raw.shape[0] / raw.shape[1] + 50) + 30, 900))
+    rows = -(-len(layout["annotations"]) // columns)
+    height = int(min(rows * (panel_width * raw.shape[0] / raw.shape[1] + 50) + 30, 450 * rows))
     return _figure(data, layout, height=height, coloraxis=_diverging_axis(limit, "output<br>value", len=0.6))
 
 

@@ -39,6 +39,20 @@ CLASS_COLOURS = (
     "#9C755F",
     "#7F7F7F",
 )
+# One marker shape per class beside its colour, so classes are told apart without colour (e.g. Pullover and Coat
+# under deuteranopia); all drawn by WebGL (scattergl).
+CLASS_SYMBOLS = (
+    "circle",
+    "square",
+    "diamond",
+    "cross",
+    "x",
+    "triangle-up",
+    "triangle-down",
+    "star",
+    "hourglass",
+    "circle-open",
+)
 CORRECT_SCALE = [[0.0, "#f4faf4"], [1.0, "#2e7d32"]]
 ERROR_SCALE = [[0.0, "#fff7f3"], [1.0, "#c62828"]]
 
@@ -704,7 +718,12 @@ def embedding_figure(
                     name=name,
                     legendgroup=name,
                     showlegend=right,
-                    marker=dict(size=5 if len(labels) > SMALL_SET else 11, color=colour, opacity=0.75),
+                    marker=dict(
+                        size=6 if len(labels) > SMALL_SET else 11,
+                        color=colour,
+                        symbol=CLASS_SYMBOLS[class_index % len(CLASS_SYMBOLS)],
+                        opacity=0.75,
+                    ),
                     customdata=indices[members].astype(np.int32),
                     text=list(text),
                     hovertemplate=f"#%{{customdata}} {name}<br>predicted {name + ' ' if right else ''}%{{text}}"

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from components.charts.alt import figure_alt, shape_flow_alt
 from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure, shift_figure
 from components.links import update_query_params
 from components.memo import freeze
@@ -147,7 +148,12 @@ def show_shapes(rows: list[LayerRow], *, narrow: bool = False) -> None:
     """The shape-flow diagram and its caption; `narrow`: drawn in a column, with one-line step labels."""
     st.subheader("The tensor at each stage, drawn to scale")
     figure = cached_flow_figure(tuple(r.output_shape for r in rows), tuple(r.step for r in rows), narrow)
-    st.plotly_chart(figure, width="stretch", config=CHART_CONFIG)
+    st.plotly_chart(
+        figure,
+        width="stretch",
+        config=CHART_CONFIG,
+        alt=shape_flow_alt([r.output_shape for r in rows], [r.step for r in rows]),
+    )
     st.caption(
         "A square's side is the feature map's height in pixels, stacked to show its channels; a bar's height is "
         "the square root of its number of values. With 'valid' padding a 3x3 filter trims one pixel each side, "
@@ -207,7 +213,12 @@ def show_shares(rows: list[LayerRow]) -> None:
     figure = cached_share_figure(
         tuple(r.name for r in weighted), tuple(r.params for r in weighted), tuple(r.macs for r in weighted)
     )
-    st.plotly_chart(figure, width="stretch", config=CHART_CONFIG)
+    st.plotly_chart(
+        figure,
+        width="stretch",
+        config=CHART_CONFIG,
+        alt=figure_alt(figure, "Parameters and multiply-accumulates per layer"),
+    )
     st.markdown(
         f"**{params_top}** holds {params_share:.0%} of the parameters; "
         f"**{macs_top}** does {macs_share:.0%} of the multiply-accumulates."
@@ -240,10 +251,14 @@ def show_comparison(*, evidence_first: bool = False) -> None:
     if cards is not None and not evidence_first:
         dense_place, cnn_place = st.columns(2)
         show_accuracies(cards, dense_place, cnn_place)
+    comparison = cached_comparison_figure(
+        ("Dense network", "Course CNN"), (dense.params, cnn.params), (dense.macs, cnn.macs)
+    )
     st.plotly_chart(
-        cached_comparison_figure(("Dense network", "Course CNN"), (dense.params, cnn.params), (dense.macs, cnn.macs)),
+        comparison,
         width="stretch",
         config=CHART_CONFIG,
+        alt=figure_alt(comparison, "Dense network against course CNN: parameters, then multiply-accumulates"),
     )
     conv_params = sum(r.params for r in cnn_rows if r.kind == "Conv2D")
     conv_macs = sum(r.macs for r in cnn_rows if r.kind == "Conv2D")
@@ -299,14 +314,16 @@ def show_shift_test(*, height: int = 340, explained: bool = True) -> None:
         st.error(str(error))
         return
     shifts, models = record["shifts"], record["models"]
+    figure = cached_shift_figure(
+        tuple(shifts),
+        (("Course CNN", tuple(models["cnn"]["mean"])), ("Dense network", tuple(models["dense"]["mean"]))),
+        height,
+    )
     st.plotly_chart(
-        cached_shift_figure(
-            tuple(shifts),
-            (("Course CNN", tuple(models["cnn"]["mean"])), ("Dense network", tuple(models["dense"]["mean"]))),
-            height,
-        ),
+        figure,
         width="stretch",
         config=CHART_CONFIG,
+        alt=figure_alt(figure, "Test accuracy of both networks at each shift in pixels"),
     )
     st.caption(shift_caption(record))
     if explained:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from components.charts.alt import figure_alt
 from components.charts.channel_sum import channel_grids_figure, clicked_pixel, contributions_figure, sum_figure
 from components.memo import once
 from components.presentation import beside
@@ -85,7 +86,11 @@ def channels_tab(subject: Subject) -> None:
                 channels=parts.channels.tolist(),
             ),
         )
-        st.plotly_chart(grids, config=CHART_CONFIG)
+        st.plotly_chart(
+            grids,
+            config=CHART_CONFIG,
+            alt=figure_alt(grids, f"Each input channel's partial map for pixel ({row}, {col})"),
+        )
     sum_section(subject, parts, pixel, index)
     pixel_section(subject, parts, pixel, index)
 
@@ -151,7 +156,12 @@ def sum_section(subject: Subject, parts: ConvPartials, pixel: PixelSum, index: i
     )
     with results:
         st.plotly_chart(
-            figure, key=DEEPER_CHANNELS_SUM, on_select=select_pixel, selection_mode="points", config=CHART_CONFIG
+            figure,
+            key=DEEPER_CHANNELS_SUM,
+            on_select=select_pixel,
+            selection_mode="points",
+            config=CHART_CONFIG,
+            alt=figure_alt(figure, f"The sum of the {count} partial maps plus the bias, then {parts.activation}"),
         )
 
 
@@ -174,7 +184,7 @@ def pixel_section(subject: Subject, parts: ConvPartials, pixel: PixelSum, index:
         ("channel_sum_bars", index, parts.layer, parts.filter, pixel.row, pixel.col),
         functools.partial(contributions_figure, pixel.contributions, parts.channels.tolist(), pixel.bias, pixel.total),
     )
-    st.plotly_chart(bars, config=CHART_CONFIG)
+    st.plotly_chart(bars, config=CHART_CONFIG, alt=figure_alt(bars, "Each channel's contribution to the pixel"))
     zero = int(np.count_nonzero(pixel.window == 0))
     st.markdown(
         f"**{count} x {k_h * k_w} = {pixel.macs} multiply-accumulates** (input value x weight, all added up): "

@@ -219,6 +219,9 @@ def features_tab(subject: Subject) -> None:
                 else ""
             ),
             output_format="PNG",
+            alt=f"All {count} {what}s' synthetic pictures of {shown} ({when.lower()}); {what} {unit} strongest at "
+            f"{chosen.synthetic_peaks[unit]:.2f}; highest of all: {what} {int(np.argmax(chosen.synthetic_peaks))} "
+            f"at {float(np.max(chosen.synthetic_peaks)):.2f}.",
         )
     with results:
         _one_unit(saved, target, unit, when, subject.class_names)
@@ -241,6 +244,7 @@ def _one_unit(saved: fv.SavedFeatures, target: str, unit: int, when: str, names:
             output_format="PNG",
             caption=f"{name}, {label.lower()}: its {score} on this picture {item.synthetic_peaks[unit]:.2f} "
             f"(strongest training image: {item.patches.values[unit, 0]:.2f})",
+            alt=f"The picture {name} wants to see, {label.lower()}",
         )
     chosen = saved.initial if when == WEIGHTS[1] and saved.initial is not None else saved.trained
     patches = chosen[target].patches
@@ -255,6 +259,7 @@ def _one_unit(saved: fv.SavedFeatures, target: str, unit: int, when: str, names:
         caption=[f"#{i}: {v:.2f}" for i, v in zip(patches.indices[unit], patches.values[unit])],
         width=84,
         output_format="PNG",
+        alt=[f"Training image {i}, {score} {v:.2f}" for i, v in zip(patches.indices[unit], patches.values[unit])],
     )
     st.caption(
         "Under each crop: its training image's index, then the value. A grey frame marks the crop's edge. The "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from components.charts.alt import strongest_alt
 from components.charts.deeper_fields import clicked_unit, gradient_figure, image_figure, map_figure
 from components.memo import once
 from components.presentation import beside
@@ -205,6 +206,7 @@ def show_probe(subject: Subject, steps: list[FieldStep], probe: Probe, index: in
                 on_select=functools.partial(select_unit, probe.shape[1]),
                 selection_mode="points",
                 config=CHART_CONFIG,
+                alt=strongest_alt(outputs[:, :, channel], f"{name}, filter {channel}, selected unit {probe.unit}"),
             )
     picture = once(
         subject.key,
@@ -216,8 +218,14 @@ def show_probe(subject: Subject, steps: list[FieldStep], probe: Probe, index: in
         ("field gradient", index, name, probe.unit, probe.seen, probe.field),
         lambda: gradient_figure(measured.gradient, probe.seen, probe.field, "d unit / d pixel"),
     )
-    figures[-2].plotly_chart(picture, config=CHART_CONFIG)
-    figures[-1].plotly_chart(slope, config=CHART_CONFIG)
+    figures[-2].plotly_chart(
+        picture, config=CHART_CONFIG, alt=f"Test image {index} with the {height}x{width} square the unit sees"
+    )
+    figures[-1].plotly_chart(
+        slope,
+        config=CHART_CONFIG,
+        alt=strongest_alt(measured.gradient, "The unit's gradient with respect to each pixel"),
+    )
     inside = np.zeros(measured.gradient.shape, dtype=bool)
     inside[r0 : r1 + 1, c0 : c1 + 1] = True
     outside_top = float(np.abs(measured.gradient[~inside]).max()) if (~inside).any() else None

@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.charts.alt import prediction_alt
 from components.charts.fooling import attack_figure, bars_figure, perturbation_caption, perturbation_title
 from components.image_picker import decode_upload
 from components.memo import once
@@ -218,7 +219,12 @@ def fooling_tab(subject: Subject) -> None:
                 f"away from {names[picture.true_class]}; the smallest ε is where it changes its wrong answer."
             )
     with results:
-        st.plotly_chart(result.figure, config=CHART_CONFIG)
+        st.plotly_chart(
+            result.figure,
+            config=CHART_CONFIG,
+            alt=f"The image, the perturbation at ε = {epsilon:.3f} amplified, and the attacked image, now "
+            f"{names[now]}.",
+        )
         st.caption(perturbation_caption(epsilon, result.largest_change))
         first, second = st.columns(2)
         first.markdown(f"**Before**: {names[original]} {before[original]:.1%}")
@@ -229,6 +235,9 @@ def fooling_tab(subject: Subject) -> None:
                 functools.partial(bars_figure, before, names, picture.true_class),
             ),
             config=CHART_CONFIG,
+            alt="Before the attack. " + prediction_alt(before, names),
         )
         second.markdown(f"**After**: {names[now]} {result.after[now]:.1%}")
-        second.plotly_chart(result.bars, config=CHART_CONFIG)
+        second.plotly_chart(
+            result.bars, config=CHART_CONFIG, alt="After the attack. " + prediction_alt(result.after, names)
+        )

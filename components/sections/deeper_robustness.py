@@ -16,6 +16,7 @@ import streamlit as st
 
 from components.catalog import LESSONS
 from components.charts import robustness as charts
+from components.charts.alt import figure_alt
 from components.loading import Stopwatch, measured_text
 from components.memo import once
 from components.resources import shift_test, shipped_model
@@ -232,8 +233,17 @@ def show_curves(lines: list[Line], test: EvaluationSet) -> None:
                 [(line.label, line.curves[corruption.name]) for line in lines if line.curves],
             ),
         )
-        cell.plotly_chart(figure, config=CHART_CONFIG, key=f"deeper_robustness_{corruption.name}")
-        cell.image(strips[corruption.name])
+        cell.plotly_chart(
+            figure,
+            config=CHART_CONFIG,
+            key=f"deeper_robustness_{corruption.name}",
+            alt=figure_alt(figure, f"Test accuracy under {corruption.title.lower()} ({corruption.unit}) at each level"),
+        )
+        cell.image(
+            strips[corruption.name],
+            alt=f"The shared test image under {corruption.title.lower()} at levels "
+            + ", ".join(f"{level:g}" for level in corruption.levels),
+        )
 
 
 def example_strips(x_test, index: int) -> dict[str, bytes]:

@@ -11,10 +11,12 @@ import functools
 import numpy as np
 import streamlit as st
 
+from components.charts.alt import figure_alt, strongest_alt
 from components.charts.filters import display_factor, response_figure, shown_side
 from components.image_picker import PickedImage, image_picker, sample_link
 from components.links import set_values
 from components.memo import once
+from components.phone import on_phone
 from components.presentation import beside, presenting
 from components.query_state import Choice, Integer, Link, link_update, read_link
 from components.sections.filters_kernel import ChosenKernel, choose_kernel
@@ -35,7 +37,12 @@ from models.images import fingerprint, to_npy_bytes, to_png_bytes
 from models.kernels import KERNELS
 from models.samples import FASHION_PREFIX, sample_names
 
-PLOTLY_CONFIG = {"displaylogo": False}
+# The filtered result keeps Plotly's zoom, pan and reset (to look closely at a large upload), nothing else: each
+# button is a tab stop. On a phone the toolbar is hidden (components.presentation.BASE_CSS).
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "toImage"],
+}
 STRIDES = (1, 2, 3)
 DILATIONS = (1, 2, 3, 4)
 LINK = {
@@ -192,8 +199,11 @@ def show_results(
             ("summed",),
             functools.partial(conv2d_summed, picked.pixels, kernel, stride=stride, padding=padding, dilation=dilation),
         )
-    figure = once(name, ("response",), functools.partial(response_figure, picked.pixels, raw))
-    st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG)
+    per_row = 1 if on_phone() else None
+    figure = once(name, ("response", per_row), functools.partial(response_figure, picked.pixels, raw, per_row=per_row))
+    st.plotly_chart(
+        figure, width="stretch", config=PLOTLY_CONFIG, alt=strongest_alt(raw, "The filtered map (raw output)")
+    )
     notes = [
         f"Raw output from {raw.min():.3f} to {raw.max():.3f}. Raw and ReLU panels share one colour scale: white is "
         "0, blue negative, red positive. ReLU keeps the positive part, as a Conv2D layer with activation='relu' "
@@ -214,10 +224,13 @@ def show_results(
     st.caption(" ".join(notes))
     if channels.ndim == 3:
         with st.expander("Each channel alone, before the sum"):
+            alone = once(
+                name,
+                ("channels", per_row),
+                functools.partial(response_figure, picked.pixels, channels, per_row=per_row),
+            )
             st.plotly_chart(
-                once(name, ("channels",), functools.partial(response_figure, picked.pixels, channels)),
-                width="stretch",
-                config=PLOTLY_CONFIG,
+                alone, width="stretch", config=PLOTLY_CONFIG, alt=figure_alt(alone, "The kernel on each channel alone")
             )
             st.caption(
                 "The kernel on red, green and blue alone (raw panels share one colour scale). Conv2D adds these "

@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.charts.alt import figure_alt
 from components.charts.filters import demo_figure, number_text
 from components.memo import freeze
 from components.session_keys import (
@@ -149,7 +150,12 @@ def _view(weights: np.ndarray, note: str, *, playing: bool) -> None:
     row, col = divmod(position, out_w)
     step, demo = demo_at(fingerprint(weights), position, weights)
     figure, words = st.columns([5, 2])
-    figure.plotly_chart(demo, config={"displayModeBar": False}, key=FILTERS_DEMO_CHART)
+    figure.plotly_chart(
+        demo,
+        config={"displayModeBar": False},
+        key=FILTERS_DEMO_CHART,
+        alt=figure_alt(demo, f"The kernel's window at output row {row}, column {col}; the output so far"),
+    )
     words.markdown(f"**Position {position + 1} of {last + 1}: output row {row}, column {col}**")
     words.code(products_text(step), language=None)
     st.caption(

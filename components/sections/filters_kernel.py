@@ -85,7 +85,12 @@ def choose_kernel(link: Link) -> ChosenKernel | None:
         weights = normalised
     st.caption(f"Weights sum to {float(weights.sum()):.4g}: 1 keeps the brightness, 0 leaves 0 on flat areas.")
     figure = once(fingerprint(weights), ("kernel figure",), functools.partial(kernel_figure, weights))
-    st.plotly_chart(figure, width="content", config={"displayModeBar": False})
+    st.plotly_chart(
+        figure,
+        width="content",
+        config={"displayModeBar": False},
+        alt=f"The kernel {title}: " + "; ".join(" ".join(f"{w:.3g}" for w in row) for row in weights) + ".",
+    )
     return ChosenKernel(weights, title, query)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.charts.alt import figure_alt
 from components.charts.filters import (
     block_mean,
     display_factor,
@@ -21,7 +22,7 @@ from models.kernels import CHANCE_SAMPLES, CHANCE_THRESHOLD
 from models.learned_filters import filter_responses
 
 RESPONSES_SIDE = 64
-PLOTLY_CONFIG = {"displaylogo": False}
+PLOTLY_CONFIG = {"displayModeBar": False}  # hover gives every value; a toolbar adds tab stops
 
 
 @st.fragment
@@ -48,7 +49,14 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding, dilation
             filters.initial, filters.trained, [label.text for label in labels], epochs=filters.epochs
         ),
     )
-    st.plotly_chart(gallery, width="stretch", config=PLOTLY_CONFIG)
+    st.plotly_chart(
+        gallery,
+        width="stretch",
+        config=PLOTLY_CONFIG,
+        alt=f"The {filters.count} learned 3x3 filters at initialisation and after training; "
+        + "; ".join(f"filter {label.text}" for label in labels if label.match.close)
+        + ".",
+    )
     st.caption(
         "Filter number = row label + column label (e.g. row 16, column +1 is filter 17). Both grids are coloured "
         "on one scale, the largest weight of either; hover a tile for its label and weights."
@@ -62,6 +70,9 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding, dilation
         ),
         width="stretch",
         config={"displayModeBar": False},
+        alt=f"Filter {index}'s 3x3 weights epoch by epoch; after epoch {filters.epochs}, row by row: "
+        + "; ".join(" ".join(f"{w:.2f}" for w in row) for row in filters.history[-1, index])
+        + ".",
     )
     best = sorted(labels, key=lambda label: -abs(label.cosine))
     with st.expander("Which classic kernel each learned filter resembles"):
@@ -92,7 +103,13 @@ def learned_section(picked: PickedImage, stride: int, padding: Padding, dilation
         except ValueError as error:  # the copy reduced for display can be too thin for a 'valid' window
             st.info(f"On the copy reduced to {small.shape[0]} x {small.shape[1]} for this view: {error}")
             return
-        st.plotly_chart(responses_grid_figure(responses), width="stretch", config=PLOTLY_CONFIG)
+        grid = responses_grid_figure(responses)
+        st.plotly_chart(
+            grid,
+            width="stretch",
+            config=PLOTLY_CONFIG,
+            alt=figure_alt(grid, f"All {len(responses)} filters' responses"),
+        )
         reduced = "" if small.shape == gray.shape else f", on a copy reduced to {small.shape[0]} x {small.shape[1]}"
         st.caption(
             f"Each tile is one filter's raw response (weights after epoch {epoch}, no bias or ReLU{reduced}), "

@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from components.charts.alt import strongest_alt
 from components.charts.filters import block_mean, display_factor, thumbnail
 from components.image_picker import PickedImage
 from components.sections.filters_kernel import ChosenKernel
@@ -48,10 +49,17 @@ def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
         "does it produce? Outputs are rescaled so the smallest value is black and the largest white."
     )
     columns = st.columns(len(question.options) + 1)
-    columns[0].image(thumbnail(picked.pixels), caption="The image", output_format="PNG")
+    columns[0].image(
+        thumbnail(picked.pixels), caption="The image", output_format="PNG", alt=f"The image: {picked.label}"
+    )
     for column, letter, name in zip(columns[1:], question.letters, question.options):
         caption = f"{letter}: {name}" if checked else letter
-        column.image(thumbnail(outputs[name]), caption=caption, output_format="PNG")
+        column.image(
+            thumbnail(outputs[name]),
+            caption=caption,
+            output_format="PNG",
+            alt=strongest_alt(outputs[name], f"Output {caption}"),
+        )
     guess = st.radio(
         "Your guess",
         question.letters,

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator  # internal API, written against Streamlit 1.67.0
 
+from components.charts.alt import figure_alt
 from components.charts.filters import pixel_step_figure, window_figure
 from components.memo import freeze
 from components.session_keys import FILTERS_STEP_CHANNEL, filters_step_key
@@ -55,8 +56,18 @@ def step_through(
     step, window, products = explained(name, channel, row, col, image2d, kernel, (stride, padding, dilation))
     # A 5x5 or 7x7 kernel's numbers need the whole width: the window then sits above them.
     left, right = st.columns([1, 2]) if kernel.shape[0] <= 3 else (st.container(), st.container())
-    left.plotly_chart(window, width="stretch", config={"displayModeBar": False})
-    right.plotly_chart(products, width="stretch", config={"displayModeBar": False})
+    left.plotly_chart(
+        window,
+        width="stretch",
+        config={"displayModeBar": False},
+        alt=figure_alt(window, f"The kernel's window over the image for output row {row}, column {col}"),
+    )
+    right.plotly_chart(
+        products,
+        width="stretch",
+        config={"displayModeBar": False},
+        alt=figure_alt(products, f"Window times kernel, summing to {step.total:.4f}"),
+    )
     terms = " + ".join(
         f"{p:.3g}\u00d7{w:.3g}" if w >= 0 else f"{p:.3g}\u00d7({w:.3g})"
         for p, w in zip(step.patch.ravel(), kernel.ravel())

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
+from components.charts.alt import embedding_alt, pictures_alt
 from components.charts.inspect import embedding_figure, gallery_figure, item_label, projection_text
 from components.memo import once
 from components.sections.inspect import (
@@ -117,6 +118,7 @@ def embedding_tab(subject: Subject) -> None:
             on_select="rerun",
             selection_mode="points",
             config=CHART_CONFIG,
+            alt=embedding_alt(projection.coordinates, result.labels[chosen], names, method.split(":")[0]),
         )
         st.caption(note)
     points = event.selection.points if event else []
@@ -127,7 +129,9 @@ def embedding_tab(subject: Subject) -> None:
         index = int(points[0]["customdata"])
         label = item_label(index, y_test, names, result)
         st.plotly_chart(
-            gallery_figure(x_test[index : index + 1] / 255.0, [label], per_row=1, cell=230), config=CHART_CONFIG
+            gallery_figure(x_test[index : index + 1] / 255.0, [label], per_row=1, cell=230),
+            config=CHART_CONFIG,
+            alt=pictures_alt("the clicked test image", [label]),
         )
         if st.button("Why this prediction?", on_click=open_in_why, args=(index,), key=INSPECT_EMBEDDING_WHY):
             st.rerun()  # the tabs are outside this tab's fragment

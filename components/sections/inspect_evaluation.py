@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from components.charts.alt import figure_alt, pictures_alt
 from components.charts.inspect import (
     GridColumn,
     clicked_cell,
@@ -97,6 +98,9 @@ def confusion_chart(subject: Subject, test: EvaluationSet, result: ins.Evaluatio
         on_select=functools.partial(select_confusion_cell, len(test.class_names)),
         selection_mode="points",
         config=CHART_CONFIG,
+        alt=figure_alt(
+            confusion, "Confusion matrix: rows the true class, columns the prediction, counts of test images"
+        ),
     )
 
 
@@ -173,7 +177,11 @@ def drill_down(
         outputs = activations(subject.model, indices, layers, test)
         columns += [GridColumn(name, outputs[name][..., number]) for name in layers]
     labels = [item_label(int(i), test.labels, test.class_names, result) for i in indices]
-    st.plotly_chart(image_grid_figure(images / 255.0, columns, labels, cell=140), config=CHART_CONFIG)
+    st.plotly_chart(
+        image_grid_figure(images / 255.0, columns, labels, cell=140),
+        config=CHART_CONFIG,
+        alt=pictures_alt(f"each with its {', '.join(column.title for column in columns)}", labels),
+    )
 
 
 def mistakes_section(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:
@@ -189,5 +197,6 @@ def mistakes_section(subject: Subject, test: EvaluationSet, result: ins.Evaluati
     st.plotly_chart(
         once(subject.key, ("mistakes",), functools.partial(gallery_figure, test.images[worst] / 255.0, titles)),
         config=CHART_CONFIG,
+        alt=pictures_alt("the most confident mistakes: true class, then the prediction and its probability", titles),
     )
     st.caption("True class, then → the prediction and its probability. Would you have labelled them the same way?")

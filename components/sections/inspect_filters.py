@@ -8,6 +8,7 @@ import functools
 import numpy as np
 import streamlit as st
 
+from components.charts.alt import figure_alt
 from components.charts.inspect import kernel_gallery_figure, kernel_notes, kernels_caption
 from components.memo import once
 from components.resources import filter_snapshots
@@ -55,7 +56,11 @@ def learned_filters_tab(subject: Subject) -> None:
     shown = st.segmented_control("Weights", options, key=INSPECT_WEIGHTS, required=True)
     kernels = initial if shown == WEIGHTS[1] and initial is not None else trained
     gallery = once(subject.key, ("kernels", shown), functools.partial(kernel_gallery_figure, kernels, rows, notes))
-    st.plotly_chart(gallery, config=CHART_CONFIG)
+    st.plotly_chart(
+        gallery,
+        config=CHART_CONFIG,
+        alt=figure_alt(gallery, f"The first layer's {count} kernels, {str(shown).lower()}"),
+    )
     if initial is None:
         st.caption("Initial weights are saved only for the shipped model (models/fashion_cnn.filters.npz).")
         return

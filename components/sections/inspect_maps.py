@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from components.charts.alt import all_maps_alt, figure_alt
 from components.charts.inspect import (
     GridColumn,
     all_maps_figure,
@@ -122,7 +123,12 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
     cell = 88 if presenting() else 150  # pixels per map: on a projector three rows fit the first screen
     # Kept per model, test set, images, filter number and size: the labels and maps follow from them.
     question = ("maps grid", test.fashion, test.size, tuple(map(int, indices)), int(number), tuple(layers), cell)
-    place.plotly_chart(once(subject.key, question, grid), config=CHART_CONFIG)
+    grid_figure = once(subject.key, question, grid)
+    place.plotly_chart(
+        grid_figure,
+        config=CHART_CONFIG,
+        alt=figure_alt(grid_figure, f"Filter {number}'s feature maps of each test image"),
+    )
     place.caption(
         channel_caption([(name, kind, weights_shape(model.get_layer(name))) for name, kind in kinds], number)
         + " One colour range per column; hover for values. "
@@ -176,6 +182,7 @@ def all_maps(model: keras.Model, test: EvaluationSet, indices: list[int], layers
             functools.partial(all_maps_figure, maps, layer, per_map=per_map),
         ),
         config=CHART_CONFIG,
+        alt=all_maps_alt(maps, layer),
     )
 
 

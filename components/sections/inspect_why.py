@@ -7,6 +7,7 @@ import functools
 
 import streamlit as st
 
+from components.charts.alt import figure_alt, prediction_alt
 from components.charts.inspect import GridColumn, attribution_text, image_grid_figure, probability_figure, why_text
 from components.memo import once
 from components.sections.inspect import CHART_CONFIG, PREDICTED, Subject, clamp_index, evaluation_set, explained
@@ -88,6 +89,7 @@ def why_tab(subject: Subject) -> None:
             functools.partial(probability_figure, probabilities, names, int(y_test[index]) if labelled else None),
         ),
         config=CHART_CONFIG,
+        alt=prediction_alt(probabilities, names),
     )
 
     columns = [GridColumn("input", image / 255.0, "image"), GridColumn("saliency", heat.maps, "heat")]
@@ -115,7 +117,7 @@ def why_tab(subject: Subject) -> None:
         ("why-grid", int(index), target, titles, settings),
         functools.partial(image_grid_figure, image / 255.0, columns, cell=GRID_CELL),
     )
-    grid.plotly_chart(figure, config=CHART_CONFIG)
+    grid.plotly_chart(figure, config=CHART_CONFIG, alt=figure_alt(figure, f"Test image {index}: {', '.join(titles)}"))
     for problem in problems:
         grid.error(problem)
     text = attribution_text(occlusion, smooth, names[target])

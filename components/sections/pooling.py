@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from components.charts import pooling as charts
+from components.charts.alt import figure_alt
 from components.image_picker import linked_image, sample_link
 from components.links import set_values
 from components.memo import once
@@ -232,11 +233,15 @@ def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict, heading: st
             charts.maps_figure(panels, same_pixel_size=same, height=300, width=HALF_WIDTH) for same in (True, False)
         ],
     )
-    true_size.plotly_chart(figures[0], config=PLOT_CONFIG, key=POOL_TRUE_SIZE)
+    true_size.plotly_chart(
+        figures[0], config=PLOT_CONFIG, key=POOL_TRUE_SIZE, alt=figure_alt(figures[0], f"{heading}, true relative size")
+    )
     true_size.caption(
         "True relative size: every pixel drawn the same size." + PICTURE_NOTE * charts.drawn_as_picture(x)
     )
-    scaled.plotly_chart(figures[1], config=PLOT_CONFIG, key=POOL_SCALED)
+    scaled.plotly_chart(
+        figures[1], config=PLOT_CONFIG, key=POOL_SCALED, alt=figure_alt(figures[1], f"{heading}, scaled to one size")
+    )
     scaled.caption("Scaled up to the same size: each output pixel stands for one window.")
 
 

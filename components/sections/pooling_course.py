@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components.charts import pooling as charts
+from components.charts.alt import figure_alt
 from components.memo import once
 from components.resources import fashion_mnist, learned_filters
 from components.sections.pooling import PLOT_CONFIG
@@ -76,7 +77,13 @@ def show_course_walk() -> None:
         return charts.maps_figure(panels, same_pixel_size=True, height=300)
 
     # The maps and the figure are kept per item and kernels (the shipped model's filters do not change).
-    st.plotly_chart(once("course walk", (name, index, second), walk), config=PLOT_CONFIG, key=WALK_MAPS)
+    walked = once("course walk", (name, index, second), walk)
+    st.plotly_chart(
+        walked,
+        config=PLOT_CONFIG,
+        key=WALK_MAPS,
+        alt=figure_alt(walked, f"One {name} through conv, ReLU and pooling twice: 28x28, 26x26, 13x13, 11x11, 5x5"),
+    )
     st.caption(
         f"True relative size. First conv: the trained 3x3 weights of filter #{index} of {len(labels)} from the shipped "
         "model (its bias is left out; \u2248 names the most similar hand-made kernel and the cosine similarity of "

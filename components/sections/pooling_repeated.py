@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from components.charts import pooling as charts
+from components.charts.alt import figure_alt
 from components.memo import once
 from components.sections.pooling import PLOT_CONFIG, course_poolings_text, pooling_key
 from components.session_keys import POOL_REPEATED, pool_times_key
@@ -43,5 +44,7 @@ def show_repeated(x: np.ndarray, pool: dict, key: str) -> None:
         ("repeated", times, pooling_key(pool)),
         lambda: (charts.repeated_figure(x, times, pool), repeated_shapes(x, times, pool)),
     )
-    st.plotly_chart(figure, config=PLOT_CONFIG, key=POOL_REPEATED)
+    st.plotly_chart(
+        figure, config=PLOT_CONFIG, key=POOL_REPEATED, alt=figure_alt(figure, f"The map pooled {times} times")
+    )
     st.caption(repeated_caption(x, times, pool, shapes, most))

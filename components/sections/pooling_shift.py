@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from components.charts import pooling as charts
+from components.charts.alt import figure_alt
 from components.memo import once
 from components.sections.pooling import PICTURE_NOTE, PLOT_CONFIG, pooling_key
 from components.session_keys import POOL_SHIFT_AFTER, POOL_SHIFT_BEFORE, POOL_SHIFT_DX, POOL_SHIFT_DY
@@ -41,8 +42,18 @@ def show_shift_test(x2d: np.ndarray, pool: dict, key: str) -> None:
     if stats.moved_cells and stats.pooled_moved_change is not None:
         cy, cx = stats.moved_cells
         columns[2].metric(f"Pooled map changed (moved {cy:+d}, {cx:+d} cells)", f"{stats.pooled_moved_change:.0%}")
-    st.plotly_chart(before, config=PLOT_CONFIG, key=POOL_SHIFT_BEFORE)
-    st.plotly_chart(after, config=PLOT_CONFIG, key=POOL_SHIFT_AFTER)
+    st.plotly_chart(
+        before,
+        config=PLOT_CONFIG,
+        key=POOL_SHIFT_BEFORE,
+        alt=figure_alt(before, f"The map and the map moved {dy} down, {dx} right: {stats.unpooled_change:.0%} changed"),
+    )
+    st.plotly_chart(
+        after,
+        config=PLOT_CONFIG,
+        key=POOL_SHIFT_AFTER,
+        alt=figure_alt(after, f"Both pooled: {stats.pooled_change:.0%} of the pooled map changed"),
+    )
     st.caption(shift_caption(stats, pool["stride"]) + PICTURE_NOTE * charts.drawn_as_picture(x2d))
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from components.charts import pooling as charts
+from components.charts.alt import figure_alt
 from components.memo import once
 from components.sections.pooling import PLOT_CONFIG, pooling_key
 from components.session_keys import POOL_CHANNEL, POOL_WINDOWS, pool_window_key
@@ -43,14 +44,16 @@ def show_windows(x2d: np.ndarray, pool: dict, key: str) -> None:
     )
     view = charts.window_view(out_shape, (row, col), pool["size"], pool["stride"])
     pooled = once(key, ("pooled", pooling_key(pool)), functools.partial(pool2d, x2d, **pool))
+    windows = once(
+        key,
+        ("windows", view, pooling_key(pool)),
+        functools.partial(charts.window_grid_figure, x2d, view, **pool, pooled=pooled),
+    )
     st.plotly_chart(
-        once(
-            key,
-            ("windows", view, pooling_key(pool)),
-            functools.partial(charts.window_grid_figure, x2d, view, **pool, pooled=pooled),
-        ),
+        windows,
         config=PLOT_CONFIG,
         key=POOL_WINDOWS,
+        alt=figure_alt(windows, f"Pooling window at output row {row}, column {col}, and the pooled map"),
     )
     kept = charts.MODE_WORDS[pool["mode"]]
     winner_note = (

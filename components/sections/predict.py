@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from components.charts.alt import all_maps_alt, figure_alt, pictures_alt, prediction_alt, steps_alt
 from components.charts.inspect import gallery_figure
 from components.charts.predict import (
     DISPLAY_SIDE,
@@ -29,6 +30,7 @@ from components.charts.predict import (
 )
 from components.image_picker import UPLOAD_TYPES, decode_upload
 from components.memo import once
+from components.phone import on_phone
 from components.resources import fashion_mnist
 from components.session_keys import (
     PREDICT_BRUSH,
@@ -64,6 +66,7 @@ SOURCES = ["Examples", "Draw", "Upload", "Camera"]
 INVERT_LABELS: dict[str, Invert] = {"Auto": "auto", "On": "on", "Off": "off"}
 EXAMPLE_SPOTS = [(20, 30), (60, 130), (30, 110), (70, 40), (15, 140), (50, 80)]  # (top, left) on the "photo"
 NEIGHBOURS = 8
+CANVAS_LABEL = "Drawing area, 280 x 280 pixels, for a mouse, finger or pen; by keyboard, choose another picture source."
 DRAW_PROMPT = "Draw an item with the mouse (a T-shirt, trousers, a bag ...); fill it in."
 TOP_K = 5
 
@@ -195,6 +198,7 @@ def drawing(brush_key: str, canvas_key: str, *, prompt: str = DRAW_PROMPT) -> by
     from streamlit_drawable_canvas import st_canvas
 
     brush = st.slider("Brush size", 6, 40, 22, key=brush_key)
+    st.caption(CANVAS_LABEL)  # the canvas itself takes no accessible name (README, Accessibility)
     canvas = st_canvas(
         stroke_width=brush,
         stroke_color="#000000",
@@ -251,12 +255,18 @@ def network_input(image: np.ndarray, invert: Invert, crop: bool, darken: bool) -
 def steps_section(steps: Sequence[Step], settings: tuple) -> None:
     """1.: every step from picture to network input (the figure built once per picture and settings)."""
     st.subheader("1. From picture to network input")
-    st.plotly_chart(once("steps", settings, functools.partial(steps_figure, steps)), config=CHART_CONFIG)
-    st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}" for number, step in enumerate(steps, start=1)))
-    st.caption(
-        f"Steps larger than {DISPLAY_SIDE} pixels are drawn reduced; hover a gray step of up to "
-        f"{HOVER_LIMIT:,} pixels (such as the 28x28 network input) for its values."
-    )
+    phone = on_phone()  # folded on a phone, so 2. Prediction follows soon; two steps a row, titles apart
+    with st.expander("Every step, pictured and explained") if phone else st.container():
+        st.plotly_chart(
+            once("steps", (*settings, phone), functools.partial(steps_figure, steps, per_row=2 if phone else 4)),
+            config=CHART_CONFIG,
+            alt=steps_alt([step.title for step in steps], [step.image.shape for step in steps]),
+        )
+        st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}" for number, step in enumerate(steps, start=1)))
+        st.caption(
+            f"Steps larger than {DISPLAY_SIDE} pixels are drawn reduced; hover a gray step of up to "
+            f"{HOVER_LIMIT:,} pixels (such as the 28x28 network input) for its values."
+        )
 
 
 def forced_choice_note(name: str, total: float, classes: int) -> str:
@@ -283,6 +293,7 @@ def prediction_section(
     chart.plotly_chart(
         once(model_key, ("top", input_key), functools.partial(top_k_figure, probabilities, class_names, top)),
         config=CHART_CONFIG,
+        alt=prediction_alt(probabilities, class_names),
     )
     verdict.markdown(
         f"The network says **{class_names[predicted]}** with probability **{probabilities[predicted]:.1%}**."
@@ -333,8 +344,12 @@ def feature_maps(prepared: Preprocessed, outputs: dict, spatial: list[str], key:
         ("feature maps", tuple(spatial), int(number), layer),
         functools.partial(feature_map_figures, prepared.network_input, outputs, spatial, number, layer),
     )
-    for figure in figures:
-        maps.plotly_chart(figure, config=CHART_CONFIG)
+    alts = (
+        figure_alt(figures[0], f"The input, then filter {number} after each layer"),
+        all_maps_alt(outputs[layer][0], layer),
+    )
+    for figure, alt in zip(figures, alts):
+        maps.plotly_chart(figure, config=CHART_CONFIG, alt=alt)
     controls.caption(f"Top: filter {number} after each layer. Below: all {outputs[layer].shape[-1]} maps of {layer}.")
 
 
@@ -363,6 +378,7 @@ def neighbours_section(
             functools.partial(gallery_figure, x_train[found] / 255.0, titles, per_row=NEIGHBOURS // 2, cell=170),
         ),
         config=CHART_CONFIG,
+        alt=pictures_alt("the nearest training images: class, number and similarity", titles),
     )
     agree = int(sum(y_train[i] == result.predicted for i in found))
     st.caption(neighbours_caption(index, NEIGHBOURS, agree, CLASS_NAMES[result.predicted]))

@@ -17,6 +17,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from components.charts.alt import steps_alt
 from components.charts.predict import steps_figure
 from components.image_picker import UPLOAD_TYPES, upload_limit_bytes
 from components.learner import learner_token
@@ -241,6 +242,7 @@ def examples_section(slot: int, name: str) -> None:
         [thumbnail(image.tobytes()) for image in shown],
         caption=[str(n) for n in range(1, len(shown) + 1)],
         output_format="PNG",
+        alt=[f"Example {n} of {name}, 28x28 as the network sees it" for n in range(1, len(shown) + 1)],
     )
     row = st.columns([3, 2], vertical_alignment="bottom")
     row[0].multiselect("Examples to remove", range(1, len(shown) + 1), key=TRAINING_BUILDER_REMOVE_CHOICE)
@@ -262,7 +264,9 @@ def steps_section() -> None:
     digest = hashlib.sha256(last["data"]).hexdigest()[:32]
     steps = once("builder-steps", (digest,), lambda: od.prepare(last["data"]).steps)
     st.plotly_chart(
-        once("builder-steps-figure", (digest,), functools.partial(steps_figure, steps)), config=CHART_CONFIG
+        once("builder-steps-figure", (digest,), functools.partial(steps_figure, steps)),
+        config=CHART_CONFIG,
+        alt=steps_alt([step.title for step in steps], [step.image.shape for step in steps]),
     )
     st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}" for number, step in enumerate(steps, start=1)))
 

@@ -139,7 +139,12 @@ def data_source_section() -> None:
         f"{PREVIEW} of each class."
     )
     for label, name in enumerate(dataset.class_names):
-        st.image(preview_png(kept["path"], label), caption=f"{name}: {counts[label]} images", output_format="PNG")
+        st.image(
+            preview_png(kept["path"], label),
+            caption=f"{name}: {counts[label]} images",
+            output_format="PNG",
+            alt=f"The first {min(PREVIEW, counts[label])} {name} images at 28x28, as the network sees them",
+        )
     st.download_button(
         "Download the dataset as a zip (28x28 PNGs as trained on)",
         zip_bytes(kept["path"]),

@@ -175,7 +175,12 @@ def augmentation_preview() -> None:
     load_tensorflow()
     with st.spinner(f"Running {PREVIEW_IMAGES} training images through the augmentation layers (once per server)..."):
         grid = once("augmentation-preview", names, lambda: _preview_grid(names))
-    st.image(grid, width=grid.shape[1])
+    st.image(
+        grid,
+        width=grid.shape[1],
+        alt=f"{PREVIEW_IMAGES} training images, each above {PREVIEW_COPIES} random versions made by "
+        f"{', '.join(AUGMENTATIONS[name][0] for name in names)}",
+    )
     st.caption(
         f"Top row: the first {PREVIEW_IMAGES} training images. Below: {PREVIEW_COPIES} random versions of each "
         f"through the same Keras {', '.join(AUGMENTATIONS[name][0] for name in names)} layers the model starts with "

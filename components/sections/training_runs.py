@@ -8,6 +8,7 @@ import re
 import streamlit as st
 
 from components.catalog import ALL_PAGES
+from components.charts.alt import figure_alt
 from components.charts.training import feature_maps_figure, filters_figure, overlay_figure
 from components.learner import forget_browser, learner_token
 from components.notebooks import notebook_button
@@ -76,10 +77,9 @@ def compare_section(runs: list[TrainingRun]) -> None:
     latest = [run.name for run in runs if run.group == runs[-1].group]
     chosen = st.multiselect("Runs on one chart", names, default=latest if len(latest) > 1 else names[-3:])
     if chosen:
+        overlay = overlay_figure([(run.name, run.history, run.epochs_done) for run in runs if run.name in chosen])
         st.plotly_chart(
-            overlay_figure([(run.name, run.history, run.epochs_done) for run in runs if run.name in chosen]),
-            width="stretch",
-            config=CHART_CONFIG,
+            overlay, width="stretch", config=CHART_CONFIG, alt=figure_alt(overlay, "Accuracy per epoch of each run")
         )
         st.caption(
             "Per epoch: solid line and dots = validation, dashed line and open dots = training. A growing gap "
@@ -116,13 +116,24 @@ def timeline_tab(run: TrainingRun) -> None:
         run.timeline.sample,
         width="stretch",
         caption=f"The sample: a test image ({run.class_names[run.timeline.sample_label]})",
+        alt=f"A test image of a {run.class_names[run.timeline.sample_label]}",
     )
     with kernels:
         st.markdown("**First-layer filters**")
-        st.plotly_chart(filters_figure(run.timeline.kernels[step]), width="stretch", config=CHART_CONFIG)
+        st.plotly_chart(
+            filters := filters_figure(run.timeline.kernels[step]),
+            width="stretch",
+            config=CHART_CONFIG,
+            alt=figure_alt(filters, f"The first-layer filters after epoch {step}"),
+        )
     with maps:
         st.markdown("**What they make of the sample**")
-        st.plotly_chart(feature_maps_figure(run.timeline.feature_maps[step]), width="stretch", config=CHART_CONFIG)
+        st.plotly_chart(
+            responses := feature_maps_figure(run.timeline.feature_maps[step]),
+            width="stretch",
+            config=CHART_CONFIG,
+            alt=figure_alt(responses, f"What the filters make of the sample after epoch {step}"),
+        )
     st.caption(
         "Filters: red = positive weight, blue = negative, each on its own scale (hover for the value). "
         "Feature maps: the first layer's output after ReLU for the sample, white = that map's maximum. "

@@ -187,6 +187,53 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def axe_script() -> Path:
+    """axe.min.js where `scripts/ensure_system.py axe` (run by `make test`) installs it; skip or fail without it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ensure_system", ROOT / "scripts" / "ensure_system.py")
+    assert spec is not None and spec.loader is not None
+    setup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(setup)
+    if not setup.AXE_SCRIPT.exists():
+        message = f"axe-core is not installed: run `.venv/bin/python scripts/ensure_system.py axe` ({setup.AXE_SCRIPT})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return setup.AXE_SCRIPT
+
+
+# The WCAG 2.1 AA rules of axe-core; axe.run resolves with the violations only (passes and the rest left out).
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {
+    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']});
+  return result.violations.map(v => `${v.id} (${v.impact}): ` + v.nodes.slice(0, 3).map(n =>
+    n.target.join(' ').slice(-120) + ' ' + (n.failureSummary || '').split('\\n').slice(1, 2).join('').trim()
+  ).join(' | '));
+}"""
+
+# Chart text drawn on the chart's white page below 4.5:1 (WCAG 1.4.3): ticks, axis and colour-bar titles, legends,
+# titles and annotations, and bar labels outside their bars. Text inside heatmap cells or bars, and white text (the
+# numbers on a kernel's dark cells), sits on the data's colour, not on white, and is left out.
+LOW_CONTRAST_CHART_TEXT = """() => {
+  const linear = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+  const luminance = ([r, g, b]) => 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  const found = [];
+  for (const text of document.querySelectorAll('[data-testid="stPlotlyChart"] svg text')) {
+    const kind = text.getAttribute('class') || '';
+    if (!text.textContent.trim() || !text.getClientRects().length || kind.includes('heatmap-label')
+        || (kind.includes('bartext') && !kind.includes('bartext-outside'))) continue;
+    const style = getComputedStyle(text);
+    const parts = (style.fill.match(/rgba?\\(([^)]+)\\)/) || [, ''])[1].split(',').map(Number);
+    if (parts.length < 3 || parts.slice(0, 3).every(c => c === 255)) continue;  // white: drawn on the data
+    const alpha = (parts.length > 3 ? parts[3] : 1) * Number(style.fillOpacity || 1);
+    const ink = parts.slice(0, 3).map(c => c * alpha + 255 * (1 - alpha));
+    const ratio = 1.05 / (luminance(ink) + 0.05);
+    if (ratio < 4.5) found.push(`"${text.textContent.slice(0, 30)}" ${style.fill} ${ratio.toFixed(2)}:1`);
+  }
+  return [...new Set(found)].slice(0, 5);
+}"""
+
 # Legend entries of the main area's Plotly charts that overlap another entry, or run past their legend's box or the
 # chart (cut): each entry is its text and symbol, boxes in screen pixels, shrunk by `tolerance`.
 LEGEND_CLASHES = """tolerance => {

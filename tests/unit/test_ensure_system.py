@@ -406,7 +406,7 @@ def test_make_run_and_test_check_the_system_before_starting(monkeypatch):
         ("serve", "data nginx", ["scripts/serve.py"]),
         (
             "test",
-            "data browser nginx postgresql",
+            "data browser nginx postgresql axe",
             ["ruff check .", "ruff format --check .", "mypy", "vulture", "lint-imports", "-m pytest"],
         ),
     ):
@@ -432,3 +432,37 @@ def test_make_without_python_says_what_to_install(tmp_path):
     assert result.returncode != 0
     assert "no-such-python3 not found; run: sudo apt-get install python3 python3-venv" in result.stderr
     assert not (tmp_path / "venv").exists()
+
+
+# --- axe-core: npm into a cache folder, once ---------------------------------------------------------------
+
+
+@pytest.fixture
+def axe_dir(tmp_path, monkeypatch):
+    """ensure_axe's cache folder in tmp_path; returns where axe.min.js belongs."""
+    folder = tmp_path / "axe"
+    monkeypatch.setattr(ensure_system, "AXE_DIR", folder)
+    monkeypatch.setattr(ensure_system, "AXE_SCRIPT", folder / "node_modules" / "axe-core" / "axe.min.js")
+    return ensure_system.AXE_SCRIPT
+
+
+def test_axe_present_runs_no_npm(axe_dir, tools):
+    axe_dir.parent.mkdir(parents=True)
+    axe_dir.write_text("axe")
+    tools.add("npm")
+    assert ensure_system.ensure_axe()
+    assert tools.calls() == []
+
+
+def test_missing_axe_is_installed_by_npm_at_the_pinned_version(axe_dir, tools):
+    tools.add("npm", f'/bin/mkdir -p "{axe_dir.parent}" && echo axe > "{axe_dir}"')
+    assert ensure_system.ensure_axe()
+    assert tools.calls() == [
+        f"npm install --prefix {axe_dir.parents[2]} --no-audit --no-fund axe-core@{ensure_system.AXE_VERSION}"
+    ]
+
+
+def test_without_npm_or_apt_axe_names_the_command(axe_dir, tools, monkeypatch, capsys):
+    monkeypatch.delenv("CI", raising=False)
+    assert ensure_system.ensure_axe()  # tests/browser.py's axe_script() then skips the accessibility test
+    assert "sudo apt-get install npm" in capsys.readouterr().err
