@@ -127,6 +127,6 @@ def test_make_test_checks_the_lock_first_and_make_lock_compiles(monkeypatch):
 
     test = commands("test")
     assert test.index(".venv/bin/python scripts/lock.py check") + 1 == test.index(
-        ".venv/bin/python scripts/ensure_system.py data browser nginx postgresql"
+        ".venv/bin/python scripts/ensure_system.py data browser nginx postgresql axe"
     )
     assert commands("lock", "LOCK_ARGS=--upgrade")[-1] == ".venv/bin/python scripts/lock.py compile --upgrade"
