@@ -12,7 +12,10 @@ metrics, PCA and t-SNE are scikit-learn's.
 from __future__ import annotations
 
 import argparse
+import io
+import sys
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ from models.config import AUGMENTATION_KINDS
 from models.data import read_indices, scale_images
 from models.geometry import axis_plan
 from models.images import fingerprint
+from models.job_protocol import write_atomically
 from models.kernels import CHANCE_THRESHOLD, NO_CLOSE_KERNEL, filters_first, most_similar_kernel
 
 SPATIAL_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
@@ -461,6 +465,7 @@ def group_kernels(kernels: np.ndarray, threshold: float = MATCH_THRESHOLD) -> li
 TSNE_PERPLEXITY = 30.0
 TSNE_ITERATIONS = 1_000  # scikit-learn's default
 TSNE_LAYOUT = SHIPPED_MODEL.with_suffix(".tsne.npz")  # the shipped model's layout of the 10,000 test images
+TSNE_FILE = "tsne.npz"  # a learner's run's layout, beside its model.keras (tsne_apart)
 
 
 @dataclass(frozen=True, eq=False)
@@ -530,15 +535,37 @@ def weights_key(model: keras.Model) -> str:
 
 
 def write_tsne_layout(path: Path, projection: Projection, weights: str) -> None:
-    """Save a t-SNE projection with the weights fingerprint of the model it was made from."""
+    """Save a t-SNE projection with the weights fingerprint of the model it was made from (written whole, then
+    renamed: a reader never sees half a file)."""
+    buffer = io.BytesIO()
     np.savez_compressed(
-        path,
+        buffer,
         coordinates=projection.coordinates,
         kl_divergence=np.array(projection.kl_divergence, dtype=float),
         perplexity=np.array(projection.perplexity, dtype=float),
         iterations=np.array(projection.iterations, dtype=float),
         weights=np.array(weights),
     )
+    write_atomically(path, buffer.getvalue())
+
+
+def tsne_apart(embedding: np.ndarray, output: Path, weights: str, root: Path) -> Projection:
+    """t-SNE of a learner's run's test embedding in a limited child process (models.apart; the web server must not
+    spend minutes of a core on it), stored at `output`; ApartError saying why not."""
+    from models.apart import ApartError, run_apart
+
+    points = output.with_name(f".{output.name}.{uuid.uuid4().hex}.partial")  # the points, for the child only
+    with open(points, "wb") as handle:
+        np.save(handle, np.asarray(embedding, dtype=np.float32), allow_pickle=False)
+    try:
+        arguments = ["--embedding", str(points), "--output", str(output), "--weights", weights]
+        run_apart("models.inspection", arguments, output, root, "t-SNE of the test images")
+    finally:
+        points.unlink(missing_ok=True)
+    layout = read_tsne_layout(output, weights)
+    if layout is None:
+        raise ApartError("t-SNE of the test images left no layout for this model.")
+    return layout
 
 
 def read_tsne_layout(path: Path, weights: str) -> Projection | None:
@@ -576,7 +603,19 @@ def main(argv: list[str] | None = None) -> int:
         help="write the model's evaluation on the 10,000 test images next to it (Inspect's Evaluation and Embedding)",
     )
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras file (default: the shipped one)")
+    parser.add_argument(
+        "--embedding", type=Path, help="instead: t-SNE of these points (.npy) to --output, keyed --weights"
+    )
+    parser.add_argument("--output", type=Path, help="with --embedding: where the layout goes")
+    parser.add_argument("--weights", default="", help="with --embedding: the weights fingerprint the points came from")
+    parser.add_argument("--limited", action="store_true", help="with the upload check's memory, CPU and thread limits")
     args = parser.parse_args(argv)
+    if args.limited:
+        from models.upload_check import limit_this_process
+
+        limit_this_process()
+    if args.embedding is not None:
+        return tsne_of_file(args.embedding, args.output, args.weights)
     if not (args.tsne or args.evaluation):
         parser.error("nothing to do: pass --tsne and/or --evaluation")
 
@@ -601,6 +640,20 @@ def main(argv: list[str] | None = None) -> int:
         f"t-SNE of {len(embedding):,} x {embedding.shape[1]} points in {time.perf_counter() - start:.0f} s "
         f"(KL divergence {projection.kl_divergence:.2f}); saved {output}"
     )
+    return 0
+
+
+def tsne_of_file(points_file: Path, output: Path | None, weights: str) -> int:
+    """The child of tsne_apart: t-SNE of the saved points, written with their weights' fingerprint."""
+    if output is None or not weights:
+        print("--embedding needs --output and --weights", file=sys.stderr)
+        return 2
+    try:
+        points = np.load(points_file, allow_pickle=False)
+        write_tsne_layout(output, tsne(points), weights)
+    except (OSError, ValueError, InspectionError) as error:
+        print(str(error), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -11,10 +11,8 @@ memory) and searches it with NumPy (`nearest`).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
+import io
 import sys
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ import numpy as np
 
 from models.card import SHIPPED_MODEL
 from models.images import fingerprint
+from models.job_protocol import write_atomically
 
 if TYPE_CHECKING:
     import keras
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 INDEX_SIZE = 12_000  # training images embedded once per model: ~20% of the training set
 NEIGHBOURS_FILE = "neighbours.npz"  # a run's index, beside its model.keras
 SHIPPED_NEIGHBOURS = SHIPPED_MODEL.with_suffix(".neighbours.npz")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class NeighbourFileError(ValueError):
@@ -90,9 +88,9 @@ def nearest(index: NeighbourIndex, vector: np.ndarray, count: int = 8) -> tuple[
 def write_index(path: Path, index: NeighbourIndex, weights: str, images: str) -> None:
     """Save an index with the fingerprints of the model's weights and of the embedded images; written to a
     temporary name and renamed, so a reader never sees half a file."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial.npz")
+    buffer = io.BytesIO()
     np.savez_compressed(  # float32: float16 changed the order of the 8 shown in 10% of test queries
-        partial,
+        buffer,
         indices=index.indices.astype(np.int32),
         labels=index.labels.astype(np.uint8),
         unit_vectors=index.unit_vectors.astype(np.float32),
@@ -101,7 +99,7 @@ def write_index(path: Path, index: NeighbourIndex, weights: str, images: str) ->
         weights=np.array(weights),
         images=np.array(images),
     )
-    os.replace(partial, path)
+    write_atomically(path, buffer.getvalue())
 
 
 def read_index(path: Path, weights: str, x_train: np.ndarray, y_train: np.ndarray) -> NeighbourIndex:
@@ -137,31 +135,20 @@ def save_index(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, pat
 
 
 def build_apart(model_file: Path, output: Path, root: Path) -> None:
-    """Store the index of a model saved before neighbour files existed, in a child process with the upload check's
-    memory, CPU and wall-clock limits, in one of the machine's check slots (models.uploads.check_slot, under the
-    data folder `root`); NeighbourFileError saying why not. Never runs the model in the calling process."""
-    from models.uploads import UploadError, check_slot, limits
+    """Store the index of a learner's model in a limited child process (models.apart, under the data folder
+    `root`); NeighbourFileError saying why not. Never runs the model in the calling process."""
+    from models.apart import ApartError, run_apart
 
-    asked = time.time()
-    wall_seconds = limits()[2]
-    command = [sys.executable, "-m", "models.neighbours", str(model_file), "--output", str(output), "--limited"]
     try:
-        with check_slot(root, wall_seconds):
-            if output.is_file() and output.stat().st_mtime >= asked:  # another session's child made it meanwhile
-                return
-            done = subprocess.run(
-                command, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=wall_seconds
-            )
-    except UploadError:
-        raise NeighbourFileError("The server is busy checking other learners' models; try again in a minute.") from None
-    except subprocess.TimeoutExpired:
-        raise NeighbourFileError(
-            f"Embedding the training images took more than {wall_seconds} s (the limit)."
-        ) from None
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        reason = lines[-1][:300] if lines else f"exit code {done.returncode}"
-        raise NeighbourFileError(f"The training images could not be embedded ({reason}).")
+        run_apart(
+            "models.neighbours",
+            [str(model_file), "--output", str(output)],
+            output,
+            root,
+            "Embedding the training images",
+        )
+    except ApartError as error:
+        raise NeighbourFileError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

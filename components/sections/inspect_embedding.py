@@ -3,6 +3,7 @@ see the item."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +22,7 @@ from components.sections.inspect import (
     open_in_why,
 )
 from components.session_keys import INSPECT_EMBEDDING_WHY, INSPECT_PROJECTION, inspect_embedding_chart
+from components.training_jobs import run_store
 from models import inspection as ins
 
 if TYPE_CHECKING:
@@ -30,6 +32,10 @@ TSNE_FULL = 10_000  # Fashion-MNIST's test set; smaller (own) sets get a perplex
 TSNE_WAIT = (
     "Running t-SNE on all 10,000 test images: about two minutes on this server, once per model "
     "(the shipped model's layout is saved with it)..."
+)
+TSNE_WAIT_APART = (
+    "Running t-SNE on all 10,000 test images in a separate process, once for this run (the shipped model's took "
+    "about two minutes here); the layout is then stored with the run..."
 )
 
 # Projections are cached per model key (the shipped file and its time, or a saved run's folder), which names the
@@ -58,13 +64,34 @@ def small_tsne_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
     return ins.tsne(_embedding, perplexity=ins.perplexity_for(len(_embedding)))
 
 
-def tsne_projection(subject: Subject, result: ins.Evaluation) -> ins.Projection:
-    """The saved layout when it fits this model and test set, else t-SNE computed now (once per model key)."""
+def run_tsne(subject: Subject, result: ins.Evaluation) -> ins.Projection | None:
+    """A learner's run's layout, stored beside its model: made the first time in a limited child process (minutes
+    of a core the web server must not spend), while the page says so. None, after a message, when it cannot be."""
+    from models.apart import ApartError
+
+    weights = ins.weights_key(subject.model)
+    output = Path(subject.key.removeprefix("run:")) / ins.TSNE_FILE
+    layout = ins.read_tsne_layout(output, weights)
+    if layout is not None and len(layout.coordinates) == len(result.labels):
+        return layout
+    try:
+        with st.spinner(TSNE_WAIT_APART):
+            return ins.tsne_apart(result.embedding, output, weights, run_store().root)
+    except ApartError as error:
+        st.warning(f"t-SNE cannot be shown for this model: {error} The PCA projection is shown instead.")
+        return None
+
+
+def tsne_projection(subject: Subject, result: ins.Evaluation) -> ins.Projection | None:
+    """The saved layout when it fits this model and test set, a learner's run's own (run_tsne), else t-SNE computed
+    now (once per model key); None when a run's cannot be made."""
     if len(result.labels) < TSNE_FULL:
         return small_tsne_for(subject.key, result.embedding)
     saved = saved_tsne_for(subject.key, subject.model)
     if saved is not None and len(saved.coordinates) == len(result.labels):
         return saved
+    if subject.key.startswith("run:"):
+        return run_tsne(subject, result)
     return tsne_for(subject.key, result.embedding)
 
 
@@ -87,10 +114,9 @@ def embedding_tab(subject: Subject) -> None:
         format_func=lambda label: label.replace("10,000", f"{test.size:,}"),
     )
     chosen = np.arange(len(result.labels))
-    if method == PROJECTIONS[0]:
-        projection = pca_for(subject.key, result.embedding)
-    else:
-        projection = tsne_projection(subject, result)
+    projection = None if method == PROJECTIONS[0] else tsne_projection(subject, result)
+    if projection is None:  # PCA chosen, or a run's t-SNE could not be made (the page said why)
+        method, projection = PROJECTIONS[0], pca_for(subject.key, result.embedding)
     axes, note = projection_text(projection, len(chosen))
     if projection.perplexity is not None and projection.perplexity < ins.TSNE_PERPLEXITY:
         note += (

@@ -246,6 +246,44 @@ def test_a_training_run_can_be_inspected():
     assert next(m for m in app.metric if m.label == "Test accuracy").value == "91.11%"
 
 
+def test_a_runs_tsne_is_made_apart_and_pca_stands_in_when_it_cannot_be(monkeypatch, evaluation):
+    """A learner's run's t-SNE never runs in the web server: models.inspection.tsne_apart makes it (a limited child,
+    tested in tests/unit/test_inspection.py); when that fails the page says why and shows PCA."""
+    from components.sections import inspect_embedding as section
+    from models.apart import ApartError
+
+    def never(*args, **kwargs):
+        raise AssertionError("t-SNE ran in the web process")
+
+    asked = []
+
+    def busy(embedding, output, weights, root):
+        asked.append(output)
+        raise ApartError("The server is busy checking other learners' models; try again in a minute.")
+
+    save_run("tsne-learner", "tsne run")
+    monkeypatch.setattr(section, "saved_tsne_for", lambda key, model: None)  # as if its weights were new
+    monkeypatch.setattr(ins, "tsne", never)
+    monkeypatch.setattr(ins, "tsne_apart", busy)
+    app = open_tab("Embedding", learner="tsne-learner")
+    app.selectbox(key=INSPECT_MODEL).set_value(1).run()
+    app.radio(key=INSPECT_PROJECTION).set_value("t-SNE: all 10,000 test images").run()
+    assert not app.exception, [e.message for e in app.exception]
+    (output,) = asked
+    assert output.name == ins.TSNE_FILE and (output.parent / "model.keras").is_file()  # beside the run's model
+    assert any("t-SNE cannot be shown for this model: The server is busy" in w.value for w in app.warning)
+    points = embedding_points(figures(app)[0])
+    pca = ins.pca(evaluation.embedding).coordinates
+    np.testing.assert_allclose([points[i] for i in range(10_000)], pca, rtol=1e-4, atol=1e-4 * np.abs(pca).max())
+
+    layout = ins.Projection(pca[:, ::-1].copy(), kl_divergence=1.5, perplexity=30.0, iterations=1_000)
+    monkeypatch.setattr(ins, "tsne_apart", lambda embedding, output, weights, root: layout)
+    app.run()
+    assert not app.exception and not app.warning
+    points = embedding_points(figures(app)[0])
+    np.testing.assert_allclose([points[i] for i in range(10_000)], layout.coordinates, rtol=1e-6)
+
+
 def test_confusion_markers_map_back_to_their_cells(evaluation):
     from components.charts.inspect import clicked_cell, confusion_figure
     from models.data import CLASS_NAMES

@@ -302,6 +302,31 @@ def test_a_saved_layout_is_read_back_only_for_its_own_weights(tmp_path):
     assert ins.read_tsne_layout(tmp_path / "damaged.npz", "weights-a") is None
 
 
+def test_a_runs_tsne_is_made_in_a_limited_child_and_stored_with_its_weights(tmp_path):
+    """tsne_apart: the layout of a run's embedding comes from a child process (models.apart) and is stored beside
+    the run, keyed by the weights; two clusters far apart stay apart; no temporary file is left; a child that fails
+    is a message, not a traceback."""
+    from sklearn.manifold import trustworthiness
+
+    from models.apart import ApartError
+
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(0, 1, (60, 8)), rng.normal(20, 1, (60, 8))]).astype(np.float32)
+    output = tmp_path / "run" / ins.TSNE_FILE
+    output.parent.mkdir()
+    layout = ins.tsne_apart(points, output, "weights-a", tmp_path)
+    assert layout.coordinates.shape == (120, 2) and layout.perplexity == ins.TSNE_PERPLEXITY
+    assert ins.read_tsne_layout(output, "weights-a") is not None and ins.read_tsne_layout(output, "other") is None
+    assert trustworthiness(points, layout.coordinates, n_neighbors=5) > 0.9  # scikit-learn's own measure
+    first, second = layout.coordinates[:60].mean(axis=0), layout.coordinates[60:].mean(axis=0)
+    spread = max(layout.coordinates[:60].std(axis=0).max(), layout.coordinates[60:].std(axis=0).max())
+    assert np.linalg.norm(first - second) > 3 * spread
+    assert sorted(p.name for p in output.parent.iterdir()) == [ins.TSNE_FILE]
+    with pytest.raises(ApartError, match=r"t-SNE of the test images failed \(t-SNE needs a 2-D array"):
+        ins.tsne_apart(points[:5], tmp_path / "run" / "small.npz", "weights-a", tmp_path)
+    assert sorted(p.name for p in output.parent.iterdir()) == [ins.TSNE_FILE]
+
+
 def test_parse_indices_reads_numbers_and_refuses_others():
     assert ins.parse_indices("0, 23 28", 10_000) == [0, 23, 28]
     for text, message in [

@@ -112,7 +112,7 @@ def test_a_model_stored_without_an_index_gets_one_from_a_child_process(tmp_path,
     assert np.array_equal(built.indices, shipped.indices)
     np.testing.assert_allclose(built.unit_vectors, shipped.unit_vectors, atol=1e-5)
     (folder / "model.keras").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(NeighbourFileError, match=r"could not be embedded \(.*model.keras"):
+    with pytest.raises(NeighbourFileError, match=r"Embedding the training images failed \(.*model.keras"):
         build_apart(folder / "model.keras", folder / "other.npz", tmp_path)
     assert not (folder / "other.npz").exists()
 
@@ -133,6 +133,6 @@ def test_the_page_says_why_when_a_runs_index_cannot_be_built(tmp_path):
     assert not app.exception
     (warning,) = app.warning
     assert warning.value.startswith(
-        "The nearest training images cannot be shown for this model: The training images could not be embedded ("
+        "The nearest training images cannot be shown for this model: Embedding the training images failed ("
     )
     assert "is not (or is truncated)" in warning.value and not (tmp_path / NEIGHBOURS_FILE).exists()

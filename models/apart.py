@@ -1,0 +1,41 @@
+"""Heavy work on one learner's model outside the web server: `python -m MODULE ARGS --limited`, a child process with
+the upload check's memory, CPU and wall-clock limits (models.upload_check.limit_this_process), in one of the
+machine's check slots (models.uploads.check_slot), so a class asking at once runs a few at a time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ApartError(ValueError):
+    """The child could not do its work (busy, too slow, or it failed); the message says which, for the page."""
+
+
+def run_apart(module: str, args: list[str], output: Path, root: Path, what: str) -> None:
+    """Run `python -m module *args --limited` to write `output` (skipped if another session's child wrote it while
+    this one waited for a slot); `what` names the work in messages ("Embedding the training images")."""
+    from models.uploads import UploadError, check_slot, limits
+
+    asked = time.time()
+    wall_seconds = limits()[2]
+    command = [sys.executable, "-m", module, *args, "--limited"]
+    try:
+        with check_slot(root, wall_seconds):
+            if output.is_file() and output.stat().st_mtime >= asked:
+                return
+            done = subprocess.run(
+                command, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=wall_seconds
+            )
+    except UploadError:
+        raise ApartError("The server is busy checking other learners' models; try again in a minute.") from None
+    except subprocess.TimeoutExpired:
+        raise ApartError(f"{what} took more than {wall_seconds} s (the limit).") from None
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        reason = lines[-1][:300] if lines else f"exit code {done.returncode}"
+        raise ApartError(f"{what} failed ({reason}).")
