@@ -64,7 +64,7 @@ def compare_section(runs: list[TrainingRun]) -> None:
             "parameters": st.column_config.NumberColumn(format="localized"),
         },
     )
-    caption, forget = st.columns([5, 1], vertical_alignment="center")
+    caption, forget = st.columns([3, 1], vertical_alignment="center")  # the button keeps its whole label
     caption.caption(" ".join(part for part in (shared_text(shared), storage_caption()) if part))
     forget.button(
         "Forget this browser",

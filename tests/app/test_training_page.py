@@ -321,7 +321,7 @@ def test_filter_and_feature_map_figures_show_the_true_values_on_hover():
 
 
 def test_browser_shows_live_charts_then_compares_two_runs(app_url, page):
-    from tests.support.browser import legend_clashes, screenshot, wait_until_idle
+    from tests.support.browser import AXE_RUN, axe_script, legend_clashes, screenshot, wait_until_idle
 
     page.set_viewport_size({"width": 1280, "height": 800})  # a laptop
     page.goto(f"{app_url}/training")
@@ -355,6 +355,14 @@ def test_browser_shows_live_charts_then_compares_two_runs(app_url, page):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator(tags).all_inner_texts() == ["Run 2: dense baseline, 1 epoch", "Run 3: course CNN, 1 epoch"]
     screenshot(page, "training-compare")
+    # WCAG 2.1 AA with runs on the page (headlines, the comparison table and overlay), and on Inspect, which lists them
+    page.add_script_tag(path=str(axe_script()))
+    found = {"training": page.evaluate(AXE_RUN)}
+    page.goto(f"{app_url}/inspect")
+    wait_until_idle(page)
+    page.add_script_tag(path=str(axe_script()))
+    found["inspect"] = page.evaluate(AXE_RUN)
+    assert found == {"training": [], "inspect": []}
 
 
 def set_slider(page, label: str, *keys: str) -> None:
