@@ -79,6 +79,7 @@ class RunSpec:
     one_cycle: bool = False  # learning rate per batch: one_cycle_rates(), peaking at the recipe's rate
     preset: str = ""  # a named recipe, put in front of the run's title
     dataset: str = ""  # a learner's own images: the file models.own_data.DatasetStore saved; "" = Fashion-MNIST
+    dataset_name: str = ""  # how the run names those images: "your 60 images of Bag, Sneaker, Trouser"
 
     @property
     def validation_images(self) -> int:
@@ -104,6 +105,8 @@ class RunSpec:
         """'course CNN, 5 epochs'; 'Fast recipe: CNN with 32 filters, same padding, 4 epochs'; a run that
         stopped early names the epochs it trained: 'course CNN, 1.45 of 3 epochs'."""
         label = f"{self.preset}: {self.model_label()}" if self.preset else self.model_label()
+        if self.dataset:  # a run on the learner's own images says which, wherever its name is shown
+            label += f" on {self.dataset_name or 'your own images'}"
         return f"{label}, {epoch_count(self.recipe.epochs, epochs_done)}"
 
     def check(self, available_images: int = TRAIN_SET_SIZE) -> None:
@@ -147,7 +150,7 @@ class RunSpec:
             "validation_images": self.validation_images,
             **asdict(self.recipe),
             "lr_decay": self.lr_decay,
-            "dataset": "Fashion-MNIST" if not self.dataset else "your own images",
+            "dataset": "Fashion-MNIST" if not self.dataset else self.dataset_name or "your own images",
             "one_cycle": self.one_cycle,
         }
 
@@ -168,6 +171,7 @@ class RunSpec:
             one_cycle=bool(values.get("one_cycle", False)),
             preset=str(values.get("preset", "")),
             dataset=str(values.get("dataset", "")),
+            dataset_name=str(values.get("dataset_name", "")),
         )
 
 

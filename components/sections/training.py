@@ -95,7 +95,7 @@ def own_data_spec() -> RunSpec:
     if not (dataset := own.chosen_dataset()):
         return spec
     size = own.train_images(dataset, spec.validation_split, spec.recipe.seed)
-    return replace(spec, dataset=dataset, train_images=size)
+    return replace(spec, dataset=dataset, dataset_name=own.dataset_name(dataset), train_images=size)
 
 
 def default_spec(architecture: CNNConfig | None) -> RunSpec:

@@ -19,6 +19,7 @@ from models import own_data as od
 SOURCES = ("Fashion-MNIST", "Your own images")
 PREVIEW = 10  # images shown per class
 ZOOM = 3  # each 28x28 image drawn 84x84 pixels
+NAMED = 4  # classes a run's name lists by name
 
 
 @st.cache_resource(max_entries=16)
@@ -68,6 +69,15 @@ def chosen_dataset() -> str:
     """The saved file of the learner's uploaded dataset when "Your own images" is chosen, else ""."""
     kept = st.session_state.get(TRAINING_OWN) or {}
     return str(kept.get("path", "")) if own_images_chosen() else ""
+
+
+def dataset_name(path: str) -> str:
+    """How a run names the dataset: 'your 60 images of Bag, Sneaker, Trouser' (the first NAMED classes, then how many
+    more)."""
+    data = stored(path)
+    names = ", ".join(data.class_names[:NAMED])
+    more = len(data.class_names) - NAMED
+    return f"your {len(data.labels):,} images of {names}" + (f" and {more} more classes" if more > 0 else "")
 
 
 def train_images(path: str, validation_split: float, seed: int) -> int:

@@ -36,6 +36,7 @@ def test_upload_preview_train_then_predict_and_inspect_use_its_class_names():
     assert any(b.label.startswith("Download the dataset") for b in app.get("download_button"))
     (run,) = finish_jobs(click(app, "Train"))
     assert run.class_names == dataset.class_names and run.config["test_images"] == 12
+    assert "course CNN on your 60 images of Bag, Sneaker, Trouser, 1 epoch" in run.name  # its dataset, by name
 
     predict = apptest.open_page("pages/predict.py", session={LEARNER: app.session_state[LEARNER]})
     predict.selectbox(key=PREDICT_MODEL).set_value(1).run()
