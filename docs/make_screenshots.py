@@ -4,7 +4,7 @@ Pages are served and captured here as a first visit shows them, except those in 
 a later state captured by their browser test. Run from the repository root:
 
     .venv/bin/python -m pytest tests/browser/test_browser_predict.py tests/app/test_training_page.py \
-        -k "browser or drawing"
+        tests/browser/test_browser_class.py -k "browser or drawing or lecturer"
     .venv/bin/python docs/make_screenshots.py
 """
 
@@ -32,7 +32,7 @@ from tests.support.browser import (  # noqa: E402
 DOCS = ROOT / "docs"
 WIDTH = 900
 # Pages whose most telling picture is a later state, captured by a browser test: page url -> screenshot name.
-RICHER_STATE = {"training": "training-compare", "predict": "predict_drawing"}
+RICHER_STATE = {"training": "training-compare", "predict": "predict_drawing", "class": "class-projector"}
 
 
 def shrink(source: Path, target: Path, width: int = WIDTH) -> tuple[int, int]:
