@@ -89,7 +89,9 @@ def _symmetric_limit(*arrays: np.ndarray) -> float:
 _AXIS_STYLE = dict(showgrid=False, zeroline=False, tickfont=dict(size=10), constrain="domain")
 
 
-def _grid(rows: int, cols: int, titles: list[str] | None = None, *, h_gap: float = 0.06, v_gap: float = 0.1) -> dict:
+def _grid(
+    rows: int, cols: int, titles: list[str] | None = None, *, h_gap: float = 0.06, v_gap: float = 0.1, title_size=15
+) -> dict:
     """Layout dict with one image-style axis pair per cell, numbered row by row from 1.
 
     Square pixels (scaleanchor), row 0 at the top, and each title just above its cell.
@@ -120,7 +122,7 @@ def _grid(rows: int, cols: int, titles: list[str] | None = None, *, h_gap: float
                         xanchor="center",
                         yanchor="bottom",
                         showarrow=False,
-                        font=dict(FONT, size=13),
+                        font=dict(FONT, size=title_size),  # 15 px, the chart text size: readable from the back
                     )
                 )
     return layout
@@ -435,7 +437,8 @@ def pixel_step_figure(step: PixelStep) -> go.Figure:
     patch_text = np.where(step.inside, _weight_text(step.patch), "pad 0")
     kernel_limit, product_limit = _symmetric_limit(step.kernel), _symmetric_limit(step.products)
     patch_title = "Input patch" if step.dilation == (1, 1) else "Pixels at the taps"
-    layout = _grid(1, 3, [patch_title, "\u00d7 kernel", f"= products (sum {step.total:.4g})"], h_gap=0.05)
+    titles = [patch_title, "\u00d7 kernel", f"= products (sum {step.total:.4g})"]
+    layout = _grid(1, 3, titles, h_gap=0.05, title_size=13)  # three narrow panels: 15 px would pass the edge
     for n in (1, 2, 3):
         suffix = "" if n == 1 else str(n)
         layout[f"xaxis{suffix}"].update(showticklabels=False)
