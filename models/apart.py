@@ -35,6 +35,8 @@ def run_apart(module: str, args: list[str], output: Path, root: Path, what: str)
         raise ApartError("The server is busy checking other learners' models; try again in a minute.") from None
     except subprocess.TimeoutExpired:
         raise ApartError(f"{what} took more than {wall_seconds} s (the limit).") from None
+    except OSError as error:  # the data folder full or gone
+        raise ApartError(f"{what} could not start ({error.strerror or error}).") from None
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
         reason = lines[-1][:300] if lines else f"exit code {done.returncode}"

@@ -40,6 +40,7 @@ NICKNAME_MAX = 24
 NICKNAME = re.compile(r"[\w .'-]+")  # letters (any script), digits, spaces and . ' - : no markup
 GOAL_MAX = 120
 BUSY_SECONDS = 5.0  # SQLite waits this long for another process's write before saying the database is busy
+CONNECT_SECONDS = 5  # PostgreSQL: a host that does not answer is a message after this long, not a hung page
 
 metadata = sa.MetaData()
 classes = sa.Table(
@@ -202,15 +203,36 @@ class ClassStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = sa.create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        try:  # a URL naming another driver, a bad port ...: a message, never a traceback on every tour page
+            postgres = url.startswith("postgresql")
+            self.engine: Engine = sa.create_engine(
+                url, pool_pre_ping=postgres, connect_args={"connect_timeout": CONNECT_SECONDS} if postgres else {}
+            )
+        except (SQLAlchemyError, ValueError, ImportError) as error:
+            raise ClassError(f"The class database's address is not usable ({type(error).__name__}).") from None
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            self._create_tables()
+        except IntegrityError:  # another server process created them at the same moment (PostgreSQL says so)
+            self._create_tables()
+
+    def _create_tables(self) -> None:
         with self._write() as db:
             metadata.create_all(db)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ClassStore:
         return cls(database_url(environ))
+
+    @contextmanager
+    def _change(self) -> Iterator[Connection]:
+        """_write for a student's replace-one-row change: two of their requests crossing is a message, not a crash."""
+        try:
+            with self._write() as db:
+                yield db
+        except IntegrityError:
+            raise ClassError("Two of your requests crossed; nothing was lost. Press the button again.") from None
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -269,10 +291,13 @@ class ClassStore:
             db.execute(classes.update().filter_by(code=code).values(goal=_goal(goal)))
 
     def reveal(self, code: str, key: str, question: str, *, now: float | None = None) -> None:
-        with self._write() as db:
-            self._lecturer(db, code, key)
-            if not db.scalar(sa.select(reveals.c.question).filter_by(code=code, question=question)):
-                db.execute(reveals.insert().values(code=code, question=question, revealed=now or time.time()))
+        try:
+            with self._write() as db:
+                self._lecturer(db, code, key)
+                if not db.scalar(sa.select(reveals.c.question).filter_by(code=code, question=question)):
+                    db.execute(reveals.insert().values(code=code, question=question, revealed=now or time.time()))
+        except IntegrityError:  # the lecturer's other browser revealed it at the same moment: done
+            return
 
     def end(self, code: str, key: str, *, now: float | None = None) -> None:
         """End the class: its answers and board are frozen from now on (and can still be downloaded)."""
@@ -345,7 +370,7 @@ class ClassStore:
     def join(self, code: str, token: str, nickname: str, *, now: float | None = None) -> Membership:
         """Join a class (leaving any other): ClassError for a wrong, ended or expired code or a bad nickname."""
         code, name, student = normalise_code(code), check_nickname(nickname), student_id(token)
-        with self._write() as db:
+        with self._change() as db:
             info = self._info(db, code)
             if info.ended is not None:
                 raise ClassError(f"Class {code} has ended; ask your lecturer for the code of today's class.")
@@ -382,7 +407,7 @@ class ClassStore:
 
     def answer(self, token: str, question: str, answer: str, correct: bool, *, now: float | None = None) -> None:
         """Record (or change) this student's answer; ClassError once it is revealed or the class has ended."""
-        with self._write() as db:
+        with self._change() as db:
             code, nickname, _ = self._member(db, token)
             if db.scalar(sa.select(reveals.c.question).filter_by(code=code, question=question)):
                 raise ClassError("The answer has been revealed: answers to this question are closed.")
@@ -400,7 +425,7 @@ class ClassStore:
 
     def share(self, token: str, run_id: str, run: SharedRun, *, now: float | None = None) -> None:
         """Put one of this student's finished runs on the class board (again: its row is replaced)."""
-        with self._write() as db:
+        with self._change() as db:
             code, nickname, _ = self._member(db, token)
             student = student_id(token)
             db.execute(board.delete().filter_by(code=code, student=student, run_id=run_id))

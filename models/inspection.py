@@ -16,6 +16,8 @@ import io
 import sys
 import time
 import uuid
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -555,11 +557,13 @@ def tsne_apart(embedding: np.ndarray, output: Path, weights: str, root: Path) ->
     from models.apart import ApartError, run_apart
 
     points = output.with_name(f".{output.name}.{uuid.uuid4().hex}.partial")  # the points, for the child only
-    with open(points, "wb") as handle:
-        np.save(handle, np.asarray(embedding, dtype=np.float32), allow_pickle=False)
     try:
+        with open(points, "wb") as handle:
+            np.save(handle, np.asarray(embedding, dtype=np.float32), allow_pickle=False)
         arguments = ["--embedding", str(points), "--output", str(output), "--weights", weights]
         run_apart("models.inspection", arguments, output, root, "t-SNE of the test images")
+    except OSError as error:  # a full disk, or the run deleted in another tab meanwhile
+        raise ApartError(f"t-SNE of the test images could not be stored ({error.strerror or error}).") from None
     finally:
         points.unlink(missing_ok=True)
     layout = read_tsne_layout(output, weights)
@@ -581,7 +585,7 @@ def read_tsne_layout(path: Path, weights: str) -> Projection | None:
                 perplexity=float(saved["perplexity"]),
                 iterations=int(saved["iterations"]),
             )
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):  # missing or damaged: make anew
         return None
 
 

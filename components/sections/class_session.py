@@ -87,7 +87,8 @@ def start_form() -> None:
 
 def _start(store: ClassStore) -> None:
     needed = required_lecturer_key()
-    if needed and not hmac.compare_digest(st.session_state.get(CLASS_START_KEY, "").strip(), needed):
+    given = st.session_state.get(CLASS_START_KEY, "").strip()
+    if needed and not hmac.compare_digest(given.encode(), needed.encode()):  # bytes: any characters compare
         raise ClassError("That is not this server's lecturer key: ask whoever runs the server.")
     code, key = store.start(goal=st.session_state.get(CLASS_START_GOAL, ""))
     st.session_state[CLASS_LECTURER] = (code, key)
@@ -129,10 +130,11 @@ def lecturer_controls(store: ClassStore, code: str, key: str, is_open: bool, goa
     """The challenge goal, End, the CSV download, the lecturer's key and leaving this view."""
     with st.expander("Lecturer controls (open them off the projector: they show your key)"):
         st.warning(
-            f"Your lecturer key is **{key}**. Note it: with the code {code} it resumes this class from another "
+            f"Your lecturer key is below. Note it: with the code {code} it resumes this class from another "
             "browser (a refresh or a closed tab starts a new session). The server keeps only its hash.",
             icon=":material/key:",
         )
+        st.code(key, language=None)  # verbatim: Markdown would eat a key's underscores
         if is_open:
             if CLASS_GOAL not in st.session_state:
                 st.session_state[CLASS_GOAL] = goal

@@ -66,7 +66,7 @@ def _answer_input(app):
 
 
 def texts(app) -> str:
-    parts = [*app.markdown, *app.caption, *app.error, *app.success, *app.warning, *app.info, *app.metric]
+    parts = [*app.markdown, *app.caption, *app.error, *app.success, *app.warning, *app.info, *app.metric, *app.code]
     return "\n".join(str(getattr(p, "value", "")) for p in parts)
 
 
@@ -115,11 +115,12 @@ def test_bad_input_gets_clear_messages(data_dir):
 
 
 def test_a_server_key_is_needed_to_start(data_dir, monkeypatch):
-    monkeypatch.setenv("CNN_LAB_LECTURER_KEY", "s3cret")
+    monkeypatch.setenv("CNN_LAB_LECTURER_KEY", "s3cret-clé")  # any characters, not only ASCII
     lecturer = open_page(PAGE)
-    lecturer.text_input(key=CLASS_START_KEY).set_value("guess")
-    assert "not this server's lecturer key" in texts(checked(lecturer.button(key=CLASS_START).click().run()))
-    lecturer.text_input(key=CLASS_START_KEY).set_value("s3cret")
+    for guess in ("guess", "clé"):
+        lecturer.text_input(key=CLASS_START_KEY).set_value(guess)
+        assert "not this server's lecturer key" in texts(checked(lecturer.button(key=CLASS_START).click().run()))
+    lecturer.text_input(key=CLASS_START_KEY).set_value("s3cret-clé")
     checked(lecturer.button(key=CLASS_START).click().run())
     assert CLASS_LECTURER in lecturer.session_state
 

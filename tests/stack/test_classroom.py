@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -202,6 +203,43 @@ def test_a_locked_database_gives_a_clear_message(tmp_path, monkeypatch):
 def test_an_unreachable_server_gives_a_clear_message():
     with pytest.raises(ClassError, match="cannot be reached"):
         ClassStore(f"postgresql+psycopg://lab@localhost:{free_port()}/none?connect_timeout=2")
+
+
+def test_an_unusable_address_is_a_message_not_a_crash():
+    with pytest.raises(ClassError, match=r"address is not usable \((ModuleNotFound|Import)Error\)"):
+        ClassStore("postgresql+psycopg2://lab@localhost/none")  # a driver this server does not have
+
+
+def test_requests_that_cross_never_crash(store):
+    """The lecturer's two browsers pressing Reveal at once, a student's two tabs answering or joining at once: each
+    request ends done or with a ClassError message, never an IntegrityError (a traceback on the page)."""
+    code, key = store.start()
+    store.join(code, "student", "Eve")
+    errors: list[BaseException] = []
+
+    def at_once(action, times: int = 8) -> None:
+        barrier = threading.Barrier(times)
+
+        def one(n: int) -> None:
+            barrier.wait()
+            try:
+                action(n)
+            except ClassError:
+                pass
+            except BaseException as error:  # what the page would show as a traceback
+                errors.append(error)
+
+        threads = [threading.Thread(target=one, args=(n,)) for n in range(times)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    at_once(lambda n: store.answer("student", "filter", str(n), n == 3))
+    at_once(lambda n: store.join(code, "student", "Eve"))
+    at_once(lambda n: store.reveal(code, key, "filter"))
+    assert errors == []
+    assert store.pulse(code, "filter")[1]  # revealed once, for all
 
 
 def test_the_data_folder_sweep_sweeps_classes(tmp_path, monkeypatch):

@@ -300,6 +300,10 @@ def test_a_saved_layout_is_read_back_only_for_its_own_weights(tmp_path):
     assert ins.read_tsne_layout(tmp_path / "missing.npz", "weights-a") is None
     (tmp_path / "damaged.npz").write_bytes(b"not a zip")
     assert ins.read_tsne_layout(tmp_path / "damaged.npz", "weights-a") is None
+    whole = path.read_bytes()
+    for cut in (len(whole) // 2, len(whole) - 30, 40):  # truncated copies: made anew, never an error on the page
+        (tmp_path / "cut.npz").write_bytes(whole[:cut])
+        assert ins.read_tsne_layout(tmp_path / "cut.npz", "weights-a") is None
 
 
 def test_a_runs_tsne_is_made_in_a_limited_child_and_stored_with_its_weights(tmp_path):
