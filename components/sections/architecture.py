@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
+from streamlit.delta_generator import DeltaGenerator  # internal API, written against Streamlit 1.67.0
 
 from components.charts.alt import figure_alt, shape_flow_alt
 from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure, shift_figure

@@ -504,6 +504,7 @@ def test_the_link_parameters_are_known():
 # falls back to (None: the notice says "the page's default"), in the order the page reads them.
 PAGE_LINKS: dict[str, dict[str, str | None]] = {
     "Home": {},
+    "Class": {},  # its one link value, ?join=CODE, is a class code checked as one (tests/app/test_class_page.py)
     "Week 3 tour": {"step": "1"},
     "Filters": {"sample": None, "kernel": "Sobel: vertical edges", "filter": None, "dilation": "1"},
     "Pooling": {"sample": None, "size": "2", "stride": "2", "mode": "max"},
@@ -539,6 +540,7 @@ PAGE_LINKS: dict[str, dict[str, str | None]] = {
 # The settings each page then shows when nothing in the link is usable: its defaults, as the widgets hold them.
 DEFAULT_SETTINGS: dict[str, dict[str, object]] = {
     "Home": {},
+    "Class": {},
     "Week 3 tour": {"step": "1"},
     "Filters": {"sample": "Street scene", "kernel": "Sobel: vertical edges", "dilation": 1},
     "Pooling": {"sample": "Fashion-MNIST: Ankle boot", "size": 2, "stride": 2, "mode": "max"},

@@ -30,6 +30,7 @@ LOOK_AT = {  # module: the internal it relies on, and what to look at in a new r
     "components/learner.py": "get_script_run_ctx().session_id (runtime/scriptrunner)",
     "components/presentation.py": "streamlit.delta_generator.DeltaGenerator, the type of st.columns' columns",
     "components/sections/filters_step.py": "streamlit.delta_generator.DeltaGenerator, the type of a container",
+    "components/sections/architecture.py": "streamlit.delta_generator.DeltaGenerator, the type of a placeholder",
     "benchmarks/ws_client.py": "Streamlit's websocket protocol (streamlit.proto, the frontend's messages): "
     "tests/stack/test_ws_client.py, benchmarks/ws_vs_browser.py",
     "benchmarks/ws_vs_browser.py": "streamlit.proto's BackMsg and ForwardMsg",

@@ -416,7 +416,8 @@ def test_over_tls_with_no_allowed_failures_deaths_and_a_lost_scheduler_fail_the_
         progress = second.progress()
         assert progress.status == "failed" and second.run is None
         assert f"Dask scheduler at {secured.address}" in progress.message
-        assert registry.running() == registry.waiting() == 0 and registry.store.runs(LEARNER)[0] == []
+        wait_for(lambda: registry.running() == registry.waiting() == 0, 15, "the queue's plan to drop the job")
+        assert registry.store.runs(LEARNER)[0] == []
         executor.close()
     finally:
         secured.close()
