@@ -59,13 +59,13 @@ benchmark: $(VENV)/.dev
 
 model: $(VENV)/.runtime
 	$(SETUP) data
-	$(BIN)/python -m models.train --epochs 10 --output models/fashion_cnn.keras
-	$(BIN)/python -m models.train --model dense --epochs 10 --output models/fashion_dnn.keras  # the dense baseline
-	$(BIN)/python -m models.shift_test  # both models on shifted test images: models/shift_test.json
-	$(BIN)/python -m models.robustness  # both models on noisy, shifted, rotated, occluded images: models/robustness.json
-	$(BIN)/python -m models.inspection --evaluation --tsne  # Inspect's evaluation and t-SNE: fashion_cnn.evaluation.npz, .tsne.npz
-	$(BIN)/python -m models.neighbours  # Predict's nearest training images: models/fashion_cnn.neighbours.npz
-	$(BIN)/python -m models.feature_vis  # what each filter wants to see (about 70 s): models/fashion_cnn.features.npz
+	$(BIN)/python -m models.networks.train --epochs 10 --output models/fashion_cnn.keras
+	$(BIN)/python -m models.networks.train --model dense --epochs 10 --output models/fashion_dnn.keras  # the dense baseline
+	$(BIN)/python -m models.explain.shift_test  # both models on shifted test images: models/shift_test.json
+	$(BIN)/python -m models.explain.robustness  # both models on noisy, shifted, rotated, occluded images: models/robustness.json
+	$(BIN)/python -m models.explain.inspection --evaluation --tsne  # Inspect's evaluation and t-SNE: fashion_cnn.evaluation.npz, .tsne.npz
+	$(BIN)/python -m models.explain.neighbours  # Predict's nearest training images: models/fashion_cnn.neighbours.npz
+	$(BIN)/python -m models.explain.feature_vis  # what each filter wants to see (about 70 s): models/fashion_cnn.features.npz
 
 clean:
 	rm -rf $(VENV) screenshots .pytest_cache

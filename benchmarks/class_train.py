@@ -23,7 +23,7 @@ chain to its end), until its run is finished (the job leaves the live list and t
   10 epochs: expects "Not started: this run would train for about ..."), then watches its 4 runs to the end,
   never more than one of them training.
 - ``--calibrate``: one learner trains the default run; prints the multiply-accumulates per second it implies
-  against ``models/job_cost.py``'s ``CORE_MACS_PER_SECOND``.
+  against ``models/training/job_cost.py``'s ``CORE_MACS_PER_SECOND``.
 
 Errors (exit 1): an exception element anywhere, a failed rerun, a learner without its run, a run not named as
 its job or (case a) not shared / (case b) shared, a refused Train that should have started, a limit not
@@ -38,7 +38,7 @@ the speed. ``--url URL`` measures a running server (e.g. ``make serve``'s nginx:
 cookies, so it stays on its replica); ``--data-dir`` then names its data folder to read the queue from
 (else the order comes from the status lines alone). Printed: time from Train to the finished run (p50 / p90 /
 max), the order, the ETA errors, the live fragment's rerun times, the load average (start, end, highest
-sampled each second) and each server process's and each ``models.worker``'s memory (RSS, VmHWM from /proc).
+sampled each second) and each server process's and each ``models.networks.worker``'s memory (RSS, VmHWM from /proc).
 
 Usage: python benchmarks/class_train.py (--same | --seeds | --calibrate) [--bad-input] [--learners 30]
        [--spread 10] [--model dense --images 5000 --epochs 1 --batch 32] [--url URL [--data-dir DIR]
@@ -67,11 +67,11 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.load_ws import Monitor, percentile, serve_as_make_run  # noqa: E402
 from benchmarks.memory import BUDGET_MB  # noqa: E402
 from benchmarks.ws_client import ClientError, RunResult, Session  # noqa: E402
-from models.config import COURSE_CNN  # noqa: E402
-from models.job_board import DB_FILE  # noqa: E402
-from models.job_cost import CORE_MACS_PER_SECOND, core_seconds, job_work, max_job_seconds, minutes_text  # noqa: E402
-from models.recipes import RunSpec, TrainConfig  # noqa: E402
-from models.runs import DATA_DIR_ENV, RunStore  # noqa: E402
+from models.design.config import COURSE_CNN  # noqa: E402
+from models.training.job_board import DB_FILE  # noqa: E402
+from models.training.job_cost import CORE_MACS_PER_SECOND, core_seconds, job_work, max_job_seconds, minutes_text  # noqa: E402
+from models.training.recipes import RunSpec, TrainConfig  # noqa: E402
+from models.training.runs import DATA_DIR_ENV, RunStore  # noqa: E402
 
 LEARNER_COOKIE = "cnn_lab_learner"  # components.learner.COOKIE
 SAME_TARGET = 240.0  # case a: every learner's run within 4 minutes of its click
@@ -420,7 +420,7 @@ def overlaps(intervals: list[tuple[float, float, object]]) -> int:
 
 
 def fair_pick_violations(jobs: list[JobRecord], margin: float = 0.5) -> list[str]:
-    """Each claim must go to the job whose free learner waited longest (models.job_schedule's rule): waiting
+    """Each claim must go to the job whose free learner waited longest (models.training.job_schedule's rule): waiting
     since asking or since their last job ended, whichever is later; learners with a job training skipped."""
     trained = sorted((j for j in jobs if j.started is not None), key=lambda j: j.started or 0.0)
     problems = []
@@ -670,7 +670,7 @@ def queue_report(args, t0: float, jobs: list[JobRecord], shared: Shared, figures
         print(
             f"jobs' own time (claim to end): median {statistics.median(seconds):.1f} s each; measured / cost model "
             f"{statistics.median(ratio):.2f}; implied speed {statistics.median(speed) / 1e9:.2f}e9 MACs/s "
-            f"(models/job_cost.py CORE_MACS_PER_SECOND {CORE_MACS_PER_SECOND / 1e9:.1f}e9)"
+            f"(models/training/job_cost.py CORE_MACS_PER_SECOND {CORE_MACS_PER_SECOND / 1e9:.1f}e9)"
         )
         figures.update(job_seconds=seconds, implied_macs_per_second=statistics.median(speed))
 
@@ -764,7 +764,9 @@ def memory_report(monitor: Monitor) -> None:
         f"({len(monitor.loads)} samples, one a second; 2 cores: above 2 something waited for a core)"
     )
     roots = set(monitor.roots or ())  # a child first seen between fork and exec still shows the server's command
-    workers = [r for r in monitor.processes.values() if "models.worker" in r.command or (roots and r.pid not in roots)]
+    workers = [
+        r for r in monitor.processes.values() if "models.networks.worker" in r.command or (roots and r.pid not in roots)
+    ]
     servers = [r for r in monitor.processes.values() if r not in workers]
     print(f"memory (MB: RSS at the end / highest sampled / VmHWM; budget {BUDGET_MB} MB each):")
     for record in servers:
@@ -775,7 +777,7 @@ def memory_report(monitor: Monitor) -> None:
     if workers:
         hwm = [r.hwm for r in workers]
         print(
-            f"   models.worker: {len(workers)} processes seen, VmHWM median {statistics.median(hwm):.0f}, "
+            f"   models.networks.worker: {len(workers)} processes seen, VmHWM median {statistics.median(hwm):.0f}, "
             f"max {max(hwm):.0f}; RSS highest sampled {max(r.rss_max for r in workers):.0f}"
         )
     print(f"   highest sampled sum of RSS: {monitor.total_max:.0f} MB")

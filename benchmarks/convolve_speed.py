@@ -16,8 +16,8 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.convolution import convolve2d  # noqa: E402
-from models.kernels import KERNELS  # noqa: E402
+from models.ops.convolution import convolve2d  # noqa: E402
+from models.ops.kernels import KERNELS  # noqa: E402
 
 FASHION_TEST_IMAGES = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 TARGET_RATIO = 1.5

@@ -1,12 +1,12 @@
 """Issue 25: the 1,000,000-unit Dense file (the shipped archive, `units` of its 128-unit layer raised): the web-side
 call's peak RSS and the time to the refusal message, in a fresh process each.
 
-    .venv/bin/python benchmarks/hostile_upload.py            # after: models.uploads.store_upload
+    .venv/bin/python benchmarks/hostile_upload.py            # after: models.uploaded.store.store_upload
     .venv/bin/python benchmarks/hostile_upload.py --before   # before: what store_upload did first, Keras loading
                                                              # the file in the calling process (capped, see --cap-gb)
 
-`--before` runs `models.zoo.load_model_file` (the archive checks, then keras.models.load_model in safe mode), the
-first step of the old store_upload, under an address-space limit (default 8 GB) so the machine survives it; the
+`--before` runs `models.networks.zoo.load_model_file` (the archive checks, then keras.models.load_model in safe mode),
+the first step of the old store_upload, under an address-space limit (default 8 GB) so the machine survives it; the
 issue measured it uncapped at 19 GB and 37 s of CPU.
 """
 
@@ -32,11 +32,11 @@ if cap:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 import numpy as np
 if sys.argv[2] == "before":
-    from models.card import ModelFileError
-    from models.zoo import load_model_file
+    from models.design.card import ModelFileError
+    from models.networks.zoo import load_model_file
 else:
-    from models.runs import RunStore
-    from models.uploads import UploadError, store_upload
+    from models.training.runs import RunStore
+    from models.uploaded.store import UploadError, store_upload
 path = Path(sys.argv[1])
 imports_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start, cpu = time.perf_counter(), time.process_time()
@@ -57,7 +57,7 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mb": peak / 1024, "impor
 
 
 def hostile_file(path: Path) -> None:
-    from models.card import SHIPPED_MODEL
+    from models.design.card import SHIPPED_MODEL
 
     out = io.BytesIO()
     with zipfile.ZipFile(SHIPPED_MODEL) as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as edited:

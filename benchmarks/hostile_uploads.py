@@ -1,7 +1,7 @@
 """Issue 25: the web-side cost of a hostile zip, from upload to refusal.
 
 The zip holds 2,000 tiny PNGs (two class folders), each a 1-bit 4000x4000 picture: about 2 KB packed, 16 million
-pixels declared, so it passes the byte-ratio check. `models.own_data.read_zip` runs in a fresh child process;
+pixels declared, so it passes the byte-ratio check. `models.inputs.own_data.read_zip` runs in a fresh child process;
 its wall time, peak memory (ru_maxrss) and the outcome are printed with the load average.
 
     .venv/bin/python benchmarks/hostile_uploads.py [--images 2000] [--side 4000]
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import json, resource, sys, time
-from models import own_data as od
+from models.inputs import own_data as od
 data = open(sys.argv[1], "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()

@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.memory import PeakSampler, streamlit_server_pid  # noqa: E402
-from models.kernels import KERNELS  # noqa: E402
-from models.pooling import output_shape  # noqa: E402
+from models.ops.kernels import KERNELS  # noqa: E402
+from models.ops.pooling import output_shape  # noqa: E402
 
 TIMEOUT_MS = int(os.environ.get("LOAD_TEST_TIMEOUT_MS", 300_000))
 VERBOSE = bool(os.environ.get("LOAD_TEST_VERBOSE"))

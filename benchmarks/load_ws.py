@@ -77,10 +77,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.memory import BUDGET_MB, command_of, descendants, status_mb  # noqa: E402
 from benchmarks.ws_client import ClientError, RunResult, Session  # noqa: E402
-from models.analysis import format_count, layer_table_for_config, totals  # noqa: E402
-from models.config import COURSE_CNN, CNNConfig  # noqa: E402
-from models.kernels import KERNELS  # noqa: E402
-from models.pooling import output_shape  # noqa: E402
+from models.design.analysis import format_count, layer_table_for_config, totals  # noqa: E402
+from models.design.config import COURSE_CNN, CNNConfig  # noqa: E402
+from models.ops.kernels import KERNELS  # noqa: E402
+from models.ops.pooling import output_shape  # noqa: E402
 
 KERNEL_NAMES = list(KERNELS)
 POOL_PAIRS = [(size, stride) for size in range(2, 10) for stride in range(1, size + 1)]  # 44 (size, stride)

@@ -1,7 +1,7 @@
 """Peak resident memory of EACH process of the app, the Streamlit server and every training worker, vs 1 GB.
 
-Training runs outside the server: each job is a `python -m models.worker` child of `streamlit run`
-(models.executors.LocalProcessExecutor), so the server and the workers have a peak each. Two cases, each
+Training runs outside the server: each job is a `python -m models.networks.worker` child of `streamlit run`
+(models.training.executors.LocalProcessExecutor), so the server and the workers have a peak each. Two cases, each
 on a freshly served app whose saved runs go to a temporary $CNN_LAB_DATA_DIR:
 
 (a) One learner: Chromium visits every page (Inspect's Evaluation tab too), then trains the course CNN on
@@ -43,7 +43,7 @@ from components.catalog import ALL_PAGES  # noqa: E402
 BUDGET_MB = 1024
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 LEARNERS = 8
-WORKER_MODULE = b"models.worker"
+WORKER_MODULE = b"models.networks.worker"
 
 
 def descendants(pid: int) -> list[int]:

@@ -1,7 +1,7 @@
 """The Predict page's costs and how faithful its preprocessing is, against plain Keras in the same process.
 
 Run from the repository root: ``python benchmarks/predict_speed.py``. Prints
-- the one-off embedding of the neighbour index (models.neighbours.build_index) vs a plain `model.predict`
+- the one-off embedding of the neighbour index (models.explain.neighbours.build_index) vs a plain `model.predict`
   on the same training images;
 - one prediction as the page makes it (preprocess a photo + one pass returning every feature map, the
   embedding and the probabilities) vs a plain `model(x)` call on an already-prepared 28x28 input;
@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from models import inspection as ins  # noqa: E402
-from models.data import load_fashion_mnist  # noqa: E402
-from models.neighbours import INDEX_SIZE, build_index  # noqa: E402
-from models.preprocess import photo_like, preprocess  # noqa: E402
-from models.zoo import load_model_file  # noqa: E402
+from models.explain import inspection as ins  # noqa: E402
+from models.explain.neighbours import INDEX_SIZE, build_index  # noqa: E402
+from models.inputs.fashion_mnist import load_fashion_mnist  # noqa: E402
+from models.inputs.preprocess import photo_like, preprocess  # noqa: E402
+from models.networks.zoo import load_model_file  # noqa: E402
 
 ROUND_TRIP = 1_000  # test images, evenly spread
 LATENCY_RUNS = 20

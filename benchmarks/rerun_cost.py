@@ -73,7 +73,7 @@ def photo(side: int = UPLOAD_SIDE) -> bytes:
     """A 1024x1024 RGB JPEG: the Street scene sample enlarged, with a little noise so it compresses like a photo."""
     from PIL import Image
 
-    from models.samples import load_sample
+    from models.inputs.samples import load_sample
 
     pixels = load_sample("Street scene", grayscale=False)
     image = Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8)).resize((side, side), Image.BICUBIC)

@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 
-from models.data import load_fashion_mnist, scale_images  # noqa: E402
-from models.train import TrainConfig, compile_model, train  # noqa: E402
-from models.zoo import course_cnn  # noqa: E402
+from models.inputs.fashion_mnist import load_fashion_mnist, scale_images  # noqa: E402
+from models.networks.train import TrainConfig, compile_model, train  # noqa: E402
+from models.networks.zoo import course_cnn  # noqa: E402
 
 IMAGES, EPOCHS, ROUNDS, BATCH = 12_000, 3, 2, 32
 

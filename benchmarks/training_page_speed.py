@@ -2,26 +2,26 @@
 
 1. Epoch time of the page's job vs a plain `model.fit`, both with the SAME TensorFlow thread count: the
    count a server gives a job ($CNN_LAB_JOB_THREADS, else cores - 1; 1 on a 2-core machine). The job runs as
-   the page runs it: `JobRegistry` + `LocalProcessExecutor` (a niced `python -m models.worker` process:
+   the page runs it: `JobRegistry` + `LocalProcessExecutor` (a niced `python -m models.networks.worker` process:
    progress events over a pipe, the filter timeline, the run saved into a `RunStore` in a temporary
    folder), with a watcher thread here doing what the page's fragment does every second (heartbeat,
    progress, build and serialise the live chart); its epoch times are `job.progress().epoch_seconds`. The
    plain fit is a child process started the same way (same nice, the same thread environment, and
-   `tf.config.threading` set to the count before the first op): `models.worker.build_model` of the same
+   `tf.config.threading` set to the count before the first op): `models.networks.worker.build_model` of the same
    spec, compiled, `model.fit` on the same 12,000 float images, timed from one epoch's end to the next
    like the job. Course CNN, batch 32, no validation; the two alternate; epochs after the first (tracing,
    and for the job the model build) are timed; the ratio of median epochs is the figure (best and mean
    are printed too). Target <= 1.05.
-2. Time to 0.90 test accuracy, the 'Fast' preset's recipe (models.recipes.PRESETS) vs the course recipe
+2. Time to 0.90 test accuracy, the 'Fast' preset's recipe (models.training.recipes.PRESETS) vs the course recipe
    (course CNN, adam 1e-3, batch 32, all 60,000 images): both trained in this process by
-   `models.worker.build_model(spec)` + `models.train.train(...)` with `models.worker.schedule_callbacks(spec)`
-   (the Fast preset's one-cycle learning rate, as the job applies it), and test accuracy on the 10,000 test
-   images probed every quarter epoch with the clock paused. The course run stops at 0.90; the Fast run trains
-   all its epochs, so its final test accuracy is the one a learner's run ends with. `--seeds 0 1 2` repeats the
-   Fast run per seed (one course run, seed 0, for all). Wall seconds are the figure; this process's CPU seconds
-   (same probes excluded) are printed too, steadier on a shared machine. This measures the recipes; part 1
-   measures the job's overhead. Same thread count as part 1. Target: Fast <= 0.35 x course (the median over
-   seeds; the worst is printed too).
+   `models.networks.worker.build_model(spec)` + `models.networks.train.train(...)` with
+   `models.networks.worker.schedule_callbacks(spec)` (the Fast preset's one-cycle learning rate, as the job applies
+   it), and test accuracy on the 10,000 test images probed every quarter epoch with the clock paused. The course run
+   stops at 0.90; the Fast run trains all its epochs, so its final test accuracy is the one a learner's run ends with.
+   `--seeds 0 1 2` repeats the Fast run per seed (one course run, seed 0, for all). Wall seconds are the figure; this
+   process's CPU seconds (same probes excluded) are printed too, steadier on a shared machine. This measures the
+   recipes; part 1 measures the job's overhead. Same thread count as part 1. Target: Fast <= 0.35 x course (the
+   median over seeds; the worst is printed too).
 
 Memory is not measured here: benchmarks/memory.py prints the server's and each training worker's peak.
 
@@ -47,11 +47,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from models.config import COURSE_CNN  # noqa: E402
-from models.executors import LocalProcessExecutor  # noqa: E402
-from models.job_protocol import NICE_ENV, THREADS_ENV, limit_threads, whole_number  # noqa: E402
-from models.recipes import PRESETS, RunSpec, TrainConfig  # noqa: E402
-from models.worker import build_model, schedule_callbacks  # noqa: E402
+from models.design.config import COURSE_CNN  # noqa: E402
+from models.networks.worker import build_model, schedule_callbacks  # noqa: E402
+from models.training.executors import LocalProcessExecutor  # noqa: E402
+from models.training.job_protocol import NICE_ENV, THREADS_ENV, limit_threads, whole_number  # noqa: E402
+from models.training.recipes import PRESETS, RunSpec, TrainConfig  # noqa: E402
 
 IMAGES, EPOCHS, ROUNDS, BATCH = 12_000, 4, 3, 32
 TARGET, TARGET_RATIO = 0.90, 0.35
@@ -96,8 +96,8 @@ def plain_fit_child(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
-    from models.data import load_fashion_mnist, scale_images
-    from models.train import compile_model
+    from models.inputs.fashion_mnist import load_fashion_mnist, scale_images
+    from models.networks.train import compile_model
 
     (x_train, y_train), _ = load_fashion_mnist()
     x, y = scale_images(x_train[:IMAGES]), y_train[:IMAGES]
@@ -165,7 +165,7 @@ def watch(job, stop: threading.Event) -> None:
 
 def page_job(registry, spec: RunSpec):
     """Submit one job as the page does, watch it as the page does, return it once it has ended."""
-    from models.jobs import TrainingJob
+    from models.training.jobs import TrainingJob
 
     job = TrainingJob(spec, "benchmark", learner="benchmark")
     stop = threading.Event()
@@ -181,8 +181,8 @@ def page_job(registry, spec: RunSpec):
 
 
 def epoch_ratio(rounds: int) -> None:
-    from models.jobs import JobRegistry
-    from models.runs import RunStore
+    from models.training.jobs import JobRegistry
+    from models.training.runs import RunStore
 
     executor = job_executor()
     print(
@@ -231,7 +231,7 @@ def time_to_accuracy(spec: RunSpec, data, *, stop: bool) -> tuple[float | None, 
     final test accuracy). `stop`: end training at the first probe that reaches TARGET."""
     import keras
 
-    from models.train import evaluate, train
+    from models.networks.train import evaluate, train
 
     class TimeToAccuracy(keras.callbacks.Callback):
         """Probes test accuracy every quarter epoch with the clock paused; notes when it first reaches TARGET."""
@@ -277,7 +277,7 @@ def fast_vs_course(seeds: list[int]) -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from models.data import load_fashion_mnist
+    from models.inputs.fashion_mnist import load_fashion_mnist
 
     data = load_fashion_mnist()
     print(

@@ -1,7 +1,7 @@
 """The class session's plumbing for pages: the shared store, who this browser is in a class, the join link and
 its QR code, and the server's lecturer key.
 
-The store is one per process and database (models.classroom.ClassStore); a database that cannot be opened is a
+The store is one per process and database (models.serving.classroom.ClassStore); a database that cannot be opened is a
 message on the page, tried again on the next run. A lecturer's class is bound to their browser session (its code
 and key in session state); a student's membership is stored under a hash of their learner token.
 """
@@ -18,7 +18,7 @@ import streamlit as st
 
 from components.learner import learner_token
 from components.session_keys import CLASS_LECTURER, CLASS_MESSAGE
-from models.classroom import ClassError, ClassStore, Membership, database_url
+from models.serving.classroom import ClassError, ClassStore, Membership, database_url
 
 LECTURER_KEY_ENV = "CNN_LAB_LECTURER_KEY"
 LECTURER_KEY_SECRET = "lecturer_key"

@@ -10,9 +10,9 @@ import streamlit as st
 from components.query_state import Link
 from components.resources import fashion_mnist_arrays
 from components.session_keys import IMAGE_SOURCE, image_picker_key
-from models.data import DataError
-from models.images import ImageError, load_image_with_notes
-from models.samples import is_fashion_sample, load_sample, sample_description, sample_names
+from models.inputs.fashion_mnist import DataError
+from models.inputs.images import ImageError, load_image_with_notes
+from models.inputs.samples import is_fashion_sample, load_sample, sample_description, sample_names
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 IMAGE_SOURCES = ("Sample", "Upload", "Camera")
@@ -54,7 +54,7 @@ def upload_limit_bytes() -> int:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def sample_pixels(name: str, grayscale: bool) -> np.ndarray:
-    """A bundled sample (see models.samples) in the chosen colour mode."""
+    """A bundled sample (see models.inputs.samples) in the chosen colour mode."""
     fashion = fashion_mnist_arrays()[1] if is_fashion_sample(name) else None
     return load_sample(name, grayscale=grayscale, fashion=fashion)
 

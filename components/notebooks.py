@@ -1,4 +1,5 @@
-"""'Download as notebook': a run's or a design's Keras code as a .ipynb (models.export), built once per spec."""
+"""'Download as notebook': a run's or a design's Keras code as a .ipynb (models.training.export), built once per
+spec."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import json
 
 import streamlit as st
 
-from models.export import DATASET_FILE, notebook_text
-from models.recipes import RunSpec
+from models.training.export import DATASET_FILE, notebook_text
+from models.training.recipes import RunSpec
 
 NOTEBOOK_HELP = (
     "A Jupyter notebook with this run's Keras code in steps: the data, the model, compile, fit with its recipe and "

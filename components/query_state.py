@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from models.config import COURSE_CNN, CNNConfig
-from models.data import read_indices
+from models.design.config import COURSE_CNN, CNNConfig
+from models.inputs.fashion_mnist import read_indices
 
 
 class Param:

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from models.card import DENSE_CARD, ModelFileError, read_filter_snapshots, read_model_card, read_shift_test
-from models.data import Arrays, DataError, load_fashion_mnist
-from models.learned_filters import FilterLabel, LearnedFilters, label_filters
+from models.design.card import DENSE_CARD, ModelFileError, read_filter_snapshots, read_model_card, read_shift_test
+from models.explain.learned_filters import FilterLabel, LearnedFilters, label_filters
+from models.inputs.fashion_mnist import Arrays, DataError, load_fashion_mnist
 
 if TYPE_CHECKING:
     import keras
@@ -31,7 +31,7 @@ def fashion_mnist() -> Arrays:
 
 @st.cache_resource(show_spinner="Loading the trained model...")
 def _shipped_model() -> keras.Model:
-    from models.zoo import load_model_file  # imports TensorFlow: only pages that need the model call this
+    from models.networks.zoo import load_model_file  # imports TensorFlow: only pages that need the model call this
 
     return load_model_file()
 

@@ -1,6 +1,6 @@
 """A learner's training jobs and saved runs, for the Training page, the tour, Inspect and Predict.
 
-Jobs train outside the web process (models.executors); the process-wide `JobRegistry` and `RunStore`
+Jobs train outside the web process (models.training.executors); the process-wide `JobRegistry` and `RunStore`
 are shared by every session. What a learner sees is keyed by their token (components.learner), not by the
 browser session, so a refresh reattaches to a job still training and shows the same saved runs.
 """
@@ -24,12 +24,12 @@ from components.session_keys import (
     training_cancel,
     training_stop,
 )
-from models.executors import executor_from_environment
-from models.job_cost import minutes_text
-from models.jobs import JobProgress, JobRegistry, TrainingJob
-from models.recipes import RunSpec
-from models.runs import MAX_AGE_DAYS, MAX_RUNS, RunStore, TrainingRun
-from models.sweep import Sweeper
+from models.serving.sweep import Sweeper
+from models.training.executors import executor_from_environment
+from models.training.job_cost import minutes_text
+from models.training.jobs import JobProgress, JobRegistry, TrainingJob
+from models.training.recipes import RunSpec
+from models.training.runs import MAX_AGE_DAYS, MAX_RUNS, RunStore, TrainingRun
 
 CHART_CONFIG = {"displayModeBar": False}
 CURVES_CAPTION = (
@@ -48,7 +48,7 @@ LIVE_HEIGHT = {False: 360, True: 290}  # the live curves' height; on a projector
 @st.cache_resource
 def run_store() -> RunStore:
     """Every learner's saved runs, under $CNN_LAB_DATA_DIR (default ~/.cache/cnn-lab); the first call starts this
-    process's hourly sweep of the data folder (models.sweep)."""
+    process's hourly sweep of the data folder (models.serving.sweep)."""
     store = RunStore.from_environment()
     Sweeper(store)
     return store

@@ -15,8 +15,8 @@ from components.sections.architecture import (
 )
 from components.sections.architecture_uploaded import uploaded_section
 from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
-from models.analysis import layer_table_for_config
-from models.config import ConfigError
+from models.design.analysis import layer_table_for_config
+from models.design.config import ConfigError
 
 start_page(
     "Architecture",

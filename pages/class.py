@@ -6,7 +6,7 @@ import streamlit as st
 from components.classroom import class_store, lecturing, my_class
 from components.page import start_page
 from components.sections.class_session import join_form, projector, start_form, student_view
-from models.classroom import ClassError
+from models.serving.classroom import ClassError
 
 start_page(
     "Class",

@@ -8,8 +8,8 @@ from components.charts.common import FlowStep, shape_flow_figure
 from components.memo import once
 from components.page import start_page
 from components.resources import model_card
-from models.card import ModelFileError
-from models.config import COURSE_CNN, plan
+from models.design.card import ModelFileError
+from models.design.config import COURSE_CNN, plan
 
 OPERATIONS = {
     "Conv2D": "conv 3x3<br>+ ReLU",

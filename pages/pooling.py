@@ -12,7 +12,7 @@ from components.sections.pooling_repeated import show_repeated
 from components.sections.pooling_shift import show_shift_test
 from components.sections.pooling_windows import channel_of, show_windows
 from components.session_keys import POOLING_IMAGE
-from models.images import fingerprint
+from models.inputs.images import fingerprint
 
 start_page("Pooling", intro())
 link = read_page_link(LINK)

@@ -19,7 +19,7 @@ from components.sections.predict import (
     verdict,
 )
 from components.session_keys import PREDICT_MODEL, PREDICT_SOURCE
-from models.images import fingerprint
+from models.inputs.images import fingerprint
 
 start_page(
     "Predict",

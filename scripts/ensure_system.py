@@ -114,10 +114,11 @@ def ensure_venv(folder: Path, python: str = sys.executable, version: tuple[int, 
 
 
 def ensure_data() -> bool:
-    """Fashion-MNIST where models.data finds it: a local copy, else apt's package, else Keras's downloader."""
+    """Fashion-MNIST where models.inputs.fashion_mnist finds it: a local copy, else apt's package, else Keras's
+    downloader."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from models import data
+    from models.inputs import fashion_mnist as data
 
     folder = data.find_local_copy()
     if folder is not None:

@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT))
 
 import pytest  # noqa: E402
 
-from models.data import load_fashion_mnist  # noqa: E402
+from models.inputs.fashion_mnist import load_fashion_mnist  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 # Seconds a test waits for a training job to end: a bound reached only when the job never ends. Generous, because a

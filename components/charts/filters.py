@@ -20,8 +20,8 @@ import plotly.graph_objects as go
 
 from components.charts.common import FONT, outline
 from components.charts.pictures import colorize, picture_data_uri, tile
-from models.convolution import PixelStep
-from models.images import to_display_uint8
+from models.inputs.images import to_display_uint8
+from models.ops.convolution import PixelStep
 
 DISPLAY_MAX_SIDE = 384  # about the size a panel of the 2 x 2 grid is drawn at
 RGB_DISPLAY_MAX_SIDE = 384  # RGB shows six smaller panels

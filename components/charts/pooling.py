@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 from components.charts.common import FONT, outline
 from components.charts.filters import block_mean
 from components.charts.pictures import colorize, picture_data_uri
-from models.config import shape_text
-from models.pooling import Padding, PoolMode, pool2d, pool_repeatedly, shift_zero_fill, window_starts
+from models.design.config import shape_text
+from models.ops.pooling import Padding, PoolMode, pool2d, pool_repeatedly, shift_zero_fill, window_starts
 
 HEATMAP_LIMIT = 64 * 64  # values; larger maps are sent as one picture
 FIGURE_WIDTH = 900  # about the width in pixels of a chart across the main column

@@ -28,7 +28,7 @@ from components.charts.inspect import (
     probability_axes,
 )
 from components.charts.pictures import colorize, picture_data_uri
-from models.preprocess import Step
+from models.inputs.preprocess import Step
 
 DISPLAY_SIDE = 160  # larger step images are shown reduced to this long side (display only)
 PAGE_GRAY = "#e8eaee"  # behind the step images, so white backgrounds show where they end
@@ -110,7 +110,7 @@ def feature_map_figures(
 
 
 def neighbours_caption(index, shown: int, agree: int, predicted: str) -> str:
-    """What the nearest training images are: `index` is the models.neighbours.NeighbourIndex searched."""
+    """What the nearest training images are: `index` is the models.explain.neighbours.NeighbourIndex searched."""
     return (
         f"Class, training index · cosine similarity. The {shown} training images whose "
         f"{index.unit_vectors.shape[1]} `{index.layer}` outputs point most nearly the same way as this input's "

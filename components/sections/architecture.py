@@ -21,7 +21,7 @@ from components.resources import dense_model_card, model_card, shift_test
 from components.sections.training import default_spec
 from components.sections.training_runs import file_slug
 from components.session_keys import ARCHITECTURE_CONFIG, architecture_widget
-from models.analysis import (
+from models.design.analysis import (
     DENSE_BASELINE,
     LayerRow,
     fitting_stages,
@@ -33,11 +33,11 @@ from models.analysis import (
     table_records,
     totals,
 )
-from models.card import ModelFileError
-from models.config import COURSE_CNN, CNNConfig, ConfigError, shape_text
-from models.export import recipe_text
-from models.keras_code import keras_code
-from models.receptive_field import field_labels
+from models.design.card import ModelFileError
+from models.design.config import COURSE_CNN, CNNConfig, ConfigError, shape_text
+from models.design.keras_code import keras_code
+from models.design.receptive_field import field_labels
+from models.training.export import recipe_text
 
 WIDGET_KEYS = {field: architecture_widget(field) for field in BUILDER_CHOICES}
 CHART_CONFIG = {"displayModeBar": False}

@@ -1,6 +1,6 @@
 """The Architecture page's uploaded models: the layer table and model.summary() of a learner's own .keras file.
 
-Both were read from the model when it was uploaded (models.uploads writes them beside the run), so this page
+Both were read from the model when it was uploaded (models.uploaded.store writes them beside the run), so this page
 still loads no TensorFlow.
 """
 
@@ -11,8 +11,8 @@ import streamlit as st
 from components.sections.model_upload import upload_label
 from components.session_keys import ARCHITECTURE_UPLOADED
 from components.training_jobs import learner_runs
-from models.analysis import LayerRow, shape_text, sum_text, table_records, totals
-from models.runs import TrainingRun
+from models.design.analysis import LayerRow, shape_text, sum_text, table_records, totals
+from models.training.runs import TrainingRun
 
 UPLOAD_WHERE = "the [Inspect](inspect) page's *Use your own model*"
 

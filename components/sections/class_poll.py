@@ -25,7 +25,7 @@ from components.session_keys import (
 )
 from components.teaching.polls import AnswerError, answer_text, expected_answers, is_right, read_answer
 from components.teaching.tour import Step
-from models.classroom import ClassError, ClassStore, Tally
+from models.serving.classroom import ClassError, ClassStore, Tally
 
 LIVE_SECONDS = 2.0  # the projector's counts refresh this often
 # A student's "has the lecturer moved or revealed?" check: every student's page reruns a fragment this often, so a

@@ -35,7 +35,7 @@ from components.session_keys import (
     CLASS_START_KEY,
 )
 from components.teaching.tour import steps
-from models.classroom import ClassError, ClassStore, Membership, SharedRun, random_nickname
+from models.serving.classroom import ClassError, ClassStore, Membership, SharedRun, random_nickname
 
 GOAL_EXAMPLE = "Best test accuracy under 50,000 parameters"
 

@@ -3,7 +3,7 @@
 The learner picks a test image and a filter; the tab shows the layer's input maps, the filter's kernel slices, the
 partial maps (each input map convolved with its own slice), their sum plus the bias and the activation. Clicking an
 output pixel (or typing its row and column) shows which input channels drive it and its multiply-accumulates.
-Every number comes from `models.channel_sum`, which tests check against Keras.
+Every number comes from `models.explain.channel_sum`, which tests check against Keras.
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ from components.session_keys import (
     DEEPER_CHANNELS_ROW,
     DEEPER_CHANNELS_SUM,
 )
-from models.channel_sum import ConvPartials, InspectionError, PixelSum, channel_sum_layers, conv_partials, pixel_sum
+from models.explain.channel_sum import (
+    ConvPartials,
+    InspectionError,
+    PixelSum,
+    channel_sum_layers,
+    conv_partials,
+    pixel_sum,
+)
 
 DOMINANT = 5  # "the 5 largest contributions give x% of ..."
 LARGEST_TERMS = 8  # rows of the multiply-accumulate table

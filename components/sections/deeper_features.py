@@ -1,9 +1,9 @@
 """Deeper, What filters want: for every conv1 and conv2 filter and every class, the input that excites it most
 (gradient ascent from noise) beside the 9 training patches that excite it most, after training and at initialisation.
 
-The shipped model's pictures are read from models/fashion_cnn.features.npz (made by `python -m models.feature_vis`,
-checked against the weights' fingerprint); a training run's are computed when the learner asks, with a progress
-bar and a smaller budget, and kept per run for every session.
+The shipped model's pictures are read from models/fashion_cnn.features.npz (made by `python -m
+models.explain.feature_vis`, checked against the weights' fingerprint); a training run's are computed when the learner
+asks, with a progress bar and a smaller budget, and kept per run for every session.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from components.session_keys import (
     DEEPER_FEATURES_UNIT,
     DEEPER_FEATURES_WEIGHTS,
 )
-from models import feature_vis as fv
+from models.explain import feature_vis as fv
 
 RUN_BUDGET = fv.Budget(steps=128, images=10_000)  # a training run's pictures, computed while the learner waits
 CLASSES = "Output classes"
@@ -59,7 +59,7 @@ def _initial_model(subject: Subject):
     """The subject's model at initialisation (seed rebuilt, checked against its saved conv1 snapshot), or None."""
     if subject.key.startswith("shipped:"):
         return fv.shipped_initial()
-    from models.runs import TrainingRun
+    from models.training.runs import TrainingRun
 
     try:
         run = TrainingRun.read(Path(subject.key.removeprefix("run:")))
@@ -77,7 +77,7 @@ def _training_images(subject: Subject) -> np.ndarray:
 
         (x_train, _), _ = fashion_mnist()
         return x_train
-    from models.own_data import held_out_test, load_dataset
+    from models.inputs.own_data import held_out_test, load_dataset
 
     dataset = load_dataset({"path": subject.dataset})
     kept = np.ones(len(dataset.labels), bool)
@@ -129,7 +129,7 @@ def _pictures(subject: Subject) -> tuple[fv.SavedFeatures | None, str]:
         if shipped:
             st.warning(
                 "The saved pictures (models/fashion_cnn.features.npz) were not made from this model file; "
-                "rebuild them with: python -m models.feature_vis. Until then they are computed here."
+                "rebuild them with: python -m models.explain.feature_vis. Until then they are computed here."
             )
         st.caption(
             f"This model's pictures are computed when you ask: {budget}. A bar counts the parts done, with the time "

@@ -1,8 +1,8 @@
 """Deeper, Receptive fields: the square of input pixels one unit can see, the recurrence that gives it, and the
 unit's gradient with respect to the input, which is exactly zero outside that square.
 
-The field is worked out from the model's layer settings (`models.receptive_field`, no TensorFlow); the gradient is
-measured with tf.GradientTape (`models.field_probe`). Both are cached per model key and question.
+The field is worked out from the model's layer settings (`models.design.receptive_field`, no TensorFlow); the gradient
+is measured with tf.GradientTape (`models.explain.field_probe`). Both are cached per model key and question.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from components.session_keys import (
     DEEPER_FIELDS_UNIT,
     DEEPER_INDEX,
 )
-from models.receptive_field import FieldError, FieldStep, dropped_rows, field_steps, find_step, seen_span
+from models.design.receptive_field import FieldError, FieldStep, dropped_rows, field_steps, find_step, seen_span
 
 UNIT_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "Dense", "GlobalAveragePooling2D", "GlobalMaxPooling2D")
 Span = tuple[tuple[int, int], tuple[int, int]]  # (first row, last row), (first column, last column)
@@ -157,7 +157,7 @@ def select_unit(cols: int) -> None:
 
 def layer_output(subject: Subject, index: int, layer: str) -> np.ndarray:
     """`layer`'s output for test image `index`, once per model."""
-    from models import inspection as ins
+    from models.explain import inspection as ins
 
     x_test = evaluation_set(subject).images
     compute = functools.partial(ins.layer_activations, subject.model, x_test[[index]], [layer])
@@ -169,8 +169,8 @@ def span_text(span: tuple[int, int]) -> str:
 
 
 def show_probe(subject: Subject, steps: list[FieldStep], probe: Probe, index: int) -> None:
-    from models.field_probe import unit_gradient
-    from models.inspection import InspectionError
+    from models.explain.field_probe import unit_gradient
+    from models.explain.inspection import InspectionError
 
     image = evaluation_set(subject).images[index]
     name = probe.step.name

@@ -2,7 +2,7 @@
 slider; the original, the perturbation amplified and the adversarial image; the class probabilities before and
 after; the smallest epsilon that changes the answer.
 
-The attacks are `models.adversarial`'s. Results and figures are cached per model key, image, method and epsilon
+The attacks are `models.explain.adversarial`'s. Results and figures are cached per model key, image, method and epsilon
 (`attacked`), the smallest-epsilon search per model key, image and method (`flip_for`).
 """
 
@@ -24,9 +24,9 @@ from components.sections.deeper import choose_test_image
 from components.sections.inspect import CHART_CONFIG, Subject, evaluation_set, labelled_only
 from components.sections.predict import drawing
 from components.session_keys import FOOLING_BRUSH, FOOLING_CANVAS, FOOLING_EPSILON, FOOLING_METHOD, FOOLING_SOURCE
-from models import adversarial as adv
-from models.images import ImageError, fingerprint
-from models.preprocess import PreprocessError, preprocess
+from models.explain import adversarial as adv
+from models.inputs.images import ImageError, fingerprint
+from models.inputs.preprocess import PreprocessError, preprocess
 
 SOURCES = ("A test image", "Your drawing")
 METHOD_LABELS: dict[adv.Method, str] = {

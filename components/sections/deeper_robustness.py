@@ -23,9 +23,9 @@ from components.resources import shift_test, shipped_model
 from components.sections.deeper import choose_test_image
 from components.sections.inspect import EvaluationSet, Subject, evaluation_set, labelled_only, shipped_key
 from components.session_keys import DEEPER_ROBUSTNESS_ASKED, DEEPER_ROBUSTNESS_COMPUTE
-from models import robustness as rb
-from models.card import DENSE_MODEL, SHIPPED_MODEL, ModelFileError
-from models.images import fingerprint
+from models.design.card import DENSE_MODEL, SHIPPED_MODEL, ModelFileError
+from models.explain import robustness as rb
+from models.inputs.images import fingerprint
 
 CHART_CONFIG = {"displayModeBar": False}
 ROBUSTNESS_KIND = "robustness"  # what the server measures the time of (components.loading.Stopwatch)
@@ -84,7 +84,7 @@ def shipped_curves() -> rb.ShippedCurves | str:
 
 @st.cache_resource(show_spinner="Loading the dense baseline...")
 def _dense_model():
-    from models.zoo import load_model_file
+    from models.networks.zoo import load_model_file
 
     return load_model_file(DENSE_MODEL)
 

@@ -30,12 +30,12 @@ from components.session_keys import (
     TOUR_IMAGE,
 )
 from components.teaching.tour import TOUR_KERNEL
-from models.config import COURSE_CNN
-from models.convolution import conv2d_summed, convolve2d, same_on_each_channel, shape_formula
-from models.geometry import PADDINGS, Padding, effective_window
-from models.images import fingerprint, to_npy_bytes, to_png_bytes
-from models.kernels import KERNELS
-from models.samples import FASHION_PREFIX, sample_names
+from models.design.config import COURSE_CNN
+from models.inputs.images import fingerprint, to_npy_bytes, to_png_bytes
+from models.inputs.samples import FASHION_PREFIX, sample_names
+from models.ops.convolution import conv2d_summed, convolve2d, same_on_each_channel, shape_formula
+from models.ops.geometry import PADDINGS, Padding, effective_window
+from models.ops.kernels import KERNELS
 
 # The filtered result keeps Plotly's zoom, pan and reset (to look closely at a large upload), nothing else: each
 # button is a tab stop. On a phone the toolbar is hidden (components.presentation.BASE_CSS).

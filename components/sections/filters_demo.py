@@ -21,9 +21,9 @@ from components.session_keys import (
     FILTERS_DEMO_POSITION,
     FILTERS_DEMO_TICK,
 )
-from models.convolution import PixelStep, explain_pixel
-from models.images import fingerprint
-from models.kernels import KERNELS
+from models.inputs.images import fingerprint
+from models.ops.convolution import PixelStep, explain_pixel
+from models.ops.kernels import KERNELS
 
 # a vertical edge: dark (0-2) on the left, bright (8-9) on the right, with a little texture
 DEMO_INPUT = np.array(

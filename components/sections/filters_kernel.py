@@ -25,11 +25,11 @@ from components.session_keys import (
     filters_text_key,
 )
 from components.training_jobs import learner_runs
-from models.card import ModelFileError
-from models.convolution import KernelError, kernel_to_text, normalise_kernel, parse_kernel, starting_kernels
-from models.images import fingerprint
-from models.kernels import KERNELS, most_similar_kernel
-from models.runs import TrainingRun
+from models.design.card import ModelFileError
+from models.inputs.images import fingerprint
+from models.ops.convolution import KernelError, kernel_to_text, normalise_kernel, parse_kernel, starting_kernels
+from models.ops.kernels import KERNELS, most_similar_kernel
+from models.training.runs import TrainingRun
 
 KERNEL_SOURCES = ("Library", "Edit your own", "Learned by the network")
 LEARNED = KERNEL_SOURCES[2]

@@ -16,10 +16,10 @@ from components.image_picker import PickedImage
 from components.memo import once
 from components.resources import learned_filters
 from components.session_keys import FILTERS_ALL_RESPONSES, FILTERS_LEARNED_EPOCH, FILTERS_LEARNED_INDEX
-from models.geometry import Padding
-from models.images import fingerprint, luma
-from models.kernels import CHANCE_SAMPLES, CHANCE_THRESHOLD
-from models.learned_filters import filter_responses
+from models.explain.learned_filters import filter_responses
+from models.inputs.images import fingerprint, luma
+from models.ops.geometry import Padding
+from models.ops.kernels import CHANCE_SAMPLES, CHANCE_THRESHOLD
 
 RESPONSES_SIDE = 64
 PLOTLY_CONFIG = {"displayModeBar": False}  # hover gives every value; a toolbar adds tab stops

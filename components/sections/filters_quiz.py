@@ -19,8 +19,8 @@ from components.session_keys import (
     filters_quiz_guess_key,
 )
 from components.teaching.quiz import make_question
-from models.convolution import convolve2d
-from models.kernels import KERNELS
+from models.ops.convolution import convolve2d
+from models.ops.kernels import KERNELS
 
 QUIZ_SIDE = 128
 

@@ -11,9 +11,9 @@ from components.charts.alt import figure_alt
 from components.charts.filters import pixel_step_figure, window_figure
 from components.memo import freeze
 from components.session_keys import FILTERS_STEP_CHANNEL, filters_step_key
-from models.convolution import PixelStep, explain_pixel
-from models.geometry import Padding
-from models.images import fingerprint
+from models.inputs.images import fingerprint
+from models.ops.convolution import PixelStep, explain_pixel
+from models.ops.geometry import Padding
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)

@@ -46,12 +46,12 @@ from components.session_keys import (
     INSPECT_WEIGHTS,
 )
 from components.training_jobs import learner_runs
-from models import inspection as ins
-from models.card import SHIPPED_MODEL, ModelFileError
-from models.data import CLASS_NAMES
-from models.images import fingerprint
-from models.job_protocol import EVALUATION_FILE
-from models.own_data import DatasetError, held_out_test, load_dataset
+from models.design.card import SHIPPED_MODEL, ModelFileError
+from models.explain import inspection as ins
+from models.inputs.fashion_mnist import CLASS_NAMES
+from models.inputs.images import fingerprint
+from models.inputs.own_data import DatasetError, held_out_test, load_dataset
+from models.training.job_protocol import EVALUATION_FILE
 
 if TYPE_CHECKING:
     import keras
@@ -127,7 +127,7 @@ class Subject:
     key: str
     model: keras.Model
     class_names: tuple[str, ...] = CLASS_NAMES
-    dataset: str = ""  # a run on the learner's own images: its dataset file (models.own_data.DatasetStore)
+    dataset: str = ""  # a run on the learner's own images: its dataset file (models.inputs.own_data.DatasetStore)
     seed: int = 0  # that run's seed, which drew its test split
 
     @property

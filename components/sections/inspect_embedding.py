@@ -23,7 +23,7 @@ from components.sections.inspect import (
 )
 from components.session_keys import INSPECT_EMBEDDING_WHY, INSPECT_PROJECTION, inspect_embedding_chart
 from components.training_jobs import run_store
-from models import inspection as ins
+from models.explain import inspection as ins
 
 if TYPE_CHECKING:
     import keras
@@ -67,7 +67,7 @@ def small_tsne_for(model_key: str, _embedding: np.ndarray) -> ins.Projection:
 def run_tsne(subject: Subject, result: ins.Evaluation) -> ins.Projection | None:
     """A learner's run's layout, stored beside its model: made the first time in a limited child process (minutes
     of a core the web server must not spend), while the page says so. None, after a message, when it cannot be."""
-    from models.apart import ApartError
+    from models.serving.apart import ApartError
 
     weights = ins.weights_key(subject.model)
     output = Path(subject.key.removeprefix("run:")) / ins.TSNE_FILE

@@ -39,8 +39,8 @@ from components.session_keys import (
     INSPECT_PRED,
     INSPECT_TRUE,
 )
-from models import inspection as ins
-from models.own_data import TEST_SHARE
+from models.explain import inspection as ins
+from models.inputs.own_data import TEST_SHARE
 
 
 def select_confusion_cell(classes: int) -> None:

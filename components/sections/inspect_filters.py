@@ -14,8 +14,8 @@ from components.memo import once
 from components.resources import filter_snapshots
 from components.sections.inspect import CHART_CONFIG, WEIGHTS, Subject
 from components.session_keys import INSPECT_WEIGHTS
-from models import inspection as ins
-from models.card import ModelFileError
+from models.design.card import ModelFileError
+from models.explain import inspection as ins
 
 
 def learned_filters_tab(subject: Subject) -> None:

@@ -48,8 +48,8 @@ from components.session_keys import (
     INSPECT_MAP_SCALE,
     INSPECT_SOURCE,
 )
-from models import inspection as ins
-from models.images import fingerprint
+from models.explain import inspection as ins
+from models.inputs.images import fingerprint
 
 if TYPE_CHECKING:
     import keras

@@ -20,8 +20,8 @@ from components.session_keys import (
     INSPECT_SMOOTHGRAD_NOISE,
     INSPECT_SMOOTHGRAD_SAMPLES,
 )
-from models import attribution as att
-from models import inspection as ins
+from models.explain import attribution as att
+from models.explain import inspection as ins
 
 FILL_LABELS = {"grey": "grey 0.5", "mean": "the image's mean"}
 GRID_CELL = 140  # px: five columns across the page at 1280 px; presentation mode: the grid on the first screen

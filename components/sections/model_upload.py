@@ -1,8 +1,8 @@
 """Use your own model: a learner's .keras file checked and kept as one of their runs, or refused with the reason.
 
-The checks and the storing are models.uploads: the file's config.json is judged here without TensorFlow (an
-allow-list of layers and caps on its size, models.upload_config), then the model is loaded, tested and measured in
-a process of its own with memory and time limits. The new run then appears in every model choice (Inspect,
+The checks and the storing are models.uploaded.store: the file's config.json is judged here without TensorFlow (an
+allow-list of layers and caps on its size, models.uploaded.config_check), then the model is loaded, tested and
+measured in a process of its own with memory and time limits. The new run then appears in every model choice (Inspect,
 Deeper, Predict), on Architecture and in Filters' learned filters.
 """
 
@@ -14,10 +14,10 @@ from components.learner import learner_token
 from components.resources import fashion_mnist
 from components.session_keys import INSPECT_MODEL, INSPECT_UPLOAD, INSPECT_UPLOAD_RESULT
 from components.training_jobs import learner_runs, run_store
-from models.card import MAX_UPLOAD_BYTES, MAX_UPLOAD_UNPACKED
-from models.runs import TrainingRun
-from models.upload_config import ALLOWED_LAYERS, MAX_ACTIVATIONS, MAX_MACS, MAX_NESTING, MAX_PARAMETERS
-from models.uploads import UploadError, limits, store_upload
+from models.design.card import MAX_UPLOAD_BYTES, MAX_UPLOAD_UNPACKED
+from models.training.runs import TrainingRun
+from models.uploaded.config_check import ALLOWED_LAYERS, MAX_ACTIVATIONS, MAX_MACS, MAX_NESTING, MAX_PARAMETERS
+from models.uploaded.store import UploadError, limits, store_upload
 
 EXPECTS = (
     f"A Keras 3 `.keras` file (from `model.save('name.keras')`) of at most {MAX_UPLOAD_BYTES // 2**20} MB "

@@ -28,12 +28,12 @@ from components.session_keys import (
     POOL_TRUE_SIZE,
     TOUR_IMAGE,
 )
-from models.config import COURSE_CNN, plan, shape_text
-from models.convolution import convolve2d
-from models.images import fingerprint
-from models.kernels import KERNELS
-from models.pooling import compression, pool2d, shape_formula
-from models.samples import FASHION_PREFIX, sample_names
+from models.design.config import COURSE_CNN, plan, shape_text
+from models.inputs.images import fingerprint
+from models.inputs.samples import FASHION_PREFIX, sample_names
+from models.ops.convolution import convolve2d
+from models.ops.kernels import KERNELS
+from models.ops.pooling import compression, pool2d, shape_formula
 
 PLOT_CONFIG = {"displayModeBar": False}
 HALF_WIDTH = charts.FIGURE_WIDTH // 2  # a chart in one of two columns

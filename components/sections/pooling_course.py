@@ -12,13 +12,13 @@ from components.memo import once
 from components.resources import fashion_mnist, learned_filters
 from components.sections.pooling import PLOT_CONFIG
 from components.session_keys import WALK_FILTER, WALK_ITEM, WALK_KERNEL, WALK_MAPS
-from models.card import ModelFileError
-from models.config import COURSE_CNN, plan, shape_text
-from models.convolution import convolve2d
-from models.data import CLASS_NAMES
-from models.kernels import KERNELS
-from models.pooling import pool2d
-from models.samples import fashion_item
+from models.design.card import ModelFileError
+from models.design.config import COURSE_CNN, plan, shape_text
+from models.inputs.fashion_mnist import CLASS_NAMES
+from models.inputs.samples import fashion_item
+from models.ops.convolution import convolve2d
+from models.ops.kernels import KERNELS
+from models.ops.pooling import pool2d
 
 KERNELS_3X3 = [name for name, kernel in KERNELS.items() if kernel.weights.shape == (3, 3)]
 

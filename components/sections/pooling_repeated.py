@@ -10,8 +10,8 @@ from components.charts.alt import figure_alt
 from components.memo import once
 from components.sections.pooling import PLOT_CONFIG, course_poolings_text, pooling_key
 from components.session_keys import POOL_REPEATED, pool_times_key
-from models.config import shape_text
-from models.pooling import compression, pool_repeatedly, poolable_times, repeated_window
+from models.design.config import shape_text
+from models.ops.pooling import compression, pool_repeatedly, poolable_times, repeated_window
 
 
 def repeated_shapes(x: np.ndarray, times: int, pool: dict) -> str:

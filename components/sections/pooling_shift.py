@@ -12,7 +12,7 @@ from components.charts.alt import figure_alt
 from components.memo import once
 from components.sections.pooling import PICTURE_NOTE, PLOT_CONFIG, pooling_key
 from components.session_keys import POOL_SHIFT_AFTER, POOL_SHIFT_BEFORE, POOL_SHIFT_DX, POOL_SHIFT_DY
-from models.pooling import PoolError, ShiftStats, pool2d, shift_sensitivity
+from models.ops.pooling import PoolError, ShiftStats, pool2d, shift_sensitivity
 
 
 @st.fragment

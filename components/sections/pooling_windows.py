@@ -12,7 +12,7 @@ from components.charts.alt import figure_alt
 from components.memo import once
 from components.sections.pooling import PLOT_CONFIG, pooling_key
 from components.session_keys import POOL_CHANNEL, POOL_WINDOWS, pool_window_key
-from models.pooling import busiest_window, pool2d
+from models.ops.pooling import busiest_window, pool2d
 
 
 def channel_of(x: np.ndarray) -> tuple[np.ndarray, str]:

@@ -4,7 +4,7 @@ input and the training images it looks most like.
 
 The network's numbers are computed apart from the drawing (`classify`); figures are built once per model key
 and input fingerprint (components.memo.once); the neighbour index is read from the file stored beside the model
-(models.neighbours): the web server never embeds the training images.
+(models.explain.neighbours): the web server never embeds the training images.
 """
 
 from __future__ import annotations
@@ -45,11 +45,8 @@ from components.session_keys import (
     PREDICT_UPLOAD,
 )
 from components.training_jobs import run_store
-from models.card import SHIPPED_MODEL
-from models.data import CLASS_NAMES
-from models.images import ImageError, fingerprint
-from models.job_protocol import MODEL_FILE
-from models.neighbours import (
+from models.design.card import SHIPPED_MODEL
+from models.explain.neighbours import (
     INDEX_SIZE,
     NEIGHBOURS_FILE,
     SHIPPED_NEIGHBOURS,
@@ -59,7 +56,10 @@ from models.neighbours import (
     nearest,
     read_index,
 )
-from models.preprocess import Invert, Preprocessed, PreprocessError, Step, photo_like, preprocess
+from models.inputs.fashion_mnist import CLASS_NAMES
+from models.inputs.images import ImageError, fingerprint
+from models.inputs.preprocess import Invert, Preprocessed, PreprocessError, Step, photo_like, preprocess
+from models.training.job_protocol import MODEL_FILE
 
 CHART_CONFIG = {"displayModeBar": False}
 SOURCES = ["Examples", "Draw", "Upload", "Camera"]
@@ -86,7 +86,7 @@ def neighbour_files(model_key: str) -> tuple[Path, Path]:
 def neighbour_index(model_key: str, _model) -> NeighbourIndex:
     """The model's nearest-neighbour index, read from the file `make model` or `build_apart` stored;
     NeighbourFileError (not cached) when there is none that fits this model."""
-    from models.inspection import weights_key  # TensorFlow, as the page's model already is
+    from models.explain.inspection import weights_key  # TensorFlow, as the page's model already is
 
     (x_train, y_train), _ = fashion_mnist()
     return read_index(neighbour_files(model_key)[1], weights_key(_model), x_train, y_train)
@@ -113,7 +113,7 @@ def stored_neighbour_index(model_key: str, model) -> NeighbourIndex | None:
 @st.cache_data(show_spinner=False, max_entries=len(CLASS_NAMES))
 def example_photo(class_index: int) -> tuple[np.ndarray, int]:
     """The first test image of a class as a 'photo': dark on light paper, enlarged, off-centre."""
-    from models.inspection import first_of_class  # TensorFlow: only the Predict page, which needs the model
+    from models.explain.inspection import first_of_class  # TensorFlow: only the Predict page, which needs the model
 
     _, (x_test, y_test) = fashion_mnist()
     index = int(first_of_class(y_test, class_index, 1)[0])
@@ -142,7 +142,7 @@ class Classification:
 
 def classify(model, pixels: np.ndarray) -> Classification:
     """Probabilities, feature maps and embedding of one network input, in one pass."""
-    from models.inspection import embedding_layer, layer_activations, spatial_layers  # TensorFlow, as above
+    from models.explain.inspection import embedding_layer, layer_activations, spatial_layers  # TensorFlow, as above
 
     spatial = spatial_layers(model)
     embedding, output = embedding_layer(model), model.layers[-1].name

@@ -31,9 +31,9 @@ from components.session_keys import (
     TRAINING_VALIDATION,
 )
 from components.teaching.tour import TOUR_RUN
-from models.card import ModelFileError
-from models.config import COURSE_CNN, CNNConfig
-from models.recipes import OPTIMIZER_NAMES, PRESETS, RunSpec, TrainConfig, architecture_changes
+from models.design.card import ModelFileError
+from models.design.config import COURSE_CNN, CNNConfig
+from models.training.recipes import OPTIMIZER_NAMES, PRESETS, RunSpec, TrainConfig, architecture_changes
 
 MODELS = {"Course CNN": COURSE_CNN, "Dense baseline (no conv layers)": None}
 MODEL_SLUGS = {"course": "Course CNN", "dense": "Dense baseline (no conv layers)"}  # ?model= -> MODELS key

@@ -1,6 +1,6 @@
 """The Training page's "Build it here" way to your own images (like Teachable Machine): name 2-10 classes, add
 examples to each by drawing, by camera or from single image files, each shown after Predict's preprocessing,
-then "Use this dataset" saves it for this learner exactly as an uploaded zip is saved (models.own_data).
+then "Use this dataset" saves it for this learner exactly as an uploaded zip is saved (models.inputs.own_data).
 
 Session state holds the class names and the examples as uint8 28x28 arrays (what the network trains on), so a
 rerun, another page or hiding the builder loses nothing; only the last example's file is kept, for its steps.
@@ -46,10 +46,10 @@ from components.session_keys import (
     training_builder_upload,
 )
 from components.training_jobs import run_store
-from models import own_data as od
-from models.images import ImageError, PixelBudget, UploadTooLarge
-from models.preprocess import PreprocessError
-from models.quota import QuotaExceeded
+from models.inputs import own_data as od
+from models.inputs.images import ImageError, PixelBudget, UploadTooLarge
+from models.inputs.preprocess import PreprocessError
+from models.serving.quota import QuotaExceeded
 
 WAYS = ("Upload a zip", "Build it here")
 SOURCES = ("Draw", "Camera", "Upload")
@@ -77,7 +77,7 @@ def class_count() -> int:
 
 
 def keep_dataset(dataset: od.OwnDataset) -> None:
-    """Save a dataset for this learner (models.own_data.DatasetStore) and put it in use for Train."""
+    """Save a dataset for this learner (models.inputs.own_data.DatasetStore) and put it in use for Train."""
     store = run_store()
     try:
         path = od.DatasetStore(store.root, store.quota).save(store.learner_folder(learner_token()), dataset)
@@ -88,7 +88,7 @@ def keep_dataset(dataset: od.OwnDataset) -> None:
 
 
 def add_files(slot: int, files: list[tuple[str, bytes]]) -> None:
-    """Each file through Predict's pipeline (models.own_data.prepare, as a zip's images) into the class's
+    """Each file through Predict's pipeline (models.inputs.own_data.prepare, as a zip's images) into the class's
     examples; what could not be added is kept in words for the page."""
     notes: list[str] = []
     kept = examples()
@@ -166,7 +166,7 @@ def remove_chosen() -> None:
 
 
 def use_dataset() -> None:
-    """Use this dataset: built through models.own_data.from_examples (read_zip's limits and messages), saved."""
+    """Use this dataset: built through models.inputs.own_data.from_examples (read_zip's limits and messages), saved."""
     keep_dataset(od.from_examples(names()[: class_count()], examples()[: class_count()], DATASET_NAME))
 
 

@@ -1,6 +1,6 @@
 """The Training page's "Your own images" data source: upload a zip of class folders (or build the dataset here,
 components.sections.training_dataset_builder), see every class after Predict's preprocessing, its counts and the
-limits, download it back; Train then uses it (models.own_data)."""
+limits, download it back; Train then uses it (models.inputs.own_data)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from PIL import Image
 from components.image_picker import upload_limit_bytes
 from components.sections import training_dataset_builder as builder
 from components.session_keys import TRAINING_DATA, TRAINING_OWN, TRAINING_OWN_WAY, TRAINING_UPLOAD
-from models import own_data as od
+from models.inputs import own_data as od
 
 SOURCES = ("Fashion-MNIST", "Your own images")
 PREVIEW = 10  # images shown per class
@@ -53,7 +53,7 @@ def zip_name(dataset: od.OwnDataset) -> str:
 
 
 def quota_text() -> str:
-    """The learner's disk quota in words (models.quota), for the limits caption."""
+    """The learner's disk quota in words (models.serving.quota), for the limits caption."""
     store = builder.run_store()
     return (
         f"Your runs and datasets may use up to {store.quota.learner_bytes / 2**20:,.0f} MB on this server (your "

@@ -2,7 +2,7 @@
 stopping (all in the page's link), and a preview of augmented training images.
 
 The preview runs the same Keras preprocessing layers the training job puts in front of the model
-(models.augmentation), so it imports TensorFlow: only when the learner switches it on, with the loading notice.
+(models.networks.augmentation), so it imports TensorFlow: only when the learner switches it on, with the loading notice.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from components.session_keys import (
     TRAINING_VALIDATION,
     TRAINING_ZOOM,
 )
-from models.config import AUGMENTATIONS, CNNConfig
-from models.recipes import EARLY_STOPPING_PATIENCE
+from models.design.config import AUGMENTATIONS, CNNConfig
+from models.training.recipes import EARLY_STOPPING_PATIENCE
 
 DROPOUT_RATES = (0.0, 0.2, 0.3, 0.5)
 L2_RATES = (0.0, 1e-5, 1e-4, 1e-3)
@@ -154,7 +154,7 @@ def _controls(link, *, is_cnn: bool) -> None:
 def _preview_grid(names: tuple[str, ...]) -> np.ndarray:
     """uint8 picture: the first PREVIEW_IMAGES training images (top row), then PREVIEW_COPIES augmented copies of each
     below it, enlarged PREVIEW_SCALE times, light grey between them."""
-    from models.augmentation import augmented_copies  # TensorFlow, only once the learner asks for the preview
+    from models.networks.augmentation import augmented_copies  # TensorFlow, only once the learner asks for the preview
 
     (x_train, _), _ = fashion_mnist()
     images = x_train[:PREVIEW_IMAGES]

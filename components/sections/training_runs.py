@@ -15,9 +15,9 @@ from components.notebooks import notebook_button
 from components.presentation import presenting
 from components.sections import training_own_data as own
 from components.training_jobs import CHART_CONFIG, curves, run_headline, run_store, storage_caption
-from models.export import DATASET_FILE
-from models.own_data import DatasetError
-from models.runs import TrainingRun, comparison_rows
+from models.inputs.own_data import DatasetError
+from models.training.export import DATASET_FILE
+from models.training.runs import TrainingRun, comparison_rows
 
 
 def file_slug(name: str) -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 
 from components.teaching.tour import TOUR_KERNEL, TOUR_RUN
-from models import convolution, pooling
-from models.analysis import DENSE_BASELINE, layer_table_for_config
-from models.config import COURSE_CNN, INPUT_SHAPE, plan
-from models.kernels import KERNELS
-from models.receptive_field import receptive_field
+from models.design.analysis import DENSE_BASELINE, layer_table_for_config
+from models.design.config import COURSE_CNN, INPUT_SHAPE, plan
+from models.design.receptive_field import receptive_field
+from models.ops import convolution, pooling
+from models.ops.kernels import KERNELS
 
 MAX_CHARACTERS = 40
 NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+")

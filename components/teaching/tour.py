@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from models import convolution, pooling
-from models.analysis import DENSE_BASELINE, layer_table_for_config, totals
-from models.config import COURSE_CNN, INPUT_SHAPE, plan, shape_text
-from models.kernels import KERNELS
-from models.receptive_field import receptive_field
-from models.recipes import RunSpec, TrainConfig
+from models.design.analysis import DENSE_BASELINE, layer_table_for_config, totals
+from models.design.config import COURSE_CNN, INPUT_SHAPE, plan, shape_text
+from models.design.receptive_field import receptive_field
+from models.ops import convolution, pooling
+from models.ops.kernels import KERNELS
+from models.training.recipes import RunSpec, TrainConfig
 
 TOUR_KERNEL = "Course: vertical lines"
 OTHER_KERNEL = "Course: horizontal lines"

@@ -9,10 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.session_keys import ARCHITECTURE_CONFIG
-from models.analysis import layer_table_for_config, totals
-from models.card import DENSE_CARD, read_model_card, read_shift_test
-from models.config import COURSE_CNN, CNNConfig
-from models.keras_code import keras_code
+from models.design.analysis import layer_table_for_config, totals
+from models.design.card import DENSE_CARD, read_model_card, read_shift_test
+from models.design.config import COURSE_CNN, CNNConfig
+from models.design.keras_code import keras_code
 from tests.support.apptest import APP, open_page
 from tests.support.browser import ROOT
 
@@ -58,7 +58,7 @@ def test_opens_on_the_course_cnn():
 
 
 def test_every_change_updates_the_table_the_link_and_the_shared_config():
-    from models.zoo import build_cnn  # Keras in the test process only; the page never imports it
+    from models.networks.zoo import build_cnn  # Keras in the test process only; the page never imports it
 
     app = architecture_page()
     widget(app, "conv_blocks").set_value(3)
@@ -206,7 +206,7 @@ def test_the_page_runs_without_tensorflow_in_a_fresh_process():
 
 def test_the_flow_diagram_keeps_its_labels_apart_and_grows_with_its_tallest_tensor():
     from components.charts.architecture import flow_figure
-    from models.analysis import layer_table_for_config
+    from models.design.analysis import layer_table_for_config
 
     def diagram(config):
         rows = layer_table_for_config(config)

@@ -36,10 +36,10 @@ from components.session_keys import (
     POOL_SIZE,
     POOL_STRIDE,
 )
-from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
-from models.convolution import MAX_KERNEL_SIZE, KernelError, parse_kernel
-from models.images import ImageError, load_image, load_image_with_notes
-from models.pooling import PoolError, output_shape, pool2d
+from models.design.config import COURSE_CNN, CNNConfig, ConfigError, plan
+from models.inputs.images import ImageError, load_image, load_image_with_notes
+from models.ops.convolution import MAX_KERNEL_SIZE, KernelError, parse_kernel
+from models.ops.pooling import PoolError, output_shape, pool2d
 from tests.support.apptest import open_page
 from tests.support.browser import ROOT
 
@@ -66,7 +66,7 @@ def encode(image: Image.Image, image_format: str, **options) -> bytes:
 
 
 def fashion_items(count: int = 3) -> list[np.ndarray]:
-    from models.data import load_fashion_mnist
+    from models.inputs.fashion_mnist import load_fashion_mnist
 
     return list(load_fashion_mnist()[1][0][:count])
 

@@ -26,7 +26,7 @@ from components.session_keys import (
     tour_back,
 )
 from components.teaching.tour import steps
-from models.classroom import KEEP_SECONDS, ClassStore
+from models.serving.classroom import KEEP_SECONDS, ClassStore
 from tests.support.apptest import checked, open_page
 
 PAGE = "pages/class.py"
@@ -172,7 +172,7 @@ def test_the_board_shows_only_shared_runs_and_ending_freezes(data_dir, monkeypat
 
 
 def test_a_locked_database_is_a_message_and_nothing_is_lost(data_dir, monkeypatch):
-    monkeypatch.setattr("models.classroom.BUSY_SECONDS", 0.2)
+    monkeypatch.setattr("models.serving.classroom.BUSY_SECONDS", 0.2)
     _, code, _ = start_class()
     student = open_page(PAGE)
     student.text_input(key=CLASS_JOIN_CODE).set_value(code)

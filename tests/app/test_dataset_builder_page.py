@@ -30,9 +30,9 @@ from components.session_keys import (
     TRAINING_OWN_WAY,
     training_builder_name,
 )
-from models import own_data as od
-from models.images import load_image
-from models.preprocess import preprocess
+from models.inputs import own_data as od
+from models.inputs.images import load_image
+from models.inputs.preprocess import preprocess
 from tests.app.test_training_page import click, finish_jobs, open_page
 from tests.support.apptest import checked, figures
 from tests.support.image_files import encoded, header_only_png, real_items
@@ -55,7 +55,8 @@ def record_media(monkeypatch):
 
 
 def predict_pixels(data: bytes) -> np.ndarray:
-    """What Predict does to an uploaded file, written out: decode (models.images), then models.preprocess."""
+    """What Predict does to an uploaded file, written out: decode (models.inputs.images), then
+    models.inputs.preprocess."""
     return preprocess(load_image(data)).pixels
 
 

@@ -15,9 +15,9 @@ from components.session_keys import (
     LEARNER,
 )
 from components.training_jobs import run_store
-from models.config import CNNConfig
-from models.data import load_fashion_mnist
-from models.zoo import build_cnn, load_model_file
+from models.design.config import CNNConfig
+from models.inputs.fashion_mnist import load_fashion_mnist
+from models.networks.zoo import build_cnn, load_model_file
 from tests.support.apptest import figures, open_page
 
 PAGE = "pages/deeper.py"

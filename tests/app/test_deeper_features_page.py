@@ -17,9 +17,9 @@ from components.session_keys import (
     LEARNER,
 )
 from components.training_jobs import run_store
-from models import feature_vis as fv
-from models.config import CNNConfig
-from models.zoo import build_cnn, load_model_file
+from models.design.config import CNNConfig
+from models.explain import feature_vis as fv
+from models.networks.zoo import build_cnn, load_model_file
 from tests.support.apptest import checked, open_page
 
 PAGE = "pages/deeper.py"

@@ -7,10 +7,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.session_keys import DEEPER_MODEL, FOOLING_EPSILON, FOOLING_METHOD, FOOLING_SOURCE, LEARNER
-from models import adversarial as adv
-from models.config import CNNConfig
-from models.data import CLASS_NAMES
-from models.zoo import build_cnn, load_model_file
+from models.design.config import CNNConfig
+from models.explain import adversarial as adv
+from models.inputs.fashion_mnist import CLASS_NAMES
+from models.networks.zoo import build_cnn, load_model_file
 from tests.app.test_inspect_page import save_run
 from tests.support.apptest import checked, figures, open_page, plotly_array
 from tests.unit.test_adversarial import reference_fgsm

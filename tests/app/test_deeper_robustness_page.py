@@ -9,9 +9,9 @@ import pytest
 from components.sections import deeper_robustness as section
 from components.session_keys import DEEPER_MODEL, DEEPER_ROBUSTNESS_COMPUTE, LEARNER
 from components.training_jobs import run_store
-from models import robustness as rb
-from models.config import CNNConfig
-from models.zoo import build_cnn
+from models.design.config import CNNConfig
+from models.explain import robustness as rb
+from models.networks.zoo import build_cnn
 from tests.support.apptest import checked, figures, open_page, plotly_array
 
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from components.image_picker import COLOUR_MODES
 from components.session_keys import FILTERS_ALL_RESPONSES, FILTERS_DILATION, FILTERS_PADDING, FILTERS_STRIDE
-from models.kernels import KERNELS
-from models.samples import load_sample
+from models.inputs.samples import load_sample
+from models.ops.kernels import KERNELS
 from tests.support.apptest import figures, open_page
 
 PAGE = "pages/filters.py"

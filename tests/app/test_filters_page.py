@@ -54,12 +54,12 @@ from components.session_keys import (
     FILTERS_STRIDE,
 )
 from components.teaching.quiz import make_question, similarity
-from models.card import SHIPPED_MODEL, read_filter_snapshots
-from models.convolution import convolve2d, explain_pixel, shape_formula
-from models.images import LUMA_WEIGHTS, to_display_uint8
-from models.kernels import CHANCE_THRESHOLD, KERNELS
-from models.learned_filters import LearnedFilters, filter_responses, label_filters
-from models.samples import FASHION_PREFIX, draw_town, load_sample
+from models.design.card import SHIPPED_MODEL, read_filter_snapshots
+from models.explain.learned_filters import LearnedFilters, filter_responses, label_filters
+from models.inputs.images import LUMA_WEIGHTS, to_display_uint8
+from models.inputs.samples import FASHION_PREFIX, draw_town, load_sample
+from models.ops.convolution import convolve2d, explain_pixel, shape_formula
+from models.ops.kernels import CHANCE_THRESHOLD, KERNELS
 from tests.support.apptest import APP, open_page, plotly_array
 from tests.support.browser import ROOT
 from tests.support.kernel_reference import reference_best, reference_chance

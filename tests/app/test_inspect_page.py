@@ -25,10 +25,10 @@ from components.session_keys import (
     LEARNER,
 )
 from components.training_jobs import run_store
-from models import inspection as ins
-from models.card import SHIPPED_MODEL, read_filter_snapshots
-from models.kernels import CHANCE_THRESHOLD
-from models.zoo import load_model_file
+from models.design.card import SHIPPED_MODEL, read_filter_snapshots
+from models.explain import inspection as ins
+from models.networks.zoo import load_model_file
+from models.ops.kernels import CHANCE_THRESHOLD
 from tests.support.apptest import figures, open_page, plotly_array
 from tests.support.browser import ROOT
 from tests.support.kernel_reference import reference_best, reference_chance
@@ -158,7 +158,7 @@ def test_learned_filters_caption_states_the_medians_and_the_count_above_chance()
 
 
 def test_embedding_tab_places_every_test_image_under_its_true_class(fashion):
-    from models.data import CLASS_NAMES
+    from models.inputs.fashion_mnist import CLASS_NAMES
 
     app = open_tab("Embedding")
     (embedding,) = figures(app)
@@ -181,7 +181,7 @@ def embedding_points(figure: dict) -> dict[int, tuple[float, float]]:
 
 
 def test_embedding_tsne_of_the_shipped_model_opens_its_saved_layout(monkeypatch):
-    from models.zoo import load_model_file
+    from models.networks.zoo import load_model_file
 
     def no_tsne(*args, **kwargs):
         raise AssertionError("the shipped model's t-SNE was computed instead of read from its file")
@@ -207,7 +207,7 @@ def test_projections_follow_the_model_key_not_the_python_object(fashion):
     """Two runs' models can be one Python object (or a freed id handed to the next model): the projections are
     cached under the model key, which names the weights, so each run gets its own."""
     from components.sections.inspect_embedding import pca_for, tsne_for
-    from models.zoo import course_cnn
+    from models.networks.zoo import course_cnn
 
     (x_test, y_test) = fashion[1]
     model = load_model_file()
@@ -247,10 +247,10 @@ def test_a_training_run_can_be_inspected():
 
 
 def test_a_runs_tsne_is_made_apart_and_pca_stands_in_when_it_cannot_be(monkeypatch, evaluation):
-    """A learner's run's t-SNE never runs in the web server: models.inspection.tsne_apart makes it (a limited child,
-    tested in tests/unit/test_inspection.py); when that fails the page says why and shows PCA."""
+    """A learner's run's t-SNE never runs in the web server: models.explain.inspection.tsne_apart makes it (a limited
+    child, tested in tests/unit/test_inspection.py); when that fails the page says why and shows PCA."""
     from components.sections import inspect_embedding as section
-    from models.apart import ApartError
+    from models.serving.apart import ApartError
 
     def never(*args, **kwargs):
         raise AssertionError("t-SNE ran in the web process")
@@ -286,7 +286,7 @@ def test_a_runs_tsne_is_made_apart_and_pca_stands_in_when_it_cannot_be(monkeypat
 
 def test_confusion_markers_map_back_to_their_cells(evaluation):
     from components.charts.inspect import clicked_cell, confusion_figure
-    from models.data import CLASS_NAMES
+    from models.inputs.fashion_mnist import CLASS_NAMES
 
     figure = confusion_figure(evaluation.confusion, CLASS_NAMES)
     markers = figure.data[-1]
@@ -366,7 +366,7 @@ def test_a_garbled_link_falls_back_to_the_defaults_and_says_what_it_ignored():
 
 def test_embedding_hover_names_each_point_as_before_with_class_names_sent_once(evaluation):
     from components.charts.inspect import embedding_figure
-    from models.data import CLASS_NAMES
+    from models.inputs.fashion_mnist import CLASS_NAMES
 
     chosen = np.arange(0, 10_000, 7)
     coordinates = np.random.default_rng(0).normal(size=(len(chosen), 2))

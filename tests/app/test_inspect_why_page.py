@@ -15,8 +15,8 @@ from components.session_keys import (
     INSPECT_TAB,
     LEARNER,
 )
-from models import attribution as att
-from models.zoo import load_model_file
+from models.explain import attribution as att
+from models.networks.zoo import load_model_file
 from tests.support.apptest import checked, figures, open_page, plotly_array
 
 WHY = "Why this prediction"

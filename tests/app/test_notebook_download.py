@@ -1,7 +1,7 @@
 """'Download as notebook' under AppTest: a saved run's button on the Training page, the design's on Architecture.
 
 The files are read where Streamlit keeps a download's bytes (its media file storage); each is checked against
-models.export's own notebook for the spec, and its model cell against models.keras_code for that design.
+models.training.export's own notebook for the spec, and its model cell against models.design.keras_code for that design.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from components.session_keys import (
     TRAINING_VALIDATION,
 )
 from components.training_jobs import run_store
-from models.config import COURSE_CNN, CNNConfig
-from models.export import notebook_text
-from models.job_protocol import StopFlag
-from models.keras_code import keras_code
-from models.recipes import RunSpec, TrainConfig
+from models.design.config import COURSE_CNN, CNNConfig
+from models.design.keras_code import keras_code
+from models.training.export import notebook_text
+from models.training.job_protocol import StopFlag
+from models.training.recipes import RunSpec, TrainConfig
 from tests.support import apptest
 
 LABEL = "Download as notebook (.ipynb)"
@@ -112,7 +112,7 @@ def test_the_architecture_page_downloads_its_designs_notebook(query, config, dow
 
 
 def test_a_saved_runs_notebook_is_its_exact_spec(downloads):
-    from models.worker import run_job
+    from models.networks.worker import run_job
 
     assert TOKEN_PATTERN.fullmatch(TOKEN)
     store = run_store()
@@ -139,8 +139,8 @@ def own_data_run(token: str, dataset_path: str, payload_dataset: dict | None = N
     """A run of the worker's job on the learner's own images (1 epoch, 8 filters), saved under `token`."""
     from dataclasses import replace
 
-    from models import own_data as od
-    from models.worker import run_job
+    from models.inputs import own_data as od
+    from models.networks.worker import run_job
 
     store = run_store()
     dataset = od.load_dataset(payload_dataset or {"path": dataset_path})
@@ -157,7 +157,7 @@ def own_data_run(token: str, dataset_path: str, payload_dataset: dict | None = N
 
 
 def test_an_own_data_runs_download_tab_gives_its_dataset_zip_beside_the_notebook_that_reads_it(downloads):
-    from models import own_data as od
+    from models.inputs import own_data as od
     from tests.support.image_files import real_members, zip_of
 
     token = "notebook-own-" + "y" * 24
@@ -195,7 +195,7 @@ def test_an_own_data_runs_download_tab_gives_its_dataset_zip_beside_the_notebook
 
 
 def test_an_own_data_run_whose_dataset_is_gone_says_what_its_notebook_needs(downloads, tmp_path):
-    from models import own_data as od
+    from models.inputs import own_data as od
     from tests.support.image_files import real_members, zip_of
 
     token = "notebook-gone-" + "z" * 24

@@ -26,8 +26,8 @@ from components.session_keys import (
     INSPECT_TAB,
     LEARNER,
 )
-from models import own_data as od
-from models.data import CLASS_NAMES
+from models.inputs import own_data as od
+from models.inputs.fashion_mnist import CLASS_NAMES
 from tests.support.apptest import checked, figures, open_page, plotly_array
 from tests.support.own_run import LEARNER as OWNER
 from tests.support.own_run import SEED, trained_own_run
@@ -180,7 +180,7 @@ def deeper_tab(slug: str, **session):
 @pytest.mark.parametrize("slug", DEEPER_TABS)
 def test_every_deeper_tab_opens_on_the_run_with_its_class_names(trained, slug, monkeypatch):
     from components.sections import deeper_features
-    from models import feature_vis as fv
+    from models.explain import feature_vis as fv
 
     monkeypatch.setattr(deeper_features, "RUN_BUDGET", fv.Budget(steps=8, images=300))
     app = deeper_tab(slug, **{DEEPER_INDEX: 9_999})

@@ -34,11 +34,11 @@ from components.session_keys import (
     WALK_MAPS,
     pool_times_key,
 )
-from models.card import read_filter_snapshots
-from models.config import COURSE_CNN, plan
-from models.data import CLASS_NAMES
-from models.kernels import KERNELS
-from models.pooling import PoolError, output_shape, pool2d, shift_sensitivity, window_starts
+from models.design.card import read_filter_snapshots
+from models.design.config import COURSE_CNN, plan
+from models.inputs.fashion_mnist import CLASS_NAMES
+from models.ops.kernels import KERNELS
+from models.ops.pooling import PoolError, output_shape, pool2d, shift_sensitivity, window_starts
 from tests.support.apptest import open_page, plotly_array
 from tests.support.browser import ROOT
 

@@ -15,8 +15,8 @@ from components.session_keys import (
     PREDICT_SOURCE,
     PREDICT_UPLOAD,
 )
-from models.data import CLASS_NAMES
-from models.preprocess import photo_like, preprocess
+from models.inputs.fashion_mnist import CLASS_NAMES
+from models.inputs.preprocess import photo_like, preprocess
 from tests.support.apptest import figures, open_page
 
 PAGE = "pages/predict.py"
@@ -38,7 +38,7 @@ def png(pixels: np.ndarray) -> bytes:
 
 @pytest.fixture(scope="module")
 def model():
-    from models.zoo import load_model_file
+    from models.networks.zoo import load_model_file
 
     return load_model_file()
 

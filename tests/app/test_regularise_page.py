@@ -21,9 +21,9 @@ from components.session_keys import (
     TRAINING_ZOOM,
 )
 from components.training_jobs import job_registry
-from models.augmentation import augmented_copies
-from models.config import COURSE_CNN
-from models.recipes import PRESETS
+from models.design.config import COURSE_CNN
+from models.networks.augmentation import augmented_copies
+from models.training.recipes import PRESETS
 from tests.app.test_training_page import click, finish_jobs
 from tests.app.test_training_page import open_page as quick_page
 from tests.support import apptest

@@ -16,12 +16,12 @@ from streamlit.testing.v1 import AppTest
 from components.session_keys import DEEPER_FIELDS_LAYER, FILTERS_LIBRARY, INSPECT_SOURCE, LEARNER, TOUR_STEP
 from components.teaching.tour import TOUR_KERNEL, TOUR_RUN, steps
 from components.training_jobs import job_registry, run_store
-from models.card import MODEL_CARD, read_model_card
-from models.config import COURSE_CNN
-from models.jobs import TrainingJob
-from models.kernels import KERNELS
-from models.recipes import RunSpec, TrainConfig
-from models.zoo import course_cnn, course_dnn
+from models.design.card import MODEL_CARD, read_model_card
+from models.design.config import COURSE_CNN
+from models.networks.zoo import course_cnn, course_dnn
+from models.ops.kernels import KERNELS
+from models.training.jobs import TrainingJob
+from models.training.recipes import RunSpec, TrainConfig
 from tests.conftest import DONE
 from tests.support.apptest import APP, figures, open_page
 from tests.support.browser import ROOT

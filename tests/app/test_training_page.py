@@ -33,10 +33,10 @@ from components.session_keys import (
     training_stop,
 )
 from components.training_jobs import job_registry, run_store, status_text
-from models.config import COURSE_CNN
-from models.jobs import JobProgress
-from models.recipes import RunSpec
-from models.runs import TrainingRun
+from models.design.config import COURSE_CNN
+from models.training.jobs import JobProgress
+from models.training.recipes import RunSpec
+from models.training.runs import TrainingRun
 from tests.support import apptest
 
 PAGE = "pages/training.py"
@@ -449,7 +449,7 @@ def test_a_damaged_saved_run_is_skipped_with_a_notice():
 
 
 def test_the_no_conv_experiment_says_what_a_short_run_shows_and_where_the_real_gap_is():
-    from models.card import DENSE_CARD, read_model_card
+    from models.design.card import DENSE_CARD, read_model_card
 
     cnn, dense = read_model_card()["test_accuracy"], read_model_card(DENSE_CARD)["test_accuracy"]
     captions = [c.value for c in open_page().caption]

@@ -30,14 +30,14 @@ from components.session_keys import (
     PREDICT_LAYER,
     PREDICT_MODEL,
 )
-from models import inspection as ins
-from models.analysis import layer_table
-from models.card import SHIPPED_MODEL
-from models.data import CLASS_NAMES, scale_images
-from models.images import fingerprint
-from models.job_protocol import EVALUATION_FILE
-from models.runs import RunStore
-from models.uploads import UploadError, store_upload
+from models.design.analysis import layer_table
+from models.design.card import SHIPPED_MODEL
+from models.explain import inspection as ins
+from models.inputs.fashion_mnist import CLASS_NAMES, scale_images
+from models.inputs.images import fingerprint
+from models.training.job_protocol import EVALUATION_FILE
+from models.training.runs import RunStore
+from models.uploaded.store import UploadError, store_upload
 from tests.support.apptest import checked, figures, open_page, plotly_array
 from tests.unit.test_upload_limits import dense_units, rewrite, tfsm_layer
 
@@ -157,7 +157,7 @@ def refusals(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
     }
 
 
-# ---------------------------------------------------------------- models.uploads
+# ---------------------------------------------------------------- models.uploaded.store
 
 
 def test_the_five_class_cnn_is_stored_with_its_layers_classes_table_and_kernels(five, fashion, tmp_path):
@@ -215,7 +215,7 @@ def test_every_refusal_says_why_and_leaves_nothing_behind(fashion, tmp_path):
         with pytest.raises(UploadError) as refused:
             store_upload(store, "learner", data, f"{case}.keras", fashion[1])
         assert reason in str(refused.value), (case, str(refused.value))
-        assert "models.train" not in str(refused.value) and str(tmp_path) not in str(refused.value), case
+        assert "models.networks.train" not in str(refused.value) and str(tmp_path) not in str(refused.value), case
     assert store.runs("learner") == ([], [])
     assert list((tmp_path / "runs" / "staging").iterdir()) == []
 

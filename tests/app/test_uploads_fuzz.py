@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.session_keys import INSPECT_UPLOAD, LEARNER
-from models.card import SHIPPED_MODEL
-from models.data import load_fashion_mnist, scale_images
-from models.runs import RunStore
-from models.upload_config import MAX_ACTIVATIONS, MAX_MACS, MAX_PARAMETERS, ConfigRefused, check_upload_config
-from models.uploads import UploadError, store_upload
+from models.design.card import SHIPPED_MODEL
+from models.inputs.fashion_mnist import load_fashion_mnist, scale_images
+from models.training.runs import RunStore
+from models.uploaded.config_check import MAX_ACTIVATIONS, MAX_MACS, MAX_PARAMETERS, ConfigRefused, check_upload_config
+from models.uploaded.store import UploadError, store_upload
 from tests.app.test_bad_input import MUTATIONS, mutate
 from tests.support.apptest import checked, open_page
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.data import CLASS_NAMES
-from models.kernels import KERNELS
-from models.pooling import output_shape
+from models.inputs.fashion_mnist import CLASS_NAMES
+from models.ops.kernels import KERNELS
+from models.ops.pooling import output_shape
 from tests.support.browser import screenshot, wait_until_idle
 
 EXCEPTION = '[data-testid="stException"]'

@@ -1,4 +1,5 @@
-"""models.classroom: the class store, on SQLite (always) and on a real PostgreSQL server the tests start and stop.
+"""models.serving.classroom: the class store, on SQLite (always) and on a real PostgreSQL server the tests start and
+stop.
 
 Without PostgreSQL (Debian's `postgresql` package) the PostgreSQL cases are skipped locally and fail in CI.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from models.classroom import (
+from models.serving.classroom import (
     CODE_ALPHABET,
     CODE_LENGTH,
     KEEP_SECONDS,
@@ -186,7 +187,7 @@ def test_nicknames_codes_and_ids():
 
 
 def test_a_locked_database_gives_a_clear_message(tmp_path, monkeypatch):
-    monkeypatch.setattr("models.classroom.BUSY_SECONDS", 0.2)
+    monkeypatch.setattr("models.serving.classroom.BUSY_SECONDS", 0.2)
     store = ClassStore.from_environment({"CNN_LAB_DATA_DIR": str(tmp_path)})
     code, _ = store.start()
     other = sqlite3.connect(tmp_path / "class.sqlite3", isolation_level=None)
@@ -243,8 +244,8 @@ def test_requests_that_cross_never_crash(store):
 
 
 def test_the_data_folder_sweep_sweeps_classes(tmp_path, monkeypatch):
-    from models.runs import RunStore
-    from models.sweep import sweep
+    from models.serving.sweep import sweep
+    from models.training.runs import RunStore
 
     monkeypatch.delenv("CNN_LAB_DATABASE_URL", raising=False)
     runs = RunStore(tmp_path)

@@ -22,12 +22,18 @@ import psutil
 import pytest
 from distributed import Client
 
-from models.config import COURSE_CNN
-from models.dask_executor import TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, DaskExecutor, security_from_environment
-from models.executors import WorkerFailed, executor_from_environment
-from models.jobs import JobRegistry, TrainingJob
-from models.recipes import RunSpec, TrainConfig
-from models.runs import RunStore
+from models.design.config import COURSE_CNN
+from models.training.executors import WorkerFailed, executor_from_environment
+from models.training.executors.dask_cluster import (
+    TLS_CA_ENV,
+    TLS_CERT_ENV,
+    TLS_KEY_ENV,
+    DaskExecutor,
+    security_from_environment,
+)
+from models.training.jobs import JobRegistry, TrainingJob
+from models.training.recipes import RunSpec, TrainConfig
+from models.training.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_CNN = replace(COURSE_CNN, filters=8)
@@ -439,7 +445,7 @@ def test_a_worker_without_the_project_on_its_path_gives_a_clear_message(tmp_path
 
 def test_the_module_does_not_import_tensorflow():
     probe = (
-        "import sys, models.dask_executor\n"
+        "import sys, models.training.executors.dask_cluster\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -17,7 +17,7 @@ import pytest
 
 from benchmarks import load_ws
 from benchmarks.ws_client import Session
-from models.kernels import KERNELS
+from models.ops.kernels import KERNELS
 from tests.support.browser import streamlit_server
 
 KERNEL = "Sobel: horizontal edges"

@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from models.data import CLASS_NAMES, load_fashion_mnist
+from models.inputs.fashion_mnist import CLASS_NAMES, load_fashion_mnist
 
 CLASSES = ("Sneaker", "Bag", "Trouser")
 PER_CLASS = 20

@@ -1,9 +1,9 @@
 """An independent reference for naming learned 3x3 filters: the cosine of the raw weights against each distinct
-library kernel, and the chance level of random Glorot-uniform filters, written without models.kernels' helpers."""
+library kernel, and the chance level of random Glorot-uniform filters, written without models.ops.kernels' helpers."""
 
 import numpy as np
 
-from models.kernels import KERNELS
+from models.ops.kernels import KERNELS
 
 
 def library_3x3() -> dict[str, np.ndarray]:

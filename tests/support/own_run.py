@@ -7,12 +7,12 @@ import functools
 import time
 
 from components.training_jobs import run_store
-from models import own_data as od
-from models.config import COURSE_CNN
-from models.executors import LocalProcessExecutor
-from models.jobs import JobRegistry, TrainingJob
-from models.recipes import RunSpec, TrainConfig
-from models.runs import TrainingRun
+from models.design.config import COURSE_CNN
+from models.inputs import own_data as od
+from models.training.executors import LocalProcessExecutor
+from models.training.jobs import JobRegistry, TrainingJob
+from models.training.recipes import RunSpec, TrainConfig
+from models.training.runs import TrainingRun
 from tests.support.image_files import real_members, zip_of
 
 LEARNER = "own-inspect-learner"

@@ -1,13 +1,13 @@
-"""models.adversarial on real Fashion-MNIST test images and the shipped model, checked against a gradient written out
-here with tf.GradientTape and keras.losses, and against direct predictions."""
+"""models.explain.adversarial on real Fashion-MNIST test images and the shipped model, checked against a gradient
+written out here with tf.GradientTape and keras.losses, and against direct predictions."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import adversarial as adv
-from models.zoo import load_model_file
+from models.explain import adversarial as adv
+from models.networks.zoo import load_model_file
 
 IMAGES = (0, 1, 2, 23)  # an ankle boot, a pullover, trousers, and an ankle boot the model calls a sandal
 

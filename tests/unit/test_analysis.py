@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from models.analysis import (
+from models.design.analysis import (
     DENSE_BASELINE,
     UnsupportedLayerError,
     fitting_stages,
@@ -22,9 +22,9 @@ from models.analysis import (
     table_records,
     totals,
 )
-from models.config import COURSE_CNN, CNNConfig, ConfigError, plan, shape_text
-from models.keras_code import keras_code
-from models.zoo import build_cnn, course_cnn, course_dnn
+from models.design.config import COURSE_CNN, CNNConfig, ConfigError, plan, shape_text
+from models.design.keras_code import keras_code
+from models.networks.zoo import build_cnn, course_cnn, course_dnn
 
 
 def _variants() -> list[CNNConfig]:

@@ -1,12 +1,12 @@
-"""models.attribution on the shipped model and real test images: every occlusion value against a direct Keras
+"""models.explain.attribution on the shipped model and real test images: every occlusion value against a direct Keras
 prediction of the patched image built here, SmoothGrad against a tf.GradientTape loop written out here."""
 
 import numpy as np
 import pytest
 
-from models import attribution as att
-from models import inspection as ins
-from models.zoo import load_model_file
+from models.explain import attribution as att
+from models.explain import inspection as ins
+from models.networks.zoo import load_model_file
 
 
 @pytest.fixture(scope="module")

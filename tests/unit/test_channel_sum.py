@@ -1,4 +1,4 @@
-"""models.channel_sum against Keras: the partial maps of one filter, summed with the bias, are the layer's
+"""models.explain.channel_sum against Keras: the partial maps of one filter, summed with the bias, are the layer's
 pre-activation; each partial map is that layer with every other channel's slice zeroed; each pixel's terms add up."""
 
 import keras
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from components.charts.channel_sum import clicked_pixel, sum_figure
-from models.channel_sum import InspectionError, channel_sum_layers, conv_partials, pixel_sum
-from models.config import CNNConfig
-from models.zoo import build_cnn, course_dnn, load_model_file
+from models.design.config import CNNConfig
+from models.explain.channel_sum import InspectionError, channel_sum_layers, conv_partials, pixel_sum
+from models.networks.zoo import build_cnn, course_dnn, load_model_file
 
 TEST_IMAGES = (0, 23, 28, 4242)
 

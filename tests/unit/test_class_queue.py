@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from models.executors import LocalProcessExecutor
-from models.job_board import DEFAULT_STARTUP, JobBoard, LimitReached, Speed
-from models.job_cost import (
+from models.training.executors import LocalProcessExecutor
+from models.training.job_board import DEFAULT_STARTUP, JobBoard, LimitReached, Speed
+from models.training.job_cost import (
     CORE_MACS_PER_SECOND,
     JobTooLarge,
     core_seconds,
@@ -20,10 +20,18 @@ from models.job_cost import (
     max_job_seconds,
     work_parts,
 )
-from models.job_schedule import Training, Waiting, plan
-from models.jobs import JobRegistry, Runner, TrainingJob, complete_run, default_learner_jobs, image_passes, model_key
-from models.recipes import PRESETS, RunSpec, TrainConfig
-from models.runs import RunStore
+from models.training.job_schedule import Training, Waiting, plan
+from models.training.jobs import (
+    JobRegistry,
+    Runner,
+    TrainingJob,
+    complete_run,
+    default_learner_jobs,
+    image_passes,
+    model_key,
+)
+from models.training.recipes import PRESETS, RunSpec, TrainConfig
+from models.training.runs import RunStore
 from tests.conftest import DONE
 
 

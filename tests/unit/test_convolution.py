@@ -1,4 +1,4 @@
-"""models.convolution against Keras Conv2D / tf.nn.depthwise_conv2d on real Fashion-MNIST images."""
+"""models.ops.convolution against Keras Conv2D / tf.nn.depthwise_conv2d on real Fashion-MNIST images."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.convolution import (
+from models.inputs.samples import DRAWN_SAMPLES, load_sample
+from models.ops.convolution import (
     KernelError,
     conv2d_summed,
     convolve2d,
@@ -24,7 +25,7 @@ from models.convolution import (
     same_on_each_channel,
     shape_formula,
 )
-from models.kernels import (
+from models.ops.kernels import (
     CHANCE_SAMPLES,
     CHANCE_SEED,
     CHANCE_THRESHOLD,
@@ -34,7 +35,6 @@ from models.kernels import (
     glorot_uniform_limit,
     most_similar_kernel,
 )
-from models.samples import DRAWN_SAMPLES, load_sample
 from tests.support.kernel_reference import library_3x3, reference_chance
 
 FASHION_TEST_IMAGES = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")

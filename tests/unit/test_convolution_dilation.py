@@ -1,5 +1,5 @@
-"""Dilation (issue 18, item 2): models.geometry's rule and models.convolution against Keras Conv2D(dilation_rate=d)
-on real Fashion-MNIST images and a colour picture; the page under AppTest is in
+"""Dilation (issue 18, item 2): models.ops.geometry's rule and models.ops.convolution against Keras
+Conv2D(dilation_rate=d) on real Fashion-MNIST images and a colour picture; the page under AppTest is in
 tests/app/test_filters_dilation_page.py."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.convolution import (
+from models.inputs.samples import load_sample
+from models.ops.convolution import (
     conv2d_summed,
     convolve2d,
     explain_pixel,
@@ -20,8 +21,7 @@ from models.convolution import (
     shape_formula,
     stride_and_dilation,
 )
-from models.geometry import axis_plan, effective_window
-from models.samples import load_sample
+from models.ops.geometry import axis_plan, effective_window
 
 DILATIONS = (2, 3, 4)
 KERNEL_SIZES = (2, 3, 5)
@@ -99,7 +99,7 @@ def test_rectangular_kernels_and_dilations_are_keras(garments):
 
 
 def test_output_size_rule_is_keras_over_a_grid_of_sizes():
-    """models.geometry's rule against the output shapes Keras Conv2D(dilation_rate=d) gives (refusals included)."""
+    """models.ops.geometry's rule against the output shapes Keras Conv2D(dilation_rate=d) gives (refusals included)."""
     for length, window, dilation, padding in itertools.product(
         (1, 4, 5, 7, 12, 28), (1, 2, 3, 5), (1, 2, 3, 4), PADDINGS
     ):

@@ -4,8 +4,8 @@ import shutil
 import numpy as np
 import pytest
 
-from models import data
-from models.data import CLASS_NAMES, DataError, load_fashion_mnist, read_idx, scale_images
+from models.inputs import fashion_mnist as data
+from models.inputs.fashion_mnist import CLASS_NAMES, DataError, load_fashion_mnist, read_idx, scale_images
 
 
 def test_real_files_have_expected_sizes_and_balanced_classes(fashion):

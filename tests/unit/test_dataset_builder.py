@@ -1,4 +1,4 @@
-"""models.own_data's side of the dataset builder: class names checked as the zip reader would read them back,
+"""models.inputs.own_data's side of the dataset builder: class names checked as the zip reader would read them back,
 examples assembled under the zip path's limits and messages, single files through Predict's pipeline. The fuzz
 cases reuse tests/app/test_bad_input.py's mutations and settings."""
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models import own_data as od
-from models.images import ImageError, load_image
-from models.preprocess import PreprocessError, preprocess
+from models.inputs import own_data as od
+from models.inputs.images import ImageError, load_image
+from models.inputs.preprocess import PreprocessError, preprocess
 from tests.app.test_bad_input import MUTATIONS, OUTCOMES, SETTINGS, mutate
 from tests.support.image_files import encoded, real_items, zip_of
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from models import data
+from models.inputs import fashion_mnist as data
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "ensure_system.py"
@@ -108,7 +108,8 @@ def test_data_present_is_a_quick_no_op(real_dir, tools, tmp_path):
 
 
 def test_missing_everywhere_without_apt_or_internet_stops_with_the_command(tools, tmp_path):
-    """A fresh process: models.data's Debian folder empty, no apt-get or sudo on PATH, the download refused."""
+    """A fresh process: models.inputs.fashion_mnist's Debian folder empty, no apt-get or sudo on PATH, the download
+    refused."""
     (tmp_path / "home").mkdir()
     env = {
         "PATH": str(tools.bin),
@@ -120,7 +121,7 @@ def test_missing_everywhere_without_apt_or_internet_stops_with_the_command(tools
     }
     run_script = (
         "import runpy, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
-        "from models import data; data.DEBIAN_DIR = Path(sys.argv[2]); "
+        "from models.inputs import fashion_mnist as data; data.DEBIAN_DIR = Path(sys.argv[2]); "
         "sys.argv = [sys.argv[3], 'data']; runpy.run_path(sys.argv[0], run_name='__main__')"
     )
     result = subprocess.run(
@@ -173,7 +174,7 @@ def test_not_root_uses_sudo_when_it_needs_no_password(no_data, real_dir, tools, 
 def test_sudo_asking_for_a_password_falls_back_to_the_loaders_keras_download(
     no_data, real_dir, tools, tmp_path, monkeypatch, capsys
 ):
-    """The download is models.data's own fallback; where Keras saves it then counts as present."""
+    """The download is models.inputs.fashion_mnist's own fallback; where Keras saves it then counts as present."""
     as_user(monkeypatch, 1000)
     tools.add("sudo", 'echo "sudo: a password is required" >&2; exit 1')
     tools.add("apt-get")

@@ -1,7 +1,8 @@
-"""models.export: the notebook a run or a design downloads, and `python -m models.export`.
+"""models.training.export: the notebook a run or a design downloads, and `python -m models.training.export`.
 
-Checked against what the lab itself builds and trains: models.zoo's models, models.worker's build_model and
-run_job, models.train's train/evaluate; the executed notebook (nbclient, a real ipykernel) against the app's run.
+Checked against what the lab itself builds and trains: models.networks.zoo's models, models.networks.worker's
+build_model and run_job, models.networks.train's train/evaluate; the executed notebook (nbclient, a real ipykernel)
+against the app's run.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import nbformat
 import numpy as np
 import pytest
 
-from models import own_data as od
-from models.config import COURSE_CNN
-from models.export import TOLERANCE, architecture, main, notebook, notebook_text, parser
-from models.job_protocol import StopFlag
-from models.keras_code import keras_code
-from models.recipes import FAST_ARCHITECTURE, RunSpec, TrainConfig, hand_picked_kernels
-from models.runs import TrainingRun
+from models.design.config import COURSE_CNN
+from models.design.keras_code import keras_code
+from models.inputs import own_data as od
+from models.training.export import TOLERANCE, architecture, main, notebook, notebook_text, parser
+from models.training.job_protocol import StopFlag
+from models.training.recipes import FAST_ARCHITECTURE, RunSpec, TrainConfig, hand_picked_kernels
+from models.training.runs import TrainingRun
 from tests.support.apptest import plotly_array
 from tests.support.browser import ROOT
 
@@ -106,7 +107,7 @@ def test_every_notebook_validates_reads_in_named_steps_and_is_python(name):
 
 @pytest.mark.parametrize("config", [COURSE_CNN, DESIGN, REGULARISED], ids=["course", "design", "regularised"])
 def test_the_model_cell_is_the_architecture_pages_code_and_builds_the_labs_model(config):
-    from models.zoo import build_cnn
+    from models.networks.zoo import build_cnn
 
     cell = model_cell(notebook(RunSpec(config)))
     assert cell == keras_code(config)
@@ -122,7 +123,7 @@ def test_the_model_cell_is_the_architecture_pages_code_and_builds_the_labs_model
 
 
 def test_the_dense_baseline_cell_builds_the_course_dnn():
-    from models.zoo import course_dnn
+    from models.networks.zoo import course_dnn
 
     namespace: dict = {}
     exec(model_cell(notebook(RunSpec(architecture=None))), namespace)
@@ -131,7 +132,7 @@ def test_the_dense_baseline_cell_builds_the_course_dnn():
 
 
 def test_the_hand_picked_cell_sets_the_frozen_kernels_the_worker_sets():
-    from models.worker import build_model
+    from models.networks.worker import build_model
 
     namespace = run_cells(notebook(HAND_PICKED), until="## Compile the model")
     conv1, lab = namespace["model"].get_layer("conv1"), build_model(HAND_PICKED).get_layer("conv1")
@@ -142,8 +143,8 @@ def test_the_hand_picked_cell_sets_the_frozen_kernels_the_worker_sets():
 
 @pytest.fixture(scope="module")
 def worker_run(tmp_path_factory):
-    """The worker's own job (models.worker.run_job) for a spec of SPECS, run once: its saved folder."""
-    from models.worker import run_job
+    """The worker's own job (models.networks.worker.run_job) for a spec of SPECS, run once: its saved folder."""
+    from models.networks.worker import run_job
 
     folders: dict = {}
 
@@ -200,11 +201,12 @@ def test_an_older_run_without_its_saved_spec_rebuilds_it_from_its_settings(worke
 
 def test_an_executed_notebook_trains_and_scores_as_the_apps_run(fashion, tmp_path):
     """nbclient runs the exported notebook in a python3 ipykernel (timeout: 120 s a cell) on 2,000 images for one
-    epoch; its printed test accuracy is the app's (models.worker.build_model + models.train.train, here)."""
+    epoch; its printed test accuracy is the app's (models.networks.worker.build_model + models.networks.train.train,
+    here)."""
     from nbclient import NotebookClient
 
-    from models.train import evaluate, train
-    from models.worker import build_model
+    from models.networks.train import evaluate, train
+    from models.networks.worker import build_model
 
     spec = SPECS["course"]
     book = notebook(spec)
@@ -298,7 +300,7 @@ def test_bad_options_give_a_clear_argparse_error(args, message, tmp_path, capsys
     with pytest.raises(SystemExit) as exit_:
         main([*args, "--output", str(output)])
     error = capsys.readouterr().err
-    assert exit_.value.code == 2 and error.startswith("usage: python -m models.export") and message in error
+    assert exit_.value.code == 2 and error.startswith("usage: python -m models.training.export") and message in error
     assert "Traceback" not in error and not output.exists()
 
 
@@ -310,8 +312,8 @@ def test_an_output_folder_that_does_not_exist_is_a_clear_error(tmp_path, capsys)
 
 def test_the_cli_runs_as_a_module_without_tensorflow(tmp_path):
     script = (
-        "import runpy, sys; sys.argv = ['models.export', '--epochs', '1', '--output', sys.argv[1]]\n"
-        "try:\n    runpy.run_module('models.export', run_name='__main__')\nexcept SystemExit as e:\n"
+        "import runpy, sys; sys.argv = ['models.training.export', '--epochs', '1', '--output', sys.argv[1]]\n"
+        "try:\n    runpy.run_module('models.training.export', run_name='__main__')\nexcept SystemExit as e:\n"
         "    assert e.code == 0, e.code\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     output = tmp_path / "run.ipynb"
@@ -332,7 +334,7 @@ OWN_ZIP = "my_images.zip"
 def own_run(tmp_path_factory):
     """3 classes x 20 real Fashion-MNIST images zipped as a learner would (tests.unit.test_own_data), stored as the page
     stores them, trained 1 epoch by the worker's own job; the zip the lab gives back (to_zip) saved as OWN_ZIP."""
-    from models.worker import run_job
+    from models.networks.worker import run_job
     from tests.support.image_files import real_members, zip_of
 
     root = tmp_path_factory.mktemp("own-data")
@@ -360,7 +362,7 @@ def own_notebook(run: TrainingRun, **kwargs):
 
 def test_an_own_data_notebook_reads_the_zip_and_splits_it_as_the_lab_did(own_run, monkeypatch):
     """The data cell, run here beside the zip: the lab's images, labels and class order, and the split indices of
-    models.own_data.split; the model cell has one output per class."""
+    models.inputs.own_data.split; the model cell has one output per class."""
     dataset, parts, run, folder = own_run
     book = own_notebook(run)
     nbformat.validate(book)

@@ -7,11 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from models.config import CNNConfig
-from models.job_protocol import MODEL_FILE, RUN_FILE, StopFlag
-from models.recipes import PRESETS, RunSpec, TrainConfig, one_cycle_rates
-from models.train import make_dataset, train
-from models.worker import build_model, run_job, schedule_callbacks
+from models.design.config import CNNConfig
+from models.networks.train import make_dataset, train
+from models.networks.worker import build_model, run_job, schedule_callbacks
+from models.training.job_protocol import MODEL_FILE, RUN_FILE, StopFlag
+from models.training.recipes import PRESETS, RunSpec, TrainConfig, one_cycle_rates
 
 FAST = PRESETS["Fast"]
 
@@ -56,7 +56,7 @@ def multiply_adds(model: keras.Model) -> int:
 
 
 def test_the_description_states_the_models_cost():
-    from models.zoo import course_cnn
+    from models.networks.zoo import course_cnn
 
     fast, course = multiply_adds(build_model(fast_run())), multiply_adds(course_cnn())
     assert f"{fast / 1e6:.2f} M" in FAST.description and f"{course / 1e6:.2f} M" in FAST.description
@@ -132,7 +132,8 @@ def test_one_cycle_training_takes_the_same_steps_as_a_hand_written_adam_loop(fas
 
 
 def test_the_fast_job_runs_on_a_small_subset(tmp_path):
-    """models.worker.run_job, the code a Training-page job runs, on the preset's spec cut to 512 images, 2 epochs."""
+    """models.networks.worker.run_job, the code a Training-page job runs, on the preset's spec cut to 512 images, 2
+    epochs."""
     spec = replace(fast_run(), train_images=512, recipe=replace(fast_run().recipe, epochs=2))
     events: list[dict] = []
     run_job({"spec": spec.to_payload(), "name": "fast"}, events.append, StopFlag(), tmp_path)

@@ -1,4 +1,4 @@
-"""models.feature_vis checked against independent Keras computations: sub-models of the layer's own output, the
+"""models.explain.feature_vis checked against independent Keras computations: sub-models of the layer's own output, the
 gradient written out with tf.GradientTape, and a brute-force search over every activation of a real subset."""
 
 import keras
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import feature_vis as fv
-from models.config import CNNConfig
-from models.data import scale_images
-from models.receptive_field import Field
-from models.zoo import build_cnn, load_model_file
+from models.design.config import CNNConfig
+from models.design.receptive_field import Field
+from models.explain import feature_vis as fv
+from models.inputs.fashion_mnist import scale_images
+from models.networks.zoo import build_cnn, load_model_file
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_top_patches_equal_a_brute_force_search(model, train_images):
 
 def test_shipped_artefact_matches_the_model_and_keras(model, train_images):
     saved = fv.read_features(fv.FEATURES_FILE, fv.weights_key(model))
-    assert saved is not None, "models/fashion_cnn.features.npz is stale: run python -m models.feature_vis"
+    assert saved is not None, "models/fashion_cnn.features.npz is stale: run python -m models.explain.feature_vis"
     assert saved.budget.images == 60_000 and saved.initial is not None
     for name in ("conv1", "conv2"):
         patches = saved.trained[name].patches
@@ -144,7 +144,7 @@ def test_shipped_artefact_matches_the_model_and_keras(model, train_images):
 
 
 def test_initial_weights_rebuilt_from_the_seed(model):
-    from models.card import read_filter_snapshots
+    from models.design.card import read_filter_snapshots
 
     initial = fv.shipped_initial()
     assert initial is not None

@@ -1,10 +1,10 @@
-"""The one output-size rule (models.geometry) against windows counted one by one."""
+"""The one output-size rule (models.ops.geometry) against windows counted one by one."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.geometry import axis_plan, whole_pair
+from models.ops.geometry import axis_plan, whole_pair
 
 
 @given(length=st.integers(1, 60), window=st.integers(1, 9), stride=st.integers(1, 6))

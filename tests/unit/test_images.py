@@ -1,4 +1,4 @@
-"""models.images on image files built in memory with Pillow, good and bad."""
+"""models.inputs.images on image files built in memory with Pillow, good and bad."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from PIL import Image, ImageFile
 
 from components.charts.pictures import LOSSLESS_PIXELS, colorize, picture_data_uri
-from models import images
-from models.images import (
+from models.inputs import images
+from models.inputs.images import (
     ImageError,
     PixelBudget,
     UploadTooLarge,

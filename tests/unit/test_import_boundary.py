@@ -33,7 +33,7 @@ TF_FREE_MODULES = [
         for name in tf_free_modules()
         if not name.startswith(("components.sections.inspect", "components.sections.deeper"))
     ),  # they run a model
-    "models.worker",  # imports TensorFlow only inside run_job
+    "models.networks.worker",  # imports TensorFlow only inside run_job
 ]
 TF_FREE_PAGES = [
     "pages/home.py",
@@ -86,8 +86,8 @@ def test_components_and_light_models_modules_do_not_import_tensorflow():
 
 
 def test_the_probe_sees_tensorflow_when_a_module_imports_it():
-    loaded = run_probe(IMPORT_PROBE, "models.data", "models.zoo")
-    assert loaded == {"models.data": [], "models.zoo": ["keras", "tensorflow"]}
+    loaded = run_probe(IMPORT_PROBE, "models.inputs.fashion_mnist", "models.networks.zoo")
+    assert loaded == {"models.inputs.fashion_mnist": [], "models.networks.zoo": ["keras", "tensorflow"]}
 
 
 def test_pages_without_a_model_run_without_tensorflow():

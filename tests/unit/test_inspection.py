@@ -1,17 +1,18 @@
-"""models.inspection on the real Fashion-MNIST test set and the shipped model, checked against Keras and NumPy."""
+"""models.explain.inspection on the real Fashion-MNIST test set and the shipped model, checked against Keras and
+NumPy."""
 
 import numpy as np
 import pytest
 
-from models import inspection as ins
-from models.card import read_filter_snapshots
-from models.config import plan
-from models.convolution import convolve2d
-from models.data import scale_images
-from models.images import fingerprint
-from models.kernels import CHANCE_THRESHOLD, KERNELS
-from models.train import evaluate as keras_evaluate
-from models.zoo import load_model_file
+from models.design.card import read_filter_snapshots
+from models.design.config import plan
+from models.explain import inspection as ins
+from models.inputs.fashion_mnist import scale_images
+from models.inputs.images import fingerprint
+from models.networks.train import evaluate as keras_evaluate
+from models.networks.zoo import load_model_file
+from models.ops.convolution import convolve2d
+from models.ops.kernels import CHANCE_THRESHOLD, KERNELS
 from tests.support.kernel_reference import reference_best
 
 
@@ -279,7 +280,7 @@ def test_tsne_is_reproducible_and_keeps_neighbours_of_the_same_class_together(ev
 
 def test_the_shipped_tsne_layout_belongs_to_the_shipped_model_and_keeps_neighbours(model, evaluation):
     layout = ins.read_tsne_layout(ins.TSNE_LAYOUT, ins.weights_key(model))
-    assert layout is not None, "rebuild it: python -m models.inspection --tsne"
+    assert layout is not None, "rebuild it: python -m models.explain.inspection --tsne"
     assert layout.coordinates.shape == (10_000, 2) and np.isfinite(layout.coordinates).all()
     assert (layout.perplexity, layout.iterations) == (ins.TSNE_PERPLEXITY, ins.TSNE_ITERATIONS)
     assert 0 < layout.kl_divergence < 3
@@ -307,12 +308,12 @@ def test_a_saved_layout_is_read_back_only_for_its_own_weights(tmp_path):
 
 
 def test_a_runs_tsne_is_made_in_a_limited_child_and_stored_with_its_weights(tmp_path):
-    """tsne_apart: the layout of a run's embedding comes from a child process (models.apart) and is stored beside
-    the run, keyed by the weights; two clusters far apart stay apart; no temporary file is left; a child that fails
-    is a message, not a traceback."""
+    """tsne_apart: the layout of a run's embedding comes from a child process (models.serving.apart) and is stored
+    beside the run, keyed by the weights; two clusters far apart stay apart; no temporary file is left; a child that
+    fails is a message, not a traceback."""
     from sklearn.manifold import trustworthiness
 
-    from models.apart import ApartError
+    from models.serving.apart import ApartError
 
     rng = np.random.default_rng(0)
     points = np.concatenate([rng.normal(0, 1, (60, 8)), rng.normal(20, 1, (60, 8))]).astype(np.float32)
@@ -356,7 +357,7 @@ def test_the_saved_evaluation_belongs_to_the_shipped_model_and_matches_keras(mod
     """Inspect reads the shipped model's test-set pass from disk: the same numbers as running Keras now."""
     images, labels = test_set
     saved = ins.read_evaluation(ins.EVALUATION_FILE, ins.weights_key(model), fingerprint(images))
-    assert saved is not None and saved.saved, "rebuild it: python -m models.inspection --evaluation"
+    assert saved is not None and saved.saved, "rebuild it: python -m models.explain.inspection --evaluation"
     np.testing.assert_array_equal(saved.labels, labels)
     np.testing.assert_allclose(saved.probabilities, evaluation.probabilities, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(saved.embedding, evaluation.embedding, rtol=1e-4, atol=1e-5)

@@ -14,16 +14,16 @@ import keras
 import numpy as np
 import pytest
 
-from models import uploads
-from models.config import COURSE_CNN, ConfigError
-from models.executors import LocalProcessExecutor, executor_from_environment
-from models.job_protocol import job_threads
-from models.jobs import JobRegistry, TrainingJob
-from models.kernels import KERNELS
-from models.progress import Smoother
-from models.recipes import PRESETS, RunSpec, TrainConfig, hand_picked_kernels
-from models.runs import RunStore, comparison_rows
-from models.uploads import limits
+from models.design.config import COURSE_CNN, ConfigError
+from models.ops.kernels import KERNELS
+from models.training.executors import LocalProcessExecutor, executor_from_environment
+from models.training.job_protocol import job_threads
+from models.training.jobs import JobRegistry, TrainingJob
+from models.training.progress import Smoother
+from models.training.recipes import PRESETS, RunSpec, TrainConfig, hand_picked_kernels
+from models.training.runs import RunStore, comparison_rows
+from models.uploaded import store as uploads
+from models.uploaded.store import limits
 from tests.conftest import DONE, ROOT
 
 TINY_CNN = replace(COURSE_CNN, filters=8)
@@ -56,7 +56,7 @@ def wait_for(condition, timeout=DONE):
 
 
 def worker_pids(under: Path) -> set[int]:
-    """Process ids of running `python -m models.worker` processes of this test process training into `under`
+    """Process ids of running `python -m models.networks.worker` processes of this test process training into `under`
     (not the workers of another registry in the same process, such as the app's)."""
     found = set()
     for cmdline in os.scandir("/proc"):
@@ -70,7 +70,7 @@ def worker_pids(under: Path) -> set[int]:
         except OSError:
             continue
         training_here = any(arg.startswith(bytes(under)) for arg in args)
-        if b"models.worker" in args and parent == os.getpid() and training_here:
+        if b"models.networks.worker" in args and parent == os.getpid() and training_here:
             found.add(int(cmdline.name))
     return found
 
@@ -107,7 +107,8 @@ def test_job_trains_in_another_process_and_its_run_is_saved(fashion, finished):
             [
                 sys.executable,
                 "-c",
-                "import sys, models.jobs, models.runs, models.executors, components.training_jobs;"
+                "import sys, models.training.jobs, models.training.runs, models.training.executors,"
+                " components.training_jobs;"
                 "print(' '.join(sys.modules))",
             ],
             cwd=ROOT,
@@ -490,8 +491,8 @@ def test_a_run_stopped_mid_epoch_reports_the_epochs_it_trained_everywhere(tmp_pa
 
 def test_the_worker_saves_inspects_evaluation_of_the_run(fashion, finished):
     """The worker runs the test-set pass Inspect shows (probabilities and embedding), so the web server need not."""
-    from models import inspection as ins
-    from models.images import fingerprint
+    from models.explain import inspection as ins
+    from models.inputs.images import fingerprint
 
     run = finished[1].run
     x_test, y_test = fashion[1]
@@ -504,12 +505,13 @@ def test_the_worker_saves_inspects_evaluation_of_the_run(fashion, finished):
 
 
 class StoppedWhileStarting:
-    """An executor whose worker was stopped before its first batch: it leaves what models.worker leaves then."""
+    """An executor whose worker was stopped before its first batch: it leaves what models.networks.worker leaves
+    then."""
 
     max_jobs = 1
 
     def start(self, payload, emit, folder):
-        from models.worker import nothing_trained
+        from models.networks.worker import nothing_trained
 
         nothing_trained(folder, "stopped by request", emit)
         return self
@@ -522,8 +524,8 @@ class StoppedWhileStarting:
 
 
 def test_a_run_stopped_before_its_first_batch_keeps_nothing_heavy(tmp_path):
-    from models.job_protocol import NOTHING_KEPT, UNTRAINED_FILE, StopFlag
-    from models.worker import run_job as train_in_this_process
+    from models.networks.worker import run_job as train_in_this_process
+    from models.training.job_protocol import NOTHING_KEPT, UNTRAINED_FILE, StopFlag
 
     stop = StopFlag()
     stop.set()  # Stop pressed while the worker was starting

@@ -1,4 +1,4 @@
-"""Corrupt and hostile .keras files: refused by models.zoo.load_model_file with a short ModelFileError."""
+"""Corrupt and hostile .keras files: refused by models.networks.zoo.load_model_file with a short ModelFileError."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.card import DENSE_MODEL, MAX_ARCHIVE_BYTES, SHIPPED_MODEL, ModelFileError, check_model_archive
-from models.zoo import load_model_file
+from models.design.card import DENSE_MODEL, MAX_ARCHIVE_BYTES, SHIPPED_MODEL, ModelFileError, check_model_archive
+from models.networks.zoo import load_model_file
 
 SHIPPED_BYTES = SHIPPED_MODEL.read_bytes()
 with zipfile.ZipFile(SHIPPED_MODEL) as _shipped:
@@ -148,8 +148,8 @@ def test_a_good_file_still_loads_after_hostile_ones(tmp_path):
 
 
 def test_models_saved_by_keras_pass_the_archive_check(tmp_path):
-    from models.config import COURSE_CNN, CNNConfig
-    from models.zoo import build_cnn, course_dnn
+    from models.design.config import COURSE_CNN, CNNConfig
+    from models.networks.zoo import build_cnn, course_dnn
 
     variant = CNNConfig(**{**COURSE_CNN.to_dict(), "pooling": "avg", "dense_units": 0})
     for name, model in (("dnn", course_dnn()), ("variant", build_cnn(variant))):

@@ -1,5 +1,5 @@
-"""Predict's nearest-neighbour index stored beside the model (models.neighbours): checked against Keras, read back,
-refused cleanly when missing, damaged or made from another model, and built in a child process for a model stored
+"""Predict's nearest-neighbour index stored beside the model (models.explain.neighbours): checked against Keras, read
+back, refused cleanly when missing, damaged or made from another model, and built in a child process for a model stored
 before these files existed."""
 
 import shutil
@@ -8,11 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from models.card import SHIPPED_MODEL
-from models.images import fingerprint
-from models.inspection import weights_key
-from models.job_protocol import NICE_ENV, THREADS_ENV
-from models.neighbours import (
+from models.design.card import SHIPPED_MODEL
+from models.explain.inspection import weights_key
+from models.explain.neighbours import (
     NEIGHBOURS_FILE,
     SHIPPED_NEIGHBOURS,
     NeighbourFileError,
@@ -23,13 +21,15 @@ from models.neighbours import (
     unit_rows,
     write_index,
 )
+from models.inputs.images import fingerprint
+from models.training.job_protocol import NICE_ENV, THREADS_ENV
 
 QUERIES = np.arange(0, 10_000, 125)  # 80 test images spread over the set
 
 
 @pytest.fixture(scope="module")
 def model():
-    from models.zoo import load_model_file
+    from models.networks.zoo import load_model_file
 
     return load_model_file()
 
@@ -41,7 +41,7 @@ def shipped(model, fashion):
 
 
 def keras_embedding(model, images: np.ndarray) -> np.ndarray:
-    """The 128-unit dense layer's output, from a Keras sub-model of the loaded model (not models.inspection)."""
+    """The 128-unit dense layer's output, from a Keras sub-model of the loaded model (not models.explain.inspection)."""
     dense = keras.Model(model.inputs, model.get_layer("dense").output)
     return dense.predict(images[..., None].astype(np.float32) / 255.0, batch_size=500, verbose=0)
 
@@ -120,7 +120,7 @@ def test_a_model_stored_without_an_index_gets_one_from_a_child_process(tmp_path,
 def neighbours_of_a_damaged_run(folder: str) -> None:
     """The Predict section's index for a run folder whose model file is damaged and which has no index."""
     from components.sections.predict import stored_neighbour_index
-    from models.zoo import load_model_file
+    from models.networks.zoo import load_model_file
 
     stored_neighbour_index(f"run:{folder}", load_model_file())
 

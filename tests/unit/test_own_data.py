@@ -1,4 +1,4 @@
-"""models.own_data: zips of class folders built here from real Fashion-MNIST images, and every hostile zip.
+"""models.inputs.own_data: zips of class folders built here from real Fashion-MNIST images, and every hostile zip.
 
 The preprocessing is checked against Predict's pipeline called independently (load_image then preprocess on the
 same file bytes); the split against scikit-learn's stratified counts worked out by hand.
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import own_data as od
-from models.images import load_image
-from models.preprocess import preprocess
+from models.inputs import own_data as od
+from models.inputs.images import load_image
+from models.inputs.preprocess import preprocess
 from tests.support.image_files import PER_CLASS, encoded, header_only_png, real_items, real_members, zip_of
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models import own_data as od
+from models.inputs import own_data as od
 from tests.app.test_bad_input import MUTATIONS, OUTCOMES, SETTINGS, mutate
 from tests.support.image_files import encoded, header_only_png, real_items, zip_of
 

@@ -8,12 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from models import own_data as od
-from models.config import COURSE_CNN
-from models.executors import LocalProcessExecutor
-from models.jobs import JobRegistry, TrainingJob
-from models.recipes import RunSpec, TrainConfig
-from models.runs import RunStore
+from models.design.config import COURSE_CNN
+from models.inputs import own_data as od
+from models.training.executors import LocalProcessExecutor
+from models.training.jobs import JobRegistry, TrainingJob
+from models.training.recipes import RunSpec, TrainConfig
+from models.training.runs import RunStore
 from tests.conftest import DONE
 from tests.support.image_files import real_members, zip_of
 
@@ -62,8 +62,8 @@ def test_the_model_has_one_output_per_class_and_its_test_accuracy_is_on_the_held
 
 
 def test_a_dask_job_carries_the_dataset_and_needs_no_disk(trained, tmp_path):
-    """What models.dask_executor sends: the npz bytes inside the payload; the worker reads no file."""
-    from models.worker import run_job
+    """What models.training.executors.dask_cluster sends: the npz bytes inside the payload; the worker reads no file."""
+    from models.networks.worker import run_job
 
     dataset, _, run, path = trained
     shipped = od.ship({"path": str(path)}) | {"path": str(tmp_path / "not-on-this-machine.npz")}

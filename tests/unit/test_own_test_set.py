@@ -1,5 +1,5 @@
 """The test set a run on a learner's own images is judged on: its held-out split drawn again from the stored
-dataset and seed, checked against the split the worker used (models.own_data.split with the run's settings) and
+dataset and seed, checked against the split the worker used (models.inputs.own_data.split with the run's settings) and
 against the worker's own test accuracy; and t-SNE's perplexity on such small sets (scikit-learn's rule)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from sklearn.manifold import TSNE
 
 from components.sections.inspect import Subject, evaluation_set
-from models import inspection as ins
-from models import own_data as od
-from models.data import CLASS_NAMES
+from models.explain import inspection as ins
+from models.inputs import own_data as od
+from models.inputs.fashion_mnist import CLASS_NAMES
 from tests.support.own_run import SEED, VALIDATION, trained_own_run
 
 
@@ -31,7 +31,7 @@ def test_the_runs_test_set_is_the_split_its_worker_held_out(trained):
     dataset, run = trained
     subject = Subject(f"run:{run.folder}", run.model, run.class_names, run.config["dataset_file"], run.config["seed"])
     test = evaluation_set(subject)
-    worker = od.split(dataset.labels, VALIDATION, SEED)  # the call models.worker.job_data makes for this run
+    worker = od.split(dataset.labels, VALIDATION, SEED)  # the call models.networks.worker.job_data makes for this run
     assert not test.fashion and test.class_names == ("Bag", "Sneaker", "Trouser") == run.class_names
     assert np.array_equal(test.images, dataset.images[worker.test])
     assert np.array_equal(test.labels, dataset.labels[worker.test])

@@ -1,4 +1,4 @@
-"""models.pooling against TensorFlow / Keras on real Fashion-MNIST images and feature maps."""
+"""models.ops.pooling against TensorFlow / Keras on real Fashion-MNIST images and feature maps."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from scipy import ndimage
 
-from models.pooling import (
+from models.ops.pooling import (
     CompressionStats,
     PoolError,
     busiest_window,

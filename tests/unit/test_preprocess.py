@@ -6,9 +6,9 @@ from PIL import Image
 from scipy.spatial.distance import cdist
 
 from components.charts.predict import DISPLAY_SIDE, display_copy, steps_figure, top_k_figure
-from models.data import CLASS_NAMES
-from models.neighbours import NeighbourIndex, build_index, nearest, unit_rows
-from models.preprocess import (
+from models.explain.neighbours import NeighbourIndex, build_index, nearest, unit_rows
+from models.inputs.fashion_mnist import CLASS_NAMES
+from models.inputs.preprocess import (
     PreprocessError,
     background_to_black,
     border_level,
@@ -27,7 +27,7 @@ ROUND_TRIP = np.arange(0, 10_000, 50)  # 200 test images spread over the set
 
 @pytest.fixture(scope="module")
 def model():
-    from models.zoo import load_model_file
+    from models.networks.zoo import load_model_file
 
     return load_model_file()
 

@@ -13,7 +13,7 @@ from components.query_state import (
     link_update,
     read_link,
 )
-from models.config import COURSE_CNN, CNNConfig
+from models.design.config import COURSE_CNN, CNNConfig
 
 SCHEMA = {
     "size": Integer(1, 64, 2),

@@ -1,4 +1,4 @@
-"""models.quota and its checks before every write (runs moved in, shared runs adopted, datasets saved), with
+"""models.serving.quota and its checks before every write (runs moved in, shared runs adopted, datasets saved), with
 small limits set through the constructor or the environment; nothing large is written."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import own_data as od
-from models.card import SHIPPED_MODEL
-from models.jobs import JobRegistry, TrainingJob
-from models.quota import DiskQuota, QuotaExceeded, folder_bytes
-from models.recipes import RunSpec, TrainConfig
-from models.runs import RunStore
+from models.design.card import SHIPPED_MODEL
+from models.inputs import own_data as od
+from models.serving.quota import DiskQuota, QuotaExceeded, folder_bytes
+from models.training.jobs import JobRegistry, TrainingJob
+from models.training.recipes import RunSpec, TrainConfig
+from models.training.runs import RunStore
 from tests.unit.test_runs import staged
 
 MB = 2**20

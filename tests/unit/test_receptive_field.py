@@ -1,4 +1,4 @@
-"""models.receptive_field against the course numbers written out, and against a measurement: the support (the
+"""models.design.receptive_field against the course numbers written out, and against a measurement: the support (the
 nonzero pixels) of tf.GradientTape gradients of single units with respect to the input, with weights made
 positive and a positive input so that no gradient vanishes by chance (average pooling in place of max, whose
 gradient reaches only the window's winner)."""
@@ -11,9 +11,8 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from models.config import COURSE_CNN, CNNConfig
-from models.field_probe import unit_gradient
-from models.receptive_field import (
+from models.design.config import COURSE_CNN, CNNConfig
+from models.design.receptive_field import (
     FieldError,
     dropped_rows,
     field_labels,
@@ -22,7 +21,8 @@ from models.receptive_field import (
     receptive_field,
     seen_span,
 )
-from models.zoo import build_cnn, load_model_file
+from models.explain.field_probe import unit_gradient
+from models.networks.zoo import build_cnn, load_model_file
 
 COURSE = {"conv1": (3, 1, 0), "pool1": (4, 2, 0), "conv2": (8, 2, 0), "pool2": (10, 4, 0), "dense": (26, 20, 0)}
 

@@ -12,14 +12,14 @@ import pytest
 from keras import layers, regularizers
 from sklearn.metrics import log_loss
 
-from models.augmentation import augmented_copies
-from models.config import COURSE_CNN, ConfigError, plan
-from models.job_protocol import StopFlag
-from models.keras_code import keras_code
-from models.recipes import PRESETS, RunSpec, TrainConfig, regularisation_text
-from models.runs import comparison_rows, overfitting_gaps
-from models.train import train
-from models.zoo import build_cnn
+from models.design.config import COURSE_CNN, ConfigError, plan
+from models.design.keras_code import keras_code
+from models.networks.augmentation import augmented_copies
+from models.networks.train import train
+from models.networks.zoo import build_cnn
+from models.training.job_protocol import StopFlag
+from models.training.recipes import PRESETS, RunSpec, TrainConfig, regularisation_text
+from models.training.runs import comparison_rows, overfitting_gaps
 
 ALL_AUGMENTATION = dict(augment_flip=True, augment_shift=True, augment_rotation=True, augment_zoom=True)
 EVERYTHING = replace(COURSE_CNN, filters=8, dense_units=32, dropout=0.3, l2=1e-4, **ALL_AUGMENTATION)
@@ -215,8 +215,8 @@ def test_the_gaps_are_training_minus_validation_accuracy():
 
 
 def test_the_worker_trains_a_tiny_real_run_with_every_option_on(tmp_path):
-    from models.runs import TrainingRun
-    from models.worker import run_job
+    from models.networks.worker import run_job
+    from models.training.runs import TrainingRun
 
     run = RunSpec(
         architecture=EVERYTHING,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from models import robustness as rb
-from models.card import DENSE_MODEL, SHIPPED_MODEL, ModelFileError
-from models.zoo import load_model_file
+from models.design.card import DENSE_MODEL, SHIPPED_MODEL, ModelFileError
+from models.explain import robustness as rb
+from models.networks.zoo import load_model_file
 
 
 def direct_accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
@@ -145,9 +145,9 @@ def test_numbers_from_another_model_file_are_not_returned(tmp_path):
     assert shipped.stale == ("cnn",) and set(shipped.fresh) == {"dense"}
     record["corruptions"]["noise"]["levels"] = [0, 1]
     stale.write_text(json.dumps(record))
-    with pytest.raises(ModelFileError, match="levels or test images.*python -m models.robustness"):
+    with pytest.raises(ModelFileError, match="levels or test images.*python -m models.explain.robustness"):
         rb.read_robustness(stale)
-    with pytest.raises(ModelFileError, match="missing or unreadable.*python -m models.robustness"):
+    with pytest.raises(ModelFileError, match="missing or unreadable.*python -m models.explain.robustness"):
         rb.read_robustness(tmp_path / "absent.json")
 
 

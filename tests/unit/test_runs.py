@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from models.card import SHIPPED_MODEL
-from models.runs import RunStore, TrainingRun
+from models.design.card import SHIPPED_MODEL
+from models.training.runs import RunStore, TrainingRun
 
 
 def staged(store: RunStore, name: str, *, accuracy: float = 0.5) -> "os.PathLike":

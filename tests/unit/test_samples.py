@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.convolution import convolve2d
-from models.data import CLASS_NAMES
-from models.images import in_colour_mode, load_image
-from models.kernels import KERNELS
-from models.samples import (
+from models.inputs.fashion_mnist import CLASS_NAMES
+from models.inputs.images import in_colour_mode, load_image
+from models.inputs.samples import (
     DRAWN_SAMPLES,
     FASHION_PREFIX,
     draw_checkerboard,
@@ -21,6 +19,8 @@ from models.samples import (
     sample_description,
     sample_names,
 )
+from models.ops.convolution import convolve2d
+from models.ops.kernels import KERNELS
 
 
 @pytest.mark.parametrize("name", list(DRAWN_SAMPLES))

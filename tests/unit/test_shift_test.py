@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from models.card import (
+from models.design.card import (
     DENSE_CARD,
     DENSE_MODEL,
     MODEL_CARD,
@@ -16,8 +16,8 @@ from models.card import (
     read_model_card,
     read_shift_test,
 )
-from models.shift_test import DIRECTIONS, shift_accuracy, shift_images
-from models.zoo import load_model_file
+from models.explain.shift_test import DIRECTIONS, shift_accuracy, shift_images
+from models.networks.zoo import load_model_file
 
 
 @pytest.mark.parametrize("rows, columns", [(0, 0), (0, 3), (0, -6), (2, 0), (-5, 0), (3, -4), (28, 0), (0, -30)])
@@ -62,7 +62,9 @@ def test_numbers_from_other_model_files_are_refused(tmp_path):
     record["models"]["dense"]["sha256"] = "0" * 64
     stale = tmp_path / "shift_test.json"
     stale.write_text(json.dumps(record))
-    with pytest.raises(ModelFileError, match="computed from another fashion_dnn.keras.*python -m models.shift_test"):
+    with pytest.raises(
+        ModelFileError, match="computed from another fashion_dnn.keras.*python -m models.explain.shift_test"
+    ):
         read_shift_test(stale)
-    with pytest.raises(ModelFileError, match="missing or unreadable.*python -m models.shift_test"):
+    with pytest.raises(ModelFileError, match="missing or unreadable.*python -m models.explain.shift_test"):
         read_shift_test(tmp_path / "absent.json")

@@ -1,4 +1,4 @@
-"""models.sweep: what is past its age goes even when its learner never comes back; aged with os.utime."""
+"""models.serving.sweep: what is past its age goes even when its learner never comes back; aged with os.utime."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 
-from models import own_data as od
-from models.job_board import DB_FILE, JobBoard
-from models.jobs import prune_shared
-from models.runs import RunStore
-from models.sweep import LOCK_FILE, Sweeper, sweep
+from models.inputs import own_data as od
+from models.serving.sweep import LOCK_FILE, Sweeper, sweep
+from models.training.job_board import DB_FILE, JobBoard
+from models.training.jobs import prune_shared
+from models.training.runs import RunStore
 from tests.conftest import ROOT
 from tests.unit.test_runs import staged
 
@@ -123,7 +123,7 @@ def test_the_daemon_sweeps_at_once_and_the_cli_sweeps_a_folder(tmp_path):
     old = other.commit("gone", staged(other, "old"))
     age(old.folder, 8)
     out = subprocess.run(
-        [sys.executable, "-m", "models.sweep", str(tmp_path / "b")], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "models.serving.sweep", str(tmp_path / "b")], cwd=ROOT, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
     assert "removed 1 runs" in out.stdout and not old.folder.exists()

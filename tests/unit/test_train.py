@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import pytest
 
-from models import train as train_module
-from models.data import scale_images
-from models.train import TrainConfig, evaluate, make_dataset, train
-from models.zoo import course_cnn, course_dnn
+from models.inputs.fashion_mnist import scale_images
+from models.networks import train as train_module
+from models.networks.train import TrainConfig, evaluate, make_dataset, train
+from models.networks.zoo import course_cnn, course_dnn
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_cli_trains_the_dense_baseline_with_the_same_recipe(tmp_path):
     assert train_module.main(argv) == 0
     card = json.loads(output.with_suffix(".json").read_text())
     assert card["model"] == "course_dnn" and card["parameters"] == 101_770 and card["train_images"] == 512
-    assert card["command"] == "python -m models.train " + " ".join(argv)
+    assert card["command"] == "python -m models.networks.train " + " ".join(argv)
     assert "flatten (Flatten)" in card["summary"] and "Total params" in card["summary"]
     assert not output.with_suffix(".filters.npz").exists()  # a dense network has no filters
     assert keras.models.load_model(output, safe_mode=True).count_params() == 101_770

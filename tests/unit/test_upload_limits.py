@@ -22,14 +22,21 @@ from pathlib import Path
 import pytest
 
 from components.query_state import BUILDER_CHOICES
-from models.analysis import layer_table_for_config, totals
-from models.card import DENSE_MODEL, SHIPPED_MODEL
-from models.config import CNNConfig, ConfigError
-from models.job_cost import DEFAULT_MAX_JOB_MINUTES, core_seconds
-from models.recipes import RunSpec
-from models.runs import RunStore
-from models.upload_config import MAX_ACTIVATIONS, MAX_MACS, MAX_PARAMETERS, ConfigRefused, check_upload_config
-from models.uploads import CPU_SECONDS_ENV, MEMORY_MB_ENV, WALL_SECONDS_ENV, UploadError, check_slot, store_upload
+from models.design.analysis import layer_table_for_config, totals
+from models.design.card import DENSE_MODEL, SHIPPED_MODEL
+from models.design.config import CNNConfig, ConfigError
+from models.training.job_cost import DEFAULT_MAX_JOB_MINUTES, core_seconds
+from models.training.recipes import RunSpec
+from models.training.runs import RunStore
+from models.uploaded.config_check import MAX_ACTIVATIONS, MAX_MACS, MAX_PARAMETERS, ConfigRefused, check_upload_config
+from models.uploaded.store import (
+    CPU_SECONDS_ENV,
+    MEMORY_MB_ENV,
+    WALL_SECONDS_ENV,
+    UploadError,
+    check_slot,
+    store_upload,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = json.loads(zipfile.ZipFile(SHIPPED_MODEL).read("config.json"))
@@ -218,8 +225,8 @@ UPLOAD = textwrap.dedent(
     resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap}))
     from pathlib import Path
     import numpy as np
-    from models.runs import RunStore
-    from models.uploads import UploadError, store_upload
+    from models.training.runs import RunStore
+    from models.uploaded.store import UploadError, store_upload
     test = (np.zeros((16, 28, 28), np.uint8), np.zeros(16, np.int64))
     try:
         store_upload(RunStore(Path(sys.argv[2])), "learner", Path(sys.argv[1]).read_bytes(), "hostile.keras", test)
@@ -252,10 +259,10 @@ GOOD = textwrap.dedent(
     import resource, sys
     resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap}))
     from pathlib import Path
-    from models.data import load_fashion_mnist
-    from models.runs import RunStore
-    from models.uploads import store_upload
-    from models.card import SHIPPED_MODEL
+    from models.inputs.fashion_mnist import load_fashion_mnist
+    from models.training.runs import RunStore
+    from models.uploaded.store import store_upload
+    from models.design.card import SHIPPED_MODEL
     run = store_upload(RunStore(Path(sys.argv[1])), "learner", SHIPPED_MODEL.read_bytes(), "cnn.keras",
                        load_fashion_mnist()[1])
     print(run.test_accuracy, sorted(p.name for p in run.folder.iterdir()), "tensorflow" in sys.modules)
@@ -313,7 +320,7 @@ def test_checks_take_turns_across_processes_and_a_long_wait_says_the_server_is_b
 HOLD = """
 import sys
 from pathlib import Path
-from models.uploads import check_slot
+from models.uploaded.store import check_slot
 with check_slot(Path(sys.argv[1]), 5):
     print("holding", flush=True)
     sys.stdin.readline()

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from models.card import DENSE_CARD, DENSE_MODEL, DENSE_REBUILD_COMMAND, read_model_card
-from models.config import COURSE_CNN, CNNConfig, ConfigError, plan
-from models.zoo import SHIPPED_MODEL, ModelFileError, build_cnn, course_cnn, course_dnn, load_model_file
+from models.design.card import DENSE_CARD, DENSE_MODEL, DENSE_REBUILD_COMMAND, read_model_card
+from models.design.config import COURSE_CNN, CNNConfig, ConfigError, plan
+from models.networks.zoo import SHIPPED_MODEL, ModelFileError, build_cnn, course_cnn, course_dnn, load_model_file
 
 COURSE_SHAPES = [(26, 26, 64), (13, 13, 64), (11, 11, 64), (5, 5, 64), (1600,), (128,), (10,)]
 
@@ -80,14 +80,14 @@ def test_shipped_model_loads_safely_and_reaches_091(fashion):
     assert accuracy >= 0.91
     card = json.loads(SHIPPED_MODEL.with_suffix(".json").read_text())
     assert abs(card["test_accuracy"] - accuracy) < 0.002
-    assert card["parameters"] == 243_786 and card["command"].startswith("python -m models.train")
+    assert card["parameters"] == 243_786 and card["command"].startswith("python -m models.networks.train")
     snapshots = np.load(SHIPPED_MODEL.with_suffix(".filters.npz"))["conv1_kernels"]
     assert snapshots.shape == (card["epochs"] + 1, 3, 3, 1, 64)
     assert np.allclose(snapshots[-1], model.get_layer("conv1").kernel.numpy())
 
 
 def test_missing_model_file_gives_rebuild_command(tmp_path):
-    with pytest.raises(ModelFileError, match="python -m models.train"):
+    with pytest.raises(ModelFileError, match="python -m models.networks.train"):
         load_model_file(tmp_path / "absent.keras")
 
 
@@ -95,7 +95,7 @@ def test_missing_model_file_gives_rebuild_command(tmp_path):
 def test_corrupt_model_file_gives_rebuild_command(tmp_path, content):
     path = tmp_path / "broken.keras"
     path.write_bytes(content)
-    with pytest.raises(ModelFileError, match="could not be loaded.*python -m models.train"):
+    with pytest.raises(ModelFileError, match="could not be loaded.*python -m models.networks.train"):
         load_model_file(path)
 
 
@@ -112,7 +112,7 @@ def test_model_card_and_snapshots_read_without_tensorflow(tmp_path):
     import sys
 
     code = (
-        "import sys; from models.card import read_model_card, read_filter_snapshots; "
+        "import sys; from models.design.card import read_model_card, read_filter_snapshots; "
         "card = read_model_card(); k = read_filter_snapshots(); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
         "print(card['test_accuracy'], k.shape)"
@@ -124,13 +124,13 @@ def test_model_card_and_snapshots_read_without_tensorflow(tmp_path):
 
 
 def test_corrupt_model_card_and_snapshots_give_rebuild_command(tmp_path):
-    from models.card import read_filter_snapshots, read_model_card
+    from models.design.card import read_filter_snapshots, read_model_card
 
     (tmp_path / "card.json").write_text("{not json")
     (tmp_path / "f.npz").write_bytes(b"garbage")
-    with pytest.raises(ModelFileError, match="python -m models.train"):
+    with pytest.raises(ModelFileError, match="python -m models.networks.train"):
         read_model_card(tmp_path / "card.json")
-    with pytest.raises(ModelFileError, match="python -m models.train"):
+    with pytest.raises(ModelFileError, match="python -m models.networks.train"):
         read_filter_snapshots(tmp_path / "f.npz")
 
 
