@@ -439,15 +439,16 @@ class ClassStore:
         guessers = {f"learner:{student}": WRONG_CODES["learner"]}
         if client:
             guessers[f"client:{_hash(client)[:32]}"] = WRONG_CODES["client"]
-        self._check_guesses(guessers, now)
+        counted = self._check_guesses(guessers, now)
         try:
             with self._change() as db:
                 self._join(db, code, name, student, now)
         except NoSuchClass:
             self._count_wrong(guessers, now)
             raise
-        with self._write() as db:  # a right code: this learner's wrong ones are forgiven
-            db.execute(guesses.delete().filter_by(who=f"learner:{student}"))
+        if f"learner:{student}" in counted:  # a right code: this learner's wrong ones are forgiven
+            with self._write() as db:
+                db.execute(guesses.delete().filter_by(who=f"learner:{student}"))
         return Membership(code, name)
 
     def _join(self, db: Connection, code: str, name: str, student: str, now: float) -> None:
@@ -459,14 +460,16 @@ class ClassStore:
         db.execute(students.delete().filter_by(student=student))
         db.execute(students.insert().values(student=student, code=code, nickname=name, joined=now))
 
-    def _check_guesses(self, guessers: Mapping[str, int], now: float) -> None:
-        """ClassError when one of the guessers used up their wrong codes in the current window."""
+    def _check_guesses(self, guessers: Mapping[str, int], now: float) -> set[str]:
+        """ClassError when one of the guessers used up their wrong codes in the current window; else those with
+        wrong codes counted."""
         with self._write() as db:
             rows = db.execute(sa.select(guesses).filter(guesses.c.who.in_(list(guessers)))).all()
         for row in rows:
             left = row.since + GUESS_SECONDS - now
             if row.wrong >= guessers[row.who] and left > 0:
                 raise ClassError(f"Too many wrong codes: try again in {math.ceil(left)} s.")
+        return {row.who for row in rows}
 
     def _count_wrong(self, guessers: Mapping[str, int], now: float) -> None:
         """One more wrong code for each guesser (a window that ended starts again at one)."""
