@@ -16,7 +16,7 @@ import streamlit as st
 from components.classroom import class_button
 from components.learner import learner_token
 from components.sections.class_poll import LIVE_SECONDS, draw_answers, reveal_button, room_counts
-from components.sections.filters_quiz import quiz_options, show_options
+from components.sections.filters_quiz import question_text, quiz_options, show_options
 from components.session_keys import CLASS_LECTURER, CLASS_QUIZ_CLOSE, CLASS_QUIZ_PUT, class_answer, class_send
 from components.teaching.quiz import ClassQuiz, Question, class_quiz
 from models.classroom import ClassError, ClassStore, quiz_question
@@ -38,7 +38,9 @@ def show_question(code: str, number: int, *, named: bool) -> Question:
     """The question as everyone in the class sees it: the kernel, its weights, the image and the lettered outputs."""
     chosen, pixels, question, outputs = _question(code, number)
     st.markdown(f"**Filters quiz, question {number} (class {code}):** the kernel **{chosen.kernel}**")
-    st.code(kernel_to_text(KERNELS[chosen.kernel].weights), language=None)
+    weights, text = st.columns([2, 3])
+    weights.code(kernel_to_text(KERNELS[chosen.kernel].weights), language=None)
+    text.markdown(question_text(question))
     show_options(pixels, chosen.image, question, outputs, named=named)
     return question
 

@@ -43,14 +43,18 @@ def quiz_options(
     return make_question(title, target, candidates, seed=seed), {title: target, **candidates}
 
 
+def question_text(question: Question) -> str:
+    """What the quiz asks, naming the question's letters."""
+    return (
+        f"This kernel slides over the image. Which of the outputs ({', '.join(question.letters)}) "
+        "does it produce? Outputs are rescaled so the smallest value is black and the largest white."
+    )
+
+
 def show_options(
     pixels: np.ndarray, label: str, question: Question, outputs: dict[str, np.ndarray], *, named: bool
 ) -> None:
     """The image and the question's outputs side by side, lettered (and named once `named`)."""
-    st.markdown(
-        f"This kernel slides over the image. Which of the outputs ({', '.join(question.letters)}) "
-        "does it produce? Outputs are rescaled so the smallest value is black and the largest white."
-    )
     columns = st.columns(len(question.options) + 1)
     columns[0].image(thumbnail(pixels), caption="The image", output_format="PNG", alt=f"The image: {label}")
     for column, letter, name in zip(columns[1:], question.letters, question.options):
@@ -72,6 +76,7 @@ def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
     question, outputs = quiz_options(picked.pixels, chosen.title, chosen.weights, int(signature[:8], 16))
     answered = st.session_state.get(FILTERS_QUIZ_ANSWERED)
     checked = answered is not None and answered[0] == signature
+    st.markdown(question_text(question))
     show_options(picked.pixels, picked.label, question, outputs, named=checked)
     guess = st.radio(
         "Your guess",

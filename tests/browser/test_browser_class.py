@@ -91,7 +91,8 @@ def test_a_lecturer_and_three_students(app_server, browser):
         for shown in (nickname, "243786", "0.9012"):  # who shared, and the run's parameters and test accuracy
             assert shown in cells, (shown, cells)
         _no_exception(laptop)
-        lecturer.screenshot(path=str(SCREENSHOTS / "class-board-projector.png"), full_page=True)
+        screenshot(lecturer, "class-board-projector")  # the whole page: the board is below the poll
+        lecturer.set_viewport_size(PROJECTOR)
         # follow me: the lecturer's tour moves on, the students' pages follow within a few seconds
         lecturer.get_by_role("link", name=re.compile("Go to the tour")).click()
         wait_until_idle(lecturer)
