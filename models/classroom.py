@@ -4,8 +4,9 @@ One small layer over SQLAlchemy Core, shared by every server process: SQLite in 
 `$CNN_LAB_DATA_DIR/class.sqlite3` by default, or the database `$CNN_LAB_DATABASE_URL` names (PostgreSQL through
 psycopg 3), so replicas and several machines see the same class. The lecturer's key is stored as its hash; a
 student is stored as a hash of their learner token, with a checked nickname. Every lecturer action takes the key;
-a student's actions take their own id. Mistakes a person can make raise `ClassError` with the message to show, and
-so does a database that is missing, locked or unreachable. No Streamlit here.
+a student's actions take their own id. Wrong join codes are counted per learner and per client address (hashed) in
+the same database, so a guesser is refused on every replica. Mistakes a person can make raise `ClassError` with the
+message to show, and so does a database that is missing, locked or unreachable. No Streamlit here.
 """
 
 from __future__ import annotations
