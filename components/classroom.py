@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import segno
 import streamlit as st
@@ -44,9 +46,10 @@ def class_store(*, quiet: bool = False) -> ClassStore | None:
 
 
 @st.cache_data(ttl=PULSE_SECONDS, show_spinner=False, max_entries=1000)
-def class_pulse(url: str, code: str, question: str) -> tuple[int, bool]:
-    """(the lecturer's step, whether `question` is revealed), read at most once per PULSE_SECONDS per class and
-    question by this process: a room of students checking every few seconds costs the database one query."""
+def class_pulse(url: str, code: str, question: str) -> tuple[int, int, bool]:
+    """(the lecturer's step, the Filters quiz question put to the class or 0, whether `question` is revealed), read
+    at most once per PULSE_SECONDS per class and question by this process: a room of students checking every few
+    seconds costs the database one query."""
     return _store(url).pulse(code, question)
 
 
@@ -82,6 +85,25 @@ def join_link(code: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{base}/class?join={code}"
 
 
+def client_address() -> str:
+    """This browser's address, for the limit on wrong join codes: the connection's, or behind the lab's own proxy on
+    this machine (scripts/serve.py) the address that proxy saw (the last X-Forwarded-For entry); '' when unknown."""
+    address = st.context.ip_address
+    if isinstance(address, str) and address:  # (a test harness may give a stand-in object)
+        return address
+    forwarded = st.context.headers.get("X-Forwarded-For", "")
+    return forwarded.rsplit(",", 1)[-1].strip()
+
+
+def local_time(stamp: float) -> str:
+    """A moment as the clock time in the browser's time zone ('14:30'), in UTC when the browser does not say."""
+    try:
+        zone = ZoneInfo(st.context.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return datetime.fromtimestamp(stamp, zone).strftime("%H:%M")
+
+
 def qr_png(link: str) -> bytes:
     """The link as a QR code (PNG, dark on white, error correction M)."""
     out = io.BytesIO()
@@ -98,6 +120,14 @@ def act(place: str, action: Callable[[ClassStore], str | None]) -> None:
         st.session_state[CLASS_MESSAGE] = (place, "error", str(error))
     else:
         st.session_state[CLASS_MESSAGE] = (place, "success", done) if done else None
+
+
+def class_button(
+    label: str, place: str, action: Callable[[ClassStore], str | None], *, key: str, icon: str, primary: bool = False
+) -> None:
+    """A class button: pressed, it runs `action` on the store (act), and its outcome shows right under it."""
+    st.button(label, key=key, type="primary" if primary else "secondary", icon=icon, on_click=act, args=(place, action))
+    show_outcome(place)
 
 
 def show_outcome(place: str) -> None:

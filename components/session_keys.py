@@ -307,6 +307,7 @@ CLASS_JOIN = "class_join"  # button: Join
 CLASS_LEAVE = "class_leave"  # button: Leave the class
 CLASS_START_KEY = "class_start_key"  # text_input: the server's lecturer key, when one is required
 CLASS_START_GOAL = "class_start_goal"  # text_input: the challenge goal when starting
+CLASS_START_HOURS = "class_start_hours"  # number_input: the class's length in hours when starting
 CLASS_START = "class_start"  # button: Start a class
 CLASS_RESUME_CODE = "class_resume_code"  # text_input: the code of the class to resume
 CLASS_RESUME_KEY = "class_resume_key"  # text_input: its lecturer key
@@ -320,10 +321,12 @@ CLASS_SHARE_RUN = "class_share_run"  # selectbox: which finished run to share
 CLASS_SHARE = "class_share"  # button: Share to the class board
 CLASS_FOLLOWED = "class_followed"  # int: the lecturer's tour step this student's tour last moved to
 CLASS_BACK = "class_back"  # button: back to the lecturer's step
+CLASS_QUIZ_PUT = "class_quiz_put"  # button: put a (the next) Filters quiz question to the class
+CLASS_QUIZ_CLOSE = "class_quiz_close"  # button: back to the tour's question
 
 
 def class_answer(step: str) -> str:
-    """text_input: a student's answer to the tour step `step`'s poll."""
+    """A student's answer to a poll: text_input for a tour step `step`, radio for a Filters quiz 'filters-N'."""
     return f"class_answer_{step}"
 
 

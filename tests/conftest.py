@@ -19,7 +19,7 @@ TESTS = Path(__file__).resolve().parent
 # Seconds a test waits for a training job to end: a bound reached only when the job never ends. Generous, because a
 # loaded 2-core machine (CI beside other work) runs a job 5-10x slower; a claim about speed has its own bound.
 DONE = 300.0
-BROWSER_FIXTURES = {"browser", "app_url"}
+BROWSER_FIXTURES = {"browser", "app_url", "app_server"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -39,14 +39,20 @@ def fashion():
 
 
 @pytest.fixture(scope="session")
-def app_url():
-    """Base URL of the app served by `streamlit run` for browser tests."""
-    from tests.support.browser import SCREENSHOTS, require_browser, served_app
+def app_server():
+    """The app served by `streamlit run` for browser tests (its URL and data folder)."""
+    from tests.support.browser import SCREENSHOTS, require_browser, streamlit_server
 
     require_browser()
     SCREENSHOTS.mkdir(exist_ok=True)
-    with served_app() as url:
-        yield url
+    with streamlit_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server):
+    """Base URL of the app served by `streamlit run` for browser tests."""
+    return app_server.url
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,8 @@
 
 In a class, a student's tour question becomes an answer box (checked like the tour's answers, changeable until the
 reveal) and their tour follows the lecturer's step; the lecturer's tour stores its step for the class and shows the
-room's answers live with a Reveal button. Outside a class the tour is unchanged.
+room's answers live with a Reveal button. Outside a class the tour is unchanged. (The Filters quiz as a class poll
+is components.sections.class_quiz.)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import partial
 
 import streamlit as st
 
-from components.classroom import act, class_pulse, class_store, lecturing, my_class, show_outcome
+from components.classroom import class_button, class_pulse, class_store, lecturing, my_class
 from components.learner import learner_token
 from components.session_keys import (
     CLASS_BACK,
@@ -76,24 +77,44 @@ def class_question(step: Step, index: int) -> bool:
                 args=(lecturer_step,),
             )
         answer_box(store, membership.code, step)
-        st.fragment(watch_class, run_every=WATCH_SECONDS)(store, membership.code, step.key, lecturer_step)
+        st.fragment(watch_class, run_every=WATCH_SECONDS)(store, membership.code, step.key, lecturer_step, None)
     except ClassError as error:
         st.error(str(error), icon=":material/error:")
         return False
     return True
 
 
+def class_quiz_note() -> None:
+    """On the Filters quiz: a student whose lecturer put a Filters quiz question to their class is shown where."""
+    store = class_store(quiet=True)
+    if store is None or lecturing():
+        return
+    try:
+        membership = my_class(store)
+        number = store.quiz(membership.code) if membership else 0
+    except ClassError:
+        return  # the quiz goes on alone
+    if number:
+        st.info(
+            f"Your class has a Filters quiz question ({number}): the same for everyone, answered on the Class page.",
+            icon=":material/school:",
+        )
+        st.page_link("pages/class.py", label="Answer it on the Class page", icon=":material/school:")
+
+
 def _go_to(index: int) -> None:
     st.session_state[TOUR_STEP] = index
 
 
-def watch_class(store: ClassStore, code: str, question: str, lecturer_step: int) -> None:
-    """A student's check every WATCH_SECONDS: the whole page reruns when the lecturer moved or revealed."""
+def watch_class(store: ClassStore, code: str, question: str, lecturer_step: int, quiz: int | None) -> None:
+    """A student's check every WATCH_SECONDS: the whole page reruns when the lecturer moved, revealed `question`
+    or (unless `quiz` is None: the tour) put another Filters quiz question than `quiz` to the class."""
     try:
-        step, revealed = class_pulse(store.url, code, question)
+        step, put, revealed = class_pulse(store.url, code, question)
     except ClassError:
         return  # tried again in WATCH_SECONDS
-    if step != lecturer_step or revealed != st.session_state.get(class_revealed(question), False):
+    moved = step != lecturer_step or quiz is not None and put != quiz
+    if moved or revealed != st.session_state.get(class_revealed(question), False):
         st.session_state[class_revealed(question)] = revealed
         st.rerun(scope="app")
 
@@ -121,10 +142,9 @@ def answer_box(store: ClassStore, code: str, step: Step) -> None:
         max_chars=40,
         key=class_answer(step.key),
     )
-    st.button(
-        "Send my answer", key=class_send(step.key), type="primary", on_click=act, args=("answer", _send(step.key))
+    class_button(
+        "Send my answer", "answer", _send(step.key), key=class_send(step.key), icon=":material/send:", primary=True
     )
-    show_outcome("answer")
     if mine is not None:
         st.caption(f"Your answer: **{mine}**. You can change it until your lecturer reveals the answer.")
 
@@ -151,35 +171,36 @@ def live_tally(store: ClassStore, code: str, key: str, step: Step) -> None:
     except ClassError as error:
         st.error(str(error), icon=":material/error:")
         return
-    joined, answered = st.columns(2)
-    joined.metric("Joined", tally.joined)
-    answered.metric("Answered", f"{tally.answered} of {tally.joined}")
-    draw_answers(tally, expected_answers()[step.key])
+    room_counts(tally)
+    draw_answers(tally, answer_text(expected_answers()[step.key]))
     if tally.revealed:
         st.success(step.answer, icon=":material/lightbulb:")
     elif info.open:
-        reveal = partial(_reveal, code, key, step.key)
-        st.button(
-            "Reveal the answer",
-            key=CLASS_REVEAL,
-            icon=":material/visibility:",
-            type="primary",
-            on_click=act,
-            args=("reveal", reveal),
-        )
-    show_outcome("reveal")
+        reveal_button(code, key, step.key)
+
+
+def room_counts(tally: Tally) -> None:
+    """How many joined and how many of them answered, side by side."""
+    joined, answered = st.columns(2)
+    joined.metric("Joined", tally.joined)
+    answered.metric("Answered", f"{tally.answered} of {tally.joined}")
+
+
+def reveal_button(code: str, key: str, question: str) -> None:
+    """The lecturer's Reveal for one question."""
+    reveal = partial(_reveal, code, key, question)
+    class_button("Reveal the answer", "reveal", reveal, key=CLASS_REVEAL, icon=":material/visibility:", primary=True)
 
 
 def _reveal(code: str, key: str, question: str, store: ClassStore) -> None:
     store.reveal(code, key, question)
 
 
-def draw_answers(tally: Tally, expected: tuple[int, ...]) -> None:
-    """The answers given, most common first, as labelled bars; the right one marked once revealed."""
+def draw_answers(tally: Tally, right: str) -> None:
+    """The answers given, most common first, as labelled bars; the `right` one marked once revealed."""
     if not tally.answered:
         st.caption("No answers yet.")
         return
-    right = answer_text(expected)
     counts = list(tally.counts.items())
     shown, rest = counts[:SHOWN_ANSWERS], sum(n for _, n in counts[SHOWN_ANSWERS:])
     for answer, count in shown + ([("other answers", rest)] if rest else []):

@@ -11,10 +11,11 @@ import hmac
 
 import streamlit as st
 
-from components.classroom import act, join_link, qr_png, required_lecturer_key, show_outcome
+from components.classroom import act, class_button, client_address, join_link, local_time, qr_png, required_lecturer_key
 from components.learner import learner_token
 from components.presentation import presenting
 from components.sections.class_poll import LIVE_SECONDS, WATCH_SECONDS, answer_box, live_tally, watch_class
+from components.sections.class_quiz import put_quiz_button, quiz_answer_box, quiz_projector
 from components.session_keys import (
     CLASS_CSV,
     CLASS_END,
@@ -32,10 +33,21 @@ from components.session_keys import (
     CLASS_SHARE_RUN,
     CLASS_START,
     CLASS_START_GOAL,
+    CLASS_START_HOURS,
     CLASS_START_KEY,
 )
 from components.teaching.tour import steps
-from models.serving.classroom import ClassError, ClassStore, Membership, SharedRun, random_nickname
+from models.serving.classroom import (
+    CLASS_HOURS,
+    MAX_CLASS_HOURS,
+    ClassError,
+    ClassStore,
+    Membership,
+    SharedRun,
+    class_hours,
+    quiz_question,
+    random_nickname,
+)
 
 GOAL_EXAMPLE = "Best test accuracy under 50,000 parameters"
 
@@ -53,13 +65,12 @@ def join_form(link_code: str) -> None:
         key=CLASS_NICKNAME,
         max_chars=200,
     )
-    st.button("Join", key=CLASS_JOIN, type="primary", icon=":material/login:", on_click=act, args=("join", _join))
-    show_outcome("join")
+    class_button("Join", "join", _join, key=CLASS_JOIN, icon=":material/login:", primary=True)
 
 
 def _join(store: ClassStore) -> str:
     state = st.session_state
-    membership = store.join(state[CLASS_JOIN_CODE], learner_token(), state[CLASS_NICKNAME])
+    membership = store.join(state[CLASS_JOIN_CODE], learner_token(), state[CLASS_NICKNAME], client=client_address())
     return f"You joined class {membership.code} as {membership.nickname}."
 
 
@@ -69,20 +80,31 @@ def start_form() -> None:
         if required_lecturer_key():
             st.text_input("This server's lecturer key", key=CLASS_START_KEY, type="password")
         st.text_input("Class challenge (optional)", key=CLASS_START_GOAL, placeholder=GOAL_EXAMPLE, max_chars=200)
-        st.button(
-            "Start a class",
-            key=CLASS_START,
-            type="primary",
-            icon=":material/school:",
-            on_click=act,
-            args=("start", _start),
-        )
-        show_outcome("start")
+        hours_input()
+        class_button("Start a class", "start", _start, key=CLASS_START, icon=":material/school:", primary=True)
         st.caption("Closed the browser mid-class? Resume it here with its code and key.")
         st.text_input("Class code", key=CLASS_RESUME_CODE, max_chars=12)
         st.text_input("Lecturer key of that class", key=CLASS_RESUME_KEY, type="password", max_chars=40)
-        st.button("Resume", key=CLASS_RESUME, icon=":material/restore:", on_click=act, args=("resume", _resume))
-        show_outcome("resume")
+        class_button("Resume", "resume", _resume, key=CLASS_RESUME, icon=":material/restore:")
+
+
+def hours_input() -> None:
+    """The class's length, 1 to 12 hours, starting at this server's $CNN_LAB_CLASS_HOURS (a bad value: its message,
+    and CLASS_HOURS)."""
+    try:
+        default = class_hours()
+    except ValueError as error:
+        st.error(f"{error}. Classes last {CLASS_HOURS} h unless you choose below.", icon=":material/error:")
+        default = CLASS_HOURS
+    st.number_input(
+        "Class length (hours)",
+        min_value=1,
+        max_value=MAX_CLASS_HOURS,
+        value=default,
+        step=1,
+        key=CLASS_START_HOURS,
+        help=f"Students can join until then (1 to {MAX_CLASS_HOURS} h); you can end the class sooner.",
+    )
 
 
 def _start(store: ClassStore) -> None:
@@ -90,7 +112,8 @@ def _start(store: ClassStore) -> None:
     given = st.session_state.get(CLASS_START_KEY, "").strip()
     if needed and not hmac.compare_digest(given.encode(), needed.encode()):  # bytes: any characters compare
         raise ClassError("That is not this server's lecturer key: ask whoever runs the server.")
-    code, key = store.start(goal=st.session_state.get(CLASS_START_GOAL, ""))
+    hours = st.session_state.get(CLASS_START_HOURS, CLASS_HOURS)
+    code, key = store.start(goal=st.session_state.get(CLASS_START_GOAL, ""), hours=hours)
     st.session_state[CLASS_LECTURER] = (code, key)
 
 
@@ -113,17 +136,30 @@ def projector(store: ClassStore, code: str, key: str) -> None:
             alt=f"QR code of the join link {link}: scan it with a phone camera to join class {code}.",
         )
         st.markdown(f"Or open **{link.split('://', 1)[-1]}**")
-    tour = steps()
+        if info.open:
+            st.caption(f"The class ends at {local_time(info.expires)} (or when you end it).")
     with live:
         if not info.open:
             st.warning("This class has ended: its answers and board are frozen.", icon=":material/lock:")
-        index = min(max(info.step, 0), len(tour) - 1)
-        st.markdown(f"**Tour step {index + 1} of {len(tour)}: {tour[index].title}**")
-        st.markdown(tour[index].question)
-        st.fragment(live_tally, run_every=LIVE_SECONDS if info.open else None)(store, code, key, tour[index])
-        st.page_link("pages/tour.py", label="Go to the tour (the class follows your step)", icon=":material/tour:")
+        number = store.quiz(code)
+        if number:
+            quiz_projector(store, code, key, number, info.open)
+        else:
+            tour_poll(store, code, key, info.step, info.open)
     st.fragment(show_board, run_every=LIVE_SECONDS * 2.5 if info.open else None)(store, code)
     lecturer_controls(store, code, key, info.open, info.goal)
+
+
+def tour_poll(store: ClassStore, code: str, key: str, step: int, is_open: bool) -> None:
+    """The projector while the tour's question is the class's poll: the step's question and the room's answers."""
+    tour = steps()
+    index = min(max(step, 0), len(tour) - 1)
+    st.markdown(f"**Tour step {index + 1} of {len(tour)}: {tour[index].title}**")
+    st.markdown(tour[index].question)
+    st.fragment(live_tally, run_every=LIVE_SECONDS if is_open else None)(store, code, key, tour[index])
+    st.page_link("pages/tour.py", label="Go to the tour (the class follows your step)", icon=":material/tour:")
+    if is_open:
+        put_quiz_button()
 
 
 def lecturer_controls(store: ClassStore, code: str, key: str, is_open: bool, goal: str) -> None:
@@ -139,11 +175,8 @@ def lecturer_controls(store: ClassStore, code: str, key: str, is_open: bool, goa
             if CLASS_GOAL not in st.session_state:
                 st.session_state[CLASS_GOAL] = goal
             st.text_input("Class challenge", key=CLASS_GOAL, placeholder=GOAL_EXAMPLE, max_chars=200)
-            st.button("Set the challenge", key=CLASS_SET_GOAL, on_click=act, args=("controls", _set_goal))
-            st.button(
-                "End the class", key=CLASS_END, icon=":material/stop_circle:", on_click=act, args=("controls", _end)
-            )
-        show_outcome("controls")
+            class_button("Set the challenge", "goal", _set_goal, key=CLASS_SET_GOAL, icon=":material/flag:")
+            class_button("End the class", "end", _end, key=CLASS_END, icon=":material/stop_circle:")
         st.download_button(
             "Download answers and board (CSV)",
             store.answers_csv(code, key),
@@ -205,10 +238,16 @@ def student_view(store: ClassStore, membership: Membership) -> None:
         st.warning("This class has ended: its answers and board are frozen.", icon=":material/lock:")
     tour = steps()
     index = min(max(info.step, 0), len(tour) - 1)
-    st.subheader(f"Step {index + 1}: {tour[index].title}")
-    answer_box(store, membership.code, tour[index])
+    number = store.quiz(membership.code)
+    if number:
+        quiz_answer_box(store, membership.code, number)
+        question = quiz_question(number)
+    else:
+        st.subheader(f"Step {index + 1}: {tour[index].title}")
+        answer_box(store, membership.code, tour[index])
+        question = tour[index].key
     if info.open:
-        st.fragment(watch_class, run_every=WATCH_SECONDS)(store, membership.code, tour[index].key, index)
+        st.fragment(watch_class, run_every=WATCH_SECONDS)(store, membership.code, question, index, number)
     st.page_link("pages/tour.py", label="Follow the lecturer in the tour", icon=":material/tour:")
     if info.open:
         share_form()
@@ -232,8 +271,7 @@ def share_form() -> None:
     st.selectbox(
         "Share a finished run to the board", list(runs), format_func=lambda i: runs[i].name, key=CLASS_SHARE_RUN
     )
-    st.button("Share", key=CLASS_SHARE, icon=":material/share:", on_click=act, args=("share", _share))
-    show_outcome("share")
+    class_button("Share", "share", _share, key=CLASS_SHARE, icon=":material/share:")
 
 
 def _share(store: ClassStore) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+from models.inputs.samples import DRAWN_SAMPLES
+from models.ops.kernels import KERNELS
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,31 @@ class Question:
     @property
     def letters(self) -> tuple[str, ...]:
         return tuple("ABCDEFGH"[: len(self.options)])
+
+    @property
+    def right_letter(self) -> str:
+        return self.letters[self.answer]
+
+    def is_right(self, letter: str) -> bool:
+        """Whether a guess (an option's letter) names the output the kernel made."""
+        return letter == self.right_letter
+
+
+@dataclass(frozen=True)
+class ClassQuiz:
+    """A Filters quiz question put to a class: a drawn sample image, the kernel applied, the options' seed."""
+
+    image: str
+    kernel: str
+    seed: int
+
+
+def class_quiz(code: str, number: int) -> ClassQuiz:
+    """Class `code`'s Filters quiz question `number`: fixed by both, so everyone in the class gets the same one."""
+    seed = int(hashlib.sha256(f"{code}:{number}".encode()).hexdigest()[:8], 16)
+    rng = np.random.default_rng(seed)
+    images, kernels = sorted(DRAWN_SAMPLES), sorted(name for name in KERNELS if name != "Identity")  # no giveaway
+    return ClassQuiz(images[rng.integers(len(images))], kernels[rng.integers(len(kernels))], seed)
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:

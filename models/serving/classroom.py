@@ -4,8 +4,9 @@ One small layer over SQLAlchemy Core, shared by every server process: SQLite in 
 `$CNN_LAB_DATA_DIR/class.sqlite3` by default, or the database `$CNN_LAB_DATABASE_URL` names (PostgreSQL through
 psycopg 3), so replicas and several machines see the same class. The lecturer's key is stored as its hash; a
 student is stored as a hash of their learner token, with a checked nickname. Every lecturer action takes the key;
-a student's actions take their own id. Mistakes a person can make raise `ClassError` with the message to show, and
-so does a database that is missing, locked or unreachable. No Streamlit here.
+a student's actions take their own id. Wrong join codes are counted per learner and per client address (hashed) in
+the same database, so a guesser is refused on every replica. Mistakes a person can make raise `ClassError` with the
+message to show, and so does a database that is missing, locked or unreachable. No Streamlit here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import csv
 import hashlib
 import hmac
 import io
+import math
 import os
 import re
 import secrets
@@ -28,19 +30,26 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from models.training.job_protocol import whole_number
 from models.training.runs import DATA_DIR_ENV
 
 DB_FILE = "class.sqlite3"
 URL_ENV = "CNN_LAB_DATABASE_URL"
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L or U/V-like pairs read aloud wrongly
 CODE_LENGTH = 6
-CLASS_HOURS = 4.0  # a class expires this long after it starts (its lecturer may end it sooner)
+HOURS_ENV = "CNN_LAB_CLASS_HOURS"
+CLASS_HOURS = 4  # a class expires this long after it starts (its lecturer may end it sooner), unless set
+MAX_CLASS_HOURS = 12  # a class lasts 1 to 12 whole hours
 KEEP_SECONDS = 7 * 86400  # an expired or ended class (its answers and board) is swept this long after
 NICKNAME_MAX = 24
 NICKNAME = re.compile(r"[\w .'-]+")  # letters (any script), digits, spaces and . ' - : no markup
 GOAL_MAX = 120
 BUSY_SECONDS = 5.0  # SQLite waits this long for another process's write before saying the database is busy
 CONNECT_SECONDS = 5  # PostgreSQL: a host that does not answer is a message after this long, not a hung page
+# Wrong join codes (well-formed codes of no class) allowed per GUESS_SECONDS before more are refused until it ends:
+# a learner, and one client address (a whole room may sit behind one school address, so it allows more).
+GUESS_SECONDS = 60.0
+WRONG_CODES = {"learner": 5, "client": 40}
 
 metadata = sa.MetaData()
 classes = sa.Table(
@@ -94,10 +103,28 @@ board = sa.Table(
     sa.Column("seconds", sa.Float, nullable=False),
     sa.Column("shared", sa.Float, nullable=False),
 )
+guesses = sa.Table(  # wrong join codes in the current window, per learner and per client address (both hashed)
+    "join_guesses",
+    metadata,
+    sa.Column("who", sa.String(48), primary_key=True),
+    sa.Column("since", sa.Float, nullable=False),
+    sa.Column("wrong", sa.Integer, nullable=False),
+)
+quizzes = sa.Table(  # the Filters quiz question the lecturer has put to the class (number 1, 2, ...), if any
+    "quizzes",
+    metadata,
+    sa.Column("code", sa.String(CODE_LENGTH), sa.ForeignKey("classes.code", ondelete="CASCADE"), primary_key=True),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+)
 
 
 class ClassError(Exception):
     """What went wrong, in words to show the person who tried it."""
+
+
+class NoSuchClass(ClassError):
+    """A well-formed code that names no class (a wrong code, counted against its guesser)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +203,19 @@ def random_nickname() -> str:
     return f"{first} {second} {secrets.randbelow(90) + 10}"
 
 
+def class_hours(environ: Mapping[str, str] = os.environ) -> int:
+    """A class's length in hours: $CNN_LAB_CLASS_HOURS (1 to 12), CLASS_HOURS when unset; ValueError naming it."""
+    hours = whole_number(environ, HOURS_ENV) or CLASS_HOURS
+    if hours > MAX_CLASS_HOURS:
+        raise ValueError(f"{HOURS_ENV} must be a whole number of hours from 1 to {MAX_CLASS_HOURS}, got {hours}")
+    return hours
+
+
+def quiz_question(number: int) -> str:
+    """The poll key of the class's Filters quiz question `number` (its answers are stored under it)."""
+    return f"filters-{number}"
+
+
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -252,7 +292,10 @@ class ClassStore:
 
     # ------------------------------------------------------------------ the lecturer's side
     def start(self, *, goal: str = "", hours: float = CLASS_HOURS, now: float | None = None) -> tuple[str, str]:
-        """A new class: its join code and the lecturer's key (shown once; only its hash is kept)."""
+        """A new class lasting `hours` (1 to 12): its join code and the lecturer's key (shown once; only its hash
+        is kept)."""
+        if not 1 <= hours <= MAX_CLASS_HOURS:
+            raise ClassError(f"A class lasts 1 to {MAX_CLASS_HOURS} hours, not {hours:g}.")
         now = time.time() if now is None else now
         key = secrets.token_urlsafe(9)
         for _ in range(20):
@@ -299,6 +342,26 @@ class ClassStore:
         except IntegrityError:  # the lecturer's other browser revealed it at the same moment: done
             return
 
+    def put_quiz(self, code: str, key: str) -> int:
+        """Put the next Filters quiz question to the class (it becomes the class's poll); its number."""
+        with self._write() as db:
+            self._lecturer(db, code, key)
+            number = (db.scalar(sa.select(quizzes.c.number).filter_by(code=code)) or 0) + 1
+            db.execute(quizzes.delete().filter_by(code=code))
+            db.execute(quizzes.insert().values(code=code, number=number, active=True))
+        return number
+
+    def close_quiz(self, code: str, key: str) -> None:
+        """Back to the tour's question: the Filters quiz question is no longer the class's poll."""
+        with self._write() as db:
+            self._lecturer(db, code, key)
+            db.execute(quizzes.update().filter_by(code=code).values(active=False))
+
+    def quiz(self, code: str) -> int:
+        """The number of the Filters quiz question put to the class, 0 when its poll is the tour's question."""
+        with self._write() as db:
+            return db.scalar(sa.select(quizzes.c.number).filter_by(code=code, active=True)) or 0
+
     def end(self, code: str, key: str, *, now: float | None = None) -> None:
         """End the class: its answers and board are frozen from now on (and can still be downloaded)."""
         with self._write() as db:
@@ -329,7 +392,7 @@ class ClassStore:
     def _info(self, db: Connection, code: str) -> ClassInfo:
         row = db.execute(sa.select(classes).filter_by(code=code)).first()
         if row is None:
-            raise ClassError(f"There is no class {code}: check the code on the projector.")
+            raise NoSuchClass(f"There is no class {code}: check the code on the projector.")
         return ClassInfo(row.code, row.created, row.expires, row.ended, row.step, row.goal)
 
     def info(self, code: str) -> ClassInfo:
@@ -345,14 +408,16 @@ class ClassStore:
         counts = dict(Counter(answer for answer, _ in rows).most_common())
         return Tally(joined, len(rows), sum(bool(c) for _, c in rows), counts, shown is not None)
 
-    def pulse(self, code: str, question: str) -> tuple[int, bool]:
-        """(the lecturer's step, whether `question` is revealed) in one query: what a student's page checks."""
+    def pulse(self, code: str, question: str) -> tuple[int, int, bool]:
+        """(the lecturer's step, the Filters quiz question put to the class or 0, whether `question` is revealed)
+        in one query: what a student's page checks."""
         shown = sa.select(reveals.c.question).filter_by(code=code, question=question).exists()
+        quiz = sa.select(quizzes.c.number).filter_by(code=code, active=True).scalar_subquery()
         with self._write() as db:
-            row = db.execute(sa.select(classes.c.step, shown).filter_by(code=code)).first()
+            row = db.execute(sa.select(classes.c.step, quiz, shown).filter_by(code=code)).first()
         if row is None:
-            raise ClassError(f"There is no class {code}: check the code on the projector.")
-        return int(row[0]), bool(row[1])
+            raise NoSuchClass(f"There is no class {code}: check the code on the projector.")
+        return int(row[0]), int(row[1] or 0), bool(row[2])
 
     def board(self, code: str) -> list[SharedRun]:
         with self._write() as db:
@@ -367,18 +432,58 @@ class ClassStore:
         return [SharedRun(*row) for row in rows]
 
     # ------------------------------------------------------------------ the students' side
-    def join(self, code: str, token: str, nickname: str, *, now: float | None = None) -> Membership:
-        """Join a class (leaving any other): ClassError for a wrong, ended or expired code or a bad nickname."""
+    def join(self, code: str, token: str, nickname: str, *, client: str = "", now: float | None = None) -> Membership:
+        """Join a class (leaving any other): ClassError for a wrong, ended or expired code or a bad nickname, and
+        for a learner or `client` (their address) that gave too many wrong codes in the last GUESS_SECONDS."""
         code, name, student = normalise_code(code), check_nickname(nickname), student_id(token)
-        with self._change() as db:
-            info = self._info(db, code)
-            if info.ended is not None:
-                raise ClassError(f"Class {code} has ended; ask your lecturer for the code of today's class.")
-            if (now or time.time()) >= info.expires:
-                raise ClassError(f"Class {code} has expired; ask your lecturer for the code of today's class.")
-            db.execute(students.delete().filter_by(student=student))
-            db.execute(students.insert().values(student=student, code=code, nickname=name, joined=now or time.time()))
+        now = time.time() if now is None else now
+        guessers = {f"learner:{student}": WRONG_CODES["learner"]}
+        if client:
+            guessers[f"client:{_hash(client)[:32]}"] = WRONG_CODES["client"]
+        counted = self._check_guesses(guessers, now)
+        try:
+            with self._change() as db:
+                self._join(db, code, name, student, now)
+        except NoSuchClass:
+            self._count_wrong(guessers, now)
+            raise
+        if f"learner:{student}" in counted:  # a right code: this learner's wrong ones are forgiven
+            with self._write() as db:
+                db.execute(guesses.delete().filter_by(who=f"learner:{student}"))
         return Membership(code, name)
+
+    def _join(self, db: Connection, code: str, name: str, student: str, now: float) -> None:
+        info = self._info(db, code)
+        if info.ended is not None:
+            raise ClassError(f"Class {code} has ended; ask your lecturer for the code of today's class.")
+        if now >= info.expires:
+            raise ClassError(f"Class {code} has expired; ask your lecturer for the code of today's class.")
+        db.execute(students.delete().filter_by(student=student))
+        db.execute(students.insert().values(student=student, code=code, nickname=name, joined=now))
+
+    def _check_guesses(self, guessers: Mapping[str, int], now: float) -> set[str]:
+        """ClassError when one of the guessers used up their wrong codes in the current window; else those with
+        wrong codes counted."""
+        with self._write() as db:
+            rows = db.execute(sa.select(guesses).filter(guesses.c.who.in_(list(guessers)))).all()
+        for row in rows:
+            left = row.since + GUESS_SECONDS - now
+            if row.wrong >= guessers[row.who] and left > 0:
+                raise ClassError(f"Too many wrong codes: try again in {math.ceil(left)} s.")
+        return {row.who for row in rows}
+
+    def _count_wrong(self, guessers: Mapping[str, int], now: float) -> None:
+        """One more wrong code for each guesser (a window that ended starts again at one)."""
+        try:
+            with self._write() as db:
+                for who in guessers:
+                    stale = guesses.c.since <= now - GUESS_SECONDS
+                    db.execute(guesses.delete().filter(guesses.c.who == who, stale))
+                    counted = db.execute(guesses.update().filter_by(who=who).values(wrong=guesses.c.wrong + 1))
+                    if not counted.rowcount:
+                        db.execute(guesses.insert().values(who=who, since=now, wrong=1))
+        except IntegrityError:  # another server process counted the same guesser's first wrong code at this moment
+            return
 
     def leave(self, token: str) -> None:
         with self._write() as db:
@@ -445,13 +550,16 @@ class ClassStore:
 
     # ------------------------------------------------------------------ upkeep
     def sweep(self, *, now: float | None = None) -> int:
-        """Remove classes (with their students, answers and board) that expired or ended KEEP_SECONDS ago."""
-        cutoff = (time.time() if now is None else now) - KEEP_SECONDS
+        """Remove classes (with their students, answers and board) that expired or ended KEEP_SECONDS ago, and
+        the counts of wrong join codes whose window ended."""
+        now = time.time() if now is None else now
+        cutoff = now - KEEP_SECONDS
         with self._write() as db:
             old = sa.select(classes.c.code).filter(sa.or_(classes.c.expires < cutoff, classes.c.ended < cutoff))
             codes = list(db.scalars(old))
-            for table in (students, answers, reveals, board, classes):
+            for table in (students, answers, reveals, board, quizzes, classes):
                 db.execute(table.delete().filter(table.c.code.in_(codes)))
+            db.execute(guesses.delete().filter(guesses.c.since <= now - GUESS_SECONDS))  # windows that ended
         return len(codes)
 
 

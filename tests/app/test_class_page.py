@@ -7,26 +7,35 @@ import sqlite3
 import time
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from scipy import ndimage
 
+from components.learner import LEARNER
 from components.session_keys import (
     CLASS_JOIN,
     CLASS_JOIN_CODE,
     CLASS_LECTURER,
     CLASS_NICKNAME,
+    CLASS_QUIZ_CLOSE,
+    CLASS_QUIZ_PUT,
     CLASS_RESUME,
     CLASS_RESUME_CODE,
     CLASS_RESUME_KEY,
     CLASS_REVEAL,
     CLASS_SHARE,
     CLASS_START,
+    CLASS_START_HOURS,
     CLASS_START_KEY,
+    FILTERS_QUIZ,
     TOUR_STEP,
+    class_answer,
     class_send,
     tour_back,
 )
+from components.teaching.quiz import class_quiz
 from components.teaching.tour import steps
-from models.serving.classroom import KEEP_SECONDS, ClassStore
+from models.serving.classroom import GUESS_SECONDS, KEEP_SECONDS, WRONG_CODES, ClassStore, quiz_question
 from tests.support.apptest import checked, open_page
 
 PAGE = "pages/class.py"
@@ -184,3 +193,92 @@ def test_a_locked_database_is_a_message_and_nothing_is_lost(data_dir, monkeypatc
         other.execute("ROLLBACK")
         other.close()
     assert "You are in class" in texts(checked(student.button(key=CLASS_JOIN).click().run()))
+
+
+def _class_question(code: str, number: int):
+    """The class's question as the page builds it, its right output checked against SciPy's correlation."""
+    from components.charts.filters import block_mean, display_factor
+    from components.sections.filters_quiz import QUIZ_SIDE, quiz_options
+    from models.inputs.samples import load_sample
+    from models.ops.kernels import KERNELS
+
+    chosen = class_quiz(code, number)
+    pixels = load_sample(chosen.image, grayscale=True)
+    weights = KERNELS[chosen.kernel].weights
+    question, outputs = quiz_options(pixels, chosen.kernel, weights, chosen.seed)
+    small = block_mean(pixels, display_factor(pixels.shape, QUIZ_SIDE))
+    expected = ndimage.correlate(small.astype(np.float64), weights.astype(np.float64), mode="constant")
+    np.testing.assert_allclose(outputs[question.options[question.answer]], expected, atol=1e-5)
+    return chosen, question
+
+
+def test_a_filters_quiz_question_put_to_the_class(data_dir):
+    lecturer, code, key = start_class()
+    ada, bo = join(code, "Ada"), join(code, "Bo")
+    checked(lecturer.button(key=CLASS_QUIZ_PUT).click().run())
+    assert "Filters quiz question 1 is the class's question now." in texts(lecturer)
+    chosen, question = _class_question(code, 1)
+    seen = []
+    for student in (ada, bo):
+        checked(student.run())
+        seen.append([image.captions[0] for image in student.get("image")])
+        assert f"the kernel **{chosen.kernel}**" in texts(student)
+    assert seen[0] == seen[1] == ["The image", *question.letters]  # the same question for everyone, unnamed
+    right = question.letters[question.answer]
+    wrong = next(letter for letter in question.letters if letter != right)
+    checked(bo.button(key=class_send(quiz_question(1))).click().run())
+    assert "Pick one of the outputs" in texts(bo)  # nothing picked yet: a message
+    for student, letter in ((ada, right), (bo, wrong)):
+        student.radio(key=class_answer(quiz_question(1))).set_value(letter)
+        checked(student.button(key=class_send(quiz_question(1))).click().run())
+        assert f"Your answer: **{letter}**" in texts(student)
+    checked(lecturer.run())
+    assert [m.value for m in lecturer.metric] == ["2", "2 of 2"]
+    assert sorted(p.proto.text for p in lecturer.get("progress")) == sorted([f"{right}: 1 (50%)", f"{wrong}: 1 (50%)"])
+    assert "Ada" not in texts(lecturer) and chosen.kernel not in str(lecturer.get("progress"))  # no names
+    checked(lecturer.button(key=CLASS_REVEAL).click().run())
+    assert f"{right} is the output of {chosen.kernel}." in texts(lecturer) and "1 of 2 right." in texts(lecturer)
+    assert f"Your answer {right} is right." in texts(checked(ada.run()))
+    assert f"Your answer was {wrong}." in texts(checked(bo.run()))
+    assert f"{right}: {chosen.kernel}" in [image.captions[0] for image in ada.get("image")]  # named once revealed
+    csv_rows = ClassStore.from_environment().answers_csv(code, key).splitlines()
+    assert f"answer,filters-1,Ada,{right},True,,,," in csv_rows and f"answer,filters-1,Bo,{wrong},False,,,," in csv_rows
+    # a student on the Filters page's quiz is sent to the class's question; back to the tour's question ends that
+    filters = open_page("pages/filters.py", session={LEARNER: ada.session_state[LEARNER], FILTERS_QUIZ: True})
+    assert "Your class has a Filters quiz question (1)" in texts(filters)
+    checked(lecturer.button(key=CLASS_QUIZ_CLOSE).click().run())
+    assert "Tour step 1 of" in texts(lecturer)
+    assert "Step 1:" in [h.value for h in checked(ada.run()).subheader][0]
+    assert "Your class has a Filters quiz question" not in texts(checked(filters.run()))
+
+
+def test_wrong_join_codes_are_limited(data_dir):
+    _, code, _ = start_class()
+    student = open_page(PAGE)
+    student.text_input(key=CLASS_JOIN_CODE).set_value("ZZZZZZ")
+    for _ in range(WRONG_CODES["learner"]):
+        assert "There is no class ZZZZZZ" in texts(checked(student.button(key=CLASS_JOIN).click().run()))
+    student.text_input(key=CLASS_JOIN_CODE).set_value(code)  # even the right code waits now
+    refused = texts(checked(student.button(key=CLASS_JOIN).click().run()))
+    seconds = int(refused.split("Too many wrong codes: try again in ")[1].split(" s.")[0])
+    assert 0 < seconds <= GUESS_SECONDS
+    assert "You are in class" not in texts(student)
+    assert "You are in class" in texts(join(code, "Other"))  # another learner is not slowed
+
+
+def test_the_class_length_is_chosen_and_shown(data_dir, monkeypatch):
+    monkeypatch.setenv("CNN_LAB_CLASS_HOURS", "40")
+    lecturer = open_page(PAGE)
+    assert "CNN_LAB_CLASS_HOURS must be a whole number of hours from 1 to 12, got 40" in texts(lecturer)
+    assert lecturer.number_input(key=CLASS_START_HOURS).value == 4
+    monkeypatch.setenv("CNN_LAB_CLASS_HOURS", "3")
+    lecturer = open_page(PAGE)
+    assert lecturer.number_input(key=CLASS_START_HOURS).value == 3  # the server's setting, then the lecturer's choice
+    lecturer.number_input(key=CLASS_START_HOURS).set_value(2)
+    started = time.time()
+    checked(lecturer.button(key=CLASS_START).click().run())
+    code, _ = lecturer.session_state[CLASS_LECTURER]
+    expires = ClassStore.from_environment().info(code).expires
+    assert started + 2 * 3600 <= expires <= time.time() + 2 * 3600
+    ends = time.strftime("%H:%M", time.gmtime(expires))  # AppTest's browser gives no time zone: UTC
+    assert f"The class ends at {ends} (or when you end it)." in texts(lecturer)

@@ -22,13 +22,17 @@ import pytest
 from models.serving.classroom import (
     CODE_ALPHABET,
     CODE_LENGTH,
+    GUESS_SECONDS,
     KEEP_SECONDS,
+    WRONG_CODES,
     ClassError,
     ClassStore,
     SharedRun,
     check_nickname,
+    class_hours,
     database_url,
     normalise_code,
+    quiz_question,
     student_id,
 )
 from tests.support.browser import free_port
@@ -78,7 +82,7 @@ def store(request, tmp_path) -> ClassStore:
     url = request.getfixturevalue("postgresql_url")
     result = ClassStore.from_environment({"CNN_LAB_DATABASE_URL": url})
     with result.engine.begin() as db:  # each test starts from empty tables
-        db.exec_driver_sql("TRUNCATE board, reveals, answers, students, classes")
+        db.exec_driver_sql("TRUNCATE board, reveals, answers, students, quizzes, join_guesses, classes")
     return result
 
 
@@ -240,7 +244,7 @@ def test_requests_that_cross_never_crash(store):
     at_once(lambda n: store.join(code, "student", "Eve"))
     at_once(lambda n: store.reveal(code, key, "filter"))
     assert errors == []
-    assert store.pulse(code, "filter")[1]  # revealed once, for all
+    assert store.pulse(code, "filter")[2]  # revealed once, for all
 
 
 def test_the_data_folder_sweep_sweeps_classes(tmp_path, monkeypatch):
@@ -256,11 +260,79 @@ def test_the_data_folder_sweep_sweeps_classes(tmp_path, monkeypatch):
     assert sweep(runs).classes == 1
 
 
-def test_pulse_is_the_step_and_the_reveal(store):
+def test_pulse_is_the_step_the_quiz_and_the_reveal(store):
     code, key = store.start()
-    assert store.pulse(code, "filter") == (0, False)
+    assert store.pulse(code, "filter") == (0, 0, False)
     store.set_step(code, key, 4)
     store.reveal(code, key, "filter")
-    assert store.pulse(code, "filter") == (4, True) and store.pulse(code, "pooling") == (4, False)
+    assert store.pulse(code, "filter") == (4, 0, True) and store.pulse(code, "pooling") == (4, 0, False)
+    store.put_quiz(code, key)
+    assert store.pulse(code, "filters-1") == (4, 1, False)
     with pytest.raises(ClassError, match="There is no class"):
         store.pulse("AAAAAA", "filter")
+
+
+def test_a_filters_quiz_question_becomes_the_class_poll_and_counts_in_the_csv(store):
+    code, key = store.start()
+    store.join(code, "ada", "Ada")
+    assert store.quiz(code) == 0  # the tour's question until the lecturer puts one
+    with pytest.raises(ClassError, match="Only the class's lecturer"):
+        store.put_quiz(code, "a guess")
+    assert store.put_quiz(code, key) == 1 and store.quiz(code) == 1
+    store.answer("ada", quiz_question(1), "B", True)
+    store.close_quiz(code, key)
+    assert store.quiz(code) == 0
+    assert store.put_quiz(code, key) == 2  # numbered on: question 1's answers stay apart
+    assert store.tally(code, quiz_question(1)).counts == {"B": 1} and store.tally(code, quiz_question(2)).answered == 0
+    rows = list(csv.DictReader(io.StringIO(store.answers_csv(code, key))))
+    assert [(r["question"], r["nickname"], r["answer"], r["correct"]) for r in rows] == [
+        ("filters-1", "Ada", "B", "True")
+    ]
+    store.end(code, key)
+    with pytest.raises(ClassError, match="has ended"):
+        store.put_quiz(code, key)
+
+
+def test_wrong_codes_are_limited_per_learner_and_per_client_across_processes(store):
+    code, _ = store.start()
+    other = ClassStore(store.url)  # another replica on the same database
+    now = time.time()
+    for attempt in range(WRONG_CODES["learner"]):
+        with pytest.raises(ClassError, match="There is no class"):
+            (store, other)[attempt % 2].join("ZZZZZZ", "mallory", "M", now=now + attempt)
+    for guess in ("ZZZZZZ", code):  # then even the right code waits for the window to end
+        with pytest.raises(ClassError, match=r"Too many wrong codes: try again in 56 s\."):
+            other.join(guess, "mallory", "M", now=now + 4.5)
+    with pytest.raises(ClassError, match="is not a class code"):  # a malformed code is a typo, not a guess
+        store.join("ab", "ada", "Ada")
+    assert store.join(code, "mallory", "M", now=now + GUESS_SECONDS + 1).code == code
+    # one client address (a script with fresh learner tokens) is limited too; another address is not
+    for attempt in range(WRONG_CODES["client"]):
+        with pytest.raises(ClassError, match="There is no class"):
+            store.join("ZZZZZZ", f"bot-{attempt}", "B", client="203.0.113.9", now=now)
+    with pytest.raises(ClassError, match="Too many wrong codes"):
+        store.join(code, "bot-fresh", "B", client="203.0.113.9", now=now)
+    assert store.join(code, "bot-fresh", "B", client="198.51.100.7", now=now).code == code
+    with store.engine.begin() as db:
+        assert db.exec_driver_sql("SELECT count(*) FROM join_guesses").scalar() == WRONG_CODES["client"] + 1
+    store.sweep(now=now + GUESS_SECONDS + 1)  # ended windows are swept
+    with store.engine.begin() as db:
+        assert db.exec_driver_sql("SELECT count(*) FROM join_guesses").scalar() == 0
+
+
+def test_the_class_length_setting():
+    assert class_hours({}) == 4 and class_hours({"CNN_LAB_CLASS_HOURS": " 9 "}) == 9
+    for bad in ("0", "1.5", "-2", "four"):
+        with pytest.raises(ValueError, match="CNN_LAB_CLASS_HOURS must be a whole number of at least 1"):
+            class_hours({"CNN_LAB_CLASS_HOURS": bad})
+    with pytest.raises(ValueError, match="CNN_LAB_CLASS_HOURS must be a whole number of hours from 1 to 12, got 13"):
+        class_hours({"CNN_LAB_CLASS_HOURS": "13"})
+
+
+def test_a_class_lasts_the_hours_asked(store):
+    now = time.time()
+    code, _ = store.start(hours=2, now=now)
+    assert store.info(code).expires == pytest.approx(now + 2 * 3600)
+    for hours in (0, 13):
+        with pytest.raises(ClassError, match="A class lasts 1 to 12 hours"):
+            store.start(hours=hours)

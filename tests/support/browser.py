@@ -64,11 +64,12 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Server:
-    """A running `streamlit run`: its process, base URL and `time.perf_counter()` at launch."""
+    """A running `streamlit run`: its process, base URL, `time.perf_counter()` at launch and data folder."""
 
     process: subprocess.Popen
     url: str
     started: float
+    data_dir: Path
 
 
 @contextmanager
@@ -130,7 +131,7 @@ def streamlit_server(
                     f"streamlit did not become healthy on {base}" + (f"; see {log_path}" if log_path else "")
                 )
             time.sleep(poll)
-        yield Server(process, base, started)
+        yield Server(process, base, started, data_dir)
     finally:
         stop_process(process)
 
