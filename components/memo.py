@@ -13,14 +13,16 @@ from _plotly_utils.utils import convert_to_base64
 T = TypeVar("T")
 
 
-@st.cache_resource(max_entries=128, show_spinner=False)
+@st.cache_resource(max_entries=512, show_spinner=False)
 def once(key: str, question: tuple, _compute: Callable[[], T]) -> T:
     """`_compute()` the first time this key and question are asked, the same object afterwards.
 
     `key` names what the result is computed from (a model's cache key, an array's fingerprint) and `question`
     everything else it depends on, e.g. ("saliency", test image indices, class). Nothing hashes the inputs
     themselves, so a rerun pays a dictionary lookup. Callers must only read the result. A Plotly figure in it
-    (alone, or in a list, tuple or dict) is kept as a FrozenFigure (`freeze`).
+    (alone, or in a list, tuple or dict) is kept as a FrozenFigure (`freeze`). 512 entries: a Pooling setting
+    alone keeps about 8, so with 128 a class following links to Pooling's 44 size / stride pairs evicted every
+    entry before it came back (every visit recomputed everything; 50-learner storm: RSS unchanged at 512).
     """
     return freeze(_compute())
 
