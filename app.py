@@ -20,7 +20,7 @@ from components.server_hooks import keep_keras_session
 keep_keras_session()
 send_without_delay()  # once per server: learners' websockets send each message at once (no delayed-ACK waits)
 freeze_after_imports()  # what the server has imported stays out of every later gc.collect()
-collect_now_and_then()  # a full collection at most every 2 s per server, not after every run (config.toml)
+collect_now_and_then()  # a full collection at most every 10 s per server, not after every run (config.toml)
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 mark_app_run()
 presentation_mode()
