@@ -13,10 +13,11 @@ modules were imported (a few times per server), not on every run.
 
 Even so, with a class connected the collection after each run still walked what the sessions and caches hold
 (every session's state, widgets and messages, the cached figures: about 110,000 objects with 50 learners):
-35 ms of a 63 ms page run, over half the server's CPU in a 30-learner arrival storm (py-spy). So `.streamlit/config.toml` turns `postScriptGC` off and
-`collect_now_and_then` runs a full collection at most once every `COLLECT_EVERY` seconds per process instead
-(Python's own generational collector keeps running in between, as in any Python program). One collection
-then took 60-110 ms of CPU: every 2 s it was still 18% of the server's CPU in a 50-learner storm.
+35 ms of a 63 ms page run, over half the server's CPU in a 30-learner arrival storm (py-spy). So
+`.streamlit/config.toml` turns `postScriptGC` off and `collect_now_and_then` runs a full collection at most
+once every `COLLECT_EVERY` seconds per process instead (Python's own generational collector keeps running in
+between, as in any Python program). One collection then took 60-110 ms of CPU: every 2 s it was still 18% of
+the server's CPU in a 50-learner storm.
 """
 
 from __future__ import annotations
