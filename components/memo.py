@@ -61,13 +61,15 @@ class FrozenFigure(go.Figure):
 
 
 class FrozenDict(dict):
-    """A frozen figure's dict, with the JSON `st.plotly_chart` sends for it once that was made (`json`)."""
+    """A frozen figure's dict, with the JSON `st.plotly_chart` sends for it once that was made (`json`) and the alt
+    texts `charts.alt.figure_alt` made for it, per subject (`alts`)."""
 
-    __slots__ = ("json",)
+    __slots__ = ("alts", "json")
 
     def __init__(self, figure_dict: dict) -> None:
         super().__init__(figure_dict)
         self.json: str | None = None
+        self.alts: dict[str, str] = {}
 
 
 def _to_json(fig: Any, validate: bool = True, pretty: bool = False, remove_uids: bool = True, engine=None) -> str:

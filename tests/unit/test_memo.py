@@ -67,3 +67,13 @@ def test_st_plotly_charts_json_of_a_frozen_figure_is_made_once_and_is_that_figur
     plain = _figures()[0]  # any other figure or call: plotly's own
     assert plotly.io.to_json(plain, pretty=True) == memo.PLOTLY_TO_JSON(plain, pretty=True)
     assert plotly.io.to_json(frozen[0].to_dict()) == memo.PLOTLY_TO_JSON(frozen[0].to_dict())  # validated: anew
+
+
+def test_a_frozen_figures_alt_text_is_made_once_per_subject_and_is_the_figures_own():
+    from components.charts.alt import figure_alt
+
+    for plain, figure in zip(_figures(), map(freeze, _figures())):
+        text = figure_alt(figure, "Maps")
+        assert text == figure_alt(plain, "Maps")  # what the plain figure says
+        assert figure_alt(figure, "Maps") is text  # made once
+        assert figure_alt(figure, "Other maps") == figure_alt(plain, "Other maps") != text
