@@ -9,17 +9,20 @@ import pandas  # noqa: F401  (see above)
 import streamlit as st
 
 from components.catalog import ALL_PAGES, HOME
-from components.heap import freeze_after_imports
+from components.heap import collect_now_and_then, freeze_after_imports
 from components.learner import remember_learner
 from components.loading import TENSORFLOW_PAGES, load_tensorflow
+from components.memo import reuse_frozen_json
 from components.nodelay import send_without_delay
 from components.page import mark_app_run
 from components.presentation import presentation_mode
 from components.server_hooks import keep_keras_session
 
 keep_keras_session()
+reuse_frozen_json()  # once per server: a cached figure's JSON is encoded once, not on every run
 send_without_delay()  # once per server: learners' websockets send each message at once (no delayed-ACK waits)
-freeze_after_imports()  # what the server has imported stays out of Streamlit's post-run gc.collect()
+freeze_after_imports()  # what the server has imported stays out of every later gc.collect()
+collect_now_and_then()  # a full collection at most every 10 s per server, not after every run (config.toml)
 st.set_page_config(page_title="CNN Lab", page_icon=":material/grid_on:", layout="wide")
 mark_app_run()
 presentation_mode()

@@ -46,9 +46,19 @@ def figure_alt(figure: go.Figure, subject: str) -> str:
     """`subject`, then what the figure's panels show, read from its traces: a heatmap's range and strongest cell,
     every bar, every point of a short line (a long one summarised), points per group of a scatter.
 
-    Reads `to_dict()` (a frozen figure's is kept, components.memo), where arrays may be Plotly's base64 form."""
-    parts = [_sentence(subject)]
+    Reads `to_dict()` (a frozen figure's is kept, components.memo), where arrays may be Plotly's base64 form; a
+    frozen figure's dict also keeps the texts made for it (`alts`), so a kept chart's alt is read once."""
     drawn = figure.to_dict()
+    kept = getattr(drawn, "alts", None)
+    if kept is None:
+        return _described(drawn, subject)
+    if subject not in kept:
+        kept[subject] = _described(drawn, subject)
+    return kept[subject]
+
+
+def _described(drawn: dict, subject: str) -> str:
+    parts = [_sentence(subject)]
     axes = [_title(drawn["layout"].get(axis)) for axis in ("xaxis", "yaxis")]
     if all(axes):
         parts.append(f"Across: {axes[0]}; up: {axes[1]}.")

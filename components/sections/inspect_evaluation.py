@@ -167,6 +167,20 @@ def cell_section(subject: Subject, test: EvaluationSet, result: ins.Evaluation) 
 def drill_down(
     subject: Subject, test: EvaluationSet, indices: np.ndarray, layers: list[str], number: int, result: ins.Evaluation
 ) -> None:
+    labels = [item_label(int(i), test.labels, test.class_names, result) for i in indices]
+    titles = ["input", "saliency", *(["Grad-CAM", *layers] if layers else [])]
+    figure = once(  # the model (key) decides the test set and its evaluation
+        subject.key,
+        ("cell images", tuple(map(int, indices)), tuple(layers), number),
+        functools.partial(_cell_figure, subject, test, indices, layers, number, labels),
+    )
+    st.plotly_chart(figure, config=CHART_CONFIG, alt=pictures_alt(f"each with its {', '.join(titles)}", labels))
+
+
+def _cell_figure(
+    subject: Subject, test: EvaluationSet, indices: np.ndarray, layers: list[str], number: int, labels: list[str]
+):
+    """The images with their saliency, Grad-CAM and the feature maps of filter `number` in `layers`."""
     images = test.images[indices]
     columns = [
         GridColumn("input", images / 255.0, "image"),
@@ -176,12 +190,7 @@ def drill_down(
         columns.append(GridColumn("Grad-CAM", explained(subject, "grad_cam", indices).maps, "heat"))
         outputs = activations(subject.model, indices, layers, test)
         columns += [GridColumn(name, outputs[name][..., number]) for name in layers]
-    labels = [item_label(int(i), test.labels, test.class_names, result) for i in indices]
-    st.plotly_chart(
-        image_grid_figure(images / 255.0, columns, labels, cell=140),
-        config=CHART_CONFIG,
-        alt=pictures_alt(f"each with its {', '.join(column.title for column in columns)}", labels),
-    )
+    return image_grid_figure(images / 255.0, columns, labels, cell=140)
 
 
 def mistakes_section(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:

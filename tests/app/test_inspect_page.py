@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.session_keys import (
     INSPECT_CELL_COUNT,
+    INSPECT_CELL_FILTER,
     INSPECT_CLASS_TO_EXPLAIN,
     INSPECT_INDEX,
     INSPECT_INDICES,
@@ -94,6 +95,12 @@ def test_confusion_cell_chosen_with_the_fallback_shows_its_images(evaluation):
     labels = [a["text"] for a in drill_down["layout"]["annotations"] if a["text"].startswith("#")]
     expected = ins.cell_images(evaluation, 6, 0)[:shown]
     assert [int(label[1:].split()[0]) for label in labels] == expected.tolist()
+    number = app.number_input(key=INSPECT_CELL_FILTER)
+    number.set_value(0 if number.value else 1).run()  # the figure is kept per cell, images and filter
+    other_filter = next(
+        f for f in figures(app) if any(a.get("text") == "Grad-CAM" for a in f["layout"].get("annotations", []))
+    )
+    assert json.dumps(other_filter["data"]) != json.dumps(drill_down["data"])
 
 
 def test_open_in_why_this_prediction_explains_that_image(evaluation):

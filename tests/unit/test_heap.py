@@ -41,3 +41,21 @@ def test_the_loaded_heap_is_frozen_once_per_batch_of_imports_and_collections_get
     assert facts["frozen"] >= 0.9 * facts["tracked"]  # (nearly) everything alive at the freeze
     assert facts["collected"] >= 1
     assert facts["after"] < facts["before"] / 5, facts  # e.g. 40 ms -> under 1 ms
+
+
+def test_full_collections_are_spaced_by_collect_every_instead_of_after_every_run(monkeypatch):
+    import tomllib
+    import types
+
+    from components import heap
+
+    clock = [1000.0]
+    monkeypatch.setattr(heap, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(heap, "_last_collection", 0.0)
+    assert heap.collect_now_and_then()
+    clock[0] += heap.COLLECT_EVERY / 2
+    assert not heap.collect_now_and_then()
+    clock[0] += heap.COLLECT_EVERY / 2
+    assert heap.collect_now_and_then()
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False  # Streamlit's collection after every run stays off

@@ -45,3 +45,35 @@ def test_figures_inside_lists_tuples_and_dicts_are_frozen_and_other_values_kept(
     assert isinstance(value[0], FrozenFigure) and isinstance(value[1][0], FrozenFigure)
     assert value[1][1] == 1 and isinstance(value[2]["a"], FrozenFigure) and value[2]["b"] is kept
     assert freeze(value[0]) is value[0]
+
+
+def test_st_plotly_charts_json_of_a_frozen_figure_is_made_once_and_is_that_figures(monkeypatch):
+    import inspect
+
+    from streamlit.elements import plotly_chart
+
+    from components import memo
+
+    # the call this relies on (Streamlit 1.67.0): the figure's dict, encoded without validation
+    assert "plotly.io.to_json(figure, validate=False)" in inspect.getsource(plotly_chart)
+    monkeypatch.setattr(plotly.io, "to_json", memo.PLOTLY_TO_JSON)  # restored after the test
+    memo.reuse_frozen_json()
+    plains, frozen = _figures(), [freeze(figure) for figure in _figures()]
+    sent = [plotly.io.to_json(figure.to_dict(), validate=False) for figure in frozen]
+    for plain, figure, json in zip(plains, frozen, sent):
+        assert json == memo.PLOTLY_TO_JSON(plain.to_dict(), validate=False)  # each figure its own JSON
+        assert plotly.io.to_json(figure.to_dict(), validate=False) is json  # made once
+    assert len(set(sent)) == len(sent)
+    plain = _figures()[0]  # any other figure or call: plotly's own
+    assert plotly.io.to_json(plain, pretty=True) == memo.PLOTLY_TO_JSON(plain, pretty=True)
+    assert plotly.io.to_json(frozen[0].to_dict()) == memo.PLOTLY_TO_JSON(frozen[0].to_dict())  # validated: anew
+
+
+def test_a_frozen_figures_alt_text_is_made_once_per_subject_and_is_the_figures_own():
+    from components.charts.alt import figure_alt
+
+    for plain, figure in zip(_figures(), map(freeze, _figures())):
+        text = figure_alt(figure, "Maps")
+        assert text == figure_alt(plain, "Maps")  # what the plain figure says
+        assert figure_alt(figure, "Maps") is text  # made once
+        assert figure_alt(figure, "Other maps") == figure_alt(plain, "Other maps") != text
