@@ -11,7 +11,7 @@ import streamlit as st
 from components.catalog import ALL_PAGES, HOME
 from components.heap import collect_now_and_then, freeze_after_imports
 from components.learner import remember_learner
-from components.loading import TENSORFLOW_PAGES, load_tensorflow
+from components.loading import TENSORFLOW_PAGES, load_tensorflow, warm_in_background
 from components.memo import reuse_frozen_json
 from components.nodelay import send_without_delay
 from components.page import mark_app_run
@@ -19,6 +19,7 @@ from components.presentation import presentation_mode
 from components.server_hooks import keep_keras_session
 
 keep_keras_session()
+warm_in_background()  # with CNN_LAB_WARM=1 (make serve): TensorFlow loads before a learner asks for it
 reuse_frozen_json()  # once per server: a cached figure's JSON is encoded once, not on every run
 send_without_delay()  # once per server: learners' websockets send each message at once (no delayed-ACK waits)
 freeze_after_imports()  # what the server has imported stays out of every later gc.collect()

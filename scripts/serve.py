@@ -145,8 +145,11 @@ class Child:
     started: float = 0.0
     quick_deaths: int = 0  # deaths within a minute of starting, in a row: the restart waits longer each time
     restart_at: float = 0.0  # when a dead child is started again (0: it is not waiting)
+    warm_url: str = ""  # a replica's: its first script run there starts loading TensorFlow (CNN_LAB_WARM)
+    warmed: bool = False
 
     def start(self, env: dict[str, str]) -> None:
+        self.warmed = False
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.command,
@@ -159,6 +162,14 @@ class Child:
                 preexec_fn=_end_with_parent,
             )
         self.started = time.monotonic()
+
+    def warm_when_healthy(self) -> None:
+        """Once per start of a replica that answers: run the app's script once, in the background (nobody waits)."""
+        if not self.warm_url or self.warmed or self.process is None or self.process.poll() is not None:
+            return
+        if self.healthy():
+            self.warmed = True
+            threading.Thread(target=_get, args=(self.warm_url,), daemon=True).start()
 
     def healthy(self) -> bool:
         try:
@@ -174,6 +185,14 @@ class Child:
                 os.killpg(self.process.pid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
+
+
+def _get(url: str) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=300):
+            pass
+    except OSError:
+        pass  # a replica that died meanwhile is restarted and warmed again
 
 
 def _end_with_parent() -> None:
@@ -236,9 +255,11 @@ class Stack:
                     "--server.headless=true",
                     "--server.fileWatcherType=none",
                     "--server.runOnSave=false",
+                    "--server.scriptHealthCheckEnabled=true",
                 ],
                 run / f"replica-{index + 1}.log",
                 f"http://127.0.0.1:{port}/_stcore/health",
+                warm_url=f"http://127.0.0.1:{port}/_stcore/script-health-check",
             )
             for index, port in enumerate(ports)
         ]
@@ -268,6 +289,8 @@ class Stack:
             # glibc's malloc keeps up to 8 arenas per core, one per busy script thread: 2 hold a replica's peak
             # 35-50 MB lower in the 100-learner storm (benchmarks/RESULTS.md, "replica memory")
             MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX") or "2",
+            # each replica loads TensorFlow right after it starts, not while the first learners wait on Inspect
+            CNN_LAB_WARM=os.environ.get("CNN_LAB_WARM") or "1",
             # one secret for all replicas: a cookie Streamlit signs in one is valid in the others
             STREAMLIT_SERVER_COOKIE_SECRET=os.environ.get("STREAMLIT_SERVER_COOKIE_SECRET") or secrets.token_hex(32),
         )
@@ -306,6 +329,8 @@ class Stack:
         """Restart any child that dies, until SIGINT or SIGTERM."""
         while not stopping.wait(0.5):
             now = time.monotonic()
+            for replica in self.replicas:
+                replica.warm_when_healthy()
             for child in self.children:
                 process = child.process
                 if process is None or process.poll() is None:

@@ -173,6 +173,14 @@ def alive(pid: int) -> bool:
         return False
 
 
+def tensorflow_loaded(pid: int) -> bool:
+    """TensorFlow's native library is mapped into the process."""
+    try:
+        return "_pywrap_tensorflow_internal" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
 def require_nginx() -> None:
     if serve.find_nginx() is None:
         message = "nginx is not installed (sudo apt-get install nginx)"
@@ -232,10 +240,19 @@ def test_health_through_nginx_from_production_replicas(stack):
             "--server.headless=true",
             "--server.fileWatcherType=none",
             "--server.runOnSave=false",
+            "--server.scriptHealthCheckEnabled=true",
         ):
             assert setting in args, (setting, args)
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         assert f"CNN_LAB_DATA_DIR={stack.data_dir}".encode() in environ  # every replica: the same data folder
+
+
+def test_every_replica_loads_tensorflow_before_a_learner_asks(stack):
+    """No learner has opened a TensorFlow page (this module visits Home and Filters only): each replica warmed
+    itself, so a class storming Inspect does not wait on the import (CNN_LAB_WARM)."""
+    for pid in stack.replicas().values():
+        assert b"CNN_LAB_WARM=1" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        wait_for(lambda pid=pid: tensorflow_loaded(pid), 300, f"replica pid {pid} to load TensorFlow", 0.5)
 
 
 def test_a_route_cookie_keeps_a_browser_on_its_replica_and_browsers_spread(stack):
@@ -296,6 +313,7 @@ def test_a_killed_replica_is_restarted_and_the_site_keeps_answering(stack):
         0.5,
     )
     assert alive(new_pid) and stack.process.poll() is None
+    wait_for(lambda: tensorflow_loaded(new_pid), 300, "the restarted replica to load TensorFlow", 0.5)
 
 
 def test_stopping_the_supervisor_leaves_no_process(stack):
