@@ -12,7 +12,9 @@ PARAMS_COLOUR = VECTOR_COLOUR
 MACS_COLOUR = SPATIAL_COLOUR
 INK = dict(FONT, color="#222222")  # darker than Streamlit's chart theme, for projectors
 FLOW_WIDTH_PX = 790  # the main column of a 1280-pixel-wide window with the sidebar open
-NARROW_FLOW_WIDTH_PX = 570  # beside the parameter table on a 1280-pixel projector (tour step 4), in chart pixels
+# Beside the parameter table on a 1280-pixel projector (tour step 4): the column's 707 px over presentation mode's
+# zoom of 1.25, which Streamlit applies to a chart's height but not its width (measured in Chromium).
+NARROW_FLOW_WIDTH_PX = 570
 CROWDED_STAGES = 9
 
 

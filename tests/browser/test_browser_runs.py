@@ -9,12 +9,12 @@ from tests.support.browser import SCREENSHOTS, legend_clashes, screenshot, strea
 
 LIVE = '.st-key-live-training [data-testid="stPlotlyChart"]'
 TABLE = '[data-testid="stDataFrame"]'
-# The comparison table's scrolling area (its width and the width its columns need), its column headers, and how
-# wide the sidebar is drawn.
+# The comparison table's scrolling area (its width and the width its columns need), where its right edge is drawn,
+# its column headers, and how wide the sidebar is drawn.
 TABLE_FIT = """() => {
   const table = document.querySelector('[data-testid="stDataFrame"]');
   const scroller = table.querySelector('.dvn-scroller');
-  return {scroll: scroller.scrollWidth, client: scroller.clientWidth,
+  return {scroll: scroller.scrollWidth, client: scroller.clientWidth, right: table.getBoundingClientRect().right,
           headers: [...table.querySelectorAll('[role="columnheader"]')].map(h => h.innerText.trim()),
           sidebar: document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect().width};
 }"""
@@ -114,6 +114,8 @@ def test_pressing_train_shows_its_state_and_stop_on_the_first_projector_screen(a
         page.wait_for_selector(TABLE, timeout=180_000)
         wait_until_idle(page)
         assert not train.is_disabled() and page.locator('[data-testid="stException"]').count() == 0
+        fit = page.evaluate(TABLE_FIT)  # the comparison fits the projector's width too (zoomed, it ran 25% past)
+        assert fit["scroll"] <= fit["client"] and fit["right"] <= 1280, fit
     finally:
         context.close()
 
