@@ -54,19 +54,19 @@ def in_percent(row: dict) -> dict:
 
 def main_columns(*, pinned: bool) -> dict:
     """The comparison table's columns: short headers, what each means in its tooltip, compact numbers."""
-    percent = dict(format="%.2f%%", width=72)
+    number = st.column_config.NumberColumn
     return {
         "run": st.column_config.TextColumn("run", width=RUN_WIDTH_PX, pinned=pinned),
-        "test acc": st.column_config.NumberColumn("test", help="Test accuracy: on images no run trained on", **percent),
-        "val acc": st.column_config.NumberColumn("val", help="Validation accuracy after the last epoch", **percent),
-        "train acc": st.column_config.NumberColumn(
-            "train", help="Training accuracy after the last epoch, as Keras logs it", **percent
+        "test acc": number("test", help="Test accuracy: on images no run trained on", format="%.2f%%", width=72),
+        "val acc": number("val", help="Validation accuracy after the last epoch", format="%.2f%%", width=72),
+        "train acc": number(
+            "train", help="Training accuracy after the last epoch, as Keras logs it", format="%.2f%%", width=72
         ),
-        "gap": st.column_config.NumberColumn(
+        "gap": number(
             "gap", help="Training minus validation accuracy after the last epoch", format="%.2f pt", width=80
         ),
         "epochs": st.column_config.TextColumn("epochs", help="Epochs trained", width=80),
-        "seconds": st.column_config.NumberColumn("time", help="Seconds of training", format="%.0f s", width=70),
+        "seconds": number("time", help="Seconds of training", format="%.0f s", width=70),
     }
 
 
