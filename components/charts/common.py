@@ -128,9 +128,16 @@ def shape_flow_figure(
             )
         x += width + GAP
     fig = go.Figure()
-    fig.update_xaxes(visible=False, range=[-20, x - GAP + 60], fixedrange=True)  # room for the last value count
+    # constrain="domain": the plot area shrinks to keep pixels square, the ranges stay; with Plotly's default a
+    # chart first drawn narrower (a sidebar closing) kept its widened range after the resize and drew smaller
+    fig.update_xaxes(visible=False, range=[-20, x - GAP + 60], fixedrange=True, constrain="domain")
     fig.update_yaxes(
-        visible=False, range=[-75 - ROW_STEP, tallest + headroom], scaleanchor="x", scaleratio=1, fixedrange=True
+        visible=False,
+        range=[-75 - ROW_STEP, tallest + headroom],
+        scaleanchor="x",
+        scaleratio=1,
+        fixedrange=True,
+        constrain="domain",
     )
     fig.update_layout(
         shapes=shapes,
