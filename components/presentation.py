@@ -78,9 +78,10 @@ def presentation_css(zoom: float = ZOOM) -> str:
     and spacing is tight, so a page's main control and its result share one 720-px screen. The main block
     container is zoomed (CSS `zoom` reflows the layout, unlike `transform`). Plotly charts are zoomed back
     to 1: Plotly maps the mouse to data through CSS transforms but not through `zoom`, so a zoomed chart
-    would hover and select the wrong point (measured: 3 of 10 bars); their titles, labels and ticks turn
-    black, and ticks, legends and axis titles are drawn at CHART_TEXT_PX. Developer chrome and download
-    buttons are hidden; text is black on white.
+    would hover and select the wrong point (measured: 3 of 10 bars); so are tables drawn on a canvas
+    (st.dataframe sizes itself in unzoomed pixels: zoomed, the comparison table ran 25% past the screen's edge).
+    Chart titles, labels and ticks turn black, and ticks, legends and axis titles are drawn at CHART_TEXT_PX.
+    Developer chrome and download buttons are hidden; text is black on white.
     """
     if not 1.0 <= zoom <= 2.0:
         raise ValueError(f"zoom must be between 1 and 2, got {zoom}")
@@ -99,7 +100,7 @@ def presentation_css(zoom: float = ZOOM) -> str:
 [data-testid="stMainBlockContainer"] h2 {{ font-size: 1.6rem; }}
 [data-testid="stMainBlockContainer"] h3 {{ font-size: 1.35rem; }}
 .st-key-{COMPACT_TITLE} h1 {{ font-size: 1.15rem; padding: 0; }}
-[data-testid="stPlotlyChart"] {{ zoom: {1 / zoom:.6f}; }}
+[data-testid="stPlotlyChart"], [data-testid="stDataFrame"] {{ zoom: {1 / zoom:.6f}; }}
 [data-testid="stPlotlyChart"] :is({TICKS}, .cbaxis text, .legendtext) {{
   font-size: {CHART_TEXT_PX}px !important;
 }}

@@ -11,24 +11,29 @@ from components.charts.common import FONT, SPATIAL_COLOUR, VECTOR_COLOUR, FlowSt
 PARAMS_COLOUR = VECTOR_COLOUR
 MACS_COLOUR = SPATIAL_COLOUR
 INK = dict(FONT, color="#222222")  # darker than Streamlit's chart theme, for projectors
-FLOW_WIDTH_PX = 1000  # the main column of a 1400-pixel-wide window with the sidebar open
+FLOW_WIDTH_PX = 790  # the main column of a 1280-pixel-wide window with the sidebar open
+# Beside the parameter table on a 1280-pixel projector (tour step 4): the column's 707 px over presentation mode's
+# zoom of 1.25, which Streamlit applies to a chart's height but not its width (measured in Chromium).
+NARROW_FLOW_WIDTH_PX = 570
 CROWDED_STAGES = 9
 
 
 def flow_figure(shapes: Sequence[tuple[int, ...]], labels: Sequence[str], *, narrow: bool = False) -> go.Figure:
     """The shape-flow diagram at 3 units per feature-map pixel, as tall as its tallest tensor needs at
-    FLOW_WIDTH_PX. labels[i] (lines split by newlines) names the step into shapes[i]; with more than
-    CROWDED_STAGES stages, or `narrow` (drawn in a column), only first lines are kept, in a smaller font, so
-    neighbours do not overlap."""
+    FLOW_WIDTH_PX (NARROW_FLOW_WIDTH_PX when `narrow`, with little room above): no empty band above and below it
+    there, and a wider column only adds room at its sides. labels[i] (lines split by newlines) names the step into
+    shapes[i]; with more than CROWDED_STAGES stages, or `narrow` (drawn in a column), only first lines are kept, in a
+    smaller font, so neighbours do not overlap."""
     crowded = narrow or len(shapes) > CROWDED_STAGES
     steps = [
         FlowStep(shape, (label.split("\n")[0] if crowded else label).replace("\n", "<br>"))
         for shape, label in zip(shapes, labels)
     ]
-    fig = shape_flow_figure(steps, pixel=3.0, small_font_size=12 if crowded else 14)
+    fig = shape_flow_figure(steps, pixel=3.0, small_font_size=12 if crowded else 14, headroom=15 if narrow else 60)
     (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
     margins = fig.layout.margin.t + fig.layout.margin.b
-    fig.update_layout(height=round(min(max(FLOW_WIDTH_PX * (y1 - y0) / (x1 - x0) + margins, 220), 640)))
+    width, least = (NARROW_FLOW_WIDTH_PX, 120) if narrow else (FLOW_WIDTH_PX, 220)
+    fig.update_layout(height=round(min(max(width * (y1 - y0) / (x1 - x0) + margins, least), 640)))
     return fig
 
 

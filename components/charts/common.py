@@ -28,11 +28,17 @@ def shape_label(shape: tuple[int, ...]) -> str:
 
 
 def shape_flow_figure(
-    steps: list[FlowStep], *, pixel: float = 5.0, height: int = 420, small_font_size: int = 12
+    steps: list[FlowStep],
+    *,
+    pixel: float = 5.0,
+    height: int = 420,
+    small_font_size: int = 12,
+    headroom: float = 60.0,
 ) -> go.Figure:
     """Tensors left to right at one scale: squares have a side of H pixels (stacked to hint at channels);
     vectors are bars whose height is sqrt(values), so equal areas mean equal numbers of values.
-    small_font_size is for the operations and the value counts."""
+    small_font_size is for the operations and the value counts; headroom (units) is kept above the tallest tensor
+    for operation names of several lines."""
     shapes: list[dict] = []
     annotations: list[dict] = []
     x = 0.0
@@ -122,9 +128,16 @@ def shape_flow_figure(
             )
         x += width + GAP
     fig = go.Figure()
-    fig.update_xaxes(visible=False, range=[-20, x - GAP + 60], fixedrange=True)  # room for the last value count
+    # constrain="domain": the plot area shrinks to keep pixels square, the ranges stay; with Plotly's default a
+    # chart first drawn narrower (a sidebar closing) kept its widened range after the resize and drew smaller
+    fig.update_xaxes(visible=False, range=[-20, x - GAP + 60], fixedrange=True, constrain="domain")
     fig.update_yaxes(
-        visible=False, range=[-75 - ROW_STEP, tallest + 60], scaleanchor="x", scaleratio=1, fixedrange=True
+        visible=False,
+        range=[-75 - ROW_STEP, tallest + headroom],
+        scaleanchor="x",
+        scaleratio=1,
+        fixedrange=True,
+        constrain="domain",
     )
     fig.update_layout(
         shapes=shapes,

@@ -33,6 +33,8 @@ DEMO_RED = "#d62728"  # the small example's window and the output cell it makes
 HOVER_LIMIT = 64 * 64  # values per panel; larger outputs are drawn as pictures
 WINDOW_COLOUR = "#e4572e"  # the step-by-step pixel's window and, with dilation, each tap it reads
 TAP_FILL = "rgba(228, 87, 46, 0.35)"  # a pixel a dilated kernel's tap reads, tinted so the skipped ones stand apart
+TITLE_PX = 15  # panel titles at the chart text size (components.presentation.CHART_TEXT_PX)
+TWO_LINE_TITLE_MARGIN = 56  # px above the panels for a two-line title at TITLE_PX
 
 
 # ---------------------------------------------------------------- arrays for display
@@ -89,9 +91,7 @@ def _symmetric_limit(*arrays: np.ndarray) -> float:
 _AXIS_STYLE = dict(showgrid=False, zeroline=False, tickfont=dict(size=10), constrain="domain")
 
 
-def _grid(
-    rows: int, cols: int, titles: list[str] | None = None, *, h_gap: float = 0.06, v_gap: float = 0.1, title_size=15
-) -> dict:
+def _grid(rows: int, cols: int, titles: list[str] | None = None, *, h_gap: float = 0.06, v_gap: float = 0.1) -> dict:
     """Layout dict with one image-style axis pair per cell, numbered row by row from 1.
 
     Square pixels (scaleanchor), row 0 at the top, and each title just above its cell.
@@ -122,7 +122,7 @@ def _grid(
                         xanchor="center",
                         yanchor="bottom",
                         showarrow=False,
-                        font=dict(FONT, size=title_size),  # 15 px, the chart text size: readable from the back
+                        font=dict(FONT, size=TITLE_PX),  # the chart text size: readable from the back
                     )
                 )
     return layout
@@ -385,7 +385,7 @@ def epoch_strip_figure(history: np.ndarray, *, title: str) -> go.Figure:
         layout,
         height=230,
         margin=dict(l=10, r=10, t=40, b=40),
-        title=dict(text=title, font=dict(FONT, size=13)),
+        title=dict(text=title, font=dict(FONT, size=TITLE_PX)),
         coloraxis=_diverging_axis(_symmetric_limit(history), "weight"),
     )
 
@@ -437,12 +437,12 @@ def pixel_step_figure(step: PixelStep) -> go.Figure:
     patch_text = np.where(step.inside, _weight_text(step.patch), "pad 0")
     kernel_limit, product_limit = _symmetric_limit(step.kernel), _symmetric_limit(step.products)
     patch_title = "Input patch" if step.dilation == (1, 1) else "Pixels at the taps"
-    titles = [patch_title, "\u00d7 kernel", f"= products (sum {step.total:.4g})"]
-    layout = _grid(1, 3, titles, h_gap=0.05, title_size=13)  # three narrow panels: 15 px would pass the edge
+    titles = [patch_title, "\u00d7 kernel", f"= products<br>(sum {step.total:.4g})"]  # two lines: fits a narrow panel
+    layout = _grid(1, 3, titles, h_gap=0.05)
     for n in (1, 2, 3):
         suffix = "" if n == 1 else str(n)
-        layout[f"xaxis{suffix}"].update(showticklabels=False)
-        layout[f"yaxis{suffix}"].update(showticklabels=False)
+        layout[f"xaxis{suffix}"].update(showticklabels=False, ticks="")
+        layout[f"yaxis{suffix}"].update(showticklabels=False, ticks="")
     data = [
         _annotated(step.patch, patch_text, GRAY, 0.0, 1.0, "pixel %{z:.4g}", font) | _cell(1),
         _annotated(
@@ -460,7 +460,7 @@ def pixel_step_figure(step: PixelStep) -> go.Figure:
         )
         | _cell(3),
     ]
-    return _figure(data, layout, height=300)
+    return _figure(data, layout, height=300, margin=dict(l=10, r=10, t=TWO_LINE_TITLE_MARGIN, b=10))
 
 
 def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int | None = None) -> go.Figure:
@@ -505,7 +505,7 @@ def window_figure(image2d: np.ndarray, step: PixelStep, *, context: int | None =
         layout,
         height=300,
         shapes=[window, *(taps if dilated else [])],
-        title=dict(text=title, font=dict(FONT, size=13)),
+        title=dict(text=title, font=dict(FONT, size=TITLE_PX)),
     )
 
 

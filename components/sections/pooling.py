@@ -125,8 +125,9 @@ def choose_map(key: str, link: Link) -> tuple[np.ndarray | None, str, bool]:
             "Filter before pooling", filter_names, index=filter_names.index(DEFAULT_FILTER), key=POOL_FILTER
         )
         relu = st.checkbox(
-            "ReLU after the filter (negative values become 0)",
+            "ReLU after the filter",  # the whole label fits the narrow column of presentation mode
             value=True,
+            help="ReLU makes negative values 0.",
             key=POOL_RELU,
             disabled=filter_name == NO_FILTER,
         )

@@ -12,6 +12,7 @@ from components.charts.alt import figure_alt
 from components.charts.training import feature_maps_figure, filters_figure, overlay_figure
 from components.learner import forget_browser, learner_token
 from components.notebooks import notebook_button
+from components.phone import on_phone
 from components.presentation import presenting
 from components.sections import training_own_data as own
 from components.training_jobs import CHART_CONFIG, curves, run_headline, run_store, storage_caption
@@ -42,6 +43,8 @@ def shared_text(shared: dict) -> str:
 
 
 PERCENT_COLUMNS = ("test acc", "val acc", "train acc", "gap", "gap at best")  # fractions shown x 100
+MAIN_COLUMNS = ("run", "test acc", "val acc", "train acc", "gap", "epochs", "seconds")  # the rest: "More columns"
+RUN_WIDTH_PX = 300  # with the six numbers' widths (446 px) the table fits 1280 px with the sidebar open (789 px)
 
 
 def in_percent(row: dict) -> dict:
@@ -49,21 +52,52 @@ def in_percent(row: dict) -> dict:
     return {key: 100 * value if key in PERCENT_COLUMNS and value is not None else value for key, value in row.items()}
 
 
+def main_columns(*, pinned: bool) -> dict:
+    """The comparison table's columns: short headers, what each means in its tooltip, compact numbers."""
+    number = st.column_config.NumberColumn
+    return {
+        "run": st.column_config.TextColumn("run", width=RUN_WIDTH_PX, pinned=pinned),
+        "test acc": number("test", help="Test accuracy: on images no run trained on", format="%.2f%%", width=72),
+        "val acc": number("val", help="Validation accuracy after the last epoch", format="%.2f%%", width=72),
+        "train acc": number(
+            "train", help="Training accuracy after the last epoch, as Keras logs it", format="%.2f%%", width=72
+        ),
+        "gap": number(
+            "gap", help="Training minus validation accuracy after the last epoch", format="%.2f pt", width=80
+        ),
+        "epochs": st.column_config.TextColumn("epochs", help="Epochs trained", width=80),
+        "seconds": number("time", help="Seconds of training", format="%.0f s", width=70),
+    }
+
+
+def detail_text(key: str, value: object) -> str:
+    """A 'More columns' cell as text: '243,786', '3.45 pt', 'none'; '' for no value."""
+    if value is None:
+        return ""
+    if key == "gap at best" and isinstance(value, float):
+        return f"{value:.2f} pt"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def compare_section(runs: list[TrainingRun]) -> None:
-    """3.: the finished runs in a table, and the chosen ones' curves on one chart."""
+    """3.: the finished runs in a table (the recipe and overfitting columns under 'More columns'), and the chosen
+    ones' curves on one chart."""
     st.subheader("3. Compare runs")
     rows, shared = split_shared(comparison_rows(runs))
-    st.dataframe(
-        [in_percent(row) for row in rows],
+    rows = [in_percent(row) for row in rows]
+    st.dataframe(  # accuracies in % as in the headlines, gaps in percentage points; the run's name pinned
+        [{key: row[key] for key in MAIN_COLUMNS} for row in rows],
         hide_index=True,
         width="stretch",
-        column_config={  # accuracies in % as in the headlines, gaps in percentage points; the run's name pinned
-            "run": st.column_config.TextColumn(width="large", pinned=True),
-            **{key: st.column_config.NumberColumn(format="%.2f%%") for key in PERCENT_COLUMNS if "acc" in key},
-            **{key: st.column_config.NumberColumn(format="%.2f pt") for key in PERCENT_COLUMNS if "gap" in key},
-            "parameters": st.column_config.NumberColumn(format="localized"),
-        },
+        column_config=main_columns(pinned=not on_phone()),  # a pinned name would fill a phone's screen
     )
+    with st.expander("More columns: each run's recipe, its fight against overfitting, how it ended"):
+        st.table(
+            [
+                {key: detail_text(key, value) for key, value in row.items() if key not in MAIN_COLUMNS[1:]}
+                for row in rows
+            ]
+        )
     caption, forget = st.columns([3, 1], vertical_alignment="center")  # the button keeps its whole label
     caption.caption(" ".join(part for part in (shared_text(shared), storage_caption()) if part))
     forget.button(

@@ -26,10 +26,11 @@ def test_parse_flag(value, expected):
     assert parse_flag(value) is expected
 
 
-def test_stylesheet_zooms_text_but_not_plotly_charts():
+def test_stylesheet_zooms_text_but_not_plotly_charts_or_dataframes():
     css = presentation_css(1.5)
     assert "zoom: 1.5;" in css
-    assert '[data-testid="stPlotlyChart"] { zoom: 0.666667; }' in css  # Plotly hover ignores CSS zoom
+    # Plotly hover ignores CSS zoom; st.dataframe sizes itself in unzoomed pixels
+    assert '[data-testid="stPlotlyChart"], [data-testid="stDataFrame"] { zoom: 0.666667; }' in css
     assert '[data-testid="stDownloadButton"]' in css and '[data-testid="stMainMenu"]' in css
 
 

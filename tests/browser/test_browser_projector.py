@@ -58,6 +58,30 @@ EVIDENCE_BOX = """([kind, text]) => {
   return {top: box.top + main.scrollTop, bottom: box.bottom + main.scrollTop, height: box.height};
 }"""
 
+# Panel and chart titles (Plotly chart titles and the title annotations of multi-panel charts) in the main area:
+# their font sizes and how far each runs past its chart's left or right edge (0 when inside).
+TITLES = """() => [...document.querySelectorAll(
+    '[data-testid="stMain"] [data-testid="stPlotlyChart"] :is(.gtitle, .annotation-text)')]
+  .filter(t => t.textContent.trim() && t.getClientRects().length).map(t => {
+    const chart = t.closest('.main-svg').getBoundingClientRect(), box = t.getBoundingClientRect();
+    return {text: t.textContent.trim().slice(0, 40), px: parseFloat(getComputedStyle(t).fontSize),
+            past: Math.max(0, chart.left - box.left, box.right - chart.right)};
+  })"""
+# Views whose chart annotations are all panel titles (elsewhere they also label drawings: a diagram's value counts).
+TITLED = {"filters", "pooling", "tour2", "tour3", "tour7"}
+
+# The shape diagram's empty bands: pixels between its chart's top (bottom) and the first (last) thing drawn.
+DIAGRAM_BANDS = """() => {
+  const chart = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')]
+    .find(c => c.querySelector('.shapelayer path') && c.textContent.includes('values'));
+  const page = chart.querySelector('.main-svg').getBoundingClientRect();
+  const drawn = [...chart.querySelectorAll('.shapelayer path, .annotation-text, .annotation-arrow-g path')]
+    .map(e => e.getBoundingClientRect()).filter(b => b.width || b.height);
+  return {above: Math.min(...drawn.map(b => b.top)) - page.top,
+          below: page.bottom - Math.max(...drawn.map(b => b.bottom))};
+}"""
+DIAGRAM_BAND_PX = 45  # tour step 4's diagram beside its table: 115 px above and 78 below before it was sized to it
+
 SIDEBAR_CLOSED = """() => document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect().width < 50"""
 
 
@@ -91,6 +115,13 @@ def test_control_and_result_share_the_first_projector_screen(app_url, projector,
     if screen["smallest_tick"] is not None:
         assert screen["smallest_tick"] >= CHART_TEXT_PX - 1, screen
     assert legend_clashes(page) == []  # legend entries whole, none over another
+    if _name(target) in TITLED:  # every panel title at the chart text size, inside its chart
+        titles = page.evaluate(TITLES)
+        small = [t for t in titles if t["px"] < CHART_TEXT_PX or t["past"] > 1]
+        assert titles and not small, small
+    if _name(target) == "tour4":  # the diagram drawn to its column's size: no empty band above or below it
+        bands = page.evaluate(DIAGRAM_BANDS)
+        assert max(bands.values()) <= DIAGRAM_BAND_PX, bands
     if _name(target) in EVIDENCE:  # the claim's evidence whole on the first screen
         box = page.evaluate(EVIDENCE_BOX, EVIDENCE[_name(target)])
         assert box is not None and box["height"] > 20 and box["bottom"] <= PROJECTOR["height"], box

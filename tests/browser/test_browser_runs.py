@@ -9,6 +9,15 @@ from tests.support.browser import SCREENSHOTS, legend_clashes, screenshot, strea
 
 LIVE = '.st-key-live-training [data-testid="stPlotlyChart"]'
 TABLE = '[data-testid="stDataFrame"]'
+# The comparison table's scrolling area (its width and the width its columns need), where its right edge is drawn,
+# its column headers, and how wide the sidebar is drawn.
+TABLE_FIT = """() => {
+  const table = document.querySelector('[data-testid="stDataFrame"]');
+  const scroller = table.querySelector('.dvn-scroller');
+  return {scroll: scroller.scrollWidth, client: scroller.clientWidth, right: table.getBoundingClientRect().right,
+          headers: [...table.querySelectorAll('[role="columnheader"]')].map(h => h.innerText.trim()),
+          sidebar: document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect().width};
+}"""
 
 
 def start_short_training(page) -> None:
@@ -47,6 +56,15 @@ def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows
             page.reload()  # and after: the run is still listed
             wait_until_idle(page)
             page.wait_for_selector(TABLE, timeout=60_000)
+            # at 1280 px with the sidebar open the comparison fits without scrolling sideways, every column shown
+            fit = page.evaluate(TABLE_FIT)
+            assert fit["sidebar"] > 200 and fit["scroll"] <= fit["client"], fit
+            assert fit["headers"] == ["run", "test", "val", "train", "gap", "epochs", "time"], fit
+            page.get_by_text("More columns", exact=False).click()  # the rest of each row: a table that wraps
+            details = page.locator('[data-testid="stExpander"] [data-testid="stTable"]')
+            details.wait_for()
+            assert "against overfitting" in details.inner_text() and "stopped by request" in details.inner_text()
+            assert details.evaluate("t => t.scrollWidth <= t.clientWidth")
             stopped = re.escape(name.rsplit(", ", 1)[0]) + r", [0-9.]+ of \d+ epochs"  # renamed with the epochs done
             assert page.get_by_text(re.compile(stopped)).count() >= 1
 
@@ -96,6 +114,8 @@ def test_pressing_train_shows_its_state_and_stop_on_the_first_projector_screen(a
         page.wait_for_selector(TABLE, timeout=180_000)
         wait_until_idle(page)
         assert not train.is_disabled() and page.locator('[data-testid="stException"]').count() == 0
+        fit = page.evaluate(TABLE_FIT)  # the comparison fits the projector's width too (zoomed, it ran 25% past)
+        assert fit["scroll"] <= fit["client"] and fit["right"] <= 1280, fit
     finally:
         context.close()
 
