@@ -540,3 +540,47 @@ def test_a_run_stopped_before_its_first_batch_keeps_nothing_heavy(tmp_path):
     assert registry.store.runs("learner-a") == ([], [])
     data = tmp_path / "data"
     assert not [p for p in data.rglob("*") if p.is_file() and p.suffix in (".keras", ".npz", ".json")]
+
+
+def test_a_stop_is_reported_right_after_the_batch_it_ends_before_the_closing_validation(tmp_path):
+    """The worker says `evaluating` (training over) as soon as the batch a Stop ends has run: the closing
+    validation pass of that epoch (most of a Stop's latency on a busy machine) comes after it."""
+    from models.job_protocol import StopFlag
+    from models.worker import run_job as train_in_this_process
+
+    stop, events = StopFlag(), []
+
+    def emit(event: dict) -> None:
+        events.append(event)
+        if event["type"] == "progress" and event["batch"] >= 2:
+            stop.set()  # pressed while this batch's hook runs: training ends after it
+
+    payload = {"spec": spec(architecture=TINY_CNN, recipe=TrainConfig(epochs=5, batch_size=32)).to_payload()}
+    train_in_this_process({**payload, "name": "n"}, emit, stop, tmp_path / "run")
+    kinds = [event["type"] if event["type"] != "status" else event["status"] for event in events]
+    stopped_at = max(i for i, event in enumerate(events) if event["type"] == "progress")
+    assert events[stopped_at]["batch"] >= 2 and "evaluating" not in kinds[:stopped_at]
+    assert kinds[stopped_at + 1 :] == ["evaluating", "epoch", "done"]
+    assert events[-1]["stop_reason"] == "stopped by request"
+
+
+def test_the_worker_sends_progress_five_times_a_second_and_every_epochs_last_batch(monkeypatch):
+    """ProgressReporter's rule, on a made-up clock: batches every 62.5 ms give one event per 0.2 s (every 4th
+    batch), plus each epoch's last batch; batches slower than 0.2 s give one event each."""
+    from models import progress
+
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: clock[0])
+    events: list[dict] = []
+    reporter = progress.ProgressReporter(events.append, images=40 * 32, batch_size=32)  # 40 batches an epoch
+    for epoch in range(2):
+        for batch in range(40):
+            clock[0] += 0.0625  # exact in binary
+            reporter.on_batch(epoch, batch, {"loss": 1.0, "accuracy": 0.5})
+    sent = [(event["epoch"], event["batch"]) for event in events]
+    assert sent == [(0, 1), *((0, b) for b in range(5, 38, 4)), (0, 40), *((1, b) for b in range(4, 41, 4))]
+    events.clear()
+    for batch in range(3):
+        clock[0] += 0.3
+        reporter.on_batch(2, batch, {"loss": 1.0, "accuracy": 0.5})
+    assert [event["batch"] for event in events] == [1, 2, 3]
