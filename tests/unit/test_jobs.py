@@ -26,6 +26,8 @@ from models.runs import RunStore, comparison_rows
 from models.uploads import limits
 from tests.conftest import DONE, ROOT
 
+pytestmark = pytest.mark.training  # trains networks: not in `make test-fast` (pytest.ini)
+
 TINY_CNN = replace(COURSE_CNN, filters=8)
 
 
