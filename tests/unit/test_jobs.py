@@ -180,7 +180,9 @@ def test_stop_ends_training_within_a_second_and_keeps_the_weights(tmp_path):
     started = time.monotonic()
     job.stop()
     wait_for(lambda: job.progress().status != "running", timeout=5)
-    assert time.monotonic() - started < 1.0
+    latency = time.monotonic() - started
+    print(f"\nStop latency (stop() to the worker's 'evaluating' event here): {latency * 1000:.0f} ms")
+    assert latency < 1.0
     assert job.wait(DONE) and job.progress().status == "stopped"
     run = job.run
     assert run.stop_reason == "stopped by request" and run.epochs_done < 50
