@@ -4,7 +4,7 @@ A worker turns Keras's per-batch running means into a smoothed curve and sends a
 `progress` events a second; the web server folds the events into a `JobProgress` snapshot for drawing.
 Events are JSON-safe dicts, so the same ones travel over a pipe (local worker) or Dask (remote worker):
 
-    {"type": "status", "status": "running" | "evaluating"}
+    {"type": "status", "status": "running" | "evaluating"}  (evaluating: no batch follows, sent right after the last)
     {"type": "progress", "epoch": e, "batch": b, "rate": images/s, "points": [[x, loss, accuracy], ...]}
     {"type": "epoch", "epoch": e, "seconds": s, "logs": {"loss": ..., "accuracy": ..., "val_loss": ...}}
     {"type": "done", "stop_reason": str | None}
