@@ -1,7 +1,7 @@
 """Every page's main interactions driven in Chromium, as a learner would: no exception box anywhere.
 
 Upload (good and bad) and pick a kernel on Filters, change the pool size on Pooling, change the network
-on Architecture, start and stop a short training run, click a confusion-matrix cell on Inspect.
+on Architecture, click a confusion-matrix cell on Inspect (Train and Stop: test_browser_runs.py).
 Screenshots land in screenshots/interactions-*.png.
 """
 
