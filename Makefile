@@ -1,7 +1,7 @@
 # `make run` starts the app (one process); `make serve` the production stack (a replica per core behind nginx,
 # scripts/serve.py); `make test` lints, type-checks, checks the import contracts and runs every test
 # (unit, AppTest, browser, the stack), after checking the locked requirements are up to date; `make test-fast`
-# only the unit and AppTest tests (no Chromium, no servers); `make lock` compiles requirements.txt and
+# only the unit and AppTest tests that train no network (no Chromium, no servers, no training); `make lock` compiles requirements.txt and
 # requirements-dev.txt (exact versions, hashes) from requirements.in and requirements-dev.in.
 # All first fetch what the machine lacks (python3-venv, Fashion-MNIST, Chromium, nginx, PostgreSQL): scripts/ensure_system.py.
 PYTHON ?= python3
@@ -46,9 +46,9 @@ test: $(VENV)/.dev
 	$(BIN)/lint-imports  # the layer, Streamlit/Plotly and TensorFlow contracts in pyproject.toml
 	$(BIN)/python -m pytest
 
-test-fast: $(VENV)/.dev  # while editing: tests/unit and tests/app, markers set by folder in tests/conftest.py
+test-fast: $(VENV)/.dev  # while editing: tests/unit and tests/app without the tests that train (markers: pytest.ini)
 	$(SETUP) data
-	$(BIN)/python -m pytest -m "not browser and not stack"
+	$(BIN)/python -m pytest -m "not browser and not stack and not training"
 
 lock: $(VENV)/.dev  # after editing requirements.in or requirements-dev.in (README, "Bumping a version")
 	$(BIN)/python scripts/lock.py compile $(LOCK_ARGS)  # e.g. LOCK_ARGS="--upgrade-package streamlit"

@@ -63,7 +63,6 @@ import tempfile
 import threading
 import time
 import tomllib
-import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -596,7 +595,7 @@ def serve_as_make_run(
     """`python -m streamlit run app.py` as `make run` starts it: only port, address and headless on the command
     line, the environment untouched, so .streamlit/config.toml and STREAMLIT_* variables decide the rest
     (`extra_env` adds variables, e.g. a throwaway CNN_LAB_DATA_DIR; `name` names the log file)."""
-    from tests.support.browser import free_port, stop_process
+    from tests.support.browser import free_port, stop_process, wait_healthy
 
     port = free_port()
     command = [
@@ -623,16 +622,7 @@ def serve_as_make_run(
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         started = time.perf_counter()
         try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.perf_counter() - started > timeout:
-                    raise RuntimeError(f"streamlit did not become healthy on {base}; see {log_path}")
-                time.sleep(0.2)
+            wait_healthy(base, process, started + timeout, log_path=log_path)
             yield base, process
         finally:
             stop_process(process)

@@ -155,12 +155,18 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
         nothing_trained(folder, stop.reason or STOPPED_BY_REQUEST, emit)
         return
     emit({"type": "status", "status": "running"})
+
+    def on_batch(epoch: int, batch: int, logs: dict[str, float]) -> None:
+        reporter.on_batch(epoch, batch, logs)
+        if stop.is_set():  # train()'s callback ends training after this batch
+            reporter.training_ended()
+
     result = train(
         model,
         fitted,
         spec.recipe,
         validation_data=validation,
-        on_batch=reporter.on_batch,
+        on_batch=on_batch,
         on_epoch=reporter.on_epoch,
         stop_event=stop,
         callbacks=callbacks,
@@ -169,7 +175,7 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     if reporter.batches == 0 and stop_reason:  # nothing was trained: no model, arrays or test pass to keep
         nothing_trained(folder, stop_reason, emit)
         return
-    emit({"type": "status", "status": "evaluating"})
+    reporter.training_ended()
     test = evaluate(model, x_test, y_test)
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / MODEL_FILE)

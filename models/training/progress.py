@@ -4,7 +4,7 @@ A worker turns Keras's per-batch running means into a smoothed curve and sends a
 `progress` events a second; the web server folds the events into a `JobProgress` snapshot for drawing.
 Events are JSON-safe dicts, so the same ones travel over a pipe (local worker) or Dask (remote worker):
 
-    {"type": "status", "status": "running" | "evaluating"}
+    {"type": "status", "status": "running" | "evaluating"}  (evaluating: no batch follows, sent right after the last)
     {"type": "progress", "epoch": e, "batch": b, "rate": images/s, "points": [[x, loss, accuracy], ...]}
     {"type": "epoch", "epoch": e, "seconds": s, "logs": {"loss": ..., "accuracy": ..., "val_loss": ...}}
     {"type": "done", "stop_reason": str | None}
@@ -66,6 +66,7 @@ class ProgressReporter:
         self.epoch_seconds: list[float] = []  # wall time of each epoch, validation included
         self.epoch_ended = time.perf_counter()  # made just before training starts
         self.batches = 0  # batches trained so far, over all epochs
+        self.ended = False  # said that no batch follows
 
     @property
     def epochs_done(self) -> float:
@@ -93,6 +94,13 @@ class ProgressReporter:
                 {"type": "progress", "epoch": epoch, "batch": batch + 1, "rate": self.rate, "points": self.pending}
             )
             self.pending = []
+
+    def training_ended(self) -> None:
+        """Say once that no batch follows (status `evaluating`): right after the batch a Stop ends, so the learner
+        sees it then, not after the closing validation pass of that epoch (0.9 s of a small run on a busy machine)."""
+        if not self.ended:
+            self.ended = True
+            self.emit({"type": "status", "status": "evaluating"})
 
     def on_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         now = time.perf_counter()

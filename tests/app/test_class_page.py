@@ -160,6 +160,7 @@ def test_students_follow_the_lecturers_tour_step(data_dir):
     assert "Your answer: **13x13x169**" in texts(student)
 
 
+@pytest.mark.training
 def test_the_board_shows_only_shared_runs_and_ending_freezes(data_dir, monkeypatch):
     run = SimpleNamespace(
         run_id="r1", name="Run 1: course CNN", config={"parameters": 243_786}, test_accuracy=0.9012, seconds=81.0

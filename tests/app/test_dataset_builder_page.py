@@ -37,6 +37,8 @@ from tests.app.test_training_page import click, finish_jobs, open_page
 from tests.support.apptest import checked, figures
 from tests.support.image_files import encoded, header_only_png, real_items
 
+pytestmark = pytest.mark.training  # trains networks: not in `make test-fast` (pytest.ini)
+
 MEDIA: dict[str, bytes] = {}  # every file st.image sent, by its id
 
 

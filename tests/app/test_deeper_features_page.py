@@ -82,6 +82,7 @@ def save_untrained_run(learner: str) -> None:
     store.commit(learner, staging)
 
 
+@pytest.mark.training
 @pytest.mark.filterwarnings("ignore")
 def test_a_training_run_computes_on_demand_with_progress(monkeypatch):
     monkeypatch.setattr(section, "RUN_BUDGET", fv.Budget(steps=8, images=300))

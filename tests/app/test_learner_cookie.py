@@ -18,6 +18,7 @@ def test_the_cookie_lives_about_a_term_unless_set():
             cookie_seconds({"CNN_LAB_COOKIE_DAYS": bad})
 
 
+@pytest.mark.training
 def test_forget_this_browser_shows_the_next_person_none_of_the_runs():
     app = apptest.open_page("pages/training.py")
     token = app.session_state[LEARNER]

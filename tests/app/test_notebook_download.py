@@ -111,6 +111,7 @@ def test_the_architecture_page_downloads_its_designs_notebook(query, config, dow
     )
 
 
+@pytest.mark.training
 def test_a_saved_runs_notebook_is_its_exact_spec(downloads):
     from models.networks.worker import run_job
 
@@ -156,6 +157,7 @@ def own_data_run(token: str, dataset_path: str, payload_dataset: dict | None = N
     return spec, store.commit(token, staging)
 
 
+@pytest.mark.training
 def test_an_own_data_runs_download_tab_gives_its_dataset_zip_beside_the_notebook_that_reads_it(downloads):
     from models.inputs import own_data as od
     from tests.support.image_files import real_members, zip_of
@@ -194,6 +196,7 @@ def test_an_own_data_runs_download_tab_gives_its_dataset_zip_beside_the_notebook
     assert not any("The notebook reads" in c.value for c in presented.caption)  # no words about hidden buttons
 
 
+@pytest.mark.training
 def test_an_own_data_run_whose_dataset_is_gone_says_what_its_notebook_needs(downloads, tmp_path):
     from models.inputs import own_data as od
     from tests.support.image_files import real_members, zip_of

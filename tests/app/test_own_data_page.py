@@ -3,11 +3,15 @@ Inspect name the run's own classes."""
 
 from __future__ import annotations
 
+import pytest
+
 from components.session_keys import INSPECT_MODEL, LEARNER, PREDICT_MODEL, TRAINING_DATA, TRAINING_OWN
 from models.inputs import own_data as od
 from tests.app.test_training_page import click, finish_jobs, open_page
 from tests.support import apptest
 from tests.support.image_files import real_members, zip_of
+
+pytestmark = pytest.mark.training  # trains networks: not in `make test-fast` (pytest.ini)
 
 OWN = "Your own images"
 

@@ -32,6 +32,8 @@ from tests.support.apptest import checked, figures, open_page, plotly_array
 from tests.support.own_run import LEARNER as OWNER
 from tests.support.own_run import SEED, trained_own_run
 
+pytestmark = pytest.mark.training  # trains networks: not in `make test-fast` (pytest.ini)
+
 OWN = ("Bag", "Sneaker", "Trouser")
 OTHERS = [name for name in CLASS_NAMES if name not in OWN]
 INSPECT_TABS = ["Feature maps", "Learned filters", "Evaluation", "Why this prediction", "Embedding"]

@@ -118,6 +118,7 @@ def test_fight_overfitting_queues_its_four_runs():
             assert job.wait(120)
 
 
+@pytest.mark.training
 def test_a_regularised_run_shows_its_recipe_and_gaps_in_the_table():
     app = quick_page(training_dropout=0.3, training_l2=1e-4)
     app.toggle(key=TRAINING_SHIFT).set_value(True)

@@ -111,6 +111,7 @@ def test_answers_match_keras():
     assert np.array_equal(KERNELS[TOUR_KERNEL].weights[:, 0], [-1, -2, -1])
 
 
+@pytest.mark.training
 def test_training_answer_is_the_training_jobs_batch_count():
     spec = RunSpec(recipe=TrainConfig(epochs=2, batch_size=32), train_images=5_000, validation_split=0.1)
     steps_per_epoch = TrainingJob(spec, "tour", learner="x").progress().steps

@@ -109,6 +109,7 @@ def table(app: AppTest):
     return app.dataframe[0].value
 
 
+@pytest.mark.training
 def test_train_runs_in_the_background_and_the_run_is_listed():
     app = click(open_page(training_model="Dense baseline (no conv layers)"), "Train")
     (job,) = jobs(app)
@@ -138,6 +139,7 @@ def test_train_runs_in_the_background_and_the_run_is_listed():
     assert table(app)["run"].tolist() == [run.name]  # leaving and returning keeps the runs
 
 
+@pytest.mark.training
 def test_clicking_train_twice_queues_one_job_and_its_state_shows_at_the_top():
     settings = dict(training_model="Dense baseline (no conv layers)", training_epochs=30)
     app = open_page(**settings)
@@ -163,6 +165,7 @@ def test_clicking_train_twice_queues_one_job_and_its_state_shows_at_the_top():
     assert job.wait(120)
 
 
+@pytest.mark.training
 def test_stop_before_the_first_batch_keeps_nothing_and_says_so():
     app = click(open_page(training_model="Dense baseline (no conv layers)", training_epochs=30), "Train")
     (job,) = jobs(app)
@@ -173,6 +176,7 @@ def test_stop_before_the_first_batch_keeps_nothing_and_says_so():
     assert any(w.endswith("Stopped before it trained: nothing kept.") for w in warnings), warnings
 
 
+@pytest.mark.training
 def test_stop_button_ends_the_run_and_keeps_it():
     app = click(open_page(training_model="Dense baseline (no conv layers)", training_epochs=30), "Train")
     (job,) = jobs(app)
@@ -203,6 +207,7 @@ def test_stop_is_acknowledged_on_the_clicks_own_rerun():
     assert "ETA 42 s" in status_text(job, progress, job_registry())
 
 
+@pytest.mark.training
 def test_preset_queues_its_runs_and_overlays_them():
     app = open_page()
     app.number_input(key=TRAINING_SEED).set_value(23).run()  # a seed no other test trains: nothing to share
@@ -320,6 +325,7 @@ def test_filter_and_feature_map_figures_show_the_true_values_on_hover():
 # ---------------------------------------------------------------- in a real browser
 
 
+@pytest.mark.training
 def test_browser_shows_live_charts_then_compares_two_runs(app_url, page):
     from tests.support.browser import AXE_RUN, axe_script, legend_clashes, screenshot, wait_until_idle
 
@@ -424,6 +430,7 @@ def reopened(app: AppTest) -> AppTest:
     return apptest.open_page(PAGE, session={LEARNER: app.session_state[LEARNER]})
 
 
+@pytest.mark.training
 def test_a_refresh_reattaches_to_the_training_job_and_then_shows_its_run():
     app = click(open_page(training_model="Dense baseline (no conv layers)", training_epochs=3), "Train")
     (job,) = jobs(app)
@@ -438,6 +445,7 @@ def test_a_refresh_reattaches_to_the_training_job_and_then_shows_its_run():
     assert not stranger.dataframe  # another learner never sees it
 
 
+@pytest.mark.training
 def test_a_damaged_saved_run_is_skipped_with_a_notice():
     app = click(open_page(training_model="Dense baseline (no conv layers)"), "Train")
     (run,) = finish_jobs(app)

@@ -160,6 +160,7 @@ def refusals(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
 # ---------------------------------------------------------------- models.uploaded.store
 
 
+@pytest.mark.training
 def test_the_five_class_cnn_is_stored_with_its_layers_classes_table_and_kernels(five, fashion, tmp_path):
     model, data = five
     store = RunStore(tmp_path / "runs")
@@ -228,6 +229,7 @@ def upload(app, name: str, data: bytes):
     return checked(app.run())
 
 
+@pytest.mark.training
 def test_the_uploaded_cnn_works_on_inspect_deeper_predict_architecture_and_filters(five, fashion):
     model, data = five
     app = open_page("pages/inspect.py", timeout=300, session={LEARNER: "byo-pages"})

@@ -1,7 +1,7 @@
 """Every page's main interactions driven in Chromium, as a learner would: no exception box anywhere.
 
 Upload (good and bad) and pick a kernel on Filters, change the pool size on Pooling, change the network
-on Architecture, start and stop a short training run, click a confusion-matrix cell on Inspect.
+on Architecture, click a confusion-matrix cell on Inspect (Train and Stop: test_browser_runs.py).
 Screenshots land in screenshots/interactions-*.png.
 """
 
@@ -143,26 +143,6 @@ def test_architecture_builder_changes_follow_into_the_link(app_url, page):
     page.wait_for_url(re.compile(r"/architecture$"))
     wait_until_idle(page)
     screenshot(page, "interactions-architecture")
-
-
-def test_training_starts_and_stops(app_url, page):
-    open_page(page, app_url, "training")
-    choose(page, "Model", "Dense baseline (no conv layers)")
-    slider = page.get_by_role("slider", name="Training images")
-    slider.focus()
-    page.keyboard.press("Home")  # 5,000 images, the smallest setting
-    slider.blur()
-    wait_until_idle(page)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_test_id("stProgress").wait_for(timeout=120_000)
-    # Stop once it trains: a run stopped before its first batch keeps nothing (and is not listed)
-    page.wait_for_selector('.st-key-live-training [data-testid="stPlotlyChart"] .scatterlayer .trace', timeout=120_000)
-    page.get_by_role("button", name="Stop", exact=True).click()
-    page.get_by_test_id("stDataFrame").first.wait_for(timeout=180_000)  # the stopped run is listed
-    wait_until_idle(page)
-    assert page.get_by_test_id("stProgress").count() == 0
-    assert_no_exception(page)
-    screenshot(page, "interactions-training")
 
 
 def test_inspect_confusion_cell_click_shows_those_images(app_url, page):

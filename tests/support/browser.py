@@ -119,21 +119,29 @@ def streamlit_server(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.perf_counter() - started > timeout:
-                raise RuntimeError(
-                    f"streamlit did not become healthy on {base}" + (f"; see {log_path}" if log_path else "")
-                )
-            time.sleep(poll)
+        wait_healthy(base, process, started + timeout, poll, log_path)
         yield Server(process, base, started, data_dir)
     finally:
         stop_process(process)
+
+
+def wait_healthy(
+    base: str, process: subprocess.Popen, deadline: float, poll: float = 0.2, log_path: Path | None = None
+) -> None:
+    """Return once `base`/_stcore/health answers 200 (the one home of this wait, benchmarks/load_ws.py uses it too);
+    RuntimeError if `process` ends first or `time.perf_counter()` passes `deadline`."""
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.perf_counter() > deadline:
+            raise RuntimeError(
+                f"streamlit did not become healthy on {base}" + (f"; see {log_path}" if log_path else "")
+            )
+        time.sleep(poll)
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:

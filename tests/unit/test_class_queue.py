@@ -34,6 +34,8 @@ from models.training.recipes import PRESETS, RunSpec, TrainConfig
 from models.training.runs import RunStore
 from tests.conftest import DONE
 
+pytestmark = pytest.mark.training  # trains networks: not in `make test-fast` (pytest.ini)
+
 
 def spec(seed: int = 0, epochs: int = 2) -> RunSpec:
     """A dense run of a few seconds: 1,024 real images, 256 of them validate."""

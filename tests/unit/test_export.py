@@ -157,6 +157,7 @@ def worker_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("name", ["fast", "one-cycle", "stop-early", "fight"])
 def test_the_recipe_cells_train_as_the_worker_does(name, worker_run):
     """The worker's job (its learning-rate decay, its stop at accuracy, its augmentation, dropout, L2 and early
@@ -189,6 +190,7 @@ def test_the_recipe_cells_train_as_the_worker_does(name, worker_run):
     assert TrainingRun.read(folder).spec() == spec  # the saved run gives back its exact spec
 
 
+@pytest.mark.training
 def test_an_older_run_without_its_saved_spec_rebuilds_it_from_its_settings(worker_run, tmp_path):
     spec = SPECS["stop-early"]
     shutil.copytree(worker_run("stop-early"), tmp_path / "old")
@@ -199,6 +201,7 @@ def test_an_older_run_without_its_saved_spec_rebuilds_it_from_its_settings(worke
     assert rebuilt == spec and notebook_text(rebuilt) == notebook_text(spec)
 
 
+@pytest.mark.training
 def test_an_executed_notebook_trains_and_scores_as_the_apps_run(fashion, tmp_path):
     """nbclient runs the exported notebook in a python3 ipykernel (timeout: 120 s a cell) on 2,000 images for one
     epoch; its printed test accuracy is the app's (models.networks.worker.build_model + models.networks.train.train,
@@ -360,6 +363,7 @@ def own_notebook(run: TrainingRun, **kwargs):
     return notebook(run.spec(), title=run.name, class_names=run.class_names, **kwargs)
 
 
+@pytest.mark.training
 def test_an_own_data_notebook_reads_the_zip_and_splits_it_as_the_lab_did(own_run, monkeypatch):
     """The data cell, run here beside the zip: the lab's images, labels and class order, and the split indices of
     models.inputs.own_data.split; the model cell has one output per class."""
@@ -384,6 +388,7 @@ def test_an_own_data_notebook_reads_the_zip_and_splits_it_as_the_lab_did(own_run
     assert namespace["model"].outputs[0].shape[-1] == 3
 
 
+@pytest.mark.training
 def test_an_executed_own_data_notebook_scores_as_the_run(own_run):
     """nbclient runs the whole notebook in a python3 ipykernel in the zip's folder: the same test accuracy as the
     worker's run, and a 3x3 confusion matrix with the run's class names over its 12 test images."""
@@ -412,6 +417,7 @@ def test_an_executed_own_data_notebook_scores_as_the_run(own_run):
     assert np.trace(matrix) / 12 == pytest.approx(run.test_accuracy, abs=1e-6)
 
 
+@pytest.mark.training
 def test_an_own_data_notebook_without_its_zip_or_class_names_says_what_is_missing(own_run, tmp_path, monkeypatch):
     _, _, run, _ = own_run
     with pytest.raises(ValueError, match="needs its 2-10 class names"):

@@ -80,6 +80,7 @@ def test_a_per_epoch_decay_and_one_cycle_together_are_refused():
         replace(fast_run(), lr_decay=0.5).check(60_000)
 
 
+@pytest.mark.training
 def test_one_cycle_sets_each_batchs_rate_across_epochs(fashion):
     """The job's path (build_model + train + schedule_callbacks): the optimizer's rate at every batch of
     2 epochs x 3 batches of 64 real images."""
@@ -100,6 +101,7 @@ def test_one_cycle_sets_each_batchs_rate_across_epochs(fashion):
     np.testing.assert_allclose(seen, [0.01, 0.01, 0.008, 0.006, 0.004, 0.002], rtol=1e-6)
 
 
+@pytest.mark.training
 def test_one_cycle_training_takes_the_same_steps_as_a_hand_written_adam_loop(fashion):
     """The job's path against tf.GradientTape with Adam, each step's rate written out by hand: 6 batches of 64
     real images (one epoch: a second epoch's shuffle is Keras's own)."""
@@ -131,6 +133,7 @@ def test_one_cycle_training_takes_the_same_steps_as_a_hand_written_adam_loop(fas
     assert not np.allclose(unscheduled.get_weights()[0], fitted.get_weights()[0], atol=1e-4)
 
 
+@pytest.mark.training
 def test_the_fast_job_runs_on_a_small_subset(tmp_path):
     """models.networks.worker.run_job, the code a Training-page job runs, on the preset's spec cut to 512 images, 2
     epochs."""
@@ -147,6 +150,7 @@ def test_the_fast_job_runs_on_a_small_subset(tmp_path):
     assert float(model.optimizer.learning_rate) == pytest.approx(0.02 / 3)
 
 
+@pytest.mark.training
 def test_the_training_pages_fast_button_queues_the_preset_with_the_pages_seed(fresh_runs):
     from components.session_keys import TRAINING_SEED, training_cancel, training_stop
     from tests.app.test_training_page import click, jobs, open_page

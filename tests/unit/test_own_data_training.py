@@ -17,6 +17,8 @@ from models.training.runs import RunStore
 from tests.conftest import DONE
 from tests.support.image_files import real_members, zip_of
 
+pytestmark = pytest.mark.training  # trains networks: not in `make test-fast` (pytest.ini)
+
 TINY_CNN = replace(COURSE_CNN, filters=8)
 
 

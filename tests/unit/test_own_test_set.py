@@ -27,6 +27,7 @@ def test_the_held_out_test_does_not_depend_on_the_validation_split(seed, validat
     assert np.array_equal(od.held_out_test(labels, seed), od.split(labels, validation, seed).test)
 
 
+@pytest.mark.training
 def test_the_runs_test_set_is_the_split_its_worker_held_out(trained):
     dataset, run = trained
     subject = Subject(f"run:{run.folder}", run.model, run.class_names, run.config["dataset_file"], run.config["seed"])
@@ -46,6 +47,7 @@ def test_the_runs_test_set_is_the_split_its_worker_held_out(trained):
     assert evaluation_set(subject) is test  # cached per subject key
 
 
+@pytest.mark.training
 def test_a_missing_dataset_file_is_a_clear_error(trained, tmp_path):
     _, run = trained
     gone = Subject("run:gone", run.model, run.class_names, str(tmp_path / "gone.npz"), SEED)

@@ -131,6 +131,7 @@ class FinishesWhenReleased:
         return True
 
 
+@pytest.mark.training
 def test_a_shared_run_reaches_the_learners_with_room_and_tells_the_one_without(tmp_path):
     size = run_size(tmp_path)
     root = tmp_path / "data"

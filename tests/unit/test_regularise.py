@@ -127,6 +127,7 @@ def test_l2_adds_exactly_the_penalty_of_the_kernels(fashion):
     assert reported == pytest.approx(log_loss(labels, probabilities, labels=range(10)) + penalty, rel=1e-4)
 
 
+@pytest.mark.training
 def test_early_stopping_restores_the_best_epochs_weights(fashion):
     """Validation labels shuffled, so the validation loss rises as the model grows sure of itself: the run stops
     `patience` epochs after its best epoch, and the weights it keeps score that epoch's saved validation loss."""
@@ -214,6 +215,7 @@ def test_the_gaps_are_training_minus_validation_accuracy():
     assert regularisation_text(RunSpec(architecture=None).to_dict()) == "none"
 
 
+@pytest.mark.training
 def test_the_worker_trains_a_tiny_real_run_with_every_option_on(tmp_path):
     from models.networks.worker import run_job
     from models.training.runs import TrainingRun

@@ -32,6 +32,7 @@ def test_shuffled_dataset_covers_every_image_once(small):
     assert sorted(labels.tolist()) == sorted(y.tolist()) and labels.tolist() != y.tolist()
 
 
+@pytest.mark.training
 def test_progress_hooks_see_every_batch_and_epoch(small):
     batches, epochs = [], []
     result = train(
@@ -48,6 +49,7 @@ def test_progress_hooks_see_every_batch_and_epoch(small):
     assert result.history["loss"][1] < result.history["loss"][0]
 
 
+@pytest.mark.training
 def test_stop_flag_ends_training_after_the_current_batch(small):
     stop = threading.Event()
     seen = []
@@ -62,12 +64,14 @@ def test_stop_flag_ends_training_after_the_current_batch(small):
     assert result.stop_reason == "stopped by request"
 
 
+@pytest.mark.training
 def test_stop_at_accuracy_ends_after_the_epoch_that_reaches_it(small):
     result = train(course_dnn(), small[0], TrainConfig(epochs=4, batch_size=64, stop_at_accuracy=0.2))
     assert result.epochs_run == 1 and result.history["accuracy"][0] >= 0.2
     assert "reached 0.2000" in result.stop_reason
 
 
+@pytest.mark.training
 def test_one_short_epoch_of_the_course_cnn_learns_something(small):
     model = course_cnn()
     train(model, small[0], TrainConfig(epochs=1, batch_size=32))
