@@ -9,13 +9,13 @@ import pandas  # noqa: F401  (see above)
 import streamlit as st
 
 from components.catalog import ALL_PAGES, HOME
-from components.heap import freeze_after_imports
-from components.learner import remember_learner
-from components.loading import TENSORFLOW_PAGES, load_tensorflow
-from components.nodelay import send_without_delay
-from components.page import mark_app_run
+from components.framework.heap import freeze_after_imports
+from components.framework.learner import remember_learner
+from components.framework.loading import TENSORFLOW_PAGES, load_tensorflow
+from components.framework.nodelay import send_without_delay
+from components.framework.page import mark_app_run
+from components.framework.server_hooks import keep_keras_session
 from components.presentation import presentation_mode
-from components.server_hooks import keep_keras_session
 
 keep_keras_session()
 send_without_delay()  # once per server: learners' websockets send each message at once (no delayed-ACK waits)

@@ -46,7 +46,8 @@ def figure_alt(figure: go.Figure, subject: str) -> str:
     """`subject`, then what the figure's panels show, read from its traces: a heatmap's range and strongest cell,
     every bar, every point of a short line (a long one summarised), points per group of a scatter.
 
-    Reads `to_dict()` (a frozen figure's is kept, components.memo), where arrays may be Plotly's base64 form."""
+    Reads `to_dict()` (a frozen figure's is kept, components.framework.memo), where arrays may be Plotly's base64
+    form."""
     parts = [_sentence(subject)]
     drawn = figure.to_dict()
     axes = [_title(drawn["layout"].get(axis)) for axis in ("xaxis", "yaxis")]

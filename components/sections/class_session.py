@@ -12,10 +12,8 @@ import hmac
 import streamlit as st
 
 from components.classroom import act, join_link, qr_png, required_lecturer_key, show_outcome
-from components.learner import learner_token
-from components.presentation import presenting
-from components.sections.class_poll import LIVE_SECONDS, WATCH_SECONDS, answer_box, live_tally, watch_class
-from components.session_keys import (
+from components.framework.learner import learner_token
+from components.framework.session_keys import (
     CLASS_CSV,
     CLASS_END,
     CLASS_GOAL,
@@ -34,6 +32,8 @@ from components.session_keys import (
     CLASS_START_GOAL,
     CLASS_START_KEY,
 )
+from components.presentation import presenting
+from components.sections.class_poll import LIVE_SECONDS, WATCH_SECONDS, answer_box, live_tally, watch_class
 from components.teaching.tour import steps
 from models.classroom import ClassError, ClassStore, Membership, SharedRun, random_nickname
 

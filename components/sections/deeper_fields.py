@@ -15,12 +15,8 @@ import streamlit as st
 
 from components.charts.alt import strongest_alt
 from components.charts.deeper_fields import clicked_unit, gradient_figure, image_figure, map_figure
-from components.memo import once
-from components.presentation import beside
-from components.resources import shipped_model
-from components.sections.deeper import choose_test_image, keep_settings
-from components.sections.inspect import CHART_CONFIG, Subject, evaluation_set, shipped_key
-from components.session_keys import (
+from components.framework.memo import once
+from components.framework.session_keys import (
     DEEPER_FIELDS_COL,
     DEEPER_FIELDS_FILTER,
     DEEPER_FIELDS_LAYER,
@@ -30,6 +26,11 @@ from components.session_keys import (
     DEEPER_FIELDS_UNIT,
     DEEPER_INDEX,
 )
+from components.model_choice import Subject, evaluation_set, shipped_key
+from components.presentation import beside
+from components.resources import shipped_model
+from components.sections.deeper import choose_test_image, keep_settings
+from components.sections.inspect import CHART_CONFIG
 from models.receptive_field import FieldError, FieldStep, dropped_rows, field_steps, find_step, seen_span
 
 UNIT_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "Dense", "GlobalAveragePooling2D", "GlobalMaxPooling2D")

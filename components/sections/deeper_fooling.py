@@ -17,13 +17,20 @@ import streamlit as st
 
 from components.charts.alt import prediction_alt
 from components.charts.fooling import attack_figure, bars_figure, perturbation_caption, perturbation_title
+from components.framework.memo import once
+from components.framework.session_keys import (
+    FOOLING_BRUSH,
+    FOOLING_CANVAS,
+    FOOLING_EPSILON,
+    FOOLING_METHOD,
+    FOOLING_SOURCE,
+)
 from components.image_picker import decode_upload
-from components.memo import once
+from components.model_choice import Subject, evaluation_set, labelled_only
 from components.presentation import beside, presenting
 from components.sections.deeper import choose_test_image
-from components.sections.inspect import CHART_CONFIG, Subject, evaluation_set, labelled_only
+from components.sections.inspect import CHART_CONFIG
 from components.sections.predict import drawing
-from components.session_keys import FOOLING_BRUSH, FOOLING_CANVAS, FOOLING_EPSILON, FOOLING_METHOD, FOOLING_SOURCE
 from models import adversarial as adv
 from models.images import ImageError, fingerprint
 from models.preprocess import PreprocessError, preprocess

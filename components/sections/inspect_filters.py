@@ -10,10 +10,11 @@ import streamlit as st
 
 from components.charts.alt import figure_alt
 from components.charts.inspect import kernel_gallery_figure, kernel_notes, kernels_caption
-from components.memo import once
+from components.framework.memo import once
+from components.framework.session_keys import INSPECT_WEIGHTS
+from components.model_choice import Subject
 from components.resources import filter_snapshots
-from components.sections.inspect import CHART_CONFIG, WEIGHTS, Subject
-from components.session_keys import INSPECT_WEIGHTS
+from components.sections.inspect import CHART_CONFIG, WEIGHTS
 from models import inspection as ins
 from models.card import ModelFileError
 

@@ -20,25 +20,10 @@ from components.charts.inspect import (
     item_label,
     prediction_labels,
 )
-from components.links import set_values
-from components.memo import once
-from components.presentation import presenting
-from components.query_state import link_update
-from components.resources import shipped_model
-from components.sections.inspect import (
-    CHART_CONFIG,
-    LINK,
-    SOURCES,
-    EvaluationSet,
-    Subject,
-    activations,
-    clamp_choices,
-    evaluation_set,
-    filter_count,
-    keep_settings,
-    shipped_key,
-)
-from components.session_keys import (
+from components.framework.links import set_values
+from components.framework.memo import once
+from components.framework.query_state import link_update
+from components.framework.session_keys import (
     INSPECT_CLASS,
     INSPECT_COUNT,
     INSPECT_FILTER,
@@ -48,6 +33,10 @@ from components.session_keys import (
     INSPECT_MAP_SCALE,
     INSPECT_SOURCE,
 )
+from components.model_choice import EvaluationSet, Subject, clamp_choices, evaluation_set, shipped_key
+from components.presentation import presenting
+from components.resources import shipped_model
+from components.sections.inspect import CHART_CONFIG, LINK, SOURCES, activations, filter_count, keep_settings
 from models import inspection as ins
 from models.images import fingerprint
 

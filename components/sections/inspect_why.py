@@ -9,9 +9,8 @@ import streamlit as st
 
 from components.charts.alt import figure_alt, prediction_alt
 from components.charts.inspect import GridColumn, attribution_text, image_grid_figure, probability_figure, why_text
-from components.memo import once
-from components.sections.inspect import CHART_CONFIG, PREDICTED, Subject, clamp_index, evaluation_set, explained
-from components.session_keys import (
+from components.framework.memo import once
+from components.framework.session_keys import (
     INSPECT_CLASS_TO_EXPLAIN,
     INSPECT_INDEX,
     INSPECT_OCCLUSION_FILL,
@@ -20,6 +19,8 @@ from components.session_keys import (
     INSPECT_SMOOTHGRAD_NOISE,
     INSPECT_SMOOTHGRAD_SAMPLES,
 )
+from components.model_choice import Subject, clamp_index, evaluation_set
+from components.sections.inspect import CHART_CONFIG, PREDICTED, explained
 from models import attribution as att
 from models import inspection as ins
 

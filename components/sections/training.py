@@ -10,11 +10,8 @@ from dataclasses import replace
 import streamlit as st
 
 from components import training_jobs as jobs
-from components.query_state import Choice, Integer, Link, link_update
-from components.resources import model_card
-from components.sections import training_own_data as own
-from components.sections import training_regularise as regularise
-from components.session_keys import (
+from components.framework.query_state import Choice, Integer, Link, link_update
+from components.framework.session_keys import (
     ARCHITECTURE_CONFIG,
     TOUR_TRAIN,
     TRAIN_DESIGN_REQUEST,
@@ -30,6 +27,9 @@ from components.session_keys import (
     TRAINING_TRAIN,
     TRAINING_VALIDATION,
 )
+from components.resources import model_card
+from components.sections import training_own_data as own
+from components.sections import training_regularise as regularise
 from components.teaching.tour import TOUR_RUN
 from models.card import ModelFileError
 from models.config import COURSE_CNN, CNNConfig

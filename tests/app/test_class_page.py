@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from components.session_keys import (
+from components.framework.session_keys import (
     CLASS_JOIN,
     CLASS_JOIN_CODE,
     CLASS_LECTURER,

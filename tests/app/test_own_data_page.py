@@ -3,7 +3,7 @@ Inspect name the run's own classes."""
 
 from __future__ import annotations
 
-from components.session_keys import INSPECT_MODEL, LEARNER, PREDICT_MODEL, TRAINING_DATA, TRAINING_OWN
+from components.framework.session_keys import INSPECT_MODEL, LEARNER, PREDICT_MODEL, TRAINING_DATA, TRAINING_OWN
 from models import own_data as od
 from tests.app.test_training_page import click, finish_jobs, open_page
 from tests.support import apptest

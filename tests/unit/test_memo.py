@@ -1,4 +1,4 @@
-"""components.memo.freeze: a cached figure is kept as its dict and sends exactly what the figure would."""
+"""components.framework.memo.freeze: a cached figure is kept as its dict and sends exactly what the figure would."""
 
 import pickle
 
@@ -9,7 +9,7 @@ import plotly.tools
 
 from components.charts import pooling as charts
 from components.charts.filters import response_figure
-from components.memo import FrozenFigure, freeze
+from components.framework.memo import FrozenFigure, freeze
 
 
 def _figures():
