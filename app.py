@@ -9,14 +9,14 @@ import pandas  # noqa: F401  (see above)
 import streamlit as st
 
 from components.catalog import ALL_PAGES, HOME
-from components.heap import collect_now_and_then, freeze_after_imports
-from components.learner import remember_learner
-from components.loading import TENSORFLOW_PAGES, load_tensorflow, warm_in_background
-from components.memo import reuse_frozen_json
-from components.nodelay import send_without_delay
-from components.page import mark_app_run
+from components.framework.heap import collect_now_and_then, freeze_after_imports
+from components.framework.learner import remember_learner
+from components.framework.loading import TENSORFLOW_PAGES, load_tensorflow, warm_in_background
+from components.framework.memo import reuse_frozen_json
+from components.framework.nodelay import send_without_delay
+from components.framework.page import mark_app_run
+from components.framework.server_hooks import keep_keras_session
 from components.presentation import presentation_mode
-from components.server_hooks import keep_keras_session
 
 keep_keras_session()
 warm_in_background()  # with CNN_LAB_WARM=1 (make serve): TensorFlow loads before a learner asks for it

@@ -73,7 +73,7 @@ from models.training.job_cost import CORE_MACS_PER_SECOND, core_seconds, job_wor
 from models.training.recipes import RunSpec, TrainConfig  # noqa: E402
 from models.training.runs import DATA_DIR_ENV, RunStore  # noqa: E402
 
-LEARNER_COOKIE = "cnn_lab_learner"  # components.learner.COOKIE
+LEARNER_COOKIE = "cnn_lab_learner"  # components.framework.learner.COOKIE
 SAME_TARGET = 240.0  # case a: every learner's run within 4 minutes of its click
 ETA_TARGET = 0.25  # case b: "ready in about" within 25% of the real remaining wait
 SAMPLE_EVERY = 10.0  # seconds between the recorded status samples of a learner

@@ -51,7 +51,7 @@ from benchmarks import load_ws  # noqa: E402
 from benchmarks.hostile_uploads import hostile_zip  # noqa: E402
 from benchmarks.ws_client import ClientError, RunResult, Session  # noqa: E402
 
-LEARNER_COOKIE = "cnn_lab_learner"  # components.learner.COOKIE
+LEARNER_COOKIE = "cnn_lab_learner"  # components.framework.learner.COOKIE
 P90_RATIO_TARGET = 1.5
 MESSAGE_TARGET = 30.0  # seconds from an attack to its refusal on screen
 MEMORY_TARGET_MB = 300.0

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import segno
 import streamlit as st
 
-from components.learner import learner_token
-from components.session_keys import CLASS_LECTURER, CLASS_MESSAGE
+from components.framework.learner import learner_token
+from components.framework.session_keys import CLASS_LECTURER, CLASS_MESSAGE
 from models.serving.classroom import ClassError, ClassStore, Membership, database_url
 
 LECTURER_KEY_ENV = "CNN_LAB_LECTURER_KEY"

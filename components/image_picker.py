@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from components.query_state import Link
+from components.framework.query_state import Link
+from components.framework.session_keys import IMAGE_SOURCE, image_picker_key
 from components.resources import fashion_mnist_arrays
-from components.session_keys import IMAGE_SOURCE, image_picker_key
 from models.inputs.fashion_mnist import DataError
 from models.inputs.images import ImageError, load_image_with_notes
 from models.inputs.samples import is_fashion_sample, load_sample, sample_description, sample_names

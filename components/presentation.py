@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator  # internal API, written against Streamlit 1.67.0
 
-from components.session_keys import COMPACT_TITLE, PRESENTATION, PRESENTATION_TOGGLE
+from components.framework.session_keys import COMPACT_TITLE, PRESENTATION, PRESENTATION_TOGGLE
 
 PRESENT_PARAM = "present"  # ?present=1 turns the mode on, ?present=0 turns it off
 ON_VALUES = frozenset({"1", "true", "yes", "on"})
@@ -74,7 +74,7 @@ def parse_flag(value: str | None) -> bool | None:
 def presentation_css(zoom: float = ZOOM) -> str:
     """Stylesheet of presentation mode.
 
-    The sidebar starts collapsed (presentation_mode), page intros are left out (components.page.start_page)
+    The sidebar starts collapsed (presentation_mode), page intros are left out (components.framework.page.start_page)
     and spacing is tight, so a page's main control and its result share one 720-px screen. The main block
     container is zoomed (CSS `zoom` reflows the layout, unlike `transform`). Plotly charts are zoomed back
     to 1: Plotly maps the mouse to data through CSS transforms but not through `zoom`, so a zoomed chart

@@ -1,7 +1,7 @@
 """A learner's training jobs and saved runs, for the Training page, the tour, Inspect and Predict.
 
 Jobs train outside the web process (models.training.executors); the process-wide `JobRegistry` and `RunStore`
-are shared by every session. What a learner sees is keyed by their token (components.learner), not by the
+are shared by every session. What a learner sees is keyed by their token (components.framework.learner), not by the
 browser session, so a refresh reattaches to a job still training and shows the same saved runs.
 """
 
@@ -14,9 +14,8 @@ import streamlit as st
 
 from components.charts.alt import figure_alt
 from components.charts.training import curves_figure
-from components.learner import learner_sessions, learner_token
-from components.presentation import beside, presenting
-from components.session_keys import (
+from components.framework.learner import learner_sessions, learner_token
+from components.framework.session_keys import (
     TRAINING_LIVE,
     TRAINING_NOTICES,
     TRAINING_START_ERROR,
@@ -24,6 +23,7 @@ from components.session_keys import (
     training_cancel,
     training_stop,
 )
+from components.presentation import beside, presenting
 from models.serving.sweep import Sweeper
 from models.training.executors import executor_from_environment
 from models.training.job_cost import minutes_text

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from components.page import start_page
+from components.framework.page import start_page
+from components.framework.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.sections.architecture import (
     builder,
     show_code,
@@ -14,7 +15,6 @@ from components.sections.architecture import (
     show_totals,
 )
 from components.sections.architecture_uploaded import uploaded_section
-from components.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from models.design.analysis import layer_table_for_config
 from models.design.config import ConfigError
 

@@ -4,7 +4,7 @@ join by the QR code's link (?join=CODE) or the code, answer the tour's questions
 import streamlit as st
 
 from components.classroom import class_store, lecturing, my_class
-from components.page import start_page
+from components.framework.page import start_page
 from components.sections.class_session import join_form, projector, start_form, student_view
 from models.serving.classroom import ClassError
 

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
+from components.framework.links import read_page_link, update_query_params
+from components.framework.page import start_page
+from components.framework.session_keys import FILTERS_IMAGE
 from components.image_picker import linked_image, sample_link
-from components.links import read_page_link, update_query_params
-from components.page import start_page
 from components.presentation import beside, presenting
 from components.sections.filters import LINK, convolution_settings, dilation_link, filtered, filtered_key, show_results
 from components.sections.filters_demo import slide_demo
@@ -12,7 +13,6 @@ from components.sections.filters_kernel import choose_kernel, learned_chosen
 from components.sections.filters_learned import learned_section
 from components.sections.filters_quiz import quiz
 from components.sections.filters_step import step_through
-from components.session_keys import FILTERS_IMAGE
 
 start_page(
     "Filters",

@@ -5,8 +5,8 @@ import streamlit as st
 from components.catalog import CLASS, LESSONS, TOUR
 from components.charts.alt import shape_flow_alt
 from components.charts.common import FlowStep, shape_flow_figure
-from components.memo import once
-from components.page import start_page
+from components.framework.memo import once
+from components.framework.page import start_page
 from components.resources import model_card
 from models.design.card import ModelFileError
 from models.design.config import COURSE_CNN, plan

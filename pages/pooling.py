@@ -2,16 +2,16 @@
 
 import streamlit as st
 
+from components.framework.links import read_page_link, update_query_params
+from components.framework.page import start_page
+from components.framework.session_keys import POOLING_IMAGE
 from components.image_picker import sample_link
-from components.links import read_page_link, update_query_params
-from components.page import start_page
 from components.presentation import beside
 from components.sections.pooling import LINK, choose_map, choose_settings, intro, map_key, pooled_view, settings_link
 from components.sections.pooling_course import show_course_walk
 from components.sections.pooling_repeated import show_repeated
 from components.sections.pooling_shift import show_shift_test
 from components.sections.pooling_windows import channel_of, show_windows
-from components.session_keys import POOLING_IMAGE
 from models.inputs.images import fingerprint
 
 start_page("Pooling", intro())

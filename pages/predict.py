@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from components.page import start_page
+from components.framework.page import start_page
+from components.framework.session_keys import PREDICT_MODEL, PREDICT_SOURCE
+from components.model_choice import choose_model
 from components.presentation import presenting
 from components.resources import fashion_mnist
-from components.sections.inspect import choose_model
 from components.sections.predict import (
     SOURCES,
     classified,
@@ -18,7 +19,6 @@ from components.sections.predict import (
     switches,
     verdict,
 )
-from components.session_keys import PREDICT_MODEL, PREDICT_SOURCE
 from models.inputs.images import fingerprint
 
 start_page(

@@ -3,13 +3,13 @@
 import streamlit as st
 
 from components.catalog import LESSONS
-from components.links import read_page_link, update_query_params
-from components.page import start_page
+from components.framework.links import read_page_link, update_query_params
+from components.framework.page import start_page
+from components.framework.query_state import Integer
+from components.framework.session_keys import TOUR_STEP
 from components.presentation import presenting
-from components.query_state import Integer
 from components.sections.class_poll import class_question, follow_lecturer
 from components.sections.tour import VIEWS, navigation, predict_then_reveal
-from components.session_keys import TOUR_STEP
 from components.teaching.tour import steps
 
 STEPS = steps()

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from components.links import read_page_link, update_query_params
-from components.page import start_page
+from components.framework.links import read_page_link, update_query_params
+from components.framework.page import start_page
 from components.sections.training import LINK, settings_link, settings_section
 from components.sections.training_runs import compare_section, run_section
 from components.training_jobs import trained_runs

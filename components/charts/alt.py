@@ -46,8 +46,8 @@ def figure_alt(figure: go.Figure, subject: str) -> str:
     """`subject`, then what the figure's panels show, read from its traces: a heatmap's range and strongest cell,
     every bar, every point of a short line (a long one summarised), points per group of a scatter.
 
-    Reads `to_dict()` (a frozen figure's is kept, components.memo), where arrays may be Plotly's base64 form; a
-    frozen figure's dict also keeps the texts made for it (`alts`), so a kept chart's alt is read once."""
+    Reads `to_dict()` (a frozen figure's is kept, components.framework.memo), where arrays may be Plotly's base64
+    form; a frozen figure's dict also keeps the texts made for it (`alts`), so a kept chart's alt is read once."""
     drawn = figure.to_dict()
     kept = getattr(drawn, "alts", None)
     if kept is None:

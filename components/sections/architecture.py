@@ -12,15 +12,15 @@ from streamlit.delta_generator import DeltaGenerator  # internal API, written ag
 
 from components.charts.alt import figure_alt, shape_flow_alt
 from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure, shift_figure
-from components.links import update_query_params
-from components.memo import freeze
+from components.framework.links import update_query_params
+from components.framework.memo import freeze
+from components.framework.query_state import BUILDER_CHOICES, config_from_link, config_link
+from components.framework.session_keys import ARCHITECTURE_CONFIG, architecture_widget
 from components.notebooks import notebook_button
 from components.presentation import presenting
-from components.query_state import BUILDER_CHOICES, config_from_link, config_link
 from components.resources import dense_model_card, model_card, shift_test
 from components.sections.training import default_spec
 from components.sections.training_runs import file_slug
-from components.session_keys import ARCHITECTURE_CONFIG, architecture_widget
 from models.design.analysis import (
     DENSE_BASELINE,
     LayerRow,

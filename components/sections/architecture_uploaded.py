@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.framework.session_keys import ARCHITECTURE_UPLOADED
 from components.sections.model_upload import upload_label
-from components.session_keys import ARCHITECTURE_UPLOADED
 from components.training_jobs import learner_runs
 from models.design.analysis import LayerRow, shape_text, sum_text, table_records, totals
 from models.training.runs import TrainingRun

@@ -14,8 +14,8 @@ from functools import partial
 import streamlit as st
 
 from components.classroom import class_button, class_pulse, class_store, lecturing, my_class
-from components.learner import learner_token
-from components.session_keys import (
+from components.framework.learner import learner_token
+from components.framework.session_keys import (
     CLASS_BACK,
     CLASS_FOLLOWED,
     CLASS_REVEAL,

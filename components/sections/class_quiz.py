@@ -14,10 +14,10 @@ import numpy as np
 import streamlit as st
 
 from components.classroom import class_button
-from components.learner import learner_token
+from components.framework.learner import learner_token
+from components.framework.session_keys import CLASS_LECTURER, CLASS_QUIZ_CLOSE, CLASS_QUIZ_PUT, class_answer, class_send
 from components.sections.class_poll import LIVE_SECONDS, draw_answers, reveal_button, room_counts
 from components.sections.filters_quiz import question_text, quiz_options, show_options
-from components.session_keys import CLASS_LECTURER, CLASS_QUIZ_CLOSE, CLASS_QUIZ_PUT, class_answer, class_send
 from components.teaching.quiz import ClassQuiz, Question, class_quiz
 from models.inputs.samples import load_sample
 from models.ops.convolution import kernel_to_text

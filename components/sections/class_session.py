@@ -12,11 +12,8 @@ import hmac
 import streamlit as st
 
 from components.classroom import act, class_button, client_address, join_link, local_time, qr_png, required_lecturer_key
-from components.learner import learner_token
-from components.presentation import presenting
-from components.sections.class_poll import LIVE_SECONDS, WATCH_SECONDS, answer_box, live_tally, watch_class
-from components.sections.class_quiz import put_quiz_button, quiz_answer_box, quiz_projector
-from components.session_keys import (
+from components.framework.learner import learner_token
+from components.framework.session_keys import (
     CLASS_CSV,
     CLASS_END,
     CLASS_GOAL,
@@ -36,6 +33,9 @@ from components.session_keys import (
     CLASS_START_HOURS,
     CLASS_START_KEY,
 )
+from components.presentation import presenting
+from components.sections.class_poll import LIVE_SECONDS, WATCH_SECONDS, answer_box, live_tally, watch_class
+from components.sections.class_quiz import put_quiz_button, quiz_answer_box, quiz_projector
 from components.teaching.tour import steps
 from models.serving.classroom import (
     CLASS_HOURS,

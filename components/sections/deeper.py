@@ -1,6 +1,6 @@
 """What the Deeper page's tabs share: its link, the test image several tabs look at, and the tab registry.
 
-The model looked into is chosen as on Inspect (`components.sections.inspect.choose_model`, with this page's key), so
+The model looked into is chosen as on Inspect (`components.model_choice.choose_model`, with this page's key), so
 every view works on the shipped model and on any run the learner trained; results are cached per `Subject.key`.
 """
 
@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.query_state import Choice, Integer, Link
-from components.sections.inspect import EvaluationSet, clamp_index
-from components.session_keys import (
+from components.framework.query_state import Choice, Integer, Link
+from components.framework.session_keys import (
     DEEPER_CHANNELS_COL,
     DEEPER_CHANNELS_FILTER,
     DEEPER_CHANNELS_LAYER,
@@ -24,12 +23,15 @@ from components.session_keys import (
     DEEPER_FIELDS_ROW,
     DEEPER_FIELDS_UNIT,
     DEEPER_INDEX,
+    DEEPER_MODEL,
     DEEPER_TAB,
     FOOLING_BRUSH,
     FOOLING_EPSILON,
     FOOLING_METHOD,
     FOOLING_SOURCE,
 )
+from components.model_choice import EvaluationSet, clamp_index
+from components.tabbed_page import TabbedPage
 
 TAB_SLUGS = {
     "channels": "Channel sum",
@@ -38,7 +40,6 @@ TAB_SLUGS = {
     "fooling": "Fooling it",
     "robustness": "Robustness",
 }  # ?tab= -> tab label
-TABS = list(TAB_SLUGS.values())
 DEFAULT_IMAGE = 0  # test image 0, an ankle boot: the first of the course trio
 # The tabs' settings, kept while their tab is closed (Streamlit forgets the state of widgets not drawn in a run).
 KEPT = (
@@ -82,6 +83,10 @@ def keep_settings() -> None:
     for key in KEPT:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
+
+
+IGNORED = "The link's image number (?image=) names a Fashion-MNIST test image, so it does not apply here."
+PAGE = TabbedPage(LINK, TAB_SLUGS, DEEPER_TAB, DEEPER_MODEL, keep_settings, open_link, "image", IGNORED)
 
 
 def choose_test_image(test: EvaluationSet, where=st) -> int:

@@ -16,17 +16,18 @@ import streamlit as st
 
 from components.charts.alt import figure_alt
 from components.charts.channel_sum import channel_grids_figure, clicked_pixel, contributions_figure, sum_figure
-from components.memo import once
-from components.presentation import beside
-from components.sections.deeper import choose_test_image
-from components.sections.inspect import CHART_CONFIG, Subject, evaluation_set
-from components.session_keys import (
+from components.framework.memo import once
+from components.framework.session_keys import (
     DEEPER_CHANNELS_COL,
     DEEPER_CHANNELS_FILTER,
     DEEPER_CHANNELS_LAYER,
     DEEPER_CHANNELS_ROW,
     DEEPER_CHANNELS_SUM,
 )
+from components.model_choice import Subject, evaluation_set
+from components.presentation import beside
+from components.sections.deeper import choose_test_image
+from components.sections.inspect import CHART_CONFIG
 from models.explain.channel_sum import (
     ConvPartials,
     InspectionError,

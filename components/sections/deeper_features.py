@@ -16,24 +16,25 @@ import numpy as np
 import streamlit as st
 
 from components.charts.pictures import tile
-from components.loading import Stopwatch, measured_text
-from components.memo import once
-from components.presentation import beside
-from components.sections.inspect import WEIGHTS, Subject
-from components.session_keys import (
+from components.framework.loading import Stopwatch, measured_text
+from components.framework.memo import once
+from components.framework.session_keys import (
     DEEPER_FEATURES_ASKED,
     DEEPER_FEATURES_COMPUTE,
     DEEPER_FEATURES_LAYER,
     DEEPER_FEATURES_UNIT,
     DEEPER_FEATURES_WEIGHTS,
 )
+from components.model_choice import Subject
+from components.presentation import beside
+from components.sections.inspect import WEIGHTS
 from models.explain import feature_vis as fv
 
 RUN_BUDGET = fv.Budget(steps=128, images=10_000)  # a training run's pictures, computed while the learner waits
 CLASSES = "Output classes"
 COLUMNS = 8  # synthetic pictures per row of the grid
 KEPT = 8  # training runs whose pictures stay in memory
-FEATURES_KIND = "what filters want"  # what the server measures the time of (components.loading.Stopwatch)
+FEATURES_KIND = "what filters want"  # what the server measures the time of (components.framework.loading.Stopwatch)
 
 
 def _label(target: str) -> str:

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 from components.charts.alt import strongest_alt
 from components.charts.deeper_fields import clicked_unit, gradient_figure, image_figure, map_figure
-from components.memo import once
-from components.presentation import beside
-from components.resources import shipped_model
-from components.sections.deeper import choose_test_image, keep_settings
-from components.sections.inspect import CHART_CONFIG, Subject, evaluation_set, shipped_key
-from components.session_keys import (
+from components.framework.memo import once
+from components.framework.session_keys import (
     DEEPER_FIELDS_COL,
     DEEPER_FIELDS_FILTER,
     DEEPER_FIELDS_LAYER,
@@ -30,7 +27,15 @@ from components.session_keys import (
     DEEPER_FIELDS_UNIT,
     DEEPER_INDEX,
 )
+from components.model_choice import Subject, evaluation_set, shipped_key
+from components.presentation import beside
+from components.resources import shipped_model
+from components.sections.deeper import choose_test_image, keep_settings
+from components.sections.inspect import CHART_CONFIG
 from models.design.receptive_field import FieldError, FieldStep, dropped_rows, field_steps, find_step, seen_span
+
+if TYPE_CHECKING:
+    from models.explain.field_probe import UnitGradient
 
 UNIT_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D", "Dense", "GlobalAveragePooling2D", "GlobalMaxPooling2D")
 Span = tuple[tuple[int, int], tuple[int, int]]  # (first row, last row), (first column, last column)
@@ -184,30 +189,11 @@ def show_probe(subject: Subject, steps: list[FieldStep], probe: Probe, index: in
         st.warning(f"The gradient cannot be measured on this model: {error}")
         return
     (r0, r1), (c0, c1) = probe.seen
-    rows, cols = probe.seen
-    where = f"unit ({probe.unit[0]}, {probe.unit[1]}), filter {probe.unit[2]}" if len(probe.unit) == 3 else ""
-    where = where or f"unit {probe.unit[0]} (every unit of a dense layer sees the same pixels)"
     height, width = r1 - r0 + 1, c1 - c0 + 1
     figures = st.columns(3 if probe.step.spatial else 2)
     if probe.step.spatial:
-        outputs = layer_output(subject, index, name)
-        channel = probe.unit[2]
-        figure = once(
-            subject.key,
-            ("field map", index, name, probe.unit),
-            lambda: map_figure(
-                outputs[:, :, channel], (probe.unit[0], probe.unit[1]), f"{name}, filter {channel}: click a unit"
-            ),
-        )
         with figures[0]:
-            st.plotly_chart(
-                figure,
-                key=DEEPER_FIELDS_MAP,
-                on_select=functools.partial(select_unit, probe.shape[1]),
-                selection_mode="points",
-                config=CHART_CONFIG,
-                alt=strongest_alt(outputs[:, :, channel], f"{name}, filter {channel}, selected unit {probe.unit}"),
-            )
+            _unit_map(subject, probe, index)
     picture = once(
         subject.key,
         ("field image", index, probe.seen, probe.field),
@@ -226,6 +212,38 @@ def show_probe(subject: Subject, steps: list[FieldStep], probe: Probe, index: in
         config=CHART_CONFIG,
         alt=strongest_alt(measured.gradient, "The unit's gradient with respect to each pixel"),
     )
+    st.markdown("\n\n".join(probe_text(steps, probe, measured)))
+
+
+def _unit_map(subject: Subject, probe: Probe, index: int) -> None:
+    """The probed layer's map of the unit's filter, the unit marked; a click picks another unit."""
+    name, channel = probe.step.name, probe.unit[2]
+    outputs = layer_output(subject, index, name)
+    figure = once(
+        subject.key,
+        ("field map", index, name, probe.unit),
+        lambda: map_figure(
+            outputs[:, :, channel], (probe.unit[0], probe.unit[1]), f"{name}, filter {channel}: click a unit"
+        ),
+    )
+    st.plotly_chart(
+        figure,
+        key=DEEPER_FIELDS_MAP,
+        on_select=functools.partial(select_unit, probe.shape[1]),
+        selection_mode="points",
+        config=CHART_CONFIG,
+        alt=strongest_alt(outputs[:, :, channel], f"{name}, filter {channel}, selected unit {probe.unit}"),
+    )
+
+
+def probe_text(steps: list[FieldStep], probe: Probe, measured: UnitGradient) -> list[str]:
+    """What the probe found, a paragraph each: the square the unit sees and its gradient outside and inside it, then
+    why the square is clipped, why rows reach no unit, or why gradients are 0, where that applies."""
+    (r0, r1), (c0, c1) = probe.seen
+    rows, cols = probe.seen
+    height, width = r1 - r0 + 1, c1 - c0 + 1
+    where = f"unit ({probe.unit[0]}, {probe.unit[1]}), filter {probe.unit[2]}" if len(probe.unit) == 3 else ""
+    where = where or f"unit {probe.unit[0]} (every unit of a dense layer sees the same pixels)"
     inside = np.zeros(measured.gradient.shape, dtype=bool)
     inside[r0 : r1 + 1, c0 : c1 + 1] = True
     outside_top = float(np.abs(measured.gradient[~inside]).max()) if (~inside).any() else None
@@ -233,7 +251,7 @@ def show_probe(subject: Subject, steps: list[FieldStep], probe: Probe, index: in
     nonzero = int(np.count_nonzero(measured.gradient[inside]))
     value = "before ReLU" if measured.before_activation else "as the layer outputs it"
     lines = [
-        f"**{name}, {where}** sees input rows {span_text(rows)} and columns {span_text(cols)}: "
+        f"**{probe.step.name}, {where}** sees input rows {span_text(rows)} and columns {span_text(cols)}: "
         f"{height}x{width} pixels (field size r = {probe.step.rows.size}, jump j = {probe.step.rows.jump}).",
         f"Its value ({value}) is {measured.value:.4g}. Largest |gradient| **outside** the square: "
         + ("**0 exactly**" if outside_top == 0 else f"{outside_top:.3g}" if outside_top is not None else "none")
@@ -260,7 +278,7 @@ def show_probe(subject: Subject, steps: list[FieldStep], probe: Probe, index: in
             "Inside the square some gradients are 0 too: ReLUs that are off and max pooling's losing inputs pass "
             "no gradient. The square is what the unit *can* see; the gradient shows what it uses for this image."
         )
-    st.markdown("\n\n".join(lines))
+    return lines
 
 
 def show_recurrence(steps: list[FieldStep], chosen: FieldStep) -> None:

@@ -17,13 +17,20 @@ import streamlit as st
 
 from components.charts.alt import prediction_alt
 from components.charts.fooling import attack_figure, bars_figure, perturbation_caption, perturbation_title
+from components.framework.memo import once
+from components.framework.session_keys import (
+    FOOLING_BRUSH,
+    FOOLING_CANVAS,
+    FOOLING_EPSILON,
+    FOOLING_METHOD,
+    FOOLING_SOURCE,
+)
 from components.image_picker import decode_upload
-from components.memo import once
+from components.model_choice import Subject, evaluation_set, labelled_only
 from components.presentation import beside, presenting
 from components.sections.deeper import choose_test_image
-from components.sections.inspect import CHART_CONFIG, Subject, evaluation_set, labelled_only
+from components.sections.inspect import CHART_CONFIG
 from components.sections.predict import drawing
-from components.session_keys import FOOLING_BRUSH, FOOLING_CANVAS, FOOLING_EPSILON, FOOLING_METHOD, FOOLING_SOURCE
 from models.explain import adversarial as adv
 from models.inputs.images import ImageError, fingerprint
 from models.inputs.preprocess import PreprocessError, preprocess
@@ -170,40 +177,15 @@ def fooling_tab(subject: Subject) -> None:
         source = st.radio("Image", SOURCES, horizontal=True, key=FOOLING_SOURCE)
         picture = chosen_test_image(subject, st) if source == SOURCES[0] else drawn_picture(subject)
     with settings:
-        method = st.radio(
-            "Attack", list(METHOD_LABELS), format_func=METHOD_LABELS.__getitem__, horizontal=True, key=FOOLING_METHOD
-        )
-        epsilon = st.slider(
-            "ε: the most any pixel may move (pixels run from 0 to 1)",
-            0.0,
-            EPSILON_MOST,
-            DEFAULT_EPSILON,
-            EPSILON_STEP,
-            format="%.3f",
-            key=FOOLING_EPSILON,
-        )
+        method, epsilon = _attack_settings()
     if picture is None:
         return
-    model, names = subject.model, subject.class_names
     try:
-        before = once(
-            subject.key, ("fooling-clean", picture.key), functools.partial(adv.probabilities, model, picture.pixels)
-        )[0]
-        result = attacked(
-            subject.key,
-            picture.key,
-            method,
-            float(epsilon),
-            picture.label,
-            picture.true_class,
-            names,
-            model,
-            picture.pixels,
-        )
-        flip = flip_for(subject.key, picture.key, method, picture.label, model, picture.pixels)
+        before, result, flip = _attack(subject, picture, method, epsilon)
     except adv.AttackError as error:
         st.error(str(error))
         return
+    names = subject.class_names
     original, now = int(before.argmax()), int(result.after.argmax())
     with settings:
         changed = f"changes to {names[now]}" if now != original else f"stays {names[now]}"
@@ -219,25 +201,70 @@ def fooling_tab(subject: Subject) -> None:
                 f"away from {names[picture.true_class]}; the smallest ε is where it changes its wrong answer."
             )
     with results:
-        st.plotly_chart(
-            result.figure,
-            config=CHART_CONFIG,
-            alt=f"The image, the perturbation at ε = {epsilon:.3f} amplified, and the attacked image, now "
-            f"{names[now]}.",
-        )
-        st.caption(perturbation_caption(epsilon, result.largest_change))
-        first, second = st.columns(2)
-        first.markdown(f"**Before**: {names[original]} {before[original]:.1%}")
-        first.plotly_chart(
-            once(
-                subject.key,
-                ("fooling-bars", picture.key),
-                functools.partial(bars_figure, before, names, picture.true_class),
-            ),
-            config=CHART_CONFIG,
-            alt="Before the attack. " + prediction_alt(before, names),
-        )
-        second.markdown(f"**After**: {names[now]} {result.after[now]:.1%}")
-        second.plotly_chart(
-            result.bars, config=CHART_CONFIG, alt="After the attack. " + prediction_alt(result.after, names)
-        )
+        _before_and_after(subject, picture, epsilon, before, result)
+
+
+def _attack_settings() -> tuple[adv.Method, float]:
+    """The attack and its ε, as the learner set them."""
+    method = st.radio(
+        "Attack", list(METHOD_LABELS), format_func=METHOD_LABELS.__getitem__, horizontal=True, key=FOOLING_METHOD
+    )
+    epsilon = st.slider(
+        "ε: the most any pixel may move (pixels run from 0 to 1)",
+        0.0,
+        EPSILON_MOST,
+        DEFAULT_EPSILON,
+        EPSILON_STEP,
+        format="%.3f",
+        key=FOOLING_EPSILON,
+    )
+    return method, epsilon
+
+
+def _attack(subject: Subject, picture: Picture, method: adv.Method, epsilon: float):
+    """(probabilities before, the attack at `epsilon`, the smallest ε that flips the answer), each once per model
+    and picture; AttackError when the model cannot be attacked."""
+    model = subject.model
+    before = once(
+        subject.key, ("fooling-clean", picture.key), functools.partial(adv.probabilities, model, picture.pixels)
+    )[0]
+    result = attacked(
+        subject.key,
+        picture.key,
+        method,
+        float(epsilon),
+        picture.label,
+        picture.true_class,
+        subject.class_names,
+        model,
+        picture.pixels,
+    )
+    flip = flip_for(subject.key, picture.key, method, picture.label, model, picture.pixels)
+    return before, result, flip
+
+
+def _before_and_after(subject: Subject, picture: Picture, epsilon: float, before, result) -> None:
+    """The attack's picture row, then the probabilities before and after it side by side."""
+    names = subject.class_names
+    original, now = int(before.argmax()), int(result.after.argmax())
+    st.plotly_chart(
+        result.figure,
+        config=CHART_CONFIG,
+        alt=f"The image, the perturbation at ε = {epsilon:.3f} amplified, and the attacked image, now {names[now]}.",
+    )
+    st.caption(perturbation_caption(epsilon, result.largest_change))
+    first, second = st.columns(2)
+    first.markdown(f"**Before**: {names[original]} {before[original]:.1%}")
+    first.plotly_chart(
+        once(
+            subject.key,
+            ("fooling-bars", picture.key),
+            functools.partial(bars_figure, before, names, picture.true_class),
+        ),
+        config=CHART_CONFIG,
+        alt="Before the attack. " + prediction_alt(before, names),
+    )
+    second.markdown(f"**After**: {names[now]} {result.after[now]:.1%}")
+    second.plotly_chart(
+        result.bars, config=CHART_CONFIG, alt="After the attack. " + prediction_alt(result.after, names)
+    )

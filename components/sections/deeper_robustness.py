@@ -17,18 +17,18 @@ import streamlit as st
 from components.catalog import LESSONS
 from components.charts import robustness as charts
 from components.charts.alt import figure_alt
-from components.loading import Stopwatch, measured_text
-from components.memo import once
+from components.framework.loading import Stopwatch, measured_text
+from components.framework.memo import once
+from components.framework.session_keys import DEEPER_ROBUSTNESS_ASKED, DEEPER_ROBUSTNESS_COMPUTE
+from components.model_choice import EvaluationSet, Subject, evaluation_set, labelled_only, shipped_key
 from components.resources import shift_test, shipped_model
 from components.sections.deeper import choose_test_image
-from components.sections.inspect import EvaluationSet, Subject, evaluation_set, labelled_only, shipped_key
-from components.session_keys import DEEPER_ROBUSTNESS_ASKED, DEEPER_ROBUSTNESS_COMPUTE
 from models.design.card import DENSE_MODEL, SHIPPED_MODEL, ModelFileError
 from models.explain import robustness as rb
 from models.inputs.images import fingerprint
 
 CHART_CONFIG = {"displayModeBar": False}
-ROBUSTNESS_KIND = "robustness"  # what the server measures the time of (components.loading.Stopwatch)
+ROBUSTNESS_KIND = "robustness"  # what the server measures the time of (components.framework.loading.Stopwatch)
 PER_CLASS = rb.PER_CLASS  # test images per class the curves use (tests set a smaller budget)
 CNN, DENSE, RUN = "Shipped CNN", "Dense baseline (no convolution)", "This run"
 WHOLE_SET = 0  # the budget of a run on the learner's own images: every image of its held-out test split

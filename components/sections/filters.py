@@ -13,14 +13,11 @@ import streamlit as st
 
 from components.charts.alt import figure_alt, strongest_alt
 from components.charts.filters import display_factor, response_figure, shown_side
-from components.image_picker import PickedImage, image_picker, sample_link
-from components.links import set_values
-from components.memo import once
-from components.phone import on_phone
-from components.presentation import beside, presenting
-from components.query_state import Choice, Integer, Link, link_update, read_link
-from components.sections.filters_kernel import ChosenKernel, choose_kernel
-from components.session_keys import (
+from components.framework.links import set_values
+from components.framework.memo import once
+from components.framework.phone import on_phone
+from components.framework.query_state import Choice, Integer, Link, link_update, read_link
+from components.framework.session_keys import (
     FILTERS_DILATION,
     FILTERS_DOWNLOAD_NPY,
     FILTERS_DOWNLOAD_PNG,
@@ -29,6 +26,9 @@ from components.session_keys import (
     FILTERS_STRIDE,
     TOUR_IMAGE,
 )
+from components.image_picker import PickedImage, image_picker, sample_link
+from components.presentation import beside, presenting
+from components.sections.filters_kernel import ChosenKernel, choose_kernel
 from components.teaching.tour import TOUR_KERNEL
 from models.design.config import COURSE_CNN
 from models.inputs.images import fingerprint, to_npy_bytes, to_png_bytes

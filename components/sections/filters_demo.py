@@ -11,8 +11,8 @@ import streamlit as st
 
 from components.charts.alt import figure_alt
 from components.charts.filters import demo_figure, number_text
-from components.memo import freeze
-from components.session_keys import (
+from components.framework.memo import freeze
+from components.framework.session_keys import (
     FILTERS_DEMO_BACK,
     FILTERS_DEMO_CHART,
     FILTERS_DEMO_NEXT,

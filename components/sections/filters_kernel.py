@@ -9,11 +9,9 @@ import numpy as np
 import streamlit as st
 
 from components.charts.filters import kernel_figure
-from components.memo import once
-from components.query_state import Link
-from components.resources import learned_filters
-from components.sections.model_upload import upload_label
-from components.session_keys import (
+from components.framework.memo import once
+from components.framework.query_state import Link
+from components.framework.session_keys import (
     FILTERS_GRID_SIZE,
     FILTERS_KERNEL_SOURCE,
     FILTERS_LEARNED_EPOCH,
@@ -24,6 +22,8 @@ from components.session_keys import (
     filters_start_key,
     filters_text_key,
 )
+from components.resources import learned_filters
+from components.sections.model_upload import upload_label
 from components.training_jobs import learner_runs
 from models.design.card import ModelFileError
 from models.inputs.images import fingerprint

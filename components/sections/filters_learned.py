@@ -12,10 +12,10 @@ from components.charts.filters import (
     gallery_figure,
     responses_grid_figure,
 )
+from components.framework.memo import once
+from components.framework.session_keys import FILTERS_ALL_RESPONSES, FILTERS_LEARNED_EPOCH, FILTERS_LEARNED_INDEX
 from components.image_picker import PickedImage
-from components.memo import once
 from components.resources import learned_filters
-from components.session_keys import FILTERS_ALL_RESPONSES, FILTERS_LEARNED_EPOCH, FILTERS_LEARNED_INDEX
 from models.explain.learned_filters import filter_responses
 from models.inputs.images import fingerprint, luma
 from models.ops.geometry import Padding

@@ -9,16 +9,16 @@ import streamlit as st
 
 from components.charts.alt import strongest_alt
 from components.charts.filters import block_mean, display_factor, thumbnail
-from components.image_picker import PickedImage
-from components.sections.class_poll import class_quiz_note
-from components.sections.filters_kernel import ChosenKernel
-from components.session_keys import (
+from components.framework.session_keys import (
     FILTERS_QUIZ_ANSWERED,
     FILTERS_QUIZ_CHECK,
     FILTERS_QUIZ_NEW,
     FILTERS_QUIZ_ROUND,
     filters_quiz_guess_key,
 )
+from components.image_picker import PickedImage
+from components.sections.class_poll import class_quiz_note
+from components.sections.filters_kernel import ChosenKernel
 from components.teaching.quiz import Question, make_question
 from models.ops.convolution import convolve2d
 from models.ops.kernels import KERNELS

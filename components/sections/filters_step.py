@@ -9,8 +9,8 @@ from streamlit.delta_generator import DeltaGenerator  # internal API, written ag
 
 from components.charts.alt import figure_alt
 from components.charts.filters import pixel_step_figure, window_figure
-from components.memo import freeze
-from components.session_keys import FILTERS_STEP_CHANNEL, filters_step_key
+from components.framework.memo import freeze
+from components.framework.session_keys import FILTERS_STEP_CHANNEL, filters_step_key
 from models.inputs.images import fingerprint
 from models.ops.convolution import PixelStep, explain_pixel
 from models.ops.geometry import Padding

@@ -11,17 +11,10 @@ import streamlit as st
 
 from components.charts.alt import embedding_alt, pictures_alt
 from components.charts.inspect import embedding_figure, gallery_figure, item_label, projection_text
-from components.memo import once
-from components.sections.inspect import (
-    CHART_CONFIG,
-    PROJECTIONS,
-    Subject,
-    evaluation,
-    evaluation_set,
-    labelled_only,
-    open_in_why,
-)
-from components.session_keys import INSPECT_EMBEDDING_WHY, INSPECT_PROJECTION, inspect_embedding_chart
+from components.framework.memo import once
+from components.framework.session_keys import INSPECT_EMBEDDING_WHY, INSPECT_PROJECTION, inspect_embedding_chart
+from components.model_choice import Subject, evaluation_set, labelled_only
+from components.sections.inspect import CHART_CONFIG, PROJECTIONS, evaluation, open_in_why
 from components.training_jobs import run_store
 from models.explain import inspection as ins
 

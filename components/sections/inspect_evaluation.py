@@ -18,27 +18,16 @@ from components.charts.inspect import (
     image_grid_figure,
     item_label,
 )
-from components.memo import once
-from components.sections.inspect import (
-    CHART_CONFIG,
-    EvaluationSet,
-    Subject,
-    activations,
-    clamp_choices,
-    evaluation,
-    evaluation_set,
-    explained,
-    filter_count,
-    labelled_only,
-    open_in_why,
-)
-from components.session_keys import (
+from components.framework.memo import once
+from components.framework.session_keys import (
     INSPECT_CELL_COUNT,
     INSPECT_CELL_FILTER,
     INSPECT_CONFUSION,
     INSPECT_PRED,
     INSPECT_TRUE,
 )
+from components.model_choice import EvaluationSet, Subject, clamp_choices, evaluation_set, labelled_only
+from components.sections.inspect import CHART_CONFIG, activations, evaluation, explained, filter_count, open_in_why
 from models.explain import inspection as ins
 from models.inputs.own_data import TEST_SHARE
 

@@ -20,25 +20,10 @@ from components.charts.inspect import (
     item_label,
     prediction_labels,
 )
-from components.links import set_values
-from components.memo import once
-from components.presentation import presenting
-from components.query_state import link_update
-from components.resources import shipped_model
-from components.sections.inspect import (
-    CHART_CONFIG,
-    LINK,
-    SOURCES,
-    EvaluationSet,
-    Subject,
-    activations,
-    clamp_choices,
-    evaluation_set,
-    filter_count,
-    keep_settings,
-    shipped_key,
-)
-from components.session_keys import (
+from components.framework.links import set_values
+from components.framework.memo import once
+from components.framework.query_state import link_update
+from components.framework.session_keys import (
     INSPECT_CLASS,
     INSPECT_COUNT,
     INSPECT_FILTER,
@@ -48,11 +33,16 @@ from components.session_keys import (
     INSPECT_MAP_SCALE,
     INSPECT_SOURCE,
 )
+from components.model_choice import EvaluationSet, Subject, clamp_choices, evaluation_set, shipped_key
+from components.presentation import presenting
+from components.resources import shipped_model
+from components.sections.inspect import CHART_CONFIG, LINK, SOURCES, activations, filter_count, keep_settings
 from models.explain import inspection as ins
 from models.inputs.images import fingerprint
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
     import plotly.graph_objects as go
 
 
@@ -81,24 +71,8 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
     else:
         left, middle, right = st.columns([2, 3, 1.2])
         place = st.container()
-    sources = SOURCES if test.fashion else SOURCES[1:]  # the course trio are Fashion-MNIST test images
-    if st.session_state[INSPECT_SOURCE] not in sources:
-        st.session_state[INSPECT_SOURCE] = sources[0]
-    clamp_choices(test, INSPECT_CLASS)
-    source = left.radio("Images", sources, key=INSPECT_SOURCE)
     try:
-        if source == "Course trio":
-            indices = list(ins.COURSE_TRIO)
-            middle.markdown(
-                f"As in the course notebook: test images {', '.join(map(str, indices))}, three ankle boots."
-            )
-        elif source == "First images of a class":
-            chosen = middle.selectbox("Class", range(len(names)), format_func=names.__getitem__, key=INSPECT_CLASS)
-            count = middle.slider("How many", 2, 6, key=INSPECT_COUNT)
-            indices = list(ins.first_of_class(y_test, chosen, count))
-        else:
-            text = middle.text_input(test.index_label(6), key=INSPECT_INDICES)
-            indices = ins.parse_indices(text, len(y_test))
+        indices = _chosen_images(_image_source(left, test), middle, test)
     except ins.InspectionError as error:
         st.error(str(error))
         return None
@@ -109,20 +83,10 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
     probabilities = outputs[model.layers[-1].name]
     labels, wrong = prediction_labels(indices, y_test, probabilities, names, subject.class_names)
     kinds = [(name, type(model.get_layer(name)).__name__) for name in layers]
-
-    def grid() -> go.Figure:
-        columns = [GridColumn("input 28x28", x_test[indices] / 255.0, "image")]
-        columns += [
-            GridColumn(
-                f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}<br>{note}", outputs[name][..., number]
-            )
-            for name, note in zip(layers, channel_notes(kinds, number))
-        ]
-        return image_grid_figure(x_test[indices] / 255.0, columns, labels, cell=cell)
-
     cell = 88 if presenting() else 150  # pixels per map: on a projector three rows fit the first screen
     # Kept per model, test set, images, filter number and size: the labels and maps follow from them.
     question = ("maps grid", test.fashion, test.size, tuple(map(int, indices)), int(number), tuple(layers), cell)
+    grid = functools.partial(maps_grid_figure, x_test[indices], outputs, kinds, int(number), labels, cell)
     grid_figure = once(subject.key, question, grid)
     place.plotly_chart(
         grid_figure,
@@ -131,12 +95,58 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
     )
     place.caption(
         channel_caption([(name, kind, weights_shape(model.get_layer(name))) for name, kind in kinds], number)
-        + " One colour range per column; hover for values. "
+        + grid_caption(names, subject.class_names, wrong)
+    )
+    all_maps(model, test, indices, layers, outputs)
+    return indices
+
+
+def maps_grid_figure(
+    images: np.ndarray, outputs: dict, kinds: list[tuple[str, str]], number: int, labels: list[str], cell: int
+) -> go.Figure:
+    """The images (uint8) in the first column, then each layer's map `number` of each image, a row an image."""
+    columns = [GridColumn("input 28x28", images / 255.0, "image")]
+    columns += [
+        GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}<br>{note}", outputs[name][..., number])
+        for (name, _), note in zip(kinds, channel_notes(kinds, number))
+    ]
+    return image_grid_figure(images / 255.0, columns, labels, cell=cell)
+
+
+def _image_source(where, test: EvaluationSet) -> str:
+    """Where the images come from: the course trio (Fashion-MNIST's test set only), a class's first, or by index."""
+    sources = SOURCES if test.fashion else SOURCES[1:]  # the course trio are Fashion-MNIST test images
+    if st.session_state[INSPECT_SOURCE] not in sources:
+        st.session_state[INSPECT_SOURCE] = sources[0]
+    clamp_choices(test, INSPECT_CLASS)
+    return where.radio("Images", sources, key=INSPECT_SOURCE)
+
+
+def _chosen_images(source: str, where, test: EvaluationSet) -> list[int]:
+    """The test images `source` names, with its controls in `where`; InspectionError for indices it cannot read."""
+    if source == "Course trio":
+        indices = list(ins.COURSE_TRIO)
+        where.markdown(f"As in the course notebook: test images {', '.join(map(str, indices))}, three ankle boots.")
+        return indices
+    if source == "First images of a class":
+        names = test.class_names
+        chosen = where.selectbox("Class", range(len(names)), format_func=names.__getitem__, key=INSPECT_CLASS)
+        count = where.slider("How many", 2, 6, key=INSPECT_COUNT)
+        return list(ins.first_of_class(test.labels, chosen, count))
+    text = where.text_input(test.index_label(6), key=INSPECT_INDICES)
+    return ins.parse_indices(text, len(test.labels))
+
+
+def grid_caption(names: tuple[str, ...], model_names: tuple[str, ...], wrong: list[str]) -> str:
+    """The grid caption after its layers' note: the colour range, what a row label says (`names`: the test set's
+    classes, `model_names`: the model's) and the misclassified rows."""
+    return (
+        " One colour range per column; hover for values. "
         + (
             "Row labels: test index, true class → predicted class and its probability."
-            if names == subject.class_names
+            if names == model_names
             else "Row labels: test index, its Fashion-MNIST class → this model's answer among its own "
-            f"{len(subject.class_names)} classes and its probability."
+            f"{len(model_names)} classes and its probability."
         )
         + (
             f" Misclassified: {', '.join(wrong)}; compare {'its' if len(wrong) == 1 else 'their'} maps with the others."
@@ -144,8 +154,6 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
             else ""
         )
     )
-    all_maps(model, test, indices, layers, outputs)
-    return indices
 
 
 def weights_shape(layer: keras.layers.Layer) -> str:

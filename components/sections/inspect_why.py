@@ -9,9 +9,8 @@ import streamlit as st
 
 from components.charts.alt import figure_alt, prediction_alt
 from components.charts.inspect import GridColumn, attribution_text, image_grid_figure, probability_figure, why_text
-from components.memo import once
-from components.sections.inspect import CHART_CONFIG, PREDICTED, Subject, clamp_index, evaluation_set, explained
-from components.session_keys import (
+from components.framework.memo import once
+from components.framework.session_keys import (
     INSPECT_CLASS_TO_EXPLAIN,
     INSPECT_INDEX,
     INSPECT_OCCLUSION_FILL,
@@ -20,6 +19,8 @@ from components.session_keys import (
     INSPECT_SMOOTHGRAD_NOISE,
     INSPECT_SMOOTHGRAD_SAMPLES,
 )
+from components.model_choice import EvaluationSet, Subject, clamp_index, evaluation_set
+from components.sections.inspect import CHART_CONFIG, PREDICTED, explained
 from models.explain import attribution as att
 from models.explain import inspection as ins
 
@@ -29,45 +30,71 @@ GRID_CELL = 140  # px: five columns across the page at 1280 px; presentation mod
 
 def why_tab(subject: Subject) -> None:
     test = evaluation_set(subject)
-    x_test, y_test, names = test.images, test.labels, subject.class_names
+    names = subject.class_names
     clamp_index(test, INSPECT_INDEX)
     if st.session_state[INSPECT_CLASS_TO_EXPLAIN] >= len(names):
         st.session_state[INSPECT_CLASS_TO_EXPLAIN] = PREDICTED
-    model = subject.model
-    try:
-        layer = ins.last_conv_layer(model)
-    except ins.InspectionError:
-        layer = None
-    st.markdown(why_text(layer, (0, 0) if layer is None else tuple(model.get_layer(layer).output.shape[1:3])))
+    layer = _last_conv_layer(subject.model)
+    shape = (0, 0) if layer is None else tuple(subject.model.get_layer(layer).output.shape[1:3])
+    st.markdown(why_text(layer, shape))
     chosen, classes, said = st.columns([1, 1, 2])
     index = chosen.number_input(test.index_label(), 0, test.size - 1, step=1, key=INSPECT_INDEX)
-    labelled = subject.fashion or bool(subject.dataset)  # its test images' labels are its classes
-    options = [PREDICTED, *range(len(names))]
     explain = classes.selectbox(
         "Explain the score of",
-        options,
+        [PREDICTED, *range(len(names))],
         key=INSPECT_CLASS_TO_EXPLAIN,
         format_func=lambda c: "its predicted class" if c == PREDICTED else names[c],
     )
-    image = x_test[index : index + 1]
     class_index = None if explain == PREDICTED else explain
     heat = explained(subject, "saliency", [index], class_index)
+    labelled = subject.fashion or bool(subject.dataset)  # its test images' labels are its classes
+    said.markdown(verdict_text(heat.probabilities[0], int(heat.classes[0]), names, test, int(index), labelled))
+    grid = st.container()
+    _heat_settings()
+    chart, notes = st.columns([1, 2])
     probabilities = heat.probabilities[0]
+    chart.plotly_chart(
+        once(
+            subject.key,
+            ("probabilities", int(index), class_index),
+            functools.partial(probability_figure, probabilities, names, int(test.labels[index]) if labelled else None),
+        ),
+        config=CHART_CONFIG,
+        alt=prediction_alt(probabilities, names),
+    )
+    _heat_grid(grid, notes, subject, int(index), class_index, layer, heat)
+
+
+def _last_conv_layer(model) -> str | None:
+    """The model's last conv layer, or None when it has none (Grad-CAM then has nothing to look at)."""
+    try:
+        return ins.last_conv_layer(model)
+    except ins.InspectionError:
+        return None
+
+
+def verdict_text(
+    probabilities, target: int, names: tuple[str, ...], test: EvaluationSet, index: int, labelled: bool
+) -> str:
+    """What the model says of test image `index`, right or wrong when its labels are the model's classes, and
+    which class's score the heat maps explain."""
     predicted = int(probabilities.argmax())
-    target = int(heat.classes[0])
+    true = test.labels[index]
     if labelled:
-        verdict = "right" if predicted == y_test[index] else "wrong"
-        said.markdown(
-            f"True class **{names[y_test[index]]}**; predicted **{names[predicted]}** "
+        verdict = "right" if predicted == true else "wrong"
+        return (
+            f"True class **{names[true]}**; predicted **{names[predicted]}** "
             f"({probabilities[predicted]:.1%}): {verdict}. Heat maps for the score of **{names[target]}**:"
         )
-    else:
-        said.markdown(
-            f"A Fashion-MNIST **{test.class_names[y_test[index]]}**; this model, with its own {len(names)} classes, "
-            f"says **{names[predicted]}** ({probabilities[predicted]:.1%}). Heat maps for the score of "
-            f"**{names[target]}**:"
-        )
-    grid = st.container()
+    return (
+        f"A Fashion-MNIST **{test.class_names[true]}**; this model, with its own {len(names)} classes, "
+        f"says **{names[predicted]}** ({probabilities[predicted]:.1%}). Heat maps for the score of "
+        f"**{names[target]}**:"
+    )
+
+
+def _heat_settings() -> None:
+    """The occlusion and SmoothGrad settings (read from session state by `occlusion_of` and `smoothgrad_of`)."""
     occlusion_settings, smooth_settings = st.columns(2)
     patch_box, stride_box = occlusion_settings.columns(2)
     patch_box.number_input("Occlusion patch (pixels)", min_value=1, step=1, key=INSPECT_OCCLUSION_PATCH)
@@ -81,21 +108,17 @@ def why_tab(subject: Subject) -> None:
         "SmoothGrad noise (sigma / range)", 0.0, 0.5, step=0.05, format="%.2f", key=INSPECT_SMOOTHGRAD_NOISE
     )
     smooth_settings.slider("SmoothGrad samples (noisy copies)", 1, 100, step=1, key=INSPECT_SMOOTHGRAD_SAMPLES)
-    chart, notes = st.columns([1, 2])
-    chart.plotly_chart(
-        once(
-            subject.key,
-            ("probabilities", int(index), class_index),
-            functools.partial(probability_figure, probabilities, names, int(y_test[index]) if labelled else None),
-        ),
-        config=CHART_CONFIG,
-        alt=prediction_alt(probabilities, names),
-    )
 
+
+def _heat_grid(grid, notes, subject: Subject, index: int, class_index: int | None, layer: str | None, heat) -> None:
+    """The image beside its heat maps in `grid` (a method that fails says why below it), the notes beside the
+    probabilities."""
+    target = int(heat.classes[0])
+    image = evaluation_set(subject).images[index : index + 1]
     columns = [GridColumn("input", image / 255.0, "image"), GridColumn("saliency", heat.maps, "heat")]
     problems, smooth, occlusion = [], None, None
     try:
-        smooth = smoothgrad_of(subject, int(index), target)
+        smooth = smoothgrad_of(subject, index, target)
         columns.append(GridColumn("SmoothGrad", smooth.map[None], "heat"))
     except ins.InspectionError as error:
         problems.append(f"SmoothGrad: {error}")
@@ -103,7 +126,7 @@ def why_tab(subject: Subject) -> None:
         cam = explained(subject, "grad_cam", [index], class_index, layer)
         columns.append(GridColumn(f"Grad-CAM ({cam.layer})", cam.maps, "heat"))
     try:
-        occlusion = occlusion_of(subject, int(index), target)
+        occlusion = occlusion_of(subject, index, target)
         columns.append(GridColumn("occlusion", occlusion.pixel_map[None], "signed"))
     except ins.InspectionError as error:
         problems.append(f"Occlusion: {error}")
@@ -114,13 +137,13 @@ def why_tab(subject: Subject) -> None:
     )
     figure = once(
         subject.key,
-        ("why-grid", int(index), target, titles, settings),
+        ("why-grid", index, target, titles, settings),
         functools.partial(image_grid_figure, image / 255.0, columns, cell=GRID_CELL),
     )
     grid.plotly_chart(figure, config=CHART_CONFIG, alt=figure_alt(figure, f"Test image {index}: {', '.join(titles)}"))
     for problem in problems:
         grid.error(problem)
-    text = attribution_text(occlusion, smooth, names[target])
+    text = attribution_text(occlusion, smooth, subject.class_names[target])
     if text:
         notes.markdown(text)
 

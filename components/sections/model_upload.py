@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.learner import learner_token
+from components.framework.learner import learner_token
+from components.framework.session_keys import INSPECT_MODEL, INSPECT_UPLOAD, INSPECT_UPLOAD_RESULT
 from components.resources import fashion_mnist
-from components.session_keys import INSPECT_MODEL, INSPECT_UPLOAD, INSPECT_UPLOAD_RESULT
 from components.training_jobs import learner_runs, run_store
 from models.design.card import MAX_UPLOAD_BYTES, MAX_UPLOAD_UNPACKED
 from models.training.runs import TrainingRun

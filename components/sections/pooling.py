@@ -12,12 +12,10 @@ import streamlit as st
 
 from components.charts import pooling as charts
 from components.charts.alt import figure_alt
-from components.image_picker import linked_image, sample_link
-from components.links import set_values
-from components.memo import once
-from components.presentation import beside, presenting
-from components.query_state import Choice, Integer, Link, link_update, read_link
-from components.session_keys import (
+from components.framework.links import set_values
+from components.framework.memo import once
+from components.framework.query_state import Choice, Integer, Link, link_update, read_link
+from components.framework.session_keys import (
     POOL_FILTER,
     POOL_MODE,
     POOL_PADDING,
@@ -28,6 +26,8 @@ from components.session_keys import (
     POOL_TRUE_SIZE,
     TOUR_IMAGE,
 )
+from components.image_picker import linked_image, sample_link
+from components.presentation import beside, presenting
 from models.design.config import COURSE_CNN, plan, shape_text
 from models.inputs.images import fingerprint
 from models.inputs.samples import FASHION_PREFIX, sample_names

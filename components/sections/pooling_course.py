@@ -8,10 +8,10 @@ import streamlit as st
 
 from components.charts import pooling as charts
 from components.charts.alt import figure_alt
-from components.memo import once
+from components.framework.memo import once
+from components.framework.session_keys import WALK_FILTER, WALK_ITEM, WALK_KERNEL, WALK_MAPS
 from components.resources import fashion_mnist, learned_filters
 from components.sections.pooling import PLOT_CONFIG
-from components.session_keys import WALK_FILTER, WALK_ITEM, WALK_KERNEL, WALK_MAPS
 from models.design.card import ModelFileError
 from models.design.config import COURSE_CNN, plan, shape_text
 from models.inputs.fashion_mnist import CLASS_NAMES

@@ -7,9 +7,9 @@ import streamlit as st
 
 from components.charts import pooling as charts
 from components.charts.alt import figure_alt
-from components.memo import once
+from components.framework.memo import once
+from components.framework.session_keys import POOL_REPEATED, pool_times_key
 from components.sections.pooling import PLOT_CONFIG, course_poolings_text, pooling_key
-from components.session_keys import POOL_REPEATED, pool_times_key
 from models.design.config import shape_text
 from models.ops.pooling import compression, pool_repeatedly, poolable_times, repeated_window
 

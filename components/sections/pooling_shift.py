@@ -9,9 +9,9 @@ import streamlit as st
 
 from components.charts import pooling as charts
 from components.charts.alt import figure_alt
-from components.memo import once
+from components.framework.memo import once
+from components.framework.session_keys import POOL_SHIFT_AFTER, POOL_SHIFT_BEFORE, POOL_SHIFT_DX, POOL_SHIFT_DY
 from components.sections.pooling import PICTURE_NOTE, PLOT_CONFIG, pooling_key
-from components.session_keys import POOL_SHIFT_AFTER, POOL_SHIFT_BEFORE, POOL_SHIFT_DX, POOL_SHIFT_DY
 from models.ops.pooling import PoolError, ShiftStats, pool2d, shift_sensitivity
 
 

@@ -9,9 +9,9 @@ import streamlit as st
 
 from components.charts import pooling as charts
 from components.charts.alt import figure_alt
-from components.memo import once
+from components.framework.memo import once
+from components.framework.session_keys import POOL_CHANNEL, POOL_WINDOWS, pool_window_key
 from components.sections.pooling import PLOT_CONFIG, pooling_key
-from components.session_keys import POOL_CHANNEL, POOL_WINDOWS, pool_window_key
 from models.ops.pooling import busiest_window, pool2d
 
 

@@ -3,8 +3,8 @@ preprocessing switches, each step from picture to network input, the prediction,
 input and the training images it looks most like.
 
 The network's numbers are computed apart from the drawing (`classify`); figures are built once per model key
-and input fingerprint (components.memo.once); the neighbour index is read from the file stored beside the model
-(models.explain.neighbours): the web server never embeds the training images.
+and input fingerprint (components.framework.memo.once); the neighbour index is read from the file stored beside the
+model (models.explain.neighbours): the web server never embeds the training images.
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ from components.charts.predict import (
     steps_figure,
     top_k_figure,
 )
-from components.image_picker import UPLOAD_TYPES, decode_upload
-from components.memo import once
-from components.phone import on_phone
-from components.resources import fashion_mnist
-from components.session_keys import (
+from components.framework.memo import once
+from components.framework.phone import on_phone
+from components.framework.session_keys import (
     PREDICT_BRUSH,
     PREDICT_CAMERA,
     PREDICT_CANVAS,
@@ -44,6 +42,8 @@ from components.session_keys import (
     PREDICT_LAYER,
     PREDICT_UPLOAD,
 )
+from components.image_picker import UPLOAD_TYPES, decode_upload
+from components.resources import fashion_mnist
 from components.training_jobs import run_store
 from models.design.card import SHIPPED_MODEL
 from models.explain.neighbours import (

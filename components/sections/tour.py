@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from components.session_keys import TOUR_STEP, tour_back, tour_next, tour_reveal
+from components.framework.session_keys import TOUR_STEP, tour_back, tour_next, tour_reveal
 from components.teaching.tour import Step
 
 
@@ -84,7 +84,7 @@ def training_view() -> dict[str, str]:
 
 
 def maps_view() -> dict[str, str]:
-    from components.loading import load_tensorflow
+    from components.framework.loading import load_tensorflow
 
     load_tensorflow()  # the import below loads TensorFlow: say so instead of a silent wait
     from components.sections.inspect_maps import tour_view
@@ -93,7 +93,7 @@ def maps_view() -> dict[str, str]:
 
 
 def deeper_view() -> dict[str, str]:
-    from components.loading import load_tensorflow
+    from components.framework.loading import load_tensorflow
 
     load_tensorflow()  # the import below loads TensorFlow: say so instead of a silent wait
     from components.sections.deeper_fields import tour_view

@@ -10,11 +10,8 @@ from dataclasses import replace
 import streamlit as st
 
 from components import training_jobs as jobs
-from components.query_state import Choice, Integer, Link, link_update
-from components.resources import model_card
-from components.sections import training_own_data as own
-from components.sections import training_regularise as regularise
-from components.session_keys import (
+from components.framework.query_state import Choice, Integer, Link, link_update
+from components.framework.session_keys import (
     ARCHITECTURE_CONFIG,
     TOUR_TRAIN,
     TRAIN_DESIGN_REQUEST,
@@ -30,6 +27,9 @@ from components.session_keys import (
     TRAINING_TRAIN,
     TRAINING_VALIDATION,
 )
+from components.resources import model_card
+from components.sections import training_own_data as own
+from components.sections import training_regularise as regularise
 from components.teaching.tour import TOUR_RUN
 from models.design.card import ModelFileError
 from models.design.config import COURSE_CNN, CNNConfig
@@ -129,7 +129,17 @@ def settings_section(link: Link) -> None:
     design = architecture_design()
     if st.session_state.pop(TRAIN_DESIGN_REQUEST, False) and design is not None:
         st.session_state[TRAINING_MODEL] = ARCHITECTURE_DESIGN
-    row = st.columns(4)
+    model_name = _data_and_model(st.columns(4), link, design, own_images)
+    _recipe(st.columns(4), link)
+    chosen = architecture_design() if model_name == ARCHITECTURE_DESIGN else MODELS.get(model_name)
+    regularise.regularisation_controls(link, is_cnn=chosen is not None)
+    regularise.augmentation_preview()
+    _train(own_images, model_name, design)
+    _course_experiments(own_images)
+
+
+def _data_and_model(row, link: Link, design: CNNConfig | None, own_images: bool) -> str:
+    """The first row of settings: the model (returned), how many training images, the validation split, epochs."""
     model_name = row[0].selectbox(
         "Model",
         [*MODELS, *([ARCHITECTURE_DESIGN] if design is not None else [])],
@@ -156,7 +166,11 @@ def settings_section(link: Link) -> None:
         help="The last part of those images is held out to validate after every epoch.",
     )
     row[3].slider("Epochs", 1, 30, link["epochs"], key=TRAINING_EPOCHS)
-    row = st.columns(4)
+    return model_name
+
+
+def _recipe(row, link: Link) -> None:
+    """The second row of settings: batch size, optimizer, learning rate and seed."""
     row[0].selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(link["batch"]), key=TRAINING_BATCH)
     row[1].selectbox(
         "Optimizer", OPTIMIZER_NAMES, index=OPTIMIZER_NAMES.index(link["optimizer"]), key=TRAINING_OPTIMIZER
@@ -172,9 +186,10 @@ def settings_section(link: Link) -> None:
         key=TRAINING_SEED,
         help="Same seed, same settings: the same starting weights and the same batch order.",
     )
-    chosen = architecture_design() if model_name == ARCHITECTURE_DESIGN else MODELS.get(model_name)
-    regularise.regularisation_controls(link, is_cnn=chosen is not None)
-    regularise.augmentation_preview()
+
+
+def _train(own_images: bool, model_name: str, design: CNNConfig | None) -> None:
+    """The course's stop-at-accuracy callback, Train (off while the same run is queued), and where runs train."""
     threshold_row = st.columns([3, 2, 1, 2], vertical_alignment="center")
     stop_early = threshold_row[0].toggle(
         "Stop at training accuracy",
@@ -215,6 +230,9 @@ def settings_section(link: Link) -> None:
         + (" Train is off while the same run is queued or training: change a setting to train another." if twin else "")
     )
 
+
+def _course_experiments(own_images: bool) -> None:
+    """2.: the course experiments, a button each; their runs queue one after another."""
     st.subheader("2. Or run a course experiment")
     st.caption(
         "Each uses the settings above for everything it does not name; its runs queue one after another."

@@ -19,11 +19,9 @@ from PIL import Image
 
 from components.charts.alt import steps_alt
 from components.charts.predict import steps_figure
-from components.image_picker import UPLOAD_TYPES, upload_limit_bytes
-from components.learner import learner_token
-from components.memo import once
-from components.sections.predict import CHART_CONFIG, drawing
-from components.session_keys import (
+from components.framework.learner import learner_token
+from components.framework.memo import once
+from components.framework.session_keys import (
     TRAINING_BUILDER_ADD,
     TRAINING_BUILDER_BRUSH,
     TRAINING_BUILDER_CAMERA,
@@ -45,6 +43,8 @@ from components.session_keys import (
     training_builder_name,
     training_builder_upload,
 )
+from components.image_picker import UPLOAD_TYPES, upload_limit_bytes
+from components.sections.predict import CHART_CONFIG, drawing
 from components.training_jobs import run_store
 from models.inputs import own_data as od
 from models.inputs.images import ImageError, PixelBudget, UploadTooLarge

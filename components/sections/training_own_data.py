@@ -11,9 +11,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from components.framework.session_keys import TRAINING_DATA, TRAINING_OWN, TRAINING_OWN_WAY, TRAINING_UPLOAD
 from components.image_picker import upload_limit_bytes
 from components.sections import training_dataset_builder as builder
-from components.session_keys import TRAINING_DATA, TRAINING_OWN, TRAINING_OWN_WAY, TRAINING_UPLOAD
 from models.inputs import own_data as od
 
 SOURCES = ("Fashion-MNIST", "Your own images")

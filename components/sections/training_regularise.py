@@ -13,11 +13,10 @@ import numpy as np
 import streamlit as st
 
 from components.charts.pictures import tile
-from components.loading import load_tensorflow
-from components.memo import once
-from components.query_state import Choice
-from components.resources import fashion_mnist
-from components.session_keys import (
+from components.framework.loading import load_tensorflow
+from components.framework.memo import once
+from components.framework.query_state import Choice
+from components.framework.session_keys import (
     TRAINING_AUGMENT_PREVIEW,
     TRAINING_DROPOUT,
     TRAINING_EARLY,
@@ -28,6 +27,7 @@ from components.session_keys import (
     TRAINING_VALIDATION,
     TRAINING_ZOOM,
 )
+from components.resources import fashion_mnist
 from models.design.config import AUGMENTATIONS, CNNConfig
 from models.training.recipes import EARLY_STOPPING_PATIENCE
 

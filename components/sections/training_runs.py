@@ -10,9 +10,9 @@ import streamlit as st
 from components.catalog import ALL_PAGES
 from components.charts.alt import figure_alt
 from components.charts.training import feature_maps_figure, filters_figure, overlay_figure
-from components.learner import forget_browser, learner_token
+from components.framework.learner import forget_browser, learner_token
+from components.framework.phone import on_phone
 from components.notebooks import notebook_button
-from components.phone import on_phone
 from components.presentation import presenting
 from components.sections import training_own_data as own
 from components.training_jobs import CHART_CONFIG, curves, run_headline, run_store, storage_caption

@@ -233,7 +233,7 @@ def write_evaluation(path: Path, result: Evaluation, weights: str, images: str) 
 
 def read_evaluation(path: Path, weights: str, images: str) -> Evaluation | None:
     """The evaluation saved at `path` if it was made from these weights and images; None if it is missing,
-    unreadable or made from others (the page then runs the model)."""
+    unreadable (a truncated or corrupt file too) or made from others (the page then runs the model)."""
     try:
         with np.load(path, allow_pickle=False) as saved:
             if str(saved["weights"]) != weights or str(saved["images"]) != images:
@@ -246,7 +246,7 @@ def read_evaluation(path: Path, weights: str, images: str) -> Evaluation | None:
                 float(saved["seconds"]),
                 saved=True,
             )
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
 
 

@@ -261,6 +261,34 @@ def read_zip(data: bytes, name: str = "my images", *, max_bytes: int = MAX_ZIP_B
 
 
 def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: str) -> OwnDataset:
+    by_path, skipped = _image_files(files)
+    placed, loose = _class_folders(list(by_path))
+    if loose:
+        skipped.append(f"Not inside a class folder, so left out: {_quoted(loose)}.")
+    order = _class_order(placed)
+    index = {folder: i for i, folder in enumerate(order)}
+    headed = _check_headers(archive, by_path, sorted(placed, key=lambda fp: (index[fp[0]], fp[1].casefold())))
+    pixels, labels, names = _decode_images(archive, by_path, headed, index, skipped)
+    class_names = tuple(clean_class_name(f) for f in order)
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(order))
+    if (few := too_few(class_names, [int(c) for c in counts])) is not None:
+        raise DatasetError(
+            few
+            + (" (skipped files are named below)." if skipped else ".")
+            + ("" if not skipped else " " + " ".join(skipped))
+        )
+    return OwnDataset(
+        name=name,
+        images=np.stack(pixels).astype(np.uint8),
+        labels=np.asarray(labels, dtype=np.int64),
+        class_names=class_names,
+        files=tuple(names),
+        skipped=tuple(skipped),
+    )
+
+
+def _image_files(files: list[zipfile.ZipInfo]) -> tuple[dict[str, zipfile.ZipInfo], list[str]]:
+    """The PNG/JPEG members by their path (forward slashes), and what was skipped: system files, other files."""
     skipped: list[str] = []
     junk = [m.filename for m in files if JUNK.search(m.filename)]
     files = [m for m in files if not JUNK.search(m.filename)]
@@ -270,10 +298,12 @@ def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: 
     if other:
         skipped.append(f"Not PNG or JPEG, so left out: {_quoted(other)}.")
     images = [m for m in files if m.filename.lower().endswith(IMAGE_SUFFIXES)]
-    by_path = {m.filename.replace("\\", "/"): m for m in images}
-    placed, loose = _class_folders(list(by_path))
-    if loose:
-        skipped.append(f"Not inside a class folder, so left out: {_quoted(loose)}.")
+    return {m.filename.replace("\\", "/"): m for m in images}, skipped
+
+
+def _class_order(placed: list[tuple[str, str]]) -> list[str]:
+    """The class folders in the order of their cleaned names; DatasetError for two folders of one name, too few or
+    too many classes, or too many images."""
     folders: dict[str, str] = {}  # casefolded class name -> folder
     for folder, _ in placed:
         cleaned = clean_class_name(folder)
@@ -293,13 +323,22 @@ def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: 
         raise DatasetError(f"The zip holds {len(folders)} class folders; the limit is {MAX_CLASSES}.")
     if (many := too_many(len(placed), "The zip holds")) is not None:
         raise DatasetError(many)
-    order = sorted(folders.values(), key=lambda f: (clean_class_name(f).casefold(), f))
-    index = {folder: i for i, folder in enumerate(order)}
+    return sorted(folders.values(), key=lambda f: (clean_class_name(f).casefold(), f))
+
+
+def _decode_images(
+    archive: zipfile.ZipFile,
+    by_path: dict[str, zipfile.ZipInfo],
+    headed: list[tuple[str, str | tuple[str, str]]],
+    index: dict[str, int],
+    skipped: list[str],
+) -> tuple[list[np.ndarray], list[int], list[str]]:
+    """Each image whose header passed, through Predict's preprocessing: (pixels, labels, paths); the images left
+    out (too large, unreadable, empty) named on `skipped`."""
     pixels, labels, names = [], [], []
     unreadable: list[str] = []
     empty: list[str] = []
     too_large: list[str] = []
-    headed = _check_headers(archive, by_path, sorted(placed, key=lambda fp: (index[fp[0]], fp[1].casefold())))
     for folder, path in headed:
         if isinstance(path, tuple):  # (path, why): its header was unreadable or declared too many pixels
             (too_large if path[1] else unreadable).append(path[1] or path[0])
@@ -321,22 +360,7 @@ def _read_members(archive: zipfile.ZipFile, files: list[zipfile.ZipInfo], name: 
         skipped.append(f"Could not be read as images, so left out: {_quoted(unreadable)}.")
     if empty:
         skipped.append(f"Hold nothing that stands out from the background, so left out: {_quoted(empty)}.")
-    class_names = tuple(clean_class_name(f) for f in order)
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(order))
-    if (few := too_few(class_names, [int(c) for c in counts])) is not None:
-        raise DatasetError(
-            few
-            + (" (skipped files are named below)." if skipped else ".")
-            + ("" if not skipped else " " + " ".join(skipped))
-        )
-    return OwnDataset(
-        name=name,
-        images=np.stack(pixels).astype(np.uint8),
-        labels=np.asarray(labels, dtype=np.int64),
-        class_names=class_names,
-        files=tuple(names),
-        skipped=tuple(skipped),
-    )
+    return pixels, labels, names
 
 
 def _check_headers(

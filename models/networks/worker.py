@@ -114,9 +114,7 @@ def schedule_callbacks(spec: RunSpec) -> list:
 
 def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder: Path) -> None:
     """Train the run `payload` describes, emitting progress, and write its files into `folder`."""
-    import keras
-
-    from models.networks.train import FilterSnapshots, evaluate, train
+    from models.networks.train import evaluate, train
 
     spec = RunSpec.from_payload(payload["spec"])
     spec.check()
@@ -127,30 +125,10 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     sample, sample_label = x_test[sample_index], int(y_test[sample_index])
     reporter = ProgressReporter(emit, images=len(fitted[0]), batch_size=spec.recipe.batch_size)
     model = build_model(spec, len(data_record["class_names"]))
-
-    class Timeline(FilterSnapshots):
-        """First-layer kernels and the sample's first-layer maps at initialisation and after every epoch."""
-
-        maps: list[np.ndarray]
-
-        def on_train_begin(self, logs=None):
-            super().on_train_begin(logs)
-            self.maps = [self.feature_maps()]
-
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            self.maps.append(self.feature_maps())
-
-        def feature_maps(self) -> np.ndarray:
-            image = (sample.astype(np.float32) / 255.0)[np.newaxis, :, :, np.newaxis]
-            return np.asarray(self.model.get_layer(self.layer_name)(image))[0]
-
-    callbacks: list[keras.callbacks.Callback] = []
-    timeline = None
-    if spec.architecture is not None and spec.architecture.conv_blocks > 0:
-        timeline = Timeline()
-        callbacks.append(timeline)
-    callbacks += schedule_callbacks(spec)
+    timeline = (
+        timeline_callback(sample) if spec.architecture is not None and spec.architecture.conv_blocks > 0 else None
+    )
+    callbacks = [*([timeline] if timeline is not None else []), *schedule_callbacks(spec)]
     if stop.is_set():  # stopped while the worker started (TensorFlow, the data, the model): nothing to train
         nothing_trained(folder, stop.reason or STOPPED_BY_REQUEST, emit)
         return
@@ -179,6 +157,15 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
     test = evaluate(model, x_test, y_test)
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / MODEL_FILE)
+    save_arrays(folder, reporter, timeline, sample, sample_label)
+    save_evaluation(model, x_test, y_test, folder)
+    config = {**spec.to_dict(), "parameters": model.count_params(), **data_record}
+    write_json_atomically(folder / RUN_FILE, run_record(payload, spec, config, result, reporter, test, stop_reason))
+    emit({"type": "done", "stop_reason": stop_reason})
+
+
+def save_arrays(folder: Path, reporter: ProgressReporter, timeline, sample: np.ndarray, sample_label: int) -> None:
+    """The run's curves per batch and, for a CNN, its first layer's kernels and the sample's maps per epoch."""
     arrays: dict[str, Any] = {"batch_curve": np.asarray(reporter.curve, np.float32).reshape(-1, 3)}
     if timeline is not None:
         arrays |= {
@@ -188,13 +175,48 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
             "sample_label": np.asarray(sample_label),
         }
     np.savez_compressed(folder / ARRAYS_FILE, **arrays)
-    save_evaluation(model, x_test, y_test, folder)
+
+
+def timeline_callback(sample: np.ndarray):
+    """A Keras callback keeping the first-layer kernels and `sample`'s first-layer maps at initialisation and after
+    every epoch (`kernels`, `maps`)."""
+    from models.networks.train import FilterSnapshots
+
+    class Timeline(FilterSnapshots):
+        maps: list[np.ndarray]
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            self.maps = [self.feature_maps()]
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            self.maps.append(self.feature_maps())
+
+        def feature_maps(self) -> np.ndarray:
+            image = (sample.astype(np.float32) / 255.0)[np.newaxis, :, :, np.newaxis]
+            return np.asarray(self.model.get_layer(self.layer_name)(image))[0]
+
+    return Timeline()
+
+
+def run_record(
+    payload: dict,
+    spec: RunSpec,
+    config: dict[str, Any],
+    result,
+    reporter: ProgressReporter,
+    test: dict,
+    stop_reason: str | None,
+) -> dict[str, Any]:
+    """The run's `run.json`: its name (saying the epochs actually trained), config, spec, history, timings, test
+    result and why it stopped."""
     epochs_done = reporter.epochs_done
     label = payload.get("label")  # "Run 3": the saved name says the epochs actually trained
-    record = {
+    return {
         "name": f"{label}: {spec.title(epochs_done)}" if label else payload["name"],
         "group": int(payload.get("group", 0)),
-        "config": {**spec.to_dict(), "parameters": model.count_params(), **data_record},
+        "config": config,
         "spec": spec.to_payload(),  # the exact spec, rebuilt by TrainingRun.spec() (its notebook)
         "history": result.history,
         "epochs_done": epochs_done,
@@ -205,8 +227,6 @@ def run_job(payload: dict, emit: Callable[[Event], None], stop: StopFlag, folder
         "stop_reason": stop_reason,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    write_json_atomically(folder / RUN_FILE, record)
-    emit({"type": "done", "stop_reason": stop_reason})
 
 
 def nothing_trained(folder: Path, stop_reason: str, emit: Callable[[Event], None]) -> None:

@@ -427,60 +427,16 @@ def notebook(
     (`spec.dataset`) needs its `class_names` (the run's record, in its order); its notebook reads `dataset_file`,
     the lab's zip of the dataset, from its own folder. ConfigError/ValueError if the spec cannot train."""
     spec.check()
-    own = None
-    if spec.dataset:
-        if class_names is None or not MIN_CLASSES <= len(class_names) <= MAX_CLASSES:
-            raise ValueError(
-                f"A run on your own images needs its {MIN_CLASSES}-{MAX_CLASSES} class names, in the run's order."
-            )
-        if not dataset_file or "/" in dataset_file or "\\" in dataset_file:
-            raise ValueError(f"The dataset zip must be a file name next to the notebook, got {dataset_file!r}.")
-        own = [str(name) for name in class_names]
+    own = _own_class_names(spec, class_names, dataset_file)
     classes = len(CLASS_NAMES) if own is None else len(own)
     compile_cell, fit_cell = training_code(spec)
-    result = (
-        f"\n\nIn CNN Lab this run reached a test accuracy of {test_accuracy:.4f}. The notebook starts from the "
-        "same weights and feeds the same batches in the same order, so on the same TensorFlow version it gives this "
-        f"number to within {TOLERANCE:g} (TensorFlow's multi-threaded sums can round differently); another CPU or "
-        "version can change it more."
-        if test_accuracy is not None
-        else ""
-    )
-    needs = "TensorFlow (Keras 3), NumPy, scikit-learn and Plotly"
-    if own is not None:
-        needs = "TensorFlow (Keras 3), NumPy, Pillow, scikit-learn and Plotly"
-        result += (
-            f"\n\n**Put `{dataset_file}` next to this notebook first**: the dataset as CNN Lab trained on it (the "
-            "Training page's run, Download tab, or 'Download the dataset as a zip' under Your own images), class "
-            "folders of 28x28 PNGs."
-        )
     md, code = v4.new_markdown_cell, v4.new_code_cell
-    data_intro = (
-        "## Prepare the data\n\nFashion-MNIST: 28x28 grayscale pictures of clothes in 10 classes, read where the "
-        "lab reads them (downloaded by Keras if no copy is found)."
-        if own is None
-        else f"## Prepare the data\n\nYour own images, from `{dataset_file}` beside this notebook: one folder per "
-        f"class of 28x28 PNGs, after Predict's preprocessing. Then the lab's split: {TEST_SHARE:.0%} of each class "
-        "held out for the test, then the validation part of the rest, with scikit-learn's `train_test_split` "
-        "(stratified by class, the run's seed), so the notebook trains, validates and tests on the lab's images."
-    )
-    fit_intro = "## Train the model"
-    if spec.recipe.early_stopping:
-        fit_intro += (
-            f"\n\nEarly stopping watches the validation loss: after {spec.recipe.patience} epoch"
-            f"{'s' * (spec.recipe.patience != 1)} without a lower one it stops, and it puts back the weights of the "
-            "epoch with the lowest validation loss (`restore_best_weights`)."
-        )
     tested = "the 10,000 test images" if own is None else "the test images held out"
     cells = [
-        md(
-            f"# {title or spec.title()}\n\nExported from CNN Lab: the Keras code of this run, step by step. "
-            f"{describe(spec, own, dataset_file)}{result}\n\nRun the cells in order. It needs {needs}: the lab's "
-            "requirements.txt."
-        ),
+        md(_title_text(spec, title, test_accuracy, own, dataset_file)),
         md("## Setup"),
         code(SETUP.format(imports="import gzip\nimport os\n" if own is None else "", seed=spec.recipe.seed)),
-        md(data_intro),
+        md(_data_intro(own, dataset_file)),
         code(data_code(spec) if own is None else own_data_code(spec, own, dataset_file)),
         md(
             "## Build the model\n\n`keras.Input`, then the layers in order (the code the Architecture page shows"
@@ -492,7 +448,7 @@ def notebook(
         code("model.summary()"),
         md("## Compile the model\n\nThe optimizer and its learning rate, the loss for integer labels, the metric."),
         code(compile_cell),
-        md(fit_intro),
+        md(_fit_intro(spec)),
         code(fit_cell),
         md(f"## Evaluate the trained model\n\nOn {tested}: the model never trained on them."),
         code(EVALUATE),
@@ -516,6 +472,72 @@ def notebook(
             "language_info": {"name": "python"},
         },
     )
+
+
+def _own_class_names(spec: RunSpec, class_names, dataset_file: str) -> list[str] | None:
+    """A run on the learner's own images: its class names, checked with the dataset zip's name; None for
+    Fashion-MNIST. ValueError for too few or too many names, or a zip name that is a path."""
+    if not spec.dataset:
+        return None
+    if class_names is None or not MIN_CLASSES <= len(class_names) <= MAX_CLASSES:
+        raise ValueError(
+            f"A run on your own images needs its {MIN_CLASSES}-{MAX_CLASSES} class names, in the run's order."
+        )
+    if not dataset_file or "/" in dataset_file or "\\" in dataset_file:
+        raise ValueError(f"The dataset zip must be a file name next to the notebook, got {dataset_file!r}.")
+    return [str(name) for name in class_names]
+
+
+def _title_text(
+    spec: RunSpec, title: str | None, test_accuracy: float | None, own: list[str] | None, dataset_file: str
+) -> str:
+    """The title cell: what the notebook is, the lab's own test accuracy for the run, what it needs."""
+    result = (
+        f"\n\nIn CNN Lab this run reached a test accuracy of {test_accuracy:.4f}. The notebook starts from the "
+        "same weights and feeds the same batches in the same order, so on the same TensorFlow version it gives this "
+        f"number to within {TOLERANCE:g} (TensorFlow's multi-threaded sums can round differently); another CPU or "
+        "version can change it more."
+        if test_accuracy is not None
+        else ""
+    )
+    needs = "TensorFlow (Keras 3), NumPy, scikit-learn and Plotly"
+    if own is not None:
+        needs = "TensorFlow (Keras 3), NumPy, Pillow, scikit-learn and Plotly"
+        result += (
+            f"\n\n**Put `{dataset_file}` next to this notebook first**: the dataset as CNN Lab trained on it (the "
+            "Training page's run, Download tab, or 'Download the dataset as a zip' under Your own images), class "
+            "folders of 28x28 PNGs."
+        )
+    return (
+        f"# {title or spec.title()}\n\nExported from CNN Lab: the Keras code of this run, step by step. "
+        f"{describe(spec, own, dataset_file)}{result}\n\nRun the cells in order. It needs {needs}: the lab's "
+        "requirements.txt."
+    )
+
+
+def _data_intro(own: list[str] | None, dataset_file: str) -> str:
+    """The data section's text: Fashion-MNIST, or the learner's zip and the lab's split of it."""
+    return (
+        "## Prepare the data\n\nFashion-MNIST: 28x28 grayscale pictures of clothes in 10 classes, read where the "
+        "lab reads them (downloaded by Keras if no copy is found)."
+        if own is None
+        else f"## Prepare the data\n\nYour own images, from `{dataset_file}` beside this notebook: one folder per "
+        f"class of 28x28 PNGs, after Predict's preprocessing. Then the lab's split: {TEST_SHARE:.0%} of each class "
+        "held out for the test, then the validation part of the rest, with scikit-learn's `train_test_split` "
+        "(stratified by class, the run's seed), so the notebook trains, validates and tests on the lab's images."
+    )
+
+
+def _fit_intro(spec: RunSpec) -> str:
+    """The training section's text, with what early stopping does when the run uses it."""
+    fit_intro = "## Train the model"
+    if spec.recipe.early_stopping:
+        fit_intro += (
+            f"\n\nEarly stopping watches the validation loss: after {spec.recipe.patience} epoch"
+            f"{'s' * (spec.recipe.patience != 1)} without a lower one it stops, and it puts back the weights of the "
+            "epoch with the lowest validation loss (`restore_best_weights`)."
+        )
+    return fit_intro
 
 
 def notebook_text(spec: RunSpec, **kwargs) -> str:

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import ARCHITECTURE_CONFIG
+from components.framework.session_keys import ARCHITECTURE_CONFIG
 from models.design.analysis import layer_table_for_config, totals
 from models.design.card import DENSE_CARD, read_model_card, read_shift_test
 from models.design.config import COURSE_CNN, CNNConfig

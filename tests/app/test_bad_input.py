@@ -21,9 +21,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from components.catalog import ALL_PAGES
-from components.image_picker import decode_upload
-from components.query_state import QUERY_NAMES, config_from_link, plain_markdown
-from components.session_keys import (
+from components.framework.query_state import QUERY_NAMES, config_from_link, plain_markdown
+from components.framework.session_keys import (
     DEEPER_INDEX,
     DEEPER_TAB,
     FILTERS_DILATION,
@@ -36,6 +35,7 @@ from components.session_keys import (
     POOL_SIZE,
     POOL_STRIDE,
 )
+from components.image_picker import decode_upload
 from models.design.config import COURSE_CNN, CNNConfig, ConfigError, plan
 from models.inputs.images import ImageError, load_image, load_image_with_notes
 from models.ops.convolution import MAX_KERNEL_SIZE, KernelError, parse_kernel
@@ -721,7 +721,7 @@ SCHEMA_VALUE = st.one_of(
 @SETTINGS
 @given(st.dictionaries(st.sampled_from(["tab", "images", "size", "x"]), SCHEMA_VALUE, max_size=4))
 def test_link_schemas_give_valid_settings_or_notices(params):
-    from components.query_state import Choice, Indices, Integer, read_link
+    from components.framework.query_state import Choice, Indices, Integer, read_link
 
     schema = {
         "tab": Choice(("maps", "filters"), "maps"),

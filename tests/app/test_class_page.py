@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from components.learner import LEARNER
-from components.session_keys import (
+from components.framework.session_keys import (
     CLASS_JOIN,
     CLASS_JOIN_CODE,
     CLASS_LECTURER,
@@ -28,6 +27,7 @@ from components.session_keys import (
     CLASS_START_HOURS,
     CLASS_START_KEY,
     FILTERS_QUIZ,
+    LEARNER,
     TOUR_STEP,
     class_answer,
     class_send,

@@ -16,7 +16,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import (
+from components.framework.session_keys import (
     TRAINING_BUILDER_ADD,
     TRAINING_BUILDER_CAMERA,
     TRAINING_BUILDER_COUNT,

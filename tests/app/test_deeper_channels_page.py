@@ -7,7 +7,7 @@ import shutil
 import keras
 import numpy as np
 
-from components.session_keys import (
+from components.framework.session_keys import (
     DEEPER_CHANNELS_COL,
     DEEPER_CHANNELS_FILTER,
     DEEPER_CHANNELS_ROW,

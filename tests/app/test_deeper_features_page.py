@@ -7,8 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from components.sections import deeper_features as section
-from components.session_keys import (
+from components.framework.session_keys import (
     DEEPER_FEATURES_COMPUTE,
     DEEPER_FEATURES_LAYER,
     DEEPER_FEATURES_UNIT,
@@ -16,6 +15,7 @@ from components.session_keys import (
     DEEPER_MODEL,
     LEARNER,
 )
+from components.sections import deeper_features as section
 from components.training_jobs import run_store
 from models.design.config import CNNConfig
 from models.explain import feature_vis as fv

@@ -4,7 +4,7 @@ zero outside the square, a click on a unit, and the Architecture table's recepti
 import numpy as np
 
 from components.charts.deeper_fields import clicked_unit
-from components.session_keys import DEEPER_FIELDS_COL, DEEPER_FIELDS_LAYER, DEEPER_FIELDS_ROW
+from components.framework.session_keys import DEEPER_FIELDS_COL, DEEPER_FIELDS_LAYER, DEEPER_FIELDS_ROW
 from tests.support.apptest import figures, open_page, plotly_array
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import DEEPER_MODEL, FOOLING_EPSILON, FOOLING_METHOD, FOOLING_SOURCE, LEARNER
+from components.framework.session_keys import DEEPER_MODEL, FOOLING_EPSILON, FOOLING_METHOD, FOOLING_SOURCE, LEARNER
 from models.design.config import CNNConfig
 from models.explain import adversarial as adv
 from models.inputs.fashion_mnist import CLASS_NAMES
@@ -105,9 +105,9 @@ def page_with_a_model_of_other_inputs() -> None:
     import keras
     import streamlit as st
 
+    from components.framework.session_keys import DEEPER_INDEX
+    from components.model_choice import Subject
     from components.sections.deeper_fooling import fooling_tab
-    from components.sections.inspect import Subject
-    from components.session_keys import DEEPER_INDEX
 
     st.session_state.setdefault(DEEPER_INDEX, 0)
     model = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(10)], name="wide")

@@ -2,8 +2,8 @@
 
 import pytest
 
+from components.framework.session_keys import DEEPER_CHANNELS_FILTER, DEEPER_INDEX, DEEPER_TAB, FOOLING_EPSILON
 from components.sections.deeper import TAB_SLUGS
-from components.session_keys import DEEPER_CHANNELS_FILTER, DEEPER_INDEX, DEEPER_TAB, FOOLING_EPSILON
 from tests.support.apptest import open_page
 
 PAGE = "pages/deeper.py"

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from components.framework.session_keys import DEEPER_MODEL, DEEPER_ROBUSTNESS_COMPUTE, LEARNER
 from components.sections import deeper_robustness as section
-from components.session_keys import DEEPER_MODEL, DEEPER_ROBUSTNESS_COMPUTE, LEARNER
 from components.training_jobs import run_store
 from models.design.config import CNNConfig
 from models.explain import robustness as rb

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from components.framework.session_keys import FILTERS_ALL_RESPONSES, FILTERS_DILATION, FILTERS_PADDING, FILTERS_STRIDE
 from components.image_picker import COLOUR_MODES
-from components.session_keys import FILTERS_ALL_RESPONSES, FILTERS_DILATION, FILTERS_PADDING, FILTERS_STRIDE
 from models.inputs.samples import load_sample
 from models.ops.kernels import KERNELS
 from tests.support.apptest import figures, open_page

@@ -30,8 +30,7 @@ from components.charts.filters import (
     window_figure,
 )
 from components.charts.pictures import colorize
-from components.image_picker import COLOUR_MODES
-from components.session_keys import (
+from components.framework.session_keys import (
     FILTERS_ALL_RESPONSES,
     FILTERS_DEMO_BACK,
     FILTERS_DEMO_CHART,
@@ -53,6 +52,7 @@ from components.session_keys import (
     FILTERS_STEP_CHANNEL,
     FILTERS_STRIDE,
 )
+from components.image_picker import COLOUR_MODES
 from components.teaching.quiz import make_question, similarity
 from models.design.card import SHIPPED_MODEL, read_filter_snapshots
 from models.explain.learned_filters import LearnedFilters, filter_responses, label_filters

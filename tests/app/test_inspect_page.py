@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import (
+from components.framework.session_keys import (
     INSPECT_CELL_COUNT,
     INSPECT_CELL_FILTER,
     INSPECT_CLASS_TO_EXPLAIN,

@@ -4,7 +4,7 @@ controls, the message for a bad patch, and the settings kept while the tab is cl
 import numpy as np
 import pytest
 
-from components.session_keys import (
+from components.framework.session_keys import (
     INSPECT_INDEX,
     INSPECT_MODEL,
     INSPECT_OCCLUSION_FILL,

@@ -3,8 +3,8 @@ the browser a new identity so the next person sees none of the previous one's ru
 
 import pytest
 
-from components.learner import DEFAULT_COOKIE_DAYS, cookie_seconds
-from components.session_keys import LEARNER
+from components.framework.learner import DEFAULT_COOKIE_DAYS, cookie_seconds
+from components.framework.session_keys import LEARNER
 from components.training_jobs import run_store
 from tests.support import apptest
 from tests.support.own_run import trained_own_run

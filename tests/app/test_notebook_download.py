@@ -16,9 +16,8 @@ import pytest
 from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from components.learner import TOKEN_PATTERN
-from components.sections.training import default_spec
-from components.session_keys import (
+from components.framework.learner import TOKEN_PATTERN
+from components.framework.session_keys import (
     LEARNER,
     TRAINING_BATCH,
     TRAINING_EPOCHS,
@@ -28,6 +27,7 @@ from components.session_keys import (
     TRAINING_SEED,
     TRAINING_VALIDATION,
 )
+from components.sections.training import default_spec
 from components.training_jobs import run_store
 from models.design.config import COURSE_CNN, CNNConfig
 from models.design.keras_code import keras_code

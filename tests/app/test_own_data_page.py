@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.session_keys import INSPECT_MODEL, LEARNER, PREDICT_MODEL, TRAINING_DATA, TRAINING_OWN
+from components.framework.session_keys import INSPECT_MODEL, LEARNER, PREDICT_MODEL, TRAINING_DATA, TRAINING_OWN
 from models.inputs import own_data as od
 from tests.app.test_training_page import click, finish_jobs, open_page
 from tests.support import apptest

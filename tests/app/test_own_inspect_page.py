@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix
 
-from components.session_keys import (
+from components.framework.session_keys import (
     DEEPER_FEATURES_COMPUTE,
     DEEPER_INDEX,
     DEEPER_MODEL,

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.charts import pooling as charts
 from components.charts.pictures import colorize
-from components.session_keys import (
+from components.framework.session_keys import (
     POOL_CHANNEL,
     POOL_FILTER,
     POOL_MODE,

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import (
+from components.framework.session_keys import (
     PREDICT_CAMERA,
     PREDICT_CROP,
     PREDICT_EXAMPLE,

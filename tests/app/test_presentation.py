@@ -4,8 +4,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.catalog import HOME, LESSONS
+from components.framework.session_keys import PRESENTATION, PRESENTATION_TOGGLE
 from components.presentation import PRESENT_PARAM, ZOOM, parse_flag, presentation_css
-from components.session_keys import PRESENTATION, PRESENTATION_TOGGLE
 from tests.support.apptest import open_page
 
 

@@ -6,8 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from components.sections.training_regularise import _preview_grid
-from components.session_keys import (
+from components.framework.session_keys import (
     LEARNER,
     TRAINING_AUGMENT_PREVIEW,
     TRAINING_DROPOUT,
@@ -20,6 +19,7 @@ from components.session_keys import (
     TRAINING_VALIDATION,
     TRAINING_ZOOM,
 )
+from components.sections.training_regularise import _preview_grid
 from components.training_jobs import job_registry
 from models.design.config import COURSE_CNN
 from models.networks.augmentation import augmented_copies

@@ -9,7 +9,7 @@ from tests.support.apptest import open_page
 
 
 def test_streamlit_still_cleans_modules_through_the_hook_we_replace():
-    # If Streamlit renames or drops its hook, this fails, and components.server_hooks needs a new look.
+    # If Streamlit renames or drops its hook, this fails, and components.framework.server_hooks needs a new look.
     assert "_log_if_error(_clean_problem_modules)" in inspect.getsource(script_runner.ScriptRunner)
 
 
@@ -22,7 +22,7 @@ def test_reruns_do_not_clear_the_keras_session(monkeypatch):
 
 
 def test_without_the_change_streamlit_would_clear_it(monkeypatch):
-    from components import server_hooks
+    from components.framework import server_hooks
 
     calls = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(1))

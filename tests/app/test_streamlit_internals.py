@@ -18,16 +18,22 @@ import streamlit as st
 ROOT = Path(__file__).resolve().parents[2]
 CHECKED_WITH = "1.67.0"  # the Streamlit release every guard below was last checked against
 LOOK_AT = {  # module: the internal it relies on, and what to look at in a new release
-    "components/server_hooks.py": "replaces streamlit.runtime.scriptrunner.script_runner._clean_problem_modules: does "
-    "ScriptRunner still call it after every run, and does it still clean only Keras and matplotlib? "
-    "(tests/app/test_server_hooks.py, benchmarks/RESULTS.md's rerun cost)",
-    "components/page.py": "clears PagesManager.uses_pages_directory (runtime/pages_manager.py) so a first visit to a "
-    "page URL runs app.py: is the flag still set from a pages/ folder and cleared by st.navigation? "
-    "(tests/unit/test_page_guard.py, the browser test test_first_visit_straight_to_a_page_uses_the_app_navigation)",
-    "components/nodelay.py": "sets TCP_NODELAY because Streamlit binds its listening socket with protocol number 0 "
-    "(web/server/starlette/starlette_server.py, _bind_socket): still so? (tests/unit/test_nodelay.py)",
-    "components/links.py": "get_script_run_ctx().page_script_hash (runtime/scriptrunner)",
-    "components/learner.py": "get_script_run_ctx().session_id (runtime/scriptrunner)",
+    "components/framework/server_hooks.py": (
+        "replaces streamlit.runtime.scriptrunner.script_runner._clean_problem_modules: "
+        "does ScriptRunner still call it after every run, and does it still clean only Keras and matplotlib? "
+        "(tests/app/test_server_hooks.py, benchmarks/RESULTS.md's rerun cost)"
+    ),
+    "components/framework/page.py": (
+        "clears PagesManager.uses_pages_directory (runtime/pages_manager.py) so a first visit "
+        "to a page URL runs app.py: is the flag still set from a pages/ folder and cleared by st.navigation? "
+        "(tests/unit/test_page_guard.py, the browser test test_first_visit_straight_to_a_page_uses_the_app_navigation)"
+    ),
+    "components/framework/nodelay.py": (
+        "sets TCP_NODELAY because Streamlit binds its listening socket with protocol number "
+        "0 (web/server/starlette/starlette_server.py, _bind_socket): still so? (tests/unit/test_nodelay.py)"
+    ),
+    "components/framework/links.py": "get_script_run_ctx().page_script_hash (runtime/scriptrunner)",
+    "components/framework/learner.py": "get_script_run_ctx().session_id (runtime/scriptrunner)",
     "components/presentation.py": "streamlit.delta_generator.DeltaGenerator, the type of st.columns' columns",
     "components/sections/filters_step.py": "streamlit.delta_generator.DeltaGenerator, the type of a container",
     "components/sections/architecture.py": "streamlit.delta_generator.DeltaGenerator, the type of a placeholder",
@@ -69,9 +75,9 @@ def test_every_private_streamlit_import_is_listed_and_names_the_release():
 def test_the_keras_hook_is_still_called_after_each_run_and_cleans_only_keras_and_matplotlib():
     from streamlit.runtime.scriptrunner import script_runner
 
-    from components import server_hooks
+    from components.framework import server_hooks
 
-    what = "components/server_hooks.py"
+    what = "components/framework/server_hooks.py"
     assert "_log_if_error(_clean_problem_modules)" in inspect.getsource(script_runner.ScriptRunner), _checked(what)
     cleaned = re.findall(r"\"([\w.]+)\" in sys\.modules", inspect.getsource(server_hooks.STREAMLIT_HOOK))
     assert cleaned == ["keras", "matplotlib.pyplot"], _checked(what)  # anything more, and the replacement skips it
@@ -80,7 +86,7 @@ def test_the_keras_hook_is_still_called_after_each_run_and_cleans_only_keras_and
 def test_streamlit_still_binds_a_listening_socket_that_asyncio_leaves_with_nagle_on():
     from streamlit.web.server.starlette import starlette_server
 
-    what = "components/nodelay.py"
+    what = "components/framework/nodelay.py"
     bind = getattr(starlette_server, "_bind_socket", None)
     assert bind is not None, _checked(what)
     with bind("127.0.0.1", 0, 1) as listener:
@@ -92,8 +98,8 @@ def test_the_script_run_context_still_has_the_fields_the_lab_reads():
     from streamlit.runtime.scriptrunner import ScriptRunContext, get_script_run_ctx
 
     names = {field.name for field in dataclasses.fields(ScriptRunContext)} | set(vars(ScriptRunContext))  # properties
-    assert {"main_script_path", "page_script_hash", "session_id"} <= names, _checked("components/learner.py")
-    assert get_script_run_ctx(suppress_warning=True) is None, _checked("components/links.py")  # outside a run
+    assert {"main_script_path", "page_script_hash", "session_id"} <= names, _checked("components/framework/learner.py")
+    assert get_script_run_ctx(suppress_warning=True) is None, _checked("components/framework/links.py")  # outside a run
 
 
 def test_containers_are_still_delta_generators():

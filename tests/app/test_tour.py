@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.session_keys import DEEPER_FIELDS_LAYER, FILTERS_LIBRARY, INSPECT_SOURCE, LEARNER, TOUR_STEP
+from components.framework.session_keys import DEEPER_FIELDS_LAYER, FILTERS_LIBRARY, INSPECT_SOURCE, LEARNER, TOUR_STEP
 from components.teaching.tour import TOUR_KERNEL, TOUR_RUN, steps
 from components.training_jobs import job_registry, run_store
 from models.design.card import MODEL_CARD, read_model_card

@@ -18,7 +18,7 @@ from components.charts.training import (
     square_columns,
     thin,
 )
-from components.session_keys import (
+from components.framework.session_keys import (
     ARCHITECTURE_CONFIG,
     LEARNER,
     TRAINING_BATCH,
@@ -243,7 +243,7 @@ def test_a_design_that_cannot_be_built_shows_a_clear_error():
 
 
 def test_train_this_network_preselects_the_architecture_design():
-    from components.session_keys import TRAIN_DESIGN_REQUEST
+    from components.framework.session_keys import TRAIN_DESIGN_REQUEST
 
     design = {**COURSE_CNN.to_dict(), "filters": 16}
     app = apptest.open_page(PAGE, session={ARCHITECTURE_CONFIG: design, TRAIN_DESIGN_REQUEST: True})

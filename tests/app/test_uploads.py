@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 
-from components.session_keys import (
+from components.framework.session_keys import (
     DEEPER_MODEL,
     DEEPER_TAB,
     FILTERS_KERNEL_SOURCE,

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.session_keys import INSPECT_UPLOAD, LEARNER
+from components.framework.session_keys import INSPECT_UPLOAD, LEARNER
 from models.design.card import SHIPPED_MODEL
 from models.inputs.fashion_mnist import load_fashion_mnist, scale_images
 from models.training.runs import RunStore

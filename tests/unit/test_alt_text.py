@@ -21,7 +21,7 @@ from components.charts.architecture import shift_figure
 from components.charts.inspect import confusion_figure
 from components.charts.predict import top_k_figure
 from components.charts.robustness import curve_figure
-from components.memo import freeze
+from components.framework.memo import freeze
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOWN = {"plotly_chart", "image"}  # st.plotly_chart / st.image, on st or on a column or container
@@ -78,7 +78,7 @@ def test_figure_alt_reads_every_point_of_the_shift_curves():
 
 
 def test_figure_alt_reads_a_frozen_figure_and_base64_arrays():
-    """A figure kept by components.memo.once is read from its dict, whose arrays Plotly writes as base64."""
+    """A figure kept by components.framework.memo.once is read from its dict, whose arrays Plotly writes as base64."""
     curve = freeze(curve_figure("Shift", "pixels", [0, 2, 4], [("CNN", np.array([0.9, 0.8, 0.5]))]))
     text = figure_alt(curve, "Shift")
     assert "CNN: 0: 90, 2: 80, 4: 50." in text

@@ -152,7 +152,7 @@ def test_the_fast_job_runs_on_a_small_subset(tmp_path):
 
 @pytest.mark.training
 def test_the_training_pages_fast_button_queues_the_preset_with_the_pages_seed(fresh_runs):
-    from components.session_keys import TRAINING_SEED, training_cancel, training_stop
+    from components.framework.session_keys import TRAINING_SEED, training_cancel, training_stop
     from tests.app.test_training_page import click, jobs, open_page
 
     app = open_page()

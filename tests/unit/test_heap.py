@@ -1,4 +1,5 @@
-"""components.heap: what the server loaded is frozen once per batch of imports, so post-run collections skip it."""
+"""components.framework.heap: what the server loaded is frozen once per batch of imports, so post-run collections
+skip it."""
 
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from tests.support.browser import ROOT
 SCRIPT = r"""
 import gc, json, sys, time, types
 import numpy, plotly.graph_objects, scipy.ndimage  # what every lab page imports
-from components.heap import NEW_MODULES, freeze_after_imports
+from components.framework.heap import NEW_MODULES, freeze_after_imports
 
 def full_collection() -> float:
     start = time.perf_counter()
@@ -47,7 +48,7 @@ def test_full_collections_are_spaced_by_collect_every_instead_of_after_every_run
     import tomllib
     import types
 
-    from components import heap
+    from components.framework import heap
 
     clock = [1000.0]
     monkeypatch.setattr(heap, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))

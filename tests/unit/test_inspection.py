@@ -353,6 +353,18 @@ def test_model_input_refuses_other_images():
     assert ins.model_input(np.zeros((28, 28), np.uint8)).shape == (1, 28, 28, 1)
 
 
+def test_a_truncated_saved_evaluation_is_computed_again(tmp_path):
+    """A cut-off evaluation.npz (a full disk, a killed worker) reads as missing, so the page runs the model."""
+    path = tmp_path / "evaluation.npz"
+    saved = {"labels": np.arange(3), "probabilities": np.full((3, 10), 0.1), "embedding": np.zeros((3, 2))}
+    np.savez(path, weights="w", images="i", embedding_layer="dense", seconds=1.0, **saved)
+    whole = path.read_bytes()
+    assert ins.read_evaluation(path, "w", "i") is not None
+    for length in (10, len(whole) // 2, len(whole) - 30):
+        path.write_bytes(whole[:length])
+        assert ins.read_evaluation(path, "w", "i") is None
+
+
 def test_the_saved_evaluation_belongs_to_the_shipped_model_and_matches_keras(model, evaluation, test_set):
     """Inspect reads the shipped model's test-set pass from disk: the same numbers as running Keras now."""
     images, labels = test_set

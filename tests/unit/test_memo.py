@@ -1,4 +1,4 @@
-"""components.memo.freeze: a cached figure is kept as its dict and sends exactly what the figure would."""
+"""components.framework.memo.freeze: a cached figure is kept as its dict and sends exactly what the figure would."""
 
 import pickle
 
@@ -9,7 +9,7 @@ import plotly.tools
 
 from components.charts import pooling as charts
 from components.charts.filters import response_figure
-from components.memo import FrozenFigure, freeze
+from components.framework.memo import FrozenFigure, freeze
 
 
 def _figures():
@@ -52,7 +52,7 @@ def test_st_plotly_charts_json_of_a_frozen_figure_is_made_once_and_is_that_figur
 
     from streamlit.elements import plotly_chart
 
-    from components import memo
+    from components.framework import memo
 
     # the call this relies on (Streamlit 1.67.0): the figure's dict, encoded without validation
     assert "plotly.io.to_json(figure, validate=False)" in inspect.getsource(plotly_chart)

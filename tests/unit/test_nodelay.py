@@ -1,11 +1,11 @@
-"""components.nodelay: Streamlit's own kind of listening socket, before and after send_without_delay."""
+"""components.framework.nodelay: Streamlit's own kind of listening socket, before and after send_without_delay."""
 
 import socket
 import sys
 
 import pytest
 
-from components import nodelay
+from components.framework import nodelay
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd (Linux)")
 

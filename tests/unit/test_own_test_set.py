@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.manifold import TSNE
 
-from components.sections.inspect import Subject, evaluation_set
+from components.model_choice import Subject, evaluation_set
 from models.explain import inspection as ins
 from models.inputs import own_data as od
 from models.inputs.fashion_mnist import CLASS_NAMES
@@ -56,8 +56,8 @@ def test_a_missing_dataset_file_is_a_clear_error(trained, tmp_path):
 
 
 def test_the_shipped_model_and_fashion_runs_keep_fashion_mnists_test_images(fashion):
+    from components.model_choice import shipped_key
     from components.resources import shipped_model
-    from components.sections.inspect import shipped_key
 
     test = evaluation_set(Subject(shipped_key(), shipped_model()))
     assert test.fashion and test.class_names == CLASS_NAMES and test.size == 10_000

@@ -1,4 +1,4 @@
-"""components.page relies on one Streamlit internal: the pages/ flag. These fail when Streamlit moves it."""
+"""components.framework.page relies on one Streamlit internal: the pages/ flag. These fail when Streamlit moves it."""
 
 from pathlib import Path
 

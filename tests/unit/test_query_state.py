@@ -1,8 +1,9 @@
-"""components.query_state: link parameters (strings) to typed settings and back, with notices for bad values."""
+"""components.framework.query_state: link parameters (strings) to typed settings and back, with notices for bad
+values."""
 
 import pytest
 
-from components.query_state import (
+from components.framework.query_state import (
     ARCHITECTURE,
     BUILDER_CHOICES,
     Choice,

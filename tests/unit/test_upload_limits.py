@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from components.query_state import BUILDER_CHOICES
+from components.framework.query_state import BUILDER_CHOICES
 from models.design.analysis import layer_table_for_config, totals
 from models.design.card import DENSE_MODEL, SHIPPED_MODEL
 from models.design.config import CNNConfig, ConfigError

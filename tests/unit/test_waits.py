@@ -1,6 +1,6 @@
 """Waits name only times this server measured: no time is quoted before the first measurement."""
 
-from components.loading import Stopwatch, measured_text
+from components.framework.loading import Stopwatch, measured_text
 
 
 def test_a_wait_quotes_only_a_time_measured_on_this_server():

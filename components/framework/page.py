@@ -8,9 +8,9 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager  # internal API, written against Streamlit 1.67.0
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # internal API, written against Streamlit 1.67.0
 
-from components.phone import on_phone
+from components.framework.phone import on_phone
+from components.framework.session_keys import APP_RAN, COMPACT_TITLE
 from components.presentation import presenting
-from components.session_keys import APP_RAN, COMPACT_TITLE
 
 
 def start_page(title: str, intro: str = "", *, compact: bool = False) -> None:

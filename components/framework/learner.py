@@ -20,7 +20,7 @@ import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # internal API, written against Streamlit 1.67.0
 
-from components.session_keys import LEARNER
+from components.framework.session_keys import LEARNER
 
 COOKIE = "cnn_lab_learner"
 SECURE_COOKIE = f"__Host-{COOKIE}"  # HTTPS only: sent back only over HTTPS, to this host, for the whole site

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # internal API, written against Streamlit 1.67.0
 
-from components.query_state import Link, Param, read_link
-from components.session_keys import PAGE_LINKS
+from components.framework.query_state import Link, Param, read_link
+from components.framework.session_keys import PAGE_LINKS
 
 SAMPLE_PARAM = "sample"  # ?sample= names the image, which IMAGE_SOURCE keeps for Filters and Pooling alike
 

@@ -4,7 +4,7 @@ import hashlib
 
 # ---------------------------------------------------------------- shared by several pages
 IMAGE_SOURCE = "image_source"  # the chosen input image, shared by the Filters and Pooling pages
-LEARNER = "learner_token"  # str: who this browser is (components.learner); keys the saved runs and jobs
+LEARNER = "learner_token"  # str: who this browser is (components.framework.learner); keys the saved runs and jobs
 TRAINING_NOTICES = "training_notices"  # [(run name, status, message)] for jobs that ended without a run
 TRAINING_WAITS = "training_waits"  # dict run id -> seconds from Train to its result (this session's runs)
 TRAINING_START_ERROR = "training_start_error"  # why the last Train / preset click could not start
@@ -26,7 +26,8 @@ ARCHITECTURE_UPLOADED = "architecture_uploaded"  # selectbox: which uploaded mod
 
 
 def architecture_widget(field: str) -> str:
-    """The builder widget of one CNNConfig field (components.query_state.BUILDER_CHOICES): 'architecture_filters'."""
+    """The builder widget of one CNNConfig field (components.framework.query_state.BUILDER_CHOICES):
+    'architecture_filters'."""
     return f"architecture_{field}"
 
 

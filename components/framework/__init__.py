@@ -1,0 +1,1 @@
+"""Streamlit plumbing the pages and sections stand on, apart from any feature."""
