@@ -10,8 +10,14 @@ from __future__ import annotations
 import streamlit as st
 
 MOBILE_MARK = "Mobi"
+PHONE_GRID_COLUMNS = 2
 
 
 def on_phone() -> bool:
     """Whether this session's browser is a phone (see the module docstring)."""
     return MOBILE_MARK in (st.context.headers.get("User-Agent") or "")
+
+
+def grid_per_row() -> int | None:
+    """Image-grid panels a row: two on a phone (about 165 px each at 390 px), else the grid's own layout."""
+    return PHONE_GRID_COLUMNS if on_phone() else None

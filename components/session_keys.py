@@ -14,6 +14,7 @@ APP_RAN = "app_ran"  # True once app.py has run in this session: its pages run t
 PAGE_LINKS = "page_links"  # {page script hash: the link parameters it last wrote}: a page reopens as it was left
 ARCHITECTURE_CONFIG = "architecture_config"  # CNNConfig dict built on the Architecture page
 TRAIN_DESIGN_REQUEST = "train_design_request"  # set by "Train this network": Training preselects the design
+SHAPE_FLOW = "shape_flow"  # chart: the shape-flow diagram (Home, Architecture, the tour's model step)
 
 
 def image_picker_key(prefix: str, widget: str) -> str:
@@ -232,6 +233,7 @@ DEEPER_CHANNELS_FILTER = "deeper_channels_filter"  # number_input: the filter of
 DEEPER_CHANNELS_ROW = "deeper_channels_row"  # number_input: the output pixel's row (also set by a click)
 DEEPER_CHANNELS_COL = "deeper_channels_col"  # number_input: the output pixel's column (also set by a click)
 DEEPER_CHANNELS_SUM = "deeper_channels_sum"  # plotly_chart: the sum + bias and its activation, click a pixel
+DEEPER_CHANNELS_GRIDS = "deeper_channels_grids"  # chart: the input maps, kernel slices and partial maps
 
 # Deeper, Receptive fields
 DEEPER_FIELDS_LAYER = "deeper_fields_layer"  # selectbox: the layer whose unit is looked at

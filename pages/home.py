@@ -8,6 +8,7 @@ from components.charts.common import FlowStep, shape_flow_figure
 from components.memo import once
 from components.page import start_page
 from components.resources import model_card
+from components.session_keys import SHAPE_FLOW
 from models.card import ModelFileError
 from models.config import COURSE_CNN, plan
 
@@ -36,6 +37,7 @@ flow_figure = once("home", ("course flow",), lambda: shape_flow_figure(steps))  
 st.plotly_chart(
     flow_figure,
     width="stretch",
+    key=SHAPE_FLOW,
     config={"displayModeBar": False},
     alt=shape_flow_alt([step.shape for step in steps], [step.operation for step in steps]),
 )

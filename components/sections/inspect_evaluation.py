@@ -19,6 +19,7 @@ from components.charts.inspect import (
     item_label,
 )
 from components.memo import once
+from components.phone import grid_per_row
 from components.sections.inspect import (
     CHART_CONFIG,
     EvaluationSet,
@@ -178,7 +179,7 @@ def drill_down(
         columns += [GridColumn(name, outputs[name][..., number]) for name in layers]
     labels = [item_label(int(i), test.labels, test.class_names, result) for i in indices]
     st.plotly_chart(
-        image_grid_figure(images / 255.0, columns, labels, cell=140),
+        image_grid_figure(images / 255.0, columns, labels, cell=140, per_row=grid_per_row()),
         config=CHART_CONFIG,
         alt=pictures_alt(f"each with its {', '.join(column.title for column in columns)}", labels),
     )
@@ -194,8 +195,13 @@ def mistakes_section(subject: Subject, test: EvaluationSet, result: ins.Evaluati
     titles = [
         f"#{i} {names[result.labels[i]]}<br>→ {names[result.predictions[i]]} {result.confidences[i]:.1%}" for i in worst
     ]
+    per_row = grid_per_row() or 6
     st.plotly_chart(
-        once(subject.key, ("mistakes",), functools.partial(gallery_figure, test.images[worst] / 255.0, titles)),
+        once(
+            subject.key,
+            ("mistakes", per_row),
+            functools.partial(gallery_figure, test.images[worst] / 255.0, titles, per_row=per_row),
+        ),
         config=CHART_CONFIG,
         alt=pictures_alt("the most confident mistakes: true class, then the prediction and its probability", titles),
     )

@@ -22,6 +22,7 @@ from components.charts.inspect import (
 )
 from components.links import set_values
 from components.memo import once
+from components.phone import grid_per_row
 from components.presentation import presenting
 from components.query_state import link_update
 from components.resources import shipped_model
@@ -118,11 +119,21 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
             )
             for name, note in zip(layers, channel_notes(kinds, number))
         ]
-        return image_grid_figure(x_test[indices] / 255.0, columns, labels, cell=cell)
+        return image_grid_figure(x_test[indices] / 255.0, columns, labels, cell=cell, per_row=per_row)
 
     cell = 88 if presenting() else 150  # pixels per map: on a projector three rows fit the first screen
+    per_row = grid_per_row()
     # Kept per model, test set, images, filter number and size: the labels and maps follow from them.
-    question = ("maps grid", test.fashion, test.size, tuple(map(int, indices)), int(number), tuple(layers), cell)
+    question = (
+        "maps grid",
+        test.fashion,
+        test.size,
+        tuple(map(int, indices)),
+        int(number),
+        tuple(layers),
+        cell,
+        per_row,
+    )
     grid_figure = once(subject.key, question, grid)
     place.plotly_chart(
         grid_figure,

@@ -10,6 +10,7 @@ import streamlit as st
 from components.charts.alt import figure_alt, prediction_alt
 from components.charts.inspect import GridColumn, attribution_text, image_grid_figure, probability_figure, why_text
 from components.memo import once
+from components.phone import grid_per_row
 from components.sections.inspect import CHART_CONFIG, PREDICTED, Subject, clamp_index, evaluation_set, explained
 from components.session_keys import (
     INSPECT_CLASS_TO_EXPLAIN,
@@ -112,10 +113,11 @@ def why_tab(subject: Subject) -> None:
         smooth and (smooth.noise, smooth.samples),
         occlusion and (occlusion.patch, occlusion.stride, occlusion.fill),
     )
+    per_row = grid_per_row()
     figure = once(
         subject.key,
-        ("why-grid", int(index), target, titles, settings),
-        functools.partial(image_grid_figure, image / 255.0, columns, cell=GRID_CELL),
+        ("why-grid", int(index), target, titles, settings, per_row),
+        functools.partial(image_grid_figure, image / 255.0, columns, cell=GRID_CELL, per_row=per_row),
     )
     grid.plotly_chart(figure, config=CHART_CONFIG, alt=figure_alt(figure, f"Test image {index}: {', '.join(titles)}"))
     for problem in problems:
