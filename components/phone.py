@@ -2,7 +2,8 @@
 
 Browsers on phones put "Mobi" in their User-Agent header (Safari on iPhone, Chrome and Firefox on Android), the
 test MDN recommends for mobile devices; tablets and desktop windows do not. Multi-panel charts then draw one panel
-a row, so each stays readable at 390 px. A narrow desktop window or 200% zoom keeps the desktop panels.
+a row, so each stays readable at 390 px. A narrow desktop window or 200% zoom keeps the desktop panels, in boxes
+that scroll sideways (components.presentation).
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ CLASS_SYMBOLS = (
     "circle-open",
 )
 WRAP_GAP_PX = 18  # between one image's bands of panels and the next image's label, in a wrapped grid
+WRAP_CELL_PX = 170  # a wrapped grid's panel height: two panels across a phone's 356-px chart are ~165 px wide
 CORRECT_SCALE = [[0.0, "#f4faf4"], [1.0, "#2e7d32"]]
 ERROR_SCALE = [[0.0, "#fff7f3"], [1.0, "#c62828"]]
 
@@ -300,11 +301,11 @@ def _gray(image: np.ndarray, name: str, brightness: float = 1.0) -> dict:
 
 
 def _wrapped_grid(
-    columns: Sequence[GridColumn], row_labels: Sequence[str] | None, rows: int, per_row: int, cell: int
+    columns: Sequence[GridColumn], row_labels: Sequence[str] | None, rows: int, per_row: int
 ) -> tuple[dict, list[dict], int]:
     """Axes, titles and plot height (px) of the grid with each image's columns `per_row` a band (a phone): the
     image's label above its bands, every panel's title above it, axes numbered as in the one-row-per-image grid."""
-    cols, spacing = len(columns), 0.04
+    cols, spacing, cell = len(columns), 0.04, WRAP_CELL_PX
     title_px = 20 * max(column.title.count("<br>") + 1 for column in columns) + 4
     label_px = 20 * max(label.count("<br>") + 1 for label in row_labels) + 10 if row_labels else 0
     block = label_px + -(-cols // per_row) * (title_px + cell) + WRAP_GAP_PX
@@ -344,14 +345,14 @@ def image_grid_figure(
     cell: int = 150,
     per_row: int | None = None,
 ) -> go.Figure:
-    """Rows are images, columns are stages (input, heat maps, layers), as in the course notebook's grid; with
-    `per_row` (a phone), each image's columns wrap `per_row` a band under its label."""
+    """Rows are images, columns are stages (input, heat maps, layers), as in the course notebook's grid, `cell` px
+    tall; with `per_row` (a phone), each image's columns wrap `per_row` a band under its label."""
     rows = len(images)
     if any(len(column.values) != rows for column in columns) or (row_labels is not None and len(row_labels) != rows):
         raise ValueError("Every column and the row labels need one entry per image.")
     cols = len(columns)
     if per_row is not None and per_row < cols:
-        layout, titles, height = _wrapped_grid(columns, row_labels, rows, per_row, cell)
+        layout, titles, height = _wrapped_grid(columns, row_labels, rows, per_row)
         layout.update(height=height + 10, margin=dict(l=5, r=5, t=5, b=5))
     else:
         layout = _image_grid(rows, cols, h_spacing=0.012, v_spacing=0.03, width=0.98 if row_labels else 1.0)
