@@ -12,12 +12,15 @@ from components.session_keys import (
     COMPACT_TITLE,
     DEEPER_CHANNELS_GRIDS,
     DEEPER_CHANNELS_SUM,
+    FILTERS_STEP_PRODUCTS,
+    POOL_REPEATED,
     POOL_SHIFT_AFTER,
     POOL_SHIFT_BEFORE,
     POOL_WINDOWS,
     PRESENTATION,
     PRESENTATION_TOGGLE,
     SHAPE_FLOW,
+    WALK_MAPS,
 )
 
 PRESENT_PARAM = "present"  # ?present=1 turns the mode on, ?present=0 turns it off
@@ -83,9 +86,12 @@ PANELS = ":has(.draglayer > g:nth-child({}))"
 # Charts drawn as one panel of several pictures, on every narrow screen, phones included: (chart key, least width).
 WIDE_KEYED = (
     (SHAPE_FLOW, 900),
+    (FILTERS_STEP_PRODUCTS, 560),
     (POOL_WINDOWS, 560),
-    (POOL_SHIFT_BEFORE, 560),
+    (POOL_SHIFT_BEFORE, 760),
     (POOL_SHIFT_AFTER, 840),
+    (POOL_REPEATED, 560),
+    (WALK_MAPS, 760),
     (DEEPER_CHANNELS_GRIDS, 640),
     (DEEPER_CHANNELS_SUM, 560),
 )

@@ -35,6 +35,7 @@ def architecture_widget(field: str) -> str:
 FILTERS_QUIZ_ROUND = "filters_quiz_round"  # int: which 'Guess first' question the Filters page shows
 FILTERS_QUIZ_ANSWERED = "filters_quiz_answered"  # (question signature, chosen option) once checked
 FILTERS_IMAGE = "filters"  # the page's image_picker prefix: filters_source, filters_mode, filters_sample, ...
+FILTERS_STEP_PRODUCTS = "filters_step_products"  # chart: one output pixel's window x kernel = products
 FILTERS_KERNEL_SOURCE = "filters_kernel_source"  # radio: Library / Edit your own / Learned by the network
 FILTERS_LIBRARY = "filters_library"  # selectbox: the named kernel
 FILTERS_NORMALISE = "filters_normalise"  # checkbox: divide the weights by their sum

@@ -10,7 +10,7 @@ from streamlit.delta_generator import DeltaGenerator  # internal API, written ag
 from components.charts.alt import figure_alt
 from components.charts.filters import pixel_step_figure, window_figure
 from components.memo import freeze
-from components.session_keys import FILTERS_STEP_CHANNEL, filters_step_key
+from components.session_keys import FILTERS_STEP_CHANNEL, FILTERS_STEP_PRODUCTS, filters_step_key
 from models.convolution import PixelStep, explain_pixel
 from models.geometry import Padding
 from models.images import fingerprint
@@ -65,6 +65,7 @@ def step_through(
     right.plotly_chart(
         products,
         width="stretch",
+        key=FILTERS_STEP_PRODUCTS,
         config={"displayModeBar": False},
         alt=figure_alt(products, f"Window times kernel, summing to {step.total:.4f}"),
     )
