@@ -12,6 +12,7 @@ from components.session_keys import (
     COMPACT_TITLE,
     DEEPER_CHANNELS_GRIDS,
     DEEPER_CHANNELS_SUM,
+    FILTERS_DEMO_CHART,
     FILTERS_STEP_PRODUCTS,
     POOL_REPEATED,
     POOL_SHIFT_AFTER,
@@ -87,7 +88,8 @@ PANELS = ":has(.draglayer > g:nth-child({}))"
 WIDE_KEYED = (
     (SHAPE_FLOW, 900),
     (FILTERS_STEP_PRODUCTS, 560),
-    (POOL_WINDOWS, 560),
+    (FILTERS_DEMO_CHART, 600),
+    (POOL_WINDOWS, 640),
     (POOL_SHIFT_BEFORE, 760),
     (POOL_SHIFT_AFTER, 840),
     (POOL_REPEATED, 560),

@@ -60,7 +60,7 @@ def layer_share_figure(
         axes |= _pair(
             n,
             0.14,
-            x=dict(visible=False, range=[0, max(values, default=0) * 1.7 or 1]),
+            x=dict(visible=False, range=[0, max(values, default=0) * (2.2 if stacked else 1.7) or 1]),
             y=dict(autorange="reversed", tickfont=INK),
         )
     titles = ("Parameters (weights to learn)", "Multiply-accumulates per image")
