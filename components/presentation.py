@@ -82,20 +82,20 @@ BASE_CSS = (
 # desktop layout; a chart of 2, 3 or 5+ panels (Plotly draws one drag layer per panel) keeps a legible width and
 # scrolls sideways in its own box (WCAG 1.4.10 allows that for charts), the page itself does not. Phones get charts
 # laid out for them instead (components.phone).
-WIDE_CHARTS = ((2, 560), (3, 640), (5, 840))  # (panels, least width in px)
+WIDE_CHARTS = ((2, 640), (3, 720), (5, 840))  # (panels, least width in px)
 PANELS = ":has(.draglayer > g:nth-child({}))"
 # Charts drawn as one panel of several pictures, on every narrow screen, phones included: (chart key, least width).
 WIDE_KEYED = (
     (SHAPE_FLOW, 900),
     (FILTERS_STEP_PRODUCTS, 560),
     (FILTERS_DEMO_CHART, 600),
-    (POOL_WINDOWS, 640),
+    (POOL_WINDOWS, 760),
     (POOL_SHIFT_BEFORE, 760),
     (POOL_SHIFT_AFTER, 840),
     (POOL_REPEATED, 560),
     (WALK_MAPS, 760),
     (DEEPER_CHANNELS_GRIDS, 640),
-    (DEEPER_CHANNELS_SUM, 560),
+    (DEEPER_CHANNELS_SUM, 640),
 )
 
 
