@@ -79,10 +79,10 @@ BASE_CSS = (
 )
 
 # Below PHONE_PX on a laptop (a 320-px window, 200% zoom): Streamlit gives the server no width, so charts keep their
-# desktop layout; a chart of 2, 3 or 5+ panels (Plotly draws one drag layer per panel) keeps a legible width and
+# desktop layout; a chart of 2+ (5+) panels (Plotly draws one drag layer per panel) keeps a legible width and
 # scrolls sideways in its own box (WCAG 1.4.10 allows that for charts), the page itself does not. Phones get charts
 # laid out for them instead (components.phone).
-WIDE_CHARTS = ((2, 640), (3, 720), (5, 840))  # (panels, least width in px)
+WIDE_CHARTS = ((2, 600), (5, 840))  # (panels, least width in px): 600 fits 200% zoom's 606-px column
 PANELS = ":has(.draglayer > g:nth-child({}))"
 # Charts drawn as one panel of several pictures, on every narrow screen, phones included: (chart key, least width).
 WIDE_KEYED = (
