@@ -79,7 +79,7 @@ BASE_CSS = (
 )
 
 # Below PHONE_PX on a laptop (a 320-px window, 200% zoom): Streamlit gives the server no width, so charts keep their
-# desktop layout; a chart of 2+ (5+) panels (Plotly draws one drag layer per panel) keeps a legible width and
+# desktop layout; a chart of 2 or more panels (one Plotly drag layer each) keeps a legible width (WIDE_CHARTS) and
 # scrolls sideways in its own box (WCAG 1.4.10 allows that for charts), the page itself does not. Phones get charts
 # laid out for them instead (components.phone).
 WIDE_CHARTS = ((2, 600), (5, 840))  # (panels, least width in px): 600 fits 200% zoom's 606-px column
