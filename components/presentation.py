@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator  # internal API, written against Streamlit 1.67.0
 
-from components.framework.session_keys import COMPACT_TITLE, PRESENTATION, PRESENTATION_TOGGLE
+from components.framework.phone import on_phone
+from components.framework.session_keys import (
+    COMPACT_TITLE,
+    DEEPER_CHANNELS_GRIDS,
+    DEEPER_CHANNELS_SUM,
+    FILTERS_DEMO_CHART,
+    FILTERS_STEP_PRODUCTS,
+    POOL_REPEATED,
+    POOL_SHIFT_AFTER,
+    POOL_SHIFT_BEFORE,
+    POOL_WINDOWS,
+    PRESENTATION,
+    PRESENTATION_TOGGLE,
+    SHAPE_FLOW,
+    WALK_MAPS,
+)
 
 PRESENT_PARAM = "present"  # ?present=1 turns the mode on, ?present=0 turns it off
 ON_VALUES = frozenset({"1", "true", "yes", "on"})
@@ -52,11 +69,48 @@ BASE_CSS = (
     + '  [data-testid="stMainBlockContainer"] h1 { font-size: 2rem; }\n'
     + '  [data-testid="stMainBlockContainer"] h2 { font-size: 1.45rem; }\n'
     + '  [data-testid="stMainBlockContainer"] h3 { font-size: 1.25rem; }\n'
+    + '  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) { flex-wrap: wrap; }\n'
     + '  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > [data-testid="stColumn"] {\n'
-    + "    min-width: 0 !important; flex: 1 1 0 !important;\n"
+    + "    min-width: 6.5rem !important; flex: 1 1 0 !important;\n"
     + "  }\n"
+    + '  [data-testid="stMetricValue"] { font-size: 1.4rem; }\n'
+    + '  [data-testid="stMetricLabel"] * { white-space: normal !important; overflow: visible !important; }\n'
     + "}"
 )
+
+# Below PHONE_PX on a laptop (a 320-px window, 200% zoom): Streamlit gives the server no width, so charts keep their
+# desktop layout; a chart of 2 or more panels (one Plotly drag layer each) keeps a legible width (WIDE_CHARTS) and
+# scrolls sideways in its own box (WCAG 1.4.10 allows that for charts), the page itself does not. Phones get charts
+# laid out for them instead (components.framework.phone).
+WIDE_CHARTS = ((2, 600), (5, 840))  # (panels, least width in px): 600 fits 200% zoom's 606-px column
+PANELS = ":has(.draglayer > g:nth-child({}))"
+# Charts drawn as one panel of several pictures, on every narrow screen, phones included: (chart key, least width).
+WIDE_KEYED = (
+    (SHAPE_FLOW, 900),
+    (FILTERS_STEP_PRODUCTS, 560),
+    (FILTERS_DEMO_CHART, 600),
+    (POOL_WINDOWS, 760),
+    (POOL_SHIFT_BEFORE, 760),
+    (POOL_SHIFT_AFTER, 840),
+    (POOL_REPEATED, 560),
+    (WALK_MAPS, 760),
+    (DEEPER_CHANNELS_GRIDS, 640),
+    (DEEPER_CHANNELS_SUM, 640),
+)
+
+
+def scroll_box_css(boxes: Sequence[tuple[str, int]]) -> str:
+    """Below PHONE_PX, each element container a selector suffix picks scrolls sideways, its chart that wide."""
+    rules = "".join(
+        f'  [data-testid="stElementContainer"]{box} {{ overflow-x: auto; }}\n'
+        f'  [data-testid="stElementContainer"]{box} > [data-testid="stFullScreenFrame"] {{ min-width: {px}px; }}\n'
+        for box, px in boxes
+    )
+    return f"@media (max-width: {PHONE_PX}px) {{\n{rules}}}"
+
+
+PHONE_CSS = scroll_box_css([(f".st-key-{key}", px) for key, px in WIDE_KEYED])
+WIDE_CHART_CSS = PHONE_CSS + scroll_box_css([(PANELS.format(panels), px) for panels, px in WIDE_CHARTS])
 
 
 def parse_flag(value: str | None) -> bool | None:
@@ -161,7 +215,7 @@ def presentation_mode() -> bool:
         "menus. A link with ?present=1 opens in this mode.",
     )
     _write_present_param(on)
-    st.html(f"<style>{BASE_CSS}</style>")
+    st.html(f"<style>{BASE_CSS}{PHONE_CSS if on_phone() else WIDE_CHART_CSS}</style>")
     st.set_page_config(initial_sidebar_state="collapsed" if on else "auto")
     if on:
         st.html(f"<style>{presentation_css()}</style>")

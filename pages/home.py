@@ -7,6 +7,7 @@ from components.charts.alt import shape_flow_alt
 from components.charts.common import FlowStep, shape_flow_figure
 from components.framework.memo import once
 from components.framework.page import start_page
+from components.framework.session_keys import SHAPE_FLOW
 from components.resources import model_card
 from models.design.card import ModelFileError
 from models.design.config import COURSE_CNN, plan
@@ -36,6 +37,7 @@ flow_figure = once("home", ("course flow",), lambda: shape_flow_figure(steps))  
 st.plotly_chart(
     flow_figure,
     width="stretch",
+    key=SHAPE_FLOW,
     config={"displayModeBar": False},
     alt=shape_flow_alt([step.shape for step in steps], [step.operation for step in steps]),
 )

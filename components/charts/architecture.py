@@ -16,6 +16,7 @@ FLOW_WIDTH_PX = 790  # the main column of a 1280-pixel-wide window with the side
 # zoom of 1.25, which Streamlit applies to a chart's height but not its width (measured in Chromium).
 NARROW_FLOW_WIDTH_PX = 570
 CROWDED_STAGES = 9
+STACKED = ((0.56, 1.0), (0.0, 0.44))  # the two charts' heights on a phone, one above the other
 
 
 def flow_figure(shapes: Sequence[tuple[int, ...]], labels: Sequence[str], *, narrow: bool = False) -> go.Figure:
@@ -38,10 +39,10 @@ def flow_figure(shapes: Sequence[tuple[int, ...]], labels: Sequence[str], *, nar
 
 
 def layer_share_figure(
-    names: Sequence[str], params: Sequence[int], macs: Sequence[int], *, height: int = 320
+    names: Sequence[str], params: Sequence[int], macs: Sequence[int], *, height: int = 320, stacked: bool = False
 ) -> go.Figure:
-    """Two bar charts side by side, one bar per layer (top to bottom in network order), labelled with
-    the count and its share of the total."""
+    """Two bar charts side by side (`stacked`, a phone: one above the other), one bar per layer (top to bottom in
+    network order), labelled with the count and its share of the total."""
     data: list[dict] = []
     axes: dict = {}
     for n, (values, colour) in enumerate(((params, PARAMS_COLOUR), (macs, MACS_COLOUR)), start=1):
@@ -64,16 +65,18 @@ def layer_share_figure(
         axes |= _pair(
             n,
             0.14,
-            x=dict(visible=False, range=[0, max(values, default=0) * 1.7 or 1]),
+            x=dict(visible=False, range=[0, max(values, default=0) * (2.2 if stacked else 1.7) or 1]),
             y=dict(autorange="reversed", tickfont=INK),
         )
-    return _finish(data, axes, ("Parameters (weights to learn)", "Multiply-accumulates per image"), 0.14, height)
+    titles = ("Parameters (weights to learn)", "Multiply-accumulates per image")
+    return _finish(data, axes, titles, 0.14, height, stacked=stacked)
 
 
 def comparison_figure(
-    models: Sequence[str], params: Sequence[int], macs: Sequence[int], *, height: int = 340
+    models: Sequence[str], params: Sequence[int], macs: Sequence[int], *, height: int = 340, stacked: bool = False
 ) -> go.Figure:
-    """Parameters and multiply-accumulates per image of a few models, as labelled bars side by side."""
+    """Parameters and multiply-accumulates per image of a few models, as labelled bars side by side (`stacked`, a
+    phone: one chart above the other)."""
     data: list[dict] = []
     axes: dict = {}
     for n, (values, colour) in enumerate(((params, PARAMS_COLOUR), (macs, MACS_COLOUR)), start=1):
@@ -97,7 +100,7 @@ def comparison_figure(
             x=dict(tickfont=INK, tickangle=0),
             y=dict(visible=False, range=[0, max(values, default=0) * 1.25 or 1]),
         )
-    return _finish(data, axes, ("Parameters", "Multiply-accumulates per image"), 0.12, height)
+    return _finish(data, axes, ("Parameters", "Multiply-accumulates per image"), 0.12, height, stacked=stacked)
 
 
 def shift_figure(shifts: Sequence[int], accuracy: dict[str, Sequence[float]], *, height: int = 340) -> go.Figure:
@@ -170,13 +173,22 @@ def _percent(value: int, total: int) -> str:
     return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
 
 
-def _finish(data: list[dict], axes: dict, titles: tuple[str, str], spacing: float, height: int) -> go.Figure:
-    """Two charts side by side with their titles above (as make_subplots places them), built in one go."""
+def _finish(
+    data: list[dict], axes: dict, titles: tuple[str, str], spacing: float, height: int, *, stacked: bool = False
+) -> go.Figure:
+    """Two charts side by side with their titles above (as make_subplots places them), built in one go;
+    `stacked`: the second under the first, each the full width and `height` tall."""
+    places = [(sum(_domain(n, spacing)) / 2, 1.0) for n in (1, 2)]
+    if stacked:
+        for n, (low, high) in enumerate(STACKED, start=1):
+            suffix = "" if n == 1 else str(n)
+            axes[f"xaxis{suffix}"]["domain"], axes[f"yaxis{suffix}"]["domain"] = [0.0, 1.0], [low, high]
+        places, height = [(0.5, high) for _, high in STACKED], 2 * height
     annotations = [
         dict(
             text=title,
-            x=sum(_domain(n, spacing)) / 2,
-            y=1.0,
+            x=x,
+            y=y,
             xref="paper",
             yref="paper",
             xanchor="center",
@@ -184,7 +196,7 @@ def _finish(data: list[dict], axes: dict, titles: tuple[str, str], spacing: floa
             showarrow=False,
             font=dict(INK, size=17),
         )
-        for n, title in enumerate(titles, start=1)
+        for title, (x, y) in zip(titles, places)
     ]
     layout = axes | dict(
         annotations=annotations,

@@ -53,6 +53,8 @@ CLASS_SYMBOLS = (
     "hourglass",
     "circle-open",
 )
+WRAP_GAP_PX = 18  # between one image's bands of panels and the next image's label, in a wrapped grid
+WRAP_CELL_PX = 170  # a wrapped grid's panel height: two panels across a phone's 356-px chart are ~165 px wide
 CORRECT_SCALE = [[0.0, "#f4faf4"], [1.0, "#2e7d32"]]
 ERROR_SCALE = [[0.0, "#fff7f3"], [1.0, "#c62828"]]
 
@@ -298,16 +300,64 @@ def _gray(image: np.ndarray, name: str, brightness: float = 1.0) -> dict:
     )
 
 
+def _wrapped_grid(
+    columns: Sequence[GridColumn], row_labels: Sequence[str] | None, rows: int, per_row: int
+) -> tuple[dict, list[dict], int]:
+    """Axes, titles and plot height (px) of the grid with each image's columns `per_row` a band (a phone): the
+    image's label above its bands, every panel's title above it, axes numbered as in the one-row-per-image grid."""
+    cols, spacing, cell = len(columns), 0.04, WRAP_CELL_PX
+    title_px = 20 * max(column.title.count("<br>") + 1 for column in columns) + 4
+    label_px = 20 * max(label.count("<br>") + 1 for label in row_labels) + 10 if row_labels else 0
+    block = label_px + -(-cols // per_row) * (title_px + cell) + WRAP_GAP_PX
+    height, width = rows * block, (1 - spacing * (per_row - 1)) / per_row
+    layout: dict = {}
+    titles = []
+    for row in range(rows):
+        if row_labels:
+            titles.append(
+                _title(row_labels[row], 0.0, 1 - (row * block + label_px) / height, TITLE_FONT, xanchor="left")
+            )
+        for col, column in enumerate(columns):
+            band, slot = divmod(col, per_row)
+            top, left = row * block + label_px + band * (title_px + cell) + title_px, slot * (width + spacing)
+            suffix = _suffix(row, col, cols)
+            layout[f"xaxis{suffix}"] = dict(
+                anchor=f"y{suffix}", domain=[left, left + width], visible=False, constrain="domain"
+            )
+            layout[f"yaxis{suffix}"] = dict(
+                anchor=f"x{suffix}",
+                domain=[max(1 - (top + cell) / height, 0.0), 1 - top / height],
+                visible=False,
+                autorange="reversed",
+                scaleanchor=f"x{suffix}",
+                constrain="domain",
+                constraintoward="top",
+            )
+            titles.append(_title(column.title, left + width / 2, 1 - top / height, TITLE_FONT))
+    return layout, titles, height
+
+
 def image_grid_figure(
-    images: np.ndarray, columns: Sequence[GridColumn], row_labels: Sequence[str] | None = None, *, cell: int = 150
+    images: np.ndarray,
+    columns: Sequence[GridColumn],
+    row_labels: Sequence[str] | None = None,
+    *,
+    cell: int = 150,
+    per_row: int | None = None,
 ) -> go.Figure:
-    """Rows are images, columns are stages (input, heat maps, layers), as in the course notebook's grid."""
+    """Rows are images, columns are stages (input, heat maps, layers), as in the course notebook's grid, `cell` px
+    tall; with `per_row` (a phone), each image's columns wrap `per_row` a band under its label."""
     rows = len(images)
     if any(len(column.values) != rows for column in columns) or (row_labels is not None and len(row_labels) != rows):
         raise ValueError("Every column and the row labels need one entry per image.")
     cols = len(columns)
-    h_spacing, v_spacing = 0.012, 0.03
-    layout = _image_grid(rows, cols, h_spacing=h_spacing, v_spacing=v_spacing, width=0.98 if row_labels else 1.0)
+    if per_row is not None and per_row < cols:
+        layout, titles, height = _wrapped_grid(columns, row_labels, rows, per_row)
+        layout.update(height=height + 10, margin=dict(l=5, r=5, t=5, b=5))
+    else:
+        layout = _image_grid(rows, cols, h_spacing=0.012, v_spacing=0.03, width=0.98 if row_labels else 1.0)
+        titles = _grid_titles(layout, columns, row_labels)
+        layout.update(height=rows * cell + 60, margin=dict(l=5, r=170 if row_labels else 5, t=45, b=5))
     data = []
     for col, column in enumerate(columns):
         low, high = float(np.min(column.values)), float(np.max(column.values))
@@ -360,11 +410,18 @@ def image_grid_figure(
                 )
                 | where
             )
+    layout.update(annotations=titles, hoverlabel=HOVER, plot_bgcolor="white", paper_bgcolor="white", font=FONT)
+    return go.Figure(data=data, layout=layout)
+
+
+def _grid_titles(layout: dict, columns: Sequence[GridColumn], row_labels: Sequence[str] | None) -> list[dict]:
+    """Column titles above the first row, row labels right of the last column."""
+    cols = len(columns)
     titles = [
         _title(column.title, _centre(layout, f"xaxis{_suffix(0, c, cols)}"), 1.0, TITLE_FONT)
         for c, column in enumerate(columns)
     ]
-    titles += [
+    return titles + [
         _title(
             label,
             1.005,
@@ -376,16 +433,6 @@ def image_grid_figure(
         )
         for row, label in enumerate(row_labels or [])
     ]
-    layout.update(
-        annotations=titles,
-        height=rows * cell + 60,
-        margin=dict(l=5, r=170 if row_labels else 5, t=45, b=5),
-        hoverlabel=HOVER,
-        plot_bgcolor="white",
-        paper_bgcolor="white",
-        font=FONT,
-    )
-    return go.Figure(data=data, layout=layout)
 
 
 def _tiles(blocks: Sequence[np.ndarray], per_row: int) -> tuple[np.ndarray, np.ndarray]:

@@ -95,16 +95,22 @@ def steps_figure(steps: Sequence[Step], *, per_row: int = 4, cell: int = 230) ->
 
 
 def feature_map_figures(
-    network_input: np.ndarray, outputs: dict[str, np.ndarray], layers: Sequence[str], number: int, layer: str
+    network_input: np.ndarray,
+    outputs: dict[str, np.ndarray],
+    layers: Sequence[str],
+    number: int,
+    layer: str,
+    per_row: int | None = None,
 ) -> tuple[go.Figure, go.Figure]:
-    """The input and filter `number` after each of `layers`; then all maps of `layer` (outputs: (1, h, w, C))."""
+    """The input and filter `number` after each of `layers` (`per_row` maps a row: a phone); then all maps of
+    `layer` (outputs: (1, h, w, C))."""
     columns = [GridColumn("input 28x28", network_input[None], "image")]
     columns += [
         GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}", outputs[name][..., number])
         for name in layers
     ]
     return (
-        image_grid_figure(network_input[None], columns, cell=180),
+        image_grid_figure(network_input[None], columns, cell=180, per_row=per_row),
         all_maps_figure(outputs[layer][0], layer, height=560),
     )
 

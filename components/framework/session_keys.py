@@ -14,6 +14,7 @@ APP_RAN = "app_ran"  # True once app.py has run in this session: its pages run t
 PAGE_LINKS = "page_links"  # {page script hash: the link parameters it last wrote}: a page reopens as it was left
 ARCHITECTURE_CONFIG = "architecture_config"  # CNNConfig dict built on the Architecture page
 TRAIN_DESIGN_REQUEST = "train_design_request"  # set by "Train this network": Training preselects the design
+SHAPE_FLOW = "shape_flow"  # chart: the shape-flow diagram (Home, Architecture, the tour's model step)
 
 
 def image_picker_key(prefix: str, widget: str) -> str:
@@ -35,6 +36,7 @@ def architecture_widget(field: str) -> str:
 FILTERS_QUIZ_ROUND = "filters_quiz_round"  # int: which 'Guess first' question the Filters page shows
 FILTERS_QUIZ_ANSWERED = "filters_quiz_answered"  # (question signature, chosen option) once checked
 FILTERS_IMAGE = "filters"  # the page's image_picker prefix: filters_source, filters_mode, filters_sample, ...
+FILTERS_STEP_PRODUCTS = "filters_step_products"  # chart: one output pixel's window x kernel = products
 FILTERS_KERNEL_SOURCE = "filters_kernel_source"  # radio: Library / Edit your own / Learned by the network
 FILTERS_LIBRARY = "filters_library"  # selectbox: the named kernel
 FILTERS_NORMALISE = "filters_normalise"  # checkbox: divide the weights by their sum
@@ -233,6 +235,7 @@ DEEPER_CHANNELS_FILTER = "deeper_channels_filter"  # number_input: the filter of
 DEEPER_CHANNELS_ROW = "deeper_channels_row"  # number_input: the output pixel's row (also set by a click)
 DEEPER_CHANNELS_COL = "deeper_channels_col"  # number_input: the output pixel's column (also set by a click)
 DEEPER_CHANNELS_SUM = "deeper_channels_sum"  # plotly_chart: the sum + bias and its activation, click a pixel
+DEEPER_CHANNELS_GRIDS = "deeper_channels_grids"  # chart: the input maps, kernel slices and partial maps
 
 # Deeper, Receptive fields
 DEEPER_FIELDS_LAYER = "deeper_fields_layer"  # selectbox: the layer whose unit is looked at

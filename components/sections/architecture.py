@@ -14,8 +14,9 @@ from components.charts.alt import figure_alt, shape_flow_alt
 from components.charts.architecture import comparison_figure, flow_figure, layer_share_figure, shift_figure
 from components.framework.links import update_query_params
 from components.framework.memo import freeze
+from components.framework.phone import on_phone
 from components.framework.query_state import BUILDER_CHOICES, config_from_link, config_link
-from components.framework.session_keys import ARCHITECTURE_CONFIG, architecture_widget
+from components.framework.session_keys import ARCHITECTURE_CONFIG, SHAPE_FLOW, architecture_widget
 from components.notebooks import notebook_button
 from components.presentation import presenting
 from components.resources import dense_model_card, model_card, shift_test
@@ -128,13 +129,17 @@ def cached_flow_figure(shapes: tuple, labels: tuple, narrow: bool = False) -> go
 
 
 @st.cache_resource(max_entries=200, show_spinner=False)
-def cached_share_figure(names: tuple[str, ...], params: tuple[int, ...], macs: tuple[int, ...]) -> go.Figure:
-    return freeze(layer_share_figure(names, params, macs))
+def cached_share_figure(
+    names: tuple[str, ...], params: tuple[int, ...], macs: tuple[int, ...], stacked: bool = False
+) -> go.Figure:
+    return freeze(layer_share_figure(names, params, macs, stacked=stacked))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def cached_comparison_figure(names: tuple[str, ...], params: tuple[int, ...], macs: tuple[int, ...]) -> go.Figure:
-    return freeze(comparison_figure(names, params, macs))
+def cached_comparison_figure(
+    names: tuple[str, ...], params: tuple[int, ...], macs: tuple[int, ...], stacked: bool = False
+) -> go.Figure:
+    return freeze(comparison_figure(names, params, macs, stacked=stacked))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -151,6 +156,7 @@ def show_shapes(rows: list[LayerRow], *, narrow: bool = False) -> None:
     st.plotly_chart(
         figure,
         width="stretch",
+        key=SHAPE_FLOW,
         config=CHART_CONFIG,
         alt=shape_flow_alt([r.output_shape for r in rows], [r.step for r in rows]),
     )
@@ -211,7 +217,7 @@ def show_shares(rows: list[LayerRow]) -> None:
     st.subheader("Where the parameters are, and where the compute is")
     weighted = [row for row in rows if row.params]
     figure = cached_share_figure(
-        tuple(r.name for r in weighted), tuple(r.params for r in weighted), tuple(r.macs for r in weighted)
+        tuple(r.name for r in weighted), tuple(r.params for r in weighted), tuple(r.macs for r in weighted), on_phone()
     )
     st.plotly_chart(
         figure,
@@ -252,7 +258,7 @@ def show_comparison(*, evidence_first: bool = False) -> None:
         dense_place, cnn_place = st.columns(2)
         show_accuracies(cards, dense_place, cnn_place)
     comparison = cached_comparison_figure(
-        ("Dense network", "Course CNN"), (dense.params, cnn.params), (dense.macs, cnn.macs)
+        ("Dense network", "Course CNN"), (dense.params, cnn.params), (dense.macs, cnn.macs), on_phone()
     )
     st.plotly_chart(
         comparison,

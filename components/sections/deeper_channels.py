@@ -20,6 +20,7 @@ from components.framework.memo import once
 from components.framework.session_keys import (
     DEEPER_CHANNELS_COL,
     DEEPER_CHANNELS_FILTER,
+    DEEPER_CHANNELS_GRIDS,
     DEEPER_CHANNELS_LAYER,
     DEEPER_CHANNELS_ROW,
     DEEPER_CHANNELS_SUM,
@@ -96,6 +97,7 @@ def channels_tab(subject: Subject) -> None:
         )
         st.plotly_chart(
             grids,
+            key=DEEPER_CHANNELS_GRIDS,
             config=CHART_CONFIG,
             alt=figure_alt(grids, f"Each input channel's partial map for pixel ({row}, {col})"),
         )

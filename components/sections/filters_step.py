@@ -10,7 +10,7 @@ from streamlit.delta_generator import DeltaGenerator  # internal API, written ag
 from components.charts.alt import figure_alt
 from components.charts.filters import pixel_step_figure, window_figure
 from components.framework.memo import freeze
-from components.framework.session_keys import FILTERS_STEP_CHANNEL, filters_step_key
+from components.framework.session_keys import FILTERS_STEP_CHANNEL, FILTERS_STEP_PRODUCTS, filters_step_key
 from models.inputs.images import fingerprint
 from models.ops.convolution import PixelStep, explain_pixel
 from models.ops.geometry import Padding
@@ -65,6 +65,7 @@ def step_through(
     right.plotly_chart(
         products,
         width="stretch",
+        key=FILTERS_STEP_PRODUCTS,
         config={"displayModeBar": False},
         alt=figure_alt(products, f"Window times kernel, summing to {step.total:.4f}"),
     )

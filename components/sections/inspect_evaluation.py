@@ -19,6 +19,7 @@ from components.charts.inspect import (
     item_label,
 )
 from components.framework.memo import once
+from components.framework.phone import grid_per_row
 from components.framework.session_keys import (
     INSPECT_CELL_COUNT,
     INSPECT_CELL_FILTER,
@@ -158,16 +159,23 @@ def drill_down(
 ) -> None:
     labels = [item_label(int(i), test.labels, test.class_names, result) for i in indices]
     titles = ["input", "saliency", *(["Grad-CAM", *layers] if layers else [])]
+    per_row = grid_per_row()
     figure = once(  # the model (key) decides the test set and its evaluation
         subject.key,
-        ("cell images", tuple(map(int, indices)), tuple(layers), number),
-        functools.partial(_cell_figure, subject, test, indices, layers, number, labels),
+        ("cell images", tuple(map(int, indices)), tuple(layers), number, per_row),
+        functools.partial(_cell_figure, subject, test, indices, layers, number, labels, per_row),
     )
     st.plotly_chart(figure, config=CHART_CONFIG, alt=pictures_alt(f"each with its {', '.join(titles)}", labels))
 
 
 def _cell_figure(
-    subject: Subject, test: EvaluationSet, indices: np.ndarray, layers: list[str], number: int, labels: list[str]
+    subject: Subject,
+    test: EvaluationSet,
+    indices: np.ndarray,
+    layers: list[str],
+    number: int,
+    labels: list[str],
+    per_row: int | None,
 ):
     """The images with their saliency, Grad-CAM and the feature maps of filter `number` in `layers`."""
     images = test.images[indices]
@@ -179,7 +187,7 @@ def _cell_figure(
         columns.append(GridColumn("Grad-CAM", explained(subject, "grad_cam", indices).maps, "heat"))
         outputs = activations(subject.model, indices, layers, test)
         columns += [GridColumn(name, outputs[name][..., number]) for name in layers]
-    return image_grid_figure(images / 255.0, columns, labels, cell=140)
+    return image_grid_figure(images / 255.0, columns, labels, cell=140, per_row=per_row)
 
 
 def mistakes_section(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:
@@ -192,8 +200,13 @@ def mistakes_section(subject: Subject, test: EvaluationSet, result: ins.Evaluati
     titles = [
         f"#{i} {names[result.labels[i]]}<br>→ {names[result.predictions[i]]} {result.confidences[i]:.1%}" for i in worst
     ]
+    per_row = grid_per_row() or 6
     st.plotly_chart(
-        once(subject.key, ("mistakes",), functools.partial(gallery_figure, test.images[worst] / 255.0, titles)),
+        once(
+            subject.key,
+            ("mistakes", per_row),
+            functools.partial(gallery_figure, test.images[worst] / 255.0, titles, per_row=per_row),
+        ),
         config=CHART_CONFIG,
         alt=pictures_alt("the most confident mistakes: true class, then the prediction and its probability", titles),
     )

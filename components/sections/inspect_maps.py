@@ -22,6 +22,7 @@ from components.charts.inspect import (
 )
 from components.framework.links import set_values
 from components.framework.memo import once
+from components.framework.phone import grid_per_row
 from components.framework.query_state import link_update
 from components.framework.session_keys import (
     INSPECT_CLASS,
@@ -84,9 +85,19 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
     labels, wrong = prediction_labels(indices, y_test, probabilities, names, subject.class_names)
     kinds = [(name, type(model.get_layer(name)).__name__) for name in layers]
     cell = 88 if presenting() else 150  # pixels per map: on a projector three rows fit the first screen
+    per_row = grid_per_row()
     # Kept per model, test set, images, filter number and size: the labels and maps follow from them.
-    question = ("maps grid", test.fashion, test.size, tuple(map(int, indices)), int(number), tuple(layers), cell)
-    grid = functools.partial(maps_grid_figure, x_test[indices], outputs, kinds, int(number), labels, cell)
+    question = (
+        "maps grid",
+        test.fashion,
+        test.size,
+        tuple(map(int, indices)),
+        int(number),
+        tuple(layers),
+        cell,
+        per_row,
+    )
+    grid = functools.partial(maps_grid_figure, x_test[indices], outputs, kinds, int(number), labels, cell, per_row)
     grid_figure = once(subject.key, question, grid)
     place.plotly_chart(
         grid_figure,
@@ -102,7 +113,13 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
 
 
 def maps_grid_figure(
-    images: np.ndarray, outputs: dict, kinds: list[tuple[str, str]], number: int, labels: list[str], cell: int
+    images: np.ndarray,
+    outputs: dict,
+    kinds: list[tuple[str, str]],
+    number: int,
+    labels: list[str],
+    cell: int,
+    per_row: int | None = None,
 ) -> go.Figure:
     """The images (uint8) in the first column, then each layer's map `number` of each image, a row an image."""
     columns = [GridColumn("input 28x28", images / 255.0, "image")]
@@ -110,7 +127,7 @@ def maps_grid_figure(
         GridColumn(f"{name} {outputs[name].shape[1]}x{outputs[name].shape[2]}<br>{note}", outputs[name][..., number])
         for (name, _), note in zip(kinds, channel_notes(kinds, number))
     ]
-    return image_grid_figure(images / 255.0, columns, labels, cell=cell)
+    return image_grid_figure(images / 255.0, columns, labels, cell=cell, per_row=per_row)
 
 
 def _image_source(where, test: EvaluationSet) -> str:

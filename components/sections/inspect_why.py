@@ -10,6 +10,7 @@ import streamlit as st
 from components.charts.alt import figure_alt, prediction_alt
 from components.charts.inspect import GridColumn, attribution_text, image_grid_figure, probability_figure, why_text
 from components.framework.memo import once
+from components.framework.phone import grid_per_row
 from components.framework.session_keys import (
     INSPECT_CLASS_TO_EXPLAIN,
     INSPECT_INDEX,
@@ -135,10 +136,11 @@ def _heat_grid(grid, notes, subject: Subject, index: int, class_index: int | Non
         smooth and (smooth.noise, smooth.samples),
         occlusion and (occlusion.patch, occlusion.stride, occlusion.fill),
     )
+    per_row = grid_per_row()
     figure = once(
         subject.key,
-        ("why-grid", index, target, titles, settings),
-        functools.partial(image_grid_figure, image / 255.0, columns, cell=GRID_CELL),
+        ("why-grid", int(index), target, titles, settings, per_row),
+        functools.partial(image_grid_figure, image / 255.0, columns, cell=GRID_CELL, per_row=per_row),
     )
     grid.plotly_chart(figure, config=CHART_CONFIG, alt=figure_alt(figure, f"Test image {index}: {', '.join(titles)}"))
     for problem in problems:

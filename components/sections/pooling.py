@@ -206,7 +206,7 @@ def show_shapes(x: np.ndarray, pooled: np.ndarray, pool: dict) -> None:
     middle.metric("Output", f"{out_h}x{out_w}", f"{stats.output_pixels:,} pixels", delta_color="off", delta_arrow="off")
     right.metric(
         "Compression",
-        f"{stats.ratio:.2f} : 1",
+        f"{stats.ratio:.2f}:1",
         f"keeps {stats.fraction_kept:.1%}",
         delta_color="off",
         delta_arrow="off",

@@ -29,7 +29,7 @@ from components.charts.predict import (
     top_k_figure,
 )
 from components.framework.memo import once
-from components.framework.phone import on_phone
+from components.framework.phone import grid_per_row, on_phone
 from components.framework.session_keys import (
     PREDICT_BRUSH,
     PREDICT_CAMERA,
@@ -339,10 +339,11 @@ def feature_maps(prepared: Preprocessed, outputs: dict, spatial: list[str], key:
     controls, maps = st.columns([1, 3])
     number = controls.number_input("Filter number", 0, channels - 1, min(1, channels - 1), step=1, key=PREDICT_FILTER)
     layer = controls.radio("Layer for all maps", spatial, key=PREDICT_LAYER)
+    per_row = grid_per_row()
     figures = once(
         key or fingerprint(prepared.network_input, *(outputs[name] for name in spatial)),
-        ("feature maps", tuple(spatial), int(number), layer),
-        functools.partial(feature_map_figures, prepared.network_input, outputs, spatial, number, layer),
+        ("feature maps", tuple(spatial), int(number), layer, per_row),
+        functools.partial(feature_map_figures, prepared.network_input, outputs, spatial, number, layer, per_row),
     )
     alts = (
         figure_alt(figures[0], f"The input, then filter {number} after each layer"),
@@ -371,11 +372,12 @@ def neighbours_section(
     (x_train, y_train), _ = fashion_mnist()
     found, similarity = nearest(index, result.outputs[result.embedding][0], NEIGHBOURS)
     titles = [f"{CLASS_NAMES[y_train[i]]}<br>#{i} · {s:.3f}" for i, s in zip(found, similarity)]
+    per_row = grid_per_row() or NEIGHBOURS // 2
     st.plotly_chart(
         once(
             model_key,
-            ("neighbours", input_key),
-            functools.partial(gallery_figure, x_train[found] / 255.0, titles, per_row=NEIGHBOURS // 2, cell=170),
+            ("neighbours", input_key, per_row),
+            functools.partial(gallery_figure, x_train[found] / 255.0, titles, per_row=per_row, cell=170),
         ),
         config=CHART_CONFIG,
         alt=pictures_alt("the nearest training images: class, number and similarity", titles),

@@ -231,3 +231,21 @@ def test_train_this_network_opens_training_with_the_design(app_url, page):
     wait_until_idle(page)
     assert page.get_by_text("Your design: 32 filters.").count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_on_a_phone_the_two_bar_charts_stand_one_above_the_other():
+    """stacked (a phone): each chart the full width, the parameters above the multiply-accumulates, each titled
+    above itself, twice the height; the bars are the same as side by side."""
+    from components.charts.architecture import comparison_figure, layer_share_figure
+
+    for build in (comparison_figure, layer_share_figure):
+        beside = build(["a", "b"], [10, 20], [300, 400])
+        stacked = build(["a", "b"], [10, 20], [300, 400], stacked=True)
+        assert [t.y if t.orientation != "h" else t.x for t in stacked.data] == [
+            t.y if t.orientation != "h" else t.x for t in beside.data
+        ]
+        layout = stacked.layout
+        assert list(layout.xaxis.domain) == list(layout.xaxis2.domain) == [0.0, 1.0]
+        assert layout.yaxis.domain[0] > layout.yaxis2.domain[1]
+        assert [note.y for note in layout.annotations] == [layout.yaxis.domain[1], layout.yaxis2.domain[1]]
+        assert layout.height == 2 * beside.layout.height

@@ -399,3 +399,32 @@ def test_embedding_hover_names_each_point_as_before_with_class_names_sent_once(e
         assert places[i] == pytest.approx(tuple(coordinates[position]), rel=1e-6)
     legend = [trace.name for trace in figure.data if trace.showlegend]
     assert legend == list(CLASS_NAMES) and {trace.legendgroup for trace in figure.data} == set(CLASS_NAMES)
+
+
+def test_a_phone_grid_wraps_each_images_columns_two_a_band_under_its_label():
+    """per_row=2 (a phone): 5 columns of 3 images become 3 bands per image, panels side by side never overlapping,
+    each title just above its panel and each image's label above its bands; the maps drawn are the same."""
+    from components.charts.inspect import GridColumn, image_grid_figure
+
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 28, 28))
+    columns = [GridColumn("input", images, "image")] + [GridColumn(f"map {i}<br>filter 1", images) for i in range(4)]
+    labels = [f"#{i} Bag<br>→ Bag 99%" for i in range(3)]
+    flat = image_grid_figure(images, columns, labels)
+    wrapped = image_grid_figure(images, columns, labels, per_row=2)
+    assert [trace.z.tolist() for trace in wrapped.data] == [trace.z.tolist() for trace in flat.data]
+    layout = wrapped.layout
+    boxes = {
+        axis: (layout[f"xaxis{axis}"].domain, layout[f"yaxis{axis}"].domain) for axis in ["", *map(str, range(2, 16))]
+    }
+    assert {round(x[1] - x[0], 3) for x, _ in boxes.values()} == {0.48}  # two a row
+    assert len({tuple(y) for _, y in boxes.values()}) == 9  # 3 bands for each of 3 images
+    for a, (ax, ay) in boxes.items():
+        for b, (bx, by) in boxes.items():
+            assert a == b or ax[1] <= bx[0] or bx[1] <= ax[0] or ay[1] <= by[0] or by[1] <= ay[0]
+    titles = {note.text: note for note in layout.annotations}
+    assert set(labels) <= set(titles) and len(layout.annotations) == 3 + 15
+    assert titles[labels[1]].y < titles[labels[0]].y and titles[labels[0]].x == 0.0
+    for n, axis in enumerate(["", *map(str, range(2, 6))]):  # the first image's panels: its title right above it
+        note = [a for a in layout.annotations if a.text == columns[n].title][0]
+        assert note.y == boxes[axis][1][1] and boxes[axis][0][0] < note.x < boxes[axis][0][1]

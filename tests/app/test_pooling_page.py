@@ -305,7 +305,7 @@ def test_page_starts_with_the_course_models_first_pooling(page, edge_map):
     assert not page.error
     assert metrics(page)["Input"] == ("26x26", "676 pixels")
     assert metrics(page)["Output"] == ("13x13", "169 pixels")
-    assert metrics(page)["Compression"] == ("4.00 : 1", "keeps 25.0%")
+    assert metrics(page)["Compression"] == ("4.00:1", "keeps 25.0%")
     assert page.code[0].value == "height and width: floor((26 - 2) / 2) + 1 = 13"
     assert "2x2 max pooling keeps the largest of each 4 values: 26x26 -> 13x13, a quarter of the pixels" in [
         m.value.strip("*.") for m in page.markdown
