@@ -5,14 +5,14 @@ import streamlit as st
 from components.framework.page import start_page
 from components.framework.session_keys import ARCHITECTURE_CONFIG, TRAIN_DESIGN_REQUEST
 from components.sections.architecture import (
-    builder,
-    show_code,
-    show_collapse,
-    show_comparison,
-    show_shapes,
-    show_shares,
-    show_table,
-    show_totals,
+    builder_section,
+    code_section,
+    collapse_section,
+    comparison_section,
+    shapes_section,
+    shares_section,
+    table_section,
+    totals_section,
 )
 from components.sections.architecture_uploaded import uploaded_section
 from models.design.analysis import layer_table_for_config
@@ -24,14 +24,14 @@ start_page(
     "Change the network in the sidebar: the shapes, the table and the charts follow at once.",
 )
 uploaded_section()
-config = builder()
+config = builder_section()
 try:
     rows = layer_table_for_config(config)
 except ConfigError as error:
-    show_collapse(config, error)
+    collapse_section(config, error)
 else:
     st.session_state[ARCHITECTURE_CONFIG] = config.to_dict()
-    show_totals(config, rows)
+    totals_section(config, rows)
     if st.button(
         "Train this network",
         icon=":material/model_training:",
@@ -39,8 +39,8 @@ else:
     ):
         st.session_state[TRAIN_DESIGN_REQUEST] = True
         st.switch_page("pages/training.py")
-    show_shapes(rows)
-    show_code(config)
-    show_table(rows, config)
-    show_shares(rows)
-show_comparison()
+    shapes_section(rows)
+    code_section(config)
+    table_section(rows, config)
+    shares_section(rows)
+comparison_section()

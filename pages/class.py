@@ -5,7 +5,7 @@ import streamlit as st
 
 from components.classroom import class_store, lecturing, my_class
 from components.framework.page import start_page
-from components.sections.class_session import join_form, projector, start_form, student_view
+from components.sections.class_session import join_section, projector_section, start_section, student_section
 from models.serving.classroom import ClassError
 
 start_page(
@@ -19,11 +19,11 @@ if store is not None:
         lecturer = lecturing()
         membership = None if lecturer else my_class(store)
         if lecturer:
-            projector(store, *lecturer)
+            projector_section(store, *lecturer)
         elif membership:
-            student_view(store, membership)
+            student_section(store, membership)
         else:
-            join_form(st.query_params.get("join", ""))
-            start_form()
+            join_section(st.query_params.get("join", ""))
+            start_section()
     except ClassError as error:
         st.error(str(error), icon=":material/error:")

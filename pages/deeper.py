@@ -11,18 +11,18 @@ from components.framework.query_state import link_update
 from components.framework.session_keys import DEEPER_INDEX
 from components.model_choice import Subject, evaluation_set
 from components.sections.deeper import LINK, PAGE, intro, keep_settings
-from components.sections.deeper_channels import channels_tab
-from components.sections.deeper_features import features_tab
-from components.sections.deeper_fields import fields_tab
-from components.sections.deeper_fooling import fooling_tab
-from components.sections.deeper_robustness import robustness_tab
+from components.sections.deeper_channels import channels_section
+from components.sections.deeper_features import features_section
+from components.sections.deeper_fields import fields_section
+from components.sections.deeper_fooling import fooling_section
+from components.sections.deeper_robustness import robustness_section
 
 VIEWS = {
-    "channels": channels_tab,
-    "fields": fields_tab,
-    "features": features_tab,
-    "fooling": fooling_tab,
-    "robustness": robustness_tab,
+    "channels": channels_section,
+    "fields": fields_section,
+    "features": features_section,
+    "fooling": fooling_section,
+    "robustness": robustness_section,
 }
 
 

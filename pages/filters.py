@@ -7,12 +7,19 @@ from components.framework.page import start_page
 from components.framework.session_keys import FILTERS_IMAGE
 from components.image_picker import linked_image, sample_link
 from components.presentation import beside, presenting
-from components.sections.filters import LINK, convolution_settings, dilation_link, filtered, filtered_key, show_results
-from components.sections.filters_demo import slide_demo
+from components.sections.filters import (
+    LINK,
+    convolution_settings,
+    dilation_link,
+    filtered,
+    filtered_key,
+    results_section,
+)
+from components.sections.filters_demo import slide_demo_section
 from components.sections.filters_kernel import choose_kernel, learned_chosen
 from components.sections.filters_learned import learned_section
-from components.sections.filters_quiz import quiz
-from components.sections.filters_step import step_through
+from components.sections.filters_quiz import quiz_section
+from components.sections.filters_step import step_through_section
 
 start_page(
     "Filters",
@@ -45,11 +52,11 @@ raw = filtered(picked, chosen, stride, padding, dilation)
 if raw is None:
     st.stop()
 
-if not quiz_mode or quiz(picked, chosen):
+if not quiz_mode or quiz_section(picked, chosen):
     key = filtered_key(picked, chosen, stride, padding, dilation)
     with results:
-        show_results(picked, chosen, raw, key=key, stride=stride, padding=padding, dilation=dilation)
-    step_through(picked.pixels, chosen.weights, raw, stride, padding, dilation, key)
+        results_section(picked, chosen, raw, key=key, stride=stride, padding=padding, dilation=dilation)
+    step_through_section(picked.pixels, chosen.weights, raw, stride, padding, dilation, key)
     if learned_chosen():
         learned_section(picked, stride, padding, dilation)
-slide_demo(chosen.weights)
+slide_demo_section(chosen.weights)

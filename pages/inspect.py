@@ -10,14 +10,19 @@ from components.framework.page import start_page
 from components.framework.query_state import link_update
 from components.model_choice import Subject, evaluation_set
 from components.sections.inspect import LINK, PAGE, forget_linked_images
-from components.sections.inspect_embedding import embedding_tab
-from components.sections.inspect_evaluation import evaluation_tab
-from components.sections.inspect_filters import learned_filters_tab
-from components.sections.inspect_maps import feature_maps_tab
-from components.sections.inspect_why import why_tab
+from components.sections.inspect_embedding import embedding_section
+from components.sections.inspect_evaluation import evaluation_section
+from components.sections.inspect_filters import learned_filters_section
+from components.sections.inspect_maps import feature_maps_section
+from components.sections.inspect_why import why_section
 from components.sections.model_upload import upload_section
 
-OTHER_TABS = {"filters": learned_filters_tab, "evaluation": evaluation_tab, "why": why_tab, "embedding": embedding_tab}
+OTHER_TABS = {
+    "filters": learned_filters_section,
+    "evaluation": evaluation_section,
+    "why": why_section,
+    "embedding": embedding_section,
+}
 
 
 @st.fragment
@@ -26,7 +31,7 @@ def tab_section(slug: str, subject: Subject) -> None:
     if slug != "maps":
         OTHER_TABS[slug](subject)
         return
-    shown = feature_maps_tab(subject)
+    shown = feature_maps_section(subject)
     if not evaluation_set(subject).fashion:  # ?images= names Fashion-MNIST test images, not this run's
         shown = None
     update_query_params(link_update({"tab": slug, "images": None if shown is None else tuple(shown)}, LINK))

@@ -10,14 +10,14 @@ from components.resources import fashion_mnist
 from components.sections.predict import (
     SOURCES,
     classified,
-    feature_maps,
+    feature_maps_section,
     neighbours_section,
     network_input,
     picture,
     prediction_section,
     steps_section,
     switches,
-    verdict,
+    verdict_section,
 )
 from models.inputs.images import fingerprint
 
@@ -45,7 +45,7 @@ input_key = fingerprint(prepared.pixels)
 result = classified(subject.model, subject.key, prepared.pixels, input_key)
 if presenting():  # on a projector the answer sits beside the picture, on the first screen
     with right:
-        verdict(result, subject.class_names)
+        verdict_section(result, subject.class_names)
 prediction_section(result, subject.key, input_key, prepare_ms, subject.class_names)
-feature_maps(prepared, result.outputs, result.spatial, f"{subject.key}:{input_key}")
+feature_maps_section(prepared, result.outputs, result.spatial, f"{subject.key}:{input_key}")
 neighbours_section(result, subject.model, subject.key, input_key, subject.class_names)

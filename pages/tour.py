@@ -8,8 +8,8 @@ from components.framework.page import start_page
 from components.framework.query_state import Integer
 from components.framework.session_keys import TOUR_STEP
 from components.presentation import presenting
-from components.sections.class_poll import class_question, follow_lecturer
-from components.sections.tour import VIEWS, navigation, predict_then_reveal
+from components.sections.class_poll import class_question_section, follow_lecturer
+from components.sections.tour import VIEWS, navigation_section, predict_then_reveal_section
 from components.teaching.tour import steps
 
 STEPS = steps()
@@ -30,14 +30,14 @@ step = STEPS[index]
 update_query_params({"step": str(index + 1)})
 heading = f"{index + 1}. {step.title}"
 if presenting():  # one 720-px screen: the step's heading between Back and Next, the toggle beside its question
-    navigation(index, len(STEPS), "top", heading)
+    navigation_section(index, len(STEPS), "top", heading)
 else:
-    navigation(index, len(STEPS), "top")
+    navigation_section(index, len(STEPS), "top")
     st.header(heading)
 st.markdown(step.text)
-if not class_question(step, index):  # in a class the question is a poll
-    predict_then_reveal(step, index, compact=presenting())
+if not class_question_section(step, index):  # in a class the question is a poll
+    predict_then_reveal_section(step, index, compact=presenting())
 view = VIEWS[step.key]()
 lesson = next(spec for spec in LESSONS if spec.url_path == step.page)
 st.page_link(lesson.path, label=f"This view on the full {lesson.title} page", icon=lesson.icon, query_params=view)
-navigation(index, len(STEPS), "bottom")
+navigation_section(index, len(STEPS), "bottom")

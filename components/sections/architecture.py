@@ -53,7 +53,7 @@ def square(size: int) -> str:
     return f"{size}x{size}"
 
 
-def builder() -> CNNConfig:
+def builder_section() -> CNNConfig:
     """Sidebar widgets, first filled from the link, else from this session's last build, else the course CNN."""
     if any(key not in st.session_state for key in WIDGET_KEYS.values()):
         base = CNNConfig.from_dict(st.session_state.get(ARCHITECTURE_CONFIG, COURSE_CNN.to_dict()))
@@ -93,7 +93,7 @@ def builder() -> CNNConfig:
     return config
 
 
-def show_collapse(config: CNNConfig, error: ConfigError) -> None:
+def collapse_section(config: CNNConfig, error: ConfigError) -> None:
     st.error(f"**This network cannot be built.** {error}.")
     fits = " -> ".join(shape_text(stage.shape) for stage in fitting_stages(config))
     st.markdown(
@@ -102,7 +102,7 @@ def show_collapse(config: CNNConfig, error: ConfigError) -> None:
     )
 
 
-def show_totals(config: CNNConfig, rows: list[LayerRow]) -> None:
+def totals_section(config: CNNConfig, rows: list[LayerRow]) -> None:
     mine, course = totals(rows), totals(layer_table_for_config(COURSE_CNN))
     changed = config != COURSE_CNN
     columns = st.columns(4)
@@ -149,7 +149,7 @@ def cached_shift_figure(
     return freeze(shift_figure(shifts, dict(lines), height=height))
 
 
-def show_shapes(rows: list[LayerRow], *, narrow: bool = False) -> None:
+def shapes_section(rows: list[LayerRow], *, narrow: bool = False) -> None:
     """The shape-flow diagram and its caption; `narrow`: drawn in a column, with one-line step labels."""
     st.subheader("The tensor at each stage, drawn to scale")
     figure = cached_flow_figure(tuple(r.output_shape for r in rows), tuple(r.step for r in rows), narrow)
@@ -168,7 +168,7 @@ def show_shapes(rows: list[LayerRow], *, narrow: bool = False) -> None:
     )
 
 
-def show_code(config: CNNConfig) -> None:
+def code_section(config: CNNConfig) -> None:
     """The design as Keras code, and model.summary() as Keras prints it (the shipped course CNN's, from its card)."""
     code_tab, summary_tab = st.tabs(["Keras code", "model.summary()"])
     code_tab.code(keras_code(config), language="python", wrap_lines=True)  # no line hidden behind a scrollbar
@@ -198,7 +198,7 @@ def show_code(config: CNNConfig) -> None:
     )
 
 
-def show_table(rows: list[LayerRow], config: CNNConfig) -> None:
+def table_section(rows: list[LayerRow], config: CNNConfig) -> None:
     st.subheader("Every layer, with the arithmetic")
     st.table(table_records(rows, field_labels(config)))
     st.markdown(
@@ -211,7 +211,7 @@ def show_table(rows: list[LayerRow], config: CNNConfig) -> None:
     )
 
 
-def show_shares(rows: list[LayerRow]) -> None:
+def shares_section(rows: list[LayerRow]) -> None:
     params_top, params_share = largest_share(rows, "params")
     macs_top, macs_share = largest_share(rows, "macs")
     st.subheader("Where the parameters are, and where the compute is")
@@ -231,7 +231,7 @@ def show_shares(rows: list[LayerRow]) -> None:
     )
 
 
-def show_comparison(*, evidence_first: bool = False) -> None:
+def comparison_section(*, evidence_first: bool = False) -> None:
     """The course CNN against the dense network: accuracies, cost, parameter sharing, the translation test.
 
     `evidence_first` (the tour on a projector): the accuracies beside the translation test come first, so the
@@ -244,9 +244,9 @@ def show_comparison(*, evidence_first: bool = False) -> None:
     if evidence_first:
         accuracies, shift = st.columns([2, 3], gap="medium")
         if cards is not None:
-            show_accuracies(cards, accuracies, accuracies)
+            _accuracies_section(cards, accuracies, accuracies)
         with shift:
-            show_shift_test(height=240, explained=False)
+            _shift_test_section(height=240, explained=False)
     st.subheader("Why CNNs? The course CNN against last week's dense network")
     st.markdown(
         "The dense network: Flatten -> Dense 128 (ReLU) -> Dense 10 (softmax). Both were trained the same way "
@@ -256,7 +256,7 @@ def show_comparison(*, evidence_first: bool = False) -> None:
     dense, cnn = totals(dense_rows), totals(cnn_rows)
     if cards is not None and not evidence_first:
         dense_place, cnn_place = st.columns(2)
-        show_accuracies(cards, dense_place, cnn_place)
+        _accuracies_section(cards, dense_place, cnn_place)
     comparison = cached_comparison_figure(
         ("Dense network", "Course CNN"), (dense.params, cnn.params), (dense.macs, cnn.macs), on_phone()
     )
@@ -283,12 +283,12 @@ def show_comparison(*, evidence_first: bool = False) -> None:
         "the image. The dense network instead gives every unit its own weight for every pixel, so a pattern "
         "learned in one place is not known in another."
     )
-    show_sharing()
+    _sharing_section()
     if not evidence_first:
-        show_shift_test()
+        _shift_test_section()
 
 
-def show_accuracies(cards: dict, dense_place: DeltaGenerator, cnn_place: DeltaGenerator) -> None:
+def _accuracies_section(cards: dict, dense_place: DeltaGenerator, cnn_place: DeltaGenerator) -> None:
     """Both networks' test accuracies (two columns, or one container twice)."""
     gap = cards["cnn"]["test_accuracy"] - cards["dense"]["test_accuracy"]
     dense_place.metric("Dense network: test accuracy", f"{cards['dense']['test_accuracy']:.2%}")
@@ -300,7 +300,7 @@ def show_accuracies(cards: dict, dense_place: DeltaGenerator, cnn_place: DeltaGe
     )
 
 
-def show_sharing() -> None:
+def _sharing_section() -> None:
     sharing = parameter_sharing(COURSE_CNN)
     st.markdown(
         f"**Parameter sharing, in numbers.** {sharing.name} turns the {shape_text(sharing.input_shape)} image "
@@ -311,7 +311,7 @@ def show_sharing() -> None:
     )
 
 
-def show_shift_test(*, height: int = 340, explained: bool = True) -> None:
+def _shift_test_section(*, height: int = 340, explained: bool = True) -> None:
     """The translation test's chart and numbers; `explained`: with the paragraph on why the CNN holds up."""
     st.markdown("**The translation test**: the same test images moved a few pixels (the gap filled with black).")
     try:
@@ -353,23 +353,23 @@ def shift_caption(record: dict) -> str:
 # ---------------------------------------------------------------- the Week 3 tour's views
 
 
-def why_view() -> dict[str, str]:
+def tour_why_section() -> dict[str, str]:
     """The tour's 'Why CNNs?' step: the comparison; the Architecture page needs no link parameters for it."""
-    show_comparison(evidence_first=presenting())
+    comparison_section(evidence_first=presenting())
     return {}
 
 
-def model_view() -> dict[str, str]:
+def tour_model_section() -> dict[str, str]:
     """The tour's model step: the course CNN's shapes and layer table (the Architecture page's default)."""
     rows = layer_table_for_config(COURSE_CNN)
     if presenting():  # one projector screen: the diagram beside each layer's output and parameters
         diagram, parameters = st.columns([3, 2], gap="medium")
         with diagram:
-            show_shapes(rows, narrow=True)
+            shapes_section(rows, narrow=True)
         parameters.table(
             [{"Layer": r["Layer"], "Output": r["Output"], "Parameters": r["Parameters"]} for r in table_records(rows)]
         )
     else:
-        show_shapes(rows)
-    show_table(rows, COURSE_CNN)
+        shapes_section(rows)
+    table_section(rows, COURSE_CNN)
     return {}

@@ -33,10 +33,10 @@ def uploaded_section() -> None:
     with st.expander(
         f"Your own model{'s' * (len(runs) > 1)}: layers, shapes and arithmetic", icon=":material/upload_file:"
     ):
-        uploaded_view(runs)
+        _uploaded_runs_section(runs)
 
 
-def uploaded_view(runs: dict[str, TrainingRun]) -> None:
+def _uploaded_runs_section(runs: dict[str, TrainingRun]) -> None:
     ids = list(runs)
     if st.session_state.get(ARCHITECTURE_UPLOADED) not in ids:
         st.session_state[ARCHITECTURE_UPLOADED] = ids[-1]

@@ -49,7 +49,7 @@ def follow_lecturer() -> None:
         st.session_state[CLASS_FOLLOWED] = st.session_state[TOUR_STEP] = step
 
 
-def class_question(step: Step, index: int) -> bool:
+def class_question_section(step: Step, index: int) -> bool:
     """The step's question as a poll when this browser is in a class (True), else nothing (False)."""
     store = class_store(quiet=True)
     if store is None:
@@ -62,7 +62,7 @@ def class_question(step: Step, index: int) -> bool:
             if info.open and info.step != index:
                 store.set_step(code, key, index)  # the lecturer's tour leads: joined students follow
             st.markdown(f"**Predict first (class {code}):** {step.question}")
-            st.fragment(live_tally, run_every=LIVE_SECONDS)(store, code, key, step)
+            st.fragment(live_tally_section, run_every=LIVE_SECONDS)(store, code, key, step)
             return True
         membership = my_class(store)
         if membership is None:
@@ -76,8 +76,8 @@ def class_question(step: Step, index: int) -> bool:
                 on_click=_go_to,
                 args=(lecturer_step,),
             )
-        answer_box(store, membership.code, step)
-        st.fragment(watch_class, run_every=WATCH_SECONDS)(store, membership.code, step.key, lecturer_step, None)
+        answer_box_section(store, membership.code, step)
+        st.fragment(watch_class_section, run_every=WATCH_SECONDS)(store, membership.code, step.key, lecturer_step, None)
     except ClassError as error:
         st.error(str(error), icon=":material/error:")
         return False
@@ -106,7 +106,7 @@ def _go_to(index: int) -> None:
     st.session_state[TOUR_STEP] = index
 
 
-def watch_class(store: ClassStore, code: str, question: str, lecturer_step: int, quiz: int | None) -> None:
+def watch_class_section(store: ClassStore, code: str, question: str, lecturer_step: int, quiz: int | None) -> None:
     """A student's check every WATCH_SECONDS: the whole page reruns when the lecturer moved, revealed `question`
     or (unless `quiz` is None: the tour) put another Filters quiz question than `quiz` to the class."""
     try:
@@ -119,7 +119,7 @@ def watch_class(store: ClassStore, code: str, question: str, lecturer_step: int,
         st.rerun(scope="app")
 
 
-def answer_box(store: ClassStore, code: str, step: Step) -> None:
+def answer_box_section(store: ClassStore, code: str, step: Step) -> None:
     """A student's answer to the step's question: sent, changed until the reveal, then marked right or wrong."""
     token = learner_token()
     tally = store.tally(code, step.key)
@@ -163,7 +163,7 @@ def _send(question: str) -> Callable[[ClassStore], str]:
     return send
 
 
-def live_tally(store: ClassStore, code: str, key: str, step: Step) -> None:
+def live_tally_section(store: ClassStore, code: str, key: str, step: Step) -> None:
     """The projector's view of one question: joined, answered, the answers as bars (no names), and Reveal."""
     try:
         tally = store.tally(code, step.key)
@@ -172,7 +172,7 @@ def live_tally(store: ClassStore, code: str, key: str, step: Step) -> None:
         st.error(str(error), icon=":material/error:")
         return
     room_counts(tally)
-    draw_answers(tally, answer_text(expected_answers()[step.key]))
+    _answers_section(tally, answer_text(expected_answers()[step.key]))
     if tally.revealed:
         st.success(step.answer, icon=":material/lightbulb:")
     elif info.open:
@@ -196,7 +196,7 @@ def _reveal(code: str, key: str, question: str, store: ClassStore) -> None:
     store.reveal(code, key, question)
 
 
-def draw_answers(tally: Tally, right: str) -> None:
+def _answers_section(tally: Tally, right: str) -> None:
     """The answers given, most common first, as labelled bars; the `right` one marked once revealed."""
     if not tally.answered:
         st.caption("No answers yet.")

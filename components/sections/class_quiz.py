@@ -16,8 +16,8 @@ import streamlit as st
 from components.classroom import class_button
 from components.framework.learner import learner_token
 from components.framework.session_keys import CLASS_LECTURER, CLASS_QUIZ_CLOSE, CLASS_QUIZ_PUT, class_answer, class_send
-from components.sections.class_poll import LIVE_SECONDS, draw_answers, reveal_button, room_counts
-from components.sections.filters_quiz import question_text, quiz_options, show_options
+from components.sections.class_poll import LIVE_SECONDS, _answers_section, reveal_button, room_counts
+from components.sections.filters_quiz import options_section, question_text, quiz_options
 from components.teaching.quiz import ClassQuiz, Question, class_quiz
 from models.inputs.samples import load_sample
 from models.ops.convolution import kernel_to_text
@@ -34,14 +34,14 @@ def _question(code: str, number: int) -> tuple[ClassQuiz, np.ndarray, Question, 
     return chosen, pixels, question, outputs
 
 
-def show_question(code: str, number: int, *, named: bool) -> Question:
+def _question_section(code: str, number: int, *, named: bool) -> Question:
     """The question as everyone in the class sees it: the kernel, its weights, the image and the lettered outputs."""
     chosen, pixels, question, outputs = _question(code, number)
     st.markdown(f"**Filters quiz, question {number} (class {code}):** the kernel **{chosen.kernel}**")
     weights, text = st.columns([2, 3])
     weights.code(kernel_to_text(KERNELS[chosen.kernel].weights), language=None)
     text.markdown(question_text(question))
-    show_options(pixels, chosen.image, question, outputs, named=named)
+    options_section(pixels, chosen.image, question, outputs, named=named)
     return question
 
 
@@ -56,7 +56,7 @@ def right_text(code: str, number: int) -> str:
 def quiz_projector(store: ClassStore, code: str, key: str, number: int, is_open: bool) -> None:
     """The projector while a Filters quiz question is the class's poll: the question, the room's answers live,
     Reveal, the next question and the way back to the tour's question."""
-    show_question(code, number, named=False)
+    _question_section(code, number, named=False)
     st.fragment(quiz_tally, run_every=LIVE_SECONDS if is_open else None)(store, code, key, number)
     if is_open:
         next_question, back = st.columns(2)
@@ -85,7 +85,7 @@ def quiz_tally(store: ClassStore, code: str, key: str, number: int) -> None:
         st.error(str(error), icon=":material/error:")
         return
     room_counts(tally)
-    draw_answers(tally, _question(code, number)[2].right_letter)
+    _answers_section(tally, _question(code, number)[2].right_letter)
     if tally.revealed:
         st.success(right_text(code, number), icon=":material/lightbulb:")
     elif is_open:
@@ -112,7 +112,7 @@ def quiz_answer_box(store: ClassStore, code: str, number: int) -> bool:
     question_key = quiz_question(number)
     tally = store.tally(code, question_key)
     mine = store.my_answer(learner_token(), code, question_key)
-    question = show_question(code, number, named=tally.revealed)
+    question = _question_section(code, number, named=tally.revealed)
     if tally.revealed:
         if mine is None:
             st.info("You did not answer this one.", icon=":material/info:")

@@ -34,7 +34,13 @@ from components.framework.session_keys import (
     CLASS_START_KEY,
 )
 from components.presentation import presenting
-from components.sections.class_poll import LIVE_SECONDS, WATCH_SECONDS, answer_box, live_tally, watch_class
+from components.sections.class_poll import (
+    LIVE_SECONDS,
+    WATCH_SECONDS,
+    answer_box_section,
+    live_tally_section,
+    watch_class_section,
+)
 from components.sections.class_quiz import put_quiz_button, quiz_answer_box, quiz_projector
 from components.teaching.tour import steps
 from models.serving.classroom import (
@@ -52,7 +58,7 @@ from models.serving.classroom import (
 GOAL_EXAMPLE = "Best test accuracy under 50,000 parameters"
 
 
-def join_form(link_code: str) -> None:
+def join_section(link_code: str) -> None:
     """A student's way in: the code (from ?join= or typed) and a nickname (a random one offered)."""
     st.header("Join a class")
     if CLASS_NICKNAME not in st.session_state:
@@ -74,7 +80,7 @@ def _join(store: ClassStore) -> str:
     return f"You joined class {membership.code} as {membership.nickname}."
 
 
-def start_form() -> None:
+def start_section() -> None:
     """A lecturer's way in: start a new class, or resume one with its code and key."""
     with st.expander("For the lecturer: start or resume a class", expanded=not presenting()):
         if required_lecturer_key():
@@ -123,7 +129,7 @@ def _resume(store: ClassStore) -> None:
     st.session_state[CLASS_LECTURER] = (info.code, key)
 
 
-def projector(store: ClassStore, code: str, key: str) -> None:
+def projector_section(store: ClassStore, code: str, key: str) -> None:
     """The lecturer's screen: how to join (code, link, QR), the current question live, the board, the controls."""
     info = store.info(code)
     link = join_link(code)
@@ -146,8 +152,8 @@ def projector(store: ClassStore, code: str, key: str) -> None:
             quiz_projector(store, code, key, number, info.open)
         else:
             tour_poll(store, code, key, info.step, info.open)
-    st.fragment(show_board, run_every=LIVE_SECONDS * 2.5 if info.open else None)(store, code)
-    lecturer_controls(store, code, key, info.open, info.goal)
+    st.fragment(_board_section, run_every=LIVE_SECONDS * 2.5 if info.open else None)(store, code)
+    _lecturer_controls_section(store, code, key, info.open, info.goal)
 
 
 def tour_poll(store: ClassStore, code: str, key: str, step: int, is_open: bool) -> None:
@@ -156,13 +162,13 @@ def tour_poll(store: ClassStore, code: str, key: str, step: int, is_open: bool) 
     index = min(max(step, 0), len(tour) - 1)
     st.markdown(f"**Tour step {index + 1} of {len(tour)}: {tour[index].title}**")
     st.markdown(tour[index].question)
-    st.fragment(live_tally, run_every=LIVE_SECONDS if is_open else None)(store, code, key, tour[index])
+    st.fragment(live_tally_section, run_every=LIVE_SECONDS if is_open else None)(store, code, key, tour[index])
     st.page_link("pages/tour.py", label="Go to the tour (the class follows your step)", icon=":material/tour:")
     if is_open:
         put_quiz_button()
 
 
-def lecturer_controls(store: ClassStore, code: str, key: str, is_open: bool, goal: str) -> None:
+def _lecturer_controls_section(store: ClassStore, code: str, key: str, is_open: bool, goal: str) -> None:
     """The challenge goal, End, the CSV download, the lecturer's key and leaving this view."""
     with st.expander("Lecturer controls (open them off the projector: they show your key)"):
         st.warning(
@@ -203,7 +209,7 @@ def _end(store: ClassStore) -> str:
     return f"Class {code} ended: its answers and board are frozen."
 
 
-def show_board(store: ClassStore, code: str) -> None:
+def _board_section(store: ClassStore, code: str) -> None:
     """The class challenge: its goal and the runs students chose to share, best accuracy first."""
     try:
         goal, runs = store.info(code).goal, store.board(code)
@@ -230,7 +236,7 @@ def show_board(store: ClassStore, code: str) -> None:
     )
 
 
-def student_view(store: ClassStore, membership: Membership) -> None:
+def student_section(store: ClassStore, membership: Membership) -> None:
     """A joined student: the class's current question, sharing a run, the board, leaving."""
     info = store.info(membership.code)
     st.markdown(f"You are in class **{membership.code}** as **{membership.nickname}**.")
@@ -244,14 +250,14 @@ def student_view(store: ClassStore, membership: Membership) -> None:
         question = quiz_question(number)
     else:
         st.subheader(f"Step {index + 1}: {tour[index].title}")
-        answer_box(store, membership.code, tour[index])
+        answer_box_section(store, membership.code, tour[index])
         question = tour[index].key
     if info.open:
-        st.fragment(watch_class, run_every=WATCH_SECONDS)(store, membership.code, question, index, number)
+        st.fragment(watch_class_section, run_every=WATCH_SECONDS)(store, membership.code, question, index, number)
     st.page_link("pages/tour.py", label="Follow the lecturer in the tour", icon=":material/tour:")
     if info.open:
-        share_form()
-    show_board(store, membership.code)
+        _share_section()
+    _board_section(store, membership.code)
     st.button("Leave the class", key=CLASS_LEAVE, icon=":material/logout:", on_click=act, args=("join", _leave))
 
 
@@ -260,7 +266,7 @@ def _leave(store: ClassStore) -> str:
     return "You left the class."
 
 
-def share_form() -> None:
+def _share_section() -> None:
     """Share one of this learner's finished runs (its summary only) to the class board."""
     from components.training_jobs import trained_runs
 

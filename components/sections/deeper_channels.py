@@ -49,7 +49,7 @@ def select_pixel() -> None:
         st.session_state[DEEPER_CHANNELS_ROW], st.session_state[DEEPER_CHANNELS_COL] = clicked_pixel(points[0])
 
 
-def channels_tab(subject: Subject) -> None:
+def channels_section(subject: Subject) -> None:
     st.markdown(
         "conv1 reads one channel, the image. A deeper filter reads **every** channel of the layer before: it is a 3-D "
         "kernel, one slice (3x3 in the course CNN) per input channel. Each input map is convolved with its own slice "
@@ -101,8 +101,8 @@ def channels_tab(subject: Subject) -> None:
             config=CHART_CONFIG,
             alt=figure_alt(grids, f"Each input channel's partial map for pixel ({row}, {col})"),
         )
-    sum_section(subject, parts, pixel, index)
-    pixel_section(subject, parts, pixel, index)
+    _sum_section(subject, parts, pixel, index)
+    _pixel_section(subject, parts, pixel, index)
 
 
 def choose_filter(subject: Subject, layers: list[str]) -> tuple[str, int]:
@@ -137,7 +137,7 @@ def chosen_pixel(parts: ConvPartials) -> tuple[int, int]:
     return st.session_state[DEEPER_CHANNELS_ROW], st.session_state[DEEPER_CHANNELS_COL]
 
 
-def sum_section(subject: Subject, parts: ConvPartials, pixel: PixelSum, index: int) -> None:
+def _sum_section(subject: Subject, parts: ConvPartials, pixel: PixelSum, index: int) -> None:
     out_h, out_w = parts.partials.shape[1:]
     count = parts.partials.shape[0]
     st.subheader("The sum, then the activation")
@@ -175,7 +175,7 @@ def sum_section(subject: Subject, parts: ConvPartials, pixel: PixelSum, index: i
         )
 
 
-def pixel_section(subject: Subject, parts: ConvPartials, pixel: PixelSum, index: int) -> None:
+def _pixel_section(subject: Subject, parts: ConvPartials, pixel: PixelSum, index: int) -> None:
     count = pixel.contributions.size
     k_h, k_w = parts.kernel.shape[:2]
     st.subheader(f"Pixel ({pixel.row}, {pixel.col}): which channels drive it")

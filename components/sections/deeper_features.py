@@ -173,7 +173,7 @@ def _unit_name(target: str, unit: int, names: tuple[str, ...]) -> str:
     return f"class {unit}" if names[unit] == f"class {unit}" else f"class {unit} ({names[unit]})"
 
 
-def features_tab(subject: Subject) -> None:
+def features_section(subject: Subject) -> None:
     st.markdown(
         "**What each filter wants to see.** Start from noise and change the pixels, step by step, in the direction "
         "that raises one filter's mean activation (or one class's score before softmax): gradient ascent on the "

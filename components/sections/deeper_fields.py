@@ -57,7 +57,7 @@ class Probe:
         return self.seen != self.field
 
 
-def fields_tab(subject: Subject, *, intro: bool = True) -> None:
+def fields_section(subject: Subject, *, intro: bool = True) -> None:
     """The tab: its intro (the tour's step says it in its own words), the unit chosen, its field and gradient."""
     if intro:
         st.markdown(
@@ -80,15 +80,15 @@ def fields_tab(subject: Subject, *, intro: bool = True) -> None:
         index = choose_test_image(evaluation_set(subject), st)
         probe = choose_unit(subject, steps, layers, index)
     with results:
-        show_probe(subject, steps, probe, index)
-    show_recurrence(steps, probe.step)
+        _probe_section(subject, steps, probe, index)
+    _recurrence_section(steps, probe.step)
 
 
-def tour_view() -> dict[str, str]:
+def tour_section() -> dict[str, str]:
     """The tour's "beyond week 3" step: this section on the shipped model, conv2 first; returns the page's link."""
     keep_settings()
     st.session_state.setdefault(DEEPER_FIELDS_LAYER, "conv2")
-    fields_tab(Subject(shipped_key(), shipped_model()), intro=False)
+    fields_section(Subject(shipped_key(), shipped_model()), intro=False)
     return {"tab": "fields", "image": str(st.session_state[DEEPER_INDEX])}
 
 
@@ -173,7 +173,7 @@ def span_text(span: tuple[int, int]) -> str:
     return f"{span[0]}-{span[1]}" if span[1] > span[0] else str(span[0])
 
 
-def show_probe(subject: Subject, steps: list[FieldStep], probe: Probe, index: int) -> None:
+def _probe_section(subject: Subject, steps: list[FieldStep], probe: Probe, index: int) -> None:
     from models.explain.field_probe import unit_gradient
     from models.explain.inspection import InspectionError
 
@@ -281,7 +281,7 @@ def probe_text(steps: list[FieldStep], probe: Probe, measured: UnitGradient) -> 
     return lines
 
 
-def show_recurrence(steps: list[FieldStep], chosen: FieldStep) -> None:
+def _recurrence_section(steps: list[FieldStep], chosen: FieldStep) -> None:
     st.markdown("**The recurrence, layer by layer** (r: field size, j: jump, start: first input row unit 0 sees)")
     records = []
     for step in steps[: steps.index(chosen) + 1]:

@@ -162,7 +162,7 @@ def flip_text(flip: adv.Flip, method: adv.Method, names: tuple[str, ...]) -> str
     )
 
 
-def fooling_tab(subject: Subject) -> None:
+def fooling_section(subject: Subject) -> None:
     st.markdown(intro())
     if not labelled_only(subject, "The Fooling tab"):
         return

@@ -99,7 +99,7 @@ def images_words(test: EvaluationSet) -> str:
     return f"{test.words} (all of them)"
 
 
-def robustness_tab(subject: Subject) -> None:
+def robustness_section(subject: Subject) -> None:
     test = evaluation_set(subject)
     st.markdown(
         f"How well does the network cope with images unlike its training images? Each curve is the accuracy on "
@@ -124,8 +124,8 @@ def robustness_tab(subject: Subject) -> None:
     lines = [
         Line(line.label, line.key, line.load, line.curves or _computed()[(line.key, budget(test))]) for line in lines
     ]
-    show_curves(lines, test)
-    show_shift_and_pooling(lines)
+    _curves_section(lines, test)
+    _shift_and_pooling_section(lines)
 
 
 def own_lines(subject: Subject) -> list[Line]:
@@ -207,7 +207,7 @@ def ask() -> None:
     st.session_state[DEEPER_ROBUSTNESS_ASKED] = True
 
 
-def show_curves(lines: list[Line], test: EvaluationSet) -> None:
+def _curves_section(lines: list[Line], test: EvaluationSet) -> None:
     x_test = test.images
     question = tuple((line.label, line.key) for line in lines) + (budget(test),)
     box, legend = st.columns([1, 3], vertical_alignment="bottom")
@@ -253,7 +253,7 @@ def example_strips(x_test, index: int) -> dict[str, bytes]:
     }
 
 
-def show_shift_and_pooling(lines: list[Line]) -> None:
+def _shift_and_pooling_section(lines: list[Line]) -> None:
     """The shift curve in numbers: how much tolerance to a move of 1 and 2 pixels convolution and pooling give."""
     by_label = {line.label: line.curves for line in lines if line.curves}
     levels = list(rb.BY_NAME["shift"].levels)

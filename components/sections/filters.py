@@ -1,7 +1,7 @@
 """The Filters page's convolution: its link, stride, dilation and padding, the output's shape, the original and
 filtered image.
 
-The tour's Filter step (`tour_view`) is built from the same sections.
+The tour's Filter step (`tour_section`) is built from the same sections.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def download_stem(label: str, title: str) -> str:
     return f"{label.rsplit('.', 1)[0]}-{title}".replace(" ", "_").replace(":", "").replace("/", "-")
 
 
-def show_results(
+def results_section(
     picked: PickedImage,
     chosen: ChosenKernel,
     raw: np.ndarray,
@@ -259,7 +259,7 @@ def show_results(
 # ---------------------------------------------------------------- the Week 3 tour's Filter step
 
 
-def tour_view() -> dict[str, str]:
+def tour_section() -> dict[str, str]:
     """A Fashion-MNIST item through the tour's kernel; returns the link parameters of this view on the page."""
     controls, results = beside()
     with controls:  # beside the results in presentation mode, the picture's and kernel's widgets one above the other
@@ -272,5 +272,5 @@ def tour_view() -> dict[str, str]:
         return {}
     raw = convolve2d(picked.pixels, chosen.weights)
     with results:
-        show_results(picked, chosen, raw, heading="Original and filtered")
+        results_section(picked, chosen, raw, heading="Original and filtered")
     return set_values({**sample_link(True), **chosen.query})

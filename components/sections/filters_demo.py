@@ -71,7 +71,7 @@ def products_text(step: PixelStep) -> str:
     return "  " + "\n+ ".join(rows) + f"\n= {number_text(step.total)}"
 
 
-def slide_demo(chosen: np.ndarray) -> None:
+def slide_demo_section(chosen: np.ndarray) -> None:
     """The example under its heading; the Play fragment reruns itself each second only while playing."""
     st.subheader("A small example, one position at a time")
     weights, note = demo_kernel(chosen)

@@ -51,7 +51,7 @@ def question_text(question: Question) -> str:
     )
 
 
-def show_options(
+def options_section(
     pixels: np.ndarray, label: str, question: Question, outputs: dict[str, np.ndarray], *, named: bool
 ) -> None:
     """The image and the question's outputs side by side, lettered (and named once `named`)."""
@@ -67,7 +67,7 @@ def show_options(
         )
 
 
-def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
+def quiz_section(picked: PickedImage, chosen: ChosenKernel) -> bool:
     """'Guess first': pick which of three outputs the kernel makes; True once the guess is checked."""
     st.subheader("Guess first")
     class_quiz_note()
@@ -77,7 +77,7 @@ def quiz(picked: PickedImage, chosen: ChosenKernel) -> bool:
     answered = st.session_state.get(FILTERS_QUIZ_ANSWERED)
     checked = answered is not None and answered[0] == signature
     st.markdown(question_text(question))
-    show_options(picked.pixels, picked.label, question, outputs, named=checked)
+    options_section(picked.pixels, picked.label, question, outputs, named=checked)
     guess = st.radio(
         "Your guess",
         question.letters,

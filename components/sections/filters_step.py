@@ -27,7 +27,7 @@ def explained(
 
 
 @st.fragment
-def step_through(
+def step_through_section(
     pixels: np.ndarray,
     kernel: np.ndarray,
     raw: np.ndarray,

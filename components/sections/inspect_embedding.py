@@ -88,7 +88,7 @@ def tsne_projection(subject: Subject, result: ins.Evaluation) -> ins.Projection 
     return tsne_for(subject.key, result.embedding)
 
 
-def embedding_tab(subject: Subject) -> None:
+def embedding_section(subject: Subject) -> None:
     if not labelled_only(subject, "The embedding, coloured by the test images' classes,"):
         return
     test = evaluation_set(subject)

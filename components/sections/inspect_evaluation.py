@@ -40,7 +40,7 @@ def select_confusion_cell(classes: int) -> None:
         st.session_state[INSPECT_TRUE], st.session_state[INSPECT_PRED] = clicked_cell(points[0], classes)
 
 
-def evaluation_tab(subject: Subject) -> None:
+def evaluation_section(subject: Subject) -> None:
     if not labelled_only(subject, "The evaluation"):
         return
     test = evaluation_set(subject)
@@ -67,8 +67,8 @@ def evaluation_tab(subject: Subject) -> None:
     )
     confusion_chart(subject, test, result)  # the main column's width: each cell has room for a 4-digit count
     class_table(test, result)
-    cell_section(subject, test, result)
-    mistakes_section(subject, test, result)
+    _cell_section(subject, test, result)
+    _mistakes_section(subject, test, result)
 
 
 def confusion_chart(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:
@@ -121,7 +121,7 @@ def class_table(test: EvaluationSet, result: ins.Evaluation) -> None:
     st.markdown(f"Hardest class: **{names[worst]}** (F1 {metrics.f1[worst]:.3f}).")
 
 
-def cell_section(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:
+def _cell_section(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:
     """The images of one (true, predicted) cell, the most confident first."""
     model = subject.model
     names = test.class_names
@@ -190,7 +190,7 @@ def _cell_figure(
     return image_grid_figure(images / 255.0, columns, labels, cell=140, per_row=per_row)
 
 
-def mistakes_section(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:
+def _mistakes_section(subject: Subject, test: EvaluationSet, result: ins.Evaluation) -> None:
     names = test.class_names
     st.subheader("Most confident mistakes")
     worst = ins.most_confident_mistakes(result, 12)

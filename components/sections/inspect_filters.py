@@ -19,7 +19,7 @@ from models.design.card import ModelFileError
 from models.explain import inspection as ins
 
 
-def learned_filters_tab(subject: Subject) -> None:
+def learned_filters_section(subject: Subject) -> None:
     try:
         trained = ins.first_layer_kernels(subject.model)
     except ins.InspectionError as error:

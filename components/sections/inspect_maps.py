@@ -1,6 +1,6 @@
 """Inspect, Feature maps: chosen test images through every conv and pooling layer, then all maps of one layer.
 
-The Week 3 tour's last step shows this section with the shipped model (`tour_view`).
+The Week 3 tour's last step shows this section with the shipped model (`tour_section`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 
-def feature_maps_tab(subject: Subject) -> list[int] | None:
+def feature_maps_section(subject: Subject) -> list[int] | None:
     """Feature maps of chosen test images, the map with one number in every layer, then all maps of one layer.
 
     Returns the test images shown, indices into the subject's test set (None after an error)."""
@@ -108,7 +108,7 @@ def feature_maps_tab(subject: Subject) -> list[int] | None:
         channel_caption([(name, kind, weights_shape(model.get_layer(name))) for name, kind in kinds], number)
         + grid_caption(names, subject.class_names, wrong)
     )
-    all_maps(model, test, indices, layers, outputs)
+    _all_maps_section(model, test, indices, layers, outputs)
     return indices
 
 
@@ -179,7 +179,9 @@ def weights_shape(layer: keras.layers.Layer) -> str:
     return "" if kernel is None else "x".join(str(size) for size in kernel.shape[:3])
 
 
-def all_maps(model: keras.Model, test: EvaluationSet, indices: list[int], layers: list[str], outputs: dict) -> None:
+def _all_maps_section(
+    model: keras.Model, test: EvaluationSet, indices: list[int], layers: list[str], outputs: dict
+) -> None:
     """Every feature map of one layer for one of the shown images."""
     st.subheader(f"All {filter_count(model, layers)} feature maps of one layer")
     left, right = st.columns([1, 3])
@@ -211,8 +213,8 @@ def all_maps(model: keras.Model, test: EvaluationSet, indices: list[int], layers
     )
 
 
-def tour_view() -> dict[str, str]:
+def tour_section() -> dict[str, str]:
     """The Week 3 tour's feature-map step: this section with the shipped model; returns the full page's link."""
     keep_settings()
-    shown = feature_maps_tab(Subject(shipped_key(), shipped_model()))
+    shown = feature_maps_section(Subject(shipped_key(), shipped_model()))
     return {} if shown is None else set_values(link_update({"images": tuple(shown)}, LINK))

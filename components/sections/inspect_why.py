@@ -29,7 +29,7 @@ FILL_LABELS = {"grey": "grey 0.5", "mean": "the image's mean"}
 GRID_CELL = 140  # px: five columns across the page at 1280 px; presentation mode: the grid on the first screen
 
 
-def why_tab(subject: Subject) -> None:
+def why_section(subject: Subject) -> None:
     test = evaluation_set(subject)
     names = subject.class_names
     clamp_index(test, INSPECT_INDEX)

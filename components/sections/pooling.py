@@ -1,6 +1,6 @@
 """The Pooling page's map and settings, and one pooling of it: its shapes and the map before and after.
 
-The tour's Pooling step (`tour_view`) is built from the same sections.
+The tour's Pooling step (`tour_section`) is built from the same sections.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def choose_settings(link: Link) -> dict:
     return dict(size=int(size), stride=int(stride), mode=mode, padding=padding)
 
 
-def pooled_view(
+def pooled_section(
     image: np.ndarray,
     filter_name: str,
     relu: bool,
@@ -183,18 +183,18 @@ def pooled_view(
         st.error(str(error))
         return None
     if presenting():  # on a projector the pictures come first: the pooled map on the first screen
-        show_before_after(fmap, pooled, settings, heading, map_key(key, filter_name, relu))
-        show_shapes(fmap, pooled, settings)
+        _before_after_section(fmap, pooled, settings, heading, map_key(key, filter_name, relu))
+        _shapes_section(fmap, pooled, settings)
     else:
-        show_shapes(fmap, pooled, settings)
-        show_before_after(fmap, pooled, settings, heading, map_key(key, filter_name, relu))
+        _shapes_section(fmap, pooled, settings)
+        _before_after_section(fmap, pooled, settings, heading, map_key(key, filter_name, relu))
     return fmap
 
 
 # ---------------------------------------------------------------- sections that need a valid map and settings
 
 
-def show_shapes(x: np.ndarray, pooled: np.ndarray, pool: dict) -> None:
+def _shapes_section(x: np.ndarray, pooled: np.ndarray, pool: dict) -> None:
     (h, w), (out_h, out_w) = x.shape[:2], pooled.shape[:2]
     stats = compression((h, w), (out_h, out_w))
     sentence = charts.pooling_sentence(
@@ -218,7 +218,7 @@ def show_shapes(x: np.ndarray, pooled: np.ndarray, pool: dict) -> None:
         st.caption(f"Each of the {x.shape[2]} colour channels is pooled on its own; channels are never mixed.")
 
 
-def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict, heading: str, key: str) -> None:
+def _before_after_section(x: np.ndarray, pooled: np.ndarray, pool: dict, heading: str, key: str) -> None:
     label = f"{MODE_LABELS[pool['mode']].split()[0]} pooled"
     panels = [
         charts.Panel(f"Input<br>{shape_text(x.shape[:2])}", x),
@@ -249,7 +249,7 @@ def show_before_after(x: np.ndarray, pooled: np.ndarray, pool: dict, heading: st
 # ---------------------------------------------------------------- the Week 3 tour's Pooling step
 
 
-def tour_view() -> dict[str, str]:
+def tour_section() -> dict[str, str]:
     """The tour's picture, filter and pooling settings, before and after; returns this view's link parameters."""
     link = read_link({}, LINK)
     controls, results = beside(1, 1)
@@ -259,5 +259,5 @@ def tour_view() -> dict[str, str]:
     if image is None:
         return {}
     with results:
-        pooled_view(image, filter_name, relu, settings, heading="" if presenting() else "Before and after")
+        pooled_section(image, filter_name, relu, settings, heading="" if presenting() else "Before and after")
     return set_values({**sample_link(True), **settings_link(settings)})

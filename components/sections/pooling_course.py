@@ -24,7 +24,7 @@ KERNELS_3X3 = [name for name, kernel in KERNELS.items() if kernel.weights.shape 
 
 
 @st.fragment
-def show_course_walk() -> None:
+def course_walk_section() -> None:
     st.header("7. One item through the course model")
     stages = plan(COURSE_CNN)
     spatial = [stage.shape for stage in stages if len(stage.shape) == 3]

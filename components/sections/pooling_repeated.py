@@ -35,7 +35,7 @@ def repeated_caption(x: np.ndarray, times: int, pool: dict, shapes: str, most: i
 
 
 @st.fragment
-def show_repeated(x: np.ndarray, pool: dict, key: str) -> None:
+def repeated_section(x: np.ndarray, pool: dict, key: str) -> None:
     st.header("6. Pool the picture again and again")
     most = poolable_times(x.shape[:2], pool["size"], pool["stride"], pool["padding"])
     times = st.slider("Times to pool", 1, most, min(3, most), key=pool_times_key(most)) if most > 1 else 1

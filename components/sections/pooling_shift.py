@@ -16,7 +16,7 @@ from models.ops.pooling import PoolError, ShiftStats, pool2d, shift_sensitivity
 
 
 @st.fragment
-def show_shift_test(x2d: np.ndarray, pool: dict, key: str) -> None:
+def shift_test_section(x2d: np.ndarray, pool: dict, key: str) -> None:
     st.header("5. Shift test: does a small move change the result?")
     dy_col, dx_col = st.columns(2)
     dy = dy_col.slider("Move down (pixels)", -2, 2, 0, key=POOL_SHIFT_DY)

@@ -25,7 +25,7 @@ def channel_of(x: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 @st.fragment
-def show_windows(x2d: np.ndarray, pool: dict, key: str) -> None:
+def windows_section(x2d: np.ndarray, pool: dict, key: str) -> None:
     """`key` names the map (`once` keeps what these views compute from it)."""
     st.header("4. Inside the windows")
     geometry = {name: pool[name] for name in ("size", "stride", "padding")}

@@ -305,7 +305,7 @@ def prediction_section(
     )
 
 
-def verdict(result: Classification, class_names: tuple[str, ...] = CLASS_NAMES) -> None:
+def verdict_section(result: Classification, class_names: tuple[str, ...] = CLASS_NAMES) -> None:
     """The answer as one large number, for beside the picture on a projector: the class and its probability."""
     predicted = result.predicted
     st.metric(
@@ -324,7 +324,7 @@ def classified(model, model_key: str, pixels: np.ndarray, input_key: str) -> Cla
 
 
 @st.fragment
-def feature_maps(prepared: Preprocessed, outputs: dict, spatial: list[str], key: str | None = None) -> None:
+def feature_maps_section(prepared: Preprocessed, outputs: dict, spatial: list[str], key: str | None = None) -> None:
     """3.: its filter and layer controls rerun only this section. `key` names the model and input (default: the
     input's and the maps' fingerprint), under which the figures are kept."""
     st.subheader("3. Feature maps of this input")

@@ -16,7 +16,7 @@ def go_to(index: int) -> None:
     st.session_state[TOUR_STEP] = index
 
 
-def navigation(index: int, count: int, place: str, heading: str = "") -> None:
+def navigation_section(index: int, count: int, place: str, heading: str = "") -> None:
     """Back, "Step i of n" (or the step's `heading`, in presentation mode), Next; `place` is "top" or "bottom"
     (the tour shows both)."""
     back, where, forward = st.columns([1, 4, 1], vertical_alignment="center")
@@ -45,7 +45,7 @@ def navigation(index: int, count: int, place: str, heading: str = "") -> None:
     )
 
 
-def predict_then_reveal(step: Step, index: int, *, compact: bool = False) -> None:
+def predict_then_reveal_section(step: Step, index: int, *, compact: bool = False) -> None:
     """The question, and a toggle that reveals its answer (beside the question when `compact`)."""
     question, reveal = st.columns([4, 1], vertical_alignment="center") if compact else (st.container(),) * 2
     question.markdown(f"**Predict first:** {step.question}")
@@ -53,60 +53,60 @@ def predict_then_reveal(step: Step, index: int, *, compact: bool = False) -> Non
         st.success(step.answer, icon=":material/lightbulb:")
 
 
-def why_view() -> dict[str, str]:
-    from components.sections.architecture import why_view
+def _why_section() -> dict[str, str]:
+    from components.sections.architecture import tour_why_section
 
-    return why_view()
-
-
-def filter_view() -> dict[str, str]:
-    from components.sections.filters import tour_view
-
-    return tour_view()
+    return tour_why_section()
 
 
-def pooling_view() -> dict[str, str]:
-    from components.sections.pooling import tour_view
+def _filter_section() -> dict[str, str]:
+    from components.sections.filters import tour_section
 
-    return tour_view()
-
-
-def model_view() -> dict[str, str]:
-    from components.sections.architecture import model_view
-
-    return model_view()
+    return tour_section()
 
 
-def training_view() -> dict[str, str]:
-    from components.sections.training import tour_view
+def _pooling_section() -> dict[str, str]:
+    from components.sections.pooling import tour_section
 
-    return tour_view()
+    return tour_section()
 
 
-def maps_view() -> dict[str, str]:
+def _model_section() -> dict[str, str]:
+    from components.sections.architecture import tour_model_section
+
+    return tour_model_section()
+
+
+def _training_section() -> dict[str, str]:
+    from components.sections.training import tour_section
+
+    return tour_section()
+
+
+def _maps_section() -> dict[str, str]:
     from components.framework.loading import load_tensorflow
 
     load_tensorflow()  # the import below loads TensorFlow: say so instead of a silent wait
-    from components.sections.inspect_maps import tour_view
+    from components.sections.inspect_maps import tour_section
 
-    return tour_view()
+    return tour_section()
 
 
-def deeper_view() -> dict[str, str]:
+def _deeper_section() -> dict[str, str]:
     from components.framework.loading import load_tensorflow
 
     load_tensorflow()  # the import below loads TensorFlow: say so instead of a silent wait
-    from components.sections.deeper_fields import tour_view
+    from components.sections.deeper_fields import tour_section
 
-    return tour_view()
+    return tour_section()
 
 
 VIEWS: dict[str, Callable[[], dict[str, str]]] = {
-    "why": why_view,
-    "filter": filter_view,
-    "pooling": pooling_view,
-    "model": model_view,
-    "training": training_view,
-    "maps": maps_view,
-    "deeper": deeper_view,
+    "why": _why_section,
+    "filter": _filter_section,
+    "pooling": _pooling_section,
+    "model": _model_section,
+    "training": _training_section,
+    "maps": _maps_section,
+    "deeper": _deeper_section,
 }

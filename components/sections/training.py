@@ -132,8 +132,8 @@ def settings_section(link: Link) -> None:
     model_name = _data_and_model(st.columns(4), link, design, own_images)
     _recipe(st.columns(4), link)
     chosen = architecture_design() if model_name == ARCHITECTURE_DESIGN else MODELS.get(model_name)
-    regularise.regularisation_controls(link, is_cnn=chosen is not None)
-    regularise.augmentation_preview()
+    regularise.regularisation_section(link, is_cnn=chosen is not None)
+    regularise.augmentation_preview_section()
     _train(own_images, model_name, design)
     _course_experiments(own_images)
 
@@ -252,7 +252,7 @@ def _course_experiments(own_images: bool) -> None:
 # ---------------------------------------------------------------- the Week 3 tour's view
 
 
-def tour_view() -> dict[str, str]:
+def tour_section() -> dict[str, str]:
     """The tour's Training step: train the tour's short run, watch it, see its result beside the shipped model's.
 
     Returns the Training page's link parameters for the same run.

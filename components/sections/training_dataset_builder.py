@@ -185,7 +185,7 @@ def thumbnail(pixels: bytes) -> bytes:
 # ---------------------------------------------------------------- the section
 
 
-def name_section() -> list[str]:
+def _name_section() -> list[str]:
     """How many classes and their names, with a message for each problem; the names shown."""
     typed = names()
     st.session_state.setdefault(TRAINING_BUILDER_COUNT, DEFAULT_CLASSES)
@@ -203,7 +203,7 @@ def name_section() -> list[str]:
     return typed[:count]
 
 
-def add_section(slot: int, name: str) -> None:
+def _add_section(slot: int, name: str) -> None:
     """Add examples to the chosen class: a drawing (Predict's canvas), a camera snapshot or image files."""
     source = st.segmented_control(
         "Add examples by", SOURCES, default=SOURCES[0], required=True, key=TRAINING_BUILDER_SOURCE
@@ -232,7 +232,7 @@ def add_section(slot: int, name: str) -> None:
         st.error(note, icon=":material/error:")
 
 
-def examples_section(slot: int, name: str) -> None:
+def _examples_section(slot: int, name: str) -> None:
     """The chosen class's examples as the network will see them, numbered, with Remove."""
     shown = examples()[slot]
     if not shown:
@@ -256,7 +256,7 @@ def examples_section(slot: int, name: str) -> None:
     )
 
 
-def steps_section() -> None:
+def _steps_section() -> None:
     """Every preprocessing step of the last example added (its file is the only one kept), on request."""
     last = st.session_state.get(TRAINING_BUILDER_LAST)
     if last is None or not st.toggle("Show every step for the last example added", key=TRAINING_BUILDER_STEPS):
@@ -271,7 +271,7 @@ def steps_section() -> None:
     st.markdown("\n".join(f"{number}. **{step.title}**: {step.note}" for number, step in enumerate(steps, start=1)))
 
 
-def counts_section(shown_names: list[str]) -> None:
+def _counts_section(shown_names: list[str]) -> None:
     """Each class's examples against the minimum."""
     kept = examples()
     columns = st.columns(min(len(shown_names), 5))
@@ -283,7 +283,7 @@ def counts_section(shown_names: list[str]) -> None:
         )
 
 
-def use_section(shown_names: list[str]) -> None:
+def _use_section(shown_names: list[str]) -> None:
     """Use this dataset, off with the reason until it is valid (the same checks as an uploaded zip)."""
     try:
         dataset = od.from_examples(shown_names, examples()[: len(shown_names)], DATASET_NAME)
@@ -338,14 +338,14 @@ def builder_section() -> None:
         f"Image files: at most {od.MAX_UPLOAD_FILES} an upload and {upload_limit_bytes() // 2**20} MB together, "
         f"{od.MAX_PIXELS / 1e6:g} megapixels each and {od.MAX_UPLOAD_PIXELS / 1e6:g} in all."
     )
-    shown_names = name_section()
+    shown_names = _name_section()
     slot = chosen_class(shown_names)
     name = shown_names[slot] or f"Class {slot + 1}"
     left, right = st.columns([2, 3], gap="medium")
     with left:
-        add_section(slot, name)
+        _add_section(slot, name)
     with right:
-        examples_section(slot, name)
-    steps_section()
-    counts_section(shown_names)
-    use_section(shown_names)
+        _examples_section(slot, name)
+    _steps_section()
+    _counts_section(shown_names)
+    _use_section(shown_names)

@@ -86,7 +86,7 @@ def early_stopping_on() -> bool:
     return bool(st.session_state[TRAINING_EARLY]) and st.session_state[TRAINING_VALIDATION] > 0
 
 
-def regularisation_controls(link, *, is_cnn: bool) -> None:
+def regularisation_section(link, *, is_cnn: bool) -> None:
     """The toggles and sliders (opened on the link's values), in an expander open while any is on; the model options
     only for a CNN."""
     with st.expander("Against overfitting: augmentation, dropout, L2, early stopping", expanded=_any_on(link)):
@@ -165,7 +165,7 @@ def _preview_grid(names: tuple[str, ...]) -> np.ndarray:
     return np.round(grid * 255).astype(np.uint8)
 
 
-def augmentation_preview() -> None:
+def augmentation_preview_section() -> None:
     """What the switched-on augmentation does to real training images (computed when asked, once per server)."""
     names = tuple(name for name, key in AUGMENT_KEYS.items() if st.session_state[key])
     if not names:

@@ -130,7 +130,7 @@ def compare_section(runs: list[TrainingRun]) -> None:
         )
 
 
-def timeline_tab(run: TrainingRun) -> None:
+def _timeline_section(run: TrainingRun) -> None:
     """The run's first-layer filters and what they make of a test image, after the epoch a slider picks."""
     if run.timeline is None:
         st.info("The dense baseline has no conv layer, so it has no filters to watch.")
@@ -207,7 +207,7 @@ def dataset_download(run: TrainingRun) -> str | None:
     return name
 
 
-def files_tab(run: TrainingRun) -> None:
+def _files_section(run: TrainingRun) -> None:
     """The run's model and history to download (and its dataset for own images), a link to Inspect, and Remove."""
     slug = file_slug(run.name)
     spec = run.spec()
@@ -261,6 +261,6 @@ def run_section(runs: list[TrainingRun]) -> None:
     with curves_tab:
         curves(run)
     with timeline:
-        timeline_tab(run)
+        _timeline_section(run)
     with files:
-        files_tab(run)
+        _files_section(run)

@@ -107,11 +107,11 @@ def page_with_a_model_of_other_inputs() -> None:
 
     from components.framework.session_keys import DEEPER_INDEX
     from components.model_choice import Subject
-    from components.sections.deeper_fooling import fooling_tab
+    from components.sections.deeper_fooling import fooling_section
 
     st.session_state.setdefault(DEEPER_INDEX, 0)
     model = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(10)], name="wide")
-    fooling_tab(Subject("test:wide-input", model))
+    fooling_section(Subject("test:wide-input", model))
 
 
 def test_a_model_the_attacks_cannot_use_gets_a_message():
