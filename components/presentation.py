@@ -48,6 +48,19 @@ CAPTION = "#707070"
 # Chart text Plotly draws in Streamlit's chart theme grey #808495 (3.7:1 against white) or in the orange of the
 # vector bars #F58518 (2.6:1), matched by the inline fill Plotly writes, and its darker replacement (>= 4.5:1).
 CHART_TEXT_FILLS = {"rgb(128, 132, 149)": TEXT, "rgb(245, 133, 24)": "#a8520a"}
+# Streamlit's code highlighting in the light theme: keywords and names in #1c83e1 (3.7:1 on the code block's #f7f9fb)
+# and other greens, oranges and greys; each token class drawn in a darker shade of its hue (>= 5:1).
+CODE_TOKEN_COLOURS = {
+    "keyword, .token.tag, .token.function, .token.class-name, .token.selector": "#0b5cad",
+    "string, .token.char, .token.attr-value": "#116329",
+    "boolean, .token.constant, .token.symbol, .token.inserted": "#116329",
+    "number, .token.regex": "#0f6a6a",
+    "operator, .token.entity, .token.decorator, .token.atrule": "#a8520a",
+    "attr-name, .token.property, .token.variable": "#0a5f8a",
+    "url": "#6639ba",
+    "comment, .token.prolog, .token.doctype, .token.cdata, .token.punctuation": "#5c5f6b",
+    "important, .token.deleted": "#b42318",
+}
 PHONE_PX = 640  # at most this wide: Plotly's toolbar is hidden (it covers chart titles) and panels reflow
 
 # In both modes: a page link's label wraps instead of being cut at the edge of its box; chart text and links in
@@ -61,6 +74,10 @@ BASE_CSS = (
     )
     + f'[data-testid="stCaptionContainer"] {{ opacity: 1 !important; color: {CAPTION} !important; }}\n'
     + f'[data-testid="stCaptionContainer"] a {{ color: {LINK} !important; }}\n'
+    + "".join(
+        f'[data-testid="stCode"] :is(.token.{tokens}) {{ color: {colour} !important; }}\n'
+        for tokens, colour in CODE_TOKEN_COLOURS.items()
+    )
     + f"@media (max-width: {PHONE_PX}px) {{\n"
     + "  .modebar-container { display: none !important; }\n"
     + '  [data-testid="stMainBlockContainer"] { padding-top: 3rem; }\n'
