@@ -191,7 +191,7 @@ def test_stop_button_ends_the_run_and_keeps_it():
     assert job.stop_event.is_set()
     (run,) = finish_jobs(app)
     assert run.stop_reason == "stopped by request" and len(run.history.get("loss", [])) < 30
-    assert table(app)["ended"].tolist() == ["stopped by request"]
+    assert app.table[0].value["ended"].tolist() == ["stopped by request"]  # under "More columns"
     assert table(app)["epochs"].tolist() == [run.epochs_text.removesuffix(" epochs")] and run.epochs_done < 30
     assert any(f"after {run.epochs_text} in" in m.value for m in app.markdown)
 
