@@ -20,6 +20,15 @@ TABLE_FIT = """() => {
 }"""
 
 
+def table_fit(page) -> dict:
+    """TABLE_FIT once the comparison has drawn its column headers (the grid adds them after its first paint)."""
+    page.wait_for_function(
+        """() => document.querySelectorAll('[data-testid="stDataFrame"] [role="columnheader"]').length >= 7""",
+        timeout=60_000,
+    )
+    return page.evaluate(TABLE_FIT)
+
+
 def start_short_training(page) -> None:
     set_slider(page, "Training images", "Home")  # 5,000 images
     page.get_by_role("button", name="Train", exact=True).click()
@@ -57,7 +66,7 @@ def test_refresh_reattaches_to_training_and_keeps_the_run_and_a_new_server_shows
             wait_until_idle(page)
             page.wait_for_selector(TABLE, timeout=60_000)
             # at 1280 px with the sidebar open the comparison fits without scrolling sideways, every column shown
-            fit = page.evaluate(TABLE_FIT)
+            fit = table_fit(page)
             assert fit["sidebar"] > 200 and fit["scroll"] <= fit["client"], fit
             assert fit["headers"] == ["run", "test", "val", "train", "gap", "epochs", "time"], fit
             page.get_by_text("More columns", exact=False).click()  # the rest of each row: a table that wraps
@@ -115,7 +124,7 @@ def test_pressing_train_shows_its_state_and_stop_on_the_first_projector_screen(a
         wait_until_idle(page)
         assert page.locator('[data-testid="stProgress"]').count() == 0
         assert not train.is_disabled() and page.locator('[data-testid="stException"]').count() == 0
-        fit = page.evaluate(TABLE_FIT)  # the comparison fits the projector's width too (zoomed, it ran 25% past)
+        fit = table_fit(page)  # the comparison fits the projector's width too (zoomed, it ran 25% past)
         assert fit["scroll"] <= fit["client"] and fit["right"] <= 1280, fit
         page.screenshot(path=str(SCREENSHOTS / "training-present-stopped.png"))
     finally:
